@@ -1,0 +1,26 @@
+//! Shared building blocks of Sesame's domain crates: identifiers, the clock,
+//! paging, and helpers for random secrets.
+
+#![deny(missing_docs)]
+
+mod clock;
+mod ids;
+mod page;
+pub mod secrets;
+
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use ids::UserId;
+pub use page::Page;
+
+/// A failure of the storage behind a port (database down, constraint the domain
+/// did not expect, ...). Domain crates wrap it in their own error enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError(pub String);
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage failure: {}", self.0)
+    }
+}
+
+impl std::error::Error for StorageError {}

@@ -1,0 +1,74 @@
+//! Random secrets, their stored hashes, and constant-time comparison.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// `bytes` random bytes from the operating system, URL-safe base64 without padding.
+///
+/// # Panics
+/// Only if the operating system cannot provide randomness, which leaves no safe way on.
+pub fn random_token(bytes: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(bytes))
+}
+
+/// `len` random bytes from the operating system.
+///
+/// # Panics
+/// Only if the operating system cannot provide randomness.
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut buffer = vec![0u8; len];
+    getrandom::fill(&mut buffer).expect("the operating system provides randomness");
+    buffer
+}
+
+/// The SHA-256 of a token, hex-encoded: what is stored in place of the token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_url_safe() {
+        let a = random_token(32);
+        let b = random_token(32);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn hashes_are_stable_and_distinct() {
+        assert_eq!(token_hash("abc"), token_hash("abc"));
+        assert_ne!(token_hash("abc"), token_hash("abd"));
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn comparison() {
+        assert!(constant_time_eq("same", "same"));
+        assert!(!constant_time_eq("same", "sama"));
+        assert!(!constant_time_eq("same", "samer"));
+    }
+}

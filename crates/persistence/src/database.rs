@@ -1,0 +1,208 @@
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::PersistenceError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A pool of connections to one of the two supported databases.
+#[derive(Clone)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    /// A PostgreSQL server.
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+/// Sesame's database: implements every repository port of the domain crates.
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) backend: Backend,
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever
+/// backend is configured; the body is compiled once per backend. The body
+/// returns `Result<T, diesel::result::Error>`; the macro gives
+/// `Result<T, PersistenceError>`.
+macro_rules! with_connection {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        match &$db.backend {
+            $crate::Backend::Sqlite(pool) => match pool.get() {
+                Ok(mut pooled) => {
+                    let $conn = &mut *pooled;
+                    ($body).map_err($crate::PersistenceError::from)
+                }
+                Err(e) => Err($crate::PersistenceError::from(e)),
+            },
+            $crate::Backend::Postgres(pool) => match pool.get() {
+                Ok(mut pooled) => {
+                    let $conn = &mut *pooled;
+                    ($body).map_err($crate::PersistenceError::from)
+                }
+                Err(e) => Err($crate::PersistenceError::from(e)),
+            },
+        }
+    }};
+}
+
+/// Like `with_connection!`, inside one transaction. On SQLite the
+/// transaction takes the write lock up front (`BEGIN IMMEDIATE`), so that
+/// concurrent writers wait for each other instead of failing.
+macro_rules! in_transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        use diesel::Connection as _;
+        match &$db.backend {
+            $crate::Backend::Sqlite(pool) => match pool.get() {
+                Ok(mut pooled) => pooled
+                    .immediate_transaction(|$conn| $body)
+                    .map_err($crate::PersistenceError::from),
+                Err(e) => Err($crate::PersistenceError::from(e)),
+            },
+            $crate::Backend::Postgres(pool) => match pool.get() {
+                Ok(mut pooled) => pooled
+                    .transaction(|$conn| $body)
+                    .map_err($crate::PersistenceError::from),
+                Err(e) => Err($crate::PersistenceError::from(e)),
+            },
+        }
+    }};
+}
+
+/// Pragmas every SQLite connection needs, set each time the pool opens one.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA busy_timeout = 15000;
+             PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// How long to wait for a connection before giving up.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// A lock number that only Sesame's migration step takes.
+const MIGRATION_LOCK: i64 = 0x5e5a_3e00;
+
+impl Database {
+    /// Opens a pool for `url`: `sqlite://PATH` (the file and its folder are
+    /// created) or `postgres://...` / `postgresql://...`.
+    ///
+    /// # Errors
+    /// [`PersistenceError::UnsupportedUrl`], [`PersistenceError::Connect`].
+    pub fn connect(url: &str, pool_size: u32) -> Result<Database, PersistenceError> {
+        let backend = if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    PersistenceError::Connect(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            let pool = Pool::builder()
+                .max_size(pool_size)
+                .connection_timeout(CONNECTION_TIMEOUT)
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(ConnectionManager::<SqliteConnection>::new(path))
+                .map_err(|e| PersistenceError::Connect(e.to_string()))?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = Pool::builder()
+                .max_size(pool_size)
+                .connection_timeout(CONNECTION_TIMEOUT)
+                .build(ConnectionManager::<PgConnection>::new(url))
+                .map_err(|e| PersistenceError::Connect(e.to_string()))?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Database { backend })
+    }
+
+    /// Checks that `url` names a supported database, without connecting.
+    ///
+    /// # Errors
+    /// [`PersistenceError::UnsupportedUrl`].
+    pub fn check_url(url: &str) -> Result<(), PersistenceError> {
+        let supported = sqlite_path(url).is_some_and(|p| !p.is_empty())
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://");
+        if supported {
+            Ok(())
+        } else {
+            Err(PersistenceError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// Applies every pending migration (one process at a time on PostgreSQL).
+    ///
+    /// # Errors
+    /// [`PersistenceError::Migration`], [`PersistenceError::Pool`].
+    pub fn migrate(&self) -> Result<(), PersistenceError> {
+        let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| {
+            PersistenceError::Migration(e.to_string())
+        };
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut conn = pool.get()?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(migration_error)?;
+            }
+            Backend::Postgres(pool) => {
+                let mut conn = pool.get()?;
+                conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let outcome = conn
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(migration_error);
+                conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                outcome?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub fn is_reachable(&self) -> bool {
+        with_connection!(self, |conn| conn.batch_execute("SELECT 1")).is_ok()
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The underlying pools.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+}
+
+/// The file path of a `sqlite://` URL (`sqlite:///abs` is absolute).
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.is_empty())
+}
+
+/// Opens a single PostgreSQL connection (for tests and tooling).
+///
+/// # Errors
+/// [`PersistenceError::Connect`].
+pub(crate) fn connect_postgres(url: &str) -> Result<PgConnection, PersistenceError> {
+    PgConnection::establish(url).map_err(|e| PersistenceError::Connect(e.to_string()))
+}

@@ -1,0 +1,15 @@
+//! Sesame's storage: every repository port of the domain crates, on SQLite or
+//! PostgreSQL (chosen by the database URL), through diesel and r2d2, with the
+//! migrations of both embedded and run at start.
+
+#[macro_use]
+mod database;
+mod error;
+mod schema;
+mod sessions;
+pub mod testing;
+mod time;
+mod users;
+
+pub use database::{Backend, Database};
+pub use error::PersistenceError;

@@ -1,0 +1,265 @@
+use diesel::prelude::*;
+use sesame_kernel::{Page, StorageError, Timestamp, UserId};
+use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
+
+use crate::error::unique_violation;
+use crate::schema::{sessions, users};
+use crate::time::{from_db, to_db};
+use crate::{Database, PersistenceError};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: Option<String>,
+    first_name: String,
+    last_name: String,
+    avatar: Option<String>,
+    is_active: bool,
+    is_staff: bool,
+    date_joined: chrono::NaiveDateTime,
+    last_login: Option<chrono::NaiveDateTime>,
+    password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: UserId(row.id),
+            username: row.username,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            avatar: row.avatar,
+            is_active: row.is_active,
+            is_staff: row.is_staff,
+            date_joined: from_db(row.date_joined),
+            last_login: row.last_login.map(from_db),
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUserRow<'a> {
+    username: &'a str,
+    username_key: String,
+    email: Option<&'a str>,
+    email_key: Option<String>,
+    first_name: &'a str,
+    last_name: &'a str,
+    is_active: bool,
+    is_staff: bool,
+    date_joined: chrono::NaiveDateTime,
+    password_hash: &'a str,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = users)]
+struct ProfileChangeset<'a> {
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    email: Option<Option<&'a str>>,
+    email_key: Option<Option<String>>,
+    avatar: Option<Option<&'a str>>,
+}
+
+/// Maps a failed write: a unique index tells which field is taken.
+fn write_error(error: PersistenceError) -> UsersError {
+    match unique_violation(&error) {
+        Some(index) if index.contains("email") => UsersError::EmailTaken,
+        Some(_) => UsersError::UsernameTaken,
+        None => UsersError::Storage(error.into()),
+    }
+}
+
+fn read_error(error: PersistenceError) -> UsersError {
+    UsersError::Storage(StorageError::from(error))
+}
+
+fn found(rows_changed: usize) -> Result<(), UsersError> {
+    if rows_changed == 0 {
+        Err(UsersError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+impl UserRepository for Database {
+    fn insert(&self, user: &NewUser) -> Result<User, UsersError> {
+        let row = NewUserRow {
+            username: user.username.as_str(),
+            username_key: user.username.key(),
+            email: user.email.as_ref().map(|e| e.as_str()),
+            email_key: user.email.as_ref().map(|e| e.key()),
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            date_joined: to_db(user.date_joined),
+            password_hash: &user.password_hash,
+        };
+        with_connection!(self, |conn| diesel::insert_into(users::table)
+            .values(&row)
+            .returning(UserRow::as_returning())
+            .get_result(conn))
+        .map(User::from)
+        .map_err(write_error)
+    }
+
+    fn find_by_id(&self, id: UserId) -> Result<Option<User>, UsersError> {
+        with_connection!(self, |conn| users::table
+            .find(id.0)
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional())
+        .map(|row| row.map(User::from))
+        .map_err(read_error)
+    }
+
+    fn find_by_username(&self, username: &str) -> Result<Option<User>, UsersError> {
+        let key = username.to_lowercase();
+        with_connection!(self, |conn| users::table
+            .filter(users::username_key.eq(&key))
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional())
+        .map(|row| row.map(User::from))
+        .map_err(read_error)
+    }
+
+    fn find_by_email(&self, email: &str) -> Result<Option<User>, UsersError> {
+        let key = email.trim().to_lowercase();
+        with_connection!(self, |conn| users::table
+            .filter(users::email_key.eq(&key))
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional())
+        .map(|row| row.map(User::from))
+        .map_err(read_error)
+    }
+
+    fn list(&self, page: Page) -> Result<Vec<User>, UsersError> {
+        with_connection!(self, |conn| users::table
+            .order(users::id.asc())
+            .offset(page.skip)
+            .limit(page.limit)
+            .select(UserRow::as_select())
+            .load(conn))
+        .map(|rows| rows.into_iter().map(User::from).collect())
+        .map_err(read_error)
+    }
+
+    fn update_profile(&self, id: UserId, changes: &ProfileChanges) -> Result<User, UsersError> {
+        let changeset = ProfileChangeset {
+            first_name: changes.first_name.as_deref(),
+            last_name: changes.last_name.as_deref(),
+            email: changes
+                .email
+                .as_ref()
+                .map(|email| email.as_ref().map(|e| e.as_str())),
+            email_key: changes
+                .email
+                .as_ref()
+                .map(|email| email.as_ref().map(|e| e.key())),
+            avatar: changes.avatar.as_ref().map(|avatar| avatar.as_deref()),
+        };
+        let nothing_to_change = changeset.first_name.is_none()
+            && changeset.last_name.is_none()
+            && changeset.email.is_none()
+            && changeset.avatar.is_none();
+        if nothing_to_change {
+            return self.find_by_id(id)?.ok_or(UsersError::NotFound);
+        }
+        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+            .set(&changeset)
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .optional())
+        .map_err(write_error)?
+        .map(User::from)
+        .ok_or(UsersError::NotFound)
+    }
+
+    fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError> {
+        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+            .set((
+                users::username.eq(username.as_str()),
+                users::username_key.eq(username.key()),
+            ))
+            .execute(conn))
+        .map_err(write_error)
+        .and_then(found)
+    }
+
+    fn change_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), UsersError> {
+        let keep = keep_session.unwrap_or_default();
+        in_transaction!(self, |conn| {
+            let changed = diesel::update(users::table.find(id.0))
+                .set(users::password_hash.eq(password_hash))
+                .execute(conn)?;
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_id.eq(id.0))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::id.ne(keep)),
+            )
+            .set(sessions::revoked_at.eq(Some(to_db(now))))
+            .execute(conn)?;
+            Ok::<_, diesel::result::Error>(changed)
+        })
+        .map_err(read_error)
+        .and_then(found)
+    }
+
+    fn set_flags(
+        &self,
+        id: UserId,
+        is_active: Option<bool>,
+        is_staff: Option<bool>,
+    ) -> Result<(), UsersError> {
+        #[derive(AsChangeset)]
+        #[diesel(table_name = users)]
+        struct Flags {
+            is_active: Option<bool>,
+            is_staff: Option<bool>,
+        }
+        if is_active.is_none() && is_staff.is_none() {
+            return Ok(());
+        }
+        let flags = Flags {
+            is_active,
+            is_staff,
+        };
+        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+            .set(&flags)
+            .execute(conn))
+        .map_err(read_error)
+        .and_then(found)
+    }
+
+    fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), UsersError> {
+        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+            .set(users::last_login.eq(Some(to_db(at))))
+            .execute(conn))
+        .map(|_| ())
+        .map_err(read_error)
+    }
+
+    fn delete(&self, id: UserId) -> Result<(), UsersError> {
+        in_transaction!(self, |conn| {
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(id.0))).execute(conn)?;
+            diesel::delete(users::table.find(id.0)).execute(conn)
+        })
+        .map_err(read_error)
+        .and_then(found)
+    }
+}

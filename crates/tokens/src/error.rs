@@ -1,0 +1,34 @@
+use sesame_kernel::StorageError;
+use sesame_users::UsersError;
+
+/// Everything that can go wrong with tokens and sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum TokensError {
+    /// The token is malformed, badly signed, of the wrong type, or unknown.
+    #[error("token is invalid")]
+    InvalidToken,
+    /// The token, or the session behind it, has expired.
+    #[error("token has expired")]
+    TokenExpired,
+    /// The session behind the token was revoked (logout, password change, ...).
+    #[error("session has been revoked")]
+    SessionRevoked,
+    /// A refresh token was used a second time; its session is now revoked.
+    #[error("refresh token was reused; the session has been revoked")]
+    RefreshReused,
+    /// The account behind the token is gone or inactive.
+    #[error("account is not active")]
+    AccountInactive,
+    /// No session with this id belongs to the caller.
+    #[error("session not found")]
+    SessionNotFound,
+    /// Signing a token failed.
+    #[error("could not sign token: {0}")]
+    Signing(String),
+    /// An account operation failed.
+    #[error(transparent)]
+    Users(#[from] UsersError),
+    /// The storage behind a port failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}

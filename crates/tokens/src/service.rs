@@ -1,0 +1,381 @@
+use std::sync::Arc;
+
+use chrono::Duration;
+use sesame_kernel::secrets::{random_token, token_hash};
+use sesame_kernel::{Clock, Timestamp, UserId};
+use sesame_users::{User, UserRepository};
+
+use crate::{
+    Claims, ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, TokenType, TokensError,
+};
+
+/// Lifetimes, from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSettings {
+    /// Lifetime of an access JWT.
+    pub access_ttl: Duration,
+    /// Lifetime of a refresh JWT (and of a JWT session that is not refreshed).
+    pub refresh_ttl: Duration,
+    /// Idle lifetime of an opaque token, restarted by every use.
+    pub opaque_idle: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            access_ttl: Duration::seconds(900),
+            refresh_ttl: Duration::seconds(604_800),
+            opaque_idle: Duration::seconds(3600),
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Clone)]
+pub struct TokenPair {
+    /// Short-lived access JWT.
+    pub access: String,
+    /// Single-use refresh JWT.
+    pub refresh: String,
+    /// The session both belong to.
+    pub session_id: String,
+}
+
+/// A caller proven by a bearer token.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The account.
+    pub user: User,
+    /// The session the token belongs to.
+    pub session_id: String,
+}
+
+/// Bytes of randomness in an opaque token (256 bits).
+const OPAQUE_TOKEN_BYTES: usize = 32;
+/// Bytes of randomness in a session id or a JWT id.
+const ID_BYTES: usize = 16;
+
+/// Session use-cases: log in, refresh, verify, authenticate a bearer token, log out.
+#[derive(Clone)]
+pub struct SessionService {
+    sessions: Arc<dyn SessionRepository>,
+    users: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+    keys: JwtKeys,
+    settings: TokenSettings,
+}
+
+impl SessionService {
+    /// A service over these ports.
+    pub fn new(
+        sessions: Arc<dyn SessionRepository>,
+        users: Arc<dyn UserRepository>,
+        clock: Arc<dyn Clock>,
+        keys: JwtKeys,
+        settings: TokenSettings,
+    ) -> Self {
+        SessionService {
+            sessions,
+            users,
+            clock,
+            keys,
+            settings,
+        }
+    }
+
+    /// The configured lifetimes.
+    pub fn settings(&self) -> TokenSettings {
+        self.settings
+    }
+
+    /// Opens a JWT session for an authenticated user.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`], [`TokensError::Signing`].
+    pub fn start_jwt_session(
+        &self,
+        user: &User,
+        client: ClientInfo,
+    ) -> Result<TokenPair, TokensError> {
+        let now = self.clock.now();
+        let refresh_jti = random_token(ID_BYTES);
+        let session = Session {
+            id: random_token(ID_BYTES),
+            user_id: user.id,
+            kind: SessionKind::Jwt,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.settings.refresh_ttl,
+            revoked_at: None,
+            refresh_jti: Some(refresh_jti.clone()),
+            token_hash: None,
+            client,
+        };
+        self.sessions.create(&session)?;
+        self.sign_pair(user.id, &session.id, refresh_jti, now)
+    }
+
+    /// Opens an opaque-token session. Returns the token; only its hash is stored.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn start_opaque_session(
+        &self,
+        user: &User,
+        client: ClientInfo,
+    ) -> Result<String, TokensError> {
+        let now = self.clock.now();
+        let token = random_token(OPAQUE_TOKEN_BYTES);
+        let session = Session {
+            id: random_token(ID_BYTES),
+            user_id: user.id,
+            kind: SessionKind::Opaque,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.settings.opaque_idle,
+            revoked_at: None,
+            refresh_jti: None,
+            token_hash: Some(token_hash(&token)),
+            client,
+        };
+        self.sessions.create(&session)?;
+        Ok(token)
+    }
+
+    /// Exchanges a refresh token for a new pair; the old refresh token dies.
+    /// Presenting a refresh token that was already exchanged revokes the session.
+    ///
+    /// # Errors
+    /// [`TokensError::InvalidToken`], [`TokensError::TokenExpired`],
+    /// [`TokensError::SessionRevoked`], [`TokensError::RefreshReused`],
+    /// [`TokensError::AccountInactive`], [`TokensError::Storage`].
+    pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, TokensError> {
+        let now = self.clock.now();
+        let claims = self.decode_checked(refresh_token, TokenType::Refresh, now)?;
+        let session = self.live_session(&claims.sid, now)?;
+        if session.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
+            self.sessions.revoke(&session.id, now)?;
+            return Err(TokensError::RefreshReused);
+        }
+        let user = self.active_user(session.user_id)?;
+        let new_jti = random_token(ID_BYTES);
+        let expires_at = now + self.settings.refresh_ttl;
+        if !self
+            .sessions
+            .rotate_refresh(&session.id, &claims.jti, &new_jti, expires_at, now)?
+        {
+            // Another request exchanged the same token first: that is a replay.
+            self.sessions.revoke(&session.id, now)?;
+            return Err(TokensError::RefreshReused);
+        }
+        self.sign_pair(user.id, &session.id, new_jti, now)
+    }
+
+    /// Checks a JWT (access or refresh) without using it up.
+    ///
+    /// # Errors
+    /// [`TokensError::InvalidToken`], [`TokensError::TokenExpired`],
+    /// [`TokensError::SessionRevoked`], [`TokensError::Storage`].
+    pub fn verify(&self, token: &str) -> Result<(), TokensError> {
+        let now = self.clock.now();
+        let claims = self.keys.decode(token)?;
+        if claims.exp <= now.timestamp() {
+            return Err(TokensError::TokenExpired);
+        }
+        let session = self.live_session(&claims.sid, now)?;
+        if claims.typ == TokenType::Refresh
+            && session.refresh_jti.as_deref() != Some(claims.jti.as_str())
+        {
+            return Err(TokensError::InvalidToken);
+        }
+        self.active_user(session.user_id)?;
+        Ok(())
+    }
+
+    /// Proves a bearer token of either kind: a JWT access token or an opaque
+    /// token. Using an opaque token restarts its idle clock.
+    ///
+    /// # Errors
+    /// [`TokensError::InvalidToken`], [`TokensError::TokenExpired`],
+    /// [`TokensError::SessionRevoked`], [`TokensError::AccountInactive`],
+    /// [`TokensError::Storage`].
+    pub fn authenticate(&self, bearer: &str) -> Result<Authenticated, TokensError> {
+        if !looks_like_jwt(bearer) {
+            return self.validate_opaque(bearer);
+        }
+        let now = self.clock.now();
+        let claims = self.decode_checked(bearer, TokenType::Access, now)?;
+        let session = self.live_session(&claims.sid, now)?;
+        let user = self.active_user(session.user_id)?;
+        Ok(Authenticated {
+            user,
+            session_id: session.id,
+        })
+    }
+
+    /// The opaque session of `token` and its user, restarting its idle clock
+    /// (the seed's "validate").
+    ///
+    /// # Errors
+    /// [`TokensError::InvalidToken`] for an unknown token,
+    /// [`TokensError::TokenExpired`] for an idle one,
+    /// [`TokensError::SessionRevoked`], [`TokensError::AccountInactive`],
+    /// [`TokensError::Storage`].
+    pub fn validate_opaque(&self, token: &str) -> Result<Authenticated, TokensError> {
+        let now = self.clock.now();
+        let session = self.live_opaque_session(token, now)?;
+        let user = self.active_user(session.user_id)?;
+        self.sessions
+            .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
+        Ok(Authenticated {
+            user,
+            session_id: session.id,
+        })
+    }
+
+    /// Restarts the idle clock of every unrevoked opaque session of the user,
+    /// expired ones included (the seed's "re-authenticate"). Returns how many.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
+        let now = self.clock.now();
+        let sessions = self.sessions.list_for_user(user_id)?;
+        let mut revived = 0;
+        for session in sessions.iter().filter(|s| s.kind == SessionKind::Opaque) {
+            self.sessions
+                .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
+            revived += 1;
+        }
+        Ok(revived)
+    }
+
+    /// Ends one session: every token of it fails from now on.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn logout(&self, session_id: &str) -> Result<(), TokensError> {
+        self.sessions.revoke(session_id, self.clock.now())?;
+        Ok(())
+    }
+
+    /// Ends every session of the user but `except`.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn logout_all(&self, user_id: UserId, except: Option<&str>) -> Result<usize, TokensError> {
+        self.sessions.revoke_all(user_id, except, self.clock.now())
+    }
+
+    /// The user's sessions that can still be used, newest use first.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
+        let now = self.clock.now();
+        let mut sessions = self.sessions.list_for_user(user_id)?;
+        sessions.retain(|s| s.is_live(now));
+        Ok(sessions)
+    }
+
+    /// Ends one of the user's own sessions.
+    ///
+    /// # Errors
+    /// [`TokensError::SessionNotFound`] when it is not theirs or not live,
+    /// [`TokensError::Storage`].
+    pub fn end_session(&self, user_id: UserId, session_id: &str) -> Result<(), TokensError> {
+        let now = self.clock.now();
+        match self.sessions.find(session_id)? {
+            Some(session) if session.user_id == user_id && session.is_live(now) => {
+                self.sessions.revoke(session_id, now)?;
+                Ok(())
+            }
+            _ => Err(TokensError::SessionNotFound),
+        }
+    }
+
+    fn sign_pair(
+        &self,
+        user_id: UserId,
+        session_id: &str,
+        refresh_jti: String,
+        now: Timestamp,
+    ) -> Result<TokenPair, TokensError> {
+        let claims = |typ, jti, ttl: Duration| Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_owned(),
+            jti,
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            typ,
+        };
+        let access = self.keys.sign(&claims(
+            TokenType::Access,
+            random_token(ID_BYTES),
+            self.settings.access_ttl,
+        ))?;
+        let refresh = self.keys.sign(&claims(
+            TokenType::Refresh,
+            refresh_jti,
+            self.settings.refresh_ttl,
+        ))?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            session_id: session_id.to_owned(),
+        })
+    }
+
+    fn decode_checked(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: Timestamp,
+    ) -> Result<Claims, TokensError> {
+        let claims = self.keys.decode(token)?;
+        if claims.typ != expected {
+            return Err(TokensError::InvalidToken);
+        }
+        if claims.exp <= now.timestamp() {
+            return Err(TokensError::TokenExpired);
+        }
+        Ok(claims)
+    }
+
+    fn live_session(&self, id: &str, now: Timestamp) -> Result<Session, TokensError> {
+        let session = self.sessions.find(id)?.ok_or(TokensError::InvalidToken)?;
+        check_live(&session, now)?;
+        Ok(session)
+    }
+
+    fn live_opaque_session(&self, token: &str, now: Timestamp) -> Result<Session, TokensError> {
+        let session = self
+            .sessions
+            .find_by_token_hash(&token_hash(token))?
+            .filter(|s| s.kind == SessionKind::Opaque)
+            .ok_or(TokensError::InvalidToken)?;
+        check_live(&session, now)?;
+        Ok(session)
+    }
+
+    fn active_user(&self, id: UserId) -> Result<User, TokensError> {
+        match self.users.find_by_id(id)? {
+            Some(user) if user.is_active => Ok(user),
+            _ => Err(TokensError::AccountInactive),
+        }
+    }
+}
+
+fn check_live(session: &Session, now: Timestamp) -> Result<(), TokensError> {
+    if session.revoked_at.is_some() {
+        Err(TokensError::SessionRevoked)
+    } else if session.expires_at <= now {
+        Err(TokensError::TokenExpired)
+    } else {
+        Ok(())
+    }
+}
+
+fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}

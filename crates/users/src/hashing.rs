@@ -1,0 +1,107 @@
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::{Password, PasswordHasher, UsersError};
+use sesame_kernel::StorageError;
+
+/// Marks hashes made by [`BcryptHasher`]: bcrypt over the SHA-256 of the password.
+const PREFIX: &str = "bcrypt_sha256$";
+
+/// bcrypt at a configurable cost, over the SHA-256 of the password (base64),
+/// so that every byte counts: bcrypt alone ignores bytes past the 72nd.
+#[derive(Debug)]
+pub struct BcryptHasher {
+    cost: u32,
+    dummy_hash: OnceLock<String>,
+}
+
+impl BcryptHasher {
+    /// A hasher at `cost` (4..=31).
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `bcrypt_cost` when `cost` is out of range.
+    pub fn new(cost: u32) -> Result<BcryptHasher, UsersError> {
+        if !(4..=31).contains(&cost) {
+            return Err(UsersError::invalid(
+                "bcrypt_cost",
+                format!("bcrypt cost must be between 4 and 31, not {cost}"),
+            ));
+        }
+        Ok(BcryptHasher {
+            cost,
+            dummy_hash: OnceLock::new(),
+        })
+    }
+
+    /// The configured cost.
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    fn prehash(password: &str) -> String {
+        STANDARD.encode(Sha256::digest(password.as_bytes()))
+    }
+}
+
+impl PasswordHasher for BcryptHasher {
+    fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        let hashed = bcrypt::hash(Self::prehash(password.expose()), self.cost)
+            .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?;
+        Ok(format!("{PREFIX}{hashed}"))
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        match stored_hash.strip_prefix(PREFIX) {
+            Some(bcrypt_hash) => {
+                bcrypt::verify(Self::prehash(candidate), bcrypt_hash).unwrap_or(false)
+            }
+            None => false,
+        }
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        let dummy = self.dummy_hash.get_or_init(|| {
+            bcrypt::hash("sesame-dummy", self.cost).unwrap_or_default()
+        });
+        let _ = bcrypt::verify(Self::prehash(candidate), dummy);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::new(raw, &[]).expect("a strong password")
+    }
+
+    #[test]
+    fn verifies_only_the_right_password() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let hash = hasher.hash(&password("Zq7!vR2#kLm")).unwrap();
+        assert!(hash.starts_with("bcrypt_sha256$$2b$04$"));
+        assert!(hasher.verify("Zq7!vR2#kLm", &hash));
+        assert!(!hasher.verify("Zq7!vR2#kLn", &hash));
+        assert!(!hasher.verify("Zq7!vR2#kLm", "plain"));
+    }
+
+    #[test]
+    fn bytes_past_72_count() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let long: String = "Zq7!vR2#kLm-".repeat(9).chars().take(100).collect();
+        let first_72: String = long.chars().take(72).collect();
+        let hash = hasher.hash(&password(&long)).unwrap();
+        assert!(hasher.verify(&long, &hash));
+        assert!(!hasher.verify(&first_72, &hash));
+    }
+
+    #[test]
+    fn cost_is_bounded() {
+        assert!(BcryptHasher::new(3).is_err());
+        assert!(BcryptHasher::new(50).is_err());
+        assert_eq!(BcryptHasher::new(12).unwrap().cost(), 12);
+    }
+}
