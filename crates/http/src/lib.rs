@@ -1,1 +1,23 @@
+//! Sesame's HTTP surfaces. Each module under `surfaces` serves one client
+//! contract of the API document at its documented paths, and only translates:
+//! requests into domain calls, domain results into that surface's JSON.
 
+mod auth;
+mod blocking;
+mod body;
+mod client;
+mod error;
+mod fields;
+mod query;
+mod shape;
+mod state;
+pub mod surfaces;
+mod time;
+
+pub use auth::Bearer;
+pub use body::BodyError;
+pub use error::ApiError;
+pub use fields::{FieldIssue, IssueKind, Location};
+pub use shape::{AuthFailure, Shape};
+pub use state::{AppState, HttpSettings};
+pub use surfaces::{configure, Surface};

@@ -1,1 +1,11 @@
+//! Sesame's configuration, command line and wiring: the one crate that knows
+//! every other one.
 
+mod app;
+pub mod cli;
+mod config;
+mod logging;
+mod secrets;
+
+pub use app::{Application, StartError};
+pub use config::{Config, ConfigError, LogFormat};

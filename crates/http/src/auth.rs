@@ -1,0 +1,71 @@
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use sesame_tokens::TokensError;
+use sesame_users::User;
+
+use crate::blocking::blocking;
+use crate::shape::{AuthFailure, Shape};
+use crate::{ApiError, AppState};
+
+/// A caller proven by `Authorization: Bearer <token>`, a JWT access token or
+/// an opaque token from any surface. `S` words the refusal in the shape of
+/// the surface whose route asked.
+pub struct Bearer<S> {
+    /// The caller's account.
+    pub user: User,
+    /// The session of the token.
+    pub session_id: String,
+    shape: PhantomData<S>,
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// Checks a token as every protected route does.
+pub(crate) async fn authenticate<S: Shape>(
+    state: &web::Data<AppState>,
+    token: String,
+) -> Result<Bearer<S>, ApiError> {
+    let sessions = state.sessions.clone();
+    match blocking(move || sessions.authenticate(&token)).await {
+        Some(Ok(authenticated)) => Ok(Bearer {
+            user: authenticated.user,
+            session_id: authenticated.session_id,
+            shape: PhantomData,
+        }),
+        Some(Err(TokensError::Storage(e))) => {
+            tracing::error!(error = %e, "authentication failed on storage");
+            Err(S::unavailable())
+        }
+        Some(Err(_)) => Err(S::unauthorized(AuthFailure::Invalid)),
+        None => Err(S::unavailable()),
+    }
+}
+
+impl<S: Shape> FromRequest for Bearer<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(request);
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or_else(|| S::unauthorized(AuthFailure::Missing))?;
+            let state = state.ok_or_else(S::unavailable)?;
+            authenticate(&state, token).await
+        })
+    }
+}

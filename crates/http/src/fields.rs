@@ -1,0 +1,168 @@
+use serde_json::{Map, Value};
+use sesame_users::FieldError;
+
+/// Where a bad value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// The request body.
+    Body,
+    /// The query string.
+    Query,
+}
+
+/// What is wrong with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueKind {
+    /// Absent.
+    Missing,
+    /// `null`.
+    Null,
+    /// Of another JSON type than expected.
+    WrongType,
+    /// Empty.
+    Blank,
+    /// Present but refused.
+    Invalid,
+}
+
+/// One bad input value, before a surface words it in its own shape.
+#[derive(Debug, Clone)]
+pub struct FieldIssue {
+    /// The field name.
+    pub field: String,
+    /// Body or query.
+    pub location: Location,
+    /// The kind of problem.
+    pub kind: IssueKind,
+    /// The message, in Django REST framework's words.
+    pub message: String,
+}
+
+impl FieldIssue {
+    pub(crate) fn new(field: &str, kind: IssueKind, message: impl Into<String>) -> Self {
+        FieldIssue {
+            field: field.to_owned(),
+            location: Location::Body,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn in_query(mut self) -> Self {
+        self.location = Location::Query;
+        self
+    }
+}
+
+impl From<&FieldError> for FieldIssue {
+    fn from(error: &FieldError) -> Self {
+        let kind = match error.problem {
+            sesame_users::FieldProblem::Blank => IssueKind::Blank,
+            _ => IssueKind::Invalid,
+        };
+        FieldIssue::new(&error.field, kind, error.message.clone())
+    }
+}
+
+/// Reads typed fields out of a JSON object, collecting every problem so a
+/// client learns about all bad fields at once.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    map: Map<String, Value>,
+    issues: Vec<FieldIssue>,
+}
+
+impl Fields {
+    pub(crate) fn new(map: Map<String, Value>) -> Self {
+        Fields {
+            map,
+            issues: Vec::new(),
+        }
+    }
+
+    /// A string field that must be present. When it is not, the problem is
+    /// recorded for [`Fields::finish`] and an empty string stands in.
+    pub(crate) fn required(&mut self, name: &str) -> String {
+        match self.map.remove(name) {
+            None => {
+                self.issue(name, IssueKind::Missing, "This field is required.");
+                String::new()
+            }
+            Some(value) => self.string_value(name, value).unwrap_or_default(),
+        }
+    }
+
+    /// A string field that may be absent (absent and `null` give `None`).
+    pub(crate) fn optional(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => self.string_value(name, value),
+        }
+    }
+
+    /// Whether the body has this key at all.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    fn string_value(&mut self, name: &str, value: Value) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s),
+            Value::Null => {
+                self.issue(name, IssueKind::Null, "This field may not be null.");
+                None
+            }
+            _ => {
+                self.issue(name, IssueKind::WrongType, "Not a valid string.");
+                None
+            }
+        }
+    }
+
+    /// Records a problem found by the caller.
+    pub(crate) fn issue(&mut self, name: &str, kind: IssueKind, message: &str) {
+        self.issues.push(FieldIssue::new(name, kind, message));
+    }
+
+    /// The problems found so far.
+    pub(crate) fn finish(self) -> Result<(), Vec<FieldIssue>> {
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(self.issues)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: Value) -> Fields {
+        match value {
+            Value::Object(map) => Fields::new(map),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let mut f = fields(json!({"a": "x", "b": 3, "c": null}));
+        assert_eq!(f.required("a"), "x");
+        assert_eq!(f.required("b"), "");
+        assert_eq!(f.required("c"), "");
+        assert_eq!(f.required("d"), "");
+        assert_eq!(f.optional("e"), None);
+        let issues = f.finish().unwrap_err();
+        let kinds: Vec<_> = issues.iter().map(|i| (i.field.as_str(), i.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("b", IssueKind::WrongType),
+                ("c", IssueKind::Null),
+                ("d", IssueKind::Missing)
+            ]
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! Surface `events_messages`: the FastAPI-style contract of seed 001.
+//! This module serves its account rows; events and messages join it later.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+use sesame_kernel::UserId;
+use sesame_tokens::TokensError;
+use sesame_users::{Registration, User, UsersError};
+
+use super::{body_fields, page_of, run, storage_failure};
+use crate::auth::{authenticate, bearer_token};
+use crate::body::BodyError;
+use crate::client::client_info;
+use crate::fields::{FieldIssue, Fields, IssueKind, Location};
+use crate::shape::{AuthFailure, Shape};
+use crate::{ApiError, AppState, Bearer};
+
+/// FastAPI's error shapes: `{"detail": "..."}`, and 422 with a list of
+/// `{loc, msg, type}` for validation errors.
+pub struct FastApi;
+
+impl FastApi {
+    fn detail(status: StatusCode, detail: &str) -> ApiError {
+        ApiError::new(status, json!({ "detail": detail }))
+    }
+}
+
+impl Shape for FastApi {
+    fn message(status: StatusCode, message: &str) -> ApiError {
+        Self::detail(status, message)
+    }
+
+    fn invalid(issues: &[FieldIssue]) -> ApiError {
+        let detail: Vec<Value> =
+            issues
+                .iter()
+                .map(|issue| {
+                    let location = match issue.location {
+                        Location::Body => "body",
+                        Location::Query => "query",
+                    };
+                    let (kind, message) = match issue.kind {
+                    IssueKind::Missing => ("missing", "Field required".to_owned()),
+                    IssueKind::Null | IssueKind::WrongType if issue.location == Location::Query => (
+                        "int_parsing",
+                        "Input should be a valid integer, unable to parse string as an integer"
+                            .to_owned(),
+                    ),
+                    IssueKind::Null | IssueKind::WrongType => {
+                        ("string_type", "Input should be a valid string".to_owned())
+                    }
+                    IssueKind::Blank | IssueKind::Invalid => {
+                        ("value_error", format!("Value error, {}", issue.message))
+                    }
+                };
+                    json!({"type": kind, "loc": [location, issue.field], "msg": message})
+                })
+                .collect();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "detail": detail }),
+        )
+    }
+
+    fn unauthorized(failure: AuthFailure) -> ApiError {
+        let message = match failure {
+            AuthFailure::Missing => "Not authenticated",
+            AuthFailure::Invalid => "Could not validate credentials",
+        };
+        Self::detail(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
+    }
+
+    fn body_error(error: BodyError) -> ApiError {
+        match error {
+            BodyError::TooLarge => {
+                Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+            }
+            BodyError::Malformed(_) | BodyError::UnsupportedMediaType(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"detail": [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}]}),
+            ),
+            BodyError::NotAnObject => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"detail": [{"type": "model_attributes_type", "loc": ["body"], "msg": "Input should be a valid dictionary or object to extract fields from"}]}),
+            ),
+        }
+    }
+}
+
+type Authenticated = Bearer<FastApi>;
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/register", web::post().to(register))
+        .route("/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/auth/me", web::get().to(me))
+        .route("/users/", web::get().to(list_users))
+        .route("/users/{user_id}", web::get().to(get_user));
+}
+
+fn user_json(user: &User) -> Value {
+    json!({"id": user.id.0, "username": user.username, "email": user.email})
+}
+
+/// Words an account error in this surface's shape.
+pub(crate) fn users_error(error: UsersError) -> ApiError {
+    match error {
+        UsersError::Invalid(errors)
+            if errors
+                .iter()
+                .any(|e| e.problem == sesame_users::FieldProblem::Taken) =>
+        {
+            let email_taken = errors
+                .iter()
+                .any(|e| e.problem == sesame_users::FieldProblem::Taken && e.field == "email");
+            taken(email_taken)
+        }
+        UsersError::Invalid(errors) => {
+            FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
+        UsersError::UsernameTaken => taken(false),
+        UsersError::EmailTaken => taken(true),
+        UsersError::InvalidCredentials | UsersError::AccountInactive => {
+            FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
+                .with_bearer_challenge()
+        }
+        UsersError::WrongCurrentPassword => {
+            FastApi::detail(StatusCode::BAD_REQUEST, "Incorrect password")
+        }
+        UsersError::NotFound => FastApi::detail(StatusCode::NOT_FOUND, "User not found"),
+        UsersError::Storage(e) => storage_failure::<FastApi>(&e),
+    }
+}
+
+fn taken(email: bool) -> ApiError {
+    let message = if email {
+        "Email already registered"
+    } else {
+        "Username already registered"
+    };
+    FastApi::detail(StatusCode::BAD_REQUEST, message)
+}
+
+pub(crate) fn tokens_error(error: TokensError) -> ApiError {
+    match error {
+        TokensError::Storage(e) => storage_failure::<FastApi>(&e),
+        TokensError::Signing(e) => storage_failure::<FastApi>(&e),
+        TokensError::Users(e) => users_error(e),
+        _ => FastApi::unauthorized(AuthFailure::Invalid),
+    }
+}
+
+async fn fields(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Fields, ApiError> {
+    body_fields::<FastApi>(state, request, payload).await
+}
+
+fn checked(fields: Fields) -> Result<(), ApiError> {
+    fields.finish().map_err(|issues| FastApi::invalid(&issues))
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let registration = Registration {
+        username: f.required("username"),
+        email: Some(f.required("email")),
+        password: f.required("password"),
+        ..Registration::default()
+    };
+    checked(f)?;
+    let accounts = state.accounts.clone();
+    let user = run::<FastApi, _, _>(move || accounts.register(registration))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let login = if f.has("email") || !f.has("username") {
+        f.required("email")
+    } else {
+        f.required("username")
+    };
+    let password = f.required("password");
+    checked(f)?;
+    let client = client_info(&request);
+    let state = state.into_inner();
+    let pair = run::<FastApi, _, _>(move || {
+        let user = state
+            .accounts
+            .authenticate(&login, &password)
+            .map_err(users_error)?;
+        state
+            .sessions
+            .start_jwt_session(&user, client)
+            .map_err(tokens_error)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = state.sessions.clone();
+    run::<FastApi, _, _>(move || sessions.logout(&caller.session_id))
+        .await?
+        .map_err(tokens_error)?;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out"})))
+}
+
+async fn me(caller: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(user_json(&caller.user))
+}
+
+/// The user directory needs a token unless it is configured public.
+async fn directory_access(
+    state: &web::Data<AppState>,
+    request: &HttpRequest,
+) -> Result<(), ApiError> {
+    if state.settings.public_directory {
+        return Ok(());
+    }
+    let token = bearer_token(request).ok_or_else(|| FastApi::unauthorized(AuthFailure::Missing))?;
+    authenticate::<FastApi>(state, token).await.map(|_| ())
+}
+
+async fn list_users(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    directory_access(&state, &request).await?;
+    let page = page_of::<FastApi>(&request)?;
+    let accounts = state.accounts.clone();
+    let users = run::<FastApi, _, _>(move || accounts.directory(page))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(users.iter().map(user_json).collect::<Vec<_>>()))
+}
+
+async fn get_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    directory_access(&state, &request).await?;
+    let id = user_id.parse::<i64>().map(UserId).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{"type": "int_parsing", "loc": ["path", "user_id"], "msg": "Input should be a valid integer, unable to parse string as an integer"}]}),
+        )
+    })?;
+    let accounts = state.accounts.clone();
+    let user = run::<FastApi, _, _>(move || accounts.get(id))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}

@@ -1,0 +1,457 @@
+//! Surface `primary`: accounts and JWT in djoser's layout (seed 004), with
+//! Django REST framework's error shapes.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+use sesame_kernel::UserId;
+use sesame_tokens::TokensError;
+use sesame_users::{ProfileUpdate, Registration, User, UsersError};
+
+use super::{body_fields, page_of, run, storage_failure};
+use crate::body::BodyError;
+use crate::client::client_info;
+use crate::fields::{FieldIssue, Fields};
+use crate::shape::{AuthFailure, Shape};
+use crate::time::rfc3339;
+use crate::{ApiError, AppState, Bearer};
+
+/// Django REST framework's error shapes.
+pub struct Drf;
+
+impl Drf {
+    fn detail(status: StatusCode, detail: &str, code: &str) -> ApiError {
+        ApiError::new(status, json!({"detail": detail, "code": code}))
+    }
+
+    fn field(field: &str, message: &str) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, json!({ field: [message] }))
+    }
+}
+
+impl Shape for Drf {
+    fn message(status: StatusCode, message: &str) -> ApiError {
+        let code = match status {
+            StatusCode::BAD_REQUEST => "invalid",
+            StatusCode::UNAUTHORIZED => "not_authenticated",
+            StatusCode::FORBIDDEN => "permission_denied",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::TOO_MANY_REQUESTS => "throttled",
+            StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+            _ => "error",
+        };
+        Self::detail(status, message, code)
+    }
+
+    fn invalid(issues: &[FieldIssue]) -> ApiError {
+        let mut body = Map::new();
+        for issue in issues {
+            let messages = body
+                .entry(issue.field.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = messages {
+                list.push(Value::String(issue.message.clone()));
+            }
+        }
+        ApiError::new(StatusCode::BAD_REQUEST, Value::Object(body))
+    }
+
+    fn unauthorized(failure: AuthFailure) -> ApiError {
+        match failure {
+            AuthFailure::Missing => Self::detail(
+                StatusCode::UNAUTHORIZED,
+                "Authentication credentials were not provided.",
+                "not_authenticated",
+            ),
+            AuthFailure::Invalid => Self::detail(
+                StatusCode::UNAUTHORIZED,
+                "Given token not valid for any token type",
+                "token_not_valid",
+            ),
+        }
+        .with_bearer_challenge()
+    }
+
+    fn body_error(error: BodyError) -> ApiError {
+        match error {
+            BodyError::Malformed(reason) => Self::detail(
+                StatusCode::BAD_REQUEST,
+                &format!("JSON parse error - {reason}"),
+                "parse_error",
+            ),
+            BodyError::TooLarge => {
+                Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+            }
+            BodyError::UnsupportedMediaType(content_type) => Self::detail(
+                StatusCode::BAD_REQUEST,
+                &format!("Unsupported media type \"{content_type}\" in request."),
+                "unsupported_media_type",
+            ),
+            BodyError::NotAnObject => Self::detail(
+                StatusCode::BAD_REQUEST,
+                "Invalid data. Expected a dictionary, but got a list or a value.",
+                "invalid",
+            ),
+        }
+    }
+}
+
+type Authenticated = Bearer<Drf>;
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/auth/users/", web::post().to(register))
+        .route("/auth/users/", web::get().to(list_users))
+        .route("/auth/jwt/create/", web::post().to(jwt_create))
+        .route("/auth/jwt/refresh/", web::post().to(jwt_refresh))
+        .route("/auth/jwt/verify/", web::post().to(jwt_verify))
+        .route("/auth/users/set_password/", web::post().to(set_password))
+        .route("/auth/users/set_username/", web::post().to(set_username))
+        .service(
+            web::resource("/auth/users/me/")
+                .route(web::get().to(get_me))
+                .route(web::put().to(update_me))
+                .route(web::patch().to(update_me))
+                .route(web::delete().to(delete_me)),
+        )
+        .service(
+            web::resource("/auth/users/{id}/")
+                .route(web::get().to(get_user))
+                .route(web::put().to(update_user))
+                .route(web::patch().to(update_user))
+                .route(web::delete().to(delete_user)),
+        );
+}
+
+/// The user object of this surface. Never carries the password hash.
+pub(crate) fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id.0,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "avatar": user.avatar.as_ref().map(|file| format!("/media/avatars/{file}")),
+        "is_active": user.is_active,
+        "date_joined": rfc3339(user.date_joined),
+    })
+}
+
+/// Words an account error in this surface's shape.
+pub(crate) fn users_error(error: UsersError) -> ApiError {
+    match error {
+        UsersError::Invalid(errors) => {
+            Drf::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
+        UsersError::UsernameTaken => {
+            Drf::field("username", "A user with that username already exists.")
+        }
+        UsersError::EmailTaken => Drf::field("email", "A user with that email already exists."),
+        UsersError::InvalidCredentials | UsersError::AccountInactive => no_active_account(),
+        UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
+        UsersError::NotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
+        UsersError::Storage(e) => storage_failure::<Drf>(&e),
+    }
+}
+
+fn no_active_account() -> ApiError {
+    Drf::detail(
+        StatusCode::UNAUTHORIZED,
+        "No active account found with the given credentials",
+        "no_active_account",
+    )
+}
+
+fn token_not_valid() -> ApiError {
+    Drf::detail(
+        StatusCode::UNAUTHORIZED,
+        "Token is invalid or expired",
+        "token_not_valid",
+    )
+}
+
+fn tokens_error(error: TokensError) -> ApiError {
+    match error {
+        TokensError::Storage(e) => storage_failure::<Drf>(&e),
+        TokensError::Users(e) => users_error(e),
+        TokensError::Signing(e) => storage_failure::<Drf>(&e),
+        _ => token_not_valid(),
+    }
+}
+
+async fn fields(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Fields, ApiError> {
+    body_fields::<Drf>(state, request, payload).await
+}
+
+fn checked(fields: Fields) -> Result<(), ApiError> {
+    fields.finish().map_err(|issues| Drf::invalid(&issues))
+}
+
+fn passwords_match(password: &str, again: &str) -> Result<(), ApiError> {
+    if password == again {
+        Ok(())
+    } else {
+        Err(Drf::field(
+            "non_field_errors",
+            "The two password fields didn't match.",
+        ))
+    }
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let username = f.required("username");
+    let email = f.required("email");
+    let password = f.required("password");
+    let re_password = f.required("re_password");
+    let first_name = f.optional("first_name").unwrap_or_default();
+    let last_name = f.optional("last_name").unwrap_or_default();
+    checked(f)?;
+    passwords_match(&password, &re_password)?;
+    let registration = Registration {
+        username,
+        email: Some(email),
+        password,
+        first_name,
+        last_name,
+    };
+    let accounts = state.accounts.clone();
+    let user = run::<Drf, _, _>(move || accounts.register(registration))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Created().json(user_json(&user)))
+}
+
+async fn jwt_create(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let login = if f.has("username") || !f.has("email") {
+        f.required("username")
+    } else {
+        f.required("email")
+    };
+    let password = f.required("password");
+    checked(f)?;
+    let client = client_info(&request);
+    let state = state.into_inner();
+    let pair = run::<Drf, _, _>(move || {
+        let user = state
+            .accounts
+            .authenticate(&login, &password)
+            .map_err(users_error)?;
+        state
+            .sessions
+            .start_jwt_session(&user, client)
+            .map_err(tokens_error)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
+}
+
+async fn jwt_refresh(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let refresh = f.required("refresh");
+    checked(f)?;
+    let sessions = state.sessions.clone();
+    let pair = run::<Drf, _, _>(move || sessions.refresh(&refresh))
+        .await?
+        .map_err(tokens_error)?;
+    Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
+}
+
+async fn jwt_verify(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let token = f.required("token");
+    checked(f)?;
+    let sessions = state.sessions.clone();
+    run::<Drf, _, _>(move || sessions.verify(&token))
+        .await?
+        .map_err(tokens_error)?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+
+async fn list_users(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_of::<Drf>(&request)?;
+    let accounts = state.accounts.clone();
+    let users = run::<Drf, _, _>(move || accounts.list_for(&caller.user, page))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(users.iter().map(user_json).collect::<Vec<_>>()))
+}
+
+/// The `{id}` of the path; anything that is not an id is simply not found.
+fn path_id(raw: &str) -> Result<UserId, ApiError> {
+    raw.parse::<i64>()
+        .map(UserId)
+        .map_err(|_| Drf::message(StatusCode::NOT_FOUND, "Not found."))
+}
+
+async fn get_me(caller: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(user_json(&caller.user))
+}
+
+async fn get_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let accounts = state.accounts.clone();
+    let user = run::<Drf, _, _>(move || accounts.get_for(&caller.user, id))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+async fn update_me(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let target = caller.user.id;
+    update(state, request, payload, caller, target).await
+}
+
+async fn update_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = path_id(&id)?;
+    update(state, request, payload, caller, target).await
+}
+
+/// PUT and PATCH: only the profile fields can change; id, flags and the
+/// password are read-only here and ignored, as in DRF.
+async fn update(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+    target: UserId,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let update = ProfileUpdate {
+        first_name: f.optional("first_name"),
+        last_name: f.optional("last_name"),
+        email: f.optional("email"),
+    };
+    checked(f)?;
+    let accounts = state.accounts.clone();
+    let user = run::<Drf, _, _>(move || accounts.update_profile(&caller.user, target, update))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+async fn delete_me(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let target = caller.user.id;
+    delete(state, request, payload, caller, target).await
+}
+
+async fn delete_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = path_id(&id)?;
+    delete(state, request, payload, caller, target).await
+}
+
+/// Deleting an account takes the caller's own current password (djoser's rule).
+async fn delete(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+    target: UserId,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let current_password = f.required("current_password");
+    checked(f)?;
+    let accounts = state.accounts.clone();
+    run::<Drf, _, _>(move || accounts.delete_account(&caller.user, target, &current_password))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_password(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let current = f.required("current_password");
+    let new = f.required("new_password");
+    let again = f.required("re_new_password");
+    checked(f)?;
+    passwords_match(&new, &again)?;
+    let accounts = state.accounts.clone();
+    run::<Drf, _, _>(move || {
+        accounts.set_password(&caller.user, &current, &new, Some(&caller.session_id))
+    })
+    .await?
+    .map_err(users_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_username(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let current = f.required("current_password");
+    let new = f.required("new_username");
+    let again = f.optional("re_new_username");
+    checked(f)?;
+    if again.is_some_and(|again| again != new) {
+        return Err(Drf::field(
+            "non_field_errors",
+            "The two username fields didn't match.",
+        ));
+    }
+    let accounts = state.accounts.clone();
+    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new))
+        .await?
+        .map_err(users_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,155 @@
+//! The `sesame` command line: `serve` (the default), `migrate`, `user create`,
+//! `user promote`.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sesame_users::{Registration, UsersError};
+
+use crate::app::{Services, StartError};
+use crate::{logging, Application, Config};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "User accounts, authentication, events and messaging"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an active account; the password is read from standard input.
+    Create {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Make an existing account an administrator.
+    Promote {
+        /// Username.
+        username: String,
+    },
+}
+
+/// Runs the command line and returns the process exit code. Failures are
+/// one line on stderr, never a panic trace.
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let config = match Config::load(Path::new("config")) {
+        Ok(config) => config,
+        Err(e) => return fail(&e),
+    };
+    logging::init(&config);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => Services::build(&config).map(|services| {
+            println!("migrations applied ({})", services.database.backend_name());
+        }),
+        Command::User(command) => user(&config, command),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
+fn serve(config: Config) -> Result<(), StartError> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&config)?;
+        app.run_until_stopped()
+            .await
+            .map_err(|source| StartError::Bind {
+                address: config.http.bind.clone(),
+                source,
+            })
+    })
+}
+
+fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
+    let services = Services::build(config)?;
+    match command {
+        UserCommand::Create {
+            username,
+            email,
+            admin,
+            password_stdin: _,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| StartError::Setting(format!("cannot read the password: {e}")))?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let registration = Registration {
+                username,
+                email,
+                password,
+                ..Registration::default()
+            };
+            let user = services
+                .accounts
+                .create_user(registration, admin)
+                .map_err(account_error)?;
+            println!(
+                "created user {} (id {}){}",
+                user.username,
+                user.id,
+                if user.is_staff { ", administrator" } else { "" }
+            );
+        }
+        UserCommand::Promote { username } => {
+            let user = services
+                .accounts
+                .promote(&username)
+                .map_err(account_error)?;
+            println!("{} (id {}) is now an administrator", user.username, user.id);
+        }
+    }
+    Ok(())
+}
+
+fn account_error(error: UsersError) -> StartError {
+    match error {
+        UsersError::Invalid(errors) => StartError::Setting(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        UsersError::NotFound => StartError::Setting("no such user".into()),
+        other => StartError::Setting(other.to_string()),
+    }
+}

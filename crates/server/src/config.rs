@@ -1,0 +1,413 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+use sesame_http::Surface;
+use sesame_persistence::Database;
+
+/// Everything Sesame can be told, from `config/default.toml`, then
+/// `SESAME__SECTION__KEY` environment variables (and `DATABASE_URL`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the SQLite file, the generated secrets, the outbox and avatars live.
+    pub data_dir: PathBuf,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Token lifetimes and the JWT key.
+    pub tokens: TokensConfig,
+    /// Password hashing.
+    pub passwords: PasswordsConfig,
+    /// Account rules.
+    pub accounts: AccountsConfig,
+    /// User directory.
+    pub users: UsersConfig,
+    /// Outgoing email.
+    pub mail: MailConfig,
+    /// Rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub bind: String,
+    /// Surfaces to serve: a list, or one comma-separated string.
+    #[serde(deserialize_with = "surface_names")]
+    pub surfaces: Vec<String>,
+    /// Mark refresh cookies `Secure`.
+    pub secure_cookies: bool,
+    /// Largest JSON body, in bytes.
+    pub max_json_bytes: usize,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`; default: `sqlite://<data_dir>/sesame.db`.
+    pub url: Option<String>,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokensConfig {
+    /// HS256 key; default: generated once into the data dir.
+    pub jwt_secret: Option<String>,
+    /// Access JWT lifetime.
+    pub access_ttl_seconds: i64,
+    /// Refresh lifetime.
+    pub refresh_ttl_seconds: i64,
+    /// Sliding lifetime of opaque tokens.
+    pub opaque_idle_seconds: i64,
+}
+
+/// `[passwords]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordsConfig {
+    /// bcrypt cost (4..=31).
+    pub bcrypt_cost: u32,
+}
+
+/// `[accounts]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountsConfig {
+    /// New accounts need the emailed activation link.
+    pub require_activation: bool,
+}
+
+/// `[users]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UsersConfig {
+    /// `/users/` answers without a token.
+    pub public_directory: bool,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// Where emails go without SMTP; default: `<data_dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    /// `smtp://host:port` (or `smtps://`); unset: the outbox.
+    pub smtp_url: Option<String>,
+}
+
+/// `[rate_limit]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    /// Per-IP and per-account limits on credential routes.
+    pub enabled: bool,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `sesame=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            http: HttpConfig::default(),
+            database: DatabaseConfig {
+                url: None,
+                pool_size: 16,
+            },
+            tokens: TokensConfig::default(),
+            passwords: PasswordsConfig { bcrypt_cost: 12 },
+            accounts: AccountsConfig::default(),
+            users: UsersConfig::default(),
+            mail: MailConfig::default(),
+            rate_limit: RateLimitConfig { enabled: true },
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: "127.0.0.1:8080".into(),
+            surfaces: Surface::ALL.iter().map(|s| s.name().to_owned()).collect(),
+            secure_cookies: false,
+            max_json_bytes: 64 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            jwt_secret: None,
+            access_ttl_seconds: 900,
+            refresh_ttl_seconds: 604_800,
+            opaque_idle_seconds: 3600,
+        }
+    }
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        PasswordsConfig { bcrypt_cost: 12 }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { enabled: true }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration Sesame cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or variable could not be read into the configuration.
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    /// A value is out of its allowed range or malformed.
+    #[error("invalid configuration: {key}: {problem}")]
+    Invalid {
+        /// The key, as `section.key`.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+fn surface_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Names::deserialize(deserializer)? {
+        Names::One(list) => list
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Names::Many(names) => names,
+    })
+}
+
+impl Config {
+    /// Reads `config/default.toml` (if present) under `config_dir`, then the
+    /// environment, over the built-in defaults, and checks the result.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad value.
+    pub fn load(config_dir: &Path) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Env::prefixed("SESAME__").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            );
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that could stop the service later.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for the first bad value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+        if !(4..=31).contains(&self.passwords.bcrypt_cost) {
+            return invalid(
+                "passwords.bcrypt_cost",
+                format!(
+                    "must be between 4 and 31, not {}",
+                    self.passwords.bcrypt_cost
+                ),
+            );
+        }
+        if self.http.bind.parse::<SocketAddr>().is_err() {
+            return invalid(
+                "http.bind",
+                format!(
+                    "{:?} is not an address such as 127.0.0.1:8080",
+                    self.http.bind
+                ),
+            );
+        }
+        if let Err(e) = Database::check_url(&self.database_url()) {
+            return invalid("database.url", e.to_string());
+        }
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size", "must be at least 1".into());
+        }
+        for (key, seconds) in [
+            ("tokens.access_ttl_seconds", self.tokens.access_ttl_seconds),
+            (
+                "tokens.refresh_ttl_seconds",
+                self.tokens.refresh_ttl_seconds,
+            ),
+            (
+                "tokens.opaque_idle_seconds",
+                self.tokens.opaque_idle_seconds,
+            ),
+        ] {
+            if seconds <= 0 {
+                return invalid(
+                    key,
+                    format!("must be a positive number of seconds, not {seconds}"),
+                );
+            }
+        }
+        if let Some(secret) = &self.tokens.jwt_secret {
+            if secret.len() < 32 {
+                return invalid("tokens.jwt_secret", "must be at least 32 bytes long".into());
+            }
+        }
+        self.surfaces()?;
+        Ok(())
+    }
+
+    /// The enabled surfaces.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for an unknown name.
+    pub fn surfaces(&self) -> Result<Vec<Surface>, ConfigError> {
+        self.http
+            .surfaces
+            .iter()
+            .map(|name| {
+                Surface::from_name(name).ok_or_else(|| ConfigError::Invalid {
+                    key: "http.surfaces",
+                    problem: format!(
+                        "unknown surface {name:?}; known: primary, events_messages, token_form, opaque, cookie_refresh"
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sesame.db").display()))
+    }
+
+    /// The outbox folder, defaulting to `outbox` in the data dir.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail
+            .outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
+        let mut config = Config::default();
+        change(&mut config);
+        config.validate()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(with(|_| {}).is_ok());
+        assert_eq!(
+            Config::default().database_url(),
+            "sqlite://./data/sesame.db"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let key_of = |r: Result<(), ConfigError>| match r {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        assert_eq!(
+            key_of(with(|c| c.passwords.bcrypt_cost = 50)),
+            "passwords.bcrypt_cost"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.bind = "nowhere".into())),
+            "http.bind"
+        );
+        assert_eq!(
+            key_of(with(|c| c.database.url = Some("mysql://x".into()))),
+            "database.url"
+        );
+        assert_eq!(
+            key_of(with(
+                |c| c.http.surfaces = vec!["primary".into(), "soap".into()]
+            )),
+            "http.surfaces"
+        );
+        assert_eq!(
+            key_of(with(|c| c.tokens.access_ttl_seconds = 0)),
+            "tokens.access_ttl_seconds"
+        );
+    }
+
+    #[test]
+    fn surfaces_from_one_comma_separated_string() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("http.surfaces", "primary, opaque"))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            config.surfaces().unwrap(),
+            vec![Surface::Primary, Surface::Opaque]
+        );
+    }
+}
