@@ -33,8 +33,20 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(Page::default(), Page { skip: 0, limit: 100 });
-        assert_eq!(Page::new(Some(-5), Some(1000)), Page { skip: 0, limit: 100 });
+        assert_eq!(
+            Page::default(),
+            Page {
+                skip: 0,
+                limit: 100
+            }
+        );
+        assert_eq!(
+            Page::new(Some(-5), Some(1000)),
+            Page {
+                skip: 0,
+                limit: 100
+            }
+        );
         assert_eq!(Page::new(Some(7), Some(0)), Page { skip: 7, limit: 1 });
         assert_eq!(Page::new(Some(3), Some(20)), Page { skip: 3, limit: 20 });
     }

@@ -305,7 +305,7 @@ impl SessionRepository for InMemoryStore {
             .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
             .cloned()
             .collect();
-        sessions.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
         Ok(sessions)
     }
 }

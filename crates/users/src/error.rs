@@ -50,7 +50,11 @@ impl FieldError {
 
     /// A username or email `field` that another account has.
     pub fn taken(field: &str) -> Self {
-        let what = if field.contains("email") { "email" } else { "username" };
+        let what = if field.contains("email") {
+            "email"
+        } else {
+            "username"
+        };
         Self::with_problem(
             field,
             FieldProblem::Taken,

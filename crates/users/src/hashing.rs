@@ -63,9 +63,9 @@ impl PasswordHasher for BcryptHasher {
     }
 
     fn spend_verify_time(&self, candidate: &str) {
-        let dummy = self.dummy_hash.get_or_init(|| {
-            bcrypt::hash("sesame-dummy", self.cost).unwrap_or_default()
-        });
+        let dummy = self
+            .dummy_hash
+            .get_or_init(|| bcrypt::hash("sesame-dummy", self.cost).unwrap_or_default());
         let _ = bcrypt::verify(Self::prehash(candidate), dummy);
     }
 }

@@ -30,14 +30,18 @@ impl Password {
         }
         if length > Self::MAX_CHARS {
             return Err(vec![
-                "Ensure this field has no more than 128 characters.".into(),
+                "Ensure this field has no more than 128 characters.".into()
             ]);
         }
         let mut problems = Vec::new();
         if is_similar_to_any(raw, user_inputs) {
             problems.push("The password is too similar to the username.".to_owned());
         }
-        let inputs: Vec<&str> = user_inputs.iter().copied().filter(|s| !s.is_empty()).collect();
+        let inputs: Vec<&str> = user_inputs
+            .iter()
+            .copied()
+            .filter(|s| !s.is_empty())
+            .collect();
         let guesses_log10 = zxcvbn::zxcvbn(raw, &inputs).guesses_log10();
         if guesses_log10 < Self::MIN_GUESSES_LOG10 && problems.is_empty() {
             problems.push("This password is too common.".to_owned());
@@ -108,7 +112,12 @@ mod tests {
 
     #[test]
     fn ordinary_passphrases_pass() {
-        for fine in ["testPassword1", "mot_de_passe", "Summer2024!", "correct horse battery"] {
+        for fine in [
+            "testPassword1",
+            "mot_de_passe",
+            "Summer2024!",
+            "correct horse battery",
+        ] {
             assert!(Password::new(fine, &[]).is_ok(), "{fine} refused");
         }
     }
@@ -116,7 +125,10 @@ mod tests {
     #[test]
     fn passwords_built_from_the_username_are_refused() {
         let problems = Password::new("marguerite2024", &["marguerite", ""]).unwrap_err();
-        assert_eq!(problems, vec!["The password is too similar to the username."]);
+        assert_eq!(
+            problems,
+            vec!["The password is too similar to the username."]
+        );
         assert!(Password::new("Xk92!dumbo-lamp", &["jdoe@example.com"]).is_ok());
         assert!(Password::new("jdoe-lamp-92!x", &["jdoe@example.com"]).is_err());
     }

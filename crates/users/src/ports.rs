@@ -1,6 +1,6 @@
 use sesame_kernel::{Page, Timestamp, UserId};
 
-use crate::{NewUser, Password, ProfileChanges, User, UsersError, Username};
+use crate::{NewUser, Password, ProfileChanges, User, Username, UsersError};
 
 /// Where accounts are kept. Usernames and emails are unique ignoring case,
 /// and the store itself enforces it, so two racing writers cannot both win.

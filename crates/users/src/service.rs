@@ -3,8 +3,8 @@ use std::sync::Arc;
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
-    Email, FieldError, FieldProblem, NewUser, Password, PasswordHasher, ProfileChanges, User, UserRepository,
-    Username, UsersError,
+    Email, FieldError, FieldProblem, NewUser, Password, PasswordHasher, ProfileChanges, User,
+    UserRepository, Username, UsersError,
 };
 
 /// Account rules that come from configuration.
@@ -143,31 +143,42 @@ impl AccountService {
         self.users.insert(&new_user).map_err(taken_as_field_error)
     }
 
-    /// Checks a login (username or email) and password.
+    /// Checks a login (username or email) and password, records the login and
+    /// returns the account as it now is (`last_login` set).
     ///
     /// # Errors
     /// [`UsersError::InvalidCredentials`] for an unknown login or a wrong
-    /// password (both cost one bcrypt verification);
+    /// password (both cost at least one bcrypt verification);
     /// [`UsersError::AccountInactive`] when the password is right but the
     /// account is inactive; [`UsersError::Storage`].
     pub fn authenticate(&self, login: &str, password: &str) -> Result<User, UsersError> {
-        let found = match self.users.find_by_username(login)? {
-            Some(user) => Some(user),
-            None if login.contains('@') => self.users.find_by_email(login)?,
-            None => None,
-        };
-        let Some(user) = found else {
+        // A username may be spelled like another account's email address:
+        // both are candidates, and the password decides which one is meant.
+        let mut candidates: Vec<User> = self.users.find_by_username(login)?.into_iter().collect();
+        if login.contains('@') {
+            if let Some(user) = self.users.find_by_email(login)? {
+                if candidates.iter().all(|c| c.id != user.id) {
+                    candidates.push(user);
+                }
+            }
+        }
+        if candidates.is_empty() {
             self.hasher.spend_verify_time(password);
             return Err(UsersError::InvalidCredentials);
-        };
-        if !self.hasher.verify(password, &user.password_hash) {
-            return Err(UsersError::InvalidCredentials);
         }
+        let user = candidates
+            .into_iter()
+            .find(|user| self.hasher.verify(password, &user.password_hash))
+            .ok_or(UsersError::InvalidCredentials)?;
         if !user.is_active {
             return Err(UsersError::AccountInactive);
         }
-        self.users.record_login(user.id, self.clock.now())?;
-        Ok(user)
+        let now = self.clock.now();
+        self.users.record_login(user.id, now)?;
+        Ok(User {
+            last_login: Some(now),
+            ..user
+        })
     }
 
     /// Checks `password` against the account's own, for confirming a change.
@@ -341,12 +352,11 @@ impl AccountService {
         field: &str,
         keep_session: Option<&str>,
     ) -> Result<(), UsersError> {
-        let password = Password::new(new_password, &user_inputs(user))
-            .map_err(|problems| {
-                let mut errors = Vec::new();
-                push_all(&mut errors, field, problems);
-                UsersError::Invalid(errors)
-            })?;
+        let password = Password::new(new_password, &user_inputs(user)).map_err(|problems| {
+            let mut errors = Vec::new();
+            push_all(&mut errors, field, problems);
+            UsersError::Invalid(errors)
+        })?;
         let hash = self.hasher.hash(&password)?;
         self.users
             .change_password(user.id, &hash, keep_session, self.clock.now())
@@ -372,7 +382,8 @@ impl AccountService {
     /// # Errors
     /// [`UsersError::Invalid`] on `field` for a bad or taken username, [`UsersError::Storage`].
     pub fn rename(&self, user: &User, new_username: &str, field: &str) -> Result<(), UsersError> {
-        let username = Username::parse(new_username, field).map_err(|e| UsersError::Invalid(vec![e]))?;
+        let username =
+            Username::parse(new_username, field).map_err(|e| UsersError::Invalid(vec![e]))?;
         if let Some(owner) = self.users.find_by_username(username.as_str())? {
             if owner.id != user.id {
                 return Err(UsersError::Invalid(vec![FieldError::taken(field)]));

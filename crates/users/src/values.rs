@@ -120,7 +120,15 @@ mod tests {
             Email::parse(" John@Example.COM ", "email").unwrap().key(),
             "john@example.com"
         );
-        for bad in ["", "john", "john@", "@example.com", "john@example", "a b@c.d", "j@e..com"] {
+        for bad in [
+            "",
+            "john",
+            "john@",
+            "@example.com",
+            "john@example",
+            "a b@c.d",
+            "j@e..com",
+        ] {
             assert!(Email::parse(bad, "email").is_err(), "{bad} accepted");
         }
     }

@@ -1,0 +1,1045 @@
+//! Account rules, checked through `AccountService` over the in-memory store
+//! and a clock moved by hand.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sesame_kernel::{Clock, Page, UserId};
+use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
+use sesame_users::{
+    AccountService, AccountSettings, BcryptHasher, FieldProblem, ProfileUpdate, Registration, User,
+    UserRepository, UsersError,
+};
+
+const PASSWORD: &str = "Zq7!vR2#kLm";
+const OTHER_PASSWORD: &str = "Hx4@pW9$tNb";
+
+struct Fixture {
+    store: Arc<InMemoryStore>,
+    clock: Arc<FakeClock>,
+    accounts: AccountService,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self::with_settings(AccountSettings::default())
+    }
+
+    fn with_settings(settings: AccountSettings) -> Self {
+        let store = Arc::new(InMemoryStore::new());
+        let clock = Arc::new(FakeClock::new());
+        let accounts = AccountService::new(
+            store.clone(),
+            Arc::new(BcryptHasher::new(4).unwrap()),
+            clock.clone(),
+            settings,
+        );
+        Fixture {
+            store,
+            clock,
+            accounts,
+        }
+    }
+
+    fn sessions(&self) -> SessionService {
+        SessionService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            JwtKeys::from_secret(&[7u8; 32]).unwrap(),
+            TokenSettings::default(),
+        )
+    }
+
+    /// Registers `username` with `<username>@example.com` and [`PASSWORD`].
+    fn user(&self, username: &str) -> User {
+        self.accounts
+            .register(registration(username, Some(&email_of(username)), PASSWORD))
+            .expect("a valid registration")
+    }
+
+    fn admin(&self, username: &str) -> User {
+        self.user(username);
+        self.accounts.promote(username).unwrap()
+    }
+
+    fn reload(&self, user: &User) -> User {
+        self.accounts.get(user.id).unwrap()
+    }
+}
+
+fn email_of(username: &str) -> String {
+    format!("{}@example.com", username.to_lowercase())
+}
+
+fn registration(username: &str, email: Option<&str>, password: &str) -> Registration {
+    Registration {
+        username: username.to_owned(),
+        email: email.map(str::to_owned),
+        password: password.to_owned(),
+        first_name: String::new(),
+        last_name: String::new(),
+    }
+}
+
+/// The `(field, problem)` pairs of a validation error, sorted by field.
+fn problems(error: &UsersError) -> Vec<(String, FieldProblem)> {
+    assert!(
+        matches!(error, UsersError::Invalid(_)),
+        "expected a validation error, got {error:?}"
+    );
+    let mut problems: Vec<_> = error
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.clone(), e.problem))
+        .collect();
+    problems.sort_by(|a, b| a.0.cmp(&b.0));
+    problems
+}
+
+fn problem(field: &str, problem: FieldProblem) -> (String, FieldProblem) {
+    (field.to_owned(), problem)
+}
+
+fn messages_for(error: &UsersError, field: &str) -> Vec<String> {
+    error
+        .field_errors()
+        .iter()
+        .filter(|e| e.field == field)
+        .map(|e| e.message.clone())
+        .collect()
+}
+
+// ---------------------------------------------------------------- registration
+
+#[test]
+fn registration_stores_a_valid_account() {
+    let fx = Fixture::new();
+    let mut form = registration("Alice", Some("Alice@Example.com"), PASSWORD);
+    form.first_name = "Alice".into();
+    form.last_name = "Liddell".into();
+    let user = fx.accounts.register(form).unwrap();
+
+    assert_eq!(user.username, "Alice");
+    assert_eq!(user.email.as_deref(), Some("Alice@Example.com"));
+    assert_eq!(user.first_name, "Alice");
+    assert_eq!(user.last_name, "Liddell");
+    assert!(user.is_active);
+    assert!(!user.is_staff);
+    assert_eq!(user.date_joined, fx.clock.now());
+    assert_eq!(user.last_login, None);
+    assert!(!user.password_hash.contains(PASSWORD));
+    assert_eq!(fx.accounts.get(user.id).unwrap(), user);
+}
+
+#[test]
+fn registration_reports_every_bad_field_at_once() {
+    let fx = Fixture::new();
+    let error = fx
+        .accounts
+        .register(Registration {
+            username: String::new(),
+            email: Some("not-an-email".into()),
+            password: "password".into(),
+            first_name: "f".repeat(151),
+            last_name: "l".repeat(151),
+        })
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![
+            problem("email", FieldProblem::Invalid),
+            problem("first_name", FieldProblem::Invalid),
+            problem("last_name", FieldProblem::Invalid),
+            problem("password", FieldProblem::WeakPassword),
+            problem("username", FieldProblem::Blank),
+        ]
+    );
+    assert!(!error.is_taken());
+    assert_eq!(fx.accounts.directory(Page::default()).unwrap(), vec![]);
+}
+
+#[test]
+fn registration_refuses_malformed_usernames() {
+    let fx = Fixture::new();
+    for bad in ["has space", "semi;colon", "slash/", &"a".repeat(151)] {
+        let error = fx
+            .accounts
+            .register(registration(bad, None, PASSWORD))
+            .unwrap_err();
+        assert_eq!(
+            problems(&error),
+            vec![problem("username", FieldProblem::Invalid)],
+            "{bad:?}"
+        );
+    }
+    // 150 characters is still fine.
+    fx.accounts
+        .register(registration(&"a".repeat(150), None, PASSWORD))
+        .unwrap();
+}
+
+#[test]
+fn registration_refuses_malformed_emails() {
+    let fx = Fixture::new();
+    for bad in ["john", "john@", "@example.com", "john@example", "a b@c.de"] {
+        let error = fx
+            .accounts
+            .register(registration("john", Some(bad), PASSWORD))
+            .unwrap_err();
+        assert_eq!(
+            problems(&error),
+            vec![problem("email", FieldProblem::Invalid)],
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn registration_refuses_weak_and_common_passwords() {
+    let fx = Fixture::new();
+    for weak in ["short1!", "password", "password1", "12345678", "qwertyuiop"] {
+        let error = fx
+            .accounts
+            .register(registration("alice", Some("alice@example.com"), weak))
+            .unwrap_err();
+        let found = problems(&error);
+        assert!(!found.is_empty(), "{weak:?}");
+        assert!(
+            found
+                .iter()
+                .all(|p| *p == problem("password", FieldProblem::WeakPassword)),
+            "{weak:?}: {error:?}"
+        );
+    }
+    let error = fx
+        .accounts
+        .register(registration("alice", None, "password"))
+        .unwrap_err();
+    assert_eq!(
+        messages_for(&error, "password"),
+        vec!["This password is too common."]
+    );
+}
+
+#[test]
+fn registration_refuses_passwords_built_from_the_account() {
+    let fx = Fixture::new();
+    let error = fx
+        .accounts
+        .register(registration("marguerite", None, "Marguerite2024!"))
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("password", FieldProblem::WeakPassword)]
+    );
+    assert_eq!(
+        messages_for(&error, "password"),
+        vec!["The password is too similar to the username."]
+    );
+
+    // The email's local part and the names count too.
+    let error = fx
+        .accounts
+        .register(registration(
+            "mx",
+            Some("tournesol@example.com"),
+            "Tournesol-91!",
+        ))
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("password", FieldProblem::WeakPassword)]
+    );
+    let mut form = registration("mx", None, "Haddock-Capitaine-7");
+    form.last_name = "Haddock".into();
+    let error = fx.accounts.register(form).unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("password", FieldProblem::WeakPassword)]
+    );
+}
+
+#[test]
+fn names_of_150_characters_are_fine() {
+    let fx = Fixture::new();
+    let mut form = registration("alice", None, PASSWORD);
+    form.first_name = "é".repeat(150);
+    form.last_name = "l".repeat(150);
+    let user = fx.accounts.register(form).unwrap();
+    assert_eq!(user.first_name.chars().count(), 150);
+}
+
+#[test]
+fn usernames_and_emails_are_unique_ignoring_case() {
+    let fx = Fixture::new();
+    fx.accounts
+        .register(registration("Alice", Some("Alice@Example.com"), PASSWORD))
+        .unwrap();
+
+    let error = fx
+        .accounts
+        .register(registration("aLICE", Some("ALICE@example.COM"), PASSWORD))
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![
+            problem("email", FieldProblem::Taken),
+            problem("username", FieldProblem::Taken),
+        ]
+    );
+
+    let error = fx
+        .accounts
+        .register(registration("ALICE", Some("bob@example.com"), PASSWORD))
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![problem("username", FieldProblem::Taken)]
+    );
+
+    let error = fx
+        .accounts
+        .register(registration("bob", Some("alice@EXAMPLE.com"), PASSWORD))
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![problem("email", FieldProblem::Taken)]
+    );
+
+    // Case folding is not limited to ASCII.
+    fx.accounts
+        .register(registration("Élodie", Some("Élodie@Exemple.fr"), PASSWORD))
+        .unwrap();
+    let error = fx
+        .accounts
+        .register(registration("éLODIE", Some("élodie@exemple.FR"), PASSWORD))
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![
+            problem("email", FieldProblem::Taken),
+            problem("username", FieldProblem::Taken),
+        ]
+    );
+
+    // A taken username and a weak password are both reported.
+    let error = fx
+        .accounts
+        .register(registration("alice", None, "password"))
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![
+            problem("password", FieldProblem::WeakPassword),
+            problem("username", FieldProblem::Taken),
+        ]
+    );
+
+    assert_eq!(fx.accounts.directory(Page::default()).unwrap().len(), 2);
+    fx.accounts
+        .register(registration("bob", Some("bob@example.com"), PASSWORD))
+        .unwrap();
+}
+
+#[test]
+fn accounts_without_email_do_not_collide() {
+    let fx = Fixture::new();
+    fx.accounts
+        .register(registration("alice", None, PASSWORD))
+        .unwrap();
+    let bob = fx
+        .accounts
+        .register(registration("bob", None, PASSWORD))
+        .unwrap();
+    assert_eq!(bob.email, None);
+}
+
+#[test]
+fn create_user_makes_active_accounts_and_admins_on_request() {
+    let fx = Fixture::with_settings(AccountSettings {
+        require_activation: true,
+    });
+    let admin = fx
+        .accounts
+        .create_user(registration("root", None, PASSWORD), true)
+        .unwrap();
+    assert!(admin.is_active && admin.is_staff);
+    let plain = fx
+        .accounts
+        .create_user(registration("plain", None, PASSWORD), false)
+        .unwrap();
+    assert!(plain.is_active && !plain.is_staff);
+}
+
+// ----------------------------------------------------------- authentication
+
+#[test]
+fn require_activation_makes_new_accounts_inactive() {
+    let fx = Fixture::with_settings(AccountSettings {
+        require_activation: true,
+    });
+    let user = fx.user("alice");
+    assert!(!user.is_active);
+
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::AccountInactive)
+    ));
+    assert!(matches!(
+        fx.accounts.authenticate("alice", OTHER_PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(fx.reload(&user).last_login, None);
+
+    fx.store.set_flags(user.id, Some(true), None).unwrap();
+    assert_eq!(
+        fx.accounts.authenticate("alice", PASSWORD).unwrap().id,
+        user.id
+    );
+}
+
+#[test]
+fn without_activation_new_accounts_are_active() {
+    let fx = Fixture::new();
+    assert!(fx.user("alice").is_active);
+    assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
+}
+
+#[test]
+fn login_by_username_or_email_in_any_case() {
+    let fx = Fixture::new();
+    let user = fx
+        .accounts
+        .register(registration("Alice", Some("Alice@Example.com"), PASSWORD))
+        .unwrap();
+    for login in [
+        "Alice",
+        "alice",
+        "ALICE",
+        "Alice@Example.com",
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+    ] {
+        let found = fx
+            .accounts
+            .authenticate(login, PASSWORD)
+            .unwrap_or_else(|e| panic!("{login}: {e:?}"));
+        assert_eq!(found.id, user.id, "{login}");
+    }
+}
+
+#[test]
+fn a_username_that_looks_like_another_accounts_email_does_not_block_its_login() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let mallory = fx
+        .accounts
+        .register(registration("alice@example.com", None, OTHER_PASSWORD))
+        .unwrap();
+
+    // Each password finds its own account.
+    let found = fx
+        .accounts
+        .authenticate("Alice@Example.com", PASSWORD)
+        .unwrap();
+    assert_eq!(found.id, alice.id);
+    let found = fx
+        .accounts
+        .authenticate("alice@example.com", OTHER_PASSWORD)
+        .unwrap();
+    assert_eq!(found.id, mallory.id);
+    assert!(matches!(
+        fx.accounts
+            .authenticate("alice@example.com", "Wr0ng-Passw0rd"),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(fx.reload(&alice).last_login, Some(fx.clock.now()));
+}
+
+#[test]
+fn wrong_password_and_unknown_users_are_invalid_credentials() {
+    let fx = Fixture::new();
+    let user = fx.user("alice");
+    for (login, password) in [
+        ("alice", OTHER_PASSWORD),
+        ("alice", ""),
+        ("alice@example.com", "zq7!vr2#klm"),
+        ("nobody", PASSWORD),
+        ("nobody@example.com", PASSWORD),
+        ("", PASSWORD),
+    ] {
+        assert!(
+            matches!(
+                fx.accounts.authenticate(login, password),
+                Err(UsersError::InvalidCredentials)
+            ),
+            "{login} / {password}"
+        );
+    }
+    assert_eq!(fx.reload(&user).last_login, None);
+}
+
+#[test]
+fn authenticate_records_the_login() {
+    let fx = Fixture::new();
+    let user = fx.user("alice");
+    assert_eq!(user.last_login, None);
+
+    fx.clock.advance(Duration::minutes(5));
+    let first = fx.clock.now();
+    let returned = fx.accounts.authenticate("alice", PASSWORD).unwrap();
+    assert_eq!(returned.last_login, Some(first));
+    assert_eq!(fx.reload(&user).last_login, Some(first));
+
+    fx.clock.advance(Duration::hours(2));
+    fx.accounts
+        .authenticate("alice@example.com", PASSWORD)
+        .unwrap();
+    assert_eq!(
+        fx.reload(&user).last_login,
+        Some(first + Duration::hours(2))
+    );
+}
+
+#[test]
+fn every_byte_of_a_long_password_counts() {
+    let fx = Fixture::new();
+    let long: String = "Zq7!vR2#kLm-".repeat(9).chars().take(100).collect();
+    let first_72: String = long.chars().take(72).collect();
+    assert_eq!(long.len(), 100);
+
+    fx.accounts
+        .register(registration("alice", None, &long))
+        .unwrap();
+    assert!(matches!(
+        fx.accounts.authenticate("alice", &first_72),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert!(fx.accounts.authenticate("alice", &long).is_ok());
+
+    fx.accounts
+        .register(registration("bob", None, &first_72))
+        .unwrap();
+    assert!(matches!(
+        fx.accounts.authenticate("bob", &long),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert!(fx.accounts.authenticate("bob", &first_72).is_ok());
+}
+
+#[test]
+fn passwords_over_128_characters_are_refused() {
+    let fx = Fixture::new();
+    let too_long = "Zq7!vR2#".repeat(16) + "x";
+    let error = fx
+        .accounts
+        .register(registration("alice", None, &too_long))
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("password", FieldProblem::WeakPassword)]
+    );
+}
+
+// ------------------------------------------------------------ who sees what
+
+#[test]
+fn non_admins_see_only_themselves() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+
+    assert_eq!(fx.accounts.get_for(&alice, alice.id).unwrap().id, alice.id);
+    assert!(matches!(
+        fx.accounts.get_for(&alice, bob.id),
+        Err(UsersError::NotFound)
+    ));
+    assert!(matches!(
+        fx.accounts.get_for(&alice, UserId(999)),
+        Err(UsersError::NotFound)
+    ));
+
+    let listed = fx.accounts.list_for(&alice, Page::default()).unwrap();
+    assert_eq!(
+        listed.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![alice.id]
+    );
+    assert_eq!(
+        fx.accounts
+            .list_for(&alice, Page::new(Some(1), None))
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn admins_see_everyone() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+    let root = fx.admin("root");
+    assert!(root.is_staff);
+
+    assert_eq!(fx.accounts.get_for(&root, alice.id).unwrap(), alice);
+    assert_eq!(fx.accounts.get_for(&root, bob.id).unwrap(), bob);
+    assert!(matches!(
+        fx.accounts.get_for(&root, UserId(999)),
+        Err(UsersError::NotFound)
+    ));
+
+    let ids = |page| {
+        fx.accounts
+            .list_for(&root, page)
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(Page::default()), vec![alice.id, bob.id, root.id]);
+    assert_eq!(ids(Page::new(Some(1), Some(1))), vec![bob.id]);
+}
+
+#[test]
+fn promote_makes_an_admin() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+    assert!(!alice.is_staff);
+
+    let promoted = fx.accounts.promote("ALICE").unwrap();
+    assert_eq!(promoted.id, alice.id);
+    assert!(promoted.is_staff);
+    assert!(fx.reload(&alice).is_staff);
+    assert!(!fx.reload(&bob).is_staff);
+    assert_eq!(fx.accounts.get_for(&promoted, bob.id).unwrap().id, bob.id);
+
+    assert!(matches!(
+        fx.accounts.promote("nobody"),
+        Err(UsersError::NotFound)
+    ));
+}
+
+// ------------------------------------------------------------------ profile
+
+#[test]
+fn update_profile_changes_the_given_fields_only() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let updated = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                first_name: Some("Alice".into()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(updated.first_name, "Alice");
+    assert_eq!(updated.last_name, "");
+    assert_eq!(updated.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(fx.reload(&alice), updated);
+
+    let updated = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                last_name: Some("Liddell".into()),
+                email: Some("  alice@wonderland.org ".into()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(updated.first_name, "Alice");
+    assert_eq!(updated.last_name, "Liddell");
+    assert_eq!(updated.email.as_deref(), Some("alice@wonderland.org"));
+}
+
+#[test]
+fn update_profile_refuses_an_email_of_another_account() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    fx.user("bob");
+
+    let error = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                first_name: Some("f".repeat(151)),
+                email: Some("BOB@example.com".into()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![
+            problem("email", FieldProblem::Taken),
+            problem("first_name", FieldProblem::Invalid),
+        ]
+    );
+    assert_eq!(fx.reload(&alice), alice);
+
+    let error = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                email: Some("not-an-email".into()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("email", FieldProblem::Invalid)]
+    );
+    assert_eq!(fx.reload(&alice), alice);
+}
+
+#[test]
+fn update_profile_keeps_or_removes_the_own_email() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+
+    let kept = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                email: Some("ALICE@example.com".into()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(kept.email.as_deref(), Some("ALICE@example.com"));
+
+    let removed = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                email: Some(String::new()),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(removed.email, None);
+    assert_eq!(fx.reload(&alice).email, None);
+
+    // The address is free again.
+    fx.accounts
+        .register(registration("bob", Some("alice@example.com"), PASSWORD))
+        .unwrap();
+}
+
+#[test]
+fn update_profile_of_someone_else_needs_an_admin() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+    let root = fx.admin("root");
+    let rename = || ProfileUpdate {
+        first_name: Some("Robert".into()),
+        ..ProfileUpdate::default()
+    };
+
+    assert!(matches!(
+        fx.accounts.update_profile(&alice, bob.id, rename()),
+        Err(UsersError::NotFound)
+    ));
+    assert_eq!(fx.reload(&bob).first_name, "");
+
+    let updated = fx.accounts.update_profile(&root, bob.id, rename()).unwrap();
+    assert_eq!(updated.id, bob.id);
+    assert_eq!(fx.reload(&bob).first_name, "Robert");
+    assert_eq!(fx.reload(&root).first_name, "");
+}
+
+// ----------------------------------------------------------------- deletion
+
+#[test]
+fn delete_account_needs_the_current_password() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    assert!(matches!(
+        fx.accounts.delete_account(&alice, alice.id, OTHER_PASSWORD),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    assert!(fx.accounts.get(alice.id).is_ok());
+
+    let deleted = fx
+        .accounts
+        .delete_account(&alice, alice.id, PASSWORD)
+        .unwrap();
+    assert_eq!(deleted.id, alice.id);
+    assert!(matches!(
+        fx.accounts.get(alice.id),
+        Err(UsersError::NotFound)
+    ));
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    // The username is free again.
+    fx.user("alice");
+}
+
+#[test]
+fn delete_account_of_someone_else() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+    let root = fx.admin("root");
+
+    assert!(matches!(
+        fx.accounts.delete_account(&alice, bob.id, PASSWORD),
+        Err(UsersError::NotFound)
+    ));
+    assert!(fx.accounts.get(bob.id).is_ok());
+
+    // The admin confirms with their own password, not the target's.
+    fx.accounts
+        .set_password(&root, PASSWORD, OTHER_PASSWORD, None)
+        .unwrap();
+    let root = fx.reload(&root);
+    assert!(matches!(
+        fx.accounts.delete_account(&root, bob.id, PASSWORD),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    assert!(fx.accounts.get(bob.id).is_ok());
+    fx.accounts
+        .delete_account(&root, bob.id, OTHER_PASSWORD)
+        .unwrap();
+    assert!(matches!(fx.accounts.get(bob.id), Err(UsersError::NotFound)));
+    assert!(fx.accounts.get(alice.id).is_ok());
+}
+
+// ----------------------------------------------------------------- password
+
+#[test]
+fn set_password_checks_the_current_password() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    assert!(matches!(
+        fx.accounts
+            .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
+    assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_err());
+
+    fx.accounts
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None)
+        .unwrap();
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_ok());
+}
+
+#[test]
+fn set_password_applies_the_policy_to_new_password() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    for weak in ["short", "password1", "Alice-2024!x", "12345678901"] {
+        let error = fx
+            .accounts
+            .set_password(&alice, PASSWORD, weak, None)
+            .unwrap_err();
+        assert!(
+            error
+                .field_errors()
+                .iter()
+                .all(|e| e.field == "new_password" && e.problem == FieldProblem::WeakPassword),
+            "{weak:?}: {error:?}"
+        );
+        assert!(!error.field_errors().is_empty(), "{weak:?}");
+    }
+    let error = fx
+        .accounts
+        .set_password(&alice, PASSWORD, "Alice-2024!x", None)
+        .unwrap_err();
+    assert_eq!(
+        messages_for(&error, "new_password"),
+        vec!["The password is too similar to the username."]
+    );
+    assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
+}
+
+#[test]
+fn set_password_revokes_every_other_session() {
+    let fx = Fixture::new();
+    let sessions = fx.sessions();
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+
+    let kept = sessions
+        .start_jwt_session(&alice, ClientInfo::default())
+        .unwrap();
+    let other_jwt = sessions
+        .start_jwt_session(&alice, ClientInfo::default())
+        .unwrap();
+    let other_opaque = sessions
+        .start_opaque_session(&alice, ClientInfo::default())
+        .unwrap();
+    let bobs = sessions
+        .start_jwt_session(&bob, ClientInfo::default())
+        .unwrap();
+
+    fx.clock.advance(Duration::minutes(1));
+    fx.accounts
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, Some(&kept.session_id))
+        .unwrap();
+
+    let me = sessions.authenticate(&kept.access).unwrap();
+    assert_eq!(me.user.id, alice.id);
+    assert_eq!(me.session_id, kept.session_id);
+    assert!(matches!(
+        sessions.authenticate(&other_jwt.access),
+        Err(TokensError::SessionRevoked)
+    ));
+    assert!(matches!(
+        sessions.refresh(&other_jwt.refresh),
+        Err(TokensError::SessionRevoked)
+    ));
+    assert!(matches!(
+        sessions.authenticate(&other_opaque),
+        Err(TokensError::SessionRevoked)
+    ));
+    assert_eq!(sessions.authenticate(&bobs.access).unwrap().user.id, bob.id);
+    let live: Vec<_> = sessions
+        .list_sessions(alice.id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![kept.session_id.clone()]);
+
+    // Without a session to keep, every one ends.
+    let alice = fx.reload(&alice);
+    fx.accounts
+        .set_password(&alice, OTHER_PASSWORD, PASSWORD, None)
+        .unwrap();
+    assert!(matches!(
+        sessions.authenticate(&kept.access),
+        Err(TokensError::SessionRevoked)
+    ));
+    assert!(sessions.authenticate(&bobs.access).is_ok());
+}
+
+#[test]
+fn a_refused_password_change_revokes_nothing() {
+    let fx = Fixture::new();
+    let sessions = fx.sessions();
+    let alice = fx.user("alice");
+    let pair = sessions
+        .start_jwt_session(&alice, ClientInfo::default())
+        .unwrap();
+
+    assert!(fx
+        .accounts
+        .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None)
+        .is_err());
+    assert!(fx
+        .accounts
+        .set_password(&alice, PASSWORD, "password", None)
+        .is_err());
+    assert!(sessions.authenticate(&pair.access).is_ok());
+}
+
+// ----------------------------------------------------------------- username
+
+#[test]
+fn set_username_checks_the_current_password() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    assert!(matches!(
+        fx.accounts.set_username(&alice, OTHER_PASSWORD, "alicia"),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    assert_eq!(fx.reload(&alice).username, "alice");
+
+    fx.accounts
+        .set_username(&alice, PASSWORD, "Alicia")
+        .unwrap();
+    assert_eq!(fx.reload(&alice).username, "Alicia");
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(
+        fx.accounts.authenticate("alicia", PASSWORD).unwrap().id,
+        alice.id
+    );
+    // The old name is free again.
+    fx.accounts
+        .register(registration("alice", None, PASSWORD))
+        .unwrap();
+}
+
+#[test]
+fn set_username_refuses_taken_and_malformed_names() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    fx.user("Bob");
+
+    let error = fx
+        .accounts
+        .set_username(&alice, PASSWORD, "BOB")
+        .unwrap_err();
+    assert!(error.is_taken());
+    assert_eq!(
+        problems(&error),
+        vec![problem("new_username", FieldProblem::Taken)]
+    );
+
+    let error = fx
+        .accounts
+        .set_username(&alice, PASSWORD, "b o b")
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("new_username", FieldProblem::Invalid)]
+    );
+    let error = fx.accounts.set_username(&alice, PASSWORD, "").unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("new_username", FieldProblem::Blank)]
+    );
+    assert_eq!(fx.reload(&alice).username, "alice");
+
+    // Changing only the case of one's own name is fine.
+    fx.accounts.set_username(&alice, PASSWORD, "ALICE").unwrap();
+    assert_eq!(fx.reload(&alice).username, "ALICE");
+}
+
+#[test]
+fn rename_reports_on_the_given_field() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    fx.user("bob");
+    let error = fx.accounts.rename(&alice, "Bob", "username").unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("username", FieldProblem::Taken)]
+    );
+    fx.accounts.rename(&alice, "carol", "username").unwrap();
+    assert_eq!(fx.accounts.get_by_username("CAROL").unwrap().id, alice.id);
+}
