@@ -1,0 +1,100 @@
+//! The `sesame` binary as an operator uses it: start-up errors, `migrate`,
+//! `user create`, `user promote`, and a first start with nothing configured.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use common::{run_cli, TestApp, PASSWORD};
+use serde_json::json;
+
+fn assert_one_clear_line(output: &std::process::Output, mentions: &str) {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(mentions), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "stderr: {stderr}");
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__PASSWORDS__BCRYPT_COST", "50")]);
+    assert_one_clear_line(&output, "bcrypt_cost");
+    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("DATABASE_URL", "mysql://nowhere")]);
+    assert_one_clear_line(&output, "database.url");
+    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__HTTP__BIND", "not an address")]);
+    assert_one_clear_line(&output, "http.bind");
+    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__HTTP__SURFACES", "primary,soap")]);
+    assert_one_clear_line(&output, "http.surfaces");
+}
+
+#[test]
+fn a_taken_bind_address_stops_start_up() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run_cli(
+        &["serve"],
+        "",
+        &[("SESAME__DATA_DIR", dir.path().to_str().unwrap()), ("SESAME__HTTP__BIND", &address)],
+    );
+    assert_one_clear_line(&output, "cannot listen");
+}
+
+#[test]
+fn first_start_creates_the_data_dir_and_a_private_secret() {
+    let workdir = tempfile::TempDir::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .current_dir(workdir.path())
+        .env_remove("DATABASE_URL")
+        .env("SESAME__HTTP__BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let listening = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.contains("listening"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = listening.expect("a line saying where it listens");
+    assert!(line.contains("http://127.0.0.1:"), "{line}");
+    let data = workdir.path().join("data");
+    assert!(data.join("sesame.db").exists());
+    let mode = std::fs::metadata(data.join("jwt_secret")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+backend_tests! {
+    fn user_create_and_promote(backend) {
+        let app = TestApp::spawn(&backend);
+        let created = app.cli(&["user", "create", "--username", "ops", "--email", "ops@example.com", "--password-stdin"], &format!("{PASSWORD}\n"));
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let (token, _) = app.login("ops", PASSWORD);
+        app.register("someone");
+        assert_eq!(app.get("/auth/users/", Some(&token)).json.as_array().unwrap().len(), 1);
+
+        let promoted = app.cli(&["user", "promote", "ops"], "");
+        assert!(promoted.status.success(), "{}", String::from_utf8_lossy(&promoted.stderr));
+        assert_eq!(app.get("/auth/users/", Some(&token)).json.as_array().unwrap().len(), 2);
+
+        let weak = app.cli(&["user", "create", "--username", "weak", "--password-stdin"], "password\n");
+        assert!(!weak.status.success());
+        assert!(String::from_utf8_lossy(&weak.stderr).contains("too common"));
+        let unknown = app.cli(&["user", "promote", "ghost"], "");
+        assert!(!unknown.status.success());
+        let migrated = app.cli(&["migrate"], "");
+        assert!(migrated.status.success());
+        let taken = app.post("/auth/users/", None, json!({"username": "OPS", "email": "x@example.com", "password": PASSWORD, "re_password": PASSWORD}));
+        assert_eq!(taken.status, 400);
+    }
+}
