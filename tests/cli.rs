@@ -23,13 +23,41 @@ fn assert_one_clear_line(output: &std::process::Output, mentions: &str) {
 fn bad_configuration_stops_start_up_with_one_line() {
     let dir = tempfile::TempDir::new().unwrap();
     let data = dir.path().to_str().unwrap();
-    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__PASSWORDS__BCRYPT_COST", "50")]);
+    let output = run_cli(
+        &["serve"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data),
+            ("SESAME__PASSWORDS__BCRYPT_COST", "50"),
+        ],
+    );
     assert_one_clear_line(&output, "bcrypt_cost");
-    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("DATABASE_URL", "mysql://nowhere")]);
+    let output = run_cli(
+        &["serve"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data),
+            ("DATABASE_URL", "mysql://nowhere"),
+        ],
+    );
     assert_one_clear_line(&output, "database.url");
-    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__HTTP__BIND", "not an address")]);
+    let output = run_cli(
+        &["serve"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data),
+            ("SESAME__HTTP__BIND", "not an address"),
+        ],
+    );
     assert_one_clear_line(&output, "http.bind");
-    let output = run_cli(&["serve"], "", &[("SESAME__DATA_DIR", data), ("SESAME__HTTP__SURFACES", "primary,soap")]);
+    let output = run_cli(
+        &["serve"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data),
+            ("SESAME__HTTP__SURFACES", "primary,soap"),
+        ],
+    );
     assert_one_clear_line(&output, "http.surfaces");
 }
 
@@ -41,7 +69,10 @@ fn a_taken_bind_address_stops_start_up() {
     let output = run_cli(
         &["serve"],
         "",
-        &[("SESAME__DATA_DIR", dir.path().to_str().unwrap()), ("SESAME__HTTP__BIND", &address)],
+        &[
+            ("SESAME__DATA_DIR", dir.path().to_str().unwrap()),
+            ("SESAME__HTTP__BIND", &address),
+        ],
     );
     assert_one_clear_line(&output, "cannot listen");
 }
@@ -70,7 +101,10 @@ fn first_start_creates_the_data_dir_and_a_private_secret() {
     assert!(line.contains("http://127.0.0.1:"), "{line}");
     let data = workdir.path().join("data");
     assert!(data.join("sesame.db").exists());
-    let mode = std::fs::metadata(data.join("jwt_secret")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("jwt_secret"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 

@@ -281,7 +281,14 @@ impl TestApp {
     /// Creates an administrator through the CLI and logs in as them.
     pub fn admin_token(&self, username: &str) -> String {
         let output = self.cli(
-            &["user", "create", "--username", username, "--admin", "--password-stdin"],
+            &[
+                "user",
+                "create",
+                "--username",
+                username,
+                "--admin",
+                "--password-stdin",
+            ],
             &format!("{PASSWORD}\n"),
         );
         assert!(

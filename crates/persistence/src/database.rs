@@ -76,18 +76,22 @@ macro_rules! in_transaction {
     }};
 }
 
+/// How long a SQLite statement waits for another connection's lock.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
+
 /// Pragmas every SQLite connection needs, set each time the pool opens one.
+/// The busy timeout comes first, so that the others wait for locks too.
 #[derive(Debug)]
 struct SqlitePragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA busy_timeout = 15000;
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+             PRAGMA journal_mode = WAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA synchronous = NORMAL;",
-        )
+             PRAGMA synchronous = NORMAL;"
+        ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -105,11 +109,15 @@ impl Database {
     /// [`PersistenceError::UnsupportedUrl`], [`PersistenceError::Connect`].
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, PersistenceError> {
         let backend = if let Some(path) = sqlite_path(url) {
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent).map_err(|e| {
                     PersistenceError::Connect(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
+            use_wal(path)?;
             let pool = Pool::builder()
                 .max_size(pool_size)
                 .connection_timeout(CONNECTION_TIMEOUT)
@@ -190,6 +198,19 @@ impl Database {
     pub fn backend(&self) -> &Backend {
         &self.backend
     }
+}
+
+/// Puts the SQLite file in WAL mode. The mode is kept in the file, and the
+/// switch takes an exclusive lock that the pool's connections, opening all at
+/// once, would fight over (failing with "database is locked" and retried by
+/// r2d2 with back-off, for seconds): so it happens once, before the pool opens.
+fn use_wal(path: &str) -> Result<(), PersistenceError> {
+    let mut conn = SqliteConnection::establish(path)
+        .map_err(|e| PersistenceError::Connect(format!("cannot open {path}: {e}")))?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"
+    ))
+    .map_err(|e| PersistenceError::Connect(format!("cannot put {path} in WAL mode: {e}")))
 }
 
 /// The file path of a `sqlite://` URL (`sqlite:///abs` is absolute).

@@ -41,7 +41,10 @@ impl SessionRow {
 
     fn into_session(self) -> Result<Session, TokensError> {
         let kind = SessionKind::from_name(&self.kind).ok_or_else(|| {
-            TokensError::Storage(StorageError(format!("unknown session kind {:?}", self.kind)))
+            TokensError::Storage(StorageError(format!(
+                "unknown session kind {:?}",
+                self.kind
+            )))
         })?;
         Ok(Session {
             id: self.id,
@@ -128,12 +131,14 @@ impl SessionRepository for Database {
         expires_at: Option<Timestamp>,
     ) -> Result<(), TokensError> {
         let result = match expires_at {
-            Some(expires_at) => with_connection!(self, |conn| diesel::update(sessions::table.find(id))
-                .set((
-                    sessions::last_used_at.eq(to_db(now)),
-                    sessions::expires_at.eq(to_db(expires_at)),
-                ))
-                .execute(conn)),
+            Some(expires_at) => {
+                with_connection!(self, |conn| diesel::update(sessions::table.find(id))
+                    .set((
+                        sessions::last_used_at.eq(to_db(now)),
+                        sessions::expires_at.eq(to_db(expires_at)),
+                    ))
+                    .execute(conn))
+            }
             None => with_connection!(self, |conn| diesel::update(sessions::table.find(id))
                 .set(sessions::last_used_at.eq(to_db(now)))
                 .execute(conn)),

@@ -233,7 +233,7 @@ impl UserRepository for Database {
             is_staff: Option<bool>,
         }
         if is_active.is_none() && is_staff.is_none() {
-            return Ok(());
+            return self.find_by_id(id)?.map(|_| ()).ok_or(UsersError::NotFound);
         }
         let flags = Flags {
             is_active,

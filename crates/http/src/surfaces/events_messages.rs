@@ -8,6 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{Registration, User, UsersError};
 
+use super::login::{jwt_login, LoginError};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -199,17 +200,15 @@ async fn login(
     checked(f)?;
     let client = client_info(&request);
     let state = state.into_inner();
-    let pair = run::<FastApi, _, _>(move || {
-        let user = state
-            .accounts
-            .authenticate(&login, &password)
-            .map_err(users_error)?;
-        state
-            .sessions
-            .start_jwt_session(&user, client)
-            .map_err(tokens_error)
-    })
-    .await??;
+    let pair = run::<FastApi, _, _>(move || jwt_login(&state, &login, &password, client))
+        .await?
+        .map_err(|e| match e {
+            LoginError::Refused => {
+                FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
+                    .with_bearer_challenge()
+            }
+            LoginError::Unavailable(_) => FastApi::unavailable(),
+        })?;
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 

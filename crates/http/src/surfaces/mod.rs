@@ -11,9 +11,13 @@ use crate::query::{page, query_map};
 use crate::{ApiError, AppState, HttpSettings, Shape};
 use sesame_kernel::Page;
 
+mod cookie_refresh;
 mod events_messages;
+mod login;
+mod opaque;
 mod ops;
 mod primary;
+mod token_form;
 
 pub use events_messages::FastApi;
 pub use primary::Drf;
@@ -67,7 +71,9 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
         match surface {
             Surface::Primary => primary::configure(config),
             Surface::EventsMessages => events_messages::configure(config),
-            Surface::TokenForm | Surface::Opaque | Surface::CookieRefresh => {}
+            Surface::TokenForm => token_form::configure(config),
+            Surface::Opaque => opaque::configure(config),
+            Surface::CookieRefresh => cookie_refresh::configure(config),
         }
     }
 }

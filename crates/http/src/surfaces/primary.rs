@@ -8,6 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{ProfileUpdate, Registration, User, UsersError};
 
+use super::login::{jwt_login, LoginError};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -247,17 +248,12 @@ async fn jwt_create(
     checked(f)?;
     let client = client_info(&request);
     let state = state.into_inner();
-    let pair = run::<Drf, _, _>(move || {
-        let user = state
-            .accounts
-            .authenticate(&login, &password)
-            .map_err(users_error)?;
-        state
-            .sessions
-            .start_jwt_session(&user, client)
-            .map_err(tokens_error)
-    })
-    .await??;
+    let pair = run::<Drf, _, _>(move || jwt_login(&state, &login, &password, client))
+        .await?
+        .map_err(|e| match e {
+            LoginError::Refused => no_active_account(),
+            LoginError::Unavailable(_) => Drf::unavailable(),
+        })?;
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 

@@ -1,0 +1,116 @@
+//! Surface `token_form`: seed 000, a FastAPI app with the OAuth2 password form.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+use sesame_users::{FieldProblem, Registration, UsersError};
+
+use super::events_messages::FastApi;
+use super::login::{jwt_login, LoginError};
+use super::{body_fields, run, storage_failure};
+use crate::body::BodyError;
+use crate::client::client_info;
+use crate::fields::{FieldIssue, Fields};
+use crate::shape::{AuthFailure, Shape};
+use crate::{ApiError, AppState, Bearer};
+
+/// FastAPI's shapes, with the seed's own words for a refused token.
+pub struct TokenForm;
+
+impl Shape for TokenForm {
+    fn message(status: StatusCode, message: &str) -> ApiError {
+        FastApi::message(status, message)
+    }
+
+    fn invalid(issues: &[FieldIssue]) -> ApiError {
+        FastApi::invalid(issues)
+    }
+
+    fn unauthorized(_: AuthFailure) -> ApiError {
+        FastApi::message(StatusCode::UNAUTHORIZED, "Authentication Failed.").with_bearer_challenge()
+    }
+
+    fn body_error(error: BodyError) -> ApiError {
+        FastApi::body_error(error)
+    }
+}
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/auth/", web::post().to(create_user))
+        .route("/auth/token", web::post().to(token))
+        .route("/", web::get().to(current_user));
+}
+
+async fn fields(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Fields, ApiError> {
+    body_fields::<TokenForm>(state, request, payload).await
+}
+
+fn checked(fields: Fields) -> Result<(), ApiError> {
+    fields
+        .finish()
+        .map_err(|issues| TokenForm::invalid(&issues))
+}
+
+async fn create_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let registration = Registration {
+        username: f.required("username"),
+        password: f.required("password"),
+        ..Registration::default()
+    };
+    checked(f)?;
+    let accounts = state.accounts.clone();
+    let user = run::<TokenForm, _, _>(move || accounts.register(registration))
+        .await?
+        .map_err(|error| match error {
+            UsersError::Invalid(errors)
+                if errors.iter().any(|e| e.problem == FieldProblem::Taken) =>
+            {
+                TokenForm::message(StatusCode::BAD_REQUEST, "Username already registered")
+            }
+            UsersError::Invalid(errors) => {
+                TokenForm::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+            }
+            other => storage_failure::<TokenForm>(&other),
+        })?;
+    Ok(HttpResponse::Created().json(json!({"id": user.id.0, "username": user.username})))
+}
+
+/// The OAuth2 password grant: form fields (or JSON) `username` and `password`.
+async fn token(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = fields(&state, &request, payload).await?;
+    let username = f.required("username");
+    let password = f.required("password");
+    checked(f)?;
+    let client = client_info(&request);
+    let state = state.into_inner();
+    let pair = run::<TokenForm, _, _>(move || jwt_login(&state, &username, &password, client))
+        .await?
+        .map_err(|e| match e {
+            LoginError::Refused => {
+                TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
+                    .with_bearer_challenge()
+            }
+            LoginError::Unavailable(_) => TokenForm::unavailable(),
+        })?;
+    Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
+}
+
+async fn current_user(caller: Bearer<TokenForm>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "User": {"username": caller.user.username, "id": caller.user.id.0}
+    }))
+}
