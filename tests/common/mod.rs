@@ -130,8 +130,10 @@ impl TestApp {
             Backend::Sqlite => None,
             Backend::Postgres(admin_url) => Some(TestDatabase::create(admin_url)),
         };
-        let mut config = Config::default();
-        config.data_dir = data.path().to_path_buf();
+        let mut config = Config {
+            data_dir: data.path().to_path_buf(),
+            ..Config::default()
+        };
         config.http.bind = "127.0.0.1:0".into();
         config.http.workers = 2;
         config.passwords.bcrypt_cost = 4;
