@@ -22,3 +22,57 @@ lint:
 # Format the code.
 fmt:
     cargo fmt
+
+# WebSocket benchmark (issue 6): SOCKETS sockets, RATE msg/s for SECONDS s against a release server; appends to BENCHMARKS.md.
+bench-ws sockets="10000" rate="1000" seconds="10":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --bin sesame --example bench_ws
+    target="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+    # Each socket is a descriptor in the server and one in the client.
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $(({{sockets}} + 1024)) ]; then
+        echo "bench-ws: only $(ulimit -n) file descriptors allowed (hard limit $(ulimit -Hn)); raise it" >&2
+        exit 1
+    fi
+    # A free port below the ephemeral range the client sockets use.
+    port=""
+    for _ in $(seq 100); do
+        candidate=$((20000 + RANDOM % 10000))
+        if ! (: <>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+    done
+    [ -n "$port" ] || { echo "bench-ws: no free port found" >&2; exit 1; }
+    data="$(mktemp -d)"
+    server=""
+    stop() {
+        if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+            kill -TERM "$server" 2>/dev/null || true
+            for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$server" 2>/dev/null || true
+        fi
+        rm -rf "$data"
+    }
+    trap stop EXIT
+    unset DATABASE_URL SESAME__DATABASE__URL
+    export SESAME__HTTP__BIND="127.0.0.1:$port" SESAME__DATA_DIR="$data" \
+        SESAME__PASSWORDS__BCRYPT_COST=4 SESAME__RATE_LIMIT__ENABLED=false
+    "$target/release/sesame" >"$data/server.log" 2>&1 &
+    server=$!
+    out="$data/bench.md"
+    bench=("$target/release/examples/bench_ws" "http://127.0.0.1:$port" "$server" {{sockets}} {{rate}} {{seconds}})
+    if ! "${bench[@]}" | tee "$out"; then
+        echo "bench-ws: the benchmark failed; last server log lines:" >&2
+        tail -n 20 "$data/server.log" >&2
+        exit 1
+    fi
+    echo "bench-ws: $(grep -c 'WARN\|ERROR' "$data/server.log" || true) warning/error lines in the server log" >&2
+    [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\nFigures appended by `just bench-ws` (WebSocket delivery, issue 6). Latency is from the start of `POST /messages/` to the frame read on the receiver'"'"'s socket, on loopback, client and server on the same machine.\n' > BENCHMARKS.md
+    {
+        echo
+        echo "## bench-ws, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $(git describe --always --dirty 2>/dev/null || echo unknown)"
+        echo
+        echo "\`just bench-ws {{sockets}} {{rate}} {{seconds}}\`: release server on SQLite in a temp dir, $(env | grep '^SESAME__' | grep -v '_DIR=\|_BIND=' | sort | tr '\n' ' ')(ulimit -n $(ulimit -n)); client: \`${bench[*]}\`"
+        echo
+        cat "$out"
+    } >> BENCHMARKS.md
+    echo "bench-ws: appended to BENCHMARKS.md" >&2

@@ -2,6 +2,9 @@
 //! or on a fresh PostgreSQL database, and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod outbox;
+pub mod ws;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -101,6 +104,26 @@ impl Reply {
             .collect()
     }
 
+    /// The value of the cookie `name` set by this answer (from the first
+    /// `Set-Cookie` header that names it).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|header| {
+            let pair = header.split(';').next().unwrap_or_default();
+            pair.split_once('=')
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The whole `Set-Cookie` header that sets the cookie `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers_named("set-cookie").into_iter().find(|header| {
+            header
+                .split_once('=')
+                .is_some_and(|(n, _)| n.trim() == name)
+        })
+    }
+
     /// `json[key]` as a string.
     pub fn str(&self, key: &str) -> String {
         self.json[key]
@@ -178,10 +201,27 @@ impl TestApp {
     }
 
     pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Reply {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .as_deref()
+            .map(|value| ("Authorization", value))
+            .into_iter()
+            .collect();
+        self.request_with_headers(method, path, &headers, body)
+    }
+
+    /// A request with these extra headers (`Cookie`, `Authorization`, ...).
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Reply {
         let url = format!("{}{}", self.base, path);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-        if let Some(token) = token {
-            builder = builder.header("Authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let (content_type, payload) = match body {
             Body::None => (None, String::new()),
@@ -299,6 +339,25 @@ impl TestApp {
             String::from_utf8_lossy(&output.stderr)
         );
         self.login(username, PASSWORD).0
+    }
+}
+
+impl TestApp {
+    /// A second instance on the same database with the same JWT key (a
+    /// cluster of two), with its own data dir.
+    pub fn spawn_beside(&self) -> TestApp {
+        let secret =
+            std::fs::read_to_string(self.data_dir.join("jwt_secret")).expect("a JWT secret");
+        let database_url = self.database_url.clone();
+        TestApp::spawn_with(&Backend::Sqlite, move |config| {
+            config.database.url = Some(database_url);
+            config.tokens.jwt_secret = Some(secret);
+        })
+    }
+
+    /// Opens a WebSocket at `/ws/{token}`.
+    pub fn socket(&self, token: &str) -> ws::Socket {
+        ws::Socket::connect(&self.base, token)
     }
 }
 

@@ -19,6 +19,8 @@ pub enum IssueKind {
     Null,
     /// Of another JSON type than expected.
     WrongType,
+    /// Not an integer where one is expected.
+    NotInteger,
     /// Empty.
     Blank,
     /// Present but refused.
@@ -98,6 +100,23 @@ impl Fields {
             None | Some(Value::Null) => None,
             Some(value) => self.string_value(name, value),
         }
+    }
+
+    /// An integer field that must be present (a JSON number, or a string of digits).
+    pub(crate) fn required_integer(&mut self, name: &str) -> i64 {
+        let parsed = match self.map.remove(name) {
+            None => {
+                self.issue(name, IssueKind::Missing, "This field is required.");
+                return 0;
+            }
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+        parsed.unwrap_or_else(|| {
+            self.issue(name, IssueKind::NotInteger, "A valid integer is required.");
+            0
+        })
     }
 
     /// Whether the body has this key at all.

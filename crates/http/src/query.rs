@@ -33,7 +33,7 @@ pub(crate) fn page(query: &HashMap<String, String>) -> Result<Page, Vec<FieldIss
             }
             Err(_) => {
                 issues.push(
-                    FieldIssue::new(name, IssueKind::WrongType, "A valid integer is required.")
+                    FieldIssue::new(name, IssueKind::NotInteger, "A valid integer is required.")
                         .in_query(),
                 );
                 None

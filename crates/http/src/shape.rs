@@ -20,6 +20,12 @@ pub trait Shape: 'static {
     /// An error that is just a message.
     fn message(status: StatusCode, message: &str) -> ApiError;
 
+    /// An error with a machine-readable code, for surfaces whose shape has
+    /// one; the others show only the message.
+    fn coded(status: StatusCode, message: &str, _code: &str) -> ApiError {
+        Self::message(status, message)
+    }
+
     /// Bad input fields.
     fn invalid(issues: &[FieldIssue]) -> ApiError;
 

@@ -14,6 +14,11 @@ pub struct HttpSettings {
     pub secure_cookies: bool,
     /// Largest JSON body accepted, in bytes.
     pub max_json_bytes: usize,
+    /// How often WebSockets are pinged; two missed pongs close them.
+    pub ws_ping_interval: std::time::Duration,
+    /// The header a trusted reverse proxy puts the client address in
+    /// (e.g. `X-Forwarded-For`); unset, the peer address is the client's.
+    pub trusted_proxy_header: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -23,6 +28,8 @@ impl Default for HttpSettings {
             public_directory: false,
             secure_cookies: false,
             max_json_bytes: 64 * 1024,
+            ws_ping_interval: std::time::Duration::from_secs(30),
+            trusted_proxy_header: None,
         }
     }
 }
@@ -34,6 +41,16 @@ pub struct AppState {
     pub accounts: AccountService,
     /// Session and token use-cases.
     pub sessions: SessionService,
+    /// Second-factor use-cases.
+    pub mfa: sesame_tokens::MfaService,
+    /// Messaging use-cases.
+    pub messaging: sesame_messaging::MessagingService,
+    /// Open WebSockets.
+    pub hub: std::sync::Arc<crate::Hub>,
+    /// Rate limiters.
+    pub limits: std::sync::Arc<crate::RateLimits>,
+    /// Event use-cases.
+    pub events: sesame_events::EventService,
     /// HTTP settings.
     pub settings: HttpSettings,
     /// Whether the database answers (for `/readyz`).

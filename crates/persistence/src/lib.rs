@@ -4,12 +4,19 @@
 
 #[macro_use]
 mod database;
+mod avatars;
+mod email_flows;
 mod error;
+mod events;
+mod messages;
+mod mfa;
 mod schema;
 mod sessions;
 pub mod testing;
 mod time;
 mod users;
 
+pub use avatars::FileAvatarStore;
 pub use database::{Backend, Database};
 pub use error::PersistenceError;
+pub use messages::{listen_for_messages, PgMessageNotifier};

@@ -34,5 +34,83 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        sender_id -> BigInt,
+        receiver_id -> BigInt,
+        content -> Text,
+        created_at -> Timestamp,
+        is_read -> Bool,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        title -> Text,
+        title_key -> Text,
+        description -> Text,
+        date -> Timestamp,
+        location -> Text,
+        organizer_id -> BigInt,
+        capacity -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    event_attendees (event_id, user_id) {
+        event_id -> BigInt,
+        user_id -> BigInt,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outgoing_emails (id) {
+        id -> BigInt,
+        message_key -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        queued_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_totp (user_id) {
+        user_id -> BigInt,
+        encrypted_secret -> Text,
+        confirmed -> Bool,
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions);
+diesel::joinable!(event_attendees -> events (event_id));
+diesel::joinable!(event_attendees -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, messages, events, event_attendees);

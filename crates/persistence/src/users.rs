@@ -3,7 +3,7 @@ use sesame_kernel::{Page, StorageError, Timestamp, UserId};
 use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
 
 use crate::error::unique_violation;
-use crate::schema::{sessions, users};
+use crate::schema::{account_tokens, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
@@ -214,6 +214,9 @@ impl UserRepository for Database {
             )
             .set(sessions::revoked_at.eq(Some(to_db(now))))
             .execute(conn)?;
+            // Reset and activation links die with the old password.
+            diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
+                .execute(conn)?;
             Ok::<_, diesel::result::Error>(changed)
         })
         .map_err(read_error)

@@ -4,15 +4,22 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use chrono::Duration;
-use sesame_http::{AppState, HttpSettings};
+use sesame_events::EventService;
+use sesame_http::Hub;
+use sesame_http::{AppState, HttpSettings, RateLimitSettings, RateLimits};
 use sesame_kernel::{Clock, SystemClock};
-use sesame_persistence::Database;
-use sesame_tokens::{JwtKeys, SessionService, TokenSettings};
+use sesame_messaging::{MessageNotifier, MessagingService};
+use sesame_persistence::{listen_for_messages, Database, PgMessageNotifier};
+use sesame_tokens::{ChaChaCipher, JwtKeys, MfaService, SessionService, TokenSettings};
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
+use sha2::{Digest, Sha256};
 
 use crate::logging::access_log;
+use crate::mail::{mail_services, MailSender};
 use crate::secrets::load_or_generate;
 use crate::Config;
+use sesame_persistence::FileAvatarStore;
+use sesame_users::Avatars;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +56,12 @@ pub(crate) struct Services {
     pub(crate) database: Database,
     pub(crate) accounts: AccountService,
     pub(crate) sessions: SessionService,
+    pub(crate) events: EventService,
+    pub(crate) messaging: MessagingService,
+    pub(crate) mfa: MfaService,
+    pub(crate) hub: Arc<Hub>,
+    /// Delivers the email queue once started.
+    pub(crate) mail_sender: MailSender,
 }
 
 impl Services {
@@ -70,12 +83,30 @@ impl Services {
                 })?
             }
         };
+        let mfa_key = match &config.mfa.encryption_key {
+            Some(key) => key.clone(),
+            None => {
+                let path = config.data_dir.join("mfa_key");
+                load_or_generate(&path).map_err(|source| StartError::DataDir {
+                    path: path.display().to_string(),
+                    source,
+                })?
+            }
+        };
+        let cipher = ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes()))
+            .map_err(|e| StartError::Setting(e.to_string()))?;
         let keys = JwtKeys::from_secret(secret.as_bytes())
             .map_err(|e| StartError::Setting(e.to_string()))?;
         let hasher = BcryptHasher::new(config.passwords.bcrypt_cost)
             .map_err(|e| StartError::Setting(e.to_string()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(database.clone());
+        let (account_mail, mail_sender) = mail_services(config, &database, clock.clone())?;
+        let avatar_dir = config.data_dir.join("avatars");
+        let avatars = FileAvatarStore::open(&avatar_dir).map_err(|source| StartError::DataDir {
+            path: avatar_dir.display().to_string(),
+            source,
+        })?;
         let accounts = AccountService::new(
             store.clone(),
             Arc::new(hasher),
@@ -83,7 +114,23 @@ impl Services {
             AccountSettings {
                 require_activation: config.accounts.require_activation,
             },
-        );
+        )
+        .with_mail(account_mail)
+        .with_avatars(Avatars {
+            store: Arc::new(avatars),
+            max_bytes: config.http.max_avatar_bytes,
+        });
+        let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone());
+        let hub = Arc::new(Hub::new(config.http.ws_queue_size));
+        // On PostgreSQL, events travel through NOTIFY to every instance's hub
+        // (this one's too); on SQLite, straight to this instance's hub.
+        let notifier: Arc<dyn MessageNotifier> = match PgMessageNotifier::new(&database) {
+            Some(pg) => Arc::new(pg),
+            None => hub.clone(),
+        };
+        let messaging =
+            MessagingService::new(store.clone(), store.clone(), notifier, clock.clone());
+        let events = EventService::new(store.clone(), clock.clone());
         let sessions = SessionService::new(
             store.clone(),
             store,
@@ -99,6 +146,11 @@ impl Services {
             database,
             accounts,
             sessions,
+            events,
+            messaging,
+            mfa,
+            hub,
+            mail_sender,
         })
     }
 }
@@ -107,6 +159,7 @@ impl Services {
 pub struct Application {
     port: u16,
     server: Server,
+    mail_sender: actix_rt::Arbiter,
 }
 
 impl Application {
@@ -119,6 +172,7 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
+        let mail_sender = services.mail_sender.start();
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,
@@ -135,18 +189,39 @@ impl Application {
             public_directory: config.users.public_directory,
             secure_cookies: config.http.secure_cookies,
             max_json_bytes: config.http.max_json_bytes,
+            ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
+            trusted_proxy_header: config.http.trusted_proxy_header.clone(),
         };
+        let limits = RateLimits::new(RateLimitSettings {
+            enabled: config.rate_limit.enabled,
+            per_ip_per_minute: config.rate_limit.per_ip_per_minute,
+            per_ip_burst: config.rate_limit.per_ip_burst,
+            failed_logins_per_account: config.rate_limit.failed_logins_per_account,
+            failed_login_window: std::time::Duration::from_secs(
+                config.rate_limit.failed_login_window_seconds,
+            ),
+            messages_per_minute: config.rate_limit.messages_per_minute,
+        });
+        listen_for_messages(&services.database, services.hub.clone());
         let database = services.database.clone();
         let state = web::Data::new(AppState {
             accounts: services.accounts,
             sessions: services.sessions,
+            events: services.events,
+            messaging: services.messaging,
+            mfa: services.mfa,
+            hub: services.hub,
+            limits: Arc::new(limits),
             settings,
             readiness: Arc::new(move || database.is_reachable()),
         });
+        let hsts_seconds = config.http.hsts_seconds;
         let mut server = HttpServer::new(move || {
             let settings = state.settings.clone();
             App::new()
                 .app_data(state.clone())
+                .wrap(middleware::from_fn(sesame_http::credential_guard))
+                .wrap(security_headers(hsts_seconds))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
                 .default_service(web::to(sesame_http::surfaces::not_found))
@@ -166,7 +241,11 @@ impl Application {
             database = services.database.backend_name(),
             "Sesame is listening"
         );
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            mail_sender,
+        })
     }
 
     /// The bound port.
@@ -184,7 +263,26 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        self.mail_sender.stop();
+        outcome
+    }
+}
+
+/// Headers every response carries: no MIME sniffing, no referrer, no framing.
+fn security_headers(hsts_seconds: u64) -> middleware::DefaultHeaders {
+    let headers = middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"));
+    if hsts_seconds > 0 {
+        headers.add((
+            "Strict-Transport-Security",
+            format!("max-age={hsts_seconds}; includeSubDomains"),
+        ))
+    } else {
+        headers
     }
 }
 

@@ -32,6 +32,18 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Second factors.
+    pub mfa: MfaConfig,
+}
+
+/// `[mfa]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MfaConfig {
+    /// The key TOTP secrets are encrypted with at rest (any string of at
+    /// least 32 characters; it is hashed into a 256-bit key); default:
+    /// generated once into `<data_dir>/mfa_key`.
+    pub encryption_key: Option<String>,
 }
 
 /// `[http]`
@@ -47,8 +59,19 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// Largest JSON body, in bytes.
     pub max_json_bytes: usize,
+    /// Largest avatar upload, in bytes (the multipart body may be a little larger).
+    pub max_avatar_bytes: usize,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// Seconds between WebSocket pings; a socket that misses two pongs is closed.
+    pub ws_ping_interval_seconds: u64,
+    /// Frames queued per WebSocket before a slow reader is dropped.
+    pub ws_queue_size: usize,
+    /// The header a trusted reverse proxy sets to the client address
+    /// (e.g. `X-Forwarded-For`); unset, forwarding headers are ignored.
+    pub trusted_proxy_header: Option<String>,
+    /// `Strict-Transport-Security` max-age in seconds; 0 sends none (set it behind TLS).
+    pub hsts_seconds: u64,
 }
 
 /// `[database]`
@@ -84,11 +107,31 @@ pub struct PasswordsConfig {
 }
 
 /// `[accounts]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountsConfig {
     /// New accounts need the emailed activation link.
     pub require_activation: bool,
+    /// Lifetime of activation links.
+    pub activation_ttl_seconds: i64,
+    /// Lifetime of password reset links.
+    pub password_reset_ttl_seconds: i64,
+    /// Lifetime of username reset links.
+    pub username_reset_ttl_seconds: i64,
+    /// Lifetime of email change links.
+    pub email_change_ttl_seconds: i64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            require_activation: false,
+            activation_ttl_seconds: 3 * 24 * 3600,
+            password_reset_ttl_seconds: 3600,
+            username_reset_ttl_seconds: 3600,
+            email_change_ttl_seconds: 3600,
+        }
+    }
 }
 
 /// `[users]`
@@ -100,13 +143,51 @@ pub struct UsersConfig {
 }
 
 /// `[mail]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MailConfig {
     /// Where emails go without SMTP; default: `<data_dir>/outbox`.
     pub outbox_dir: Option<PathBuf>,
-    /// `smtp://host:port` (or `smtps://`); unset: the outbox.
+    /// `smtp://host:port` (plain; `?tls=required` for STARTTLS) or
+    /// `smtps://host:port` (implicit TLS); unset: the outbox.
     pub smtp_url: Option<String>,
+    /// The `From:` of every email.
+    pub from: String,
+    /// Seconds one SMTP conversation may take (connect, each read and write).
+    pub timeout_seconds: u64,
+    /// Wait after a failed delivery, doubled on each further failure.
+    pub retry_initial_ms: u64,
+    /// The longest wait between two delivery attempts.
+    pub retry_max_ms: u64,
+    /// Attempts before an email is given up.
+    pub max_attempts: u32,
+    /// Activation link, with `{uid}` and `{token}`.
+    pub activation_url: String,
+    /// Password reset link, with `{uid}` and `{token}`.
+    pub password_reset_url: String,
+    /// Username reset link, with `{uid}` and `{token}`.
+    pub username_reset_url: String,
+    /// Email change confirmation link, with `{uid}` and `{token}`.
+    pub email_confirm_url: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        let links = sesame_users::LinkTemplates::default();
+        MailConfig {
+            outbox_dir: None,
+            smtp_url: None,
+            from: "Sesame <noreply@localhost>".into(),
+            timeout_seconds: 10,
+            retry_initial_ms: 2000,
+            retry_max_ms: 600_000,
+            max_attempts: 20,
+            activation_url: links.activation,
+            password_reset_url: links.password_reset,
+            username_reset_url: links.username_reset,
+            email_confirm_url: links.email_confirm,
+        }
+    }
 }
 
 /// `[rate_limit]`
@@ -115,6 +196,16 @@ pub struct MailConfig {
 pub struct RateLimitConfig {
     /// Per-IP and per-account limits on credential routes.
     pub enabled: bool,
+    /// Credential requests per minute per client IP, sustained.
+    pub per_ip_per_minute: u32,
+    /// Credential requests per client IP in a burst.
+    pub per_ip_burst: u32,
+    /// Failed logins an account takes before it is locked for a while.
+    pub failed_logins_per_account: u32,
+    /// Seconds one failed login stays counted against its account.
+    pub failed_login_window_seconds: u64,
+    /// Messages per minute per user.
+    pub messages_per_minute: u32,
 }
 
 /// Log line format.
@@ -152,8 +243,9 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             users: UsersConfig::default(),
             mail: MailConfig::default(),
-            rate_limit: RateLimitConfig { enabled: true },
+            rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -165,7 +257,12 @@ impl Default for HttpConfig {
             surfaces: Surface::ALL.iter().map(|s| s.name().to_owned()).collect(),
             secure_cookies: false,
             max_json_bytes: 64 * 1024,
+            max_avatar_bytes: 2 * 1024 * 1024,
             workers: 0,
+            ws_ping_interval_seconds: 30,
+            ws_queue_size: 256,
+            trusted_proxy_header: None,
+            hsts_seconds: 0,
         }
     }
 }
@@ -189,7 +286,14 @@ impl Default for PasswordsConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { enabled: true }
+        RateLimitConfig {
+            enabled: true,
+            per_ip_per_minute: 300,
+            per_ip_burst: 100,
+            failed_logins_per_account: 10,
+            failed_login_window_seconds: 60,
+            messages_per_minute: 600,
+        }
     }
 }
 
@@ -284,6 +388,9 @@ impl Config {
         if let Err(e) = Database::check_url(&self.database_url()) {
             return invalid("database.url", e.to_string());
         }
+        if self.http.ws_ping_interval_seconds == 0 {
+            return invalid("http.ws_ping_interval_seconds", "must be at least 1".into());
+        }
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1".into());
         }
@@ -308,6 +415,64 @@ impl Config {
         if let Some(secret) = &self.tokens.jwt_secret {
             if secret.len() < 32 {
                 return invalid("tokens.jwt_secret", "must be at least 32 bytes long".into());
+            }
+        }
+        for (key, seconds) in [
+            (
+                "accounts.activation_ttl_seconds",
+                self.accounts.activation_ttl_seconds,
+            ),
+            (
+                "accounts.password_reset_ttl_seconds",
+                self.accounts.password_reset_ttl_seconds,
+            ),
+            (
+                "accounts.username_reset_ttl_seconds",
+                self.accounts.username_reset_ttl_seconds,
+            ),
+            (
+                "accounts.email_change_ttl_seconds",
+                self.accounts.email_change_ttl_seconds,
+            ),
+        ] {
+            if seconds <= 0 {
+                return invalid(
+                    key,
+                    format!("must be a positive number of seconds, not {seconds}"),
+                );
+            }
+        }
+        for (key, template) in [
+            ("mail.activation_url", &self.mail.activation_url),
+            ("mail.password_reset_url", &self.mail.password_reset_url),
+            ("mail.username_reset_url", &self.mail.username_reset_url),
+            ("mail.email_confirm_url", &self.mail.email_confirm_url),
+        ] {
+            if !(template.contains("{uid}") && template.contains("{token}")) {
+                return invalid(
+                    key,
+                    format!("{template:?} must contain {{uid}} and {{token}}"),
+                );
+            }
+        }
+        if self.mail.timeout_seconds == 0 || self.mail.retry_initial_ms == 0 {
+            return invalid(
+                "mail.timeout_seconds",
+                "timeout_seconds and retry_initial_ms must be at least 1".into(),
+            );
+        }
+        if self.mail.max_attempts == 0 {
+            return invalid("mail.max_attempts", "must be at least 1".into());
+        }
+        if self.http.max_avatar_bytes == 0 {
+            return invalid("http.max_avatar_bytes", "must be at least 1".into());
+        }
+        if let Some(key) = &self.mfa.encryption_key {
+            if key.len() < 32 {
+                return invalid(
+                    "mfa.encryption_key",
+                    "must be at least 32 characters long".into(),
+                );
             }
         }
         self.surfaces()?;
@@ -408,6 +573,57 @@ mod tests {
         assert_eq!(
             config.surfaces().unwrap(),
             vec![Surface::Primary, Surface::Opaque]
+        );
+    }
+
+    #[test]
+    fn shipped_email_flow_keys_are_the_defaults() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let shipped: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.join("default.toml")))
+            .extract()
+            .unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            format!("{:?}", shipped.mail),
+            format!("{:?}", defaults.mail)
+        );
+        assert_eq!(
+            format!("{:?}", shipped.accounts),
+            format!("{:?}", defaults.accounts)
+        );
+        assert_eq!(
+            shipped.http.max_avatar_bytes,
+            defaults.http.max_avatar_bytes
+        );
+    }
+
+    #[test]
+    fn email_flow_keys_are_checked() {
+        let key_of = |r: Result<(), ConfigError>| match r {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        assert_eq!(Config::default().accounts.activation_ttl_seconds, 259_200);
+        assert_eq!(Config::default().accounts.password_reset_ttl_seconds, 3600);
+        assert_eq!(Config::default().http.max_avatar_bytes, 2 * 1024 * 1024);
+        assert_eq!(
+            key_of(with(|c| c.accounts.password_reset_ttl_seconds = 0)),
+            "accounts.password_reset_ttl_seconds"
+        );
+        assert_eq!(
+            key_of(with(
+                |c| c.mail.activation_url = "https://x/activate/{token}".into()
+            )),
+            "mail.activation_url"
+        );
+        assert_eq!(
+            key_of(with(|c| c.mail.max_attempts = 0)),
+            "mail.max_attempts"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.max_avatar_bytes = 0)),
+            "http.max_avatar_bytes"
         );
     }
 }

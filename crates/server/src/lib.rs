@@ -5,6 +5,7 @@ mod app;
 pub mod cli;
 mod config;
 mod logging;
+mod mail;
 mod secrets;
 
 pub use app::{Application, StartError};

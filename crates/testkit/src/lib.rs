@@ -2,7 +2,14 @@
 //! domain crate tests its rules without a database, HTTP, or sleeping.
 
 mod clock;
+mod events;
+mod messages;
+mod mfa;
+pub mod smtp;
 mod store;
 
 pub use clock::FakeClock;
-pub use store::InMemoryStore;
+pub use events::InMemoryEvents;
+pub use messages::{InMemoryMessages, RecordingNotifier};
+pub use mfa::InMemoryMfa;
+pub use store::{InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};

@@ -4,6 +4,9 @@ use sesame_kernel::{Page, Timestamp, UserId};
 use sesame_tokens::{Session, SessionRepository, TokensError};
 use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
 
+mod email_flows;
+pub use email_flows::{MemoryAvatars, RecordingMailer, StoredEmail};
+
 /// Users and sessions in memory, with the same uniqueness and revocation
 /// rules as the real database.
 #[derive(Debug, Default)]
@@ -16,6 +19,8 @@ struct State {
     users: Vec<User>,
     sessions: Vec<Session>,
     next_user_id: i64,
+    /// One-time tokens and queued emails (see `email_flows`).
+    flows: email_flows::Flows,
 }
 
 impl InMemoryStore {
@@ -165,6 +170,7 @@ impl UserRepository for InMemoryStore {
     ) -> Result<(), UsersError> {
         let mut state = self.state();
         state.user_mut(id)?.password_hash = password_hash.to_owned();
+        state.flows.tokens.retain(|t| t.user_id != id);
         for session in state.sessions.iter_mut() {
             if session.user_id == id
                 && session.revoked_at.is_none()
@@ -206,6 +212,7 @@ impl UserRepository for InMemoryStore {
             return Err(UsersError::NotFound);
         }
         state.sessions.retain(|s| s.user_id != id);
+        state.flows.tokens.retain(|t| t.user_id != id);
         Ok(())
     }
 }

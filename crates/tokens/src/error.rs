@@ -22,6 +22,18 @@ pub enum TokensError {
     /// No session with this id belongs to the caller.
     #[error("session not found")]
     SessionNotFound,
+    /// The account has a second factor on and no one-time code was given.
+    #[error("a one-time code is required")]
+    OtpRequired,
+    /// The one-time code is wrong, already used, or out of its time window.
+    #[error("the one-time code is invalid")]
+    OtpInvalid,
+    /// TOTP is already on for this account.
+    #[error("two-factor authentication is already on")]
+    MfaAlreadyEnabled,
+    /// TOTP is not on (or no setup is pending) for this account.
+    #[error("two-factor authentication is not set up")]
+    MfaNotEnabled,
     /// Signing a token failed.
     #[error("could not sign token: {0}")]
     Signing(String),

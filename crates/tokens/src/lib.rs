@@ -11,12 +11,17 @@
 
 mod error;
 mod jwt;
+mod mfa;
 mod ports;
 mod service;
 mod session;
 
 pub use error::TokensError;
 pub use jwt::{Claims, JwtKeys, TokenType};
+pub use mfa::{
+    totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
+    RECOVERY_CODES,
+};
 pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings};
 pub use session::{ClientInfo, Session, SessionKind};

@@ -207,6 +207,7 @@ impl SessionService {
         let claims = self.decode_checked(bearer, TokenType::Access, now)?;
         let session = self.live_session(&claims.sid, now)?;
         let user = self.active_user(session.user_id)?;
+        self.record_use(&session, now)?;
         Ok(Authenticated {
             user,
             session_id: session.id,
@@ -225,8 +226,7 @@ impl SessionService {
         let now = self.clock.now();
         let session = self.live_opaque_session(token, now)?;
         let user = self.active_user(session.user_id)?;
-        self.sessions
-            .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
+        self.record_use(&session, now)?;
         Ok(Authenticated {
             user,
             session_id: session.id,
@@ -248,6 +248,19 @@ impl SessionService {
             revived += 1;
         }
         Ok(revived)
+    }
+
+    /// Whether the session exists and has not been revoked (its idle clock
+    /// is neither checked nor restarted): for long-lived connections that
+    /// re-check the session they were opened with.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn session_is_live(&self, session_id: &str) -> Result<bool, TokensError> {
+        Ok(self
+            .sessions
+            .find(session_id)?
+            .is_some_and(|s| s.revoked_at.is_none()))
     }
 
     /// Ends one session: every token of it fails from now on.
@@ -292,6 +305,26 @@ impl SessionService {
             }
             _ => Err(TokensError::SessionNotFound),
         }
+    }
+
+    /// Records a use of the session (and restarts an opaque one's idle
+    /// clock), coalesced: at most one write per session per
+    /// [`SessionService::use_granularity`], not one per request.
+    fn record_use(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
+        if now - session.last_used_at < self.use_granularity() {
+            return Ok(());
+        }
+        let expires_at = match session.kind {
+            SessionKind::Opaque => Some(now + self.settings.opaque_idle),
+            SessionKind::Jwt => None,
+        };
+        self.sessions.touch(&session.id, now, expires_at)
+    }
+
+    /// How stale a session's last use may get before a request records a new
+    /// one: a minute, or a twentieth of the opaque idle time if that is shorter.
+    fn use_granularity(&self) -> Duration {
+        (self.settings.opaque_idle / 20).min(Duration::seconds(60))
     }
 
     fn sign_pair(

@@ -889,3 +889,38 @@ fn end_session_ends_only_the_callers_own_sessions() {
         TokensError::SessionNotFound
     );
 }
+
+#[test]
+fn uses_are_recorded_at_most_once_a_minute() {
+    let f = Fixture::new();
+    let user = f.user("frequent");
+    let pair = f.jwt(&user);
+    let opened = f.stored_session(&pair.session_id).last_used_at;
+    f.advance(Duration::seconds(30));
+    f.sessions.authenticate(&pair.access).unwrap();
+    assert_eq!(
+        f.stored_session(&pair.session_id).last_used_at,
+        opened,
+        "a use within the minute writes nothing"
+    );
+    f.advance(Duration::seconds(31));
+    f.sessions.authenticate(&pair.access).unwrap();
+    assert_eq!(
+        f.stored_session(&pair.session_id).last_used_at,
+        opened + Duration::seconds(61)
+    );
+
+    let token = f.opaque(&user);
+    let id = f.sessions.authenticate(&token).unwrap().session_id;
+    let expiry = f.stored_session(&id).expires_at;
+    f.advance(Duration::seconds(10));
+    f.sessions.authenticate(&token).unwrap();
+    assert_eq!(f.stored_session(&id).expires_at, expiry);
+    f.advance(Duration::seconds(55));
+    f.sessions.authenticate(&token).unwrap();
+    assert_eq!(
+        f.stored_session(&id).expires_at,
+        expiry + Duration::seconds(65),
+        "the idle clock restarts once the last recorded use is a minute old"
+    );
+}

@@ -1,6 +1,9 @@
 use sesame_kernel::{Page, Timestamp, UserId};
 
-use crate::{NewUser, Password, ProfileChanges, User, Username, UsersError};
+use crate::{
+    AccountToken, AvatarName, MailError, NewEmail, NewUser, OutgoingEmail, Password,
+    ProfileChanges, QueuedEmail, TokenEffect, TokenGrant, User, Username, UsersError,
+};
 
 /// Where accounts are kept. Usernames and emails are unique ignoring case,
 /// and the store itself enforces it, so two racing writers cannot both win.
@@ -49,7 +52,8 @@ pub trait UserRepository: Send + Sync {
     fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError>;
 
     /// Replaces the password hash and, in the same transaction, revokes every
-    /// session of the account except `keep_session`.
+    /// session of the account except `keep_session` and deletes every
+    /// one-time token of it (reset and activation links die with the old password).
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
@@ -99,4 +103,136 @@ pub trait PasswordHasher: Send + Sync {
     /// Costs as much as [`PasswordHasher::verify`], for logins of unknown
     /// users, so that timing does not tell which accounts exist.
     fn spend_verify_time(&self, candidate: &str);
+}
+
+/// Where one-time tokens are kept, together with the emails that carry them:
+/// every method that creates a token queues its email in the same transaction,
+/// so that no state change is committed without its email (or the reverse).
+pub trait AccountTokenStore: Send + Sync {
+    /// Stores a new account, a token for it and the email `compose` writes
+    /// for the stored account, in one transaction.
+    ///
+    /// # Errors
+    /// As [`UserRepository::insert`].
+    fn insert_with_token(
+        &self,
+        user: &NewUser,
+        grant: &TokenGrant,
+        compose: &dyn Fn(&User) -> NewEmail,
+    ) -> Result<User, UsersError>;
+
+    /// Stores a token for the account and queues `email`, in one
+    /// transaction. Expired tokens of the account go at the same time.
+    ///
+    /// # Errors
+    /// [`UsersError::NotFound`] for an unknown account, [`UsersError::Storage`].
+    fn issue_token(
+        &self,
+        user_id: UserId,
+        grant: &TokenGrant,
+        email: &NewEmail,
+    ) -> Result<(), UsersError>;
+
+    /// The token whose hash is `token_hash`, used or not.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError>;
+
+    /// Marks `token` used, if it still is unused and unexpired at `now`, and
+    /// applies `effect` to its account, in one transaction. Every other
+    /// token of the account for the same purpose dies with it (and with
+    /// [`TokenEffect::SetPassword`], every token of the account). Returns
+    /// whether the token was usable; if not, nothing changed.
+    ///
+    /// # Errors
+    /// [`UsersError::UsernameTaken`] or [`UsersError::EmailTaken`] when the
+    /// effect runs into another account (nothing changes, the token stays
+    /// usable), [`UsersError::Storage`].
+    fn use_token(
+        &self,
+        token: &AccountToken,
+        effect: &TokenEffect,
+        now: Timestamp,
+    ) -> Result<bool, UsersError>;
+}
+
+/// The queue of emails waiting for delivery, kept in the database so that a
+/// crash between a commit and a send loses nothing.
+pub trait MailQueue: Send + Sync {
+    /// Takes up to `limit` emails due at `now` for one delivery attempt:
+    /// their next attempt moves to `lease_until`, so that another sender
+    /// leaves them alone meanwhile (and retries them if this one dies).
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<QueuedEmail>, UsersError>;
+
+    /// Records the delivery of email `id` (its body, which may hold a
+    /// token, is dropped).
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn mark_sent(&self, id: i64, at: Timestamp) -> Result<(), UsersError>;
+
+    /// Records a failed attempt and when to try again.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn retry_later(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<(), UsersError>;
+
+    /// Stops trying to deliver email `id` (its body is dropped).
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn give_up(&self, id: i64, attempts: u32, at: Timestamp, error: &str)
+        -> Result<(), UsersError>;
+
+    /// When the next undelivered email is due, if there is one.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn next_due(&self) -> Result<Option<Timestamp>, UsersError>;
+}
+
+/// Delivers one email (SMTP, or a file in an outbox folder).
+pub trait Mailer: Send + Sync {
+    /// Sends `email`; `key` names the message and is the same on every
+    /// retry of it.
+    ///
+    /// # Errors
+    /// A [`MailError`] saying whether a retry may help.
+    fn send(&self, email: &OutgoingEmail, key: &str) -> Result<(), MailError>;
+}
+
+/// Where avatar images are kept.
+pub trait AvatarStore: Send + Sync {
+    /// Stores `bytes` under `name`.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn save(&self, name: &AvatarName, bytes: &[u8]) -> Result<(), UsersError>;
+
+    /// The bytes stored under `name`, if any.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn load(&self, name: &AvatarName) -> Result<Option<Vec<u8>>, UsersError>;
+
+    /// Removes the file stored under `name` (nothing if there is none).
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn remove(&self, name: &AvatarName) -> Result<(), UsersError>;
 }

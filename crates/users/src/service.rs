@@ -3,8 +3,8 @@ use std::sync::Arc;
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
-    Email, FieldError, FieldProblem, NewUser, Password, PasswordHasher, ProfileChanges, User,
-    UserRepository, Username, UsersError,
+    AccountMail, AvatarChange, AvatarName, Avatars, Email, FieldError, FieldProblem, NewUser,
+    Password, PasswordHasher, ProfileChanges, User, UserRepository, Username, UsersError,
 };
 
 /// Account rules that come from configuration.
@@ -43,13 +43,17 @@ pub struct ProfileUpdate {
 /// The longest first or last name.
 const MAX_NAME_CHARS: usize = 150;
 
-/// Account use-cases: registration, login, profile, password and username changes.
+/// Account use-cases: registration, login, profile, password and username
+/// changes; with [`AccountService::with_mail`], the email flows (activation,
+/// password and username resets); with [`AccountService::with_avatars`], avatars.
 #[derive(Clone)]
 pub struct AccountService {
-    users: Arc<dyn UserRepository>,
-    hasher: Arc<dyn PasswordHasher>,
-    clock: Arc<dyn Clock>,
-    settings: AccountSettings,
+    pub(crate) users: Arc<dyn UserRepository>,
+    pub(crate) hasher: Arc<dyn PasswordHasher>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: AccountSettings,
+    pub(crate) mail: Option<AccountMail>,
+    pub(crate) avatars: Option<Avatars>,
 }
 
 impl AccountService {
@@ -65,7 +69,23 @@ impl AccountService {
             hasher,
             clock,
             settings,
+            mail: None,
+            avatars: None,
         }
+    }
+
+    /// The same service, with email flows: one-time tokens and the emails
+    /// that carry them. Registration then sends an activation email when
+    /// activation is required.
+    pub fn with_mail(mut self, mail: AccountMail) -> Self {
+        self.mail = Some(mail);
+        self
+    }
+
+    /// The same service, with avatar uploads.
+    pub fn with_avatars(mut self, avatars: Avatars) -> Self {
+        self.avatars = Some(avatars);
+        self
     }
 
     /// The configured settings.
@@ -140,7 +160,7 @@ impl AccountService {
             is_staff,
             date_joined: self.clock.now(),
         };
-        self.users.insert(&new_user).map_err(taken_as_field_error)
+        self.store_new_user(&new_user).map_err(taken_as_field_error)
     }
 
     /// Checks a login (username or email) and password, records the login and
@@ -259,8 +279,27 @@ impl AccountService {
         target: UserId,
         update: ProfileUpdate,
     ) -> Result<User, UsersError> {
+        self.update_profile_with_avatar(actor, target, update, AvatarChange::Keep)
+    }
+
+    /// Like [`AccountService::update_profile`], and changes the avatar too:
+    /// an upload must be a PNG, JPEG, WebP or GIF (told by its content)
+    /// within the size limit; it is stored under a new random name, and the
+    /// file it replaces is removed. A refused upload changes nothing.
+    ///
+    /// # Errors
+    /// As [`AccountService::update_profile`], and [`UsersError::Invalid`] on
+    /// `avatar` for a refused upload.
+    pub fn update_profile_with_avatar(
+        &self,
+        actor: &User,
+        target: UserId,
+        update: ProfileUpdate,
+        avatar: AvatarChange,
+    ) -> Result<User, UsersError> {
         let target = self.get_for(actor, target)?;
         let mut errors = Vec::new();
+        let upload = self.check_avatar(&avatar, &mut errors);
         if let Some(name) = &update.first_name {
             check_name(name, "first_name", &mut errors);
         }
@@ -287,15 +326,33 @@ impl AccountService {
         if !errors.is_empty() {
             return Err(UsersError::Invalid(errors));
         }
+        let new_avatar = match upload {
+            Some((bytes, kind)) => Some(self.save_avatar(bytes, kind)?),
+            None => None,
+        };
+        let avatar_change = match (&avatar, &new_avatar) {
+            (_, Some(name)) => Some(Some(name.as_str().to_owned())),
+            (AvatarChange::Remove, None) => Some(None),
+            _ => None,
+        };
         let changes = ProfileChanges {
             first_name: update.first_name,
             last_name: update.last_name,
             email,
-            avatar: None,
+            avatar: avatar_change.clone(),
         };
-        self.users
-            .update_profile(target.id, &changes)
-            .map_err(taken_as_field_error)
+        match self.users.update_profile(target.id, &changes) {
+            Ok(user) => {
+                if avatar_change.is_some() && target.avatar != user.avatar {
+                    self.forget_avatar(target.avatar.as_deref());
+                }
+                Ok(user)
+            }
+            Err(error) => {
+                self.forget_avatar(new_avatar.as_ref().map(AvatarName::as_str));
+                Err(taken_as_field_error(error))
+            }
+        }
     }
 
     /// Deletes `target` as `actor` (themselves or an admin), who confirms with
@@ -312,6 +369,7 @@ impl AccountService {
         let target = self.get_for(actor, target)?;
         self.confirm_password(actor, current_password)?;
         self.users.delete(target.id)?;
+        self.forget_avatar(target.avatar.as_deref());
         Ok(target)
     }
 
@@ -320,7 +378,13 @@ impl AccountService {
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
     pub fn delete_unchecked(&self, target: UserId) -> Result<(), UsersError> {
-        self.users.delete(target)
+        let avatar = match &self.avatars {
+            Some(_) => self.users.find_by_id(target)?.and_then(|u| u.avatar),
+            None => None,
+        };
+        self.users.delete(target)?;
+        self.forget_avatar(avatar.as_deref());
+        Ok(())
     }
 
     /// Changes the user's password after checking the current one, and
@@ -408,7 +472,7 @@ impl AccountService {
     }
 }
 
-fn user_inputs(user: &User) -> [&str; 4] {
+pub(crate) fn user_inputs(user: &User) -> [&str; 4] {
     [
         &user.username,
         user.email.as_deref().unwrap_or_default(),
@@ -426,7 +490,7 @@ fn check_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn push_all(errors: &mut Vec<FieldError>, field: &str, problems: Vec<String>) {
+pub(crate) fn push_all(errors: &mut Vec<FieldError>, field: &str, problems: Vec<String>) {
     errors.extend(
         problems
             .into_iter()
@@ -435,7 +499,7 @@ fn push_all(errors: &mut Vec<FieldError>, field: &str, problems: Vec<String>) {
 }
 
 /// A uniqueness conflict the store caught after the pre-check passed (a race).
-fn taken_as_field_error(error: UsersError) -> UsersError {
+pub(crate) fn taken_as_field_error(error: UsersError) -> UsersError {
     match error {
         UsersError::UsernameTaken => UsersError::Invalid(vec![FieldError::taken("username")]),
         UsersError::EmailTaken => UsersError::Invalid(vec![FieldError::taken("email")]),

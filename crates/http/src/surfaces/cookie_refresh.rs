@@ -9,7 +9,7 @@ use serde_json::json;
 use sesame_tokens::{TokenPair, TokensError};
 use sesame_users::{FieldProblem, Registration, UsersError};
 
-use super::login::{jwt_login, LoginError};
+use super::login::{jwt_login, Credentials};
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -144,19 +144,28 @@ async fn login(
         None => f.required("login"),
     };
     let password = f.required("password");
+    let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request);
+    let client = client_info(&request, &state.settings);
     let worker_state = state.clone().into_inner();
-    let pair =
-        run::<MessageShape, _, _>(move || jwt_login(&worker_state, &login, &password, client))
-            .await?
-            .map_err(|e| match e {
-                LoginError::Refused => MessageShape::message(
-                    StatusCode::UNAUTHORIZED,
-                    "Username or password is incorrect",
-                ),
-                LoginError::Unavailable(_) => MessageShape::unavailable(),
-            })?;
+    let pair = run::<MessageShape, _, _>(move || {
+        jwt_login(
+            &worker_state,
+            &Credentials {
+                login,
+                password,
+                otp,
+            },
+            client,
+        )
+    })
+    .await?
+    .map_err(|e| {
+        e.answer::<MessageShape>(MessageShape::message(
+            StatusCode::UNAUTHORIZED,
+            "Username or password is incorrect",
+        ))
+    })?;
     Ok(token_answer(&state, pair))
 }
 

@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{Registration, User, UsersError};
 
-use super::login::{jwt_login, LoginError};
+use super::login::{jwt_login, Credentials};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -33,21 +33,23 @@ impl Shape for FastApi {
     }
 
     fn invalid(issues: &[FieldIssue]) -> ApiError {
-        let detail: Vec<Value> =
-            issues
-                .iter()
-                .map(|issue| {
-                    let location = match issue.location {
-                        Location::Body => "body",
-                        Location::Query => "query",
-                    };
-                    let (kind, message) = match issue.kind {
+        let detail: Vec<Value> = issues
+            .iter()
+            .map(|issue| {
+                let location = match issue.location {
+                    Location::Body => "body",
+                    Location::Query => "query",
+                };
+                let (kind, message) = match issue.kind {
                     IssueKind::Missing => ("missing", "Field required".to_owned()),
-                    IssueKind::Null | IssueKind::WrongType if issue.location == Location::Query => (
+                    IssueKind::NotInteger if issue.location == Location::Query => (
                         "int_parsing",
                         "Input should be a valid integer, unable to parse string as an integer"
                             .to_owned(),
                     ),
+                    IssueKind::NotInteger => {
+                        ("int_type", "Input should be a valid integer".to_owned())
+                    }
                     IssueKind::Null | IssueKind::WrongType => {
                         ("string_type", "Input should be a valid string".to_owned())
                     }
@@ -55,9 +57,9 @@ impl Shape for FastApi {
                         ("value_error", format!("Value error, {}", issue.message))
                     }
                 };
-                    json!({"type": kind, "loc": [location, issue.field], "msg": message})
-                })
-                .collect();
+                json!({"type": kind, "loc": [location, issue.field], "msg": message})
+            })
+            .collect();
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({ "detail": detail }),
@@ -197,18 +199,28 @@ async fn login(
         f.required("username")
     };
     let password = f.required("password");
+    let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request);
+    let client = client_info(&request, &state.settings);
     let state = state.into_inner();
-    let pair = run::<FastApi, _, _>(move || jwt_login(&state, &login, &password, client))
-        .await?
-        .map_err(|e| match e {
-            LoginError::Refused => {
-                FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
-                    .with_bearer_challenge()
-            }
-            LoginError::Unavailable(_) => FastApi::unavailable(),
-        })?;
+    let pair = run::<FastApi, _, _>(move || {
+        jwt_login(
+            &state,
+            &Credentials {
+                login,
+                password,
+                otp,
+            },
+            client,
+        )
+    })
+    .await?
+    .map_err(|e| {
+        e.answer::<FastApi>(
+            FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
+                .with_bearer_challenge(),
+        )
+    })?;
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 
@@ -217,9 +229,11 @@ async fn logout(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.sessions.clone();
-    run::<FastApi, _, _>(move || sessions.logout(&caller.session_id))
+    let session_id = caller.session_id.clone();
+    run::<FastApi, _, _>(move || sessions.logout(&session_id))
         .await?
         .map_err(tokens_error)?;
+    state.hub.close_session(&caller.session_id);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out"})))
 }
 

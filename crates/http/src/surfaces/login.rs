@@ -4,7 +4,9 @@
 use sesame_tokens::{ClientInfo, TokenPair, TokensError};
 use sesame_users::{User, UsersError};
 
-use crate::AppState;
+use actix_web::http::StatusCode;
+
+use crate::{ApiError, AppState, Shape};
 
 /// Why a login failed.
 #[derive(Debug)]
@@ -12,6 +14,12 @@ pub(crate) enum LoginError {
     /// Unknown login, wrong password or inactive account (each surface words
     /// them alike, so nothing tells them apart).
     Refused,
+    /// Too many failed logins for this account: seconds to wait.
+    Throttled(u64),
+    /// The account has TOTP on and no code came with the password.
+    OtpRequired,
+    /// The one-time code was wrong or already used.
+    OtpInvalid,
     /// Storage or signing failed.
     Unavailable(String),
 }
@@ -27,11 +35,50 @@ impl From<UsersError> for LoginError {
 
 impl From<TokensError> for LoginError {
     fn from(error: TokensError) -> Self {
-        LoginError::Unavailable(error.to_string())
+        match error {
+            TokensError::OtpRequired => LoginError::OtpRequired,
+            TokensError::OtpInvalid => LoginError::OtpInvalid,
+            other => LoginError::Unavailable(other.to_string()),
+        }
     }
 }
 
+/// What a client presents to log in.
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    /// A username or an email.
+    pub(crate) login: String,
+    /// The password.
+    pub(crate) password: String,
+    /// A TOTP code or a recovery code, for accounts with TOTP on.
+    pub(crate) otp: Option<String>,
+}
+
 impl LoginError {
+    /// The answer in surface `S`'s shape; `refused` is its own wording of a
+    /// refused login.
+    pub(crate) fn answer<S: Shape>(self, refused: ApiError) -> ApiError {
+        match self {
+            LoginError::Refused => refused,
+            LoginError::Throttled(seconds) => S::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed login attempts. Try again later.",
+            )
+            .with_retry_after(seconds),
+            LoginError::OtpRequired => S::coded(
+                StatusCode::UNAUTHORIZED,
+                "A one-time code (otp) is required for this account.",
+                "otp_required",
+            ),
+            LoginError::OtpInvalid => S::coded(
+                StatusCode::UNAUTHORIZED,
+                "The one-time code is invalid or was already used.",
+                "otp_invalid",
+            ),
+            LoginError::Unavailable(_) => S::unavailable(),
+        }
+    }
+
     /// Logs an outage (never the credentials) and gives the error back.
     pub(crate) fn logged(self) -> Self {
         if let LoginError::Unavailable(reason) = &self {
@@ -41,26 +88,47 @@ impl LoginError {
     }
 }
 
-/// Checks the credentials (`login` is a username or an email).
+/// Checks the credentials: the password first, then the second factor if
+/// the account has one (so a caller without the password learns nothing of
+/// it). Failed attempts, wrong codes included, count against the account;
+/// too many lock it for a while.
 pub(crate) fn check_credentials(
     state: &AppState,
-    login: &str,
-    password: &str,
+    credentials: &Credentials,
 ) -> Result<User, LoginError> {
+    let login = credentials.login.as_str();
     state
+        .limits
+        .check_account(login)
+        .map_err(LoginError::Throttled)?;
+    let user = state
         .accounts
-        .authenticate(login, password)
-        .map_err(|e| LoginError::from(e).logged())
+        .authenticate(login, &credentials.password)
+        .map_err(|e| {
+            if matches!(e, UsersError::InvalidCredentials) {
+                state.limits.record_failed_login(login);
+            }
+            LoginError::from(e).logged()
+        })?;
+    state
+        .mfa
+        .check_login(&user, credentials.otp.as_deref())
+        .map_err(|e| {
+            if matches!(e, TokensError::OtpInvalid) {
+                state.limits.record_failed_login(login);
+            }
+            LoginError::from(e).logged()
+        })?;
+    Ok(user)
 }
 
 /// Logs in and opens a JWT session.
 pub(crate) fn jwt_login(
     state: &AppState,
-    login: &str,
-    password: &str,
+    credentials: &Credentials,
     client: ClientInfo,
 ) -> Result<TokenPair, LoginError> {
-    let user = check_credentials(state, login, password)?;
+    let user = check_credentials(state, credentials)?;
     state
         .sessions
         .start_jwt_session(&user, client)

@@ -11,15 +11,21 @@ use crate::query::{page, query_map};
 use crate::{ApiError, AppState, HttpSettings, Shape};
 use sesame_kernel::Page;
 
+mod account_security;
 mod cookie_refresh;
+mod events;
 mod events_messages;
 mod login;
+mod messages;
 mod opaque;
 mod ops;
 mod primary;
 mod token_form;
 
+pub use cookie_refresh::MessageShape;
 pub use events_messages::FastApi;
+pub(crate) use messages::message_json;
+pub use opaque::Opaque;
 pub use primary::Drf;
 
 /// A client contract Sesame serves.
@@ -69,8 +75,15 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     ops::configure(config);
     for surface in &settings.surfaces {
         match surface {
-            Surface::Primary => primary::configure(config),
-            Surface::EventsMessages => events_messages::configure(config),
+            Surface::Primary => {
+                primary::configure(config);
+                account_security::configure(config);
+            }
+            Surface::EventsMessages => {
+                events_messages::configure(config);
+                events::configure(config);
+                messages::configure(config);
+            }
             Surface::TokenForm => token_form::configure(config),
             Surface::Opaque => opaque::configure(config),
             Surface::CookieRefresh => cookie_refresh::configure(config),

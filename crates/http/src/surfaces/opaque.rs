@@ -11,7 +11,7 @@ use serde_json::json;
 use sesame_tokens::TokensError;
 use sesame_users::{FieldProblem, Registration, User, UsersError};
 
-use super::login::{check_credentials, LoginError};
+use super::login::{check_credentials, Credentials};
 use super::{body_fields, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -154,7 +154,7 @@ async fn register(
             "'Password' ne peut pas être vide",
         ));
     }
-    let client = client_info(&request);
+    let client = client_info(&request, &state.settings);
     let state = state.into_inner();
     let token = run::<Opaque, _, _>(move || {
         let registration = Registration {
@@ -272,6 +272,7 @@ async fn re_authenticate(
     let mut f = fields(&state, &request, payload).await?;
     let username = text(&mut f, "username");
     let password = text(&mut f, "password");
+    let otp = f.optional("otp");
     if username.trim().is_empty() || password.is_empty() {
         return Err(Opaque::error(
             StatusCode::BAD_REQUEST,
@@ -281,12 +282,19 @@ async fn re_authenticate(
     let user = find_user(&state, username.clone()).await?;
     let state = state.into_inner();
     run::<Opaque, _, _>(move || {
-        let user = check_credentials(&state, &user.username, &password).map_err(|e| match e {
-            LoginError::Refused => Opaque::error(
+        let user = check_credentials(
+            &state,
+            &Credentials {
+                login: user.username.clone(),
+                password,
+                otp,
+            },
+        )
+        .map_err(|e| {
+            e.answer::<Opaque>(Opaque::error(
                 StatusCode::UNAUTHORIZED,
                 "Échec de l'authentification : Nom d'utilisateur ou mot de passe incorrect",
-            ),
-            LoginError::Unavailable(_) => Opaque::unavailable(),
+            ))
         })?;
         state
             .sessions

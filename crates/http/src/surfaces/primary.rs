@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
-use sesame_users::{ProfileUpdate, Registration, User, UsersError};
+use sesame_users::{AvatarChange, ProfileUpdate, Registration, User, UsersError};
 
-use super::login::{jwt_login, LoginError};
+use super::login::{jwt_login, Credentials};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -43,6 +43,10 @@ impl Shape for Drf {
             StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
             _ => "error",
         };
+        Self::detail(status, message, code)
+    }
+
+    fn coded(status: StatusCode, message: &str, code: &str) -> ApiError {
         Self::detail(status, message, code)
     }
 
@@ -101,7 +105,13 @@ impl Shape for Drf {
 
 type Authenticated = Bearer<Drf>;
 
+mod avatars;
+mod flows;
+
 pub(super) fn configure(config: &mut web::ServiceConfig) {
+    // Before `/auth/users/{id}/`, which would match their paths too.
+    flows::configure(config);
+    avatars::configure(config);
     config
         .route("/auth/users/", web::post().to(register))
         .route("/auth/users/", web::get().to(list_users))
@@ -245,15 +255,23 @@ async fn jwt_create(
         f.required("email")
     };
     let password = f.required("password");
+    let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request);
+    let client = client_info(&request, &state.settings);
     let state = state.into_inner();
-    let pair = run::<Drf, _, _>(move || jwt_login(&state, &login, &password, client))
-        .await?
-        .map_err(|e| match e {
-            LoginError::Refused => no_active_account(),
-            LoginError::Unavailable(_) => Drf::unavailable(),
-        })?;
+    let pair = run::<Drf, _, _>(move || {
+        jwt_login(
+            &state,
+            &Credentials {
+                login,
+                password,
+                otp,
+            },
+            client,
+        )
+    })
+    .await?
+    .map_err(|e| e.answer::<Drf>(no_active_account()))?;
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 
@@ -346,7 +364,9 @@ async fn update_user(
 }
 
 /// PUT and PATCH: only the profile fields can change; id, flags and the
-/// password are read-only here and ignored, as in DRF.
+/// password are read-only here and ignored, as in DRF. A JSON body changes
+/// the text fields (`"avatar": null` removes the avatar); a
+/// `multipart/form-data` body changes them and uploads the file in `avatar`.
 async fn update(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -354,7 +374,23 @@ async fn update(
     caller: Authenticated,
     target: UserId,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
+    let (mut f, avatar) = if avatars::is_multipart(&request) {
+        let form = avatars::read_form(&state, &request, payload).await?;
+        (Fields::new(form.fields), form.avatar)
+    } else {
+        let mut f = fields(&state, &request, payload).await?;
+        let avatar = match (f.has("avatar"), f.optional("avatar")) {
+            (true, None) => AvatarChange::Remove,
+            (_, Some(_)) => {
+                return Err(Drf::field(
+                    "avatar",
+                    "The submitted data was not a file. Check the encoding type on the form.",
+                ))
+            }
+            (false, None) => AvatarChange::Keep,
+        };
+        (f, avatar)
+    };
     let update = ProfileUpdate {
         first_name: f.optional("first_name"),
         last_name: f.optional("last_name"),
@@ -362,9 +398,11 @@ async fn update(
     };
     checked(f)?;
     let accounts = state.accounts.clone();
-    let user = run::<Drf, _, _>(move || accounts.update_profile(&caller.user, target, update))
-        .await?
-        .map_err(users_error)?;
+    let user = run::<Drf, _, _>(move || {
+        accounts.update_profile_with_avatar(&caller.user, target, update, avatar)
+    })
+    .await?
+    .map_err(users_error)?;
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 

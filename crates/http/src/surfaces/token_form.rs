@@ -6,7 +6,7 @@ use serde_json::json;
 use sesame_users::{FieldProblem, Registration, UsersError};
 
 use super::events_messages::FastApi;
-use super::login::{jwt_login, LoginError};
+use super::login::{jwt_login, Credentials};
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -94,18 +94,28 @@ async fn token(
     let mut f = fields(&state, &request, payload).await?;
     let username = f.required("username");
     let password = f.required("password");
+    let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request);
+    let client = client_info(&request, &state.settings);
     let state = state.into_inner();
-    let pair = run::<TokenForm, _, _>(move || jwt_login(&state, &username, &password, client))
-        .await?
-        .map_err(|e| match e {
-            LoginError::Refused => {
-                TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
-                    .with_bearer_challenge()
-            }
-            LoginError::Unavailable(_) => TokenForm::unavailable(),
-        })?;
+    let pair = run::<TokenForm, _, _>(move || {
+        jwt_login(
+            &state,
+            &Credentials {
+                login: username,
+                password,
+                otp,
+            },
+            client,
+        )
+    })
+    .await?
+    .map_err(|e| {
+        e.answer::<TokenForm>(
+            TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
+                .with_bearer_challenge(),
+        )
+    })?;
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 

@@ -9,5 +9,7 @@
 mod support;
 
 mod concurrency;
+mod email_flows;
+mod events;
 mod sessions;
 mod users;

@@ -1,0 +1,78 @@
+//! The middleware that applies the per-IP limit to credential routes and
+//! answers 429 in the shape of the surface the path belongs to.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+
+use crate::client::client_ip;
+use crate::surfaces::{Drf, FastApi};
+use crate::surfaces::{MessageShape, Opaque};
+use crate::{ApiError, AppState, Shape};
+
+/// Paths where credentials are checked, tokens issued or email flows started.
+const CREDENTIAL_PATHS: [&str; 22] = [
+    "/auth/users/",
+    "/auth/jwt/create/",
+    "/auth/jwt/refresh/",
+    "/auth/jwt/verify/",
+    "/auth/users/activation/",
+    "/auth/users/resend_activation/",
+    "/auth/users/reset_password/",
+    "/auth/users/reset_password_confirm/",
+    "/auth/users/reset_username/",
+    "/auth/users/reset_username_confirm/",
+    "/auth/users/set_password/",
+    "/auth/users/set_username/",
+    "/auth/users/set_email/",
+    "/register",
+    "/login",
+    "/auth/",
+    "/auth/token",
+    "/auth/register",
+    "/auth/re-authenticate",
+    "/auth/signup",
+    "/auth/login",
+    "/auth/refresh",
+];
+
+fn is_credential_route(method: &Method, path: &str) -> bool {
+    (method == Method::POST && CREDENTIAL_PATHS.contains(&path)) || path.starts_with("/auth/mfa/")
+}
+
+/// A 429 worded by the surface that owns `path`.
+fn too_many(path: &str, retry_after: u64) -> ApiError {
+    let message = "Too many requests. Try again later.";
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let error = match path {
+        "/register" | "/login" | "/auth/" | "/auth/token" => FastApi::message(status, message),
+        "/auth/register" | "/auth/re-authenticate" => {
+            Opaque::message(status, "Trop de tentatives : réessayez plus tard")
+        }
+        "/auth/signup" | "/auth/login" | "/auth/refresh" => MessageShape::message(status, message),
+        _ => Drf::message(status, message),
+    };
+    error.with_retry_after(retry_after)
+}
+
+/// Counts credential requests per client IP; over the limit, answers 429.
+pub async fn credential_guard(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if is_credential_route(request.method(), request.path()) {
+        if let Some(state) = request.app_data::<web::Data<AppState>>() {
+            if let Some(ip) = client_ip(request.request(), &state.settings) {
+                if let Err(wait) = state.limits.check_ip(ip) {
+                    let response = too_many(request.path(), wait).error_response();
+                    return Ok(request.into_response(response));
+                }
+            }
+        }
+    }
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}

@@ -1,0 +1,198 @@
+//! The WebSocket hub: which sockets are open for which user, and the
+//! [`MessageNotifier`] that pushes message events to them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::json;
+use sesame_kernel::UserId;
+use sesame_messaging::{MessageEvent, MessageNotifier};
+use tokio::sync::mpsc;
+
+use crate::surfaces::message_json;
+
+/// What the hub asks a socket task to do.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// Send this text frame.
+    Text(Arc<str>),
+    /// Close the socket with a policy-violation code and this reason.
+    Close(&'static str),
+}
+
+struct Subscriber {
+    id: u64,
+    session_id: String,
+    outbox: mpsc::Sender<Outbound>,
+}
+
+/// Open sockets by user. Each socket has a bounded queue: a reader too slow
+/// to keep up is dropped instead of slowing anyone else down.
+pub struct Hub {
+    subscribers: Mutex<HashMap<UserId, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+    queue_size: usize,
+}
+
+impl Hub {
+    /// A hub whose sockets each queue at most `queue_size` frames.
+    pub fn new(queue_size: usize) -> Self {
+        Hub {
+            subscribers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            queue_size: queue_size.max(1),
+        }
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, HashMap<UserId, Vec<Subscriber>>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a socket of `user` opened with a token of `session_id`.
+    pub fn subscribe(&self, user: UserId, session_id: String) -> (u64, mpsc::Receiver<Outbound>) {
+        let (outbox, inbox) = mpsc::channel(self.queue_size);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.subscribers()
+            .entry(user)
+            .or_default()
+            .push(Subscriber {
+                id,
+                session_id,
+                outbox,
+            });
+        (id, inbox)
+    }
+
+    /// Forgets a socket.
+    pub fn unsubscribe(&self, user: UserId, id: u64) {
+        let mut subscribers = self.subscribers();
+        if let Some(list) = subscribers.get_mut(&user) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                subscribers.remove(&user);
+            }
+        }
+    }
+
+    /// Closes every socket opened with a token of this session.
+    pub fn close_session(&self, session_id: &str) {
+        for list in self.subscribers().values() {
+            for subscriber in list.iter().filter(|s| s.session_id == session_id) {
+                let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
+            }
+        }
+    }
+
+    /// Closes every socket of this user.
+    pub fn close_user(&self, user: UserId) {
+        if let Some(list) = self.subscribers().get(&user) {
+            for subscriber in list {
+                let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
+            }
+        }
+    }
+
+    /// How many sockets are open.
+    pub fn connection_count(&self) -> usize {
+        self.subscribers().values().map(Vec::len).sum()
+    }
+
+    /// Queues `text` on every socket of `user`; drops sockets whose queue is full.
+    fn send_to(&self, user: UserId, text: Arc<str>) {
+        let mut subscribers = self.subscribers();
+        if let Some(list) = subscribers.get_mut(&user) {
+            list.retain(|subscriber| {
+                match subscriber.outbox.try_send(Outbound::Text(text.clone())) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(user = %user, "dropping a WebSocket that does not keep up");
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+        }
+    }
+}
+
+impl MessageNotifier for Hub {
+    fn notify(&self, event: &MessageEvent) {
+        let kind = match event {
+            MessageEvent::New(_) => "new_message",
+            MessageEvent::Read(_) => "message_read",
+        };
+        let frame = json!({"type": kind, "message": message_json(event.message())}).to_string();
+        self.send_to(event.audience(), Arc::from(frame));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use sesame_messaging::Message;
+
+    fn message(id: i64, from: i64, to: i64) -> Message {
+        Message {
+            id,
+            content: "hi".into(),
+            created_at: Utc::now(),
+            sender_id: UserId(from),
+            receiver_id: UserId(to),
+            is_read: false,
+        }
+    }
+
+    #[test]
+    fn every_socket_of_the_audience_gets_the_event() {
+        let hub = Hub::new(8);
+        let (_, mut phone) = hub.subscribe(UserId(2), "s1".into());
+        let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into());
+        let (_, mut sender) = hub.subscribe(UserId(1), "s3".into());
+        hub.notify(&MessageEvent::New(message(7, 1, 2)));
+        for inbox in [&mut phone, &mut laptop] {
+            match inbox.try_recv() {
+                Ok(Outbound::Text(text)) => {
+                    let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(frame["type"], "new_message");
+                    assert_eq!(frame["message"]["id"], 7);
+                }
+                other => panic!("expected a frame, got {other:?}"),
+            }
+        }
+        assert!(sender.try_recv().is_err());
+        hub.notify(&MessageEvent::Read(message(7, 1, 2)));
+        assert!(matches!(sender.try_recv(), Ok(Outbound::Text(t)) if t.contains("message_read")));
+    }
+
+    #[test]
+    fn a_full_queue_drops_only_that_socket() {
+        let hub = Hub::new(2);
+        let (_, mut slow) = hub.subscribe(UserId(2), "slow".into());
+        let (_, mut fast) = hub.subscribe(UserId(2), "fast".into());
+        for id in 0..3 {
+            hub.notify(&MessageEvent::New(message(id, 1, 2)));
+            while fast.try_recv().is_ok() {}
+        }
+        assert_eq!(hub.connection_count(), 1);
+        assert!(slow.try_recv().is_ok());
+        assert!(slow.try_recv().is_ok());
+        assert!(matches!(
+            slow.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn closing_a_session_reaches_only_its_sockets() {
+        let hub = Hub::new(4);
+        let (_, mut a) = hub.subscribe(UserId(1), "a".into());
+        let (_, mut b) = hub.subscribe(UserId(1), "b".into());
+        hub.close_session("a");
+        assert!(matches!(a.try_recv(), Ok(Outbound::Close(_))));
+        assert!(b.try_recv().is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! One-time tokens and the outgoing email queue: written together with the
+//! state change that causes them, used once, claimed by one sender at a time.
+
+use std::sync::Barrier;
+use std::thread;
+
+use chrono::Duration;
+use sesame_kernel::secrets::token_hash;
+use sesame_kernel::Timestamp;
+use sesame_persistence::Database;
+use sesame_tokens::SessionRepository;
+use sesame_users::{
+    AccountToken, AccountTokenStore, MailQueue, NewEmail, OutgoingEmail, TokenEffect, TokenGrant,
+    TokenPurpose, User, UserRepository, UsersError,
+};
+
+use crate::support::{
+    insert_user, jwt_session, new_user, now, precise_time, username, UNKNOWN_USER,
+};
+
+fn grant(purpose: TokenPurpose, token: &str, at: Timestamp) -> TokenGrant {
+    TokenGrant {
+        purpose,
+        token_hash: token_hash(token),
+        created_at: at,
+        expires_at: at + Duration::hours(1),
+    }
+}
+
+fn email(to: &str, text: &str, at: Timestamp) -> NewEmail {
+    NewEmail::new(
+        OutgoingEmail {
+            to: to.to_owned(),
+            subject: "Subject".to_owned(),
+            text: text.to_owned(),
+        },
+        at,
+    )
+}
+
+fn token_of(db: &Database, token: &str) -> AccountToken {
+    db.find_token(&token_hash(token))
+        .unwrap()
+        .expect("a stored token")
+}
+
+/// Every email due within a year, claimed (and so taken out of the queue for a while).
+fn claim_all(db: &Database) -> Vec<sesame_users::QueuedEmail> {
+    let later = now() + Duration::days(365);
+    db.claim_due(later, later + Duration::days(1), 1000)
+        .unwrap()
+}
+
+fn race<T: Send>(threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(threads);
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (start, work) = (&start, &work);
+                scope.spawn(move || {
+                    start.wait();
+                    work(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+contract_tests! {
+    fn an_account_its_token_and_its_email_are_stored_together(db: &Database) {
+        let at = precise_time();
+        let mut user = new_user("alice", Some("alice@example.com"));
+        user.is_active = false;
+        let stored = db
+            .insert_with_token(&user, &grant(TokenPurpose::Activation, "tok", at), &|u: &User| {
+                email(u.email.as_deref().unwrap(), &format!("uid {}", u.id), at)
+            })
+            .unwrap();
+        assert!(!stored.is_active);
+        assert_eq!(db.find_by_id(stored.id).unwrap().unwrap().username, "alice");
+
+        let token = token_of(db, "tok");
+        assert_eq!(token.user_id, stored.id);
+        assert_eq!(token.purpose, TokenPurpose::Activation);
+        assert_eq!(token.created_at, at);
+        assert_eq!(token.expires_at, at + Duration::hours(1));
+        assert_eq!(token.used_at, None);
+        assert!(db.find_token("tok").unwrap().is_none(), "only the hash is a key");
+
+        let queued = claim_all(db);
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].email.to, "alice@example.com");
+        assert_eq!(queued[0].email.text, format!("uid {}", stored.id));
+        assert_eq!(queued[0].attempts, 0);
+
+        // A taken username stores neither the token nor the email.
+        let again = new_user("ALICE", Some("other@example.com"));
+        let error = db
+            .insert_with_token(&again, &grant(TokenPurpose::Activation, "tok2", at), &|u: &User| {
+                email(u.email.as_deref().unwrap(), "x", at)
+            })
+            .unwrap_err();
+        assert!(matches!(error, UsersError::UsernameTaken), "{error:?}");
+        let again = new_user("bob", Some("Alice@Example.com"));
+        let error = db
+            .insert_with_token(&again, &grant(TokenPurpose::Activation, "tok3", at), &|u: &User| {
+                email(u.email.as_deref().unwrap(), "x", at)
+            })
+            .unwrap_err();
+        assert!(matches!(error, UsersError::EmailTaken), "{error:?}");
+        assert!(db.find_token(&token_hash("tok2")).unwrap().is_none());
+        assert!(db.find_token(&token_hash("tok3")).unwrap().is_none());
+        assert!(claim_all(db).is_empty());
+        assert!(db.find_by_username("bob").unwrap().is_none());
+    }
+
+    fn issuing_a_token_queues_its_email(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "reset", at), &email("alice@example.com", "link", at))
+            .unwrap();
+        assert_eq!(token_of(db, "reset").user_id, alice.id);
+        assert_eq!(claim_all(db).len(), 1);
+
+        let error = db
+            .issue_token(UNKNOWN_USER, &grant(TokenPurpose::PasswordReset, "x", at), &email("x@example.com", "x", at))
+            .unwrap_err();
+        assert!(matches!(error, UsersError::NotFound));
+        assert!(db.find_token(&token_hash("x")).unwrap().is_none());
+        assert!(claim_all(db).is_empty());
+
+        // Expired tokens of the account go when a new one comes.
+        let later = at + Duration::hours(2);
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "new", later), &email("alice@example.com", "link", later))
+            .unwrap();
+        assert!(db.find_token(&token_hash("reset")).unwrap().is_none());
+        assert!(db.find_token(&token_hash("new")).unwrap().is_some());
+    }
+
+    fn a_token_is_used_once_and_applies_its_effect(db: &Database) {
+        let mut user = new_user("alice", Some("alice@example.com"));
+        user.is_active = false;
+        let alice = db.insert(&user).unwrap();
+        let at = now();
+        for token in ["one", "two"] {
+            db.issue_token(alice.id, &grant(TokenPurpose::Activation, token, at), &email("a@example.com", "x", at))
+                .unwrap();
+        }
+        let one = token_of(db, "one");
+        let used_at = at + Duration::minutes(1);
+        assert!(db.use_token(&one, &TokenEffect::Activate, used_at).unwrap());
+        assert!(db.find_by_id(alice.id).unwrap().unwrap().is_active);
+        assert_eq!(token_of(db, "one").used_at, Some(used_at));
+        assert!(!db.use_token(&one, &TokenEffect::Activate, used_at).unwrap());
+        // The other activation token died with it.
+        let two = token_of(db, "two");
+        assert!(two.used_at.is_some());
+        assert!(!db.use_token(&two, &TokenEffect::Activate, used_at).unwrap());
+
+        // Expired tokens are refused, and nothing changes.
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "late", at), &email("a@example.com", "x", at))
+            .unwrap();
+        let late = token_of(db, "late");
+        assert!(!db
+            .use_token(&late, &TokenEffect::SetUsername(username("renamed")), at + Duration::hours(1))
+            .unwrap());
+        assert_eq!(db.find_by_id(alice.id).unwrap().unwrap().username, "alice");
+        assert!(db
+            .use_token(&late, &TokenEffect::SetUsername(username("renamed")), at + Duration::minutes(59))
+            .unwrap());
+        assert_eq!(db.find_by_id(alice.id).unwrap().unwrap().username, "renamed");
+    }
+
+    fn a_token_whose_effect_conflicts_stays_usable(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        insert_user(db, "bob", Some("bob@example.com"));
+        let at = now();
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "tok", at), &email("a@example.com", "x", at))
+            .unwrap();
+        let token = token_of(db, "tok");
+        let error = db
+            .use_token(&token, &TokenEffect::SetUsername(username("BOB")), at)
+            .unwrap_err();
+        assert!(matches!(error, UsersError::UsernameTaken), "{error:?}");
+        assert_eq!(token_of(db, "tok").used_at, None);
+        assert!(db.use_token(&token, &TokenEffect::SetUsername(username("carol")), at).unwrap());
+    }
+
+    fn a_password_reset_revokes_sessions_and_kills_every_token(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let bob = insert_user(db, "bob", Some("bob@example.com"));
+        let at = now();
+        db.create(&jwt_session("s1", alice.id, at)).unwrap();
+        db.create(&jwt_session("s2", bob.id, at)).unwrap();
+        for (token, purpose) in [("reset", TokenPurpose::PasswordReset), ("name", TokenPurpose::UsernameReset)] {
+            db.issue_token(alice.id, &grant(purpose, token, at), &email("a@example.com", "x", at)).unwrap();
+        }
+        db.issue_token(bob.id, &grant(TokenPurpose::PasswordReset, "bobs", at), &email("b@example.com", "x", at)).unwrap();
+
+        let reset = token_of(db, "reset");
+        let effect = TokenEffect::SetPassword { password_hash: "new-hash".into() };
+        assert!(db.use_token(&reset, &effect, at).unwrap());
+        assert_eq!(db.find_by_id(alice.id).unwrap().unwrap().password_hash, "new-hash");
+        assert!(db.find("s1").unwrap().unwrap().revoked_at.is_some());
+        assert!(db.find("s2").unwrap().unwrap().revoked_at.is_none());
+        assert!(db.find_token(&token_hash("reset")).unwrap().is_none());
+        assert!(db.find_token(&token_hash("name")).unwrap().is_none());
+        assert!(db.find_token(&token_hash("bobs")).unwrap().is_some());
+        assert!(!db.use_token(&reset, &effect, at).unwrap());
+    }
+
+    fn a_password_change_or_a_deletion_kills_tokens(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "a", at), &email("a@example.com", "x", at)).unwrap();
+        db.change_password(alice.id, "other-hash", None, at).unwrap();
+        assert!(db.find_token(&token_hash("a")).unwrap().is_none());
+
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "b", at), &email("a@example.com", "x", at)).unwrap();
+        db.delete(alice.id).unwrap();
+        assert!(db.find_token(&token_hash("b")).unwrap().is_none());
+    }
+
+    fn racing_uses_of_one_token_let_exactly_one_win(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "tok", at), &email("a@example.com", "x", at)).unwrap();
+        let token = token_of(db, "tok");
+        let wins = race(8, |i| {
+            db.use_token(&token, &TokenEffect::SetPassword { password_hash: format!("hash-{i}") }, at)
+                .unwrap()
+        });
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+        let winner = wins.iter().position(|w| *w).unwrap();
+        assert_eq!(db.find_by_id(alice.id).unwrap().unwrap().password_hash, format!("hash-{winner}"));
+    }
+
+    fn the_queue_hands_out_due_emails_and_records_outcomes(db: &Database) {
+        let at = precise_time();
+        assert_eq!(db.next_due().unwrap(), None);
+        let first = email("a@example.com", "first", at);
+        let second = email("b@example.com", "second", at + Duration::seconds(1));
+        let user = insert_user(db, "alice", Some("alice@example.com"));
+        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "1", at), &first).unwrap();
+        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "2", at), &second).unwrap();
+        assert_eq!(db.next_due().unwrap(), Some(at));
+
+        // Only what is due, oldest first, up to the limit.
+        let lease = at + Duration::minutes(5);
+        assert!(db.claim_due(at - Duration::seconds(1), lease, 10).unwrap().is_empty());
+        let claimed = db.claim_due(at + Duration::seconds(5), lease, 1).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].key, first.key);
+        assert_eq!(claimed[0].email.text, "first");
+        // Claimed emails are left alone until their lease ends.
+        let claimed2 = db.claim_due(at + Duration::seconds(5), lease, 10).unwrap();
+        assert_eq!(claimed2.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), [second.key.as_str()]);
+        assert_eq!(db.next_due().unwrap(), Some(lease));
+
+        db.mark_sent(claimed[0].id, at).unwrap();
+        db.retry_later(claimed2[0].id, 1, at + Duration::seconds(30), &"x".repeat(2000)).unwrap();
+        assert_eq!(db.next_due().unwrap(), Some(at + Duration::seconds(30)));
+        let retried = db.claim_due(at + Duration::seconds(30), lease, 10).unwrap();
+        assert_eq!(retried.len(), 1);
+        assert_eq!((retried[0].attempts, retried[0].email.text.as_str()), (1, "second"));
+        db.give_up(retried[0].id, 2, at, "550 no").unwrap();
+        assert_eq!(db.next_due().unwrap(), None);
+        assert!(claim_all(db).is_empty());
+    }
+
+    fn racing_senders_never_claim_the_same_email(db: &Database) {
+        let user = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        for i in 0..30 {
+            db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, &format!("t{i}"), at), &email("a@example.com", &i.to_string(), at))
+                .unwrap();
+        }
+        let later = at + Duration::seconds(1);
+        let claims = race(6, |_| {
+            let mut mine = Vec::new();
+            loop {
+                let batch = db.claim_due(later, later + Duration::minutes(5), 4).unwrap();
+                if batch.is_empty() {
+                    break mine;
+                }
+                mine.extend(batch.into_iter().map(|e| e.id));
+            }
+        });
+        let mut all: Vec<i64> = claims.into_iter().flatten().collect();
+        all.sort_unstable();
+        let total = all.len();
+        all.dedup();
+        assert_eq!((total, all.len()), (30, 30));
+    }
+}

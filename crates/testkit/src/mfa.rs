@@ -1,0 +1,98 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sesame_kernel::UserId;
+use sesame_tokens::{MfaRepository, TokensError, TotpRecord};
+
+/// TOTP records and recovery-code hashes in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryMfa {
+    state: Mutex<HashMap<UserId, (TotpRecord, Vec<String>)>>,
+}
+
+impl InMemoryMfa {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The stored record of `user` (to check what is kept at rest).
+    pub fn record(&self, user: UserId) -> Option<TotpRecord> {
+        self.state
+            .lock()
+            .unwrap()
+            .get(&user)
+            .map(|(r, _)| r.clone())
+    }
+
+    /// The stored recovery-code hashes of `user`.
+    pub fn recovery_hashes(&self, user: UserId) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .get(&user)
+            .map(|(_, hashes)| hashes.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl MfaRepository for InMemoryMfa {
+    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
+        Ok(self.record(user))
+    }
+
+    fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
+        let record = TotpRecord {
+            encrypted_secret: encrypted_secret.to_owned(),
+            confirmed: false,
+            last_used_step: None,
+        };
+        self.state
+            .lock()
+            .unwrap()
+            .insert(user, (record, Vec::new()));
+        Ok(())
+    }
+
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+    ) -> Result<(), TokensError> {
+        if let Some((record, hashes)) = self.state.lock().unwrap().get_mut(&user) {
+            record.confirmed = true;
+            record.last_used_step = Some(step);
+            *hashes = recovery_code_hashes.to_vec();
+        }
+        Ok(())
+    }
+
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
+        let mut state = self.state.lock().unwrap();
+        match state.get_mut(&user) {
+            Some((record, _)) if record.last_used_step.is_none_or(|last| step > last) => {
+                record.last_used_step = Some(step);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
+        let mut state = self.state.lock().unwrap();
+        Ok(match state.get_mut(&user) {
+            Some((_, hashes)) => {
+                let before = hashes.len();
+                hashes.retain(|h| h != code_hash);
+                hashes.len() < before
+            }
+            None => false,
+        })
+    }
+
+    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
+        self.state.lock().unwrap().remove(&user);
+        Ok(())
+    }
+}

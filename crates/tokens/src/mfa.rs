@@ -1,0 +1,340 @@
+//! A second factor: TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps, one step of
+//! drift either way, each step accepted once) and single-use recovery codes.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use sesame_kernel::secrets::{constant_time_eq, random_bytes, token_hash};
+use sesame_kernel::{Clock, UserId};
+use sesame_users::User;
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+
+use crate::TokensError;
+
+/// A user's TOTP state as stored: the secret only encrypted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// The secret, encrypted by the [`SecretCipher`].
+    pub encrypted_secret: String,
+    /// Whether a first code confirmed it (TOTP is on).
+    pub confirmed: bool,
+    /// The last 30-second step a code was accepted for.
+    pub last_used_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord")
+            .field("confirmed", &self.confirmed)
+            .field("last_used_step", &self.last_used_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where second factors are kept.
+pub trait MfaRepository: Send + Sync {
+    /// The user's TOTP record, if any.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError>;
+
+    /// Stores a new unconfirmed secret, replacing an unconfirmed one.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError>;
+
+    /// Turns TOTP on with the step of the confirming code and the hashes of
+    /// fresh recovery codes (replacing any old ones), in one transaction.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+    ) -> Result<(), TokensError>;
+
+    /// Records `step` as used if it is later than the last used one (a
+    /// compare-and-swap). Returns whether it was recorded.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError>;
+
+    /// Deletes the recovery code with this hash. Returns whether it existed.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError>;
+
+    /// Removes TOTP and the recovery codes.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn remove_totp(&self, user: UserId) -> Result<(), TokensError>;
+}
+
+/// Encrypts secrets at rest.
+pub trait SecretCipher: Send + Sync {
+    /// The ciphertext of `plain`, as text.
+    fn encrypt(&self, plain: &[u8]) -> String;
+    /// The plaintext, or `None` if `sealed` was not made with this key.
+    fn decrypt(&self, sealed: &str) -> Option<Vec<u8>>;
+}
+
+/// ChaCha20-Poly1305 with a 256-bit key and a random nonce per secret.
+pub struct ChaChaCipher {
+    cipher: ChaCha20Poly1305,
+}
+
+impl ChaChaCipher {
+    /// A cipher with this 32-byte key.
+    ///
+    /// # Errors
+    /// [`TokensError::Signing`] when the key is not 32 bytes.
+    pub fn new(key: &[u8]) -> Result<Self, TokensError> {
+        let cipher = ChaCha20Poly1305::new_from_slice(key)
+            .map_err(|_| TokensError::Signing("the MFA encryption key must be 32 bytes".into()))?;
+        Ok(ChaChaCipher { cipher })
+    }
+}
+
+impl SecretCipher for ChaChaCipher {
+    fn encrypt(&self, plain: &[u8]) -> String {
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&random_bytes(12));
+        let mut sealed = nonce.to_vec();
+        // Encryption with a fresh 96-bit nonce cannot fail for inputs this small.
+        sealed.extend(
+            self.cipher
+                .encrypt(&Nonce::from(nonce), plain)
+                .unwrap_or_default(),
+        );
+        URL_SAFE_NO_PAD.encode(sealed)
+    }
+
+    fn decrypt(&self, sealed: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let (nonce, ciphertext) = bytes.split_first_chunk::<12>()?;
+        self.cipher.decrypt(&Nonce::from(*nonce), ciphertext).ok()
+    }
+}
+
+/// What setup hands the user once: the secret to type or scan.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpSetup {
+    /// The secret, base32 without padding.
+    pub secret: String,
+    /// `otpauth://totp/Sesame:<username>?secret=<secret>&issuer=Sesame`.
+    pub otpauth_url: String,
+}
+
+/// How many recovery codes a user gets.
+pub const RECOVERY_CODES: usize = 10;
+const SECRET_BYTES: usize = 20;
+const STEP_SECONDS: i64 = 30;
+
+/// Second-factor use-cases: set up, confirm, disable, check at login.
+#[derive(Clone)]
+pub struct MfaService {
+    store: Arc<dyn MfaRepository>,
+    cipher: Arc<dyn SecretCipher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MfaService {
+    /// A service over these ports.
+    pub fn new(
+        store: Arc<dyn MfaRepository>,
+        cipher: Arc<dyn SecretCipher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        MfaService {
+            store,
+            cipher,
+            clock,
+        }
+    }
+
+    /// Starts setup: a new secret (not active until confirmed). The caller
+    /// has checked the user's password.
+    ///
+    /// # Errors
+    /// [`TokensError::MfaAlreadyEnabled`], [`TokensError::Storage`].
+    pub fn setup(&self, user: &User) -> Result<TotpSetup, TokensError> {
+        if self.store.find_totp(user.id)?.is_some_and(|r| r.confirmed) {
+            return Err(TokensError::MfaAlreadyEnabled);
+        }
+        let secret = random_bytes(SECRET_BYTES);
+        self.store
+            .save_pending_totp(user.id, &self.cipher.encrypt(&secret))?;
+        let encoded = totp(secret)?.secret().to_base32();
+        Ok(TotpSetup {
+            otpauth_url: format!(
+                "otpauth://totp/Sesame:{}?secret={encoded}&issuer=Sesame",
+                percent_encode(&user.username)
+            ),
+            secret: encoded,
+        })
+    }
+
+    /// Confirms setup with a first code: TOTP is on, and the ten recovery
+    /// codes are returned (only their hashes are kept).
+    ///
+    /// # Errors
+    /// [`TokensError::MfaNotEnabled`] without a pending setup,
+    /// [`TokensError::MfaAlreadyEnabled`], [`TokensError::OtpInvalid`],
+    /// [`TokensError::Storage`].
+    pub fn confirm(&self, user: &User, code: &str) -> Result<Vec<String>, TokensError> {
+        let record = self
+            .store
+            .find_totp(user.id)?
+            .ok_or(TokensError::MfaNotEnabled)?;
+        if record.confirmed {
+            return Err(TokensError::MfaAlreadyEnabled);
+        }
+        let step = self
+            .matching_step(&record, code)?
+            .ok_or(TokensError::OtpInvalid)?;
+        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+        let hashes: Vec<String> = codes.iter().map(|c| token_hash(&normalized(c))).collect();
+        self.store.confirm_totp(user.id, step, &hashes)?;
+        Ok(codes)
+    }
+
+    /// Turns TOTP off after a valid code (TOTP or an unused recovery code).
+    /// The caller has checked the user's password.
+    ///
+    /// # Errors
+    /// [`TokensError::MfaNotEnabled`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
+    pub fn disable(&self, user: &User, code: &str) -> Result<(), TokensError> {
+        match self.store.find_totp(user.id)? {
+            Some(record) if record.confirmed => {
+                self.check_code(user.id, &record, code)?;
+                self.store.remove_totp(user.id)
+            }
+            _ => Err(TokensError::MfaNotEnabled),
+        }
+    }
+
+    /// Whether the user has TOTP on.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn is_enabled(&self, user: &User) -> Result<bool, TokensError> {
+        Ok(self.store.find_totp(user.id)?.is_some_and(|r| r.confirmed))
+    }
+
+    /// The second step of a login: nothing to do without TOTP; with it, a
+    /// TOTP code for a step not used before, or an unused recovery code.
+    ///
+    /// # Errors
+    /// [`TokensError::OtpRequired`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
+    pub fn check_login(&self, user: &User, otp: Option<&str>) -> Result<(), TokensError> {
+        let Some(record) = self.store.find_totp(user.id)?.filter(|r| r.confirmed) else {
+            return Ok(());
+        };
+        let code = otp
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or(TokensError::OtpRequired)?;
+        self.check_code(user.id, &record, code)
+    }
+
+    fn check_code(&self, user: UserId, record: &TotpRecord, code: &str) -> Result<(), TokensError> {
+        if let Some(step) = self.matching_step(record, code)? {
+            return if self.store.use_totp_step(user, step)? {
+                Ok(())
+            } else {
+                Err(TokensError::OtpInvalid)
+            };
+        }
+        if self
+            .store
+            .use_recovery_code(user, &token_hash(&normalized(code)))?
+        {
+            Ok(())
+        } else {
+            Err(TokensError::OtpInvalid)
+        }
+    }
+
+    /// The step within one of now whose code is `code`, if any and not used yet.
+    fn matching_step(&self, record: &TotpRecord, code: &str) -> Result<Option<i64>, TokensError> {
+        let code = code.trim();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let secret = self
+            .cipher
+            .decrypt(&record.encrypted_secret)
+            .ok_or_else(|| TokensError::Signing("the TOTP secret cannot be decrypted".into()))?;
+        let totp = totp(secret)?;
+        let now = self.clock.now().timestamp() / STEP_SECONDS;
+        Ok([now - 1, now, now + 1].into_iter().find(|step| {
+            record.last_used_step.is_none_or(|last| *step > last)
+                && constant_time_eq(
+                    &totp.generate((*step * STEP_SECONDS) as u64).to_string(),
+                    code,
+                )
+        }))
+    }
+}
+
+fn totp(secret: Vec<u8>) -> Result<Totp, TokensError> {
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(STEP_SECONDS as u64)
+        .with_secret(Secret::new(secret.into_boxed_slice()))
+        .build()
+        .map_err(|e| TokensError::Signing(format!("TOTP: {e:?}")))
+}
+
+/// Ten characters from an alphabet without look-alikes, as `xxxxx-xxxxx`.
+fn recovery_code() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let raw: String = random_bytes(10)
+        .into_iter()
+        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
+        .collect();
+    format!("{}-{}", &raw[..5], &raw[5..])
+}
+
+/// Recovery codes compare without case, spaces or dashes.
+fn normalized(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The TOTP code for `secret_base32` at `unix_seconds` (for clients and tests).
+///
+/// # Errors
+/// [`TokensError::Signing`] for a malformed secret.
+pub fn totp_code(secret_base32: &str, unix_seconds: i64) -> Result<String, TokensError> {
+    let secret = Secret::try_from_base32(secret_base32)
+        .map_err(|e| TokensError::Signing(format!("TOTP secret: {e:?}")))?;
+    Ok(totp(secret.as_bytes().to_vec())?
+        .generate(unix_seconds as u64)
+        .to_string())
+}

@@ -1,0 +1,214 @@
+//! Second-factor rules with in-memory fakes and a hand-moved clock.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sesame_kernel::{Clock, UserId};
+use sesame_testkit::{FakeClock, InMemoryMfa};
+use sesame_tokens::{totp_code, ChaChaCipher, MfaService, SecretCipher, TokensError};
+use sesame_users::User;
+
+struct Fixture {
+    clock: Arc<FakeClock>,
+    store: Arc<InMemoryMfa>,
+    mfa: MfaService,
+    user: User,
+}
+
+fn fixture() -> Fixture {
+    let clock = Arc::new(FakeClock::new());
+    let store = Arc::new(InMemoryMfa::new());
+    let cipher = Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap());
+    let user = User {
+        id: UserId(1),
+        username: "ada lovelace".into(),
+        email: None,
+        first_name: String::new(),
+        last_name: String::new(),
+        avatar: None,
+        is_active: true,
+        is_staff: false,
+        date_joined: clock.now(),
+        last_login: None,
+        password_hash: String::new(),
+    };
+    Fixture {
+        mfa: MfaService::new(store.clone(), cipher, clock.clone()),
+        clock,
+        store,
+        user,
+    }
+}
+
+impl Fixture {
+    fn code(&self, secret: &str, offset_seconds: i64) -> String {
+        totp_code(secret, self.clock.now().timestamp() + offset_seconds).unwrap()
+    }
+
+    fn enabled(&self) -> (String, Vec<String>) {
+        let setup = self.mfa.setup(&self.user).unwrap();
+        let codes = self
+            .mfa
+            .confirm(&self.user, &self.code(&setup.secret, 0))
+            .unwrap();
+        self.clock.advance(Duration::seconds(30));
+        (setup.secret, codes)
+    }
+}
+
+#[test]
+fn setup_gives_a_160_bit_secret_and_an_otpauth_url_but_is_not_on_yet() {
+    let f = fixture();
+    let setup = f.mfa.setup(&f.user).unwrap();
+    assert_eq!(setup.secret.len(), 32, "160 bits of base32");
+    assert_eq!(
+        setup.otpauth_url,
+        format!(
+            "otpauth://totp/Sesame:ada%20lovelace?secret={}&issuer=Sesame",
+            setup.secret
+        )
+    );
+    assert!(!f.mfa.is_enabled(&f.user).unwrap());
+    assert!(f.mfa.check_login(&f.user, None).is_ok());
+    let stored = f.store.record(f.user.id).unwrap();
+    assert!(
+        !stored.encrypted_secret.contains(&setup.secret),
+        "kept encrypted"
+    );
+}
+
+#[test]
+fn confirm_turns_it_on_and_returns_ten_single_use_recovery_codes() {
+    let f = fixture();
+    let setup = f.mfa.setup(&f.user).unwrap();
+    assert!(matches!(
+        f.mfa.confirm(&f.user, "000000"),
+        Err(TokensError::OtpInvalid)
+    ));
+    let codes = f.mfa.confirm(&f.user, &f.code(&setup.secret, 0)).unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(codes.iter().all(|c| c.len() >= 8));
+    assert!(f.mfa.is_enabled(&f.user).unwrap());
+    let hashes = f.store.recovery_hashes(f.user.id);
+    assert_eq!(hashes.len(), 10);
+    assert!(
+        codes.iter().all(|c| !hashes.contains(c)),
+        "only hashes are kept"
+    );
+    assert!(matches!(
+        f.mfa.setup(&f.user),
+        Err(TokensError::MfaAlreadyEnabled)
+    ));
+}
+
+#[test]
+fn logins_need_a_fresh_code_once_it_is_on() {
+    let f = fixture();
+    let (secret, _) = f.enabled();
+    assert!(matches!(
+        f.mfa.check_login(&f.user, None),
+        Err(TokensError::OtpRequired)
+    ));
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some(" ")),
+        Err(TokensError::OtpRequired)
+    ));
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some("123456")),
+        Err(TokensError::OtpInvalid)
+    ));
+    let code = f.code(&secret, 0);
+    assert!(f.mfa.check_login(&f.user, Some(&code)).is_ok());
+    assert!(
+        matches!(
+            f.mfa.check_login(&f.user, Some(&code)),
+            Err(TokensError::OtpInvalid)
+        ),
+        "a code is accepted once"
+    );
+    f.clock.advance(Duration::seconds(30));
+    assert!(f
+        .mfa
+        .check_login(&f.user, Some(&f.code(&secret, 0)))
+        .is_ok());
+}
+
+#[test]
+fn one_step_of_drift_either_way_and_no_more() {
+    let f = fixture();
+    let (secret, _) = f.enabled();
+    f.clock.advance(Duration::seconds(120));
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some(&f.code(&secret, -60))),
+        Err(TokensError::OtpInvalid)
+    ));
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some(&f.code(&secret, 60))),
+        Err(TokensError::OtpInvalid)
+    ));
+    assert!(f
+        .mfa
+        .check_login(&f.user, Some(&f.code(&secret, -30)))
+        .is_ok());
+    assert!(f
+        .mfa
+        .check_login(&f.user, Some(&f.code(&secret, 30)))
+        .is_ok());
+    assert!(
+        matches!(
+            f.mfa.check_login(&f.user, Some(&f.code(&secret, 0))),
+            Err(TokensError::OtpInvalid)
+        ),
+        "a step before one already used is refused"
+    );
+}
+
+#[test]
+fn recovery_codes_work_once_each() {
+    let f = fixture();
+    let (_, codes) = f.enabled();
+    assert!(f
+        .mfa
+        .check_login(&f.user, Some(&codes[0].to_uppercase()))
+        .is_ok());
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some(&codes[0])),
+        Err(TokensError::OtpInvalid)
+    ));
+    assert!(f.mfa.check_login(&f.user, Some(&codes[1])).is_ok());
+    assert_eq!(f.store.recovery_hashes(f.user.id).len(), 8);
+}
+
+#[test]
+fn disable_needs_a_valid_code() {
+    let f = fixture();
+    assert!(matches!(
+        f.mfa.disable(&f.user, "123456"),
+        Err(TokensError::MfaNotEnabled)
+    ));
+    let (_, codes) = f.enabled();
+    assert!(matches!(
+        f.mfa.disable(&f.user, "123456"),
+        Err(TokensError::OtpInvalid)
+    ));
+    assert!(f.mfa.is_enabled(&f.user).unwrap());
+    f.mfa.disable(&f.user, &codes[3]).unwrap();
+    assert!(!f.mfa.is_enabled(&f.user).unwrap());
+    assert!(f.mfa.check_login(&f.user, None).is_ok());
+}
+
+#[test]
+fn the_cipher_refuses_other_keys_and_tampering() {
+    let cipher = ChaChaCipher::new(&[1u8; 32]).unwrap();
+    let sealed = cipher.encrypt(b"secret");
+    assert_eq!(cipher.decrypt(&sealed).unwrap(), b"secret");
+    assert_ne!(cipher.encrypt(b"secret"), sealed, "a fresh nonce each time");
+    assert!(ChaChaCipher::new(&[2u8; 32])
+        .unwrap()
+        .decrypt(&sealed)
+        .is_none());
+    let mut tampered = sealed.clone();
+    tampered.replace_range(20..21, if &sealed[20..21] == "A" { "B" } else { "A" });
+    assert!(cipher.decrypt(&tampered).is_none());
+    assert!(ChaChaCipher::new(&[1u8; 16]).is_err());
+}

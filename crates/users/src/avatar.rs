@@ -1,0 +1,222 @@
+//! Avatar images: which formats are accepted (by their content, never their
+//! name), and the random file names they are stored under.
+
+use crate::FieldError;
+
+/// An accepted image format, recognised by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// PNG.
+    Png,
+    /// JPEG.
+    Jpeg,
+    /// WebP.
+    WebP,
+    /// GIF.
+    Gif,
+}
+
+impl ImageKind {
+    /// Every accepted format.
+    pub const ALL: [ImageKind; 4] = [
+        ImageKind::Png,
+        ImageKind::Jpeg,
+        ImageKind::WebP,
+        ImageKind::Gif,
+    ];
+
+    /// The format of `bytes`, from their signature.
+    pub fn sniff(bytes: &[u8]) -> Option<ImageKind> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(ImageKind::Png)
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            Some(ImageKind::Jpeg)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(ImageKind::Gif)
+        } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+            Some(ImageKind::WebP)
+        } else {
+            None
+        }
+    }
+
+    /// The file extension it is stored with.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageKind::Png => "png",
+            ImageKind::Jpeg => "jpg",
+            ImageKind::WebP => "webp",
+            ImageKind::Gif => "gif",
+        }
+    }
+
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ImageKind::Png => "image/png",
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::WebP => "image/webp",
+            ImageKind::Gif => "image/gif",
+        }
+    }
+}
+
+/// The name of a stored avatar file: a random stem of
+/// [`AvatarName::STEM_CHARS`] URL-safe characters and the extension of its
+/// format. Nothing else parses, so no name can reach outside the avatar folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarName {
+    name: String,
+    kind: ImageKind,
+}
+
+impl AvatarName {
+    /// Length of the random part.
+    pub const STEM_CHARS: usize = 32;
+
+    /// A fresh random name for an image of `kind`.
+    pub fn random(kind: ImageKind) -> AvatarName {
+        // 24 random bytes are 32 URL-safe base64 characters.
+        let stem = sesame_kernel::secrets::random_token(24);
+        AvatarName {
+            name: format!("{stem}.{}", kind.extension()),
+            kind,
+        }
+    }
+
+    /// `raw` if it is a name [`AvatarName::random`] could have made.
+    pub fn parse(raw: &str) -> Option<AvatarName> {
+        let (stem, extension) = raw.split_once('.')?;
+        let stem_ok = stem.len() == Self::STEM_CHARS
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let kind = ImageKind::ALL
+            .into_iter()
+            .find(|k| k.extension() == extension)?;
+        stem_ok.then(|| AvatarName {
+            name: raw.to_owned(),
+            kind,
+        })
+    }
+
+    /// The file name.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The format, from the extension it was given when stored.
+    pub fn kind(&self) -> ImageKind {
+        self.kind
+    }
+}
+
+/// What a profile update does to the avatar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AvatarChange {
+    /// Leaves it as it is.
+    #[default]
+    Keep,
+    /// Removes it (and its file).
+    Remove,
+    /// Replaces it with these uploaded bytes (checked first).
+    Upload(Vec<u8>),
+}
+
+/// Checks uploaded bytes: an accepted image format within `max_bytes`.
+///
+/// # Errors
+/// A [`FieldError`] on `avatar` saying what is wrong.
+pub fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, FieldError> {
+    if bytes.is_empty() {
+        return Err(FieldError::new("avatar", "The submitted file is empty."));
+    }
+    if bytes.len() > max_bytes {
+        return Err(FieldError::new(
+            "avatar",
+            format!(
+                "Ensure this file is no larger than {}.",
+                human_size(max_bytes)
+            ),
+        ));
+    }
+    ImageKind::sniff(bytes).ok_or_else(|| {
+        FieldError::new(
+            "avatar",
+            "Upload a valid image. Accepted formats: PNG, JPEG, WebP and GIF.",
+        )
+    })
+}
+
+fn human_size(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_by_content() {
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\n...."),
+            Some(ImageKind::Png)
+        );
+        assert_eq!(
+            ImageKind::sniff(&[0xff, 0xd8, 0xff, 0xe0]),
+            Some(ImageKind::Jpeg)
+        );
+        assert_eq!(ImageKind::sniff(b"GIF89a..."), Some(ImageKind::Gif));
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageKind::WebP)
+        );
+        assert_eq!(ImageKind::sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(ImageKind::sniff(b"<svg xmlns="), None);
+        assert_eq!(ImageKind::sniff(b""), None);
+    }
+
+    #[test]
+    fn only_random_names_parse() {
+        let name = AvatarName::random(ImageKind::WebP);
+        assert_eq!(AvatarName::parse(name.as_str()), Some(name.clone()));
+        assert!(name.as_str().ends_with(".webp"));
+        let stem = "a".repeat(AvatarName::STEM_CHARS);
+        assert!(AvatarName::parse(&format!("{stem}.png")).is_some());
+        for bad in [
+            "../etc/passwd".to_owned(),
+            format!("{stem}.exe"),
+            format!("{stem}.png.png"),
+            format!("{stem}/.png"),
+            format!("../{}.png", &stem[3..]),
+            format!("{}.png", &stem[1..]),
+            format!("{stem}a.png"),
+            format!("{stem}.PNG"),
+            format!("{}%2e.png", &stem[3..]),
+            String::new(),
+        ] {
+            assert_eq!(AvatarName::parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uploads_are_checked() {
+        let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
+        assert_eq!(check_image(&png, 100), Ok(ImageKind::Png));
+        assert!(check_image(&png, 10)
+            .unwrap_err()
+            .message
+            .contains("10 bytes"));
+        assert!(check_image(b"hello", 100).is_err());
+        assert!(check_image(b"", 100).is_err());
+        assert_eq!(human_size(2 * 1024 * 1024), "2 MiB");
+    }
+}

@@ -1,0 +1,416 @@
+//! The email flows of [`AccountService`]: activation, password reset and
+//! username reset, each through a one-time token mailed as a link; and the
+//! avatar rules.
+
+use std::sync::Arc;
+
+use sesame_kernel::secrets::{random_token, token_hash};
+
+use crate::avatar::check_image;
+use crate::service::{push_all, user_inputs};
+use crate::{
+    decode_uid, encode_uid, fill_link, AccountService, AccountToken, AccountTokenStore,
+    AvatarChange, AvatarName, AvatarStore, FieldError, ImageKind, LinkTemplates, NewEmail, NewUser,
+    OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose, User, Username,
+    UsersError,
+};
+
+/// Random bytes in a one-time token (43 URL-safe characters).
+const TOKEN_BYTES: usize = 32;
+
+/// What the email flows need: where tokens and queued emails are kept, the
+/// links to send, how long tokens live, and who to wake when an email is queued.
+#[derive(Clone)]
+pub struct AccountMail {
+    /// Tokens and the email queue.
+    pub store: Arc<dyn AccountTokenStore>,
+    /// Link templates with `{uid}` and `{token}`.
+    pub links: LinkTemplates,
+    /// Token lifetimes.
+    pub lifetimes: TokenLifetimes,
+    /// Called after an email was queued (and committed), to wake the sender.
+    pub queued: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// Where avatars go and how large they may be.
+#[derive(Clone)]
+pub struct Avatars {
+    /// The files.
+    pub store: Arc<dyn AvatarStore>,
+    /// The largest upload accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+/// What an activation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The account is now active.
+    Activated,
+    /// The token is this account's, but the account was already active
+    /// (djoser's "stale token").
+    AlreadyActive,
+}
+
+fn invalid_uid() -> UsersError {
+    UsersError::Invalid(vec![FieldError::new(
+        "uid",
+        "Invalid user id or user doesn't exist.",
+    )])
+}
+
+fn invalid_token() -> UsersError {
+    UsersError::Invalid(vec![FieldError::new(
+        "token",
+        "Invalid token for given user.",
+    )])
+}
+
+fn mail_unavailable() -> UsersError {
+    UsersError::Storage(sesame_kernel::StorageError(
+        "outgoing mail is not configured".into(),
+    ))
+}
+
+impl AccountService {
+    fn mail(&self) -> Result<&AccountMail, UsersError> {
+        self.mail.as_ref().ok_or_else(mail_unavailable)
+    }
+
+    /// Stores a new account; an inactive one with an email address gets its
+    /// activation email in the same transaction, when email flows are on.
+    pub(crate) fn store_new_user(&self, new_user: &NewUser) -> Result<User, UsersError> {
+        let mail = match (&self.mail, &new_user.email) {
+            (Some(mail), Some(_)) if !new_user.is_active && self.settings.require_activation => {
+                mail
+            }
+            _ => return self.users.insert(new_user),
+        };
+        let (token, grant) = self.new_token(mail, TokenPurpose::Activation);
+        let now = grant.created_at;
+        let compose =
+            |user: &User| NewEmail::new(compose(mail, TokenPurpose::Activation, user, &token), now);
+        let user = mail.store.insert_with_token(new_user, &grant, &compose)?;
+        (mail.queued)();
+        Ok(user)
+    }
+
+    fn new_token(&self, mail: &AccountMail, purpose: TokenPurpose) -> (String, TokenGrant) {
+        let token = random_token(TOKEN_BYTES);
+        let now = self.clock.now();
+        let grant = TokenGrant {
+            purpose,
+            token_hash: token_hash(&token),
+            created_at: now,
+            expires_at: now + mail.lifetimes.of(purpose),
+        };
+        (token, grant)
+    }
+
+    /// Mails `user` a fresh token for `purpose` (token and email in one transaction).
+    fn send_token(&self, user: &User, purpose: TokenPurpose) -> Result<(), UsersError> {
+        let mail = self.mail()?;
+        let (token, grant) = self.new_token(mail, purpose);
+        let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
+        mail.store.issue_token(user.id, &grant, &email)?;
+        (mail.queued)();
+        Ok(())
+    }
+
+    /// The account with this email address that `accept` wants, if any.
+    /// Costs the same work whether or not there is one: the token is made
+    /// either way, only the store write differs.
+    fn mail_to(
+        &self,
+        email: &str,
+        purpose: TokenPurpose,
+        accept: impl Fn(&User) -> bool,
+    ) -> Result<(), UsersError> {
+        let mail = self.mail()?;
+        let user = match crate::Email::parse(email, "email") {
+            Ok(email) => self.users.find_by_email(email.as_str())?,
+            Err(_) => None,
+        };
+        match user.filter(|user| accept(user)) {
+            Some(user) => self.send_token(&user, purpose),
+            None => {
+                // The same token work as for a real account, then nothing.
+                let _ = self.new_token(mail, purpose);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends the activation email again to the inactive account with this
+    /// address. Does nothing (and says nothing) when there is no such
+    /// account, it is active, or activation is not required.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn resend_activation(&self, email: &str) -> Result<(), UsersError> {
+        let required = self.settings.require_activation;
+        self.mail_to(email, TokenPurpose::Activation, |user| {
+            required && !user.is_active
+        })
+    }
+
+    /// Mails a password reset link to the active account with this address.
+    /// Does nothing (and says nothing) when there is none.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn request_password_reset(&self, email: &str) -> Result<(), UsersError> {
+        self.mail_to(email, TokenPurpose::PasswordReset, |user| user.is_active)
+    }
+
+    /// Mails a username reset link to the active account with this address.
+    /// Does nothing (and says nothing) when there is none.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn request_username_reset(&self, email: &str) -> Result<(), UsersError> {
+        self.mail_to(email, TokenPurpose::UsernameReset, |user| user.is_active)
+    }
+
+    /// The account `uid` names and its token for `purpose`, used or not.
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `uid` or `token`, [`UsersError::Storage`].
+    fn token_of(
+        &self,
+        uid: &str,
+        token: &str,
+        purpose: TokenPurpose,
+    ) -> Result<(User, AccountToken), UsersError> {
+        let mail = self.mail()?;
+        let user = match decode_uid(uid) {
+            Some(id) => self.users.find_by_id(id)?,
+            None => None,
+        }
+        .ok_or_else(invalid_uid)?;
+        let found = mail
+            .store
+            .find_token(&token_hash(token))?
+            .filter(|t| t.user_id == user.id && t.purpose == purpose)
+            .ok_or_else(invalid_token)?;
+        Ok((user, found))
+    }
+
+    /// Uses `token`, or says it is invalid (used, expired, or used by a racing request).
+    fn consume(&self, token: &AccountToken, effect: &TokenEffect) -> Result<(), UsersError> {
+        let now = self.clock.now();
+        if !token.is_usable(now) {
+            return Err(invalid_token());
+        }
+        if self.mail()?.store.use_token(token, effect, now)? {
+            Ok(())
+        } else {
+            Err(invalid_token())
+        }
+    }
+
+    /// Activates the account `uid` names with its emailed token.
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `uid` (unknown) or `token` (wrong, used,
+    /// expired), [`UsersError::Storage`].
+    pub fn activate(&self, uid: &str, token: &str) -> Result<Activation, UsersError> {
+        let (user, found) = self.token_of(uid, token, TokenPurpose::Activation)?;
+        if user.is_active {
+            return Ok(Activation::AlreadyActive);
+        }
+        match self.consume(&found, &TokenEffect::Activate) {
+            Ok(()) => Ok(Activation::Activated),
+            // A racing request with the same token may have just won.
+            Err(UsersError::Invalid(errors)) => match self.users.find_by_id(user.id)? {
+                Some(user) if user.is_active => Ok(Activation::AlreadyActive),
+                _ => Err(UsersError::Invalid(errors)),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Sets a new password with an emailed reset token, under the
+    /// registration policy; every session of the account is revoked and
+    /// every one-time token of it dies.
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `uid`, `token` or `new_password`, [`UsersError::Storage`].
+    pub fn reset_password(
+        &self,
+        uid: &str,
+        token: &str,
+        new_password: &str,
+    ) -> Result<(), UsersError> {
+        let (user, found) = self.token_of(uid, token, TokenPurpose::PasswordReset)?;
+        if !found.is_usable(self.clock.now()) {
+            return Err(invalid_token());
+        }
+        let password = Password::new(new_password, &user_inputs(&user)).map_err(|problems| {
+            let mut errors = Vec::new();
+            push_all(&mut errors, "new_password", problems);
+            UsersError::Invalid(errors)
+        })?;
+        let password_hash = self.hasher.hash(&password)?;
+        self.consume(&found, &TokenEffect::SetPassword { password_hash })
+    }
+
+    /// Sets a new username with an emailed reset token.
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `uid`, `token` or `new_username` (bad or
+    /// taken), [`UsersError::Storage`].
+    pub fn reset_username(
+        &self,
+        uid: &str,
+        token: &str,
+        new_username: &str,
+    ) -> Result<(), UsersError> {
+        let field = "new_username";
+        let (user, found) = self.token_of(uid, token, TokenPurpose::UsernameReset)?;
+        if !found.is_usable(self.clock.now()) {
+            return Err(invalid_token());
+        }
+        let username =
+            Username::parse(new_username, field).map_err(|e| UsersError::Invalid(vec![e]))?;
+        if let Some(owner) = self.users.find_by_username(username.as_str())? {
+            if owner.id != user.id {
+                return Err(UsersError::Invalid(vec![FieldError::taken(field)]));
+            }
+        }
+        self.consume(&found, &TokenEffect::SetUsername(username))
+            .map_err(|e| match e {
+                UsersError::UsernameTaken => UsersError::Invalid(vec![FieldError::taken(field)]),
+                other => other,
+            })
+    }
+
+    // ------------------------------------------------------------ avatars
+
+    /// The largest avatar upload accepted, in bytes (0 without avatars).
+    pub fn max_avatar_bytes(&self) -> usize {
+        self.avatars.as_ref().map_or(0, |a| a.max_bytes)
+    }
+
+    /// The avatar file called `name`, with its format; `None` for a name
+    /// that is not an avatar's or a file that is gone.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn avatar_file(&self, name: &str) -> Result<Option<(Vec<u8>, ImageKind)>, UsersError> {
+        let (Some(avatars), Some(name)) = (&self.avatars, AvatarName::parse(name)) else {
+            return Ok(None);
+        };
+        Ok(avatars.store.load(&name)?.map(|bytes| (bytes, name.kind())))
+    }
+
+    /// The upload in `change`, if it passes the rules; a problem goes to `errors`.
+    pub(crate) fn check_avatar<'a>(
+        &self,
+        change: &'a AvatarChange,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<(&'a [u8], ImageKind)> {
+        let AvatarChange::Upload(bytes) = change else {
+            return None;
+        };
+        let Some(avatars) = &self.avatars else {
+            errors.push(FieldError::new("avatar", "Avatars are not enabled."));
+            return None;
+        };
+        match check_image(bytes, avatars.max_bytes) {
+            Ok(kind) => Some((bytes, kind)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// Stores checked avatar bytes under a fresh random name.
+    pub(crate) fn save_avatar(
+        &self,
+        bytes: &[u8],
+        kind: ImageKind,
+    ) -> Result<AvatarName, UsersError> {
+        let avatars = self.avatars.as_ref().ok_or_else(mail_unavailable)?;
+        let name = AvatarName::random(kind);
+        avatars.store.save(&name, bytes)?;
+        Ok(name)
+    }
+
+    /// Removes an avatar file that nothing points at any more. A failure
+    /// only leaves an orphan file behind, so it is logged, not returned.
+    pub(crate) fn forget_avatar(&self, name: Option<&str>) {
+        let (Some(avatars), Some(name)) = (&self.avatars, name.and_then(AvatarName::parse)) else {
+            return;
+        };
+        if let Err(e) = avatars.store.remove(&name) {
+            tracing::warn!(error = %e, file = name.as_str(), "could not remove an old avatar");
+        }
+    }
+}
+
+/// The email of a flow, with the link that carries `token`.
+fn compose(mail: &AccountMail, purpose: TokenPurpose, user: &User, token: &str) -> OutgoingEmail {
+    let uid = encode_uid(user.id);
+    let (template, subject, action) = match purpose {
+        TokenPurpose::Activation => (
+            &mail.links.activation,
+            "Activate your Sesame account",
+            "To activate your account, open this link",
+        ),
+        TokenPurpose::PasswordReset => (
+            &mail.links.password_reset,
+            "Reset your Sesame password",
+            "Someone (hopefully you) asked to reset your password. To choose a new one, open this link",
+        ),
+        TokenPurpose::UsernameReset => (
+            &mail.links.username_reset,
+            "Reset your Sesame username",
+            "Someone (hopefully you) asked to reset your username. To choose a new one, open this link",
+        ),
+        TokenPurpose::EmailChange => (
+            &mail.links.email_confirm,
+            "Confirm your new email address",
+            "To confirm this address for your account, open this link",
+        ),
+    };
+    let link = fill_link(template, &uid, token);
+    let lifetime = describe(mail.lifetimes.of(purpose));
+    let text = format!(
+        "Hello {username},\n\n{action}:\n\n{link}\n\nThe link works once and expires in {lifetime}.\nIf you did not ask for this, ignore this email.\n",
+        username = user.username,
+    );
+    OutgoingEmail {
+        to: user.email.clone().unwrap_or_default(),
+        subject: subject.to_owned(),
+        text,
+    }
+}
+
+/// A lifetime in words: "3 days", "1 hour", "90 minutes".
+fn describe(lifetime: chrono::Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let minutes = lifetime.num_minutes();
+    if minutes >= 1440 && minutes % 1440 == 0 {
+        plural(minutes / 1440, "day")
+    } else if minutes >= 60 && minutes % 60 == 0 {
+        plural(minutes / 60, "hour")
+    } else if minutes >= 1 {
+        plural(minutes, "minute")
+    } else {
+        plural(lifetime.num_seconds(), "second")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_in_words() {
+        assert_eq!(describe(chrono::Duration::days(3)), "3 days");
+        assert_eq!(describe(chrono::Duration::hours(1)), "1 hour");
+        assert_eq!(describe(chrono::Duration::minutes(90)), "90 minutes");
+        assert_eq!(describe(chrono::Duration::seconds(5)), "5 seconds");
+    }
+}

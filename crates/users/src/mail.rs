@@ -1,0 +1,153 @@
+//! Outgoing email as the domain sees it: the message, the queue entry that
+//! carries it until it is delivered, and the links that email flows put in it.
+
+use std::fmt;
+
+use sesame_kernel::Timestamp;
+
+/// A plain-text email to one recipient.
+///
+/// Its `Debug` output leaves the text out: flow emails carry one-time tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+}
+
+impl fmt::Debug for OutgoingEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingEmail")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An email about to enter the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmail {
+    /// Unique and stable across retries: it names the message (its
+    /// `Message-ID`, its outbox file), so a retried delivery is the same message.
+    pub key: String,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// The message.
+    pub email: OutgoingEmail,
+}
+
+impl NewEmail {
+    /// A fresh queue entry for `email`: the key sorts by time, then is random.
+    pub fn new(email: OutgoingEmail, now: Timestamp) -> Self {
+        let key = format!(
+            "{}-{}",
+            now.format("%Y%m%dT%H%M%S%6f"),
+            sesame_kernel::secrets::hex(&sesame_kernel::secrets::random_bytes(6))
+        );
+        NewEmail {
+            key,
+            queued_at: now,
+            email,
+        }
+    }
+}
+
+/// An email in the queue, waiting for (another) delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEmail {
+    /// Its id in the queue.
+    pub id: i64,
+    /// See [`NewEmail::key`].
+    pub key: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The message.
+    pub email: OutgoingEmail,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct MailError {
+    /// What went wrong, for the log (never the message body).
+    pub reason: String,
+    /// Whether retrying cannot help (the server refused the message for good).
+    pub permanent: bool,
+}
+
+impl MailError {
+    /// A failure that may pass (server down, timeout, temporary refusal).
+    pub fn transient(reason: impl Into<String>) -> Self {
+        MailError {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that retrying cannot fix (bad address, message refused).
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        MailError {
+            reason: reason.into(),
+            permanent: true,
+        }
+    }
+}
+
+/// The links email flows send, as templates with `{uid}` and `{token}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTemplates {
+    /// Account activation.
+    pub activation: String,
+    /// Password reset confirmation.
+    pub password_reset: String,
+    /// Username reset confirmation.
+    pub username_reset: String,
+    /// Email change confirmation.
+    pub email_confirm: String,
+}
+
+impl Default for LinkTemplates {
+    fn default() -> Self {
+        LinkTemplates {
+            activation: "http://localhost:3000/activate/{uid}/{token}".into(),
+            password_reset: "http://localhost:3000/password/reset/confirm/{uid}/{token}".into(),
+            username_reset: "http://localhost:3000/username/reset/confirm/{uid}/{token}".into(),
+            email_confirm: "http://localhost:3000/email/confirm/{uid}/{token}".into(),
+        }
+    }
+}
+
+/// `template` with `{uid}` and `{token}` filled in.
+pub fn fill_link(template: &str, uid: &str, token: &str) -> String {
+    template.replace("{uid}", uid).replace("{token}", token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_filled() {
+        assert_eq!(
+            fill_link(&LinkTemplates::default().activation, "MQ", "abc"),
+            "http://localhost:3000/activate/MQ/abc"
+        );
+        assert_eq!(
+            fill_link("x?u={uid}&t={token}&u2={uid}", "1", "2"),
+            "x?u=1&t=2&u2=1"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_text() {
+        let email = OutgoingEmail {
+            to: "a@example.com".into(),
+            subject: "Hi".into(),
+            text: "secret-token".into(),
+        };
+        assert!(!format!("{email:?}").contains("secret-token"));
+    }
+}

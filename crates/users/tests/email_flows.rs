@@ -1,0 +1,732 @@
+//! Email flows (activation, password and username resets), the delivery of
+//! queued emails, and avatars, checked over the in-memory store and a clock
+//! moved by hand.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::Duration;
+use sesame_kernel::secrets::token_hash;
+use sesame_kernel::Clock;
+use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer};
+use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
+use sesame_users::{
+    decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, Activation, AvatarChange,
+    Avatars, LinkTemplates, MailDelivery, MailError, ProfileUpdate, Registration, RetryPolicy,
+    TokenLifetimes, TokenPurpose, User, UserRepository, UsersError,
+};
+
+const PASSWORD: &str = "Zq7!vR2#kLm";
+const NEW_PASSWORD: &str = "Hx4@pW9$tNb";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+const GIF: &[u8] = b"GIF89a\x01\0\x01\0";
+
+struct Fixture {
+    store: Arc<InMemoryStore>,
+    clock: Arc<FakeClock>,
+    avatars: Arc<MemoryAvatars>,
+    accounts: AccountService,
+    wakes: Arc<AtomicUsize>,
+}
+
+impl Fixture {
+    fn new(require_activation: bool) -> Self {
+        let store = Arc::new(InMemoryStore::new());
+        let clock = Arc::new(FakeClock::new());
+        let avatars = Arc::new(MemoryAvatars::new());
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let accounts = AccountService::new(
+            store.clone(),
+            Arc::new(sesame_users::BcryptHasher::new(4).unwrap()),
+            clock.clone(),
+            AccountSettings { require_activation },
+        )
+        .with_mail(AccountMail {
+            store: store.clone(),
+            links: LinkTemplates {
+                activation: "https://app.test/activate/{uid}/{token}".into(),
+                ..LinkTemplates::default()
+            },
+            lifetimes: TokenLifetimes::default(),
+            queued: Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        })
+        .with_avatars(Avatars {
+            store: avatars.clone(),
+            max_bytes: 64,
+        });
+        Fixture {
+            store,
+            clock,
+            avatars,
+            accounts,
+            wakes,
+        }
+    }
+
+    fn sessions(&self) -> SessionService {
+        SessionService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            JwtKeys::from_secret(&[7u8; 32]).unwrap(),
+            TokenSettings::default(),
+        )
+    }
+
+    fn register(&self, username: &str) -> User {
+        self.accounts
+            .register(Registration {
+                username: username.to_owned(),
+                email: Some(format!("{username}@example.com")),
+                password: PASSWORD.to_owned(),
+                ..Registration::default()
+            })
+            .unwrap()
+    }
+
+    fn reload(&self, user: &User) -> User {
+        self.accounts.get(user.id).unwrap()
+    }
+
+    /// The `(uid, token)` of the last email queued for `to` (its link's last two segments).
+    fn last_link(&self, to: &str) -> (String, String) {
+        let email = self
+            .store
+            .emails()
+            .into_iter()
+            .rev()
+            .find(|e| e.email.to == to)
+            .unwrap_or_else(|| panic!("no email to {to}"));
+        let link = email
+            .email
+            .text
+            .lines()
+            .find(|l| l.starts_with("http"))
+            .expect("a link")
+            .to_owned();
+        let mut parts = link.rsplit('/');
+        let token = parts.next().unwrap().to_owned();
+        let uid = parts.next().unwrap().to_owned();
+        (uid, token)
+    }
+
+    fn emails_to(&self, to: &str) -> usize {
+        self.store
+            .emails()
+            .iter()
+            .filter(|e| e.email.to == to)
+            .count()
+    }
+}
+
+fn field_messages(error: &UsersError, field: &str) -> Vec<String> {
+    error
+        .field_errors()
+        .iter()
+        .filter(|e| e.field == field)
+        .map(|e| e.message.clone())
+        .collect()
+}
+
+fn invalid_token(result: Result<impl std::fmt::Debug, UsersError>) {
+    let error = result.expect_err("an invalid token");
+    assert_eq!(
+        field_messages(&error, "token"),
+        ["Invalid token for given user."],
+        "{error:?}"
+    );
+}
+
+// --------------------------------------------------------------- activation
+
+#[test]
+fn registration_with_activation_queues_the_email_with_the_account() {
+    let fx = Fixture::new(true);
+    let alice = fx.register("alice");
+    assert!(!alice.is_active);
+    assert_eq!(fx.wakes.load(Ordering::SeqCst), 1);
+
+    let emails = fx.store.emails();
+    assert_eq!(emails.len(), 1);
+    let email = &emails[0].email;
+    assert_eq!(email.to, "alice@example.com");
+    assert_eq!(email.subject, "Activate your Sesame account");
+    assert!(email.text.contains("Hello alice"));
+    assert!(email.text.contains("expires in 3 days"));
+    let (uid, token) = fx.last_link("alice@example.com");
+    assert!(email
+        .text
+        .contains(&format!("https://app.test/activate/{uid}/{token}")));
+    assert_eq!(decode_uid(&uid), Some(alice.id));
+    assert_eq!(uid, encode_uid(alice.id));
+
+    // Only the hash is stored, with its purpose and a 3-day expiry.
+    let tokens = fx.store.tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].token_hash, token_hash(&token));
+    assert_ne!(tokens[0].token_hash, token);
+    assert_eq!(tokens[0].purpose, TokenPurpose::Activation);
+    assert_eq!(tokens[0].expires_at, fx.clock.now() + Duration::days(3));
+
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::AccountInactive)
+    ));
+    assert_eq!(
+        fx.accounts.activate(&uid, &token).unwrap(),
+        Activation::Activated
+    );
+    assert!(fx.reload(&alice).is_active);
+    fx.accounts.authenticate("alice", PASSWORD).unwrap();
+
+    // The same link again: the account is already active (djoser's stale token).
+    assert_eq!(
+        fx.accounts.activate(&uid, &token).unwrap(),
+        Activation::AlreadyActive
+    );
+}
+
+#[test]
+fn without_required_activation_nothing_is_mailed() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    assert!(alice.is_active);
+    assert!(fx.store.emails().is_empty());
+    fx.accounts.resend_activation("alice@example.com").unwrap();
+    assert!(fx.store.emails().is_empty());
+}
+
+#[test]
+fn activation_refuses_bad_uids_and_tokens() {
+    let fx = Fixture::new(true);
+    let alice = fx.register("alice");
+    let bob = fx.register("bob");
+    let (uid, token) = fx.last_link("alice@example.com");
+    let (bob_uid, bob_token) = fx.last_link("bob@example.com");
+
+    for bad_uid in ["", "nope", "OTk5", "MQ!"] {
+        let error = fx.accounts.activate(bad_uid, &token).unwrap_err();
+        assert_eq!(
+            field_messages(&error, "uid"),
+            ["Invalid user id or user doesn't exist."],
+            "{bad_uid}"
+        );
+    }
+    invalid_token(fx.accounts.activate(&uid, "wrong"));
+    invalid_token(fx.accounts.activate(&uid, ""));
+    // Another account's token does not fit this uid.
+    invalid_token(fx.accounts.activate(&uid, &bob_token));
+    invalid_token(fx.accounts.activate(&bob_uid, &token));
+    assert!(!fx.reload(&alice).is_active && !fx.reload(&bob).is_active);
+
+    // Expired after 3 days.
+    fx.clock.advance(Duration::days(3));
+    invalid_token(fx.accounts.activate(&uid, &token));
+    assert!(!fx.reload(&alice).is_active);
+}
+
+#[test]
+fn resend_activation_mails_only_inactive_accounts() {
+    let fx = Fixture::new(true);
+    let alice = fx.register("alice");
+    let (_, first_token) = fx.last_link("alice@example.com");
+
+    fx.accounts.resend_activation("nobody@example.com").unwrap();
+    fx.accounts.resend_activation("not an address").unwrap();
+    assert_eq!(fx.store.emails().len(), 1);
+
+    fx.accounts.resend_activation("ALICE@example.com").unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 2);
+    let (uid, second_token) = fx.last_link("alice@example.com");
+    assert_ne!(first_token, second_token);
+
+    assert_eq!(
+        fx.accounts.activate(&uid, &second_token).unwrap(),
+        Activation::Activated
+    );
+    // The first link now finds an active account.
+    assert_eq!(
+        fx.accounts.activate(&uid, &first_token).unwrap(),
+        Activation::AlreadyActive
+    );
+    fx.accounts.resend_activation("alice@example.com").unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 2);
+    assert!(fx.reload(&alice).is_active);
+}
+
+// ----------------------------------------------------------- password reset
+
+#[test]
+fn password_reset_sets_the_password_and_revokes_every_session() {
+    let fx = Fixture::new(false);
+    let sessions = fx.sessions();
+    let alice = fx.register("alice");
+    let open = sessions
+        .start_jwt_session(&alice, ClientInfo::default())
+        .unwrap();
+    let opaque = sessions
+        .start_opaque_session(&alice, ClientInfo::default())
+        .unwrap();
+
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let email = fx.store.emails().pop().unwrap();
+    assert_eq!(email.email.subject, "Reset your Sesame password");
+    assert!(email
+        .email
+        .text
+        .contains("http://localhost:3000/password/reset/confirm/"));
+    assert!(email.email.text.contains("expires in 1 hour"));
+    let (uid, token) = fx.last_link("alice@example.com");
+
+    // A weak password is refused and the token survives.
+    let error = fx
+        .accounts
+        .reset_password(&uid, &token, "password")
+        .unwrap_err();
+    assert_eq!(
+        field_messages(&error, "new_password"),
+        ["This password is too common."]
+    );
+    let error = fx
+        .accounts
+        .reset_password(&uid, &token, "alice")
+        .unwrap_err();
+    assert!(!field_messages(&error, "new_password").is_empty());
+
+    fx.accounts
+        .reset_password(&uid, &token, NEW_PASSWORD)
+        .unwrap();
+    assert!(matches!(
+        fx.accounts.authenticate("alice", PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    fx.accounts.authenticate("alice", NEW_PASSWORD).unwrap();
+    assert!(matches!(
+        sessions.authenticate(&open.access),
+        Err(TokensError::SessionRevoked)
+    ));
+    assert!(matches!(
+        sessions.authenticate(&opaque),
+        Err(TokensError::SessionRevoked)
+    ));
+
+    // Single use.
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &token, "Another-Pass-9931"),
+    );
+    fx.accounts.authenticate("alice", NEW_PASSWORD).unwrap();
+}
+
+#[test]
+fn reset_tokens_expire_after_an_hour() {
+    let fx = Fixture::new(false);
+    fx.register("alice");
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (uid, token) = fx.last_link("alice@example.com");
+    fx.clock.advance(Duration::minutes(59));
+    fx.accounts
+        .request_username_reset("alice@example.com")
+        .unwrap();
+    let (_, username_token) = fx.last_link("alice@example.com");
+    fx.clock.advance(Duration::minutes(1));
+    invalid_token(fx.accounts.reset_password(&uid, &token, NEW_PASSWORD));
+    fx.accounts.authenticate("alice", PASSWORD).unwrap();
+    // The other one, made later, still works.
+    fx.accounts
+        .reset_username(&uid, &username_token, "alice2")
+        .unwrap();
+}
+
+#[test]
+fn a_password_change_kills_outstanding_tokens() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (uid, reset_token) = fx.last_link("alice@example.com");
+    fx.accounts
+        .request_username_reset("alice@example.com")
+        .unwrap();
+    let (_, username_token) = fx.last_link("alice@example.com");
+
+    fx.accounts
+        .set_password(&alice, PASSWORD, NEW_PASSWORD, None)
+        .unwrap();
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &reset_token, "Third-Pass-4471"),
+    );
+    invalid_token(fx.accounts.reset_username(&uid, &username_token, "alice2"));
+    assert!(fx.store.tokens().is_empty());
+
+    // And a reset kills the other tokens too.
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (_, first) = fx.last_link("alice@example.com");
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (_, second) = fx.last_link("alice@example.com");
+    fx.accounts
+        .reset_password(&uid, &second, "Third-Pass-4471")
+        .unwrap();
+    invalid_token(fx.accounts.reset_password(&uid, &first, "Fourth-Pass-8812"));
+}
+
+#[test]
+fn reset_requests_for_unknown_or_inactive_accounts_send_nothing() {
+    let fx = Fixture::new(true);
+    fx.register("inactive");
+    let before = fx.store.emails().len();
+    fx.accounts
+        .request_password_reset("nobody@example.com")
+        .unwrap();
+    fx.accounts
+        .request_username_reset("nobody@example.com")
+        .unwrap();
+    fx.accounts
+        .request_password_reset("inactive@example.com")
+        .unwrap();
+    fx.accounts.request_password_reset("").unwrap();
+    assert_eq!(fx.store.emails().len(), before);
+}
+
+#[test]
+fn tokens_only_work_for_their_purpose() {
+    let fx = Fixture::new(true);
+    let alice = fx.register("alice");
+    let (uid, activation) = fx.last_link("alice@example.com");
+    invalid_token(fx.accounts.reset_password(&uid, &activation, NEW_PASSWORD));
+    invalid_token(fx.accounts.reset_username(&uid, &activation, "other"));
+    fx.accounts.activate(&uid, &activation).unwrap();
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (_, reset) = fx.last_link("alice@example.com");
+    invalid_token(fx.accounts.reset_username(&uid, &reset, "other"));
+    assert_eq!(fx.reload(&alice).username, "alice");
+}
+
+// ----------------------------------------------------------- username reset
+
+#[test]
+fn username_reset_renames_once() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    fx.register("bob");
+    fx.accounts
+        .request_username_reset("alice@example.com")
+        .unwrap();
+    let email = fx.store.emails().pop().unwrap();
+    assert_eq!(email.email.subject, "Reset your Sesame username");
+    assert!(email
+        .email
+        .text
+        .contains("http://localhost:3000/username/reset/confirm/"));
+    let (uid, token) = fx.last_link("alice@example.com");
+
+    // A taken or malformed name is refused and the token survives.
+    let error = fx.accounts.reset_username(&uid, &token, "BOB").unwrap_err();
+    assert_eq!(
+        field_messages(&error, "new_username"),
+        ["A user with that username already exists."]
+    );
+    let error = fx
+        .accounts
+        .reset_username(&uid, &token, "has space")
+        .unwrap_err();
+    assert_eq!(field_messages(&error, "new_username").len(), 1);
+
+    fx.accounts
+        .reset_username(&uid, &token, "alice_renamed")
+        .unwrap();
+    assert_eq!(fx.reload(&alice).username, "alice_renamed");
+    fx.accounts.authenticate("alice_renamed", PASSWORD).unwrap();
+    invalid_token(fx.accounts.reset_username(&uid, &token, "alice3"));
+}
+
+// ------------------------------------------------------------------ delivery
+
+fn delivery(fx: &Fixture, mailer: &Arc<RecordingMailer>, policy: RetryPolicy) -> MailDelivery {
+    MailDelivery::new(fx.store.clone(), mailer.clone(), fx.clock.clone(), policy)
+}
+
+#[test]
+fn delivery_sends_due_emails_once_and_drops_their_text() {
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    let delivery = delivery(&fx, &mailer, RetryPolicy::default());
+    fx.register("alice");
+    fx.register("bob");
+
+    let report = delivery.deliver_due().unwrap();
+    assert_eq!((report.sent, report.retried, report.failed), (2, 0, 0));
+    assert_eq!(report.next_due, None);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].0.to, "alice@example.com");
+    assert!(sent[0].0.text.contains("/activate/"));
+    assert_ne!(sent[0].1, sent[1].1);
+    for stored in fx.store.emails() {
+        assert_eq!(stored.sent_at, Some(fx.clock.now()));
+        assert!(stored.email.text.is_empty(), "the token left the database");
+    }
+    assert_eq!(delivery.deliver_due().unwrap().sent, 0);
+    assert_eq!(mailer.sent().len(), 2);
+}
+
+#[test]
+fn failed_sends_are_retried_with_exponential_backoff() {
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    let policy = RetryPolicy {
+        initial_backoff: Duration::seconds(2),
+        max_backoff: Duration::seconds(10),
+        ..RetryPolicy::default()
+    };
+    let delivery = delivery(&fx, &mailer, policy);
+    fx.register("alice");
+    mailer.fail_with(Some(MailError::transient("connection refused")));
+
+    let start = fx.clock.now();
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        let report = delivery.deliver_due().unwrap();
+        assert_eq!(report.retried, 1);
+        let next = report.next_due.unwrap();
+        waits.push((next - fx.clock.now()).num_seconds());
+        // Nothing is tried before it is due.
+        fx.clock.advance(Duration::milliseconds(1500));
+        assert_eq!(
+            delivery.deliver_due().unwrap(),
+            sesame_users::DeliveryReport {
+                next_due: Some(next),
+                ..Default::default()
+            }
+        );
+        fx.clock.advance(next - fx.clock.now());
+    }
+    assert_eq!(waits, [2, 4, 8, 10, 10]);
+    let stored = fx.store.emails().pop().unwrap();
+    assert_eq!(stored.attempts, 5);
+    assert_eq!(stored.last_error.as_deref(), Some("connection refused"));
+
+    mailer.fail_with(None);
+    assert_eq!(delivery.deliver_due().unwrap().sent, 1);
+    assert_eq!(mailer.sent().len(), 1);
+    assert!(fx.clock.now() > start);
+}
+
+#[test]
+fn permanent_failures_and_too_many_attempts_give_up() {
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    let policy = RetryPolicy {
+        initial_backoff: Duration::seconds(1),
+        max_backoff: Duration::seconds(1),
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    };
+    let delivery = delivery(&fx, &mailer, policy);
+    fx.register("alice");
+    mailer.fail_with(Some(MailError::permanent("550 no such user")));
+    assert_eq!(delivery.deliver_due().unwrap().failed, 1);
+    let stored = fx.store.emails().pop().unwrap();
+    assert!(stored.failed_at.is_some() && stored.email.text.is_empty());
+
+    fx.register("bob");
+    mailer.fail_with(Some(MailError::transient("timeout")));
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let report = delivery.deliver_due().unwrap();
+        outcomes.push((report.retried, report.failed));
+        fx.clock.advance(Duration::seconds(1));
+    }
+    assert_eq!(outcomes, [(1, 0), (1, 0), (0, 1)]);
+    mailer.fail_with(None);
+    assert_eq!(delivery.deliver_due().unwrap().sent, 0);
+}
+
+#[test]
+fn an_email_claimed_by_a_sender_that_died_is_sent_after_its_lease() {
+    use sesame_users::MailQueue;
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    let policy = RetryPolicy::default();
+    let delivery = delivery(&fx, &mailer, policy);
+    fx.register("alice");
+    // Another sender claims it, then crashes before sending.
+    let now = fx.clock.now();
+    assert_eq!(
+        fx.store
+            .claim_due(now, now + policy.lease, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(delivery.deliver_due().unwrap().sent, 0);
+    fx.clock.advance(policy.lease);
+    assert_eq!(delivery.deliver_due().unwrap().sent, 1);
+}
+
+// ------------------------------------------------------------------- avatars
+
+#[test]
+fn avatars_are_stored_replaced_and_removed() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+
+    let user = fx
+        .accounts
+        .update_profile_with_avatar(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                first_name: Some("Alice".into()),
+                ..ProfileUpdate::default()
+            },
+            AvatarChange::Upload(PNG.to_vec()),
+        )
+        .unwrap();
+    assert_eq!(user.first_name, "Alice");
+    let first = user.avatar.clone().unwrap();
+    assert!(first.ends_with(".png"));
+    assert_eq!(fx.avatars.names(), std::slice::from_ref(&first));
+    let (bytes, kind) = fx.accounts.avatar_file(&first).unwrap().unwrap();
+    assert_eq!((bytes.as_slice(), kind.content_type()), (PNG, "image/png"));
+
+    // A refused upload changes nothing, the other fields included.
+    for (bad, message) in [
+        (b"<svg></svg>".to_vec(), "Upload a valid image"),
+        ([PNG, &[0u8; 64]].concat(), "no larger than 64 bytes"),
+        (Vec::new(), "empty"),
+    ] {
+        let error = fx
+            .accounts
+            .update_profile_with_avatar(
+                &user,
+                user.id,
+                ProfileUpdate {
+                    last_name: Some("Changed".into()),
+                    ..ProfileUpdate::default()
+                },
+                AvatarChange::Upload(bad),
+            )
+            .unwrap_err();
+        assert!(
+            field_messages(&error, "avatar")[0].contains(message),
+            "{error:?}"
+        );
+    }
+    let user = fx.reload(&user);
+    assert_eq!(
+        (user.avatar.as_deref(), user.last_name.as_str()),
+        (Some(first.as_str()), "")
+    );
+    assert_eq!(fx.avatars.names(), std::slice::from_ref(&first));
+
+    // Replacing removes the old file.
+    let user = fx
+        .accounts
+        .update_profile_with_avatar(
+            &user,
+            user.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(GIF.to_vec()),
+        )
+        .unwrap();
+    let second = user.avatar.clone().unwrap();
+    assert!(second.ends_with(".gif") && second != first);
+    assert_eq!(fx.avatars.names(), std::slice::from_ref(&second));
+    assert!(fx.accounts.avatar_file(&first).unwrap().is_none());
+
+    // Removing.
+    let user = fx
+        .accounts
+        .update_profile_with_avatar(
+            &user,
+            user.id,
+            ProfileUpdate::default(),
+            AvatarChange::Remove,
+        )
+        .unwrap();
+    assert_eq!(user.avatar, None);
+    assert!(fx.avatars.names().is_empty());
+
+    // Deleting the account removes its avatar.
+    let user = fx
+        .accounts
+        .update_profile_with_avatar(
+            &user,
+            user.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(PNG.to_vec()),
+        )
+        .unwrap();
+    assert_eq!(fx.avatars.names().len(), 1);
+    fx.accounts
+        .delete_account(&user, user.id, PASSWORD)
+        .unwrap();
+    assert!(fx.avatars.names().is_empty());
+
+    // So does a delete without a password check.
+    let bob = fx.register("bob");
+    fx.accounts
+        .update_profile_with_avatar(
+            &bob,
+            bob.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(PNG.to_vec()),
+        )
+        .unwrap();
+    fx.accounts.delete_unchecked(bob.id).unwrap();
+    assert!(fx.avatars.names().is_empty());
+}
+
+#[test]
+fn avatar_names_that_are_not_ours_are_not_found() {
+    let fx = Fixture::new(false);
+    for name in ["../jwt_secret", "x.png", "", "..", "%2e%2e%2fsesame.db"] {
+        assert!(fx.accounts.avatar_file(name).unwrap().is_none(), "{name}");
+    }
+}
+
+#[test]
+fn a_user_only_edits_their_own_avatar_unless_admin() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let bob = fx.register("bob");
+    let error = fx
+        .accounts
+        .update_profile_with_avatar(
+            &bob,
+            alice.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(PNG.to_vec()),
+        )
+        .unwrap_err();
+    assert!(matches!(error, UsersError::NotFound));
+    assert!(fx.avatars.names().is_empty());
+    fx.store.set_flags(bob.id, None, Some(true)).unwrap();
+    let bob = fx.reload(&bob);
+    let alice = fx
+        .accounts
+        .update_profile_with_avatar(
+            &bob,
+            alice.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(PNG.to_vec()),
+        )
+        .unwrap();
+    assert!(alice.avatar.is_some());
+}

@@ -1,0 +1,2 @@
+DROP TABLE event_attendees;
+DROP TABLE events;

@@ -1,0 +1,2 @@
+DROP TABLE outgoing_emails;
+DROP TABLE account_tokens;

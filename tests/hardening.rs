@@ -1,0 +1,138 @@
+//! Rate limits and security headers, black-box.
+
+mod common;
+
+use common::{Backend, TestApp, PASSWORD};
+use serde_json::json;
+
+fn limited(adjust: impl FnOnce(&mut sesame_server::Config)) -> TestApp {
+    TestApp::spawn_with(&Backend::Sqlite, |config| {
+        config.rate_limit.enabled = true;
+        adjust(config);
+    })
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn(&Backend::Sqlite);
+    for reply in [
+        app.get("/healthz", None),
+        app.get("/auth/users/me/", None),
+        app.get("/nowhere", None),
+    ] {
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(
+            reply.header("content-security-policy"),
+            Some("frame-ancestors 'none'")
+        );
+        assert_eq!(reply.header("strict-transport-security"), None);
+    }
+    let behind_tls = TestApp::spawn_with(&Backend::Sqlite, |c| c.http.hsts_seconds = 31_536_000);
+    assert_eq!(
+        behind_tls
+            .get("/healthz", None)
+            .header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+}
+
+#[test]
+fn credential_routes_are_limited_per_ip_in_each_surface_shape() {
+    let app = limited(|c| {
+        c.rate_limit.per_ip_burst = 3;
+        c.rate_limit.per_ip_per_minute = 1;
+    });
+    let body = json!({"username": "nobody", "password": "wrong-password-1"});
+    for _ in 0..3 {
+        assert_eq!(
+            app.post("/auth/jwt/create/", None, body.clone()).status,
+            401
+        );
+    }
+    let refused = app.post("/auth/jwt/create/", None, body.clone());
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json["code"], "throttled");
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    let fastapi = app.post(
+        "/login",
+        None,
+        json!({"email": "x@example.com", "password": "y"}),
+    );
+    assert_eq!(fastapi.status, 429);
+    assert!(fastapi.json["detail"].is_string());
+    let opaque = app.post(
+        "/auth/register",
+        None,
+        json!({"username": "u", "password": PASSWORD}),
+    );
+    assert_eq!(opaque.status, 429);
+    assert!(opaque.json["Erreur"].is_string());
+    // Other routes are not counted.
+    assert_eq!(app.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn repeated_failed_logins_lock_that_account_only() {
+    let app = limited(|c| c.rate_limit.failed_logins_per_account = 2);
+    app.register("target");
+    app.register("bystander");
+    for _ in 0..3 {
+        let wrong = app.post(
+            "/auth/jwt/create/",
+            None,
+            json!({"username": "target", "password": "not-the-password"}),
+        );
+        assert_eq!(wrong.status, 401);
+    }
+    let locked = app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": "TARGET", "password": PASSWORD}),
+    );
+    assert_eq!(locked.status, 429, "{}", locked.text);
+    assert!(locked.header("retry-after").is_some());
+    let other_surface = app.post(
+        "/auth/token",
+        None,
+        json!({"username": "target", "password": PASSWORD}),
+    );
+    assert_eq!(other_surface.status, 429);
+    app.login("bystander", PASSWORD);
+}
+
+#[test]
+fn message_sending_is_limited_per_user() {
+    let app = limited(|c| c.rate_limit.messages_per_minute = 2);
+    let alice = app.user_with_token("alice");
+    let bob = app.user_with_token("bob");
+    let bob_id = app.get("/auth/me", Some(&bob)).json["id"].clone();
+    for _ in 0..2 {
+        assert_eq!(
+            app.post(
+                "/messages/",
+                Some(&alice),
+                json!({"content": "hi", "receiver_id": bob_id})
+            )
+            .status,
+            200
+        );
+    }
+    let refused = app.post(
+        "/messages/",
+        Some(&alice),
+        json!({"content": "hi", "receiver_id": bob_id}),
+    );
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(
+        app.get("/messages/received", Some(&bob))
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
