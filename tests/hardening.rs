@@ -136,3 +136,54 @@ fn message_sending_is_limited_per_user() {
         2
     );
 }
+
+#[test]
+fn cors_answers_only_allowed_origins() {
+    let app = TestApp::spawn_with(&Backend::Sqlite, |c| {
+        c.http.cors_allowed_origins = vec!["https://app.example.com".into()];
+    });
+    let preflight = |origin: &str| {
+        app.request_with_headers(
+            "OPTIONS",
+            "/auth/jwt/create/",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            common::Body::None,
+        )
+    };
+    let allowed = preflight("https://app.example.com");
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let refused = preflight("https://evil.example.com");
+    assert_ne!(
+        refused.header("access-control-allow-origin"),
+        Some("https://evil.example.com")
+    );
+    let simple = app.request_with_headers(
+        "GET",
+        "/healthz",
+        &[("Origin", "https://evil.example.com")],
+        common::Body::None,
+    );
+    assert_eq!(simple.header("access-control-allow-origin"), None);
+
+    let closed = TestApp::spawn(&Backend::Sqlite);
+    let reply = closed.request_with_headers(
+        "GET",
+        "/healthz",
+        &[("Origin", "https://app.example.com")],
+        common::Body::None,
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}

@@ -216,12 +216,14 @@ impl Application {
             readiness: Arc::new(move || database.is_reachable()),
         });
         let hsts_seconds = config.http.hsts_seconds;
+        let cors_origins = config.http.cors_allowed_origins.clone();
         let mut server = HttpServer::new(move || {
             let settings = state.settings.clone();
             App::new()
                 .app_data(state.clone())
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(security_headers(hsts_seconds))
+                .wrap(cors(&cors_origins))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
                 .default_service(web::to(sesame_http::surfaces::not_found))
@@ -267,6 +269,19 @@ impl Application {
         self.mail_sender.stop();
         outcome
     }
+}
+
+/// CORS for the configured origins only; with none, no CORS headers at all.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin.trim_end_matches('/'))
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type"])
+        .supports_credentials()
+        .max_age(3600)
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer, no framing.

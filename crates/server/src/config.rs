@@ -53,7 +53,7 @@ pub struct HttpConfig {
     /// Listen address.
     pub bind: String,
     /// Surfaces to serve: a list, or one comma-separated string.
-    #[serde(deserialize_with = "surface_names")]
+    #[serde(deserialize_with = "comma_separated")]
     pub surfaces: Vec<String>,
     /// Mark refresh cookies `Secure`.
     pub secure_cookies: bool,
@@ -72,6 +72,10 @@ pub struct HttpConfig {
     pub trusted_proxy_header: Option<String>,
     /// `Strict-Transport-Security` max-age in seconds; 0 sends none (set it behind TLS).
     pub hsts_seconds: u64,
+    /// Origins (`https://app.example.com`) whose browser pages may call
+    /// Sesame, cookies included; empty: none (no CORS headers at all).
+    #[serde(deserialize_with = "comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// `[database]`
@@ -263,6 +267,7 @@ impl Default for HttpConfig {
             ws_queue_size: 256,
             trusted_proxy_header: None,
             hsts_seconds: 0,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -322,7 +327,8 @@ pub enum ConfigError {
     },
 }
 
-fn surface_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+/// A list, or one comma-separated string (what an environment variable holds).
+fn comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Names {
@@ -472,6 +478,15 @@ impl Config {
                 return invalid(
                     "mfa.encryption_key",
                     "must be at least 32 characters long".into(),
+                );
+            }
+        }
+        for origin in &self.http.cors_allowed_origins {
+            let scheme_ok = origin.starts_with("https://") || origin.starts_with("http://");
+            if !scheme_ok || origin.trim_end_matches('/').matches('/').count() != 2 {
+                return invalid(
+                    "http.cors_allowed_origins",
+                    format!("{origin:?} is not an origin such as https://app.example.com"),
                 );
             }
         }
