@@ -180,18 +180,15 @@ fn a_message_stored_on_one_instance_reaches_sockets_on_another() {
         started.elapsed()
     );
     assert_eq!(on_first.json(SOON)["message"]["content"], "across");
-    let read = second.put(
-        &format!("/messages/{}/read", sent.json["id"]),
-        Some(&bob),
-        json!({}),
-    );
-    assert_eq!(read.status, 200);
     let mut alice_on_first = first.socket(&alice);
-    second.put(
-        &format!("/messages/{}/read", sent.json["id"]),
-        Some(&bob),
-        json!({}),
+    let path = format!("/messages/{}/read", sent.json["id"]);
+    assert_eq!(second.put(&path, Some(&bob), json!({})).status, 200);
+    assert_eq!(
+        alice_on_first.json(SOON)["type"],
+        "message_read",
+        "the receipt crosses instances too"
     );
+    assert_eq!(second.put(&path, Some(&bob), json!({})).status, 200);
     assert_eq!(
         alice_on_first.next(QUIET),
         Event::Nothing,

@@ -19,6 +19,8 @@ pub enum Outbound {
     Text(Arc<str>),
     /// Close the socket with a policy-violation code and this reason.
     Close(&'static str),
+    /// Close the socket with 1001 (going away): the server is shutting down.
+    GoingAway,
 }
 
 struct Subscriber {
@@ -91,6 +93,15 @@ impl Hub {
         if let Some(list) = self.subscribers().get(&user) {
             for subscriber in list {
                 let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
+            }
+        }
+    }
+
+    /// Tells every socket the server is going away (close code 1001).
+    pub fn close_all(&self) {
+        for list in self.subscribers().values() {
+            for subscriber in list {
+                let _ = subscriber.outbox.try_send(Outbound::GoingAway);
             }
         }
     }

@@ -53,6 +53,10 @@ pub struct AppState {
     pub events: sesame_events::EventService,
     /// HTTP settings.
     pub settings: HttpSettings,
+    /// Prometheus metrics.
+    pub metrics: std::sync::Arc<crate::Metrics>,
+    /// Database pool usage: (connections, idle), for `/metrics`.
+    pub pool_usage: std::sync::Arc<dyn Fn() -> (u32, u32) + Send + Sync>,
     /// Whether the database answers (for `/readyz`).
     pub readiness: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
 }

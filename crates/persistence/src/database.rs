@@ -186,6 +186,15 @@ impl Database {
         with_connection!(self, |conn| conn.batch_execute("SELECT 1")).is_ok()
     }
 
+    /// Connections the pool holds, and how many of them are idle.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let state = match &self.backend {
+            Backend::Sqlite(pool) => pool.state(),
+            Backend::Postgres(pool) => pool.state(),
+        };
+        (state.connections, state.idle_connections)
+    }
+
     /// `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {

@@ -6,7 +6,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use chrono::Duration;
 use sesame_events::EventService;
 use sesame_http::Hub;
-use sesame_http::{AppState, HttpSettings, RateLimitSettings, RateLimits};
+use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_messages, Database, PgMessageNotifier};
@@ -160,6 +160,7 @@ pub struct Application {
     port: u16,
     server: Server,
     mail_sender: actix_rt::Arbiter,
+    hub: Arc<Hub>,
 }
 
 impl Application {
@@ -204,6 +205,8 @@ impl Application {
         });
         listen_for_messages(&services.database, services.hub.clone());
         let database = services.database.clone();
+        let pool = services.database.clone();
+        let hub = services.hub.clone();
         let state = web::Data::new(AppState {
             accounts: services.accounts,
             sessions: services.sessions,
@@ -214,6 +217,8 @@ impl Application {
             limits: Arc::new(limits),
             settings,
             readiness: Arc::new(move || database.is_reachable()),
+            metrics: Arc::new(Metrics::new()),
+            pool_usage: Arc::new(move || pool.pool_usage()),
         });
         let hsts_seconds = config.http.hsts_seconds;
         let cors_origins = config.http.cors_allowed_origins.clone();
@@ -224,10 +229,14 @@ impl Application {
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
+                .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
                 .default_service(web::to(sesame_http::surfaces::not_found))
         });
+        // Signals are handled by `run_until_stopped`, which closes the
+        // WebSockets (1001) before the graceful stop.
+        server = server.disable_signals().shutdown_timeout(10);
         if config.http.workers > 0 {
             server = server.workers(config.http.workers);
         }
@@ -247,6 +256,7 @@ impl Application {
             port,
             server,
             mail_sender,
+            hub,
         })
     }
 
@@ -265,9 +275,34 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let hub = self.hub.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_requested().await;
+            tracing::info!("shutting down: closing WebSockets, finishing requests");
+            hub.close_all();
+            handle.stop(true).await;
+        });
         let outcome = self.server.await;
         self.mail_sender.stop();
         outcome
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (never, if signals cannot be watched).
+async fn shutdown_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut terminate), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 

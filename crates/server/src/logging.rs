@@ -2,7 +2,9 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use sesame_kernel::secrets::{hex, random_bytes};
 use tracing_subscriber::EnvFilter;
 
 use crate::{Config, LogFormat};
@@ -33,17 +35,44 @@ pub(crate) fn loggable_path(path: &str) -> String {
     path.to_owned()
 }
 
-/// One log line per request: method, path (tokens masked), status, duration.
+/// The caller's `X-Request-Id` if it is a short plain token, else a new one.
+fn request_id(request: &ServiceRequest) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| hex(&random_bytes(8)))
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// One log line per request: request id, method, path (tokens masked),
+/// status, duration. The id is echoed in the `X-Request-Id` response header.
 pub(crate) async fn access_log(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
+    let id = request_id(&request);
     let method = request.method().clone();
     let path = loggable_path(request.path());
-    let response = next.call(request).await?;
+    let mut response = next.call(request).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID), value);
+    }
     tracing::info!(
         target: "sesame::http",
+        request_id = %id,
         %method,
         path,
         status = response.status().as_u16(),

@@ -107,6 +107,7 @@ pub(crate) fn check_credentials(
         .map_err(|e| {
             if matches!(e, UsersError::InvalidCredentials) {
                 state.limits.record_failed_login(login);
+                state.metrics.login_failed();
             }
             LoginError::from(e).logged()
         })?;
@@ -116,6 +117,7 @@ pub(crate) fn check_credentials(
         .map_err(|e| {
             if matches!(e, TokensError::OtpInvalid) {
                 state.limits.record_failed_login(login);
+                state.metrics.login_failed();
             }
             LoginError::from(e).logged()
         })?;

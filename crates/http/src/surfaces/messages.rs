@@ -213,6 +213,12 @@ async fn serve_socket(
                     }
                 }
                 Some(Outbound::Close(reason)) => break policy_close(reason),
+                Some(Outbound::GoingAway) => {
+                    break Some(CloseReason {
+                        code: CloseCode::Away,
+                        description: Some("Server shutting down".to_owned()),
+                    })
+                }
                 None => break policy_close("Too slow: messages were not read in time"),
             },
             incoming = frames.next() => match incoming {

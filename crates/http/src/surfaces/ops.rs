@@ -1,4 +1,4 @@
-//! Operational routes: liveness and readiness.
+//! Operational routes: liveness, readiness, metrics.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -9,7 +9,8 @@ use crate::AppState;
 pub(super) fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(crate::metrics::exposition));
 }
 
 async fn healthz() -> HttpResponse {

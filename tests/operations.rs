@@ -1,0 +1,125 @@
+//! Operations: metrics, readiness, graceful shutdown.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::ws::{Event, Socket};
+use common::{Backend, TestApp, PASSWORD};
+use serde_json::json;
+
+#[test]
+fn metrics_count_requests_by_route_pattern() {
+    let app = TestApp::spawn(&Backend::Sqlite);
+    let token = app.user_with_token("metered");
+    let id = app.get("/auth/users/me/", Some(&token)).json["id"].clone();
+    app.get(&format!("/auth/users/{id}/"), Some(&token));
+    app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": "metered", "password": "wrong-password-1"}),
+    );
+    let _socket = app.socket(&token);
+    let reply = app.get("/metrics", None);
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("content-type").unwrap().contains("text"));
+    let text = reply.text;
+    assert!(
+        text.contains(
+            r#"sesame_http_requests_total{method="GET",route="/auth/users/{id}/",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/auth/jwt/create/",status="401""#));
+    assert!(text.contains("sesame_http_request_duration_seconds_bucket"));
+    assert!(text.contains("sesame_login_failures_total 1"));
+    assert!(text.contains("sesame_open_websockets 1"));
+    assert!(text.contains("sesame_db_pool_connections"));
+    assert!(!text.contains(&token), "no token in label values");
+}
+
+/// Starts the real binary in a temporary directory; returns it and its port.
+fn start_binary(dir: &tempfile::TempDir) -> (std::process::Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("SESAME__HTTP__BIND", "127.0.0.1:0")
+        .env("SESAME__PASSWORDS__BCRYPT_COST", "4")
+        .env("SESAME__RATE_LIMIT__ENABLED", "false")
+        .env("SESAME__LOG__FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let line = lines
+        .find(|line| line.contains("listening"))
+        .expect("a line saying where it listens");
+    let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+    let address = log["fields"]["address"].as_str().unwrap().to_owned();
+    let port = address.rsplit(':').next().unwrap().parse().unwrap();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, port)
+}
+
+#[test]
+fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (mut child, port) = start_binary(&dir);
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let token = agent
+        .post(format!("{base}/auth/register"))
+        .header("Content-Type", "application/json")
+        .send(json!({"username": "leaving", "password": PASSWORD}).to_string())
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let mut socket = Socket::connect(&base, token["token"].as_str().unwrap());
+    assert_eq!(socket.next(Duration::from_millis(200)), Event::Nothing);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    match socket.next(Duration::from_secs(5)) {
+        Event::Closed(code, _) => assert_eq!(code, 1001),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn(&Backend::Sqlite);
+    let generated = app.get("/healthz", None);
+    let id = generated.header("x-request-id").expect("a request id");
+    assert_eq!(id.len(), 16);
+    assert_ne!(app.get("/healthz", None).header("x-request-id"), Some(id));
+    let echoed = app.request_with_headers(
+        "GET",
+        "/healthz",
+        &[("X-Request-Id", "trace-42")],
+        common::Body::None,
+    );
+    assert_eq!(echoed.header("x-request-id"), Some("trace-42"));
+    let refused = app.request_with_headers(
+        "GET",
+        "/healthz",
+        &[("X-Request-Id", "bad id\\r\\n")],
+        common::Body::None,
+    );
+    assert_ne!(refused.header("x-request-id"), Some("bad id\\r\\n"));
+}
