@@ -23,6 +23,10 @@ lint:
 fmt:
     cargo fmt
 
+# Schemathesis against a live release build for SECONDS s (CI runs 300); fails on any 5xx or schema violation.
+fuzz seconds="1800":
+    scripts/fuzz.sh {{seconds}}
+
 # WebSocket benchmark (issue 6): SOCKETS sockets, RATE msg/s for SECONDS s against a release server; appends to BENCHMARKS.md.
 bench-ws sockets="10000" rate="1000" seconds="10":
     #!/usr/bin/env bash

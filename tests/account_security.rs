@@ -129,3 +129,76 @@ mod totp {
         }
     }
 }
+
+mod email_change {
+    use super::*;
+    use common::outbox::nth_mail;
+
+    const CONFIRM: &str = "http://localhost:3000/email/confirm/";
+
+    backend_tests! {
+        fn the_new_address_confirms_the_change(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("henri");
+            app.register("other");
+            let outbox = app.data_dir.join("outbox");
+            let ask = |password: &str, email: &str| {
+                app.post("/auth/users/set_email/", Some(&token), json!({"current_password": password, "new_email": email}))
+            };
+            let wrong = ask("not-my-password", "henri@new.example.com");
+            assert_eq!((wrong.status, wrong.json.clone()), (400, json!({"current_password": ["Invalid password."]})));
+            let taken = ask(PASSWORD, "OTHER@example.com");
+            assert_eq!(taken.status, 400);
+            assert!(taken.json["new_email"].is_array());
+            assert_eq!(ask(PASSWORD, "not-an-address").status, 400);
+
+            // A link to the new address, a notice to the old; nothing changes yet.
+            assert_eq!(ask(PASSWORD, "henri@new.example.com").status, 204);
+            let link = nth_mail(&outbox, "henri@new.example.com", 1);
+            let notice = nth_mail(&outbox, "henri@example.com", 1);
+            assert!(notice.subject().contains("changing"));
+            assert_eq!(app.get("/auth/users/me/", Some(&token)).json["email"], "henri@example.com");
+            let (uid, link_token) = link.uid_token(CONFIRM);
+
+            let tampered = format!("{}.{}", link_token.split('.').next().unwrap(), "ZXZpbEBleGFtcGxlLmNvbQ");
+            let refused = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": tampered}));
+            assert_eq!(refused.status, 400);
+            let confirmed = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": link_token}));
+            assert_eq!(confirmed.status, 204, "{}", confirmed.text);
+            assert_eq!(app.get("/auth/users/me/", Some(&token)).json["email"], "henri@new.example.com");
+            let again = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": link_token}));
+            assert_eq!(again.status, 400, "single use");
+            app.login("henri@new.example.com", PASSWORD);
+        }
+
+        fn a_password_change_or_a_taken_address_kills_the_link(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("iris");
+            let outbox = app.data_dir.join("outbox");
+            let ask = |email: &str| app.post("/auth/users/set_email/", Some(&token), json!({"current_password": PASSWORD, "new_email": email}));
+
+            assert_eq!(ask("iris@first.example.com").status, 204);
+            let (uid, first) = nth_mail(&outbox, "iris@first.example.com", 1).uid_token(CONFIRM);
+            let new_password = "Another-long-pass-42";
+            let changed = app.post("/auth/users/set_password/", Some(&token), json!({
+                "current_password": PASSWORD, "new_password": new_password, "re_new_password": new_password,
+            }));
+            assert_eq!(changed.status, 204);
+            let dead = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": first}));
+            assert_eq!(dead.status, 400);
+
+            let second_ask = app.post("/auth/users/set_email/", Some(&token), json!({"current_password": new_password, "new_email": "iris@second.example.com"}));
+            assert_eq!(second_ask.status, 204);
+            let (uid, second) = nth_mail(&outbox, "iris@second.example.com", 1).uid_token(CONFIRM);
+            // Someone else takes the address before the link is used.
+            let squatter = app.post("/auth/users/", None, json!({
+                "username": "squatter", "email": "iris@second.example.com", "password": PASSWORD, "re_password": PASSWORD,
+            }));
+            assert_eq!(squatter.status, 201);
+            let late = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": second}));
+            assert_eq!(late.status, 400);
+            assert!(late.json["new_email"].is_array(), "{}", late.text);
+            assert_eq!(app.get("/auth/users/me/", Some(&token)).json["email"], "iris@example.com");
+        }
+    }
+}

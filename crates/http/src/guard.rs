@@ -38,7 +38,7 @@ const CREDENTIAL_PATHS: [&str; 22] = [
     "/auth/refresh",
 ];
 
-fn is_credential_route(method: &Method, path: &str) -> bool {
+pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {
     (method == Method::POST && CREDENTIAL_PATHS.contains(&path)) || path.starts_with("/auth/mfa/")
 }
 

@@ -2,6 +2,7 @@
 //! contract of the API document at its documented paths, and only translates:
 //! requests into domain calls, domain results into that surface's JSON.
 
+pub mod audit;
 mod auth;
 mod blocking;
 mod body;
@@ -12,6 +13,7 @@ mod guard;
 mod hub;
 mod limits;
 pub mod metrics;
+mod openapi;
 mod query;
 mod shape;
 mod state;
@@ -26,6 +28,7 @@ pub use guard::credential_guard;
 pub use hub::{Hub, Outbound};
 pub use limits::{RateLimitSettings, RateLimits};
 pub use metrics::Metrics;
+pub use openapi::document as openapi_document;
 pub use shape::{AuthFailure, Shape};
 pub use state::{AppState, HttpSettings};
 pub use surfaces::{configure, Surface};

@@ -3,6 +3,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 mod clock;
 mod ids;
 mod page;

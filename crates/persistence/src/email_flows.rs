@@ -158,7 +158,7 @@ impl AccountTokenStore for Database {
         &self,
         user_id: UserId,
         grant: &TokenGrant,
-        email: &NewEmail,
+        emails: &[NewEmail],
     ) -> Result<(), UsersError> {
         let issued = in_transaction!(self, |conn| {
             let exists = users::table
@@ -171,7 +171,9 @@ impl AccountTokenStore for Database {
                 return Ok(false);
             }
             insert_token!(conn, user_id.0, grant)?;
-            queue_email!(conn, email)?;
+            for email in emails {
+                queue_email!(conn, email)?;
+            }
             Ok::<_, diesel::result::Error>(true)
         })
         .map_err(storage)?;

@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod database;
+mod audit;
 mod avatars;
 mod email_flows;
 mod error;

@@ -133,7 +133,7 @@ impl Services {
         let events = EventService::new(store.clone(), clock.clone());
         let sessions = SessionService::new(
             store.clone(),
-            store,
+            store.clone(),
             clock,
             keys,
             TokenSettings {
@@ -141,7 +141,8 @@ impl Services {
                 refresh_ttl: Duration::seconds(config.tokens.refresh_ttl_seconds),
                 opaque_idle: Duration::seconds(config.tokens.opaque_idle_seconds),
             },
-        );
+        )
+        .with_audit(store);
         Ok(Services {
             database,
             accounts,
@@ -216,6 +217,7 @@ impl Application {
             hub: services.hub,
             limits: Arc::new(limits),
             settings,
+            audit: Arc::new(services.database.clone()),
             readiness: Arc::new(move || database.is_reachable()),
             metrics: Arc::new(Metrics::new()),
             pool_usage: Arc::new(move || pool.pool_usage()),
@@ -229,6 +231,7 @@ impl Application {
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
+                .wrap(middleware::from_fn(sesame_http::audit::trail))
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sesame_kernel::audit::AuditLog;
+use sesame_kernel::Page;
 use sesame_users::{Registration, UsersError};
 
 use crate::app::{Services, StartError};
@@ -31,6 +33,18 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print the security audit log, newest first.
+    Audit {
+        /// Only the events of this username.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events of this kind (e.g. login_failure).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many events at most (1..=100).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +87,7 @@ pub fn main() -> ExitCode {
             println!("migrations applied ({})", services.database.backend_name());
         }),
         Command::User(command) => user(&config, command),
+        Command::Audit { user, kind, limit } => audit(&config, user, kind, limit),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,6 +151,42 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
                 .map_err(account_error)?;
             println!("{} (id {}) is now an administrator", user.username, user.id);
         }
+    }
+    Ok(())
+}
+
+fn audit(
+    config: &Config,
+    username: Option<String>,
+    kind: Option<String>,
+    limit: i64,
+) -> Result<(), StartError> {
+    let services = Services::build(config)?;
+    let user = match username {
+        Some(name) => Some(
+            services
+                .accounts
+                .get_by_username(&name)
+                .map_err(account_error)?
+                .id,
+        ),
+        None => None,
+    };
+    let entries = services
+        .database
+        .entries(user, kind.as_deref(), Page::new(None, Some(limit)))
+        .map_err(|e| StartError::Setting(e.to_string()))?;
+    for entry in entries {
+        let event = entry.event;
+        println!(
+            "{}  {:<24} user={} ip={} agent={:?} {}",
+            event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            event.kind,
+            event.user_id.map_or("-".to_owned(), |id| id.to_string()),
+            event.ip.as_deref().unwrap_or("-"),
+            event.user_agent.as_deref().unwrap_or("-"),
+            event.detail.as_deref().unwrap_or(""),
+        );
     }
     Ok(())
 }

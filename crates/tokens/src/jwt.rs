@@ -6,7 +6,7 @@ use crate::TokensError;
 /// What a JWT is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TokenType {
+pub(crate) enum TokenType {
     /// Presented on every request.
     Access,
     /// Exchanged for a new pair.
@@ -15,7 +15,7 @@ pub enum TokenType {
 
 /// The claims of every JWT Sesame signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// The user id, as a string.
     pub sub: String,
     /// The session id.
@@ -64,7 +64,7 @@ impl JwtKeys {
     ///
     /// # Errors
     /// [`TokensError::Signing`].
-    pub fn sign(&self, claims: &Claims) -> Result<String, TokensError> {
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokensError> {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| TokensError::Signing(e.to_string()))
     }
@@ -73,7 +73,7 @@ impl JwtKeys {
     ///
     /// # Errors
     /// [`TokensError::InvalidToken`] for anything malformed or badly signed.
-    pub fn decode(&self, token: &str) -> Result<Claims, TokensError> {
+    pub(crate) fn decode(&self, token: &str) -> Result<Claims, TokensError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| TokensError::InvalidToken)

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::{AuditEvent, AuditLog};
 use sesame_kernel::secrets::{random_token, token_hash};
 use sesame_kernel::{Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
@@ -63,6 +64,7 @@ pub struct SessionService {
     clock: Arc<dyn Clock>,
     keys: JwtKeys,
     settings: TokenSettings,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl SessionService {
@@ -80,7 +82,33 @@ impl SessionService {
             clock,
             keys,
             settings,
+            audit: None,
         }
+    }
+
+    /// Records security events (a replayed refresh token) in `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn reuse_detected(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
+        self.sessions.revoke(&session.id, now)?;
+        if let Some(audit) = &self.audit {
+            let event = AuditEvent {
+                kind: "refresh_reuse_detected".into(),
+                user_id: Some(session.user_id),
+                ip: None,
+                user_agent: None,
+                at: now,
+                detail: Some(format!("session {} revoked", session.id)),
+            };
+            // A failed audit write must not turn the refusal into another error.
+            if let Err(e) = audit.record(&event) {
+                tracing::warn!(error = %e, "could not record a refresh token replay");
+            }
+        }
+        Ok(())
     }
 
     /// The configured lifetimes.
@@ -154,7 +182,7 @@ impl SessionService {
         let claims = self.decode_checked(refresh_token, TokenType::Refresh, now)?;
         let session = self.live_session(&claims.sid, now)?;
         if session.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
-            self.sessions.revoke(&session.id, now)?;
+            self.reuse_detected(&session, now)?;
             return Err(TokensError::RefreshReused);
         }
         let user = self.active_user(session.user_id)?;
@@ -165,7 +193,7 @@ impl SessionService {
             .rotate_refresh(&session.id, &claims.jti, &new_jti, expires_at, now)?
         {
             // Another request exchanged the same token first: that is a replay.
-            self.sessions.revoke(&session.id, now)?;
+            self.reuse_detected(&session, now)?;
             return Err(TokensError::RefreshReused);
         }
         self.sign_pair(user.id, &session.id, new_jti, now)

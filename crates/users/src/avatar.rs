@@ -127,7 +127,7 @@ pub enum AvatarChange {
 ///
 /// # Errors
 /// A [`FieldError`] on `avatar` saying what is wrong.
-pub fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, FieldError> {
+pub(crate) fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, FieldError> {
     if bytes.is_empty() {
         return Err(FieldError::new("avatar", "The submitted file is empty."));
     }

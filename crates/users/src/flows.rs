@@ -1,18 +1,20 @@
-//! The email flows of [`AccountService`]: activation, password reset and
-//! username reset, each through a one-time token mailed as a link; and the
-//! avatar rules.
+//! The email flows of [`AccountService`]: activation, password reset,
+//! username reset and email change, each through a one-time token mailed as
+//! a link; and the avatar rules.
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sesame_kernel::secrets::{random_token, token_hash};
 
 use crate::avatar::check_image;
 use crate::service::{push_all, user_inputs};
 use crate::{
     decode_uid, encode_uid, fill_link, AccountService, AccountToken, AccountTokenStore,
-    AvatarChange, AvatarName, AvatarStore, FieldError, ImageKind, LinkTemplates, NewEmail, NewUser,
-    OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose, User, Username,
-    UsersError,
+    AvatarChange, AvatarName, AvatarStore, Email, FieldError, ImageKind, LinkTemplates, NewEmail,
+    NewUser, OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose, User,
+    Username, UsersError,
 };
 
 /// Random bytes in a one-time token (43 URL-safe characters).
@@ -111,7 +113,7 @@ impl AccountService {
         let mail = self.mail()?;
         let (token, grant) = self.new_token(mail, purpose);
         let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
-        mail.store.issue_token(user.id, &grant, &email)?;
+        mail.store.issue_token(user.id, &grant, &[email])?;
         (mail.queued)();
         Ok(())
     }
@@ -284,6 +286,73 @@ impl AccountService {
             })
     }
 
+    /// Starts an email change: after checking the password, mails a link to
+    /// the new address and a notice to the old one (token and both emails in
+    /// one transaction). The address changes only when the link is used.
+    ///
+    /// # Errors
+    /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
+    /// `new_email` (malformed, taken, or already the user's), [`UsersError::Storage`].
+    pub fn request_email_change(
+        &self,
+        user: &User,
+        current_password: &str,
+        new_email: &str,
+    ) -> Result<(), UsersError> {
+        const FIELD: &str = "new_email";
+        self.confirm_password(user, current_password)?;
+        let email = Email::parse(new_email, FIELD).map_err(|e| UsersError::Invalid(vec![e]))?;
+        if let Some(owner) = self.users.find_by_email(email.as_str())? {
+            return Err(if owner.id == user.id {
+                UsersError::invalid(FIELD, "This is already your email address.")
+            } else {
+                UsersError::Invalid(vec![FieldError::taken(FIELD)])
+            });
+        }
+        let mail = self.mail()?;
+        let (random, mut grant) = self.new_token(mail, TokenPurpose::EmailChange);
+        // The new address rides in the token itself; the stored hash covers
+        // it, so it cannot be changed without making the token invalid.
+        let token = format!("{random}.{}", URL_SAFE_NO_PAD.encode(email.as_str()));
+        grant.token_hash = token_hash(&token);
+        let recipient = User {
+            email: Some(email.as_str().to_owned()),
+            ..user.clone()
+        };
+        let now = grant.created_at;
+        let mut emails = vec![NewEmail::new(
+            compose(mail, TokenPurpose::EmailChange, &recipient, &token),
+            now,
+        )];
+        if let Some(old) = &user.email {
+            emails.push(NewEmail::new(email_change_notice(user, old), now));
+        }
+        mail.store.issue_token(user.id, &grant, &emails)?;
+        (mail.queued)();
+        Ok(())
+    }
+
+    /// Changes the email address with the token mailed to the new address,
+    /// if that address is still free.
+    ///
+    /// # Errors
+    /// [`UsersError::Invalid`] on `uid`, `token` (wrong, used, expired) or
+    /// `new_email` (taken meanwhile), [`UsersError::Storage`].
+    pub fn confirm_email_change(&self, uid: &str, token: &str) -> Result<(), UsersError> {
+        let (_, found) = self.token_of(uid, token, TokenPurpose::EmailChange)?;
+        let email = token
+            .rsplit_once('.')
+            .and_then(|(_, encoded)| URL_SAFE_NO_PAD.decode(encoded).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|raw| Email::parse(&raw, "new_email").ok())
+            .ok_or_else(invalid_token)?;
+        self.consume(&found, &TokenEffect::SetEmail(email))
+            .map_err(|e| match e {
+                UsersError::EmailTaken => UsersError::Invalid(vec![FieldError::taken("new_email")]),
+                other => other,
+            })
+    }
+
     // ------------------------------------------------------------ avatars
 
     /// The largest avatar upload accepted, in bytes (0 without avatars).
@@ -384,6 +453,18 @@ fn compose(mail: &AccountMail, purpose: TokenPurpose, user: &User, token: &str) 
         to: user.email.clone().unwrap_or_default(),
         subject: subject.to_owned(),
         text,
+    }
+}
+
+/// The notice to the old address that an email change was asked for.
+fn email_change_notice(user: &User, old_address: &str) -> OutgoingEmail {
+    OutgoingEmail {
+        to: old_address.to_owned(),
+        subject: "Your Sesame email address is changing".to_owned(),
+        text: format!(
+            "Hello {},\n\nSomeone (hopefully you) asked to change the email address of your account.\nThe change happens only when the link sent to the new address is used.\nIf this was not you, change your password now.\n",
+            user.username
+        ),
     }
 }
 

@@ -121,7 +121,7 @@ pub trait AccountTokenStore: Send + Sync {
         compose: &dyn Fn(&User) -> NewEmail,
     ) -> Result<User, UsersError>;
 
-    /// Stores a token for the account and queues `email`, in one
+    /// Stores a token for the account and queues `emails`, in one
     /// transaction. Expired tokens of the account go at the same time.
     ///
     /// # Errors
@@ -130,7 +130,7 @@ pub trait AccountTokenStore: Send + Sync {
         &self,
         user_id: UserId,
         grant: &TokenGrant,
-        email: &NewEmail,
+        emails: &[NewEmail],
     ) -> Result<(), UsersError>;
 
     /// The token whose hash is `token_hash`, used or not.

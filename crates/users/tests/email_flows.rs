@@ -730,3 +730,64 @@ fn a_user_only_edits_their_own_avatar_unless_admin() {
         .unwrap();
     assert!(alice.avatar.is_some());
 }
+
+#[test]
+fn an_email_change_waits_for_the_new_address_to_confirm() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let other = fx.register("other");
+    let wrong =
+        fx.accounts
+            .request_email_change(&alice, "not-the-password", "alice@new.example.com");
+    assert!(matches!(wrong, Err(UsersError::WrongCurrentPassword)));
+    let taken = fx
+        .accounts
+        .request_email_change(&alice, PASSWORD, other.email.as_deref().unwrap());
+    assert!(taken.unwrap_err().is_taken());
+    let own = fx
+        .accounts
+        .request_email_change(&alice, PASSWORD, "ALICE@example.com");
+    assert_eq!(
+        field_messages(&own.unwrap_err(), "new_email"),
+        ["This is already your email address."]
+    );
+
+    fx.accounts
+        .request_email_change(&alice, PASSWORD, "alice@new.example.com")
+        .unwrap();
+    assert_eq!(fx.emails_to("alice@new.example.com"), 1, "the link");
+    assert_eq!(fx.emails_to("alice@example.com"), 1, "the notice");
+    assert_eq!(
+        fx.reload(&alice).email.as_deref(),
+        Some("alice@example.com")
+    );
+
+    let (uid, token) = fx.last_link("alice@new.example.com");
+    let (random, _) = token.split_once('.').unwrap();
+    invalid_token(
+        fx.accounts
+            .confirm_email_change(&uid, &format!("{random}.bWFsbG9yeUBleGFtcGxlLmNvbQ")),
+    );
+    fx.accounts.confirm_email_change(&uid, &token).unwrap();
+    assert_eq!(
+        fx.reload(&alice).email.as_deref(),
+        Some("alice@new.example.com")
+    );
+    invalid_token(fx.accounts.confirm_email_change(&uid, &token));
+}
+
+#[test]
+fn an_email_change_link_expires_after_an_hour() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    fx.accounts
+        .request_email_change(&alice, PASSWORD, "alice@new.example.com")
+        .unwrap();
+    let (uid, token) = fx.last_link("alice@new.example.com");
+    fx.clock.advance(Duration::minutes(61));
+    invalid_token(fx.accounts.confirm_email_change(&uid, &token));
+    assert_eq!(
+        fx.reload(&alice).email.as_deref(),
+        Some("alice@example.com")
+    );
+}

@@ -14,6 +14,7 @@ use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
+use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState};
 
@@ -62,6 +63,10 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/auth/refresh", web::post().to(refresh));
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(signup, login, refresh))]
+pub(super) struct Api;
+
 async fn fields(
     state: &AppState,
     request: &HttpRequest,
@@ -76,6 +81,17 @@ fn checked(fields: Fields) -> Result<(), ApiError> {
         .map_err(|issues| MessageShape::invalid(&issues))
 }
 
+/// Create an account.
+#[utoipa::path(
+    post,
+    path = "/auth/signup",
+    request_body = doc::Signup,
+    responses(
+        (status = 201, description = "Created", body = doc::SignupUser),
+        (status = 400, description = "Missing or bad fields, or a weak password", body = doc::MessageError),
+        (status = 409, description = "`Username or email already taken`", body = doc::MessageError),
+    )
+)]
 async fn signup(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -130,6 +146,19 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
         .json(json!({ "token": pair.access }))
 }
 
+/// Log in: the access JWT in the body, the refresh token in a cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    request_body = doc::CookieLogin,
+    responses(
+        (status = 200, description = "Logged in", body = doc::AccessJwt, headers(
+            ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh")
+        )),
+        (status = 400, description = "Missing or bad fields", body = doc::MessageError),
+        (status = 401, description = "`Username or password is incorrect`, or a one-time code (`otp`) is missing or wrong", body = doc::MessageError),
+    )
+)]
 async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -155,8 +184,8 @@ async fn login(
                 login,
                 password,
                 otp,
+                client,
             },
-            client,
         )
     })
     .await?
@@ -171,6 +200,17 @@ async fn login(
 
 /// Exchanges the refresh cookie for a new access token and a rotated cookie.
 /// A cookie used twice revokes its session.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    params(("refresh_token" = Option<String>, Cookie, description = "Set by `/auth/login`")),
+    responses(
+        (status = 200, description = "A new access token; the cookie is rotated", body = doc::AccessJwt, headers(
+            ("Set-Cookie" = String, description = "The rotated `refresh_token`")
+        )),
+        (status = 401, description = "No cookie, or an invalid, expired, revoked or reused one (the cookie is cleared)", body = doc::MessageError),
+    )
+)]
 async fn refresh(
     state: web::Data<AppState>,
     request: HttpRequest,

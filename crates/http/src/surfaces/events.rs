@@ -13,6 +13,7 @@ use super::FastApi;
 use super::{page_of, run, storage_failure};
 use crate::body::read_object;
 use crate::fields::{FieldIssue, Fields, IssueKind};
+use crate::openapi::schemas as doc;
 use crate::query::query_map;
 use crate::shape::Shape;
 use crate::{ApiError, AppState, Bearer};
@@ -40,6 +41,20 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         )
         .service(web::resource("/events/{event_id}/attendees").route(web::get().to(attendees)));
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_event,
+    list_events,
+    get_event,
+    replace_event,
+    update_event,
+    delete_event,
+    attend,
+    leave,
+    attendees
+))]
+pub(super) struct Api;
 
 /// An event as this surface shows it.
 fn event_json(event: &Event) -> Value {
@@ -205,6 +220,18 @@ fn filter_of(request: &HttpRequest) -> Result<EventFilter, ApiError> {
     ))
 }
 
+/// Create an event; the caller organizes it.
+#[utoipa::path(
+    post,
+    path = "/events/",
+    request_body = doc::EventInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Created", body = doc::Event),
+        (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
+    )
+)]
 async fn create_event(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -220,6 +247,16 @@ async fn create_event(
     Ok(HttpResponse::Ok().json(event_json(&event)))
 }
 
+/// Events by date, filtered.
+#[utoipa::path(
+    get,
+    path = "/events/",
+    params(doc::PageParams, doc::EventFilterParams),
+    responses(
+        (status = 200, description = "A page of events, by date", body = [doc::Event]),
+        (status = 422, description = "Bad `skip`, `limit`, `from` or `to`", body = doc::FastApiValidationError),
+    )
+)]
 async fn list_events(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -233,6 +270,17 @@ async fn list_events(
     Ok(HttpResponse::Ok().json(listed.iter().map(event_json).collect::<Vec<_>>()))
 }
 
+/// One event.
+#[utoipa::path(
+    get,
+    path = "/events/{event_id}",
+    params(("event_id" = i64, Path)),
+    responses(
+        (status = 200, description = "The event", body = doc::Event),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn get_event(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -245,6 +293,21 @@ async fn get_event(
     Ok(HttpResponse::Ok().json(event_json(&event)))
 }
 
+/// Replace an event (its organizer or an admin).
+#[utoipa::path(
+    put,
+    path = "/events/{event_id}",
+    params(("event_id" = i64, Path)),
+    request_body = doc::EventInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event", body = doc::Event),
+        (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
+        (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn replace_event(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -262,6 +325,21 @@ async fn replace_event(
     Ok(HttpResponse::Ok().json(event_json(&event)))
 }
 
+/// Change some fields of an event (its organizer or an admin).
+#[utoipa::path(
+    patch,
+    path = "/events/{event_id}",
+    params(("event_id" = i64, Path)),
+    request_body = doc::EventPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event", body = doc::Event),
+        (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
+        (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "Bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn update_event(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -279,6 +357,19 @@ async fn update_event(
     Ok(HttpResponse::Ok().json(event_json(&event)))
 }
 
+/// Delete an event (its organizer or an admin).
+#[utoipa::path(
+    delete,
+    path = "/events/{event_id}",
+    params(("event_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn delete_event(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -293,6 +384,19 @@ async fn delete_event(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Attend an event (idempotent).
+#[utoipa::path(
+    post,
+    path = "/events/{event_id}/attendance",
+    params(("event_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event", body = doc::Event),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 409, description = "`Event is full`", body = doc::FastApiError),
+        (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn attend(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -307,6 +411,18 @@ async fn attend(
     Ok(HttpResponse::Ok().json(event_json(&event)))
 }
 
+/// Stop attending an event (idempotent).
+#[utoipa::path(
+    delete,
+    path = "/events/{event_id}/attendance",
+    params(("event_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Not attending"),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn leave(
     caller: Authenticated,
     state: web::Data<AppState>,
@@ -321,6 +437,17 @@ async fn leave(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Who attends an event.
+#[utoipa::path(
+    get,
+    path = "/events/{event_id}/attendees",
+    params(("event_id" = i64, Path), doc::PageParams),
+    responses(
+        (status = 200, description = "A page of attendees", body = [doc::Attendee]),
+        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        (status = 422, description = "Bad `skip` or `limit`, or `event_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn attendees(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -14,6 +14,7 @@ use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields, IssueKind, Location};
+use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState, Bearer};
 
@@ -103,6 +104,10 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/users/{user_id}", web::get().to(get_user));
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register, login, logout, me, list_users, get_user))]
+pub(super) struct Api;
+
 fn user_json(user: &User) -> Value {
     json!({"id": user.id.0, "username": user.username, "email": user.email})
 }
@@ -167,6 +172,17 @@ fn checked(fields: Fields) -> Result<(), ApiError> {
     fields.finish().map_err(|issues| FastApi::invalid(&issues))
 }
 
+/// Create an account.
+#[utoipa::path(
+    post,
+    path = "/register",
+    request_body = doc::FastRegister,
+    responses(
+        (status = 200, description = "Created", body = doc::PublicUser),
+        (status = 400, description = "`Email already registered` or `Username already registered`", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields, or a weak password", body = doc::FastApiValidationError),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -187,6 +203,17 @@ async fn register(
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 
+/// Log in for an access token.
+#[utoipa::path(
+    post,
+    path = "/login",
+    request_body = doc::FastLogin,
+    responses(
+        (status = 200, description = "Logged in", body = doc::AccessToken),
+        (status = 401, description = "`Incorrect email or password`, or a one-time code (`otp`) is missing or wrong", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
+    )
+)]
 async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -210,8 +237,8 @@ async fn login(
                 login,
                 password,
                 otp,
+                client,
             },
-            client,
         )
     })
     .await?
@@ -224,6 +251,13 @@ async fn login(
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 
+/// End the session of the token: it stops working at once.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    security(("bearer" = [])),
+    responses((status = 200, description = "`Successfully logged out`", body = doc::Detail))
+)]
 async fn logout(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -237,6 +271,13 @@ async fn logout(
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out"})))
 }
 
+/// The caller.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = doc::PublicUser))
+)]
 async fn me(caller: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(user_json(&caller.user))
 }
@@ -253,6 +294,17 @@ async fn directory_access(
     authenticate::<FastApi>(state, token).await.map(|_| ())
 }
 
+/// The user directory (public when `[users] public_directory` is on).
+#[utoipa::path(
+    get,
+    path = "/users/",
+    params(doc::PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = [doc::PublicUser]),
+        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
+    )
+)]
 async fn list_users(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -266,6 +318,18 @@ async fn list_users(
     Ok(HttpResponse::Ok().json(users.iter().map(user_json).collect::<Vec<_>>()))
 }
 
+/// One user (public when `[users] public_directory` is on).
+#[utoipa::path(
+    get,
+    path = "/users/{user_id}",
+    params(("user_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = doc::PublicUser),
+        (status = 404, description = "`User not found`", body = doc::FastApiError),
+        (status = 422, description = "`user_id` is not an integer", body = doc::FastApiValidationError),
+    )
+)]
 async fn get_user(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -6,6 +6,7 @@ use sesame_users::{User, UsersError};
 
 use actix_web::http::StatusCode;
 
+use crate::audit;
 use crate::{ApiError, AppState, Shape};
 
 /// Why a login failed.
@@ -52,6 +53,8 @@ pub(crate) struct Credentials {
     pub(crate) password: String,
     /// A TOTP code or a recovery code, for accounts with TOTP on.
     pub(crate) otp: Option<String>,
+    /// Who is logging in (for the session list and the audit log).
+    pub(crate) client: ClientInfo,
 }
 
 impl LoginError {
@@ -96,6 +99,27 @@ pub(crate) fn check_credentials(
     state: &AppState,
     credentials: &Credentials,
 ) -> Result<User, LoginError> {
+    let outcome = check(state, credentials);
+    let (kind, user) = match &outcome {
+        Ok(user) => ("login_success", Some(user.id)),
+        Err(LoginError::Refused | LoginError::OtpInvalid | LoginError::OtpRequired) => {
+            ("login_failure", None)
+        }
+        Err(LoginError::Throttled(_)) => ("login_throttled", None),
+        Err(LoginError::Unavailable(_)) => return outcome,
+    };
+    let detail = format!(
+        "login {:?}",
+        credentials.login.chars().take(160).collect::<String>()
+    );
+    audit::write(
+        state.audit.as_ref(),
+        &audit::event(kind, user, credentials.client.clone(), Some(detail)),
+    );
+    outcome
+}
+
+fn check(state: &AppState, credentials: &Credentials) -> Result<User, LoginError> {
     let login = credentials.login.as_str();
     state
         .limits
@@ -128,11 +152,10 @@ pub(crate) fn check_credentials(
 pub(crate) fn jwt_login(
     state: &AppState,
     credentials: &Credentials,
-    client: ClientInfo,
 ) -> Result<TokenPair, LoginError> {
     let user = check_credentials(state, credentials)?;
     state
         .sessions
-        .start_jwt_session(&user, client)
+        .start_jwt_session(&user, credentials.client.clone())
         .map_err(|e| LoginError::from(e).logged())
 }

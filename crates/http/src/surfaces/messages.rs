@@ -16,6 +16,7 @@ use super::{body_fields, page_of, run, storage_failure};
 use crate::blocking::blocking;
 use crate::fields::{FieldIssue, IssueKind};
 use crate::hub::Outbound;
+use crate::openapi::schemas as doc;
 use crate::shape::Shape;
 use crate::time::rfc3339;
 use crate::{ApiError, AppState, Bearer};
@@ -31,6 +32,10 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/messages/{message_id}/read", web::put().to(mark_read))
         .route("/ws/{token}", web::get().to(socket));
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(send, received, sent, unread_count, mark_read, socket))]
+pub(super) struct Api;
 
 /// The message object of seed 001.
 pub(crate) fn message_json(message: &Message) -> Value {
@@ -63,6 +68,21 @@ fn listing(messages: Vec<Message>) -> HttpResponse {
     HttpResponse::Ok().json(messages.iter().map(message_json).collect::<Vec<_>>())
 }
 
+/// Send a message; the receiver's open WebSockets get it at once.
+#[utoipa::path(
+    post,
+    path = "/messages/",
+    request_body = doc::MessageInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored and delivered", body = doc::Message),
+        (status = 404, description = "`Receiver not found`", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields, or empty or too long content", body = doc::FastApiValidationError),
+        (status = 429, description = "Too many messages from this user", body = doc::FastApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait")
+        )),
+    )
+)]
 async fn send(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -92,6 +112,17 @@ async fn send(
     Ok(HttpResponse::Ok().json(message_json(&message)))
 }
 
+/// Messages the caller received, newest first.
+#[utoipa::path(
+    get,
+    path = "/messages/received",
+    params(doc::PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = [doc::Message]),
+        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
+    )
+)]
 async fn received(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -105,6 +136,17 @@ async fn received(
         .map_err(messaging_error)
 }
 
+/// Messages the caller sent, newest first.
+#[utoipa::path(
+    get,
+    path = "/messages/sent",
+    params(doc::PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = [doc::Message]),
+        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
+    )
+)]
 async fn sent(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -118,6 +160,13 @@ async fn sent(
         .map_err(messaging_error)
 }
 
+/// How many received messages are unread.
+#[utoipa::path(
+    get,
+    path = "/messages/unread_count",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The count", body = doc::UnreadCount))
+)]
 async fn unread_count(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -129,6 +178,17 @@ async fn unread_count(
     Ok(HttpResponse::Ok().json(json!({ "count": count })))
 }
 
+/// Mark a received message read; the sender's WebSockets are told.
+#[utoipa::path(
+    put,
+    path = "/messages/{message_id}/read",
+    params(("message_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message, read", body = doc::Message),
+        (status = 404, description = "`Message not found`: unknown, or not received by the caller", body = doc::FastApiError),
+    )
+)]
 async fn mark_read(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -153,6 +213,19 @@ fn policy_close(reason: &str) -> Option<CloseReason> {
 
 /// Accepts the upgrade first, then checks the token exactly as a Bearer
 /// token is checked: a bad one closes the socket with 1008 and a reason.
+#[utoipa::path(
+    get,
+    path = "/ws/{token}",
+    description = "WebSocket. The server sends `{\"type\": \"new_message\", \"message\": {...}}` \
+        for each message the user receives and `{\"type\": \"message_read\", \"message\": {...}}` \
+        when one they sent is read; it pings, and closes a socket that stops answering. \
+        A bad, expired or revoked token is accepted, then closed with 1008 and a reason.",
+    params(("token" = String, Path, description = "A JWT access token or an opaque token")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request"),
+    )
+)]
 async fn socket(
     state: web::Data<AppState>,
     request: HttpRequest,

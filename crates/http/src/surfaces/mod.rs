@@ -7,9 +7,12 @@ use serde_json::json;
 use crate::blocking::blocking;
 use crate::body::read_object;
 use crate::fields::Fields;
+use crate::openapi::ErrorShape;
 use crate::query::{page, query_map};
 use crate::{ApiError, AppState, HttpSettings, Shape};
 use sesame_kernel::Page;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::OpenApi;
 
 mod account_security;
 mod cookie_refresh;
@@ -73,11 +76,13 @@ impl Surface {
 /// Mounts the operational routes and every enabled surface.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     ops::configure(config);
+    crate::openapi::configure(config, settings);
     for surface in &settings.surfaces {
         match surface {
             Surface::Primary => {
-                primary::configure(config);
+                // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
                 account_security::configure(config);
+                primary::configure(config);
             }
             Surface::EventsMessages => {
                 events_messages::configure(config);
@@ -89,6 +94,35 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
             Surface::CookieRefresh => cookie_refresh::configure(config),
         }
     }
+}
+
+/// The OpenAPI parts of the operational routes and of every enabled
+/// surface, each with the tag its operations go under and its error shape.
+pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShape, OpenApiDoc)> {
+    let mut parts = vec![("operations", ErrorShape::None, ops::Api::openapi())];
+    for surface in &settings.surfaces {
+        let tag = surface.name();
+        match surface {
+            Surface::Primary => {
+                parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
+                let security = account_security::Api::openapi();
+                parts.push(("account_security", ErrorShape::Drf, security));
+            }
+            Surface::EventsMessages => {
+                parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
+                parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
+                parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
+            }
+            Surface::TokenForm => {
+                parts.push((tag, ErrorShape::FastApi, token_form::Api::openapi()))
+            }
+            Surface::Opaque => parts.push((tag, ErrorShape::Opaque, opaque::Api::openapi())),
+            Surface::CookieRefresh => {
+                parts.push((tag, ErrorShape::Message, cookie_refresh::Api::openapi()))
+            }
+        }
+    }
+    parts
 }
 
 /// The answer to a path no surface serves.

@@ -17,6 +17,7 @@ use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
+use crate::openapi::{empty_parameter_route, schemas as doc};
 use crate::shape::{AuthFailure, Shape};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState};
@@ -105,6 +106,37 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/auth/re-authenticate", web::post().to(re_authenticate));
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(register, get_user, delete_user, validate, re_authenticate),
+    modifiers(&EmptyParameterRoutes)
+)]
+pub(super) struct Api;
+
+/// The routes with an empty username or token: always 400.
+struct EmptyParameterRoutes;
+
+impl utoipa::Modify for EmptyParameterRoutes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::HttpMethod::{Delete, Get};
+        for (method, path, id, message) in [
+            (Get, "/auth/get/", "get_user_empty", EMPTY_USERNAME),
+            (Get, "/auth/get", "get_user_empty_bare", EMPTY_USERNAME),
+            (Delete, "/auth/delete/", "delete_user_empty", EMPTY_USERNAME),
+            (
+                Delete,
+                "/auth/delete",
+                "delete_user_empty_bare",
+                EMPTY_USERNAME,
+            ),
+            (Get, "/auth/validate/", "validate_empty", EMPTY_TOKEN),
+            (Get, "/auth/validate", "validate_empty_bare", EMPTY_TOKEN),
+        ] {
+            empty_parameter_route(api, method, path, id, message, "OpaqueError");
+        }
+    }
+}
+
 async fn fields(
     state: &AppState,
     request: &HttpRequest,
@@ -134,6 +166,16 @@ fn users_error(error: UsersError) -> ApiError {
     }
 }
 
+/// Create an account and get an opaque token.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    request_body = doc::OpaqueCredentials,
+    responses(
+        (status = 200, description = "Created; the token of a new session", body = doc::OpaqueToken),
+        (status = 400, description = "Username taken, empty username or password, or a weak password", body = doc::OpaqueError),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -206,6 +248,17 @@ async fn find_user(state: &AppState, username: String) -> Result<User, ApiError>
     }
 }
 
+/// A user's public record.
+#[utoipa::path(
+    get,
+    path = "/auth/get/{username}",
+    params(("username" = String, Path)),
+    responses(
+        (status = 200, description = "The user", body = doc::OpaqueUser),
+        (status = 400, description = "Empty username", body = doc::OpaqueError),
+        (status = 404, description = "No such user", body = doc::OpaqueError),
+    )
+)]
 async fn get_user(
     state: web::Data<AppState>,
     username: web::Path<String>,
@@ -215,6 +268,18 @@ async fn get_user(
 }
 
 /// Only the user themselves (their token, of any kind) or an admin may delete.
+#[utoipa::path(
+    delete,
+    path = "/auth/delete/{username}",
+    params(("username" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = doc::OpaqueDeleted),
+        (status = 400, description = "Empty username", body = doc::OpaqueError),
+        (status = 403, description = "Neither that user's token nor an admin's", body = doc::OpaqueError),
+        (status = 404, description = "No such user", body = doc::OpaqueError),
+    )
+)]
 async fn delete_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -244,6 +309,17 @@ async fn delete_user(
 }
 
 /// Answers the token's username as plain text, and restarts its idle clock.
+#[utoipa::path(
+    get,
+    path = "/auth/validate/{token}",
+    params(("token" = String, Path, description = "An opaque token")),
+    responses(
+        (status = 200, description = "The token's username", body = String, content_type = "text/plain"),
+        (status = 400, description = "Empty token", body = doc::OpaqueError),
+        (status = 401, description = "Expired (unused for too long) or revoked", body = doc::OpaqueError),
+        (status = 404, description = "Unknown token", body = doc::OpaqueError),
+    )
+)]
 async fn validate(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -264,6 +340,17 @@ async fn validate(
 }
 
 /// Checks the password and makes the user's opaque tokens valid again.
+#[utoipa::path(
+    post,
+    path = "/auth/re-authenticate",
+    request_body = doc::OpaqueCredentials,
+    responses(
+        (status = 200, description = "`Authentification réussie & Token de nouveau valide. Veuillez réessayer.`", body = String, content_type = "text/plain"),
+        (status = 400, description = "Username or password missing", body = doc::OpaqueError),
+        (status = 401, description = "Wrong password, or a one-time code (`otp`) is missing or wrong", body = doc::OpaqueError),
+        (status = 404, description = "No such user", body = doc::OpaqueError),
+    )
+)]
 async fn re_authenticate(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -280,6 +367,7 @@ async fn re_authenticate(
         ));
     }
     let user = find_user(&state, username.clone()).await?;
+    let client = client_info(&request, &state.settings);
     let state = state.into_inner();
     run::<Opaque, _, _>(move || {
         let user = check_credentials(
@@ -288,6 +376,7 @@ async fn re_authenticate(
                 login: user.username.clone(),
                 password,
                 otp,
+                client,
             },
         )
         .map_err(|e| {

@@ -13,6 +13,7 @@ use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
+use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState, Bearer};
@@ -107,6 +108,31 @@ type Authenticated = Bearer<Drf>;
 
 mod avatars;
 mod flows;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    register,
+    list_users,
+    jwt_create,
+    jwt_refresh,
+    jwt_verify,
+    get_me,
+    update_me,
+    delete_me,
+    get_user,
+    update_user,
+    delete_user,
+    set_password,
+    set_username,
+    flows::activation,
+    flows::resend_activation,
+    flows::reset_password,
+    flows::reset_password_confirm,
+    flows::reset_username,
+    flows::reset_username_confirm,
+    avatars::avatar_file
+))]
+pub(super) struct Api;
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
     // Before `/auth/users/{id}/`, which would match their paths too.
@@ -215,6 +241,16 @@ fn passwords_match(password: &str, again: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Create an account (inactive until activated when activation is required).
+#[utoipa::path(
+    post,
+    path = "/auth/users/",
+    request_body = doc::UserCreate,
+    responses(
+        (status = 201, description = "Created", body = doc::User),
+        (status = 400, description = "Bad, missing or taken fields, a weak password, or passwords that differ", body = doc::DrfBadRequest),
+    )
+)]
 async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -243,6 +279,17 @@ async fn register(
     Ok(HttpResponse::Created().json(user_json(&user)))
 }
 
+/// Log in for a JWT pair.
+#[utoipa::path(
+    post,
+    path = "/auth/jwt/create/",
+    request_body = doc::JwtCreate,
+    responses(
+        (status = 200, description = "Logged in", body = doc::JwtPair),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+        (status = 401, description = "`No active account found with the given credentials`, or `otp_required` / `otp_invalid`", body = doc::DrfError),
+    )
+)]
 async fn jwt_create(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -266,8 +313,8 @@ async fn jwt_create(
                 login,
                 password,
                 otp,
+                client,
             },
-            client,
         )
     })
     .await?
@@ -275,6 +322,17 @@ async fn jwt_create(
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 
+/// Exchange a refresh token for a new pair; a reused one revokes its session.
+#[utoipa::path(
+    post,
+    path = "/auth/jwt/refresh/",
+    request_body = doc::JwtRefresh,
+    responses(
+        (status = 200, description = "A new pair (the refresh token is rotated)", body = doc::JwtPair),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+        (status = 401, description = "`token_not_valid`", body = doc::DrfError),
+    )
+)]
 async fn jwt_refresh(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -290,6 +348,17 @@ async fn jwt_refresh(
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 
+/// Check a token.
+#[utoipa::path(
+    post,
+    path = "/auth/jwt/verify/",
+    request_body = doc::JwtVerify,
+    responses(
+        (status = 200, description = "Valid", body = doc::Empty),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+        (status = 401, description = "`Token is invalid or expired` (`token_not_valid`)", body = doc::DrfError),
+    )
+)]
 async fn jwt_verify(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -305,6 +374,17 @@ async fn jwt_verify(
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
+/// Users: admins see all, others only themselves.
+#[utoipa::path(
+    get,
+    path = "/auth/users/",
+    params(doc::PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = [doc::User]),
+        (status = 400, description = "Bad `skip` or `limit`", body = doc::DrfFieldErrors),
+    )
+)]
 async fn list_users(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -325,10 +405,28 @@ fn path_id(raw: &str) -> Result<UserId, ApiError> {
         .map_err(|_| Drf::message(StatusCode::NOT_FOUND, "Not found."))
 }
 
+/// The caller.
+#[utoipa::path(
+    get,
+    path = "/auth/users/me/",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = doc::User))
+)]
 async fn get_me(caller: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(user_json(&caller.user))
 }
 
+/// A user: admins any, others only themselves.
+#[utoipa::path(
+    get,
+    path = "/auth/users/{id}/",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = doc::User),
+        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+    )
+)]
 async fn get_user(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -342,6 +440,20 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 
+/// Change the caller's profile; `multipart/form-data` uploads an avatar.
+#[utoipa::path(
+    method(put, patch),
+    path = "/auth/users/me/",
+    request_body(content(
+        (doc::ProfileUpdate = "application/json"),
+        (doc::ProfileForm = "multipart/form-data"),
+    )),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = doc::User),
+        (status = 400, description = "Bad fields, a taken email, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+    )
+)]
 async fn update_me(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -352,6 +464,22 @@ async fn update_me(
     update(state, request, payload, caller, target).await
 }
 
+/// Change a user's profile: admins any, others only themselves.
+#[utoipa::path(
+    method(put, patch),
+    path = "/auth/users/{id}/",
+    params(("id" = i64, Path)),
+    request_body(content(
+        (doc::ProfileUpdate = "application/json"),
+        (doc::ProfileForm = "multipart/form-data"),
+    )),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = doc::User),
+        (status = 400, description = "Bad fields, a taken email, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+    )
+)]
 async fn update_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -406,6 +534,17 @@ async fn update(
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 
+/// Delete the caller's account.
+#[utoipa::path(
+    delete,
+    path = "/auth/users/me/",
+    request_body = doc::CurrentPassword,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn delete_me(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -416,6 +555,19 @@ async fn delete_me(
     delete(state, request, payload, caller, target).await
 }
 
+/// Delete an account: admins any, others only themselves; the caller's own password.
+#[utoipa::path(
+    delete,
+    path = "/auth/users/{id}/",
+    params(("id" = i64, Path)),
+    request_body = doc::CurrentPassword,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+    )
+)]
 async fn delete_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -445,6 +597,17 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Change the password; every other session of the account ends.
+#[utoipa::path(
+    post,
+    path = "/auth/users/set_password/",
+    request_body = doc::SetPassword,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Wrong current password, a weak password, passwords that differ, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn set_password(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -466,6 +629,17 @@ async fn set_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Change the username.
+#[utoipa::path(
+    post,
+    path = "/auth/users/set_username/",
+    request_body = doc::SetUsername,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Wrong password, a bad or taken username, usernames that differ, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn set_username(
     state: web::Data<AppState>,
     request: HttpRequest,

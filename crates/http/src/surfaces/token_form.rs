@@ -11,6 +11,7 @@ use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
+use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState, Bearer};
 
@@ -42,6 +43,10 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/", web::get().to(current_user));
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_user, token, current_user))]
+pub(super) struct Api;
+
 async fn fields(
     state: &AppState,
     request: &HttpRequest,
@@ -56,6 +61,17 @@ fn checked(fields: Fields) -> Result<(), ApiError> {
         .map_err(|issues| TokenForm::invalid(&issues))
 }
 
+/// Create an account.
+#[utoipa::path(
+    post,
+    path = "/auth/",
+    request_body = doc::UsernamePassword,
+    responses(
+        (status = 201, description = "Created", body = doc::CreatedUser),
+        (status = 400, description = "`Username already registered`", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields, or a weak password", body = doc::FastApiValidationError),
+    )
+)]
 async fn create_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -86,6 +102,19 @@ async fn create_user(
 }
 
 /// The OAuth2 password grant: form fields (or JSON) `username` and `password`.
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    request_body(content(
+        (doc::TokenRequest = "application/x-www-form-urlencoded"),
+        (doc::TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged in", body = doc::AccessToken),
+        (status = 401, description = "`Could not validate user.`, or a one-time code (`otp`) is missing or wrong", body = doc::FastApiError),
+        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
+    )
+)]
 async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -105,8 +134,8 @@ async fn token(
                 login: username,
                 password,
                 otp,
+                client,
             },
-            client,
         )
     })
     .await?
@@ -119,6 +148,13 @@ async fn token(
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 
+/// The caller.
+#[utoipa::path(
+    get,
+    path = "/",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = doc::CurrentUser))
+)]
 async fn current_user(caller: Bearer<TokenForm>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "User": {"username": caller.user.username, "id": caller.user.id.0}

@@ -118,13 +118,22 @@ contract_tests! {
     fn issuing_a_token_queues_its_email(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
-        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "reset", at), &email("alice@example.com", "link", at))
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "reset", at), &[email("alice@example.com", "link", at)])
             .unwrap();
         assert_eq!(token_of(db, "reset").user_id, alice.id);
         assert_eq!(claim_all(db).len(), 1);
 
+        // Several emails go with one token (an email change: a link and a notice).
+        db.issue_token(
+            alice.id,
+            &grant(TokenPurpose::EmailChange, "change", at),
+            &[email("new@example.com", "link", at), email("alice@example.com", "notice", at)],
+        )
+        .unwrap();
+        assert_eq!(claim_all(db).len(), 2);
+
         let error = db
-            .issue_token(UNKNOWN_USER, &grant(TokenPurpose::PasswordReset, "x", at), &email("x@example.com", "x", at))
+            .issue_token(UNKNOWN_USER, &grant(TokenPurpose::PasswordReset, "x", at), &[email("x@example.com", "x", at)])
             .unwrap_err();
         assert!(matches!(error, UsersError::NotFound));
         assert!(db.find_token(&token_hash("x")).unwrap().is_none());
@@ -132,7 +141,7 @@ contract_tests! {
 
         // Expired tokens of the account go when a new one comes.
         let later = at + Duration::hours(2);
-        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "new", later), &email("alice@example.com", "link", later))
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "new", later), &[email("alice@example.com", "link", later)])
             .unwrap();
         assert!(db.find_token(&token_hash("reset")).unwrap().is_none());
         assert!(db.find_token(&token_hash("new")).unwrap().is_some());
@@ -144,7 +153,7 @@ contract_tests! {
         let alice = db.insert(&user).unwrap();
         let at = now();
         for token in ["one", "two"] {
-            db.issue_token(alice.id, &grant(TokenPurpose::Activation, token, at), &email("a@example.com", "x", at))
+            db.issue_token(alice.id, &grant(TokenPurpose::Activation, token, at), &[email("a@example.com", "x", at)])
                 .unwrap();
         }
         let one = token_of(db, "one");
@@ -159,7 +168,7 @@ contract_tests! {
         assert!(!db.use_token(&two, &TokenEffect::Activate, used_at).unwrap());
 
         // Expired tokens are refused, and nothing changes.
-        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "late", at), &email("a@example.com", "x", at))
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "late", at), &[email("a@example.com", "x", at)])
             .unwrap();
         let late = token_of(db, "late");
         assert!(!db
@@ -176,7 +185,7 @@ contract_tests! {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         insert_user(db, "bob", Some("bob@example.com"));
         let at = now();
-        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "tok", at), &email("a@example.com", "x", at))
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "tok", at), &[email("a@example.com", "x", at)])
             .unwrap();
         let token = token_of(db, "tok");
         let error = db
@@ -194,9 +203,9 @@ contract_tests! {
         db.create(&jwt_session("s1", alice.id, at)).unwrap();
         db.create(&jwt_session("s2", bob.id, at)).unwrap();
         for (token, purpose) in [("reset", TokenPurpose::PasswordReset), ("name", TokenPurpose::UsernameReset)] {
-            db.issue_token(alice.id, &grant(purpose, token, at), &email("a@example.com", "x", at)).unwrap();
+            db.issue_token(alice.id, &grant(purpose, token, at), &[email("a@example.com", "x", at)]).unwrap();
         }
-        db.issue_token(bob.id, &grant(TokenPurpose::PasswordReset, "bobs", at), &email("b@example.com", "x", at)).unwrap();
+        db.issue_token(bob.id, &grant(TokenPurpose::PasswordReset, "bobs", at), &[email("b@example.com", "x", at)]).unwrap();
 
         let reset = token_of(db, "reset");
         let effect = TokenEffect::SetPassword { password_hash: "new-hash".into() };
@@ -213,11 +222,11 @@ contract_tests! {
     fn a_password_change_or_a_deletion_kills_tokens(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
-        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "a", at), &email("a@example.com", "x", at)).unwrap();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "a", at), &[email("a@example.com", "x", at)]).unwrap();
         db.change_password(alice.id, "other-hash", None, at).unwrap();
         assert!(db.find_token(&token_hash("a")).unwrap().is_none());
 
-        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "b", at), &email("a@example.com", "x", at)).unwrap();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "b", at), &[email("a@example.com", "x", at)]).unwrap();
         db.delete(alice.id).unwrap();
         assert!(db.find_token(&token_hash("b")).unwrap().is_none());
     }
@@ -225,7 +234,7 @@ contract_tests! {
     fn racing_uses_of_one_token_let_exactly_one_win(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
-        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "tok", at), &email("a@example.com", "x", at)).unwrap();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "tok", at), &[email("a@example.com", "x", at)]).unwrap();
         let token = token_of(db, "tok");
         let wins = race(8, |i| {
             db.use_token(&token, &TokenEffect::SetPassword { password_hash: format!("hash-{i}") }, at)
@@ -242,8 +251,8 @@ contract_tests! {
         let first = email("a@example.com", "first", at);
         let second = email("b@example.com", "second", at + Duration::seconds(1));
         let user = insert_user(db, "alice", Some("alice@example.com"));
-        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "1", at), &first).unwrap();
-        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "2", at), &second).unwrap();
+        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "1", at), std::slice::from_ref(&first)).unwrap();
+        db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, "2", at), std::slice::from_ref(&second)).unwrap();
         assert_eq!(db.next_due().unwrap(), Some(at));
 
         // Only what is due, oldest first, up to the limit.
@@ -273,7 +282,7 @@ contract_tests! {
         let user = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
         for i in 0..30 {
-            db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, &format!("t{i}"), at), &email("a@example.com", &i.to_string(), at))
+            db.issue_token(user.id, &grant(TokenPurpose::PasswordReset, &format!("t{i}"), at), &[email("a@example.com", &i.to_string(), at)])
                 .unwrap();
         }
         let later = at + Duration::seconds(1);

@@ -134,12 +134,14 @@ impl AccountTokenStore for InMemoryStore {
         &self,
         user_id: UserId,
         grant: &TokenGrant,
-        email: &NewEmail,
+        emails: &[NewEmail],
     ) -> Result<(), UsersError> {
         let mut state = self.state();
         state.user_mut(user_id)?;
         state.grant(user_id, grant);
-        state.queue(email);
+        for email in emails {
+            state.queue(email);
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use sesame_users::AvatarChange;
 
 use super::{users_error, Drf};
+use crate::openapi::schemas as doc;
 use crate::shape::Shape;
 use crate::surfaces::run;
 use crate::{ApiError, AppState};
@@ -124,6 +125,17 @@ pub(super) async fn read_form(
 /// Serves a stored avatar with the content type of its format. Only names
 /// of the random form avatars are stored under can be asked for, so no path
 /// reaches outside the avatar folder.
+#[utoipa::path(
+    get,
+    path = "/media/avatars/{file}",
+    params(("file" = String, Path, description = "The file name of a user's `avatar`")),
+    responses(
+        (status = 200, description = "The image", content(
+            ("image/png"), ("image/jpeg"), ("image/webp"), ("image/gif")
+        )),
+        (status = 404, description = "No such avatar", body = doc::DrfError),
+    )
+)]
 async fn avatar_file(
     state: web::Data<AppState>,
     file: web::Path<String>,

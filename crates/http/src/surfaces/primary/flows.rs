@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use sesame_users::{AccountService, Activation, UsersError};
 
 use super::{checked, fields, users_error, Drf};
+use crate::openapi::schemas as doc;
 use crate::surfaces::run;
 use crate::{ApiError, AppState};
 
@@ -42,6 +43,17 @@ fn stale_token() -> ApiError {
     )
 }
 
+/// Activate an account from the emailed link.
+#[utoipa::path(
+    post,
+    path = "/auth/users/activation/",
+    request_body = doc::UidToken,
+    responses(
+        (status = 204, description = "Activated"),
+        (status = 400, description = "Invalid uid or token, or bad fields", body = doc::DrfBadRequest),
+        (status = 403, description = "`Stale token for given user.` (already active)", body = doc::DrfError),
+    )
+)]
 async fn activation(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -85,6 +97,16 @@ async fn start_flow(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Email the activation link again, if the address is an inactive account's.
+#[utoipa::path(
+    post,
+    path = "/auth/users/resend_activation/",
+    request_body = doc::EmailAddress,
+    responses(
+        (status = 204, description = "Always, whether or not the address is known"),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn resend_activation(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -96,6 +118,16 @@ async fn resend_activation(
     .await
 }
 
+/// Email a password reset link, if the address is an account's.
+#[utoipa::path(
+    post,
+    path = "/auth/users/reset_password/",
+    request_body = doc::EmailAddress,
+    responses(
+        (status = 204, description = "Always, whether or not the address is known"),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn reset_password(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -107,6 +139,16 @@ async fn reset_password(
     .await
 }
 
+/// Email a username reset link, if the address is an account's.
+#[utoipa::path(
+    post,
+    path = "/auth/users/reset_username/",
+    request_body = doc::EmailAddress,
+    responses(
+        (status = 204, description = "Always, whether or not the address is known"),
+        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn reset_username(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -119,6 +161,15 @@ async fn reset_username(
 }
 
 /// Sets the new password; every session of the account is revoked.
+#[utoipa::path(
+    post,
+    path = "/auth/users/reset_password_confirm/",
+    request_body = doc::ResetPasswordConfirm,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Invalid, expired or used link, a weak password, passwords that differ, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn reset_password_confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -143,6 +194,16 @@ async fn reset_password_confirm(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Sets the new username from the emailed link.
+#[utoipa::path(
+    post,
+    path = "/auth/users/reset_username_confirm/",
+    request_body = doc::ResetUsernameConfirm,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Invalid, expired or used link, a bad or taken username, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
 async fn reset_username_confirm(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -1,0 +1,474 @@
+//! The published contract: an OpenAPI 3.1 document generated from the
+//! handlers' `#[utoipa::path]` annotations, served at `GET /openapi.json`,
+//! and Swagger UI at `GET /docs` with its assets compiled into the binary
+//! (the `vendored` build of `utoipa-swagger-ui`: no CDN, no download).
+//!
+//! Each surface module lists its operations in a `#[derive(OpenApi)]`
+//! struct `Api` next to its `configure`; [`document`] merges the operational
+//! routes and the *enabled* surfaces (a switched-off surface is not in the
+//! document, as it is not served), then adds what every operation of a
+//! surface shares, in that surface's error shape: 401 on Bearer routes,
+//! the unreadable-body error and 413 on routes with a body, 429 with
+//! `Retry-After` on rate-limited credential routes, 503 when storage is down.
+
+pub(crate) mod schemas;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Response};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::HttpSettings;
+use schemas::{
+    DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
+    OpaqueError,
+};
+
+/// The name of the Bearer security scheme the annotations refer to.
+pub(crate) const BEARER: &str = "bearer";
+
+/// How the operations of one part of the document word their errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorShape {
+    /// `{"detail", "code"}` and field errors (surface `primary`).
+    Drf,
+    /// `{"detail"}` and 422 validation lists (`events_messages`, `token_form`).
+    FastApi,
+    /// `{"Erreur"}` (`opaque`).
+    Opaque,
+    /// `{"message"}` (`cookie_refresh`).
+    Message,
+    /// The operational routes: nothing shared.
+    None,
+}
+
+impl ErrorShape {
+    /// The schema of a plain error message.
+    fn error(self) -> Option<&'static str> {
+        match self {
+            ErrorShape::Drf => Some("DrfError"),
+            ErrorShape::FastApi => Some("FastApiError"),
+            ErrorShape::Opaque => Some("OpaqueError"),
+            ErrorShape::Message => Some("MessageError"),
+            ErrorShape::None => None,
+        }
+    }
+
+    /// The status and schema of a body that is not a JSON object (or form).
+    fn unreadable_body(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            ErrorShape::Drf => Some(("400", "DrfBadRequest")),
+            ErrorShape::FastApi => Some(("422", "FastApiValidationError")),
+            ErrorShape::Opaque => Some(("400", "OpaqueError")),
+            ErrorShape::Message => Some(("400", "MessageError")),
+            ErrorShape::None => None,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sesame",
+        description = "Self-hosted user accounts, authentication, events and messaging. \
+            One service serves five client contracts (surfaces) at once over the same users \
+            and sessions; each surface keeps its own error shape. Every access token Sesame \
+            issues (a JWT from any login route, or an opaque token) is accepted as \
+            `Authorization: Bearer <token>` by every protected route of every surface. \
+            This document lists the surfaces this instance serves (`[http] surfaces`)."
+    ),
+    components(schemas(
+        DrfError,
+        DrfFieldErrors,
+        DrfBadRequest,
+        FastApiError,
+        FastApiValidationError,
+        OpaqueError,
+        MessageError
+    )),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "primary", description = "Accounts and JWT, djoser layout (seed 004); Django REST framework error shapes."),
+        (name = "account_security", description = "Sessions and a TOTP second factor (mounted with `primary`, same error shapes)."),
+        (name = "events_messages", description = "Accounts, events and messages, FastAPI style (seed 001); WebSocket delivery at `/ws/{token}`."),
+        (name = "token_form", description = "OAuth2 password form (seed 000), FastAPI error shapes."),
+        (name = "opaque", description = "Opaque tokens with a sliding idle lifetime (seed 002), `{\"Erreur\": ...}` in French."),
+        (name = "cookie_refresh", description = "Access JWT in the body, refresh token in an HttpOnly cookie (seed 003), `{\"message\": ...}`."),
+        (name = "operations", description = "Health, readiness, metrics and this document.")
+    )
+)]
+struct Base;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT or opaque token")
+            .build();
+        scheme.description = Some(
+            "A JWT access token from any login route, or an opaque token from surface `opaque`."
+                .to_owned(),
+        );
+        components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI document of this instance: the operational routes, this
+/// document and its UI, and every enabled surface.
+pub fn document(settings: &HttpSettings) -> Document {
+    let mut document = Base::openapi();
+    document.merge(own_routes());
+    for (tag, shape, mut part) in crate::surfaces::api_parts(settings) {
+        complete(&mut part, tag, shape);
+        document.merge(part);
+    }
+    unique_operation_ids(&mut document);
+    let used: Vec<String> = operations(&mut document)
+        .into_iter()
+        .flat_map(|(_, _, operation)| operation.tags.clone().unwrap_or_default())
+        .collect();
+    if let Some(tags) = &mut document.tags {
+        tags.retain(|tag| used.contains(&tag.name));
+    }
+    document
+}
+
+/// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
+pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
+    config
+        .route("/docs", web::get().to(docs_page))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document(settings)));
+}
+
+/// Swagger UI's page with its assets at absolute paths, so that `/docs`
+/// works without a trailing slash (`/docs/` serves the stock page).
+const DOCS_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>Sesame API</title>
+    <link rel="stylesheet" type="text/css" href="/docs/swagger-ui.css" />
+    <link rel="stylesheet" type="text/css" href="/docs/index.css" />
+    <link rel="icon" type="image/png" href="/docs/favicon-32x32.png" sizes="32x32" />
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="/docs/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="/docs/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+    <script src="/docs/swagger-initializer.js" charset="UTF-8"></script>
+  </body>
+</html>
+"#;
+
+async fn docs_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(DOCS_PAGE)
+}
+
+/// Routes served outside the surface modules: this document, its UI, and
+/// `/metrics`. Described by hand (their handlers are not ours to annotate).
+fn own_routes() -> Document {
+    let text = |content_type: &str, description: &str| -> RefOr<Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(content_type, ContentBuilder::new().build())
+            .build()
+            .into()
+    };
+    let get = |id: &str, summary: &str, response: RefOr<Response>| -> PathItem {
+        let mut operation = OperationBuilder::new()
+            .operation_id(Some(id))
+            .summary(Some(summary))
+            .tag("operations")
+            .build();
+        operation
+            .responses
+            .responses
+            .insert("200".to_owned(), response);
+        PathItem::new(HttpMethod::Get, operation)
+    };
+    let json = ResponseBuilder::new()
+        .description("This document")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Object).build()))
+                .build(),
+        )
+        .build()
+        .into();
+    let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
+    for (path, item) in [
+        (
+            "/openapi.json",
+            get("operations_openapi", "The OpenAPI 3.1 document", json),
+        ),
+        (
+            "/docs",
+            get(
+                "operations_docs",
+                "Interactive documentation (Swagger UI, served from the binary)",
+                text("text/html", "An HTML page"),
+            ),
+        ),
+        (
+            "/metrics",
+            get(
+                "operations_metrics",
+                "Prometheus metrics: requests by route and status with latencies, failed \
+                 logins, open WebSockets, database pool usage",
+                text(
+                    "application/openmetrics-text",
+                    "OpenMetrics text exposition format",
+                ),
+            ),
+        ),
+    ] {
+        document.paths.paths.insert(path.to_owned(), item);
+    }
+    document
+}
+
+/// Documents a route whose path parameter is left empty: it always
+/// answers 400 with `message` in the `error` schema.
+pub(crate) fn empty_parameter_route(
+    document: &mut Document,
+    method: HttpMethod,
+    path: &str,
+    id: &str,
+    message: &str,
+    error: &str,
+) {
+    let mut operation = OperationBuilder::new()
+        .operation_id(Some(id))
+        .summary(Some("The same route with the path parameter left empty"))
+        .build();
+    operation.responses.responses.insert(
+        "400".to_owned(),
+        error_response(&format!("Always: `{message}`"), error),
+    );
+    document
+        .paths
+        .add_path_operation(path, vec![method], operation);
+}
+
+/// Every operation of a document, with its path and method.
+fn operations(document: &mut Document) -> Vec<(String, Method, &mut Operation)> {
+    let mut all = Vec::new();
+    for (path, item) in document.paths.paths.iter_mut() {
+        let PathItem {
+            get,
+            put,
+            post,
+            delete,
+            options,
+            head,
+            patch,
+            trace,
+            ..
+        } = item;
+        for (method, operation) in [
+            (Method::GET, get),
+            (Method::PUT, put),
+            (Method::POST, post),
+            (Method::DELETE, delete),
+            (Method::OPTIONS, options),
+            (Method::HEAD, head),
+            (Method::PATCH, patch),
+            (Method::TRACE, trace),
+        ] {
+            if let Some(operation) = operation.as_mut() {
+                all.push((path.clone(), method, operation));
+            }
+        }
+    }
+    all
+}
+
+fn error_response(description: &str, schema: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Tags the operations of one surface part, prefixes their ids with the
+/// tag, and adds the responses the surface shares.
+fn complete(part: &mut Document, tag: &str, shape: ErrorShape) {
+    let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
+    for (path, method, operation) in operations(part) {
+        operation.tags = Some(vec![tag.to_owned()]);
+        let id = operation.operation_id.take().unwrap_or_default();
+        operation.operation_id = Some(format!("{tag}_{id}"));
+        let Some(error) = shape.error() else { continue };
+        if operation.responses.responses.contains_key("101") {
+            // The WebSocket: after the upgrade, errors travel as close frames.
+            continue;
+        }
+        let responses = &mut operation.responses.responses;
+        let mut add = |status: &str, response: RefOr<Response>| {
+            responses.entry(status.to_owned()).or_insert(response);
+        };
+        let protected = operation
+            .security
+            .as_ref()
+            .is_some_and(|requirements| requirements.contains(&bearer));
+        if protected {
+            add(
+                "401",
+                error_response(
+                    "No Bearer token, or one that is invalid, expired or revoked",
+                    error,
+                ),
+            );
+        }
+        if operation.request_body.is_some() {
+            if let Some((status, schema)) = shape.unreadable_body() {
+                add(status, error_response("Bad input", schema));
+            }
+            add(
+                "413",
+                error_response("The body is larger than the configured limit", error),
+            );
+        }
+        if crate::guard::is_credential_route(&method, &path) {
+            let retry_after = HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some("Seconds to wait"))
+                .build();
+            let mut throttled = error_response(
+                "Too many requests from this address (or failed logins for this account)",
+                error,
+            );
+            if let RefOr::T(response) = &mut throttled {
+                response
+                    .headers
+                    .insert("Retry-After".to_owned(), retry_after);
+            }
+            add("429", throttled);
+        }
+        add(
+            "503",
+            error_response("The database is unreachable; try again later", error),
+        );
+    }
+}
+
+/// A handler serving several methods (PUT and PATCH) documents one
+/// operation under each; their ids get the method to stay unique.
+fn unique_operation_ids(document: &mut Document) {
+    let mut operations = operations(document);
+    let ids: Vec<Option<String>> = operations
+        .iter()
+        .map(|(_, _, operation)| operation.operation_id.clone())
+        .collect();
+    for (_, method, operation) in &mut operations {
+        if let Some(id) = &mut operation.operation_id {
+            if ids.iter().flatten().filter(|other| *other == id).count() > 1 {
+                id.push('_');
+                id.push_str(&method.as_str().to_ascii_lowercase());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn refs(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("$ref", Value::String(target)) => found.push(target.clone()),
+                        _ => refs(value, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_id_is_unique() {
+        let mut document = document(&HttpSettings::default());
+        let json = serde_json::to_value(&document).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3.1."));
+        let mut found = Vec::new();
+        refs(&json, &mut found);
+        assert!(!found.is_empty());
+        for target in found {
+            let name = target.trim_start_matches("#/components/schemas/");
+            assert!(
+                json["components"]["schemas"][name].is_object(),
+                "{target} does not resolve"
+            );
+        }
+        let mut without_success = Vec::new();
+        let mut ids: Vec<String> = operations(&mut document)
+            .into_iter()
+            .map(|(path, method, operation)| {
+                let responses = operation.responses.responses.keys();
+                if !responses.clone().any(|s| s.starts_with('2') || s == "101") {
+                    without_success.push(format!("{method} {path}"));
+                }
+                operation.operation_id.clone().unwrap()
+            })
+            .collect();
+        // Only the opaque routes with an empty path parameter never succeed.
+        without_success.sort();
+        assert_eq!(
+            without_success,
+            [
+                "DELETE /auth/delete",
+                "DELETE /auth/delete/",
+                "GET /auth/get",
+                "GET /auth/get/",
+                "GET /auth/validate",
+                "GET /auth/validate/"
+            ]
+        );
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids repeat");
+    }
+
+    #[test]
+    fn lists_only_the_enabled_surfaces() {
+        let settings = HttpSettings {
+            surfaces: vec![crate::Surface::Opaque],
+            ..HttpSettings::default()
+        };
+        let document = document(&settings);
+        assert!(document.paths.paths.contains_key("/auth/register"));
+        assert!(document.paths.paths.contains_key("/healthz"));
+        assert!(!document.paths.paths.contains_key("/auth/jwt/create/"));
+        let tags: Vec<_> = document.tags.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(tags, ["opaque", "operations"]);
+    }
+}

@@ -1,0 +1,88 @@
+//! The security audit log: recorded events, the admin route, the CLI.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Body, TestApp, PASSWORD};
+use serde_json::{json, Value};
+
+fn kinds(entries: &Value) -> Vec<String> {
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The audit entries of `user` once `wanted` has been recorded (writes are
+/// asynchronous), newest first.
+fn entries_with(app: &TestApp, admin: &str, query: &str, wanted: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = app.get(&format!("/auth/audit/?{query}"), Some(admin));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        if kinds(&reply.json).iter().any(|k| k == wanted) || Instant::now() > deadline {
+            return reply.json;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+backend_tests! {
+    fn security_events_are_recorded_and_readable_by_admins(backend) {
+        let app = TestApp::spawn(&backend);
+        let alice = app.register("alice")["id"].as_i64().unwrap();
+        let bob = app.register("bob")["id"].as_i64().unwrap();
+        let admin = app.admin_token("boss");
+
+        let failed = app.request_with_headers("POST", "/auth/jwt/create/", &[("User-Agent", "probe/1")],
+            Body::Json(json!({"username": "alice", "password": "wrong-password-5"})));
+        assert_eq!(failed.status, 401);
+        let (access, refresh) = app.login("alice", PASSWORD);
+        let new_password = "Another-long-pass-42";
+        app.post("/auth/users/set_password/", Some(&access), json!({
+            "current_password": PASSWORD, "new_password": new_password, "re_new_password": new_password,
+        }));
+        let first = app.post("/auth/jwt/refresh/", None, json!({"refresh": refresh}));
+        assert_eq!(first.status, 200);
+        assert_eq!(app.post("/auth/jwt/refresh/", None, json!({"refresh": refresh})).status, 401);
+        let (second, _) = app.login("alice", new_password);
+        app.post("/auth/logout", Some(&second), json!({}));
+        assert_eq!(app.patch(&format!("/auth/users/{bob}/"), Some(&admin), json!({"first_name": "Bobby"})).status, 200);
+
+        let entries = entries_with(&app, &admin, &format!("user={alice}"), "logout");
+        let recorded = kinds(&entries);
+        for kind in ["login_success", "password_changed", "refresh_reuse_detected", "logout"] {
+            assert!(recorded.contains(&kind.to_owned()), "{kind} missing from {recorded:?}");
+        }
+        let success = entries.as_array().unwrap().iter().find(|e| e["kind"] == "login_success").unwrap();
+        assert_eq!(success["ip"], "127.0.0.1");
+        assert!(success["at"].as_str().unwrap().ends_with('Z'));
+
+        let failures = entries_with(&app, &admin, "kind=login_failure", "login_failure");
+        let failure = &failures[0];
+        assert_eq!(failure["user_agent"], "probe/1");
+        assert!(failure["detail"].as_str().unwrap().contains("alice"));
+        assert!(!failures.to_string().contains("wrong-password-5"), "no password in the log");
+
+        let admin_changes = entries_with(&app, &admin, "kind=admin_changed_user", "admin_changed_user");
+        assert_eq!(admin_changes[0]["detail"], format!("user {bob}"));
+        assert_eq!(app.get("/auth/audit/?limit=2", Some(&admin)).json.as_array().unwrap().len(), 2);
+
+        // Not for others.
+        let (alice_token, _) = app.login("alice", new_password);
+        let refused = app.get("/auth/audit/", Some(&alice_token));
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.json["code"], "permission_denied");
+        assert_eq!(app.get("/auth/audit/", None).status, 401);
+        assert_eq!(app.get("/auth/audit/?user=abc", Some(&admin)).status, 400);
+
+        // And from the command line.
+        let printed = app.cli(&["audit", "--user", "alice"], "");
+        assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+        let text = String::from_utf8_lossy(&printed.stdout);
+        assert!(text.contains("login_success") && text.contains("refresh_reuse_detected"), "{text}");
+    }
+}
