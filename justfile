@@ -23,6 +23,19 @@ lint:
 fmt:
     cargo fmt
 
+# Every example of the domain crates: each wires its crate to storage of its own.
+examples:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for crate in users tokens events messaging; do
+        for file in crates/"$crate"/examples/*.rs; do
+            example="$(basename "$file" .rs)"
+            echo "== sesame-$crate: $example"
+            cargo run --quiet -p "sesame-$crate" --example "$example"
+            echo
+        done
+    done
+
 # Schemathesis against a live release build for SECONDS s (CI runs 300); fails on any 5xx or schema violation.
 fuzz seconds="1800":
     scripts/fuzz.sh {{seconds}}

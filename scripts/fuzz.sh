@@ -47,6 +47,10 @@ stop() {
         for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$server" 2>/dev/null || true
     fi
+    if [ -d "$report" ]; then
+        cp "$data/server.log" "$report/server.log" 2>/dev/null || true
+        cp "$data/fuzz-account-recreated" "$report/" 2>/dev/null || true
+    fi
     rm -rf "$data"
 }
 trap stop EXIT
@@ -88,7 +92,7 @@ PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks \
     --no-color || status=$?
 
 if [ -f "$data/fuzz-account-recreated" ]; then
-    echo "fuzz: the fuzz account deleted itself and was made again $(wc -l <"$data/fuzz-account-recreated") times"
+    echo "fuzz: the fuzz account was lost (it may delete itself) and made anew $(wc -l <"$data/fuzz-account-recreated") times"
 fi
 if grep -q 'panicked' "$data/server.log"; then
     echo "fuzz: the server panicked:" >&2

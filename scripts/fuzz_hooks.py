@@ -5,7 +5,7 @@ Every operation that declares the `bearer` security scheme gets
 `POST /auth/jwt/create/`. The fuzzer also calls the routes that end sessions
 (a 401 then makes schemathesis log in again and replay the request) and
 `DELETE /auth/delete/{username}`, which lets an account delete itself: when
-the login is refused, the account is made again with `sesame user create`.
+the login is refused, a new admin account is made with `sesame user create`.
 """
 
 import json
@@ -22,12 +22,13 @@ def _protected(ctx):
     return any("bearer" in requirement for requirement in security)
 
 
+# The account in use; a new one replaces it when it is gone.
+_account = {"username": os.environ["SESAME_FUZZ_USERNAME"], "generation": 0}
+
+
 def _login():
     body = json.dumps(
-        {
-            "username": os.environ["SESAME_FUZZ_USERNAME"],
-            "password": os.environ["SESAME_FUZZ_PASSWORD"],
-        }
+        {"username": _account["username"], "password": os.environ["SESAME_FUZZ_PASSWORD"]}
     ).encode()
     request = urllib.request.Request(
         os.environ["SESAME_FUZZ_URL"] + "/auth/jwt/create/",
@@ -38,29 +39,34 @@ def _login():
         return json.load(response)["access"]
 
 
-def _create_account():
-    username = os.environ["SESAME_FUZZ_USERNAME"]
-    subprocess.run(
+def _new_account():
+    """An admin under a new name: the fuzzer may have taken the old name or
+    address for an account of its own since it deleted ours."""
+    _account["generation"] += 1
+    username = f"{os.environ['SESAME_FUZZ_USERNAME']}-{_account['generation']}"
+    result = subprocess.run(
         [os.environ["SESAME_FUZZ_BIN"], "user", "create", "--username", username,
          "--email", f"{username}@example.com", "--admin", "--password-stdin"],
         input=os.environ["SESAME_FUZZ_PASSWORD"] + "\n",
         text=True,
         capture_output=True,
-        check=True,
     )
     with open(os.path.join(os.environ["SESAME__DATA_DIR"], "fuzz-account-recreated"), "a") as log:
-        log.write("1\n")
+        log.write(f"{username}: exit {result.returncode} {result.stderr.strip()}\n")
+    if result.returncode == 0:
+        _account["username"] = username
 
 
 @schemathesis.auth().apply_to(_protected)
 class SesameBearer:
     def get(self, case, context):
-        try:
-            return _login()
-        except urllib.error.HTTPError as error:
-            if error.code != 401:
-                raise
-        _create_account()
+        for _ in range(3):
+            try:
+                return _login()
+            except urllib.error.HTTPError as error:
+                if error.code != 401:
+                    raise
+            _new_account()
         return _login()
 
     def set(self, case, data, context):

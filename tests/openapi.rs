@@ -257,4 +257,5 @@ fn docs_are_served_from_the_binary() {
     assert_eq!(initializer.status, 200);
     assert!(initializer.text.contains("\"/openapi.json\""));
     assert!(!initializer.text.contains("petstore"));
+    assert!(initializer.text.contains("\"validatorUrl\": \"none\""));
 }

@@ -66,6 +66,17 @@ impl From<&FieldError> for FieldIssue {
     }
 }
 
+/// A JSON number as an integer: `3`, or `3.0` (JSON Schema, and pydantic's
+/// lax mode, count a float without a fraction as an integer).
+pub(crate) fn integer_of(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        let float = number.as_f64()?;
+        // i64::MAX is not exact as an f64; the bound is 2^63, exclusive.
+        let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
+        (float.fract() == 0.0 && in_range).then_some(float as i64)
+    })
+}
+
 /// Reads typed fields out of a JSON object, collecting every problem so a
 /// client learns about all bad fields at once.
 #[derive(Debug)]
@@ -109,7 +120,7 @@ impl Fields {
                 self.issue(name, IssueKind::Missing, "This field is required.");
                 return 0;
             }
-            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::Number(n)) => integer_of(&n),
             Some(Value::String(s)) => s.trim().parse().ok(),
             Some(_) => None,
         };
@@ -157,6 +168,23 @@ impl Fields {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn integers_with_a_zero_fraction_count() {
+        let mut f = fields(json!({"a": 3, "b": 344.0, "c": 1.5, "d": 1e300, "e": "7"}));
+        assert_eq!(f.required_integer("a"), 3);
+        assert_eq!(f.required_integer("b"), 344);
+        assert_eq!(f.required_integer("e"), 7);
+        f.required_integer("c");
+        f.required_integer("d");
+        let bad: Vec<_> = f
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|i| i.field)
+            .collect();
+        assert_eq!(bad, ["c", "d"]);
+    }
 
     fn fields(value: Value) -> Fields {
         match value {

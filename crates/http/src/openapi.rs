@@ -21,9 +21,9 @@ use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Response};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required, Response};
 use utoipa::{Modify, OpenApi};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::HttpSettings;
 use schemas::{
@@ -145,9 +145,11 @@ pub fn document(settings: &HttpSettings) -> Document {
 
 /// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
 pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    config
-        .route("/docs", web::get().to(docs_page))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document(settings)));
+    let ui = SwaggerUi::new("/docs/{_:.*}")
+        .url("/openapi.json", document(settings))
+        // No call to swagger.io's online validator: nothing leaves the machine.
+        .config(Config::default().validator_url("none"));
+    config.route("/docs", web::get().to(docs_page)).service(ui);
 }
 
 /// Swagger UI's page with its assets at absolute paths, so that `/docs`
@@ -238,6 +240,24 @@ fn own_routes() -> Document {
         document.paths.paths.insert(path.to_owned(), item);
     }
     document
+}
+
+/// Marks the request bodies of these `(method, path)` operations optional:
+/// without a body they change nothing (PATCH-like routes).
+pub(crate) struct OptionalBodies(pub(crate) &'static [(&'static str, &'static str)]);
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut Document) {
+        for (path, method, operation) in operations(openapi) {
+            let listed = self
+                .0
+                .iter()
+                .any(|(m, p)| method.as_str().eq_ignore_ascii_case(m) && *p == path);
+            if let (true, Some(body)) = (listed, operation.request_body.as_mut()) {
+                body.required = Some(Required::False);
+            }
+        }
+    }
 }
 
 /// Documents a route whose path parameter is left empty: it always

@@ -212,7 +212,8 @@ pub use delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use error::{FieldError, FieldProblem, UsersError};
 pub use flows::{AccountMail, Activation, Avatars};
 pub use hashing::BcryptHasher;
-pub use mail::{fill_link, LinkTemplates, MailError, NewEmail, OutgoingEmail, QueuedEmail};
+pub(crate) use mail::fill_link;
+pub use mail::{LinkTemplates, MailError, NewEmail, OutgoingEmail, QueuedEmail};
 pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };

@@ -121,7 +121,7 @@ impl Default for LinkTemplates {
 }
 
 /// `template` with `{uid}` and `{token}` filled in.
-pub fn fill_link(template: &str, uid: &str, token: &str) -> String {
+pub(crate) fn fill_link(template: &str, uid: &str, token: &str) -> String {
     template.replace("{uid}", uid).replace("{token}", token)
 }
 

@@ -19,7 +19,8 @@ pub struct PageParams {
     /// Items to pass over (default 0).
     #[param(minimum = 0)]
     skip: Option<i64>,
-    /// Items to return (default 100; larger values and values under 1 are clamped to 1..=100).
+    /// Items to return (default 100; clamped to 1..=100).
+    #[param(minimum = 0)]
     limit: Option<i64>,
 }
 

@@ -12,8 +12,8 @@ use sesame_events::{
 use super::FastApi;
 use super::{page_of, run, storage_failure};
 use crate::body::read_object;
-use crate::fields::{FieldIssue, Fields, IssueKind};
-use crate::openapi::schemas as doc;
+use crate::fields::{integer_of, FieldIssue, Fields, IssueKind};
+use crate::openapi::{schemas as doc, OptionalBodies};
 use crate::query::query_map;
 use crate::shape::Shape;
 use crate::{ApiError, AppState, Bearer};
@@ -43,18 +43,24 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    create_event,
-    list_events,
-    get_event,
-    replace_event,
-    update_event,
-    delete_event,
-    attend,
-    leave,
-    attendees
-))]
+#[openapi(
+    modifiers(&OPTIONAL_BODIES),
+    paths(
+        create_event,
+        list_events,
+        get_event,
+        replace_event,
+        update_event,
+        delete_event,
+        attend,
+        leave,
+        attendees
+    )
+)]
 pub(super) struct Api;
+
+/// A PATCH without a body changes nothing.
+const OPTIONAL_BODIES: OptionalBodies = OptionalBodies(&[("patch", "/events/{event_id}")]);
 
 /// An event as this surface shows it.
 fn event_json(event: &Event) -> Value {
@@ -140,7 +146,7 @@ impl EventBody {
         let mut fields = Fields::new(map);
         let capacity = raw_capacity.and_then(|value| match value {
             Value::Null => Some(None),
-            Value::Number(n) if n.as_i64().is_some() => Some(n.as_i64()),
+            Value::Number(n) if integer_of(&n).is_some() => Some(integer_of(&n)),
             Value::String(s) if s.trim().parse::<i64>().is_ok() => Some(s.trim().parse().ok()),
             _ => {
                 fields.issue(

@@ -13,7 +13,7 @@ use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
-use crate::openapi::schemas as doc;
+use crate::openapi::{schemas as doc, OptionalBodies};
 use crate::shape::{AuthFailure, Shape};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState, Bearer};
@@ -110,29 +110,40 @@ mod avatars;
 mod flows;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    register,
-    list_users,
-    jwt_create,
-    jwt_refresh,
-    jwt_verify,
-    get_me,
-    update_me,
-    delete_me,
-    get_user,
-    update_user,
-    delete_user,
-    set_password,
-    set_username,
-    flows::activation,
-    flows::resend_activation,
-    flows::reset_password,
-    flows::reset_password_confirm,
-    flows::reset_username,
-    flows::reset_username_confirm,
-    avatars::avatar_file
-))]
+#[openapi(
+    modifiers(&OPTIONAL_BODIES),
+    paths(
+        register,
+        list_users,
+        jwt_create,
+        jwt_refresh,
+        jwt_verify,
+        get_me,
+        update_me,
+        delete_me,
+        get_user,
+        update_user,
+        delete_user,
+        set_password,
+        set_username,
+        flows::activation,
+        flows::resend_activation,
+        flows::reset_password,
+        flows::reset_password_confirm,
+        flows::reset_username,
+        flows::reset_username_confirm,
+        avatars::avatar_file
+    )
+)]
 pub(super) struct Api;
+
+/// Profile changes without a body change nothing.
+const OPTIONAL_BODIES: OptionalBodies = OptionalBodies(&[
+    ("put", "/auth/users/me/"),
+    ("patch", "/auth/users/me/"),
+    ("put", "/auth/users/{id}/"),
+    ("patch", "/auth/users/{id}/"),
+]);
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
     // Before `/auth/users/{id}/`, which would match their paths too.
