@@ -51,12 +51,23 @@ backend_tests! {
         assert_eq!(app.delete("/auth/sessions/unknown/", Some(&first), json!({})).status, 404);
         assert_eq!(app.get("/auth/sessions/", None).status, 401);
 
-        // Logging out everywhere ends this session too.
+        // Sessions of every kind and surface are listed: an opaque one too.
         let (third, _) = app.login("alice", PASSWORD);
+        let opaque_user = app.post("/auth/register", None, json!({"username": "olga", "password": PASSWORD}));
+        let olga = opaque_user.str("token");
+        let (_, _) = app.login("olga", PASSWORD);
+        let olga_sessions = app.get("/auth/sessions/", Some(&olga)).json;
+        let olga_kinds: Vec<_> = olga_sessions.as_array().unwrap().iter().map(|s| s["kind"].clone()).collect();
+        assert_eq!(olga_kinds.len(), 2, "{olga_sessions}");
+        assert!(olga_kinds.contains(&json!("opaque")) && olga_kinds.contains(&json!("jwt")));
+
+        // Logging out everywhere ends this session too, and closes the sockets.
+        let mut third_socket = app.socket(&third);
         assert_eq!(app.post("/auth/logout/all/", Some(&first), json!({})).status, 204);
         for token in [&first, &third] {
             assert_eq!(app.get("/auth/users/me/", Some(token)).status, 401);
         }
+        assert!(matches!(third_socket.next(Duration::from_secs(2)), Event::Closed(1008, _)));
         assert_eq!(app.post("/auth/jwt/refresh/", None, json!({"refresh": first_refresh})).status, 401);
         assert_eq!(app.get("/auth/users/me/", Some(&mallory)).status, 200);
     }
