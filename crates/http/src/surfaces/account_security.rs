@@ -7,9 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use sesame_tokens::{Session, TokensError};
 
-use super::primary::users_error;
-use super::{body_fields, page_of, run, storage_failure, Drf};
-use crate::fields::Fields;
+use super::primary::{checked, fields, users_error};
+use super::{page_of, run, storage_failure, Drf};
 use crate::fields::{FieldIssue, IssueKind};
 use crate::openapi::schemas as doc;
 use crate::query::query_map;
@@ -79,14 +78,6 @@ fn tokens_error(error: TokensError) -> ApiError {
         TokensError::Users(e) => users_error(e),
         other => storage_failure::<Drf>(&other),
     }
-}
-
-async fn fields(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    body_fields::<Drf>(state, request, payload).await
 }
 
 /// The caller's live sessions, most recently used first.
@@ -179,7 +170,7 @@ async fn totp_setup(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = fields(&state, &request, payload).await?;
     let password = f.required("current_password");
-    f.finish().map_err(|issues| Drf::invalid(&issues))?;
+    checked(f)?;
     let state = state.into_inner();
     let setup = run::<Drf, _, _>(move || {
         state
@@ -215,7 +206,7 @@ async fn totp_confirm(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = fields(&state, &request, payload).await?;
     let code = f.required("code");
-    f.finish().map_err(|issues| Drf::invalid(&issues))?;
+    checked(f)?;
     let mfa = state.mfa.clone();
     let codes = run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code))
         .await?
@@ -243,7 +234,7 @@ async fn totp_disable(
     let mut f = fields(&state, &request, payload).await?;
     let password = f.required("current_password");
     let code = f.required("code");
-    f.finish().map_err(|issues| Drf::invalid(&issues))?;
+    checked(f)?;
     let state = state.into_inner();
     run::<Drf, _, _>(move || {
         state
@@ -276,7 +267,7 @@ async fn set_email(
     let mut f = fields(&state, &request, payload).await?;
     let password = f.required("current_password");
     let new_email = f.required("new_email");
-    f.finish().map_err(|issues| Drf::invalid(&issues))?;
+    checked(f)?;
     let accounts = state.accounts.clone();
     run::<Drf, _, _>(move || accounts.request_email_change(&caller.user, &password, &new_email))
         .await?
@@ -302,7 +293,7 @@ async fn set_email_confirm(
     let mut f = fields(&state, &request, payload).await?;
     let uid = f.required("uid");
     let token = f.required("token");
-    f.finish().map_err(|issues| Drf::invalid(&issues))?;
+    checked(f)?;
     let accounts = state.accounts.clone();
     run::<Drf, _, _>(move || accounts.confirm_email_change(&uid, &token))
         .await?

@@ -229,7 +229,7 @@ fn tokens_error(error: TokensError) -> ApiError {
     }
 }
 
-async fn fields(
+pub(super) async fn fields(
     state: &AppState,
     request: &HttpRequest,
     payload: web::Payload,
@@ -237,7 +237,7 @@ async fn fields(
     body_fields::<Drf>(state, request, payload).await
 }
 
-fn checked(fields: Fields) -> Result<(), ApiError> {
+pub(super) fn checked(fields: Fields) -> Result<(), ApiError> {
     fields.finish().map_err(|issues| Drf::invalid(&issues))
 }
 
