@@ -40,6 +40,11 @@ examples:
 fuzz seconds="1800":
     scripts/fuzz.sh {{seconds}}
 
+# HTTP benchmark (issue 9): release build on SQLite then PostgreSQL, driven by oha
+# (installed when missing), SECONDS per measure; appends the tables to BENCHMARKS.md.
+bench seconds="10" connections="32":
+    scripts/bench.sh {{seconds}} {{connections}}
+
 # WebSocket benchmark (issue 6): SOCKETS sockets, RATE msg/s for SECONDS s against a release server; appends to BENCHMARKS.md.
 bench-ws sockets="10000" rate="1000" seconds="10":
     #!/usr/bin/env bash

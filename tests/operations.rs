@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::ws::{Event, Socket};
@@ -36,35 +35,21 @@ fn metrics_count_requests_by_route_pattern() {
     assert!(text.contains("sesame_http_request_duration_seconds_bucket"));
     assert!(text.contains("sesame_login_failures_total 1"));
     assert!(text.contains("sesame_open_websockets 1"));
+    assert!(
+        text.contains(
+            r#"sesame_http_requests_total{method="GET",route="/ws/{token}",status="101"} 1"#
+        ),
+        "the upgrade is counted like any request: {text}"
+    );
     assert!(text.contains("sesame_db_pool_connections"));
     assert!(!text.contains(&token), "no token in label values");
 }
 
 /// Starts the real binary in a temporary directory; returns it and its port.
 fn start_binary(dir: &tempfile::TempDir) -> (std::process::Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env("SESAME__HTTP__BIND", "127.0.0.1:0")
-        .env("SESAME__PASSWORDS__BCRYPT_COST", "4")
-        .env("SESAME__RATE_LIMIT__ENABLED", "false")
-        .env("SESAME__LOG__FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-    let line = lines
-        .find(|line| line.contains("listening"))
-        .expect("a line saying where it listens");
-    let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
-    let address = log["fields"]["address"].as_str().unwrap().to_owned();
-    let port = address.rsplit(':').next().unwrap().parse().unwrap();
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, port)
+    let mut binary = common::binary::start(dir.path(), &[]);
+    binary.drain_log(drop);
+    (binary.child, binary.port)
 }
 
 #[test]

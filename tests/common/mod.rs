@@ -2,6 +2,7 @@
 //! or on a fresh PostgreSQL database, and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod outbox;
 pub mod ws;
 

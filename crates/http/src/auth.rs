@@ -40,6 +40,15 @@ pub(crate) async fn authenticate<S: Shape>(
     state: &web::Data<AppState>,
     token: String,
 ) -> Result<Bearer<S>, ApiError> {
+    // Most requests are answered from memory, without a trip to the
+    // blocking pool.
+    if let Some(known) = state.sessions.authenticate_cached(&token) {
+        return Ok(Bearer {
+            user: known.user,
+            session_id: known.session_id,
+            shape: PhantomData,
+        });
+    }
     let sessions = state.sessions.clone();
     match blocking(move || sessions.authenticate(&token)).await {
         Some(Ok(authenticated)) => Ok(Bearer {

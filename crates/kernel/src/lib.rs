@@ -4,11 +4,13 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+mod changes;
 mod clock;
 mod ids;
 mod page;
 pub mod secrets;
 
+pub use changes::{ChangeObserver, OutsideChanges};
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use ids::UserId;
 pub use page::Page;

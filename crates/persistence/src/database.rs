@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -7,6 +8,9 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use sesame_kernel::{ChangeObserver, OutsideChanges, UserId};
+
+use crate::change_file::ChangeFile;
 
 use crate::PersistenceError;
 
@@ -26,6 +30,10 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) backend: Backend,
+    changes: Arc<OnceLock<Arc<dyn ChangeObserver>>>,
+    /// On SQLite: how this process and the others on the same file tell
+    /// each other of changes.
+    change_file: Option<Arc<ChangeFile>>,
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever
@@ -35,14 +43,14 @@ pub struct Database {
 macro_rules! with_connection {
     ($db:expr, |$conn:ident| $body:expr) => {{
         match &$db.backend {
-            $crate::Backend::Sqlite(pool) => match pool.get() {
+            $crate::Backend::Sqlite(pool) => match $crate::database::checkout(pool) {
                 Ok(mut pooled) => {
                     let $conn = &mut *pooled;
                     ($body).map_err($crate::PersistenceError::from)
                 }
                 Err(e) => Err($crate::PersistenceError::from(e)),
             },
-            $crate::Backend::Postgres(pool) => match pool.get() {
+            $crate::Backend::Postgres(pool) => match $crate::database::checkout(pool) {
                 Ok(mut pooled) => {
                     let $conn = &mut *pooled;
                     ($body).map_err($crate::PersistenceError::from)
@@ -60,13 +68,13 @@ macro_rules! in_transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
         use diesel::Connection as _;
         match &$db.backend {
-            $crate::Backend::Sqlite(pool) => match pool.get() {
+            $crate::Backend::Sqlite(pool) => match $crate::database::checkout(pool) {
                 Ok(mut pooled) => pooled
                     .immediate_transaction(|$conn| $body)
                     .map_err($crate::PersistenceError::from),
                 Err(e) => Err($crate::PersistenceError::from(e)),
             },
-            $crate::Backend::Postgres(pool) => match pool.get() {
+            $crate::Backend::Postgres(pool) => match $crate::database::checkout(pool) {
                 Ok(mut pooled) => pooled
                     .transaction(|$conn| $body)
                     .map_err($crate::PersistenceError::from),
@@ -98,6 +106,31 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 
 /// How long to wait for a connection before giving up.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a wait for a connection goes on once the pool holds none at all:
+/// every one was lost and none could be opened again, the database is away.
+const OUTAGE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long `/readyz` waits for a connection: a probe must answer promptly.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A pooled connection. A busy pool is waited for up to [`CONNECTION_TIMEOUT`];
+/// but when, after [`OUTAGE_TIMEOUT`], the pool holds no connection at all,
+/// the database is away: give up then, so that requests answer 503 at once
+/// instead of hanging through the outage (r2d2 keeps reconnecting in the
+/// background, at most `CONNECTION_TIMEOUT / 2` apart, and the pool fills
+/// again by itself when the database is back).
+pub(crate) fn checkout<M: diesel::r2d2::ManageConnection>(
+    pool: &Pool<M>,
+) -> Result<diesel::r2d2::PooledConnection<M>, diesel::r2d2::PoolError> {
+    let deadline = std::time::Instant::now() + CONNECTION_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match pool.get_timeout(left.min(OUTAGE_TIMEOUT)) {
+            Err(_) if left > OUTAGE_TIMEOUT && pool.state().connections > 0 => continue,
+            outcome => return outcome,
+        }
+    }
+}
+
 /// A lock number that only Sesame's migration step takes.
 const MIGRATION_LOCK: i64 = 0x5e5a_3e00;
 
@@ -108,6 +141,7 @@ impl Database {
     /// # Errors
     /// [`PersistenceError::UnsupportedUrl`], [`PersistenceError::Connect`].
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, PersistenceError> {
+        let change_file = sqlite_path(url).map(|path| Arc::new(ChangeFile::beside(path)));
         let backend = if let Some(path) = sqlite_path(url) {
             if let Some(parent) = Path::new(path)
                 .parent()
@@ -135,7 +169,64 @@ impl Database {
         } else {
             return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Database { backend })
+        Ok(Database {
+            backend,
+            changes: Arc::default(),
+            change_file,
+        })
+    }
+
+    /// Reports every write to users and sessions, once made, to `observer`
+    /// (the token cache). Only the first observer given is kept.
+    pub fn observe_changes(&self, observer: Arc<dyn ChangeObserver>) {
+        let _ = self.changes.set(observer);
+    }
+
+    /// What other processes on the same SQLite file changed (on
+    /// PostgreSQL, triggers and `listen_for_notices` report it instead).
+    pub fn outside_changes(&self) -> Option<Arc<dyn OutsideChanges>> {
+        self.change_file
+            .clone()
+            .map(|file| file as Arc<dyn OutsideChanges>)
+    }
+
+    /// An account changed or was deleted (and perhaps all its sessions).
+    pub(crate) fn user_changed(&self, user: UserId) {
+        self.user_touched(user);
+        self.announce();
+    }
+
+    /// An account changed in a way that does not matter to authentication
+    /// (its last login).
+    pub(crate) fn user_touched(&self, user: UserId) {
+        if let Some(observer) = self.changes.get() {
+            observer.user_changed(user);
+        }
+    }
+
+    /// A session was revoked or deleted.
+    pub(crate) fn session_revoked(&self, session_id: &str) {
+        self.session_changed(session_id);
+        self.announce();
+    }
+
+    /// A session's last use, expiry or refresh token changed.
+    pub(crate) fn session_changed(&self, session_id: &str) {
+        if let Some(observer) = self.changes.get() {
+            observer.session_changed(session_id);
+        }
+    }
+
+    fn announce(&self) {
+        if let Some(file) = &self.change_file {
+            file.announce();
+        }
+    }
+
+    /// The observer given to [`Database::observe_changes`], for changes
+    /// other processes report.
+    pub(crate) fn change_observer(&self) -> Option<Arc<dyn ChangeObserver>> {
+        self.changes.get().cloned()
     }
 
     /// Checks that `url` names a supported database, without connecting.
@@ -183,7 +274,14 @@ impl Database {
 
     /// Whether the database answers a trivial query.
     pub fn is_reachable(&self) -> bool {
-        with_connection!(self, |conn| conn.batch_execute("SELECT 1")).is_ok()
+        match &self.backend {
+            Backend::Sqlite(pool) => pool
+                .get_timeout(READINESS_TIMEOUT)
+                .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok()),
+            Backend::Postgres(pool) => pool
+                .get_timeout(READINESS_TIMEOUT)
+                .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok()),
+        }
     }
 
     /// Connections the pool holds, and how many of them are idle.

@@ -188,7 +188,7 @@ impl AccountTokenStore for Database {
         let row = with_connection!(self, |conn| account_tokens::table
             .find(token_hash)
             .select(TokenRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map_err(storage)?;
         Ok(row.and_then(|row| {
@@ -212,7 +212,7 @@ impl AccountTokenStore for Database {
         let now = to_db(now);
         let id = token.user_id.0;
         let purpose = token.purpose.as_str();
-        in_transaction!(self, |conn| {
+        let used = in_transaction!(self, |conn| {
             let taken = diesel::update(
                 account_tokens::table
                     .filter(account_tokens::token_hash.eq(&token.token_hash))
@@ -271,8 +271,9 @@ impl AccountTokenStore for Database {
             .set(account_tokens::used_at.eq(Some(now)))
             .execute(conn)?;
             Ok::<_, diesel::result::Error>(true)
-        })
-        .or_else(|e| match e {
+        });
+        self.user_changed(token.user_id);
+        used.or_else(|e| match e {
             // The account went away between the check and the use.
             PersistenceError::Query(diesel::result::Error::RollbackTransaction) => Ok(false),
             other => Err(write_error(other)),

@@ -6,6 +6,7 @@
 mod database;
 mod audit;
 mod avatars;
+mod change_file;
 mod email_flows;
 mod error;
 mod events;
@@ -20,4 +21,4 @@ mod users;
 pub use avatars::FileAvatarStore;
 pub use database::{Backend, Database};
 pub use error::PersistenceError;
-pub use messages::{listen_for_messages, PgMessageNotifier};
+pub use messages::{listen_for_notices, PgMessageNotifier};

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use sesame_kernel::{Page, StorageError, Timestamp, UserId};
@@ -81,7 +82,7 @@ impl MessageRepository for Database {
         with_connection!(self, |conn| messages::table
             .find(id)
             .select(MessageRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map(|row| row.map(Message::from))
         .map_err(storage)
@@ -133,7 +134,7 @@ impl MessageRepository for Database {
                 .find(id)
                 .filter(messages::receiver_id.eq(receiver.0))
                 .select(MessageRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             Ok::<_, diesel::result::Error>(row.map(|row| (Message::from(row), changed == 1)))
         })
@@ -155,7 +156,7 @@ const CHANNEL: &str = "sesame_messages";
 
 /// Publishes message events with PostgreSQL `NOTIFY`, so that every Sesame
 /// instance on the database (this one included) hears them through
-/// [`listen_for_messages`]. Only the kind and the id travel: a NOTIFY payload
+/// [`listen_for_notices`]. Only the kind and the id travel: a NOTIFY payload
 /// is limited to 8,000 bytes, a message is not.
 #[derive(Clone)]
 pub struct PgMessageNotifier {
@@ -200,14 +201,19 @@ impl MessageNotifier for PgMessageNotifier {
 }
 
 /// How often the listener looks for notifications that have arrived.
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
+const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// How long the listener waits before reconnecting after an error.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The channel of the `users` and `sessions` triggers (migration
+/// `change_notices`): `u:<user id>` or `s:<session id>`.
+const CHANGES_CHANNEL: &str = "sesame_changes";
 
-/// On PostgreSQL, starts a thread that `LISTEN`s for message events from
-/// every instance and hands each one, with its message loaded, to `local`
-/// (this instance's live connections). Does nothing on SQLite.
-pub fn listen_for_messages(database: &Database, local: Arc<dyn MessageNotifier>) {
+/// On PostgreSQL, starts a thread that `LISTEN`s for what every instance
+/// publishes: message events, handed with their message loaded to `local`
+/// (this instance's live connections), and changes to users and sessions,
+/// handed to the database's change observer (the token cache). Does nothing
+/// on SQLite.
+pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) {
     let Backend::Postgres(pool) = database.backend.clone() else {
         return;
     };
@@ -219,14 +225,20 @@ pub fn listen_for_messages(database: &Database, local: Arc<dyn MessageNotifier>)
                 .get()
                 .map_err(PersistenceError::from)
                 .and_then(|mut conn| {
-                    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-                        .execute(&mut conn)
+                    conn.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {CHANGES_CHANNEL};"))
                         .map_err(PersistenceError::from)?;
+                    // Changes made while nobody listened are unknown.
+                    if let Some(observer) = database.change_observer() {
+                        observer.all_changed();
+                    }
                     loop {
-                        let notes: Vec<_> = conn.notifications_iter().collect();
+                        // On a lost connection the iterator repeats its
+                        // error forever: stop at the first one.
+                        let notes: Vec<_> = conn.notifications_iter().collect::<Result<_, _>>()?;
                         for note in notes {
-                            let note = note.map_err(PersistenceError::from)?;
-                            if let Some(event) = load_event(&database, &note.payload) {
+                            if note.channel == CHANGES_CHANNEL {
+                                report_change(&database, &note.payload);
+                            } else if let Some(event) = load_event(&database, &note.payload) {
                                 local.notify(&event);
                             }
                         }
@@ -234,12 +246,26 @@ pub fn listen_for_messages(database: &Database, local: Arc<dyn MessageNotifier>)
                     }
                 });
             if let Err(e) = outcome {
-                tracing::warn!(error = %e, "message listener lost its connection; reconnecting");
+                tracing::warn!(error = %e, "notice listener lost its connection; reconnecting");
             }
             thread::sleep(RECONNECT_DELAY);
         });
     if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the message listener");
+        tracing::error!(error = %e, "could not start the notice listener");
+    }
+}
+
+fn report_change(database: &Database, payload: &str) {
+    let Some(observer) = database.change_observer() else {
+        return;
+    };
+    match payload.split_once(':') {
+        Some(("u", id)) => match id.parse() {
+            Ok(id) => observer.user_changed(UserId(id)),
+            Err(_) => observer.all_changed(),
+        },
+        Some(("s", id)) => observer.session_changed(id),
+        _ => observer.all_changed(),
     }
 }
 

@@ -82,7 +82,7 @@ impl SessionRepository for Database {
         with_connection!(self, |conn| sessions::table
             .find(id)
             .select(SessionRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map_err(storage)?
         .map(SessionRow::into_session)
@@ -93,7 +93,7 @@ impl SessionRepository for Database {
         with_connection!(self, |conn| sessions::table
             .filter(sessions::token_hash.eq(token_hash))
             .select(SessionRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map_err(storage)?
         .map(SessionRow::into_session)
@@ -108,7 +108,7 @@ impl SessionRepository for Database {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, TokensError> {
-        with_connection!(self, |conn| diesel::update(
+        let rotated = with_connection!(self, |conn| diesel::update(
             sessions::table
                 .find(id)
                 .filter(sessions::refresh_jti.eq(expected_jti))
@@ -119,9 +119,9 @@ impl SessionRepository for Database {
             sessions::expires_at.eq(to_db(expires_at)),
             sessions::last_used_at.eq(to_db(now)),
         ))
-        .execute(conn))
-        .map(|changed| changed == 1)
-        .map_err(storage)
+        .execute(conn));
+        self.session_changed(id);
+        rotated.map(|changed| changed == 1).map_err(storage)
     }
 
     fn touch(
@@ -143,19 +143,20 @@ impl SessionRepository for Database {
                 .set(sessions::last_used_at.eq(to_db(now)))
                 .execute(conn)),
         };
+        self.session_changed(id);
         result.map(|_| ()).map_err(storage)
     }
 
     fn revoke(&self, id: &str, now: Timestamp) -> Result<bool, TokensError> {
-        with_connection!(self, |conn| diesel::update(
+        let revoked = with_connection!(self, |conn| diesel::update(
             sessions::table
                 .find(id)
                 .filter(sessions::revoked_at.is_null())
         )
         .set(sessions::revoked_at.eq(Some(to_db(now))))
-        .execute(conn))
-        .map(|changed| changed == 1)
-        .map_err(storage)
+        .execute(conn));
+        self.session_revoked(id);
+        revoked.map(|changed| changed == 1).map_err(storage)
     }
 
     fn revoke_all(
@@ -165,15 +166,16 @@ impl SessionRepository for Database {
         now: Timestamp,
     ) -> Result<usize, TokensError> {
         let keep = except.unwrap_or_default();
-        with_connection!(self, |conn| diesel::update(
+        let revoked = with_connection!(self, |conn| diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user_id.0))
                 .filter(sessions::revoked_at.is_null())
                 .filter(sessions::id.ne(keep))
         )
         .set(sessions::revoked_at.eq(Some(to_db(now))))
-        .execute(conn))
-        .map_err(storage)
+        .execute(conn));
+        self.user_changed(user_id);
+        revoked.map_err(storage)
     }
 
     fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {

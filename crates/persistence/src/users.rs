@@ -113,7 +113,7 @@ impl UserRepository for Database {
         with_connection!(self, |conn| users::table
             .find(id.0)
             .select(UserRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map(|row| row.map(User::from))
         .map_err(read_error)
@@ -124,7 +124,7 @@ impl UserRepository for Database {
         with_connection!(self, |conn| users::table
             .filter(users::username_key.eq(&key))
             .select(UserRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map(|row| row.map(User::from))
         .map_err(read_error)
@@ -135,7 +135,7 @@ impl UserRepository for Database {
         with_connection!(self, |conn| users::table
             .filter(users::email_key.eq(&key))
             .select(UserRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional())
         .map(|row| row.map(User::from))
         .map_err(read_error)
@@ -173,25 +173,27 @@ impl UserRepository for Database {
         if nothing_to_change {
             return self.find_by_id(id)?.ok_or(UsersError::NotFound);
         }
-        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+        let updated = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
             .set(&changeset)
             .returning(UserRow::as_returning())
             .get_result(conn)
-            .optional())
-        .map_err(write_error)?
-        .map(User::from)
-        .ok_or(UsersError::NotFound)
+            .optional());
+        self.user_changed(id);
+        updated
+            .map_err(write_error)?
+            .map(User::from)
+            .ok_or(UsersError::NotFound)
     }
 
     fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError> {
-        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+        let renamed = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
             .set((
                 users::username.eq(username.as_str()),
                 users::username_key.eq(username.key()),
             ))
-            .execute(conn))
-        .map_err(write_error)
-        .and_then(found)
+            .execute(conn));
+        self.user_changed(id);
+        renamed.map_err(write_error).and_then(found)
     }
 
     fn change_password(
@@ -202,7 +204,7 @@ impl UserRepository for Database {
         now: Timestamp,
     ) -> Result<(), UsersError> {
         let keep = keep_session.unwrap_or_default();
-        in_transaction!(self, |conn| {
+        let changed = in_transaction!(self, |conn| {
             let changed = diesel::update(users::table.find(id.0))
                 .set(users::password_hash.eq(password_hash))
                 .execute(conn)?;
@@ -218,9 +220,9 @@ impl UserRepository for Database {
             diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
                 .execute(conn)?;
             Ok::<_, diesel::result::Error>(changed)
-        })
-        .map_err(read_error)
-        .and_then(found)
+        });
+        self.user_changed(id);
+        changed.map_err(read_error).and_then(found)
     }
 
     fn set_flags(
@@ -242,27 +244,27 @@ impl UserRepository for Database {
             is_active,
             is_staff,
         };
-        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+        let changed = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
             .set(&flags)
-            .execute(conn))
-        .map_err(read_error)
-        .and_then(found)
+            .execute(conn));
+        self.user_changed(id);
+        changed.map_err(read_error).and_then(found)
     }
 
     fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), UsersError> {
-        with_connection!(self, |conn| diesel::update(users::table.find(id.0))
+        let recorded = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
             .set(users::last_login.eq(Some(to_db(at))))
-            .execute(conn))
-        .map(|_| ())
-        .map_err(read_error)
+            .execute(conn));
+        self.user_touched(id);
+        recorded.map(|_| ()).map_err(read_error)
     }
 
     fn delete(&self, id: UserId) -> Result<(), UsersError> {
-        in_transaction!(self, |conn| {
+        let deleted = in_transaction!(self, |conn| {
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id.0))).execute(conn)?;
             diesel::delete(users::table.find(id.0)).execute(conn)
-        })
-        .map_err(read_error)
-        .and_then(found)
+        });
+        self.user_changed(id);
+        deleted.map_err(read_error).and_then(found)
     }
 }

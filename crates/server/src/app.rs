@@ -1,19 +1,23 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{middleware, web, App, HttpServer};
+use actix_http::{HttpService, KeepAlive};
+use actix_server::{Server, ServerHandle};
+use actix_service::{map_config, IntoServiceFactory};
+use actix_web::dev::AppConfig;
+use actix_web::{middleware, web, App};
 use chrono::Duration;
 use sesame_events::EventService;
-use sesame_http::Hub;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
+use sesame_http::{Hub, SharedApp};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
-use sesame_persistence::{listen_for_messages, Database, PgMessageNotifier};
-use sesame_tokens::{ChaChaCipher, JwtKeys, MfaService, SessionService, TokenSettings};
+use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
+use sesame_tokens::{AuthCache, ChaChaCipher, JwtKeys, MfaService, SessionService, TokenSettings};
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
 
+use crate::hashing::HashingPool;
 use crate::logging::access_log;
 use crate::mail::{mail_services, MailSender};
 use crate::secrets::load_or_generate;
@@ -97,8 +101,17 @@ impl Services {
             .map_err(|e| StartError::Setting(e.to_string()))?;
         let keys = JwtKeys::from_secret(secret.as_bytes())
             .map_err(|e| StartError::Setting(e.to_string()))?;
-        let hasher = BcryptHasher::new(config.passwords.bcrypt_cost)
+        let bcrypt = BcryptHasher::new(config.passwords.bcrypt_cost)
             .map_err(|e| StartError::Setting(e.to_string()))?;
+        let hash_threads = match config.passwords.hash_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let hasher = HashingPool::start(Arc::new(bcrypt), hash_threads).map_err(|source| {
+            StartError::Setting(format!(
+                "cannot start the password hashing threads: {source}"
+            ))
+        })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(database.clone());
         let (account_mail, mail_sender) = mail_services(config, &database, clock.clone())?;
@@ -131,6 +144,7 @@ impl Services {
         let messaging =
             MessagingService::new(store.clone(), store.clone(), notifier, clock.clone());
         let events = EventService::new(store.clone(), clock.clone());
+        let cache_lifetime = config.tokens.cache_seconds;
         let sessions = SessionService::new(
             store.clone(),
             store.clone(),
@@ -143,6 +157,20 @@ impl Services {
             },
         )
         .with_audit(store);
+        let sessions = if cache_lifetime > 0 {
+            let mut cache = AuthCache::new(
+                Duration::seconds(cache_lifetime as i64),
+                config.tokens.cache_capacity,
+            );
+            if let Some(outside) = database.outside_changes() {
+                cache = cache.with_outside_changes(outside);
+            }
+            let cache = Arc::new(cache);
+            database.observe_changes(cache.clone());
+            sessions.with_cache(cache)
+        } else {
+            sessions
+        };
         Ok(Services {
             database,
             accounts,
@@ -179,13 +207,12 @@ impl Application {
             address: config.http.bind.clone(),
             source,
         })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                address: config.http.bind.clone(),
-                source,
-            })?
-            .port();
+        let bind_error = |source| StartError::Bind {
+            address: config.http.bind.clone(),
+            source,
+        };
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let port = local_addr.port();
         let settings = HttpSettings {
             surfaces: config.surfaces()?,
             public_directory: config.users.public_directory,
@@ -204,7 +231,7 @@ impl Application {
             ),
             messages_per_minute: config.rate_limit.messages_per_minute,
         });
-        listen_for_messages(&services.database, services.hub.clone());
+        listen_for_notices(&services.database, services.hub.clone());
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();
@@ -224,7 +251,7 @@ impl Application {
         });
         let hsts_seconds = config.http.hsts_seconds;
         let cors_origins = config.http.cors_allowed_origins.clone();
-        let mut server = HttpServer::new(move || {
+        let app = move || {
             let settings = state.settings.clone();
             App::new()
                 .app_data(state.clone())
@@ -236,19 +263,41 @@ impl Application {
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
                 .default_service(web::to(sesame_http::surfaces::not_found))
-        });
-        // Signals are handled by `run_until_stopped`, which closes the
-        // WebSockets (1001) before the graceful stop.
-        server = server.disable_signals().shutdown_timeout(10);
+        };
+        // What `actix_web::HttpServer` does, with one difference: requests
+        // asking for a WebSocket go to the upgrade service, which serves the
+        // socket on the raw stream without the HTTP/1 dispatcher's buffers
+        // (see `sesame_http::socket`). Signals are handled by
+        // `run_until_stopped`, which closes the WebSockets (1001) before the
+        // graceful stop.
+        let mut builder = Server::build().disable_signals().shutdown_timeout(10);
         if config.http.workers > 0 {
-            server = server.workers(config.http.workers);
+            builder = builder.workers(config.http.workers);
         }
-        let server = server
-            .listen(listener)
-            .map_err(|source| StartError::Bind {
-                address: config.http.bind.clone(),
-                source,
-            })?
+        let shutdown = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen("sesame-http", listener, move || {
+                let shutdown = shutdown.clone();
+                // One App per worker, for plain requests and upgrade requests
+                // alike. Sesame reads the host from the `Host` header and the
+                // client from the peer address, never from `AppConfig`.
+                let app =
+                    SharedApp::new(map_config(app().into_factory(), |_| AppConfig::default()));
+                HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .keep_alive(KeepAlive::default())
+                    .client_request_timeout(std::time::Duration::from_secs(5))
+                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                    .h1_allow_half_closed(true)
+                    .local_addr(local_addr)
+                    .upgrade(app.upgrade())
+                    .finish(app)
+                    .tcp()
+            })
+            .map_err(bind_error)?
             .run();
         tracing::info!(
             address = %format!("http://{}:{port}", host_of(&config.http.bind)),

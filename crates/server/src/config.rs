@@ -100,6 +100,11 @@ pub struct TokensConfig {
     pub refresh_ttl_seconds: i64,
     /// Sliding lifetime of opaque tokens.
     pub opaque_idle_seconds: i64,
+    /// How long a checked session and its account are trusted from memory
+    /// (every change to them drops the copy at once); 0 turns the cache off.
+    pub cache_seconds: u64,
+    /// How many sessions the cache holds at most.
+    pub cache_capacity: usize,
 }
 
 /// `[passwords]`
@@ -108,6 +113,9 @@ pub struct TokensConfig {
 pub struct PasswordsConfig {
     /// bcrypt cost (4..=31).
     pub bcrypt_cost: u32,
+    /// Threads that hash passwords, apart from those serving requests;
+    /// 0: one per core.
+    pub hash_threads: usize,
 }
 
 /// `[accounts]`
@@ -243,7 +251,7 @@ impl Default for Config {
                 pool_size: 16,
             },
             tokens: TokensConfig::default(),
-            passwords: PasswordsConfig { bcrypt_cost: 12 },
+            passwords: PasswordsConfig::default(),
             accounts: AccountsConfig::default(),
             users: UsersConfig::default(),
             mail: MailConfig::default(),
@@ -279,13 +287,18 @@ impl Default for TokensConfig {
             access_ttl_seconds: 900,
             refresh_ttl_seconds: 604_800,
             opaque_idle_seconds: 3600,
+            cache_seconds: 10,
+            cache_capacity: 100_000,
         }
     }
 }
 
 impl Default for PasswordsConfig {
     fn default() -> Self {
-        PasswordsConfig { bcrypt_cost: 12 }
+        PasswordsConfig {
+            bcrypt_cost: 12,
+            hash_threads: 0,
+        }
     }
 }
 

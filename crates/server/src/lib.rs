@@ -4,6 +4,7 @@
 mod app;
 pub mod cli;
 mod config;
+mod hashing;
 mod logging;
 mod mail;
 mod secrets;

@@ -288,6 +288,7 @@
 
 #![deny(missing_docs)]
 
+mod cache;
 mod error;
 mod jwt;
 mod mfa;
@@ -295,6 +296,7 @@ mod ports;
 mod service;
 mod session;
 
+pub use cache::AuthCache;
 pub use error::TokensError;
 pub use jwt::JwtKeys;
 pub(crate) use jwt::{Claims, TokenType};

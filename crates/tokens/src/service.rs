@@ -3,11 +3,12 @@ use std::sync::Arc;
 use chrono::Duration;
 use sesame_kernel::audit::{AuditEvent, AuditLog};
 use sesame_kernel::secrets::{random_token, token_hash};
-use sesame_kernel::{Clock, Timestamp, UserId};
+use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
 
 use crate::{
-    Claims, ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, TokenType, TokensError,
+    AuthCache, Claims, ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, TokenType,
+    TokensError,
 };
 
 /// Lifetimes, from configuration.
@@ -65,6 +66,7 @@ pub struct SessionService {
     keys: JwtKeys,
     settings: TokenSettings,
     audit: Option<Arc<dyn AuditLog>>,
+    cache: Option<Arc<AuthCache>>,
 }
 
 impl SessionService {
@@ -83,6 +85,28 @@ impl SessionService {
             keys,
             settings,
             audit: None,
+            cache: None,
+        }
+    }
+
+    /// Keeps recently checked sessions and accounts in `cache`, so that most
+    /// requests authenticate without reading storage. The storage adapter
+    /// must report its writes to the same cache (it is a
+    /// [`ChangeObserver`]); this service reports its own.
+    pub fn with_cache(mut self, cache: Arc<AuthCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    fn session_changed(&self, session_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.session_changed(session_id);
+        }
+    }
+
+    fn user_sessions_changed(&self, user_id: UserId) {
+        if let Some(cache) = &self.cache {
+            cache.user_changed(user_id);
         }
     }
 
@@ -94,6 +118,7 @@ impl SessionService {
 
     fn reuse_detected(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
         self.sessions.revoke(&session.id, now)?;
+        self.session_changed(&session.id);
         if let Some(audit) = &self.audit {
             let event = AuditEvent {
                 kind: "refresh_reuse_detected".into(),
@@ -196,6 +221,7 @@ impl SessionService {
             self.reuse_detected(&session, now)?;
             return Err(TokensError::RefreshReused);
         }
+        self.session_changed(&session.id);
         self.sign_pair(user.id, &session.id, new_jti, now)
     }
 
@@ -231,15 +257,56 @@ impl SessionService {
         if !looks_like_jwt(bearer) {
             return self.validate_opaque(bearer);
         }
+        if let Some(known) = self.authenticate_cached(bearer) {
+            return Ok(known);
+        }
+        let generation = self.cache.as_ref().map(|cache| cache.generation());
         let now = self.clock.now();
         let claims = self.decode_checked(bearer, TokenType::Access, now)?;
         let session = self.live_session(&claims.sid, now)?;
-        let user = self.active_user(session.user_id)?;
-        self.record_use(&session, now)?;
-        Ok(Authenticated {
-            user,
-            session_id: session.id,
+        self.accept(session, generation, now)
+    }
+
+    /// [`SessionService::authenticate`] from memory alone: `Some` when the
+    /// token is good and its session and account were read from storage
+    /// less than the cache's lifetime ago, with no change since, and no use
+    /// needs recording; `None` when storage must be asked (or no cache was
+    /// given). Never refuses: a doubtful token gets `None`.
+    pub fn authenticate_cached(&self, bearer: &str) -> Option<Authenticated> {
+        let cache = self.cache.as_ref()?;
+        let now = self.clock.now();
+        let entry = if looks_like_jwt(bearer) {
+            let claims = self.decode_checked(bearer, TokenType::Access, now).ok()?;
+            cache.by_session(&claims.sid, now)?
+        } else {
+            cache
+                .by_token_hash(&token_hash(bearer), now)
+                .filter(|entry| entry.session.kind == SessionKind::Opaque)?
+        };
+        let usable = check_live(&entry.session, now).is_ok()
+            && entry.user.is_active
+            && !self.use_due(&entry.session, now);
+        usable.then_some(Authenticated {
+            user: entry.user,
+            session_id: entry.session.id,
         })
+    }
+
+    /// The session's account, if active; records the use and keeps both in
+    /// the cache when nothing changed since `generation`.
+    fn accept(
+        &self,
+        session: Session,
+        generation: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Authenticated, TokensError> {
+        let user = self.active_user(session.user_id)?;
+        let session = self.record_use(session, now)?;
+        let session_id = session.id.clone();
+        if let (Some(cache), Some(generation)) = (&self.cache, generation) {
+            cache.store(session, user.clone(), generation, now);
+        }
+        Ok(Authenticated { user, session_id })
     }
 
     /// The opaque session of `token` and its user, restarting its idle clock
@@ -251,14 +318,16 @@ impl SessionService {
     /// [`TokensError::SessionRevoked`], [`TokensError::AccountInactive`],
     /// [`TokensError::Storage`].
     pub fn validate_opaque(&self, token: &str) -> Result<Authenticated, TokensError> {
+        if let Some(known) = self
+            .authenticate_cached(token)
+            .filter(|_| !looks_like_jwt(token))
+        {
+            return Ok(known);
+        }
+        let generation = self.cache.as_ref().map(|cache| cache.generation());
         let now = self.clock.now();
         let session = self.live_opaque_session(token, now)?;
-        let user = self.active_user(session.user_id)?;
-        self.record_use(&session, now)?;
-        Ok(Authenticated {
-            user,
-            session_id: session.id,
-        })
+        self.accept(session, generation, now)
     }
 
     /// Restarts the idle clock of every unrevoked opaque session of the user,
@@ -275,6 +344,7 @@ impl SessionService {
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
             revived += 1;
         }
+        self.user_sessions_changed(user_id);
         Ok(revived)
     }
 
@@ -297,6 +367,7 @@ impl SessionService {
     /// [`TokensError::Storage`].
     pub fn logout(&self, session_id: &str) -> Result<(), TokensError> {
         self.sessions.revoke(session_id, self.clock.now())?;
+        self.session_changed(session_id);
         Ok(())
     }
 
@@ -305,7 +376,11 @@ impl SessionService {
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn logout_all(&self, user_id: UserId, except: Option<&str>) -> Result<usize, TokensError> {
-        self.sessions.revoke_all(user_id, except, self.clock.now())
+        let ended = self
+            .sessions
+            .revoke_all(user_id, except, self.clock.now())?;
+        self.user_sessions_changed(user_id);
+        Ok(ended)
     }
 
     /// The user's sessions that can still be used, newest use first.
@@ -329,6 +404,7 @@ impl SessionService {
         match self.sessions.find(session_id)? {
             Some(session) if session.user_id == user_id && session.is_live(now) => {
                 self.sessions.revoke(session_id, now)?;
+                self.session_changed(session_id);
                 Ok(())
             }
             _ => Err(TokensError::SessionNotFound),
@@ -338,15 +414,26 @@ impl SessionService {
     /// Records a use of the session (and restarts an opaque one's idle
     /// clock), coalesced: at most one write per session per
     /// [`SessionService::use_granularity`], not one per request.
-    fn record_use(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
-        if now - session.last_used_at < self.use_granularity() {
-            return Ok(());
+    /// Returns the session as it now is.
+    fn record_use(&self, mut session: Session, now: Timestamp) -> Result<Session, TokensError> {
+        if !self.use_due(&session, now) {
+            return Ok(session);
         }
         let expires_at = match session.kind {
             SessionKind::Opaque => Some(now + self.settings.opaque_idle),
             SessionKind::Jwt => None,
         };
-        self.sessions.touch(&session.id, now, expires_at)
+        self.sessions.touch(&session.id, now, expires_at)?;
+        self.session_changed(&session.id);
+        session.last_used_at = now;
+        if let Some(expires_at) = expires_at {
+            session.expires_at = expires_at;
+        }
+        Ok(session)
+    }
+
+    fn use_due(&self, session: &Session, now: Timestamp) -> bool {
+        now - session.last_used_at >= self.use_granularity()
     }
 
     /// How stale a session's last use may get before a request records a new

@@ -9,7 +9,7 @@ use serde_json::json;
 use sesame_tokens::{TokenPair, TokensError};
 use sesame_users::{FieldProblem, Registration, UsersError};
 
-use super::login::{jwt_login, Credentials};
+use super::login::{log_in, Credentials};
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -175,26 +175,19 @@ async fn login(
     let password = f.required("password");
     let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request, &state.settings);
-    let worker_state = state.clone().into_inner();
-    let pair = run::<MessageShape, _, _>(move || {
-        jwt_login(
-            &worker_state,
-            &Credentials {
-                login,
-                password,
-                otp,
-                client,
-            },
-        )
-    })
-    .await?
-    .map_err(|e| {
-        e.answer::<MessageShape>(MessageShape::message(
+    let credentials = Credentials {
+        login,
+        password,
+        otp,
+        client: client_info(&request, &state.settings),
+    };
+    let pair = log_in::<MessageShape>(&state, credentials, || {
+        MessageShape::message(
             StatusCode::UNAUTHORIZED,
             "Username or password is incorrect",
-        ))
-    })?;
+        )
+    })
+    .await?;
     Ok(token_answer(&state, pair))
 }
 

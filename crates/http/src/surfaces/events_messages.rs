@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{Registration, User, UsersError};
 
-use super::login::{jwt_login, Credentials};
+use super::login::{log_in, Credentials};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -228,26 +228,17 @@ async fn login(
     let password = f.required("password");
     let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request, &state.settings);
-    let state = state.into_inner();
-    let pair = run::<FastApi, _, _>(move || {
-        jwt_login(
-            &state,
-            &Credentials {
-                login,
-                password,
-                otp,
-                client,
-            },
-        )
+    let credentials = Credentials {
+        login,
+        password,
+        otp,
+        client: client_info(&request, &state.settings),
+    };
+    let pair = log_in::<FastApi>(&state, credentials, || {
+        FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
+            .with_bearer_challenge()
     })
-    .await?
-    .map_err(|e| {
-        e.answer::<FastApi>(
-            FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
-                .with_bearer_challenge(),
-        )
-    })?;
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 

@@ -5,7 +5,9 @@ use sesame_tokens::{ClientInfo, TokenPair, TokensError};
 use sesame_users::{User, UsersError};
 
 use actix_web::http::StatusCode;
+use actix_web::web;
 
+use super::run;
 use crate::audit;
 use crate::{ApiError, AppState, Shape};
 
@@ -158,4 +160,17 @@ pub(crate) fn jwt_login(
         .sessions
         .start_jwt_session(&user, credentials.client.clone())
         .map_err(|e| LoginError::from(e).logged())
+}
+
+/// The login route of surface `S`: [`jwt_login`] on the blocking pool, a
+/// failure answered in `S`'s shape (`refused` words a refused login).
+pub(crate) async fn log_in<S: Shape>(
+    state: &web::Data<AppState>,
+    credentials: Credentials,
+    refused: fn() -> ApiError,
+) -> Result<TokenPair, ApiError> {
+    let state = state.clone().into_inner();
+    run::<S, _, _>(move || jwt_login(&state, &credentials))
+        .await?
+        .map_err(|e| e.answer::<S>(refused()))
 }

@@ -1,13 +1,9 @@
 //! The messaging rows of surface `events_messages` (seed 001): REST routes
 //! and the WebSocket at `/ws/{token}`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
+use actix_http::ws::{handshake_response, verify_handshake, HandshakeError};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{CloseCode, CloseReason, Message as Frame};
-use futures_util::StreamExt;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use sesame_messaging::{Message, MessagingError};
 
@@ -15,9 +11,9 @@ use super::events_messages::FastApi;
 use super::{body_fields, page_of, run, storage_failure};
 use crate::blocking::blocking;
 use crate::fields::{FieldIssue, IssueKind};
-use crate::hub::Outbound;
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
+use crate::socket::{Plan, Subscription, Upgrade};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState, Bearer};
 
@@ -204,13 +200,6 @@ async fn mark_read(
     Ok(HttpResponse::Ok().json(message_json(&message)))
 }
 
-fn policy_close(reason: &str) -> Option<CloseReason> {
-    Some(CloseReason {
-        code: CloseCode::Policy,
-        description: Some(reason.to_owned()),
-    })
-}
-
 /// Accepts the upgrade first, then checks the token exactly as a Bearer
 /// token is checked: a bad one closes the socket with 1008 and a reason.
 #[utoipa::path(
@@ -229,97 +218,27 @@ fn policy_close(reason: &str) -> Option<CloseReason> {
 async fn socket(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Payload,
     token: web::Path<String>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let (response, session, frames) = actix_ws::handle(&request, body)?;
+) -> HttpResponse {
+    if let Err(refused) = verify_handshake(request.head()) {
+        return HttpResponse::from_error(refused);
+    }
+    // Only requests handed over by the upgrade service can switch protocols.
+    let Some(upgrade) = request.extensions().get::<Upgrade>().cloned() else {
+        return HttpResponse::from_error(HandshakeError::NoWebsocketUpgrade);
+    };
     let token = token.into_inner();
     let sessions = state.sessions.clone();
-    match blocking(move || sessions.authenticate(&token)).await {
-        Some(Ok(caller)) => {
-            // Subscribed before the upgrade is answered, so that nothing sent
-            // or ended after the client sees 101 is missed.
-            let subscription = state
-                .hub
-                .subscribe(caller.user.id, caller.session_id.clone());
-            actix_web::rt::spawn(serve_socket(
-                state.into_inner(),
-                caller.user.id,
-                caller.session_id,
-                subscription,
-                session,
-                frames,
-            ));
-        }
-        _ => {
-            actix_web::rt::spawn(async move {
-                let _ = session
-                    .close(policy_close("Invalid or expired token"))
-                    .await;
-            });
-        }
-    }
-    Ok(response)
-}
-
-/// Pumps hub frames out, answers pings, pings the client every interval and
-/// closes a socket that misses two pongs or whose session ended.
-async fn serve_socket(
-    state: Arc<AppState>,
-    user: sesame_kernel::UserId,
-    session_id: String,
-    (subscription, mut outbox): (u64, tokio::sync::mpsc::Receiver<Outbound>),
-    mut session: actix_ws::Session,
-    frames: actix_ws::MessageStream,
-) {
-    let interval = state.settings.ws_ping_interval;
-    let mut heartbeat =
-        actix_web::rt::time::interval_at(actix_web::rt::time::Instant::now() + interval, interval);
-    let mut frames = frames.max_frame_size(64 * 1024);
-    let mut last_pong = Instant::now();
-    let close = loop {
-        tokio::select! {
-            outbound = outbox.recv() => match outbound {
-                Some(Outbound::Text(text)) => {
-                    if session.text(text.to_string()).await.is_err() {
-                        break None;
-                    }
-                }
-                Some(Outbound::Close(reason)) => break policy_close(reason),
-                Some(Outbound::GoingAway) => {
-                    break Some(CloseReason {
-                        code: CloseCode::Away,
-                        description: Some("Server shutting down".to_owned()),
-                    })
-                }
-                None => break policy_close("Too slow: messages were not read in time"),
-            },
-            incoming = frames.next() => match incoming {
-                Some(Ok(Frame::Ping(bytes))) => {
-                    if session.pong(&bytes).await.is_err() {
-                        break None;
-                    }
-                }
-                Some(Ok(Frame::Pong(_))) => last_pong = Instant::now(),
-                Some(Ok(Frame::Close(_))) | Some(Err(_)) | None => break None,
-                Some(Ok(_)) => {}
-            },
-            _ = heartbeat.tick() => {
-                if last_pong.elapsed() > interval * 2 + interval / 2 {
-                    break policy_close("No pong received");
-                }
-                let sessions = state.sessions.clone();
-                let id = session_id.clone();
-                // A storage hiccup keeps the socket; only an ended session closes it.
-                if matches!(blocking(move || sessions.session_is_live(&id)).await, Some(Ok(false))) {
-                    break policy_close("Session ended");
-                }
-                if session.ping(b"").await.is_err() {
-                    break None;
-                }
-            }
-        }
+    let plan = match blocking(move || sessions.authenticate(&token)).await {
+        // Subscribed before the upgrade is answered, so that nothing sent
+        // or ended after the client sees 101 is missed.
+        Some(Ok(caller)) => Plan::Serve(Subscription::new(
+            state.into_inner(),
+            caller.user.id,
+            caller.session_id,
+        )),
+        _ => Plan::Refuse("Invalid or expired token"),
     };
-    state.hub.unsubscribe(user, subscription);
-    let _ = session.close(close).await;
+    upgrade.set(plan);
+    HttpResponse::from(handshake_response(request.head()).finish()).map_into_boxed_body()
 }

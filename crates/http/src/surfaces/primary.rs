@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{AvatarChange, ProfileUpdate, Registration, User, UsersError};
 
-use super::login::{jwt_login, Credentials};
+use super::login::{log_in, Credentials};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -315,21 +315,13 @@ async fn jwt_create(
     let password = f.required("password");
     let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request, &state.settings);
-    let state = state.into_inner();
-    let pair = run::<Drf, _, _>(move || {
-        jwt_login(
-            &state,
-            &Credentials {
-                login,
-                password,
-                otp,
-                client,
-            },
-        )
-    })
-    .await?
-    .map_err(|e| e.answer::<Drf>(no_active_account()))?;
+    let credentials = Credentials {
+        login,
+        password,
+        otp,
+        client: client_info(&request, &state.settings),
+    };
+    let pair = log_in::<Drf>(&state, credentials, no_active_account).await?;
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use sesame_users::{FieldProblem, Registration, UsersError};
 
 use super::events_messages::FastApi;
-use super::login::{jwt_login, Credentials};
+use super::login::{log_in, Credentials};
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -125,26 +125,17 @@ async fn token(
     let password = f.required("password");
     let otp = f.optional("otp");
     checked(f)?;
-    let client = client_info(&request, &state.settings);
-    let state = state.into_inner();
-    let pair = run::<TokenForm, _, _>(move || {
-        jwt_login(
-            &state,
-            &Credentials {
-                login: username,
-                password,
-                otp,
-                client,
-            },
-        )
+    let credentials = Credentials {
+        login: username,
+        password,
+        otp,
+        client: client_info(&request, &state.settings),
+    };
+    let pair = log_in::<TokenForm>(&state, credentials, || {
+        TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
+            .with_bearer_challenge()
     })
-    .await?
-    .map_err(|e| {
-        e.answer::<TokenForm>(
-            TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
-                .with_bearer_challenge(),
-        )
-    })?;
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
 }
 

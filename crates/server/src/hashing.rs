@@ -1,0 +1,144 @@
+//! Password hashing on threads of its own: bcrypt is the most expensive thing
+//! Sesame does, and a storm of logins must not starve other requests.
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread;
+
+use sesame_kernel::StorageError;
+use sesame_users::{Password, PasswordHasher, UsersError};
+
+type Job = Box<dyn FnOnce(&dyn PasswordHasher) + Send>;
+
+/// Jobs queued per hashing thread before callers wait to queue more.
+const QUEUE_PER_THREAD: usize = 64;
+
+/// A [`PasswordHasher`] that runs another one on a fixed set of threads at a
+/// lower scheduling priority: hashing gets every idle cycle, but a request
+/// that needs the CPU for something quick gets it first. Callers (already on
+/// the blocking pool, never on an async worker) wait for the answer.
+pub(crate) struct HashingPool {
+    jobs: SyncSender<Job>,
+}
+
+impl HashingPool {
+    /// Starts `threads` hashing threads (at least one) around `hasher`.
+    pub(crate) fn start(
+        hasher: Arc<dyn PasswordHasher>,
+        threads: usize,
+    ) -> std::io::Result<HashingPool> {
+        let threads = threads.max(1);
+        let (jobs, queue) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for number in 0..threads {
+            let queue = queue.clone();
+            let hasher = hasher.clone();
+            thread::Builder::new()
+                .name(format!("sesame-hash-{number}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(hasher.as_ref()),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(HashingPool { jobs })
+    }
+
+    /// Runs `work` on a hashing thread and waits for its answer; `None` if
+    /// the threads are gone.
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn PasswordHasher) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, answer) = sync_channel(1);
+        let job: Job = Box::new(move |hasher| {
+            let _ = reply.send(work(hasher));
+        });
+        self.jobs.send(job).ok()?;
+        answer.recv().ok()
+    }
+}
+
+fn stopped() -> UsersError {
+    UsersError::Storage(StorageError("the password hashing threads stopped".into()))
+}
+
+impl PasswordHasher for HashingPool {
+    fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        let password = password.clone();
+        self.run(move |hasher| hasher.hash(&password))
+            .unwrap_or_else(|| Err(stopped()))
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        let (candidate, stored_hash) = (candidate.to_owned(), stored_hash.to_owned());
+        self.run(move |hasher| hasher.verify(&candidate, &stored_hash))
+            .unwrap_or(false)
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        let candidate = candidate.to_owned();
+        self.run(move |hasher| hasher.spend_verify_time(&candidate));
+    }
+}
+
+/// Hashing threads run at nice 10: under contention the scheduler gives
+/// request threads about ten times their share.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // On Linux the nice value belongs to the thread, and `who = 0` names
+    // the calling one.
+    // SAFETY: setpriority only reads its integer arguments.
+    let outcome = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    if outcome != 0 {
+        tracing::debug!("could not lower the priority of a hashing thread");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_users::BcryptHasher;
+
+    #[test]
+    fn hashes_and_verifies_on_its_threads() {
+        let pool = HashingPool::start(Arc::new(BcryptHasher::new(4).unwrap()), 2).unwrap();
+        let password = Password::new("Xk92!dumbo-lamp", &[]).unwrap();
+        let hash = pool.hash(&password).unwrap();
+        assert!(hash.contains("$2b$04$") && !hash.contains("dumbo"));
+        assert!(pool.verify("Xk92!dumbo-lamp", &hash));
+        assert!(!pool.verify("Xk92!dumbo-lamq", &hash));
+    }
+
+    #[test]
+    fn callers_from_many_threads_all_get_their_own_answer() {
+        let pool =
+            Arc::new(HashingPool::start(Arc::new(BcryptHasher::new(4).unwrap()), 2).unwrap());
+        let answers: Vec<_> = (0..8)
+            .map(|n| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let secret = format!("secret-number-{n}-Xk92!");
+                    let hash = pool.hash(&Password::new(&secret, &[]).unwrap()).unwrap();
+                    (
+                        pool.verify(&secret, &hash),
+                        pool.verify("other-Xk92!", &hash),
+                    )
+                })
+            })
+            .map(|caller| caller.join().unwrap())
+            .collect();
+        assert!(answers.iter().all(|&(right, wrong)| right && !wrong));
+    }
+}
