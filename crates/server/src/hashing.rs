@@ -13,9 +13,9 @@ type Job = Box<dyn FnOnce(&dyn PasswordHasher) + Send>;
 /// Jobs queued per hashing thread before callers wait to queue more.
 const QUEUE_PER_THREAD: usize = 64;
 
-/// A [`PasswordHasher`] that runs another one on a fixed set of threads at a
-/// lower scheduling priority: hashing gets every idle cycle, but a request
-/// that needs the CPU for something quick gets it first. Callers (already on
+/// A [`PasswordHasher`] that runs another one on a fixed set of threads at
+/// the lowest scheduling priority: hashing gets every idle cycle, but a
+/// request that needs the CPU for something quick gets it first. Callers (already on
 /// the blocking pool, never on an async worker) wait for the answer.
 pub(crate) struct HashingPool {
     jobs: SyncSender<Job>,
@@ -90,16 +90,24 @@ impl PasswordHasher for HashingPool {
     }
 }
 
-/// Hashing threads run at nice 10: under contention the scheduler gives
-/// request threads about ten times their share.
+/// Hashing threads run under `SCHED_IDLE`: they get every cycle nothing
+/// else wants, and a request thread that wakes up takes the core from them at
+/// once (with a lower nice value they would still hold it for a time slice,
+/// which shows in the latency of quick requests during a login storm). Where
+/// that policy is refused, nice 19.
 #[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
-    // On Linux the nice value belongs to the thread, and `who = 0` names
-    // the calling one.
-    // SAFETY: setpriority only reads its integer arguments.
-    let outcome = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
-    if outcome != 0 {
-        tracing::debug!("could not lower the priority of a hashing thread");
+    let param = libc::sched_param { sched_priority: 0 };
+    // On Linux, scheduling policy and nice value belong to the thread, and
+    // 0 names the calling one.
+    // SAFETY: both calls only read their arguments; `param` outlives the call.
+    let idle = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if idle != 0 {
+        // SAFETY: as above.
+        let niced = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+        if niced != 0 {
+            tracing::debug!("could not lower the priority of a hashing thread");
+        }
     }
 }
 
