@@ -11,7 +11,7 @@
 //! 2. passes the request to the very same App as any other request (every
 //!    middleware, the access log, metrics, the route table): the
 //!    `/ws/{token}` handler checks the handshake and the token, subscribes
-//!    to the hub and leaves its [`Plan`] in the request;
+//!    to the hub and leaves its `Plan` in the request;
 //! 3. writes the App's answer: `101` and the plan is served as a WebSocket;
 //!    anything else (a 404 for an unknown path, a 400 for a bad handshake)
 //!    is written as a plain response and the connection is closed.
