@@ -34,6 +34,8 @@ pub struct Database {
     /// On SQLite: how this process and the others on the same file tell
     /// each other of changes.
     change_file: Option<Arc<ChangeFile>>,
+    /// On PostgreSQL: the URL, for the listener's own connection.
+    pub(crate) postgres_url: Option<Arc<str>>,
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever
@@ -169,10 +171,12 @@ impl Database {
         } else {
             return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
         };
+        let postgres_url = matches!(backend, Backend::Postgres(_)).then(|| Arc::from(url));
         Ok(Database {
             backend,
             changes: Arc::default(),
             change_file,
+            postgres_url,
         })
     }
 

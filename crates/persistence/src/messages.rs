@@ -10,6 +10,7 @@ use sesame_messaging::{
     Message, MessageEvent, MessageNotifier, MessageRepository, MessagingError, NewMessage,
 };
 
+use crate::database::{checkout, connect_postgres};
 use crate::schema::messages;
 use crate::time::{from_db, to_db};
 use crate::{Backend, Database, PersistenceError};
@@ -184,8 +185,7 @@ impl MessageNotifier for PgMessageNotifier {
         let Backend::Postgres(pool) = &self.database.backend else {
             return;
         };
-        let sent = pool
-            .get()
+        let sent = checkout(pool)
             .map_err(PersistenceError::from)
             .and_then(|mut conn| {
                 diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -214,17 +214,18 @@ const CHANGES_CHANNEL: &str = "sesame_changes";
 /// handed to the database's change observer (the token cache). Does nothing
 /// on SQLite.
 pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) {
-    let Backend::Postgres(pool) = database.backend.clone() else {
+    let Some(url) = database.postgres_url.clone() else {
         return;
     };
     let database = database.clone();
     let spawned = thread::Builder::new()
         .name("sesame-listen".into())
         .spawn(move || loop {
-            let outcome: Result<(), PersistenceError> = pool
-                .get()
-                .map_err(PersistenceError::from)
-                .and_then(|mut conn| {
+            // A connection of its own, outside the pool: held for as long as
+            // it listens, it would otherwise count as a pooled connection in
+            // use, and requests would wait for it through an outage.
+            let outcome: Result<(), PersistenceError> =
+                connect_postgres(&url).and_then(|mut conn| {
                     conn.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {CHANGES_CHANNEL};"))
                         .map_err(PersistenceError::from)?;
                     // Changes made while nobody listened are unknown.
