@@ -1,6 +1,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{Page, StorageError, Timestamp, UserId};
-use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
+use sesame_users::{
+    identity_key, NewUser, ProfileChanges, User, UserRepository, Username, UsersError,
+};
 
 use crate::error::unique_violation;
 use crate::schema::{account_tokens, sessions, users};
@@ -120,7 +122,7 @@ impl UserRepository for Database {
     }
 
     fn find_by_username(&self, username: &str) -> Result<Option<User>, UsersError> {
-        let key = username.to_lowercase();
+        let key = identity_key(username);
         with_connection!(self, |conn| users::table
             .filter(users::username_key.eq(&key))
             .select(UserRow::as_select())
@@ -131,7 +133,7 @@ impl UserRepository for Database {
     }
 
     fn find_by_email(&self, email: &str) -> Result<Option<User>, UsersError> {
-        let key = email.trim().to_lowercase();
+        let key = identity_key(email);
         with_connection!(self, |conn| users::table
             .filter(users::email_key.eq(&key))
             .select(UserRow::as_select())

@@ -2,7 +2,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use sesame_kernel::{Page, Timestamp, UserId};
 use sesame_tokens::{Session, SessionRepository, TokensError};
-use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
+use sesame_users::{
+    identity_key, NewUser, ProfileChanges, User, UserRepository, Username, UsersError,
+};
 
 mod email_flows;
 pub use email_flows::{MemoryAvatars, RecordingMailer, StoredEmail};
@@ -50,13 +52,12 @@ impl State {
     fn username_taken(&self, key: &str, except: Option<UserId>) -> bool {
         self.users
             .iter()
-            .any(|u| u.username.to_lowercase() == key && Some(u.id) != except)
+            .any(|u| identity_key(&u.username) == key && Some(u.id) != except)
     }
 
     fn email_taken(&self, key: &str, except: Option<UserId>) -> bool {
         self.users.iter().any(|u| {
-            u.email.as_deref().map(str::to_lowercase).as_deref() == Some(key)
-                && Some(u.id) != except
+            u.email.as_deref().map(identity_key).as_deref() == Some(key) && Some(u.id) != except
         })
     }
 
@@ -99,22 +100,22 @@ impl UserRepository for InMemoryStore {
     }
 
     fn find_by_username(&self, username: &str) -> Result<Option<User>, UsersError> {
-        let key = username.to_lowercase();
+        let key = identity_key(username);
         Ok(self
             .state()
             .users
             .iter()
-            .find(|u| u.username.to_lowercase() == key)
+            .find(|u| identity_key(&u.username) == key)
             .cloned())
     }
 
     fn find_by_email(&self, email: &str) -> Result<Option<User>, UsersError> {
-        let key = email.trim().to_lowercase();
+        let key = identity_key(email);
         Ok(self
             .state()
             .users
             .iter()
-            .find(|u| u.email.as_deref().map(str::to_lowercase).as_deref() == Some(key.as_str()))
+            .find(|u| u.email.as_deref().map(identity_key).as_deref() == Some(key.as_str()))
             .cloned())
     }
 

@@ -18,7 +18,7 @@ use sesame_tokens::{
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, Password, PasswordHasher,
-    ProfileChanges, User, UserRepository, Username, UsersError,
+    ProfileChanges, User, UserAttribute, UserRepository, Username, UsersError,
 };
 
 // ------------------------------------------------------------ sessions
@@ -241,7 +241,7 @@ fn main() -> Result<(), TokensError> {
     let hasher = Arc::new(BcryptHasher::new(4)?);
     let clock = Arc::new(HandClock(Mutex::new(SystemClock.now())));
     let account = |id: i64, username: &str| -> Result<User, UsersError> {
-        let password = Password::new(PASSWORD, &[username])
+        let password = Password::new(PASSWORD, &[(UserAttribute::Username, username)])
             .map_err(|problems| UsersError::invalid("password", problems.join(" ")))?;
         Ok(User {
             id: UserId(id),

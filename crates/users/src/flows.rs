@@ -274,10 +274,8 @@ impl AccountService {
         }
         let username =
             Username::parse(new_username, field).map_err(|e| UsersError::Invalid(vec![e]))?;
-        if let Some(owner) = self.users.find_by_username(username.as_str())? {
-            if owner.id != user.id {
-                return Err(UsersError::Invalid(vec![FieldError::taken(field)]));
-            }
+        if self.username_in_use(&username, Some(user.id))? {
+            return Err(UsersError::Invalid(vec![FieldError::taken(field)]));
         }
         self.consume(&found, &TokenEffect::SetUsername(username))
             .map_err(|e| match e {
@@ -303,11 +301,15 @@ impl AccountService {
         self.confirm_password(user, current_password)?;
         let email = Email::parse(new_email, FIELD).map_err(|e| UsersError::Invalid(vec![e]))?;
         if let Some(owner) = self.users.find_by_email(email.as_str())? {
-            return Err(if owner.id == user.id {
-                UsersError::invalid(FIELD, "This is already your email address.")
-            } else {
-                UsersError::Invalid(vec![FieldError::taken(FIELD)])
-            });
+            if owner.id == user.id {
+                return Err(UsersError::invalid(
+                    FIELD,
+                    "This is already your email address.",
+                ));
+            }
+        }
+        if self.email_in_use(&email, Some(user.id))? {
+            return Err(UsersError::Invalid(vec![FieldError::taken(FIELD)]));
         }
         let mail = self.mail()?;
         let (random, mut grant) = self.new_token(mail, TokenPurpose::EmailChange);
@@ -339,13 +341,16 @@ impl AccountService {
     /// [`UsersError::Invalid`] on `uid`, `token` (wrong, used, expired) or
     /// `new_email` (taken meanwhile), [`UsersError::Storage`].
     pub fn confirm_email_change(&self, uid: &str, token: &str) -> Result<(), UsersError> {
-        let (_, found) = self.token_of(uid, token, TokenPurpose::EmailChange)?;
+        let (user, found) = self.token_of(uid, token, TokenPurpose::EmailChange)?;
         let email = token
             .rsplit_once('.')
             .and_then(|(_, encoded)| URL_SAFE_NO_PAD.decode(encoded).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|raw| Email::parse(&raw, "new_email").ok())
             .ok_or_else(invalid_token)?;
+        if found.is_usable(self.clock.now()) && self.email_in_use(&email, Some(user.id))? {
+            return Err(UsersError::Invalid(vec![FieldError::taken("new_email")]));
+        }
         self.consume(&found, &TokenEffect::SetEmail(email))
             .map_err(|e| match e {
                 UsersError::EmailTaken => UsersError::Invalid(vec![FieldError::taken("new_email")]),

@@ -217,10 +217,10 @@ pub use mail::{LinkTemplates, MailError, NewEmail, OutgoingEmail, QueuedEmail};
 pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };
-pub use password::Password;
+pub use password::{Password, UserAttribute};
 pub use ports::{
     AccountTokenStore, AvatarStore, MailQueue, Mailer, PasswordHasher, UserRepository,
 };
 pub use service::{AccountService, AccountSettings, ProfileUpdate, Registration};
 pub use user::{NewUser, ProfileChanges, User};
-pub use values::{Email, Username};
+pub use values::{identity_key, Email, Username, IDENTITY_KEY_VERSION};

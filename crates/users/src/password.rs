@@ -1,11 +1,36 @@
 use std::fmt;
 
 /// A new password that passed the policy: 8..=128 characters, not a common
-/// password, not built from the account's own username or email.
+/// password, not too similar to the account's own username, names or email.
 ///
 /// Its `Debug` output never shows the password.
 #[derive(Clone)]
 pub struct Password(String);
+
+/// An account attribute a password must not resemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAttribute {
+    /// The username.
+    Username,
+    /// The given name.
+    FirstName,
+    /// The family name.
+    LastName,
+    /// The email address.
+    Email,
+}
+
+impl UserAttribute {
+    /// The attribute in words, as error messages name it.
+    pub fn verbose_name(self) -> &'static str {
+        match self {
+            UserAttribute::Username => "username",
+            UserAttribute::FirstName => "first name",
+            UserAttribute::LastName => "last name",
+            UserAttribute::Email => "email address",
+        }
+    }
+}
 
 impl Password {
     /// Fewest characters accepted.
@@ -16,12 +41,17 @@ impl Password {
     /// guesses are refused as common: the size of Django's common-password list.
     const MIN_GUESSES_LOG10: f64 = 4.5;
 
-    /// Checks `raw` against the policy. `user_inputs` are the account's own
-    /// words (username, email, names) that the password must not be built from.
+    /// Whether zxcvbn finds `raw` within [`Password::MIN_GUESSES_LOG10`].
+    fn is_guessable(raw: &str, user_inputs: &[&str]) -> bool {
+        zxcvbn::zxcvbn(raw, user_inputs).guesses_log10() < Self::MIN_GUESSES_LOG10
+    }
+
+    /// Checks `raw` against the policy. `attributes` are the account's own
+    /// words (username, email, names) that the password must not resemble.
     ///
     /// # Errors
     /// Every rule `raw` breaks, as messages a client can show.
-    pub fn new(raw: &str, user_inputs: &[&str]) -> Result<Password, Vec<String>> {
+    pub fn new(raw: &str, attributes: &[(UserAttribute, &str)]) -> Result<Password, Vec<String>> {
         let length = raw.chars().count();
         if length < Self::MIN_CHARS {
             return Err(vec![
@@ -34,16 +64,22 @@ impl Password {
             ]);
         }
         let mut problems = Vec::new();
-        if is_similar_to_any(raw, user_inputs) {
-            problems.push("The password is too similar to the username.".to_owned());
+        let similar = most_similar_attribute(raw, attributes)
+            .or_else(|| attribute_with_weak_rest(raw, attributes));
+        if let Some(attribute) = similar {
+            problems.push(format!(
+                "The password is too similar to the {}.",
+                attribute.verbose_name()
+            ));
         }
-        let inputs: Vec<&str> = user_inputs
+        // zxcvbn weighs the user's own words, whole and in parts, as the
+        // first words an attacker would try.
+        let inputs: Vec<String> = attributes
             .iter()
-            .copied()
-            .filter(|s| !s.is_empty())
+            .flat_map(|(_, value)| words_of(value))
             .collect();
-        let guesses_log10 = zxcvbn::zxcvbn(raw, &inputs).guesses_log10();
-        if guesses_log10 < Self::MIN_GUESSES_LOG10 && problems.is_empty() {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        if problems.is_empty() && Self::is_guessable(raw, &inputs) {
             problems.push("This password is too common.".to_owned());
         }
         if raw.chars().all(|c| c.is_ascii_digit()) {
@@ -68,19 +104,97 @@ impl fmt::Debug for Password {
     }
 }
 
-/// True when the password contains one of the inputs (or its email's local
-/// part), or is contained in one, ignoring case.
-fn is_similar_to_any(password: &str, inputs: &[&str]) -> bool {
+/// How similar a password may be to an attribute, or one of its words.
+const MAX_SIMILARITY: f64 = 0.7;
+
+/// The first attribute (in Django's order: username, names, email) that the
+/// password is too similar to, judged as Django's
+/// `UserAttributeSimilarityValidator` does: the lowercased value, whole and
+/// split on non-word characters, against the lowercased password, by the
+/// share of characters they have in common (`SequenceMatcher.quick_ratio`).
+fn most_similar_attribute(
+    password: &str,
+    attributes: &[(UserAttribute, &str)],
+) -> Option<UserAttribute> {
     let password = password.to_lowercase();
-    inputs
-        .iter()
-        .map(|input| input.to_lowercase())
-        .flat_map(|input| {
-            let local = input.split('@').next().unwrap_or_default().to_owned();
-            [input, local]
-        })
-        .filter(|word| word.chars().count() >= 3)
-        .any(|word| password.contains(&word) || word.contains(&password))
+    let order = [
+        UserAttribute::Username,
+        UserAttribute::FirstName,
+        UserAttribute::LastName,
+        UserAttribute::Email,
+    ];
+    order.into_iter().find(|wanted| {
+        attributes
+            .iter()
+            .filter(|(attribute, _)| attribute == wanted)
+            .flat_map(|(_, value)| words_of(value))
+            .any(|word| {
+                !exceeds_maximum_length_ratio(&password, &word)
+                    && quick_ratio(&password, &word) >= MAX_SIMILARITY
+            })
+    })
+}
+
+/// The first attribute one of whose words (three characters or more) the
+/// password holds, with a rest that is guessable on its own: `bob12345!`
+/// for `bob`. A word of the user's is the first guess of an attacker who
+/// knows them, so it adds nothing to what is left.
+fn attribute_with_weak_rest(
+    password: &str,
+    attributes: &[(UserAttribute, &str)],
+) -> Option<UserAttribute> {
+    let password = password.to_lowercase();
+    attributes.iter().find_map(|(attribute, value)| {
+        words_of(value)
+            .iter()
+            .filter(|word| word.chars().count() >= 3 && password.contains(word.as_str()))
+            .any(|word| Password::is_guessable(&password.replace(word.as_str(), ""), &[]))
+            .then_some(*attribute)
+    })
+}
+
+/// A lowercased value's words (split on runs of non-word characters), then
+/// the whole value; nothing for an empty value.
+fn words_of(value: &str) -> Vec<String> {
+    let value = value.to_lowercase();
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut words: Vec<String> = value
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(str::to_owned)
+        .collect();
+    words.push(value);
+    words
+}
+
+/// Django's shortcut: a value much shorter than the password cannot reach
+/// the ratio (with one character in common out of `n`, it is about `2 / n`).
+fn exceeds_maximum_length_ratio(password: &str, value: &str) -> bool {
+    let password_len = password.chars().count() as f64;
+    let value_len = value.chars().count() as f64;
+    password_len >= 10.0 * value_len && value_len < MAX_SIMILARITY / 2.0 * password_len
+}
+
+/// `2 * M / T`: `M` the characters `a` and `b` have in common, counted with
+/// multiplicity, `T` their lengths together.
+fn quick_ratio(a: &str, b: &str) -> f64 {
+    let total = a.chars().count() + b.chars().count();
+    if total == 0 {
+        return 1.0;
+    }
+    let mut left: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
+    for c in b.chars() {
+        *left.entry(c).or_default() += 1;
+    }
+    let mut matches = 0;
+    for c in a.chars() {
+        if let Some(n) = left.get_mut(&c).filter(|n| **n > 0) {
+            *n -= 1;
+            matches += 1;
+        }
+    }
+    2.0 * matches as f64 / total as f64
 }
 
 #[cfg(test)]
@@ -122,15 +236,77 @@ mod tests {
         }
     }
 
+    fn account<'a>(username: &'a str, email: &'a str) -> [(UserAttribute, &'a str); 2] {
+        [
+            (UserAttribute::Username, username),
+            (UserAttribute::Email, email),
+        ]
+    }
+
     #[test]
     fn passwords_built_from_the_username_are_refused() {
-        let problems = Password::new("marguerite2024", &["marguerite", ""]).unwrap_err();
+        let problems = Password::new("marguerite2024", &account("marguerite", "")).unwrap_err();
         assert_eq!(
             problems,
             vec!["The password is too similar to the username."]
         );
-        assert!(Password::new("Xk92!dumbo-lamp", &["jdoe@example.com"]).is_ok());
-        assert!(Password::new("jdoe-lamp-92!x", &["jdoe@example.com"]).is_err());
+        assert!(Password::new("Xk92!dumbo-lamp", &account("", "jdoe@example.com")).is_ok());
+    }
+
+    #[test]
+    fn the_message_names_the_attribute_that_matched() {
+        let problems =
+            Password::new("jdoe@example", &account("kim", "jdoe@example.com")).unwrap_err();
+        assert_eq!(
+            problems,
+            vec!["The password is too similar to the email address."]
+        );
+        let names = [
+            (UserAttribute::FirstName, "Marguerite"),
+            (UserAttribute::LastName, "Yourcenar"),
+        ];
+        let problems = Password::new("Yourcenar!", &names).unwrap_err();
+        assert_eq!(
+            problems,
+            vec!["The password is too similar to the last name."]
+        );
+    }
+
+    #[test]
+    fn a_few_shared_letters_are_not_similarity() {
+        assert!(Password::new("kabob-stew-2024!", &account("bob", "")).is_ok());
+        assert!(Password::new(
+            "perf-123-correct-horse-battery",
+            &account("perf", "perf@example.com")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn the_users_own_words_weigh_as_nothing() {
+        for weak in ["bob12345!", "Bob2024!", "12345bob"] {
+            assert_eq!(
+                Password::new(weak, &account("bob", "")).unwrap_err(),
+                vec!["The password is too similar to the username."],
+                "{weak}"
+            );
+        }
+        assert_eq!(
+            Password::new("perf123456", &account("kim", "perf@example.com")).unwrap_err(),
+            vec!["The password is too similar to the email address."]
+        );
+        // Strong without the name: accepted.
+        assert!(Password::new("bob-Xk92!dumbo-lamp", &account("bob", "")).is_ok());
+    }
+
+    #[test]
+    fn quick_ratio_is_pythons() {
+        // difflib.SequenceMatcher(a=..., b=...).quick_ratio()
+        assert!((quick_ratio("kabob-stew-2024!", "bob") - 6.0 / 19.0).abs() < 1e-9);
+        assert!((quick_ratio("abcd", "bcde") - 0.75).abs() < 1e-9);
+        assert_eq!(quick_ratio("", ""), 1.0);
+        assert!(exceeds_maximum_length_ratio(&"x".repeat(40), "ab"));
+        assert!(!exceeds_maximum_length_ratio(&"x".repeat(16), "bob"));
     }
 
     #[test]

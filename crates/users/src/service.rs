@@ -4,7 +4,8 @@ use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
     AccountMail, AvatarChange, AvatarName, Avatars, Email, FieldError, FieldProblem, NewUser,
-    Password, PasswordHasher, ProfileChanges, User, UserRepository, Username, UsersError,
+    Password, PasswordHasher, ProfileChanges, User, UserAttribute, UserRepository, Username,
+    UsersError,
 };
 
 /// Account rules that come from configuration.
@@ -129,21 +130,24 @@ impl AccountService {
         let password = Password::new(
             &registration.password,
             &[
-                &registration.username,
-                registration.email.as_deref().unwrap_or_default(),
-                &registration.first_name,
-                &registration.last_name,
+                (UserAttribute::Username, &registration.username),
+                (
+                    UserAttribute::Email,
+                    registration.email.as_deref().unwrap_or_default(),
+                ),
+                (UserAttribute::FirstName, &registration.first_name),
+                (UserAttribute::LastName, &registration.last_name),
             ],
         )
         .map_err(|problems| push_all(&mut errors, "password", problems))
         .ok();
         if let Some(username) = &username {
-            if self.users.find_by_username(username.as_str())?.is_some() {
+            if self.username_in_use(username, None)? {
                 errors.push(FieldError::taken("username"));
             }
         }
         if let Some(email) = &email {
-            if self.users.find_by_email(email.as_str())?.is_some() {
+            if self.email_in_use(email, None)? {
                 errors.push(FieldError::taken("email"));
             }
         }
@@ -311,8 +315,7 @@ impl AccountService {
             Some("") => Some(None),
             Some(raw) => match Email::parse(raw, "email") {
                 Ok(email) => {
-                    let owner = self.users.find_by_email(email.as_str())?;
-                    if owner.is_some_and(|owner| owner.id != target.id) {
+                    if self.email_in_use(&email, Some(target.id))? {
                         errors.push(FieldError::taken("email"));
                     }
                     Some(Some(email))
@@ -448,10 +451,8 @@ impl AccountService {
     pub fn rename(&self, user: &User, new_username: &str, field: &str) -> Result<(), UsersError> {
         let username =
             Username::parse(new_username, field).map_err(|e| UsersError::Invalid(vec![e]))?;
-        if let Some(owner) = self.users.find_by_username(username.as_str())? {
-            if owner.id != user.id {
-                return Err(UsersError::Invalid(vec![FieldError::taken(field)]));
-            }
+        if self.username_in_use(&username, Some(user.id))? {
+            return Err(UsersError::Invalid(vec![FieldError::taken(field)]));
         }
         self.users
             .set_username(user.id, &username)
@@ -459,6 +460,37 @@ impl AccountService {
                 UsersError::UsernameTaken => UsersError::Invalid(vec![FieldError::taken(field)]),
                 other => other,
             })
+    }
+
+    /// Whether an account other than `me` goes by `username`: as its
+    /// username or, since usernames may hold `@`, as its email address.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub(crate) fn username_in_use(
+        &self,
+        username: &Username,
+        me: Option<UserId>,
+    ) -> Result<bool, UsersError> {
+        let other = |owner: Option<User>| owner.is_some_and(|owner| Some(owner.id) != me);
+        Ok(other(self.users.find_by_username(username.as_str())?)
+            || (username.as_str().contains('@')
+                && other(self.users.find_by_email(username.as_str())?)))
+    }
+
+    /// Whether an account other than `me` goes by `email`: as its email
+    /// address or as its username.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub(crate) fn email_in_use(
+        &self,
+        email: &Email,
+        me: Option<UserId>,
+    ) -> Result<bool, UsersError> {
+        let other = |owner: Option<User>| owner.is_some_and(|owner| Some(owner.id) != me);
+        Ok(other(self.users.find_by_email(email.as_str())?)
+            || other(self.users.find_by_username(email.as_str())?))
     }
 
     /// Makes the account with this username an administrator.
@@ -472,12 +504,15 @@ impl AccountService {
     }
 }
 
-pub(crate) fn user_inputs(user: &User) -> [&str; 4] {
+pub(crate) fn user_inputs(user: &User) -> [(UserAttribute, &str); 4] {
     [
-        &user.username,
-        user.email.as_deref().unwrap_or_default(),
-        &user.first_name,
-        &user.last_name,
+        (UserAttribute::Username, &user.username),
+        (
+            UserAttribute::Email,
+            user.email.as_deref().unwrap_or_default(),
+        ),
+        (UserAttribute::FirstName, &user.first_name),
+        (UserAttribute::LastName, &user.last_name),
     ]
 }
 
