@@ -248,7 +248,8 @@ impl Database {
         }
     }
 
-    /// Applies every pending migration (one process at a time on PostgreSQL).
+    /// Applies every pending migration (one process at a time on PostgreSQL),
+    /// then brings the users' stored keys to the current rule if needed.
     ///
     /// # Errors
     /// [`PersistenceError::Migration`], [`PersistenceError::Pool`].
@@ -273,7 +274,7 @@ impl Database {
                 outcome?;
             }
         }
-        Ok(())
+        self.refresh_identity_keys()
     }
 
     /// Whether the database answers a trivial query.

@@ -10,6 +10,7 @@ mod change_file;
 mod email_flows;
 mod error;
 mod events;
+mod identity_keys;
 mod messages;
 mod mfa;
 mod schema;

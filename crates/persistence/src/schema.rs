@@ -122,6 +122,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_rules (name) {
+        name -> Text,
+        version -> Integer,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(event_attendees -> events (event_id));
 diesel::joinable!(event_attendees -> users (user_id));

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use sesame_kernel::Page;
-use sesame_persistence::Database;
+use sesame_persistence::{Backend, Database};
 use sesame_tokens::SessionRepository;
 use sesame_users::{ProfileChanges, UserRepository, UsersError};
 
@@ -10,7 +10,43 @@ use crate::support::{
     email, insert_user, jwt_session, new_user, now, precise_time, username, UNKNOWN_USER,
 };
 
+/// Runs raw SQL, to store rows as an older version would have.
+fn execute(db: &Database, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    match db.backend() {
+        Backend::Sqlite(pool) => pool.get().unwrap().batch_execute(sql),
+        Backend::Postgres(pool) => pool.get().unwrap().batch_execute(sql),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 contract_tests! {
+    fn keys_stored_under_the_old_rule_are_recomputed_at_start(db: &Database) {
+        let root = insert_user(db, "root", Some("root@example.com"));
+        // Keys as they were (lowercase only), and no record of the rule.
+        execute(db, "INSERT INTO users (username, username_key, email, email_key, date_joined, password_hash) VALUES
+            ('ｒｏｏｔ', 'ｒｏｏｔ', NULL, NULL, '2024-01-01 00:00:00', 'x'),
+            ('ＡＤＭＩＮ', 'ａｄｍｉｎ', 'Admin@ＥXAMPLE.com', 'admin@ｅxample.com', '2024-01-01 00:00:00', 'x');
+            DELETE FROM key_rules;");
+        let look_alike = db.find_by_username("ｒｏｏｔ").unwrap().unwrap();
+        assert_eq!(look_alike.id, root.id, "lookups already use the new rule");
+        let old_admin = db.find_by_username("admin").unwrap();
+        assert_eq!(old_admin, None, "the stored key is still the old one");
+
+        db.migrate().unwrap();
+
+        let admin = db.find_by_username("admin").unwrap().expect("rekeyed");
+        assert_eq!(admin.username, "ＡＤＭＩＮ");
+        assert_eq!(db.find_by_username("ａｄｍｉｎ").unwrap().map(|u| u.id), Some(admin.id));
+        assert_eq!(db.find_by_email("admin@example.com").unwrap().map(|u| u.id), Some(admin.id));
+        // The look-alike of root kept its row and its old key.
+        assert_eq!(db.find_by_username("root").unwrap().map(|u| u.id), Some(root.id));
+        assert_eq!(db.list(Page { skip: 0, limit: 10 }).unwrap().len(), 3);
+        // A second start changes nothing.
+        db.migrate().unwrap();
+        assert_eq!(db.find_by_username("admin").unwrap().map(|u| u.id), Some(admin.id));
+    }
+
     fn insert_returns_the_stored_account(db: &Database) {
         let mut account = new_user("JohnDoe", Some("John.Doe@Example.COM"));
         account.first_name = "John".to_owned();
@@ -37,7 +73,7 @@ contract_tests! {
 
     fn lookups_ignore_case_and_keep_the_stored_case(db: &Database) {
         let stored = insert_user(db, "JohnDoe", Some("John.Doe@Example.COM"));
-        let accented = insert_user(db, "Élodie", Some("Élodie@Exemple.fr"));
+        let accented = insert_user(db, "Élodie", Some("Elodie@Exémple.fr"));
 
         for name in ["JohnDoe", "johndoe", "JOHNDOE", "jOhNdOe"] {
             assert_eq!(db.find_by_username(name).unwrap().as_ref(), Some(&stored), "{name}");
@@ -47,7 +83,11 @@ contract_tests! {
         }
         // Case folding is Unicode's, not only ASCII's.
         assert_eq!(db.find_by_username("ÉLODIE").unwrap().as_ref(), Some(&accented));
-        assert_eq!(db.find_by_email("élodie@exemple.FR").unwrap().as_ref(), Some(&accented));
+        assert_eq!(db.find_by_email("elodie@EXÉMPLE.fr").unwrap().as_ref(), Some(&accented));
+        // And compatibility forms are their plain letters.
+        assert_eq!(db.find_by_username("ｊｏｈｎｄｏｅ").unwrap().as_ref(), Some(&stored));
+        assert_eq!(db.find_by_username("ᴶᴼᴴᴺᴰᴼᴱ").unwrap().as_ref(), Some(&stored));
+        assert_eq!(db.find_by_email("john.doe@ｅxample.com").unwrap().as_ref(), Some(&stored));
 
         let found = db.find_by_username("johndoe").unwrap().unwrap();
         assert_eq!(found.username, "JohnDoe");
