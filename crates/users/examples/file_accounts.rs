@@ -98,9 +98,9 @@ impl Table {
     }
 }
 
-/// Usernames and emails are compared ignoring case.
+/// Usernames and emails are compared by their key (NFKC, case folded).
 fn same(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    sesame_users::identity_key(a) == sesame_users::identity_key(b)
 }
 
 impl UserRepository for FileAccounts {

@@ -16,11 +16,11 @@
 //!   the two calls every program makes; [`AccountService::with_mail`] and
 //!   [`AccountService::with_avatars`] switch on the optional parts.
 //! - **Value types that check themselves** when they are made: [`Username`],
-//!   [`Email`], [`Password`] (8..=128 characters, not common, not built from
-//!   the account's own words). A value of one of these types is valid.
+//!   [`Email`], [`Password`] (8..=128 characters, not common, not too
+//!   similar to the account's own words). A value of one of these types is valid.
 //! - **Ports** to implement: [`UserRepository`] (required: where accounts
-//!   live; it must refuse a second account with the same username or email,
-//!   ignoring case), [`PasswordHasher`] ([`BcryptHasher`] is the ready-made
+//!   live; it must refuse a second account whose username or email has the
+//!   same [`identity_key`]), [`PasswordHasher`] ([`BcryptHasher`] is the ready-made
 //!   one), and the [`Clock`](sesame_kernel::Clock) from `sesame-kernel`
 //!   ([`SystemClock`](sesame_kernel::SystemClock) is the real one). For the
 //!   email flows: [`AccountTokenStore`], [`MailQueue`] and [`Mailer`], with
@@ -61,7 +61,7 @@
 //! }
 //!
 //! fn same(a: &str, b: &str) -> bool {
-//!     a.to_lowercase() == b.to_lowercase()
+//!     sesame_users::identity_key(a) == sesame_users::identity_key(b)
 //! }
 //!
 //! fn unsupported() -> UsersError {
@@ -71,7 +71,7 @@
 //! impl UserRepository for MemoryUsers {
 //!     fn insert(&self, new: &NewUser) -> Result<User, UsersError> {
 //!         let mut users = self.0.lock().unwrap();
-//!         // The store itself refuses duplicates, ignoring case.
+//!         // The store itself refuses duplicates, by key.
 //!         if users.iter().any(|u| same(&u.username, new.username.as_str())) {
 //!             return Err(UsersError::UsernameTaken);
 //!         }

@@ -5,7 +5,8 @@ use crate::{
     ProfileChanges, QueuedEmail, TokenEffect, TokenGrant, User, Username, UsersError,
 };
 
-/// Where accounts are kept. Usernames and emails are unique ignoring case,
+/// Where accounts are kept. Usernames and emails are unique by their
+/// [`identity_key`](crate::identity_key) (case and compatibility forms ignored),
 /// and the store itself enforces it, so two racing writers cannot both win.
 pub trait UserRepository: Send + Sync {
     /// Stores a new account and returns it with its id.
@@ -21,13 +22,13 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::Storage`] on failure.
     fn find_by_id(&self, id: UserId) -> Result<Option<User>, UsersError>;
 
-    /// The account with this username, ignoring case.
+    /// The account whose username has the same [`identity_key`](crate::identity_key).
     ///
     /// # Errors
     /// [`UsersError::Storage`] on failure.
     fn find_by_username(&self, username: &str) -> Result<Option<User>, UsersError>;
 
-    /// The account with this email, ignoring case.
+    /// The account whose email has the same [`identity_key`](crate::identity_key).
     ///
     /// # Errors
     /// [`UsersError::Storage`] on failure.

@@ -225,7 +225,7 @@ impl AccountService {
         self.users.find_by_id(id)?.ok_or(UsersError::NotFound)
     }
 
-    /// The account with this username, ignoring case.
+    /// The account with this username (by key: case and compatibility forms ignored).
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
