@@ -109,6 +109,24 @@ backend_tests! {
         }
     }
 
+    fn a_look_alike_login_counts_against_the_same_lock(backend) {
+        let app = TestApp::spawn_with(&backend, |config| {
+            config.rate_limit.enabled = true;
+            config.rate_limit.failed_logins_per_account = 2;
+        });
+        app.register("target");
+        for _ in 0..3 {
+            let wrong = app.post(
+                "/auth/jwt/create/",
+                None,
+                json!({"username": "ｔａｒｇｅｔ", "password": "not-the-password"}),
+            );
+            assert_eq!(wrong.status, 401, "{}", wrong.text);
+        }
+        let locked = app.post("/auth/jwt/create/", None, json!({"username": "target", "password": PASSWORD}));
+        assert_eq!(locked.status, 429, "{}", locked.text);
+    }
+
     fn undeliverable_emails_are_refused(backend) {
         let app = TestApp::spawn(&backend);
         for (i, bad) in [

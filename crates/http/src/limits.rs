@@ -93,7 +93,7 @@ impl RateLimits {
         if !self.settings.enabled {
             return Ok(());
         }
-        let key = login.trim().to_lowercase();
+        let key = sesame_users::identity_key(login);
         let mut locked = self.locked_until.lock().unwrap_or_else(|p| p.into_inner());
         match locked.get(&key) {
             Some(until) if *until > Instant::now() => Err(seconds(*until - Instant::now())),
@@ -110,7 +110,7 @@ impl RateLimits {
         if !self.settings.enabled {
             return;
         }
-        let key = login.trim().to_lowercase();
+        let key = sesame_users::identity_key(login);
         if let Err(not_until) = self.failed_logins.check_key(&key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let wait = wait.max(

@@ -135,17 +135,22 @@ fn most_similar_attribute(
     })
 }
 
-/// The first attribute one of whose words (three characters or more) the
-/// password holds, with a rest that is guessable on its own: `bob12345!`
-/// for `bob`. A word of the user's is the first guess of an attacker who
-/// knows them, so it adds nothing to what is left.
+/// The first attribute one of whose words (three characters or more; of an
+/// email, its local part's: `com` is nobody's) the password holds, with a
+/// rest that is guessable on its own: `bob12345!` for `bob`. A word of the
+/// user's is the first guess of an attacker who knows them, so it adds
+/// nothing to what is left.
 fn attribute_with_weak_rest(
     password: &str,
     attributes: &[(UserAttribute, &str)],
 ) -> Option<UserAttribute> {
     let password = password.to_lowercase();
     attributes.iter().find_map(|(attribute, value)| {
-        words_of(value)
+        let personal = match attribute {
+            UserAttribute::Email => value.rsplit_once('@').map_or(*value, |(local, _)| local),
+            _ => value,
+        };
+        words_of(personal)
             .iter()
             .filter(|word| word.chars().count() >= 3 && password.contains(word.as_str()))
             .any(|word| Password::is_guessable(&password.replace(word.as_str(), ""), &[]))
@@ -297,6 +302,8 @@ mod tests {
         );
         // Strong without the name: accepted.
         assert!(Password::new("bob-Xk92!dumbo-lamp", &account("bob", "")).is_ok());
+        // An email's domain is nobody's own word.
+        assert!(Password::new("comfy123", &account("kim", "kim@example.com")).is_ok());
     }
 
     #[test]
