@@ -128,13 +128,15 @@ pub struct MessageError {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "password": "Xk92!dumbo-lamp", "re_password": "Xk92!dumbo-lamp"}))]
 pub struct UserCreate {
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     username: String,
-    /// Unique (case-insensitive).
+    /// Deliverable as written (ASCII local part); unique ignoring case and
+    /// compatibility forms (NFKC).
     #[schema(format = Email)]
     email: String,
-    /// 8..=128 characters; common ones and ones built from the username or email are refused.
+    /// 8..=128 characters; common ones and ones too similar to the username, names or email are refused.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
     /// The password again.
@@ -251,7 +253,8 @@ pub struct SetPassword {
 #[derive(Serialize, ToSchema)]
 pub struct SetUsername {
     current_password: String,
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     new_username: String,
     re_new_username: Option<String>,
@@ -296,7 +299,8 @@ pub struct ResetPasswordConfirm {
 pub struct ResetUsernameConfirm {
     uid: String,
     token: String,
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     new_username: String,
     re_new_username: Option<String>,
@@ -384,7 +388,8 @@ pub struct RecoveryCodes {
 /// A new account (seed 001).
 #[derive(Serialize, ToSchema)]
 pub struct FastRegister {
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     username: String,
     #[schema(format = Email)]
@@ -519,7 +524,8 @@ pub struct UnreadCount {
 /// A username and a password (seed 000).
 #[derive(Serialize, ToSchema)]
 pub struct UsernamePassword {
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     username: String,
     /// 8..=128 characters, not common, not built from the username.
@@ -600,7 +606,8 @@ pub struct Signup {
     lastname: Option<String>,
     #[schema(format = Email)]
     email: String,
-    /// 1..=150 letters, digits and `@ . + - _`; unique (case-insensitive).
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     username: String,
     /// 8..=128 characters, not common, not built from the username or email.
