@@ -35,6 +35,8 @@ pub(crate) fn client_info(request: &HttpRequest, settings: &HttpSettings) -> Cli
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            .map(|ua| {
+                crate::audit::printable(&ua.chars().take(MAX_USER_AGENT).collect::<String>())
+            }),
     }
 }

@@ -58,15 +58,18 @@ fn too_many(path: &str, retry_after: u64) -> ApiError {
 }
 
 /// Counts credential requests per client IP; over the limit, answers 429.
+/// The path is the one the router matches: percent-decoded by actix's own
+/// `Url`, so `/auth/%6Cogin` counts as `/auth/login`.
 pub async fn credential_guard(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if is_credential_route(request.method(), request.path()) {
+    let path = request.match_info().as_str();
+    if is_credential_route(request.method(), path) {
         if let Some(state) = request.app_data::<web::Data<AppState>>() {
             if let Some(ip) = client_ip(request.request(), &state.settings) {
                 if let Err(wait) = state.limits.check_ip(ip) {
-                    let response = too_many(request.path(), wait).error_response();
+                    let response = too_many(path, wait).error_response();
                     return Ok(request.into_response(response));
                 }
             }

@@ -27,7 +27,7 @@ pub use error::ApiError;
 pub use fields::{FieldIssue, IssueKind, Location};
 pub use guard::credential_guard;
 pub use hub::{Hub, Outbound};
-pub use limits::{RateLimitSettings, RateLimits};
+pub use limits::{LoginKey, RateLimitSettings, RateLimits};
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;
 pub use shape::{AuthFailure, Shape};

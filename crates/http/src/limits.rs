@@ -1,14 +1,33 @@
 //! Rate limits: per client IP on every credential route, per account on
-//! failed logins, per user on message sending.
+//! failed logins, per user on message sending. Every map here is keyed by
+//! something a client chooses, so each is pruned as it goes and the lock map
+//! has a ceiling.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// The longest lock one failed-login streak reaches.
+const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
+/// A streak of locks is forgotten after this long without a new one.
+const QUIET: Duration = Duration::from_secs(60 * 60);
+/// Wrong second-factor codes (since the last successful login) that make
+/// the account owner get an alert.
+const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
+/// At most one alert per account in this long.
+const ALERT_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// Checks between two prunings of the maps.
+const HOUSEKEEPING_EVERY: u64 = 4096;
+/// The most lock entries kept; past it the soonest-expiring go.
+const MAX_LOCKS: usize = 100_000;
+/// The longest unknown login kept as a key.
+const MAX_LOGIN_KEY_CHARS: usize = 160;
 
 /// Limits from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -40,13 +59,53 @@ impl Default for RateLimitSettings {
     }
 }
 
+/// What failed logins count against: the account once the login names one,
+/// otherwise the login's identity key (NFKC, case-folded), so that a username
+/// and an email of one account share one count.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoginKey {
+    /// A known account, by id.
+    Account(i64),
+    /// A login that names no account.
+    Unknown(String),
+}
+
+impl LoginKey {
+    /// The key of a login that names no account.
+    pub fn unknown(login: &str) -> Self {
+        LoginKey::Unknown(
+            sesame_users::identity_key(login)
+                .chars()
+                .take(MAX_LOGIN_KEY_CHARS)
+                .collect(),
+        )
+    }
+}
+
+/// A key's lock: until when, and how many locks in a row it has had.
+#[derive(Debug, Clone, Copy)]
+struct Lock {
+    until: Instant,
+    streak: u32,
+}
+
+/// Wrong second-factor codes of one account since its last good login.
+#[derive(Debug, Clone, Copy)]
+struct CodeFailures {
+    count: u32,
+    last: Instant,
+    alerted: Option<Instant>,
+}
+
 /// The limiters, shared by every worker.
 pub struct RateLimits {
     settings: RateLimitSettings,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    failed_logins: DefaultKeyedRateLimiter<String>,
-    locked_until: Mutex<HashMap<String, Instant>>,
+    failed_logins: DefaultKeyedRateLimiter<LoginKey>,
+    locks: Mutex<HashMap<LoginKey, Lock>>,
+    code_failures: Mutex<HashMap<i64, CodeFailures>>,
     messages: DefaultKeyedRateLimiter<i64>,
+    checks: AtomicU64,
 }
 
 fn at_least_one(n: u32) -> NonZeroU32 {
@@ -58,24 +117,94 @@ fn seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The key an address is counted under: an IPv4 address (mapped into IPv6
+/// or not) is its own, an IPv6 address counts by its /64, the block one
+/// subscriber usually gets.
+fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// How long the `streak`-th lock in a row lasts: `base`, doubling, at most [`MAX_LOCK`].
+fn lock_length(base: Duration, streak: u32) -> Duration {
+    let factor = 1u32 << streak.saturating_sub(1).min(20);
+    base.saturating_mul(factor).min(MAX_LOCK)
+}
+
 impl RateLimits {
     /// Limiters with these settings.
     pub fn new(settings: RateLimitSettings) -> Self {
         let per_ip = Quota::per_minute(at_least_one(settings.per_ip_per_minute))
             .allow_burst(at_least_one(settings.per_ip_burst));
-        let failures = Quota::with_period(
-            settings.failed_login_window / settings.failed_logins_per_account.max(1),
-        )
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(at_least_one(settings.failed_logins_per_account));
+        let failures =
+            Quota::with_period(settings.failed_login_window / Self::per_failure(&settings))
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(at_least_one(settings.failed_logins_per_account));
         let messages = Quota::per_minute(at_least_one(settings.messages_per_minute));
         RateLimits {
             settings,
             per_ip: RateLimiter::keyed(per_ip),
             failed_logins: RateLimiter::keyed(failures),
-            locked_until: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+            code_failures: Mutex::new(HashMap::new()),
             messages: RateLimiter::keyed(messages),
+            checks: AtomicU64::new(0),
         }
+    }
+
+    fn per_failure(settings: &RateLimitSettings) -> u32 {
+        settings.failed_logins_per_account.max(1)
+    }
+
+    /// Counts one check; every [`HOUSEKEEPING_EVERY`] checks, prunes the maps.
+    fn tick(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY
+            == HOUSEKEEPING_EVERY - 1
+        {
+            self.prune();
+        }
+    }
+
+    /// Drops what no longer counts: limiter keys back at a full burst,
+    /// locks (and their streaks) quiet for an hour, old code failures.
+    pub fn prune(&self) {
+        self.per_ip.retain_recent();
+        self.per_ip.shrink_to_fit();
+        self.failed_logins.retain_recent();
+        self.failed_logins.shrink_to_fit();
+        self.messages.retain_recent();
+        self.messages.shrink_to_fit();
+        let now = Instant::now();
+        let mut locks = locked(&self.locks);
+        locks.retain(|_, lock| now.saturating_duration_since(lock.until) < QUIET);
+        locks.shrink_to_fit();
+        drop(locks);
+        let mut failures = locked(&self.code_failures);
+        failures.retain(|_, f| {
+            now.saturating_duration_since(f.last) < ALERT_INTERVAL
+                || f.alerted
+                    .is_some_and(|at| now.saturating_duration_since(at) < ALERT_INTERVAL)
+        });
+        failures.shrink_to_fit();
+    }
+
+    /// How many entries the maps hold: (IP limiter, failed-login limiter, locks).
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize, usize) {
+        (
+            self.per_ip.len(),
+            self.failed_logins.len(),
+            locked(&self.locks).len(),
+        )
     }
 
     /// Counts one credential request from `ip`. `Err(seconds)` to wait when over the limit.
@@ -83,43 +212,102 @@ impl RateLimits {
         if !self.settings.enabled {
             return Ok(());
         }
+        self.tick();
         self.per_ip
-            .check_key(&ip)
+            .check_key(&ip_key(ip))
             .map_err(|not_until| seconds(not_until.wait_time_from(DefaultClock::default().now())))
     }
 
-    /// Whether `login` is locked after too many failed logins: `Err(seconds)` to wait.
-    pub fn check_account(&self, login: &str) -> Result<(), u64> {
+    /// Whether any of `keys` is locked after too many failed logins:
+    /// `Err(seconds)` to wait for the longest lock.
+    pub fn check_account(&self, keys: &[LoginKey]) -> Result<(), u64> {
         if !self.settings.enabled {
             return Ok(());
         }
-        let key = sesame_users::identity_key(login);
-        let mut locked = self.locked_until.lock().unwrap_or_else(|p| p.into_inner());
-        match locked.get(&key) {
-            Some(until) if *until > Instant::now() => Err(seconds(*until - Instant::now())),
-            Some(_) => {
-                locked.remove(&key);
-                Ok(())
-            }
-            None => Ok(()),
+        let now = Instant::now();
+        let locks = locked(&self.locks);
+        let wait = keys
+            .iter()
+            .filter_map(|key| locks.get(key))
+            .map(|lock| lock.until.saturating_duration_since(now))
+            .max()
+            .unwrap_or_default();
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(seconds(wait))
         }
     }
 
-    /// Counts a failed login against `login`; too many lock it for a while.
-    pub fn record_failed_login(&self, login: &str) {
+    /// Counts a failed login against each of `keys`; too many lock the key,
+    /// each lock of a streak twice as long as the one before.
+    pub fn record_failed_login(&self, keys: &[LoginKey]) {
         if !self.settings.enabled {
             return;
         }
-        let key = sesame_users::identity_key(login);
-        if let Err(not_until) = self.failed_logins.check_key(&key) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let wait = wait.max(
-                self.settings.failed_login_window / self.settings.failed_logins_per_account.max(1),
-            );
-            self.locked_until
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, Instant::now() + wait);
+        self.tick();
+        let base = self.settings.failed_login_window / Self::per_failure(&self.settings);
+        for key in keys {
+            if let Err(not_until) = self.failed_logins.check_key(key) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                self.lock(key, wait.max(base));
+            }
+        }
+    }
+
+    fn lock(&self, key: &LoginKey, base: Duration) {
+        let now = Instant::now();
+        let mut locks = locked(&self.locks);
+        if locks.len() >= MAX_LOCKS && !locks.contains_key(key) {
+            evict(&mut locks, now);
+        }
+        let lock = locks.entry(key.clone()).or_insert(Lock {
+            until: now,
+            streak: 0,
+        });
+        if now.saturating_duration_since(lock.until) >= QUIET {
+            lock.streak = 0;
+        }
+        lock.streak += 1;
+        lock.until = lock.until.max(now + lock_length(base, lock.streak));
+    }
+
+    /// A successful login: the streaks of `keys` and the account's count of
+    /// wrong codes start over.
+    pub fn record_success(&self, keys: &[LoginKey]) {
+        let mut locks = locked(&self.locks);
+        let mut failures = locked(&self.code_failures);
+        for key in keys {
+            locks.remove(key);
+            if let LoginKey::Account(id) = key {
+                failures.remove(id);
+            }
+        }
+    }
+
+    /// Counts a wrong second-factor code for account `user` (whether or
+    /// not limits are on: this is an alarm, not a limit). `true` when the
+    /// owner should be alerted now: after five wrong codes, at most once
+    /// an hour.
+    pub fn record_wrong_code(&self, user: i64) -> bool {
+        let now = Instant::now();
+        let mut failures = locked(&self.code_failures);
+        let entry = failures.entry(user).or_insert(CodeFailures {
+            count: 0,
+            last: now,
+            alerted: None,
+        });
+        entry.count += 1;
+        entry.last = now;
+        let quiet = entry
+            .alerted
+            .is_none_or(|at| now.saturating_duration_since(at) >= ALERT_INTERVAL);
+        if entry.count >= SECOND_FACTOR_ALERT_AFTER && quiet {
+            entry.count = 0;
+            entry.alerted = Some(now);
+            true
+        } else {
+            false
         }
     }
 
@@ -128,10 +316,25 @@ impl RateLimits {
         if !self.settings.enabled {
             return Ok(());
         }
+        self.tick();
         self.messages
             .check_key(&user)
             .map_err(|not_until| seconds(not_until.wait_time_from(DefaultClock::default().now())))
     }
+}
+
+/// Makes room in a full lock map: the expired locks go, and if that is not
+/// enough, the eighth that expires soonest.
+fn evict(locks: &mut HashMap<LoginKey, Lock>, now: Instant) {
+    locks.retain(|_, lock| lock.until > now);
+    if locks.len() < MAX_LOCKS {
+        return;
+    }
+    let mut ends: Vec<Instant> = locks.values().map(|lock| lock.until).collect();
+    let cut = ends.len() / 8;
+    let (_, threshold, _) = ends.select_nth_unstable(cut);
+    let threshold = *threshold;
+    locks.retain(|_, lock| lock.until > threshold);
 }
 
 #[cfg(test)]
@@ -142,6 +345,10 @@ mod tests {
         let mut settings = RateLimitSettings::default();
         change(&mut settings);
         RateLimits::new(settings)
+    }
+
+    fn alice() -> Vec<LoginKey> {
+        vec![LoginKey::Account(1)]
     }
 
     #[test]
@@ -160,19 +367,119 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_block_counts_as_one_client() {
+        let limits = limits(|s| {
+            s.per_ip_burst = 2;
+            s.per_ip_per_minute = 1;
+        });
+        assert!(limits.check_ip("2001:db8:1:2::1".parse().unwrap()).is_ok());
+        assert!(limits
+            .check_ip("2001:db8:1:2:ffff::9".parse().unwrap())
+            .is_ok());
+        assert!(limits
+            .check_ip("2001:db8:1:2::abcd".parse().unwrap())
+            .is_err());
+        assert!(limits.check_ip("2001:db8:1:3::1".parse().unwrap()).is_ok());
+        assert_eq!(
+            ip_key("::ffff:10.1.2.3".parse().unwrap()),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
     fn repeated_failures_lock_only_that_account() {
         let limits = limits(|s| s.failed_logins_per_account = 3);
         for _ in 0..3 {
-            assert!(limits.check_account("Alice").is_ok());
-            limits.record_failed_login("alice");
+            assert!(limits.check_account(&alice()).is_ok());
+            limits.record_failed_login(&alice());
         }
         assert!(
-            limits.check_account("ALICE").is_ok(),
+            limits.check_account(&alice()).is_ok(),
             "the burst is not exhausted yet"
         );
-        limits.record_failed_login("alice");
-        assert!(limits.check_account("alice").unwrap_err() >= 1);
-        assert!(limits.check_account("bob").is_ok());
+        limits.record_failed_login(&alice());
+        assert!(limits.check_account(&alice()).unwrap_err() >= 1);
+        assert!(limits.check_account(&[LoginKey::Account(2)]).is_ok());
+        assert!(limits.check_account(&[LoginKey::unknown("alice")]).is_ok());
+    }
+
+    #[test]
+    fn unknown_logins_count_by_their_normal_form() {
+        let limits = limits(|s| s.failed_logins_per_account = 1);
+        limits.record_failed_login(&[LoginKey::unknown(" Ghost ")]);
+        limits.record_failed_login(&[LoginKey::unknown("GHOST")]);
+        assert!(limits.check_account(&[LoginKey::unknown("ghost")]).is_err());
+    }
+
+    #[test]
+    fn each_lock_of_a_streak_is_longer_and_capped() {
+        let base = Duration::from_secs(6);
+        assert_eq!(lock_length(base, 1), base);
+        assert_eq!(lock_length(base, 2), base * 2);
+        assert_eq!(lock_length(base, 4), base * 8);
+        assert_eq!(lock_length(base, 40), MAX_LOCK);
+
+        let limits = limits(|s| {
+            s.failed_logins_per_account = 1;
+            s.failed_login_window = Duration::from_secs(10);
+        });
+        let key = &alice()[0];
+        limits.lock(key, Duration::from_secs(10));
+        let first = limits.check_account(&alice()).unwrap_err();
+        limits.lock(key, Duration::from_secs(10));
+        let second = limits.check_account(&alice()).unwrap_err();
+        assert!(second > first, "{first} then {second}");
+        limits.record_success(&alice());
+        assert!(limits.check_account(&alice()).is_ok());
+    }
+
+    #[test]
+    fn wrong_codes_alert_once_an_hour() {
+        let limits = limits(|s| s.enabled = false);
+        let alerts: Vec<bool> = (0..3 * SECOND_FACTOR_ALERT_AFTER)
+            .map(|_| limits.record_wrong_code(7))
+            .collect();
+        assert_eq!(alerts.iter().filter(|a| **a).count(), 1);
+        assert!(alerts[SECOND_FACTOR_ALERT_AFTER as usize - 1]);
+        assert!(!limits.record_wrong_code(8));
+    }
+
+    #[test]
+    fn pruning_forgets_idle_keys() {
+        let limits = limits(|s| {
+            s.per_ip_burst = 100;
+            s.per_ip_per_minute = 6_000_000;
+        });
+        for i in 0..50u8 {
+            limits.check_ip(IpAddr::from([10, 0, 0, i])).unwrap();
+        }
+        assert_eq!(limits.sizes().0, 50);
+        std::thread::sleep(Duration::from_millis(5));
+        limits.prune();
+        assert_eq!(limits.sizes().0, 0);
+    }
+
+    #[test]
+    fn a_full_lock_map_drops_the_soonest_expiring() {
+        let limits = limits(|_| {});
+        let now = Instant::now();
+        {
+            let mut locks = locked(&limits.locks);
+            for i in 0..MAX_LOCKS {
+                let until = now + Duration::from_secs(10 + i as u64);
+                locks.insert(LoginKey::Account(i as i64), Lock { until, streak: 1 });
+            }
+        }
+        limits.lock(&LoginKey::unknown("newcomer"), Duration::from_secs(60));
+        let (_, _, size) = limits.sizes();
+        assert!(size < MAX_LOCKS, "{size}");
+        let locks = locked(&limits.locks);
+        assert!(
+            !locks.contains_key(&LoginKey::Account(0)),
+            "the soonest to expire went"
+        );
+        assert!(locks.contains_key(&LoginKey::Account(MAX_LOCKS as i64 - 1)));
+        assert!(locks.contains_key(&LoginKey::unknown("newcomer")));
     }
 
     #[test]
@@ -184,10 +491,11 @@ mod tests {
             s.messages_per_minute = 1;
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let keys = [LoginKey::unknown("x")];
         for _ in 0..5 {
             assert!(limits.check_ip(ip).is_ok());
-            limits.record_failed_login("x");
-            assert!(limits.check_account("x").is_ok());
+            limits.record_failed_login(&keys);
+            assert!(limits.check_account(&keys).is_ok());
             assert!(limits.check_message(1).is_ok());
         }
     }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use prometheus_client::encoding::text::encode;
@@ -133,6 +134,23 @@ impl Metrics {
     }
 }
 
+/// The `method` label: the standard methods by name, any other token as
+/// `other` (clients choose method tokens; label values must stay few).
+fn method_label(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ]
+    .iter()
+    .find(|known| *known == method)
+    .map_or("other", Method::as_str)
+}
+
 /// Counts every request by its route pattern (never the raw path: no ids or
 /// tokens in label values) and status, with its latency.
 pub async fn track(
@@ -140,7 +158,7 @@ pub async fn track(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let metrics = request
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
@@ -151,7 +169,7 @@ pub async fn track(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         metrics.observe(
-            &method,
+            method,
             &route,
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
@@ -189,5 +207,17 @@ mod tests {
         assert!(text.contains("sesame_open_websockets 3"));
         assert!(text.contains("sesame_db_pool_connections 8"));
         assert!(text.contains("sesame_db_pool_idle 5"));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        for token in ["FOOBAR", "PROPFIND", "get"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(token.as_bytes()).unwrap()),
+                "other"
+            );
+        }
     }
 }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub settings: HttpSettings,
     /// The security audit log.
     pub audit: std::sync::Arc<dyn sesame_kernel::audit::AuditLog>,
+    /// The key logins that name no account are hashed with for the audit log.
+    pub audit_key: crate::audit::AuditKey,
     /// Prometheus metrics.
     pub metrics: std::sync::Arc<crate::Metrics>,
     /// Database pool usage: (connections, idle), for `/metrics`.

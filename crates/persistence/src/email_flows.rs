@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{StorageError, Timestamp, UserId};
 use sesame_users::{
-    AccountToken, AccountTokenStore, MailQueue, NewEmail, NewUser, OutgoingEmail, QueuedEmail,
-    TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
+    AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, NewUser, OutgoingEmail,
+    QueuedEmail, TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
 };
 
 use crate::error::unique_violation;
@@ -90,6 +90,27 @@ macro_rules! insert_token {
             ))
             .execute($conn)
     }};
+}
+
+/// Holds an account's row until the transaction ends, so that racing
+/// transactions for one account take turns; `false` if there is no such account.
+trait LockAccount {
+    fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
+}
+
+impl LockAccount for PgConnection {
+    fn lock_account(&mut self, id: i64) -> QueryResult<bool> {
+        let row = users::table.find(id).select(users::id).for_update();
+        Ok(row.first::<i64>(self).optional()?.is_some())
+    }
+}
+
+impl LockAccount for SqliteConnection {
+    /// An immediate transaction already holds the database's write lock.
+    fn lock_account(&mut self, id: i64) -> QueryResult<bool> {
+        let row = users::table.find(id).select(users::id);
+        Ok(row.first::<i64>(self).optional()?.is_some())
+    }
 }
 
 /// Queues `$email` (a `&NewEmail`), due at once.
@@ -182,6 +203,45 @@ impl AccountTokenStore for Database {
         } else {
             Err(UsersError::NotFound)
         }
+    }
+
+    fn issue_token_capped(
+        &self,
+        user_id: UserId,
+        grant: &TokenGrant,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        let issued = in_transaction!(self, |conn| {
+            if !conn.lock_account(user_id.0)? {
+                return Ok(None);
+            }
+            let sent: i64 = outgoing_emails::table
+                .filter(outgoing_emails::recipient.eq(&cap.recipient))
+                .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
+                .count()
+                .get_result(conn)?;
+            if u64::try_from(sent).unwrap_or(0) >= cap.max {
+                return Ok(Some(false));
+            }
+            insert_token!(conn, user_id.0, grant)?;
+            for email in emails {
+                queue_email!(conn, email)?;
+            }
+            Ok::<_, diesel::result::Error>(Some(true))
+        })
+        .map_err(storage)?;
+        issued.ok_or(UsersError::NotFound)
+    }
+
+    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError> {
+        in_transaction!(self, |conn| {
+            for email in emails {
+                queue_email!(conn, email)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(storage)
     }
 
     fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError> {

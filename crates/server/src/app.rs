@@ -8,6 +8,7 @@ use actix_web::dev::AppConfig;
 use actix_web::{middleware, web, App};
 use chrono::Duration;
 use sesame_events::EventService;
+use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{Hub, SharedApp};
 use sesame_kernel::{Clock, SystemClock};
@@ -64,6 +65,8 @@ pub(crate) struct Services {
     pub(crate) messaging: MessagingService,
     pub(crate) mfa: MfaService,
     pub(crate) hub: Arc<Hub>,
+    /// The key of unknown logins' digests in the audit log (from the MFA key).
+    pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
     pub(crate) mail_sender: MailSender,
 }
@@ -179,6 +182,7 @@ impl Services {
             messaging,
             mfa,
             hub,
+            audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
         })
     }
@@ -245,6 +249,7 @@ impl Application {
             limits: Arc::new(limits),
             settings,
             audit: Arc::new(services.database.clone()),
+            audit_key: services.audit_key,
             readiness: Arc::new(move || database.is_reachable()),
             metrics: Arc::new(Metrics::new()),
             pool_usage: Arc::new(move || pool.pool_usage()),

@@ -12,13 +12,19 @@ use crate::avatar::check_image;
 use crate::service::{push_all, user_inputs};
 use crate::{
     decode_uid, encode_uid, fill_link, AccountService, AccountToken, AccountTokenStore,
-    AvatarChange, AvatarName, AvatarStore, Email, FieldError, ImageKind, LinkTemplates, NewEmail,
-    NewUser, OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose, User,
-    Username, UsersError,
+    AvatarChange, AvatarName, AvatarStore, Email, FieldError, ImageKind, LinkTemplates, MailCap,
+    NewEmail, NewUser, OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes,
+    TokenPurpose, User, Username, UsersError,
 };
 
 /// Random bytes in a one-time token (43 URL-safe characters).
 const TOKEN_BYTES: usize = 32;
+
+/// The most emails an address gets in [`FLOW_EMAIL_WINDOW`] before the flows
+/// that anyone may start (activation resend, resets) stop mailing it.
+const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
+/// See [`FLOW_EMAILS_PER_ADDRESS`].
+const FLOW_EMAIL_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 /// What the email flows need: where tokens and queued emails are kept, the
 /// links to send, how long tokens live, and who to wake when an email is queued.
@@ -108,17 +114,9 @@ impl AccountService {
         (token, grant)
     }
 
-    /// Mails `user` a fresh token for `purpose` (token and email in one transaction).
-    fn send_token(&self, user: &User, purpose: TokenPurpose) -> Result<(), UsersError> {
-        let mail = self.mail()?;
-        let (token, grant) = self.new_token(mail, purpose);
-        let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
-        mail.store.issue_token(user.id, &grant, &[email])?;
-        (mail.queued)();
-        Ok(())
-    }
-
-    /// The account with this email address that `accept` wants, if any.
+    /// The account with this email address that `accept` wants, if any,
+    /// unless the address already got [`FLOW_EMAILS_PER_ADDRESS`] emails
+    /// lately (whoever asked: the caller is told nothing either way).
     /// Costs the same work whether or not there is one: the token is made
     /// either way, only the store write differs.
     fn mail_to(
@@ -133,13 +131,40 @@ impl AccountService {
             Err(_) => None,
         };
         match user.filter(|user| accept(user)) {
-            Some(user) => self.send_token(&user, purpose),
-            None => {
+            Some(user) => self.send_capped_token(mail, &user, purpose),
+            _ => {
                 // The same token work as for a real account, then nothing.
                 let _ = self.new_token(mail, purpose);
                 Ok(())
             }
         }
+    }
+
+    /// Mails `user` a fresh token for `purpose`, unless their address got
+    /// its share of emails in the last window.
+    fn send_capped_token(
+        &self,
+        mail: &AccountMail,
+        user: &User,
+        purpose: TokenPurpose,
+    ) -> Result<(), UsersError> {
+        let Some(address) = &user.email else {
+            return Ok(());
+        };
+        let (token, grant) = self.new_token(mail, purpose);
+        let cap = MailCap {
+            recipient: address.clone(),
+            since: grant.created_at - FLOW_EMAIL_WINDOW,
+            max: FLOW_EMAILS_PER_ADDRESS,
+        };
+        let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
+        if mail
+            .store
+            .issue_token_capped(user.id, &grant, &[email], &cap)?
+        {
+            (mail.queued)();
+        }
+        Ok(())
     }
 
     /// Sends the activation email again to the inactive account with this

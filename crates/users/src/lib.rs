@@ -199,6 +199,7 @@ mod delivery;
 mod error;
 mod flows;
 mod hashing;
+mod login;
 mod mail;
 mod one_time;
 mod password;
@@ -213,7 +214,7 @@ pub use error::{FieldError, FieldProblem, UsersError};
 pub use flows::{AccountMail, Activation, Avatars};
 pub use hashing::BcryptHasher;
 pub(crate) use mail::fill_link;
-pub use mail::{LinkTemplates, MailError, NewEmail, OutgoingEmail, QueuedEmail};
+pub use mail::{LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, QueuedEmail};
 pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };

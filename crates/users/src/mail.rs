@@ -55,6 +55,18 @@ impl NewEmail {
     }
 }
 
+/// A ceiling on the emails one address gets: fewer than `max` queued since
+/// `since`, or no more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailCap {
+    /// The address.
+    pub recipient: String,
+    /// Where the count starts.
+    pub since: Timestamp,
+    /// How many emails it may have got since then.
+    pub max: u64,
+}
+
 /// An email in the queue, waiting for (another) delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedEmail {

@@ -1,7 +1,7 @@
 use sesame_kernel::{Page, Timestamp, UserId};
 
 use crate::{
-    AccountToken, AvatarName, MailError, NewEmail, NewUser, OutgoingEmail, Password,
+    AccountToken, AvatarName, MailCap, MailError, NewEmail, NewUser, OutgoingEmail, Password,
     ProfileChanges, QueuedEmail, TokenEffect, TokenGrant, User, Username, UsersError,
 };
 
@@ -133,6 +133,28 @@ pub trait AccountTokenStore: Send + Sync {
         grant: &TokenGrant,
         emails: &[NewEmail],
     ) -> Result<(), UsersError>;
+
+    /// As [`AccountTokenStore::issue_token`], unless `cap.recipient` already
+    /// got `cap.max` emails queued since `cap.since`: then nothing is written
+    /// and the answer is `false`. The count and the writes are one
+    /// transaction that racing calls for the same account take in turn, so
+    /// they cannot pass the cap together.
+    ///
+    /// # Errors
+    /// [`UsersError::NotFound`] for an unknown account, [`UsersError::Storage`].
+    fn issue_token_capped(
+        &self,
+        user_id: UserId,
+        grant: &TokenGrant,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError>;
+
+    /// Queues `emails` that carry no token (alerts), in one transaction.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError>;
 
     /// The token whose hash is `token_hash`, used or not.
     ///

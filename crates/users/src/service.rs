@@ -176,33 +176,8 @@ impl AccountService {
     /// [`UsersError::AccountInactive`] when the password is right but the
     /// account is inactive; [`UsersError::Storage`].
     pub fn authenticate(&self, login: &str, password: &str) -> Result<User, UsersError> {
-        // A username may be spelled like another account's email address:
-        // both are candidates, and the password decides which one is meant.
-        let mut candidates: Vec<User> = self.users.find_by_username(login)?.into_iter().collect();
-        if login.contains('@') {
-            if let Some(user) = self.users.find_by_email(login)? {
-                if candidates.iter().all(|c| c.id != user.id) {
-                    candidates.push(user);
-                }
-            }
-        }
-        if candidates.is_empty() {
-            self.hasher.spend_verify_time(password);
-            return Err(UsersError::InvalidCredentials);
-        }
-        let user = candidates
-            .into_iter()
-            .find(|user| self.hasher.verify(password, &user.password_hash))
-            .ok_or(UsersError::InvalidCredentials)?;
-        if !user.is_active {
-            return Err(UsersError::AccountInactive);
-        }
-        let now = self.clock.now();
-        self.users.record_login(user.id, now)?;
-        Ok(User {
-            last_login: Some(now),
-            ..user
-        })
+        let candidates = self.login_candidates(login)?;
+        self.authenticate_among(candidates, password)
     }
 
     /// Checks `password` against the account's own, for confirming a change.

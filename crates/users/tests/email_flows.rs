@@ -402,6 +402,79 @@ fn reset_requests_for_unknown_or_inactive_accounts_send_nothing() {
 }
 
 #[test]
+fn an_address_gets_a_few_flow_emails_an_hour_whoever_asks() {
+    let fx = Fixture::new(false);
+    fx.register("alice");
+    for _ in 0..5 {
+        fx.accounts
+            .request_password_reset("alice@example.com")
+            .unwrap();
+        fx.accounts
+            .request_username_reset("alice@example.com")
+            .unwrap();
+    }
+    assert_eq!(fx.emails_to("alice@example.com"), 3);
+    fx.register("bob");
+    fx.accounts
+        .request_password_reset("bob@example.com")
+        .unwrap();
+    assert_eq!(
+        fx.emails_to("bob@example.com"),
+        1,
+        "each address has its own count"
+    );
+
+    fx.clock.advance(Duration::minutes(61));
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    assert_eq!(
+        fx.emails_to("alice@example.com"),
+        4,
+        "an hour later, one more"
+    );
+}
+
+#[test]
+fn login_candidates_then_authentication() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let by_email = fx.accounts.login_candidates("ALICE@example.com").unwrap();
+    assert_eq!(
+        by_email.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![alice.id]
+    );
+    assert!(fx.accounts.login_candidates("nobody").unwrap().is_empty());
+    let wrong = fx
+        .accounts
+        .authenticate_among(by_email.clone(), "not-the-password");
+    assert!(matches!(wrong, Err(UsersError::InvalidCredentials)));
+    let user = fx.accounts.authenticate_among(by_email, PASSWORD).unwrap();
+    assert_eq!(user.id, alice.id);
+    assert!(user.last_login.is_some());
+}
+
+#[test]
+fn code_guessing_alerts_the_owner_through_the_queue() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let wakes = fx.wakes.load(Ordering::SeqCst);
+    fx.accounts.alert_code_guessing(&alice).unwrap();
+    let alert = fx.store.emails().pop().unwrap();
+    assert_eq!(alert.email.to, "alice@example.com");
+    assert!(
+        alert.email.text.contains("Change your password"),
+        "{}",
+        alert.email.text
+    );
+    assert_eq!(
+        fx.wakes.load(Ordering::SeqCst),
+        wakes + 1,
+        "the sender is woken"
+    );
+}
+
+#[test]
 fn tokens_only_work_for_their_purpose() {
     let fx = Fixture::new(true);
     let alice = fx.register("alice");

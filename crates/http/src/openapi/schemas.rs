@@ -372,7 +372,8 @@ pub struct AuditEntry {
     user_agent: Option<String>,
     #[schema(format = DateTime)]
     at: String,
-    /// A short detail (the login tried, the target of an admin change, ...).
+    /// A short detail (the login tried, only as a keyed digest `hmac:…` when it
+    /// names no account; the target of an admin change, ...).
     #[schema(required = true)]
     detail: Option<String>,
 }

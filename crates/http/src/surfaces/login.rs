@@ -9,7 +9,7 @@ use actix_web::web;
 
 use super::run;
 use crate::audit;
-use crate::{ApiError, AppState, Shape};
+use crate::{ApiError, AppState, LoginKey, Shape};
 
 /// Why a login failed.
 #[derive(Debug)]
@@ -95,59 +95,108 @@ impl LoginError {
 
 /// Checks the credentials: the password first, then the second factor if
 /// the account has one (so a caller without the password learns nothing of
-/// it). Failed attempts, wrong codes included, count against the account;
-/// too many lock it for a while.
+/// it). Failed attempts, wrong codes included, count against the account
+/// the login names (or, naming none, against the login); too many lock it
+/// for a while, longer each time.
 pub(crate) fn check_credentials(
     state: &AppState,
     credentials: &Credentials,
 ) -> Result<User, LoginError> {
-    let outcome = check(state, credentials);
-    let (kind, user) = match &outcome {
-        Ok(user) => ("login_success", Some(user.id)),
+    let mut accounts = Vec::new();
+    let outcome = check(state, credentials, &mut accounts);
+    let kind = match &outcome {
+        Ok(_) => "login_success",
         Err(LoginError::Refused | LoginError::OtpInvalid | LoginError::OtpRequired) => {
-            ("login_failure", None)
+            "login_failure"
         }
-        Err(LoginError::Throttled(_)) => ("login_throttled", None),
+        Err(LoginError::Throttled(_)) => "login_throttled",
         Err(LoginError::Unavailable(_)) => return outcome,
     };
-    let detail = format!(
-        "login {:?}",
-        credentials.login.chars().take(160).collect::<String>()
-    );
+    let user = match (&outcome, accounts.as_slice()) {
+        (Ok(user), _) => Some(user.id),
+        (Err(_), [only]) => Some(only.id),
+        (Err(_), _) => None,
+    };
+    // A login that names no account may be a password typed in the wrong
+    // box: only a keyed digest of it is kept.
+    let login = if accounts.is_empty() {
+        state.audit_key.digest(&credentials.login)
+    } else {
+        format!(
+            "{:?}",
+            credentials.login.chars().take(160).collect::<String>()
+        )
+    };
     audit::write(
         state.audit.as_ref(),
-        &audit::event(kind, user, credentials.client.clone(), Some(detail)),
+        &audit::event(
+            kind,
+            user,
+            credentials.client.clone(),
+            Some(format!("login {login}")),
+        ),
     );
     outcome
 }
 
-fn check(state: &AppState, credentials: &Credentials) -> Result<User, LoginError> {
+/// [`check_credentials`] without the audit; `accounts` gets the accounts
+/// the login names.
+fn check(
+    state: &AppState,
+    credentials: &Credentials,
+    accounts: &mut Vec<User>,
+) -> Result<User, LoginError> {
     let login = credentials.login.as_str();
+    *accounts = state
+        .accounts
+        .login_candidates(login)
+        .map_err(|e| LoginError::from(e).logged())?;
+    let keys: Vec<LoginKey> = if accounts.is_empty() {
+        vec![LoginKey::unknown(login)]
+    } else {
+        accounts.iter().map(|u| LoginKey::Account(u.id.0)).collect()
+    };
     state
         .limits
-        .check_account(login)
+        .check_account(&keys)
         .map_err(LoginError::Throttled)?;
     let user = state
         .accounts
-        .authenticate(login, &credentials.password)
+        .authenticate_among(accounts.clone(), &credentials.password)
         .map_err(|e| {
             if matches!(e, UsersError::InvalidCredentials) {
-                state.limits.record_failed_login(login);
+                state.limits.record_failed_login(&keys);
                 state.metrics.login_failed();
             }
             LoginError::from(e).logged()
         })?;
+    let own = [LoginKey::Account(user.id.0)];
     state
         .mfa
         .check_login(&user, credentials.otp.as_deref())
         .map_err(|e| {
             if matches!(e, TokensError::OtpInvalid) {
-                state.limits.record_failed_login(login);
+                state.limits.record_failed_login(&own);
                 state.metrics.login_failed();
+                if state.limits.record_wrong_code(user.id.0) {
+                    alert_owner(state, &user);
+                }
             }
             LoginError::from(e).logged()
         })?;
+    state.limits.record_success(&keys);
     Ok(user)
+}
+
+/// Mails the owner that codes are being guessed with their password.
+fn alert_owner(state: &AppState, user: &User) {
+    tracing::warn!(
+        user = user.id.0,
+        "repeated wrong one-time codes: alerting the owner"
+    );
+    if let Err(e) = state.accounts.alert_code_guessing(user) {
+        tracing::error!(error = %e, user = user.id.0, "could not queue the code-guessing alert");
+    }
 }
 
 /// Logs in and opens a JWT session.

@@ -10,8 +10,8 @@ use sesame_kernel::Timestamp;
 use sesame_persistence::Database;
 use sesame_tokens::SessionRepository;
 use sesame_users::{
-    AccountToken, AccountTokenStore, MailQueue, NewEmail, OutgoingEmail, TokenEffect, TokenGrant,
-    TokenPurpose, User, UserRepository, UsersError,
+    AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, OutgoingEmail, TokenEffect,
+    TokenGrant, TokenPurpose, User, UserRepository, UsersError,
 };
 
 use crate::support::{
@@ -243,6 +243,45 @@ contract_tests! {
         assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
         let winner = wins.iter().position(|w| *w).unwrap();
         assert_eq!(db.find_by_id(alice.id).unwrap().unwrap().password_hash, format!("hash-{winner}"));
+    }
+
+    fn a_capped_token_is_issued_only_below_the_cap(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        let cap = MailCap { recipient: "alice@example.com".into(), since: at - Duration::hours(1), max: 2 };
+        let old = at - Duration::hours(2);
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "old", old), &[email("alice@example.com", "x", old)]).unwrap();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "other", at), &[email("bob@example.com", "x", at)]).unwrap();
+        for (token, issued) in [("one", true), ("two", true), ("three", false)] {
+            let outcome = db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, token, at), &[email("alice@example.com", token, at)], &cap);
+            assert_eq!(outcome.unwrap(), issued, "{token}");
+            assert_eq!(db.find_token(&token_hash(token)).unwrap().is_some(), issued, "{token}");
+        }
+        assert_eq!(claim_all(db).iter().filter(|e| e.email.to == "alice@example.com").count(), 3);
+        assert!(matches!(
+            db.issue_token_capped(UNKNOWN_USER, &grant(TokenPurpose::PasswordReset, "x", at), &[], &cap),
+            Err(UsersError::NotFound)
+        ));
+    }
+
+    fn racing_capped_issues_never_pass_the_cap(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        let cap = MailCap { recipient: "alice@example.com".into(), since: at - Duration::hours(1), max: 3 };
+        let issued = race(8, |i| {
+            let token = format!("race-{i}");
+            db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, &token, at), &[email("alice@example.com", &token, at)], &cap)
+                .unwrap()
+        });
+        assert_eq!(issued.iter().filter(|i| **i).count(), 3, "{issued:?}");
+        assert_eq!(claim_all(db).len(), 3);
+    }
+
+    fn emails_without_a_token_are_queued(db: &Database) {
+        let at = now();
+        db.queue_emails(&[email("a@example.com", "alert", at), email("b@example.com", "alert", at)]).unwrap();
+        let queued = claim_all(db);
+        assert_eq!(queued.iter().map(|e| e.email.to.as_str()).collect::<Vec<_>>(), ["a@example.com", "b@example.com"]);
     }
 
     fn the_queue_hands_out_due_emails_and_records_outcomes(db: &Database) {

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 
 use sesame_kernel::{Timestamp, UserId};
 use sesame_users::{
-    AccountToken, AccountTokenStore, AvatarName, AvatarStore, MailError, MailQueue, Mailer,
-    NewEmail, NewUser, OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, User, UsersError,
+    AccountToken, AccountTokenStore, AvatarName, AvatarStore, MailCap, MailError, MailQueue,
+    Mailer, NewEmail, NewUser, OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, User,
+    UsersError,
 };
 
 use super::{InMemoryStore, State};
@@ -139,6 +140,39 @@ impl AccountTokenStore for InMemoryStore {
         let mut state = self.state();
         state.user_mut(user_id)?;
         state.grant(user_id, grant);
+        for email in emails {
+            state.queue(email);
+        }
+        Ok(())
+    }
+
+    fn issue_token_capped(
+        &self,
+        user_id: UserId,
+        grant: &TokenGrant,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        let mut state = self.state();
+        state.user_mut(user_id)?;
+        let sent = state
+            .flows
+            .emails
+            .iter()
+            .filter(|e| e.email.to == cap.recipient && e.queued_at >= cap.since)
+            .count();
+        if sent as u64 >= cap.max {
+            return Ok(false);
+        }
+        state.grant(user_id, grant);
+        for email in emails {
+            state.queue(email);
+        }
+        Ok(true)
+    }
+
+    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError> {
+        let mut state = self.state();
         for email in emails {
             state.queue(email);
         }

@@ -1,0 +1,79 @@
+//! Logging in, split in two so that a caller can count failures against
+//! the accounts a login names before the password is checked; and the alert
+//! an owner gets when someone who knows the password is guessing codes.
+
+use crate::{AccountService, NewEmail, OutgoingEmail, User, UsersError};
+
+impl AccountService {
+    /// The accounts `login` may name: the one with that username and, for a
+    /// login with `@`, the one with that email (a username may be spelled
+    /// like another account's email; the password decides which is meant).
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn login_candidates(&self, login: &str) -> Result<Vec<User>, UsersError> {
+        let mut candidates: Vec<User> = self.users.find_by_username(login)?.into_iter().collect();
+        if login.contains('@') {
+            if let Some(user) = self.users.find_by_email(login)? {
+                if candidates.iter().all(|c| c.id != user.id) {
+                    candidates.push(user);
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// The account among `candidates` (from [`AccountService::login_candidates`])
+    /// whose password is `password`, if it is active; records the login.
+    /// With no candidate, costs a password check all the same.
+    ///
+    /// # Errors
+    /// [`UsersError::InvalidCredentials`], [`UsersError::AccountInactive`],
+    /// [`UsersError::Storage`].
+    pub fn authenticate_among(
+        &self,
+        candidates: Vec<User>,
+        password: &str,
+    ) -> Result<User, UsersError> {
+        if candidates.is_empty() {
+            self.hasher.spend_verify_time(password);
+            return Err(UsersError::InvalidCredentials);
+        }
+        let user = candidates
+            .into_iter()
+            .find(|user| self.hasher.verify(password, &user.password_hash))
+            .ok_or(UsersError::InvalidCredentials)?;
+        if !user.is_active {
+            return Err(UsersError::AccountInactive);
+        }
+        let now = self.clock.now();
+        self.users.record_login(user.id, now)?;
+        Ok(User {
+            last_login: Some(now),
+            ..user
+        })
+    }
+
+    /// Mails the owner of `user` that wrong one-time codes keep coming with
+    /// the right password. Nothing without email flows or an address.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn alert_code_guessing(&self, user: &User) -> Result<(), UsersError> {
+        let (Some(mail), Some(address)) = (&self.mail, &user.email) else {
+            return Ok(());
+        };
+        let email = OutgoingEmail {
+            to: address.clone(),
+            subject: "Someone is trying to sign in to your Sesame account".to_owned(),
+            text: format!(
+                "Hello {},\n\nSomeone who knows your password keeps entering wrong one-time codes for your account.\nChange your password now. If this was you, you can ignore this email.\n",
+                user.username
+            ),
+        };
+        mail.store
+            .queue_emails(&[NewEmail::new(email, self.clock.now())])?;
+        (mail.queued)();
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+DROP INDEX outgoing_emails_recipient;

@@ -1,0 +1,257 @@
+//! Limits that hold however a request is spelled, failed logins counted per
+//! account with locks that grow, the alert on guessed codes, the cap on flow
+//! emails, what the audit log keeps of unknown logins, and the bounded
+//! metrics labels (issue 17, items 2, 4, 6, 8 and the attacker-grown state).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::outbox::{outbox, wait_for_mail};
+use common::{Body, Reply, TestApp, PASSWORD};
+use serde_json::{json, Value};
+
+fn limited(backend: &common::Backend, adjust: impl FnOnce(&mut sesame_server::Config)) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.rate_limit.enabled = true;
+        adjust(config);
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn totp(secret: &str, offset: i64) -> String {
+    sesame_tokens::totp_code(secret, now() + offset).unwrap()
+}
+
+/// Gives a background flow time to run, for checks that nothing more was sent.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+fn retry_after(reply: &Reply) -> u64 {
+    reply
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After on {}: {}", reply.status, reply.text))
+        .parse()
+        .unwrap()
+}
+
+fn jwt_login(app: &TestApp, login: &str, password: &str) -> Reply {
+    app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": login, "password": password}),
+    )
+}
+
+/// The audit entries of `kind`, once there is one (writes are asynchronous).
+fn audit_entries(app: &TestApp, admin: &str, kind: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = app.get(&format!("/auth/audit/?kind={kind}"), Some(admin));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        if !reply.json.as_array().unwrap().is_empty() || Instant::now() > deadline {
+            return reply.json;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `head` as it is and reads the answer until the server closes.
+fn raw_request(app: &TestApp, head: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Which shape a 429 must have: the key its JSON carries the message under.
+fn shaped(reply: &Reply, key: &str) -> bool {
+    reply.json[key].is_string()
+}
+
+backend_tests! {
+    fn encoded_paths_count_as_the_route_they_reach(backend) {
+        // Each spelling comes from its own client address, so each has its
+        // own burst of 2: the third request must be refused.
+        let app = limited(&backend, |c| {
+            c.rate_limit.per_ip_burst = 2;
+            c.rate_limit.per_ip_per_minute = 1;
+            c.http.trusted_proxy_header = Some("X-Forwarded-For".into());
+        });
+        let token = app.user_with_token("walker");
+        let unrouted = app.post("/no/such/route", None, json!({})).text;
+        let bearer = format!("Bearer {token}");
+        let login = json!({"username": "nobody", "password": "wrong-password-1", "email": "x@example.com", "login": "nobody"});
+        let spellings: [(&str, &str, &str); 8] = [
+            ("/auth/jwt/%63reate/", "code", "10.0.0.1"),
+            ("/auth/%74oken", "detail", "10.0.0.2"),
+            ("/%6Cogin", "detail", "10.0.0.3"),
+            ("/auth/%6Cogin", "message", "10.0.0.4"),
+            ("/auth/users/reset_%70assword/", "code", "10.0.0.5"),
+            ("/auth/%6Dfa/totp/setup/", "code", "10.0.0.6"),
+            ("/auth/re-authenticat%65", "Erreur", "10.0.0.7"),
+            ("/%61uth/jwt/create/", "code", "10.0.0.8"),
+        ];
+        for (path, key, ip) in spellings {
+            let send = || {
+                app.request_with_headers(
+                    "POST",
+                    path,
+                    &[("X-Forwarded-For", ip), ("Authorization", &bearer)],
+                    Body::Json(login.clone()),
+                )
+            };
+            for _ in 0..2 {
+                let reached = send();
+                assert_ne!(reached.status, 429, "{path}: {}", reached.text);
+                assert_ne!(reached.text, unrouted, "{path} must reach its handler");
+            }
+            let refused = send();
+            assert_eq!(refused.status, 429, "{path} was not counted: {}", refused.text);
+            assert!(shaped(&refused, key), "{path}: {} has no {key:?}", refused.text);
+            assert!(retry_after(&refused) >= 1);
+        }
+    }
+
+    fn username_and_email_logins_share_one_count(backend) {
+        let app = limited(&backend, |c| c.rate_limit.failed_logins_per_account = 2);
+        app.register("alice");
+        for login in ["alice", "alice@example.com", "ALICE"] {
+            assert_eq!(jwt_login(&app, login, "not-the-password").status, 401, "{login}");
+        }
+        let locked = jwt_login(&app, "alice@example.com", PASSWORD);
+        assert_eq!(locked.status, 429, "{}", locked.text);
+        assert_eq!(jwt_login(&app, "alice", PASSWORD).status, 429);
+        // Logins that name no account still count by their text.
+        for _ in 0..3 {
+            assert_eq!(jwt_login(&app, "Ghost", "not-the-password").status, 401);
+        }
+        assert_eq!(jwt_login(&app, " ghost ", "not-the-password").status, 429);
+    }
+
+    fn each_lock_lasts_longer_than_the_last(backend) {
+        // Two failures per 4 s: a lock starts at 2 s, then doubles.
+        let app = limited(&backend, |c| {
+            c.rate_limit.failed_logins_per_account = 2;
+            c.rate_limit.failed_login_window_seconds = 4;
+        });
+        app.register("bob");
+        for _ in 0..3 {
+            assert_eq!(jwt_login(&app, "bob", "not-the-password").status, 401);
+        }
+        let first = jwt_login(&app, "bob", PASSWORD);
+        assert_eq!(first.status, 429, "{}", first.text);
+        let first = retry_after(&first);
+        std::thread::sleep(Duration::from_millis(first * 1000 + 200));
+        assert_eq!(jwt_login(&app, "bob", "not-the-password").status, 401);
+        assert_eq!(jwt_login(&app, "bob", "not-the-password").status, 401);
+        let second = jwt_login(&app, "bob", PASSWORD);
+        assert_eq!(second.status, 429, "{}", second.text);
+        let second = retry_after(&second);
+        assert!(second > first, "the second lock ({second} s) must outlast the first ({first} s)");
+    }
+
+    fn guessed_codes_alert_the_owner_once(backend) {
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("grace");
+        let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
+        assert_eq!(setup.status, 200, "{}", setup.text);
+        let secret = setup.str("secret");
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": totp(&secret, 0)}));
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        let guess = |login: &str| {
+            app.post("/auth/jwt/create/", None, json!({"username": login, "password": PASSWORD, "otp": "000000"}))
+        };
+        for login in ["grace", "grace@example.com", "grace", "GRACE", "grace"] {
+            assert_eq!(guess(login).json["code"], "otp_invalid");
+        }
+        let outbox_dir = app.data_dir.join("outbox");
+        let alert = wait_for_mail(&outbox_dir, "grace@example.com", 1).pop().unwrap();
+        assert!(alert.subject().contains("trying to sign in"), "{}", alert.subject());
+        assert!(alert.body.contains("Change your password"), "{}", alert.body);
+        for _ in 0..6 {
+            guess("grace");
+        }
+        settle();
+        let to_grace = outbox(&outbox_dir).into_iter().filter(|m| m.to() == "grace@example.com").count();
+        assert_eq!(to_grace, 1, "one alert per hour");
+    }
+
+    fn an_address_gets_at_most_three_flow_emails_an_hour(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("carol");
+        for route in ["reset_password", "reset_username"].iter().cycle().take(10) {
+            let reply = app.post(&format!("/auth/users/{route}/"), None, json!({"email": "carol@example.com"}));
+            assert_eq!((reply.status, reply.text.as_str()), (204, ""), "{route}");
+        }
+        let outbox_dir = app.data_dir.join("outbox");
+        wait_for_mail(&outbox_dir, "carol@example.com", 3);
+        settle();
+        let to_carol: Vec<String> = outbox(&outbox_dir).into_iter().filter(|m| m.to() == "carol@example.com").map(|m| m.subject()).collect();
+        assert_eq!(to_carol.len(), 3, "{to_carol:?}");
+    }
+
+    fn the_audit_log_keeps_no_unknown_login_in_clear(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("dave");
+        let admin = app.admin_token("boss");
+        let typed = app.request_with_headers("POST", "/auth/jwt/create/", &[("User-Agent", "probe\tv1")],
+            Body::Json(json!({"username": "hunter2-secret", "password": "hunter2-secret"})));
+        assert_eq!(typed.status, 401);
+        let known = app.request_with_headers("POST", "/auth/jwt/create/", &[("User-Agent", "probe\tv2")],
+            Body::Json(json!({"username": "dave", "password": "wrong-password-2"})));
+        assert_eq!(known.status, 401);
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let failures = loop {
+            let entries = audit_entries(&app, &admin, "login_failure");
+            if entries.as_array().unwrap().len() >= 2 || Instant::now() > deadline {
+                break entries;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let text = failures.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        let entries = failures.as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{text}");
+        let unknown = entries.iter().find(|e| e["user_agent"].as_str().unwrap().contains("v1")).unwrap();
+        assert!(unknown["detail"].as_str().unwrap().starts_with("login hmac:"), "{unknown}");
+        assert!(unknown["user_id"].is_null(), "{unknown}");
+        let dave = entries.iter().find(|e| e["user_agent"].as_str().unwrap().contains("v2")).unwrap();
+        assert!(dave["user_id"].is_number(), "a known account is named by its id: {dave}");
+        for entry in entries {
+            let agent = entry["user_agent"].as_str().unwrap();
+            assert!(agent.starts_with("probe") && !agent.chars().any(char::is_control), "{agent:?}");
+        }
+
+        let printed = app.cli(&["audit", "--kind", "login_failure"], "");
+        assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+        let printed = String::from_utf8_lossy(&printed.stdout);
+        assert!(printed.contains("hmac:") && !printed.contains("hunter2"), "{printed}");
+    }
+
+    fn unknown_methods_are_one_metrics_label(backend) {
+        let app = TestApp::spawn(&backend);
+        for request in ["FOOBAR /healthz", "PROPFIND /auth/users/"] {
+            let answer = raw_request(&app, &format!("{request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+            assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+        }
+        assert_eq!(app.get("/healthz", None).status, 200);
+        let text = app.get("/metrics", None).text;
+        assert!(text.contains(r#"method="other""#), "{text}");
+        assert!(!text.contains("FOOBAR") && !text.contains("PROPFIND"), "{text}");
+        assert!(text.contains(r#"method="GET""#), "{text}");
+    }
+}
