@@ -17,6 +17,14 @@ use crate::AppState;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subject(pub(crate) UserId);
 
+/// The event a handler says its successful answer stands for, left in the
+/// request; it replaces the one [`trail`] would derive from the route.
+#[derive(Debug, Clone)]
+pub(crate) struct Note {
+    pub(crate) kind: &'static str,
+    pub(crate) detail: Option<String>,
+}
+
 /// A security event of now.
 pub(crate) fn event(
     kind: &str,
@@ -106,7 +114,11 @@ pub async fn trail(
         return Ok(response);
     };
     let subject = http_request.extensions().get::<Subject>().map(|s| s.0);
-    if let Some((kind, detail)) = event_of(http_request.method(), &route, http_request, subject) {
+    let note = http_request.extensions().get::<Note>().cloned();
+    let noted = note.map(|note| (note.kind, note.detail));
+    if let Some((kind, detail)) =
+        noted.or_else(|| event_of(http_request.method(), &route, http_request, subject))
+    {
         let event = event(
             kind,
             subject,

@@ -221,6 +221,6 @@ pub use password::Password;
 pub use ports::{
     AccountTokenStore, AvatarStore, MailQueue, Mailer, PasswordHasher, UserRepository,
 };
-pub use service::{AccountService, AccountSettings, ProfileUpdate, Registration};
+pub use service::{AccountService, AccountSettings, ProfileEdit, ProfileUpdate, Registration};
 pub use user::{NewUser, ProfileChanges, User};
 pub use values::{Email, Username};

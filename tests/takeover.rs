@@ -1,0 +1,164 @@
+//! Issue 17: what a stolen access token must not be enough for, and what
+//! ends a session at once (API.md "A user never changes their own email in
+//! one step", "Revocation reaches sockets").
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::outbox::{nth_mail, outbox};
+use common::{Body, TestApp, PASSWORD};
+use serde_json::{json, Value};
+
+const CONFIRM: &str = "http://localhost:3000/email/confirm/";
+const PASSWORD_RESET: &str = "http://localhost:3000/password/reset/confirm/";
+const BOUNDARY: &str = "takeover-test-boundary-Zq81";
+const MULTIPART: &str = "multipart/form-data; boundary=takeover-test-boundary-Zq81";
+
+/// A `multipart/form-data` body of text fields.
+fn form(fields: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body
+}
+
+/// PUT or PATCH `path` with `fields`, as JSON or as a multipart form.
+fn edit(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    multipart: bool,
+    fields: &[(&str, &str)],
+) -> common::Reply {
+    let body = if multipart {
+        Body::Raw(MULTIPART, form(fields))
+    } else {
+        let map: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        Body::Json(Value::Object(map))
+    };
+    app.request(method, path, Some(token), body)
+}
+
+fn email_of(app: &TestApp, token: &str) -> Value {
+    app.get("/auth/users/me/", Some(token)).json["email"].clone()
+}
+
+/// The emails in the outbox to `to`, after a pause long enough for the
+/// sender to have written any that were queued.
+fn mails_to(app: &TestApp, to: &str) -> usize {
+    thread::sleep(Duration::from_millis(500));
+    outbox(&app.data_dir.join("outbox"))
+        .iter()
+        .filter(|m| m.to() == to)
+        .count()
+}
+
+mod email_takeover {
+    use super::*;
+
+    backend_tests! {
+        fn a_stolen_token_alone_cannot_change_the_email(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("alice");
+            let id = app.get("/auth/users/me/", Some(&token)).json["id"].as_i64().unwrap();
+            let own_path = format!("/auth/users/{id}/");
+            for path in ["/auth/users/me/", own_path.as_str()] {
+                for method in ["PUT", "PATCH"] {
+                    for multipart in [false, true] {
+                        let what = format!("{method} {path} multipart={multipart}");
+                        let missing = edit(&app, method, path, &token, multipart, &[("email", "mallory@evil.test")]);
+                        assert_eq!(missing.status, 400, "{what}: {}", missing.text);
+                        assert!(missing.json["current_password"].is_array(), "{what}: {}", missing.text);
+                        let wrong = edit(&app, method, path, &token, multipart, &[
+                            ("email", "mallory@evil.test"), ("current_password", "guessed-wrong-1"),
+                        ]);
+                        assert_eq!(wrong.status, 400, "{what}: {}", wrong.text);
+                        assert_eq!(wrong.json, json!({"current_password": ["Invalid password."]}), "{what}");
+                        // Removing the address is no easier.
+                        let removed = edit(&app, method, path, &token, multipart, &[("email", "")]);
+                        assert_eq!(removed.status, 400, "{what}: {}", removed.text);
+                        assert_eq!(email_of(&app, &token), "alice@example.com", "{what}");
+                    }
+                }
+            }
+            // Nothing changed in one step: nothing was queued to the attacker,
+            // and a reset still reaches the owner only.
+            assert_eq!(app.post("/auth/users/reset_password/", None, json!({"email": "mallory@evil.test"})).status, 204);
+            assert_eq!(app.post("/auth/users/reset_password/", None, json!({"email": "alice@example.com"})).status, 204);
+            nth_mail(&app.data_dir.join("outbox"), "alice@example.com", 1);
+            assert_eq!(mails_to(&app, "mallory@evil.test"), 0);
+
+            // The same address in another case or with spaces is no change.
+            let same = edit(&app, "PATCH", "/auth/users/me/", &token, false, &[("email", " ALICE@Example.com ")]);
+            assert_eq!(same.status, 200, "{}", same.text);
+            assert_eq!(same.json["email"].as_str().unwrap().to_lowercase(), "alice@example.com");
+        }
+
+        fn with_the_password_the_change_waits_for_the_link(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("bruno");
+            let outbox_dir = app.data_dir.join("outbox");
+            let asked = edit(&app, "PATCH", "/auth/users/me/", &token, true, &[
+                ("email", "bruno@new.example.com"), ("current_password", PASSWORD), ("first_name", "Bruno"),
+            ]);
+            assert_eq!(asked.status, 200, "{}", asked.text);
+            assert_eq!(asked.json["email"], "bruno@example.com", "the address in force until the link is used");
+            assert_eq!(asked.json["first_name"], "Bruno");
+            let link = nth_mail(&outbox_dir, "bruno@new.example.com", 1);
+            let notice = nth_mail(&outbox_dir, "bruno@example.com", 1);
+            assert!(notice.subject().contains("changing"), "{}", notice.subject());
+            assert_eq!(email_of(&app, &token), "bruno@example.com");
+
+            // Until it is confirmed, a reset goes to the old address only.
+            app.post("/auth/users/reset_password/", None, json!({"email": "bruno@new.example.com"}));
+            app.post("/auth/users/reset_password/", None, json!({"email": "bruno@example.com"}));
+            let reset = nth_mail(&outbox_dir, "bruno@example.com", 2);
+            assert!(reset.link(PASSWORD_RESET).starts_with(PASSWORD_RESET));
+            assert_eq!(mails_to(&app, "bruno@new.example.com"), 1, "only the confirmation link");
+
+            let (uid, link_token) = link.uid_token(CONFIRM);
+            let confirmed = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": link_token}));
+            assert_eq!(confirmed.status, 204, "{}", confirmed.text);
+            assert_eq!(email_of(&app, &token), "bruno@new.example.com");
+
+            // PUT with JSON works the same.
+            let put = edit(&app, "PUT", "/auth/users/me/", &token, false, &[
+                ("email", "bruno@third.example.com"), ("current_password", PASSWORD),
+            ]);
+            assert_eq!(put.status, 200, "{}", put.text);
+            assert_eq!(put.json["email"], "bruno@new.example.com");
+            nth_mail(&outbox_dir, "bruno@third.example.com", 1);
+        }
+
+        fn an_admin_changes_another_users_email_at_once_and_it_is_audited(backend) {
+            let app = TestApp::spawn(&backend);
+            let admin = app.admin_token("root");
+            let bob = app.user_with_token("bob");
+            let bob_id = app.get("/auth/users/me/", Some(&bob)).json["id"].as_i64().unwrap();
+            let changed = app.patch(&format!("/auth/users/{bob_id}/"), Some(&admin), json!({"email": "bob@new.example.com"}));
+            assert_eq!(changed.status, 200, "{}", changed.text);
+            assert_eq!(changed.json["email"], "bob@new.example.com");
+            assert_eq!(email_of(&app, &bob), "bob@new.example.com");
+            let audit = app.get("/auth/audit/?kind=admin_changed_user", Some(&admin));
+            assert_eq!(audit.status, 200, "{}", audit.text);
+            let detail = audit.json[0]["detail"].as_str().unwrap_or_default().to_owned();
+            assert!(detail.contains(&format!("user {bob_id}")) && detail.contains("email"), "{detail}");
+
+            // An admin's own address follows the user rule.
+            let root_id = app.get("/auth/users/me/", Some(&admin)).json["id"].as_i64().unwrap();
+            let own = app.patch(&format!("/auth/users/{root_id}/"), Some(&admin), json!({"email": "root@evil.test"}));
+            assert_eq!(own.status, 400, "{}", own.text);
+            assert!(own.json["current_password"].is_array());
+        }
+    }
+}
