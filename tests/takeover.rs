@@ -162,3 +162,65 @@ mod email_takeover {
         }
     }
 }
+
+mod email_flows_end {
+    use super::*;
+
+    const USERNAME_RESET: &str = "http://localhost:3000/username/reset/confirm/";
+    const NEW_PASSWORD: &str = "Another-long-pass-42";
+
+    fn reset_password(app: &TestApp, uid: &str, token: &str) -> common::Reply {
+        app.post("/auth/users/reset_password_confirm/", None, json!({
+            "uid": uid, "token": token, "new_password": NEW_PASSWORD, "re_new_password": NEW_PASSWORD,
+        }))
+    }
+
+    backend_tests! {
+        fn a_confirmed_email_change_ends_every_outstanding_flow_token(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("carla");
+            let outbox_dir = app.data_dir.join("outbox");
+            app.post("/auth/users/reset_password/", None, json!({"email": "carla@example.com"}));
+            let (uid, reset) = nth_mail(&outbox_dir, "carla@example.com", 1).uid_token(PASSWORD_RESET);
+            app.post("/auth/users/reset_username/", None, json!({"email": "carla@example.com"}));
+            let (_, rename) = nth_mail(&outbox_dir, "carla@example.com", 2).uid_token(USERNAME_RESET);
+            let ask = |email: &str| app.post("/auth/users/set_email/", Some(&token), json!({"current_password": PASSWORD, "new_email": email}));
+            assert_eq!(ask("carla@first.example.com").status, 204);
+            assert_eq!(ask("carla@second.example.com").status, 204);
+            let (_, first) = nth_mail(&outbox_dir, "carla@first.example.com", 1).uid_token(CONFIRM);
+            let (_, second) = nth_mail(&outbox_dir, "carla@second.example.com", 1).uid_token(CONFIRM);
+
+            let confirmed = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": first}));
+            assert_eq!(confirmed.status, 204, "{}", confirmed.text);
+
+            let dead = reset_password(&app, &uid, &reset);
+            assert_eq!(dead.status, 400, "a reset link sent to the old address dies: {}", dead.text);
+            let dead = app.post("/auth/users/reset_username_confirm/", None, json!({"uid": uid, "token": rename, "new_username": "stolen"}));
+            assert_eq!(dead.status, 400, "{}", dead.text);
+            let dead = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": second}));
+            assert_eq!(dead.status, 400, "another pending change dies: {}", dead.text);
+            assert_eq!(email_of(&app, &token), "carla@first.example.com");
+            app.login("carla", PASSWORD);
+        }
+
+        fn an_admin_email_change_ends_every_outstanding_flow_token(backend) {
+            let app = TestApp::spawn(&backend);
+            let admin = app.admin_token("root");
+            let token = app.user_with_token("dave");
+            let id = app.get("/auth/users/me/", Some(&token)).json["id"].as_i64().unwrap();
+            let outbox_dir = app.data_dir.join("outbox");
+            app.post("/auth/users/reset_password/", None, json!({"email": "dave@example.com"}));
+            let (uid, reset) = nth_mail(&outbox_dir, "dave@example.com", 1).uid_token(PASSWORD_RESET);
+            let changed = app.patch(&format!("/auth/users/{id}/"), Some(&admin), json!({"email": "dave@new.example.com"}));
+            assert_eq!(changed.status, 200, "{}", changed.text);
+            let dead = reset_password(&app, &uid, &reset);
+            assert_eq!(dead.status, 400, "{}", dead.text);
+            app.login("dave", PASSWORD);
+
+            // A fresh reset to the new address works.
+            app.post("/auth/users/reset_password/", None, json!({"email": "dave@new.example.com"}));
+            let (uid, reset) = nth_mail(&outbox_dir, "dave@new.example.com", 1).uid_token(PASSWORD_RESET);
+            assert_eq!(reset_password(&app, &uid, &reset).status, 204);
+        }
+    }
+}
