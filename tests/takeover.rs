@@ -224,3 +224,141 @@ mod email_flows_end {
         }
     }
 }
+
+/// Whatever ends a session closes its sockets at once (1008), and nothing
+/// reaches them afterwards.
+mod sockets {
+    use super::*;
+    use common::ws::{Event, Socket};
+
+    /// "At once": well under the 30 s heartbeat that used to catch it.
+    const AT_ONCE: Duration = Duration::from_millis(1500);
+    const NEW_PASSWORD: &str = "Another-long-pass-42";
+
+    fn id_of(app: &TestApp, token: &str) -> i64 {
+        app.get("/auth/users/me/", Some(token)).json["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Asserts the socket closes with 1008 at once, then that a message
+    /// sent to its user no longer arrives on it.
+    fn closed_at_once(app: &TestApp, socket: &mut Socket, user_id: i64, what: &str) {
+        match socket.next(AT_ONCE) {
+            Event::Closed(1008, reason) => assert!(!reason.is_empty(), "{what}: a reason"),
+            other => panic!("{what}: expected a 1008 close at once, got {other:?}"),
+        }
+        let sender = app.user_with_token(&format!("sender{user_id}"));
+        app.post(
+            "/messages/",
+            Some(&sender),
+            json!({"content": "after", "receiver_id": user_id}),
+        );
+        assert!(
+            !matches!(socket.next(Duration::from_millis(300)), Event::Json(_)),
+            "{what}: no later message"
+        );
+    }
+
+    fn code(secret: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        sesame_tokens::totp_code(secret, now).unwrap()
+    }
+
+    backend_tests! {
+        fn set_password_closes_the_sockets_of_the_other_sessions(backend) {
+            let app = TestApp::spawn(&backend);
+            app.register("alice");
+            let (kept, _) = app.login("alice", PASSWORD);
+            let (other, _) = app.login("alice", PASSWORD);
+            let id = id_of(&app, &kept);
+            let mut kept_socket = app.socket(&kept);
+            let mut other_socket = app.socket(&other);
+            let changed = app.post("/auth/users/set_password/", Some(&kept), json!({
+                "current_password": PASSWORD, "new_password": NEW_PASSWORD, "re_new_password": NEW_PASSWORD,
+            }));
+            assert_eq!(changed.status, 204, "{}", changed.text);
+            closed_at_once(&app, &mut other_socket, id, "set_password");
+            // The session that changed it keeps its socket.
+            assert_eq!(kept_socket.json(Duration::from_secs(2))["message"]["content"], "after");
+        }
+
+        fn reset_password_confirm_closes_every_socket(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("bianca");
+            let id = id_of(&app, &token);
+            let mut socket = app.socket(&token);
+            app.post("/auth/users/reset_password/", None, json!({"email": "bianca@example.com"}));
+            let (uid, reset) = nth_mail(&app.data_dir.join("outbox"), "bianca@example.com", 1).uid_token(PASSWORD_RESET);
+            let done = app.post("/auth/users/reset_password_confirm/", None, json!({
+                "uid": uid, "token": reset, "new_password": NEW_PASSWORD, "re_new_password": NEW_PASSWORD,
+            }));
+            assert_eq!(done.status, 204, "{}", done.text);
+            closed_at_once(&app, &mut socket, id, "reset_password_confirm");
+        }
+
+        fn deleting_the_account_closes_its_sockets(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("cleo");
+            let mut socket = app.socket(&token);
+            assert_eq!(app.delete("/auth/users/me/", Some(&token), json!({"current_password": PASSWORD})).status, 204);
+            match socket.next(AT_ONCE) {
+                Event::Closed(1008, _) => {}
+                other => panic!("DELETE me: expected a 1008 close at once, got {other:?}"),
+            }
+
+            // Surface opaque: DELETE /auth/delete/{username} with the user's own token.
+            let registered = app.post("/auth/register", None, json!({"username": "dora", "password": PASSWORD}));
+            assert_eq!(registered.status, 200, "{}", registered.text);
+            let opaque = registered.str("token");
+            let mut socket = app.socket(&opaque);
+            assert_eq!(app.delete("/auth/delete/dora", Some(&opaque), json!({})).status, 200);
+            match socket.next(AT_ONCE) {
+                Event::Closed(1008, _) => {}
+                other => panic!("opaque delete: expected a 1008 close at once, got {other:?}"),
+            }
+        }
+
+        fn a_user_holds_at_most_the_configured_number_of_sockets(backend) {
+            let app = TestApp::spawn_with(&backend, |config| config.http.ws_max_per_user = 3);
+            let token = app.user_with_token("fred");
+            let mut open: Vec<Socket> = (0..3).map(|_| app.socket(&token)).collect();
+            for socket in &mut open {
+                assert_eq!(socket.next(Duration::from_millis(200)), Event::Nothing);
+            }
+            match app.socket(&token).next(Duration::from_secs(2)) {
+                Event::Closed(1008, reason) => assert!(reason.contains("Too many"), "{reason}"),
+                other => panic!("expected a 1008 close past the cap, got {other:?}"),
+            }
+            // Per user: someone else still gets one.
+            let other = app.user_with_token("gina");
+            assert_eq!(app.socket(&other).next(Duration::from_millis(300)), Event::Nothing);
+            // A closed socket frees its place.
+            drop(open.pop());
+            thread::sleep(Duration::from_millis(300));
+            assert_eq!(app.socket(&token).next(Duration::from_millis(300)), Event::Nothing);
+        }
+
+        fn turning_totp_on_ends_every_other_session_and_its_sockets(backend) {
+            let app = TestApp::spawn(&backend);
+            app.register("erin");
+            let (confirming, confirming_refresh) = app.login("erin", PASSWORD);
+            let (other, other_refresh) = app.login("erin", PASSWORD);
+            let id = id_of(&app, &confirming);
+            let mut other_socket = app.socket(&other);
+            let setup = app.post("/auth/mfa/totp/setup/", Some(&confirming), json!({"current_password": PASSWORD}));
+            assert_eq!(setup.status, 200, "{}", setup.text);
+            let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&confirming), json!({"code": code(&setup.str("secret"))}));
+            assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+
+            closed_at_once(&app, &mut other_socket, id, "TOTP on");
+            assert_eq!(app.get("/auth/users/me/", Some(&other)).status, 401, "the other access token");
+            assert_eq!(app.post("/auth/jwt/refresh/", None, json!({"refresh": other_refresh})).status, 401, "the other refresh token");
+            assert_eq!(app.get("/auth/users/me/", Some(&confirming)).status, 200, "the confirming session goes on");
+            assert_eq!(app.post("/auth/jwt/refresh/", None, json!({"refresh": confirming_refresh})).status, 200);
+        }
+    }
+}

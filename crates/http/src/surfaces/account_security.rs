@@ -186,7 +186,8 @@ async fn totp_setup(
     })))
 }
 
-/// Turn TOTP on with a first code; answers the recovery codes, once.
+/// Turn TOTP on with a first code; answers the recovery codes, once. Every
+/// other session of the user ends.
 #[utoipa::path(
     post,
     path = "/auth/mfa/totp/confirm/",
@@ -208,9 +209,15 @@ async fn totp_confirm(
     let code = f.required("code");
     checked(f)?;
     let mfa = state.mfa.clone();
-    let codes = run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code))
-        .await?
-        .map_err(tokens_error)?;
+    let sessions = state.sessions.clone();
+    // As a password change does: every other session ends (and its sockets).
+    let codes = run::<Drf, _, _>(move || {
+        let codes = mfa.confirm(&caller.user, &code)?;
+        sessions.logout_all(caller.user.id, Some(&caller.session_id))?;
+        Ok::<_, TokensError>(codes)
+    })
+    .await?
+    .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 
