@@ -362,3 +362,122 @@ mod sockets {
         }
     }
 }
+
+/// Admins lock accounts: `is_active` and `is_staff` of other users through
+/// `/auth/users/{id}/`, and `sesame user deactivate|activate` (issue 17 #19).
+mod lock {
+    use super::*;
+    use common::ws::Event;
+
+    fn id_of(app: &TestApp, token: &str) -> i64 {
+        app.get("/auth/users/me/", Some(token)).json["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Asserts `username` cannot log in through any surface (or can).
+    fn logins(app: &TestApp, username: &str, allowed: bool) {
+        let expected = |ok: u16| if allowed { ok } else { 401 };
+        let primary = app.post(
+            "/auth/jwt/create/",
+            None,
+            json!({"username": username, "password": PASSWORD}),
+        );
+        assert_eq!(primary.status, expected(200), "primary: {}", primary.text);
+        let fastapi = app.post(
+            "/login",
+            None,
+            json!({"email": format!("{username}@example.com"), "password": PASSWORD}),
+        );
+        assert_eq!(
+            fastapi.status,
+            expected(200),
+            "events_messages: {}",
+            fastapi.text
+        );
+        let opaque = app.post(
+            "/auth/re-authenticate",
+            None,
+            json!({"username": username, "password": PASSWORD}),
+        );
+        assert_eq!(
+            opaque.status == 200,
+            allowed,
+            "opaque: {} {}",
+            opaque.status,
+            opaque.text
+        );
+    }
+
+    backend_tests! {
+        fn an_admin_deactivates_and_reactivates_another_account(backend) {
+            let app = TestApp::spawn(&backend);
+            let admin = app.admin_token("root");
+            let bob = app.user_with_token("bob");
+            let bob_id = id_of(&app, &bob);
+            let path = format!("/auth/users/{bob_id}/");
+            let mut socket = app.socket(&bob);
+
+            // Not bob himself, not anyone but an admin.
+            let own = app.patch("/auth/users/me/", Some(&bob), json!({"is_active": false, "is_staff": true}));
+            assert_eq!((own.status, own.json["is_active"].clone()), (200, json!(true)), "read-only for non-admins");
+            let carol = app.user_with_token("carol");
+            assert_eq!(app.patch(&path, Some(&carol), json!({"is_active": false})).status, 404);
+            assert_eq!(app.patch(&path, Some(&admin), json!({"is_active": "maybe"})).status, 400);
+
+            let locked = app.patch(&path, Some(&admin), json!({"is_active": false}));
+            assert_eq!(locked.status, 200, "{}", locked.text);
+            assert_eq!(locked.json["is_active"], false);
+            match socket.next(Duration::from_millis(1500)) {
+                Event::Closed(1008, _) => {}
+                other => panic!("expected the socket closed with 1008 at once, got {other:?}"),
+            }
+            assert_eq!(app.get("/auth/users/me/", Some(&bob)).status, 401, "his token fails at once");
+            logins(&app, "bob", false);
+            let audit = app.get("/auth/audit/?kind=admin_changed_user", Some(&admin));
+            assert_eq!(audit.json[0]["detail"], format!("user {bob_id}: is_active=false"), "{}", audit.text);
+
+            let unlocked = app.put(&path, Some(&admin), json!({"is_active": true, "is_staff": true}));
+            assert_eq!(unlocked.status, 200, "{}", unlocked.text);
+            logins(&app, "bob", true);
+            let (bob, _) = app.login("bob", PASSWORD);
+            assert_eq!(app.get("/auth/users/", Some(&bob)).json.as_array().unwrap().len(), 3, "now an admin");
+
+            // Never of themselves.
+            let root_id = id_of(&app, &admin);
+            let myself = app.patch(&format!("/auth/users/{root_id}/"), Some(&admin), json!({"is_active": false}));
+            assert_eq!(myself.status, 400, "{}", myself.text);
+            assert!(myself.json["is_active"].is_array(), "{}", myself.text);
+            let myself = app.patch("/auth/users/me/", Some(&admin), json!({"is_staff": false}));
+            assert_eq!(myself.status, 400, "{}", myself.text);
+            assert_eq!(app.get("/auth/users/me/", Some(&admin)).status, 200);
+        }
+
+        fn the_command_line_deactivates_and_activates(backend) {
+            let app = TestApp::spawn_with(&backend, |config| config.http.ws_ping_interval_seconds = 1);
+            let bob = app.user_with_token("bob");
+            let mut socket = app.socket(&bob);
+            let done = app.cli(&["user", "deactivate", "bob"], "");
+            assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+            assert_eq!(app.get("/auth/users/me/", Some(&bob)).status, 401);
+            // At once on PostgreSQL (the change notice); on SQLite, at the heartbeat.
+            match socket.next(Duration::from_secs(4)) {
+                Event::Closed(1008, _) => {}
+                other => panic!("expected the socket closed with 1008, got {other:?}"),
+            }
+            logins(&app, "bob", false);
+            let audit = app.cli(&["audit", "--kind", "admin_changed_user"], "");
+            assert!(String::from_utf8_lossy(&audit.stdout).contains("is_active=false"), "{}", String::from_utf8_lossy(&audit.stdout));
+
+            let done = app.cli(&["user", "activate", "bob"], "");
+            assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+            logins(&app, "bob", true);
+
+            let unknown = app.cli(&["user", "deactivate", "nobody"], "");
+            assert_eq!(unknown.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&unknown.stderr);
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("no such user"), "{stderr}");
+        }
+    }
+}
