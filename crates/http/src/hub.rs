@@ -165,15 +165,6 @@ impl Hub {
         }
     }
 
-    /// Closes every socket of this user.
-    pub fn close_user(&self, user: UserId) {
-        if let Some(list) = self.subscribers().get(&user) {
-            for subscriber in list {
-                let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
-            }
-        }
-    }
-
     /// Tells every socket the server is going away (close code 1001).
     pub fn close_all(&self) {
         for list in self.subscribers().values() {

@@ -122,11 +122,9 @@ async fn end_session(
     let id = id.into_inner();
     let sessions = state.sessions.clone();
     let user = caller.user.id;
-    let ended = id.clone();
-    run::<Drf, _, _>(move || sessions.end_session(user, &ended))
+    run::<Drf, _, _>(move || sessions.end_session(user, &id))
         .await?
         .map_err(tokens_error)?;
-    state.hub.close_session(&id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -146,7 +144,6 @@ async fn logout_all(
     run::<Drf, _, _>(move || sessions.logout_all(user, None))
         .await?
         .map_err(tokens_error)?;
-    state.hub.close_user(user);
     Ok(HttpResponse::NoContent().finish())
 }
 
