@@ -27,7 +27,7 @@ pub use body::BodyError;
 pub use error::ApiError;
 pub use fields::{FieldIssue, IssueKind, Location};
 pub use guard::credential_guard;
-pub use hub::{Hub, Outbound};
+pub use hub::{Hub, Outbound, DEFAULT_MAX_SOCKETS_PER_USER};
 pub use limits::{RateLimitSettings, RateLimits};
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;

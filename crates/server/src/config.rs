@@ -275,7 +275,7 @@ impl Default for HttpConfig {
             workers: 0,
             ws_ping_interval_seconds: 30,
             ws_queue_size: 256,
-            ws_max_per_user: 20,
+            ws_max_per_user: sesame_http::DEFAULT_MAX_SOCKETS_PER_USER,
             trusted_proxy_header: None,
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),
