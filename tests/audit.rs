@@ -68,7 +68,7 @@ backend_tests! {
         assert!(!failures.to_string().contains("wrong-password-5"), "no password in the log");
 
         let admin_changes = entries_with(&app, &admin, "kind=admin_changed_user", "admin_changed_user");
-        assert_eq!(admin_changes[0]["detail"], format!("user {bob}"));
+        assert_eq!(admin_changes[0]["detail"], format!("user {bob}: first_name"), "what changed, too");
         assert_eq!(app.get("/auth/audit/?limit=2", Some(&admin)).json.as_array().unwrap().len(), 2);
 
         // Not for others.

@@ -32,9 +32,9 @@ impl AuditKey {
     }
 
     /// `login hmac:` and the first 16 hex digits of the keyed digest of
-    /// `login`, trimmed and lower-cased.
+    /// `login`'s identity key.
     pub(crate) fn digest(&self, login: &str) -> String {
-        let digest = mac(&self.0, login.trim().to_lowercase().as_bytes());
+        let digest = mac(&self.0, sesame_users::identity_key(login).as_bytes());
         format!("hmac:{}", &hex(&digest)[..16])
     }
 }
@@ -63,6 +63,14 @@ pub(crate) fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The event a handler says its successful answer stands for, left in the
+/// request; it replaces the one [`trail`] would derive from the route.
+#[derive(Debug, Clone)]
+pub(crate) struct Note {
+    pub(crate) kind: &'static str,
+    pub(crate) detail: Option<String>,
 }
 
 /// A security event of now.
@@ -154,7 +162,11 @@ pub async fn trail(
         return Ok(response);
     };
     let subject = http_request.extensions().get::<Subject>().map(|s| s.0);
-    if let Some((kind, detail)) = event_of(http_request.method(), &route, http_request, subject) {
+    let note = http_request.extensions().get::<Note>().cloned();
+    let noted = note.map(|note| (note.kind, note.detail));
+    if let Some((kind, detail)) =
+        noted.or_else(|| event_of(http_request.method(), &route, http_request, subject))
+    {
         let event = event(
             kind,
             subject,

@@ -130,6 +130,25 @@ impl Fields {
         })
     }
 
+    /// A boolean field that may be absent: a JSON boolean, or the strings
+    /// `true`/`false`/`1`/`0` of a form (absent and `null` give `None`).
+    pub(crate) fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        let parsed = match self.map.remove(name) {
+            None | Some(Value::Null) => return None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+            Some(_) => None,
+        };
+        if parsed.is_none() {
+            self.issue(name, IssueKind::WrongType, "Must be a valid boolean.");
+        }
+        parsed
+    }
+
     /// Whether the body has this key at all.
     pub(crate) fn has(&self, name: &str) -> bool {
         self.map.contains_key(name)

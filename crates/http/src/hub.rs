@@ -29,69 +29,137 @@ struct Subscriber {
     outbox: mpsc::Sender<Outbound>,
 }
 
-/// Open sockets by user. Each socket has a bounded queue: a reader too slow
-/// to keep up is dropped instead of slowing anyone else down.
+/// Open sockets by user, and how many each session has. Each socket has a
+/// bounded queue: a reader too slow to keep up is dropped instead of
+/// slowing anyone else down.
 pub struct Hub {
-    subscribers: Mutex<HashMap<UserId, Vec<Subscriber>>>,
+    subscribers: Mutex<Subscribers>,
     next_id: AtomicU64,
     queue_size: usize,
+    max_per_user: usize,
 }
 
+#[derive(Default)]
+struct Subscribers {
+    by_user: HashMap<UserId, Vec<Subscriber>>,
+    /// Open sockets per session id.
+    by_session: HashMap<String, usize>,
+}
+
+impl Subscribers {
+    fn values(&self) -> impl Iterator<Item = &Vec<Subscriber>> {
+        self.by_user.values()
+    }
+
+    fn get(&self, user: &UserId) -> Option<&Vec<Subscriber>> {
+        self.by_user.get(user)
+    }
+
+    /// Keeps the sockets of `user` that `keep` wants.
+    fn retain(&mut self, user: UserId, mut keep: impl FnMut(&Subscriber) -> bool) {
+        let Some(list) = self.by_user.get_mut(&user) else {
+            return;
+        };
+        let by_session = &mut self.by_session;
+        list.retain(|subscriber| {
+            let kept = keep(subscriber);
+            if !kept {
+                if let Some(count) = by_session.get_mut(&subscriber.session_id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        by_session.remove(&subscriber.session_id);
+                    }
+                }
+            }
+            kept
+        });
+        if list.is_empty() {
+            self.by_user.remove(&user);
+        }
+    }
+}
+
+/// The most sockets one user may hold when no other cap is set.
+pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
+
 impl Hub {
-    /// A hub whose sockets each queue at most `queue_size` frames.
+    /// A hub whose sockets each queue at most `queue_size` frames, with at
+    /// most [`DEFAULT_MAX_SOCKETS_PER_USER`] sockets per user.
     pub fn new(queue_size: usize) -> Self {
         Hub {
-            subscribers: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(Subscribers::default()),
             next_id: AtomicU64::new(1),
             queue_size: queue_size.max(1),
+            max_per_user: DEFAULT_MAX_SOCKETS_PER_USER,
         }
     }
 
-    fn subscribers(&self) -> MutexGuard<'_, HashMap<UserId, Vec<Subscriber>>> {
+    /// The same hub, holding at most `max` sockets per user.
+    pub fn with_max_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, Subscribers> {
         self.subscribers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a socket of `user` opened with a token of `session_id`.
-    pub fn subscribe(&self, user: UserId, session_id: String) -> (u64, mpsc::Receiver<Outbound>) {
+    /// Registers a socket of `user` opened with a token of `session_id`;
+    /// `None` when the user already holds as many sockets as allowed.
+    pub fn subscribe(
+        &self,
+        user: UserId,
+        session_id: String,
+    ) -> Option<(u64, mpsc::Receiver<Outbound>)> {
+        let mut subscribers = self.subscribers();
+        let list = subscribers.by_user.entry(user).or_default();
+        if list.len() >= self.max_per_user {
+            return None;
+        }
         let (outbox, inbox) = mpsc::channel(self.queue_size);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.subscribers()
-            .entry(user)
-            .or_default()
-            .push(Subscriber {
-                id,
-                session_id,
-                outbox,
-            });
-        (id, inbox)
+        list.push(Subscriber {
+            id,
+            session_id: session_id.clone(),
+            outbox,
+        });
+        *subscribers.by_session.entry(session_id).or_default() += 1;
+        Some((id, inbox))
     }
 
     /// Forgets a socket.
     pub fn unsubscribe(&self, user: UserId, id: u64) {
-        let mut subscribers = self.subscribers();
-        if let Some(list) = subscribers.get_mut(&user) {
-            list.retain(|s| s.id != id);
-            if list.is_empty() {
-                subscribers.remove(&user);
-            }
-        }
+        self.subscribers().retain(user, |s| s.id != id);
+    }
+
+    /// The sessions with sockets open for `user`.
+    pub fn sessions_of(&self, user: UserId) -> Vec<String> {
+        let subscribers = self.subscribers();
+        let mut ids: Vec<String> = subscribers
+            .get(&user)
+            .map(|list| list.iter().map(|s| s.session_id.clone()).collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether a socket is open with a token of this session.
+    pub fn has_session(&self, session_id: &str) -> bool {
+        self.subscribers().by_session.contains_key(session_id)
+    }
+
+    /// Every session with a socket open.
+    pub fn session_ids(&self) -> Vec<String> {
+        self.subscribers().by_session.keys().cloned().collect()
     }
 
     /// Closes every socket opened with a token of this session.
     pub fn close_session(&self, session_id: &str) {
         for list in self.subscribers().values() {
             for subscriber in list.iter().filter(|s| s.session_id == session_id) {
-                let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
-            }
-        }
-    }
-
-    /// Closes every socket of this user.
-    pub fn close_user(&self, user: UserId) {
-        if let Some(list) = self.subscribers().get(&user) {
-            for subscriber in list {
                 let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
             }
         }
@@ -113,19 +181,16 @@ impl Hub {
 
     /// Queues `text` on every socket of `user`; drops sockets whose queue is full.
     fn send_to(&self, user: UserId, text: Arc<str>) {
-        let mut subscribers = self.subscribers();
-        if let Some(list) = subscribers.get_mut(&user) {
-            list.retain(|subscriber| {
-                match subscriber.outbox.try_send(Outbound::Text(text.clone())) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::warn!(user = %user, "dropping a WebSocket that does not keep up");
-                        false
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+        self.subscribers().retain(user, |subscriber| {
+            match subscriber.outbox.try_send(Outbound::Text(text.clone())) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(user = %user, "dropping a WebSocket that does not keep up");
+                    false
                 }
-            });
-        }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
     }
 }
 
@@ -160,9 +225,9 @@ mod tests {
     #[test]
     fn every_socket_of_the_audience_gets_the_event() {
         let hub = Hub::new(8);
-        let (_, mut phone) = hub.subscribe(UserId(2), "s1".into());
-        let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into());
-        let (_, mut sender) = hub.subscribe(UserId(1), "s3".into());
+        let (_, mut phone) = hub.subscribe(UserId(2), "s1".into()).unwrap();
+        let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into()).unwrap();
+        let (_, mut sender) = hub.subscribe(UserId(1), "s3".into()).unwrap();
         hub.notify(&MessageEvent::New(message(7, 1, 2)));
         for inbox in [&mut phone, &mut laptop] {
             match inbox.try_recv() {
@@ -182,13 +247,14 @@ mod tests {
     #[test]
     fn a_full_queue_drops_only_that_socket() {
         let hub = Hub::new(2);
-        let (_, mut slow) = hub.subscribe(UserId(2), "slow".into());
-        let (_, mut fast) = hub.subscribe(UserId(2), "fast".into());
+        let (_, mut slow) = hub.subscribe(UserId(2), "slow".into()).unwrap();
+        let (_, mut fast) = hub.subscribe(UserId(2), "fast".into()).unwrap();
         for id in 0..3 {
             hub.notify(&MessageEvent::New(message(id, 1, 2)));
             while fast.try_recv().is_ok() {}
         }
         assert_eq!(hub.connection_count(), 1);
+        assert!(!hub.has_session("slow") && hub.has_session("fast"));
         assert!(slow.try_recv().is_ok());
         assert!(slow.try_recv().is_ok());
         assert!(matches!(
@@ -200,10 +266,26 @@ mod tests {
     #[test]
     fn closing_a_session_reaches_only_its_sockets() {
         let hub = Hub::new(4);
-        let (_, mut a) = hub.subscribe(UserId(1), "a".into());
-        let (_, mut b) = hub.subscribe(UserId(1), "b".into());
+        let (_, mut a) = hub.subscribe(UserId(1), "a".into()).unwrap();
+        let (_, mut b) = hub.subscribe(UserId(1), "b".into()).unwrap();
         hub.close_session("a");
         assert!(matches!(a.try_recv(), Ok(Outbound::Close(_))));
         assert!(b.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_user_holds_at_most_the_cap_of_sockets() {
+        let hub = Hub::new(4).with_max_per_user(2);
+        let (first, _a) = hub.subscribe(UserId(1), "s".into()).unwrap();
+        let _b = hub.subscribe(UserId(1), "s".into()).unwrap();
+        assert!(hub.subscribe(UserId(1), "t".into()).is_none());
+        assert!(hub.subscribe(UserId(2), "u".into()).is_some(), "per user");
+        assert_eq!(hub.sessions_of(UserId(1)), ["s"]);
+        hub.unsubscribe(UserId(1), first);
+        assert!(hub.has_session("s"), "one socket of it is still open");
+        assert!(hub.subscribe(UserId(1), "t".into()).is_some());
+        let mut ids = hub.session_ids();
+        ids.sort();
+        assert_eq!(ids, ["s", "t", "u"]);
     }
 }

@@ -94,16 +94,21 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
-    /// Subscribes a socket of `user` opened with a token of `session_id`.
-    pub(crate) fn new(state: Arc<AppState>, user: UserId, session_id: String) -> Subscription {
-        let (id, inbox) = state.hub.subscribe(user, session_id.clone());
-        Subscription {
+    /// Subscribes a socket of `user` opened with a token of `session_id`;
+    /// `None` when the user holds as many sockets as allowed.
+    pub(crate) fn new(
+        state: Arc<AppState>,
+        user: UserId,
+        session_id: String,
+    ) -> Option<Subscription> {
+        let (id, inbox) = state.hub.subscribe(user, session_id.clone())?;
+        Some(Subscription {
             state,
             user,
             session_id,
             id,
             inbox,
-        }
+        })
     }
 }
 

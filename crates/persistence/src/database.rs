@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -30,7 +30,7 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) backend: Backend,
-    changes: Arc<OnceLock<Arc<dyn ChangeObserver>>>,
+    changes: Arc<Observers>,
     /// On SQLite: how this process and the others on the same file tell
     /// each other of changes.
     change_file: Option<Arc<ChangeFile>>,
@@ -181,9 +181,13 @@ impl Database {
     }
 
     /// Reports every write to users and sessions, once made, to `observer`
-    /// (the token cache). Only the first observer given is kept.
+    /// (the token cache, the sockets), after the observers given before.
     pub fn observe_changes(&self, observer: Arc<dyn ChangeObserver>) {
-        let _ = self.changes.set(observer);
+        self.changes
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(observer);
     }
 
     /// What other processes on the same SQLite file changed (on
@@ -203,9 +207,7 @@ impl Database {
     /// An account changed in a way that does not matter to authentication
     /// (its last login).
     pub(crate) fn user_touched(&self, user: UserId) {
-        if let Some(observer) = self.changes.get() {
-            observer.user_changed(user);
-        }
+        self.changes.user_changed(user);
     }
 
     /// A session was revoked or deleted.
@@ -216,9 +218,7 @@ impl Database {
 
     /// A session's last use, expiry or refresh token changed.
     pub(crate) fn session_changed(&self, session_id: &str) {
-        if let Some(observer) = self.changes.get() {
-            observer.session_changed(session_id);
-        }
+        self.changes.session_changed(session_id);
     }
 
     fn announce(&self) {
@@ -230,7 +230,8 @@ impl Database {
     /// The observer given to [`Database::observe_changes`], for changes
     /// other processes report.
     pub(crate) fn change_observer(&self) -> Option<Arc<dyn ChangeObserver>> {
-        self.changes.get().cloned()
+        let any = !self.changes.list().is_empty();
+        any.then(|| self.changes.clone() as Arc<dyn ChangeObserver>)
     }
 
     /// Checks that `url` names a supported database, without connecting.
@@ -309,6 +310,34 @@ impl Database {
     /// The underlying pools.
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+}
+
+/// The observers given to [`Database::observe_changes`], told in turn.
+#[derive(Default)]
+struct Observers(RwLock<Vec<Arc<dyn ChangeObserver>>>);
+
+impl Observers {
+    fn list(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<dyn ChangeObserver>>> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ChangeObserver for Observers {
+    fn user_changed(&self, user: UserId) {
+        self.list().iter().for_each(|o| o.user_changed(user));
+    }
+
+    fn session_changed(&self, session_id: &str) {
+        self.list()
+            .iter()
+            .for_each(|o| o.session_changed(session_id));
+    }
+
+    fn all_changed(&self) {
+        self.list().iter().for_each(|o| o.all_changed());
     }
 }
 

@@ -321,15 +321,22 @@ impl AccountTokenStore for Database {
             if changed == 0 {
                 return Err(diesel::result::Error::RollbackTransaction);
             }
-            // The account's other tokens for the same purpose die with this one.
-            diesel::update(
-                account_tokens::table
-                    .filter(account_tokens::user_id.eq(id))
-                    .filter(account_tokens::purpose.eq(purpose))
-                    .filter(account_tokens::used_at.is_null()),
-            )
-            .set(account_tokens::used_at.eq(Some(now)))
-            .execute(conn)?;
+            // The account's other tokens for the same purpose die with this
+            // one; a new email address ends every flow of the old one.
+            let others = account_tokens::table
+                .filter(account_tokens::user_id.eq(id))
+                .filter(account_tokens::used_at.is_null())
+                .into_boxed();
+            let others = match effect {
+                TokenEffect::SetEmail(_) => others,
+                _ => others.filter(account_tokens::purpose.eq(purpose)),
+            };
+            diesel::update(account_tokens::table)
+                .filter(
+                    account_tokens::token_hash.eq_any(others.select(account_tokens::token_hash)),
+                )
+                .set(account_tokens::used_at.eq(Some(now)))
+                .execute(conn)?;
             Ok::<_, diesel::result::Error>(true)
         });
         self.user_changed(token.user_id);

@@ -175,11 +175,26 @@ impl UserRepository for Database {
         if nothing_to_change {
             return self.find_by_id(id)?.ok_or(UsersError::NotFound);
         }
-        let updated = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
-            .set(&changeset)
-            .returning(UserRow::as_returning())
-            .get_result(conn)
-            .optional());
+        let new_key = changeset.email_key.clone();
+        let updated = in_transaction!(self, |conn| {
+            if let Some(new_key) = &new_key {
+                let old_key: Option<Option<String>> = users::table
+                    .find(id.0)
+                    .select(users::email_key)
+                    .first(conn)
+                    .optional()?;
+                // A new address ends every email flow started for the old one.
+                if old_key.is_some_and(|old| old != *new_key) {
+                    diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
+                        .execute(conn)?;
+                }
+            }
+            diesel::update(users::table.find(id.0))
+                .set(&changeset)
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .optional()
+        });
         self.user_changed(id);
         updated
             .map_err(write_error)?
@@ -246,9 +261,21 @@ impl UserRepository for Database {
             is_active,
             is_staff,
         };
-        let changed = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
-            .set(&flags)
-            .execute(conn));
+        let changed = in_transaction!(self, |conn| {
+            // Deactivation ends every session of the account.
+            if is_active == Some(false) {
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::user_id.eq(id.0))
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set(sessions::revoked_at.eq(Some(to_db(chrono::Utc::now()))))
+                .execute(conn)?;
+            }
+            diesel::update(users::table.find(id.0))
+                .set(&flags)
+                .execute(conn)
+        });
         self.user_changed(id);
         changed.map_err(read_error).and_then(found)
     }

@@ -10,7 +10,7 @@ use chrono::Duration;
 use sesame_events::EventService;
 use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
-use sesame_http::{Hub, SharedApp};
+use sesame_http::{Hub, SharedApp, SocketRevoker};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
@@ -137,7 +137,9 @@ impl Services {
             max_bytes: config.http.max_avatar_bytes,
         });
         let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone());
-        let hub = Arc::new(Hub::new(config.http.ws_queue_size));
+        let hub = Arc::new(
+            Hub::new(config.http.ws_queue_size).with_max_per_user(config.http.ws_max_per_user),
+        );
         // On PostgreSQL, events travel through NOTIFY to every instance's hub
         // (this one's too); on SQLite, straight to this instance's hub.
         let notifier: Arc<dyn MessageNotifier> = match PgMessageNotifier::new(&database) {
@@ -236,6 +238,9 @@ impl Application {
             messages_per_minute: config.rate_limit.messages_per_minute,
         });
         listen_for_notices(&services.database, services.hub.clone());
+        // Whatever ends a session closes its sockets at once.
+        let revoker = SocketRevoker::start(services.hub.clone(), services.sessions.clone());
+        services.database.observe_changes(revoker);
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();

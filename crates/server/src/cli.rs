@@ -1,12 +1,12 @@
 //! The `sesame` command line: `serve` (the default), `migrate`, `user create`,
-//! `user promote`.
+//! `user promote`, `user deactivate`, `user activate`, `audit`.
 
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sesame_kernel::audit::AuditLog;
+use sesame_kernel::audit::{AuditEvent, AuditLog};
 use sesame_kernel::Page;
 use sesame_users::{Registration, UsersError};
 
@@ -66,6 +66,16 @@ enum UserCommand {
     },
     /// Make an existing account an administrator.
     Promote {
+        /// Username.
+        username: String,
+    },
+    /// Lock an account: it cannot log in, and every session of it ends.
+    Deactivate {
+        /// Username.
+        username: String,
+    },
+    /// Unlock an account locked with `deactivate`.
+    Activate {
         /// Username.
         username: String,
     },
@@ -151,7 +161,35 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
                 .map_err(account_error)?;
             println!("{} (id {}) is now an administrator", user.username, user.id);
         }
+        UserCommand::Deactivate { username } => set_active(&services, &username, false)?,
+        UserCommand::Activate { username } => set_active(&services, &username, true)?,
     }
+    Ok(())
+}
+
+/// Activates or deactivates an account, and records it in the audit log.
+fn set_active(services: &Services, username: &str, active: bool) -> Result<(), StartError> {
+    let user = services
+        .accounts
+        .set_active(username, active)
+        .map_err(account_error)?;
+    let event = AuditEvent {
+        kind: "admin_changed_user".to_owned(),
+        user_id: Some(user.id),
+        ip: None,
+        user_agent: Some("sesame command line".to_owned()),
+        at: chrono::Utc::now(),
+        detail: Some(format!("user {}: is_active={active}", user.id)),
+    };
+    if let Err(e) = services.database.record(&event) {
+        tracing::warn!(error = %e, "could not record the change in the audit log");
+    }
+    let state = if active {
+        "active"
+    } else {
+        "deactivated; every session ended"
+    };
+    println!("{} (id {}) is {state}", user.username, user.id);
     Ok(())
 }
 

@@ -67,6 +67,8 @@ pub struct HttpConfig {
     pub ws_ping_interval_seconds: u64,
     /// Frames queued per WebSocket before a slow reader is dropped.
     pub ws_queue_size: usize,
+    /// WebSockets one user may hold open; past it a new one is closed with 1008.
+    pub ws_max_per_user: usize,
     /// The header a trusted reverse proxy sets to the client address
     /// (e.g. `X-Forwarded-For`); unset, forwarding headers are ignored.
     pub trusted_proxy_header: Option<String>,
@@ -273,6 +275,7 @@ impl Default for HttpConfig {
             workers: 0,
             ws_ping_interval_seconds: 30,
             ws_queue_size: 256,
+            ws_max_per_user: sesame_http::DEFAULT_MAX_SOCKETS_PER_USER,
             trusted_proxy_header: None,
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),

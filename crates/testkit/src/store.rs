@@ -137,6 +137,13 @@ impl UserRepository for InMemoryStore {
                 return Err(UsersError::EmailTaken);
             }
         }
+        if let Some(email) = &changes.email {
+            let new_key = email.as_ref().map(|e| e.key());
+            let old_key = state.user_mut(id)?.email.as_deref().map(str::to_lowercase);
+            if old_key != new_key {
+                state.flows.tokens.retain(|t| t.user_id != id);
+            }
+        }
         let user = state.user_mut(id)?;
         if let Some(first_name) = &changes.first_name {
             user.first_name = first_name.clone();
@@ -196,6 +203,14 @@ impl UserRepository for InMemoryStore {
         }
         if let Some(staff) = is_staff {
             user.is_staff = staff;
+        }
+        if is_active == Some(false) {
+            let now = chrono::Utc::now();
+            for session in state.sessions.iter_mut() {
+                if session.user_id == id && session.revoked_at.is_none() {
+                    session.revoked_at = Some(now);
+                }
+            }
         }
         Ok(())
     }

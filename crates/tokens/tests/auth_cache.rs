@@ -148,9 +148,10 @@ fn an_account_change_drops_every_session_of_that_account_only() {
     fixture.cache.user_changed(fixture.user.id);
     assert!(fixture.cache.is_empty());
     for token in [&access, &opaque] {
+        // Deactivation also ends the account's sessions.
         assert!(matches!(
             fixture.sessions.authenticate(token),
-            Err(TokensError::AccountInactive)
+            Err(TokensError::AccountInactive | TokensError::SessionRevoked)
         ));
     }
 }

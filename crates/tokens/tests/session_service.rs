@@ -614,27 +614,29 @@ fn an_inactive_accounts_tokens_fail() {
     let token = fx.opaque(&alice);
 
     fx.store.set_flags(alice.id, Some(false), None).unwrap();
+    // Deactivation also ends every session: either refusal is right.
+    let refused = |result: Result<(), TokensError>| {
+        assert!(
+            matches!(
+                result,
+                Err(TokensError::AccountInactive | TokensError::SessionRevoked)
+            ),
+            "{result:?}"
+        );
+    };
+    refused(fx.sessions.authenticate(&pair.access).map(|_| ()));
+    refused(fx.sessions.authenticate(&token).map(|_| ()));
+    refused(fx.sessions.refresh(&pair.refresh).map(|_| ()));
+    refused(fx.sessions.verify(&pair.access));
+
+    // Reactivated, the account logs in again; the ended sessions stay ended.
+    fx.store.set_flags(alice.id, Some(true), None).unwrap();
     assert_err!(
         fx.sessions.authenticate(&pair.access),
-        TokensError::AccountInactive
+        TokensError::SessionRevoked
     );
-    assert_err!(
-        fx.sessions.authenticate(&token),
-        TokensError::AccountInactive
-    );
-    assert_err!(
-        fx.sessions.refresh(&pair.refresh),
-        TokensError::AccountInactive
-    );
-    assert_err!(
-        fx.sessions.verify(&pair.access),
-        TokensError::AccountInactive
-    );
-
-    fx.store.set_flags(alice.id, Some(true), None).unwrap();
-    assert!(fx.sessions.authenticate(&pair.access).is_ok());
-    assert!(fx.sessions.authenticate(&token).is_ok());
-    assert!(fx.sessions.refresh(&pair.refresh).is_ok());
+    let fresh = fx.jwt(&alice);
+    assert!(fx.sessions.authenticate(&fresh.access).is_ok());
 }
 
 #[test]

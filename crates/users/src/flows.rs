@@ -80,7 +80,7 @@ fn mail_unavailable() -> UsersError {
 }
 
 impl AccountService {
-    fn mail(&self) -> Result<&AccountMail, UsersError> {
+    pub(crate) fn mail(&self) -> Result<&AccountMail, UsersError> {
         self.mail.as_ref().ok_or_else(mail_unavailable)
     }
 
@@ -336,6 +336,13 @@ impl AccountService {
         if self.email_in_use(&email, Some(user.id))? {
             return Err(UsersError::Invalid(vec![FieldError::taken(FIELD)]));
         }
+        self.start_email_change(user, &email)
+    }
+
+    /// Mails the link that changes `user`'s address to `email` to that
+    /// address, and a notice to the old one (token and both emails in one
+    /// transaction). The caller has checked the password and the address.
+    pub(crate) fn start_email_change(&self, user: &User, email: &Email) -> Result<(), UsersError> {
         let mail = self.mail()?;
         let (random, mut grant) = self.new_token(mail, TokenPurpose::EmailChange);
         // The new address rides in the token itself; the stored hash covers

@@ -222,6 +222,6 @@ pub use password::{Password, UserAttribute};
 pub use ports::{
     AccountTokenStore, AvatarStore, MailQueue, Mailer, PasswordHasher, UserRepository,
 };
-pub use service::{AccountService, AccountSettings, ProfileUpdate, Registration};
+pub use service::{AccountService, AccountSettings, ProfileEdit, ProfileUpdate, Registration};
 pub use user::{NewUser, ProfileChanges, User};
 pub use values::{identity_key, Email, Username, IDENTITY_KEY_VERSION};

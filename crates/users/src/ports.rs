@@ -40,7 +40,9 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::Storage`] on failure.
     fn list(&self, page: Page) -> Result<Vec<User>, UsersError>;
 
-    /// Applies profile changes and returns the account as it now is.
+    /// Applies profile changes and returns the account as it now is. A new
+    /// email address (another key) deletes every one-time token of the
+    /// account in the same transaction: flows started for the old address end.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::EmailTaken`], [`UsersError::Storage`].
@@ -66,7 +68,8 @@ pub trait UserRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<(), UsersError>;
 
-    /// Sets the active and admin flags that are given.
+    /// Sets the active and admin flags that are given; deactivating revokes
+    /// every session of the account in the same transaction.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
@@ -165,7 +168,8 @@ pub trait AccountTokenStore: Send + Sync {
     /// Marks `token` used, if it still is unused and unexpired at `now`, and
     /// applies `effect` to its account, in one transaction. Every other
     /// token of the account for the same purpose dies with it (and with
-    /// [`TokenEffect::SetPassword`], every token of the account). Returns
+    /// [`TokenEffect::SetPassword`] or [`TokenEffect::SetEmail`], every
+    /// token of the account). Returns
     /// whether the token was usable; if not, nothing changed.
     ///
     /// # Errors

@@ -30,7 +30,8 @@ pub struct Registration {
     pub last_name: String,
 }
 
-/// Profile fields a user may change on their own account, as raw strings.
+/// Profile fields a user may change on their own account, as raw strings,
+/// and the flags an admin may change on another's.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileUpdate {
     /// New given name.
@@ -39,6 +40,33 @@ pub struct ProfileUpdate {
     pub last_name: Option<String>,
     /// New email (`Some("")` removes it).
     pub email: Option<String>,
+    /// The actor's current password: a user changing their own email must give it.
+    pub current_password: Option<String>,
+    /// New active flag: admins, of other accounts only (ignored for others).
+    pub is_active: Option<bool>,
+    /// New admin flag: admins, of other accounts only (ignored for others).
+    pub is_staff: Option<bool>,
+}
+
+/// What [`AccountService::edit_profile`] did.
+#[derive(Debug, Clone)]
+pub struct ProfileEdit {
+    /// The account as it now is (a confirmed email change has not happened yet).
+    pub user: User,
+    /// What changed at once, as `field` or `flag=value` (for the audit log).
+    pub changed: Vec<String>,
+    /// Whether a confirmed email change was started (link to the new address).
+    pub email_change_started: bool,
+}
+
+/// What to do with the email of a profile update.
+enum EmailPlan {
+    /// Leave it.
+    Keep,
+    /// Store this at once (`None` removes it).
+    Set(Option<Email>),
+    /// Mail a confirmation link to this address; it changes once the link is used.
+    Confirm(Email),
 }
 
 /// The longest first or last name.
@@ -276,7 +304,33 @@ impl AccountService {
         update: ProfileUpdate,
         avatar: AvatarChange,
     ) -> Result<User, UsersError> {
+        self.edit_profile(actor, target, update, avatar)
+            .map(|edit| edit.user)
+    }
+
+    /// Like [`AccountService::update_profile_with_avatar`], saying what it did.
+    ///
+    /// A user never changes their own email in one step: a different address
+    /// needs `current_password` and starts the confirmed change of
+    /// [`AccountService::request_email_change`]; removing it needs the
+    /// password too. An admin changing another account's email changes it at
+    /// once. The same address (same key) in another case is stored as given.
+    /// Admins may set `is_active` and `is_staff` of other accounts, never
+    /// change their own; others' flags are read-only and ignored.
+    ///
+    /// # Errors
+    /// As [`AccountService::update_profile`], and [`UsersError::Invalid`] on
+    /// `current_password` (missing or wrong), on `is_active`/`is_staff`
+    /// (an admin's own), on `avatar` for a refused upload.
+    pub fn edit_profile(
+        &self,
+        actor: &User,
+        target: UserId,
+        update: ProfileUpdate,
+        avatar: AvatarChange,
+    ) -> Result<ProfileEdit, UsersError> {
         let target = self.get_for(actor, target)?;
+        let own = actor.id == target.id;
         let mut errors = Vec::new();
         let upload = self.check_avatar(&avatar, &mut errors);
         if let Some(name) = &update.first_name {
@@ -285,24 +339,56 @@ impl AccountService {
         if let Some(name) = &update.last_name {
             check_name(name, "last_name", &mut errors);
         }
-        let email = match update.email.as_deref().map(str::trim) {
-            None => None,
-            Some("") => Some(None),
-            Some(raw) => match Email::parse(raw, "email") {
-                Ok(email) => {
-                    if self.email_in_use(&email, Some(target.id))? {
-                        errors.push(FieldError::taken("email"));
+        let email = self.plan_email(&target, own, update.email.as_deref(), &mut errors)?;
+        let needs_password = own
+            && match &email {
+                EmailPlan::Keep => false,
+                EmailPlan::Set(new) => !same_address(target.email.as_deref(), new.as_ref()),
+                EmailPlan::Confirm(_) => true,
+            };
+        if needs_password {
+            match update.current_password.as_deref() {
+                None | Some("") => errors.push(FieldError::new(
+                    "current_password",
+                    "This field is required to change your email address.",
+                )),
+                Some(password) => {
+                    if self.confirm_password(actor, password).is_err() {
+                        errors.push(FieldError::new("current_password", "Invalid password."));
                     }
-                    Some(Some(email))
                 }
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
-            },
-        };
+            }
+        }
+        let is_active = flag_change(
+            actor,
+            &target,
+            "is_active",
+            update.is_active,
+            target.is_active,
+            &mut errors,
+        );
+        let is_staff = flag_change(
+            actor,
+            &target,
+            "is_staff",
+            update.is_staff,
+            target.is_staff,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(UsersError::Invalid(errors));
+        }
+        if matches!(email, EmailPlan::Confirm(_)) {
+            self.mail()?;
+        }
+        let mut changed = Vec::new();
+        for (field, value) in [
+            ("first_name", &update.first_name),
+            ("last_name", &update.last_name),
+        ] {
+            if value.is_some() {
+                changed.push(field.to_owned());
+            }
         }
         let new_avatar = match upload {
             Some((bytes, kind)) => Some(self.save_avatar(bytes, kind)?),
@@ -313,24 +399,102 @@ impl AccountService {
             (AvatarChange::Remove, None) => Some(None),
             _ => None,
         };
+        if avatar_change.is_some() {
+            changed.push("avatar".to_owned());
+        }
+        let (set_email, confirm) = match email {
+            EmailPlan::Keep => (None, None),
+            EmailPlan::Set(email) => {
+                changed.push("email".to_owned());
+                (Some(email), None)
+            }
+            EmailPlan::Confirm(email) => (None, Some(email)),
+        };
         let changes = ProfileChanges {
             first_name: update.first_name,
             last_name: update.last_name,
-            email,
+            email: set_email,
             avatar: avatar_change.clone(),
         };
-        match self.users.update_profile(target.id, &changes) {
+        let mut user = match self.users.update_profile(target.id, &changes) {
             Ok(user) => {
                 if avatar_change.is_some() && target.avatar != user.avatar {
                     self.forget_avatar(target.avatar.as_deref());
                 }
-                Ok(user)
+                user
             }
             Err(error) => {
                 self.forget_avatar(new_avatar.as_ref().map(AvatarName::as_str));
-                Err(taken_as_field_error(error))
+                return Err(taken_as_field_error(error));
             }
+        };
+        if is_active.is_some() || is_staff.is_some() {
+            self.users.set_flags(target.id, is_active, is_staff)?;
+            for (flag, value) in [("is_active", is_active), ("is_staff", is_staff)] {
+                if let Some(value) = value {
+                    changed.push(format!("{flag}={value}"));
+                }
+            }
+            user = self.get(target.id)?;
         }
+        let email_change_started = match confirm {
+            Some(email) => {
+                self.start_email_change(&user, &email)?;
+                true
+            }
+            None => false,
+        };
+        Ok(ProfileEdit {
+            user,
+            changed,
+            email_change_started,
+        })
+    }
+
+    /// What a profile update does to the email of `target`; problems go to `errors`.
+    fn plan_email(
+        &self,
+        target: &User,
+        own: bool,
+        raw: Option<&str>,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<EmailPlan, UsersError> {
+        let raw = match raw.map(str::trim) {
+            None => return Ok(EmailPlan::Keep),
+            Some("") if target.email.is_none() => return Ok(EmailPlan::Keep),
+            Some("") => return Ok(EmailPlan::Set(None)),
+            Some(raw) => raw,
+        };
+        let email = match Email::parse(raw, "email") {
+            Ok(email) => email,
+            Err(e) => {
+                errors.push(e);
+                return Ok(EmailPlan::Keep);
+            }
+        };
+        if same_address(target.email.as_deref(), Some(&email)) {
+            return Ok(EmailPlan::Set(Some(email)));
+        }
+        if self.email_in_use(&email, Some(target.id))? {
+            errors.push(FieldError::taken("email"));
+            return Ok(EmailPlan::Keep);
+        }
+        Ok(if own {
+            EmailPlan::Confirm(email)
+        } else {
+            EmailPlan::Set(Some(email))
+        })
+    }
+
+    /// Makes the account with this username active or inactive (operators,
+    /// CLI); deactivating ends every session of it.
+    ///
+    /// # Errors
+    /// [`UsersError::NotFound`], [`UsersError::Storage`].
+    pub fn set_active(&self, username: &str, active: bool) -> Result<User, UsersError> {
+        let user = self.get_by_username(username)?;
+        self.users.set_flags(user.id, Some(active), None)?;
+        self.get(user.id)
     }
 
     /// Deletes `target` as `actor` (themselves or an admin), who confirms with
@@ -477,6 +641,42 @@ impl AccountService {
         self.users.set_flags(user.id, None, Some(true))?;
         self.get(user.id)
     }
+}
+
+/// Whether `new` is the address `stored` already is (compared by key).
+fn same_address(stored: Option<&str>, new: Option<&Email>) -> bool {
+    match (stored, new) {
+        (None, None) => true,
+        (Some(stored), Some(new)) => {
+            let key = Email::parse(stored, "email")
+                .map(|e| e.key())
+                .unwrap_or_else(|_| stored.trim().to_lowercase());
+            key == new.key()
+        }
+        _ => false,
+    }
+}
+
+/// The change of an account flag an update asks for, if `actor` may make it:
+/// admins set other accounts' flags; their own is refused; for anyone else
+/// the flag is read-only and ignored.
+fn flag_change(
+    actor: &User,
+    target: &User,
+    field: &str,
+    wanted: Option<bool>,
+    current: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<bool> {
+    let wanted = wanted.filter(|wanted| *wanted != current && actor.is_staff)?;
+    if actor.id == target.id {
+        errors.push(FieldError::new(
+            field,
+            "You cannot change this on your own account.",
+        ));
+        return None;
+    }
+    Some(wanted)
 }
 
 pub(crate) fn user_inputs(user: &User) -> [(UserAttribute, &str); 4] {

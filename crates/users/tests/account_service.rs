@@ -8,7 +8,8 @@ use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
-    AccountService, AccountSettings, BcryptHasher, FieldProblem, PasswordHasher, ProfileUpdate,
+    AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, PasswordHasher,
+    ProfileUpdate,
     Registration, User, UserRepository, UsersError,
 };
 
@@ -722,14 +723,108 @@ fn update_profile_changes_the_given_fields_only() {
             alice.id,
             ProfileUpdate {
                 last_name: Some("Liddell".into()),
-                email: Some("  alice@wonderland.org ".into()),
+                email: Some("  ALICE@example.com ".into()),
                 ..ProfileUpdate::default()
             },
         )
         .unwrap();
     assert_eq!(updated.first_name, "Alice");
     assert_eq!(updated.last_name, "Liddell");
-    assert_eq!(updated.email.as_deref(), Some("alice@wonderland.org"));
+    assert_eq!(updated.email.as_deref(), Some("ALICE@example.com"));
+}
+
+#[test]
+fn a_user_never_changes_their_own_email_in_one_step() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let change = |password: Option<&str>| ProfileUpdate {
+        first_name: Some("Alice".into()),
+        email: Some("mallory@evil.test".into()),
+        current_password: password.map(str::to_owned),
+        ..ProfileUpdate::default()
+    };
+    for password in [None, Some(""), Some(OTHER_PASSWORD)] {
+        let error = fx
+            .accounts
+            .update_profile(&alice, alice.id, change(password))
+            .unwrap_err();
+        assert_eq!(
+            problems(&error),
+            vec![problem("current_password", FieldProblem::Invalid)]
+        );
+        assert_eq!(fx.reload(&alice), alice, "nothing changed");
+    }
+    // With the password it becomes a confirmed change, which needs email flows.
+    let error = fx
+        .accounts
+        .update_profile(&alice, alice.id, change(Some(PASSWORD)))
+        .unwrap_err();
+    assert!(matches!(error, UsersError::Storage(_)), "{error:?}");
+    assert_eq!(fx.reload(&alice), alice, "nothing changed");
+}
+
+#[test]
+fn an_admin_changes_another_accounts_email_and_flags_at_once() {
+    let fx = Fixture::new();
+    let root = fx.admin("root");
+    let bob = fx.user("bob");
+    let edit = fx
+        .accounts
+        .edit_profile(
+            &root,
+            bob.id,
+            ProfileUpdate {
+                email: Some("bob@new.example.com".into()),
+                is_active: Some(false),
+                is_staff: Some(false),
+                ..ProfileUpdate::default()
+            },
+            AvatarChange::Keep,
+        )
+        .unwrap();
+    assert_eq!(edit.user.email.as_deref(), Some("bob@new.example.com"));
+    assert!(!edit.user.is_active);
+    assert_eq!(
+        edit.changed,
+        ["email", "is_active=false"],
+        "is_staff was already false"
+    );
+    assert!(!edit.email_change_started);
+    assert!(matches!(
+        fx.accounts.authenticate("bob", PASSWORD),
+        Err(UsersError::AccountInactive)
+    ));
+
+    // Never their own flags; other users' flags are read-only and ignored.
+    let error = fx
+        .accounts
+        .update_profile(
+            &root,
+            root.id,
+            ProfileUpdate {
+                is_active: Some(false),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        problems(&error),
+        vec![problem("is_active", FieldProblem::Invalid)]
+    );
+    let alice = fx.user("alice");
+    let ignored = fx
+        .accounts
+        .update_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                is_staff: Some(true),
+                ..ProfileUpdate::default()
+            },
+        )
+        .unwrap();
+    assert!(!ignored.is_staff);
+    assert!(fx.reload(&root).is_active);
 }
 
 #[test]
@@ -803,6 +898,7 @@ fn update_profile_keeps_or_removes_the_own_email() {
             alice.id,
             ProfileUpdate {
                 email: Some(String::new()),
+                current_password: Some(PASSWORD.into()),
                 ..ProfileUpdate::default()
             },
         )

@@ -211,12 +211,22 @@ fn null_only() -> utoipa::openapi::Object {
         .build()
 }
 
-/// Profile changes, as JSON. Other fields (id, flags, password) are ignored.
+/// Profile changes, as JSON. Other fields (id, password) are ignored.
 #[derive(Serialize, ToSchema)]
 pub struct ProfileUpdate {
     first_name: Option<String>,
     last_name: Option<String>,
+    /// A new address of one's own account needs `current_password` and
+    /// changes only once the link mailed to it is used; an admin changes
+    /// another account's at once.
     email: Option<String>,
+    /// The caller's password: needed to change one's own email.
+    current_password: Option<String>,
+    /// Admins, of other accounts only (read-only for anyone else);
+    /// `false` ends every session of the account.
+    is_active: Option<bool>,
+    /// Admins, of other accounts only (read-only for anyone else).
+    is_staff: Option<bool>,
     /// Only `null`, which removes the avatar; upload one with `multipart/form-data`.
     #[schema(schema_with = null_only)]
     avatar: Option<()>,
@@ -227,7 +237,14 @@ pub struct ProfileUpdate {
 pub struct ProfileForm {
     first_name: Option<String>,
     last_name: Option<String>,
+    /// As in the JSON body.
     email: Option<String>,
+    /// As in the JSON body.
+    current_password: Option<String>,
+    /// As in the JSON body.
+    is_active: Option<bool>,
+    /// As in the JSON body.
+    is_staff: Option<bool>,
     /// PNG, JPEG, WebP or GIF (told by content), 2 MiB at most; an empty text field removes it.
     #[schema(value_type = Option<String>, format = Binary)]
     avatar: Option<Vec<u8>>,

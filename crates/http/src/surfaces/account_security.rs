@@ -122,11 +122,9 @@ async fn end_session(
     let id = id.into_inner();
     let sessions = state.sessions.clone();
     let user = caller.user.id;
-    let ended = id.clone();
-    run::<Drf, _, _>(move || sessions.end_session(user, &ended))
+    run::<Drf, _, _>(move || sessions.end_session(user, &id))
         .await?
         .map_err(tokens_error)?;
-    state.hub.close_session(&id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -146,7 +144,6 @@ async fn logout_all(
     run::<Drf, _, _>(move || sessions.logout_all(user, None))
         .await?
         .map_err(tokens_error)?;
-    state.hub.close_user(user);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -186,7 +183,8 @@ async fn totp_setup(
     })))
 }
 
-/// Turn TOTP on with a first code; answers the recovery codes, once.
+/// Turn TOTP on with a first code; answers the recovery codes, once. Every
+/// other session of the user ends.
 #[utoipa::path(
     post,
     path = "/auth/mfa/totp/confirm/",
@@ -208,9 +206,15 @@ async fn totp_confirm(
     let code = f.required("code");
     checked(f)?;
     let mfa = state.mfa.clone();
-    let codes = run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code))
-        .await?
-        .map_err(tokens_error)?;
+    let sessions = state.sessions.clone();
+    // As a password change does: every other session ends (and its sockets).
+    let codes = run::<Drf, _, _>(move || {
+        let codes = mfa.confirm(&caller.user, &code)?;
+        sessions.logout_all(caller.user.id, Some(&caller.session_id))?;
+        Ok::<_, TokensError>(codes)
+    })
+    .await?
+    .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 

@@ -254,11 +254,10 @@ async fn logout(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.sessions.clone();
-    let session_id = caller.session_id.clone();
+    let session_id = caller.session_id;
     run::<FastApi, _, _>(move || sessions.logout(&session_id))
         .await?
         .map_err(tokens_error)?;
-    state.hub.close_session(&caller.session_id);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out"})))
 }
 

@@ -208,7 +208,10 @@ async fn mark_read(
     description = "WebSocket. The server sends `{\"type\": \"new_message\", \"message\": {...}}` \
         for each message the user receives and `{\"type\": \"message_read\", \"message\": {...}}` \
         when one they sent is read; it pings, and closes a socket that stops answering. \
-        A bad, expired or revoked token is accepted, then closed with 1008 and a reason.",
+        A bad, expired or revoked token is accepted, then closed with 1008 and a reason; \
+        so is a socket past the per-user cap (`[http] ws_max_per_user`, 20 by default). \
+        Whatever ends the session (logout, a password change or reset, turning TOTP on, \
+        deactivation, deletion) closes its sockets with 1008 at once.",
     params(("token" = String, Path, description = "A JWT access token or an opaque token")),
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
@@ -232,11 +235,12 @@ async fn socket(
     let plan = match blocking(move || sessions.authenticate(&token)).await {
         // Subscribed before the upgrade is answered, so that nothing sent
         // or ended after the client sees 101 is missed.
-        Some(Ok(caller)) => Plan::Serve(Subscription::new(
-            state.into_inner(),
-            caller.user.id,
-            caller.session_id,
-        )),
+        Some(Ok(caller)) => {
+            match Subscription::new(state.into_inner(), caller.user.id, caller.session_id) {
+                Some(subscription) => Plan::Serve(subscription),
+                None => Plan::Refuse("Too many open sockets for this user"),
+            }
+        }
         _ => Plan::Refuse("Invalid or expired token"),
     };
     upgrade.set(plan);

@@ -2,14 +2,15 @@
 //! Django REST framework's error shapes.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
-use sesame_users::{AvatarChange, ProfileUpdate, Registration, User, UsersError};
+use sesame_users::{AvatarChange, ProfileEdit, ProfileUpdate, Registration, User, UsersError};
 
 use super::login::{log_in, Credentials};
 use super::{body_fields, page_of, run, storage_failure};
+use crate::audit;
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
@@ -494,10 +495,12 @@ async fn update_user(
     update(state, request, payload, caller, target).await
 }
 
-/// PUT and PATCH: only the profile fields can change; id, flags and the
-/// password are read-only here and ignored, as in DRF. A JSON body changes
-/// the text fields (`"avatar": null` removes the avatar); a
-/// `multipart/form-data` body changes them and uploads the file in `avatar`.
+/// PUT and PATCH: the profile fields change; a user's own new email needs
+/// `current_password` and is confirmed by email first; admins set
+/// `is_active`/`is_staff` of other accounts (for anyone else those are
+/// read-only and ignored, as in DRF); id and the password are read-only. A
+/// JSON body changes the text fields (`"avatar": null` removes the avatar);
+/// a `multipart/form-data` body changes them and uploads the file in `avatar`.
 async fn update(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -526,15 +529,44 @@ async fn update(
         first_name: f.optional("first_name"),
         last_name: f.optional("last_name"),
         email: f.optional("email"),
+        current_password: f.optional("current_password"),
+        is_active: f.optional_bool("is_active"),
+        is_staff: f.optional_bool("is_staff"),
     };
     checked(f)?;
     let accounts = state.accounts.clone();
-    let user = run::<Drf, _, _>(move || {
-        accounts.update_profile_with_avatar(&caller.user, target, update, avatar)
-    })
-    .await?
-    .map_err(users_error)?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    let actor = caller.user.id;
+    let edit =
+        run::<Drf, _, _>(move || accounts.edit_profile(&caller.user, target, update, avatar))
+            .await?
+            .map_err(users_error)?;
+    if let Some(note) = audit_note(actor, &edit) {
+        request.extensions_mut().insert(note);
+    }
+    Ok(HttpResponse::Ok().json(user_json(&edit.user)))
+}
+
+/// What the audit log records for a profile edit: an admin's change of
+/// another account, with what changed; a started email change.
+fn audit_note(actor: UserId, edit: &ProfileEdit) -> Option<audit::Note> {
+    if edit.user.id != actor {
+        let changed = if edit.changed.is_empty() {
+            "nothing".to_owned()
+        } else {
+            edit.changed.join(", ")
+        };
+        Some(audit::Note {
+            kind: "admin_changed_user",
+            detail: Some(format!("user {}: {changed}", edit.user.id)),
+        })
+    } else if edit.email_change_started {
+        Some(audit::Note {
+            kind: "email_change_requested",
+            detail: None,
+        })
+    } else {
+        None
+    }
 }
 
 /// Delete the caller's account.

@@ -397,6 +397,19 @@ contract_tests! {
         }
     }
 
+    fn deactivating_revokes_every_session_of_the_account(db: &Database) {
+        let at = now();
+        let john = insert_user(db, "john", None);
+        let jane = insert_user(db, "jane", None);
+        db.create(&jwt_session("john-1", john.id, at)).unwrap();
+        db.create(&jwt_session("jane-1", jane.id, at)).unwrap();
+        db.set_flags(john.id, None, Some(true)).unwrap();
+        assert_eq!(db.list_for_user(john.id).unwrap().len(), 1, "other flags end nothing");
+        db.set_flags(john.id, Some(false), None).unwrap();
+        assert!(db.find("john-1").unwrap().unwrap().revoked_at.is_some());
+        assert!(db.find("jane-1").unwrap().unwrap().revoked_at.is_none());
+    }
+
     fn record_login_stores_the_time(db: &Database) {
         let john = insert_user(db, "john", None);
         let jane = insert_user(db, "jane", None);

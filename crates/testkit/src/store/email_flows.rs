@@ -225,7 +225,8 @@ impl AccountTokenStore for InMemoryStore {
             TokenEffect::SetEmail(email) => user.email = Some(email.as_str().to_owned()),
         }
         for t in state.flows.tokens.iter_mut() {
-            if t.user_id == id && t.purpose == token.purpose && t.used_at.is_none() {
+            let dies = t.purpose == token.purpose || matches!(effect, TokenEffect::SetEmail(_));
+            if t.user_id == id && dies && t.used_at.is_none() {
                 t.used_at = Some(now);
             }
         }
