@@ -4,12 +4,15 @@ use std::sync::Arc;
 use actix_http::{HttpService, KeepAlive};
 use actix_server::{Server, ServerHandle};
 use actix_service::{map_config, IntoServiceFactory};
-use actix_web::dev::AppConfig;
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN};
+use actix_web::middleware::Next;
 use actix_web::{middleware, web, App};
 use chrono::Duration;
 use sesame_events::EventService;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
-use sesame_http::{Hub, SharedApp};
+use sesame_http::{BodyTimeout, Hub, Routes, SharedApp};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
@@ -20,6 +23,8 @@ use sha2::{Digest, Sha256};
 use crate::hashing::HashingPool;
 use crate::logging::access_log;
 use crate::mail::{mail_services, MailSender};
+use crate::private::{make_private, restrict_new_files};
+use crate::purge::Purge;
 use crate::secrets::load_or_generate;
 use crate::Config;
 use sesame_persistence::FileAvatarStore;
@@ -71,10 +76,15 @@ pub(crate) struct Services {
 impl Services {
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        restrict_new_files();
+        for dir in [config.data_dir.clone(), config.outbox_dir()] {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| make_private(&dir))
+                .map_err(|source| StartError::DataDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+        }
         let database = Database::connect(&config.database_url(), config.database.pool_size)?;
         database.migrate()?;
         let secret = match &config.tokens.jwt_secret {
@@ -190,6 +200,7 @@ pub struct Application {
     server: Server,
     mail_sender: actix_rt::Arbiter,
     hub: Arc<Hub>,
+    purge: Option<Purge>,
 }
 
 impl Application {
@@ -232,6 +243,11 @@ impl Application {
             messages_per_minute: config.rate_limit.messages_per_minute,
         });
         listen_for_notices(&services.database, services.hub.clone());
+        let purge = Purge::configured(config, &services.database);
+        let routes = web::Data::new(Routes::new(&settings));
+        let body_timeout = web::Data::new(BodyTimeout(std::time::Duration::from_secs(
+            config.http.body_timeout_seconds,
+        )));
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();
@@ -255,9 +271,14 @@ impl Application {
             let settings = state.settings.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(routes.clone())
+                .app_data(body_timeout.clone())
+                .wrap(middleware::from_fn(sesame_http::routes::method_not_allowed))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
+                .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
                 .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
+                .wrap(middleware::from_fn(credentials_only_for_allowed_origins))
                 .wrap(middleware::from_fn(sesame_http::audit::trail))
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
@@ -309,6 +330,7 @@ impl Application {
             server,
             mail_sender,
             hub,
+            purge,
         })
     }
 
@@ -329,6 +351,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
+        if let Some(purge) = self.purge {
+            purge.start();
+        }
         actix_web::rt::spawn(async move {
             shutdown_requested().await;
             tracing::info!("shutting down: closing WebSockets, finishing requests");
@@ -369,6 +394,21 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .allowed_headers(["authorization", "content-type"])
         .supports_credentials()
         .max_age(3600)
+}
+
+/// `actix-cors` says `Access-Control-Allow-Credentials: true` on every
+/// answer; it belongs only on answers to an allowed origin (those with
+/// `Access-Control-Allow-Origin`).
+async fn credentials_only_for_allowed_origins(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let headers = response.headers_mut();
+    if !headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+    Ok(response)
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer, no framing.

@@ -34,6 +34,29 @@ pub struct Config {
     pub log: LogConfig,
     /// Second factors.
     pub mfa: MfaConfig,
+    /// Removal of expired and used rows.
+    pub purge: PurgeConfig,
+}
+
+/// `[purge]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PurgeConfig {
+    /// How often expired sessions and tokens, used or expired one-time
+    /// tokens and delivered emails are removed; 0: never.
+    pub interval_seconds: u64,
+    /// How long such rows are kept after they expired, were used or
+    /// delivered; 0: never removed.
+    pub retention_seconds: u64,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        PurgeConfig {
+            interval_seconds: 300,
+            retention_seconds: 7 * 24 * 3600,
+        }
+    }
 }
 
 /// `[mfa]`
@@ -76,6 +99,8 @@ pub struct HttpConfig {
     /// Sesame, cookies included; empty: none (no CORS headers at all).
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+    /// A request body that sends nothing for this long is cut off (408); 0: never.
+    pub body_timeout_seconds: u64,
 }
 
 /// `[database]`
@@ -258,6 +283,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
             mfa: MfaConfig::default(),
+            purge: PurgeConfig::default(),
         }
     }
 }
@@ -276,6 +302,7 @@ impl Default for HttpConfig {
             trusted_proxy_header: None,
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),
+            body_timeout_seconds: 10,
         }
     }
 }
