@@ -364,7 +364,10 @@ backend_tests! {
 
     fn client_errors_are_not_logged_at_error_and_lines_carry_the_request_id(backend) {
         let dir = tempfile::TempDir::new().unwrap();
-        let (mut binary, _database) = start_binary(&backend, dir.path(), "077", &[("RUST_LOG", "debug")]);
+        let (mut binary, _database) = start_binary(&backend, dir.path(), "077", &[
+            ("RUST_LOG", "debug"),
+            ("SESAME__HTTP__CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ]);
         let log = collect_log(&mut binary);
         let base = binary.base.clone();
         let token = register_and_login(&base, "logged");
@@ -409,11 +412,18 @@ backend_tests! {
         let answer = agent().run(request.body(json!({"avatar": null}).to_string()).unwrap()).unwrap();
         assert_eq!(answer.status().as_u16(), 200);
 
+        // A record of the `log` facade (actix-multipart on a part longer
+        // than its own Content-Length) is bridged, inside the request's span.
+        let lying = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"first_name\"\r\nContent-Length: 2\r\n\r\nabcdef\r\n--{BOUNDARY}--\r\n");
+        let (status, _) = call(&base, "PATCH", "/auth/users/me/", &[("Authorization", &bearer), ("Content-Type", &format!("multipart/form-data; boundary={BOUNDARY}")), ("X-Request-Id", "ops-bridge-17")], lying.into_bytes());
+        assert!(status < 500, "{status}");
+
         let deadline = Instant::now() + Duration::from_secs(5);
         let lines: Vec<Value> = loop {
             let lines: Vec<Value> = log.lock().unwrap().iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
             let seen = lines.iter().filter(|line| line.to_string().contains("ops-trace-17")).count();
-            if seen >= 2 || Instant::now() > deadline {
+            let bridged = lines.iter().filter(|line| line.to_string().contains("ops-bridge-17")).count();
+            if (seen >= 2 && bridged >= 2) || Instant::now() > deadline {
                 break lines;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -425,6 +435,11 @@ backend_tests! {
         assert!(
             traced.iter().any(|line| line["fields"]["message"] == "could not remove an old avatar"),
             "the blocking thread's line carries the request id: {traced:#?}"
+        );
+        let bridged: Vec<&Value> = lines.iter().filter(|line| line["span"]["request_id"] == "ops-bridge-17").collect();
+        assert!(
+            bridged.iter().any(|line| line["fields"]["message"].as_str().is_some_and(|m| m.contains("multipart field did not read all the data"))),
+            "a `log` record, bridged with the request id: {bridged:#?}"
         );
         let _ = binary.child.kill();
         let _ = binary.child.wait();
