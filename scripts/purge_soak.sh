@@ -6,6 +6,8 @@
 # purge looks after, then and after the server has run a few seconds more.
 #
 #   scripts/purge_soak.sh [ROUNDS]      (default 1000)
+#
+# SESAME_BIN=path/to/sesame uses that binary instead of building one.
 set -euo pipefail
 
 rounds="${1:-1000}"
@@ -15,9 +17,13 @@ for tool in curl sqlite3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "soak: $tool is needed" >&2; exit 1; }
 done
 
-cargo build --release --bin sesame
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-sesame="$target/release/sesame"
+if [ -n "${SESAME_BIN:-}" ]; then
+    sesame="$SESAME_BIN"
+else
+    cargo build --release --bin sesame
+    target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    sesame="$target/release/sesame"
+fi
 
 work="$(mktemp -d)"
 server=""
@@ -50,7 +56,7 @@ soak() {
         curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    local base="http://127.0.0.1:$port" password="Soak-$RANDOM-horse-battery"
+    local base="http://127.0.0.1:$port" password="Xk92!dumbo-lamp-$RANDOM"
     curl -fs -o /dev/null -H 'Content-Type: application/json' \
         -d "{\"username\":\"soak\",\"email\":\"soak@example.com\",\"password\":\"$password\",\"re_password\":\"$password\"}" \
         "$base/auth/users/"
