@@ -77,13 +77,14 @@ impl Services {
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
         restrict_new_files();
+        let data_dir_error = |dir: &std::path::Path| {
+            let path = dir.display().to_string();
+            move |source| StartError::DataDir { path, source }
+        };
+        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
+        // An outbox elsewhere is made private too, if it exists yet.
         for dir in [config.data_dir.clone(), config.outbox_dir()] {
-            std::fs::create_dir_all(&dir)
-                .and_then(|()| make_private(&dir))
-                .map_err(|source| StartError::DataDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
+            make_private(&dir).map_err(data_dir_error(&dir))?;
         }
         let database = Database::connect(&config.database_url(), config.database.pool_size)?;
         database.migrate()?;
