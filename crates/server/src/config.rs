@@ -38,6 +38,9 @@ pub struct Config {
     pub purge: PurgeConfig,
 }
 
+/// The longest timeout, interval or retention a setting may ask for.
+const MAX_PERIOD_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 /// `[purge]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -441,6 +444,18 @@ impl Config {
             return invalid("database.pool_size", "must be at least 1".into());
         }
         for (key, seconds) in [
+            ("http.body_timeout_seconds", self.http.body_timeout_seconds),
+            ("purge.interval_seconds", self.purge.interval_seconds),
+            ("purge.retention_seconds", self.purge.retention_seconds),
+        ] {
+            if seconds > MAX_PERIOD_SECONDS {
+                return invalid(
+                    key,
+                    format!("must be at most {MAX_PERIOD_SECONDS} seconds (10 years)"),
+                );
+            }
+        }
+        for (key, seconds) in [
             ("tokens.access_ttl_seconds", self.tokens.access_ttl_seconds),
             (
                 "tokens.refresh_ttl_seconds",
@@ -616,6 +631,14 @@ mod tests {
         assert_eq!(
             key_of(with(|c| c.tokens.access_ttl_seconds = 0)),
             "tokens.access_ttl_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.body_timeout_seconds = u64::MAX)),
+            "http.body_timeout_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.purge.retention_seconds = u64::MAX)),
+            "purge.retention_seconds"
         );
     }
 

@@ -35,7 +35,7 @@ pub(crate) fn init(config: &Config) {
 /// connection (bytes that are not HTTP, a reset mid-answer): nothing an
 /// operator can act on. ERROR is kept for what they must.
 fn for_an_operator(metadata: &Metadata<'_>) -> bool {
-    !(*metadata.level() == Level::ERROR && metadata.target().starts_with("actix_http::h1"))
+    !(*metadata.level() == Level::ERROR && metadata.target() == "actix_http::h1::dispatcher")
 }
 
 /// Paths whose last segment is a credential: logged with it masked.
