@@ -108,7 +108,7 @@ backend_tests! {
         assert_eq!(malformed.status, 400);
         assert_eq!(malformed.json["code"], "parse_error");
         let wrong_type = app.request("POST", "/auth/jwt/create/", None, Body::Raw("text/plain", "hello".into()));
-        assert_eq!(wrong_type.status, 400);
+        assert_eq!(wrong_type.status, 415);
         assert!(wrong_type.json["detail"].is_string());
         let not_object = app.request("POST", "/auth/jwt/create/", None, Body::Raw("application/json", "[1,2]".into()));
         assert_eq!(not_object.status, 400);

@@ -19,7 +19,20 @@ pub struct Binary {
 /// Starts the binary in `dir` on a free port, SQLite unless `env` says
 /// otherwise, bcrypt cost 4, no rate limits, JSON logs.
 pub fn start(dir: &Path, env: &[(&str, &str)]) -> Binary {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
+    start_command(Command::new(env!("CARGO_BIN_EXE_sesame")), dir, env)
+}
+
+/// [`start`], through `sh` after `umask {umask}`.
+pub fn start_with_umask(dir: &Path, env: &[(&str, &str)], umask: &str) -> Binary {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\""))
+        .arg(env!("CARGO_BIN_EXE_sesame"));
+    start_command(command, dir, env)
+}
+
+fn start_command(mut command: Command, dir: &Path, env: &[(&str, &str)]) -> Binary {
     command
         .current_dir(dir)
         .env_remove("DATABASE_URL")

@@ -174,7 +174,8 @@ pub async fn trail(
             detail,
         );
         let log = state.audit.clone();
-        actix_web::rt::task::spawn_blocking(move || write(log.as_ref(), &event));
+        let span = tracing::Span::current();
+        actix_web::rt::task::spawn_blocking(move || span.in_scope(|| write(log.as_ref(), &event)));
     }
     Ok(response)
 }

@@ -15,14 +15,34 @@ pub enum BodyError {
     NotAnObject,
 }
 
-/// Reads the body as an object of fields, from JSON or from
-/// `application/x-www-form-urlencoded` (what HTML forms, OAuth2 password
-/// clients and a bare `curl -d` send; a form body that is a JSON object is
-/// read as JSON). An empty body reads as `{}`.
+/// Reads the body as a JSON object of fields. Content types an HTML form
+/// can send cross-site without a preflight (form, multipart, `text/plain`)
+/// are refused, so a foreign page cannot post credentials (login CSRF). An
+/// empty body reads as `{}`.
 pub(crate) async fn read_object(
     request: &HttpRequest,
     payload: web::Payload,
     limit: usize,
+) -> Result<Map<String, Value>, BodyError> {
+    read(request, payload, limit, false).await
+}
+
+/// [`read_object`], also reading `application/x-www-form-urlencoded` (what
+/// OAuth2 password clients and a bare `curl -d` send; a form body that is a
+/// JSON object is read as JSON), for the routes whose contract asks for it.
+pub(crate) async fn read_object_or_form(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Map<String, Value>, BodyError> {
+    read(request, payload, limit, true).await
+}
+
+async fn read(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    form_allowed: bool,
 ) -> Result<Map<String, Value>, BodyError> {
     let content_type = request
         .headers()
@@ -36,7 +56,7 @@ pub(crate) async fn read_object(
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    let is_form = content_type == "application/x-www-form-urlencoded";
+    let is_form = form_allowed && content_type == "application/x-www-form-urlencoded";
     let is_json = content_type.is_empty()
         || content_type == "application/json"
         || (content_type.starts_with("application/") && content_type.ends_with("+json"));

@@ -8,7 +8,7 @@
 //! routes and the *enabled* surfaces (a switched-off surface is not in the
 //! document, as it is not served), then adds what every operation of a
 //! surface shares, in that surface's error shape: 401 on Bearer routes,
-//! the unreadable-body error and 413 on routes with a body, 429 with
+//! the unreadable-body error, 408, 413 and 415 on routes with a body, 429 with
 //! `Retry-After` on rate-limited credential routes, 503 when storage is down.
 
 pub(crate) mod schemas;
@@ -366,6 +366,14 @@ fn complete(part: &mut Document, tag: &str, shape: ErrorShape) {
             add(
                 "413",
                 error_response("The body is larger than the configured limit", error),
+            );
+            add(
+                "415",
+                error_response("A content type this route does not read", error),
+            );
+            add(
+                "408",
+                error_response("The body stalled and was cut off", error),
             );
         }
         if crate::guard::is_credential_route(&method, &path) {

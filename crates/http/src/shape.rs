@@ -43,7 +43,7 @@ pub trait Shape: 'static {
                 &format!("JSON parse error - {reason}"),
             ),
             BodyError::UnsupportedMediaType(content_type) => Self::message(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{content_type}\" in request."),
             ),
             BodyError::NotAnObject => {

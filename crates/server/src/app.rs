@@ -4,13 +4,16 @@ use std::sync::Arc;
 use actix_http::{HttpService, KeepAlive};
 use actix_server::{Server, ServerHandle};
 use actix_service::{map_config, IntoServiceFactory};
-use actix_web::dev::AppConfig;
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN};
+use actix_web::middleware::Next;
 use actix_web::{middleware, web, App};
 use chrono::Duration;
 use sesame_events::EventService;
 use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
-use sesame_http::{Hub, SharedApp, SocketRevoker};
+use sesame_http::{BodyTimeout, Hub, Routes, SharedApp, SocketRevoker};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
@@ -21,6 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::hashing::HashingPool;
 use crate::logging::access_log;
 use crate::mail::{mail_services, MailSender};
+use crate::private::{make_private, restrict_new_files};
+use crate::purge::Purge;
 use crate::secrets::load_or_generate;
 use crate::Config;
 use sesame_persistence::FileAvatarStore;
@@ -74,10 +79,16 @@ pub(crate) struct Services {
 impl Services {
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        restrict_new_files();
+        let data_dir_error = |dir: &std::path::Path| {
+            let path = dir.display().to_string();
+            move |source| StartError::DataDir { path, source }
+        };
+        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
+        // An outbox elsewhere is made private too, if it exists yet.
+        for dir in [config.data_dir.clone(), config.outbox_dir()] {
+            make_private(&dir).map_err(data_dir_error(&dir))?;
+        }
         let database = Database::connect(&config.database_url(), config.database.pool_size)?;
         database.migrate()?;
         let secret = match &config.tokens.jwt_secret {
@@ -196,6 +207,7 @@ pub struct Application {
     server: Server,
     mail_sender: actix_rt::Arbiter,
     hub: Arc<Hub>,
+    purge: Option<Purge>,
 }
 
 impl Application {
@@ -241,6 +253,11 @@ impl Application {
         // Whatever ends a session closes its sockets at once.
         let revoker = SocketRevoker::start(services.hub.clone(), services.sessions.clone());
         services.database.observe_changes(revoker);
+        let purge = Purge::configured(config, &services.database);
+        let routes = web::Data::new(Routes::new(&settings));
+        let body_timeout = web::Data::new(BodyTimeout(std::time::Duration::from_secs(
+            config.http.body_timeout_seconds,
+        )));
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();
@@ -265,9 +282,14 @@ impl Application {
             let settings = state.settings.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(routes.clone())
+                .app_data(body_timeout.clone())
+                .wrap(middleware::from_fn(sesame_http::routes::method_not_allowed))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
+                .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
                 .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
+                .wrap(middleware::from_fn(credentials_only_for_allowed_origins))
                 .wrap(middleware::from_fn(sesame_http::audit::trail))
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
@@ -319,6 +341,7 @@ impl Application {
             server,
             mail_sender,
             hub,
+            purge,
         })
     }
 
@@ -339,6 +362,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
+        if let Some(purge) = self.purge {
+            purge.start();
+        }
         actix_web::rt::spawn(async move {
             shutdown_requested().await;
             tracing::info!("shutting down: closing WebSockets, finishing requests");
@@ -379,6 +405,21 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .allowed_headers(["authorization", "content-type"])
         .supports_credentials()
         .max_age(3600)
+}
+
+/// `actix-cors` says `Access-Control-Allow-Credentials: true` on every
+/// answer; it belongs only on answers to an allowed origin (those with
+/// `Access-Control-Allow-Origin`).
+async fn credentials_only_for_allowed_origins(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let headers = response.headers_mut();
+    if !headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+    Ok(response)
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer, no framing.

@@ -34,6 +34,32 @@ pub struct Config {
     pub log: LogConfig,
     /// Second factors.
     pub mfa: MfaConfig,
+    /// Removal of expired and used rows.
+    pub purge: PurgeConfig,
+}
+
+/// The longest timeout, interval or retention a setting may ask for.
+const MAX_PERIOD_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+/// `[purge]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PurgeConfig {
+    /// How often expired sessions and tokens, used or expired one-time
+    /// tokens and delivered emails are removed; 0: never.
+    pub interval_seconds: u64,
+    /// How long such rows are kept after they expired, were used or
+    /// delivered; 0: never removed.
+    pub retention_seconds: u64,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        PurgeConfig {
+            interval_seconds: 300,
+            retention_seconds: 7 * 24 * 3600,
+        }
+    }
 }
 
 /// `[mfa]`
@@ -78,6 +104,8 @@ pub struct HttpConfig {
     /// Sesame, cookies included; empty: none (no CORS headers at all).
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+    /// A request body that sends nothing for this long is cut off (408); 0: never.
+    pub body_timeout_seconds: u64,
 }
 
 /// `[database]`
@@ -260,6 +288,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
             mfa: MfaConfig::default(),
+            purge: PurgeConfig::default(),
         }
     }
 }
@@ -279,6 +308,7 @@ impl Default for HttpConfig {
             trusted_proxy_header: None,
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),
+            body_timeout_seconds: 10,
         }
     }
 }
@@ -415,6 +445,18 @@ impl Config {
         }
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1".into());
+        }
+        for (key, seconds) in [
+            ("http.body_timeout_seconds", self.http.body_timeout_seconds),
+            ("purge.interval_seconds", self.purge.interval_seconds),
+            ("purge.retention_seconds", self.purge.retention_seconds),
+        ] {
+            if seconds > MAX_PERIOD_SECONDS {
+                return invalid(
+                    key,
+                    format!("must be at most {MAX_PERIOD_SECONDS} seconds (10 years)"),
+                );
+            }
         }
         for (key, seconds) in [
             ("tokens.access_ttl_seconds", self.tokens.access_ttl_seconds),
@@ -592,6 +634,14 @@ mod tests {
         assert_eq!(
             key_of(with(|c| c.tokens.access_ttl_seconds = 0)),
             "tokens.access_ttl_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.body_timeout_seconds = u64::MAX)),
+            "http.body_timeout_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.purge.retention_seconds = u64::MAX)),
+            "purge.retention_seconds"
         );
     }
 

@@ -59,8 +59,9 @@ impl HashingPool {
         work: impl FnOnce(&dyn PasswordHasher) -> T + Send + 'static,
     ) -> Option<T> {
         let (reply, answer) = sync_channel(1);
+        let span = tracing::Span::current();
         let job: Job = Box::new(move |hasher| {
-            let _ = reply.send(work(hasher));
+            let _ = reply.send(span.in_scope(|| work(hasher)));
         });
         self.jobs.send(job).ok()?;
         answer.recv().ok()

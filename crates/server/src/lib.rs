@@ -7,6 +7,8 @@ mod config;
 mod hashing;
 mod logging;
 mod mail;
+mod private;
+mod purge;
 mod secrets;
 
 pub use app::{Application, StartError};

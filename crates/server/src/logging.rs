@@ -5,21 +5,37 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use sesame_kernel::secrets::{hex, random_bytes};
+use tracing::{Instrument, Level, Metadata};
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use crate::{Config, LogFormat};
 
 /// Installs the global subscriber. `RUST_LOG` wins over the configured level.
+/// Records of the `log` facade (r2d2, rustls, actix) go through it too.
 pub(crate) fn init(config: &Config) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match config.log.format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(
+            lines
+                .with_filter(filter)
+                .with_filter(filter_fn(for_an_operator)),
+        )
+        .try_init();
+}
+
+/// The HTTP/1 dispatcher logs at ERROR what a client did to its own
+/// connection (bytes that are not HTTP, a reset mid-answer): nothing an
+/// operator can act on. ERROR is kept for what they must.
+fn for_an_operator(metadata: &Metadata<'_>) -> bool {
+    !(*metadata.level() == Level::ERROR && metadata.target() == "actix_http::h1::dispatcher")
 }
 
 /// Paths whose last segment is a credential: logged with it masked.
@@ -55,7 +71,8 @@ fn request_id(request: &ServiceRequest) -> String {
 const REQUEST_ID: &str = "x-request-id";
 
 /// One log line per request: request id, method, path (tokens masked),
-/// status, duration. The id is echoed in the `X-Request-Id` response header.
+/// status, duration. The id is echoed in the `X-Request-Id` response header,
+/// and every line the request causes is in a `request` span carrying it.
 pub(crate) async fn access_log(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -64,12 +81,14 @@ pub(crate) async fn access_log(
     let id = request_id(&request);
     let method = request.method().clone();
     let path = loggable_path(request.path());
-    let mut response = next.call(request).await?;
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.call(request).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), value);
     }
+    let _in_request = span.enter();
     tracing::info!(
         target: "sesame::http",
         request_id = %id,

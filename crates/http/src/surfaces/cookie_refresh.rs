@@ -44,6 +44,10 @@ impl Shape for MessageShape {
             BodyError::TooLarge => {
                 Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
             }
+            BodyError::UnsupportedMediaType(_) => Self::message(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Request body must be JSON",
+            ),
             _ => Self::message(
                 StatusCode::BAD_REQUEST,
                 "Request body must be a JSON object",

@@ -80,7 +80,10 @@ impl Shape for FastApi {
             BodyError::TooLarge => {
                 Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
             }
-            BodyError::Malformed(_) | BodyError::UnsupportedMediaType(_) => ApiError::new(
+            BodyError::UnsupportedMediaType(_) => {
+                Self::detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+            }
+            BodyError::Malformed(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"detail": [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}]}),
             ),

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::blocking::blocking;
-use crate::body::read_object;
+use crate::body::{read_object, read_object_or_form};
 use crate::fields::Fields;
 use crate::openapi::ErrorShape;
 use crate::query::{page, query_map};
@@ -137,6 +137,18 @@ pub(crate) async fn body_fields<S: Shape>(
     payload: web::Payload,
 ) -> Result<Fields, ApiError> {
     read_object(request, payload, state.settings.max_json_bytes)
+        .await
+        .map(Fields::new)
+        .map_err(S::body_error)
+}
+
+/// [`body_fields`], also from a form body (only where a contract asks for one).
+pub(crate) async fn form_fields<S: Shape>(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Fields, ApiError> {
+    read_object_or_form(request, payload, state.settings.max_json_bytes)
         .await
         .map(Fields::new)
         .map_err(S::body_error)

@@ -61,6 +61,10 @@ impl Shape for Opaque {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Corps de la requête trop volumineux",
             ),
+            BodyError::UnsupportedMediaType(_) => Self::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Type de contenu non pris en charge : JSON attendu",
+            ),
             _ => Self::error(
                 StatusCode::BAD_REQUEST,
                 "Corps de la requête invalide : JSON attendu",
@@ -77,6 +81,7 @@ fn capitalized(field: &str) -> String {
         .unwrap_or_default()
 }
 
+const ACTIVATION_REQUIRED: &str = "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email";
 const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
 const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
 const UNKNOWN_TOKEN: &str = "Token inexistant : Ce token n'existe pas dans la base de données";
@@ -174,6 +179,7 @@ fn users_error(error: UsersError) -> ApiError {
     responses(
         (status = 200, description = "Created; the token of a new session", body = doc::OpaqueToken),
         (status = 400, description = "Username taken, empty username or password, or a weak password", body = doc::OpaqueError),
+        (status = 403, description = "Accounts need email activation: register with `POST /auth/users/` and an email", body = doc::OpaqueError),
     )
 )]
 async fn register(
@@ -181,6 +187,9 @@ async fn register(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if state.accounts.settings().require_activation {
+        return Err(Opaque::error(StatusCode::FORBIDDEN, ACTIVATION_REQUIRED));
+    }
     let mut f = fields(&state, &request, payload).await?;
     let username = text(&mut f, "username");
     let password = text(&mut f, "password");

@@ -92,7 +92,7 @@ impl Shape for Drf {
                 Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
             }
             BodyError::UnsupportedMediaType(content_type) => Self::detail(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{content_type}\" in request."),
                 "unsupported_media_type",
             ),

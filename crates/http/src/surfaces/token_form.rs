@@ -7,7 +7,7 @@ use sesame_users::{FieldProblem, Registration, UsersError};
 
 use super::events_messages::FastApi;
 use super::login::{log_in, Credentials};
-use super::{body_fields, run, storage_failure};
+use super::{body_fields, form_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
@@ -69,6 +69,7 @@ fn checked(fields: Fields) -> Result<(), ApiError> {
     responses(
         (status = 201, description = "Created", body = doc::CreatedUser),
         (status = 400, description = "`Username already registered`", body = doc::FastApiError),
+        (status = 403, description = "Accounts need email activation: register with `POST /auth/users/` and an email", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields, or a weak password", body = doc::FastApiValidationError),
     )
 )]
@@ -77,6 +78,12 @@ async fn create_user(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if state.accounts.settings().require_activation {
+        return Err(TokenForm::message(
+            StatusCode::FORBIDDEN,
+            "Accounts need email activation, and this route takes no email: register with POST /auth/users/ and an email address.",
+        ));
+    }
     let mut f = fields(&state, &request, payload).await?;
     let registration = Registration {
         username: f.required("username"),
@@ -120,7 +127,7 @@ async fn token(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
+    let mut f = form_fields::<TokenForm>(&state, &request, payload).await?;
     let username = f.required("username");
     let password = f.required("password");
     let otp = f.optional("otp");

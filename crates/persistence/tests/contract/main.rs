@@ -11,5 +11,6 @@ mod support;
 mod concurrency;
 mod email_flows;
 mod events;
+mod purge;
 mod sessions;
 mod users;

@@ -89,7 +89,9 @@ async fn start_flow(
     checked(f)?;
     let accounts = state.accounts.clone();
     // The handle is dropped: the task runs on whether or not it is awaited.
+    let span = tracing::Span::current();
     drop(actix_web::rt::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         if let Err(error) = work(&accounts, &email) {
             tracing::error!(flow, error = %error, "email flow failed");
         }

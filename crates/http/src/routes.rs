@@ -1,0 +1,195 @@
+//! Which methods each served path answers and in which surface's shape it
+//! words errors, for the answers made outside the handlers: 405 with
+//! `Allow` for a known path asked with a method it does not serve, and 408
+//! for a body that stalls (see [`crate::stall`]).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, ALLOW};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+use utoipa::openapi::PathItem;
+
+use crate::openapi::ErrorShape;
+use crate::surfaces::{api_parts, Drf, FastApi, MessageShape, Opaque, Surface};
+use crate::{ApiError, HttpSettings, Shape};
+
+/// The served paths: their patterns, methods and error shapes.
+pub struct Routes {
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    pattern: ResourceDef,
+    methods: Vec<Method>,
+    shape: ErrorShape,
+}
+
+impl Routes {
+    /// The routes of the enabled surfaces (from the API document) and the
+    /// served paths the document leaves out.
+    pub fn new(settings: &HttpSettings) -> Routes {
+        let mut entries: Vec<Entry> = api_parts(settings)
+            .into_iter()
+            .flat_map(|(_, shape, part)| {
+                part.paths.paths.into_iter().map(move |(path, item)| Entry {
+                    pattern: ResourceDef::new(path),
+                    methods: methods_of(&item),
+                    shape,
+                })
+            })
+            .collect();
+        let mut get = |path: &str, shape| {
+            entries.push(Entry {
+                pattern: ResourceDef::new(path),
+                methods: vec![Method::GET],
+                shape,
+            })
+        };
+        get("/openapi.json", ErrorShape::None);
+        get("/docs", ErrorShape::None);
+        get("/docs/{_:.*}", ErrorShape::None);
+        if settings.surfaces.contains(&Surface::EventsMessages) {
+            get("/ws/{token}", ErrorShape::FastApi);
+        }
+        if settings.surfaces.contains(&Surface::Primary) {
+            get("/media/avatars/{file}", ErrorShape::Drf);
+        }
+        Routes { entries }
+    }
+
+    /// The methods `path` is served with, in a fixed order; empty for an
+    /// unknown path.
+    pub fn allowed(&self, path: &str) -> Vec<Method> {
+        let served: Vec<&Method> = self
+            .matching(path)
+            .flat_map(|entry| &entry.methods)
+            .collect();
+        ORDER
+            .iter()
+            .filter(|method| served.contains(method))
+            .cloned()
+            .collect()
+    }
+
+    /// The error shape of the surface serving `path`.
+    pub(crate) fn shape(&self, path: &str) -> ErrorShape {
+        self.matching(path)
+            .next()
+            .map_or(ErrorShape::None, |entry| entry.shape)
+    }
+
+    fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> {
+        self.entries
+            .iter()
+            .filter(move |entry| entry.pattern.is_match(path))
+    }
+}
+
+const ORDER: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+fn methods_of(item: &PathItem) -> Vec<Method> {
+    [
+        (&item.get, Method::GET),
+        (&item.post, Method::POST),
+        (&item.put, Method::PUT),
+        (&item.patch, Method::PATCH),
+        (&item.delete, Method::DELETE),
+    ]
+    .into_iter()
+    .filter(|(operation, _)| operation.is_some())
+    .map(|(_, method)| method)
+    .collect()
+}
+
+/// An error of `status` in `shape`, with a machine code for the shapes
+/// that carry one.
+pub(crate) fn shaped(
+    shape: ErrorShape,
+    status: StatusCode,
+    message: &str,
+    french: &str,
+    code: &str,
+) -> ApiError {
+    match shape {
+        ErrorShape::Drf => Drf::coded(status, message, code),
+        ErrorShape::FastApi | ErrorShape::None => FastApi::message(status, message),
+        ErrorShape::Opaque => Opaque::message(status, french),
+        ErrorShape::Message => MessageShape::message(status, message),
+    }
+}
+
+/// Turns the 404 (no route) or bare 405 (a resource without that method)
+/// of a known path asked with a method it does not serve into a 405 with
+/// `Allow`, in the shape of the surface serving that path.
+pub async fn method_not_allowed(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let routes = request.app_data::<web::Data<Routes>>().cloned();
+    let response = next.call(request).await?.map_into_boxed_body();
+    let status = response.status();
+    let Some(routes) = routes else {
+        return Ok(response);
+    };
+    if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(response);
+    }
+    let path = response.request().path();
+    let method = response.request().method().clone();
+    let allowed = routes.allowed(path);
+    if allowed.is_empty() || allowed.contains(&method) {
+        return Ok(response);
+    }
+    let shape = routes.shape(path);
+    let error = if shape == ErrorShape::Drf {
+        Drf::coded(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{method}\" not allowed."),
+            "method_not_allowed",
+        )
+    } else {
+        shaped(
+            shape,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+            &format!("Méthode {method} non autorisée"),
+            "method_not_allowed",
+        )
+    };
+    let mut answer = error.error_response();
+    let list = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        answer.headers_mut().insert(ALLOW, value);
+    }
+    Ok(response.into_response(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_come_from_every_route_of_a_path() {
+        let routes = Routes::new(&HttpSettings::default());
+        assert_eq!(
+            routes.allowed("/auth/users/me/"),
+            [Method::GET, Method::PUT, Method::PATCH, Method::DELETE]
+        );
+        assert_eq!(routes.allowed("/auth/users/"), [Method::GET, Method::POST]);
+        assert_eq!(routes.allowed("/events/7"), routes.allowed("/events/8"));
+        assert!(routes.allowed("/nowhere").is_empty());
+        assert_eq!(routes.shape("/auth/register"), ErrorShape::Opaque);
+    }
+}
