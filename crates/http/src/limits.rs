@@ -18,10 +18,10 @@ const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 /// A streak of locks is forgotten after this long without a new one.
 const QUIET: Duration = Duration::from_secs(60 * 60);
 /// Wrong second-factor codes (since the last successful login) that make
-/// the account owner get an alert.
+/// the account owner get an alert (the mail flow sends at most one an hour).
 const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
-/// At most one alert per account in this long.
-const ALERT_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// Wrong codes are forgotten after this long without one.
+const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
 /// Checks between two prunings of the maps.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most lock entries kept; past it the soonest-expiring go.
@@ -96,7 +96,6 @@ struct Lock {
 struct CodeFailures {
     count: u32,
     last: Instant,
-    alerted: Option<Instant>,
 }
 
 /// The limiters, shared by every worker.
@@ -191,11 +190,7 @@ impl RateLimits {
         locks.shrink_to_fit();
         drop(locks);
         let mut failures = locked(&self.code_failures);
-        failures.retain(|_, f| {
-            now.saturating_duration_since(f.last) < ALERT_INTERVAL
-                || f.alerted
-                    .is_some_and(|at| now.saturating_duration_since(at) < ALERT_INTERVAL)
-        });
+        failures.retain(|_, f| now.saturating_duration_since(f.last) < CODE_FAILURES_KEPT);
         failures.shrink_to_fit();
     }
 
@@ -288,29 +283,21 @@ impl RateLimits {
     }
 
     /// Counts a wrong second-factor code for account `user` (whether or
-    /// not limits are on: this is an alarm, not a limit). `true` when the
-    /// owner should be alerted now: after five wrong codes, at most once
-    /// an hour.
+    /// not limits are on: this is an alarm, not a limit). `true` at every
+    /// fifth wrong code since the last good login: time to alert the owner.
     pub fn record_wrong_code(&self, user: i64) -> bool {
         let now = Instant::now();
         let mut failures = locked(&self.code_failures);
         let entry = failures.entry(user).or_insert(CodeFailures {
             count: 0,
             last: now,
-            alerted: None,
         });
+        if now.saturating_duration_since(entry.last) >= CODE_FAILURES_KEPT {
+            entry.count = 0;
+        }
         entry.count += 1;
         entry.last = now;
-        let quiet = entry
-            .alerted
-            .is_none_or(|at| now.saturating_duration_since(at) >= ALERT_INTERVAL);
-        if entry.count >= SECOND_FACTOR_ALERT_AFTER && quiet {
-            entry.count = 0;
-            entry.alerted = Some(now);
-            true
-        } else {
-            false
-        }
+        entry.count.is_multiple_of(SECOND_FACTOR_ALERT_AFTER)
     }
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
@@ -436,14 +423,18 @@ mod tests {
     }
 
     #[test]
-    fn wrong_codes_alert_once_an_hour() {
+    fn every_fifth_wrong_code_calls_for_an_alert() {
         let limits = limits(|s| s.enabled = false);
-        let alerts: Vec<bool> = (0..3 * SECOND_FACTOR_ALERT_AFTER)
-            .map(|_| limits.record_wrong_code(7))
+        let alerts: Vec<usize> = (1..=3 * SECOND_FACTOR_ALERT_AFTER as usize)
+            .filter(|_| limits.record_wrong_code(7))
             .collect();
-        assert_eq!(alerts.iter().filter(|a| **a).count(), 1);
-        assert!(alerts[SECOND_FACTOR_ALERT_AFTER as usize - 1]);
-        assert!(!limits.record_wrong_code(8));
+        assert_eq!(alerts, [5, 10, 15]);
+        assert!(!limits.record_wrong_code(8), "each account counts its own");
+        limits.record_success(&[LoginKey::Account(7)]);
+        assert!(
+            (1..5).all(|_| !limits.record_wrong_code(7)),
+            "a good login starts over"
+        );
     }
 
     #[test]
