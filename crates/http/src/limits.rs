@@ -442,14 +442,28 @@ mod tests {
         let limits = limits(|s| {
             s.per_ip_burst = 100;
             s.per_ip_per_minute = 6_000_000;
+            s.failed_logins_per_account = 100;
+            s.failed_login_window = Duration::from_millis(1);
         });
         for i in 0..50u8 {
             limits.check_ip(IpAddr::from([10, 0, 0, i])).unwrap();
+            limits.record_failed_login(&[LoginKey::unknown(&format!("guess-{i}"))]);
         }
-        assert_eq!(limits.sizes().0, 50);
+        assert_eq!(limits.sizes(), (50, 50, 0));
         std::thread::sleep(Duration::from_millis(5));
         limits.prune();
-        assert_eq!(limits.sizes().0, 0);
+        assert_eq!(limits.sizes(), (0, 0, 0));
+
+        // Checks prune by themselves every so often.
+        for i in 0..50u8 {
+            limits.check_ip(IpAddr::from([10, 0, 1, i])).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let busy = IpAddr::from([10, 0, 2, 1]);
+        for _ in 0..HOUSEKEEPING_EVERY {
+            let _ = limits.check_ip(busy);
+        }
+        assert_eq!(limits.sizes().0, 1, "only the busy client is left");
     }
 
     #[test]
