@@ -142,10 +142,11 @@ backend_tests! {
     }
 
     fn each_lock_lasts_longer_than_the_last(backend) {
-        // Two failures per 4 s: a lock starts at 2 s, then doubles.
+        // Two failures per 8 s: a lock starts at 4 s (room for a slow
+        // machine between the requests), then doubles.
         let app = limited(&backend, |c| {
             c.rate_limit.failed_logins_per_account = 2;
-            c.rate_limit.failed_login_window_seconds = 4;
+            c.rate_limit.failed_login_window_seconds = 8;
         });
         app.register("bob");
         for _ in 0..3 {
