@@ -142,10 +142,11 @@ backend_tests! {
     }
 
     fn each_lock_lasts_longer_than_the_last(backend) {
-        // Two failures per 4 s: a lock starts at 2 s, then doubles.
+        // Two failures per 8 s: a lock starts at 4 s (room for a slow
+        // machine between the requests), then doubles.
         let app = limited(&backend, |c| {
             c.rate_limit.failed_logins_per_account = 2;
-            c.rate_limit.failed_login_window_seconds = 4;
+            c.rate_limit.failed_login_window_seconds = 8;
         });
         app.register("bob");
         for _ in 0..3 {
@@ -213,6 +214,13 @@ backend_tests! {
         let known = app.request_with_headers("POST", "/auth/jwt/create/", &[("User-Agent", "probe\tv2")],
             Body::Json(json!({"username": "dave", "password": "wrong-password-2"})));
         assert_eq!(known.status, 401);
+        // An escape sequence or a line break in a header never gets this far.
+        for agent in ["probe\u{1b}[31mv3", "probe\nv3"] {
+            let body = r#"{"username":"dave","password":"wrong-password-3"}"#;
+            let head = format!("POST /auth/jwt/create/ HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let answer = raw_request(&app, &head);
+            assert!(answer.starts_with("HTTP/1.1 400"), "{agent:?}: {answer}");
+        }
 
         let deadline = Instant::now() + Duration::from_secs(5);
         let failures = loop {

@@ -18,10 +18,10 @@ const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 /// A streak of locks is forgotten after this long without a new one.
 const QUIET: Duration = Duration::from_secs(60 * 60);
 /// Wrong second-factor codes (since the last successful login) that make
-/// the account owner get an alert.
+/// the account owner get an alert (the mail flow sends at most one an hour).
 const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
-/// At most one alert per account in this long.
-const ALERT_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// Wrong codes are forgotten after this long without one.
+const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
 /// Checks between two prunings of the maps.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most lock entries kept; past it the soonest-expiring go.
@@ -94,7 +94,6 @@ struct Lock {
 struct CodeFailures {
     count: u32,
     last: Instant,
-    alerted: Option<Instant>,
 }
 
 /// The limiters, shared by every worker.
@@ -189,11 +188,7 @@ impl RateLimits {
         locks.shrink_to_fit();
         drop(locks);
         let mut failures = locked(&self.code_failures);
-        failures.retain(|_, f| {
-            now.saturating_duration_since(f.last) < ALERT_INTERVAL
-                || f.alerted
-                    .is_some_and(|at| now.saturating_duration_since(at) < ALERT_INTERVAL)
-        });
+        failures.retain(|_, f| now.saturating_duration_since(f.last) < CODE_FAILURES_KEPT);
         failures.shrink_to_fit();
     }
 
@@ -286,29 +281,21 @@ impl RateLimits {
     }
 
     /// Counts a wrong second-factor code for account `user` (whether or
-    /// not limits are on: this is an alarm, not a limit). `true` when the
-    /// owner should be alerted now: after five wrong codes, at most once
-    /// an hour.
+    /// not limits are on: this is an alarm, not a limit). `true` at every
+    /// fifth wrong code since the last good login: time to alert the owner.
     pub fn record_wrong_code(&self, user: i64) -> bool {
         let now = Instant::now();
         let mut failures = locked(&self.code_failures);
         let entry = failures.entry(user).or_insert(CodeFailures {
             count: 0,
             last: now,
-            alerted: None,
         });
+        if now.saturating_duration_since(entry.last) >= CODE_FAILURES_KEPT {
+            entry.count = 0;
+        }
         entry.count += 1;
         entry.last = now;
-        let quiet = entry
-            .alerted
-            .is_none_or(|at| now.saturating_duration_since(at) >= ALERT_INTERVAL);
-        if entry.count >= SECOND_FACTOR_ALERT_AFTER && quiet {
-            entry.count = 0;
-            entry.alerted = Some(now);
-            true
-        } else {
-            false
-        }
+        entry.count.is_multiple_of(SECOND_FACTOR_ALERT_AFTER)
     }
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
@@ -434,14 +421,18 @@ mod tests {
     }
 
     #[test]
-    fn wrong_codes_alert_once_an_hour() {
+    fn every_fifth_wrong_code_calls_for_an_alert() {
         let limits = limits(|s| s.enabled = false);
-        let alerts: Vec<bool> = (0..3 * SECOND_FACTOR_ALERT_AFTER)
-            .map(|_| limits.record_wrong_code(7))
+        let alerts: Vec<usize> = (1..=3 * SECOND_FACTOR_ALERT_AFTER as usize)
+            .filter(|_| limits.record_wrong_code(7))
             .collect();
-        assert_eq!(alerts.iter().filter(|a| **a).count(), 1);
-        assert!(alerts[SECOND_FACTOR_ALERT_AFTER as usize - 1]);
-        assert!(!limits.record_wrong_code(8));
+        assert_eq!(alerts, [5, 10, 15]);
+        assert!(!limits.record_wrong_code(8), "each account counts its own");
+        limits.record_success(&[LoginKey::Account(7)]);
+        assert!(
+            (1..5).all(|_| !limits.record_wrong_code(7)),
+            "a good login starts over"
+        );
     }
 
     #[test]
@@ -449,14 +440,28 @@ mod tests {
         let limits = limits(|s| {
             s.per_ip_burst = 100;
             s.per_ip_per_minute = 6_000_000;
+            s.failed_logins_per_account = 100;
+            s.failed_login_window = Duration::from_millis(1);
         });
         for i in 0..50u8 {
             limits.check_ip(IpAddr::from([10, 0, 0, i])).unwrap();
+            limits.record_failed_login(&[LoginKey::unknown(&format!("guess-{i}"))]);
         }
-        assert_eq!(limits.sizes().0, 50);
+        assert_eq!(limits.sizes(), (50, 50, 0));
         std::thread::sleep(Duration::from_millis(5));
         limits.prune();
-        assert_eq!(limits.sizes().0, 0);
+        assert_eq!(limits.sizes(), (0, 0, 0));
+
+        // Checks prune by themselves every so often.
+        for i in 0..50u8 {
+            limits.check_ip(IpAddr::from([10, 0, 1, i])).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let busy = IpAddr::from([10, 0, 2, 1]);
+        for _ in 0..HOUSEKEEPING_EVERY {
+            let _ = limits.check_ip(busy);
+        }
+        assert_eq!(limits.sizes().0, 1, "only the busy client is left");
     }
 
     #[test]

@@ -131,6 +131,45 @@ macro_rules! queue_email {
     }};
 }
 
+impl Database {
+    /// Stores `grant` (if any) and queues `emails` for account `user_id`,
+    /// unless `cap` is reached; the account's row is held meanwhile, so
+    /// racing calls for it take turns. `None` for an unknown account.
+    fn queue_capped(
+        &self,
+        user_id: UserId,
+        grant: Option<&TokenGrant>,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        let queued = in_transaction!(self, |conn| {
+            if !conn.lock_account(user_id.0)? {
+                return Ok(None);
+            }
+            let mut counted = outgoing_emails::table
+                .filter(outgoing_emails::recipient.eq(&cap.recipient))
+                .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
+                .into_boxed();
+            if let Some(subject) = &cap.subject {
+                counted = counted.filter(outgoing_emails::subject.eq(subject));
+            }
+            let sent: i64 = counted.count().get_result(conn)?;
+            if u64::try_from(sent).unwrap_or(0) >= cap.max {
+                return Ok(Some(false));
+            }
+            if let Some(grant) = grant {
+                insert_token!(conn, user_id.0, grant)?;
+            }
+            for email in emails {
+                queue_email!(conn, email)?;
+            }
+            Ok::<_, diesel::result::Error>(Some(true))
+        })
+        .map_err(storage)?;
+        queued.ok_or(UsersError::NotFound)
+    }
+}
+
 impl AccountTokenStore for Database {
     fn insert_with_token(
         &self,
@@ -212,36 +251,16 @@ impl AccountTokenStore for Database {
         emails: &[NewEmail],
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
-        let issued = in_transaction!(self, |conn| {
-            if !conn.lock_account(user_id.0)? {
-                return Ok(None);
-            }
-            let sent: i64 = outgoing_emails::table
-                .filter(outgoing_emails::recipient.eq(&cap.recipient))
-                .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
-                .count()
-                .get_result(conn)?;
-            if u64::try_from(sent).unwrap_or(0) >= cap.max {
-                return Ok(Some(false));
-            }
-            insert_token!(conn, user_id.0, grant)?;
-            for email in emails {
-                queue_email!(conn, email)?;
-            }
-            Ok::<_, diesel::result::Error>(Some(true))
-        })
-        .map_err(storage)?;
-        issued.ok_or(UsersError::NotFound)
+        self.queue_capped(user_id, Some(grant), emails, cap)
     }
 
-    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError> {
-        in_transaction!(self, |conn| {
-            for email in emails {
-                queue_email!(conn, email)?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })
-        .map_err(storage)
+    fn queue_emails_capped(
+        &self,
+        user_id: UserId,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        self.queue_capped(user_id, None, emails, cap)
     }
 
     fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError> {

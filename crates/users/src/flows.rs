@@ -154,6 +154,7 @@ impl AccountService {
         let (token, grant) = self.new_token(mail, purpose);
         let cap = MailCap {
             recipient: address.clone(),
+            subject: None,
             since: grant.created_at - FLOW_EMAIL_WINDOW,
             max: FLOW_EMAILS_PER_ADDRESS,
         };

@@ -2,7 +2,12 @@
 //! the accounts a login names before the password is checked; and the alert
 //! an owner gets when someone who knows the password is guessing codes.
 
-use crate::{AccountService, NewEmail, OutgoingEmail, User, UsersError};
+use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
+
+/// The subject of the code-guessing alert (it is counted by subject).
+const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
+/// At most one alert per account in this long.
+const ALERT_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
 
 impl AccountService {
     /// The accounts `login` may name: the one with that username and, for a
@@ -55,7 +60,8 @@ impl AccountService {
     }
 
     /// Mails the owner of `user` that wrong one-time codes keep coming with
-    /// the right password. Nothing without email flows or an address.
+    /// the right password, at most once an hour (across instances: the
+    /// queue is counted). Nothing without email flows or an address.
     ///
     /// # Errors
     /// [`UsersError::Storage`].
@@ -63,17 +69,27 @@ impl AccountService {
         let (Some(mail), Some(address)) = (&self.mail, &user.email) else {
             return Ok(());
         };
+        let now = self.clock.now();
+        let cap = MailCap {
+            recipient: address.clone(),
+            subject: Some(ALERT_SUBJECT.to_owned()),
+            since: now - ALERT_INTERVAL,
+            max: 1,
+        };
         let email = OutgoingEmail {
             to: address.clone(),
-            subject: "Someone is trying to sign in to your Sesame account".to_owned(),
+            subject: ALERT_SUBJECT.to_owned(),
             text: format!(
                 "Hello {},\n\nSomeone who knows your password keeps entering wrong one-time codes for your account.\nChange your password now. If this was you, you can ignore this email.\n",
                 user.username
             ),
         };
-        mail.store
-            .queue_emails(&[NewEmail::new(email, self.clock.now())])?;
-        (mail.queued)();
+        if mail
+            .store
+            .queue_emails_capped(user.id, &[NewEmail::new(email, now)], &cap)?
+        {
+            (mail.queued)();
+        }
         Ok(())
     }
 }

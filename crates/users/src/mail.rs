@@ -56,11 +56,13 @@ impl NewEmail {
 }
 
 /// A ceiling on the emails one address gets: fewer than `max` queued since
-/// `since`, or no more.
+/// `since` (with this subject, if one is given), or no more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailCap {
     /// The address.
     pub recipient: String,
+    /// Only emails with this subject count; `None`: every email counts.
+    pub subject: Option<String>,
     /// Where the count starts.
     pub since: Timestamp,
     /// How many emails it may have got since then.

@@ -153,11 +153,18 @@ pub trait AccountTokenStore: Send + Sync {
         cap: &MailCap,
     ) -> Result<bool, UsersError>;
 
-    /// Queues `emails` that carry no token (alerts), in one transaction.
+    /// Queues `emails` that carry no token (alerts) about account
+    /// `user_id`, unless `cap` is reached: as
+    /// [`AccountTokenStore::issue_token_capped`] without the token.
     ///
     /// # Errors
-    /// [`UsersError::Storage`].
-    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError>;
+    /// [`UsersError::NotFound`] for an unknown account, [`UsersError::Storage`].
+    fn queue_emails_capped(
+        &self,
+        user_id: UserId,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError>;
 
     /// The token whose hash is `token_hash`, used or not.
     ///

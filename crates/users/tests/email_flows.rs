@@ -472,6 +472,19 @@ fn code_guessing_alerts_the_owner_through_the_queue() {
         wakes + 1,
         "the sender is woken"
     );
+
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    fx.accounts.alert_code_guessing(&alice).unwrap();
+    assert_eq!(
+        fx.emails_to("alice@example.com"),
+        2,
+        "one alert an hour; the reset still goes"
+    );
+    fx.clock.advance(Duration::minutes(61));
+    fx.accounts.alert_code_guessing(&alice).unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 3);
 }
 
 #[test]

@@ -248,7 +248,7 @@ contract_tests! {
     fn a_capped_token_is_issued_only_below_the_cap(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
-        let cap = MailCap { recipient: "alice@example.com".into(), since: at - Duration::hours(1), max: 2 };
+        let cap = MailCap { recipient: "alice@example.com".into(), subject: None, since: at - Duration::hours(1), max: 2 };
         let old = at - Duration::hours(2);
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "old", old), &[email("alice@example.com", "x", old)]).unwrap();
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "other", at), &[email("bob@example.com", "x", at)]).unwrap();
@@ -267,7 +267,7 @@ contract_tests! {
     fn racing_capped_issues_never_pass_the_cap(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
-        let cap = MailCap { recipient: "alice@example.com".into(), since: at - Duration::hours(1), max: 3 };
+        let cap = MailCap { recipient: "alice@example.com".into(), subject: None, since: at - Duration::hours(1), max: 3 };
         let issued = race(8, |i| {
             let token = format!("race-{i}");
             db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, &token, at), &[email("alice@example.com", &token, at)], &cap)
@@ -277,11 +277,17 @@ contract_tests! {
         assert_eq!(claim_all(db).len(), 3);
     }
 
-    fn emails_without_a_token_are_queued(db: &Database) {
+    fn capped_emails_without_a_token_count_by_subject(db: &Database) {
+        let alice = insert_user(db, "alice", Some("a@example.com"));
         let at = now();
-        db.queue_emails(&[email("a@example.com", "alert", at), email("b@example.com", "alert", at)]).unwrap();
-        let queued = claim_all(db);
-        assert_eq!(queued.iter().map(|e| e.email.to.as_str()).collect::<Vec<_>>(), ["a@example.com", "b@example.com"]);
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "t", at), &[email("a@example.com", "link", at)]).unwrap();
+        let alert = |text: &str| NewEmail::new(OutgoingEmail { to: "a@example.com".into(), subject: "Alert".into(), text: text.into() }, at);
+        let cap = MailCap { recipient: "a@example.com".into(), subject: Some("Alert".into()), since: at - Duration::hours(1), max: 1 };
+        assert!(db.queue_emails_capped(alice.id, &[alert("first")], &cap).unwrap(), "the reset email has another subject");
+        assert!(!db.queue_emails_capped(alice.id, &[alert("second")], &cap).unwrap());
+        let texts: Vec<String> = claim_all(db).into_iter().map(|e| e.email.text).collect();
+        assert_eq!(texts, ["link", "first"]);
+        assert!(matches!(db.queue_emails_capped(UNKNOWN_USER, &[alert("x")], &cap), Err(UsersError::NotFound)));
     }
 
     fn the_queue_hands_out_due_emails_and_records_outcomes(db: &Database) {

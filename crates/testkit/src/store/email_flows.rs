@@ -117,6 +117,36 @@ impl State {
     }
 }
 
+impl State {
+    /// As the database's capped writes: under one lock, so atomic.
+    fn queue_capped(
+        &mut self,
+        user_id: UserId,
+        grant: Option<&TokenGrant>,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        self.user_mut(user_id)?;
+        let sent = self
+            .flows
+            .emails
+            .iter()
+            .filter(|e| e.email.to == cap.recipient && e.queued_at >= cap.since)
+            .filter(|e| cap.subject.as_ref().is_none_or(|s| *s == e.email.subject))
+            .count();
+        if sent as u64 >= cap.max {
+            return Ok(false);
+        }
+        if let Some(grant) = grant {
+            self.grant(user_id, grant);
+        }
+        for email in emails {
+            self.queue(email);
+        }
+        Ok(true)
+    }
+}
+
 impl AccountTokenStore for InMemoryStore {
     fn insert_with_token(
         &self,
@@ -153,30 +183,16 @@ impl AccountTokenStore for InMemoryStore {
         emails: &[NewEmail],
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
-        let mut state = self.state();
-        state.user_mut(user_id)?;
-        let sent = state
-            .flows
-            .emails
-            .iter()
-            .filter(|e| e.email.to == cap.recipient && e.queued_at >= cap.since)
-            .count();
-        if sent as u64 >= cap.max {
-            return Ok(false);
-        }
-        state.grant(user_id, grant);
-        for email in emails {
-            state.queue(email);
-        }
-        Ok(true)
+        self.state().queue_capped(user_id, Some(grant), emails, cap)
     }
 
-    fn queue_emails(&self, emails: &[NewEmail]) -> Result<(), UsersError> {
-        let mut state = self.state();
-        for email in emails {
-            state.queue(email);
-        }
-        Ok(())
+    fn queue_emails_capped(
+        &self,
+        user_id: UserId,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        self.state().queue_capped(user_id, None, emails, cap)
     }
 
     fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError> {
