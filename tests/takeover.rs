@@ -497,3 +497,29 @@ mod lock {
         }
     }
 }
+
+/// On PostgreSQL the change notices reach every instance: a session ended on
+/// one closes its sockets on the other at once.
+#[test]
+fn a_session_ended_on_one_instance_closes_its_sockets_on_another() {
+    use common::ws::Event;
+    let Some(backend) = common::Backend::postgres() else {
+        return;
+    };
+    let first = TestApp::spawn(&backend);
+    let second = first.spawn_beside();
+    first.register("hana");
+    let (kept, _) = first.login("hana", PASSWORD);
+    let (ended, _) = first.login("hana", PASSWORD);
+    let mut socket = second.socket(&ended);
+    assert_eq!(socket.next(Duration::from_millis(200)), Event::Nothing);
+    let new_password = "Another-long-pass-42";
+    let changed = first.post("/auth/users/set_password/", Some(&kept), json!({
+        "current_password": PASSWORD, "new_password": new_password, "re_new_password": new_password,
+    }));
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    match socket.next(Duration::from_millis(1500)) {
+        Event::Closed(1008, _) => {}
+        other => panic!("expected a 1008 close at once on the other instance, got {other:?}"),
+    }
+}
