@@ -53,6 +53,24 @@ fn email_of(app: &TestApp, token: &str) -> Value {
     app.get("/auth/users/me/", Some(token)).json["email"].clone()
 }
 
+/// The detail of the newest audit entry of `kind` that contains `needle`
+/// (entries are written just after the answer: waits up to 5 s).
+fn audit_detail(app: &TestApp, admin: &str, kind: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let audit = app.get(&format!("/auth/audit/?kind={kind}"), Some(admin));
+        assert_eq!(audit.status, 200, "{}", audit.text);
+        let detail = audit.json[0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if detail.contains(needle) || std::time::Instant::now() > deadline {
+            return detail;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The emails in the outbox to `to`, after a pause long enough for the
 /// sender to have written any that were queued.
 fn mails_to(app: &TestApp, to: &str) -> usize {
@@ -149,10 +167,8 @@ mod email_takeover {
             assert_eq!(changed.status, 200, "{}", changed.text);
             assert_eq!(changed.json["email"], "bob@new.example.com");
             assert_eq!(email_of(&app, &bob), "bob@new.example.com");
-            let audit = app.get("/auth/audit/?kind=admin_changed_user", Some(&admin));
-            assert_eq!(audit.status, 200, "{}", audit.text);
-            let detail = audit.json[0]["detail"].as_str().unwrap_or_default().to_owned();
-            assert!(detail.contains(&format!("user {bob_id}")) && detail.contains("email"), "{detail}");
+            let detail = audit_detail(&app, &admin, "admin_changed_user", "email");
+            assert_eq!(detail, format!("user {bob_id}: email"));
 
             // An admin's own address follows the user rule.
             let root_id = app.get("/auth/users/me/", Some(&admin)).json["id"].as_i64().unwrap();
@@ -434,8 +450,8 @@ mod lock {
             }
             assert_eq!(app.get("/auth/users/me/", Some(&bob)).status, 401, "his token fails at once");
             logins(&app, "bob", false);
-            let audit = app.get("/auth/audit/?kind=admin_changed_user", Some(&admin));
-            assert_eq!(audit.json[0]["detail"], format!("user {bob_id}: is_active=false"), "{}", audit.text);
+            let detail = audit_detail(&app, &admin, "admin_changed_user", "is_active");
+            assert_eq!(detail, format!("user {bob_id}: is_active=false"));
 
             let unlocked = app.put(&path, Some(&admin), json!({"is_active": true, "is_staff": true}));
             assert_eq!(unlocked.status, 200, "{}", unlocked.text);
@@ -479,5 +495,31 @@ mod lock {
             assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
             assert!(stderr.contains("no such user"), "{stderr}");
         }
+    }
+}
+
+/// On PostgreSQL the change notices reach every instance: a session ended on
+/// one closes its sockets on the other at once.
+#[test]
+fn a_session_ended_on_one_instance_closes_its_sockets_on_another() {
+    use common::ws::Event;
+    let Some(backend) = common::Backend::postgres() else {
+        return;
+    };
+    let first = TestApp::spawn(&backend);
+    let second = first.spawn_beside();
+    first.register("hana");
+    let (kept, _) = first.login("hana", PASSWORD);
+    let (ended, _) = first.login("hana", PASSWORD);
+    let mut socket = second.socket(&ended);
+    assert_eq!(socket.next(Duration::from_millis(200)), Event::Nothing);
+    let new_password = "Another-long-pass-42";
+    let changed = first.post("/auth/users/set_password/", Some(&kept), json!({
+        "current_password": PASSWORD, "new_password": new_password, "re_new_password": new_password,
+    }));
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    match socket.next(Duration::from_millis(1500)) {
+        Event::Closed(1008, _) => {}
+        other => panic!("expected a 1008 close at once on the other instance, got {other:?}"),
     }
 }

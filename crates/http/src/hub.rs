@@ -156,12 +156,24 @@ impl Hub {
         self.subscribers().by_session.keys().cloned().collect()
     }
 
-    /// Closes every socket opened with a token of this session.
+    /// Closes every socket opened with a token of this session. A socket
+    /// whose queue is full is dropped from the hub instead, which closes it too.
     pub fn close_session(&self, session_id: &str) {
-        for list in self.subscribers().values() {
-            for subscriber in list.iter().filter(|s| s.session_id == session_id) {
-                let _ = subscriber.outbox.try_send(Outbound::Close("Session ended"));
-            }
+        let mut subscribers = self.subscribers();
+        if !subscribers.by_session.contains_key(session_id) {
+            return;
+        }
+        let users: Vec<UserId> = subscribers
+            .by_user
+            .iter()
+            .filter(|(_, list)| list.iter().any(|s| s.session_id == session_id))
+            .map(|(user, _)| *user)
+            .collect();
+        for user in users {
+            subscribers.retain(user, |s| {
+                s.session_id != session_id
+                    || s.outbox.try_send(Outbound::Close("Session ended")).is_ok()
+            });
         }
     }
 
@@ -271,6 +283,20 @@ mod tests {
         hub.close_session("a");
         assert!(matches!(a.try_recv(), Ok(Outbound::Close(_))));
         assert!(b.try_recv().is_err());
+    }
+
+    #[test]
+    fn closing_a_session_drops_a_socket_whose_queue_is_full() {
+        let hub = Hub::new(1);
+        let (_, mut full) = hub.subscribe(UserId(1), "a".into()).unwrap();
+        hub.notify(&MessageEvent::New(message(1, 2, 1)));
+        hub.close_session("a");
+        assert!(!hub.has_session("a"));
+        assert!(matches!(full.try_recv(), Ok(Outbound::Text(_))));
+        assert!(matches!(
+            full.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sesame_kernel::{Clock, UserId};
 use sesame_users::User;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use crate::TokensError;
+use crate::{SessionRepository, TokensError};
 
 /// A user's TOTP state as stored: the secret only encrypted.
 #[derive(Clone, PartialEq, Eq)]
@@ -146,6 +146,7 @@ pub struct MfaService {
     store: Arc<dyn MfaRepository>,
     cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
+    sessions: Option<Arc<dyn SessionRepository>>,
 }
 
 impl MfaService {
@@ -159,7 +160,16 @@ impl MfaService {
             store,
             cipher,
             clock,
+            sessions: None,
         }
+    }
+
+    /// The same service, ending the user's other sessions when TOTP is
+    /// turned on (as a password change does): a session opened with the
+    /// password alone must not outlive the second factor.
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionRepository>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// Starts setup: a new secret (not active until confirmed). The caller
@@ -185,13 +195,20 @@ impl MfaService {
     }
 
     /// Confirms setup with a first code: TOTP is on, and the ten recovery
-    /// codes are returned (only their hashes are kept).
+    /// codes are returned (only their hashes are kept). With
+    /// [`MfaService::with_sessions`], every session of the user but
+    /// `keep_session` ends.
     ///
     /// # Errors
     /// [`TokensError::MfaNotEnabled`] without a pending setup,
     /// [`TokensError::MfaAlreadyEnabled`], [`TokensError::OtpInvalid`],
     /// [`TokensError::Storage`].
-    pub fn confirm(&self, user: &User, code: &str) -> Result<Vec<String>, TokensError> {
+    pub fn confirm(
+        &self,
+        user: &User,
+        code: &str,
+        keep_session: Option<&str>,
+    ) -> Result<Vec<String>, TokensError> {
         let record = self
             .store
             .find_totp(user.id)?
@@ -205,6 +222,9 @@ impl MfaService {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let hashes: Vec<String> = codes.iter().map(|c| token_hash(&normalized(c))).collect();
         self.store.confirm_totp(user.id, step, &hashes)?;
+        if let Some(sessions) = &self.sessions {
+            sessions.revoke_all(user.id, keep_session, self.clock.now())?;
+        }
         Ok(codes)
     }
 

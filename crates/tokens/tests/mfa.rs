@@ -49,7 +49,7 @@ impl Fixture {
         let setup = self.mfa.setup(&self.user).unwrap();
         let codes = self
             .mfa
-            .confirm(&self.user, &self.code(&setup.secret, 0))
+            .confirm(&self.user, &self.code(&setup.secret, 0), None)
             .unwrap();
         self.clock.advance(Duration::seconds(30));
         (setup.secret, codes)
@@ -82,10 +82,13 @@ fn confirm_turns_it_on_and_returns_ten_single_use_recovery_codes() {
     let f = fixture();
     let setup = f.mfa.setup(&f.user).unwrap();
     assert!(matches!(
-        f.mfa.confirm(&f.user, "000000"),
+        f.mfa.confirm(&f.user, "000000", None),
         Err(TokensError::OtpInvalid)
     ));
-    let codes = f.mfa.confirm(&f.user, &f.code(&setup.secret, 0)).unwrap();
+    let codes = f
+        .mfa
+        .confirm(&f.user, &f.code(&setup.secret, 0), None)
+        .unwrap();
     assert_eq!(codes.len(), 10);
     assert!(codes.iter().all(|c| c.len() >= 8));
     assert!(f.mfa.is_enabled(&f.user).unwrap());
@@ -211,4 +214,53 @@ fn the_cipher_refuses_other_keys_and_tampering() {
     tampered.replace_range(20..21, if &sealed[20..21] == "A" { "B" } else { "A" });
     assert!(cipher.decrypt(&tampered).is_none());
     assert!(ChaChaCipher::new(&[1u8; 16]).is_err());
+}
+
+#[test]
+fn turning_it_on_ends_every_other_session() {
+    use sesame_testkit::InMemoryStore;
+    use sesame_tokens::{ClientInfo, Session, SessionKind, SessionRepository};
+    let f = fixture();
+    let sessions = Arc::new(InMemoryStore::new());
+    let mfa = f.mfa.clone().with_sessions(sessions.clone());
+    let now = f.clock.now();
+    let session = |id: &str, user: UserId| Session {
+        id: id.to_owned(),
+        user_id: user,
+        kind: SessionKind::Jwt,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + Duration::days(1),
+        revoked_at: None,
+        refresh_jti: None,
+        token_hash: None,
+        client: ClientInfo::default(),
+    };
+    for (id, user) in [
+        ("this", f.user.id),
+        ("other", f.user.id),
+        ("someone", UserId(2)),
+    ] {
+        sessions.create(&session(id, user)).unwrap();
+    }
+    let setup = mfa.setup(&f.user).unwrap();
+    assert!(matches!(
+        mfa.confirm(&f.user, "000000", Some("this")),
+        Err(TokensError::OtpInvalid)
+    ));
+    assert!(
+        sessions
+            .find("other")
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "a wrong code ends nothing"
+    );
+    mfa.confirm(&f.user, &f.code(&setup.secret, 0), Some("this"))
+        .unwrap();
+    let revoked = |id: &str| sessions.find(id).unwrap().unwrap().revoked_at.is_some();
+    assert!(!revoked("this"));
+    assert!(revoked("other"));
+    assert!(!revoked("someone"));
 }

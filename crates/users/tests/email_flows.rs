@@ -877,3 +877,79 @@ fn an_email_change_link_expires_after_an_hour() {
         Some("alice@example.com")
     );
 }
+
+#[test]
+fn an_own_email_in_the_profile_starts_the_confirmed_change() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (reset_uid, reset) = fx.last_link("alice@example.com");
+    let edit = fx
+        .accounts
+        .edit_profile(
+            &alice,
+            alice.id,
+            ProfileUpdate {
+                email: Some("alice@new.example.com".into()),
+                current_password: Some(PASSWORD.into()),
+                ..ProfileUpdate::default()
+            },
+            AvatarChange::Keep,
+        )
+        .unwrap();
+    assert!(edit.email_change_started);
+    assert!(edit.changed.is_empty(), "{:?}", edit.changed);
+    assert_eq!(edit.user.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(fx.emails_to("alice@new.example.com"), 1, "the link");
+    assert_eq!(
+        fx.emails_to("alice@example.com"),
+        2,
+        "the reset and the notice"
+    );
+
+    // Until the link is used, the reset still works for the old address;
+    // once it is, every flow of the old address is over.
+    let (uid, token) = fx.last_link("alice@new.example.com");
+    fx.accounts.confirm_email_change(&uid, &token).unwrap();
+    assert_eq!(
+        fx.reload(&alice).email.as_deref(),
+        Some("alice@new.example.com")
+    );
+    invalid_token(
+        fx.accounts
+            .reset_password(&reset_uid, &reset, "Another-long-pass-42"),
+    );
+}
+
+#[test]
+fn an_admin_email_change_ends_the_flows_of_the_old_address() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let root = fx.register("root");
+    fx.store.set_flags(root.id, None, Some(true)).unwrap();
+    let root = fx.reload(&root);
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (uid, reset) = fx.last_link("alice@example.com");
+    let edit = fx
+        .accounts
+        .edit_profile(
+            &root,
+            alice.id,
+            ProfileUpdate {
+                email: Some("alice@new.example.com".into()),
+                ..ProfileUpdate::default()
+            },
+            AvatarChange::Keep,
+        )
+        .unwrap();
+    assert_eq!(edit.changed, ["email"]);
+    assert_eq!(edit.user.email.as_deref(), Some("alice@new.example.com"));
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &reset, "Another-long-pass-42"),
+    );
+}

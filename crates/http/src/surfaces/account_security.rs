@@ -206,15 +206,10 @@ async fn totp_confirm(
     let code = f.required("code");
     checked(f)?;
     let mfa = state.mfa.clone();
-    let sessions = state.sessions.clone();
-    // As a password change does: every other session ends (and its sockets).
-    let codes = run::<Drf, _, _>(move || {
-        let codes = mfa.confirm(&caller.user, &code)?;
-        sessions.logout_all(caller.user.id, Some(&caller.session_id))?;
-        Ok::<_, TokensError>(codes)
-    })
-    .await?
-    .map_err(tokens_error)?;
+    let codes =
+        run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code, Some(&caller.session_id)))
+            .await?
+            .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 

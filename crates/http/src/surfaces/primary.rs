@@ -444,7 +444,8 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 
-/// Change the caller's profile; `multipart/form-data` uploads an avatar.
+/// Change the caller's profile; `multipart/form-data` uploads an avatar. A
+/// new email needs `current_password` and changes once the link mailed to it is used.
 #[utoipa::path(
     method(put, patch),
     path = "/auth/users/me/",
@@ -455,7 +456,7 @@ async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = doc::User),
-        (status = 400, description = "Bad fields, a taken email, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
     )
 )]
 async fn update_me(
@@ -468,7 +469,8 @@ async fn update_me(
     update(state, request, payload, caller, target).await
 }
 
-/// Change a user's profile: admins any, others only themselves.
+/// Change a user's profile: admins any (another's email at once, and
+/// `is_active`/`is_staff`), others only themselves.
 #[utoipa::path(
     method(put, patch),
     path = "/auth/users/{id}/",
@@ -480,7 +482,7 @@ async fn update_me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = doc::User),
-        (status = 400, description = "Bad fields, a taken email, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
         (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
     )
 )]
