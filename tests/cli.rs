@@ -119,7 +119,18 @@ backend_tests! {
 
         let promoted = app.cli(&["user", "promote", "ops"], "");
         assert!(promoted.status.success(), "{}", String::from_utf8_lossy(&promoted.stderr));
-        assert_eq!(app.get("/auth/users/", Some(&token)).json.as_array().unwrap().len(), 2);
+        // The server learns of the CLI's change through a notice (PostgreSQL) or
+        // the change file (SQLite): asynchronously, within milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut seen = 0;
+        while std::time::Instant::now() < deadline {
+            seen = app.get("/auth/users/", Some(&token)).json.as_array().unwrap().len();
+            if seen == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(seen, 2, "the promotion is seen by the running server");
 
         let weak = app.cli(&["user", "create", "--username", "weak", "--password-stdin"], "password\n");
         assert!(!weak.status.success());
