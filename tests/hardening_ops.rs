@@ -39,6 +39,16 @@ fn start_binary(
     (binary::start_with_umask(dir, &env, umask), database)
 }
 
+/// Stops the binary when the test ends, even on a failed assertion.
+struct Stopping(Binary);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
 /// Keeps every log line of `binary` for later reading.
 fn collect_log(binary: &mut Binary) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -179,6 +189,8 @@ backend_tests! {
 
         let (mut binary, _database) = start_binary(&backend, dir.path(), "022", &[]);
         binary.drain_log(drop);
+        let binary = Stopping(binary);
+        let binary = &binary.0;
         let token = register_and_login(&binary.base, "private");
         let (status, _) = json_call(&binary.base, "POST", "/auth/users/reset_password/", None, json!({"email": "private@example.com"}));
         assert_eq!(status, 204);
@@ -202,8 +214,6 @@ backend_tests! {
             let wanted = if *is_dir { 0o700 } else { 0o600 };
             assert_eq!(*mode, wanted, "{path} is {mode:o}");
         }
-        let _ = binary.child.kill();
-        let _ = binary.child.wait();
     }
 
     fn html_form_bodies_are_refused_except_on_the_token_form(backend) {
@@ -365,11 +375,13 @@ backend_tests! {
     fn client_errors_are_not_logged_at_error_and_lines_carry_the_request_id(backend) {
         let dir = tempfile::TempDir::new().unwrap();
         let (mut binary, _database) = start_binary(&backend, dir.path(), "077", &[
-            ("RUST_LOG", "debug"),
-            ("SESAME__HTTP__CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            // Warnings and the access lines only: the request id must be on
+            // the warnings whatever the level.
+            ("RUST_LOG", "warn,sesame::http=info,sesame_server::app=info"),
         ]);
         let log = collect_log(&mut binary);
         let base = binary.base.clone();
+        let _stopping = Stopping(binary);
         let token = register_and_login(&base, "logged");
         // A burst of malformed requests.
         for (method, path, content_type, body) in [
@@ -441,7 +453,5 @@ backend_tests! {
             bridged.iter().any(|line| line["fields"]["message"].as_str().is_some_and(|m| m.contains("multipart field did not read all the data"))),
             "a `log` record, bridged with the request id: {bridged:#?}"
         );
-        let _ = binary.child.kill();
-        let _ = binary.child.wait();
     }
 }

@@ -81,7 +81,9 @@ pub(crate) async fn access_log(
     let id = request_id(&request);
     let method = request.method().clone();
     let path = loggable_path(request.path());
-    let span = tracing::info_span!("request", request_id = %id);
+    // At ERROR level, so that it is on whatever the configured level: a
+    // warning or an error of the request must carry its id too.
+    let span = tracing::error_span!("request", request_id = %id);
     let mut response = next.call(request).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
