@@ -135,7 +135,54 @@ fn active_accounts() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Puts `hash` back as `username`'s stored hash, straight in the database.
+fn set_hash(app: &TestApp, username: &str, hash: &str) {
+    let sql = format!("UPDATE users SET password_hash = '{hash}' WHERE username = '{username}'");
+    match app.database_url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path)
+            .unwrap()
+            .batch_execute(&sql),
+        None => diesel::PgConnection::establish(&app.database_url)
+            .unwrap()
+            .batch_execute(&sql),
+    }
+    .unwrap();
+}
+
 backend_tests! {
+    fn with_totp_on_an_imported_password_logs_in_with_a_code_and_is_rehashed(backend) {
+        let app = TestApp::spawn(&backend);
+        let hash = "pbkdf2_sha256$1000$PJG5lOaJB5uCkGXoTogY2q$V1INsf3t7dG8ypJ8g57RV+8Fc22UxJxt1Iqnln3geVU=";
+        let password = "Django-in-jsonl";
+        let file = app.data_dir.join("ada.jsonl");
+        std::fs::write(&file, format!("{{\"username\":\"ada\",\"email\":\"ada@example.com\",\"password_hash\":\"{hash}\"}}\n")).unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let token = app.login("ada", password).0;
+        let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": password}));
+        assert_eq!(setup.status, 200, "{}", setup.text);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let first = sesame_tokens::totp_code(&setup.str("secret"), now).unwrap();
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": first}));
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        let recovery: Vec<String> = confirmed.json["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+
+        // An account that came over with TOTP on: its hash is the imported one again.
+        set_hash(&app, "ada", hash);
+        let without = app.post("/auth/jwt/create/", None, json!({"username": "ada", "password": password}));
+        assert_eq!((without.status, without.json["code"].clone()), (401, json!("otp_required")));
+        let wrong = app.post("/auth/jwt/create/", None, json!({"username": "ada", "password": "Django-in-jsonL", "otp": recovery[0]}));
+        assert_eq!(wrong.status, 401);
+        set_hash(&app, "ada", hash);
+        let with = app.post("/login", None, json!({"email": "ada", "password": password, "otp": recovery[1]}));
+        assert_eq!(with.status, 200, "{}", with.text);
+        let stored = exported(&app)["ada"]["password_hash"].as_str().unwrap().to_owned();
+        assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+        let again = app.post("/auth/login", None, json!({"login": "ada", "password": password, "otp": recovery[2]}));
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(exported(&app)["ada"]["password_hash"].as_str(), Some(stored.as_str()));
+    }
+
     fn every_imported_password_logs_in_on_every_route_and_is_rehashed(backend) {
         for route in ROUTES {
             let app = TestApp::spawn(&backend);
