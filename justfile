@@ -98,3 +98,8 @@ bench-ws sockets="10000" rate="1000" seconds="10":
         cat "$out"
     } >> BENCHMARKS.md
     echo "bench-ws: appended to BENCHMARKS.md" >&2
+
+# Import benchmark (issue 19): COUNT JSONL accounts into a fresh SQLite file then a fresh
+# PostgreSQL database with a release build; wall clock and peak RSS appended to BENCHMARKS.md.
+bench-import count="100000":
+    scripts/bench_import.sh {{count}}

@@ -5,7 +5,7 @@ use sesame_users::{
 };
 
 use crate::error::unique_violation;
-use crate::schema::{account_tokens, sessions, users};
+use crate::schema::{account_tokens, audit_events, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
@@ -284,6 +284,34 @@ impl UserRepository for Database {
         let recorded = with_connection!(self, |conn| diesel::update(users::table.find(id.0))
             .set(users::last_login.eq(Some(to_db(at))))
             .execute(conn));
+        self.user_touched(id);
+        recorded.map(|_| ()).map_err(read_error)
+    }
+
+    fn record_login_rehashed(
+        &self,
+        id: UserId,
+        at: Timestamp,
+        password_hash: &str,
+        old_format: &str,
+    ) -> Result<(), UsersError> {
+        let detail = format!("from {old_format}");
+        let recorded = in_transaction!(self, |conn| {
+            diesel::update(users::table.find(id.0))
+                .set((
+                    users::last_login.eq(Some(to_db(at))),
+                    users::password_hash.eq(password_hash),
+                ))
+                .execute(conn)?;
+            diesel::insert_into(audit_events::table)
+                .values((
+                    audit_events::kind.eq("password_rehashed"),
+                    audit_events::user_id.eq(Some(id.0)),
+                    audit_events::at.eq(to_db(at)),
+                    audit_events::detail.eq(Some(detail.as_str())),
+                ))
+                .execute(conn)
+        });
         self.user_touched(id);
         recorded.map(|_| ()).map_err(read_error)
     }

@@ -45,6 +45,12 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+    /// Import accounts with their password hashes (Django, fastapi-users, JSONL).
+    #[command(subcommand)]
+    Import(crate::import::ImportCommand),
+    /// Export every account with its password hash.
+    #[command(subcommand)]
+    Export(crate::import::ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +104,12 @@ pub fn main() -> ExitCode {
         }),
         Command::User(command) => user(&config, command),
         Command::Audit { user, kind, limit } => audit(&config, user, kind, limit),
+        Command::Import(command) => {
+            return crate::import::import(&config, command).unwrap_or_else(|e| fail(&e))
+        }
+        Command::Export(command) => {
+            return crate::import::export(&config, command).unwrap_or_else(|e| fail(&e))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@ const QUEUE_PER_THREAD: usize = 64;
 /// the blocking pool, never on an async worker) wait for the answer.
 pub(crate) struct HashingPool {
     jobs: SyncSender<Job>,
+    hasher: Arc<dyn PasswordHasher>,
 }
 
 impl HashingPool {
@@ -49,7 +50,7 @@ impl HashingPool {
                     }
                 })?;
         }
-        Ok(HashingPool { jobs })
+        Ok(HashingPool { jobs, hasher })
     }
 
     /// Runs `work` on a hashing thread and waits for its answer; `None` if
@@ -83,6 +84,11 @@ impl PasswordHasher for HashingPool {
         let (candidate, stored_hash) = (candidate.to_owned(), stored_hash.to_owned());
         self.run(move |hasher| hasher.verify(&candidate, &stored_hash))
             .unwrap_or(false)
+    }
+
+    fn needs_rehash(&self, stored_hash: &str) -> bool {
+        // No hashing: answered on the caller's thread.
+        self.hasher.needs_rehash(stored_hash)
     }
 
     fn spend_verify_time(&self, candidate: &str) {

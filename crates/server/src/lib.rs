@@ -5,6 +5,7 @@ mod app;
 pub mod cli;
 mod config;
 mod hashing;
+mod import;
 mod logging;
 mod mail;
 mod private;

@@ -220,6 +220,20 @@ impl UserRepository for InMemoryStore {
         Ok(())
     }
 
+    fn record_login_rehashed(
+        &self,
+        id: UserId,
+        at: Timestamp,
+        password_hash: &str,
+        _old_format: &str,
+    ) -> Result<(), UsersError> {
+        let mut state = self.state();
+        let user = state.user_mut(id)?;
+        user.last_login = Some(at);
+        user.password_hash = password_hash.to_owned();
+        Ok(())
+    }
+
     fn delete(&self, id: UserId) -> Result<(), UsersError> {
         let mut state = self.state();
         let before = state.users.len();

@@ -58,8 +58,13 @@ impl PasswordHasher for BcryptHasher {
             Some(bcrypt_hash) => {
                 bcrypt::verify(Self::prehash(candidate), bcrypt_hash).unwrap_or(false)
             }
-            None => false,
+            // Hashes imported from other systems (issue 19).
+            None => crate::verify_imported(candidate, stored_hash),
         }
+    }
+
+    fn needs_rehash(&self, stored_hash: &str) -> bool {
+        !stored_hash.starts_with(PREFIX)
     }
 
     fn spend_verify_time(&self, candidate: &str) {

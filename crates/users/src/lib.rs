@@ -199,6 +199,7 @@ mod delivery;
 mod error;
 mod flows;
 mod hashing;
+mod imported;
 mod login;
 mod mail;
 mod one_time;
@@ -213,6 +214,10 @@ pub use delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use error::{FieldError, FieldProblem, UsersError};
 pub use flows::{AccountMail, Activation, Avatars};
 pub use hashing::BcryptHasher;
+pub use imported::{
+    accept_hash, verify_imported, HashFormat, HashOrigin, ImportRecord, ImportedAccount,
+    UNUSABLE_PASSWORD,
+};
 pub(crate) use mail::fill_link;
 pub use mail::{LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, QueuedEmail};
 pub use one_time::{

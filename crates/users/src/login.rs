@@ -52,6 +52,19 @@ impl AccountService {
             return Err(UsersError::AccountInactive);
         }
         let now = self.clock.now();
+        if self.hasher.needs_rehash(&user.password_hash) {
+            // An imported hash: replaced by Sesame's own with this login.
+            let old_format = crate::HashFormat::of(&user.password_hash)
+                .map_or("unknown", crate::HashFormat::name);
+            let password_hash = self.hasher.hash(&crate::Password::accepted(password))?;
+            self.users
+                .record_login_rehashed(user.id, now, &password_hash, old_format)?;
+            return Ok(User {
+                last_login: Some(now),
+                password_hash,
+                ..user
+            });
+        }
         self.users.record_login(user.id, now)?;
         Ok(User {
             last_login: Some(now),

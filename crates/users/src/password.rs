@@ -92,6 +92,12 @@ impl Password {
         }
     }
 
+    /// A password an earlier system accepted, checked at login against its
+    /// imported hash: it is re-hashed as it is, whatever today's policy says.
+    pub(crate) fn accepted(raw: &str) -> Password {
+        Password(raw.to_owned())
+    }
+
     /// The password itself, for hashing.
     pub fn expose(&self) -> &str {
         &self.0

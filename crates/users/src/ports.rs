@@ -86,6 +86,25 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::Storage`] on failure.
     fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), UsersError>;
 
+    /// Records a successful login that replaces an imported password hash
+    /// by Sesame's own: the login, the new hash and the audit event
+    /// `password_rehashed` (detail: `from` plus the old format's name, never
+    /// a hash), in one transaction. The default records the login only and
+    /// keeps the old hash, which still verifies.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`] on failure.
+    fn record_login_rehashed(
+        &self,
+        id: UserId,
+        at: Timestamp,
+        password_hash: &str,
+        old_format: &str,
+    ) -> Result<(), UsersError> {
+        let _ = (password_hash, old_format);
+        self.record_login(id, at)
+    }
+
     /// Deletes the account and everything that belongs to it.
     ///
     /// # Errors
@@ -103,6 +122,13 @@ pub trait PasswordHasher: Send + Sync {
 
     /// Whether `candidate` is the password behind `stored_hash`.
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool;
+
+    /// Whether `stored_hash` is not this hasher's own (an imported one) and
+    /// should be replaced at the next successful login. Cheap: no hashing.
+    fn needs_rehash(&self, stored_hash: &str) -> bool {
+        let _ = stored_hash;
+        false
+    }
 
     /// Costs as much as [`PasswordHasher::verify`], for logins of unknown
     /// users, so that timing does not tell which accounts exist.

@@ -1,0 +1,508 @@
+//! `sesame import` and `sesame export` (issue 19, "Moving in"): accounts
+//! of a Django project, a fastapi-users app or a JSONL file come over with
+//! their password hashes, untouched.
+//!
+//! Each source has a reader that only turns rows into [`ImportRecord`]s;
+//! the users crate checks them ([`ImportRecord::check`]) and the persistence
+//! crate stores them in batches, each batch in one transaction. Everything
+//! streams: a page of rows or a batch of lines at a time.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use clap::Subcommand;
+use serde_json::{Map, Value};
+use sesame_kernel::{Page, Timestamp};
+use sesame_persistence::{Database, ImportOutcome, SourceTable};
+use sesame_users::{HashOrigin, ImportRecord, User, UserRepository, UNUSABLE_PASSWORD};
+
+use crate::app::StartError;
+use crate::Config;
+
+/// Accounts written per transaction.
+const BATCH: usize = 1000;
+
+/// Where accounts come from.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// A Django project's user table (`auth_user`).
+    Django {
+        /// `sqlite:///path/db.sqlite3` or `postgres://...`.
+        #[arg(long = "from")]
+        from: String,
+        /// The table.
+        #[arg(long, default_value = "auth_user")]
+        table: String,
+        /// Keep the source's ids (refused where one is taken).
+        #[arg(long)]
+        keep_ids: bool,
+        /// Report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A fastapi-users table (`user`): the email is also the username.
+    #[command(name = "fastapi-users")]
+    FastApiUsers {
+        /// `sqlite:///path/db.sqlite3` or `postgres://...`.
+        #[arg(long = "from")]
+        from: String,
+        /// The table.
+        #[arg(long, default_value = "user")]
+        table: String,
+        /// Report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// One JSON object per line (the format `sesame export jsonl` writes).
+    Jsonl {
+        /// The file, or `-` for standard input.
+        file: String,
+        /// Keep the records' `id`s (refused where one is taken).
+        #[arg(long)]
+        keep_ids: bool,
+        /// Report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Where accounts go.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// Every account as one JSON object per line, hashes included.
+    Jsonl {
+        /// The file (made 0600); standard output without one.
+        file: Option<String>,
+    },
+}
+
+fn setting(message: impl std::fmt::Display) -> StartError {
+    StartError::Setting(message.to_string())
+}
+
+fn open_database(config: &Config) -> Result<Database, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let database = Database::connect(&config.database_url(), 2)?;
+    database.migrate()?;
+    Ok(database)
+}
+
+/// Runs `sesame import ...`: exit 0 when nothing was refused, 1 otherwise.
+///
+/// # Errors
+/// When the database or the source cannot be opened or read.
+pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode, StartError> {
+    let database = open_database(config)?;
+    let (keep_ids, dry_run) = match &command {
+        ImportCommand::Django {
+            keep_ids, dry_run, ..
+        }
+        | ImportCommand::Jsonl {
+            keep_ids, dry_run, ..
+        } => (*keep_ids, *dry_run),
+        ImportCommand::FastApiUsers { dry_run, .. } => (false, *dry_run),
+    };
+    let mut run = Run::new(&database, keep_ids, dry_run);
+    match command {
+        ImportCommand::Django { from, table, .. } => {
+            let mut source = SourceTable::open(&from, &table).map_err(setting)?;
+            let mut after = 0;
+            loop {
+                let rows = source.django_page(after, BATCH as i64).map_err(setting)?;
+                let Some(last) = rows.last() else { break };
+                after = last.id;
+                for row in rows {
+                    let record = django_record(row);
+                    run.add(record, HashOrigin::Django)?;
+                }
+            }
+        }
+        ImportCommand::FastApiUsers { from, table, .. } => {
+            let mut source = SourceTable::open(&from, &table).map_err(setting)?;
+            let mut offset = 0;
+            loop {
+                let rows = source
+                    .fastapi_users_page(offset, BATCH as i64)
+                    .map_err(setting)?;
+                if rows.is_empty() {
+                    break;
+                }
+                offset += rows.len() as i64;
+                for row in rows {
+                    let record = ImportRecord {
+                        source_ref: format!("id {}", row.id),
+                        username: row.email.clone(),
+                        email: Some(row.email),
+                        password_hash: Some(row.hashed_password),
+                        is_active: row.is_active != 0,
+                        is_admin: row.is_superuser != 0,
+                        ..ImportRecord::default()
+                    };
+                    run.add(Ok(record), HashOrigin::Other)?;
+                }
+            }
+        }
+        ImportCommand::Jsonl { file, .. } => {
+            let reader: Box<dyn BufRead> = if file == "-" {
+                Box::new(BufReader::new(std::io::stdin().lock()))
+            } else {
+                let opened = File::open(&file).map_err(|e| setting(format!("{file}: {e}")))?;
+                Box::new(BufReader::with_capacity(64 * 1024, opened))
+            };
+            for (index, line) in reader.lines().enumerate() {
+                let line = line.map_err(|e| setting(format!("{file}: {e}")))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let source_ref = format!("line {}", index + 1);
+                run.add(jsonl_record(&line, source_ref), HashOrigin::Other)?;
+            }
+        }
+    }
+    run.flush()?;
+    if keep_ids && !dry_run && run.imported > 0 {
+        database.move_id_sequence().map_err(setting)?;
+    }
+    if dry_run {
+        println!("dry run: nothing was written");
+    }
+    println!(
+        "imported {}, skipped {}, refused {}",
+        run.imported, run.skipped, run.refused
+    );
+    Ok(if run.refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One import under way: records checked, batched and stored, and counted.
+struct Run<'a> {
+    database: &'a Database,
+    keep_ids: bool,
+    dry_run: bool,
+    now: Timestamp,
+    batch: Vec<sesame_users::ImportedAccount>,
+    /// With `--dry-run`, the username and email keys "imported" so far:
+    /// nothing is written, so a later duplicate is found here.
+    seen: HashSet<String>,
+    imported: u64,
+    skipped: u64,
+    refused: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(database: &'a Database, keep_ids: bool, dry_run: bool) -> Self {
+        Run {
+            database,
+            keep_ids,
+            dry_run,
+            now: Utc::now(),
+            batch: Vec::with_capacity(BATCH),
+            seen: HashSet::new(),
+            imported: 0,
+            skipped: 0,
+            refused: 0,
+        }
+    }
+
+    /// Takes one record (or a reader's reason to refuse it).
+    fn add(
+        &mut self,
+        record: Result<ImportRecord, (String, String)>,
+        origin: HashOrigin,
+    ) -> Result<(), StartError> {
+        let record = match record {
+            Ok(record) => record,
+            Err((source_ref, why)) => {
+                self.refuse(&source_ref, &why);
+                return Ok(());
+            }
+        };
+        let source_ref = record.source_ref.clone();
+        match record.check(origin, self.now) {
+            Ok(account) => self.batch.push(account),
+            Err(why) => self.refuse(&source_ref, &why),
+        }
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, source_ref: &str, why: &str) {
+        self.refused += 1;
+        println!("refused {source_ref}: {why}");
+    }
+
+    fn keys(account: &sesame_users::ImportedAccount) -> Vec<String> {
+        let mut keys = vec![format!("u:{}", account.user.username.key())];
+        if let Some(email) = &account.user.email {
+            keys.push(format!("e:{}", email.key()));
+        }
+        keys
+    }
+
+    /// Stores the batch in one transaction and reports on it.
+    fn flush(&mut self) -> Result<(), StartError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        if self.dry_run {
+            let seen = &self.seen;
+            let (again, fresh): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|a| Self::keys(a).iter().any(|k| seen.contains(k)));
+            for account in again {
+                self.skipped += 1;
+                println!(
+                    "skipped {} ({}): already there",
+                    account.source_ref,
+                    account.user.username.as_str()
+                );
+            }
+            batch = fresh;
+        }
+        let outcomes = self
+            .database
+            .import_batch(&batch, self.keep_ids, self.dry_run)
+            .map_err(setting)?;
+        for (account, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                ImportOutcome::Imported(_) => {
+                    self.imported += 1;
+                    if self.dry_run {
+                        self.seen.extend(Self::keys(account));
+                    }
+                }
+                ImportOutcome::Skipped(why) => {
+                    self.skipped += 1;
+                    println!(
+                        "skipped {} ({}): {why}",
+                        account.source_ref,
+                        account.user.username.as_str()
+                    );
+                }
+                ImportOutcome::Refused(why) => self.refuse(&account.source_ref, &why),
+            }
+        }
+        self.batch = batch;
+        self.batch.clear();
+        Ok(())
+    }
+}
+
+/// A Django `auth_user` row as a record.
+fn django_record(row: sesame_persistence::DjangoRow) -> Result<ImportRecord, (String, String)> {
+    let source_ref = format!("id {}", row.id);
+    let date_joined = parse_time(&row.date_joined)
+        .ok_or_else(|| (source_ref.clone(), "invalid date_joined".to_owned()))?;
+    let last_login = match row.last_login.as_deref() {
+        None => None,
+        Some(text) => Some(
+            parse_time(text)
+                .ok_or_else(|| (source_ref.clone(), "invalid last_login".to_owned()))?,
+        ),
+    };
+    Ok(ImportRecord {
+        source_ref,
+        id: Some(row.id),
+        username: row.username,
+        email: Some(row.email),
+        first_name: row.first_name,
+        last_name: row.last_name,
+        password_hash: Some(row.password),
+        is_active: row.is_active != 0,
+        is_admin: row.is_admin != 0,
+        date_joined: Some(date_joined),
+        last_login,
+    })
+}
+
+/// A time as a database or a JSON file writes it: RFC 3339, or
+/// `YYYY-MM-DD HH:MM:SS[.ffffff][+hh[:mm]]` (no offset: UTC).
+fn parse_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(time) = DateTime::parse_from_str(text, format) {
+            return Some(time.with_timezone(&Utc));
+        }
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| naive.and_utc())
+}
+
+/// One JSONL line as a record.
+fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String, String)> {
+    let refuse = |why: &str| (source_ref.clone(), why.to_owned());
+    let object: Map<String, Value> = match serde_json::from_str(line) {
+        Ok(Value::Object(object)) => object,
+        _ => return Err(refuse("not a JSON object")),
+    };
+    let text = |key: &str| -> Result<Option<String>, (String, String)> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(refuse(&format!("{key} is not a string"))),
+        }
+    };
+    let flag = |key: &str, default: bool| -> Result<bool, (String, String)> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(refuse(&format!("{key} is not true or false"))),
+        }
+    };
+    let time = |key: &str| -> Result<Option<Timestamp>, (String, String)> {
+        match text(key)? {
+            None => Ok(None),
+            Some(s) => parse_time(&s)
+                .map(Some)
+                .ok_or_else(|| refuse(&format!("invalid {key}"))),
+        }
+    };
+    if !object.contains_key("password_hash") {
+        return Err(refuse("no password_hash (null for no usable password)"));
+    }
+    let id = match object.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| refuse("invalid id"))?),
+        Some(_) => return Err(refuse("invalid id")),
+    };
+    Ok(ImportRecord {
+        source_ref: source_ref.clone(),
+        id,
+        username: text("username")?.ok_or_else(|| refuse("no username"))?,
+        email: text("email")?,
+        first_name: text("first_name")?.unwrap_or_default(),
+        last_name: text("last_name")?.unwrap_or_default(),
+        password_hash: text("password_hash")?,
+        is_active: flag("is_active", true)?,
+        is_admin: flag("is_admin", false)?,
+        date_joined: time("date_joined")?,
+        last_login: time("last_login")?,
+    })
+}
+
+/// One account as a JSONL line (what `import jsonl` reads back).
+fn jsonl_line(user: &User) -> String {
+    let time = |t: &Timestamp| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let hash =
+        (!user.password_hash.starts_with(UNUSABLE_PASSWORD)).then_some(user.password_hash.as_str());
+    serde_json::json!({
+        "id": user.id.0,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "password_hash": hash,
+        "is_active": user.is_active,
+        "is_admin": user.is_staff,
+        "date_joined": time(&user.date_joined),
+        "last_login": user.last_login.as_ref().map(time),
+    })
+    .to_string()
+}
+
+/// Runs `sesame export jsonl [FILE]`.
+///
+/// # Errors
+/// When the database cannot be read or the file written.
+pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode, StartError> {
+    let ExportCommand::Jsonl { file } = command;
+    let database = open_database(config)?;
+    let out: Box<dyn Write> = match &file {
+        None => Box::new(std::io::stdout().lock()),
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options
+                .open(path)
+                .map_err(|e| setting(format!("{path}: {e}")))?;
+            // A file that was already there keeps its mode on open: set it.
+            #[cfg(unix)]
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(|e| setting(format!("{path}: {e}")))?;
+            Box::new(file)
+        }
+    };
+    let mut out = BufWriter::new(out);
+    let write_error = |e: std::io::Error| setting(format!("cannot write the export: {e}"));
+    let mut skip = 0;
+    let mut count = 0u64;
+    loop {
+        let users = database
+            .list(Page {
+                skip,
+                limit: Page::MAX_LIMIT,
+            })
+            .map_err(setting)?;
+        if users.is_empty() {
+            break;
+        }
+        skip += users.len() as i64;
+        for user in &users {
+            writeln!(out, "{}", jsonl_line(user)).map_err(write_error)?;
+            count += 1;
+        }
+    }
+    out.flush().map_err(write_error)?;
+    if file.is_some() {
+        println!("exported {count}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_of_every_source_read() {
+        let want = DateTime::parse_from_rfc3339("2021-01-11T08:30:01.123456Z").unwrap();
+        for text in [
+            "2021-01-11T08:30:01.123456Z",
+            "2021-01-11 08:30:01.123456",
+            "2021-01-11 08:30:01.123456+00",
+            "2021-01-11 10:30:01.123456+02:00",
+        ] {
+            assert_eq!(parse_time(text), Some(want.with_timezone(&Utc)), "{text}");
+        }
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn jsonl_records_read_their_fields_and_refuse_bad_ones() {
+        let record = jsonl_record(
+            r#"{"username":"a","password_hash":null,"is_admin":true,"id":7}"#,
+            "line 1".into(),
+        )
+        .unwrap();
+        assert_eq!(record.id, Some(7));
+        assert!(record.is_active && record.is_admin && record.password_hash.is_none());
+        for bad in [
+            "not json",
+            r#"{"username":"a"}"#,
+            r#"{"username":"a","password_hash":null,"is_active":"yes"}"#,
+            r#"{"password_hash":null}"#,
+        ] {
+            let (source, _) = jsonl_record(bad, "line 9".into()).unwrap_err();
+            assert_eq!(source, "line 9");
+        }
+    }
+}

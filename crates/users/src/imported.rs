@@ -1,0 +1,596 @@
+//! Password hashes made by the systems accounts are imported from, and the
+//! records an import brings (issue 19, "Moving in").
+//!
+//! Every format is a framing around a well-kept implementation: RustCrypto's
+//! `pbkdf2`, `argon2` (through `password-hash`), `scrypt`, and the `bcrypt`
+//! crate. Nothing here is hand-written crypto; the framings are read, and the
+//! derived keys compared in constant time.
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
+use password_hash::{PasswordHash, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use sesame_kernel::{Timestamp, UserId};
+
+use crate::{Email, NewUser, Username};
+
+/// Sesame's own hashes: bcrypt over the base64 SHA-256 of the password.
+pub(crate) const SESAME_PREFIX: &str = "bcrypt_sha256$";
+
+/// How an imported Django `bcrypt_sha256$` hash is kept: Django's framing is
+/// spelled like Sesame's own but hashes the hex SHA-256, so it gets a prefix
+/// of its own on the way in (the hash itself is kept as it is).
+const DJANGO_BCRYPT_SHA256: &str = "django_bcrypt_sha256$";
+
+/// The stored hash of an account without a usable password (Django's mark).
+pub const UNUSABLE_PASSWORD: &str = "!";
+
+/// The most PBKDF2 iterations accepted (Django's default is about a million).
+const MAX_PBKDF2_ITERATIONS: u32 = 100_000_000;
+
+/// A password hash format Sesame accepts on import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashFormat {
+    /// Sesame's own (`bcrypt_sha256$` over base64 SHA-256).
+    Sesame,
+    /// Plain bcrypt: `$2a$`, `$2b$`, `$2y$`.
+    Bcrypt,
+    /// Django's `pbkdf2_sha256$iterations$salt$hash`.
+    DjangoPbkdf2Sha256,
+    /// Django's `pbkdf2_sha1$iterations$salt$hash`.
+    DjangoPbkdf2Sha1,
+    /// Django's `bcrypt_sha256$` (bcrypt over the hex SHA-256), kept as
+    /// `django_bcrypt_sha256$`.
+    DjangoBcryptSha256,
+    /// Django's `bcrypt$` (plain bcrypt).
+    DjangoBcrypt,
+    /// Django's `argon2$argon2id$...` and `argon2$argon2i$...`.
+    DjangoArgon2,
+    /// Django's `scrypt$N$salt$r$p$hash`.
+    DjangoScrypt,
+    /// PHC `$argon2id$` and `$argon2i$` (argon2-cffi, pwdlib, passlib).
+    Argon2,
+    /// passlib's `$pbkdf2-sha256$rounds$salt$hash` (adapted base64).
+    PasslibPbkdf2Sha256,
+    /// No usable password (`!...`): the account must reset it.
+    Unusable,
+}
+
+/// Where a record comes from, for the one ambiguous spelling: a
+/// `bcrypt_sha256$` hash is Django's in a Django table and Sesame's own in
+/// a JSONL file (which is what `sesame export jsonl` writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashOrigin {
+    /// A Django `auth_user` table.
+    Django,
+    /// Anything else (fastapi-users, JSONL).
+    Other,
+}
+
+impl HashFormat {
+    /// A short name for reports and the audit log (never the hash).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashFormat::Sesame => "sesame",
+            HashFormat::Bcrypt => "bcrypt",
+            HashFormat::DjangoPbkdf2Sha256 => "django pbkdf2_sha256",
+            HashFormat::DjangoPbkdf2Sha1 => "django pbkdf2_sha1",
+            HashFormat::DjangoBcryptSha256 => "django bcrypt_sha256",
+            HashFormat::DjangoBcrypt => "django bcrypt",
+            HashFormat::DjangoArgon2 => "django argon2",
+            HashFormat::DjangoScrypt => "django scrypt",
+            HashFormat::Argon2 => "argon2",
+            HashFormat::PasslibPbkdf2Sha256 => "passlib pbkdf2-sha256",
+            HashFormat::Unusable => "unusable",
+        }
+    }
+
+    /// The format of a stored hash, if it is one Sesame knows and it is well
+    /// formed (its parameters read, its salt and key decode).
+    pub fn of(stored: &str) -> Option<HashFormat> {
+        Verifier::parse(stored).map(|v| v.format())
+    }
+}
+
+/// Turns a hash as the source system stored it into the hash Sesame keeps,
+/// without re-hashing: `None` (no password) becomes the unusable mark, a
+/// Django `bcrypt_sha256$` gets its own prefix, everything else is kept as
+/// it is.
+///
+/// # Errors
+/// A message (never showing the hash) when the format is unknown or malformed.
+pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, String> {
+    let Some(raw) = raw else {
+        return Ok(UNUSABLE_PASSWORD.to_owned());
+    };
+    let stored = match (origin, raw.strip_prefix(SESAME_PREFIX)) {
+        (HashOrigin::Django, Some(rest)) => format!("{DJANGO_BCRYPT_SHA256}{rest}"),
+        _ => raw.to_owned(),
+    };
+    match HashFormat::of(&stored) {
+        Some(_) => Ok(stored),
+        None => Err(format!(
+            "unknown or malformed password hash format ({})",
+            describe(raw)
+        )),
+    }
+}
+
+/// What a hash looks like, without showing it: its leading framing only.
+fn describe(raw: &str) -> String {
+    let lead: String = raw
+        .chars()
+        .take_while(|c| *c == '$' || c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(16)
+        .collect();
+    let lead = match raw.find('$') {
+        Some(end) if end > 0 => raw[..end].chars().take(24).collect(),
+        _ => lead.chars().take(4).collect::<String>(),
+    };
+    if lead.is_empty() {
+        "no recognizable prefix".to_owned()
+    } else {
+        format!("starts with {lead:?}")
+    }
+}
+
+/// Whether `candidate` is the password behind an imported `stored` hash
+/// (any format but Sesame's own, which [`crate::BcryptHasher`] checks).
+pub fn verify_imported(candidate: &str, stored: &str) -> bool {
+    Verifier::parse(stored).is_some_and(|v| v.verify(candidate))
+}
+
+/// A parsed hash, ready to check a candidate.
+enum Verifier<'a> {
+    Sesame,
+    Bcrypt(HashFormat, &'a str),
+    BcryptHexSha256(&'a str),
+    Pbkdf2 {
+        format: HashFormat,
+        sha1: bool,
+        rounds: u32,
+        salt: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Argon2(HashFormat, PasswordHash<'a>),
+    Scrypt {
+        params: scrypt::Params,
+        salt: &'a str,
+        key: Vec<u8>,
+    },
+    Unusable,
+}
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) && hash.len() == 60
+}
+
+impl<'a> Verifier<'a> {
+    fn parse(stored: &'a str) -> Option<Verifier<'a>> {
+        if stored.starts_with(UNUSABLE_PASSWORD) {
+            return Some(Verifier::Unusable);
+        }
+        if let Some(rest) = stored.strip_prefix(DJANGO_BCRYPT_SHA256) {
+            return is_bcrypt(rest).then_some(Verifier::BcryptHexSha256(rest));
+        }
+        if let Some(rest) = stored.strip_prefix(SESAME_PREFIX) {
+            return is_bcrypt(rest).then_some(Verifier::Sesame);
+        }
+        if let Some(rest) = stored.strip_prefix("bcrypt$") {
+            return is_bcrypt(rest).then_some(Verifier::Bcrypt(HashFormat::DjangoBcrypt, rest));
+        }
+        if is_bcrypt(stored) {
+            return Some(Verifier::Bcrypt(HashFormat::Bcrypt, stored));
+        }
+        if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+            return django_pbkdf2(rest, HashFormat::DjangoPbkdf2Sha256, false);
+        }
+        if let Some(rest) = stored.strip_prefix("pbkdf2_sha1$") {
+            return django_pbkdf2(rest, HashFormat::DjangoPbkdf2Sha1, true);
+        }
+        if let Some(rest) = stored.strip_prefix("argon2$") {
+            return argon2_phc(
+                rest.strip_prefix("argon2")?,
+                stored,
+                HashFormat::DjangoArgon2,
+            );
+        }
+        if let Some(rest) = stored.strip_prefix("$argon2") {
+            return argon2_phc(rest, stored, HashFormat::Argon2);
+        }
+        if let Some(rest) = stored.strip_prefix("scrypt$") {
+            return django_scrypt(rest);
+        }
+        if let Some(rest) = stored.strip_prefix("$pbkdf2-sha256$") {
+            return passlib_pbkdf2(rest);
+        }
+        None
+    }
+
+    fn format(&self) -> HashFormat {
+        match self {
+            Verifier::Sesame => HashFormat::Sesame,
+            Verifier::Bcrypt(format, _)
+            | Verifier::Pbkdf2 { format, .. }
+            | Verifier::Argon2(format, _) => *format,
+            Verifier::BcryptHexSha256(_) => HashFormat::DjangoBcryptSha256,
+            Verifier::Scrypt { .. } => HashFormat::DjangoScrypt,
+            Verifier::Unusable => HashFormat::Unusable,
+        }
+    }
+
+    fn verify(&self, candidate: &str) -> bool {
+        match self {
+            // Sesame's own are checked by its hasher, never here.
+            Verifier::Sesame | Verifier::Unusable => false,
+            Verifier::Bcrypt(_, hash) => bcrypt::verify(candidate, hash).unwrap_or(false),
+            Verifier::BcryptHexSha256(hash) => {
+                let hex = sesame_kernel::secrets::hex(&Sha256::digest(candidate.as_bytes()));
+                bcrypt::verify(hex, hash).unwrap_or(false)
+            }
+            Verifier::Pbkdf2 {
+                sha1,
+                rounds,
+                salt,
+                key,
+                ..
+            } => {
+                let mut derived = vec![0u8; key.len()];
+                if *sha1 {
+                    pbkdf2::pbkdf2_hmac::<sha1::Sha1>(
+                        candidate.as_bytes(),
+                        salt,
+                        *rounds,
+                        &mut derived,
+                    );
+                } else {
+                    pbkdf2::pbkdf2_hmac::<Sha256>(
+                        candidate.as_bytes(),
+                        salt,
+                        *rounds,
+                        &mut derived,
+                    );
+                }
+                bool::from(derived.ct_eq(key))
+            }
+            Verifier::Argon2(_, hash) => argon2::Argon2::default()
+                .verify_password(candidate.as_bytes(), hash)
+                .is_ok(),
+            Verifier::Scrypt { params, salt, key } => {
+                let mut derived = vec![0u8; key.len()];
+                scrypt::scrypt(candidate.as_bytes(), salt.as_bytes(), params, &mut derived).is_ok()
+                    && bool::from(derived.ct_eq(key))
+            }
+        }
+    }
+}
+
+fn rounds(text: &str) -> Option<u32> {
+    text.parse()
+        .ok()
+        .filter(|n| (1..=MAX_PBKDF2_ITERATIONS).contains(n))
+}
+
+/// Django: `iterations$salt$base64(key)`; the salt is used as its UTF-8 bytes.
+fn django_pbkdf2(rest: &str, format: HashFormat, sha1: bool) -> Option<Verifier<'_>> {
+    let mut parts = rest.split('$');
+    let (Some(iterations), Some(salt), Some(key), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let key = STANDARD.decode(key).ok().filter(|k| !k.is_empty())?;
+    (!salt.is_empty()).then_some(())?;
+    Some(Verifier::Pbkdf2 {
+        format,
+        sha1,
+        rounds: rounds(iterations)?,
+        salt: salt.as_bytes().to_vec(),
+        key,
+    })
+}
+
+/// passlib: `rounds$ab64(salt)$ab64(key)`, where "adapted base64" is
+/// base64 with `.` for `+` and no padding.
+fn passlib_pbkdf2(rest: &str) -> Option<Verifier<'_>> {
+    let ab64 = |s: &str| STANDARD_NO_PAD.decode(s.replace('.', "+")).ok();
+    let mut parts = rest.split('$');
+    let (Some(iterations), Some(salt), Some(key), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some(Verifier::Pbkdf2 {
+        format: HashFormat::PasslibPbkdf2Sha256,
+        sha1: false,
+        rounds: rounds(iterations)?,
+        salt: ab64(salt)?,
+        key: ab64(key).filter(|k| !k.is_empty())?,
+    })
+}
+
+/// A PHC argon2 string (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`);
+/// `after_argon2` is what follows `$argon2` (or Django's `argon2$argon2`).
+fn argon2_phc<'a>(after_argon2: &str, stored: &'a str, format: HashFormat) -> Option<Verifier<'a>> {
+    if !(after_argon2.starts_with("id$") || after_argon2.starts_with("i$")) {
+        return None;
+    }
+    let phc = stored
+        .strip_prefix("argon2")
+        .filter(|_| format == HashFormat::DjangoArgon2);
+    let hash = PasswordHash::new(phc.unwrap_or(stored)).ok()?;
+    argon2::Params::try_from(&hash).ok()?;
+    hash.hash?;
+    Some(Verifier::Argon2(format, hash))
+}
+
+/// Django: `N$salt$r$p$base64(key)`; the salt is used as its UTF-8 bytes.
+fn django_scrypt(rest: &str) -> Option<Verifier<'_>> {
+    let mut parts = rest.split('$');
+    let (Some(n), Some(salt), Some(r), Some(p), Some(key), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let n: u64 = n
+        .parse()
+        .ok()
+        .filter(|n: &u64| n.is_power_of_two() && *n > 1)?;
+    let log_n = u8::try_from(n.trailing_zeros()).ok()?;
+    let key = STANDARD.decode(key).ok().filter(|k| !k.is_empty())?;
+    let params = scrypt::Params::new(log_n, r.parse().ok()?, p.parse().ok()?, key.len()).ok()?;
+    (!salt.is_empty()).then_some(())?;
+    Some(Verifier::Scrypt { params, salt, key })
+}
+
+/// One account as a source reader found it, its fields still raw.
+#[derive(Clone, Default)]
+pub struct ImportRecord {
+    /// Which record this is, for the report: `line 12`, `id 7`, ...
+    pub source_ref: String,
+    /// The source's integer id, kept with `--keep-ids`.
+    pub id: Option<i64>,
+    /// Username.
+    pub username: String,
+    /// Email address (`None` or empty: none).
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// The source's password hash (`None`: no usable password).
+    pub password_hash: Option<String>,
+    /// Whether the account may log in.
+    pub is_active: bool,
+    /// Whether it is an administrator.
+    pub is_admin: bool,
+    /// When it was created (`None`: now).
+    pub date_joined: Option<Timestamp>,
+    /// When it last logged in.
+    pub last_login: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for ImportRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportRecord")
+            .field("source_ref", &self.source_ref)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A checked record, ready to store.
+#[derive(Clone)]
+pub struct ImportedAccount {
+    /// Which record it came from.
+    pub source_ref: String,
+    /// The id to keep, with `--keep-ids`.
+    pub id: Option<UserId>,
+    /// The account (its hash as [`accept_hash`] keeps it).
+    pub user: NewUser,
+    /// When it last logged in.
+    pub last_login: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for ImportedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedAccount")
+            .field("source_ref", &self.source_ref)
+            .field("username", &self.user.username.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImportRecord {
+    /// Checks the record by Sesame's rules: a valid username and email, a
+    /// known hash format. `now` is the join date of a record without one.
+    ///
+    /// # Errors
+    /// Why the record is refused, in one line that shows no hash.
+    pub fn check(self, origin: HashOrigin, now: Timestamp) -> Result<ImportedAccount, String> {
+        let username = Username::parse(&self.username, "username")
+            .map_err(|e| format!("invalid username: {}", e.message))?;
+        let email = match self.email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(
+                Email::parse(raw, "email").map_err(|e| format!("invalid email: {}", e.message))?,
+            ),
+        };
+        let password_hash = accept_hash(self.password_hash.as_deref(), origin)?;
+        let id = match self.id {
+            Some(id) if id <= 0 => return Err(format!("invalid id {id}")),
+            other => other.map(UserId),
+        };
+        Ok(ImportedAccount {
+            source_ref: self.source_ref,
+            id,
+            user: NewUser {
+                username,
+                email,
+                first_name: self.first_name.chars().take(150).collect(),
+                last_name: self.last_name.chars().take(150).collect(),
+                password_hash,
+                is_active: self.is_active,
+                is_staff: self.is_admin,
+                date_joined: self.date_joined.unwrap_or(now),
+            },
+            last_login: self.last_login,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes made by the real libraries (`scripts/make_import_fixtures.py`).
+    const FIXTURES: &str = include_str!("../../../tests/fixtures/import/hashes.json");
+
+    /// `(format, hash, password)` of every fixture, read without serde.
+    fn fixtures() -> Vec<(String, String, String)> {
+        let field = |entry: &str, name: &str| -> String {
+            let start = entry.find(&format!("\"{name}\": \"")).expect(name) + name.len() + 5;
+            let end = start + entry[start..].find('"').expect("closing quote");
+            entry[start..end].to_owned()
+        };
+        FIXTURES
+            .split('}')
+            .filter(|e| e.contains("\"hash\""))
+            .map(|e| (field(e, "format"), field(e, "hash"), field(e, "password")))
+            .collect()
+    }
+
+    fn origin(format: &str) -> HashOrigin {
+        if format.starts_with("django_") {
+            HashOrigin::Django
+        } else {
+            HashOrigin::Other
+        }
+    }
+
+    #[test]
+    fn every_fixture_hash_verifies_with_its_password_only() {
+        let fixtures = fixtures();
+        assert!(fixtures.len() >= 20, "{} fixtures", fixtures.len());
+        for (format, hash, password) in &fixtures {
+            let stored = accept_hash(Some(hash), origin(format)).expect(format);
+            assert!(verify_imported(password, &stored), "{format} refused");
+            assert!(
+                !verify_imported(&format!("{password}x"), &stored),
+                "{format} took a wrong password"
+            );
+        }
+    }
+
+    #[test]
+    fn every_listed_format_is_among_the_fixtures() {
+        let formats: Vec<HashFormat> = fixtures()
+            .iter()
+            .map(|(format, hash, _)| {
+                HashFormat::of(&accept_hash(Some(hash), origin(format)).unwrap()).unwrap()
+            })
+            .collect();
+        for wanted in [
+            HashFormat::Bcrypt,
+            HashFormat::DjangoPbkdf2Sha256,
+            HashFormat::DjangoPbkdf2Sha1,
+            HashFormat::DjangoBcryptSha256,
+            HashFormat::DjangoBcrypt,
+            HashFormat::DjangoArgon2,
+            HashFormat::DjangoScrypt,
+            HashFormat::Argon2,
+            HashFormat::PasslibPbkdf2Sha256,
+        ] {
+            assert!(formats.contains(&wanted), "no fixture of {wanted:?}");
+        }
+    }
+
+    #[test]
+    fn django_bcrypt_sha256_is_told_apart_from_sesames_own() {
+        let (_, hash, password) = fixtures()
+            .into_iter()
+            .find(|(f, _, _)| f == "django_bcrypt_sha256")
+            .unwrap();
+        let django = accept_hash(Some(&hash), HashOrigin::Django).unwrap();
+        assert!(django.starts_with("django_bcrypt_sha256$$2b$"));
+        assert!(verify_imported(&password, &django));
+        // In a JSONL file the same spelling is Sesame's own: not ours to check.
+        let own = accept_hash(Some(&hash), HashOrigin::Other).unwrap();
+        assert_eq!(HashFormat::of(&own), Some(HashFormat::Sesame));
+        assert!(!verify_imported(&password, &own));
+    }
+
+    #[test]
+    fn unknown_and_malformed_hashes_are_refused_without_showing_them() {
+        for bad in [
+            "md5$abc$0123456789abcdef",
+            "sha1$salt$deadbeef",
+            "pbkdf2_sha256$notanumber$salt$aGFzaA==",
+            "pbkdf2_sha256$1000$salt$%%%",
+            "$2b$04$short",
+            "scrypt$1000$salt$8$1$aGFzaA==",
+            "$argon2id$v=19$m=1024,t=1,p=1$bad",
+            "plaintext-password",
+            "",
+        ] {
+            let message = accept_hash(Some(bad), HashOrigin::Other).unwrap_err();
+            assert!(message.contains("unknown"), "{message}");
+            if bad.len() > 12 {
+                assert!(!message.contains(bad), "{message} shows the hash");
+            }
+        }
+    }
+
+    #[test]
+    fn no_hash_and_djangos_unusable_mark_never_verify() {
+        let none = accept_hash(None, HashOrigin::Other).unwrap();
+        assert_eq!(HashFormat::of(&none), Some(HashFormat::Unusable));
+        let django = accept_hash(Some("!kQ2d7zWuN2bq"), HashOrigin::Django).unwrap();
+        assert_eq!(HashFormat::of(&django), Some(HashFormat::Unusable));
+        assert!(!verify_imported("", &none));
+        assert!(!verify_imported("!kQ2d7zWuN2bq", &django));
+    }
+
+    #[test]
+    fn records_are_checked_by_sesames_rules() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let good = ImportRecord {
+            source_ref: "line 1".into(),
+            username: "alice".into(),
+            email: Some(" alice@example.com ".into()),
+            password_hash: None,
+            ..ImportRecord::default()
+        };
+        let account = good.clone().check(HashOrigin::Other, now).unwrap();
+        assert_eq!(account.user.date_joined, now);
+        assert_eq!(account.user.password_hash, UNUSABLE_PASSWORD);
+        let bad_name = ImportRecord {
+            username: "has space".into(),
+            ..good.clone()
+        };
+        assert!(bad_name
+            .check(HashOrigin::Other, now)
+            .unwrap_err()
+            .starts_with("invalid username"));
+        let bad_email = ImportRecord {
+            email: Some("not-an-email".into()),
+            ..good.clone()
+        };
+        assert!(bad_email
+            .check(HashOrigin::Other, now)
+            .unwrap_err()
+            .starts_with("invalid email"));
+        let bad_id = ImportRecord {
+            id: Some(0),
+            ..good
+        };
+        assert!(bad_id.check(HashOrigin::Other, now).is_err());
+    }
+}

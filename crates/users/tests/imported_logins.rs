@@ -1,0 +1,105 @@
+//! Accounts imported with another system's password hash (issue 19): they
+//! log in with their old password, and that first login replaces the hash
+//! by Sesame's own.
+
+use std::sync::Arc;
+
+use sesame_kernel::{Clock, UserId};
+use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_users::{
+    accept_hash, AccountService, AccountSettings, BcryptHasher, HashFormat, HashOrigin,
+    ImportRecord, PasswordHasher, UserRepository, UsersError,
+};
+
+/// `pbkdf2_sha256` at 1,000 iterations by Django's `make_password`
+/// (tests/fixtures/import/hashes.json) and its password.
+const DJANGO_HASH: &str =
+    "pbkdf2_sha256$1000$MjtPTim0OGJs6EOG8dPXU9$p8b4E0VXhs7RY9Lms993Hntfw4IRt+Wbx0xzx+drjG4=";
+const DJANGO_PASSWORD: &str = "Pbkdf2-sha256-pass";
+
+fn service() -> (Arc<InMemoryStore>, AccountService, Arc<BcryptHasher>) {
+    let store = Arc::new(InMemoryStore::new());
+    let hasher = Arc::new(BcryptHasher::new(4).unwrap());
+    let accounts = AccountService::new(
+        store.clone(),
+        hasher.clone(),
+        Arc::new(FakeClock::new()),
+        AccountSettings::default(),
+    );
+    (store, accounts, hasher)
+}
+
+fn import(store: &InMemoryStore, username: &str, hash: Option<&str>, active: bool) -> UserId {
+    let record = ImportRecord {
+        source_ref: "line 1".into(),
+        username: username.into(),
+        password_hash: hash.map(str::to_owned),
+        is_active: active,
+        ..ImportRecord::default()
+    };
+    let account = record
+        .check(HashOrigin::Django, FakeClock::new().now())
+        .unwrap();
+    store.insert(&account.user).unwrap().id
+}
+
+#[test]
+fn first_login_replaces_the_imported_hash_and_the_second_uses_it() {
+    let (store, accounts, hasher) = service();
+    let id = import(&store, "ada", Some(DJANGO_HASH), true);
+    assert!(hasher.needs_rehash(DJANGO_HASH));
+
+    let first = accounts.authenticate("ada", DJANGO_PASSWORD).unwrap();
+    let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
+    assert_eq!(first.password_hash, stored);
+    assert_eq!(HashFormat::of(&stored), Some(HashFormat::Sesame));
+    assert!(!hasher.needs_rehash(&stored));
+
+    let second = accounts.authenticate("ada", DJANGO_PASSWORD).unwrap();
+    assert_eq!(second.password_hash, stored, "not re-hashed twice");
+    assert!(matches!(
+        accounts.authenticate("ada", "Pbkdf2-sha256-pasS"),
+        Err(UsersError::InvalidCredentials)
+    ));
+}
+
+#[test]
+fn a_wrong_password_leaves_the_imported_hash_alone() {
+    let (store, accounts, _) = service();
+    let id = import(&store, "ada", Some(DJANGO_HASH), true);
+    assert!(matches!(
+        accounts.authenticate("ada", "not the password"),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(
+        store.find_by_id(id).unwrap().unwrap().password_hash,
+        DJANGO_HASH
+    );
+}
+
+#[test]
+fn an_inactive_imported_account_is_not_re_hashed() {
+    let (store, accounts, _) = service();
+    let id = import(&store, "ada", Some(DJANGO_HASH), false);
+    assert!(matches!(
+        accounts.authenticate("ada", DJANGO_PASSWORD),
+        Err(UsersError::AccountInactive)
+    ));
+    assert_eq!(
+        store.find_by_id(id).unwrap().unwrap().password_hash,
+        DJANGO_HASH
+    );
+}
+
+#[test]
+fn an_account_without_a_usable_password_cannot_log_in() {
+    let (store, accounts, _) = service();
+    import(&store, "ivy", None, true);
+    for attempt in [
+        "",
+        "!",
+        accept_hash(None, HashOrigin::Other).unwrap().as_str(),
+    ] {
+        assert!(accounts.authenticate("ivy", attempt).is_err());
+    }
+}

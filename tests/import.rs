@@ -1,0 +1,330 @@
+//! Moving in (issue 19): accounts of a Django project, a fastapi-users app
+//! and a JSONL file come over with their passwords. The fixtures were made
+//! by the real libraries (`scripts/make_import_fixtures.py`): every password
+//! logs in on every login route of every surface, the first login replaces
+//! the hash by Sesame's own, and exports re-import whole.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{Backend, Body, TestApp, PASSWORD};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use serde_json::{json, Value};
+use sesame_persistence::testing::TestDatabase;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(name)
+}
+
+/// source -> username -> password, as the fixture script wrote them.
+fn passwords() -> BTreeMap<String, BTreeMap<String, String>> {
+    serde_json::from_str(&std::fs::read_to_string(fixture("passwords.json")).unwrap()).unwrap()
+}
+
+/// Runs `sesame <args>` on `app`'s database: (exit code, stdout).
+fn sesame(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let output = app.cli(args, "");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.code().unwrap_or(-1), stdout + &stderr)
+}
+
+/// The Django table's URL: the committed SQLite file, or on PostgreSQL the
+/// same rows loaded into a database of their own (kept alive by the guard).
+fn django_source(backend: &Backend) -> (String, Option<TestDatabase>) {
+    match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}", fixture("django.sqlite3").display()),
+            None,
+        ),
+        Backend::Postgres(admin) => {
+            let database = TestDatabase::create(admin);
+            let mut conn = diesel::PgConnection::establish(database.url()).unwrap();
+            conn.batch_execute(&std::fs::read_to_string(fixture("django_pg.sql")).unwrap())
+                .unwrap();
+            (database.url().to_owned(), Some(database))
+        }
+    }
+}
+
+/// Imports the three fixtures into `app`; returns the Django source guard.
+fn import_all(app: &TestApp, backend: &Backend) -> Option<TestDatabase> {
+    let (django, guard) = django_source(backend);
+    let fastapi = format!("sqlite://{}", fixture("fastapi_users.sqlite3").display());
+    let jsonl = fixture("accounts.jsonl");
+    for (args, imported) in [
+        (vec!["import", "django", "--from", &django], 9),
+        (vec!["import", "fastapi-users", "--from", &fastapi], 4),
+        (vec!["import", "jsonl", jsonl.to_str().unwrap()], 9),
+    ] {
+        let (code, out) = sesame(app, &args);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(
+            out.trim_end()
+                .ends_with(&format!("imported {imported}, skipped 0, refused 0")),
+            "{args:?}: {out}"
+        );
+    }
+    guard
+}
+
+/// Every account of the export, by username.
+fn exported(app: &TestApp) -> BTreeMap<String, Value> {
+    let (code, out) = sesame(app, &["export", "jsonl"]);
+    assert_eq!(code, 0, "{out}");
+    out.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|v| (v["username"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+const ROUTES: [&str; 5] = [
+    "/auth/jwt/create/",
+    "/login",
+    "/auth/token",
+    "/auth/login",
+    "/auth/re-authenticate",
+];
+
+/// Logs in on one route: the status.
+fn log_in(app: &TestApp, route: &str, login: &str, password: &str) -> u16 {
+    match route {
+        "/auth/jwt/create/" | "/auth/re-authenticate" => app.post(
+            route,
+            None,
+            json!({"username": login, "password": password}),
+        ),
+        "/login" => app.post(route, None, json!({"email": login, "password": password})),
+        "/auth/login" => app.post(route, None, json!({"login": login, "password": password})),
+        "/auth/token" => {
+            let form = format!(
+                "username={}&password={}",
+                urlencode(login),
+                urlencode(password)
+            );
+            app.request("POST", route, None, Body::Raw(FORM, form))
+        }
+        other => panic!("no route {other}"),
+    }
+    .status
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The accounts that must log in: every fixture password but the inactive ones.
+fn active_accounts() -> Vec<(String, String)> {
+    passwords()
+        .into_values()
+        .flatten()
+        .filter(|(login, _)| !login.contains("inactive"))
+        .collect()
+}
+
+/// Puts `hash` back as `username`'s stored hash, straight in the database.
+fn set_hash(app: &TestApp, username: &str, hash: &str) {
+    let sql = format!("UPDATE users SET password_hash = '{hash}' WHERE username = '{username}'");
+    match app.database_url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path)
+            .unwrap()
+            .batch_execute(&sql),
+        None => diesel::PgConnection::establish(&app.database_url)
+            .unwrap()
+            .batch_execute(&sql),
+    }
+    .unwrap();
+}
+
+backend_tests! {
+    fn with_totp_on_an_imported_password_logs_in_with_a_code_and_is_rehashed(backend) {
+        let app = TestApp::spawn(&backend);
+        let hash = "pbkdf2_sha256$1000$PJG5lOaJB5uCkGXoTogY2q$V1INsf3t7dG8ypJ8g57RV+8Fc22UxJxt1Iqnln3geVU=";
+        let password = "Django-in-jsonl";
+        let file = app.data_dir.join("ada.jsonl");
+        std::fs::write(&file, format!("{{\"username\":\"ada\",\"email\":\"ada@example.com\",\"password_hash\":\"{hash}\"}}\n")).unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let token = app.login("ada", password).0;
+        let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": password}));
+        assert_eq!(setup.status, 200, "{}", setup.text);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let first = sesame_tokens::totp_code(&setup.str("secret"), now).unwrap();
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": first}));
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        let recovery: Vec<String> = confirmed.json["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+
+        // An account that came over with TOTP on: its hash is the imported one again.
+        set_hash(&app, "ada", hash);
+        let without = app.post("/auth/jwt/create/", None, json!({"username": "ada", "password": password}));
+        assert_eq!((without.status, without.json["code"].clone()), (401, json!("otp_required")));
+        let wrong = app.post("/auth/jwt/create/", None, json!({"username": "ada", "password": "Django-in-jsonL", "otp": recovery[0]}));
+        assert_eq!(wrong.status, 401);
+        set_hash(&app, "ada", hash);
+        let with = app.post("/login", None, json!({"email": "ada", "password": password, "otp": recovery[1]}));
+        assert_eq!(with.status, 200, "{}", with.text);
+        let stored = exported(&app)["ada"]["password_hash"].as_str().unwrap().to_owned();
+        assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+        let again = app.post("/auth/login", None, json!({"login": "ada", "password": password, "otp": recovery[2]}));
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(exported(&app)["ada"]["password_hash"].as_str(), Some(stored.as_str()));
+    }
+
+    fn every_imported_password_logs_in_on_every_route_and_is_rehashed(backend) {
+        for route in ROUTES {
+            let app = TestApp::spawn(&backend);
+            let _django = import_all(&app, &backend);
+            let before = exported(&app);
+            for (login, password) in active_accounts() {
+                assert!(log_in(&app, route, &login, &format!("{password}!")) >= 400, "{route} {login}: wrong password taken");
+                assert_eq!(log_in(&app, route, &login, &password), 200, "{route} {login}: imported hash");
+                let after = exported(&app);
+                let (old, new) = (&before[&login]["password_hash"], &after[&login]["password_hash"]);
+                assert_ne!(old, new, "{route} {login}: not rehashed");
+                assert!(new.as_str().unwrap().starts_with("bcrypt_sha256$$2b$04$"), "{route} {login}: {new}");
+                assert_eq!(log_in(&app, route, &login, &password), 200, "{route} {login}: Sesame's hash");
+                assert!(log_in(&app, route, &login, &format!("{password}!")) >= 400, "{route} {login}: wrong password taken");
+            }
+            for (login, password) in [
+                ("dj_inactive", "Inactive-user-pass"),
+                ("fa.inactive@example.com", "Fastapi-inactive-pass"),
+                ("js_inactive", "Inactive-jsonl-pass"),
+            ] {
+                assert!(log_in(&app, route, login, password) >= 400, "{route} {login}: inactive logged in");
+            }
+            for login in ["dj_unusable", "js_nopassword"] {
+                assert!(log_in(&app, route, login, "").min(log_in(&app, route, login, "!")) >= 400);
+            }
+            let (_, audit) = sesame(&app, &["audit", "--kind", "password_rehashed"]);
+            assert_eq!(audit.lines().count(), active_accounts().len(), "{audit}");
+            assert!(audit.contains("from django pbkdf2_sha256") && audit.contains("from django scrypt"), "{audit}");
+        }
+    }
+
+    fn imported_fields_skips_refusals_and_dry_run(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("taken");
+        let lines = [
+            r#"{"username":"fresh","email":"fresh@example.com","password_hash":"$2b$04$RP7YKCJfGpCk5CtJfvpREOZWaToOj9iWmyfBbkcpp5XgQeIb94qIG","first_name":"Fre","last_name":"Sh","is_admin":true,"date_joined":"2020-02-03T04:05:06Z"}"#,
+            r#"{"username":"TAKEN","password_hash":null}"#,
+            r#"{"username":"other","email":"Taken@Example.com","password_hash":null}"#,
+            r#"{"username":"md5user","password_hash":"md5$salt$0123456789abcdef0123456789abcdef"}"#,
+            r#"{"username":"bad name","password_hash":null}"#,
+            r#"{"username":"bademail","email":"nope","password_hash":null}"#,
+            r#"{"username":"taken@example.com","password_hash":null}"#,
+            r#"not json"#,
+            r#"{"username":"fresh","password_hash":null}"#,
+        ];
+        let file = app.data_dir.join("records.jsonl");
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let file = file.to_str().unwrap();
+
+        let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
+        assert_eq!(code, 1, "{dry}");
+        assert!(dry.trim_end().ends_with("imported 1, skipped 3, refused 5"), "{dry}");
+        assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
+
+        let (code, out) = sesame(&app, &["import", "jsonl", file]);
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(out.lines().last(), Some("imported 1, skipped 3, refused 5"), "{out}");
+        for expected in [
+            "skipped line 2 (TAKEN)",
+            "skipped line 3 (other): email is already there",
+            "refused line 4: unknown or malformed password hash format",
+            "refused line 5: invalid username",
+            "refused line 6: invalid email",
+            "refused line 7: username is another account's email",
+            "refused line 8: not a JSON object",
+            "skipped line 9 (fresh)",
+        ] {
+            assert!(out.contains(expected), "{expected:?} missing from {out}");
+        }
+        assert!(!out.contains("0123456789abcdef") && !out.contains("RP7YKCJ"), "a hash was printed: {out}");
+        assert_eq!(dry.replace("dry run: nothing was written\n", ""), out);
+
+        let accounts = exported(&app);
+        let fresh = &accounts["fresh"];
+        assert_eq!(fresh["is_admin"], true);
+        assert_eq!(fresh["is_active"], true);
+        assert_eq!((fresh["first_name"].as_str(), fresh["last_name"].as_str()), (Some("Fre"), Some("Sh")));
+        assert!(fresh["date_joined"].as_str().unwrap().starts_with("2020-02-03T04:05:06"));
+        assert_eq!(log_in(&app, "/auth/jwt/create/", "fresh", "Bcrypt-2b-pass"), 200);
+        let token = app.login("fresh", "Bcrypt-2b-pass").0;
+        assert_eq!(app.get("/auth/audit/", Some(&token)).status, 200, "an imported admin is an admin");
+
+        // Django's flags, names and dates come over too.
+        let (django, _guard) = django_source(&backend);
+        let (code, out) = sesame(&app, &["import", "django", "--from", &django]);
+        assert_eq!(code, 0, "{out}");
+        let accounts = exported(&app);
+        let argon = &accounts["dj_argon2"];
+        assert_eq!((argon["is_admin"].as_bool(), argon["first_name"].as_str(), argon["email"].as_str()), (Some(true), Some("Dora"), Some("argon2@example.com")));
+        assert!(argon["date_joined"].as_str().unwrap().starts_with("2021-04-14T08:30:04.123456"), "{argon}");
+        assert_eq!(accounts["dj_bcrypt_sha256"]["is_admin"], true, "a superuser is an admin");
+        assert_eq!(accounts["dj_pbkdf2"]["is_admin"], false);
+        assert_eq!(accounts["dj_inactive"]["is_active"], false);
+        assert_eq!(accounts["dj_unusable"]["password_hash"], Value::Null);
+    }
+
+    fn keep_ids_keeps_them_and_moves_the_sequence(backend) {
+        let app = TestApp::spawn(&backend);
+        let jsonl = fixture("accounts.jsonl");
+        let (code, out) = sesame(&app, &["import", "jsonl", "--keep-ids", jsonl.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let accounts = exported(&app);
+        assert_eq!(accounts["js_pbkdf2"]["id"], 501);
+        assert_eq!(accounts["js_nopassword"]["id"], 509);
+        let newcomer = app.register("newcomer");
+        assert!(newcomer["id"].as_i64().unwrap() > 509, "{newcomer}");
+
+        let clash = app.data_dir.join("clash.jsonl");
+        std::fs::write(&clash, "{\"id\":501,\"username\":\"someone_else\",\"password_hash\":null}\n").unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", "--keep-ids", clash.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("refused line 1: id 501 is taken"), "{out}");
+        // Without --keep-ids the source's id is not used.
+        let (code, out) = sesame(&app, &["import", "jsonl", clash.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert_ne!(exported(&app)["someone_else"]["id"], 501);
+    }
+
+    fn export_then_import_into_another_sesame_and_everyone_logs_in(backend) {
+        let first = TestApp::spawn(&backend);
+        let _django = import_all(&first, &backend);
+        first.register("native");
+        // Some rehashed already, some not.
+        assert_eq!(log_in(&first, "/auth/jwt/create/", "dj_bcrypt_sha256", "Bcrypt-sha256-pass"), 200);
+        assert_eq!(log_in(&first, "/auth/jwt/create/", "js_argon2id", "Argon2id-phc-pass"), 200);
+        let export = first.data_dir.join("export.jsonl");
+        let (code, out) = sesame(&first, &["export", "jsonl", export.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let second = TestApp::spawn(&backend);
+        let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.trim_end().ends_with("imported 23, skipped 0, refused 0"), "{out}");
+        let mut everyone = active_accounts();
+        everyone.push(("native".into(), PASSWORD.into()));
+        for (login, password) in everyone {
+            assert_eq!(log_in(&second, "/auth/login", &login, &password), 200, "{login}");
+        }
+        let (a, b) = (exported(&first), exported(&second));
+        assert_eq!(a["dj_argon2"]["id"], b["dj_argon2"]["id"]);
+        assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
+    }
+}
