@@ -19,6 +19,7 @@ trap cleanup EXIT
 python3 scripts/bench_import_records.py tests/fixtures/import/hashes.json "$count" > "$work/records.jsonl"
 unset DATABASE_URL SESAME__DATABASE__URL
 rows=""
+revision="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 run() { # backend url
     local backend="$1" url="$2"
     SESAME__DATA_DIR="$work/data-$backend" DATABASE_URL="$url" \
@@ -35,7 +36,7 @@ psql "$pg_url" -qc "CREATE DATABASE $database"
 run PostgreSQL "${pg_url%/*}/$database"
 {
     echo
-    echo "## bench-import, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $(git describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "## bench-import, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $revision"
     echo
     echo "\`just bench-import $count\`: release \`sesame import jsonl\` of $count records (\`scripts/bench_import_records.py\`), fresh database each, batches of 1,000 per transaction; /usr/bin/time wall clock and peak RSS."
     echo

@@ -301,6 +301,27 @@ backend_tests! {
         assert_ne!(exported(&app)["someone_else"]["id"], 501);
     }
 
+    fn django_ids_kept_and_a_dry_run_writes_nothing(backend) {
+        let app = TestApp::spawn(&backend);
+        let (django, _guard) = django_source(&backend);
+        let (code, dry) = sesame(&app, &["import", "django", "--from", &django, "--keep-ids", "--dry-run"]);
+        assert_eq!(code, 0, "{dry}");
+        assert!(dry.trim_end().ends_with("imported 9, skipped 0, refused 0"), "{dry}");
+        assert!(exported(&app).is_empty(), "the dry run wrote something");
+        let (code, out) = sesame(&app, &["import", "django", "--from", &django, "--keep-ids"]);
+        assert_eq!(code, 0, "{out}");
+        let accounts = exported(&app);
+        assert_eq!(accounts["dj_pbkdf2_default"]["id"], 1);
+        assert_eq!(accounts["dj_unusable"]["id"], 9);
+        let newcomer = app.register("newcomer");
+        assert_eq!(newcomer["id"].as_i64(), Some(10), "{newcomer}");
+        // Again: every account is already there.
+        let (code, again) = sesame(&app, &["import", "django", "--from", &django, "--keep-ids"]);
+        assert_eq!(code, 0, "{again}");
+        assert!(again.trim_end().ends_with("imported 0, skipped 9, refused 0"), "{again}");
+        assert!(again.contains("skipped id 1 (dj_pbkdf2_default): username dj_pbkdf2_default is already there"), "{again}");
+    }
+
     fn export_then_import_into_another_sesame_and_everyone_logs_in(backend) {
         let first = TestApp::spawn(&backend);
         let _django = import_all(&first, &backend);

@@ -120,14 +120,18 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
 
 /// What a hash looks like, without showing it: its leading framing only.
 fn describe(raw: &str) -> String {
-    let lead: String = raw
-        .chars()
-        .take_while(|c| *c == '$' || c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .take(16)
-        .collect();
-    let lead = match raw.find('$') {
-        Some(end) if end > 0 => raw[..end].chars().take(24).collect(),
-        _ => lead.chars().take(4).collect::<String>(),
+    // `name$...` shows its name; `$id$...` its id; anything else nothing.
+    let lead: String = match raw.strip_prefix('$') {
+        Some(rest) => rest
+            .split('$')
+            .next()
+            .filter(|id| id.len() <= 16)
+            .map(|id| format!("${id}$"))
+            .unwrap_or_default(),
+        None => raw
+            .split_once('$')
+            .map(|(name, _)| name.chars().take(24).collect())
+            .unwrap_or_default(),
     };
     if lead.is_empty() {
         "no recognizable prefix".to_owned()

@@ -25,6 +25,12 @@
 //!   ([`SystemClock`](sesame_kernel::SystemClock) is the real one). For the
 //!   email flows: [`AccountTokenStore`], [`MailQueue`] and [`Mailer`], with
 //!   [`MailDelivery`] to drain the queue; for avatars: [`AvatarStore`].
+//! - **Imported accounts** (moving in from Django, fastapi-users, ...):
+//!   [`ImportRecord::check`] applies Sesame's rules to a record a source
+//!   reader made; [`HashFormat`] names the password hash formats accepted
+//!   as they are, which [`BcryptHasher`] verifies, and the first login
+//!   replaces by Sesame's own ([`PasswordHasher::needs_rehash`],
+//!   [`UserRepository::record_login_rehashed`]).
 //! - **Errors**: every fallible call returns [`UsersError`], whose variants
 //!   say what happened in the domain's words ([`UsersError::InvalidCredentials`],
 //!   [`UsersError::Invalid`] with one [`FieldError`] per bad field, ...).
