@@ -9,8 +9,7 @@ use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
     AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, PasswordHasher,
-    ProfileUpdate,
-    Registration, User, UserRepository, UsersError,
+    ProfileUpdate, Registration, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
