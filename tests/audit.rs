@@ -85,4 +85,31 @@ backend_tests! {
         let text = String::from_utf8_lossy(&printed.stdout);
         assert!(text.contains("login_success") && text.contains("refresh_reuse_detected"), "{text}");
     }
+
+    fn changes_made_from_the_command_line_are_audited(backend) {
+        let app = TestApp::spawn(&backend);
+        let admin = app.admin_token("boss");
+        let created = app.cli(&["user", "create", "--username", "ops", "--password-stdin"], &format!("{PASSWORD}\n"));
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        for args in [["user", "promote", "ops"], ["user", "deactivate", "ops"], ["user", "activate", "ops"]] {
+            let output = app.cli(&args, "");
+            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let ops = app.get("/auth/audit/?kind=admin_created_user", Some(&admin)).json;
+        let ops_created = ops.as_array().unwrap().iter()
+            .find(|e| e["detail"].as_str().is_some_and(|d| d.ends_with("is_staff=false")))
+            .unwrap_or_else(|| panic!("no record of `user create`: {ops}"));
+        let id = ops_created["user_id"].as_i64().unwrap();
+        assert_eq!(ops_created["ip"], Value::Null, "no address on the command line");
+        assert_eq!(ops_created["user_agent"], "sesame command line");
+
+        let changes = app.get(&format!("/auth/audit/?user={id}&kind=admin_changed_user"), Some(&admin)).json;
+        let details: Vec<&str> = changes.as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap()).collect();
+        assert_eq!(details, [
+            format!("user {id}: is_active=true"),
+            format!("user {id}: is_active=false"),
+            format!("user {id}: is_staff=true"),
+        ], "newest first");
+        assert!(changes.as_array().unwrap().iter().all(|e| e["user_agent"] == "sesame command line"));
+    }
 }

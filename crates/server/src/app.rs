@@ -143,6 +143,7 @@ impl Services {
             },
         )
         .with_mail(account_mail)
+        .with_audit(store.clone())
         .with_avatars(Avatars {
             store: Arc::new(avatars),
             max_bytes: config.http.max_avatar_bytes,

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
@@ -83,6 +84,7 @@ pub struct AccountService {
     pub(crate) settings: AccountSettings,
     pub(crate) mail: Option<AccountMail>,
     pub(crate) avatars: Option<Avatars>,
+    pub(crate) audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl AccountService {
@@ -100,6 +102,30 @@ impl AccountService {
             settings,
             mail: None,
             avatars: None,
+            audit: None,
+        }
+    }
+
+    /// The same service, recording the changes operators make in `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Records that `actor` did `kind` to `target` (a failed write is
+    /// logged: what it records already happened).
+    fn audited(&self, kind: &str, target: &User, actor: &Actor, change: &str) {
+        let Some(audit) = &self.audit else { return };
+        let detail = format!("user {}: {change}", target.id);
+        let event = AuditEvent::new(
+            kind,
+            actor.user.or(Some(target.id)),
+            actor,
+            self.clock.now(),
+            Some(detail),
+        );
+        if let Err(e) = audit.record(&event) {
+            tracing::warn!(error = %e, kind, "could not record an audit event");
         }
     }
 
@@ -131,12 +157,25 @@ impl AccountService {
         self.create(registration, !self.settings.require_activation, false)
     }
 
-    /// Creates an account directly (operators, CLI): active, admin if asked.
+    /// Creates an account directly as `actor` (operators, CLI): active,
+    /// admin if asked; audited as `admin_created_user`.
     ///
     /// # Errors
     /// As [`AccountService::register`].
-    pub fn create_user(&self, registration: Registration, admin: bool) -> Result<User, UsersError> {
-        self.create(registration, true, admin)
+    pub fn create_user(
+        &self,
+        registration: Registration,
+        admin: bool,
+        actor: &Actor,
+    ) -> Result<User, UsersError> {
+        let user = self.create(registration, true, admin)?;
+        self.audited(
+            "admin_created_user",
+            &user,
+            actor,
+            &format!("is_staff={admin}"),
+        );
+        Ok(user)
     }
 
     fn create(
@@ -486,14 +525,26 @@ impl AccountService {
         })
     }
 
-    /// Makes the account with this username active or inactive (operators,
-    /// CLI); deactivating ends every session of it.
+    /// Makes the account with this username active or inactive as `actor`
+    /// (operators, CLI); deactivating ends every session of it. Audited as
+    /// `admin_changed_user`.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn set_active(&self, username: &str, active: bool) -> Result<User, UsersError> {
+    pub fn set_active(
+        &self,
+        username: &str,
+        active: bool,
+        actor: &Actor,
+    ) -> Result<User, UsersError> {
         let user = self.get_by_username(username)?;
         self.users.set_flags(user.id, Some(active), None)?;
+        self.audited(
+            "admin_changed_user",
+            &user,
+            actor,
+            &format!("is_active={active}"),
+        );
         self.get(user.id)
     }
 
@@ -632,13 +683,15 @@ impl AccountService {
             || other(self.users.find_by_username(email.as_str())?))
     }
 
-    /// Makes the account with this username an administrator.
+    /// Makes the account with this username an administrator, as `actor`.
+    /// Audited as `admin_changed_user`.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn promote(&self, username: &str) -> Result<User, UsersError> {
+    pub fn promote(&self, username: &str, actor: &Actor) -> Result<User, UsersError> {
         let user = self.get_by_username(username)?;
         self.users.set_flags(user.id, None, Some(true))?;
+        self.audited("admin_changed_user", &user, actor, "is_staff=true");
         self.get(user.id)
     }
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
     AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, PasswordHasher,
-    ProfileUpdate,
-    Registration, User, UserRepository, UsersError,
+    ProfileUpdate, Registration, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -62,7 +62,9 @@ impl Fixture {
 
     fn admin(&self, username: &str) -> User {
         self.user(username);
-        self.accounts.promote(username).unwrap()
+        self.accounts
+            .promote(username, &Actor::command_line())
+            .unwrap()
     }
 
     fn reload(&self, user: &User) -> User {
@@ -384,12 +386,20 @@ fn create_user_makes_active_accounts_and_admins_on_request() {
     });
     let admin = fx
         .accounts
-        .create_user(registration("root", None, PASSWORD), true)
+        .create_user(
+            registration("root", None, PASSWORD),
+            true,
+            &Actor::command_line(),
+        )
         .unwrap();
     assert!(admin.is_active && admin.is_staff);
     let plain = fx
         .accounts
-        .create_user(registration("plain", None, PASSWORD), false)
+        .create_user(
+            registration("plain", None, PASSWORD),
+            false,
+            &Actor::command_line(),
+        )
         .unwrap();
     assert!(plain.is_active && !plain.is_staff);
 }
@@ -681,7 +691,10 @@ fn promote_makes_an_admin() {
     let bob = fx.user("bob");
     assert!(!alice.is_staff);
 
-    let promoted = fx.accounts.promote("ALICE").unwrap();
+    let promoted = fx
+        .accounts
+        .promote("ALICE", &Actor::command_line())
+        .unwrap();
     assert_eq!(promoted.id, alice.id);
     assert!(promoted.is_staff);
     assert!(fx.reload(&alice).is_staff);
@@ -689,7 +702,7 @@ fn promote_makes_an_admin() {
     assert_eq!(fx.accounts.get_for(&promoted, bob.id).unwrap().id, bob.id);
 
     assert!(matches!(
-        fx.accounts.promote("nobody"),
+        fx.accounts.promote("nobody", &Actor::command_line()),
         Err(UsersError::NotFound)
     ));
 }
@@ -1206,4 +1219,57 @@ fn rename_reports_on_the_given_field() {
     );
     fx.accounts.rename(&alice, "carol", "username").unwrap();
     assert_eq!(fx.accounts.get_by_username("CAROL").unwrap().id, alice.id);
+}
+
+#[test]
+fn operator_changes_are_audited_with_their_actor() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let cli = Actor::command_line();
+    let ops = accounts
+        .create_user(registration("ops", None, PASSWORD), false, &cli)
+        .unwrap();
+    accounts.promote("ops", &cli).unwrap();
+    accounts.set_active("ops", false, &cli).unwrap();
+    assert!(accounts.promote("nobody", &cli).is_err());
+
+    let events = audit.events();
+    let recorded: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.detail.as_deref()))
+        .collect();
+    let detail = |change: &str| format!("user {}: {change}", ops.id);
+    assert_eq!(
+        recorded,
+        [
+            (
+                "admin_created_user",
+                Some(detail("is_staff=false").as_str())
+            ),
+            ("admin_changed_user", Some(detail("is_staff=true").as_str())),
+            (
+                "admin_changed_user",
+                Some(detail("is_active=false").as_str())
+            ),
+        ],
+        "a refused change records nothing"
+    );
+    assert!(events.iter().all(|e| e.user_id == Some(ops.id)
+        && e.ip.is_none()
+        && e.user_agent.as_deref() == Some("sesame command line")));
+
+    let admin = Actor {
+        user: Some(UserId(99)),
+        ip: Some("198.51.100.7".into()),
+        user_agent: None,
+    };
+    accounts.set_active("ops", true, &admin).unwrap();
+    let last = audit.events().pop().unwrap();
+    assert_eq!(
+        last.user_id,
+        Some(UserId(99)),
+        "the acting admin, when there is one"
+    );
+    assert_eq!(last.ip.as_deref(), Some("198.51.100.7"));
 }
