@@ -61,9 +61,6 @@ fn event_of(
 ) -> Option<(&'static str, Option<String>)> {
     let target = || request.match_info().get("id").map(str::to_owned);
     let kind = match (method.as_str(), route) {
-        ("POST", "/auth/logout") => "logout",
-        ("POST", "/auth/logout/all/") => "logout_all",
-        ("DELETE", "/auth/sessions/{id}/") => "session_ended",
         ("POST", "/auth/users/set_password/") => "password_changed",
         ("POST", "/auth/users/set_username/") => "username_changed",
         ("POST", "/auth/users/reset_password_confirm/") => "password_reset",

@@ -12,9 +12,10 @@ use sesame_tokens::{
 };
 
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 
 use super::run;
+use crate::client::client_info;
 use crate::{ApiError, AppState, Metrics, RateLimits, Shape};
 
 /// The account limits, with each failed login counted in the metrics too.
@@ -56,6 +57,14 @@ pub(crate) fn login_service(state: &AppState) -> LoginService {
         state.audit_key.clone(),
         Arc::new(SystemClock),
     )
+}
+
+/// The actor of a request made as `user`.
+pub(crate) fn actor_of(request: &HttpRequest, state: &AppState, user: UserId) -> Actor {
+    Actor {
+        user: Some(user),
+        ..client_actor(client_info(request, &state.settings))
+    }
 }
 
 /// The actor of a request that proves no account yet.
