@@ -68,8 +68,6 @@ fn event_of(
         ("POST", "/auth/users/activation/") => "account_activated",
         ("POST", "/auth/users/set_email/") => "email_change_requested",
         ("POST", "/auth/users/set_email_confirm/") => "email_changed",
-        ("POST", "/auth/mfa/totp/confirm/") => "mfa_enabled",
-        ("DELETE", "/auth/mfa/totp/") => "mfa_disabled",
         ("DELETE", "/auth/users/me/") => "account_deleted",
         ("DELETE", "/auth/delete/{username}") => {
             return Some((

@@ -149,7 +149,8 @@ impl Services {
             max_bytes: config.http.max_avatar_bytes,
         });
         let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone())
-            .with_sessions(store.clone());
+            .with_sessions(store.clone())
+            .with_audit(store.clone());
         let hub = Arc::new(
             Hub::new(config.http.ws_queue_size).with_max_per_user(config.http.ws_max_per_user),
         );

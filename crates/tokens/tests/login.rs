@@ -115,7 +115,9 @@ impl Fixture {
     fn totp(&self, user: &User) -> String {
         let setup = self.mfa.setup(user).unwrap();
         let code = totp_code(&setup.secret, self.clock.now().timestamp()).unwrap();
-        self.mfa.confirm(user, &code, None).unwrap();
+        self.mfa
+            .confirm(user, &code, None, &Actor::default())
+            .unwrap();
         self.clock.advance(Duration::seconds(30));
         setup.secret
     }

@@ -211,10 +211,12 @@ async fn totp_confirm(
     let code = f.required("code");
     checked(f)?;
     let mfa = state.mfa.clone();
-    let codes =
-        run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code, Some(&caller.session_id)))
-            .await?
-            .map_err(tokens_error)?;
+    let actor = actor_of(&request, &state, caller.user.id);
+    let codes = run::<Drf, _, _>(move || {
+        mfa.confirm(&caller.user, &code, Some(&caller.session_id), &actor)
+    })
+    .await?
+    .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 
@@ -239,13 +241,17 @@ async fn totp_disable(
     let password = f.required("current_password");
     let code = f.required("code");
     checked(f)?;
+    let actor = actor_of(&request, &state, caller.user.id);
     let state = state.into_inner();
     run::<Drf, _, _>(move || {
         state
             .accounts
             .confirm_password(&caller.user, &password)
             .map_err(users_error)?;
-        state.mfa.disable(&caller.user, &code).map_err(tokens_error)
+        state
+            .mfa
+            .disable(&caller.user, &code, &actor)
+            .map_err(tokens_error)
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())
