@@ -61,8 +61,6 @@ fn event_of(
 ) -> Option<(&'static str, Option<String>)> {
     let target = || request.match_info().get("id").map(str::to_owned);
     let kind = match (method.as_str(), route) {
-        ("POST", "/auth/users/set_password/") => "password_changed",
-        ("POST", "/auth/users/set_username/") => "username_changed",
         ("POST", "/auth/users/reset_password_confirm/") => "password_reset",
         ("POST", "/auth/users/reset_username_confirm/") => "username_reset",
         ("POST", "/auth/users/activation/") => "account_activated",

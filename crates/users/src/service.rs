@@ -112,18 +112,17 @@ impl AccountService {
         self
     }
 
-    /// Records that `actor` did `kind` to `target` (a failed write is
-    /// logged: what it records already happened).
+    /// Records that `actor` did `kind` to `target`, and what changed.
     fn audited(&self, kind: &str, target: &User, actor: &Actor, change: &str) {
-        let Some(audit) = &self.audit else { return };
         let detail = format!("user {}: {change}", target.id);
-        let event = AuditEvent::new(
-            kind,
-            actor.user.or(Some(target.id)),
-            actor,
-            self.clock.now(),
-            Some(detail),
-        );
+        self.record(kind, actor.user.or(Some(target.id)), actor, Some(detail));
+    }
+
+    /// Records `kind` about `user`, done by `actor` (a failed write is
+    /// logged: what it records already happened).
+    fn record(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: Option<String>) {
+        let Some(audit) = &self.audit else { return };
+        let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
         if let Err(e) = audit.record(&event) {
             tracing::warn!(error = %e, kind, "could not record an audit event");
         }
@@ -581,7 +580,8 @@ impl AccountService {
     }
 
     /// Changes the user's password after checking the current one, and
-    /// revokes every other session (`keep_session` survives).
+    /// revokes every other session (`keep_session` survives). Audited as
+    /// `password_changed`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
@@ -592,9 +592,12 @@ impl AccountService {
         current_password: &str,
         new_password: &str,
         keep_session: Option<&str>,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         self.confirm_password(user, current_password)?;
-        self.replace_password(user, new_password, "new_password", keep_session)
+        self.replace_password(user, new_password, "new_password", keep_session)?;
+        self.record("password_changed", Some(user.id), actor, None);
+        Ok(())
     }
 
     /// Sets a new password under the registration policy and revokes every
@@ -619,7 +622,8 @@ impl AccountService {
             .change_password(user.id, &hash, keep_session, self.clock.now())
     }
 
-    /// Renames the user after checking their current password.
+    /// Renames the user after checking their current password. Audited as
+    /// `username_changed`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
@@ -629,9 +633,12 @@ impl AccountService {
         user: &User,
         current_password: &str,
         new_username: &str,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         self.confirm_password(user, current_password)?;
-        self.rename(user, new_username, "new_username")
+        self.rename(user, new_username, "new_username")?;
+        self.record("username_changed", Some(user.id), actor, None);
+        Ok(())
     }
 
     /// Renames the user (already authorised by the caller).

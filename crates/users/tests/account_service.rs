@@ -992,7 +992,7 @@ fn delete_account_of_someone_else() {
 
     // The admin confirms with their own password, not the target's.
     fx.accounts
-        .set_password(&root, PASSWORD, OTHER_PASSWORD, None)
+        .set_password(&root, PASSWORD, OTHER_PASSWORD, None, &Actor::default())
         .unwrap();
     let root = fx.reload(&root);
     assert!(matches!(
@@ -1014,15 +1014,20 @@ fn set_password_checks_the_current_password() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
     assert!(matches!(
-        fx.accounts
-            .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None),
+        fx.accounts.set_password(
+            &alice,
+            OTHER_PASSWORD,
+            OTHER_PASSWORD,
+            None,
+            &Actor::default()
+        ),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
     assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_err());
 
     fx.accounts
-        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None)
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &Actor::default())
         .unwrap();
     assert!(matches!(
         fx.accounts.authenticate("alice", PASSWORD),
@@ -1038,7 +1043,7 @@ fn set_password_applies_the_policy_to_new_password() {
     for weak in ["short", "password1", "Alice2024!", "12345678901"] {
         let error = fx
             .accounts
-            .set_password(&alice, PASSWORD, weak, None)
+            .set_password(&alice, PASSWORD, weak, None, &Actor::default())
             .unwrap_err();
         assert!(
             error
@@ -1051,7 +1056,7 @@ fn set_password_applies_the_policy_to_new_password() {
     }
     let error = fx
         .accounts
-        .set_password(&alice, PASSWORD, "Alice2024!", None)
+        .set_password(&alice, PASSWORD, "Alice2024!", None, &Actor::default())
         .unwrap_err();
     assert_eq!(
         messages_for(&error, "new_password"),
@@ -1082,7 +1087,13 @@ fn set_password_revokes_every_other_session() {
 
     fx.clock.advance(Duration::minutes(1));
     fx.accounts
-        .set_password(&alice, PASSWORD, OTHER_PASSWORD, Some(&kept.session_id))
+        .set_password(
+            &alice,
+            PASSWORD,
+            OTHER_PASSWORD,
+            Some(&kept.session_id),
+            &Actor::default(),
+        )
         .unwrap();
 
     let me = sessions.authenticate(&kept.access).unwrap();
@@ -1112,7 +1123,7 @@ fn set_password_revokes_every_other_session() {
     // Without a session to keep, every one ends.
     let alice = fx.reload(&alice);
     fx.accounts
-        .set_password(&alice, OTHER_PASSWORD, PASSWORD, None)
+        .set_password(&alice, OTHER_PASSWORD, PASSWORD, None, &Actor::default())
         .unwrap();
     assert!(matches!(
         sessions.authenticate(&kept.access),
@@ -1132,11 +1143,17 @@ fn a_refused_password_change_revokes_nothing() {
 
     assert!(fx
         .accounts
-        .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None)
+        .set_password(
+            &alice,
+            OTHER_PASSWORD,
+            OTHER_PASSWORD,
+            None,
+            &Actor::default()
+        )
         .is_err());
     assert!(fx
         .accounts
-        .set_password(&alice, PASSWORD, "password", None)
+        .set_password(&alice, PASSWORD, "password", None, &Actor::default())
         .is_err());
     assert!(sessions.authenticate(&pair.access).is_ok());
 }
@@ -1148,13 +1165,14 @@ fn set_username_checks_the_current_password() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
     assert!(matches!(
-        fx.accounts.set_username(&alice, OTHER_PASSWORD, "alicia"),
+        fx.accounts
+            .set_username(&alice, OTHER_PASSWORD, "alicia", &Actor::default()),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert_eq!(fx.reload(&alice).username, "alice");
 
     fx.accounts
-        .set_username(&alice, PASSWORD, "Alicia")
+        .set_username(&alice, PASSWORD, "Alicia", &Actor::default())
         .unwrap();
     assert_eq!(fx.reload(&alice).username, "Alicia");
     assert!(matches!(
@@ -1179,7 +1197,7 @@ fn set_username_refuses_taken_and_malformed_names() {
 
     let error = fx
         .accounts
-        .set_username(&alice, PASSWORD, "BOB")
+        .set_username(&alice, PASSWORD, "BOB", &Actor::default())
         .unwrap_err();
     assert!(error.is_taken());
     assert_eq!(
@@ -1189,13 +1207,16 @@ fn set_username_refuses_taken_and_malformed_names() {
 
     let error = fx
         .accounts
-        .set_username(&alice, PASSWORD, "b o b")
+        .set_username(&alice, PASSWORD, "b o b", &Actor::default())
         .unwrap_err();
     assert_eq!(
         problems(&error),
         vec![problem("new_username", FieldProblem::Invalid)]
     );
-    let error = fx.accounts.set_username(&alice, PASSWORD, "").unwrap_err();
+    let error = fx
+        .accounts
+        .set_username(&alice, PASSWORD, "", &Actor::default())
+        .unwrap_err();
     assert_eq!(
         problems(&error),
         vec![problem("new_username", FieldProblem::Blank)]
@@ -1203,7 +1224,9 @@ fn set_username_refuses_taken_and_malformed_names() {
     assert_eq!(fx.reload(&alice).username, "alice");
 
     // Changing only the case of one's own name is fine.
-    fx.accounts.set_username(&alice, PASSWORD, "ALICE").unwrap();
+    fx.accounts
+        .set_username(&alice, PASSWORD, "ALICE", &Actor::default())
+        .unwrap();
     assert_eq!(fx.reload(&alice).username, "ALICE");
 }
 
@@ -1272,4 +1295,35 @@ fn operator_changes_are_audited_with_their_actor() {
         "the acting admin, when there is one"
     );
     assert_eq!(last.ip.as_deref(), Some("198.51.100.7"));
+}
+
+#[test]
+fn password_and_username_changes_are_audited_once_they_succeed() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let alice = fx.user("alice");
+    let actor = Actor {
+        user: Some(alice.id),
+        ip: Some("192.0.2.8".into()),
+        user_agent: None,
+    };
+    assert!(accounts
+        .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None, &actor)
+        .is_err());
+    accounts
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &actor)
+        .unwrap();
+    let alice = fx.reload(&alice);
+    assert!(accounts
+        .set_username(&alice, OTHER_PASSWORD, "bad name!", &actor)
+        .is_err());
+    accounts
+        .set_username(&alice, OTHER_PASSWORD, "alicia", &actor)
+        .unwrap();
+    assert_eq!(audit.kinds(), ["password_changed", "username_changed"]);
+    assert!(audit
+        .events()
+        .iter()
+        .all(|e| e.user_id == Some(alice.id) && e.ip.as_deref() == Some("192.0.2.8")));
 }

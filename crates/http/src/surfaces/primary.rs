@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{AvatarChange, ProfileEdit, ProfileUpdate, Registration, User, UsersError};
 
-use super::login::log_in;
+use super::login::{actor_of, log_in};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::audit;
 use crate::body::BodyError;
@@ -659,8 +659,15 @@ async fn set_password(
     checked(f)?;
     passwords_match(&new, &again)?;
     let accounts = state.accounts.clone();
+    let actor = actor_of(&request, &state, caller.user.id);
     run::<Drf, _, _>(move || {
-        accounts.set_password(&caller.user, &current, &new, Some(&caller.session_id))
+        accounts.set_password(
+            &caller.user,
+            &current,
+            &new,
+            Some(&caller.session_id),
+            &actor,
+        )
     })
     .await?
     .map_err(users_error)?;
@@ -696,7 +703,8 @@ async fn set_username(
         ));
     }
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new))
+    let actor = actor_of(&request, &state, caller.user.id);
+    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())
