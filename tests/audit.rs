@@ -85,4 +85,66 @@ backend_tests! {
         let text = String::from_utf8_lossy(&printed.stdout);
         assert!(text.contains("login_success") && text.contains("refresh_reuse_detected"), "{text}");
     }
+
+    fn changes_made_from_the_command_line_are_audited(backend) {
+        let app = TestApp::spawn(&backend);
+        let admin = app.admin_token("boss");
+        let created = app.cli(&["user", "create", "--username", "ops", "--password-stdin"], &format!("{PASSWORD}\n"));
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        for args in [["user", "promote", "ops"], ["user", "deactivate", "ops"], ["user", "activate", "ops"]] {
+            let output = app.cli(&args, "");
+            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let ops = app.get("/auth/audit/?kind=admin_created_user", Some(&admin)).json;
+        let ops_created = ops.as_array().unwrap().iter()
+            .find(|e| e["detail"].as_str().is_some_and(|d| d.ends_with("is_staff=false")))
+            .unwrap_or_else(|| panic!("no record of `user create`: {ops}"));
+        let id = ops_created["user_id"].as_i64().unwrap();
+        assert_eq!(ops_created["ip"], Value::Null, "no address on the command line");
+        assert_eq!(ops_created["user_agent"], "sesame command line");
+
+        let changes = app.get(&format!("/auth/audit/?user={id}&kind=admin_changed_user"), Some(&admin)).json;
+        let details: Vec<&str> = changes.as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap()).collect();
+        assert_eq!(details, [
+            format!("user {id}: is_active=true"),
+            format!("user {id}: is_active=false"),
+            format!("user {id}: is_staff=true"),
+        ], "newest first");
+        assert!(changes.as_array().unwrap().iter().all(|e| e["user_agent"] == "sesame command line"));
+    }
+
+    fn session_and_second_factor_changes_are_audited_by_the_services(backend) {
+        let app = TestApp::spawn(&backend);
+        let admin = app.admin_token("boss");
+        let alice = app.register("alice")["id"].as_i64().unwrap();
+        let (first, _) = app.login("alice", PASSWORD);
+        let (second, _) = app.login("alice", PASSWORD);
+        let sessions = app.get("/auth/sessions/", Some(&first)).json;
+        let other = sessions.as_array().unwrap().iter()
+            .find(|s| s["current"] == false)
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .expect("the second login's session");
+        assert_eq!(app.delete(&format!("/auth/sessions/{other}/"), Some(&first), json!({})).status, 204);
+        assert_eq!(app.get("/auth/users/me/", Some(&second)).status, 401, "ended");
+
+        let setup = app.post("/auth/mfa/totp/setup/", Some(&first), json!({"current_password": PASSWORD}));
+        let secret = setup.json["secret"].as_str().unwrap().to_owned();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let code = sesame_tokens::totp_code(&secret, now).unwrap();
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&first), json!({"code": code}));
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        let recovery = confirmed.json["recovery_codes"][0].as_str().unwrap().to_owned();
+        let disabled = app.delete("/auth/mfa/totp/", Some(&first), json!({"current_password": PASSWORD, "code": recovery}));
+        assert_eq!(disabled.status, 204, "{}", disabled.text);
+        assert_eq!(app.post("/auth/logout/all/", Some(&first), json!({})).status, 204);
+
+        let entries = entries_with(&app, &admin, &format!("user={alice}"), "logout_all");
+        let recorded = kinds(&entries);
+        for kind in ["session_ended", "mfa_enabled", "mfa_disabled", "logout_all"] {
+            let entry = entries.as_array().unwrap().iter().find(|e| e["kind"] == kind)
+                .unwrap_or_else(|| panic!("{kind} missing from {recorded:?}"));
+            assert_eq!(entry["ip"], "127.0.0.1", "{kind}: the caller's address");
+        }
+        assert_eq!(recorded.iter().filter(|k| *k == "mfa_enabled").count(), 1, "once, not by route and service both");
+    }
 }

@@ -6,12 +6,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest};
-use hmac::{Hmac, Mac};
 use sesame_kernel::audit::{AuditEvent, AuditLog};
-use sesame_kernel::secrets::hex;
 use sesame_kernel::{Clock, SystemClock, UserId};
 use sesame_tokens::ClientInfo;
-use sha2::Sha256;
 
 use crate::client::client_info;
 use crate::AppState;
@@ -20,50 +17,7 @@ use crate::AppState;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subject(pub(crate) UserId);
 
-/// The key that logins naming no account are hashed with before they are
-/// recorded, so that repeats can be told apart without keeping the text.
-#[derive(Clone)]
-pub struct AuditKey([u8; 32]);
-
-impl AuditKey {
-    /// The key derived from a server secret (HMAC-SHA256 of a fixed label).
-    pub fn derive(secret: &[u8]) -> Self {
-        AuditKey(mac(secret, b"sesame audit: unknown logins"))
-    }
-
-    /// `login hmac:` and the first 16 hex digits of the keyed digest of
-    /// `login`'s identity key.
-    pub(crate) fn digest(&self, login: &str) -> String {
-        let digest = mac(&self.0, sesame_users::identity_key(login).as_bytes());
-        format!("hmac:{}", &hex(&digest)[..16])
-    }
-}
-
-impl std::fmt::Debug for AuditKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuditKey(..)")
-    }
-}
-
-fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
-
-/// `text` with every control character written as its escape (`\u{1b}`),
-/// so that nothing stored can move a terminal's cursor or fake a line.
-pub(crate) fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+pub use sesame_kernel::audit::{printable, AuditKey};
 
 /// The event a handler says its successful answer stands for, left in the
 /// request; it replaces the one [`trail`] would derive from the route.
@@ -107,18 +61,11 @@ fn event_of(
 ) -> Option<(&'static str, Option<String>)> {
     let target = || request.match_info().get("id").map(str::to_owned);
     let kind = match (method.as_str(), route) {
-        ("POST", "/auth/logout") => "logout",
-        ("POST", "/auth/logout/all/") => "logout_all",
-        ("DELETE", "/auth/sessions/{id}/") => "session_ended",
-        ("POST", "/auth/users/set_password/") => "password_changed",
-        ("POST", "/auth/users/set_username/") => "username_changed",
         ("POST", "/auth/users/reset_password_confirm/") => "password_reset",
         ("POST", "/auth/users/reset_username_confirm/") => "username_reset",
         ("POST", "/auth/users/activation/") => "account_activated",
         ("POST", "/auth/users/set_email/") => "email_change_requested",
         ("POST", "/auth/users/set_email_confirm/") => "email_changed",
-        ("POST", "/auth/mfa/totp/confirm/") => "mfa_enabled",
-        ("DELETE", "/auth/mfa/totp/") => "mfa_disabled",
         ("DELETE", "/auth/users/me/") => "account_deleted",
         ("DELETE", "/auth/delete/{username}") => {
             return Some((
@@ -178,33 +125,4 @@ pub async fn trail(
         actix_web::rt::task::spawn_blocking(move || span.in_scope(|| write(log.as_ref(), &event)));
     }
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(
-            printable("a\u{1b}[31mb\nc\td"),
-            "a\\u{1b}[31mb\\u{a}c\\u{9}d"
-        );
-        assert_eq!(printable("Mozilla/5.0 (é)"), "Mozilla/5.0 (é)");
-    }
-
-    #[test]
-    fn unknown_logins_are_keyed_digests() {
-        let key = AuditKey::derive(b"a server secret of some length....");
-        let digest = key.digest("hunter2-secret");
-        assert!(
-            digest.starts_with("hmac:") && digest.len() == 21,
-            "{digest}"
-        );
-        assert!(!digest.contains("hunter2"));
-        assert_eq!(digest, key.digest(" HUNTER2-secret "));
-        let other = AuditKey::derive(b"another server secret of a length");
-        assert_ne!(digest, other.digest("hunter2-secret"));
-        assert_eq!(format!("{key:?}"), "AuditKey(..)");
-    }
 }

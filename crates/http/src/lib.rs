@@ -30,7 +30,7 @@ pub use error::ApiError;
 pub use fields::{FieldIssue, IssueKind, Location};
 pub use guard::credential_guard;
 pub use hub::{Hub, Outbound, DEFAULT_MAX_SOCKETS_PER_USER};
-pub use limits::{LoginKey, RateLimitSettings, RateLimits};
+pub use limits::{RateLimitSettings, RateLimits};
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;
 pub use revoker::SocketRevoker;

@@ -12,22 +12,19 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sesame_kernel::UserId;
+use sesame_tokens::{LoginKey, LoginThrottle};
 
 /// The longest lock one failed-login streak reaches.
 const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 /// A streak of locks is forgotten after this long without a new one.
 const QUIET: Duration = Duration::from_secs(60 * 60);
-/// Wrong second-factor codes (since the last successful login) that make
-/// the account owner get an alert (the mail flow sends at most one an hour).
-const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
 /// Wrong codes are forgotten after this long without one.
 const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
 /// Checks between two prunings of the maps.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most lock entries kept; past it the soonest-expiring go.
 const MAX_LOCKS: usize = 100_000;
-/// The longest unknown login kept as a key.
-const MAX_LOGIN_KEY_CHARS: usize = 160;
 
 /// Limits from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -59,29 +56,6 @@ impl Default for RateLimitSettings {
     }
 }
 
-/// What failed logins count against: the account once the login names one,
-/// otherwise the login's identity key (NFKC, case-folded), so that a username
-/// and an email of one account share one count.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum LoginKey {
-    /// A known account, by id.
-    Account(i64),
-    /// A login that names no account.
-    Unknown(String),
-}
-
-impl LoginKey {
-    /// The key of a login that names no account.
-    pub fn unknown(login: &str) -> Self {
-        LoginKey::Unknown(
-            sesame_users::identity_key(login)
-                .chars()
-                .take(MAX_LOGIN_KEY_CHARS)
-                .collect(),
-        )
-    }
-}
-
 /// A key's lock: until when, and how many locks in a row it has had.
 #[derive(Debug, Clone, Copy)]
 struct Lock {
@@ -102,7 +76,7 @@ pub struct RateLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     failed_logins: DefaultKeyedRateLimiter<LoginKey>,
     locks: Mutex<HashMap<LoginKey, Lock>>,
-    code_failures: Mutex<HashMap<i64, CodeFailures>>,
+    code_failures: Mutex<HashMap<UserId, CodeFailures>>,
     messages: DefaultKeyedRateLimiter<i64>,
     checks: AtomicU64,
 }
@@ -281,9 +255,9 @@ impl RateLimits {
     }
 
     /// Counts a wrong second-factor code for account `user` (whether or
-    /// not limits are on: this is an alarm, not a limit). `true` at every
-    /// fifth wrong code since the last good login: time to alert the owner.
-    pub fn record_wrong_code(&self, user: i64) -> bool {
+    /// not limits are on: this is an alarm, not a limit): how many since
+    /// the last good login.
+    pub fn record_wrong_code(&self, user: UserId) -> u32 {
         let now = Instant::now();
         let mut failures = locked(&self.code_failures);
         let entry = failures.entry(user).or_insert(CodeFailures {
@@ -295,7 +269,7 @@ impl RateLimits {
         }
         entry.count += 1;
         entry.last = now;
-        entry.count.is_multiple_of(SECOND_FACTOR_ALERT_AFTER)
+        entry.count
     }
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
@@ -307,6 +281,24 @@ impl RateLimits {
         self.messages
             .check_key(&user)
             .map_err(|not_until| seconds(not_until.wait_time_from(DefaultClock::default().now())))
+    }
+}
+
+impl LoginThrottle for RateLimits {
+    fn locked_for(&self, keys: &[LoginKey]) -> Option<u64> {
+        self.check_account(keys).err()
+    }
+
+    fn record_failure(&self, keys: &[LoginKey]) {
+        self.record_failed_login(keys);
+    }
+
+    fn record_success(&self, keys: &[LoginKey]) {
+        RateLimits::record_success(self, keys);
+    }
+
+    fn record_wrong_code(&self, user: UserId) -> u32 {
+        RateLimits::record_wrong_code(self, user)
     }
 }
 
@@ -335,7 +327,7 @@ mod tests {
     }
 
     fn alice() -> Vec<LoginKey> {
-        vec![LoginKey::Account(1)]
+        vec![LoginKey::Account(UserId(1))]
     }
 
     #[test]
@@ -386,7 +378,9 @@ mod tests {
         );
         limits.record_failed_login(&alice());
         assert!(limits.check_account(&alice()).unwrap_err() >= 1);
-        assert!(limits.check_account(&[LoginKey::Account(2)]).is_ok());
+        assert!(limits
+            .check_account(&[LoginKey::Account(UserId(2))])
+            .is_ok());
         assert!(limits.check_account(&[LoginKey::unknown("alice")]).is_ok());
     }
 
@@ -421,16 +415,21 @@ mod tests {
     }
 
     #[test]
-    fn every_fifth_wrong_code_calls_for_an_alert() {
+    fn wrong_codes_are_counted_per_account_until_a_good_login() {
         let limits = limits(|s| s.enabled = false);
-        let alerts: Vec<usize> = (1..=3 * SECOND_FACTOR_ALERT_AFTER as usize)
-            .filter(|_| limits.record_wrong_code(7))
+        let counts: Vec<u32> = (0..3)
+            .map(|_| limits.record_wrong_code(UserId(7)))
             .collect();
-        assert_eq!(alerts, [5, 10, 15]);
-        assert!(!limits.record_wrong_code(8), "each account counts its own");
-        limits.record_success(&[LoginKey::Account(7)]);
-        assert!(
-            (1..5).all(|_| !limits.record_wrong_code(7)),
+        assert_eq!(counts, [1, 2, 3]);
+        assert_eq!(
+            limits.record_wrong_code(UserId(8)),
+            1,
+            "each account counts its own"
+        );
+        limits.record_success(&[LoginKey::Account(UserId(7))]);
+        assert_eq!(
+            limits.record_wrong_code(UserId(7)),
+            1,
             "a good login starts over"
         );
     }
@@ -472,7 +471,10 @@ mod tests {
             let mut locks = locked(&limits.locks);
             for i in 0..MAX_LOCKS {
                 let until = now + Duration::from_secs(10 + i as u64);
-                locks.insert(LoginKey::Account(i as i64), Lock { until, streak: 1 });
+                locks.insert(
+                    LoginKey::Account(UserId(i as i64)),
+                    Lock { until, streak: 1 },
+                );
             }
         }
         limits.lock(&LoginKey::unknown("newcomer"), Duration::from_secs(60));
@@ -480,10 +482,10 @@ mod tests {
         assert!(size < MAX_LOCKS, "{size}");
         let locks = locked(&limits.locks);
         assert!(
-            !locks.contains_key(&LoginKey::Account(0)),
+            !locks.contains_key(&LoginKey::Account(UserId(0))),
             "the soonest to expire went"
         );
-        assert!(locks.contains_key(&LoginKey::Account(MAX_LOCKS as i64 - 1)));
+        assert!(locks.contains_key(&LoginKey::Account(UserId(MAX_LOCKS as i64 - 1))));
         assert!(locks.contains_key(&LoginKey::unknown("newcomer")));
     }
 

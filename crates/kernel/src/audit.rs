@@ -1,6 +1,32 @@
 //! The security audit log: what happened to whom, from where, and when.
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::secrets::hex;
 use crate::{Page, StorageError, Timestamp, UserId};
+
+/// Who does something: the account acting, if any, and where from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The account acting (none for a login not yet proven, or the CLI).
+    pub user: Option<UserId>,
+    /// The client IP address (none on the command line).
+    pub ip: Option<String>,
+    /// The client `User-Agent`, or what the program calls itself.
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    /// The `sesame` command line, run by whoever runs the server.
+    pub fn command_line() -> Self {
+        Actor {
+            user: None,
+            ip: None,
+            user_agent: Some("sesame command line".to_owned()),
+        }
+    }
+}
 
 /// A security event to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +44,76 @@ pub struct AuditEvent {
     /// A short detail (the login tried, the target of an admin change, ...).
     /// Never a password, a hash or a token.
     pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of `kind` about `user`, done by `actor` at `at`. The agent
+    /// and the detail are made [`printable`].
+    pub fn new(
+        kind: &str,
+        user: Option<UserId>,
+        actor: &Actor,
+        at: Timestamp,
+        detail: Option<String>,
+    ) -> Self {
+        AuditEvent {
+            kind: kind.to_owned(),
+            user_id: user,
+            ip: actor.ip.clone(),
+            user_agent: actor.user_agent.as_deref().map(printable),
+            at,
+            detail: detail.as_deref().map(printable),
+        }
+    }
+}
+
+/// `text` with every control character written as its escape (`\u{1b}`),
+/// so that nothing stored can move a terminal's cursor or fake a line.
+///
+/// ```
+/// assert_eq!(sesame_kernel::audit::printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+/// ```
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The key that logins naming no account are hashed with before they are
+/// recorded, so that repeats can be told apart without keeping the text
+/// (it may be a password typed in the wrong box).
+#[derive(Clone)]
+pub struct AuditKey([u8; 32]);
+
+impl AuditKey {
+    /// The key derived from a server secret (HMAC-SHA256 of a fixed label).
+    pub fn derive(secret: &[u8]) -> Self {
+        AuditKey(mac(secret, b"sesame audit: unknown logins"))
+    }
+
+    /// `hmac:` and the first 16 hex digits of the keyed digest of `text`
+    /// (a login already in its normal form).
+    pub fn digest(&self, text: &str) -> String {
+        format!("hmac:{}", &hex(&mac(&self.0, text.as_bytes()))[..16])
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// A recorded event.
@@ -47,4 +143,33 @@ pub trait AuditLog: Send + Sync {
         kind: Option<&str>,
         page: Page,
     ) -> Result<Vec<AuditEntry>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            printable("a\u{1b}[31mb\nc\td"),
+            "a\\u{1b}[31mb\\u{a}c\\u{9}d"
+        );
+        assert_eq!(printable("Mozilla/5.0 (é)"), "Mozilla/5.0 (é)");
+    }
+
+    #[test]
+    fn digests_are_keyed_and_short() {
+        let key = AuditKey::derive(b"a server secret of some length....");
+        let digest = key.digest("hunter2-secret");
+        assert!(
+            digest.starts_with("hmac:") && digest.len() == 21,
+            "{digest}"
+        );
+        assert!(!digest.contains("hunter2"));
+        assert_eq!(digest, key.digest("hunter2-secret"));
+        let other = AuditKey::derive(b"another server secret of a length");
+        assert_ne!(digest, other.digest("hunter2-secret"));
+        assert_eq!(format!("{key:?}"), "AuditKey(..)");
+    }
 }

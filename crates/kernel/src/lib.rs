@@ -10,6 +10,7 @@ mod ids;
 mod page;
 pub mod secrets;
 
+pub use audit::Actor;
 pub use changes::{ChangeObserver, OutsideChanges};
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use ids::UserId;

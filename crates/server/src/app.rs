@@ -143,12 +143,14 @@ impl Services {
             },
         )
         .with_mail(account_mail)
+        .with_audit(store.clone())
         .with_avatars(Avatars {
             store: Arc::new(avatars),
             max_bytes: config.http.max_avatar_bytes,
         });
         let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone())
-            .with_sessions(store.clone());
+            .with_sessions(store.clone())
+            .with_audit(store.clone());
         let hub = Arc::new(
             Hub::new(config.http.ws_queue_size).with_max_per_user(config.http.ws_max_per_user),
         );

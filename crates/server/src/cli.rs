@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sesame_kernel::audit::{AuditEvent, AuditLog};
+use sesame_kernel::audit::{Actor, AuditLog};
 use sesame_kernel::Page;
 use sesame_users::{Registration, UsersError};
 
@@ -157,7 +157,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             };
             let user = services
                 .accounts
-                .create_user(registration, admin)
+                .create_user(registration, admin, &Actor::command_line())
                 .map_err(account_error)?;
             println!(
                 "created user {} (id {}){}",
@@ -169,7 +169,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         UserCommand::Promote { username } => {
             let user = services
                 .accounts
-                .promote(&username)
+                .promote(&username, &Actor::command_line())
                 .map_err(account_error)?;
             println!("{} (id {}) is now an administrator", user.username, user.id);
         }
@@ -179,23 +179,12 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Activates or deactivates an account, and records it in the audit log.
+/// Activates or deactivates an account (the service audits it).
 fn set_active(services: &Services, username: &str, active: bool) -> Result<(), StartError> {
     let user = services
         .accounts
-        .set_active(username, active)
+        .set_active(username, active, &Actor::command_line())
         .map_err(account_error)?;
-    let event = AuditEvent {
-        kind: "admin_changed_user".to_owned(),
-        user_id: Some(user.id),
-        ip: None,
-        user_agent: Some("sesame command line".to_owned()),
-        at: chrono::Utc::now(),
-        detail: Some(format!("user {}: is_active={active}", user.id)),
-    };
-    if let Err(e) = services.database.record(&event) {
-        tracing::warn!(error = %e, "could not record the change in the audit log");
-    }
     let state = if active {
         "active"
     } else {

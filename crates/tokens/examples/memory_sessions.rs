@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_tokens::{
     ClientInfo, JwtKeys, Session, SessionRepository, SessionService, TokenSettings, TokensError,
@@ -325,7 +326,7 @@ fn main() -> Result<(), TokensError> {
         sessions.authenticate(&phone).is_ok()
     );
     let caller = sessions.authenticate(&token)?;
-    sessions.logout(&caller.session_id)?;
+    sessions.logout(&caller.session_id, &Actor::default())?;
     match sessions.authenticate(&token) {
         Err(e) => println!("after logout: {e}"),
         Ok(_) => println!("unexpected: a logged-out token passed"),

@@ -22,6 +22,13 @@ pub enum TokensError {
     /// No session with this id belongs to the caller.
     #[error("session not found")]
     SessionNotFound,
+    /// Unknown login, wrong password or inactive account (alike, so that
+    /// nothing tells them apart).
+    #[error("the login or the password is wrong")]
+    LoginRefused,
+    /// Too many failed logins for this account: seconds to wait.
+    #[error("too many failed logins; retry in {0} s")]
+    LoginThrottled(u64),
     /// The account has a second factor on and no one-time code was given.
     #[error("a one-time code is required")]
     OtpRequired,

@@ -10,14 +10,16 @@
 //!
 //! # What is in it
 //!
-//! - **Services**: [`SessionService`] (open a session, authenticate a bearer
+//! - **Services**: [`LoginService`] (the one login every route shares:
+//!   lockout, password, second factor, session, audit), [`SessionService`] (open a session, authenticate a bearer
 //!   token, refresh, log out, list and end sessions) and [`MfaService`]
 //!   (set up, confirm and check TOTP codes and recovery codes).
 //! - **Value types**: [`Session`], [`SessionKind`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
 //!   [`JwtKeys`] (the HS256 key, at least 32 bytes; the JWT format itself
 //!   is internal).
-//! - **Ports** to implement: [`SessionRepository`] (where sessions live; its
+//! - **Ports** to implement: [`LoginThrottle`] (failed-login counts and
+//!   locks, keyed by [`LoginKey`]), [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
 //!   compare-and-swap), the `sesame-users` [`UserRepository`](sesame_users::UserRepository)
 //!   (tokens are refused once their account is gone or inactive), the
@@ -291,6 +293,7 @@
 mod cache;
 mod error;
 mod jwt;
+mod login;
 mod mfa;
 mod ports;
 mod service;
@@ -300,6 +303,10 @@ pub use cache::AuthCache;
 pub use error::TokensError;
 pub use jwt::JwtKeys;
 pub(crate) use jwt::{Claims, TokenType};
+pub use login::{
+    Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
+    SECOND_FACTOR_ALERT_AFTER,
+};
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
     RECOVERY_CODES,

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{constant_time_eq, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
 use sesame_users::User;
@@ -147,6 +148,7 @@ pub struct MfaService {
     cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     sessions: Option<Arc<dyn SessionRepository>>,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl MfaService {
@@ -161,6 +163,21 @@ impl MfaService {
             cipher,
             clock,
             sessions: None,
+            audit: None,
+        }
+    }
+
+    /// The same service, recording TOTP being turned on and off in `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn audited(&self, kind: &str, user: &User, actor: &Actor) {
+        let Some(audit) = &self.audit else { return };
+        let event = AuditEvent::new(kind, Some(user.id), actor, self.clock.now(), None);
+        if let Err(e) = audit.record(&event) {
+            tracing::warn!(error = %e, kind, "could not record an audit event");
         }
     }
 
@@ -197,7 +214,7 @@ impl MfaService {
     /// Confirms setup with a first code: TOTP is on, and the ten recovery
     /// codes are returned (only their hashes are kept). With
     /// [`MfaService::with_sessions`], every session of the user but
-    /// `keep_session` ends.
+    /// `keep_session` ends. Audited as `mfa_enabled`, done by `actor`.
     ///
     /// # Errors
     /// [`TokensError::MfaNotEnabled`] without a pending setup,
@@ -208,6 +225,7 @@ impl MfaService {
         user: &User,
         code: &str,
         keep_session: Option<&str>,
+        actor: &Actor,
     ) -> Result<Vec<String>, TokensError> {
         let record = self
             .store
@@ -225,6 +243,7 @@ impl MfaService {
         if let Some(sessions) = &self.sessions {
             sessions.revoke_all(user.id, keep_session, self.clock.now())?;
         }
+        self.audited("mfa_enabled", user, actor);
         Ok(codes)
     }
 
@@ -233,11 +252,13 @@ impl MfaService {
     ///
     /// # Errors
     /// [`TokensError::MfaNotEnabled`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
-    pub fn disable(&self, user: &User, code: &str) -> Result<(), TokensError> {
+    pub fn disable(&self, user: &User, code: &str, actor: &Actor) -> Result<(), TokensError> {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
                 self.check_code(user.id, &record, code)?;
-                self.store.remove_totp(user.id)
+                self.store.remove_totp(user.id)?;
+                self.audited("mfa_disabled", user, actor);
+                Ok(())
             }
             _ => Err(TokensError::MfaNotEnabled),
         }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use sesame_kernel::audit::{AuditEvent, AuditLog};
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{random_token, token_hash};
 use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
@@ -119,21 +119,24 @@ impl SessionService {
     fn reuse_detected(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
         self.sessions.revoke(&session.id, now)?;
         self.session_changed(&session.id);
-        if let Some(audit) = &self.audit {
-            let event = AuditEvent {
-                kind: "refresh_reuse_detected".into(),
-                user_id: Some(session.user_id),
-                ip: None,
-                user_agent: None,
-                at: now,
-                detail: Some(format!("session {} revoked", session.id)),
-            };
-            // A failed audit write must not turn the refusal into another error.
-            if let Err(e) = audit.record(&event) {
-                tracing::warn!(error = %e, "could not record a refresh token replay");
-            }
-        }
+        self.audited(
+            "refresh_reuse_detected",
+            Some(session.user_id),
+            &Actor::default(),
+            Some(format!("session {} revoked", session.id)),
+        );
         Ok(())
+    }
+
+    /// Records `kind` about `user`, done by `actor`, if there is an audit
+    /// log. A failed write is logged, never returned: what it records
+    /// already happened.
+    fn audited(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: Option<String>) {
+        let Some(audit) = &self.audit else { return };
+        let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
+        if let Err(e) = audit.record(&event) {
+            tracing::warn!(error = %e, kind, "could not record an audit event");
+        }
     }
 
     /// The configured lifetimes.
@@ -361,25 +364,35 @@ impl SessionService {
             .is_some_and(|s| s.revoked_at.is_none()))
     }
 
-    /// Ends one session: every token of it fails from now on.
+    /// Ends one session as `actor`: every token of it fails from now on.
+    /// Audited as `logout`.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    pub fn logout(&self, session_id: &str) -> Result<(), TokensError> {
-        self.sessions.revoke(session_id, self.clock.now())?;
+    pub fn logout(&self, session_id: &str, actor: &Actor) -> Result<(), TokensError> {
+        let now = self.clock.now();
+        self.sessions.revoke(session_id, now)?;
         self.session_changed(session_id);
+        self.audited("logout", actor.user, actor, None);
         Ok(())
     }
 
-    /// Ends every session of the user but `except`.
+    /// Ends every session of the user but `except`, as `actor`. Audited as
+    /// `logout_all`.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    pub fn logout_all(&self, user_id: UserId, except: Option<&str>) -> Result<usize, TokensError> {
+    pub fn logout_all(
+        &self,
+        user_id: UserId,
+        except: Option<&str>,
+        actor: &Actor,
+    ) -> Result<usize, TokensError> {
         let ended = self
             .sessions
             .revoke_all(user_id, except, self.clock.now())?;
         self.user_sessions_changed(user_id);
+        self.audited("logout_all", Some(user_id), actor, None);
         Ok(ended)
     }
 
@@ -394,17 +407,24 @@ impl SessionService {
         Ok(sessions)
     }
 
-    /// Ends one of the user's own sessions.
+    /// Ends one of the user's own sessions, as `actor`. Audited as
+    /// `session_ended`.
     ///
     /// # Errors
     /// [`TokensError::SessionNotFound`] when it is not theirs or not live,
     /// [`TokensError::Storage`].
-    pub fn end_session(&self, user_id: UserId, session_id: &str) -> Result<(), TokensError> {
+    pub fn end_session(
+        &self,
+        user_id: UserId,
+        session_id: &str,
+        actor: &Actor,
+    ) -> Result<(), TokensError> {
         let now = self.clock.now();
         match self.sessions.find(session_id)? {
             Some(session) if session.user_id == user_id && session.is_live(now) => {
                 self.sessions.revoke(session_id, now)?;
                 self.session_changed(session_id);
+                self.audited("session_ended", Some(user_id), actor, None);
                 Ok(())
             }
             _ => Err(TokensError::SessionNotFound),

@@ -37,6 +37,15 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
+impl From<&sesame_kernel::Actor> for ClientInfo {
+    fn from(actor: &sesame_kernel::Actor) -> Self {
+        ClientInfo {
+            ip: actor.ip.clone(),
+            user_agent: actor.user_agent.clone(),
+        }
+    }
+}
+
 /// One login of one user.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{ChangeObserver, Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{
@@ -112,7 +113,10 @@ fn logging_out_through_the_service_fails_the_token_at_once() {
     let fixture = Fixture::new();
     let (access, session_id) = fixture.access_token();
     fixture.sessions.authenticate(&access).unwrap();
-    fixture.sessions.logout(&session_id).unwrap();
+    fixture
+        .sessions
+        .logout(&session_id, &Actor::default())
+        .unwrap();
     assert!(fixture.sessions.authenticate_cached(&access).is_none());
     assert!(fixture.sessions.authenticate(&access).is_err());
 }
@@ -125,7 +129,10 @@ fn ending_all_sessions_fails_every_cached_token_of_the_user() {
     fixture.sessions.authenticate(&first).unwrap();
     fixture.sessions.authenticate(&second).unwrap();
     assert_eq!(fixture.cache.len(), 2);
-    fixture.sessions.logout_all(fixture.user.id, None).unwrap();
+    fixture
+        .sessions
+        .logout_all(fixture.user.id, None, &Actor::default())
+        .unwrap();
     for token in [&first, &second] {
         assert!(fixture.sessions.authenticate_cached(token).is_none());
         assert!(fixture.sessions.authenticate(token).is_err());

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryMfa};
 use sesame_tokens::{totp_code, ChaChaCipher, MfaService, SecretCipher, TokensError};
@@ -49,7 +50,12 @@ impl Fixture {
         let setup = self.mfa.setup(&self.user).unwrap();
         let codes = self
             .mfa
-            .confirm(&self.user, &self.code(&setup.secret, 0), None)
+            .confirm(
+                &self.user,
+                &self.code(&setup.secret, 0),
+                None,
+                &Actor::default(),
+            )
             .unwrap();
         self.clock.advance(Duration::seconds(30));
         (setup.secret, codes)
@@ -82,12 +88,12 @@ fn confirm_turns_it_on_and_returns_ten_single_use_recovery_codes() {
     let f = fixture();
     let setup = f.mfa.setup(&f.user).unwrap();
     assert!(matches!(
-        f.mfa.confirm(&f.user, "000000", None),
+        f.mfa.confirm(&f.user, "000000", None, &Actor::default()),
         Err(TokensError::OtpInvalid)
     ));
     let codes = f
         .mfa
-        .confirm(&f.user, &f.code(&setup.secret, 0), None)
+        .confirm(&f.user, &f.code(&setup.secret, 0), None, &Actor::default())
         .unwrap();
     assert_eq!(codes.len(), 10);
     assert!(codes.iter().all(|c| c.len() >= 8));
@@ -186,16 +192,18 @@ fn recovery_codes_work_once_each() {
 fn disable_needs_a_valid_code() {
     let f = fixture();
     assert!(matches!(
-        f.mfa.disable(&f.user, "123456"),
+        f.mfa.disable(&f.user, "123456", &Actor::default()),
         Err(TokensError::MfaNotEnabled)
     ));
     let (_, codes) = f.enabled();
     assert!(matches!(
-        f.mfa.disable(&f.user, "123456"),
+        f.mfa.disable(&f.user, "123456", &Actor::default()),
         Err(TokensError::OtpInvalid)
     ));
     assert!(f.mfa.is_enabled(&f.user).unwrap());
-    f.mfa.disable(&f.user, &codes[3]).unwrap();
+    f.mfa
+        .disable(&f.user, &codes[3], &Actor::default())
+        .unwrap();
     assert!(!f.mfa.is_enabled(&f.user).unwrap());
     assert!(f.mfa.check_login(&f.user, None).is_ok());
 }
@@ -245,7 +253,7 @@ fn turning_it_on_ends_every_other_session() {
     }
     let setup = mfa.setup(&f.user).unwrap();
     assert!(matches!(
-        mfa.confirm(&f.user, "000000", Some("this")),
+        mfa.confirm(&f.user, "000000", Some("this"), &Actor::default()),
         Err(TokensError::OtpInvalid)
     ));
     assert!(
@@ -257,10 +265,39 @@ fn turning_it_on_ends_every_other_session() {
             .is_none(),
         "a wrong code ends nothing"
     );
-    mfa.confirm(&f.user, &f.code(&setup.secret, 0), Some("this"))
-        .unwrap();
+    mfa.confirm(
+        &f.user,
+        &f.code(&setup.secret, 0),
+        Some("this"),
+        &Actor::default(),
+    )
+    .unwrap();
     let revoked = |id: &str| sessions.find(id).unwrap().unwrap().revoked_at.is_some();
     assert!(!revoked("this"));
     assert!(revoked("other"));
     assert!(!revoked("someone"));
+}
+
+#[test]
+fn turning_it_on_and_off_is_audited_with_the_actor() {
+    let f = fixture();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let mfa = f.mfa.clone().with_audit(audit.clone());
+    let actor = Actor {
+        user: Some(f.user.id),
+        ip: Some("192.0.2.1".into()),
+        user_agent: None,
+    };
+    let setup = mfa.setup(&f.user).unwrap();
+    assert!(mfa.confirm(&f.user, "000000", None, &actor).is_err());
+    let codes = mfa
+        .confirm(&f.user, &f.code(&setup.secret, 0), None, &actor)
+        .unwrap();
+    assert!(mfa.disable(&f.user, "not-a-code", &actor).is_err());
+    mfa.disable(&f.user, &codes[0], &actor).unwrap();
+    assert_eq!(audit.kinds(), ["mfa_enabled", "mfa_disabled"]);
+    assert!(audit
+        .events()
+        .iter()
+        .all(|e| e.user_id == Some(f.user.id) && e.ip.as_deref() == Some("192.0.2.1")));
 }

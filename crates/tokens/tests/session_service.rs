@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
 use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
@@ -424,7 +425,8 @@ fn jwt_sessions_end_after_refresh_ttl() {
     );
     assert_eq!(fx.live_session_ids(&alice), Vec::<String>::new());
     assert_err!(
-        fx.sessions.end_session(alice.id, &pair.session_id),
+        fx.sessions
+            .end_session(alice.id, &pair.session_id, &Actor::default()),
         TokensError::SessionNotFound
     );
 }
@@ -487,7 +489,9 @@ fn verify_accepts_live_tokens_only() {
     // verify is a check, not a replay: the session survives it.
     assert!(fx.sessions.authenticate(&second.access).is_ok());
 
-    fx.sessions.logout(&second.session_id).unwrap();
+    fx.sessions
+        .logout(&second.session_id, &Actor::default())
+        .unwrap();
     for token in [
         &first.access,
         &first.refresh,
@@ -526,7 +530,9 @@ fn logout_revokes_every_token_of_that_session_only() {
     fx.advance(Duration::minutes(1));
     let renewed = fx.sessions.refresh(&ended.refresh).unwrap();
 
-    fx.sessions.logout(&ended.session_id).unwrap();
+    fx.sessions
+        .logout(&ended.session_id, &Actor::default())
+        .unwrap();
     assert_err!(
         fx.sessions.authenticate(&ended.access),
         TokensError::SessionRevoked
@@ -549,8 +555,12 @@ fn logout_revokes_every_token_of_that_session_only() {
     assert_eq!(fx.live_session_ids(&alice).len(), 2);
 
     // Logging out twice, or an unknown session, is harmless.
-    fx.sessions.logout(&ended.session_id).unwrap();
-    fx.sessions.logout("no-such-session").unwrap();
+    fx.sessions
+        .logout(&ended.session_id, &Actor::default())
+        .unwrap();
+    fx.sessions
+        .logout("no-such-session", &Actor::default())
+        .unwrap();
 }
 
 #[test]
@@ -559,7 +569,9 @@ fn logout_ends_an_opaque_session() {
     let alice = fx.user("alice");
     let token = fx.opaque(&alice);
     let me = fx.sessions.authenticate(&token).unwrap();
-    fx.sessions.logout(&me.session_id).unwrap();
+    fx.sessions
+        .logout(&me.session_id, &Actor::default())
+        .unwrap();
     assert_err!(
         fx.sessions.authenticate(&token),
         TokensError::SessionRevoked
@@ -582,7 +594,7 @@ fn logout_all_spares_only_the_exception_and_other_users() {
 
     assert_eq!(
         fx.sessions
-            .logout_all(alice.id, Some(&a1.session_id))
+            .logout_all(alice.id, Some(&a1.session_id), &Actor::default())
             .unwrap(),
         2
     );
@@ -595,13 +607,23 @@ fn logout_all_spares_only_the_exception_and_other_users() {
     assert!(fx.sessions.authenticate(&b1.access).is_ok());
     assert_eq!(fx.live_session_ids(&alice), vec![a1.session_id.clone()]);
 
-    assert_eq!(fx.sessions.logout_all(alice.id, None).unwrap(), 1);
+    assert_eq!(
+        fx.sessions
+            .logout_all(alice.id, None, &Actor::default())
+            .unwrap(),
+        1
+    );
     assert_err!(
         fx.sessions.authenticate(&a1.access),
         TokensError::SessionRevoked
     );
     assert!(fx.sessions.authenticate(&b1.access).is_ok());
-    assert_eq!(fx.sessions.logout_all(alice.id, None).unwrap(), 0);
+    assert_eq!(
+        fx.sessions
+            .logout_all(alice.id, None, &Actor::default())
+            .unwrap(),
+        0
+    );
 }
 
 // ------------------------------------------------------------------ account
@@ -791,7 +813,7 @@ fn revive_restarts_expired_opaque_sessions_but_not_revoked_ones() {
     let jwt = fx.jwt(&alice);
     let bobs = fx.opaque(&bob);
     let revoked_id = fx.sessions.authenticate(&revoked).unwrap().session_id;
-    fx.sessions.logout(&revoked_id).unwrap();
+    fx.sessions.logout(&revoked_id, &Actor::default()).unwrap();
 
     fx.advance(Duration::minutes(61));
     assert_err!(
@@ -847,7 +869,9 @@ fn list_sessions_shows_live_ones_newest_use_first() {
 
     fx.advance(Duration::minutes(1));
     fx.sessions.refresh(&second.refresh).unwrap();
-    fx.sessions.logout(&third.session_id).unwrap();
+    fx.sessions
+        .logout(&third.session_id, &Actor::default())
+        .unwrap();
     let listed = fx.sessions.list_sessions(alice.id).unwrap();
     assert_eq!(
         listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
@@ -868,17 +892,19 @@ fn end_session_ends_only_the_callers_own_sessions() {
     let bobs = fx.jwt(&bob);
 
     assert_err!(
-        fx.sessions.end_session(alice.id, &bobs.session_id),
+        fx.sessions
+            .end_session(alice.id, &bobs.session_id, &Actor::default()),
         TokensError::SessionNotFound
     );
     assert!(fx.sessions.authenticate(&bobs.access).is_ok());
     assert_err!(
-        fx.sessions.end_session(alice.id, "no-such-session"),
+        fx.sessions
+            .end_session(alice.id, "no-such-session", &Actor::default()),
         TokensError::SessionNotFound
     );
 
     fx.sessions
-        .end_session(alice.id, &other.session_id)
+        .end_session(alice.id, &other.session_id, &Actor::default())
         .unwrap();
     assert_err!(
         fx.sessions.authenticate(&other.access),
@@ -887,7 +913,8 @@ fn end_session_ends_only_the_callers_own_sessions() {
     assert!(fx.sessions.authenticate(&mine.access).is_ok());
     // Once ended, it is gone.
     assert_err!(
-        fx.sessions.end_session(alice.id, &other.session_id),
+        fx.sessions
+            .end_session(alice.id, &other.session_id, &Actor::default()),
         TokensError::SessionNotFound
     );
 }
@@ -925,4 +952,33 @@ fn uses_are_recorded_at_most_once_a_minute() {
         expiry + Duration::seconds(65),
         "the idle clock restarts once the last recorded use is a minute old"
     );
+}
+
+#[test]
+fn ending_sessions_is_audited_with_the_actor() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let sessions = fx.sessions.clone().with_audit(audit.clone());
+    let alice = fx.user("alice");
+    let (one, two, three) = (fx.jwt(&alice), fx.jwt(&alice), fx.jwt(&alice));
+    let actor = Actor {
+        user: Some(alice.id),
+        ip: Some("203.0.113.4".into()),
+        user_agent: Some("app/2".into()),
+    };
+    sessions.logout(&one.session_id, &actor).unwrap();
+    sessions
+        .end_session(alice.id, &two.session_id, &actor)
+        .unwrap();
+    assert!(sessions
+        .end_session(alice.id, &two.session_id, &actor)
+        .is_err());
+    sessions
+        .logout_all(alice.id, Some(&three.session_id), &actor)
+        .unwrap();
+
+    assert_eq!(audit.kinds(), ["logout", "session_ended", "logout_all"]);
+    assert!(audit.events().iter().all(|e| e.user_id == Some(alice.id)
+        && e.ip.as_deref() == Some("203.0.113.4")
+        && e.user_agent.as_deref() == Some("app/2")));
 }

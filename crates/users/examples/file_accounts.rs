@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::DateTime;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdate,
@@ -406,7 +407,13 @@ fn main() -> Result<(), UsersError> {
         ..ProfileUpdate::default()
     };
     accounts.update_profile(&alice, alice.id, update)?;
-    accounts.set_password(&alice, "Xk92!dumbo-lamp", "Fr0g-violin-88?", None)?;
+    accounts.set_password(
+        &alice,
+        "Xk92!dumbo-lamp",
+        "Fr0g-violin-88?",
+        None,
+        &Actor::default(),
+    )?;
     accounts.rename(&bob, "robert", "username")?;
     println!("alice changed her name and password; bob is now robert");
 

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
@@ -83,6 +84,7 @@ pub struct AccountService {
     pub(crate) settings: AccountSettings,
     pub(crate) mail: Option<AccountMail>,
     pub(crate) avatars: Option<Avatars>,
+    pub(crate) audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl AccountService {
@@ -100,6 +102,29 @@ impl AccountService {
             settings,
             mail: None,
             avatars: None,
+            audit: None,
+        }
+    }
+
+    /// The same service, recording the changes operators make in `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Records that `actor` did `kind` to `target`, and what changed.
+    fn audited(&self, kind: &str, target: &User, actor: &Actor, change: &str) {
+        let detail = format!("user {}: {change}", target.id);
+        self.record(kind, actor.user.or(Some(target.id)), actor, Some(detail));
+    }
+
+    /// Records `kind` about `user`, done by `actor` (a failed write is
+    /// logged: what it records already happened).
+    fn record(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: Option<String>) {
+        let Some(audit) = &self.audit else { return };
+        let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
+        if let Err(e) = audit.record(&event) {
+            tracing::warn!(error = %e, kind, "could not record an audit event");
         }
     }
 
@@ -131,12 +156,25 @@ impl AccountService {
         self.create(registration, !self.settings.require_activation, false)
     }
 
-    /// Creates an account directly (operators, CLI): active, admin if asked.
+    /// Creates an account directly as `actor` (operators, CLI): active,
+    /// admin if asked; audited as `admin_created_user`.
     ///
     /// # Errors
     /// As [`AccountService::register`].
-    pub fn create_user(&self, registration: Registration, admin: bool) -> Result<User, UsersError> {
-        self.create(registration, true, admin)
+    pub fn create_user(
+        &self,
+        registration: Registration,
+        admin: bool,
+        actor: &Actor,
+    ) -> Result<User, UsersError> {
+        let user = self.create(registration, true, admin)?;
+        self.audited(
+            "admin_created_user",
+            &user,
+            actor,
+            &format!("is_staff={admin}"),
+        );
+        Ok(user)
     }
 
     fn create(
@@ -486,14 +524,26 @@ impl AccountService {
         })
     }
 
-    /// Makes the account with this username active or inactive (operators,
-    /// CLI); deactivating ends every session of it.
+    /// Makes the account with this username active or inactive as `actor`
+    /// (operators, CLI); deactivating ends every session of it. Audited as
+    /// `admin_changed_user`.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn set_active(&self, username: &str, active: bool) -> Result<User, UsersError> {
+    pub fn set_active(
+        &self,
+        username: &str,
+        active: bool,
+        actor: &Actor,
+    ) -> Result<User, UsersError> {
         let user = self.get_by_username(username)?;
         self.users.set_flags(user.id, Some(active), None)?;
+        self.audited(
+            "admin_changed_user",
+            &user,
+            actor,
+            &format!("is_active={active}"),
+        );
         self.get(user.id)
     }
 
@@ -530,7 +580,8 @@ impl AccountService {
     }
 
     /// Changes the user's password after checking the current one, and
-    /// revokes every other session (`keep_session` survives).
+    /// revokes every other session (`keep_session` survives). Audited as
+    /// `password_changed`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
@@ -541,9 +592,12 @@ impl AccountService {
         current_password: &str,
         new_password: &str,
         keep_session: Option<&str>,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         self.confirm_password(user, current_password)?;
-        self.replace_password(user, new_password, "new_password", keep_session)
+        self.replace_password(user, new_password, "new_password", keep_session)?;
+        self.record("password_changed", Some(user.id), actor, None);
+        Ok(())
     }
 
     /// Sets a new password under the registration policy and revokes every
@@ -568,7 +622,8 @@ impl AccountService {
             .change_password(user.id, &hash, keep_session, self.clock.now())
     }
 
-    /// Renames the user after checking their current password.
+    /// Renames the user after checking their current password. Audited as
+    /// `username_changed`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
@@ -578,9 +633,12 @@ impl AccountService {
         user: &User,
         current_password: &str,
         new_username: &str,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         self.confirm_password(user, current_password)?;
-        self.rename(user, new_username, "new_username")
+        self.rename(user, new_username, "new_username")?;
+        self.record("username_changed", Some(user.id), actor, None);
+        Ok(())
     }
 
     /// Renames the user (already authorised by the caller).
@@ -632,13 +690,15 @@ impl AccountService {
             || other(self.users.find_by_username(email.as_str())?))
     }
 
-    /// Makes the account with this username an administrator.
+    /// Makes the account with this username an administrator, as `actor`.
+    /// Audited as `admin_changed_user`.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn promote(&self, username: &str) -> Result<User, UsersError> {
+    pub fn promote(&self, username: &str, actor: &Actor) -> Result<User, UsersError> {
         let user = self.get_by_username(username)?;
         self.users.set_flags(user.id, None, Some(true))?;
+        self.audited("admin_changed_user", &user, actor, "is_staff=true");
         self.get(user.id)
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
@@ -61,7 +62,9 @@ impl Fixture {
 
     fn admin(&self, username: &str) -> User {
         self.user(username);
-        self.accounts.promote(username).unwrap()
+        self.accounts
+            .promote(username, &Actor::command_line())
+            .unwrap()
     }
 
     fn reload(&self, user: &User) -> User {
@@ -383,12 +386,20 @@ fn create_user_makes_active_accounts_and_admins_on_request() {
     });
     let admin = fx
         .accounts
-        .create_user(registration("root", None, PASSWORD), true)
+        .create_user(
+            registration("root", None, PASSWORD),
+            true,
+            &Actor::command_line(),
+        )
         .unwrap();
     assert!(admin.is_active && admin.is_staff);
     let plain = fx
         .accounts
-        .create_user(registration("plain", None, PASSWORD), false)
+        .create_user(
+            registration("plain", None, PASSWORD),
+            false,
+            &Actor::command_line(),
+        )
         .unwrap();
     assert!(plain.is_active && !plain.is_staff);
 }
@@ -680,7 +691,10 @@ fn promote_makes_an_admin() {
     let bob = fx.user("bob");
     assert!(!alice.is_staff);
 
-    let promoted = fx.accounts.promote("ALICE").unwrap();
+    let promoted = fx
+        .accounts
+        .promote("ALICE", &Actor::command_line())
+        .unwrap();
     assert_eq!(promoted.id, alice.id);
     assert!(promoted.is_staff);
     assert!(fx.reload(&alice).is_staff);
@@ -688,7 +702,7 @@ fn promote_makes_an_admin() {
     assert_eq!(fx.accounts.get_for(&promoted, bob.id).unwrap().id, bob.id);
 
     assert!(matches!(
-        fx.accounts.promote("nobody"),
+        fx.accounts.promote("nobody", &Actor::command_line()),
         Err(UsersError::NotFound)
     ));
 }
@@ -978,7 +992,7 @@ fn delete_account_of_someone_else() {
 
     // The admin confirms with their own password, not the target's.
     fx.accounts
-        .set_password(&root, PASSWORD, OTHER_PASSWORD, None)
+        .set_password(&root, PASSWORD, OTHER_PASSWORD, None, &Actor::default())
         .unwrap();
     let root = fx.reload(&root);
     assert!(matches!(
@@ -1000,15 +1014,20 @@ fn set_password_checks_the_current_password() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
     assert!(matches!(
-        fx.accounts
-            .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None),
+        fx.accounts.set_password(
+            &alice,
+            OTHER_PASSWORD,
+            OTHER_PASSWORD,
+            None,
+            &Actor::default()
+        ),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
     assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_err());
 
     fx.accounts
-        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None)
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &Actor::default())
         .unwrap();
     assert!(matches!(
         fx.accounts.authenticate("alice", PASSWORD),
@@ -1024,7 +1043,7 @@ fn set_password_applies_the_policy_to_new_password() {
     for weak in ["short", "password1", "Alice2024!", "12345678901"] {
         let error = fx
             .accounts
-            .set_password(&alice, PASSWORD, weak, None)
+            .set_password(&alice, PASSWORD, weak, None, &Actor::default())
             .unwrap_err();
         assert!(
             error
@@ -1037,7 +1056,7 @@ fn set_password_applies_the_policy_to_new_password() {
     }
     let error = fx
         .accounts
-        .set_password(&alice, PASSWORD, "Alice2024!", None)
+        .set_password(&alice, PASSWORD, "Alice2024!", None, &Actor::default())
         .unwrap_err();
     assert_eq!(
         messages_for(&error, "new_password"),
@@ -1068,7 +1087,13 @@ fn set_password_revokes_every_other_session() {
 
     fx.clock.advance(Duration::minutes(1));
     fx.accounts
-        .set_password(&alice, PASSWORD, OTHER_PASSWORD, Some(&kept.session_id))
+        .set_password(
+            &alice,
+            PASSWORD,
+            OTHER_PASSWORD,
+            Some(&kept.session_id),
+            &Actor::default(),
+        )
         .unwrap();
 
     let me = sessions.authenticate(&kept.access).unwrap();
@@ -1098,7 +1123,7 @@ fn set_password_revokes_every_other_session() {
     // Without a session to keep, every one ends.
     let alice = fx.reload(&alice);
     fx.accounts
-        .set_password(&alice, OTHER_PASSWORD, PASSWORD, None)
+        .set_password(&alice, OTHER_PASSWORD, PASSWORD, None, &Actor::default())
         .unwrap();
     assert!(matches!(
         sessions.authenticate(&kept.access),
@@ -1118,11 +1143,17 @@ fn a_refused_password_change_revokes_nothing() {
 
     assert!(fx
         .accounts
-        .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None)
+        .set_password(
+            &alice,
+            OTHER_PASSWORD,
+            OTHER_PASSWORD,
+            None,
+            &Actor::default()
+        )
         .is_err());
     assert!(fx
         .accounts
-        .set_password(&alice, PASSWORD, "password", None)
+        .set_password(&alice, PASSWORD, "password", None, &Actor::default())
         .is_err());
     assert!(sessions.authenticate(&pair.access).is_ok());
 }
@@ -1134,13 +1165,14 @@ fn set_username_checks_the_current_password() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
     assert!(matches!(
-        fx.accounts.set_username(&alice, OTHER_PASSWORD, "alicia"),
+        fx.accounts
+            .set_username(&alice, OTHER_PASSWORD, "alicia", &Actor::default()),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert_eq!(fx.reload(&alice).username, "alice");
 
     fx.accounts
-        .set_username(&alice, PASSWORD, "Alicia")
+        .set_username(&alice, PASSWORD, "Alicia", &Actor::default())
         .unwrap();
     assert_eq!(fx.reload(&alice).username, "Alicia");
     assert!(matches!(
@@ -1165,7 +1197,7 @@ fn set_username_refuses_taken_and_malformed_names() {
 
     let error = fx
         .accounts
-        .set_username(&alice, PASSWORD, "BOB")
+        .set_username(&alice, PASSWORD, "BOB", &Actor::default())
         .unwrap_err();
     assert!(error.is_taken());
     assert_eq!(
@@ -1175,13 +1207,16 @@ fn set_username_refuses_taken_and_malformed_names() {
 
     let error = fx
         .accounts
-        .set_username(&alice, PASSWORD, "b o b")
+        .set_username(&alice, PASSWORD, "b o b", &Actor::default())
         .unwrap_err();
     assert_eq!(
         problems(&error),
         vec![problem("new_username", FieldProblem::Invalid)]
     );
-    let error = fx.accounts.set_username(&alice, PASSWORD, "").unwrap_err();
+    let error = fx
+        .accounts
+        .set_username(&alice, PASSWORD, "", &Actor::default())
+        .unwrap_err();
     assert_eq!(
         problems(&error),
         vec![problem("new_username", FieldProblem::Blank)]
@@ -1189,7 +1224,9 @@ fn set_username_refuses_taken_and_malformed_names() {
     assert_eq!(fx.reload(&alice).username, "alice");
 
     // Changing only the case of one's own name is fine.
-    fx.accounts.set_username(&alice, PASSWORD, "ALICE").unwrap();
+    fx.accounts
+        .set_username(&alice, PASSWORD, "ALICE", &Actor::default())
+        .unwrap();
     assert_eq!(fx.reload(&alice).username, "ALICE");
 }
 
@@ -1205,4 +1242,88 @@ fn rename_reports_on_the_given_field() {
     );
     fx.accounts.rename(&alice, "carol", "username").unwrap();
     assert_eq!(fx.accounts.get_by_username("CAROL").unwrap().id, alice.id);
+}
+
+#[test]
+fn operator_changes_are_audited_with_their_actor() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let cli = Actor::command_line();
+    let ops = accounts
+        .create_user(registration("ops", None, PASSWORD), false, &cli)
+        .unwrap();
+    accounts.promote("ops", &cli).unwrap();
+    accounts.set_active("ops", false, &cli).unwrap();
+    assert!(accounts.promote("nobody", &cli).is_err());
+
+    let events = audit.events();
+    let recorded: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.detail.as_deref()))
+        .collect();
+    let detail = |change: &str| format!("user {}: {change}", ops.id);
+    assert_eq!(
+        recorded,
+        [
+            (
+                "admin_created_user",
+                Some(detail("is_staff=false").as_str())
+            ),
+            ("admin_changed_user", Some(detail("is_staff=true").as_str())),
+            (
+                "admin_changed_user",
+                Some(detail("is_active=false").as_str())
+            ),
+        ],
+        "a refused change records nothing"
+    );
+    assert!(events.iter().all(|e| e.user_id == Some(ops.id)
+        && e.ip.is_none()
+        && e.user_agent.as_deref() == Some("sesame command line")));
+
+    let admin = Actor {
+        user: Some(UserId(99)),
+        ip: Some("198.51.100.7".into()),
+        user_agent: None,
+    };
+    accounts.set_active("ops", true, &admin).unwrap();
+    let last = audit.events().pop().unwrap();
+    assert_eq!(
+        last.user_id,
+        Some(UserId(99)),
+        "the acting admin, when there is one"
+    );
+    assert_eq!(last.ip.as_deref(), Some("198.51.100.7"));
+}
+
+#[test]
+fn password_and_username_changes_are_audited_once_they_succeed() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let alice = fx.user("alice");
+    let actor = Actor {
+        user: Some(alice.id),
+        ip: Some("192.0.2.8".into()),
+        user_agent: None,
+    };
+    assert!(accounts
+        .set_password(&alice, OTHER_PASSWORD, OTHER_PASSWORD, None, &actor)
+        .is_err());
+    accounts
+        .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &actor)
+        .unwrap();
+    let alice = fx.reload(&alice);
+    assert!(accounts
+        .set_username(&alice, OTHER_PASSWORD, "bad name!", &actor)
+        .is_err());
+    accounts
+        .set_username(&alice, OTHER_PASSWORD, "alicia", &actor)
+        .unwrap();
+    assert_eq!(audit.kinds(), ["password_changed", "username_changed"]);
+    assert!(audit
+        .events()
+        .iter()
+        .all(|e| e.user_id == Some(alice.id) && e.ip.as_deref() == Some("192.0.2.8")));
 }

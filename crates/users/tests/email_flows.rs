@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
 use sesame_kernel::Clock;
 use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer};
@@ -359,7 +360,7 @@ fn a_password_change_kills_outstanding_tokens() {
     let (_, username_token) = fx.last_link("alice@example.com");
 
     fx.accounts
-        .set_password(&alice, PASSWORD, NEW_PASSWORD, None)
+        .set_password(&alice, PASSWORD, NEW_PASSWORD, None, &Actor::default())
         .unwrap();
     invalid_token(
         fx.accounts

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use sesame_tokens::{Session, TokensError};
 
+use super::login::actor_of;
 use super::primary::{checked, fields, users_error};
 use super::{page_of, run, storage_failure, Drf};
 use crate::fields::{FieldIssue, IssueKind};
@@ -116,13 +117,15 @@ async fn list_sessions(
 )]
 async fn end_session(
     state: web::Data<AppState>,
+    request: HttpRequest,
     caller: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let sessions = state.sessions.clone();
     let user = caller.user.id;
-    run::<Drf, _, _>(move || sessions.end_session(user, &id))
+    let actor = actor_of(&request, &state, user);
+    run::<Drf, _, _>(move || sessions.end_session(user, &id, &actor))
         .await?
         .map_err(tokens_error)?;
     Ok(HttpResponse::NoContent().finish())
@@ -137,11 +140,13 @@ async fn end_session(
 )]
 async fn logout_all(
     state: web::Data<AppState>,
+    request: HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.sessions.clone();
     let user = caller.user.id;
-    run::<Drf, _, _>(move || sessions.logout_all(user, None))
+    let actor = actor_of(&request, &state, user);
+    run::<Drf, _, _>(move || sessions.logout_all(user, None, &actor))
         .await?
         .map_err(tokens_error)?;
     Ok(HttpResponse::NoContent().finish())
@@ -206,10 +211,12 @@ async fn totp_confirm(
     let code = f.required("code");
     checked(f)?;
     let mfa = state.mfa.clone();
-    let codes =
-        run::<Drf, _, _>(move || mfa.confirm(&caller.user, &code, Some(&caller.session_id)))
-            .await?
-            .map_err(tokens_error)?;
+    let actor = actor_of(&request, &state, caller.user.id);
+    let codes = run::<Drf, _, _>(move || {
+        mfa.confirm(&caller.user, &code, Some(&caller.session_id), &actor)
+    })
+    .await?
+    .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 
@@ -234,13 +241,17 @@ async fn totp_disable(
     let password = f.required("current_password");
     let code = f.required("code");
     checked(f)?;
+    let actor = actor_of(&request, &state, caller.user.id);
     let state = state.into_inner();
     run::<Drf, _, _>(move || {
         state
             .accounts
             .confirm_password(&caller.user, &password)
             .map_err(users_error)?;
-        state.mfa.disable(&caller.user, &code).map_err(tokens_error)
+        state
+            .mfa
+            .disable(&caller.user, &code, &actor)
+            .map_err(tokens_error)
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())

@@ -9,7 +9,7 @@ use serde_json::json;
 use sesame_tokens::{TokenPair, TokensError};
 use sesame_users::{FieldProblem, Registration, UsersError};
 
-use super::login::{log_in, Credentials};
+use super::login::log_in;
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -17,6 +17,7 @@ use crate::fields::{FieldIssue, Fields};
 use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState};
+use sesame_tokens::Credentials;
 
 /// `{"message": "..."}`.
 pub struct MessageShape;
@@ -183,9 +184,9 @@ async fn login(
         login,
         password,
         otp,
-        client: client_info(&request, &state.settings),
     };
-    let pair = log_in::<MessageShape>(&state, credentials, || {
+    let client = client_info(&request, &state.settings);
+    let pair = log_in::<MessageShape>(&state, credentials, client, || {
         MessageShape::message(
             StatusCode::UNAUTHORIZED,
             "Username or password is incorrect",

@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{Registration, User, UsersError};
 
-use super::login::{log_in, Credentials};
+use super::login::{actor_of, log_in};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -17,6 +17,7 @@ use crate::fields::{FieldIssue, Fields, IssueKind, Location};
 use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState, Bearer};
+use sesame_tokens::Credentials;
 
 /// FastAPI's error shapes: `{"detail": "..."}`, and 422 with a list of
 /// `{loc, msg, type}` for validation errors.
@@ -235,9 +236,9 @@ async fn login(
         login,
         password,
         otp,
-        client: client_info(&request, &state.settings),
     };
-    let pair = log_in::<FastApi>(&state, credentials, || {
+    let client = client_info(&request, &state.settings);
+    let pair = log_in::<FastApi>(&state, credentials, client, || {
         FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password")
             .with_bearer_challenge()
     })
@@ -254,11 +255,13 @@ async fn login(
 )]
 async fn logout(
     state: web::Data<AppState>,
+    request: HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.sessions.clone();
+    let actor = actor_of(&request, &state, caller.user.id);
     let session_id = caller.session_id;
-    run::<FastApi, _, _>(move || sessions.logout(&session_id))
+    run::<FastApi, _, _>(move || sessions.logout(&session_id, &actor))
         .await?
         .map_err(tokens_error)?;
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out"})))

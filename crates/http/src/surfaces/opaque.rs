@@ -11,7 +11,7 @@ use serde_json::json;
 use sesame_tokens::TokensError;
 use sesame_users::{FieldProblem, Registration, User, UsersError};
 
-use super::login::{check_credentials, Credentials};
+use super::login::{client_actor, login_service, refusal};
 use super::{body_fields, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -21,6 +21,7 @@ use crate::openapi::{empty_parameter_route, schemas as doc};
 use crate::shape::{AuthFailure, Shape};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState};
+use sesame_tokens::Credentials;
 
 /// `{"Erreur": "..."}`.
 pub struct Opaque;
@@ -376,23 +377,23 @@ async fn re_authenticate(
         ));
     }
     let user = find_user(&state, username.clone()).await?;
-    let client = client_info(&request, &state.settings);
+    let actor = client_actor(client_info(&request, &state.settings));
+    let login = login_service(&state);
     let state = state.into_inner();
     run::<Opaque, _, _>(move || {
-        let user = check_credentials(
-            &state,
-            &Credentials {
-                login: user.username.clone(),
-                password,
-                otp,
-                client,
-            },
-        )
-        .map_err(|e| {
-            e.answer::<Opaque>(Opaque::error(
-                StatusCode::UNAUTHORIZED,
-                "Échec de l'authentification : Nom d'utilisateur ou mot de passe incorrect",
-            ))
+        let credentials = Credentials {
+            login: user.username.clone(),
+            password,
+            otp,
+        };
+        let user = login.check(&credentials, &actor).map_err(|e| {
+            refusal::<Opaque>(
+                e,
+                Opaque::error(
+                    StatusCode::UNAUTHORIZED,
+                    "Échec de l'authentification : Nom d'utilisateur ou mot de passe incorrect",
+                ),
+            )
         })?;
         state
             .sessions

@@ -8,7 +8,7 @@ use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
 use sesame_users::{AvatarChange, ProfileEdit, ProfileUpdate, Registration, User, UsersError};
 
-use super::login::{log_in, Credentials};
+use super::login::{actor_of, log_in};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::audit;
 use crate::body::BodyError;
@@ -18,6 +18,7 @@ use crate::openapi::{schemas as doc, OptionalBodies};
 use crate::shape::{AuthFailure, Shape};
 use crate::time::rfc3339;
 use crate::{ApiError, AppState, Bearer};
+use sesame_tokens::Credentials;
 
 /// Django REST framework's error shapes.
 pub struct Drf;
@@ -320,9 +321,9 @@ async fn jwt_create(
         login,
         password,
         otp,
-        client: client_info(&request, &state.settings),
     };
-    let pair = log_in::<Drf>(&state, credentials, no_active_account).await?;
+    let client = client_info(&request, &state.settings);
+    let pair = log_in::<Drf>(&state, credentials, client, no_active_account).await?;
     Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
 }
 
@@ -658,8 +659,15 @@ async fn set_password(
     checked(f)?;
     passwords_match(&new, &again)?;
     let accounts = state.accounts.clone();
+    let actor = actor_of(&request, &state, caller.user.id);
     run::<Drf, _, _>(move || {
-        accounts.set_password(&caller.user, &current, &new, Some(&caller.session_id))
+        accounts.set_password(
+            &caller.user,
+            &current,
+            &new,
+            Some(&caller.session_id),
+            &actor,
+        )
     })
     .await?
     .map_err(users_error)?;
@@ -695,7 +703,8 @@ async fn set_username(
         ));
     }
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new))
+    let actor = actor_of(&request, &state, caller.user.id);
+    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())

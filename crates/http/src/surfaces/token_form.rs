@@ -6,7 +6,7 @@ use serde_json::json;
 use sesame_users::{FieldProblem, Registration, UsersError};
 
 use super::events_messages::FastApi;
-use super::login::{log_in, Credentials};
+use super::login::log_in;
 use super::{body_fields, form_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
@@ -14,6 +14,7 @@ use crate::fields::{FieldIssue, Fields};
 use crate::openapi::schemas as doc;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState, Bearer};
+use sesame_tokens::Credentials;
 
 /// FastAPI's shapes, with the seed's own words for a refused token.
 pub struct TokenForm;
@@ -136,9 +137,9 @@ async fn token(
         login: username,
         password,
         otp,
-        client: client_info(&request, &state.settings),
     };
-    let pair = log_in::<TokenForm>(&state, credentials, || {
+    let client = client_info(&request, &state.settings);
+    let pair = log_in::<TokenForm>(&state, credentials, client, || {
         TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
             .with_bearer_challenge()
     })

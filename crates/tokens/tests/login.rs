@@ -1,0 +1,304 @@
+//! The login use case over in-memory fakes: what counts against an account,
+//! when it is locked, when its owner is alerted, and what is audited.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sesame_kernel::audit::{Actor, AuditKey};
+use sesame_kernel::Clock;
+use sesame_testkit::{CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
+use sesame_tokens::{
+    totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, MfaService, NewSession,
+    SessionKind, SessionService, TokenSettings, TokensError, SECOND_FACTOR_ALERT_AFTER,
+};
+use sesame_users::{
+    AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Registration,
+    TokenLifetimes, User,
+};
+
+const PASSWORD: &str = "Zq7!vR2#kLm";
+const FAILURES_BEFORE_LOCK: u32 = 3;
+
+struct Fixture {
+    store: Arc<InMemoryStore>,
+    clock: Arc<FakeClock>,
+    audit: Arc<InMemoryAudit>,
+    throttle: Arc<CountingThrottle>,
+    accounts: AccountService,
+    mfa: MfaService,
+    login: LoginService,
+}
+
+fn fixture() -> Fixture {
+    fixture_locking_at(FAILURES_BEFORE_LOCK)
+}
+
+/// A fixture whose throttle locks a key at its `limit`-th failure.
+fn fixture_locking_at(limit: u32) -> Fixture {
+    let store = Arc::new(InMemoryStore::new());
+    let clock = Arc::new(FakeClock::new());
+    let audit = Arc::new(InMemoryAudit::new());
+    let throttle = Arc::new(CountingThrottle::new(limit));
+    let accounts = AccountService::new(
+        store.clone(),
+        Arc::new(BcryptHasher::new(4).unwrap()),
+        clock.clone(),
+        AccountSettings::default(),
+    )
+    .with_mail(AccountMail {
+        store: store.clone(),
+        links: LinkTemplates::default(),
+        lifetimes: TokenLifetimes::default(),
+        queued: Arc::new(|| {}),
+    });
+    let sessions = SessionService::new(
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+        JwtKeys::from_secret(&[7u8; 32]).unwrap(),
+        TokenSettings::default(),
+    );
+    let mfa = MfaService::new(
+        Arc::new(InMemoryMfa::new()),
+        Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap()),
+        clock.clone(),
+    );
+    let login = LoginService::new(
+        accounts.clone(),
+        sessions,
+        mfa.clone(),
+        throttle.clone(),
+        audit.clone(),
+        AuditKey::derive(b"a server secret of some length...."),
+        clock.clone(),
+    );
+    Fixture {
+        store,
+        clock,
+        audit,
+        throttle,
+        accounts,
+        mfa,
+        login,
+    }
+}
+
+fn credentials(login: &str, password: &str) -> Credentials {
+    Credentials {
+        login: login.to_owned(),
+        password: password.to_owned(),
+        otp: None,
+    }
+}
+
+fn browser() -> Actor {
+    Actor {
+        user: None,
+        ip: Some("203.0.113.9".into()),
+        user_agent: Some("Evil\u{1b}[2J agent".into()),
+    }
+}
+
+impl Fixture {
+    fn user(&self, username: &str) -> User {
+        self.accounts
+            .register(Registration {
+                username: username.to_owned(),
+                email: Some(format!("{username}@example.com")),
+                password: PASSWORD.to_owned(),
+                ..Registration::default()
+            })
+            .unwrap()
+    }
+
+    /// Turns TOTP on for `user`; returns its secret.
+    fn totp(&self, user: &User) -> String {
+        let setup = self.mfa.setup(user).unwrap();
+        let code = totp_code(&setup.secret, self.clock.now().timestamp()).unwrap();
+        self.mfa
+            .confirm(user, &code, None, &Actor::default())
+            .unwrap();
+        self.clock.advance(Duration::seconds(30));
+        setup.secret
+    }
+
+    fn check(&self, login: &str, password: &str) -> Result<User, TokensError> {
+        self.login.check(&credentials(login, password), &browser())
+    }
+}
+
+#[test]
+fn a_login_opens_the_session_kind_asked_for_and_is_audited_with_its_actor() {
+    let f = fixture();
+    let ada = f.user("ada");
+    let jwt = f
+        .login
+        .log_in(&credentials("ada", PASSWORD), &browser(), SessionKind::Jwt)
+        .unwrap();
+    assert_eq!(jwt.user.id, ada.id);
+    assert!(jwt.user.last_login.is_some());
+    assert!(matches!(jwt.session, NewSession::Jwt(_)));
+    let opaque = f
+        .login
+        .log_in(
+            &credentials("ada@example.com", PASSWORD),
+            &browser(),
+            SessionKind::Opaque,
+        )
+        .unwrap();
+    assert!(matches!(opaque.session, NewSession::Opaque(_)));
+    let sessions = f.store.all_sessions();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].client.ip.as_deref(), Some("203.0.113.9"));
+
+    let events = f.audit.events();
+    assert_eq!(f.audit.kinds(), ["login_success", "login_success"]);
+    assert_eq!(events[0].user_id, Some(ada.id));
+    assert_eq!(events[0].ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(
+        events[0].user_agent.as_deref(),
+        Some("Evil\\u{1b}[2J agent"),
+        "control characters are escaped"
+    );
+    assert_eq!(events[0].detail.as_deref(), Some("login \"ada\""));
+}
+
+#[test]
+fn wrong_passwords_count_against_the_account_and_lock_it() {
+    let f = fixture();
+    let ada = f.user("ada");
+    for _ in 0..FAILURES_BEFORE_LOCK {
+        assert!(matches!(
+            f.check("ada", "wrong password"),
+            Err(TokensError::LoginRefused)
+        ));
+    }
+    // Its email names the same account: one count.
+    assert_eq!(
+        f.throttle.failures(&LoginKey::Account(ada.id)),
+        FAILURES_BEFORE_LOCK
+    );
+    assert!(
+        matches!(
+            f.check("ada@example.com", PASSWORD),
+            Err(TokensError::LoginThrottled(60))
+        ),
+        "locked even with the right password"
+    );
+    let kinds = f.audit.kinds();
+    assert_eq!(kinds.last().map(String::as_str), Some("login_throttled"));
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "login_failure").count(),
+        FAILURES_BEFORE_LOCK as usize
+    );
+    assert!(f.audit.events().iter().all(|e| e.user_id == Some(ada.id)));
+}
+
+#[test]
+fn a_good_login_starts_the_count_over() {
+    let f = fixture();
+    let ada = f.user("ada");
+    f.check("ada", "wrong password").unwrap_err();
+    f.check("ada", PASSWORD).unwrap();
+    assert_eq!(f.throttle.failures(&LoginKey::Account(ada.id)), 0);
+}
+
+#[test]
+fn unknown_logins_count_by_their_normal_form_and_are_audited_as_keyed_digests() {
+    let f = fixture();
+    f.user("ada");
+    let typed = "Hunter2-Secret";
+    assert!(matches!(
+        f.check(typed, PASSWORD),
+        Err(TokensError::LoginRefused)
+    ));
+    f.check(" hunter2-secret ", PASSWORD).unwrap_err();
+    assert_eq!(f.throttle.failures(&LoginKey::unknown("HUNTER2-SECRET")), 2);
+    let events = f.audit.events();
+    assert!(events.iter().all(|e| e.kind == "login_failure"));
+    assert!(events.iter().all(|e| e.user_id.is_none()));
+    let detail = events[0].detail.clone().unwrap();
+    assert!(detail.starts_with("login hmac:"), "{detail}");
+    assert!(!detail.to_lowercase().contains("hunter2"), "{detail}");
+    assert_eq!(events[1].detail.as_deref(), Some(detail.as_str()));
+}
+
+#[test]
+fn an_inactive_account_is_refused_like_a_wrong_password_but_not_counted() {
+    let f = fixture();
+    let ada = f.user("ada");
+    f.accounts
+        .set_active("ada", false, &Actor::command_line())
+        .unwrap();
+    assert!(matches!(
+        f.check("ada", PASSWORD),
+        Err(TokensError::LoginRefused)
+    ));
+    assert_eq!(f.throttle.failures(&LoginKey::Account(ada.id)), 0);
+    assert_eq!(f.audit.kinds(), ["login_failure"]);
+}
+
+#[test]
+fn the_second_factor_is_asked_only_after_the_password() {
+    let f = fixture();
+    let ada = f.user("ada");
+    f.totp(&ada);
+    assert!(matches!(
+        f.check("ada", "wrong password"),
+        Err(TokensError::LoginRefused)
+    ));
+    assert!(matches!(
+        f.check("ada", PASSWORD),
+        Err(TokensError::OtpRequired)
+    ));
+    assert_eq!(
+        f.throttle.failures(&LoginKey::Account(ada.id)),
+        1,
+        "a missing code is not a failure"
+    );
+    assert_eq!(f.audit.kinds(), ["login_failure", "login_failure"]);
+}
+
+#[test]
+fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
+    let f = fixture_locking_at(100);
+    let ada = f.user("ada");
+    let secret = f.totp(&ada);
+    let alerts = || {
+        f.store
+            .emails()
+            .iter()
+            .filter(|e| e.email.subject.contains("trying to sign in"))
+            .count()
+    };
+    let with_code = |code: &str| Credentials {
+        otp: Some(code.to_owned()),
+        ..credentials("ada", PASSWORD)
+    };
+    for _ in 0..SECOND_FACTOR_ALERT_AFTER - 1 {
+        let wrong = f.login.check(&with_code("000000"), &browser());
+        assert!(matches!(wrong, Err(TokensError::OtpInvalid)));
+    }
+    assert_eq!(alerts(), 0);
+    f.login.check(&with_code("000000"), &browser()).unwrap_err();
+    assert_eq!(alerts(), 1, "the fifth wrong code alerts the owner");
+
+    assert_eq!(
+        f.throttle.failures(&LoginKey::Account(ada.id)),
+        SECOND_FACTOR_ALERT_AFTER,
+        "wrong codes count as failed logins"
+    );
+    let code = totp_code(&secret, f.clock.now().timestamp()).unwrap();
+    assert_eq!(
+        f.login.check(&with_code(&code), &browser()).unwrap().id,
+        ada.id
+    );
+    assert_eq!(
+        f.audit.kinds().last().map(String::as_str),
+        Some("login_success")
+    );
+    assert_eq!(
+        f.audit.events().len(),
+        SECOND_FACTOR_ALERT_AFTER as usize + 1
+    );
+}
