@@ -238,7 +238,7 @@ mod tests {
         let hub = Hub::new(2);
         let (_, mut slow) = hub.subscribe(UserId(2), "slow".into()).unwrap();
         let (_, mut fast) = hub.subscribe(UserId(2), "fast".into()).unwrap();
-        for id in 0..3 {
+        for _ in 0..3 {
             hub.send_to(UserId(2), frame("m"));
             while fast.try_recv().is_ok() {}
         }
