@@ -2,11 +2,13 @@
 //! pings and closes in, a ping each interval, and a close with a code and a
 //! reason whenever Sesame ends it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use futures_util::future::LocalBoxFuture;
 use sesame_kernel::UserId;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -116,7 +118,7 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > interval * 2 + interval / 2 {
                     Err(End::Close(Some(policy("No pong received"))))
-                } else if session_ended(&state, &subscription.session_id).await {
+                } else if Box::pin(session_ended(&state, &subscription.session_id)).await {
                     Err(End::Close(Some(policy("Session ended"))))
                 } else {
                     send(session.ping(b"")).await
@@ -153,7 +155,7 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
     };
     drop(subscription);
     if let End::Close(reason) = end {
-        close(session, reason).await;
+        Box::pin(close(session, reason)).await;
     }
 }
 
@@ -169,17 +171,20 @@ async fn session_ended(state: &AppState, session_id: &str) -> bool {
 }
 
 /// Waits for a frame to be queued; a client that leaves it unread too long,
-/// or is gone, ends the socket.
-async fn send(
-    sending: impl std::future::Future<Output = Result<(), actix_ws::Closed>>,
-) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, sending).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Gone),
-        Err(_) => Err(End::Close(Some(policy(
-            "Too slow: messages were not read in time",
-        )))),
-    }
+/// or is gone, ends the socket. Boxed, like every wait but the socket's main
+/// one, so that an idle socket's state stays small.
+fn send<'a>(
+    sending: impl Future<Output = Result<(), actix_ws::Closed>> + 'a,
+) -> LocalBoxFuture<'a, Result<(), End>> {
+    Box::pin(async move {
+        match tokio::time::timeout(SEND_TIMEOUT, sending).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(Some(policy(
+                "Too slow: messages were not read in time",
+            )))),
+        }
+    })
 }
 
 /// The close for a frame Sesame refuses.
@@ -230,5 +235,20 @@ mod tests {
             refusal(&ProtocolError::UnmaskedFrame).code,
             CloseCode::Protocol
         );
+    }
+
+    /// The size of the state a function's future keeps.
+    fn state_size<F, Fut, A, B, C>(_: F) -> usize
+    where
+        F: FnOnce(A, B, C) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    #[test]
+    fn an_open_socket_keeps_a_small_state() {
+        // 10,000 idle sockets each keep this (measured: 680 bytes, 1,168
+        // before the waits other than the main one were boxed).
+        assert!(state_size(serve) <= 768, "{}", state_size(serve));
     }
 }
