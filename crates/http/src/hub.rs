@@ -1,22 +1,20 @@
-//! The WebSocket hub: which sockets are open for which user, and the
-//! [`MessageNotifier`] that pushes message events to them.
+//! The WebSocket hub: which sockets are open for which user. It carries
+//! frames already serialised (by the surface that owns their shape), so one
+//! frame is shared by every socket it goes to.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use serde_json::json;
+use bytestring::ByteString;
 use sesame_kernel::UserId;
-use sesame_messaging::{MessageEvent, MessageNotifier};
 use tokio::sync::mpsc;
-
-use crate::surfaces::message_json;
 
 /// What the hub asks a socket task to do.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// Send this text frame.
-    Text(Arc<str>),
+    Text(ByteString),
     /// Close the socket with a policy-violation code and this reason.
     Close(&'static str),
     /// Close the socket with 1001 (going away): the server is shutting down.
@@ -192,7 +190,7 @@ impl Hub {
     }
 
     /// Queues `text` on every socket of `user`; drops sockets whose queue is full.
-    fn send_to(&self, user: UserId, text: Arc<str>) {
+    pub fn send_to(&self, user: UserId, text: ByteString) {
         self.subscribers().retain(user, |subscriber| {
             match subscriber.outbox.try_send(Outbound::Text(text.clone())) {
                 Ok(()) => true,
@@ -206,54 +204,33 @@ impl Hub {
     }
 }
 
-impl MessageNotifier for Hub {
-    fn notify(&self, event: &MessageEvent) {
-        let kind = match event {
-            MessageEvent::New(_) => "new_message",
-            MessageEvent::Read(_) => "message_read",
-        };
-        let frame = json!({"type": kind, "message": message_json(event.message())}).to_string();
-        self.send_to(event.audience(), Arc::from(frame));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use sesame_messaging::Message;
 
-    fn message(id: i64, from: i64, to: i64) -> Message {
-        Message {
-            id,
-            content: "hi".into(),
-            created_at: Utc::now(),
-            sender_id: UserId(from),
-            receiver_id: UserId(to),
-            is_read: false,
-        }
+    fn frame(text: &'static str) -> ByteString {
+        ByteString::from_static(text)
     }
 
     #[test]
-    fn every_socket_of_the_audience_gets_the_event() {
+    fn every_socket_of_the_user_gets_the_same_frame() {
         let hub = Hub::new(8);
         let (_, mut phone) = hub.subscribe(UserId(2), "s1".into()).unwrap();
         let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into()).unwrap();
         let (_, mut sender) = hub.subscribe(UserId(1), "s3".into()).unwrap();
-        hub.notify(&MessageEvent::New(message(7, 1, 2)));
+        let sent = ByteString::from(String::from("{\"id\":7}"));
+        hub.send_to(UserId(2), sent.clone());
         for inbox in [&mut phone, &mut laptop] {
             match inbox.try_recv() {
                 Ok(Outbound::Text(text)) => {
-                    let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    assert_eq!(frame["type"], "new_message");
-                    assert_eq!(frame["message"]["id"], 7);
+                    assert_eq!(text, sent);
+                    // Shared, not copied per socket.
+                    assert_eq!(text.as_bytes().as_ptr(), sent.as_bytes().as_ptr());
                 }
                 other => panic!("expected a frame, got {other:?}"),
             }
         }
         assert!(sender.try_recv().is_err());
-        hub.notify(&MessageEvent::Read(message(7, 1, 2)));
-        assert!(matches!(sender.try_recv(), Ok(Outbound::Text(t)) if t.contains("message_read")));
     }
 
     #[test]
@@ -261,8 +238,8 @@ mod tests {
         let hub = Hub::new(2);
         let (_, mut slow) = hub.subscribe(UserId(2), "slow".into()).unwrap();
         let (_, mut fast) = hub.subscribe(UserId(2), "fast".into()).unwrap();
-        for id in 0..3 {
-            hub.notify(&MessageEvent::New(message(id, 1, 2)));
+        for _ in 0..3 {
+            hub.send_to(UserId(2), frame("m"));
             while fast.try_recv().is_ok() {}
         }
         assert_eq!(hub.connection_count(), 1);
@@ -289,7 +266,7 @@ mod tests {
     fn closing_a_session_drops_a_socket_whose_queue_is_full() {
         let hub = Hub::new(1);
         let (_, mut full) = hub.subscribe(UserId(1), "a".into()).unwrap();
-        hub.notify(&MessageEvent::New(message(1, 2, 1)));
+        hub.send_to(UserId(1), frame("m"));
         hub.close_session("a");
         assert!(!hub.has_session("a"));
         assert!(matches!(full.try_recv(), Ok(Outbound::Text(_))));

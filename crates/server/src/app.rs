@@ -1,19 +1,16 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_http::{HttpService, KeepAlive};
-use actix_server::{Server, ServerHandle};
-use actix_service::{map_config, IntoServiceFactory};
 use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN};
 use actix_web::middleware::Next;
-use actix_web::{middleware, web, App};
+use actix_web::{middleware, web, App, HttpServer};
 use chrono::Duration;
 use sesame_events::EventService;
 use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
-use sesame_http::{BodyTimeout, Hub, Routes, SharedApp, SocketRevoker};
+use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
@@ -70,6 +67,8 @@ pub(crate) struct Services {
     pub(crate) messaging: MessagingService,
     pub(crate) mfa: MfaService,
     pub(crate) hub: Arc<Hub>,
+    /// Turns message events into frames for this instance's sockets.
+    pub(crate) frames: Arc<dyn MessageNotifier>,
     /// The key of unknown logins' digests in the audit log (from the MFA key).
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
@@ -156,9 +155,10 @@ impl Services {
         );
         // On PostgreSQL, events travel through NOTIFY to every instance's hub
         // (this one's too); on SQLite, straight to this instance's hub.
+        let frames: Arc<dyn MessageNotifier> = Arc::new(MessageFrames::new(hub.clone()));
         let notifier: Arc<dyn MessageNotifier> = match PgMessageNotifier::new(&database) {
             Some(pg) => Arc::new(pg),
-            None => hub.clone(),
+            None => frames.clone(),
         };
         let messaging =
             MessagingService::new(store.clone(), store.clone(), notifier, clock.clone());
@@ -198,6 +198,7 @@ impl Services {
             messaging,
             mfa,
             hub,
+            frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
         })
@@ -252,7 +253,7 @@ impl Application {
             ),
             messages_per_minute: config.rate_limit.messages_per_minute,
         });
-        listen_for_notices(&services.database, services.hub.clone());
+        listen_for_notices(&services.database, services.frames.clone());
         // Whatever ends a session closes its sockets at once.
         let revoker = SocketRevoker::start(services.hub.clone(), services.sessions.clone());
         services.database.observe_changes(revoker);
@@ -299,41 +300,20 @@ impl Application {
                 .configure(|config| sesame_http::configure(config, &settings))
                 .default_service(web::to(sesame_http::surfaces::not_found))
         };
-        // What `actix_web::HttpServer` does, with one difference: requests
-        // asking for a WebSocket go to the upgrade service, which serves the
-        // socket on the raw stream without the HTTP/1 dispatcher's buffers
-        // (see `sesame_http::socket`). Signals are handled by
-        // `run_until_stopped`, which closes the WebSockets (1001) before the
-        // graceful stop.
-        let mut builder = Server::build().disable_signals().shutdown_timeout(10);
+        // Signals are handled by `run_until_stopped`, which closes the
+        // WebSockets (1001) before the graceful stop.
+        let mut server = HttpServer::new(app)
+            .disable_signals()
+            .shutdown_timeout(10)
+            .client_request_timeout(std::time::Duration::from_secs(5))
+            // How long a connection lingers after its last answer (a
+            // WebSocket's close frame) reading what the client still sends.
+            .client_disconnect_timeout(std::time::Duration::from_secs(2))
+            .h1_allow_half_closed(true);
         if config.http.workers > 0 {
-            builder = builder.workers(config.http.workers);
+            server = server.workers(config.http.workers);
         }
-        let shutdown = builder.graceful_shutdown_signal();
-        let server = builder
-            .listen("sesame-http", listener, move || {
-                let shutdown = shutdown.clone();
-                // One App per worker, for plain requests and upgrade requests
-                // alike. Sesame reads the host from the `Host` header and the
-                // client from the peer address, never from `AppConfig`.
-                let app =
-                    SharedApp::new(map_config(app().into_factory(), |_| AppConfig::default()));
-                HttpService::build()
-                    .graceful_shutdown_signal(move || {
-                        let shutdown = shutdown.clone();
-                        async move { shutdown.notified().await }
-                    })
-                    .keep_alive(KeepAlive::default())
-                    .client_request_timeout(std::time::Duration::from_secs(5))
-                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
-                    .h1_allow_half_closed(true)
-                    .local_addr(local_addr)
-                    .upgrade(app.upgrade())
-                    .finish(app)
-                    .tcp()
-            })
-            .map_err(bind_error)?
-            .run();
+        let server = server.listen(listener).map_err(bind_error)?.run();
         tracing::info!(
             address = %format!("http://{}:{port}", host_of(&config.http.bind)),
             database = services.database.backend_name(),

@@ -1,21 +1,21 @@
 //! The messaging rows of surface `events_messages` (seed 001): REST routes
 //! and the WebSocket at `/ws/{token}`.
 
-use actix_http::ws::{handshake_response, verify_handshake, HandshakeError};
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytestring::ByteString;
 use serde_json::{json, Value};
-use sesame_messaging::{Message, MessagingError};
+use sesame_messaging::{Message, MessageEvent, MessageNotifier, MessagingError};
 
 use super::events_messages::FastApi;
 use super::{body_fields, page_of, run, storage_failure};
-use crate::blocking::blocking;
 use crate::fields::{FieldIssue, IssueKind};
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
-use crate::socket::{Plan, Subscription, Upgrade};
 use crate::time::rfc3339;
-use crate::{ApiError, AppState, Bearer};
+use crate::{ApiError, AppState, Bearer, Hub};
 
 type Authenticated = Bearer<FastApi>;
 
@@ -43,6 +43,36 @@ pub(crate) fn message_json(message: &Message) -> Value {
         "receiver_id": message.receiver_id.0,
         "is_read": message.is_read,
     })
+}
+
+/// The [`MessageNotifier`] of this instance's sockets: each event becomes
+/// one frame, serialised once, that the hub hands to every socket of its audience.
+pub struct MessageFrames {
+    hub: Arc<Hub>,
+}
+
+impl MessageFrames {
+    /// Frames for the sockets of `hub`.
+    pub fn new(hub: Arc<Hub>) -> Self {
+        MessageFrames { hub }
+    }
+}
+
+/// The frame of seed 001 for a message event.
+fn frame(event: &MessageEvent) -> ByteString {
+    let kind = match event {
+        MessageEvent::New(_) => "new_message",
+        MessageEvent::Read(_) => "message_read",
+    };
+    json!({"type": kind, "message": message_json(event.message())})
+        .to_string()
+        .into()
+}
+
+impl MessageNotifier for MessageFrames {
+    fn notify(&self, event: &MessageEvent) {
+        self.hub.send_to(event.audience(), frame(event));
+    }
 }
 
 fn messaging_error(error: MessagingError) -> ApiError {
@@ -221,28 +251,49 @@ async fn mark_read(
 async fn socket(
     state: web::Data<AppState>,
     request: HttpRequest,
+    payload: web::Payload,
     token: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(refused) = verify_handshake(request.head()) {
-        return HttpResponse::from_error(refused);
-    }
-    // Only requests handed over by the upgrade service can switch protocols.
-    let Some(upgrade) = request.extensions().get::<Upgrade>().cloned() else {
-        return HttpResponse::from_error(HandshakeError::NoWebsocketUpgrade);
-    };
-    let token = token.into_inner();
-    let sessions = state.sessions.clone();
-    let plan = match blocking(move || sessions.authenticate(&token)).await {
-        // Subscribed before the upgrade is answered, so that nothing sent
-        // or ended after the client sees 101 is missed.
-        Some(Ok(caller)) => {
-            match Subscription::new(state.into_inner(), caller.user.id, caller.session_id) {
-                Some(subscription) => Plan::Serve(subscription),
-                None => Plan::Refuse("Too many open sockets for this user"),
-            }
+    crate::socket::open(state, request, payload, token.into_inner()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use sesame_kernel::UserId;
+
+    fn message(id: i64, from: i64, to: i64) -> Message {
+        Message {
+            id,
+            content: "hi".into(),
+            created_at: Utc::now(),
+            sender_id: UserId(from),
+            receiver_id: UserId(to),
+            is_read: false,
         }
-        _ => Plan::Refuse("Invalid or expired token"),
-    };
-    upgrade.set(plan);
-    HttpResponse::from(handshake_response(request.head()).finish()).map_into_boxed_body()
+    }
+
+    #[test]
+    fn events_become_seed_001_frames_for_their_audience() {
+        let hub = Arc::new(Hub::new(8));
+        let (_, mut receiver) = hub.subscribe(UserId(2), "r".into()).unwrap();
+        let (_, mut sender) = hub.subscribe(UserId(1), "s".into()).unwrap();
+        let frames = MessageFrames::new(hub.clone());
+        frames.notify(&MessageEvent::New(message(7, 1, 2)));
+        match receiver.try_recv() {
+            Ok(crate::Outbound::Text(text)) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(frame["type"], "new_message");
+                assert_eq!(frame["message"]["id"], 7);
+                assert_eq!(frame["message"]["receiver_id"], 2);
+            }
+            other => panic!("expected a frame, got {other:?}"),
+        }
+        assert!(sender.try_recv().is_err());
+        frames.notify(&MessageEvent::Read(message(7, 1, 2)));
+        assert!(
+            matches!(sender.try_recv(), Ok(crate::Outbound::Text(t)) if t.contains("message_read"))
+        );
+    }
 }

@@ -27,7 +27,7 @@ mod token_form;
 
 pub use cookie_refresh::MessageShape;
 pub use events_messages::FastApi;
-pub(crate) use messages::message_json;
+pub use messages::MessageFrames;
 pub use opaque::Opaque;
 pub use primary::Drf;
 
