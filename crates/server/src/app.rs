@@ -17,7 +17,9 @@ use sesame_http::{BodyTimeout, Hub, Routes, SharedApp, SocketRevoker};
 use sesame_kernel::{Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
-use sesame_tokens::{AuthCache, ChaChaCipher, JwtKeys, MfaService, SessionService, TokenSettings};
+use sesame_tokens::{
+    AuthCache, ChaChaCipher, MfaService, SessionService, SigningKeys, TokenSettings,
+};
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
 
@@ -59,6 +61,37 @@ pub enum StartError {
     /// A domain component refused its settings.
     #[error("invalid setting: {0}")]
     Setting(String),
+    /// A signing key command was refused (`sesame keys`).
+    #[error("{0}")]
+    Keys(String),
+}
+
+/// The signing key set of the database, loaded (made on first start), its
+/// private keys sealed with a key derived from the JWT secret, and reloaded
+/// whenever another process changes it.
+fn signing_keys(
+    config: &Config,
+    database: &Database,
+    secret: &[u8],
+) -> Result<SigningKeys, StartError> {
+    let setting = |e: sesame_tokens::TokensError| StartError::Setting(e.to_string());
+    let sealing = Sha256::new()
+        .chain_update(b"sesame signing keys\0")
+        .chain_update(secret)
+        .finalize();
+    let keys = SigningKeys::new(
+        Arc::new(database.clone()),
+        Arc::new(ChaChaCipher::new(&sealing).map_err(setting)?),
+        Arc::new(SystemClock),
+        config.tokens.algorithm.parse().map_err(setting)?,
+        secret,
+        &config.tokens.issuer,
+    )
+    .map_err(setting)?;
+    keys.start().map_err(setting)?;
+    database.observe_changes(Arc::new(keys.clone()));
+    database.watch_signing_keys(Arc::new(keys.clone()));
+    Ok(keys)
 }
 
 /// The domain services over the configured database.
@@ -70,6 +103,8 @@ pub(crate) struct Services {
     pub(crate) messaging: MessagingService,
     pub(crate) mfa: MfaService,
     pub(crate) hub: Arc<Hub>,
+    /// The JWT signing key set (issue 20).
+    pub(crate) signing_keys: SigningKeys,
     /// The key of unknown logins' digests in the audit log (from the MFA key).
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
@@ -113,8 +148,8 @@ impl Services {
         };
         let cipher = ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes()))
             .map_err(|e| StartError::Setting(e.to_string()))?;
-        let keys = JwtKeys::from_secret(secret.as_bytes())
-            .map_err(|e| StartError::Setting(e.to_string()))?;
+        let signing_keys = signing_keys(config, &database, secret.as_bytes())?;
+        let keys = signing_keys.keys();
         let bcrypt = BcryptHasher::new(config.passwords.bcrypt_cost)
             .map_err(|e| StartError::Setting(e.to_string()))?;
         let hash_threads = match config.passwords.hash_threads {
@@ -189,6 +224,7 @@ impl Services {
             sessions
         };
         Ok(Services {
+            signing_keys,
             database,
             accounts,
             sessions,

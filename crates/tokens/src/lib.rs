@@ -15,8 +15,14 @@
 //!   (set up, confirm and check TOTP codes and recovery codes).
 //! - **Value types**: [`Session`], [`SessionKind`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
-//!   [`JwtKeys`] (the HS256 key, at least 32 bytes; the JWT format itself
-//!   is internal).
+//!   [`JwtKeys`] (the keys that sign and verify; from one HS256 secret of at
+//!   least 32 bytes, or kept by [`SigningKeys`]; the JWT format itself is
+//!   internal).
+//! - **Signing keys**: [`SigningKeys`] keeps a key set ([`SigningAlgorithm`]
+//!   HS256, ES256, RS256 or EdDSA) in a [`SigningKeyRepository`], private
+//!   halves sealed by a [`SecretCipher`]; it rotates and retires keys and
+//!   serves the public ones as a JWK Set ([`JwtKeys::jwks`]). Every JWT
+//!   names its key in `kid`.
 //! - **Ports** to implement: [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
 //!   compare-and-swap), the `sesame-users` [`UserRepository`](sesame_users::UserRepository)
@@ -26,7 +32,7 @@
 //! - **Errors**: every fallible call returns [`TokensError`]
 //!   ([`TokensError::TokenExpired`], [`TokensError::RefreshReused`], ...).
 //!
-//! The crate does no I/O; signing (HS256) and hashing are plain computation.
+//! The crate does no I/O; signing, key generation and hashing are plain computation.
 //!
 //! # Example: start a session and authenticate its token
 //!
@@ -291,6 +297,7 @@
 mod cache;
 mod error;
 mod jwt;
+mod keys;
 mod mfa;
 mod ports;
 mod service;
@@ -300,6 +307,9 @@ pub use cache::AuthCache;
 pub use error::TokensError;
 pub use jwt::JwtKeys;
 pub(crate) use jwt::{Claims, TokenType};
+pub use keys::{
+    KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
+};
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
     RECOVERY_CODES,

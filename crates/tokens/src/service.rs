@@ -136,6 +136,11 @@ impl SessionService {
         Ok(())
     }
 
+    /// The keys tokens are signed and verified with (their JWK Set).
+    pub fn keys(&self) -> &JwtKeys {
+        &self.keys
+    }
+
     /// The configured lifetimes.
     pub fn settings(&self) -> TokenSettings {
         self.settings
@@ -456,6 +461,7 @@ impl SessionService {
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
             typ,
+            iss: None,
         };
         let access = self.keys.sign(&claims(
             TokenType::Access,
