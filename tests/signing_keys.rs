@@ -250,6 +250,121 @@ fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// `POST path` with a JSON body to the binary; returns (status, body).
+fn post_json(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut reply = agent
+        .post(&format!("{base}{path}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    let status = reply.status().as_u16();
+    let text = reply.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Sealed {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    sealed_private: String,
+}
+
+/// No private key, sealed or not, in the log of the real binary, in what the
+/// CLI prints, or in any answer.
+#[test]
+fn no_private_key_in_the_log_the_cli_or_any_answer() {
+    use diesel::{Connection, RunQueryDsl};
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut binary = common::binary::start(
+        dir.path(),
+        &[
+            ("SESAME__TOKENS__ALGORITHM", "ES256"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    binary.drain_log(move |line| sink.lock().unwrap().push(line));
+    let base = binary.base.clone();
+    let mut answers = Vec::new();
+    let (status, user) = post_json(
+        &base,
+        "/auth/users/",
+        json!({
+            "username": "quiet", "email": "quiet@example.com", "password": PASSWORD, "re_password": PASSWORD,
+        }),
+    );
+    assert_eq!(status, 201, "{user}");
+    answers.push(user.to_string());
+    let data = dir.path().join("data");
+    let env = [
+        ("SESAME__DATA_DIR", data.to_str().unwrap()),
+        ("SESAME__TOKENS__ALGORITHM", "ES256"),
+    ];
+    let mut cli = Vec::new();
+    for args in [
+        &["keys", "rotate"][..],
+        &["keys", "list"],
+        &["keys", "retire", "es256-none"],
+    ] {
+        let output = run_cli(args, "", &env);
+        cli.push(String::from_utf8_lossy(&output.stdout).into_owned());
+        cli.push(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    for _ in 0..2 {
+        let (status, pair) = post_json(
+            &base,
+            "/auth/jwt/create/",
+            json!({"username": "quiet", "password": PASSWORD}),
+        );
+        assert_eq!(status, 200, "{pair}");
+        answers.push(pair.to_string());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let jwks: Value = serde_json::from_str(
+        &ureq::get(&format!("{base}/.well-known/jwks.json"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    assert_no_private_members(&jwks);
+    answers.push(jwks.to_string());
+    let _ = binary.child.kill();
+    let _ = binary.child.wait();
+    let database = data.join("sesame.db");
+    let mut conn = diesel::SqliteConnection::establish(database.to_str().unwrap()).unwrap();
+    let sealed: Vec<Sealed> = diesel::sql_query("SELECT sealed_private FROM signing_keys")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        sealed.len(),
+        3,
+        "the HS256 secret, the first ES256 key, the rotated one"
+    );
+    let log = log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("/auth/jwt/create/"),
+        "the access lines are in the log"
+    );
+    for text in cli.iter().chain(&answers).chain([&log]) {
+        for key in &sealed {
+            assert!(
+                !text.contains(&key.sealed_private),
+                "a sealed key in {text}"
+            );
+        }
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+        assert!(!text.contains("\"d\":"), "{text}");
+    }
+}
+
 backend_tests! {
     fn hs256_stays_the_default_and_every_jwt_names_its_key_and_issuer(backend) {
         let app = TestApp::spawn(&backend);
