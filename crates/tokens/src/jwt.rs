@@ -2,6 +2,7 @@ use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{decode, decode_header, encode, Header};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::keys::{KeyRing, SharedRing};
 use crate::TokensError;
@@ -110,17 +111,22 @@ impl JwtKeys {
     /// [`TokensError::InvalidToken`] for anything malformed, badly signed,
     /// signed by an unknown or retired key, or from another issuer.
     pub(crate) fn decode(&self, token: &str) -> Result<Claims, TokensError> {
-        let header = decode_header(token).map_err(|_| TokensError::InvalidToken)?;
         let ring = self.current();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = ring.remembered(&digest) {
+            return Ok(claims);
+        }
+        let header = decode_header(token).map_err(|_| TokensError::InvalidToken)?;
         let kid = header.kid.as_deref().unwrap_or(&ring.legacy_kid);
         let verifier = ring.verifiers.get(kid).ok_or(TokensError::InvalidToken)?;
         let claims = decode::<Claims>(token, &verifier.key, &verifier.validation)
             .map(|data| data.claims)
             .map_err(|_| TokensError::InvalidToken)?;
-        match &claims.iss {
-            Some(iss) if **iss != *self.issuer => Err(TokensError::InvalidToken),
-            _ => Ok(claims),
+        if claims.iss.as_deref().is_some_and(|iss| iss != &*self.issuer) {
+            return Err(TokensError::InvalidToken);
         }
+        ring.remember(digest, &claims);
+        Ok(claims)
     }
 }
 

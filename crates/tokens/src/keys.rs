@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -19,7 +19,7 @@ use sesame_kernel::secrets::random_token;
 use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sha2::{Digest, Sha256};
 
-use crate::{JwtKeys, SecretCipher, TokensError};
+use crate::{Claims, JwtKeys, SecretCipher, TokensError};
 
 /// How every JWT is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,6 +187,33 @@ pub(crate) struct KeyRing {
     /// The kid of the tokens signed before keys had ids: the HS256 secret's.
     pub(crate) legacy_kid: String,
     pub(crate) jwks: Arc<str>,
+    /// Tokens this ring verified, by digest: an ES256 or RS256 signature
+    /// costs far more to check than a request should. A new ring (after any
+    /// change to the set) starts empty, so a retirement holds at once.
+    pub(crate) verified: Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// How many verified tokens a ring remembers before it forgets them all.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+impl KeyRing {
+    /// The claims of `token` if this ring verified it before.
+    pub(crate) fn remembered(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    /// Remembers that `token` verified with these claims.
+    pub(crate) fn remember(&self, digest: [u8; 32], claims: &Claims) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(digest, claims.clone());
+    }
 }
 
 pub(crate) struct Signer {
@@ -228,6 +255,7 @@ impl KeyRing {
             verifiers,
             legacy_kid: kid,
             jwks: Arc::from(r#"{"keys":[]}"#),
+            verified: Mutex::default(),
         }
     }
 
@@ -275,6 +303,7 @@ impl KeyRing {
             verifiers,
             legacy_kid,
             jwks: Arc::from(jwks),
+            verified: Mutex::default(),
         })
     }
 }
