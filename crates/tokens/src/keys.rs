@@ -441,14 +441,20 @@ impl SigningKeys {
         let stored = self.repository.list_keys()?;
         if stored.is_empty() {
             let kid = legacy_kid(&self.legacy_secret);
-            self.repository.activate_new(&StoredSigningKey {
+            let stored = self.repository.activate_new(&StoredSigningKey {
                 kid,
                 algorithm: SigningAlgorithm::Hs256,
                 state: KeyState::Active,
                 created_at: self.clock.now(),
                 sealed_private: self.cipher.encrypt(&self.legacy_secret),
                 public_jwk: None,
-            })?;
+            });
+            // Another instance starting at the same time may have stored it first.
+            if let Err(e) = stored {
+                if self.repository.list_keys()?.is_empty() {
+                    return Err(e);
+                }
+            }
         }
         let active_matches = self
             .repository
