@@ -122,7 +122,11 @@ impl JwtKeys {
         let claims = decode::<Claims>(token, &verifier.key, &verifier.validation)
             .map(|data| data.claims)
             .map_err(|_| TokensError::InvalidToken)?;
-        if claims.iss.as_deref().is_some_and(|iss| iss != &*self.issuer) {
+        if claims
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != &*self.issuer)
+        {
             return Err(TokensError::InvalidToken);
         }
         ring.remember(digest, &claims);
