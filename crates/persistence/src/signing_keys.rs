@@ -1,6 +1,6 @@
 //! The JWT signing key set, shared by every instance on the database.
 
-use std::sync::Arc;
+use std::sync::Weak;
 use std::thread;
 use std::time::Duration;
 
@@ -108,7 +108,8 @@ impl Database {
     /// on PostgreSQL through the notices `listen_for_notices` relays (give
     /// it to [`Database::observe_changes`] too), on SQLite by a thread that
     /// looks at the key change file five times a second.
-    pub fn watch_signing_keys(&self, observer: Arc<dyn ChangeObserver>) {
+    /// The thread ends once `observer` is dropped.
+    pub fn watch_signing_keys(&self, observer: Weak<dyn ChangeObserver>) {
         let Some(file) = self.key_change_file() else {
             return;
         };
@@ -116,6 +117,9 @@ impl Database {
             .name("sesame-keys".into())
             .spawn(move || loop {
                 thread::sleep(KEY_POLL);
+                let Some(observer) = observer.upgrade() else {
+                    return;
+                };
                 if file.changed_since_last_check() {
                     observer.signing_keys_changed();
                 }

@@ -14,7 +14,7 @@ use sesame_events::EventService;
 use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{BodyTimeout, Hub, Routes, SharedApp, SocketRevoker};
-use sesame_kernel::{Clock, SystemClock};
+use sesame_kernel::{ChangeObserver, Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
@@ -73,7 +73,7 @@ fn signing_keys(
     config: &Config,
     database: &Database,
     secret: &[u8],
-) -> Result<SigningKeys, StartError> {
+) -> Result<Arc<SigningKeys>, StartError> {
     let setting = |e: sesame_tokens::TokensError| StartError::Setting(e.to_string());
     let sealing = Sha256::new()
         .chain_update(b"sesame signing keys\0")
@@ -89,9 +89,32 @@ fn signing_keys(
     )
     .map_err(setting)?;
     keys.start().map_err(setting)?;
-    database.observe_changes(Arc::new(keys.clone()));
-    database.watch_signing_keys(Arc::new(keys.clone()));
+    let keys = Arc::new(keys);
+    // The database keeps its observers, and the keys keep the database: the
+    // relay holds the keys weakly, so that neither outlives the services.
+    let relay: Arc<dyn ChangeObserver> = Arc::new(KeyRelay(Arc::downgrade(&keys)));
+    database.watch_signing_keys(Arc::downgrade(&relay));
+    database.observe_changes(relay);
     Ok(keys)
+}
+
+/// Hands reports of a changed key set to the keys while they exist.
+struct KeyRelay(std::sync::Weak<SigningKeys>);
+
+impl ChangeObserver for KeyRelay {
+    fn user_changed(&self, _: sesame_kernel::UserId) {}
+
+    fn session_changed(&self, _: &str) {}
+
+    fn all_changed(&self) {
+        self.signing_keys_changed();
+    }
+
+    fn signing_keys_changed(&self) {
+        if let Some(keys) = self.0.upgrade() {
+            keys.signing_keys_changed();
+        }
+    }
 }
 
 /// The domain services over the configured database.
@@ -104,7 +127,7 @@ pub(crate) struct Services {
     pub(crate) mfa: MfaService,
     pub(crate) hub: Arc<Hub>,
     /// The JWT signing key set (issue 20).
-    pub(crate) signing_keys: SigningKeys,
+    pub(crate) signing_keys: Arc<SigningKeys>,
     /// The key of unknown logins' digests in the audit log (from the MFA key).
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
@@ -245,6 +268,8 @@ pub struct Application {
     mail_sender: actix_rt::Arbiter,
     hub: Arc<Hub>,
     purge: Option<Purge>,
+    /// Held while the server runs: key set changes reach it (weakly) to reload it.
+    _signing_keys: Arc<SigningKeys>,
 }
 
 impl Application {
@@ -379,6 +404,7 @@ impl Application {
             mail_sender,
             hub,
             purge,
+            _signing_keys: services.signing_keys,
         })
     }
 
