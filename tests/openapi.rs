@@ -88,6 +88,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/refresh"),
     // operations
     ("get", "/healthz"),
+    ("get", "/.well-known/jwks.json"),
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),

@@ -16,6 +16,9 @@ pub trait ChangeObserver: Send + Sync {
 
     /// Anything may have changed (reports were missed).
     fn all_changed(&self);
+
+    /// The signing key set changed (a rotation, a retirement).
+    fn signing_keys_changed(&self) {}
 }
 
 /// A cheap check, made before a copy in memory is trusted, of whether another

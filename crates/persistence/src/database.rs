@@ -36,6 +36,8 @@ pub struct Database {
     change_file: Option<Arc<ChangeFile>>,
     /// On PostgreSQL: the URL, for the listener's own connection.
     pub(crate) postgres_url: Option<Arc<str>>,
+    /// On SQLite: the database file (its signing key change file is beside it).
+    pub(crate) sqlite_file: Option<Arc<str>>,
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever
@@ -177,6 +179,7 @@ impl Database {
             changes: Arc::default(),
             change_file,
             postgres_url,
+            sqlite_file: sqlite_path(url).map(Arc::from),
         })
     }
 
@@ -338,6 +341,10 @@ impl ChangeObserver for Observers {
 
     fn all_changed(&self) {
         self.list().iter().for_each(|o| o.all_changed());
+    }
+
+    fn signing_keys_changed(&self) {
+        self.list().iter().for_each(|o| o.signing_keys_changed());
     }
 }
 

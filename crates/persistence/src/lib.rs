@@ -17,6 +17,7 @@ mod mfa;
 mod purge;
 mod schema;
 mod sessions;
+mod signing_keys;
 pub mod testing;
 mod time;
 mod users;

@@ -205,7 +205,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// How long the listener waits before reconnecting after an error.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// The channel of the `users` and `sessions` triggers (migration
-/// `change_notices`): `u:<user id>` or `s:<session id>`.
+/// `change_notices`): `u:<user id>` or `s:<session id>`; `k:` from the
+/// `signing_keys` trigger.
 const CHANGES_CHANNEL: &str = "sesame_changes";
 
 /// On PostgreSQL, starts a thread that `LISTEN`s for what every instance
@@ -266,6 +267,7 @@ fn report_change(database: &Database, payload: &str) {
             Err(_) => observer.all_changed(),
         },
         Some(("s", id)) => observer.session_changed(id),
+        Some(("k", _)) => observer.signing_keys_changed(),
         _ => observer.all_changed(),
     }
 }

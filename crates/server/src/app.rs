@@ -11,10 +11,12 @@ use sesame_events::EventService;
 use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
-use sesame_kernel::{Clock, SystemClock};
+use sesame_kernel::{ChangeObserver, Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
-use sesame_tokens::{AuthCache, ChaChaCipher, JwtKeys, MfaService, SessionService, TokenSettings};
+use sesame_tokens::{
+    AuthCache, ChaChaCipher, MfaService, SessionService, SigningKeys, TokenSettings,
+};
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
 
@@ -56,6 +58,60 @@ pub enum StartError {
     /// A domain component refused its settings.
     #[error("invalid setting: {0}")]
     Setting(String),
+    /// A signing key command was refused (`sesame keys`).
+    #[error("{0}")]
+    Keys(String),
+}
+
+/// The signing key set of the database, loaded (made on first start), its
+/// private keys sealed with a key derived from the JWT secret, and reloaded
+/// whenever another process changes it.
+fn signing_keys(
+    config: &Config,
+    database: &Database,
+    secret: &[u8],
+) -> Result<Arc<SigningKeys>, StartError> {
+    let setting = |e: sesame_tokens::TokensError| StartError::Setting(e.to_string());
+    let sealing = Sha256::new()
+        .chain_update(b"sesame signing keys\0")
+        .chain_update(secret)
+        .finalize();
+    let keys = SigningKeys::new(
+        Arc::new(database.clone()),
+        Arc::new(ChaChaCipher::new(&sealing).map_err(setting)?),
+        Arc::new(SystemClock),
+        config.tokens.algorithm.parse().map_err(setting)?,
+        secret,
+        &config.tokens.issuer,
+    )
+    .map_err(setting)?;
+    keys.start().map_err(setting)?;
+    let keys = Arc::new(keys);
+    // The database keeps its observers, and the keys keep the database: the
+    // relay holds the keys weakly, so that neither outlives the services.
+    let relay: Arc<dyn ChangeObserver> = Arc::new(KeyRelay(Arc::downgrade(&keys)));
+    database.watch_signing_keys(Arc::downgrade(&relay));
+    database.observe_changes(relay);
+    Ok(keys)
+}
+
+/// Hands reports of a changed key set to the keys while they exist.
+struct KeyRelay(std::sync::Weak<SigningKeys>);
+
+impl ChangeObserver for KeyRelay {
+    fn user_changed(&self, _: sesame_kernel::UserId) {}
+
+    fn session_changed(&self, _: &str) {}
+
+    fn all_changed(&self) {
+        self.signing_keys_changed();
+    }
+
+    fn signing_keys_changed(&self) {
+        if let Some(keys) = self.0.upgrade() {
+            keys.signing_keys_changed();
+        }
+    }
 }
 
 /// The domain services over the configured database.
@@ -69,6 +125,8 @@ pub(crate) struct Services {
     pub(crate) hub: Arc<Hub>,
     /// Turns message events into frames for this instance's sockets.
     pub(crate) frames: Arc<dyn MessageNotifier>,
+    /// The JWT signing key set (issue 20).
+    pub(crate) signing_keys: Arc<SigningKeys>,
     /// The key of unknown logins' digests in the audit log (from the MFA key).
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
@@ -112,8 +170,8 @@ impl Services {
         };
         let cipher = ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes()))
             .map_err(|e| StartError::Setting(e.to_string()))?;
-        let keys = JwtKeys::from_secret(secret.as_bytes())
-            .map_err(|e| StartError::Setting(e.to_string()))?;
+        let signing_keys = signing_keys(config, &database, secret.as_bytes())?;
+        let keys = signing_keys.keys();
         let bcrypt = BcryptHasher::new(config.passwords.bcrypt_cost)
             .map_err(|e| StartError::Setting(e.to_string()))?;
         let hash_threads = match config.passwords.hash_threads {
@@ -191,6 +249,7 @@ impl Services {
             sessions
         };
         Ok(Services {
+            signing_keys,
             database,
             accounts,
             sessions,
@@ -212,6 +271,8 @@ pub struct Application {
     mail_sender: actix_rt::Arbiter,
     hub: Arc<Hub>,
     purge: Option<Purge>,
+    /// Held while the server runs: key set changes reach it (weakly) to reload it.
+    _signing_keys: Arc<SigningKeys>,
 }
 
 impl Application {
@@ -325,6 +386,7 @@ impl Application {
             mail_sender,
             hub,
             purge,
+            _signing_keys: services.signing_keys,
         })
     }
 

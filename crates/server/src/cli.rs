@@ -51,6 +51,9 @@ enum Command {
     /// Export every account with its password hash.
     #[command(subcommand)]
     Export(crate::import::ExportCommand),
+    /// Manage the JWT signing keys: list, rotate, retire.
+    #[command(subcommand)]
+    Keys(crate::keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
         }),
         Command::User(command) => user(&config, command),
         Command::Audit { user, kind, limit } => audit(&config, user, kind, limit),
+        Command::Keys(command) => crate::keys::keys(&config, command),
         Command::Import(command) => {
             return crate::import::import(&config, command).unwrap_or_else(|e| fail(&e))
         }

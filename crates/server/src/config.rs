@@ -135,6 +135,10 @@ pub struct TokensConfig {
     pub cache_seconds: u64,
     /// How many sessions the cache holds at most.
     pub cache_capacity: usize,
+    /// `HS256`, `ES256`, `RS256` or `EdDSA`: how every JWT is signed.
+    pub algorithm: String,
+    /// The `iss` claim of every JWT.
+    pub issuer: String,
 }
 
 /// `[passwords]`
@@ -322,6 +326,8 @@ impl Default for TokensConfig {
             opaque_idle_seconds: 3600,
             cache_seconds: 10,
             cache_capacity: 100_000,
+            algorithm: "HS256".into(),
+            issuer: "sesame".into(),
         }
     }
 }
@@ -480,6 +486,16 @@ impl Config {
             if secret.len() < 32 {
                 return invalid("tokens.jwt_secret", "must be at least 32 bytes long".into());
             }
+        }
+        if let Err(e) = self
+            .tokens
+            .algorithm
+            .parse::<sesame_tokens::SigningAlgorithm>()
+        {
+            return invalid("tokens.algorithm", e.to_string());
+        }
+        if self.tokens.issuer.trim().is_empty() {
+            return invalid("tokens.issuer", "must not be empty".into());
         }
         for (key, seconds) in [
             (

@@ -6,6 +6,7 @@ pub mod cli;
 mod config;
 mod hashing;
 mod import;
+mod keys;
 mod logging;
 mod mail;
 mod private;

@@ -41,6 +41,12 @@ pub enum TokensError {
     /// TOTP is not on (or no setup is pending) for this account.
     #[error("two-factor authentication is not set up")]
     MfaNotEnabled,
+    /// No signing key has this kid.
+    #[error("no signing key {0}")]
+    UnknownKey(String),
+    /// The active signing key cannot be retired; rotate first.
+    #[error("{0} is the active signing key; rotate first")]
+    ActiveKey(String),
     /// Signing a token failed.
     #[error("could not sign token: {0}")]
     Signing(String),

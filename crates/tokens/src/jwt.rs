@@ -1,6 +1,10 @@
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
 
+use jsonwebtoken::{decode, decode_header, encode, Header};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{KeyRing, SharedRing};
 use crate::TokensError;
 
 /// What a JWT is for.
@@ -28,18 +32,22 @@ pub(crate) struct Claims {
     pub exp: i64,
     /// Access or refresh.
     pub typ: TokenType,
+    /// The issuer; absent from tokens signed before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
 }
 
-/// The HS256 key pair made from one secret.
+/// The keys JWTs are signed and verified with: a cheap handle on a key
+/// set that [`SigningKeys`](crate::SigningKeys) reloads in place.
 #[derive(Clone)]
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    ring: SharedRing,
+    issuer: Arc<str>,
 }
 
 impl JwtKeys {
-    /// Keys from a secret of at least 32 bytes.
+    /// One HS256 key from a secret of at least 32 bytes, its `kid` derived
+    /// from the secret; issuer `sesame`.
     ///
     /// # Errors
     /// [`TokensError::Signing`] when the secret is shorter.
@@ -49,34 +57,80 @@ impl JwtKeys {
                 "the JWT secret must be at least 32 bytes".into(),
             ));
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is checked against the domain clock, not the system one.
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
         Ok(JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            ring: Arc::new(RwLock::new(Arc::new(KeyRing::from_secret(secret)))),
+            issuer: Arc::from("sesame"),
         })
     }
 
-    /// Signs `claims`.
+    /// The same keys, naming `issuer` in the `iss` claim.
+    pub fn with_issuer(mut self, issuer: &str) -> JwtKeys {
+        self.issuer = Arc::from(issuer);
+        self
+    }
+
+    /// The public keys that still verify, as a JWK Set document (RFC 7517):
+    /// `{"keys":[]}` when every key is HS256.
+    pub fn jwks(&self) -> Arc<str> {
+        self.current().jwks.clone()
+    }
+
+    /// The kid of the key that signs.
+    pub fn active_kid(&self) -> String {
+        self.current().signer.kid.clone()
+    }
+
+    fn current(&self) -> Arc<KeyRing> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn replace(&self, ring: KeyRing) {
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+    }
+
+    /// Signs `claims` with the active key, naming it in `kid`.
     ///
     /// # Errors
     /// [`TokensError::Signing`].
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokensError> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| TokensError::Signing(e.to_string()))
+        let ring = self.current();
+        let mut header = Header::new(ring.signer.algorithm);
+        header.kid = Some(ring.signer.kid.clone());
+        let claims = Claims {
+            iss: Some(self.issuer.to_string()),
+            ..claims.clone()
+        };
+        encode(&header, &claims, &ring.signer.key).map_err(|e| TokensError::Signing(e.to_string()))
     }
 
-    /// The claims of a token signed with these keys (expiry not checked).
+    /// The claims of a token signed with a key of the set that is not
+    /// retired (expiry not checked). A token without `kid` is one signed
+    /// before keys had ids, with the HS256 secret.
     ///
     /// # Errors
-    /// [`TokensError::InvalidToken`] for anything malformed or badly signed.
+    /// [`TokensError::InvalidToken`] for anything malformed, badly signed,
+    /// signed by an unknown or retired key, or from another issuer.
     pub(crate) fn decode(&self, token: &str) -> Result<Claims, TokensError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
+        let ring = self.current();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = ring.remembered(&digest) {
+            return Ok(claims);
+        }
+        let header = decode_header(token).map_err(|_| TokensError::InvalidToken)?;
+        let kid = header.kid.as_deref().unwrap_or(&ring.legacy_kid);
+        let verifier = ring.verifiers.get(kid).ok_or(TokensError::InvalidToken)?;
+        let claims = decode::<Claims>(token, &verifier.key, &verifier.validation)
             .map(|data| data.claims)
-            .map_err(|_| TokensError::InvalidToken)
+            .map_err(|_| TokensError::InvalidToken)?;
+        if claims
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != &*self.issuer)
+        {
+            return Err(TokensError::InvalidToken);
+        }
+        ring.remember(digest, &claims);
+        Ok(claims)
     }
 }
 

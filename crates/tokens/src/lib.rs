@@ -16,8 +16,14 @@
 //!   (set up, confirm and check TOTP codes and recovery codes).
 //! - **Value types**: [`Session`], [`SessionKind`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
-//!   [`JwtKeys`] (the HS256 key, at least 32 bytes; the JWT format itself
-//!   is internal).
+//!   [`JwtKeys`] (the keys that sign and verify; from one HS256 secret of at
+//!   least 32 bytes, or kept by [`SigningKeys`]; the JWT format itself is
+//!   internal).
+//! - **Signing keys**: [`SigningKeys`] keeps a key set ([`SigningAlgorithm`]
+//!   HS256, ES256, RS256 or EdDSA) in a [`SigningKeyRepository`], private
+//!   halves sealed by a [`SecretCipher`]; it rotates and retires keys and
+//!   serves the public ones as a JWK Set ([`JwtKeys::jwks`]). Every JWT
+//!   names its key in `kid`.
 //! - **Ports** to implement: [`LoginThrottle`] (failed-login counts and
 //!   locks, keyed by [`LoginKey`]), [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
@@ -28,7 +34,7 @@
 //! - **Errors**: every fallible call returns [`TokensError`]
 //!   ([`TokensError::TokenExpired`], [`TokensError::RefreshReused`], ...).
 //!
-//! The crate does no I/O; signing (HS256) and hashing are plain computation.
+//! The crate does no I/O; signing, key generation and hashing are plain computation.
 //!
 //! # Example: start a session and authenticate its token
 //!
@@ -294,6 +300,7 @@ mod cache;
 mod error;
 mod jwt;
 mod login;
+mod keys;
 mod mfa;
 mod ports;
 mod service;
@@ -306,6 +313,9 @@ pub(crate) use jwt::{Claims, TokenType};
 pub use login::{
     Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
     SECOND_FACTOR_ALERT_AFTER,
+};
+pub use keys::{
+    KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
 };
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,

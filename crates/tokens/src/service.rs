@@ -139,6 +139,11 @@ impl SessionService {
         }
     }
 
+    /// The keys tokens are signed and verified with (their JWK Set).
+    pub fn keys(&self) -> &JwtKeys {
+        &self.keys
+    }
+
     /// The configured lifetimes.
     pub fn settings(&self) -> TokenSettings {
         self.settings
@@ -476,6 +481,7 @@ impl SessionService {
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
             typ,
+            iss: None,
         };
         let access = self.keys.sign(&claims(
             TokenType::Access,

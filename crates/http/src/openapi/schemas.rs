@@ -662,6 +662,15 @@ pub struct AccessJwt {
 
 // ------------------------------------------------------------------ operations
 
+/// The public keys that verify Sesame's JWTs (RFC 7517 JWK Set).
+#[derive(Serialize, ToSchema)]
+pub struct JwkSet {
+    /// One JWK per asymmetric key that still verifies: `kid`, `alg`,
+    /// `use: "sig"`, `kty` and its public members only. Empty under HS256.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<serde_json::Value>,
+}
+
 /// A health answer.
 #[derive(Serialize, ToSchema)]
 pub struct Status {

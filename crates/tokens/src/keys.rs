@@ -1,0 +1,570 @@
+//! The keys JWTs are signed and verified with: one active key that signs,
+//! earlier ones that still verify, retired ones that verify nothing. The set
+//! is kept in storage (shared by every instance) with its private halves
+//! sealed, and in memory as a [`JwtKeys`] handle that a reload replaces.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use sesame_kernel::secrets::random_token;
+use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
+use sha2::{Digest, Sha256};
+
+use crate::{Claims, JwtKeys, SecretCipher, TokensError};
+
+/// How every JWT is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    /// HMAC-SHA256 under a shared secret (the default).
+    Hs256,
+    /// ECDSA on P-256.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with a 2048-bit key.
+    Rs256,
+    /// Ed25519.
+    EdDsa,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE name (`HS256`, `ES256`, `RS256`, `EdDSA`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::Hs256 => "HS256",
+            SigningAlgorithm::Es256 => "ES256",
+            SigningAlgorithm::Rs256 => "RS256",
+            SigningAlgorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    pub(crate) fn jose(self) -> Algorithm {
+        match self {
+            SigningAlgorithm::Hs256 => Algorithm::HS256,
+            SigningAlgorithm::Es256 => Algorithm::ES256,
+            SigningAlgorithm::Rs256 => Algorithm::RS256,
+            SigningAlgorithm::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlgorithm {
+    type Err = TokensError;
+
+    fn from_str(s: &str) -> Result<Self, TokensError> {
+        [
+            SigningAlgorithm::Hs256,
+            SigningAlgorithm::Es256,
+            SigningAlgorithm::Rs256,
+            SigningAlgorithm::EdDsa,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| {
+            TokensError::Signing(format!(
+                "unknown algorithm {s:?}: expected HS256, ES256, RS256 or EdDSA"
+            ))
+        })
+    }
+}
+
+/// Where a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs every new token (exactly one key at a time).
+    Active,
+    /// Verifies the tokens it signed; signs no more.
+    Verifying,
+    /// Verifies nothing: every token it signed fails.
+    Retired,
+}
+
+impl KeyState {
+    /// `active`, `verifying` or `retired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Verifying => "verifying",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+impl FromStr for KeyState {
+    type Err = TokensError;
+
+    fn from_str(s: &str) -> Result<Self, TokensError> {
+        match s {
+            "active" => Ok(KeyState::Active),
+            "verifying" => Ok(KeyState::Verifying),
+            "retired" => Ok(KeyState::Retired),
+            other => Err(TokensError::Signing(format!("unknown key state {other:?}"))),
+        }
+    }
+}
+
+/// A signing key as stored: its private half sealed by a [`SecretCipher`],
+/// its public half (for asymmetric keys) as a JWK.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// The `kid` header of the tokens it signs.
+    pub kid: String,
+    /// Its algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// Active, verifying or retired.
+    pub state: KeyState,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// The private key (DER) or HMAC secret, sealed.
+    pub sealed_private: String,
+    /// The public JWK as JSON; `None` for HS256.
+    pub public_jwk: Option<String>,
+}
+
+impl fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the key set is kept, shared by every instance.
+pub trait SigningKeyRepository: Send + Sync {
+    /// Every key, oldest first.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn list_keys(&self) -> Result<Vec<StoredSigningKey>, TokensError>;
+
+    /// Stores `key` (whose state is active) and makes the key that was
+    /// active until now a verifying one: in one transaction.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn activate_new(&self, key: &StoredSigningKey) -> Result<(), TokensError>;
+
+    /// Marks the verifying key `kid` retired. Returns whether it did.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn retire(&self, kid: &str) -> Result<bool, TokensError>;
+}
+
+/// What `keys list` shows of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id.
+    pub kid: String,
+    /// Its algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// Active, verifying or retired.
+    pub state: KeyState,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// The key set as loaded in memory.
+pub(crate) struct KeyRing {
+    pub(crate) signer: Signer,
+    pub(crate) verifiers: HashMap<String, Verifier>,
+    /// The kid of the tokens signed before keys had ids: the HS256 secret's.
+    pub(crate) legacy_kid: String,
+    pub(crate) jwks: Arc<str>,
+    /// Tokens this ring verified, by digest: an ES256 or RS256 signature
+    /// costs far more to check than a request should. A new ring (after any
+    /// change to the set) starts empty, so a retirement holds at once.
+    pub(crate) verified: Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// How many verified tokens a ring remembers before it forgets them all.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+impl KeyRing {
+    /// The claims of `token` if this ring verified it before.
+    pub(crate) fn remembered(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    /// Remembers that `token` verified with these claims.
+    pub(crate) fn remember(&self, digest: [u8; 32], claims: &Claims) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(digest, claims.clone());
+    }
+}
+
+pub(crate) struct Signer {
+    pub(crate) kid: String,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key: EncodingKey,
+}
+
+pub(crate) struct Verifier {
+    pub(crate) key: DecodingKey,
+    pub(crate) validation: Validation,
+}
+
+impl Verifier {
+    fn new(algorithm: Algorithm, key: DecodingKey) -> Verifier {
+        let mut validation = Validation::new(algorithm);
+        // Expiry is checked against the domain clock, not the system one.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        Verifier { key, validation }
+    }
+}
+
+impl KeyRing {
+    /// One HS256 key made from `secret`, with the kid derived from it.
+    pub(crate) fn from_secret(secret: &[u8]) -> KeyRing {
+        let kid = legacy_kid(secret);
+        let mut verifiers = HashMap::new();
+        verifiers.insert(
+            kid.clone(),
+            Verifier::new(Algorithm::HS256, DecodingKey::from_secret(secret)),
+        );
+        KeyRing {
+            signer: Signer {
+                kid: kid.clone(),
+                algorithm: Algorithm::HS256,
+                key: EncodingKey::from_secret(secret),
+            },
+            verifiers,
+            legacy_kid: kid,
+            jwks: Arc::from(r#"{"keys":[]}"#),
+            verified: Mutex::default(),
+        }
+    }
+
+    /// The ring of the stored keys, their private halves opened with `cipher`.
+    fn load(
+        stored: &[StoredSigningKey],
+        cipher: &dyn SecretCipher,
+        legacy_kid: String,
+    ) -> Result<KeyRing, TokensError> {
+        let mut signer = None;
+        let mut verifiers = HashMap::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        for key in stored.iter().filter(|k| k.state != KeyState::Retired) {
+            let unusable = || TokensError::Signing(format!("signing key {} is unusable", key.kid));
+            let jwk: Option<Jwk> = match &key.public_jwk {
+                Some(json) => Some(serde_json::from_str(json).map_err(|_| unusable())?),
+                None => None,
+            };
+            let private = if key.state == KeyState::Active || jwk.is_none() {
+                Some(cipher.decrypt(&key.sealed_private).ok_or_else(unusable)?)
+            } else {
+                None
+            };
+            let algorithm = key.algorithm.jose();
+            let decoding = match (&jwk, &private) {
+                (Some(jwk), _) => DecodingKey::from_jwk(jwk).map_err(|_| unusable())?,
+                (None, Some(secret)) => DecodingKey::from_secret(secret),
+                (None, None) => return Err(unusable()),
+            };
+            verifiers.insert(key.kid.clone(), Verifier::new(algorithm, decoding));
+            if key.state == KeyState::Active {
+                let private = private.ok_or_else(unusable)?;
+                signer = Some(Signer {
+                    kid: key.kid.clone(),
+                    algorithm,
+                    key: encoding_key(key.algorithm, &private),
+                });
+            }
+            jwks.keys.extend(jwk);
+        }
+        let signer = signer.ok_or_else(|| TokensError::Signing("no active signing key".into()))?;
+        let jwks = serde_json::to_string(&jwks).map_err(|e| TokensError::Signing(e.to_string()))?;
+        Ok(KeyRing {
+            signer,
+            verifiers,
+            legacy_kid,
+            jwks: Arc::from(jwks),
+            verified: Mutex::default(),
+        })
+    }
+}
+
+fn encoding_key(algorithm: SigningAlgorithm, private: &[u8]) -> EncodingKey {
+    match algorithm {
+        SigningAlgorithm::Hs256 => EncodingKey::from_secret(private),
+        SigningAlgorithm::Es256 => EncodingKey::from_ec_der(private),
+        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_der(private),
+        SigningAlgorithm::EdDsa => EncodingKey::from_ed_der(private),
+    }
+}
+
+/// The kid of the HS256 key made from `secret`: a digest, never the secret.
+fn legacy_kid(secret: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"sesame kid\0")
+        .chain_update(secret)
+        .finalize();
+    format!("hs256-{}", URL_SAFE_NO_PAD.encode(&digest[..9]))
+}
+
+/// A new key of `algorithm`: the private half (PKCS#8 DER, PKCS#1 DER for
+/// RSA, the raw secret for HS256) and the public JWK.
+fn generate(algorithm: SigningAlgorithm, kid: &str) -> Result<(Vec<u8>, Option<Jwk>), TokensError> {
+    use rand_core::OsRng;
+    let failed = |e: &dyn fmt::Display| TokensError::Signing(format!("key generation failed: {e}"));
+    let private = match algorithm {
+        SigningAlgorithm::Hs256 => {
+            let mut secret = vec![0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut OsRng, &mut secret);
+            return Ok((secret, None));
+        }
+        SigningAlgorithm::Es256 => {
+            use p256::pkcs8::EncodePrivateKey;
+            let key = p256::SecretKey::random(&mut OsRng);
+            key.to_pkcs8_der()
+                .map_err(|e| failed(&e))?
+                .as_bytes()
+                .to_vec()
+        }
+        SigningAlgorithm::Rs256 => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| failed(&e))?;
+            key.to_pkcs1_der()
+                .map_err(|e| failed(&e))?
+                .as_bytes()
+                .to_vec()
+        }
+        SigningAlgorithm::EdDsa => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
+            key.to_pkcs8_der()
+                .map_err(|e| failed(&e))?
+                .as_bytes()
+                .to_vec()
+        }
+    };
+    let mut jwk = match algorithm {
+        SigningAlgorithm::EdDsa => {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            let key =
+                ed25519_dalek::SigningKey::from_pkcs8_der(&private).map_err(|e| failed(&e))?;
+            Jwk {
+                common: CommonParameters {
+                    key_algorithm: Some(KeyAlgorithm::EdDSA),
+                    ..CommonParameters::default()
+                },
+                algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                    key_type: OctetKeyPairType::OctetKeyPair,
+                    curve: EllipticCurve::Ed25519,
+                    x: URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+                }),
+            }
+        }
+        _ => Jwk::from_encoding_key(&encoding_key(algorithm, &private), algorithm.jose())
+            .map_err(|e| failed(&e))?,
+    };
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok((private, Some(jwk)))
+}
+
+/// The key set's use cases: keep it loaded, rotate, retire, list. Reports
+/// of a change made elsewhere (another instance, the command line) arrive
+/// as [`ChangeObserver::signing_keys_changed`] and reload it.
+#[derive(Clone)]
+pub struct SigningKeys {
+    repository: Arc<dyn SigningKeyRepository>,
+    cipher: Arc<dyn SecretCipher>,
+    clock: Arc<dyn Clock>,
+    algorithm: SigningAlgorithm,
+    legacy_secret: Arc<[u8]>,
+    keys: JwtKeys,
+}
+
+impl SigningKeys {
+    /// The key set in `repository`, private halves sealed by `cipher`; new
+    /// keys are of `algorithm`. `legacy_secret` is the HS256 secret tokens
+    /// were signed with before keys had ids: on first start it becomes the
+    /// first key, and tokens without a `kid` are checked with it.
+    ///
+    /// # Errors
+    /// [`TokensError::Signing`] when the secret is shorter than 32 bytes.
+    pub fn new(
+        repository: Arc<dyn SigningKeyRepository>,
+        cipher: Arc<dyn SecretCipher>,
+        clock: Arc<dyn Clock>,
+        algorithm: SigningAlgorithm,
+        legacy_secret: &[u8],
+        issuer: &str,
+    ) -> Result<SigningKeys, TokensError> {
+        let keys = JwtKeys::from_secret(legacy_secret)?.with_issuer(issuer);
+        Ok(SigningKeys {
+            repository,
+            cipher,
+            clock,
+            algorithm,
+            legacy_secret: Arc::from(legacy_secret),
+            keys,
+        })
+    }
+
+    /// The handle to sign and verify with; every reload updates it.
+    pub fn keys(&self) -> JwtKeys {
+        self.keys.clone()
+    }
+
+    /// Makes sure the set has an active key of the configured algorithm
+    /// (the legacy HS256 secret first, on first start), then loads it.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`], [`TokensError::Signing`].
+    pub fn start(&self) -> Result<(), TokensError> {
+        let stored = self.repository.list_keys()?;
+        if stored.is_empty() {
+            let kid = legacy_kid(&self.legacy_secret);
+            let stored = self.repository.activate_new(&StoredSigningKey {
+                kid,
+                algorithm: SigningAlgorithm::Hs256,
+                state: KeyState::Active,
+                created_at: self.clock.now(),
+                sealed_private: self.cipher.encrypt(&self.legacy_secret),
+                public_jwk: None,
+            });
+            // Another instance starting at the same time may have stored it first.
+            if let Err(e) = stored {
+                if self.repository.list_keys()?.is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+        let active_matches = self
+            .repository
+            .list_keys()?
+            .iter()
+            .any(|k| k.state == KeyState::Active && k.algorithm == self.algorithm);
+        if !active_matches {
+            self.rotate()?;
+        }
+        self.reload()
+    }
+
+    /// Reads the set from storage again.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`], [`TokensError::Signing`].
+    pub fn reload(&self) -> Result<(), TokensError> {
+        let stored = self.repository.list_keys()?;
+        let ring = KeyRing::load(&stored, &*self.cipher, legacy_kid(&self.legacy_secret))?;
+        self.keys.replace(ring);
+        Ok(())
+    }
+
+    /// Every key, oldest first.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn list(&self) -> Result<Vec<KeyInfo>, TokensError> {
+        Ok(self
+            .repository
+            .list_keys()?
+            .into_iter()
+            .map(|k| KeyInfo {
+                kid: k.kid,
+                algorithm: k.algorithm,
+                state: k.state,
+                created_at: k.created_at,
+            })
+            .collect())
+    }
+
+    /// Makes a new key of the configured algorithm the one that signs; the
+    /// one before it keeps verifying. RSA keys take a while to make: call
+    /// it where blocking is allowed.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`], [`TokensError::Signing`].
+    pub fn rotate(&self) -> Result<KeyInfo, TokensError> {
+        let now = self.clock.now();
+        let kid = format!(
+            "{}-{}",
+            self.algorithm.as_str().to_ascii_lowercase(),
+            random_token(9)
+        );
+        let (private, jwk) = generate(self.algorithm, &kid)?;
+        let public_jwk = jwk
+            .map(|jwk| serde_json::to_string(&jwk))
+            .transpose()
+            .map_err(|e| TokensError::Signing(e.to_string()))?;
+        self.repository.activate_new(&StoredSigningKey {
+            kid: kid.clone(),
+            algorithm: self.algorithm,
+            state: KeyState::Active,
+            created_at: now,
+            sealed_private: self.cipher.encrypt(&private),
+            public_jwk,
+        })?;
+        self.reload()?;
+        Ok(KeyInfo {
+            kid,
+            algorithm: self.algorithm,
+            state: KeyState::Active,
+            created_at: now,
+        })
+    }
+
+    /// Retires `kid`: every token it signed fails from now on.
+    ///
+    /// # Errors
+    /// [`TokensError::UnknownKey`], [`TokensError::ActiveKey`] (the active key
+    /// cannot be retired: rotate first), [`TokensError::Storage`].
+    pub fn retire(&self, kid: &str) -> Result<(), TokensError> {
+        let stored = self.repository.list_keys()?;
+        match stored.iter().find(|k| k.kid == kid).map(|k| k.state) {
+            None => Err(TokensError::UnknownKey(kid.to_owned())),
+            Some(KeyState::Active) => Err(TokensError::ActiveKey(kid.to_owned())),
+            Some(KeyState::Retired) => Ok(()),
+            Some(KeyState::Verifying) => {
+                self.repository.retire(kid)?;
+                self.reload()
+            }
+        }
+    }
+}
+
+impl ChangeObserver for SigningKeys {
+    fn user_changed(&self, _: UserId) {}
+
+    fn session_changed(&self, _: &str) {}
+
+    fn all_changed(&self) {
+        self.signing_keys_changed();
+    }
+
+    fn signing_keys_changed(&self) {
+        if let Err(e) = self.reload() {
+            tracing::warn!(error = %e, "could not reload the signing keys");
+        }
+    }
+}
+
+/// The shared, replaceable ring behind a [`JwtKeys`].
+pub(crate) type SharedRing = Arc<RwLock<Arc<KeyRing>>>;

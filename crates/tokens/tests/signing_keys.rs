@@ -1,0 +1,224 @@
+//! The signing key set (issue 20) over an in-memory repository: first start,
+//! algorithm changes, rotation, retirement, the JWK Set, and tokens signed
+//! before keys had ids.
+
+use std::sync::{Arc, Mutex};
+
+use jsonwebtoken::{encode, EncodingKey, Header};
+use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_tokens::{
+    ChaChaCipher, ClientInfo, KeyState, SessionService, SigningAlgorithm, SigningKeyRepository,
+    SigningKeys, StoredSigningKey, TokenSettings, TokensError,
+};
+use sesame_users::{AccountService, AccountSettings, BcryptHasher, Registration, User};
+
+const SECRET: &[u8] = b"a secret of at least thirty-two bytes, from config";
+
+/// Keys in memory: the storage a program brings.
+#[derive(Default)]
+struct MemoryKeys(Mutex<Vec<StoredSigningKey>>);
+
+impl SigningKeyRepository for MemoryKeys {
+    fn list_keys(&self) -> Result<Vec<StoredSigningKey>, TokensError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    fn activate_new(&self, key: &StoredSigningKey) -> Result<(), TokensError> {
+        let mut keys = self.0.lock().unwrap();
+        for old in keys.iter_mut().filter(|k| k.state == KeyState::Active) {
+            old.state = KeyState::Verifying;
+        }
+        keys.push(key.clone());
+        Ok(())
+    }
+
+    fn retire(&self, kid: &str) -> Result<bool, TokensError> {
+        let mut keys = self.0.lock().unwrap();
+        let found = keys
+            .iter_mut()
+            .find(|k| k.kid == kid && k.state == KeyState::Verifying);
+        Ok(found.map(|k| k.state = KeyState::Retired).is_some())
+    }
+}
+
+struct Fixture {
+    repository: Arc<MemoryKeys>,
+    store: Arc<InMemoryStore>,
+    clock: Arc<FakeClock>,
+    user: User,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let store = Arc::new(InMemoryStore::new());
+        let clock = Arc::new(FakeClock::new());
+        let accounts = AccountService::new(
+            store.clone(),
+            Arc::new(BcryptHasher::new(4).unwrap()),
+            clock.clone(),
+            AccountSettings::default(),
+        );
+        let user = accounts
+            .register(Registration {
+                username: "ada".into(),
+                password: "Zq7!vR2#kLm".into(),
+                ..Registration::default()
+            })
+            .unwrap();
+        Fixture {
+            repository: Arc::default(),
+            store,
+            clock,
+            user,
+        }
+    }
+
+    /// An instance configured with `algorithm`, started.
+    fn instance(&self, algorithm: SigningAlgorithm) -> (SigningKeys, SessionService) {
+        let keys = SigningKeys::new(
+            self.repository.clone(),
+            Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap()),
+            self.clock.clone(),
+            algorithm,
+            SECRET,
+            "sesame",
+        )
+        .unwrap();
+        keys.start().unwrap();
+        let sessions = SessionService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            keys.keys(),
+            TokenSettings::default(),
+        );
+        (keys, sessions)
+    }
+
+    fn login(&self, sessions: &SessionService) -> String {
+        sessions
+            .start_jwt_session(&self.user, ClientInfo::default())
+            .unwrap()
+            .access
+    }
+}
+
+fn states(keys: &SigningKeys) -> Vec<(SigningAlgorithm, KeyState)> {
+    keys.list()
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.algorithm, k.state))
+        .collect()
+}
+
+#[test]
+fn the_first_start_keeps_the_hs256_secret_and_tokens_without_kid_still_verify() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Hs256);
+    assert_eq!(states(&keys), [(SigningAlgorithm::Hs256, KeyState::Active)]);
+    assert_eq!(&*keys.keys().jwks(), r#"{"keys":[]}"#);
+    // A token from before keys had ids: no kid, no iss, the same secret.
+    let access = fixture.login(&sessions);
+    let payload = access.split('.').nth(1).unwrap();
+    let old_style = {
+        use base64::Engine;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut claims = claims.as_object().unwrap().clone();
+        claims.remove("iss");
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    };
+    sessions.authenticate(&old_style).unwrap();
+    // Another instance after a switch to ES256 still accepts it.
+    let (es, es_sessions) = fixture.instance(SigningAlgorithm::Es256);
+    assert_eq!(
+        states(&es),
+        [
+            (SigningAlgorithm::Hs256, KeyState::Verifying),
+            (SigningAlgorithm::Es256, KeyState::Active)
+        ]
+    );
+    es_sessions.authenticate(&old_style).unwrap();
+    es_sessions.authenticate(&access).unwrap();
+    // Retiring the HS256 key ends both.
+    let hs_kid = keys.list().unwrap()[0].kid.clone();
+    es.retire(&hs_kid).unwrap();
+    assert!(es_sessions.authenticate(&old_style).is_err());
+    assert!(es_sessions.authenticate(&access).is_err());
+}
+
+#[test]
+fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::EdDsa);
+    let old = fixture.login(&sessions);
+    let old_kid = keys.keys().active_kid();
+    let new_kid = keys.rotate().unwrap().kid;
+    assert_ne!(old_kid, new_kid);
+    let new = fixture.login(&sessions);
+    sessions.authenticate(&old).unwrap();
+    sessions.authenticate(&new).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&keys.keys().jwks()).unwrap();
+    let listed: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert!(k.get("d").is_none(), "{k}");
+            assert_eq!(k["crv"], "Ed25519");
+            k["kid"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(listed, [old_kid.as_str(), new_kid.as_str()]);
+    assert!(matches!(
+        keys.retire(&new_kid),
+        Err(TokensError::ActiveKey(kid)) if kid == new_kid
+    ));
+    assert!(matches!(
+        keys.retire("eddsa-nope"),
+        Err(TokensError::UnknownKey(_))
+    ));
+    keys.retire(&old_kid).unwrap();
+    assert!(matches!(
+        sessions.authenticate(&old),
+        Err(TokensError::InvalidToken)
+    ));
+    sessions.authenticate(&new).unwrap();
+}
+
+#[test]
+fn another_instance_sees_a_rotation_once_told_and_private_keys_are_sealed() {
+    let fixture = Fixture::new();
+    let (first, first_sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let (second, second_sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let rotated = first.rotate().unwrap().kid;
+    // Not told yet: the second still signs with the previous key.
+    assert_ne!(second.keys().active_kid(), rotated);
+    let from_first = fixture.login(&first_sessions);
+    assert!(second_sessions.authenticate(&from_first).is_err());
+    sesame_kernel::ChangeObserver::signing_keys_changed(&second);
+    assert_eq!(second.keys().active_kid(), rotated);
+    second_sessions.authenticate(&from_first).unwrap();
+    for key in fixture.repository.list_keys().unwrap() {
+        assert!(!key.sealed_private.contains("PRIVATE"));
+        assert!(format!("{key:?}").find(&key.sealed_private).is_none());
+    }
+}
+
+#[test]
+fn algorithm_names_parse_and_unknown_ones_are_refused() {
+    for name in ["HS256", "ES256", "RS256", "EdDSA"] {
+        assert_eq!(name.parse::<SigningAlgorithm>().unwrap().as_str(), name);
+    }
+    assert!("none".parse::<SigningAlgorithm>().is_err());
+    assert!("es256".parse::<SigningAlgorithm>().is_err());
+}

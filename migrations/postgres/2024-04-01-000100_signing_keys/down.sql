@@ -1,0 +1,2 @@
+DROP TABLE signing_keys;
+DROP FUNCTION sesame_notify_signing_keys();
