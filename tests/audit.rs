@@ -147,4 +147,27 @@ backend_tests! {
         }
         assert_eq!(recorded.iter().filter(|k| *k == "mfa_enabled").count(), 1, "once, not by route and service both");
     }
+
+    fn deletions_are_audited_by_the_service_with_the_caller(backend) {
+        let app = TestApp::spawn(&backend);
+        let admin = app.admin_token("boss");
+        let alice = app.register("alice")["id"].as_i64().unwrap();
+        let bob = app.register("bob")["id"].as_i64().unwrap();
+        let (access, _) = app.login("alice", PASSWORD);
+        let refused = app.delete("/auth/users/me/", Some(&access), json!({"current_password": "wrong-password-5"}));
+        assert_eq!(refused.status, 400);
+        assert_eq!(app.delete("/auth/users/me/", Some(&access), json!({"current_password": PASSWORD})).status, 204);
+        assert_eq!(app.delete(&format!("/auth/users/{bob}/"), Some(&admin), json!({"current_password": PASSWORD})).status, 204);
+
+        let own = entries_with(&app, &admin, "kind=account_deleted", "account_deleted");
+        let own = own.as_array().unwrap();
+        assert_eq!(own.len(), 1, "once, and not for the refused try: {own:?}");
+        assert_eq!(own[0]["user_id"], alice);
+        assert_eq!(own[0]["detail"], format!("user {alice}"));
+        assert_eq!(own[0]["ip"], "127.0.0.1");
+        let by_admin = entries_with(&app, &admin, "kind=admin_deleted_user", "admin_deleted_user");
+        assert_eq!(by_admin[0]["detail"], format!("user {bob}"));
+        assert_ne!(by_admin[0]["user_id"], bob, "the acting admin");
+        assert_eq!(by_admin[0]["ip"], "127.0.0.1");
+    }
 }

@@ -166,7 +166,7 @@ backend_tests! {
 
     fn password_reset_walk(backend) {
         let app = TestApp::spawn(&backend);
-        app.register("alice");
+        let alice = app.register("alice")["id"].as_i64().unwrap();
         let (first_access, first_refresh) = app.login("alice", PASSWORD);
         let (second_access, _) = app.login("alice", PASSWORD);
 
@@ -208,6 +208,14 @@ backend_tests! {
         assert_eq!(reused.status, 400);
         assert_eq!(reused.json, json!({"token": ["Invalid token for given user."]}));
         assert_eq!(login_status(&app, "alice", NEW_PASSWORD), 200);
+
+        // Audited once, for the account, from the caller's address.
+        let admin = app.admin_token("boss");
+        let audit = app.get("/auth/audit/?kind=password_reset", Some(&admin)).json;
+        let entries = audit.as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{audit}");
+        assert_eq!(entries[0]["user_id"], alice);
+        assert_eq!(entries[0]["ip"], "127.0.0.1");
 
         // The unknown address got nothing.
         settle();

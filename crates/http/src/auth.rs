@@ -2,12 +2,11 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use sesame_tokens::TokensError;
 use sesame_users::User;
 
-use crate::audit::Subject;
 use crate::blocking::blocking;
 use crate::shape::{AuthFailure, Shape};
 use crate::{ApiError, AppState};
@@ -72,13 +71,10 @@ impl<S: Shape> FromRequest for Bearer<S> {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(request);
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        let request = request.clone();
         Box::pin(async move {
             let token = token.ok_or_else(|| S::unauthorized(AuthFailure::Missing))?;
             let state = state.ok_or_else(S::unavailable)?;
-            let caller = authenticate(&state, token).await?;
-            request.extensions_mut().insert(Subject(caller.user.id));
-            Ok(caller)
+            authenticate(&state, token).await
         })
     }
 }

@@ -355,7 +355,6 @@ impl Application {
                 .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
                 .wrap(middleware::from_fn(credentials_only_for_allowed_origins))
-                .wrap(middleware::from_fn(sesame_http::audit::trail))
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))

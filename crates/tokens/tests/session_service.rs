@@ -670,7 +670,9 @@ fn a_deleted_accounts_tokens_fail() {
     let token = fx.opaque(&alice);
     let bobs = fx.jwt(&bob);
 
-    fx.accounts.delete_unchecked(alice.id).unwrap();
+    fx.accounts
+        .delete_unchecked(alice.id, &Actor::default())
+        .unwrap();
     // The store drops the sessions with the account (as the database's
     // ON DELETE CASCADE does), so the tokens point at nothing.
     for bearer in [&pair.access, &token] {

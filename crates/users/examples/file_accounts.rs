@@ -406,7 +406,7 @@ fn main() -> Result<(), UsersError> {
         last_name: Some("Liddell".into()),
         ..ProfileUpdate::default()
     };
-    accounts.update_profile(&alice, alice.id, update)?;
+    accounts.update_profile(&alice, alice.id, update, &Actor::default())?;
     accounts.set_password(
         &alice,
         "Xk92!dumbo-lamp",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::{random_token, token_hash};
 
 use crate::avatar::check_image;
@@ -236,18 +237,27 @@ impl AccountService {
         }
     }
 
-    /// Activates the account `uid` names with its emailed token.
+    /// Activates the account `uid` names with its emailed token, as `actor`.
+    /// Audited as `account_activated`.
     ///
     /// # Errors
     /// [`UsersError::Invalid`] on `uid` (unknown) or `token` (wrong, used,
     /// expired), [`UsersError::Storage`].
-    pub fn activate(&self, uid: &str, token: &str) -> Result<Activation, UsersError> {
+    pub fn activate(
+        &self,
+        uid: &str,
+        token: &str,
+        actor: &Actor,
+    ) -> Result<Activation, UsersError> {
         let (user, found) = self.token_of(uid, token, TokenPurpose::Activation)?;
         if user.is_active {
             return Ok(Activation::AlreadyActive);
         }
         match self.consume(&found, &TokenEffect::Activate) {
-            Ok(()) => Ok(Activation::Activated),
+            Ok(()) => {
+                self.record("account_activated", Some(user.id), actor, None);
+                Ok(Activation::Activated)
+            }
             // A racing request with the same token may have just won.
             Err(UsersError::Invalid(errors)) => match self.users.find_by_id(user.id)? {
                 Some(user) if user.is_active => Ok(Activation::AlreadyActive),
@@ -259,7 +269,7 @@ impl AccountService {
 
     /// Sets a new password with an emailed reset token, under the
     /// registration policy; every session of the account is revoked and
-    /// every one-time token of it dies.
+    /// every one-time token of it dies. Audited as `password_reset`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::Invalid`] on `uid`, `token` or `new_password`, [`UsersError::Storage`].
@@ -268,6 +278,7 @@ impl AccountService {
         uid: &str,
         token: &str,
         new_password: &str,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         let (user, found) = self.token_of(uid, token, TokenPurpose::PasswordReset)?;
         if !found.is_usable(self.clock.now()) {
@@ -279,10 +290,13 @@ impl AccountService {
             UsersError::Invalid(errors)
         })?;
         let password_hash = self.hasher.hash(&password)?;
-        self.consume(&found, &TokenEffect::SetPassword { password_hash })
+        self.consume(&found, &TokenEffect::SetPassword { password_hash })?;
+        self.record("password_reset", Some(user.id), actor, None);
+        Ok(())
     }
 
-    /// Sets a new username with an emailed reset token.
+    /// Sets a new username with an emailed reset token. Audited as
+    /// `username_reset`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::Invalid`] on `uid`, `token` or `new_username` (bad or
@@ -292,6 +306,7 @@ impl AccountService {
         uid: &str,
         token: &str,
         new_username: &str,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         let field = "new_username";
         let (user, found) = self.token_of(uid, token, TokenPurpose::UsernameReset)?;
@@ -307,12 +322,15 @@ impl AccountService {
             .map_err(|e| match e {
                 UsersError::UsernameTaken => UsersError::Invalid(vec![FieldError::taken(field)]),
                 other => other,
-            })
+            })?;
+        self.record("username_reset", Some(user.id), actor, None);
+        Ok(())
     }
 
     /// Starts an email change: after checking the password, mails a link to
     /// the new address and a notice to the old one (token and both emails in
     /// one transaction). The address changes only when the link is used.
+    /// Audited as `email_change_requested`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
@@ -322,6 +340,7 @@ impl AccountService {
         user: &User,
         current_password: &str,
         new_email: &str,
+        actor: &Actor,
     ) -> Result<(), UsersError> {
         const FIELD: &str = "new_email";
         self.confirm_password(user, current_password)?;
@@ -337,13 +356,19 @@ impl AccountService {
         if self.email_in_use(&email, Some(user.id))? {
             return Err(UsersError::Invalid(vec![FieldError::taken(FIELD)]));
         }
-        self.start_email_change(user, &email)
+        self.start_email_change(user, &email, actor)
     }
 
     /// Mails the link that changes `user`'s address to `email` to that
     /// address, and a notice to the old one (token and both emails in one
-    /// transaction). The caller has checked the password and the address.
-    pub(crate) fn start_email_change(&self, user: &User, email: &Email) -> Result<(), UsersError> {
+    /// transaction), and records that `actor` asked for it. The caller has
+    /// checked the password and the address.
+    pub(crate) fn start_email_change(
+        &self,
+        user: &User,
+        email: &Email,
+        actor: &Actor,
+    ) -> Result<(), UsersError> {
         let mail = self.mail()?;
         let (random, mut grant) = self.new_token(mail, TokenPurpose::EmailChange);
         // The new address rides in the token itself; the stored hash covers
@@ -364,16 +389,22 @@ impl AccountService {
         }
         mail.store.issue_token(user.id, &grant, &emails)?;
         (mail.queued)();
+        self.record("email_change_requested", Some(user.id), actor, None);
         Ok(())
     }
 
     /// Changes the email address with the token mailed to the new address,
-    /// if that address is still free.
+    /// if that address is still free. Audited as `email_changed`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::Invalid`] on `uid`, `token` (wrong, used, expired) or
     /// `new_email` (taken meanwhile), [`UsersError::Storage`].
-    pub fn confirm_email_change(&self, uid: &str, token: &str) -> Result<(), UsersError> {
+    pub fn confirm_email_change(
+        &self,
+        uid: &str,
+        token: &str,
+        actor: &Actor,
+    ) -> Result<(), UsersError> {
         let (user, found) = self.token_of(uid, token, TokenPurpose::EmailChange)?;
         let email = token
             .rsplit_once('.')
@@ -388,7 +419,9 @@ impl AccountService {
             .map_err(|e| match e {
                 UsersError::EmailTaken => UsersError::Invalid(vec![FieldError::taken("new_email")]),
                 other => other,
-            })
+            })?;
+        self.record("email_changed", Some(user.id), actor, None);
+        Ok(())
     }
 
     // ------------------------------------------------------------ avatars

@@ -113,14 +113,20 @@ impl AccountService {
     }
 
     /// Records that `actor` did `kind` to `target`, and what changed.
-    fn audited(&self, kind: &str, target: &User, actor: &Actor, change: &str) {
+    pub(crate) fn audited(&self, kind: &str, target: &User, actor: &Actor, change: &str) {
         let detail = format!("user {}: {change}", target.id);
         self.record(kind, actor.user.or(Some(target.id)), actor, Some(detail));
     }
 
     /// Records `kind` about `user`, done by `actor` (a failed write is
     /// logged: what it records already happened).
-    fn record(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: Option<String>) {
+    pub(crate) fn record(
+        &self,
+        kind: &str,
+        user: Option<UserId>,
+        actor: &Actor,
+        detail: Option<String>,
+    ) {
         let Some(audit) = &self.audit else { return };
         let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
         if let Err(e) = audit.record(&event) {
@@ -313,18 +319,20 @@ impl AccountService {
         self.users.list(page)
     }
 
-    /// Changes profile fields of `target` as `actor` (themselves or an admin).
+    /// Changes profile fields of `target` as `caller` (themselves or an
+    /// admin); `actor` is who that is and where from, for the audit log.
     ///
     /// # Errors
     /// [`UsersError::NotFound`] when the actor may not edit the target,
     /// [`UsersError::Invalid`] for bad fields or a taken email, [`UsersError::Storage`].
     pub fn update_profile(
         &self,
-        actor: &User,
+        caller: &User,
         target: UserId,
         update: ProfileUpdate,
+        actor: &Actor,
     ) -> Result<User, UsersError> {
-        self.update_profile_with_avatar(actor, target, update, AvatarChange::Keep)
+        self.update_profile_with_avatar(caller, target, update, AvatarChange::Keep, actor)
     }
 
     /// Like [`AccountService::update_profile`], and changes the avatar too:
@@ -337,12 +345,13 @@ impl AccountService {
     /// `avatar` for a refused upload.
     pub fn update_profile_with_avatar(
         &self,
-        actor: &User,
+        caller: &User,
         target: UserId,
         update: ProfileUpdate,
         avatar: AvatarChange,
+        actor: &Actor,
     ) -> Result<User, UsersError> {
-        self.edit_profile(actor, target, update, avatar)
+        self.edit_profile(caller, target, update, avatar, actor)
             .map(|edit| edit.user)
     }
 
@@ -356,19 +365,23 @@ impl AccountService {
     /// Admins may set `is_active` and `is_staff` of other accounts, never
     /// change their own; others' flags are read-only and ignored.
     ///
+    /// An admin's edit of another account is audited as `admin_changed_user`
+    /// with what changed; a started email change as `email_change_requested`.
+    ///
     /// # Errors
     /// As [`AccountService::update_profile`], and [`UsersError::Invalid`] on
     /// `current_password` (missing or wrong), on `is_active`/`is_staff`
     /// (an admin's own), on `avatar` for a refused upload.
     pub fn edit_profile(
         &self,
-        actor: &User,
+        caller: &User,
         target: UserId,
         update: ProfileUpdate,
         avatar: AvatarChange,
+        actor: &Actor,
     ) -> Result<ProfileEdit, UsersError> {
-        let target = self.get_for(actor, target)?;
-        let own = actor.id == target.id;
+        let target = self.get_for(caller, target)?;
+        let own = caller.id == target.id;
         let mut errors = Vec::new();
         let upload = self.check_avatar(&avatar, &mut errors);
         if let Some(name) = &update.first_name {
@@ -391,14 +404,14 @@ impl AccountService {
                     "This field is required to change your email address.",
                 )),
                 Some(password) => {
-                    if self.confirm_password(actor, password).is_err() {
+                    if self.confirm_password(caller, password).is_err() {
                         errors.push(FieldError::new("current_password", "Invalid password."));
                     }
                 }
             }
         }
         let is_active = flag_change(
-            actor,
+            caller,
             &target,
             "is_active",
             update.is_active,
@@ -406,7 +419,7 @@ impl AccountService {
             &mut errors,
         );
         let is_staff = flag_change(
-            actor,
+            caller,
             &target,
             "is_staff",
             update.is_staff,
@@ -477,11 +490,18 @@ impl AccountService {
         }
         let email_change_started = match confirm {
             Some(email) => {
-                self.start_email_change(&user, &email)?;
+                self.start_email_change(&user, &email, actor)?;
                 true
             }
             None => false,
         };
+        if !own {
+            let changed = match changed.is_empty() {
+                true => "nothing".to_owned(),
+                false => changed.join(", "),
+            };
+            self.audited("admin_changed_user", &user, actor, &changed);
+        }
         Ok(ProfileEdit {
             user,
             changed,
@@ -547,36 +567,47 @@ impl AccountService {
         self.get(user.id)
     }
 
-    /// Deletes `target` as `actor` (themselves or an admin), who confirms with
-    /// their own current password.
+    /// Deletes `target` as `caller` (themselves or an admin), who confirms
+    /// with their own current password. Audited as `account_deleted` (their
+    /// own) or `admin_deleted_user`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::WrongCurrentPassword`], [`UsersError::Storage`].
     pub fn delete_account(
         &self,
-        actor: &User,
+        caller: &User,
         target: UserId,
         current_password: &str,
+        actor: &Actor,
     ) -> Result<User, UsersError> {
-        let target = self.get_for(actor, target)?;
-        self.confirm_password(actor, current_password)?;
+        let target = self.get_for(caller, target)?;
+        self.confirm_password(caller, current_password)?;
         self.users.delete(target.id)?;
         self.forget_avatar(target.avatar.as_deref());
+        self.deleted(&target, actor, format!("user {}", target.id));
         Ok(target)
     }
 
-    /// Deletes an account without a password check (already authorised by the caller).
+    /// Deletes an account without a password check (already authorised by
+    /// the caller). Audited as [`AccountService::delete_account`] is.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn delete_unchecked(&self, target: UserId) -> Result<(), UsersError> {
-        let avatar = match &self.avatars {
-            Some(_) => self.users.find_by_id(target)?.and_then(|u| u.avatar),
-            None => None,
-        };
-        self.users.delete(target)?;
-        self.forget_avatar(avatar.as_deref());
+    pub fn delete_unchecked(&self, target: UserId, actor: &Actor) -> Result<(), UsersError> {
+        let target = self.get(target)?;
+        self.users.delete(target.id)?;
+        self.forget_avatar(target.avatar.as_deref());
+        self.deleted(&target, actor, format!("user {}", target.username));
         Ok(())
+    }
+
+    /// Records that `actor` deleted `target`: their own account, or an admin another's.
+    fn deleted(&self, target: &User, actor: &Actor, detail: String) {
+        let kind = match actor.user {
+            Some(user) if user != target.id => "admin_deleted_user",
+            _ => "account_deleted",
+        };
+        self.record(kind, actor.user.or(Some(target.id)), actor, Some(detail));
     }
 
     /// Changes the user's password after checking the current one, and

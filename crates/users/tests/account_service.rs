@@ -491,7 +491,7 @@ fn a_username_that_is_another_accounts_email_is_refused() {
     };
     let error = fx
         .accounts
-        .update_profile(&bob, bob.id, update)
+        .update_profile(&bob, bob.id, update, &Actor::default())
         .unwrap_err();
     assert!(error.is_taken());
     // One's own email as one's username is fine.
@@ -722,6 +722,7 @@ fn update_profile_changes_the_given_fields_only() {
                 first_name: Some("Alice".into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(updated.first_name, "Alice");
@@ -739,6 +740,7 @@ fn update_profile_changes_the_given_fields_only() {
                 email: Some("  ALICE@example.com ".into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(updated.first_name, "Alice");
@@ -759,7 +761,7 @@ fn a_user_never_changes_their_own_email_in_one_step() {
     for password in [None, Some(""), Some(OTHER_PASSWORD)] {
         let error = fx
             .accounts
-            .update_profile(&alice, alice.id, change(password))
+            .update_profile(&alice, alice.id, change(password), &Actor::default())
             .unwrap_err();
         assert_eq!(
             problems(&error),
@@ -770,7 +772,7 @@ fn a_user_never_changes_their_own_email_in_one_step() {
     // With the password it becomes a confirmed change, which needs email flows.
     let error = fx
         .accounts
-        .update_profile(&alice, alice.id, change(Some(PASSWORD)))
+        .update_profile(&alice, alice.id, change(Some(PASSWORD)), &Actor::default())
         .unwrap_err();
     assert!(matches!(error, UsersError::Storage(_)), "{error:?}");
     assert_eq!(fx.reload(&alice), alice, "nothing changed");
@@ -793,6 +795,7 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
                 ..ProfileUpdate::default()
             },
             AvatarChange::Keep,
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(edit.user.email.as_deref(), Some("bob@new.example.com"));
@@ -818,6 +821,7 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
                 is_active: Some(false),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap_err();
     assert_eq!(
@@ -834,6 +838,7 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
                 is_staff: Some(true),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap();
     assert!(!ignored.is_staff);
@@ -856,6 +861,7 @@ fn update_profile_refuses_an_email_of_another_account() {
                 email: Some("BOB@example.com".into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap_err();
     assert!(error.is_taken());
@@ -877,6 +883,7 @@ fn update_profile_refuses_an_email_of_another_account() {
                 email: Some("not-an-email".into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap_err();
     assert_eq!(
@@ -900,6 +907,7 @@ fn update_profile_keeps_or_removes_the_own_email() {
                 email: Some("ALICE@example.com".into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(kept.email.as_deref(), Some("ALICE@example.com"));
@@ -914,6 +922,7 @@ fn update_profile_keeps_or_removes_the_own_email() {
                 current_password: Some(PASSWORD.into()),
                 ..ProfileUpdate::default()
             },
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(removed.email, None);
@@ -937,12 +946,16 @@ fn update_profile_of_someone_else_needs_an_admin() {
     };
 
     assert!(matches!(
-        fx.accounts.update_profile(&alice, bob.id, rename()),
+        fx.accounts
+            .update_profile(&alice, bob.id, rename(), &Actor::default()),
         Err(UsersError::NotFound)
     ));
     assert_eq!(fx.reload(&bob).first_name, "");
 
-    let updated = fx.accounts.update_profile(&root, bob.id, rename()).unwrap();
+    let updated = fx
+        .accounts
+        .update_profile(&root, bob.id, rename(), &Actor::default())
+        .unwrap();
     assert_eq!(updated.id, bob.id);
     assert_eq!(fx.reload(&bob).first_name, "Robert");
     assert_eq!(fx.reload(&root).first_name, "");
@@ -955,14 +968,15 @@ fn delete_account_needs_the_current_password() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
     assert!(matches!(
-        fx.accounts.delete_account(&alice, alice.id, OTHER_PASSWORD),
+        fx.accounts
+            .delete_account(&alice, alice.id, OTHER_PASSWORD, &Actor::default()),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert!(fx.accounts.get(alice.id).is_ok());
 
     let deleted = fx
         .accounts
-        .delete_account(&alice, alice.id, PASSWORD)
+        .delete_account(&alice, alice.id, PASSWORD, &Actor::default())
         .unwrap();
     assert_eq!(deleted.id, alice.id);
     assert!(matches!(
@@ -985,7 +999,8 @@ fn delete_account_of_someone_else() {
     let root = fx.admin("root");
 
     assert!(matches!(
-        fx.accounts.delete_account(&alice, bob.id, PASSWORD),
+        fx.accounts
+            .delete_account(&alice, bob.id, PASSWORD, &Actor::default()),
         Err(UsersError::NotFound)
     ));
     assert!(fx.accounts.get(bob.id).is_ok());
@@ -996,12 +1011,13 @@ fn delete_account_of_someone_else() {
         .unwrap();
     let root = fx.reload(&root);
     assert!(matches!(
-        fx.accounts.delete_account(&root, bob.id, PASSWORD),
+        fx.accounts
+            .delete_account(&root, bob.id, PASSWORD, &Actor::default()),
         Err(UsersError::WrongCurrentPassword)
     ));
     assert!(fx.accounts.get(bob.id).is_ok());
     fx.accounts
-        .delete_account(&root, bob.id, OTHER_PASSWORD)
+        .delete_account(&root, bob.id, OTHER_PASSWORD, &Actor::default())
         .unwrap();
     assert!(matches!(fx.accounts.get(bob.id), Err(UsersError::NotFound)));
     assert!(fx.accounts.get(alice.id).is_ok());
@@ -1326,4 +1342,79 @@ fn password_and_username_changes_are_audited_once_they_succeed() {
         .events()
         .iter()
         .all(|e| e.user_id == Some(alice.id) && e.ip.as_deref() == Some("192.0.2.8")));
+}
+
+#[test]
+fn admin_edits_and_deletions_are_audited_once_they_succeed() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+    let carol = fx.user("carol");
+    let root = fx.admin("root");
+    let by = |user: &User| Actor {
+        user: Some(user.id),
+        ip: Some("203.0.113.4".into()),
+        user_agent: Some("tests".into()),
+    };
+    let rename = |name: &str| ProfileUpdate {
+        first_name: Some(name.into()),
+        ..ProfileUpdate::default()
+    };
+
+    accounts
+        .update_profile(&alice, alice.id, rename("Alice"), &by(&alice))
+        .unwrap();
+    assert!(accounts
+        .update_profile(&alice, bob.id, rename("Robert"), &by(&alice))
+        .is_err());
+    assert!(accounts
+        .update_profile(&root, bob.id, rename(&"x".repeat(151)), &by(&root))
+        .is_err());
+    assert!(
+        audit.kinds().is_empty(),
+        "own edits and refusals record nothing"
+    );
+
+    accounts
+        .update_profile(&root, bob.id, rename("Robert"), &by(&root))
+        .unwrap();
+    accounts
+        .update_profile(&root, bob.id, ProfileUpdate::default(), &by(&root))
+        .unwrap();
+
+    assert!(accounts
+        .delete_account(&alice, alice.id, OTHER_PASSWORD, &by(&alice))
+        .is_err());
+    accounts
+        .delete_account(&alice, alice.id, PASSWORD, &by(&alice))
+        .unwrap();
+    accounts
+        .delete_account(&root, bob.id, PASSWORD, &by(&root))
+        .unwrap();
+    accounts.delete_unchecked(carol.id, &by(&carol)).unwrap();
+    assert!(accounts.delete_unchecked(carol.id, &by(&root)).is_err());
+
+    let events = audit.events();
+    let recorded: Vec<(&str, Option<UserId>, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.user_id, e.detail.as_deref()))
+        .collect();
+    let on_bob = |change: &str| format!("user {}: {change}", bob.id);
+    let (robert, nothing) = (on_bob("first_name"), on_bob("nothing"));
+    let (alice_id, bob_id) = (format!("user {}", alice.id), format!("user {}", bob.id));
+    assert_eq!(
+        recorded,
+        [
+            ("admin_changed_user", Some(root.id), Some(robert.as_str())),
+            ("admin_changed_user", Some(root.id), Some(nothing.as_str())),
+            ("account_deleted", Some(alice.id), Some(alice_id.as_str())),
+            ("admin_deleted_user", Some(root.id), Some(bob_id.as_str())),
+            ("account_deleted", Some(carol.id), Some("user carol")),
+        ]
+    );
+    assert!(events.iter().all(
+        |e| e.ip.as_deref() == Some("203.0.113.4") && e.user_agent.as_deref() == Some("tests")
+    ));
 }

@@ -177,7 +177,9 @@ fn registration_with_activation_queues_the_email_with_the_account() {
         Err(UsersError::AccountInactive)
     ));
     assert_eq!(
-        fx.accounts.activate(&uid, &token).unwrap(),
+        fx.accounts
+            .activate(&uid, &token, &Actor::default())
+            .unwrap(),
         Activation::Activated
     );
     assert!(fx.reload(&alice).is_active);
@@ -185,7 +187,9 @@ fn registration_with_activation_queues_the_email_with_the_account() {
 
     // The same link again: the account is already active (djoser's stale token).
     assert_eq!(
-        fx.accounts.activate(&uid, &token).unwrap(),
+        fx.accounts
+            .activate(&uid, &token, &Actor::default())
+            .unwrap(),
         Activation::AlreadyActive
     );
 }
@@ -209,23 +213,26 @@ fn activation_refuses_bad_uids_and_tokens() {
     let (bob_uid, bob_token) = fx.last_link("bob@example.com");
 
     for bad_uid in ["", "nope", "OTk5", "MQ!"] {
-        let error = fx.accounts.activate(bad_uid, &token).unwrap_err();
+        let error = fx
+            .accounts
+            .activate(bad_uid, &token, &Actor::default())
+            .unwrap_err();
         assert_eq!(
             field_messages(&error, "uid"),
             ["Invalid user id or user doesn't exist."],
             "{bad_uid}"
         );
     }
-    invalid_token(fx.accounts.activate(&uid, "wrong"));
-    invalid_token(fx.accounts.activate(&uid, ""));
+    invalid_token(fx.accounts.activate(&uid, "wrong", &Actor::default()));
+    invalid_token(fx.accounts.activate(&uid, "", &Actor::default()));
     // Another account's token does not fit this uid.
-    invalid_token(fx.accounts.activate(&uid, &bob_token));
-    invalid_token(fx.accounts.activate(&bob_uid, &token));
+    invalid_token(fx.accounts.activate(&uid, &bob_token, &Actor::default()));
+    invalid_token(fx.accounts.activate(&bob_uid, &token, &Actor::default()));
     assert!(!fx.reload(&alice).is_active && !fx.reload(&bob).is_active);
 
     // Expired after 3 days.
     fx.clock.advance(Duration::days(3));
-    invalid_token(fx.accounts.activate(&uid, &token));
+    invalid_token(fx.accounts.activate(&uid, &token, &Actor::default()));
     assert!(!fx.reload(&alice).is_active);
 }
 
@@ -245,12 +252,16 @@ fn resend_activation_mails_only_inactive_accounts() {
     assert_ne!(first_token, second_token);
 
     assert_eq!(
-        fx.accounts.activate(&uid, &second_token).unwrap(),
+        fx.accounts
+            .activate(&uid, &second_token, &Actor::default())
+            .unwrap(),
         Activation::Activated
     );
     // The first link now finds an active account.
     assert_eq!(
-        fx.accounts.activate(&uid, &first_token).unwrap(),
+        fx.accounts
+            .activate(&uid, &first_token, &Actor::default())
+            .unwrap(),
         Activation::AlreadyActive
     );
     fx.accounts.resend_activation("alice@example.com").unwrap();
@@ -287,7 +298,7 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
     // A weak password is refused and the token survives.
     let error = fx
         .accounts
-        .reset_password(&uid, &token, "password")
+        .reset_password(&uid, &token, "password", &Actor::default())
         .unwrap_err();
     assert_eq!(
         field_messages(&error, "new_password"),
@@ -295,12 +306,12 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
     );
     let error = fx
         .accounts
-        .reset_password(&uid, &token, "alice")
+        .reset_password(&uid, &token, "alice", &Actor::default())
         .unwrap_err();
     assert!(!field_messages(&error, "new_password").is_empty());
 
     fx.accounts
-        .reset_password(&uid, &token, NEW_PASSWORD)
+        .reset_password(&uid, &token, NEW_PASSWORD, &Actor::default())
         .unwrap();
     assert!(matches!(
         fx.accounts.authenticate("alice", PASSWORD),
@@ -319,7 +330,7 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
     // Single use.
     invalid_token(
         fx.accounts
-            .reset_password(&uid, &token, "Another-Pass-9931"),
+            .reset_password(&uid, &token, "Another-Pass-9931", &Actor::default()),
     );
     fx.accounts.authenticate("alice", NEW_PASSWORD).unwrap();
 }
@@ -338,11 +349,14 @@ fn reset_tokens_expire_after_an_hour() {
         .unwrap();
     let (_, username_token) = fx.last_link("alice@example.com");
     fx.clock.advance(Duration::minutes(1));
-    invalid_token(fx.accounts.reset_password(&uid, &token, NEW_PASSWORD));
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &token, NEW_PASSWORD, &Actor::default()),
+    );
     fx.accounts.authenticate("alice", PASSWORD).unwrap();
     // The other one, made later, still works.
     fx.accounts
-        .reset_username(&uid, &username_token, "alice2")
+        .reset_username(&uid, &username_token, "alice2", &Actor::default())
         .unwrap();
 }
 
@@ -362,11 +376,16 @@ fn a_password_change_kills_outstanding_tokens() {
     fx.accounts
         .set_password(&alice, PASSWORD, NEW_PASSWORD, None, &Actor::default())
         .unwrap();
+    invalid_token(fx.accounts.reset_password(
+        &uid,
+        &reset_token,
+        "Third-Pass-4471",
+        &Actor::default(),
+    ));
     invalid_token(
         fx.accounts
-            .reset_password(&uid, &reset_token, "Third-Pass-4471"),
+            .reset_username(&uid, &username_token, "alice2", &Actor::default()),
     );
-    invalid_token(fx.accounts.reset_username(&uid, &username_token, "alice2"));
     assert!(fx.store.tokens().is_empty());
 
     // And a reset kills the other tokens too.
@@ -379,9 +398,12 @@ fn a_password_change_kills_outstanding_tokens() {
         .unwrap();
     let (_, second) = fx.last_link("alice@example.com");
     fx.accounts
-        .reset_password(&uid, &second, "Third-Pass-4471")
+        .reset_password(&uid, &second, "Third-Pass-4471", &Actor::default())
         .unwrap();
-    invalid_token(fx.accounts.reset_password(&uid, &first, "Fourth-Pass-8812"));
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &first, "Fourth-Pass-8812", &Actor::default()),
+    );
 }
 
 #[test]
@@ -493,14 +515,25 @@ fn tokens_only_work_for_their_purpose() {
     let fx = Fixture::new(true);
     let alice = fx.register("alice");
     let (uid, activation) = fx.last_link("alice@example.com");
-    invalid_token(fx.accounts.reset_password(&uid, &activation, NEW_PASSWORD));
-    invalid_token(fx.accounts.reset_username(&uid, &activation, "other"));
-    fx.accounts.activate(&uid, &activation).unwrap();
+    invalid_token(
+        fx.accounts
+            .reset_password(&uid, &activation, NEW_PASSWORD, &Actor::default()),
+    );
+    invalid_token(
+        fx.accounts
+            .reset_username(&uid, &activation, "other", &Actor::default()),
+    );
+    fx.accounts
+        .activate(&uid, &activation, &Actor::default())
+        .unwrap();
     fx.accounts
         .request_password_reset("alice@example.com")
         .unwrap();
     let (_, reset) = fx.last_link("alice@example.com");
-    invalid_token(fx.accounts.reset_username(&uid, &reset, "other"));
+    invalid_token(
+        fx.accounts
+            .reset_username(&uid, &reset, "other", &Actor::default()),
+    );
     assert_eq!(fx.reload(&alice).username, "alice");
 }
 
@@ -523,23 +556,29 @@ fn username_reset_renames_once() {
     let (uid, token) = fx.last_link("alice@example.com");
 
     // A taken or malformed name is refused and the token survives.
-    let error = fx.accounts.reset_username(&uid, &token, "BOB").unwrap_err();
+    let error = fx
+        .accounts
+        .reset_username(&uid, &token, "BOB", &Actor::default())
+        .unwrap_err();
     assert_eq!(
         field_messages(&error, "new_username"),
         ["A user with that username already exists."]
     );
     let error = fx
         .accounts
-        .reset_username(&uid, &token, "has space")
+        .reset_username(&uid, &token, "has space", &Actor::default())
         .unwrap_err();
     assert_eq!(field_messages(&error, "new_username").len(), 1);
 
     fx.accounts
-        .reset_username(&uid, &token, "alice_renamed")
+        .reset_username(&uid, &token, "alice_renamed", &Actor::default())
         .unwrap();
     assert_eq!(fx.reload(&alice).username, "alice_renamed");
     fx.accounts.authenticate("alice_renamed", PASSWORD).unwrap();
-    invalid_token(fx.accounts.reset_username(&uid, &token, "alice3"));
+    invalid_token(
+        fx.accounts
+            .reset_username(&uid, &token, "alice3", &Actor::default()),
+    );
 }
 
 // ------------------------------------------------------------------ delivery
@@ -683,6 +722,7 @@ fn avatars_are_stored_replaced_and_removed() {
                 ..ProfileUpdate::default()
             },
             AvatarChange::Upload(PNG.to_vec()),
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(user.first_name, "Alice");
@@ -708,6 +748,7 @@ fn avatars_are_stored_replaced_and_removed() {
                     ..ProfileUpdate::default()
                 },
                 AvatarChange::Upload(bad),
+                &Actor::default(),
             )
             .unwrap_err();
         assert!(
@@ -730,6 +771,7 @@ fn avatars_are_stored_replaced_and_removed() {
             user.id,
             ProfileUpdate::default(),
             AvatarChange::Upload(GIF.to_vec()),
+            &Actor::default(),
         )
         .unwrap();
     let second = user.avatar.clone().unwrap();
@@ -745,6 +787,7 @@ fn avatars_are_stored_replaced_and_removed() {
             user.id,
             ProfileUpdate::default(),
             AvatarChange::Remove,
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(user.avatar, None);
@@ -758,11 +801,12 @@ fn avatars_are_stored_replaced_and_removed() {
             user.id,
             ProfileUpdate::default(),
             AvatarChange::Upload(PNG.to_vec()),
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(fx.avatars.names().len(), 1);
     fx.accounts
-        .delete_account(&user, user.id, PASSWORD)
+        .delete_account(&user, user.id, PASSWORD, &Actor::default())
         .unwrap();
     assert!(fx.avatars.names().is_empty());
 
@@ -774,9 +818,12 @@ fn avatars_are_stored_replaced_and_removed() {
             bob.id,
             ProfileUpdate::default(),
             AvatarChange::Upload(PNG.to_vec()),
+            &Actor::default(),
         )
         .unwrap();
-    fx.accounts.delete_unchecked(bob.id).unwrap();
+    fx.accounts
+        .delete_unchecked(bob.id, &Actor::default())
+        .unwrap();
     assert!(fx.avatars.names().is_empty());
 }
 
@@ -800,6 +847,7 @@ fn a_user_only_edits_their_own_avatar_unless_admin() {
             alice.id,
             ProfileUpdate::default(),
             AvatarChange::Upload(PNG.to_vec()),
+            &Actor::default(),
         )
         .unwrap_err();
     assert!(matches!(error, UsersError::NotFound));
@@ -813,6 +861,7 @@ fn a_user_only_edits_their_own_avatar_unless_admin() {
             alice.id,
             ProfileUpdate::default(),
             AvatarChange::Upload(PNG.to_vec()),
+            &Actor::default(),
         )
         .unwrap();
     assert!(alice.avatar.is_some());
@@ -823,24 +872,30 @@ fn an_email_change_waits_for_the_new_address_to_confirm() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");
     let other = fx.register("other");
-    let wrong =
-        fx.accounts
-            .request_email_change(&alice, "not-the-password", "alice@new.example.com");
+    let wrong = fx.accounts.request_email_change(
+        &alice,
+        "not-the-password",
+        "alice@new.example.com",
+        &Actor::default(),
+    );
     assert!(matches!(wrong, Err(UsersError::WrongCurrentPassword)));
-    let taken = fx
-        .accounts
-        .request_email_change(&alice, PASSWORD, other.email.as_deref().unwrap());
+    let taken = fx.accounts.request_email_change(
+        &alice,
+        PASSWORD,
+        other.email.as_deref().unwrap(),
+        &Actor::default(),
+    );
     assert!(taken.unwrap_err().is_taken());
-    let own = fx
-        .accounts
-        .request_email_change(&alice, PASSWORD, "ALICE@example.com");
+    let own =
+        fx.accounts
+            .request_email_change(&alice, PASSWORD, "ALICE@example.com", &Actor::default());
     assert_eq!(
         field_messages(&own.unwrap_err(), "new_email"),
         ["This is already your email address."]
     );
 
     fx.accounts
-        .request_email_change(&alice, PASSWORD, "alice@new.example.com")
+        .request_email_change(&alice, PASSWORD, "alice@new.example.com", &Actor::default())
         .unwrap();
     assert_eq!(fx.emails_to("alice@new.example.com"), 1, "the link");
     assert_eq!(fx.emails_to("alice@example.com"), 1, "the notice");
@@ -851,16 +906,22 @@ fn an_email_change_waits_for_the_new_address_to_confirm() {
 
     let (uid, token) = fx.last_link("alice@new.example.com");
     let (random, _) = token.split_once('.').unwrap();
-    invalid_token(
-        fx.accounts
-            .confirm_email_change(&uid, &format!("{random}.bWFsbG9yeUBleGFtcGxlLmNvbQ")),
-    );
-    fx.accounts.confirm_email_change(&uid, &token).unwrap();
+    invalid_token(fx.accounts.confirm_email_change(
+        &uid,
+        &format!("{random}.bWFsbG9yeUBleGFtcGxlLmNvbQ"),
+        &Actor::default(),
+    ));
+    fx.accounts
+        .confirm_email_change(&uid, &token, &Actor::default())
+        .unwrap();
     assert_eq!(
         fx.reload(&alice).email.as_deref(),
         Some("alice@new.example.com")
     );
-    invalid_token(fx.accounts.confirm_email_change(&uid, &token));
+    invalid_token(
+        fx.accounts
+            .confirm_email_change(&uid, &token, &Actor::default()),
+    );
 }
 
 #[test]
@@ -868,11 +929,14 @@ fn an_email_change_link_expires_after_an_hour() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");
     fx.accounts
-        .request_email_change(&alice, PASSWORD, "alice@new.example.com")
+        .request_email_change(&alice, PASSWORD, "alice@new.example.com", &Actor::default())
         .unwrap();
     let (uid, token) = fx.last_link("alice@new.example.com");
     fx.clock.advance(Duration::minutes(61));
-    invalid_token(fx.accounts.confirm_email_change(&uid, &token));
+    invalid_token(
+        fx.accounts
+            .confirm_email_change(&uid, &token, &Actor::default()),
+    );
     assert_eq!(
         fx.reload(&alice).email.as_deref(),
         Some("alice@example.com")
@@ -898,6 +962,7 @@ fn an_own_email_in_the_profile_starts_the_confirmed_change() {
                 ..ProfileUpdate::default()
             },
             AvatarChange::Keep,
+            &Actor::default(),
         )
         .unwrap();
     assert!(edit.email_change_started);
@@ -913,15 +978,19 @@ fn an_own_email_in_the_profile_starts_the_confirmed_change() {
     // Until the link is used, the reset still works for the old address;
     // once it is, every flow of the old address is over.
     let (uid, token) = fx.last_link("alice@new.example.com");
-    fx.accounts.confirm_email_change(&uid, &token).unwrap();
+    fx.accounts
+        .confirm_email_change(&uid, &token, &Actor::default())
+        .unwrap();
     assert_eq!(
         fx.reload(&alice).email.as_deref(),
         Some("alice@new.example.com")
     );
-    invalid_token(
-        fx.accounts
-            .reset_password(&reset_uid, &reset, "Another-long-pass-42"),
-    );
+    invalid_token(fx.accounts.reset_password(
+        &reset_uid,
+        &reset,
+        "Another-long-pass-42",
+        &Actor::default(),
+    ));
 }
 
 #[test]
@@ -945,12 +1014,107 @@ fn an_admin_email_change_ends_the_flows_of_the_old_address() {
                 ..ProfileUpdate::default()
             },
             AvatarChange::Keep,
+            &Actor::default(),
         )
         .unwrap();
     assert_eq!(edit.changed, ["email"]);
     assert_eq!(edit.user.email.as_deref(), Some("alice@new.example.com"));
-    invalid_token(
-        fx.accounts
-            .reset_password(&uid, &reset, "Another-long-pass-42"),
+    invalid_token(fx.accounts.reset_password(
+        &uid,
+        &reset,
+        "Another-long-pass-42",
+        &Actor::default(),
+    ));
+}
+
+// -------------------------------------------------------------------- audit
+
+#[test]
+fn email_flows_are_audited_once_they_succeed() {
+    let fx = Fixture::new(true);
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let alice = fx.register("alice");
+    let visitor = Actor {
+        user: None,
+        ip: Some("198.51.100.9".into()),
+        user_agent: Some("browser".into()),
+    };
+    let (uid, token) = fx.last_link("alice@example.com");
+    invalid_token(accounts.activate(&uid, "wrong", &visitor));
+    accounts.activate(&uid, &token, &visitor).unwrap();
+    assert_eq!(
+        accounts.activate(&uid, &token, &visitor).unwrap(),
+        Activation::AlreadyActive
     );
+
+    accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    let (uid, token) = fx.last_link("alice@example.com");
+    assert!(accounts
+        .reset_password(&uid, &token, "password", &visitor)
+        .is_err());
+    accounts
+        .reset_password(&uid, &token, NEW_PASSWORD, &visitor)
+        .unwrap();
+    invalid_token(accounts.reset_password(&uid, &token, NEW_PASSWORD, &visitor));
+
+    accounts
+        .request_username_reset("alice@example.com")
+        .unwrap();
+    let (uid, token) = fx.last_link("alice@example.com");
+    assert!(accounts
+        .reset_username(&uid, &token, "has space", &visitor)
+        .is_err());
+    accounts
+        .reset_username(&uid, &token, "alice2", &visitor)
+        .unwrap();
+    assert_eq!(
+        audit.kinds(),
+        ["account_activated", "password_reset", "username_reset"]
+    );
+
+    let alice = fx.reload(&alice);
+    let herself = Actor {
+        user: Some(alice.id),
+        ..visitor.clone()
+    };
+    assert!(accounts
+        .request_email_change(&alice, PASSWORD, "alice@new.example.com", &herself)
+        .is_err());
+    accounts
+        .request_email_change(&alice, NEW_PASSWORD, "alice@new.example.com", &herself)
+        .unwrap();
+    let (uid, token) = fx.last_link("alice@new.example.com");
+    invalid_token(accounts.confirm_email_change(&uid, "wrong.token", &visitor));
+    accounts
+        .confirm_email_change(&uid, &token, &visitor)
+        .unwrap();
+    let edit = ProfileUpdate {
+        email: Some("alice@third.example.com".into()),
+        current_password: Some(NEW_PASSWORD.into()),
+        ..ProfileUpdate::default()
+    };
+    let alice = fx.reload(&alice);
+    accounts
+        .edit_profile(&alice, alice.id, edit, AvatarChange::Keep, &herself)
+        .unwrap();
+
+    assert_eq!(
+        audit.kinds(),
+        [
+            "account_activated",
+            "password_reset",
+            "username_reset",
+            "email_change_requested",
+            "email_changed",
+            "email_change_requested",
+        ]
+    );
+    let events = audit.events();
+    assert!(events.iter().all(|e| e.user_id == Some(alice.id)
+        && e.ip.as_deref() == Some("198.51.100.9")
+        && e.user_agent.as_deref() == Some("browser")
+        && e.detail.is_none()));
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use sesame_tokens::{Session, TokensError};
 
-use super::login::actor_of;
+use super::login::{actor_of, anonymous_actor};
 use super::primary::{checked, fields, users_error};
 use super::{page_of, run, storage_failure, Drf};
 use crate::fields::{FieldIssue, IssueKind};
@@ -278,10 +278,13 @@ async fn set_email(
     let password = f.required("current_password");
     let new_email = f.required("new_email");
     checked(f)?;
+    let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.request_email_change(&caller.user, &password, &new_email))
-        .await?
-        .map_err(users_error)?;
+    run::<Drf, _, _>(move || {
+        accounts.request_email_change(&caller.user, &password, &new_email, &actor)
+    })
+    .await?
+    .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -304,8 +307,9 @@ async fn set_email_confirm(
     let uid = f.required("uid");
     let token = f.required("token");
     checked(f)?;
+    let actor = anonymous_actor(&request, &state);
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.confirm_email_change(&uid, &token))
+    run::<Drf, _, _>(move || accounts.confirm_email_change(&uid, &token, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())

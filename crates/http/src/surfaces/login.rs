@@ -67,6 +67,11 @@ pub(crate) fn actor_of(request: &HttpRequest, state: &AppState, user: UserId) ->
     }
 }
 
+/// The actor of a request made as no account (a link from an email).
+pub(crate) fn anonymous_actor(request: &HttpRequest, state: &AppState) -> Actor {
+    client_actor(client_info(request, &state.settings))
+}
+
 /// The actor of a request that proves no account yet.
 pub(crate) fn client_actor(client: ClientInfo) -> Actor {
     Actor {

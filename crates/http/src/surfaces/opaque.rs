@@ -11,7 +11,7 @@ use serde_json::json;
 use sesame_tokens::TokensError;
 use sesame_users::{FieldProblem, Registration, User, UsersError};
 
-use super::login::{client_actor, login_service, refusal};
+use super::login::{actor_of, client_actor, login_service, refusal};
 use super::{body_fields, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
@@ -308,9 +308,10 @@ async fn delete_user(
             "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
         ));
     }
+    let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
     let id = target.id;
-    run::<Opaque, _, _>(move || accounts.delete_unchecked(id))
+    run::<Opaque, _, _>(move || accounts.delete_unchecked(id, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::Ok().json(json!({

@@ -2,15 +2,14 @@
 //! Django REST framework's error shapes.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use sesame_kernel::UserId;
 use sesame_tokens::TokensError;
-use sesame_users::{AvatarChange, ProfileEdit, ProfileUpdate, Registration, User, UsersError};
+use sesame_users::{AvatarChange, ProfileUpdate, Registration, User, UsersError};
 
 use super::login::{actor_of, log_in};
 use super::{body_fields, page_of, run, storage_failure};
-use crate::audit;
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::fields::{FieldIssue, Fields};
@@ -537,39 +536,14 @@ async fn update(
         is_staff: f.optional_bool("is_staff"),
     };
     checked(f)?;
+    let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
-    let actor = caller.user.id;
-    let edit =
-        run::<Drf, _, _>(move || accounts.edit_profile(&caller.user, target, update, avatar))
-            .await?
-            .map_err(users_error)?;
-    if let Some(note) = audit_note(actor, &edit) {
-        request.extensions_mut().insert(note);
-    }
+    let edit = run::<Drf, _, _>(move || {
+        accounts.edit_profile(&caller.user, target, update, avatar, &actor)
+    })
+    .await?
+    .map_err(users_error)?;
     Ok(HttpResponse::Ok().json(user_json(&edit.user)))
-}
-
-/// What the audit log records for a profile edit: an admin's change of
-/// another account, with what changed; a started email change.
-fn audit_note(actor: UserId, edit: &ProfileEdit) -> Option<audit::Note> {
-    if edit.user.id != actor {
-        let changed = if edit.changed.is_empty() {
-            "nothing".to_owned()
-        } else {
-            edit.changed.join(", ")
-        };
-        Some(audit::Note {
-            kind: "admin_changed_user",
-            detail: Some(format!("user {}: {changed}", edit.user.id)),
-        })
-    } else if edit.email_change_started {
-        Some(audit::Note {
-            kind: "email_change_requested",
-            detail: None,
-        })
-    } else {
-        None
-    }
 }
 
 /// Delete the caller's account.
@@ -628,10 +602,13 @@ async fn delete(
     let mut f = fields(&state, &request, payload).await?;
     let current_password = f.required("current_password");
     checked(f)?;
+    let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.delete_account(&caller.user, target, &current_password))
-        .await?
-        .map_err(users_error)?;
+    run::<Drf, _, _>(move || {
+        accounts.delete_account(&caller.user, target, &current_password, &actor)
+    })
+    .await?
+    .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,6 +7,7 @@ use sesame_users::{AccountService, Activation, UsersError};
 
 use super::{checked, fields, users_error, Drf};
 use crate::openapi::schemas as doc;
+use crate::surfaces::login::anonymous_actor;
 use crate::surfaces::run;
 use crate::{ApiError, AppState};
 
@@ -63,8 +64,9 @@ async fn activation(
     let uid = f.required("uid");
     let token = f.required("token");
     checked(f)?;
+    let actor = anonymous_actor(&request, &state);
     let accounts = state.accounts.clone();
-    match run::<Drf, _, _>(move || accounts.activate(&uid, &token))
+    match run::<Drf, _, _>(move || accounts.activate(&uid, &token, &actor))
         .await?
         .map_err(users_error)?
     {
@@ -189,8 +191,9 @@ async fn reset_password_confirm(
             "The two password fields didn't match.",
         ));
     }
+    let actor = anonymous_actor(&request, &state);
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.reset_password(&uid, &token, &new_password))
+    run::<Drf, _, _>(move || accounts.reset_password(&uid, &token, &new_password, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())
@@ -223,8 +226,9 @@ async fn reset_username_confirm(
             "The two username fields didn't match.",
         ));
     }
+    let actor = anonymous_actor(&request, &state);
     let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || accounts.reset_username(&uid, &token, &new_username))
+    run::<Drf, _, _>(move || accounts.reset_username(&uid, &token, &new_username, &actor))
         .await?
         .map_err(users_error)?;
     Ok(HttpResponse::NoContent().finish())
