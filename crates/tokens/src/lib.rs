@@ -299,8 +299,8 @@
 mod cache;
 mod error;
 mod jwt;
-mod login;
 mod keys;
+mod login;
 mod mfa;
 mod ports;
 mod service;
@@ -310,12 +310,12 @@ pub use cache::AuthCache;
 pub use error::TokensError;
 pub use jwt::JwtKeys;
 pub(crate) use jwt::{Claims, TokenType};
+pub use keys::{
+    KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
+};
 pub use login::{
     Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
     SECOND_FACTOR_ALERT_AFTER,
-};
-pub use keys::{
-    KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
 };
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
