@@ -106,10 +106,13 @@ backend_tests! {
 
     fn an_email_committed_before_a_crash_is_sent_after_it(backend) {
         let (database_url, _kept) = shared_database(&backend);
+        // The same deployment restarted: the key the signing keys are sealed with is kept.
+        let jwt_secret = "a-restart-keeps-its-jwt-secret-0123456789".to_owned();
         let dead = TestSmtpServer::start().stop();
         let first = TestApp::spawn_with(&backend, |c| {
             smtp_config(c, &format!("smtp://127.0.0.1:{dead}"));
             c.database.url = Some(database_url.clone());
+            c.tokens.jwt_secret = Some(jwt_secret.clone());
         });
         register(&first, "alice");
         // The instance that committed the account and its email stops
@@ -120,6 +123,7 @@ backend_tests! {
         let second = TestApp::spawn_with(&backend, |c| {
             smtp_config(c, &server.url());
             c.database.url = Some(database_url.clone());
+            c.tokens.jwt_secret = Some(jwt_secret.clone());
         });
         let received = server.wait_for(1, Duration::from_secs(15));
         assert_eq!(received.len(), 1, "the committed email was lost");

@@ -275,7 +275,13 @@ impl KeyRing {
                 None => None,
             };
             let private = if key.state == KeyState::Active || jwk.is_none() {
-                Some(cipher.decrypt(&key.sealed_private).ok_or_else(unusable)?)
+                Some(cipher.decrypt(&key.sealed_private).ok_or_else(|| {
+                    TokensError::Signing(format!(
+                        "signing key {} is sealed with another secret: give every instance on this \
+                         database the same tokens.jwt_secret (or data dir)",
+                        key.kid
+                    ))
+                })?)
             } else {
                 None
             };
