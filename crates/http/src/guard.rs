@@ -8,9 +8,10 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
 use crate::client::client_ip;
+use crate::openapi::ErrorShape;
 use crate::surfaces::{Drf, FastApi};
 use crate::surfaces::{MessageShape, Opaque};
-use crate::{ApiError, AppState, Shape};
+use crate::{ApiError, AppState, Routes, Shape};
 
 /// Paths where credentials are checked, tokens issued or email flows started.
 const CREDENTIAL_PATHS: [&str; 22] = [
@@ -42,17 +43,17 @@ pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {
     (method == Method::POST && CREDENTIAL_PATHS.contains(&path)) || path.starts_with("/auth/mfa/")
 }
 
-/// A 429 worded by the surface that owns `path`.
-fn too_many(path: &str, retry_after: u64) -> ApiError {
+/// A 429 worded by the surface that serves `path` (as [`Routes`] knows it;
+/// primary's shape for a path it does not know).
+fn too_many(routes: Option<&Routes>, path: &str, retry_after: u64) -> ApiError {
     let message = "Too many requests. Try again later.";
     let status = StatusCode::TOO_MANY_REQUESTS;
-    let error = match path {
-        "/register" | "/login" | "/auth/" | "/auth/token" => FastApi::message(status, message),
-        "/auth/register" | "/auth/re-authenticate" => {
-            Opaque::message(status, "Trop de tentatives : réessayez plus tard")
-        }
-        "/auth/signup" | "/auth/login" | "/auth/refresh" => MessageShape::message(status, message),
-        _ => Drf::message(status, message),
+    let shape = routes.map_or(ErrorShape::None, |routes| routes.shape(path));
+    let error = match shape {
+        ErrorShape::FastApi => FastApi::message(status, message),
+        ErrorShape::Opaque => Opaque::message(status, "Trop de tentatives : réessayez plus tard"),
+        ErrorShape::Message => MessageShape::message(status, message),
+        ErrorShape::Drf | ErrorShape::None => Drf::message(status, message),
     };
     error.with_retry_after(retry_after)
 }
@@ -69,7 +70,9 @@ pub async fn credential_guard(
         if let Some(state) = request.app_data::<web::Data<AppState>>() {
             if let Some(ip) = client_ip(request.request(), &state.settings) {
                 if let Err(wait) = state.limits.check_ip(ip) {
-                    let response = too_many(path, wait).error_response();
+                    let routes = request.app_data::<web::Data<Routes>>();
+                    let response =
+                        too_many(routes.map(|r| r.as_ref()), path, wait).error_response();
                     return Ok(request.into_response(response));
                 }
             }
