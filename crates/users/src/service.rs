@@ -738,12 +738,7 @@ impl AccountService {
 fn same_address(stored: Option<&str>, new: Option<&Email>) -> bool {
     match (stored, new) {
         (None, None) => true,
-        (Some(stored), Some(new)) => {
-            let key = Email::parse(stored, "email")
-                .map(|e| e.key())
-                .unwrap_or_else(|_| stored.trim().to_lowercase());
-            key == new.key()
-        }
+        (Some(stored), Some(new)) => crate::identity_key(stored) == new.key(),
         _ => false,
     }
 }
