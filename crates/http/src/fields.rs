@@ -1,16 +1,9 @@
 use serde_json::{Map, Value};
-use sesame_users::FieldError;
 
-/// Where a bad value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Location {
-    /// The request body.
-    Body,
-    /// The query string.
-    Query,
-}
+use crate::wire::{Expected, FieldIssue, Problem};
 
-/// What is wrong with a value.
+/// What is wrong with a value (the words of the field reader; the wire
+/// types say it with [`Problem`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueKind {
     /// Absent.
@@ -19,51 +12,25 @@ pub enum IssueKind {
     Null,
     /// Of another JSON type than expected.
     WrongType,
+    /// Not a boolean where one is expected.
+    NotBoolean,
     /// Not an integer where one is expected.
     NotInteger,
-    /// Empty.
-    Blank,
     /// Present but refused.
     Invalid,
 }
 
-/// One bad input value, before a surface words it in its own shape.
-#[derive(Debug, Clone)]
-pub struct FieldIssue {
-    /// The field name.
-    pub field: String,
-    /// Body or query.
-    pub location: Location,
-    /// The kind of problem.
-    pub kind: IssueKind,
-    /// The message, in Django REST framework's words.
-    pub message: String,
-}
-
-impl FieldIssue {
-    pub(crate) fn new(field: &str, kind: IssueKind, message: impl Into<String>) -> Self {
-        FieldIssue {
-            field: field.to_owned(),
-            location: Location::Body,
-            kind,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn in_query(mut self) -> Self {
-        self.location = Location::Query;
-        self
-    }
-}
-
-impl From<&FieldError> for FieldIssue {
-    fn from(error: &FieldError) -> Self {
-        let kind = match error.problem {
-            sesame_users::FieldProblem::Blank => IssueKind::Blank,
-            _ => IssueKind::Invalid,
-        };
-        FieldIssue::new(&error.field, kind, error.message.clone())
-    }
+/// An issue of this kind with `field`, worded by default as `message`.
+pub(crate) fn issue(field: &str, kind: IssueKind, message: &str) -> FieldIssue {
+    let problem = match kind {
+        IssueKind::Missing => Problem::Missing,
+        IssueKind::Null => Problem::Null,
+        IssueKind::WrongType => Problem::WrongType(Expected::String),
+        IssueKind::NotBoolean => Problem::WrongType(Expected::Boolean),
+        IssueKind::NotInteger => Problem::WrongType(Expected::Integer),
+        IssueKind::Invalid => return FieldIssue::invalid(field, "invalid", message),
+    };
+    FieldIssue::new(field, problem)
 }
 
 /// A JSON number as an integer: `3`, or `3.0` (JSON Schema, and pydantic's
@@ -144,7 +111,7 @@ impl Fields {
             Some(_) => None,
         };
         if parsed.is_none() {
-            self.issue(name, IssueKind::WrongType, "Must be a valid boolean.");
+            self.issue(name, IssueKind::NotBoolean, "Must be a valid boolean.");
         }
         parsed
     }
@@ -170,7 +137,7 @@ impl Fields {
 
     /// Records a problem found by the caller.
     pub(crate) fn issue(&mut self, name: &str, kind: IssueKind, message: &str) {
-        self.issues.push(FieldIssue::new(name, kind, message));
+        self.issues.push(issue(name, kind, message));
     }
 
     /// The problems found so far.
@@ -221,13 +188,16 @@ mod tests {
         assert_eq!(f.required("d"), "");
         assert_eq!(f.optional("e"), None);
         let issues = f.finish().unwrap_err();
-        let kinds: Vec<_> = issues.iter().map(|i| (i.field.as_str(), i.kind)).collect();
+        let kinds: Vec<_> = issues
+            .iter()
+            .map(|i| (i.field.as_str(), i.problem.clone()))
+            .collect();
         assert_eq!(
             kinds,
             [
-                ("b", IssueKind::WrongType),
-                ("c", IssueKind::Null),
-                ("d", IssueKind::Missing)
+                ("b", Problem::WrongType(Expected::String)),
+                ("c", Problem::Null),
+                ("d", Problem::Missing)
             ]
         );
     }

@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use actix_web::HttpRequest;
 use sesame_kernel::Page;
 
-use crate::fields::{FieldIssue, IssueKind};
+use crate::fields::{issue, IssueKind};
+use crate::wire::FieldIssue;
 
 /// The query string as name → value (the last value wins).
 pub(crate) fn query_map(request: &HttpRequest) -> HashMap<String, String> {
@@ -22,7 +23,7 @@ pub(crate) fn page(query: &HashMap<String, String>) -> Result<Page, Vec<FieldIss
             Ok(n) if n >= 0 => Some(n),
             Ok(_) => {
                 issues.push(
-                    FieldIssue::new(
+                    issue(
                         name,
                         IssueKind::Invalid,
                         "Ensure this value is greater than or equal to 0.",
@@ -33,8 +34,7 @@ pub(crate) fn page(query: &HashMap<String, String>) -> Result<Page, Vec<FieldIss
             }
             Err(_) => {
                 issues.push(
-                    FieldIssue::new(name, IssueKind::NotInteger, "A valid integer is required.")
-                        .in_query(),
+                    issue(name, IssueKind::NotInteger, "A valid integer is required.").in_query(),
                 );
                 None
             }

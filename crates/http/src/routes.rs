@@ -11,11 +11,13 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 use utoipa::openapi::PathItem;
 
-use crate::openapi::ErrorShape;
-use crate::surfaces::{api_parts, Drf, FastApi, MessageShape, Opaque, Surface};
-use crate::{ApiError, HttpSettings, Shape};
+use crate::declare::{Answers, Part};
+use crate::shape::ErrorShape;
+use crate::surfaces::{api_parts, parts, Drf, FastApi, MessageShape, Opaque, Surface};
+use crate::HttpSettings;
 
-/// The served paths: their patterns, methods and error shapes.
+/// The served paths: their patterns, methods, credential methods and the
+/// words of their surface.
 pub struct Routes {
     entries: Vec<Entry>,
 }
@@ -23,28 +25,56 @@ pub struct Routes {
 struct Entry {
     pattern: ResourceDef,
     methods: Vec<Method>,
-    shape: ErrorShape,
+    credential: bool,
+    answers: Answers,
+}
+
+/// The words of a surface that has not declared its routes in a [`Part`] yet.
+fn legacy_answers(shape: ErrorShape) -> Answers {
+    match shape {
+        ErrorShape::Drf => Answers::of::<Drf>(),
+        ErrorShape::FastApi | ErrorShape::None => Answers::of::<FastApi>(),
+        ErrorShape::Opaque => Answers::of::<Opaque>(),
+        ErrorShape::Message => Answers::of::<MessageShape>(),
+    }
 }
 
 impl Routes {
-    /// The routes of the enabled surfaces (from the API document) and the
-    /// served paths the document leaves out.
+    /// The routes of the enabled surfaces, as they declare them, and the
+    /// served paths no surface declares.
     pub fn new(settings: &HttpSettings) -> Routes {
-        let mut entries: Vec<Entry> = api_parts(settings)
+        let mut entries: Vec<Entry> = parts(settings)
             .into_iter()
-            .flat_map(|(_, shape, part)| {
-                part.paths.paths.into_iter().map(move |(path, item)| Entry {
-                    pattern: ResourceDef::new(path),
-                    methods: methods_of(&item),
-                    shape,
+            .flat_map(|part: Part| {
+                let answers = part.answers;
+                part.routes.into_iter().map(move |route| Entry {
+                    pattern: ResourceDef::new(route.path),
+                    methods: route.methods,
+                    credential: route.credential,
+                    answers,
                 })
             })
             .collect();
+        entries.extend(
+            api_parts(settings)
+                .into_iter()
+                .flat_map(|(_, shape, part)| {
+                    part.paths.paths.into_iter().flat_map(move |(path, item)| {
+                        methods_of(&item).into_iter().map(move |method| Entry {
+                            credential: crate::guard::is_credential_route(&method, &path),
+                            pattern: ResourceDef::new(path.as_str()),
+                            methods: vec![method],
+                            answers: legacy_answers(shape),
+                        })
+                    })
+                }),
+        );
         let mut get = |path: &str, shape| {
             entries.push(Entry {
                 pattern: ResourceDef::new(path),
                 methods: vec![Method::GET],
-                shape,
+                credential: false,
+                answers: legacy_answers(shape),
             })
         };
         get("/openapi.json", ErrorShape::None);
@@ -73,11 +103,18 @@ impl Routes {
             .collect()
     }
 
-    /// The error shape of the surface serving `path`.
-    pub(crate) fn shape(&self, path: &str) -> ErrorShape {
+    /// Whether `method` on `path` is a declared credential route.
+    pub(crate) fn is_credential(&self, method: &Method, path: &str) -> bool {
+        self.matching(path)
+            .any(|entry| entry.credential && entry.methods.contains(method))
+    }
+
+    /// The words of the surface serving `path` (FastAPI's for a path no
+    /// surface serves).
+    pub(crate) fn answers(&self, path: &str) -> Answers {
         self.matching(path)
             .next()
-            .map_or(ErrorShape::None, |entry| entry.shape)
+            .map_or_else(|| legacy_answers(ErrorShape::None), |entry| entry.answers)
     }
 
     fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> {
@@ -109,23 +146,6 @@ fn methods_of(item: &PathItem) -> Vec<Method> {
     .collect()
 }
 
-/// An error of `status` in `shape`, with a machine code for the shapes
-/// that carry one.
-pub(crate) fn shaped(
-    shape: ErrorShape,
-    status: StatusCode,
-    message: &str,
-    french: &str,
-    code: &str,
-) -> ApiError {
-    match shape {
-        ErrorShape::Drf => Drf::coded(status, message, code),
-        ErrorShape::FastApi | ErrorShape::None => FastApi::message(status, message),
-        ErrorShape::Opaque => Opaque::message(status, french),
-        ErrorShape::Message => MessageShape::message(status, message),
-    }
-}
-
 /// Turns the 404 (no route) or bare 405 (a resource without that method)
 /// of a known path asked with a method it does not serve into a 405 with
 /// `Allow`, in the shape of the surface serving that path.
@@ -148,22 +168,7 @@ pub async fn method_not_allowed(
     if allowed.is_empty() || allowed.contains(&method) {
         return Ok(response);
     }
-    let shape = routes.shape(path);
-    let error = if shape == ErrorShape::Drf {
-        Drf::coded(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{method}\" not allowed."),
-            "method_not_allowed",
-        )
-    } else {
-        shaped(
-            shape,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-            &format!("Méthode {method} non autorisée"),
-            "method_not_allowed",
-        )
-    };
+    let error = (routes.answers(path).method_not_allowed)(&method);
     let mut answer = error.error_response();
     let list = allowed
         .iter()
@@ -190,6 +195,7 @@ mod tests {
         assert_eq!(routes.allowed("/auth/users/"), [Method::GET, Method::POST]);
         assert_eq!(routes.allowed("/events/7"), routes.allowed("/events/8"));
         assert!(routes.allowed("/nowhere").is_empty());
-        assert_eq!(routes.shape("/auth/register"), ErrorShape::Opaque);
+        assert!(routes.is_credential(&Method::POST, "/auth/token"));
+        assert!(!routes.is_credential(&Method::GET, "/"));
     }
 }

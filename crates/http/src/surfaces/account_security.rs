@@ -10,7 +10,7 @@ use sesame_tokens::{Session, TokensError};
 use super::login::{actor_of, anonymous_actor};
 use super::primary::{checked, fields, users_error};
 use super::{page_of, run, storage_failure, Drf};
-use crate::fields::{FieldIssue, IssueKind};
+use crate::fields::{issue, IssueKind};
 use crate::openapi::schemas as doc;
 use crate::query::query_map;
 use crate::time::rfc3339;
@@ -347,7 +347,7 @@ async fn audit_log(
         .filter(|u| !u.is_empty())
     {
         Some(raw) => Some(raw.parse::<i64>().map(UserId).map_err(|_| {
-            Drf::invalid(&[FieldIssue::new(
+            Drf::invalid(&[issue(
                 "user",
                 IssueKind::NotInteger,
                 "A valid integer is required.",

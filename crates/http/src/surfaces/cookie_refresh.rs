@@ -13,9 +13,10 @@ use super::login::log_in;
 use super::{body_fields, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
+use crate::fields::Fields;
 use crate::openapi::schemas as doc;
-use crate::shape::{AuthFailure, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::wire::FieldIssue;
 use crate::{ApiError, AppState};
 use sesame_tokens::Credentials;
 
@@ -23,6 +24,8 @@ use sesame_tokens::Credentials;
 pub struct MessageShape;
 
 impl Shape for MessageShape {
+    const DOCUMENTED: ErrorShape = ErrorShape::Message;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         ApiError::new(status, json!({ "message": message }))
     }
@@ -30,7 +33,7 @@ impl Shape for MessageShape {
     fn invalid(issues: &[FieldIssue]) -> ApiError {
         let message = issues
             .iter()
-            .map(|issue| format!("{}: {}", issue.field, issue.message))
+            .map(|issue| format!("{}: {}", issue.field, issue.message()))
             .collect::<Vec<_>>()
             .join("; ");
         Self::message(StatusCode::BAD_REQUEST, &message)

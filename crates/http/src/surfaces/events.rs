@@ -12,10 +12,11 @@ use sesame_events::{
 use super::FastApi;
 use super::{page_of, run, storage_failure};
 use crate::body::read_object;
-use crate::fields::{integer_of, FieldIssue, Fields, IssueKind};
+use crate::fields::{integer_of, issue, Fields, IssueKind};
 use crate::openapi::{schemas as doc, OptionalBodies};
 use crate::query::query_map;
 use crate::shape::Shape;
+use crate::wire::FieldIssue;
 use crate::{ApiError, AppState, Bearer};
 
 type Authenticated = Bearer<FastApi>;
@@ -84,12 +85,9 @@ fn attendee_json(attendee: &Attendee) -> Value {
 /// Words an event error in this surface's shape.
 fn events_error(error: EventError) -> ApiError {
     match error {
-        EventError::Invalid(errors) => FastApi::invalid(
-            &errors
-                .iter()
-                .map(|e| FieldIssue::new(&e.field, IssueKind::Invalid, e.message.clone()))
-                .collect::<Vec<_>>(),
-        ),
+        EventError::Invalid(errors) => {
+            FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
         EventError::TitleTaken => FastApi::message(
             StatusCode::BAD_REQUEST,
             "An event with this title already exists",
@@ -204,7 +202,7 @@ fn filter_of(request: &HttpRequest) -> Result<EventFilter, ApiError> {
         let date = parse_date(raw);
         if date.is_none() {
             issues.push(
-                FieldIssue::new(
+                issue(
                     name,
                     IssueKind::Invalid,
                     "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.",

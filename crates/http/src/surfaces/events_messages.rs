@@ -13,9 +13,10 @@ use super::{body_fields, page_of, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields, IssueKind, Location};
+use crate::fields::Fields;
 use crate::openapi::schemas as doc;
-use crate::shape::{AuthFailure, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::wire::{Expected, FieldIssue, Location, Problem};
 use crate::{ApiError, AppState, Bearer};
 use sesame_tokens::Credentials;
 
@@ -30,6 +31,8 @@ impl FastApi {
 }
 
 impl Shape for FastApi {
+    const DOCUMENTED: ErrorShape = ErrorShape::FastApi;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         Self::detail(status, message)
     }
@@ -42,21 +45,33 @@ impl Shape for FastApi {
                     Location::Body => "body",
                     Location::Query => "query",
                 };
-                let (kind, message) = match issue.kind {
-                    IssueKind::Missing => ("missing", "Field required".to_owned()),
-                    IssueKind::NotInteger if issue.location == Location::Query => (
+                let (kind, message) = match &issue.problem {
+                    Problem::Missing => ("missing", "Field required".to_owned()),
+                    Problem::WrongType(Expected::Integer) if issue.location == Location::Query => (
                         "int_parsing",
                         "Input should be a valid integer, unable to parse string as an integer"
                             .to_owned(),
                     ),
-                    IssueKind::NotInteger => {
+                    Problem::WrongType(Expected::Integer) => {
                         ("int_type", "Input should be a valid integer".to_owned())
                     }
-                    IssueKind::Null | IssueKind::WrongType => {
+                    Problem::WrongType(Expected::Boolean) => {
+                        ("bool_type", "Input should be a valid boolean".to_owned())
+                    }
+                    Problem::WrongType(Expected::Number) => {
+                        ("float_type", "Input should be a valid number".to_owned())
+                    }
+                    Problem::WrongType(Expected::Object) => {
+                        ("dict_type", "Input should be a valid dictionary".to_owned())
+                    }
+                    Problem::WrongType(Expected::Array) => {
+                        ("list_type", "Input should be a valid list".to_owned())
+                    }
+                    Problem::Null | Problem::WrongType(Expected::String) => {
                         ("string_type", "Input should be a valid string".to_owned())
                     }
-                    IssueKind::Blank | IssueKind::Invalid => {
-                        ("value_error", format!("Value error, {}", issue.message))
+                    Problem::Invalid { .. } => {
+                        ("value_error", format!("Value error, {}", issue.message()))
                     }
                 };
                 json!({"type": kind, "loc": [location, issue.field], "msg": message})

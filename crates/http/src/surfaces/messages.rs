@@ -11,7 +11,7 @@ use sesame_messaging::{Message, MessageEvent, MessageNotifier, MessagingError};
 
 use super::events_messages::FastApi;
 use super::{body_fields, page_of, run, storage_failure};
-use crate::fields::{FieldIssue, IssueKind};
+use crate::fields::{issue, IssueKind};
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
 use crate::time::rfc3339;
@@ -78,7 +78,7 @@ impl MessageNotifier for MessageFrames {
 fn messaging_error(error: MessagingError) -> ApiError {
     match error {
         MessagingError::InvalidContent(reason) => {
-            FastApi::invalid(&[FieldIssue::new("content", IssueKind::Invalid, reason)])
+            FastApi::invalid(&[issue("content", IssueKind::Invalid, &reason)])
         }
         MessagingError::ReceiverNotFound => {
             FastApi::message(StatusCode::NOT_FOUND, "Receiver not found")

@@ -5,10 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::blocking::blocking;
-use crate::body::{read_object, read_object_or_form};
+use crate::body::read_object;
+use crate::declare::Part;
 use crate::fields::Fields;
-use crate::openapi::ErrorShape;
 use crate::query::{page, query_map};
+use crate::shape::ErrorShape;
 use crate::{ApiError, AppState, HttpSettings, Shape};
 use sesame_kernel::Page;
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -77,6 +78,9 @@ impl Surface {
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     ops::configure(config);
     crate::openapi::configure(config, settings);
+    for part in parts(settings) {
+        part.mount(config);
+    }
     for surface in &settings.surfaces {
         match surface {
             Surface::Primary => {
@@ -89,11 +93,24 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
                 events::configure(config);
                 messages::configure(config);
             }
-            Surface::TokenForm => token_form::configure(config),
+            Surface::TokenForm => {}
             Surface::Opaque => opaque::configure(config),
             Surface::CookieRefresh => cookie_refresh::configure(config),
         }
     }
+}
+
+/// The routes of every enabled surface, as each declares them, in the
+/// order they are matched.
+pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
+    settings
+        .surfaces
+        .iter()
+        .flat_map(|surface| match surface {
+            Surface::TokenForm => vec![token_form::part()],
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// The OpenAPI parts of the operational routes and of every enabled
@@ -113,9 +130,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
                 parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
                 parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
             }
-            Surface::TokenForm => {
-                parts.push((tag, ErrorShape::FastApi, token_form::Api::openapi()))
-            }
+            Surface::TokenForm => {}
             Surface::Opaque => parts.push((tag, ErrorShape::Opaque, opaque::Api::openapi())),
             Surface::CookieRefresh => {
                 parts.push((tag, ErrorShape::Message, cookie_refresh::Api::openapi()))
@@ -137,18 +152,6 @@ pub(crate) async fn body_fields<S: Shape>(
     payload: web::Payload,
 ) -> Result<Fields, ApiError> {
     read_object(request, payload, state.settings.max_json_bytes)
-        .await
-        .map(Fields::new)
-        .map_err(S::body_error)
-}
-
-/// [`body_fields`], also from a form body (only where a contract asks for one).
-pub(crate) async fn form_fields<S: Shape>(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    read_object_or_form(request, payload, state.settings.max_json_bytes)
         .await
         .map(Fields::new)
         .map_err(S::body_error)

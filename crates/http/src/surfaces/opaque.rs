@@ -16,10 +16,11 @@ use super::{body_fields, run, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
+use crate::fields::Fields;
 use crate::openapi::{empty_parameter_route, schemas as doc};
-use crate::shape::{AuthFailure, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::time::rfc3339;
+use crate::wire::FieldIssue;
 use crate::{ApiError, AppState};
 use sesame_tokens::Credentials;
 
@@ -33,6 +34,8 @@ impl Opaque {
 }
 
 impl Shape for Opaque {
+    const DOCUMENTED: ErrorShape = ErrorShape::Opaque;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         Self::error(status, message)
     }
@@ -40,10 +43,14 @@ impl Shape for Opaque {
     fn invalid(issues: &[FieldIssue]) -> ApiError {
         let message = issues
             .iter()
-            .map(|issue| format!("'{}' : {}", capitalized(&issue.field), issue.message))
+            .map(|issue| format!("'{}' : {}", capitalized(&issue.field), issue.message()))
             .collect::<Vec<_>>()
             .join(" ; ");
         Self::error(StatusCode::BAD_REQUEST, &message)
+    }
+
+    fn refusal(status: StatusCode, _english: &str, french: &str, _code: &str) -> ApiError {
+        Self::error(status, french)
     }
 
     fn unauthorized(failure: AuthFailure) -> ApiError {

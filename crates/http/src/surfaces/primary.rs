@@ -1,7 +1,7 @@
 //! Surface `primary`: accounts and JWT in djoser's layout (seed 004), with
 //! Django REST framework's error shapes.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use sesame_kernel::UserId;
@@ -12,10 +12,11 @@ use super::login::{actor_of, log_in};
 use super::{body_fields, page_of, run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
+use crate::fields::Fields;
 use crate::openapi::{schemas as doc, OptionalBodies};
-use crate::shape::{AuthFailure, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::time::rfc3339;
+use crate::wire::FieldIssue;
 use crate::{ApiError, AppState, Bearer};
 use sesame_tokens::Credentials;
 
@@ -33,6 +34,8 @@ impl Drf {
 }
 
 impl Shape for Drf {
+    const DOCUMENTED: ErrorShape = ErrorShape::Drf;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         let code = match status {
             StatusCode::BAD_REQUEST => "invalid",
@@ -52,6 +55,14 @@ impl Shape for Drf {
         Self::detail(status, message, code)
     }
 
+    fn method_not_allowed(method: &Method) -> ApiError {
+        Self::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{method}\" not allowed."),
+            "method_not_allowed",
+        )
+    }
+
     fn invalid(issues: &[FieldIssue]) -> ApiError {
         let mut body = Map::new();
         for issue in issues {
@@ -59,7 +70,7 @@ impl Shape for Drf {
                 .entry(issue.field.clone())
                 .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(list) = messages {
-                list.push(Value::String(issue.message.clone()));
+                list.push(Value::String(issue.message().to_owned()));
             }
         }
         ApiError::new(StatusCode::BAD_REQUEST, Value::Object(body))
