@@ -69,6 +69,16 @@ impl FieldError {
         self
     }
 
+    /// A `field` longer than `max` characters.
+    pub(crate) fn max_length(field: impl Into<String>, max: usize) -> Self {
+        Self::new(
+            field,
+            format!("Ensure this field has no more than {max} characters."),
+        )
+        .coded("max_length")
+        .param("max", max)
+    }
+
     /// An empty `field`.
     pub fn blank(field: impl Into<String>) -> Self {
         Self::with_problem(field, FieldProblem::Blank, "This field may not be blank.")

@@ -64,14 +64,16 @@ fn invalid_uid() -> UsersError {
     UsersError::Invalid(vec![FieldError::new(
         "uid",
         "Invalid user id or user doesn't exist.",
-    )])
+    )
+    .coded("invalid_uid")])
 }
 
 fn invalid_token() -> UsersError {
     UsersError::Invalid(vec![FieldError::new(
         "token",
         "Invalid token for given user.",
-    )])
+    )
+    .coded("invalid_token")])
 }
 
 fn mail_unavailable() -> UsersError {
@@ -453,7 +455,9 @@ impl AccountService {
             return None;
         };
         let Some(avatars) = &self.avatars else {
-            errors.push(FieldError::new("avatar", "Avatars are not enabled."));
+            errors.push(
+                FieldError::new("avatar", "Avatars are not enabled.").coded("avatars_disabled"),
+            );
             return None;
         };
         match check_image(bytes, avatars.max_bytes) {
