@@ -349,10 +349,11 @@ impl AccountService {
         let email = Email::parse(new_email, FIELD).map_err(|e| UsersError::Invalid(vec![e]))?;
         if let Some(owner) = self.users.find_by_email(email.as_str())? {
             if owner.id == user.id {
-                return Err(UsersError::invalid(
+                return Err(UsersError::Invalid(vec![FieldError::new(
                     FIELD,
                     "This is already your email address.",
-                ));
+                )
+                .coded("same_email")]));
             }
         }
         if self.email_in_use(&email, Some(user.id))? {
