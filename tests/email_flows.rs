@@ -12,9 +12,9 @@ use common::outbox::{nth_mail, outbox, Mail};
 use common::{Body, TestApp, PASSWORD};
 use serde_json::json;
 
-const ACTIVATE: &str = "http://localhost:3000/activate/";
-const PASSWORD_RESET: &str = "http://localhost:3000/password/reset/confirm/";
-const USERNAME_RESET: &str = "http://localhost:3000/username/reset/confirm/";
+const ACTIVATE: &str = "http://localhost:8080/account/activate/";
+const PASSWORD_RESET: &str = "http://localhost:8080/account/password/reset/confirm/";
+const USERNAME_RESET: &str = "http://localhost:8080/account/username/reset/confirm/";
 const NEW_PASSWORD: &str = "Another-long-pass-42";
 
 fn outbox_of(app: &TestApp) -> PathBuf {
