@@ -176,7 +176,10 @@ impl Walk<'_> {
                 .await
                 .unwrap();
             let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-            assert!(scroll <= inner, "{name} at {width} px: {scroll} px wide in a {inner} px window");
+            assert!(
+                scroll <= inner,
+                "{name} at {width} px: {scroll} px wide in a {inner} px window"
+            );
             let png = self.client.screenshot().await.unwrap();
             std::fs::write(self.shots.join(format!("{name}-{width}.png")), png).unwrap();
         }
@@ -220,10 +223,14 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     let app = walk.app;
 
     // Sign up through the API; the account waits for its emailed link.
-    let created = app.post("/auth/users/", None, json!({
-        "username": "rosa", "email": "rosa@example.com",
-        "password": PASSWORD, "re_password": PASSWORD,
-    }));
+    let created = app.post(
+        "/auth/users/",
+        None,
+        json!({
+            "username": "rosa", "email": "rosa@example.com",
+            "password": PASSWORD, "re_password": PASSWORD,
+        }),
+    );
     assert_eq!(created.status, 201, "{}", created.text);
     let activate = link_path(app, "rosa@example.com", 1, "activate");
     walk.open(&activate).await;
@@ -235,13 +242,27 @@ async fn walk_the_pages(walk: &Walk<'_>) {
 
     // A session elsewhere (a phone, say), then TOTP on, through the API.
     let (phone, _) = app.login("rosa", PASSWORD);
-    let phone_id = app.get("/auth/sessions/", Some(&phone)).json[0]["id"].as_str().unwrap().to_owned();
-    let setup = app.post("/auth/mfa/totp/setup/", Some(&phone), json!({"current_password": PASSWORD}));
+    let phone_id = app.get("/auth/sessions/", Some(&phone)).json[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let setup = app.post(
+        "/auth/mfa/totp/setup/",
+        Some(&phone),
+        json!({"current_password": PASSWORD}),
+    );
     let secret = setup.str("secret");
     let first = sesame_tokens::totp_code(&secret, now()).unwrap();
-    let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&phone), json!({"code": first}));
+    let confirmed = app.post(
+        "/auth/mfa/totp/confirm/",
+        Some(&phone),
+        json!({"code": first}),
+    );
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
-    let recovery = confirmed.json["recovery_codes"][0].as_str().unwrap().to_owned();
+    let recovery = confirmed.json["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Sign in: a wrong password first, then the right one, then the code.
     walk.open("/account/sign-in").await;
@@ -249,11 +270,19 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     walk.fill("username", "rosa").await;
     walk.fill("password", "not-my-password-1").await;
     walk.click("sign-in").await;
-    assert!(walk.source().await.contains("The username or the password is wrong."));
+    assert!(walk
+        .source()
+        .await
+        .contains("The username or the password is wrong."));
     walk.photograph("sign-in-refused").await;
     walk.fill("password", PASSWORD).await;
     walk.click("sign-in").await;
-    assert_eq!(walk.path().await, "/account/sign-in/otp", "{}", walk.source().await);
+    assert_eq!(
+        walk.path().await,
+        "/account/sign-in/otp",
+        "{}",
+        walk.source().await
+    );
     walk.photograph("sign-in-code").await;
     let code = sesame_tokens::totp_code(&secret, now() + 30).unwrap();
     walk.fill("otp", &code).await;
@@ -274,7 +303,15 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     assert_eq!(walk.path().await, "/account/sign-in");
 
     // Reset the password from the emailed link, then sign in with it.
-    assert_eq!(app.post("/auth/users/reset_password/", None, json!({"email": "rosa@example.com"})).status, 204);
+    assert_eq!(
+        app.post(
+            "/auth/users/reset_password/",
+            None,
+            json!({"email": "rosa@example.com"})
+        )
+        .status,
+        204
+    );
     let reset = link_path(app, "rosa@example.com", 2, "password/reset/confirm");
     walk.open(&reset).await;
     walk.photograph("password-reset").await;

@@ -291,7 +291,7 @@ backend_tests! {
     fn links_come_from_the_configured_templates(backend) {
         let app = TestApp::spawn_with(&backend, |c| {
             c.accounts.require_activation = true;
-            c.mail.activation_url = "https://app.example.org/#/activate?u={uid}&t={token}".into();
+            c.mail.activation_url = Some("https://app.example.org/#/activate?u={uid}&t={token}".into());
             c.mail.from = "Accounts <accounts@example.org>".into();
         });
         let reply = app.post("/auth/users/", None, json!({

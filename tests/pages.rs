@@ -135,22 +135,36 @@ fn assert_page(reply: &Reply, status: u16) {
     let csp = reply.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("default-src 'self'"), "CSP: {csp:?}");
     if status != 303 {
-        assert!(reply.header("content-type").unwrap().starts_with("text/html"));
+        assert!(reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html"));
         // Every field a person fills in has its label.
         for input in reply.text.split("<input ").skip(1) {
             let tag = &input[..input.find('>').unwrap()];
             if tag.contains("type=\"hidden\"") {
                 continue;
             }
-            let id = tag.split("id=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("an id");
-            assert!(reply.text.contains(&format!("<label for=\"{id}\">")), "no label for {id}");
+            let id = tag
+                .split("id=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("an id");
+            assert!(
+                reply.text.contains(&format!("<label for=\"{id}\">")),
+                "no label for {id}"
+            );
         }
     }
 }
 
 fn login_status(app: &TestApp, username: &str, password: &str) -> u16 {
-    app.post("/auth/jwt/create/", None, json!({"username": username, "password": password}))
-        .status
+    app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": username, "password": password}),
+    )
+    .status
 }
 
 fn now() -> i64 {
@@ -399,6 +413,23 @@ backend_tests! {
         // A made-up link is refused on the page, not with a 500.
         let bogus = browser.submit("/account/activate/MQ/not-a-token", "/account/activate/MQ/not-a-token", &[]);
         assert_page(&bogus, 400);
+    }
+
+    fn posted_forms_count_against_the_address_limit(backend) {
+        let app = TestApp::spawn_with(&backend, |c| {
+            c.rate_limit.enabled = true;
+            c.rate_limit.per_ip_burst = 2;
+            c.rate_limit.per_ip_per_minute = 1;
+        });
+        let browser = Browser::new(&app);
+        let replies: Vec<Reply> = (0..4).map(|_| browser.sign_in("nobody", "wrong-password-1")).collect();
+        assert_eq!(replies[0].status, 401);
+        let limited = replies.last().unwrap();
+        assert_page(limited, 429);
+        assert!(limited.header("retry-after").is_some());
+        assert!(limited.text.contains("Too many requests"));
+        // Pages that only show something are not counted.
+        assert_page(&browser.get("/account/sign-in"), 200);
     }
 
     fn every_page_weighs_at_most_30_kb(backend) {

@@ -6,10 +6,10 @@ use sesame_kernel::{Actor, Timestamp};
 use sesame_tokens::{Session, TokensError};
 
 use crate::cookies::signed_in;
-use crate::csrf::{self, Csrf};
+use crate::csrf::Csrf;
 use crate::render::{message_page, page, redirect, Account, Message, SessionRow};
 use crate::sign_in::{sign_in_page, TokenOnly};
-use crate::{blocking, client, Pages, PagesError};
+use crate::{accept_form, blocking, client, Pages, PagesError};
 
 /// `GET /account/`: the account when signed in, else the sign-in form.
 pub(crate) async fn home(
@@ -17,7 +17,13 @@ pub(crate) async fn home(
     pages: web::Data<Pages>,
 ) -> Result<HttpResponse, PagesError> {
     let Some(known) = signed_in(&request, &pages).await? else {
-        return Ok(sign_in_page(&request, &pages, StatusCode::OK, "", Vec::new()));
+        return Ok(sign_in_page(
+            &request,
+            &pages,
+            StatusCode::OK,
+            "",
+            Vec::new(),
+        ));
     };
     let sessions = pages.inner.sessions.clone();
     let user_id = known.user.id;
@@ -56,7 +62,7 @@ pub(crate) async fn end_session(
     id: web::Path<String>,
     form: web::Form<TokenOnly>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let Some(known) = signed_in(&request, &pages).await? else {
         return Ok(redirect("/account/sign-in"));
     };

@@ -14,7 +14,11 @@ pub(crate) const CSRF: &str = "sesame_csrf";
 pub(crate) const PENDING: &str = "sesame_sign_in";
 
 /// An HttpOnly, SameSite=Strict cookie for the pages only (Secure when configured).
-pub(crate) fn build(name: &'static str, value: String, settings: &PagesSettings) -> Cookie<'static> {
+pub(crate) fn build(
+    name: &'static str,
+    value: String,
+    settings: &PagesSettings,
+) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/account")
         .http_only(true)

@@ -1,3 +1,4 @@
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
@@ -10,6 +11,9 @@ pub enum PagesError {
     /// browser's.
     #[error("the form's CSRF token is missing or wrong")]
     Csrf,
+    /// Too many forms from this address: seconds to wait.
+    #[error("too many requests; retry in {0} s")]
+    Throttled(u64),
     /// A form body that cannot be read.
     #[error("the form could not be read")]
     BadForm,
@@ -25,6 +29,7 @@ impl ResponseError for PagesError {
     fn status_code(&self) -> StatusCode {
         match self {
             PagesError::Csrf => StatusCode::FORBIDDEN,
+            PagesError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             PagesError::BadForm => StatusCode::BAD_REQUEST,
             PagesError::Unavailable(_) | PagesError::Key(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -36,6 +41,10 @@ impl ResponseError for PagesError {
                 "Form expired",
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",
             ),
+            PagesError::Throttled(_) => (
+                "Too many requests",
+                "Too many requests came from your address. Wait a minute and try again.",
+            ),
             PagesError::BadForm => ("Bad form", "The form could not be read. Reload the page and try again."),
             PagesError::Unavailable(reason) | PagesError::Key(reason) => {
                 tracing::error!(reason = %reason, "a page could not be served");
@@ -45,13 +54,19 @@ impl ResponseError for PagesError {
                 )
             }
         };
-        message_page(
+        let mut response = message_page(
             self.status_code(),
             &Message {
                 title,
                 text,
                 link: Some(("/account/", "Back to sign in")),
             },
-        )
+        );
+        if let PagesError::Throttled(seconds) = self {
+            if let Ok(value) = seconds.to_string().parse() {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }

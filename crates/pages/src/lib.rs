@@ -22,6 +22,7 @@ mod pending;
 mod render;
 mod sign_in;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::web;
@@ -30,14 +31,31 @@ use sesame_users::AccountService;
 
 pub use error::PagesError;
 
+/// Counts one form posted from a client address: `Err(seconds)` to wait
+/// when that address sent too many.
+pub type IpLimit = Arc<dyn Fn(IpAddr) -> Result<(), u64> + Send + Sync>;
+
 /// How the pages behave, from configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PagesSettings {
     /// Mark the pages' cookies `Secure` (on behind TLS).
     pub secure_cookies: bool,
     /// The header a trusted reverse proxy puts the client address in; unset,
     /// the peer address is the client's.
     pub trusted_proxy_header: Option<String>,
+    /// The per-address limit every posted form counts against, as the API's
+    /// credential routes do; `None`: no limit.
+    pub ip_limit: Option<IpLimit>,
+}
+
+impl std::fmt::Debug for PagesSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagesSettings")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
+            .field("ip_limit", &self.ip_limit.is_some())
+            .finish()
+    }
 }
 
 /// The pages' use cases and keys; cheap to clone.
@@ -102,7 +120,10 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
             .route("/sign-in/otp", web::post().to(sign_in::otp_submit))
             .route("/sign-out", web::post().to(sign_in::sign_out))
             .route("/sessions/{id}/end", web::post().to(account::end_session))
-            .route("/activate/{uid}/{token}", web::get().to(links::activate_page))
+            .route(
+                "/activate/{uid}/{token}",
+                web::get().to(links::activate_page),
+            )
             .route("/activate/{uid}/{token}", web::post().to(links::activate))
             .route(
                 "/password/reset/confirm/{uid}/{token}",
@@ -131,6 +152,20 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
             .route("/static/pages.css", web::get().to(assets::stylesheet))
             .default_service(web::to(render::not_found)),
     );
+}
+
+/// Lets a posted form through: under its address's limit, and with this
+/// browser's CSRF token.
+fn accept_form(
+    request: &actix_web::HttpRequest,
+    pages: &Pages,
+    csrf_token: &str,
+) -> Result<(), PagesError> {
+    let settings = &pages.inner.settings;
+    if let (Some(limit), Some(ip)) = (&settings.ip_limit, client::ip(request, settings)) {
+        limit(ip).map_err(PagesError::Throttled)?;
+    }
+    csrf::check(request, pages, csrf_token)
 }
 
 /// Runs blocking work (database, bcrypt) off the async workers.

@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sesame_users::UsersError;
 
-use crate::csrf::{self, Csrf};
+use crate::csrf::Csrf;
 use crate::render::{message_page, page, Link, Message};
-use crate::{blocking, client, Pages, PagesError};
+use crate::{accept_form, blocking, client, Pages, PagesError};
 
 /// What a link page does.
 #[derive(Clone, Copy)]
@@ -125,7 +125,7 @@ pub(crate) async fn activate(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let (uid, token) = path.into_inner();
     let accounts = pages.inner.accounts.clone();
     let actor = client::actor(&request, &pages.inner.settings);
@@ -140,11 +140,17 @@ pub(crate) async fn reset_password(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let form = form.into_inner();
     if form.new_password != form.re_new_password {
         let errors = vec!["The two passwords differ.".to_owned()];
-        return Ok(link_page(&request, &pages, Flow::Password, StatusCode::BAD_REQUEST, errors));
+        return Ok(link_page(
+            &request,
+            &pages,
+            Flow::Password,
+            StatusCode::BAD_REQUEST,
+            errors,
+        ));
     }
     let (uid, token) = path.into_inner();
     let accounts = pages.inner.accounts.clone();
@@ -161,7 +167,7 @@ pub(crate) async fn reset_username(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let (uid, token) = path.into_inner();
     let accounts = pages.inner.accounts.clone();
     let actor = client::actor(&request, &pages.inner.settings);
@@ -178,7 +184,7 @@ pub(crate) async fn confirm_email(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let (uid, token) = path.into_inner();
     let accounts = pages.inner.accounts.clone();
     let actor = client::actor(&request, &pages.inner.settings);

@@ -76,7 +76,10 @@ mod tests {
         let sealed = seal.seal("alice", "secret pass", now);
         assert!(!sealed.contains("alice") && !sealed.contains("secret"));
         let opened = seal.open(&sealed, now).unwrap();
-        assert_eq!((opened.login.as_str(), opened.password.as_str()), ("alice", "secret pass"));
+        assert_eq!(
+            (opened.login.as_str(), opened.password.as_str()),
+            ("alice", "secret pass")
+        );
         let later = now + chrono::Duration::seconds(PENDING_SECONDS);
         assert!(seal.open(&sealed, later).is_none());
         let other = PendingSeal::derive(&[2; 32]).unwrap();

@@ -9,9 +9,9 @@ use sesame_kernel::{Actor, Clock, SystemClock};
 use sesame_tokens::{Credentials, LoggedIn, NewSession, SessionKind, TokensError};
 
 use crate::cookies::{self, signed_in, PENDING, SESSION};
-use crate::csrf::{self, Csrf};
+use crate::csrf::Csrf;
 use crate::render::{page, redirect, Otp, SignIn};
-use crate::{blocking, client, Pages, PagesError};
+use crate::{accept_form, blocking, client, Pages, PagesError};
 
 const WRONG_LOGIN: &str = "The username or the password is wrong.";
 
@@ -55,7 +55,13 @@ pub(crate) async fn form(
     if signed_in(&request, &pages).await?.is_some() {
         return Ok(redirect("/account/"));
     }
-    Ok(sign_in_page(&request, &pages, StatusCode::OK, "", Vec::new()))
+    Ok(sign_in_page(
+        &request,
+        &pages,
+        StatusCode::OK,
+        "",
+        Vec::new(),
+    ))
 }
 
 /// The sign-in page with this status, login and errors.
@@ -103,7 +109,7 @@ pub(crate) async fn submit(
     pages: web::Data<Pages>,
     form: web::Form<SignInForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let SignInForm {
         username, password, ..
     } = form.into_inner();
@@ -157,12 +163,14 @@ pub(crate) async fn otp_submit(
     pages: web::Data<Pages>,
     form: web::Form<OtpForm>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     let Some(first_step) = pending(&request, &pages) else {
         let errors = vec!["The sign-in took too long. Sign in again.".to_owned()];
-        let mut response =
-            sign_in_page(&request, &pages, StatusCode::BAD_REQUEST, "", errors);
-        add_cookie(&mut response, cookies::removal(PENDING, &pages.inner.settings));
+        let mut response = sign_in_page(&request, &pages, StatusCode::BAD_REQUEST, "", errors);
+        add_cookie(
+            &mut response,
+            cookies::removal(PENDING, &pages.inner.settings),
+        );
         return Ok(response);
     };
     let code = form.otp.trim();
@@ -187,7 +195,7 @@ pub(crate) async fn sign_out(
     pages: web::Data<Pages>,
     form: web::Form<TokenOnly>,
 ) -> Result<HttpResponse, PagesError> {
-    csrf::check(&request, &pages, &form.csrf)?;
+    accept_form(&request, &pages, &form.csrf)?;
     if let Some(known) = signed_in(&request, &pages).await? {
         let sessions = pages.inner.sessions.clone();
         let actor = Actor {
@@ -199,7 +207,10 @@ pub(crate) async fn sign_out(
             .map_err(|e| PagesError::Unavailable(e.to_string()))?;
     }
     let mut response = redirect("/account/sign-in");
-    add_cookie(&mut response, cookies::removal(SESSION, &pages.inner.settings));
+    add_cookie(
+        &mut response,
+        cookies::removal(SESSION, &pages.inner.settings),
+    );
     Ok(response)
 }
 
@@ -269,7 +280,10 @@ fn refusal(
         otp_page(request, pages, status, vec![text])
     } else {
         let mut response = sign_in_page(request, pages, status, username, vec![text]);
-        add_cookie(&mut response, cookies::removal(PENDING, &pages.inner.settings));
+        add_cookie(
+            &mut response,
+            cookies::removal(PENDING, &pages.inner.settings),
+        );
         response
     };
     if let TokensError::LoginThrottled(seconds) = error {
@@ -286,10 +300,7 @@ fn pending(request: &HttpRequest, pages: &Pages) -> Option<crate::pending::Pendi
     pages.inner.pending.open(sealed.value(), SystemClock.now())
 }
 
-pub(crate) fn add_cookie(
-    response: &mut HttpResponse,
-    cookie: actix_web::cookie::Cookie<'static>,
-) {
+pub(crate) fn add_cookie(response: &mut HttpResponse, cookie: actix_web::cookie::Cookie<'static>) {
     if let Err(e) = response.add_cookie(&cookie) {
         tracing::error!(error = %e, "could not set a cookie");
     }

@@ -13,8 +13,8 @@ use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
 use sesame_kernel::{ChangeObserver, Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
-use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_pages::{Pages, PagesSettings};
+use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
     AuthCache, ChaChaCipher, LoginService, MfaService, SessionService, SigningKeys, TokenSettings,
 };
@@ -433,12 +433,14 @@ impl Application {
 }
 
 /// The pages under `/account/`, logging in through the same use case,
-/// limits and audit log as every login route.
+/// limits and audit log as every login route; their forms count against
+/// the per-address limit of the API's credential routes.
 fn pages(
     config: &Config,
     services: &Services,
     limits: Arc<RateLimits>,
 ) -> Result<Pages, StartError> {
+    let per_ip = limits.clone();
     let login = LoginService::new(
         services.accounts.clone(),
         services.sessions.clone(),
@@ -451,6 +453,7 @@ fn pages(
     let settings = PagesSettings {
         secure_cookies: config.http.secure_cookies,
         trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+        ip_limit: Some(Arc::new(move |ip| per_ip.check_ip(ip))),
     };
     Pages::new(
         login,
