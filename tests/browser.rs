@@ -118,10 +118,7 @@ impl Walk<'_> {
 
     /// Clicks the button `id` and waits for the page its form loads.
     async fn click(&self, id: &str) {
-        self.client
-            .execute("window.sesameOldPage = true;", vec![])
-            .await
-            .unwrap();
+        self.mark_page().await;
         self.client
             .find(Locator::Id(id))
             .await
@@ -129,6 +126,26 @@ impl Walk<'_> {
             .click()
             .await
             .unwrap();
+        self.wait_for_new_page(id).await;
+    }
+
+    /// Types `text` into the field `id` and presses Enter, as a person
+    /// using only the keyboard would, then waits for the page the form loads.
+    async fn type_and_enter(&self, id: &str, text: &str) {
+        self.mark_page().await;
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(&format!("{text}\u{E007}")).await.unwrap();
+        self.wait_for_new_page(id).await;
+    }
+
+    async fn mark_page(&self) {
+        self.client
+            .execute("window.sesameOldPage = true;", vec![])
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for_new_page(&self, after: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let loaded = self
@@ -143,7 +160,7 @@ impl Walk<'_> {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("no new page after clicking {id}: {}", self.source().await);
+                panic!("no new page after {after}: {}", self.source().await);
             }
             actix_web::rt::time::sleep(Duration::from_millis(25)).await;
         }
@@ -331,12 +348,31 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     assert_eq!(walk.heading().await, "Link expired");
     walk.photograph("link-expired").await;
 
+    // This time with the keyboard alone: the username field has the
+    // focus, Tab moves to the password, Enter sends each form.
     walk.open("/account/sign-in").await;
-    walk.fill("username", "rosa").await;
-    walk.fill("password", NEW_PASSWORD).await;
-    walk.click("sign-in").await;
-    walk.fill("otp", &recovery).await;
-    walk.click("sign-in").await;
+    let focused = walk
+        .client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("username"));
+    walk.client
+        .find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("rosa\u{E004}")
+        .await
+        .unwrap();
+    let focused = walk
+        .client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("password"));
+    walk.type_and_enter("password", NEW_PASSWORD).await;
+    assert_eq!(walk.path().await, "/account/sign-in/otp");
+    walk.type_and_enter("otp", &recovery).await;
     assert_eq!(walk.heading().await, "Your account");
 
     // The two link pages the walk did not need, as their links open them.
