@@ -326,7 +326,10 @@ backend_tests! {
         app.register("carol");
         let (other, _) = app.login("carol", PASSWORD);
         let browser = Browser::new(&app);
+        let before = csrf_of(&browser.get("/account/sign-in"));
         assert_eq!(browser.sign_in("carol", PASSWORD).status, 303);
+        // The tokens are bound to the session: one from before signing in no longer fits.
+        assert_eq!(browser.post("/account/sign-out", &[("csrf", &before)]).status, 403);
         let account = browser.get("/account/");
         assert_page(&account, 200);
         let sessions = app.get("/auth/sessions/", Some(&other)).json;

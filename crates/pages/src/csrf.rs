@@ -1,7 +1,9 @@
-//! CSRF tokens as a signed double-submit cookie: the browser holds a random
-//! value in an HttpOnly, SameSite=Strict cookie, and every form carries the
-//! HMAC of that value under the server's key. A form from elsewhere has
-//! neither the cookie (SameSite) nor a token it could compute.
+//! CSRF tokens as a signed double-submit cookie, bound to the session: the
+//! browser holds a random value in an HttpOnly, SameSite=Strict cookie, and
+//! every form carries the HMAC, under the server's key, of that value and of
+//! the session cookie (none before signing in). A form from elsewhere has
+//! neither the cookies (SameSite) nor a token it could compute, and a pair
+//! planted from another browser does not fit the victim's session.
 
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sesame_kernel::secrets::random_token;
 use sha2::{Digest, Sha256};
 
-use crate::cookies::{self, CSRF};
+use crate::cookies::{self, CSRF, SESSION};
 use crate::{Pages, PagesError};
 
 /// Random bytes in the cookie's value (43 characters).
@@ -33,22 +35,24 @@ impl CsrfKey {
         )
     }
 
-    fn mac(&self, cookie: &str) -> HmacSha256 {
+    fn mac(&self, cookie: &str, session: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         mac.update(cookie.as_bytes());
+        mac.update(b"\0");
+        mac.update(session.as_bytes());
         mac
     }
 
-    /// The token a form carries for this cookie value.
-    fn token(&self, cookie: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(cookie).finalize().into_bytes())
+    /// The token a form carries for this cookie value and session cookie.
+    fn token(&self, cookie: &str, session: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(cookie, session).finalize().into_bytes())
     }
 
-    /// Whether `token` was made for `cookie` (compared in constant time).
-    fn verify(&self, cookie: &str, token: &str) -> bool {
+    /// Whether `token` was made for `cookie` and `session` (compared in constant time).
+    fn verify(&self, cookie: &str, session: &str, token: &str) -> bool {
         URL_SAFE_NO_PAD
             .decode(token)
-            .is_ok_and(|tag| self.mac(cookie).verify_slice(&tag).is_ok())
+            .is_ok_and(|tag| self.mac(cookie, session).verify_slice(&tag).is_ok())
     }
 }
 
@@ -70,7 +74,7 @@ impl Csrf {
             Some(value) => (value, false),
             None => (random_token(COOKIE_BYTES), true),
         };
-        let token = pages.inner.csrf.token(&cookie);
+        let token = pages.inner.csrf.token(&cookie, &session_of(request));
         Csrf {
             cookie,
             fresh,
@@ -98,11 +102,20 @@ impl Csrf {
 /// Refuses a form whose token is not the HMAC of this browser's cookie.
 pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result<(), PagesError> {
     let cookie = request.cookie(CSRF).ok_or(PagesError::Csrf)?;
-    if well_formed(cookie.value()) && pages.inner.csrf.verify(cookie.value(), token) {
+    let session = session_of(request);
+    if well_formed(cookie.value()) && pages.inner.csrf.verify(cookie.value(), &session, token) {
         Ok(())
     } else {
         Err(PagesError::Csrf)
     }
+}
+
+/// The session cookie the browser sent (empty before signing in).
+fn session_of(request: &HttpRequest) -> String {
+    request
+        .cookie(SESSION)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default()
 }
 
 fn well_formed(value: &str) -> bool {
@@ -117,15 +130,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_token_fits_its_cookie_and_key_only() {
+    fn a_token_fits_its_cookie_session_and_key_only() {
         let key = CsrfKey::derive(&[7; 32]);
         let cookie = random_token(COOKIE_BYTES);
-        let token = key.token(&cookie);
-        assert!(key.verify(&cookie, &token));
-        assert!(!key.verify(&random_token(COOKIE_BYTES), &token));
-        assert!(!CsrfKey::derive(&[8; 32]).verify(&cookie, &token));
-        assert!(!key.verify(&cookie, ""));
-        assert!(!key.verify(&cookie, "not base64!"));
+        let token = key.token(&cookie, "session-a");
+        assert!(key.verify(&cookie, "session-a", &token));
+        assert!(!key.verify(&cookie, "session-b", &token));
+        assert!(!key.verify(&cookie, "", &token));
+        assert!(!key.verify(&random_token(COOKIE_BYTES), "session-a", &token));
+        assert!(!CsrfKey::derive(&[8; 32]).verify(&cookie, "session-a", &token));
+        assert!(!key.verify(&cookie, "session-a", ""));
+        assert!(!key.verify(&cookie, "session-a", "not base64!"));
         assert!(well_formed(&cookie));
         assert!(!well_formed("short"));
     }
