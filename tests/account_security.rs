@@ -145,7 +145,7 @@ mod email_change {
     use super::*;
     use common::outbox::nth_mail;
 
-    const CONFIRM: &str = "http://localhost:3000/email/confirm/";
+    const CONFIRM: &str = "http://localhost:8080/account/email/confirm/";
 
     backend_tests! {
         fn the_new_address_confirms_the_change(backend) {

@@ -13,9 +13,10 @@ use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
 use sesame_kernel::{ChangeObserver, Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
+use sesame_pages::{Pages, PagesSettings};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
-    AuthCache, ChaChaCipher, MfaService, SessionService, SigningKeys, TokenSettings,
+    AuthCache, ChaChaCipher, LoginService, MfaService, SessionService, SigningKeys, TokenSettings,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
@@ -131,6 +132,8 @@ pub(crate) struct Services {
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
     pub(crate) mail_sender: MailSender,
+    /// The key of the pages' CSRF tokens and sealed sign-ins (from the MFA key).
+    pub(crate) pages_key: [u8; 32],
 }
 
 impl Services {
@@ -260,6 +263,11 @@ impl Services {
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
+            pages_key: Sha256::new()
+                .chain_update(b"sesame pages\0")
+                .chain_update(mfa_key.as_bytes())
+                .finalize()
+                .into(),
         })
     }
 }
@@ -285,7 +293,6 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
-        let mail_sender = services.mail_sender.start();
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,
@@ -323,6 +330,9 @@ impl Application {
         let body_timeout = web::Data::new(BodyTimeout(std::time::Duration::from_secs(
             config.http.body_timeout_seconds,
         )));
+        let limits = Arc::new(limits);
+        let pages = pages(config, &services, limits.clone())?;
+        let mail_sender = services.mail_sender.start();
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();
@@ -333,7 +343,7 @@ impl Application {
             messaging: services.messaging,
             mfa: services.mfa,
             hub: services.hub,
-            limits: Arc::new(limits),
+            limits,
             settings,
             audit: Arc::new(services.database.clone()),
             audit_key: services.audit_key,
@@ -358,6 +368,7 @@ impl Application {
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
+                .configure(|config| sesame_pages::configure(config, pages.clone()))
                 .default_service(web::to(sesame_http::surfaces::not_found))
         };
         // Signals are handled by `run_until_stopped`, which closes the
@@ -419,6 +430,39 @@ impl Application {
         self.mail_sender.stop();
         outcome
     }
+}
+
+/// The pages under `/account/`, logging in through the same use case,
+/// limits and audit log as every login route; their forms count against
+/// the per-address limit of the API's credential routes.
+fn pages(
+    config: &Config,
+    services: &Services,
+    limits: Arc<RateLimits>,
+) -> Result<Pages, StartError> {
+    let per_ip = limits.clone();
+    let login = LoginService::new(
+        services.accounts.clone(),
+        services.sessions.clone(),
+        services.mfa.clone(),
+        limits,
+        Arc::new(services.database.clone()),
+        services.audit_key.clone(),
+        Arc::new(SystemClock),
+    );
+    let settings = PagesSettings {
+        secure_cookies: config.http.secure_cookies,
+        trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+        ip_limit: Some(Arc::new(move |ip| per_ip.check_ip(ip))),
+    };
+    Pages::new(
+        login,
+        services.accounts.clone(),
+        services.sessions.clone(),
+        &services.pages_key,
+        settings,
+    )
+    .map_err(|e| StartError::Setting(e.to_string()))
 }
 
 /// Resolves on SIGTERM or SIGINT (never, if signals cannot be watched).
