@@ -234,7 +234,8 @@ async fn refresh(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let refused = |message: &str| {
-        let mut response = MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
+        let mut response =
+            MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
         let _ = response.add_removal_cookie(&refresh_cookie(&state, String::new(), 0));
         response
     };

@@ -351,7 +351,7 @@ macro_rules! empty_parameter {
         /// The same route with the path parameter left empty.
         #[utoipa::path(responses((
             status = 400,
-            description = "Always: the path parameter is empty",
+            description = format!("Always: `{}`", $message),
             body = doc::OpaqueError,
         )))]
         #[$method($path)]

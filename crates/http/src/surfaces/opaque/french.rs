@@ -217,7 +217,11 @@ mod tests {
             FieldIssue::new("username", Problem::WrongType(Expected::String)),
             FieldIssue::new("password", Problem::Missing),
             invalid("password", "password_too_short", &[("min", "8")]),
-            invalid("password", "password_too_similar", &[("attribute", "username")]),
+            invalid(
+                "password",
+                "password_too_similar",
+                &[("attribute", "username")],
+            ),
             invalid("username", "something_new", &[]),
         ];
         assert_eq!(
@@ -232,9 +236,6 @@ mod tests {
             FieldIssue::new("username", Problem::Missing),
             FieldIssue::new("password", Problem::Null),
         ];
-        assert_eq!(
-            sentences(&missing, |_| "Les deux".to_owned()),
-            "Les deux"
-        );
+        assert_eq!(sentences(&missing, |_| "Les deux".to_owned()), "Les deux");
     }
 }
