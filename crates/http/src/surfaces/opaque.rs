@@ -23,8 +23,9 @@ use crate::openapi::schemas as doc;
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};
+use french::BothRequired;
+pub use french::Opaque;
 use french::EMPTY_USERNAME;
-pub use french::{BothRequired, Opaque};
 
 const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
 const TAKEN: &str = "Le nom d'utilisateur est déjà pris";

@@ -83,7 +83,7 @@ impl Shape for Opaque {
 
 /// The body of `/auth/re-authenticate`, whose seed names both fields in one
 /// message when either is missing: `Username et password sont requis`.
-pub struct BothRequired;
+pub(super) struct BothRequired;
 
 impl Shape for BothRequired {
     const DOCUMENTED: ErrorShape = ErrorShape::Opaque;
