@@ -14,7 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 22] = [
+const CREDENTIAL_PATHS: [&str; 17] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -32,11 +32,6 @@ const CREDENTIAL_PATHS: [&str; 22] = [
     "/login",
     "/auth/",
     "/auth/token",
-    "/auth/register",
-    "/auth/re-authenticate",
-    "/auth/signup",
-    "/auth/login",
-    "/auth/refresh",
 ];
 
 pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {

@@ -142,8 +142,8 @@ async fn docs_page() -> HttpResponse {
         .body(DOCS_PAGE)
 }
 
-/// Routes served outside the surface modules: this document, its UI, and
-/// `/metrics`. Described by hand (their handlers are not ours to annotate).
+/// Routes served outside the surface modules: this document and its UI.
+/// Described by hand (their handlers are not ours to annotate).
 fn own_routes() -> Document {
     let text = |content_type: &str, description: &str| -> RefOr<Response> {
         ResponseBuilder::new()
@@ -188,18 +188,6 @@ fn own_routes() -> Document {
                 text("text/html", "An HTML page"),
             ),
         ),
-        (
-            "/metrics",
-            get(
-                "operations_metrics",
-                "Prometheus metrics: requests by route and status with latencies, failed \
-                 logins, open WebSockets, database pool usage",
-                text(
-                    "application/openmetrics-text",
-                    "OpenMetrics text exposition format",
-                ),
-            ),
-        ),
     ] {
         document.paths.paths.insert(path.to_owned(), item);
     }
@@ -222,29 +210,6 @@ impl Modify for OptionalBodies {
             }
         }
     }
-}
-
-/// Documents a route whose path parameter is left empty: it always
-/// answers 400 with `message` in the `error` schema.
-pub(crate) fn empty_parameter_route(
-    document: &mut Document,
-    method: HttpMethod,
-    path: &str,
-    id: &str,
-    message: &str,
-    error: &str,
-) {
-    let mut operation = OperationBuilder::new()
-        .operation_id(Some(id))
-        .summary(Some("The same route with the path parameter left empty"))
-        .build();
-    operation.responses.responses.insert(
-        "400".to_owned(),
-        crate::declare::error_response(&format!("Always: `{message}`"), error),
-    );
-    document
-        .paths
-        .add_path_operation(path, vec![method], operation);
 }
 
 /// Every operation of a document, with its path and method.

@@ -12,17 +12,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-/// `skip` and `limit`, on every list.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Items to pass over (default 0).
-    #[param(minimum = 0)]
-    skip: Option<i64>,
-    /// Items to return (default 100; clamped to 1..=100).
-    #[param(minimum = 0)]
-    limit: Option<i64>,
-}
+pub use crate::query::PageParams;
 
 /// The filters of the event list.
 #[derive(IntoParams)]
@@ -572,108 +562,4 @@ pub struct CreatedUser {
 pub struct CurrentUser {
     #[serde(rename = "User")]
     user: CreatedUser,
-}
-
-// ---------------------------------------------------------------------- opaque
-
-/// A username and a password (seed 002); empty ones get 400.
-#[derive(Serialize, ToSchema)]
-pub struct OpaqueCredentials {
-    username: String,
-    password: String,
-    /// A TOTP code or an unused recovery code, for accounts with TOTP on
-    /// (`/auth/re-authenticate` only).
-    otp: Option<String>,
-}
-
-/// An opaque token (at least 128 random bits; valid while used at least hourly).
-#[derive(Serialize, ToSchema)]
-pub struct OpaqueToken {
-    token: String,
-}
-
-/// A user as surface `opaque` shows it (never the password or the token).
-#[derive(Serialize, ToSchema)]
-pub struct OpaqueUser {
-    id: i64,
-    username: String,
-    #[serde(rename = "creationDate")]
-    #[schema(format = DateTime)]
-    creation_date: String,
-    #[serde(rename = "lastLoginDate")]
-    #[schema(required = true, format = DateTime)]
-    last_login_date: Option<String>,
-}
-
-/// A deletion, confirmed in French.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"Succès": "Utilisateur bob supprimé avec succès"}))]
-pub struct OpaqueDeleted {
-    #[serde(rename = "Succès")]
-    succes: String,
-}
-
-// -------------------------------------------------------------- cookie_refresh
-
-/// A new account (seed 003).
-#[derive(Serialize, ToSchema)]
-pub struct Signup {
-    #[schema(max_length = 150)]
-    firstname: Option<String>,
-    #[schema(max_length = 150)]
-    lastname: Option<String>,
-    #[schema(format = Email)]
-    email: String,
-    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
-    /// case and compatibility forms (NFKC), and not another account's email.
-    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
-    username: String,
-    /// 8..=128 characters, not common, not built from the username or email.
-    #[schema(min_length = 8, max_length = 128)]
-    password: String,
-}
-
-/// A created account (seed 003).
-#[derive(Serialize, ToSchema)]
-pub struct SignupUser {
-    id: i64,
-    firstname: String,
-    lastname: String,
-    #[schema(required = true)]
-    email: Option<String>,
-    username: String,
-}
-
-/// Log in (seed 003).
-#[derive(Serialize, ToSchema)]
-pub struct CookieLogin {
-    /// A username or an email (`username` or `email` may be sent instead).
-    login: String,
-    password: String,
-    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
-    otp: Option<String>,
-}
-
-/// An access JWT.
-#[derive(Serialize, ToSchema)]
-pub struct AccessJwt {
-    token: String,
-}
-
-// ------------------------------------------------------------------ operations
-
-/// The public keys that verify Sesame's JWTs (RFC 7517 JWK Set).
-#[derive(Serialize, ToSchema)]
-pub struct JwkSet {
-    /// One JWK per asymmetric key that still verifies: `kid`, `alg`,
-    /// `use: "sig"`, `kty` and its public members only. Empty under HS256.
-    #[schema(value_type = Vec<Object>)]
-    keys: Vec<serde_json::Value>,
-}
-
-/// A health answer.
-#[derive(Serialize, ToSchema)]
-pub struct Status {
-    /// `ok`, `ready` or `database unreachable`.
-    status: String,
 }

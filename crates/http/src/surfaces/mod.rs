@@ -1,14 +1,15 @@
 //! One module per client contract. The paths of the five surfaces do not
 //! collide, so all of them can be mounted at once.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::blocking::blocking;
 use crate::body::read_object;
 use crate::declare::Part;
 use crate::fields::Fields;
-use crate::query::{page, query_map};
+use crate::query::Paged;
 use crate::shape::ErrorShape;
 use crate::{ApiError, AppState, HttpSettings, Shape};
 use sesame_kernel::Page;
@@ -76,7 +77,6 @@ impl Surface {
 
 /// Mounts the operational routes and every enabled surface.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    ops::configure(config);
     crate::openapi::configure(config, settings);
     for part in parts(settings) {
         part.mount(config);
@@ -93,30 +93,27 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
                 events::configure(config);
                 messages::configure(config);
             }
-            Surface::TokenForm => {}
-            Surface::Opaque => opaque::configure(config),
-            Surface::CookieRefresh => cookie_refresh::configure(config),
+            Surface::TokenForm | Surface::Opaque | Surface::CookieRefresh => {}
         }
     }
 }
 
-/// The routes of every enabled surface, as each declares them, in the
-/// order they are matched.
+/// The operational routes and the routes of every enabled surface, as
+/// each declares them, in the order they are matched.
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
-    settings
-        .surfaces
-        .iter()
-        .flat_map(|surface| match surface {
-            Surface::TokenForm => vec![token_form::part()],
-            _ => Vec::new(),
-        })
-        .collect()
+    let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
+        Surface::TokenForm => vec![token_form::part()],
+        Surface::Opaque => vec![opaque::part()],
+        Surface::CookieRefresh => vec![cookie_refresh::part()],
+        _ => Vec::new(),
+    });
+    std::iter::once(ops::part()).chain(surfaces).collect()
 }
 
 /// The OpenAPI parts of the operational routes and of every enabled
 /// surface, each with the tag its operations go under and its error shape.
 pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShape, OpenApiDoc)> {
-    let mut parts = vec![("operations", ErrorShape::None, ops::Api::openapi())];
+    let mut parts = Vec::new();
     for surface in &settings.surfaces {
         let tag = surface.name();
         match surface {
@@ -130,11 +127,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
                 parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
                 parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
             }
-            Surface::TokenForm => {}
-            Surface::Opaque => parts.push((tag, ErrorShape::Opaque, opaque::Api::openapi())),
-            Surface::CookieRefresh => {
-                parts.push((tag, ErrorShape::Message, cookie_refresh::Api::openapi()))
-            }
+            Surface::TokenForm | Surface::Opaque | Surface::CookieRefresh => {}
         }
     }
     parts
@@ -166,9 +159,12 @@ where
     blocking(work).await.ok_or_else(S::unavailable)
 }
 
-/// `skip` and `limit` of the request, in `S`'s error shape.
+/// `skip` and `limit` of the request, in `S`'s error shape (the
+/// [`Paged`] extractor, for handlers that read the request themselves).
 pub(crate) fn page_of<S: Shape>(request: &HttpRequest) -> Result<Page, ApiError> {
-    page(&query_map(request)).map_err(|issues| S::invalid(&issues))
+    Paged::<S>::from_request(request, &mut Payload::None)
+        .into_inner()
+        .map(|paged| paged.page())
 }
 
 /// Logs a storage failure (never with secrets) and words it for `S`.
