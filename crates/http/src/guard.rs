@@ -14,7 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 22] = [
+const CREDENTIAL_PATHS: [&str; 20] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -28,8 +28,6 @@ const CREDENTIAL_PATHS: [&str; 22] = [
     "/auth/users/set_password/",
     "/auth/users/set_username/",
     "/auth/users/set_email/",
-    "/register",
-    "/login",
     "/auth/",
     "/auth/token",
     "/auth/register",

@@ -88,12 +88,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
                 account_security::configure(config);
                 primary::configure(config);
             }
-            Surface::EventsMessages => {
-                events_messages::configure(config);
-                events::configure(config);
-                messages::configure(config);
-            }
-            Surface::TokenForm => {}
+            Surface::EventsMessages | Surface::TokenForm => {}
             Surface::Opaque => opaque::configure(config),
             Surface::CookieRefresh => cookie_refresh::configure(config),
         }
@@ -107,6 +102,9 @@ pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
         .surfaces
         .iter()
         .flat_map(|surface| match surface {
+            Surface::EventsMessages => {
+                vec![events_messages::part(), events::part(), messages::part()]
+            }
             Surface::TokenForm => vec![token_form::part()],
             _ => Vec::new(),
         })
@@ -125,12 +123,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
                 let security = account_security::Api::openapi();
                 parts.push(("account_security", ErrorShape::Drf, security));
             }
-            Surface::EventsMessages => {
-                parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
-            }
-            Surface::TokenForm => {}
+            Surface::EventsMessages | Surface::TokenForm => {}
             Surface::Opaque => parts.push((tag, ErrorShape::Opaque, opaque::Api::openapi())),
             Surface::CookieRefresh => {
                 parts.push((tag, ErrorShape::Message, cookie_refresh::Api::openapi()))
