@@ -7,14 +7,13 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Deserializer, Serialize};
 use sesame_events::{
     parse_date, Actor, Attendee, Event, EventDraft, EventError, EventFilter, EventId, EventPatch,
-    EventService,
 };
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::events_messages::path_integer;
+use super::events_messages::{call, path_integer};
 use super::FastApi;
-use super::{page_of, run, storage_failure};
+use super::{page_of, storage_failure};
 use crate::declare::Part;
 use crate::openapi::schemas as doc;
 use crate::query::query_map;
@@ -229,18 +228,6 @@ fn events_error(error: EventError) -> ApiError {
     }
 }
 
-/// Runs `work` on the events service off the async workers.
-async fn with_events<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&EventService) -> Result<T, EventError> + Send + 'static,
-    T: Send + 'static,
-{
-    let events = state.events.clone();
-    run::<FastApi, _, _>(move || work(&events))
-        .await?
-        .map_err(events_error)
-}
-
 /// The caller, as the events service judges permissions.
 fn actor(caller: &Authenticated) -> Actor {
     Actor {
@@ -275,7 +262,7 @@ async fn create_event(
     body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, draft) = (actor(&caller), body.into_inner().into());
-    let event = with_events(&state, move |events| events.create(actor, draft)).await?;
+    let event = call(&state.events, move |e| e.create(actor, draft), events_error).await?;
     Ok(answer(&event))
 }
 
@@ -294,7 +281,7 @@ async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let page = page_of::<FastApi>(&request)?;
     let filter = EventFilterParams::of(&request).filter()?;
-    let listed = with_events(&state, move |events| events.list(page, &filter)).await?;
+    let listed = call(&state.events, move |e| e.list(page, &filter), events_error).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(EventOut::from).collect::<Vec<_>>()))
 }
 
@@ -313,7 +300,7 @@ async fn get_event(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
-    let event = with_events(&state, move |events| events.get(id)).await?;
+    let event = call(&state.events, move |e| e.get(id), events_error).await?;
     Ok(answer(&event))
 }
 
@@ -338,7 +325,12 @@ async fn replace_event(
     body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, draft) = (event_id(&path)?, actor(&caller), body.into_inner().into());
-    let event = with_events(&state, move |events| events.replace(actor, id, draft)).await?;
+    let event = call(
+        &state.events,
+        move |e| e.replace(actor, id, draft),
+        events_error,
+    )
+    .await?;
     Ok(answer(&event))
 }
 
@@ -364,7 +356,12 @@ async fn update_event(
     body: Body<EventChanges, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, patch) = (event_id(&path)?, actor(&caller), body.into_inner().into());
-    let event = with_events(&state, move |events| events.update(actor, id, patch)).await?;
+    let event = call(
+        &state.events,
+        move |e| e.update(actor, id, patch),
+        events_error,
+    )
+    .await?;
     Ok(answer(&event))
 }
 
@@ -386,7 +383,7 @@ async fn delete_event(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor) = (event_id(&path)?, actor(&caller));
-    with_events(&state, move |events| events.delete(actor, id)).await?;
+    call(&state.events, move |e| e.delete(actor, id), events_error).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -408,7 +405,7 @@ async fn attend(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor) = (event_id(&path)?, actor(&caller));
-    let event = with_events(&state, move |events| events.attend(actor, id)).await?;
+    let event = call(&state.events, move |e| e.attend(actor, id), events_error).await?;
     Ok(answer(&event))
 }
 
@@ -429,7 +426,7 @@ async fn leave(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor) = (event_id(&path)?, actor(&caller));
-    with_events(&state, move |events| events.leave(actor, id)).await?;
+    call(&state.events, move |e| e.leave(actor, id), events_error).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -450,6 +447,6 @@ async fn attendees(
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
     let page = page_of::<FastApi>(&request)?;
-    let listed = with_events(&state, move |events| events.attendees(id, page)).await?;
+    let listed = call(&state.events, move |e| e.attendees(id, page), events_error).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(AttendeeOut::from).collect::<Vec<_>>()))
 }

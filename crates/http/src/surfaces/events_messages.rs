@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sesame_kernel::UserId;
-use sesame_tokens::{Credentials, TokensError};
+use sesame_tokens::{Credentials, SessionService, TokensError};
 use sesame_users::{FieldProblem, Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
@@ -195,6 +195,25 @@ pub(super) fn path_integer(name: &str, raw: &str) -> Result<i64, ApiError> {
     })
 }
 
+/// Runs `work` on a domain service off the async workers, and words its
+/// error with `word`.
+pub(super) async fn call<Service, T, E, F>(
+    service: &Service,
+    work: F,
+    word: fn(E) -> ApiError,
+) -> Result<T, ApiError>
+where
+    Service: Clone + Send + 'static,
+    F: FnOnce(&Service) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let service = service.clone();
+    run::<FastApi, _, _>(move || work(&service))
+        .await?
+        .map_err(word)
+}
+
 type Authenticated = Bearer<FastApi>;
 
 /// The account routes of this surface.
@@ -356,10 +375,12 @@ async fn register(
         password,
         ..Registration::default()
     };
-    let accounts = state.accounts.clone();
-    let user = run::<FastApi, _, _>(move || accounts.register(registration))
-        .await?
-        .map_err(users_error)?;
+    let user = call(
+        &state.accounts,
+        move |a| a.register(registration),
+        users_error,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
@@ -408,12 +429,10 @@ async fn logout(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.sessions.clone();
     let actor = actor_of(&request, &state, caller.user.id);
     let session_id = caller.session_id;
-    run::<FastApi, _, _>(move || sessions.logout(&session_id, &actor))
-        .await?
-        .map_err(tokens_error)?;
+    let logout = move |sessions: &SessionService| sessions.logout(&session_id, &actor);
+    call(&state.sessions, logout, tokens_error).await?;
     Ok(HttpResponse::Ok().json(Detail {
         detail: "Successfully logged out",
     }))
@@ -457,10 +476,7 @@ async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     directory_access(&state, &request).await?;
     let page = page_of::<FastApi>(&request)?;
-    let accounts = state.accounts.clone();
-    let users = run::<FastApi, _, _>(move || accounts.directory(page))
-        .await?
-        .map_err(users_error)?;
+    let users = call(&state.accounts, move |a| a.directory(page), users_error).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(PublicUser::from).collect::<Vec<_>>()))
 }
 
@@ -482,10 +498,7 @@ async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     directory_access(&state, &request).await?;
     let id = UserId(path_integer("user_id", &user_id)?);
-    let accounts = state.accounts.clone();
-    let user = run::<FastApi, _, _>(move || accounts.get(id))
-        .await?
-        .map_err(users_error)?;
+    let user = call(&state.accounts, move |a| a.get(id), users_error).await?;
     Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
@@ -515,56 +528,71 @@ mod tests {
 
     #[test]
     fn rules_are_worded_as_pydantic_and_fastapi_validators_word_them() {
-        assert_eq!(
-            worded("username", "invalid_username", &[]),
+        for (field, code, params, kind, message) in [
             (
+                "username",
+                "invalid_username",
+                &[][..],
                 "value_error",
-                "Value error, Username may contain only letters, digits and @/./+/-/_".to_owned()
-            )
-        );
-        assert_eq!(
-            worded("password", "password_too_short", &[("min", "8")]),
+                "Value error, Username may contain only letters, digits and @/./+/-/_",
+            ),
             (
+                "password",
+                "password_too_short",
+                &[("min", "8")],
                 "value_error",
-                "Value error, Password must be at least 8 characters".to_owned()
-            )
-        );
-        assert_eq!(
-            worded("title", "blank", &[]),
+                "Value error, Password must be at least 8 characters",
+            ),
             (
+                "title",
+                "blank",
+                &[],
                 "value_error",
-                "Value error, Title may not be blank".to_owned()
-            )
-        );
-        assert_eq!(
-            worded("location", "max_length", &[("max", "300")]),
+                "Value error, Title may not be blank",
+            ),
             (
+                "location",
+                "max_length",
+                &[("max", "300")],
                 "string_too_long",
-                "String should have at most 300 characters".to_owned()
-            )
-        );
-        assert_eq!(
-            worded("title", "length", &[("min", "1")]),
+                "String should have at most 300 characters",
+            ),
             (
+                "title",
+                "length",
+                &[("min", "1")],
                 "string_too_short",
-                "String should have at least 1 character".to_owned()
-            )
-        );
-        assert_eq!(
-            worded("capacity", "min_value", &[("min", "1")]),
+                "String should have at least 1 character",
+            ),
             (
+                "capacity",
+                "min_value",
+                &[("min", "1")],
                 "greater_than_equal",
-                "Input should be greater than or equal to 1".to_owned()
-            )
-        );
-        assert!(worded("email", "invalid_email", &[])
-            .1
-            .starts_with("value is not a valid email address: "));
-        // A rule this surface has no words for keeps the domain's.
-        assert_eq!(
-            worded("uid", "invalid_uid", &[]),
-            ("value_error", "Value error, Django's words.".to_owned())
-        );
+                "Input should be greater than or equal to 1",
+            ),
+            (
+                "email",
+                "invalid_email",
+                &[],
+                "value_error",
+                "value is not a valid email address: The email address is not valid.",
+            ),
+            // A rule this surface has no words for keeps the domain's.
+            (
+                "uid",
+                "invalid_uid",
+                &[],
+                "value_error",
+                "Value error, Django's words.",
+            ),
+        ] {
+            assert_eq!(
+                worded(field, code, params),
+                (kind, message.to_owned()),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -7,13 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
-use sesame_kernel::UserId;
+use sesame_kernel::{Page, UserId};
 use sesame_messaging::{Message, MessageEvent, MessageNotifier, MessagingError, MessagingService};
+use sesame_users::User;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::events_messages::FastApi;
-use super::{page_of, run, storage_failure};
+use super::events_messages::{call, FastApi};
+use super::{page_of, storage_failure};
 use crate::declare::Part;
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
@@ -136,20 +137,17 @@ fn messaging_error(error: MessagingError) -> ApiError {
     }
 }
 
-/// Runs `work` on the messaging service off the async workers.
-async fn with_messaging<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&MessagingService) -> Result<T, MessagingError> + Send + 'static,
-    T: Send + 'static,
-{
-    let messaging = state.messaging.clone();
-    run::<FastApi, _, _>(move || work(&messaging))
-        .await?
-        .map_err(messaging_error)
-}
-
-fn listing(messages: &[Message]) -> HttpResponse {
-    HttpResponse::Ok().json(messages.iter().map(MessageOut::from).collect::<Vec<_>>())
+/// A page of the caller's messages, as `list` picks them.
+async fn listing(
+    caller: Authenticated,
+    state: &AppState,
+    request: &HttpRequest,
+    list: fn(&MessagingService, &User, Page) -> Result<Vec<Message>, MessagingError>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_of::<FastApi>(request)?;
+    let list = move |m: &MessagingService| list(m, &caller.user, page);
+    let messages = call(&state.messaging, list, messaging_error).await?;
+    Ok(HttpResponse::Ok().json(messages.iter().map(MessageOut::from).collect::<Vec<_>>()))
 }
 
 /// Send a message; the receiver's open WebSockets get it at once.
@@ -185,10 +183,8 @@ async fn send(
             )
             .with_retry_after(wait)
         })?;
-    let message = with_messaging(&state, move |messaging| {
-        messaging.send(&caller.user, UserId(receiver_id), &content)
-    })
-    .await?;
+    let send = move |m: &MessagingService| m.send(&caller.user, UserId(receiver_id), &content);
+    let message = call(&state.messaging, send, messaging_error).await?;
     Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
@@ -207,9 +203,7 @@ async fn received(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<FastApi>(&request)?;
-    let messages = with_messaging(&state, move |m| m.received(&caller.user, page)).await?;
-    Ok(listing(&messages))
+    listing(caller, &state, &request, MessagingService::received).await
 }
 
 /// Messages the caller sent, newest first.
@@ -227,9 +221,7 @@ async fn sent(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<FastApi>(&request)?;
-    let messages = with_messaging(&state, move |m| m.sent(&caller.user, page)).await?;
-    Ok(listing(&messages))
+    listing(caller, &state, &request, MessagingService::sent).await
 }
 
 /// How many received messages are unread.
@@ -242,7 +234,12 @@ async fn unread_count(
     caller: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = with_messaging(&state, move |m| m.unread_count(&caller.user)).await?;
+    let count = call(
+        &state.messaging,
+        move |m| m.unread_count(&caller.user),
+        messaging_error,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(UnreadCount { count }))
 }
 
@@ -264,7 +261,12 @@ async fn mark_read(
     let id = message_id
         .parse::<i64>()
         .map_err(|_| messaging_error(MessagingError::MessageNotFound))?;
-    let message = with_messaging(&state, move |m| m.mark_read(&caller.user, id)).await?;
+    let message = call(
+        &state.messaging,
+        move |m| m.mark_read(&caller.user, id),
+        messaging_error,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
