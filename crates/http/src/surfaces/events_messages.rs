@@ -90,68 +90,54 @@ impl Shape for FastApi {
 
 /// pydantic's `type` and `msg` for one bad value.
 fn pydantic(issue: &FieldIssue) -> (&'static str, String) {
-    let words = |kind: &'static str, message: &str| (kind, message.to_owned());
-    match &issue.problem {
-        Problem::Missing => words("missing", "Field required"),
-        Problem::WrongType(Expected::Integer) if issue.location == Location::Query => words(
+    let (kind, message) = match &issue.problem {
+        Problem::Missing => ("missing", "Field required"),
+        Problem::WrongType(Expected::Integer) if issue.location == Location::Query => (
             "int_parsing",
             "Input should be a valid integer, unable to parse string as an integer",
         ),
-        Problem::WrongType(Expected::Integer) => {
-            words("int_type", "Input should be a valid integer")
-        }
-        Problem::WrongType(Expected::Boolean) => {
-            words("bool_type", "Input should be a valid boolean")
-        }
-        Problem::WrongType(Expected::Number) => {
-            words("float_type", "Input should be a valid number")
-        }
-        Problem::WrongType(Expected::Object) => {
-            words("dict_type", "Input should be a valid dictionary")
-        }
-        Problem::WrongType(Expected::Array) => words("list_type", "Input should be a valid list"),
+        Problem::WrongType(Expected::Integer) => ("int_type", "Input should be a valid integer"),
+        Problem::WrongType(Expected::Boolean) => ("bool_type", "Input should be a valid boolean"),
+        Problem::WrongType(Expected::Number) => ("float_type", "Input should be a valid number"),
+        Problem::WrongType(Expected::Object) => ("dict_type", "Input should be a valid dictionary"),
+        Problem::WrongType(Expected::Array) => ("list_type", "Input should be a valid list"),
         Problem::Null | Problem::WrongType(Expected::String) => {
-            words("string_type", "Input should be a valid string")
+            ("string_type", "Input should be a valid string")
         }
-        Problem::Invalid { code, .. } => match code.as_ref() {
-            "required" => words("missing", "Field required"),
-            "length" | "max_length" => match (issue.param("min"), issue.param("max")) {
-                (Some(min), None) => {
-                    let plural = if min == "1" { "" } else { "s" };
-                    let message = format!("String should have at least {min} character{plural}");
-                    ("string_too_short", message)
-                }
-                (None, Some(max)) => {
-                    let message = format!("String should have at most {max} characters");
-                    ("string_too_long", message)
-                }
-                (min, max) => {
-                    let (min, max) = (min.unwrap_or("0"), max.unwrap_or("any"));
-                    let message =
-                        format!("Value error, String should have {min} to {max} characters");
-                    ("value_error", message)
-                }
-            },
-            "range" | "min_value" => match (issue.param("min"), issue.param("max")) {
-                (Some(min), None) => {
-                    let message = format!("Input should be greater than or equal to {min}");
-                    ("greater_than_equal", message)
-                }
-                (None, Some(max)) => {
-                    let message = format!("Input should be less than or equal to {max}");
-                    ("less_than_equal", message)
-                }
-                _ => ("value_error", format!("Value error, {}", issue.message())),
-            },
-            "email" | "invalid_email" => words(
-                "value_error",
-                "value is not a valid email address: The email address is not valid.",
-            ),
-            code => (
-                "value_error",
-                format!("Value error, {}", value_error(issue, code)),
-            ),
-        },
+        Problem::Invalid { code, .. } => return rule(issue, code),
+    };
+    (kind, message.to_owned())
+}
+
+/// pydantic's words for a broken rule: its own for bounds, `value_error` otherwise.
+fn rule(issue: &FieldIssue, code: &str) -> (&'static str, String) {
+    match (code, issue.param("min"), issue.param("max")) {
+        ("required", ..) => ("missing", "Field required".to_owned()),
+        ("length", Some(min), None) => {
+            let plural = if min == "1" { "" } else { "s" };
+            let message = format!("String should have at least {min} character{plural}");
+            ("string_too_short", message)
+        }
+        ("length" | "max_length", None, Some(max)) => {
+            let message = format!("String should have at most {max} characters");
+            ("string_too_long", message)
+        }
+        ("range" | "min_value", Some(min), None) => {
+            let message = format!("Input should be greater than or equal to {min}");
+            ("greater_than_equal", message)
+        }
+        ("range", None, Some(max)) => {
+            let message = format!("Input should be less than or equal to {max}");
+            ("less_than_equal", message)
+        }
+        ("email" | "invalid_email", ..) => (
+            "value_error",
+            "value is not a valid email address: The email address is not valid.".to_owned(),
+        ),
+        _ => (
+            "value_error",
+            format!("Value error, {}", value_error(issue, code)),
+        ),
     }
 }
 
