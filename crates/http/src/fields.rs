@@ -33,17 +33,6 @@ pub(crate) fn issue(field: &str, kind: IssueKind, message: &str) -> FieldIssue {
     FieldIssue::new(field, problem)
 }
 
-/// A JSON number as an integer: `3`, or `3.0` (JSON Schema, and pydantic's
-/// lax mode, count a float without a fraction as an integer).
-pub(crate) fn integer_of(number: &serde_json::Number) -> Option<i64> {
-    number.as_i64().or_else(|| {
-        let float = number.as_f64()?;
-        // i64::MAX is not exact as an f64; the bound is 2^63, exclusive.
-        let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
-        (float.fract() == 0.0 && in_range).then_some(float as i64)
-    })
-}
-
 /// Reads typed fields out of a JSON object, collecting every problem so a
 /// client learns about all bad fields at once.
 #[derive(Debug)]
@@ -78,23 +67,6 @@ impl Fields {
             None | Some(Value::Null) => None,
             Some(value) => self.string_value(name, value),
         }
-    }
-
-    /// An integer field that must be present (a JSON number, or a string of digits).
-    pub(crate) fn required_integer(&mut self, name: &str) -> i64 {
-        let parsed = match self.map.remove(name) {
-            None => {
-                self.issue(name, IssueKind::Missing, "This field is required.");
-                return 0;
-            }
-            Some(Value::Number(n)) => integer_of(&n),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            Some(_) => None,
-        };
-        parsed.unwrap_or_else(|| {
-            self.issue(name, IssueKind::NotInteger, "A valid integer is required.");
-            0
-        })
     }
 
     /// A boolean field that may be absent: a JSON boolean, or the strings
@@ -154,23 +126,6 @@ impl Fields {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn integers_with_a_zero_fraction_count() {
-        let mut f = fields(json!({"a": 3, "b": 344.0, "c": 1.5, "d": 1e300, "e": "7"}));
-        assert_eq!(f.required_integer("a"), 3);
-        assert_eq!(f.required_integer("b"), 344);
-        assert_eq!(f.required_integer("e"), 7);
-        f.required_integer("c");
-        f.required_integer("d");
-        let bad: Vec<_> = f
-            .finish()
-            .unwrap_err()
-            .into_iter()
-            .map(|i| i.field)
-            .collect();
-        assert_eq!(bad, ["c", "d"]);
-    }
 
     fn fields(value: Value) -> Fields {
         match value {

@@ -14,7 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 17] = [
+const CREDENTIAL_PATHS: [&str; 13] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -28,10 +28,6 @@ const CREDENTIAL_PATHS: [&str; 17] = [
     "/auth/users/set_password/",
     "/auth/users/set_username/",
     "/auth/users/set_email/",
-    "/register",
-    "/login",
-    "/auth/",
-    "/auth/token",
 ];
 
 pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {

@@ -88,12 +88,10 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
                 account_security::configure(config);
                 primary::configure(config);
             }
-            Surface::EventsMessages => {
-                events_messages::configure(config);
-                events::configure(config);
-                messages::configure(config);
-            }
-            Surface::TokenForm | Surface::Opaque | Surface::CookieRefresh => {}
+            Surface::EventsMessages
+            | Surface::TokenForm
+            | Surface::Opaque
+            | Surface::CookieRefresh => {}
         }
     }
 }
@@ -102,6 +100,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
 /// each declares them, in the order they are matched.
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
+        Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
         Surface::TokenForm => vec![token_form::part()],
         Surface::Opaque => vec![opaque::part()],
         Surface::CookieRefresh => vec![cookie_refresh::part()],
@@ -122,12 +121,10 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
                 let security = account_security::Api::openapi();
                 parts.push(("account_security", ErrorShape::Drf, security));
             }
-            Surface::EventsMessages => {
-                parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
-            }
-            Surface::TokenForm | Surface::Opaque | Surface::CookieRefresh => {}
+            Surface::EventsMessages
+            | Surface::TokenForm
+            | Surface::Opaque
+            | Surface::CookieRefresh => {}
         }
     }
     parts
