@@ -213,3 +213,37 @@ mod email_change {
         }
     }
 }
+
+mod bad_fields {
+    use super::*;
+
+    backend_tests! {
+        fn a_wrong_type_does_not_hide_the_other_fields(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("judith");
+
+            let disable = app.delete("/auth/mfa/totp/", Some(&token), json!({"current_password": 12345}));
+            assert_eq!(disable.status, 400, "{}", disable.text);
+            assert_eq!(disable.json, json!({
+                "current_password": ["Not a valid string."],
+                "code": ["This field is required."],
+            }));
+
+            let email = app.post("/auth/users/set_email/", Some(&token), json!({"current_password": null, "new_email": ["a@example.com"]}));
+            assert_eq!(email.json, json!({
+                "current_password": ["This field may not be null."],
+                "new_email": ["Not a valid string."],
+            }));
+            let confirm = app.post("/auth/users/set_email_confirm/", None, json!({"uid": true}));
+            assert_eq!(confirm.json, json!({
+                "uid": ["Not a valid string."],
+                "token": ["This field is required."],
+            }));
+
+            // A body that is no object, and no token at all, come first.
+            let list = app.post("/auth/mfa/totp/confirm/", Some(&token), json!(["code"]));
+            assert_eq!((list.status, list.json["code"].clone()), (400, json!("invalid")));
+            assert_eq!(app.post("/auth/mfa/totp/setup/", None, json!({"current_password": 1})).status, 401);
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 22] = [
+const CREDENTIAL_PATHS: [&str; 21] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -27,7 +27,6 @@ const CREDENTIAL_PATHS: [&str; 22] = [
     "/auth/users/reset_username_confirm/",
     "/auth/users/set_password/",
     "/auth/users/set_username/",
-    "/auth/users/set_email/",
     "/register",
     "/login",
     "/auth/",
@@ -40,7 +39,7 @@ const CREDENTIAL_PATHS: [&str; 22] = [
 ];
 
 pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {
-    (method == Method::POST && CREDENTIAL_PATHS.contains(&path)) || path.starts_with("/auth/mfa/")
+    method == Method::POST && CREDENTIAL_PATHS.contains(&path)
 }
 
 /// Counts credential requests per client IP; over the limit, answers 429.

@@ -83,11 +83,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     }
     for surface in &settings.surfaces {
         match surface {
-            Surface::Primary => {
-                // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-                account_security::configure(config);
-                primary::configure(config);
-            }
+            Surface::Primary => primary::configure(config),
             Surface::EventsMessages => {
                 events_messages::configure(config);
                 events::configure(config);
@@ -107,6 +103,8 @@ pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
         .surfaces
         .iter()
         .flat_map(|surface| match surface {
+            // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
+            Surface::Primary => vec![account_security::part()],
             Surface::TokenForm => vec![token_form::part()],
             _ => Vec::new(),
         })
@@ -120,11 +118,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
     for surface in &settings.surfaces {
         let tag = surface.name();
         match surface {
-            Surface::Primary => {
-                parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
-                let security = account_security::Api::openapi();
-                parts.push(("account_security", ErrorShape::Drf, security));
-            }
+            Surface::Primary => parts.push((tag, ErrorShape::Drf, primary::Api::openapi())),
             Surface::EventsMessages => {
                 parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
                 parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
