@@ -247,3 +247,37 @@ mod bad_fields {
         }
     }
 }
+
+mod limits {
+    use super::*;
+
+    backend_tests! {
+        fn mfa_and_email_change_routes_count_against_the_address_limit(backend) {
+            let app = TestApp::spawn_with(&backend, |config| {
+                config.rate_limit.enabled = true;
+                config.rate_limit.per_ip_burst = 2;
+                config.rate_limit.per_ip_per_minute = 1;
+                config.http.trusted_proxy_header = Some("X-Forwarded-For".into());
+            });
+            let token = app.user_with_token("kim");
+            let bearer = format!("Bearer {token}");
+            let send = |method: &str, path: &str, ip: &str| {
+                app.request_with_headers(method, path, &[("X-Forwarded-For", ip), ("Authorization", &bearer)], Body::Json(json!({})))
+            };
+            for (method, path, ip) in [
+                ("POST", "/auth/mfa/totp/confirm/", "10.0.1.1"),
+                ("DELETE", "/auth/mfa/totp/", "10.0.1.2"),
+                ("POST", "/auth/users/set_email/", "10.0.1.3"),
+            ] {
+                for _ in 0..2 {
+                    assert_eq!(send(method, path, ip).status, 400, "{method} {path}");
+                }
+                let refused = send(method, path, ip);
+                assert_eq!((refused.status, refused.json["code"].clone()), (429, json!("throttled")), "{method} {path}");
+            }
+            for _ in 0..3 {
+                assert_eq!(send("GET", "/auth/sessions/", "10.0.1.4").status, 200, "not a credential route");
+            }
+        }
+    }
+}
