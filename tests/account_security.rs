@@ -244,6 +244,15 @@ mod bad_fields {
             let list = app.post("/auth/mfa/totp/confirm/", Some(&token), json!(["code"]));
             assert_eq!((list.status, list.json["code"].clone()), (400, json!("invalid")));
             assert_eq!(app.post("/auth/mfa/totp/setup/", None, json!({"current_password": 1})).status, 401);
+            // A refused token too, checked before the body is read.
+            let ended = app.user_with_token("judith2");
+            assert_eq!(app.post("/auth/logout/all/", Some(&ended), json!({})).status, 204);
+            for token in [ended.as_str(), "not.a.token"] {
+                let refused = app.post("/auth/mfa/totp/confirm/", Some(token), json!({"code": 5}));
+                assert_eq!((refused.status, refused.json["code"].clone()), (401, json!("token_not_valid")), "{}", refused.text);
+                let refused = app.post("/auth/users/set_email/", Some(token), json!({}));
+                assert_eq!(refused.status, 401, "{}", refused.text);
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{no_content, Authenticated};
+use super::no_content;
+use crate::auth::Authed;
 use crate::openapi::schemas as doc;
 use crate::surfaces::login::{actor_of, anonymous_actor};
 use crate::surfaces::primary::users_error;
@@ -45,13 +46,15 @@ struct UidToken {
 pub(super) async fn set_email(
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: Authenticated,
-    body: Body<SetEmail, Drf>,
+    authed: Authed<SetEmail, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let SetEmail {
-        current_password,
-        new_email,
-    } = body.into_inner();
+    let Authed {
+        caller,
+        body: SetEmail {
+            current_password,
+            new_email,
+        },
+    } = authed;
     let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
     let request_change =

@@ -6,12 +6,12 @@ use sesame_tokens::TotpSetup;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{no_content, tokens_error, Authenticated};
+use super::{no_content, tokens_error};
+use crate::auth::Authed;
 use crate::openapi::schemas as doc;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::primary::users_error;
 use crate::surfaces::{run, Drf};
-use crate::wire::Body;
 use crate::{ApiError, AppState};
 
 /// The caller's current password.
@@ -76,10 +76,12 @@ struct RecoveryCodes {
 #[post("/auth/mfa/totp/setup/")]
 pub(super) async fn totp_setup(
     state: web::Data<AppState>,
-    caller: Authenticated,
-    body: Body<CurrentPassword, Drf>,
+    authed: Authed<CurrentPassword, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let CurrentPassword { current_password } = body.into_inner();
+    let Authed {
+        caller,
+        body: CurrentPassword { current_password },
+    } = authed;
     let state = state.into_inner();
     let setup = run::<Drf, _, _>(move || {
         state
@@ -107,10 +109,12 @@ pub(super) async fn totp_setup(
 pub(super) async fn totp_confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: Authenticated,
-    body: Body<TotpCode, Drf>,
+    authed: Authed<TotpCode, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let TotpCode { code } = body.into_inner();
+    let Authed {
+        caller,
+        body: TotpCode { code },
+    } = authed;
     let mfa = state.mfa.clone();
     let actor = actor_of(&request, &state, caller.user.id);
     let recovery_codes = run::<Drf, _, _>(move || {
@@ -134,13 +138,15 @@ pub(super) async fn totp_confirm(
 pub(super) async fn totp_disable(
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: Authenticated,
-    body: Body<TotpDisable, Drf>,
+    authed: Authed<TotpDisable, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let TotpDisable {
-        current_password,
-        code,
-    } = body.into_inner();
+    let Authed {
+        caller,
+        body: TotpDisable {
+            current_password,
+            code,
+        },
+    } = authed;
     let actor = actor_of(&request, &state, caller.user.id);
     let state = state.into_inner();
     let disable = move || {
