@@ -9,6 +9,7 @@ use sesame_users::User;
 
 use crate::blocking::blocking;
 use crate::shape::{AuthFailure, Shape};
+use crate::wire::{Body, Wire};
 use crate::{ApiError, AppState};
 
 /// A caller proven by `Authorization: Bearer <token>`, a JWT access token or
@@ -75,6 +76,32 @@ impl<S: Shape> FromRequest for Bearer<S> {
             let token = token.ok_or_else(|| S::unauthorized(AuthFailure::Missing))?;
             let state = state.ok_or_else(S::unavailable)?;
             authenticate(&state, token).await
+        })
+    }
+}
+
+/// A caller proven by a Bearer token and the body of type `T` they sent,
+/// read in that order: a refused token is answered before the body is read
+/// (actix-web polls a handler's extractors together, so a `Bearer` and a
+/// `Body` side by side could answer a bad body's 400 to a refused token).
+pub struct Authed<T, S> {
+    /// The caller.
+    pub caller: Bearer<S>,
+    /// The parsed body.
+    pub body: T,
+}
+
+impl<T: Wire, S: Shape> FromRequest for Authed<T, S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Bearer::<S>::from_request(request, payload);
+        let body = Body::<T, S>::from_request(request, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            let body = body.await?.into_inner();
+            Ok(Authed { caller, body })
         })
     }
 }

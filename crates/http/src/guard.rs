@@ -14,7 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 13] = [
+const CREDENTIAL_PATHS: [&str; 12] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -27,11 +27,10 @@ const CREDENTIAL_PATHS: [&str; 13] = [
     "/auth/users/reset_username_confirm/",
     "/auth/users/set_password/",
     "/auth/users/set_username/",
-    "/auth/users/set_email/",
 ];
 
 pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {
-    (method == Method::POST && CREDENTIAL_PATHS.contains(&path)) || path.starts_with("/auth/mfa/")
+    method == Method::POST && CREDENTIAL_PATHS.contains(&path)
 }
 
 /// Counts credential requests per client IP; over the limit, answers 429.

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 pub use crate::query::PageParams;
 
@@ -253,14 +253,6 @@ pub struct SetUsername {
     re_new_username: Option<String>,
 }
 
-/// An email change: a link goes to the new address.
-#[derive(Serialize, ToSchema)]
-pub struct SetEmail {
-    current_password: String,
-    #[schema(format = Email)]
-    new_email: String,
-}
-
 /// The `uid` and `token` of an emailed link.
 #[derive(Serialize, ToSchema)]
 pub struct UidToken {
@@ -297,84 +289,6 @@ pub struct ResetUsernameConfirm {
     #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     new_username: String,
     re_new_username: Option<String>,
-}
-
-/// One login of the caller.
-#[derive(Serialize, ToSchema)]
-pub struct Session {
-    id: String,
-    /// `jwt` or `opaque`.
-    kind: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    last_used_at: String,
-    #[schema(required = true)]
-    ip: Option<String>,
-    #[schema(required = true)]
-    user_agent: Option<String>,
-    /// Whether the token of this request belongs to it.
-    current: bool,
-}
-
-/// A TOTP secret, not active until confirmed.
-#[derive(Serialize, ToSchema)]
-pub struct TotpSetup {
-    /// Base32, at least 160 bits.
-    secret: String,
-    /// `otpauth://totp/Sesame:<username>?secret=<secret>&issuer=Sesame`.
-    otpauth_url: String,
-}
-
-/// A TOTP code (or, to turn TOTP off, an unused recovery code).
-#[derive(Serialize, ToSchema)]
-pub struct TotpCode {
-    code: String,
-}
-
-/// Turning TOTP off.
-#[derive(Serialize, ToSchema)]
-pub struct TotpDisable {
-    current_password: String,
-    /// A TOTP code or an unused recovery code.
-    code: String,
-}
-
-/// The filters of the audit log.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditFilterParams {
-    /// Only the events of this user id.
-    user: Option<i64>,
-    /// Only events of this kind (`login_success`, `login_failure`, `logout`, ...).
-    kind: Option<String>,
-}
-
-/// A recorded security event.
-#[derive(Serialize, ToSchema)]
-pub struct AuditEntry {
-    /// Increasing.
-    id: i64,
-    /// `login_success`, `login_failure`, `logout`, `refresh_reuse`, `password_change`, ...
-    kind: String,
-    #[schema(required = true)]
-    user_id: Option<i64>,
-    #[schema(required = true)]
-    ip: Option<String>,
-    #[schema(required = true)]
-    user_agent: Option<String>,
-    #[schema(format = DateTime)]
-    at: String,
-    /// A short detail (the login tried, only as a keyed digest `hmac:…` when it
-    /// names no account; the target of an admin change, ...).
-    #[schema(required = true)]
-    detail: Option<String>,
-}
-
-/// The recovery codes, shown once.
-#[derive(Serialize, ToSchema)]
-pub struct RecoveryCodes {
-    recovery_codes: Vec<String>,
 }
 
 // ------------------------------------------------------------------ token_form

@@ -83,11 +83,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     }
     for surface in &settings.surfaces {
         match surface {
-            Surface::Primary => {
-                // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-                account_security::configure(config);
-                primary::configure(config);
-            }
+            Surface::Primary => primary::configure(config),
             Surface::EventsMessages
             | Surface::TokenForm
             | Surface::Opaque
@@ -100,11 +96,12 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
 /// each declares them, in the order they are matched.
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
+        // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
+        Surface::Primary => vec![account_security::part()],
         Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
         Surface::TokenForm => vec![token_form::part()],
         Surface::Opaque => vec![opaque::part()],
         Surface::CookieRefresh => vec![cookie_refresh::part()],
-        _ => Vec::new(),
     });
     std::iter::once(ops::part()).chain(surfaces).collect()
 }
@@ -116,11 +113,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
     for surface in &settings.surfaces {
         let tag = surface.name();
         match surface {
-            Surface::Primary => {
-                parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
-                let security = account_security::Api::openapi();
-                parts.push(("account_security", ErrorShape::Drf, security));
-            }
+            Surface::Primary => parts.push((tag, ErrorShape::Drf, primary::Api::openapi())),
             Surface::EventsMessages
             | Surface::TokenForm
             | Surface::Opaque
