@@ -12,8 +12,6 @@ pub enum IssueKind {
     Null,
     /// Of another JSON type than expected.
     WrongType,
-    /// Not a boolean where one is expected.
-    NotBoolean,
     /// Not an integer where one is expected.
     NotInteger,
     /// Present but refused.
@@ -26,7 +24,6 @@ pub(crate) fn issue(field: &str, kind: IssueKind, message: &str) -> FieldIssue {
         IssueKind::Missing => Problem::Missing,
         IssueKind::Null => Problem::Null,
         IssueKind::WrongType => Problem::WrongType(Expected::String),
-        IssueKind::NotBoolean => Problem::WrongType(Expected::Boolean),
         IssueKind::NotInteger => Problem::WrongType(Expected::Integer),
         IssueKind::Invalid => return FieldIssue::invalid(field, "invalid", message),
     };
@@ -95,25 +92,6 @@ impl Fields {
             self.issue(name, IssueKind::NotInteger, "A valid integer is required.");
             0
         })
-    }
-
-    /// A boolean field that may be absent: a JSON boolean, or the strings
-    /// `true`/`false`/`1`/`0` of a form (absent and `null` give `None`).
-    pub(crate) fn optional_bool(&mut self, name: &str) -> Option<bool> {
-        let parsed = match self.map.remove(name) {
-            None | Some(Value::Null) => return None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" => Some(true),
-                "false" | "0" => Some(false),
-                _ => None,
-            },
-            Some(_) => None,
-        };
-        if parsed.is_none() {
-            self.issue(name, IssueKind::NotBoolean, "Must be a valid boolean.");
-        }
-        parsed
     }
 
     /// Whether the body has this key at all.

@@ -14,19 +14,7 @@ use crate::{AppState, Routes};
 
 /// Paths where credentials are checked, tokens issued or email flows
 /// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 22] = [
-    "/auth/users/",
-    "/auth/jwt/create/",
-    "/auth/jwt/refresh/",
-    "/auth/jwt/verify/",
-    "/auth/users/activation/",
-    "/auth/users/resend_activation/",
-    "/auth/users/reset_password/",
-    "/auth/users/reset_password_confirm/",
-    "/auth/users/reset_username/",
-    "/auth/users/reset_username_confirm/",
-    "/auth/users/set_password/",
-    "/auth/users/set_username/",
+const CREDENTIAL_PATHS: [&str; 10] = [
     "/auth/users/set_email/",
     "/register",
     "/login",

@@ -83,11 +83,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     }
     for surface in &settings.surfaces {
         match surface {
-            Surface::Primary => {
-                // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-                account_security::configure(config);
-                primary::configure(config);
-            }
+            Surface::Primary => account_security::configure(config),
             Surface::EventsMessages => {
                 events_messages::configure(config);
                 events::configure(config);
@@ -107,6 +103,7 @@ pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
         .surfaces
         .iter()
         .flat_map(|surface| match surface {
+            Surface::Primary => vec![primary::part()],
             Surface::TokenForm => vec![token_form::part()],
             _ => Vec::new(),
         })
@@ -121,7 +118,6 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
         let tag = surface.name();
         match surface {
             Surface::Primary => {
-                parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
                 let security = account_security::Api::openapi();
                 parts.push(("account_security", ErrorShape::Drf, security));
             }
