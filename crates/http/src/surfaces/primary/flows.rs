@@ -133,7 +133,10 @@ pub(super) async fn resend_activation(
     )
 )]
 #[post("/auth/users/reset_password/")]
-pub(super) async fn reset_password(state: web::Data<AppState>, body: Body<EmailAddress, Drf>) -> HttpResponse {
+pub(super) async fn reset_password(
+    state: web::Data<AppState>,
+    body: Body<EmailAddress, Drf>,
+) -> HttpResponse {
     start_flow(&state, body, "reset_password", |a, email| {
         a.request_password_reset(email)
     })
@@ -148,7 +151,10 @@ pub(super) async fn reset_password(state: web::Data<AppState>, body: Body<EmailA
     )
 )]
 #[post("/auth/users/reset_username/")]
-pub(super) async fn reset_username(state: web::Data<AppState>, body: Body<EmailAddress, Drf>) -> HttpResponse {
+pub(super) async fn reset_username(
+    state: web::Data<AppState>,
+    body: Body<EmailAddress, Drf>,
+) -> HttpResponse {
     start_flow(&state, body, "reset_username", |a, email| {
         a.request_username_reset(email)
     })
@@ -193,7 +199,11 @@ pub(super) async fn reset_username_confirm(
     body: Body<ResetUsernameConfirm, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    same_again(&body.new_username, body.re_new_username.as_deref(), "username")?;
+    same_again(
+        &body.new_username,
+        body.re_new_username.as_deref(),
+        "username",
+    )?;
     let actor = anonymous_actor(&request, &state);
     with_accounts(&state, move |a| {
         a.reset_username(&body.uid, &body.token, &body.new_username, &actor)
