@@ -48,14 +48,11 @@ impl FromRequest for ProfileChange {
                 Ok(ProfileChange { fields, avatar })
             });
         }
-        let request = request.clone();
-        let payload = web::Payload::from_request(&request, payload);
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let multipart = Multipart::new(request.headers(), payload.take());
         Box::pin(async move {
-            let payload = payload.await.map_err(|_| Drf::unavailable())?;
-            let state = request
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(Drf::unavailable)?;
-            let Form { fields, avatar } = read_form(state, &request, payload).await?;
+            let state = state.ok_or_else(Drf::unavailable)?;
+            let Form { fields, avatar } = read_form(&state, multipart).await?;
             let fields = decode::<ProfileUpdate>(fields).map_err(|issues| Drf::invalid(&issues))?;
             Ok(ProfileChange { fields, avatar })
         })
@@ -125,18 +122,13 @@ fn too_large() -> ApiError {
 /// an empty text `avatar` removes the avatar, another is a text field (that
 /// the wire type refuses); text fields share the JSON body limit. A body far
 /// past both limits is cut off with 413.
-async fn read_form(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Form, ApiError> {
+async fn read_form(state: &AppState, mut multipart: Multipart) -> Result<Form, ApiError> {
     let max_avatar = state.accounts.max_avatar_bytes();
     let max_text = state.settings.max_json_bytes;
     let hard_limit = max_avatar
         .saturating_mul(2)
         .saturating_add(max_text)
         .saturating_add(64 * 1024);
-    let mut multipart = Multipart::new(request.headers(), payload);
     let mut form = Form {
         fields: Map::new(),
         avatar: AvatarChange::Keep,

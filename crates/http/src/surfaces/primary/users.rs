@@ -5,7 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use sesame_kernel::audit::Actor;
 use sesame_kernel::UserId;
+use sesame_users::{AccountService, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
@@ -285,11 +287,25 @@ async fn delete_account(
     target: UserId,
     body: CurrentPassword,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor_of(&request, &state, caller.user.id);
-    with_accounts(&state, move |a| {
-        a.delete_account(&caller.user, target, &body.current_password, &actor)
+    done_by(caller, &state, &request, move |a, caller, actor| {
+        a.delete_account(&caller.user, target, &body.current_password, actor)
     })
-    .await?;
+    .await
+}
+
+/// Account work done by the caller, audited as theirs: 204 once done.
+async fn done_by<T, F>(
+    caller: Authenticated,
+    state: &AppState,
+    request: &HttpRequest,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&AccountService, &Authenticated, &Actor) -> Result<T, UsersError> + Send + 'static,
+    T: Send + 'static,
+{
+    let actor = actor_of(request, state, caller.user.id);
+    with_accounts(state, move |a| work(a, &caller, &actor)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -311,19 +327,12 @@ pub(super) async fn set_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    let actor = actor_of(&request, &state, caller.user.id);
-    with_accounts(&state, move |a| {
+    done_by(caller, &state, &request, move |a, caller, actor| {
         let session = Some(caller.session_id.as_str());
-        a.set_password(
-            &caller.user,
-            &body.current_password,
-            &body.new_password,
-            session,
-            &actor,
-        )
+        let (current, new) = (&body.current_password, &body.new_password);
+        a.set_password(&caller.user, current, new, session, actor)
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 /// Change the username.
@@ -345,15 +354,13 @@ pub(super) async fn set_username(
     let body = body.into_inner();
     let again = body.re_new_username.as_deref();
     same_again(&body.new_username, again, "username")?;
-    let actor = actor_of(&request, &state, caller.user.id);
-    with_accounts(&state, move |a| {
+    done_by(caller, &state, &request, move |a, caller, actor| {
         a.set_username(
             &caller.user,
             &body.current_password,
             &body.new_username,
-            &actor,
+            actor,
         )
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
