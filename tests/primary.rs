@@ -132,6 +132,11 @@ backend_tests! {
             "avatar": ["The submitted data was not a file. Check the encoding type on the form."],
         }));
         assert_eq!(app.get("/auth/users/me/", Some(&token)).json["first_name"], "");
+        // The token is checked before the body: no field feedback without one.
+        for token in [None, Some("not.a.token")] {
+            let refused = app.patch("/auth/users/me/", token, json!({"is_active": "maybe"}));
+            assert_eq!(refused.status, 401, "{}", refused.text);
+        }
     }
 
     fn bad_bodies_get_clear_4xx(backend) {

@@ -13,6 +13,7 @@ use validator::{Validate, ValidationError};
 
 use super::avatars::{ProfileChange, ProfileForm};
 use super::{same_again, with_accounts, Authenticated, Drf, User};
+use crate::auth::Authed;
 use crate::openapi::schemas as doc;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
@@ -180,10 +181,9 @@ pub(super) async fn get_user(
 )]
 #[route("/auth/users/me/", method = "PUT", method = "PATCH")]
 pub(super) async fn update_me(
-    caller: Authenticated,
+    Authed(caller, change): Authed<Drf, ProfileChange>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    change: ProfileChange,
 ) -> Result<HttpResponse, ApiError> {
     let target = caller.user.id;
     update_profile(caller, state, request, target, change).await
@@ -206,11 +206,10 @@ pub(super) async fn update_me(
 )]
 #[route("/auth/users/{id}/", method = "PUT", method = "PATCH")]
 pub(super) async fn update_user(
-    caller: Authenticated,
+    Authed(caller, change): Authed<Drf, ProfileChange>,
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<String>,
-    change: ProfileChange,
 ) -> Result<HttpResponse, ApiError> {
     let target = path_id(&id)?;
     update_profile(caller, state, request, target, change).await
@@ -247,10 +246,9 @@ async fn update_profile(
 )]
 #[delete("/auth/users/me/")]
 pub(super) async fn delete_me(
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Body<CurrentPassword, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let target = caller.user.id;
     delete_account(caller, state, request, target, body.into_inner()).await
@@ -269,11 +267,10 @@ pub(super) async fn delete_me(
 )]
 #[delete("/auth/users/{id}/")]
 pub(super) async fn delete_user(
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<String>,
-    body: Body<CurrentPassword, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let target = path_id(&id)?;
     delete_account(caller, state, request, target, body.into_inner()).await
@@ -320,10 +317,9 @@ where
 )]
 #[post("/auth/users/set_password/")]
 pub(super) async fn set_password(
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<SetPassword, Drf>>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Body<SetPassword, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
@@ -346,10 +342,9 @@ pub(super) async fn set_password(
 )]
 #[post("/auth/users/set_username/")]
 pub(super) async fn set_username(
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<SetUsername, Drf>>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Body<SetUsername, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let again = body.re_new_username.as_deref();
