@@ -9,7 +9,7 @@ use sesame_users::User;
 
 use crate::blocking::blocking;
 use crate::shape::{AuthFailure, Shape};
-use crate::wire::{Body, Wire};
+
 use crate::{ApiError, AppState};
 
 /// A caller proven by `Authorization: Bearer <token>`, a JWT access token or
@@ -80,28 +80,21 @@ impl<S: Shape> FromRequest for Bearer<S> {
     }
 }
 
-/// A caller proven by a Bearer token and the body of type `T` they sent,
-/// read in that order: a refused token is answered before the body is read
-/// (actix-web polls a handler's extractors together, so a `Bearer` and a
-/// `Body` side by side could answer a bad body's 400 to a refused token).
-pub struct Authed<T, S> {
-    /// The caller.
-    pub caller: Bearer<S>,
-    /// The parsed body.
-    pub body: T,
-}
+/// A protected route's caller, then its request body `B`: the token is
+/// checked before the body is read, so that a request without a valid token
+/// is refused as such, never told what is wrong with its body.
+pub struct Authed<S, B>(pub Bearer<S>, pub B);
 
-impl<T: Wire, S: Shape> FromRequest for Authed<T, S> {
+impl<S: Shape, B: FromRequest<Error = ApiError> + 'static> FromRequest for Authed<S, B> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Bearer::<S>::from_request(request, payload);
-        let body = Body::<T, S>::from_request(request, payload);
+        let body = B::from_request(request, payload);
         Box::pin(async move {
             let caller = caller.await?;
-            let body = body.await?.into_inner();
-            Ok(Authed { caller, body })
+            Ok(Authed(caller, body.await?))
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
@@ -11,27 +11,6 @@ use crate::client::client_ip;
 use crate::declare::Answers;
 use crate::surfaces::Drf;
 use crate::{AppState, Routes};
-
-/// Paths where credentials are checked, tokens issued or email flows
-/// started, of the surfaces that do not declare their routes in a `Part` yet.
-const CREDENTIAL_PATHS: [&str; 12] = [
-    "/auth/users/",
-    "/auth/jwt/create/",
-    "/auth/jwt/refresh/",
-    "/auth/jwt/verify/",
-    "/auth/users/activation/",
-    "/auth/users/resend_activation/",
-    "/auth/users/reset_password/",
-    "/auth/users/reset_password_confirm/",
-    "/auth/users/reset_username/",
-    "/auth/users/reset_username_confirm/",
-    "/auth/users/set_password/",
-    "/auth/users/set_username/",
-];
-
-pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {
-    method == Method::POST && CREDENTIAL_PATHS.contains(&path)
-}
 
 /// Counts credential requests per client IP; over the limit, answers 429.
 /// The path is the one the router matches: percent-decoded by actix's own
@@ -43,7 +22,7 @@ pub async fn credential_guard(
     let path = request.match_info().as_str();
     let routes = request.app_data::<web::Data<Routes>>();
     let credential = routes.is_some_and(|routes| routes.is_credential(request.method(), path));
-    if credential || is_credential_route(request.method(), path) {
+    if credential {
         if let Some(state) = request.app_data::<web::Data<AppState>>() {
             if let Some(ip) = client_ip(request.request(), &state.settings) {
                 if let Err(wait) = state.limits.check_ip(ip) {

@@ -9,7 +9,6 @@ mod body;
 mod client;
 mod declare;
 mod error;
-mod fields;
 mod guard;
 mod hub;
 mod limits;

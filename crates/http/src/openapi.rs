@@ -20,11 +20,11 @@ use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, RefOr, Required, Response};
+use utoipa::openapi::{OpenApi as Document, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::declare::{complete, operations_of, BEARER};
+use crate::declare::{operations_of, BEARER};
 use crate::HttpSettings;
 use schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
@@ -88,13 +88,6 @@ pub fn document(settings: &HttpSettings) -> Document {
     document.merge(own_routes());
     for part in crate::surfaces::parts(settings) {
         document.merge(part.document());
-    }
-    for (tag, shape, mut part) in crate::surfaces::api_parts(settings) {
-        for (path, method, operation) in operations(&mut part) {
-            let credential = crate::guard::is_credential_route(&method, &path);
-            complete(operation, tag, shape, credential);
-        }
-        document.merge(part);
     }
     unique_operation_ids(&mut document);
     let used: Vec<String> = operations(&mut document)
@@ -192,24 +185,6 @@ fn own_routes() -> Document {
         document.paths.paths.insert(path.to_owned(), item);
     }
     document
-}
-
-/// Marks the request bodies of these `(method, path)` operations optional:
-/// without a body they change nothing (PATCH-like routes).
-pub(crate) struct OptionalBodies(pub(crate) &'static [(&'static str, &'static str)]);
-
-impl Modify for OptionalBodies {
-    fn modify(&self, openapi: &mut Document) {
-        for (path, method, operation) in operations(openapi) {
-            let listed = self
-                .0
-                .iter()
-                .any(|(m, p)| method.as_str().eq_ignore_ascii_case(m) && *p == path);
-            if let (true, Some(body)) = (listed, operation.request_body.as_mut()) {
-                body.required = Some(Required::False);
-            }
-        }
-    }
 }
 
 /// Every operation of a document, with its path and method.

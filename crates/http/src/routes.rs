@@ -9,11 +9,9 @@ use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
-use utoipa::openapi::PathItem;
 
 use crate::declare::{Answers, Part};
-use crate::shape::ErrorShape;
-use crate::surfaces::{api_parts, parts, Drf, FastApi, MessageShape, Opaque, Surface};
+use crate::surfaces::{parts, FastApi};
 use crate::HttpSettings;
 
 /// The served paths: their patterns, methods, credential methods and the
@@ -27,16 +25,6 @@ struct Entry {
     methods: Vec<Method>,
     credential: bool,
     answers: Answers,
-}
-
-/// The words of a surface that has not declared its routes in a [`Part`] yet.
-fn legacy_answers(shape: ErrorShape) -> Answers {
-    match shape {
-        ErrorShape::Drf => Answers::of::<Drf>(),
-        ErrorShape::FastApi | ErrorShape::None => Answers::of::<FastApi>(),
-        ErrorShape::Opaque => Answers::of::<Opaque>(),
-        ErrorShape::Message => Answers::of::<MessageShape>(),
-    }
 }
 
 impl Routes {
@@ -55,36 +43,14 @@ impl Routes {
                 })
             })
             .collect();
-        entries.extend(
-            api_parts(settings)
-                .into_iter()
-                .flat_map(|(_, shape, part)| {
-                    part.paths.paths.into_iter().flat_map(move |(path, item)| {
-                        methods_of(&item).into_iter().map(move |method| Entry {
-                            credential: crate::guard::is_credential_route(&method, &path),
-                            pattern: ResourceDef::new(path.as_str()),
-                            methods: vec![method],
-                            answers: legacy_answers(shape),
-                        })
-                    })
-                }),
-        );
-        let mut get = |path: &str, shape| {
+        // This document and its UI, served by utoipa's handlers.
+        for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
             entries.push(Entry {
                 pattern: ResourceDef::new(path),
                 methods: vec![Method::GET],
                 credential: false,
-                answers: legacy_answers(shape),
-            })
-        };
-        get("/openapi.json", ErrorShape::None);
-        get("/docs", ErrorShape::None);
-        get("/docs/{_:.*}", ErrorShape::None);
-        if settings.surfaces.contains(&Surface::EventsMessages) {
-            get("/ws/{token}", ErrorShape::FastApi);
-        }
-        if settings.surfaces.contains(&Surface::Primary) {
-            get("/media/avatars/{file}", ErrorShape::Drf);
+                answers: Answers::of::<FastApi>(),
+            });
         }
         Routes { entries }
     }
@@ -114,7 +80,7 @@ impl Routes {
     pub(crate) fn answers(&self, path: &str) -> Answers {
         self.matching(path)
             .next()
-            .map_or_else(|| legacy_answers(ErrorShape::None), |entry| entry.answers)
+            .map_or_else(Answers::of::<FastApi>, |entry| entry.answers)
     }
 
     fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> {
@@ -131,20 +97,6 @@ const ORDER: [Method; 5] = [
     Method::PATCH,
     Method::DELETE,
 ];
-
-fn methods_of(item: &PathItem) -> Vec<Method> {
-    [
-        (&item.get, Method::GET),
-        (&item.post, Method::POST),
-        (&item.put, Method::PUT),
-        (&item.patch, Method::PATCH),
-        (&item.delete, Method::DELETE),
-    ]
-    .into_iter()
-    .filter(|(operation, _)| operation.is_some())
-    .map(|(_, method)| method)
-    .collect()
-}
 
 /// Turns the 404 (no route) or bare 405 (a resource without that method)
 /// of a known path asked with a method it does not serve into a 405 with

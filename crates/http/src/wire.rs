@@ -1,8 +1,9 @@
-//! Request bodies as typed wire structs: each is one `serde` + `validator`
-//! + `utoipa::ToSchema` struct, so the type that parses a body is the type
-//! the OpenAPI document shows. [`Body`] reads one, and reports every bad
-//! field at once as [`FieldIssue`]s for the surface's [`Shape`] to word: a
-//! field of the wrong type does not hide the other fields' problems.
+//! Request bodies as typed wire structs: each is one struct deriving
+//! `Deserialize`, validator's `Validate` and utoipa's `ToSchema`, so the type
+//! that parses a body is the type the OpenAPI document shows. [`Body`] reads
+//! one, and reports every bad field at once as [`FieldIssue`]s for the
+//! surface's [`Shape`] to word: a field of the wrong type does not hide the
+//! other fields' problems.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;

@@ -6,15 +6,10 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::blocking::blocking;
-use crate::body::read_object;
 use crate::declare::Part;
-use crate::fields::Fields;
 use crate::query::Paged;
-use crate::shape::ErrorShape;
-use crate::{ApiError, AppState, HttpSettings, Shape};
+use crate::{ApiError, HttpSettings, Shape};
 use sesame_kernel::Page;
-use utoipa::openapi::OpenApi as OpenApiDoc;
-use utoipa::OpenApi;
 
 mod account_security;
 mod cookie_refresh;
@@ -81,15 +76,6 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     for part in parts(settings) {
         part.mount(config);
     }
-    for surface in &settings.surfaces {
-        match surface {
-            Surface::Primary => primary::configure(config),
-            Surface::EventsMessages
-            | Surface::TokenForm
-            | Surface::Opaque
-            | Surface::CookieRefresh => {}
-        }
-    }
 }
 
 /// The operational routes and the routes of every enabled surface, as
@@ -97,7 +83,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
         // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-        Surface::Primary => vec![account_security::part()],
+        Surface::Primary => vec![account_security::part(), primary::part()],
         Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
         Surface::TokenForm => vec![token_form::part()],
         Surface::Opaque => vec![opaque::part()],
@@ -106,38 +92,9 @@ pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     std::iter::once(ops::part()).chain(surfaces).collect()
 }
 
-/// The OpenAPI parts of the operational routes and of every enabled
-/// surface, each with the tag its operations go under and its error shape.
-pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShape, OpenApiDoc)> {
-    let mut parts = Vec::new();
-    for surface in &settings.surfaces {
-        let tag = surface.name();
-        match surface {
-            Surface::Primary => parts.push((tag, ErrorShape::Drf, primary::Api::openapi())),
-            Surface::EventsMessages
-            | Surface::TokenForm
-            | Surface::Opaque
-            | Surface::CookieRefresh => {}
-        }
-    }
-    parts
-}
-
 /// The answer to a path no surface serves.
 pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"detail": "Not found."}))
-}
-
-/// Reads the JSON body into a field reader, in `S`'s error shape.
-pub(crate) async fn body_fields<S: Shape>(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    read_object(request, payload, state.settings.max_json_bytes)
-        .await
-        .map(Fields::new)
-        .map_err(S::body_error)
 }
 
 /// Runs blocking domain work off the async workers, in `S`'s error shape.

@@ -46,15 +46,12 @@ struct UidToken {
 pub(super) async fn set_email(
     state: web::Data<AppState>,
     request: HttpRequest,
-    authed: Authed<SetEmail, Drf>,
+    Authed(caller, body): Authed<Drf, Body<SetEmail, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authed {
-        caller,
-        body: SetEmail {
-            current_password,
-            new_email,
-        },
-    } = authed;
+    let SetEmail {
+        current_password,
+        new_email,
+    } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
     let accounts = state.accounts.clone();
     let request_change =

@@ -12,6 +12,7 @@ use crate::openapi::schemas as doc;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::primary::users_error;
 use crate::surfaces::{run, Drf};
+use crate::wire::Body;
 use crate::{ApiError, AppState};
 
 /// The caller's current password.
@@ -76,12 +77,9 @@ struct RecoveryCodes {
 #[post("/auth/mfa/totp/setup/")]
 pub(super) async fn totp_setup(
     state: web::Data<AppState>,
-    authed: Authed<CurrentPassword, Drf>,
+    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authed {
-        caller,
-        body: CurrentPassword { current_password },
-    } = authed;
+    let CurrentPassword { current_password } = body.into_inner();
     let state = state.into_inner();
     let setup = run::<Drf, _, _>(move || {
         state
@@ -109,12 +107,9 @@ pub(super) async fn totp_setup(
 pub(super) async fn totp_confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
-    authed: Authed<TotpCode, Drf>,
+    Authed(caller, body): Authed<Drf, Body<TotpCode, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authed {
-        caller,
-        body: TotpCode { code },
-    } = authed;
+    let TotpCode { code } = body.into_inner();
     let mfa = state.mfa.clone();
     let actor = actor_of(&request, &state, caller.user.id);
     let recovery_codes = run::<Drf, _, _>(move || {
@@ -138,15 +133,12 @@ pub(super) async fn totp_confirm(
 pub(super) async fn totp_disable(
     state: web::Data<AppState>,
     request: HttpRequest,
-    authed: Authed<TotpDisable, Drf>,
+    Authed(caller, body): Authed<Drf, Body<TotpDisable, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authed {
-        caller,
-        body: TotpDisable {
-            current_password,
-            code,
-        },
-    } = authed;
+    let TotpDisable {
+        current_password,
+        code,
+    } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
     let state = state.into_inner();
     let disable = move || {
