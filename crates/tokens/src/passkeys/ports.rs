@@ -142,8 +142,12 @@ pub trait ChallengeStore: Send + Sync {
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    fn put_ceremony(&self, id: &str, ceremony: &Ceremony, now: Timestamp)
-        -> Result<(), TokensError>;
+    fn put_ceremony(
+        &self,
+        id: &str,
+        ceremony: &Ceremony,
+        now: Timestamp,
+    ) -> Result<(), TokensError>;
 
     /// Takes the ceremony `id` out of the store: of two callers, one gets it.
     /// A lapsed one is deleted all the same, and not returned.

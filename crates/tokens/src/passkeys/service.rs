@@ -402,9 +402,9 @@ impl PasskeyService {
                     SessionKind::Jwt => {
                         NewSession::Jwt(self.ports.sessions.start_jwt_session(&user, client)?)
                     }
-                    SessionKind::Opaque => NewSession::Opaque(
-                        self.ports.sessions.start_opaque_session(&user, client)?,
-                    ),
+                    SessionKind::Opaque => {
+                        NewSession::Opaque(self.ports.sessions.start_opaque_session(&user, client)?)
+                    }
                 };
                 Ok(LoggedIn { user, session })
             }
@@ -435,21 +435,26 @@ impl PasskeyService {
             .passkey_by_credential(&credential_id)?
             .ok_or(TokensError::LoginRefused)?;
         *passkey = Some(stored.clone());
-        let named_its_user = match ceremony.kind {
-            CeremonyKind::Login => ceremony.user_id == Some(stored.user_id),
-            CeremonyKind::DiscoverableLogin => response
-                .response
-                .user_handle
-                .as_ref()
-                .is_some_and(|handle| URL_SAFE_NO_PAD.encode(handle.as_ref()) == stored.user_handle),
-            CeremonyKind::Registration => false,
-        };
+        let named_its_user =
+            match ceremony.kind {
+                CeremonyKind::Login => ceremony.user_id == Some(stored.user_id),
+                CeremonyKind::DiscoverableLogin => response
+                    .response
+                    .user_handle
+                    .as_ref()
+                    .is_some_and(|handle| {
+                        URL_SAFE_NO_PAD.encode(handle.as_ref()) == stored.user_handle
+                    }),
+                CeremonyKind::Registration => false,
+            };
         if !named_its_user {
             return Err(TokensError::LoginRefused);
         }
         let mut state: AuthenticationState = from_json(&ceremony.state)?;
         let mut credential = decode_credential(&stored.credential)?;
-        // Checked against the passkey as it is now, not as it was at the begin.
+        // Checked against the passkey as it is now, not as it was at the
+        // begin; webauthn-rs refuses a counter that is not past the stored one.
+        credential.counter = stored.counter;
         state.set_allowed_credentials(vec![credential.clone()]);
         let result = self
             .webauthn
