@@ -14,7 +14,7 @@ use crate::surfaces::{MessageShape, Opaque};
 use crate::{ApiError, AppState, Routes, Shape};
 
 /// Paths where credentials are checked, tokens issued or email flows started.
-const CREDENTIAL_PATHS: [&str; 22] = [
+const CREDENTIAL_PATHS: [&str; 26] = [
     "/auth/users/",
     "/auth/jwt/create/",
     "/auth/jwt/refresh/",
@@ -37,6 +37,10 @@ const CREDENTIAL_PATHS: [&str; 22] = [
     "/auth/signup",
     "/auth/login",
     "/auth/refresh",
+    "/auth/passkeys/register/begin/",
+    "/auth/passkeys/register/finish/",
+    "/auth/passkeys/login/begin/",
+    "/auth/passkeys/login/finish/",
 ];
 
 pub(crate) fn is_credential_route(method: &Method, path: &str) -> bool {

@@ -36,6 +36,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     /// Removal of expired and used rows.
     pub purge: PurgeConfig,
+    /// Passkeys: the WebAuthn relying party.
+    pub webauthn: WebauthnConfig,
 }
 
 /// The longest timeout, interval or retention a setting may ask for.
@@ -58,6 +60,28 @@ impl Default for PurgeConfig {
         PurgeConfig {
             interval_seconds: 300,
             retention_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[webauthn]`: the relying party passkeys are registered for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebauthnConfig {
+    /// The relying party id: the site's domain (the origin's host or a parent of it).
+    pub rp_id: String,
+    /// The name an authenticator shows.
+    pub rp_name: String,
+    /// The origin browsers report (`https://id.example.com`); others are refused.
+    pub origin: String,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        WebauthnConfig {
+            rp_id: "localhost".to_owned(),
+            rp_name: "Sesame".to_owned(),
+            origin: "http://localhost:8080".to_owned(),
         }
     }
 }
@@ -293,6 +317,7 @@ impl Default for Config {
             log: LogConfig::default(),
             mfa: MfaConfig::default(),
             purge: PurgeConfig::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }

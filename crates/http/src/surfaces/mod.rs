@@ -22,6 +22,7 @@ mod login;
 mod messages;
 mod opaque;
 mod ops;
+mod passkeys;
 mod primary;
 mod token_form;
 
@@ -82,6 +83,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
             Surface::Primary => {
                 // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
                 account_security::configure(config);
+                passkeys::configure(config);
                 primary::configure(config);
             }
             Surface::EventsMessages => {
@@ -107,6 +109,7 @@ pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShap
                 parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
                 let security = account_security::Api::openapi();
                 parts.push(("account_security", ErrorShape::Drf, security));
+                parts.push(("passkeys", ErrorShape::Drf, passkeys::Api::openapi()));
             }
             Surface::EventsMessages => {
                 parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
