@@ -394,10 +394,10 @@ fn an_unknown_name_gets_options_of_the_same_shape_every_time() {
     let again = f.service.begin_login(Some("NOBODY")).unwrap();
     let without = f.service.begin_login(Some("nopasskey")).unwrap();
     let list = |options: &Value| options["publicKey"]["allowCredentials"].clone();
-    assert!(!list(&unknown).as_array().unwrap().is_empty());
+    // webauthn-rs's fake ids: as many as accounts tend to have (sometimes
+    // none), the same for a name every time (names compared by identity key).
+    assert!(list(&unknown).is_array() && list(&without).is_array());
     assert_eq!(list(&unknown), list(&again));
-    assert!(!list(&without).as_array().unwrap().is_empty());
-    assert_ne!(list(&unknown), list(&without));
     let keys = |options: &Value| {
         let mut keys: Vec<String> = options["publicKey"]
             .as_object()

@@ -219,10 +219,10 @@ impl PasskeyService {
         let name = passkey_name(name)?;
         let response: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
             .map_err(|_| rejected("not a registration response"))?;
-        let ceremony = self.take(&response.response.client_data_json)?;
-        if ceremony.kind != CeremonyKind::Registration || ceremony.user_id != Some(user.id) {
-            return Err(rejected("the challenge is unknown, expired or used"));
-        }
+        let ceremony = self
+            .take(&response.response.client_data_json)?
+            .filter(|c| c.kind == CeremonyKind::Registration && c.user_id == Some(user.id))
+            .ok_or_else(|| rejected("the challenge is unknown, expired or used"))?;
         let RegistrationCeremony { user_handle, state } = from_json(&ceremony.state)?;
         let registered = self
             .webauthn
@@ -373,7 +373,8 @@ impl PasskeyService {
     ///
     /// # Errors
     /// [`TokensError::PasskeyRejected`] for a body that is not an
-    /// authentication response; [`TokensError::LoginRefused`] for a response
+    /// authentication response (or whose client data is not readable);
+    /// [`TokensError::LoginRefused`] for a response
     /// that answers no pending login (unknown, lapsed or used), names an
     /// unknown passkey or another account's, fails webauthn-rs's checks
     /// (origin, relying party, signature, user verification, a counter that
@@ -424,10 +425,9 @@ impl PasskeyService {
         response: &PublicKeyCredential,
         passkey: &mut Option<StoredPasskey>,
     ) -> Result<User, TokensError> {
-        let ceremony = match self.take(&response.response.client_data_json) {
-            Err(TokensError::PasskeyRejected(_)) => return Err(TokensError::LoginRefused),
-            other => other?,
-        };
+        let ceremony = self
+            .take(&response.response.client_data_json)?
+            .ok_or(TokensError::LoginRefused)?;
         let credential_id = URL_SAFE_NO_PAD.encode(response.raw_id.as_ref());
         let stored = self
             .ports
@@ -511,15 +511,17 @@ impl PasskeyService {
             .put_ceremony(&token_hash(challenge), &ceremony, now)
     }
 
-    /// Takes the ceremony the response's client data answers.
-    fn take(&self, client_data_json: &[u8]) -> Result<Ceremony, TokensError> {
+    /// Takes the ceremony the response's client data answers, if it is pending.
+    ///
+    /// # Errors
+    /// [`TokensError::PasskeyRejected`] when the client data is not readable.
+    fn take(&self, client_data_json: &[u8]) -> Result<Option<Ceremony>, TokensError> {
         let client_data: CollectedClientData = serde_json::from_slice(client_data_json)
             .map_err(|_| rejected("the client data is not readable"))?;
         let challenge = URL_SAFE_NO_PAD.encode(client_data.challenge.as_ref());
         self.ports
             .challenges
-            .take_ceremony(&token_hash(&challenge), self.ports.clock.now())?
-            .ok_or_else(|| rejected("the challenge is unknown, expired or used"))
+            .take_ceremony(&token_hash(&challenge), self.ports.clock.now())
     }
 
     /// Records `kind` about `user`, done by `actor`, if there is an audit
