@@ -269,6 +269,25 @@ backend_tests! {
         assert!(long.json["name"].is_array(), "{}", long.text);
     }
 
+    fn another_instance_finishes_what_one_began(backend) {
+        let first = TestApp::spawn(&backend);
+        let second = first.spawn_beside();
+        let token = first.user_with_token("ada");
+        let mut browser = SoftBrowser::new(ORIGIN);
+        let options = first.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let credential = browser.create(&options.json).unwrap();
+        let body = json!({"credential": credential});
+        let registered = second.post("/auth/passkeys/register/finish/", Some(&token), body.clone());
+        assert_eq!(registered.status, 201, "{}", registered.text);
+        // Taken once, whichever instance is asked.
+        assert_eq!(first.post("/auth/passkeys/register/finish/", Some(&token), body).status, 400);
+
+        let response = login_response(&second, &mut browser, None);
+        let logged_in = finish_login(&first, &response);
+        assert_eq!(logged_in.status, 200, "{}", logged_in.text);
+        assert_eq!(finish_login(&second, &response).status, 401);
+    }
+
     fn an_unknown_username_is_answered_like_a_known_one(backend) {
         let app = TestApp::spawn(&backend);
         let token = app.user_with_token("ada");

@@ -721,6 +721,27 @@ mod tests {
     }
 
     #[test]
+    fn shipped_webauthn_keys_are_the_defaults_of_api_md() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let shipped: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.join("default.toml")))
+            .extract()
+            .unwrap();
+        for webauthn in [shipped.webauthn, Config::default().webauthn] {
+            assert_eq!(webauthn.rp_id, "localhost");
+            assert_eq!(webauthn.rp_name, "Sesame");
+            assert_eq!(webauthn.origin, "http://localhost:8080");
+        }
+        let set: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("webauthn.rp_id", "id.example.com"))
+            .merge(("webauthn.origin", "https://id.example.com"))
+            .extract()
+            .unwrap();
+        assert_eq!(set.webauthn.rp_id, "id.example.com");
+        assert_eq!(set.webauthn.origin, "https://id.example.com");
+    }
+
+    #[test]
     fn email_flow_keys_are_checked() {
         let key_of = |r: Result<(), ConfigError>| match r {
             Err(ConfigError::Invalid { key, .. }) => key,
