@@ -145,7 +145,7 @@ mod email_change {
     use super::*;
     use common::outbox::nth_mail;
 
-    const CONFIRM: &str = "http://localhost:3000/email/confirm/";
+    const CONFIRM: &str = "http://localhost:8080/account/email/confirm/";
 
     backend_tests! {
         fn the_new_address_confirms_the_change(backend) {
@@ -210,6 +210,83 @@ mod email_change {
             assert_eq!(late.status, 400);
             assert!(late.json["new_email"].is_array(), "{}", late.text);
             assert_eq!(app.get("/auth/users/me/", Some(&token)).json["email"], "iris@example.com");
+        }
+    }
+}
+
+mod bad_fields {
+    use super::*;
+
+    backend_tests! {
+        fn a_wrong_type_does_not_hide_the_other_fields(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("judith");
+
+            let disable = app.delete("/auth/mfa/totp/", Some(&token), json!({"current_password": 12345}));
+            assert_eq!(disable.status, 400, "{}", disable.text);
+            assert_eq!(disable.json, json!({
+                "current_password": ["Not a valid string."],
+                "code": ["This field is required."],
+            }));
+
+            let email = app.post("/auth/users/set_email/", Some(&token), json!({"current_password": null, "new_email": ["a@example.com"]}));
+            assert_eq!(email.json, json!({
+                "current_password": ["This field may not be null."],
+                "new_email": ["Not a valid string."],
+            }));
+            let confirm = app.post("/auth/users/set_email_confirm/", None, json!({"uid": true}));
+            assert_eq!(confirm.json, json!({
+                "uid": ["Not a valid string."],
+                "token": ["This field is required."],
+            }));
+
+            // A body that is no object, and no token at all, come first.
+            let list = app.post("/auth/mfa/totp/confirm/", Some(&token), json!(["code"]));
+            assert_eq!((list.status, list.json["code"].clone()), (400, json!("invalid")));
+            assert_eq!(app.post("/auth/mfa/totp/setup/", None, json!({"current_password": 1})).status, 401);
+            // A refused token too, checked before the body is read.
+            let ended = app.user_with_token("judith2");
+            assert_eq!(app.post("/auth/logout/all/", Some(&ended), json!({})).status, 204);
+            for token in [ended.as_str(), "not.a.token"] {
+                let refused = app.post("/auth/mfa/totp/confirm/", Some(token), json!({"code": 5}));
+                assert_eq!((refused.status, refused.json["code"].clone()), (401, json!("token_not_valid")), "{}", refused.text);
+                let refused = app.post("/auth/users/set_email/", Some(token), json!({}));
+                assert_eq!(refused.status, 401, "{}", refused.text);
+            }
+        }
+    }
+}
+
+mod limits {
+    use super::*;
+
+    backend_tests! {
+        fn mfa_and_email_change_routes_count_against_the_address_limit(backend) {
+            let app = TestApp::spawn_with(&backend, |config| {
+                config.rate_limit.enabled = true;
+                config.rate_limit.per_ip_burst = 2;
+                config.rate_limit.per_ip_per_minute = 1;
+                config.http.trusted_proxy_header = Some("X-Forwarded-For".into());
+            });
+            let token = app.user_with_token("kim");
+            let bearer = format!("Bearer {token}");
+            let send = |method: &str, path: &str, ip: &str| {
+                app.request_with_headers(method, path, &[("X-Forwarded-For", ip), ("Authorization", &bearer)], Body::Json(json!({})))
+            };
+            for (method, path, ip) in [
+                ("POST", "/auth/mfa/totp/confirm/", "10.0.1.1"),
+                ("DELETE", "/auth/mfa/totp/", "10.0.1.2"),
+                ("POST", "/auth/users/set_email/", "10.0.1.3"),
+            ] {
+                for _ in 0..2 {
+                    assert_eq!(send(method, path, ip).status, 400, "{method} {path}");
+                }
+                let refused = send(method, path, ip);
+                assert_eq!((refused.status, refused.json["code"].clone()), (429, json!("throttled")), "{method} {path}");
+            }
+            for _ in 0..3 {
+                assert_eq!(send("GET", "/auth/sessions/", "10.0.1.4").status, 200, "not a credential route");
+            }
         }
     }
 }

@@ -77,7 +77,17 @@ backend_tests! {
         assert_eq!(refused.status, 403);
         assert_eq!(refused.json["code"], "permission_denied");
         assert_eq!(app.get("/auth/audit/", None).status, 401);
-        assert_eq!(app.get("/auth/audit/?user=abc", Some(&admin)).status, 400);
+        let bad_user = app.get("/auth/audit/?user=abc&kind=logout", Some(&admin));
+        assert_eq!((bad_user.status, bad_user.json.clone()), (400, json!({"user": ["A valid integer is required."]})));
+        let every_bad = app.get("/auth/audit/?user=1.5&skip=-1&limit=x", Some(&admin));
+        assert_eq!(every_bad.json, json!({
+            "skip": ["Ensure this value is greater than or equal to 0."],
+            "limit": ["A valid integer is required."],
+            "user": ["A valid integer is required."],
+        }));
+        let blank = app.get(&format!("/auth/audit/?user=%20{alice}%20&kind="), Some(&admin));
+        assert_eq!(blank.status, 200, "{}", blank.text);
+        assert!(blank.json.as_array().unwrap().iter().all(|e| e["user_id"] == alice));
 
         // And from the command line.
         let printed = app.cli(&["audit", "--user", "alice"], "");

@@ -228,6 +228,11 @@ backend_tests! {
         let json_string = app.patch("/auth/users/me/", Some(&token), json!({"avatar": "/media/avatars/x.png"}));
         assert_eq!(json_string.status, 400);
         assert!(json_string.json["avatar"][0].as_str().unwrap().contains("not a file"));
+        // A form's fields are checked as the JSON body's are, every problem at once.
+        let both = upload(&app, "PATCH", "/auth/users/me/", &token, &[Part::Text("avatar", "me.png"), Part::Text("is_staff", "maybe")]);
+        assert_eq!(both.status, 400);
+        assert!(both.json["avatar"][0].as_str().unwrap().contains("not a file"), "{:?}", both.json);
+        assert_eq!(both.json["is_staff"], json!(["Must be a valid boolean."]));
 
         // Exactly at the limit is fine; far past it the body is cut off.
         let reply = upload(&app, "PATCH", "/auth/users/me/", &token, &[Part::File("avatar", "ok.png", &just_right)]);

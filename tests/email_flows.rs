@@ -12,9 +12,9 @@ use common::outbox::{nth_mail, outbox, Mail};
 use common::{Body, TestApp, PASSWORD};
 use serde_json::json;
 
-const ACTIVATE: &str = "http://localhost:3000/activate/";
-const PASSWORD_RESET: &str = "http://localhost:3000/password/reset/confirm/";
-const USERNAME_RESET: &str = "http://localhost:3000/username/reset/confirm/";
+const ACTIVATE: &str = "http://localhost:8080/account/activate/";
+const PASSWORD_RESET: &str = "http://localhost:8080/account/password/reset/confirm/";
+const USERNAME_RESET: &str = "http://localhost:8080/account/username/reset/confirm/";
 const NEW_PASSWORD: &str = "Another-long-pass-42";
 
 fn outbox_of(app: &TestApp) -> PathBuf {
@@ -291,7 +291,7 @@ backend_tests! {
     fn links_come_from_the_configured_templates(backend) {
         let app = TestApp::spawn_with(&backend, |c| {
             c.accounts.require_activation = true;
-            c.mail.activation_url = "https://app.example.org/#/activate?u={uid}&t={token}".into();
+            c.mail.activation_url = Some("https://app.example.org/#/activate?u={uid}&t={token}".into());
             c.mail.from = "Accounts <accounts@example.org>".into();
         });
         let reply = app.post("/auth/users/", None, json!({

@@ -15,7 +15,7 @@ use sesame_persistence::testing::TestDatabase;
 use sesame_server::Config;
 use sesame_testkit::smtp::{SmtpMode, TestSmtpServer};
 
-const ACTIVATE: &str = "http://localhost:3000/activate/";
+const ACTIVATE: &str = "http://localhost:8080/account/activate/";
 
 /// Activation on, SMTP at `smtp_url`, quick retries.
 fn smtp_config(config: &mut Config, smtp_url: &str) {

@@ -102,6 +102,43 @@ backend_tests! {
         assert_eq!(reply.json["username"][0], "Not a valid string.");
     }
 
+    fn a_wrong_type_does_not_hide_the_other_bad_fields(backend) {
+        let app = TestApp::spawn(&backend);
+        let reply = app.post("/auth/users/", None, json!({
+            "username": 12, "email": null, "password": PASSWORD,
+        }));
+        assert_eq!(reply.status, 400);
+        assert_eq!(reply.json, json!({
+            "username": ["Not a valid string."],
+            "email": ["This field may not be null."],
+            "re_password": ["This field is required."],
+        }));
+
+        let login = app.post("/auth/jwt/create/", None, json!({"otp": 7}));
+        assert_eq!(login.json, json!({
+            "username": ["This field is required."],
+            "password": ["This field is required."],
+            "otp": ["Not a valid string."],
+        }));
+
+        let token = app.user_with_token("alice");
+        let patch = app.patch("/auth/users/me/", Some(&token), json!({
+            "first_name": ["Alice"], "is_active": "maybe", "avatar": "/media/avatars/x.png",
+        }));
+        assert_eq!(patch.status, 400);
+        assert_eq!(patch.json, json!({
+            "first_name": ["Not a valid string."],
+            "is_active": ["Must be a valid boolean."],
+            "avatar": ["The submitted data was not a file. Check the encoding type on the form."],
+        }));
+        assert_eq!(app.get("/auth/users/me/", Some(&token)).json["first_name"], "");
+        // The token is checked before the body: no field feedback without one.
+        for token in [None, Some("not.a.token")] {
+            let refused = app.patch("/auth/users/me/", token, json!({"is_active": "maybe"}));
+            assert_eq!(refused.status, 401, "{}", refused.text);
+        }
+    }
+
     fn bad_bodies_get_clear_4xx(backend) {
         let app = TestApp::spawn(&backend);
         let malformed = app.request("POST", "/auth/users/", None, Body::Raw("application/json", "{\"username\": ".into()));

@@ -181,4 +181,22 @@ backend_tests! {
         assert_eq!(missing_password.status, 422, "{}", missing_password.text);
         assert_eq!(missing_password.json["detail"][0]["loc"], json!(["body", "password"]));
     }
+
+    fn a_wrong_type_does_not_hide_the_other_bad_fields(backend) {
+        let app = TestApp::spawn(&backend);
+        let string_type = |field: &str| json!({"type": "string_type", "loc": ["body", field], "msg": "Input should be a valid string"});
+        let missing = |field: &str| json!({"type": "missing", "loc": ["body", field], "msg": "Field required"});
+        let reply = app.post("/register", None, json!({"username": 7, "email": "x@example.com"}));
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert_eq!(reply.json, json!({"detail": [string_type("username"), missing("password")]}));
+        // Neither `email` nor `username` to log in with, and a list for a password.
+        let reply = app.post("/login", None, json!({"password": ["x"]}));
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert_eq!(reply.json, json!({"detail": [missing("email"), string_type("password")]}));
+        register(&app, "sender");
+        let token = login(&app, "sender@example.com");
+        let reply = app.post("/messages/", Some(&token), json!({"content": 5}));
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert_eq!(reply.json, json!({"detail": [string_type("content"), missing("receiver_id")]}));
+    }
 }

@@ -263,4 +263,13 @@ backend_tests! {
         assert_eq!(too_large.status, 413, "{}", too_large.text);
         assert!(too_large.json["Erreur"].is_string(), "{}", too_large.text);
     }
+
+    fn a_wrong_type_does_not_hide_the_other_fields(backend) {
+        let app = TestApp::spawn(&backend);
+        let both = app.post("/auth/register", None, json!({"username": 5, "password": null}));
+        assert_error(&both, 400, "'Username' doit être une chaîne de caractères ; 'Password' ne peut pas être vide");
+        let both = app.post("/auth/re-authenticate", None, json!({"username": ["bob"]}));
+        assert_error(&both, 400, &format!("'Username' doit être une chaîne de caractères ; {REQUIRED}"));
+        assert_eq!(app.get("/auth/get/5", None).status, 404);
+    }
 }

@@ -230,4 +230,15 @@ backend_tests! {
         assert_eq!(bare.status, 201, "{}", bare.text);
         assert_eq!((bare.json["firstname"].clone(), bare.json["lastname"].clone()), (json!(""), json!("")));
     }
+
+    fn a_wrong_type_does_not_hide_the_other_fields(backend) {
+        let app = TestApp::spawn(&backend);
+        let signup = app.post("/auth/signup", None, json!({"username": 42, "password": PASSWORD, "firstname": null}));
+        assert_eq!(signup.status, 400, "{}", signup.text);
+        assert_eq!(signup.json, json!({"message": "Email is required; Username must be a string"}));
+        let login = app.post("/auth/login", None, json!({"password": 5}));
+        assert_eq!(login.status, 400, "{}", login.text);
+        assert_eq!(login.json, json!({"message": "Login is required; Password must be a string"}));
+        assert!(login.set_cookie("refresh_token").is_none(), "{:?}", login.headers);
+    }
 }

@@ -11,8 +11,8 @@ use common::outbox::{nth_mail, outbox};
 use common::{Body, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
-const CONFIRM: &str = "http://localhost:3000/email/confirm/";
-const PASSWORD_RESET: &str = "http://localhost:3000/password/reset/confirm/";
+const CONFIRM: &str = "http://localhost:8080/account/email/confirm/";
+const PASSWORD_RESET: &str = "http://localhost:8080/account/password/reset/confirm/";
 const BOUNDARY: &str = "takeover-test-boundary-Zq81";
 const MULTIPART: &str = "multipart/form-data; boundary=takeover-test-boundary-Zq81";
 
@@ -182,7 +182,7 @@ mod email_takeover {
 mod email_flows_end {
     use super::*;
 
-    const USERNAME_RESET: &str = "http://localhost:3000/username/reset/confirm/";
+    const USERNAME_RESET: &str = "http://localhost:8080/account/username/reset/confirm/";
     const NEW_PASSWORD: &str = "Another-long-pass-42";
 
     fn reset_password(app: &TestApp, uid: &str, token: &str) -> common::Reply {

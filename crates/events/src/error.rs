@@ -5,7 +5,12 @@ use sesame_kernel::StorageError;
 pub struct FieldError {
     /// The name of the field as the client sent it (`title`, `date`, ...).
     pub field: String,
-    /// What is wrong with it.
+    /// A machine code for the rule broken (`blank`, `max_length`,
+    /// `invalid_date`, `min_value`): what a surface words the problem from.
+    pub code: &'static str,
+    /// The rule's parameters (`max` → `200`), for that wording.
+    pub params: Vec<(&'static str, String)>,
+    /// What is wrong with it, in English: the default wording.
     pub message: String,
 }
 
@@ -14,8 +19,22 @@ impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),
+            code: "invalid",
+            params: Vec::new(),
             message: message.into(),
         }
+    }
+
+    /// The same problem under a more precise machine code.
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Adds a parameter of the rule (`max` → `200`).
+    pub fn param(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.params.push((name, value.to_string()));
+        self
     }
 }
 

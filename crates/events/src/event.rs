@@ -77,13 +77,15 @@ impl Title {
     pub fn parse(raw: &str) -> Result<Title, FieldError> {
         let title = raw.trim();
         if title.is_empty() {
-            return Err(FieldError::new("title", "The title may not be blank."));
+            return Err(FieldError::new("title", "The title may not be blank.").coded("blank"));
         }
         if title.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(
                 "title",
                 format!("The title may have at most {} characters.", Self::MAX_CHARS),
-            ));
+            )
+            .coded("max_length")
+            .param("max", Self::MAX_CHARS));
         }
         Ok(Title(title.to_owned()))
     }

@@ -169,10 +169,14 @@ impl EventService {
 
 fn check_length(text: &str, field: &str, max: usize, errors: &mut Vec<FieldError>) {
     if text.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("The {field} may have at most {max} characters."),
-        ));
+        errors.push(
+            FieldError::new(
+                field,
+                format!("The {field} may have at most {max} characters."),
+            )
+            .coded("max_length")
+            .param("max", max),
+        );
     }
 }
 
@@ -182,16 +186,24 @@ fn check_date(raw: &str, errors: &mut Vec<FieldError>) -> Option<Timestamp> {
         errors.push(FieldError::new(
             "date",
             "The date must be in ISO 8601: 2024-03-14T12:00:00 (taken as UTC) or with an offset, 2024-03-14T12:00:00+01:00.",
-        ));
+        )
+        .coded("invalid_date"));
     }
     date
 }
 
+/// The fewest places an event with a capacity has.
+const MIN_CAPACITY: i64 = 1;
+
 fn check_capacity(capacity: Option<i64>, errors: &mut Vec<FieldError>) {
-    if capacity.is_some_and(|c| c < 1) {
-        errors.push(FieldError::new(
-            "capacity",
-            "The capacity must be at least 1 (or null for unlimited).",
-        ));
+    if capacity.is_some_and(|c| c < MIN_CAPACITY) {
+        errors.push(
+            FieldError::new(
+                "capacity",
+                "The capacity must be at least 1 (or null for unlimited).",
+            )
+            .coded("min_value")
+            .param("min", MIN_CAPACITY),
+        );
     }
 }

@@ -147,6 +147,33 @@ fn every_bad_field_is_reported_at_once() {
             },
         )
         .unwrap_err();
+    let coded: Vec<_> = error
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.code, e.params.clone()))
+        .collect();
+    let max = |n: &str| vec![("max", n.to_owned())];
+    assert_eq!(
+        coded,
+        [
+            ("title", "blank", vec![]),
+            ("description", "max_length", max("5000")),
+            ("date", "invalid_date", vec![]),
+            ("location", "max_length", max("300")),
+            ("capacity", "min_value", vec![("min", "1".to_owned())]),
+        ]
+    );
+    // The English defaults stay as they were.
+    let messages: Vec<_> = error.field_errors().iter().map(|e| &e.message).collect();
+    assert_eq!(messages[0], "The title may not be blank.");
+    assert_eq!(
+        messages[1],
+        "The description may have at most 5000 characters."
+    );
+    assert_eq!(
+        messages[4],
+        "The capacity must be at least 1 (or null for unlimited)."
+    );
     assert_eq!(
         invalid_fields(error),
         ["title", "description", "date", "location", "capacity"]
@@ -174,6 +201,12 @@ fn lengths_are_counted_in_characters_at_their_limits() {
         .events
         .create(ORGANIZER, draft(&"x".repeat(201)))
         .unwrap_err();
+    let title = &too_long.field_errors()[0];
+    assert_eq!(
+        (title.code, title.params.clone()),
+        ("max_length", vec![("max", "200".to_owned())])
+    );
+    assert_eq!(title.message, "The title may have at most 200 characters.");
     assert_eq!(invalid_fields(too_long), ["title"]);
     let negative = f
         .events

@@ -9,6 +9,7 @@ use sesame_users::User;
 
 use crate::blocking::blocking;
 use crate::shape::{AuthFailure, Shape};
+
 use crate::{ApiError, AppState};
 
 /// A caller proven by `Authorization: Bearer <token>`, a JWT access token or
@@ -75,6 +76,25 @@ impl<S: Shape> FromRequest for Bearer<S> {
             let token = token.ok_or_else(|| S::unauthorized(AuthFailure::Missing))?;
             let state = state.ok_or_else(S::unavailable)?;
             authenticate(&state, token).await
+        })
+    }
+}
+
+/// A protected route's caller, then its request body `B`: the token is
+/// checked before the body is read, so that a request without a valid token
+/// is refused as such, never told what is wrong with its body.
+pub struct Authed<S, B>(pub Bearer<S>, pub B);
+
+impl<S: Shape, B: FromRequest<Error = ApiError> + 'static> FromRequest for Authed<S, B> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Bearer::<S>::from_request(request, payload);
+        let body = B::from_request(request, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            Ok(Authed(caller, body.await?))
         })
     }
 }

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -176,16 +176,6 @@ pub async fn track(
         );
     }
     Ok(response)
-}
-
-/// `GET /metrics`.
-pub(crate) async fn exposition(state: web::Data<AppState>) -> HttpResponse {
-    let text = state
-        .metrics
-        .render(state.hub.connection_count(), (state.pool_usage)());
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(text)
 }
 
 #[cfg(test)]

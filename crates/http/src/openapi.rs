@@ -16,62 +16,20 @@ pub(crate) mod schemas;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::declare::{operations_of, BEARER};
 use crate::HttpSettings;
 use schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
     OpaqueError,
 };
-
-/// The name of the Bearer security scheme the annotations refer to.
-pub(crate) const BEARER: &str = "bearer";
-
-/// How the operations of one part of the document word their errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ErrorShape {
-    /// `{"detail", "code"}` and field errors (surface `primary`).
-    Drf,
-    /// `{"detail"}` and 422 validation lists (`events_messages`, `token_form`).
-    FastApi,
-    /// `{"Erreur"}` (`opaque`).
-    Opaque,
-    /// `{"message"}` (`cookie_refresh`).
-    Message,
-    /// The operational routes: nothing shared.
-    None,
-}
-
-impl ErrorShape {
-    /// The schema of a plain error message.
-    fn error(self) -> Option<&'static str> {
-        match self {
-            ErrorShape::Drf => Some("DrfError"),
-            ErrorShape::FastApi => Some("FastApiError"),
-            ErrorShape::Opaque => Some("OpaqueError"),
-            ErrorShape::Message => Some("MessageError"),
-            ErrorShape::None => None,
-        }
-    }
-
-    /// The status and schema of a body that is not a JSON object (or form).
-    fn unreadable_body(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            ErrorShape::Drf => Some(("400", "DrfBadRequest")),
-            ErrorShape::FastApi => Some(("422", "FastApiValidationError")),
-            ErrorShape::Opaque => Some(("400", "OpaqueError")),
-            ErrorShape::Message => Some(("400", "MessageError")),
-            ErrorShape::None => None,
-        }
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -128,9 +86,8 @@ impl Modify for BearerScheme {
 pub fn document(settings: &HttpSettings) -> Document {
     let mut document = Base::openapi();
     document.merge(own_routes());
-    for (tag, shape, mut part) in crate::surfaces::api_parts(settings) {
-        complete(&mut part, tag, shape);
-        document.merge(part);
+    for part in crate::surfaces::parts(settings) {
+        document.merge(part.document());
     }
     unique_operation_ids(&mut document);
     let used: Vec<String> = operations(&mut document)
@@ -178,8 +135,8 @@ async fn docs_page() -> HttpResponse {
         .body(DOCS_PAGE)
 }
 
-/// Routes served outside the surface modules: this document, its UI, and
-/// `/metrics`. Described by hand (their handlers are not ours to annotate).
+/// Routes served outside the surface modules: this document and its UI.
+/// Described by hand (their handlers are not ours to annotate).
 fn own_routes() -> Document {
     let text = |content_type: &str, description: &str| -> RefOr<Response> {
         ResponseBuilder::new()
@@ -224,183 +181,24 @@ fn own_routes() -> Document {
                 text("text/html", "An HTML page"),
             ),
         ),
-        (
-            "/metrics",
-            get(
-                "operations_metrics",
-                "Prometheus metrics: requests by route and status with latencies, failed \
-                 logins, open WebSockets, database pool usage",
-                text(
-                    "application/openmetrics-text",
-                    "OpenMetrics text exposition format",
-                ),
-            ),
-        ),
     ] {
         document.paths.paths.insert(path.to_owned(), item);
     }
     document
 }
 
-/// Marks the request bodies of these `(method, path)` operations optional:
-/// without a body they change nothing (PATCH-like routes).
-pub(crate) struct OptionalBodies(pub(crate) &'static [(&'static str, &'static str)]);
-
-impl Modify for OptionalBodies {
-    fn modify(&self, openapi: &mut Document) {
-        for (path, method, operation) in operations(openapi) {
-            let listed = self
-                .0
-                .iter()
-                .any(|(m, p)| method.as_str().eq_ignore_ascii_case(m) && *p == path);
-            if let (true, Some(body)) = (listed, operation.request_body.as_mut()) {
-                body.required = Some(Required::False);
-            }
-        }
-    }
-}
-
-/// Documents a route whose path parameter is left empty: it always
-/// answers 400 with `message` in the `error` schema.
-pub(crate) fn empty_parameter_route(
-    document: &mut Document,
-    method: HttpMethod,
-    path: &str,
-    id: &str,
-    message: &str,
-    error: &str,
-) {
-    let mut operation = OperationBuilder::new()
-        .operation_id(Some(id))
-        .summary(Some("The same route with the path parameter left empty"))
-        .build();
-    operation.responses.responses.insert(
-        "400".to_owned(),
-        error_response(&format!("Always: `{message}`"), error),
-    );
-    document
-        .paths
-        .add_path_operation(path, vec![method], operation);
-}
-
 /// Every operation of a document, with its path and method.
 fn operations(document: &mut Document) -> Vec<(String, Method, &mut Operation)> {
-    let mut all = Vec::new();
-    for (path, item) in document.paths.paths.iter_mut() {
-        let PathItem {
-            get,
-            put,
-            post,
-            delete,
-            options,
-            head,
-            patch,
-            trace,
-            ..
-        } = item;
-        for (method, operation) in [
-            (Method::GET, get),
-            (Method::PUT, put),
-            (Method::POST, post),
-            (Method::DELETE, delete),
-            (Method::OPTIONS, options),
-            (Method::HEAD, head),
-            (Method::PATCH, patch),
-            (Method::TRACE, trace),
-        ] {
-            if let Some(operation) = operation.as_mut() {
-                all.push((path.clone(), method, operation));
-            }
-        }
-    }
-    all
-}
-
-fn error_response(description: &str, schema: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(schema)))
-                .build(),
-        )
-        .build()
-        .into()
-}
-
-/// Tags the operations of one surface part, prefixes their ids with the
-/// tag, and adds the responses the surface shares.
-fn complete(part: &mut Document, tag: &str, shape: ErrorShape) {
-    let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
-    for (path, method, operation) in operations(part) {
-        operation.tags = Some(vec![tag.to_owned()]);
-        let id = operation.operation_id.take().unwrap_or_default();
-        operation.operation_id = Some(format!("{tag}_{id}"));
-        let Some(error) = shape.error() else { continue };
-        if operation.responses.responses.contains_key("101") {
-            // The WebSocket: after the upgrade, errors travel as close frames.
-            continue;
-        }
-        let responses = &mut operation.responses.responses;
-        let mut add = |status: &str, response: RefOr<Response>| {
-            responses.entry(status.to_owned()).or_insert(response);
-        };
-        let protected = operation
-            .security
-            .as_ref()
-            .is_some_and(|requirements| requirements.contains(&bearer));
-        if protected {
-            add(
-                "401",
-                error_response(
-                    "No Bearer token, or one that is invalid, expired or revoked",
-                    error,
-                ),
-            );
-        }
-        if operation.request_body.is_some() {
-            if let Some((status, schema)) = shape.unreadable_body() {
-                add(status, error_response("Bad input", schema));
-            }
-            add(
-                "413",
-                error_response("The body is larger than the configured limit", error),
-            );
-            add(
-                "415",
-                error_response("A content type this route does not read", error),
-            );
-            add(
-                "408",
-                error_response("The body stalled and was cut off", error),
-            );
-        }
-        if crate::guard::is_credential_route(&method, &path) {
-            let retry_after = HeaderBuilder::new()
-                .schema(
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(0)),
-                )
-                .description(Some("Seconds to wait"))
-                .build();
-            let mut throttled = error_response(
-                "Too many requests from this address (or failed logins for this account)",
-                error,
-            );
-            if let RefOr::T(response) = &mut throttled {
-                response
-                    .headers
-                    .insert("Retry-After".to_owned(), retry_after);
-            }
-            add("429", throttled);
-        }
-        add(
-            "503",
-            error_response("The database is unreachable; try again later", error),
-        );
-    }
+    document
+        .paths
+        .paths
+        .iter_mut()
+        .flat_map(|(path, item)| {
+            operations_of(item)
+                .into_iter()
+                .map(move |(method, operation)| (path.clone(), method, operation))
+        })
+        .collect()
 }
 
 /// A handler serving several methods (PUT and PATCH) documents one

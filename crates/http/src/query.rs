@@ -1,9 +1,22 @@
+//! Query strings as typed wire structs: `serde` + `validator` to read them,
+//! utoipa's `IntoParams` to document them, so the struct that parses the
+//! parameters is the one the OpenAPI document shows. [`Query`] reads one and
+//! reports every bad parameter at once, in the surface's shape.
+
 use std::collections::HashMap;
+use std::future::{ready, Ready};
+use std::marker::PhantomData;
 
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use sesame_kernel::Page;
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
-use crate::fields::{FieldIssue, IssueKind};
+use crate::wire::{self, decode, FieldIssue, Wire};
+use crate::{ApiError, Shape};
 
 /// The query string as name → value (the last value wins).
 pub(crate) fn query_map(request: &HttpRequest) -> HashMap<String, String> {
@@ -13,38 +26,102 @@ pub(crate) fn query_map(request: &HttpRequest) -> HashMap<String, String> {
         .collect()
 }
 
-/// `skip` and `limit` from the query string.
-pub(crate) fn page(query: &HashMap<String, String>) -> Result<Page, Vec<FieldIssue>> {
-    let mut issues = Vec::new();
-    let mut number = |name: &str| match query.get(name).map(|v| v.trim()) {
-        None | Some("") => None,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(n),
-            Ok(_) => {
-                issues.push(
-                    FieldIssue::new(
-                        name,
-                        IssueKind::Invalid,
-                        "Ensure this value is greater than or equal to 0.",
-                    )
-                    .in_query(),
-                );
-                None
-            }
-            Err(_) => {
-                issues.push(
-                    FieldIssue::new(name, IssueKind::NotInteger, "A valid integer is required.")
-                        .in_query(),
-                );
-                None
-            }
-        },
-    };
-    let skip = number("skip");
-    let limit = number("limit");
-    if issues.is_empty() {
-        Ok(Page::new(skip, limit))
-    } else {
-        Err(issues)
+/// Parses and checks `T` from the query string. An empty value (`?skip=`)
+/// reads as absent, as a blank form field does.
+///
+/// # Errors
+/// Every bad parameter, located in the query.
+pub(crate) fn parse<T: Wire>(request: &HttpRequest) -> Result<T, Vec<FieldIssue>> {
+    let map: Map<String, Value> = query_map(request)
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    decode::<T>(map).map_err(|issues| issues.into_iter().map(FieldIssue::in_query).collect())
+}
+
+/// The query string of a request as wire type `T`, refused in surface
+/// `S`'s shape.
+pub struct Query<T, S>(pub T, PhantomData<S>);
+
+impl<T: Wire, S: Shape> FromRequest for Query<T, S> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            parse::<T>(request)
+                .map(|query| Query(query, PhantomData))
+                .map_err(|issues| S::invalid(&issues)),
+        )
+    }
+}
+
+/// `skip` and `limit`, on every list.
+#[derive(Debug, Deserialize, Validate, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items to pass over (default 0).
+    #[serde(default, deserialize_with = "wire::optional_integer")]
+    #[validate(range(min = 0))]
+    #[param(minimum = 0)]
+    skip: Option<i64>,
+    /// Items to return (default 100; clamped to 1..=100).
+    #[serde(default, deserialize_with = "wire::optional_integer")]
+    #[validate(range(min = 0))]
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+}
+
+impl PageParams {
+    /// The page asked for, defaults and bounds applied.
+    pub(crate) fn page(&self) -> Page {
+        Page::new(self.skip, self.limit)
+    }
+}
+
+/// `skip` and `limit` of a list route, refused in `S`'s shape.
+pub(crate) type Paged<S> = Query<PageParams, S>;
+
+impl<S> Paged<S> {
+    /// The page asked for.
+    pub(crate) fn page(&self) -> Page {
+        self.0.page()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Expected, Location, Problem};
+    use actix_web::test::TestRequest;
+
+    fn page(query: &str) -> Result<Page, Vec<FieldIssue>> {
+        let request = TestRequest::with_uri(&format!("/list?{query}")).to_http_request();
+        parse::<PageParams>(&request).map(|params| params.page())
+    }
+
+    #[test]
+    fn defaults_bounds_and_lax_integers() {
+        assert_eq!(page(""), Ok(Page::new(None, None)));
+        assert_eq!(page("skip=&limit=%20"), Ok(Page::new(None, None)));
+        assert_eq!(page("skip=3&limit=500"), Ok(Page::new(Some(3), Some(100))));
+        assert_eq!(page("skip=1&skip=2&other=x"), Ok(Page::new(Some(2), None)));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported_in_the_query() {
+        let issues = page("limit=-1&skip=lots").unwrap_err();
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert!(issues.iter().all(|i| i.location == Location::Query));
+        assert_eq!(issues[0].field, "skip");
+        assert_eq!(issues[0].problem, Problem::WrongType(Expected::Integer));
+        assert_eq!(issues[1].field, "limit");
+        assert_eq!(issues[1].code(), Some("range"));
+        assert_eq!(issues[1].param("min"), Some("0"));
+        assert_eq!(
+            issues[1].message(),
+            "Ensure this value is greater than or equal to 0."
+        );
     }
 }

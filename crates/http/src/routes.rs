@@ -9,13 +9,13 @@ use actix_web::http::header::{HeaderValue, ALLOW};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
-use utoipa::openapi::PathItem;
 
-use crate::openapi::ErrorShape;
-use crate::surfaces::{api_parts, Drf, FastApi, MessageShape, Opaque, Surface};
-use crate::{ApiError, HttpSettings, Shape};
+use crate::declare::{Answers, Part};
+use crate::surfaces::{parts, FastApi};
+use crate::HttpSettings;
 
-/// The served paths: their patterns, methods and error shapes.
+/// The served paths: their patterns, methods, credential methods and the
+/// words of their surface.
 pub struct Routes {
     entries: Vec<Entry>,
 }
@@ -23,38 +23,34 @@ pub struct Routes {
 struct Entry {
     pattern: ResourceDef,
     methods: Vec<Method>,
-    shape: ErrorShape,
+    credential: bool,
+    answers: Answers,
 }
 
 impl Routes {
-    /// The routes of the enabled surfaces (from the API document) and the
-    /// served paths the document leaves out.
+    /// The routes of the enabled surfaces, as they declare them, and the
+    /// served paths no surface declares.
     pub fn new(settings: &HttpSettings) -> Routes {
-        let mut entries: Vec<Entry> = api_parts(settings)
+        let mut entries: Vec<Entry> = parts(settings)
             .into_iter()
-            .flat_map(|(_, shape, part)| {
-                part.paths.paths.into_iter().map(move |(path, item)| Entry {
-                    pattern: ResourceDef::new(path),
-                    methods: methods_of(&item),
-                    shape,
+            .flat_map(|part: Part| {
+                let answers = part.answers;
+                part.routes.into_iter().map(move |route| Entry {
+                    pattern: ResourceDef::new(route.path),
+                    methods: route.methods,
+                    credential: route.credential,
+                    answers,
                 })
             })
             .collect();
-        let mut get = |path: &str, shape| {
+        // This document and its UI, served by utoipa's handlers.
+        for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
             entries.push(Entry {
                 pattern: ResourceDef::new(path),
                 methods: vec![Method::GET],
-                shape,
-            })
-        };
-        get("/openapi.json", ErrorShape::None);
-        get("/docs", ErrorShape::None);
-        get("/docs/{_:.*}", ErrorShape::None);
-        if settings.surfaces.contains(&Surface::EventsMessages) {
-            get("/ws/{token}", ErrorShape::FastApi);
-        }
-        if settings.surfaces.contains(&Surface::Primary) {
-            get("/media/avatars/{file}", ErrorShape::Drf);
+                credential: false,
+                answers: Answers::of::<FastApi>(),
+            });
         }
         Routes { entries }
     }
@@ -73,11 +69,18 @@ impl Routes {
             .collect()
     }
 
-    /// The error shape of the surface serving `path`.
-    pub(crate) fn shape(&self, path: &str) -> ErrorShape {
+    /// Whether `method` on `path` is a declared credential route.
+    pub(crate) fn is_credential(&self, method: &Method, path: &str) -> bool {
+        self.matching(path)
+            .any(|entry| entry.credential && entry.methods.contains(method))
+    }
+
+    /// The words of the surface serving `path` (FastAPI's for a path no
+    /// surface serves).
+    pub(crate) fn answers(&self, path: &str) -> Answers {
         self.matching(path)
             .next()
-            .map_or(ErrorShape::None, |entry| entry.shape)
+            .map_or_else(Answers::of::<FastApi>, |entry| entry.answers)
     }
 
     fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> {
@@ -94,37 +97,6 @@ const ORDER: [Method; 5] = [
     Method::PATCH,
     Method::DELETE,
 ];
-
-fn methods_of(item: &PathItem) -> Vec<Method> {
-    [
-        (&item.get, Method::GET),
-        (&item.post, Method::POST),
-        (&item.put, Method::PUT),
-        (&item.patch, Method::PATCH),
-        (&item.delete, Method::DELETE),
-    ]
-    .into_iter()
-    .filter(|(operation, _)| operation.is_some())
-    .map(|(_, method)| method)
-    .collect()
-}
-
-/// An error of `status` in `shape`, with a machine code for the shapes
-/// that carry one.
-pub(crate) fn shaped(
-    shape: ErrorShape,
-    status: StatusCode,
-    message: &str,
-    french: &str,
-    code: &str,
-) -> ApiError {
-    match shape {
-        ErrorShape::Drf => Drf::coded(status, message, code),
-        ErrorShape::FastApi | ErrorShape::None => FastApi::message(status, message),
-        ErrorShape::Opaque => Opaque::message(status, french),
-        ErrorShape::Message => MessageShape::message(status, message),
-    }
-}
 
 /// Turns the 404 (no route) or bare 405 (a resource without that method)
 /// of a known path asked with a method it does not serve into a 405 with
@@ -148,22 +120,7 @@ pub async fn method_not_allowed(
     if allowed.is_empty() || allowed.contains(&method) {
         return Ok(response);
     }
-    let shape = routes.shape(path);
-    let error = if shape == ErrorShape::Drf {
-        Drf::coded(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{method}\" not allowed."),
-            "method_not_allowed",
-        )
-    } else {
-        shaped(
-            shape,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-            &format!("Méthode {method} non autorisée"),
-            "method_not_allowed",
-        )
-    };
+    let error = (routes.answers(path).method_not_allowed)(&method);
     let mut answer = error.error_response();
     let list = allowed
         .iter()
@@ -190,6 +147,7 @@ mod tests {
         assert_eq!(routes.allowed("/auth/users/"), [Method::GET, Method::POST]);
         assert_eq!(routes.allowed("/events/7"), routes.allowed("/events/8"));
         assert!(routes.allowed("/nowhere").is_empty());
-        assert_eq!(routes.shape("/auth/register"), ErrorShape::Opaque);
+        assert!(routes.is_credential(&Method::POST, "/auth/token"));
+        assert!(!routes.is_credential(&Method::GET, "/"));
     }
 }

@@ -1,8 +1,47 @@
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 
 use crate::body::BodyError;
-use crate::fields::FieldIssue;
+use crate::wire::FieldIssue;
 use crate::ApiError;
+
+/// How the operations of one part of the OpenAPI document word their errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"detail", "code"}` and field errors (surface `primary`).
+    Drf,
+    /// `{"detail"}` and 422 validation lists (`events_messages`, `token_form`).
+    FastApi,
+    /// `{"Erreur"}` (`opaque`).
+    Opaque,
+    /// `{"message"}` (`cookie_refresh`).
+    Message,
+    /// The operational routes: nothing shared.
+    None,
+}
+
+impl ErrorShape {
+    /// The schema of a plain error message.
+    pub(crate) fn error(self) -> Option<&'static str> {
+        match self {
+            ErrorShape::Drf => Some("DrfError"),
+            ErrorShape::FastApi => Some("FastApiError"),
+            ErrorShape::Opaque => Some("OpaqueError"),
+            ErrorShape::Message => Some("MessageError"),
+            ErrorShape::None => None,
+        }
+    }
+
+    /// The status and schema of a body that is not a JSON object (or form).
+    pub(crate) fn unreadable_body(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            ErrorShape::Drf => Some(("400", "DrfBadRequest")),
+            ErrorShape::FastApi => Some(("422", "FastApiValidationError")),
+            ErrorShape::Opaque => Some(("400", "OpaqueError")),
+            ErrorShape::Message => Some(("400", "MessageError")),
+            ErrorShape::None => None,
+        }
+    }
+}
 
 /// Why a bearer token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +56,9 @@ pub enum AuthFailure {
 /// the shared machinery (body reading, the Bearer extractor) asks the
 /// surface's `Shape` to word what went wrong.
 pub trait Shape: 'static {
+    /// The error schemas the OpenAPI document shows for this surface.
+    const DOCUMENTED: ErrorShape;
+
     /// An error that is just a message.
     fn message(status: StatusCode, message: &str) -> ApiError;
 
@@ -57,6 +99,22 @@ pub trait Shape: 'static {
         Self::message(
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is temporarily unavailable.",
+        )
+    }
+
+    /// An answer made outside the handlers (429, 405, 408): `english` with
+    /// a machine `code`; a surface that speaks French says `french`.
+    fn refusal(status: StatusCode, english: &str, _french: &str, code: &str) -> ApiError {
+        Self::coded(status, english, code)
+    }
+
+    /// A path asked with a method it does not serve.
+    fn method_not_allowed(method: &Method) -> ApiError {
+        Self::refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+            &format!("Méthode {method} non autorisée"),
+            "method_not_allowed",
         )
     }
 }

@@ -21,7 +21,9 @@ use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::Stream;
 use tokio::time::{sleep, Instant, Sleep};
 
-use crate::routes::{shaped, Routes};
+use crate::declare::Answers;
+use crate::routes::Routes;
+use crate::surfaces::FastApi;
 
 /// How long a request body may send nothing before it is cut off.
 #[derive(Debug, Clone, Copy)]
@@ -61,14 +63,14 @@ pub async fn body_timeout(
     if !stalled.get() {
         return Ok(response);
     }
-    let shape = response
+    let answers = response
         .request()
         .app_data::<web::Data<Routes>>()
-        .map(|routes| routes.shape(response.request().path()))
-        .unwrap_or(crate::openapi::ErrorShape::None);
+        .map_or_else(Answers::of::<FastApi>, |routes| {
+            routes.answers(response.request().path())
+        });
     tracing::info!(seconds = timeout.as_secs(), "request body stalled; cut off");
-    let mut answer = shaped(
-        shape,
+    let mut answer = (answers.refusal)(
         StatusCode::REQUEST_TIMEOUT,
         "The request body did not arrive in time.",
         "Le corps de la requête n'est pas arrivé à temps",

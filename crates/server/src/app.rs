@@ -13,10 +13,11 @@ use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
 use sesame_kernel::{ChangeObserver, Clock, SystemClock};
 use sesame_messaging::{MessageNotifier, MessagingService};
+use sesame_pages::{Pages, PagesSettings};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
-    AuthCache, ChaChaCipher, MfaService, PasskeyPorts, PasskeyService, PasskeySettings,
-    SessionService, SigningKeys, TokenSettings,
+    AuthCache, ChaChaCipher, LoginService, MfaService, PasskeyPorts, PasskeyService,
+    PasskeySettings, SessionService, SigningKeys, TokenSettings,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
@@ -133,6 +134,8 @@ pub(crate) struct Services {
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
     pub(crate) mail_sender: MailSender,
+    /// The key of the pages' CSRF tokens and sealed sign-ins (from the MFA key).
+    pub(crate) pages_key: [u8; 32],
 }
 
 impl Services {
@@ -265,6 +268,11 @@ impl Services {
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
+            pages_key: Sha256::new()
+                .chain_update(b"sesame pages\0")
+                .chain_update(mfa_key.as_bytes())
+                .finalize()
+                .into(),
         })
     }
 }
@@ -323,7 +331,6 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
-        let mail_sender = services.mail_sender.start();
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,
@@ -361,6 +368,9 @@ impl Application {
         let body_timeout = web::Data::new(BodyTimeout(std::time::Duration::from_secs(
             config.http.body_timeout_seconds,
         )));
+        let limits = Arc::new(limits);
+        let pages = pages(config, &services, limits.clone())?;
+        let mail_sender = services.mail_sender.start();
         let database = services.database.clone();
         let pool = services.database.clone();
         let hub = services.hub.clone();
@@ -372,7 +382,7 @@ impl Application {
             mfa: services.mfa,
             passkeys: services.passkeys,
             hub: services.hub,
-            limits: Arc::new(limits),
+            limits,
             settings,
             audit: Arc::new(services.database.clone()),
             audit_key: services.audit_key,
@@ -397,6 +407,7 @@ impl Application {
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
+                .configure(|config| sesame_pages::configure(config, pages.clone()))
                 .default_service(web::to(sesame_http::surfaces::not_found))
         };
         // Signals are handled by `run_until_stopped`, which closes the
@@ -458,6 +469,39 @@ impl Application {
         self.mail_sender.stop();
         outcome
     }
+}
+
+/// The pages under `/account/`, logging in through the same use case,
+/// limits and audit log as every login route; their forms count against
+/// the per-address limit of the API's credential routes.
+fn pages(
+    config: &Config,
+    services: &Services,
+    limits: Arc<RateLimits>,
+) -> Result<Pages, StartError> {
+    let per_ip = limits.clone();
+    let login = LoginService::new(
+        services.accounts.clone(),
+        services.sessions.clone(),
+        services.mfa.clone(),
+        limits,
+        Arc::new(services.database.clone()),
+        services.audit_key.clone(),
+        Arc::new(SystemClock),
+    );
+    let settings = PagesSettings {
+        secure_cookies: config.http.secure_cookies,
+        trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+        ip_limit: Some(Arc::new(move |ip| per_ip.check_ip(ip))),
+    };
+    Pages::new(
+        login,
+        services.accounts.clone(),
+        services.sessions.clone(),
+        &services.pages_key,
+        settings,
+    )
+    .map_err(|e| StartError::Setting(e.to_string()))
 }
 
 /// Resolves on SIGTERM or SIGINT (never, if signals cannot be watched).

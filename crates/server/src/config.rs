@@ -130,6 +130,9 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// A request body that sends nothing for this long is cut off (408); 0: never.
     pub body_timeout_seconds: u64,
+    /// The origin people reach Sesame at (`https://auth.example.com`): the
+    /// default email links point at its pages under `/account/`.
+    pub public_url: String,
 }
 
 /// `[database]`
@@ -231,19 +234,22 @@ pub struct MailConfig {
     pub retry_max_ms: u64,
     /// Attempts before an email is given up.
     pub max_attempts: u32,
-    /// Activation link, with `{uid}` and `{token}`.
-    pub activation_url: String,
-    /// Password reset link, with `{uid}` and `{token}`.
-    pub password_reset_url: String,
-    /// Username reset link, with `{uid}` and `{token}`.
-    pub username_reset_url: String,
-    /// Email change confirmation link, with `{uid}` and `{token}`.
-    pub email_confirm_url: String,
+    /// Activation link, with `{uid}` and `{token}`; unset: Sesame's own
+    /// page, `{public_url}/account/activate/{uid}/{token}`.
+    pub activation_url: Option<String>,
+    /// Password reset link, with `{uid}` and `{token}`; unset:
+    /// `{public_url}/account/password/reset/confirm/{uid}/{token}`.
+    pub password_reset_url: Option<String>,
+    /// Username reset link, with `{uid}` and `{token}`; unset:
+    /// `{public_url}/account/username/reset/confirm/{uid}/{token}`.
+    pub username_reset_url: Option<String>,
+    /// Email change confirmation link, with `{uid}` and `{token}`; unset:
+    /// `{public_url}/account/email/confirm/{uid}/{token}`.
+    pub email_confirm_url: Option<String>,
 }
 
 impl Default for MailConfig {
     fn default() -> Self {
-        let links = sesame_users::LinkTemplates::default();
         MailConfig {
             outbox_dir: None,
             smtp_url: None,
@@ -252,10 +258,10 @@ impl Default for MailConfig {
             retry_initial_ms: 2000,
             retry_max_ms: 600_000,
             max_attempts: 20,
-            activation_url: links.activation,
-            password_reset_url: links.password_reset,
-            username_reset_url: links.username_reset,
-            email_confirm_url: links.email_confirm,
+            activation_url: None,
+            password_reset_url: None,
+            username_reset_url: None,
+            email_confirm_url: None,
         }
     }
 }
@@ -338,6 +344,7 @@ impl Default for HttpConfig {
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),
             body_timeout_seconds: 10,
+            public_url: "http://localhost:8080".into(),
         }
     }
 }
@@ -547,11 +554,20 @@ impl Config {
                 );
             }
         }
+        let public_url = &self.http.public_url;
+        let scheme_ok = public_url.starts_with("https://") || public_url.starts_with("http://");
+        if !scheme_ok || public_url.trim_end_matches('/').matches('/').count() != 2 {
+            return invalid(
+                "http.public_url",
+                format!("{public_url:?} is not an origin such as https://auth.example.com"),
+            );
+        }
+        let links = self.link_templates();
         for (key, template) in [
-            ("mail.activation_url", &self.mail.activation_url),
-            ("mail.password_reset_url", &self.mail.password_reset_url),
-            ("mail.username_reset_url", &self.mail.username_reset_url),
-            ("mail.email_confirm_url", &self.mail.email_confirm_url),
+            ("mail.activation_url", &links.activation),
+            ("mail.password_reset_url", &links.password_reset),
+            ("mail.username_reset_url", &links.username_reset),
+            ("mail.email_confirm_url", &links.email_confirm),
         ] {
             if !(template.contains("{uid}") && template.contains("{token}")) {
                 return invalid(
@@ -618,6 +634,23 @@ impl Config {
             .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sesame.db").display()))
+    }
+
+    /// The links the emails carry: the configured templates, or else
+    /// Sesame's own pages under `{public_url}/account/`.
+    pub fn link_templates(&self) -> sesame_users::LinkTemplates {
+        let origin = self.http.public_url.trim_end_matches('/');
+        let or_page = |configured: &Option<String>, path: &str| {
+            configured
+                .clone()
+                .unwrap_or_else(|| format!("{origin}/account/{path}/{{uid}}/{{token}}"))
+        };
+        sesame_users::LinkTemplates {
+            activation: or_page(&self.mail.activation_url, "activate"),
+            password_reset: or_page(&self.mail.password_reset_url, "password/reset/confirm"),
+            username_reset: or_page(&self.mail.username_reset_url, "username/reset/confirm"),
+            email_confirm: or_page(&self.mail.email_confirm_url, "email/confirm"),
+        }
     }
 
     /// The outbox folder, defaulting to `outbox` in the data dir.
@@ -742,6 +775,38 @@ mod tests {
     }
 
     #[test]
+    fn default_links_open_the_pages_and_configured_ones_win() {
+        let mut config = Config::default();
+        config.http.public_url = "https://auth.example.com/".into();
+        let links = config.link_templates();
+        assert_eq!(
+            links.activation,
+            "https://auth.example.com/account/activate/{uid}/{token}"
+        );
+        assert_eq!(
+            links.password_reset,
+            "https://auth.example.com/account/password/reset/confirm/{uid}/{token}"
+        );
+        assert_eq!(
+            links.username_reset,
+            "https://auth.example.com/account/username/reset/confirm/{uid}/{token}"
+        );
+        assert_eq!(
+            links.email_confirm,
+            "https://auth.example.com/account/email/confirm/{uid}/{token}"
+        );
+        assert_eq!(
+            Config::default().link_templates().activation,
+            "http://localhost:8080/account/activate/{uid}/{token}"
+        );
+        config.mail.activation_url = Some("https://app.example.com/activate/{uid}/{token}".into());
+        assert_eq!(
+            config.link_templates().activation,
+            "https://app.example.com/activate/{uid}/{token}"
+        );
+    }
+
+    #[test]
     fn email_flow_keys_are_checked() {
         let key_of = |r: Result<(), ConfigError>| match r {
             Err(ConfigError::Invalid { key, .. }) => key,
@@ -756,9 +821,13 @@ mod tests {
         );
         assert_eq!(
             key_of(with(
-                |c| c.mail.activation_url = "https://x/activate/{token}".into()
+                |c| c.mail.activation_url = Some("https://x/activate/{token}".into())
             )),
             "mail.activation_url"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.public_url = "localhost:8080".into())),
+            "http.public_url"
         );
         assert_eq!(
             key_of(with(|c| c.mail.max_attempts = 0)),

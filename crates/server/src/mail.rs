@@ -9,7 +9,7 @@ use actix_rt::{task, time, Arbiter};
 use sesame_kernel::Clock;
 use sesame_mail::MailSettings;
 use sesame_persistence::Database;
-use sesame_users::{AccountMail, LinkTemplates, MailDelivery, RetryPolicy, TokenLifetimes};
+use sesame_users::{AccountMail, MailDelivery, RetryPolicy, TokenLifetimes};
 use tokio::sync::Notify;
 
 use crate::app::StartError;
@@ -59,12 +59,7 @@ pub(crate) fn mail_services(
     let seconds = chrono::Duration::seconds;
     let mail = AccountMail {
         store,
-        links: LinkTemplates {
-            activation: config.mail.activation_url.clone(),
-            password_reset: config.mail.password_reset_url.clone(),
-            username_reset: config.mail.username_reset_url.clone(),
-            email_confirm: config.mail.email_confirm_url.clone(),
-        },
+        links: config.link_templates(),
         lifetimes: TokenLifetimes {
             activation: seconds(config.accounts.activation_ttl_seconds),
             password_reset: seconds(config.accounts.password_reset_ttl_seconds),

@@ -242,8 +242,11 @@ fn main() -> Result<(), TokensError> {
     let hasher = Arc::new(BcryptHasher::new(4)?);
     let clock = Arc::new(HandClock(Mutex::new(SystemClock.now())));
     let account = |id: i64, username: &str| -> Result<User, UsersError> {
-        let password = Password::new(PASSWORD, &[(UserAttribute::Username, username)])
-            .map_err(|problems| UsersError::invalid("password", problems.join(" ")))?;
+        let password = Password::new(PASSWORD, &[(UserAttribute::Username, username)]).map_err(
+            |problems| {
+                UsersError::Invalid(problems.into_iter().map(|p| p.on("password")).collect())
+            },
+        )?;
         Ok(User {
             id: UserId(id),
             username: username.into(),

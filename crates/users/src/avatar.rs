@@ -129,22 +129,23 @@ pub enum AvatarChange {
 /// A [`FieldError`] on `avatar` saying what is wrong.
 pub(crate) fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, FieldError> {
     if bytes.is_empty() {
-        return Err(FieldError::new("avatar", "The submitted file is empty."));
+        return Err(FieldError::new("avatar", "The submitted file is empty.").coded("empty_file"));
     }
     if bytes.len() > max_bytes {
+        let max = human_size(max_bytes);
         return Err(FieldError::new(
             "avatar",
-            format!(
-                "Ensure this file is no larger than {}.",
-                human_size(max_bytes)
-            ),
-        ));
+            format!("Ensure this file is no larger than {max}."),
+        )
+        .coded("file_too_large")
+        .param("max", max));
     }
     ImageKind::sniff(bytes).ok_or_else(|| {
         FieldError::new(
             "avatar",
             "Upload a valid image. Accepted formats: PNG, JPEG, WebP and GIF.",
         )
+        .coded("invalid_image")
     })
 }
 
@@ -211,12 +212,33 @@ mod tests {
     fn uploads_are_checked() {
         let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
         assert_eq!(check_image(&png, 100), Ok(ImageKind::Png));
+        let too_large = check_image(&[png.as_slice(), &[0; 2048]].concat(), 2048).unwrap_err();
+        assert_eq!(
+            (too_large.field.as_str(), too_large.code, too_large.params),
+            (
+                "avatar",
+                "file_too_large",
+                vec![("max", "2 KiB".to_owned())]
+            )
+        );
+        assert_eq!(
+            too_large.message,
+            "Ensure this file is no larger than 2 KiB."
+        );
         assert!(check_image(&png, 10)
             .unwrap_err()
             .message
             .contains("10 bytes"));
-        assert!(check_image(b"hello", 100).is_err());
-        assert!(check_image(b"", 100).is_err());
+        let not_an_image = check_image(b"hello", 100).unwrap_err();
+        assert_eq!(
+            (not_an_image.code, not_an_image.params),
+            ("invalid_image", vec![])
+        );
+        let empty = check_image(b"", 100).unwrap_err();
+        assert_eq!(
+            (empty.code, empty.message.as_str()),
+            ("empty_file", "The submitted file is empty.")
+        );
         assert_eq!(human_size(2 * 1024 * 1024), "2 MiB");
     }
 }

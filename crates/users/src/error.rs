@@ -20,7 +20,13 @@ pub struct FieldError {
     pub field: String,
     /// What kind of problem it is.
     pub problem: FieldProblem,
-    /// What is wrong with it.
+    /// A machine code for the rule broken (`blank`, `max_length`,
+    /// `invalid_email`, `password_too_short`, ...): what a surface words
+    /// the problem from, in its own words.
+    pub code: &'static str,
+    /// The rule's parameters (`max` → `150`), for that wording.
+    pub params: Vec<(&'static str, String)>,
+    /// The problem in English, Django's words: the default wording.
     pub message: String,
 }
 
@@ -36,11 +42,41 @@ impl FieldError {
         problem: FieldProblem,
         message: impl Into<String>,
     ) -> Self {
+        let code = match problem {
+            FieldProblem::Blank => "blank",
+            FieldProblem::Invalid => "invalid",
+            FieldProblem::Taken => "taken",
+            FieldProblem::WeakPassword => "weak_password",
+        };
         FieldError {
             field: field.into(),
             problem,
+            code,
+            params: Vec::new(),
             message: message.into(),
         }
+    }
+
+    /// The same problem under a more precise machine code.
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Adds a parameter of the rule (`max` → `150`).
+    pub fn param(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.params.push((name, value.to_string()));
+        self
+    }
+
+    /// A `field` longer than `max` characters.
+    pub(crate) fn max_length(field: impl Into<String>, max: usize) -> Self {
+        Self::new(
+            field,
+            format!("Ensure this field has no more than {max} characters."),
+        )
+        .coded("max_length")
+        .param("max", max)
     }
 
     /// An empty `field`.

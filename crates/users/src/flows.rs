@@ -64,14 +64,16 @@ fn invalid_uid() -> UsersError {
     UsersError::Invalid(vec![FieldError::new(
         "uid",
         "Invalid user id or user doesn't exist.",
-    )])
+    )
+    .coded("invalid_uid")])
 }
 
 fn invalid_token() -> UsersError {
     UsersError::Invalid(vec![FieldError::new(
         "token",
         "Invalid token for given user.",
-    )])
+    )
+    .coded("invalid_token")])
 }
 
 fn mail_unavailable() -> UsersError {
@@ -347,10 +349,11 @@ impl AccountService {
         let email = Email::parse(new_email, FIELD).map_err(|e| UsersError::Invalid(vec![e]))?;
         if let Some(owner) = self.users.find_by_email(email.as_str())? {
             if owner.id == user.id {
-                return Err(UsersError::invalid(
+                return Err(UsersError::Invalid(vec![FieldError::new(
                     FIELD,
                     "This is already your email address.",
-                ));
+                )
+                .coded("same_email")]));
             }
         }
         if self.email_in_use(&email, Some(user.id))? {
@@ -453,7 +456,9 @@ impl AccountService {
             return None;
         };
         let Some(avatars) = &self.avatars else {
-            errors.push(FieldError::new("avatar", "Avatars are not enabled."));
+            errors.push(
+                FieldError::new("avatar", "Avatars are not enabled.").coded("avatars_disabled"),
+            );
             return None;
         };
         match check_image(bytes, avatars.max_bytes) {

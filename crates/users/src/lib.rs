@@ -229,7 +229,7 @@ pub use mail::{LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, Queue
 pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };
-pub use password::{Password, UserAttribute};
+pub use password::{Password, PasswordProblem, UserAttribute};
 pub use ports::{
     AccountTokenStore, AvatarStore, MailQueue, Mailer, PasswordHasher, UserRepository,
 };

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::{FieldError, FieldProblem};
+
 /// A new password that passed the policy: 8..=128 characters, not a common
 /// password, not too similar to the account's own username, names or email.
 ///
@@ -30,6 +32,74 @@ impl UserAttribute {
             UserAttribute::Email => "email address",
         }
     }
+
+    /// The attribute's field name (`username`, `email`, `first_name`,
+    /// `last_name`), as a rule's parameter names it.
+    pub fn field(self) -> &'static str {
+        match self {
+            UserAttribute::Username => "username",
+            UserAttribute::FirstName => "first_name",
+            UserAttribute::LastName => "last_name",
+            UserAttribute::Email => "email",
+        }
+    }
+}
+
+/// A rule of the password policy that a password breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    /// Fewer than [`Password::MIN_CHARS`] characters.
+    TooShort,
+    /// More than [`Password::MAX_CHARS`] characters.
+    TooLong,
+    /// Too similar to one of the account's own attributes.
+    TooSimilar(UserAttribute),
+    /// Among the first guesses an attacker would try.
+    TooCommon,
+    /// Digits only.
+    EntirelyNumeric,
+}
+
+impl PasswordProblem {
+    /// The rule's machine code (`password_too_short`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            PasswordProblem::TooShort => "password_too_short",
+            PasswordProblem::TooLong => "password_too_long",
+            PasswordProblem::TooSimilar(_) => "password_too_similar",
+            PasswordProblem::TooCommon => "password_too_common",
+            PasswordProblem::EntirelyNumeric => "password_entirely_numeric",
+        }
+    }
+
+    /// The problem on `field`, coded, with its parameters (`min`, `max`,
+    /// `attribute`) and Django's words as the default message.
+    pub fn on(self, field: &str) -> FieldError {
+        let error = |message: String| {
+            FieldError::with_problem(field, FieldProblem::WeakPassword, message).coded(self.code())
+        };
+        match self {
+            PasswordProblem::TooShort => error(format!(
+                "This password is too short. It must contain at least {} characters.",
+                Password::MIN_CHARS
+            ))
+            .param("min", Password::MIN_CHARS),
+            PasswordProblem::TooLong => error(format!(
+                "Ensure this field has no more than {} characters.",
+                Password::MAX_CHARS
+            ))
+            .param("max", Password::MAX_CHARS),
+            PasswordProblem::TooSimilar(attribute) => error(format!(
+                "The password is too similar to the {}.",
+                attribute.verbose_name()
+            ))
+            .param("attribute", attribute.field()),
+            PasswordProblem::TooCommon => error("This password is too common.".to_owned()),
+            PasswordProblem::EntirelyNumeric => {
+                error("This password is entirely numeric.".to_owned())
+            }
+        }
+    }
 }
 
 impl Password {
@@ -50,27 +120,23 @@ impl Password {
     /// words (username, email, names) that the password must not resemble.
     ///
     /// # Errors
-    /// Every rule `raw` breaks, as messages a client can show.
-    pub fn new(raw: &str, attributes: &[(UserAttribute, &str)]) -> Result<Password, Vec<String>> {
+    /// Every rule `raw` breaks ([`PasswordProblem::on`] makes each a field error).
+    pub fn new(
+        raw: &str,
+        attributes: &[(UserAttribute, &str)],
+    ) -> Result<Password, Vec<PasswordProblem>> {
         let length = raw.chars().count();
         if length < Self::MIN_CHARS {
-            return Err(vec![
-                "This password is too short. It must contain at least 8 characters.".into(),
-            ]);
+            return Err(vec![PasswordProblem::TooShort]);
         }
         if length > Self::MAX_CHARS {
-            return Err(vec![
-                "Ensure this field has no more than 128 characters.".into()
-            ]);
+            return Err(vec![PasswordProblem::TooLong]);
         }
         let mut problems = Vec::new();
         let similar = most_similar_attribute(raw, attributes)
             .or_else(|| attribute_with_weak_rest(raw, attributes));
         if let Some(attribute) = similar {
-            problems.push(format!(
-                "The password is too similar to the {}.",
-                attribute.verbose_name()
-            ));
+            problems.push(PasswordProblem::TooSimilar(attribute));
         }
         // zxcvbn weighs the user's own words, whole and in parts, as the
         // first words an attacker would try.
@@ -80,10 +146,10 @@ impl Password {
             .collect();
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         if problems.is_empty() && Self::is_guessable(raw, &inputs) {
-            problems.push("This password is too common.".to_owned());
+            problems.push(PasswordProblem::TooCommon);
         }
         if raw.chars().all(|c| c.is_ascii_digit()) {
-            problems.push("This password is entirely numeric.".to_owned());
+            problems.push(PasswordProblem::EntirelyNumeric);
         }
         if problems.is_empty() {
             Ok(Password(raw.to_owned()))
@@ -214,10 +280,91 @@ mod tests {
 
     #[test]
     fn length_bounds() {
-        assert!(Password::new("Zq7!vR2", &[]).is_err());
+        assert_eq!(
+            Password::new("Zq7!vR2", &[]).unwrap_err(),
+            [PasswordProblem::TooShort]
+        );
         assert!(Password::new("Zq7!vR2#", &[]).is_ok());
         assert!(Password::new(&"Zq7!vR2#".repeat(16), &[]).is_ok());
-        assert!(Password::new(&format!("{}x", "Zq7!vR2#".repeat(16)), &[]).is_err());
+        assert_eq!(
+            Password::new(&format!("{}x", "Zq7!vR2#".repeat(16)), &[]).unwrap_err(),
+            [PasswordProblem::TooLong]
+        );
+    }
+
+    /// `(code, params, message)` of the problem as a field error on `field`.
+    fn coded(problem: PasswordProblem) -> (&'static str, Vec<(&'static str, String)>, String) {
+        let error = problem.on("new_password");
+        assert_eq!(error.field, "new_password");
+        assert_eq!(error.problem, FieldProblem::WeakPassword);
+        (error.code, error.params, error.message)
+    }
+
+    #[test]
+    fn each_rule_has_its_code_parameters_and_djangos_words() {
+        let param = |name, value: &str| vec![(name, value.to_owned())];
+        assert_eq!(
+            coded(PasswordProblem::TooShort),
+            (
+                "password_too_short",
+                param("min", "8"),
+                "This password is too short. It must contain at least 8 characters.".into()
+            )
+        );
+        assert_eq!(
+            coded(PasswordProblem::TooLong),
+            (
+                "password_too_long",
+                param("max", "128"),
+                "Ensure this field has no more than 128 characters.".into()
+            )
+        );
+        assert_eq!(
+            coded(PasswordProblem::TooCommon),
+            (
+                "password_too_common",
+                vec![],
+                "This password is too common.".into()
+            )
+        );
+        assert_eq!(
+            coded(PasswordProblem::EntirelyNumeric),
+            (
+                "password_entirely_numeric",
+                vec![],
+                "This password is entirely numeric.".into()
+            )
+        );
+        for (attribute, name, words) in [
+            (UserAttribute::Username, "username", "username"),
+            (UserAttribute::Email, "email", "email address"),
+            (UserAttribute::FirstName, "first_name", "first name"),
+            (UserAttribute::LastName, "last_name", "last name"),
+        ] {
+            assert_eq!(
+                coded(PasswordProblem::TooSimilar(attribute)),
+                (
+                    "password_too_similar",
+                    param("attribute", name),
+                    format!("The password is too similar to the {words}.")
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_numeric_password_breaks_every_rule_it_breaks() {
+        assert_eq!(
+            Password::new("12345678", &[]).unwrap_err(),
+            [PasswordProblem::TooCommon, PasswordProblem::EntirelyNumeric]
+        );
+        assert_eq!(
+            Password::new("20240611", &account("20240611", "")).unwrap_err(),
+            [
+                PasswordProblem::TooSimilar(UserAttribute::Username),
+                PasswordProblem::EntirelyNumeric
+            ]
+        );
     }
 
     #[test]
@@ -259,7 +406,7 @@ mod tests {
         let problems = Password::new("marguerite2024", &account("marguerite", "")).unwrap_err();
         assert_eq!(
             problems,
-            vec!["The password is too similar to the username."]
+            [PasswordProblem::TooSimilar(UserAttribute::Username)]
         );
         assert!(Password::new("Xk92!dumbo-lamp", &account("", "jdoe@example.com")).is_ok());
     }
@@ -270,7 +417,7 @@ mod tests {
             Password::new("jdoe@example", &account("kim", "jdoe@example.com")).unwrap_err();
         assert_eq!(
             problems,
-            vec!["The password is too similar to the email address."]
+            [PasswordProblem::TooSimilar(UserAttribute::Email)]
         );
         let names = [
             (UserAttribute::FirstName, "Marguerite"),
@@ -279,7 +426,7 @@ mod tests {
         let problems = Password::new("Yourcenar!", &names).unwrap_err();
         assert_eq!(
             problems,
-            vec!["The password is too similar to the last name."]
+            [PasswordProblem::TooSimilar(UserAttribute::LastName)]
         );
     }
 
@@ -298,13 +445,13 @@ mod tests {
         for weak in ["bob12345!", "Bob2024!", "12345bob"] {
             assert_eq!(
                 Password::new(weak, &account("bob", "")).unwrap_err(),
-                vec!["The password is too similar to the username."],
+                [PasswordProblem::TooSimilar(UserAttribute::Username)],
                 "{weak}"
             );
         }
         assert_eq!(
             Password::new("perf123456", &account("kim", "perf@example.com")).unwrap_err(),
-            vec!["The password is too similar to the email address."]
+            [PasswordProblem::TooSimilar(UserAttribute::Email)]
         );
         // Strong without the name: accepted.
         assert!(Password::new("bob-Xk92!dumbo-lamp", &account("bob", "")).is_ok());

@@ -4,8 +4,8 @@ use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
-    AccountMail, AvatarChange, AvatarName, Avatars, Email, FieldError, FieldProblem, NewUser,
-    Password, PasswordHasher, ProfileChanges, User, UserAttribute, UserRepository, Username,
+    AccountMail, AvatarChange, AvatarName, Avatars, Email, FieldError, NewUser, Password,
+    PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute, UserRepository, Username,
     UsersError,
 };
 
@@ -399,13 +399,19 @@ impl AccountService {
             };
         if needs_password {
             match update.current_password.as_deref() {
-                None | Some("") => errors.push(FieldError::new(
-                    "current_password",
-                    "This field is required to change your email address.",
-                )),
+                None | Some("") => errors.push(
+                    FieldError::new(
+                        "current_password",
+                        "This field is required to change your email address.",
+                    )
+                    .coded("current_password_required"),
+                ),
                 Some(password) => {
                     if self.confirm_password(caller, password).is_err() {
-                        errors.push(FieldError::new("current_password", "Invalid password."));
+                        errors.push(
+                            FieldError::new("current_password", "Invalid password.")
+                                .coded("wrong_password"),
+                        );
                     }
                 }
             }
@@ -756,10 +762,10 @@ fn flag_change(
 ) -> Option<bool> {
     let wanted = wanted.filter(|wanted| *wanted != current && actor.is_staff)?;
     if actor.id == target.id {
-        errors.push(FieldError::new(
-            field,
-            "You cannot change this on your own account.",
-        ));
+        errors.push(
+            FieldError::new(field, "You cannot change this on your own account.")
+                .coded("own_account"),
+        );
         return None;
     }
     Some(wanted)
@@ -779,19 +785,12 @@ pub(crate) fn user_inputs(user: &User) -> [(UserAttribute, &str); 4] {
 
 fn check_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
     if name.chars().count() > MAX_NAME_CHARS {
-        errors.push(FieldError::new(
-            field,
-            "Ensure this field has no more than 150 characters.",
-        ));
+        errors.push(FieldError::max_length(field, MAX_NAME_CHARS));
     }
 }
 
-pub(crate) fn push_all(errors: &mut Vec<FieldError>, field: &str, problems: Vec<String>) {
-    errors.extend(
-        problems
-            .into_iter()
-            .map(|p| FieldError::with_problem(field, FieldProblem::WeakPassword, p)),
-    );
+pub(crate) fn push_all(errors: &mut Vec<FieldError>, field: &str, problems: Vec<PasswordProblem>) {
+    errors.extend(problems.into_iter().map(|p| p.on(field)));
 }
 
 /// A uniqueness conflict the store caught after the pre-check passed (a race).

@@ -42,10 +42,7 @@ impl Username {
             return Err(FieldError::blank(field));
         }
         if raw.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new(
-                field,
-                "Ensure this field has no more than 150 characters.",
-            ));
+            return Err(FieldError::max_length(field, Self::MAX_CHARS));
         }
         // Checked in the compatibility form too, which is what the key is made of.
         let compatible: String = raw.nfkc().collect();
@@ -54,13 +51,15 @@ impl Username {
             return Err(FieldError::new(
                 field,
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
-            ));
+            )
+            .coded("invalid_username"));
         }
         if !compatible.is_single_script() {
             return Err(FieldError::new(
                 field,
                 "Enter a valid username. Its letters may not mix scripts (such as Latin and Cyrillic).",
-            ));
+            )
+            .coded("mixed_scripts"));
         }
         Ok(Username(raw.to_owned()))
     }
@@ -102,7 +101,9 @@ impl Email {
         }
         let address: String = raw.nfkc().collect();
         if address.chars().count() > Self::MAX_CHARS || !is_deliverable(&address) {
-            return Err(FieldError::new(field, "Enter a valid email address."));
+            return Err(
+                FieldError::new(field, "Enter a valid email address.").coded("invalid_email")
+            );
         }
         Ok(Email(address))
     }
@@ -152,6 +153,50 @@ mod tests {
         assert!(Username::parse("semi;colon", "username").is_err());
         assert!(Username::parse(&"a".repeat(151), "username").is_err());
         assert_eq!(Username::parse("JohnDoe", "u").unwrap().key(), "johndoe");
+    }
+
+    /// `(field, code, params)` of a refused value.
+    fn coded(error: FieldError) -> (String, &'static str, Vec<(&'static str, String)>) {
+        (error.field, error.code, error.params)
+    }
+
+    #[test]
+    fn username_problems_are_coded() {
+        let field = |code| ("new_username".to_owned(), code, vec![]);
+        let parse = |raw: &str| coded(Username::parse(raw, "new_username").unwrap_err());
+        assert_eq!(parse(""), field("blank"));
+        assert_eq!(parse("semi;colon"), field("invalid_username"));
+        assert_eq!(parse("r\u{43e}\u{43e}t"), field("mixed_scripts"));
+        let too_long = Username::parse(&"a".repeat(151), "username").unwrap_err();
+        assert_eq!(
+            too_long.message,
+            "Ensure this field has no more than 150 characters."
+        );
+        assert_eq!(
+            coded(too_long),
+            (
+                "username".to_owned(),
+                "max_length",
+                vec![("max", "150".to_owned())]
+            )
+        );
+    }
+
+    #[test]
+    fn email_problems_are_coded() {
+        let parse = |raw: &str| coded(Email::parse(raw, "email").unwrap_err());
+        assert_eq!(parse("  "), ("email".to_owned(), "blank", vec![]));
+        for bad in [
+            "a..b@x.com",
+            "nobody",
+            &format!("{}@x.com", "a".repeat(250)),
+        ] {
+            assert_eq!(
+                parse(bad),
+                ("email".to_owned(), "invalid_email", vec![]),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -105,6 +105,23 @@ fn problem(field: &str, problem: FieldProblem) -> (String, FieldProblem) {
     (field.to_owned(), problem)
 }
 
+/// The `(field, code)` pairs of a validation error, sorted by field.
+fn codes(error: &UsersError) -> Vec<(&str, &'static str)> {
+    let mut codes: Vec<_> = error
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.code))
+        .collect();
+    codes.sort();
+    codes
+}
+
+/// The parameters of the error on `field`.
+fn params<'a>(error: &'a UsersError, field: &str) -> &'a [(&'static str, String)] {
+    let found = error.field_errors().iter().find(|e| e.field == field);
+    &found.expect("an error on the field").params
+}
+
 fn messages_for(error: &UsersError, field: &str) -> Vec<String> {
     error
         .field_errors()
@@ -158,6 +175,21 @@ fn registration_reports_every_bad_field_at_once() {
             problem("password", FieldProblem::WeakPassword),
             problem("username", FieldProblem::Blank),
         ]
+    );
+    assert_eq!(
+        codes(&error),
+        [
+            ("email", "invalid_email"),
+            ("first_name", "max_length"),
+            ("last_name", "max_length"),
+            ("password", "password_too_common"),
+            ("username", "blank"),
+        ]
+    );
+    assert_eq!(params(&error, "first_name"), [("max", "150".to_owned())]);
+    assert_eq!(
+        messages_for(&error, "first_name"),
+        ["Ensure this field has no more than 150 characters."]
     );
     assert!(!error.is_taken());
     assert_eq!(fx.accounts.directory(Page::default()).unwrap(), vec![]);
@@ -224,6 +256,13 @@ fn registration_refuses_weak_and_common_passwords() {
         messages_for(&error, "password"),
         vec!["This password is too common."]
     );
+    assert_eq!(codes(&error), [("password", "password_too_common")]);
+    let error = fx
+        .accounts
+        .register(registration("alice", None, "short1!"))
+        .unwrap_err();
+    assert_eq!(codes(&error), [("password", "password_too_short")]);
+    assert_eq!(params(&error, "password"), [("min", "8".to_owned())]);
 }
 
 #[test]
@@ -265,6 +304,11 @@ fn registration_refuses_passwords_built_from_the_account() {
     assert_eq!(
         messages_for(&error, "password"),
         vec!["The password is too similar to the last name."]
+    );
+    assert_eq!(codes(&error), [("password", "password_too_similar")]);
+    assert_eq!(
+        params(&error, "password"),
+        [("attribute", "last_name".to_owned())]
     );
 
     // A few letters in common are not similarity.
@@ -309,6 +353,7 @@ fn usernames_and_emails_are_unique_ignoring_case() {
             problem("username", FieldProblem::Taken),
         ]
     );
+    assert_eq!(codes(&error), [("email", "taken"), ("username", "taken")]);
 
     let error = fx
         .accounts
@@ -624,6 +669,8 @@ fn passwords_over_128_characters_are_refused() {
         problems(&error),
         vec![problem("password", FieldProblem::WeakPassword)]
     );
+    assert_eq!(codes(&error), [("password", "password_too_long")]);
+    assert_eq!(params(&error, "password"), [("max", "128".to_owned())]);
 }
 
 // ------------------------------------------------------------ who sees what
@@ -758,7 +805,11 @@ fn a_user_never_changes_their_own_email_in_one_step() {
         current_password: password.map(str::to_owned),
         ..ProfileUpdate::default()
     };
-    for password in [None, Some(""), Some(OTHER_PASSWORD)] {
+    for (password, code) in [
+        (None, "current_password_required"),
+        (Some(""), "current_password_required"),
+        (Some(OTHER_PASSWORD), "wrong_password"),
+    ] {
         let error = fx
             .accounts
             .update_profile(&alice, alice.id, change(password), &Actor::default())
@@ -767,6 +818,7 @@ fn a_user_never_changes_their_own_email_in_one_step() {
             problems(&error),
             vec![problem("current_password", FieldProblem::Invalid)]
         );
+        assert_eq!(codes(&error), [("current_password", code)], "{password:?}");
         assert_eq!(fx.reload(&alice), alice, "nothing changed");
     }
     // With the password it becomes a confirmed change, which needs email flows.
@@ -828,6 +880,7 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
         problems(&error),
         vec![problem("is_active", FieldProblem::Invalid)]
     );
+    assert_eq!(codes(&error), [("is_active", "own_account")]);
     let alice = fx.user("alice");
     let ignored = fx
         .accounts
@@ -843,6 +896,25 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
         .unwrap();
     assert!(!ignored.is_staff);
     assert!(fx.reload(&root).is_active);
+}
+
+#[test]
+fn uploads_are_refused_without_avatars() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let error = fx
+        .accounts
+        .update_profile_with_avatar(
+            &alice,
+            alice.id,
+            ProfileUpdate::default(),
+            AvatarChange::Upload(b"\x89PNG\r\n\x1a\n".to_vec()),
+            &Actor::default(),
+        )
+        .unwrap_err();
+    assert_eq!(codes(&error), [("avatar", "avatars_disabled")]);
+    assert_eq!(messages_for(&error, "avatar"), ["Avatars are not enabled."]);
+    assert_eq!(fx.reload(&alice), alice);
 }
 
 #[test]
@@ -872,6 +944,10 @@ fn update_profile_refuses_an_email_of_another_account() {
             problem("first_name", FieldProblem::Invalid),
         ]
     );
+    assert_eq!(
+        codes(&error),
+        [("email", "taken"), ("first_name", "max_length")]
+    );
     assert_eq!(fx.reload(&alice), alice);
 
     let error = fx
@@ -890,6 +966,7 @@ fn update_profile_refuses_an_email_of_another_account() {
         problems(&error),
         vec![problem("email", FieldProblem::Invalid)]
     );
+    assert_eq!(codes(&error), [("email", "invalid_email")]);
     assert_eq!(fx.reload(&alice), alice);
 }
 
@@ -1078,6 +1155,11 @@ fn set_password_applies_the_policy_to_new_password() {
         messages_for(&error, "new_password"),
         vec!["The password is too similar to the username."]
     );
+    assert_eq!(codes(&error), [("new_password", "password_too_similar")]);
+    assert_eq!(
+        params(&error, "new_password"),
+        [("attribute", "username".to_owned())]
+    );
     assert!(fx.accounts.authenticate("alice", PASSWORD).is_ok());
 }
 
@@ -1220,6 +1302,7 @@ fn set_username_refuses_taken_and_malformed_names() {
         problems(&error),
         vec![problem("new_username", FieldProblem::Taken)]
     );
+    assert_eq!(codes(&error), [("new_username", "taken")]);
 
     let error = fx
         .accounts
@@ -1229,6 +1312,7 @@ fn set_username_refuses_taken_and_malformed_names() {
         problems(&error),
         vec![problem("new_username", FieldProblem::Invalid)]
     );
+    assert_eq!(codes(&error), [("new_username", "invalid_username")]);
     let error = fx
         .accounts
         .set_username(&alice, PASSWORD, "", &Actor::default())

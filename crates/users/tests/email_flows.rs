@@ -139,6 +139,15 @@ fn invalid_token(result: Result<impl std::fmt::Debug, UsersError>) {
         ["Invalid token for given user."],
         "{error:?}"
     );
+    assert_eq!(field_codes(&error), [("token", "invalid_token")]);
+}
+
+fn field_codes(error: &UsersError) -> Vec<(&str, &'static str)> {
+    error
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.code))
+        .collect()
 }
 
 // --------------------------------------------------------------- activation
@@ -222,6 +231,7 @@ fn activation_refuses_bad_uids_and_tokens() {
             ["Invalid user id or user doesn't exist."],
             "{bad_uid}"
         );
+        assert_eq!(field_codes(&error), [("uid", "invalid_uid")], "{bad_uid}");
     }
     invalid_token(fx.accounts.activate(&uid, "wrong", &Actor::default()));
     invalid_token(fx.accounts.activate(&uid, "", &Actor::default()));
@@ -303,6 +313,10 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
     assert_eq!(
         field_messages(&error, "new_password"),
         ["This password is too common."]
+    );
+    assert_eq!(
+        field_codes(&error),
+        [("new_password", "password_too_common")]
     );
     let error = fx
         .accounts
@@ -733,10 +747,18 @@ fn avatars_are_stored_replaced_and_removed() {
     assert_eq!((bytes.as_slice(), kind.content_type()), (PNG, "image/png"));
 
     // A refused upload changes nothing, the other fields included.
-    for (bad, message) in [
-        (b"<svg></svg>".to_vec(), "Upload a valid image"),
-        ([PNG, &[0u8; 64]].concat(), "no larger than 64 bytes"),
-        (Vec::new(), "empty"),
+    for (bad, message, code) in [
+        (
+            b"<svg></svg>".to_vec(),
+            "Upload a valid image",
+            "invalid_image",
+        ),
+        (
+            [PNG, &[0u8; 64]].concat(),
+            "no larger than 64 bytes",
+            "file_too_large",
+        ),
+        (Vec::new(), "empty", "empty_file"),
     ] {
         let error = fx
             .accounts
@@ -755,6 +777,7 @@ fn avatars_are_stored_replaced_and_removed() {
             field_messages(&error, "avatar")[0].contains(message),
             "{error:?}"
         );
+        assert_eq!(field_codes(&error), [("avatar", code)]);
     }
     let user = fx.reload(&user);
     assert_eq!(

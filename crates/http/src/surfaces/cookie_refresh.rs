@@ -2,122 +2,160 @@
 //! the refresh token in an HttpOnly, SameSite=Strict cookie scoped to
 //! `/auth/refresh`. The seed gave no paths; these are Sesame's.
 
+mod words;
+
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
-use sesame_tokens::{TokenPair, TokensError};
-use sesame_users::{FieldProblem, Registration, UsersError};
+use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+use sesame_tokens::{Credentials, TokenPair, TokensError};
+use sesame_users::{Registration, User, UsersError};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::login::log_in;
-use super::{body_fields, run, storage_failure};
-use crate::body::BodyError;
+use super::{run, storage_failure};
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
+use crate::declare::Part;
 use crate::openapi::schemas as doc;
-use crate::shape::{AuthFailure, Shape};
-use crate::{ApiError, AppState};
-use sesame_tokens::Credentials;
-
-/// `{"message": "..."}`.
-pub struct MessageShape;
-
-impl Shape for MessageShape {
-    fn message(status: StatusCode, message: &str) -> ApiError {
-        ApiError::new(status, json!({ "message": message }))
-    }
-
-    fn invalid(issues: &[FieldIssue]) -> ApiError {
-        let message = issues
-            .iter()
-            .map(|issue| format!("{}: {}", issue.field, issue.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self::message(StatusCode::BAD_REQUEST, &message)
-    }
-
-    fn unauthorized(_: AuthFailure) -> ApiError {
-        Self::message(StatusCode::UNAUTHORIZED, "Invalid or expired token").with_bearer_challenge()
-    }
-
-    fn body_error(error: BodyError) -> ApiError {
-        match error {
-            BodyError::TooLarge => {
-                Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-            }
-            BodyError::UnsupportedMediaType(_) => Self::message(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Request body must be JSON",
-            ),
-            _ => Self::message(
-                StatusCode::BAD_REQUEST,
-                "Request body must be a JSON object",
-            ),
-        }
-    }
-}
+use crate::wire::{Body, FieldIssue};
+use crate::{ApiError, AppState, Shape};
+pub use words::MessageShape;
 
 /// The refresh cookie's name.
 pub const REFRESH_COOKIE: &str = "refresh_token";
 const REFRESH_PATH: &str = "/auth/refresh";
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/auth/signup", web::post().to(signup))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/refresh", web::post().to(refresh));
+/// The routes of this surface.
+pub(super) fn part() -> Part {
+    Part::new::<MessageShape>("cookie_refresh")
+        .credential(signup)
+        .credential(login)
+        .credential(refresh)
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(signup, login, refresh))]
-pub(super) struct Api;
-
-async fn fields(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    body_fields::<MessageShape>(state, request, payload).await
+/// A new account (seed 003).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = cookie_refresh::Signup)]
+struct Signup {
+    #[schema(max_length = 150)]
+    firstname: Option<String>,
+    #[schema(max_length = 150)]
+    lastname: Option<String>,
+    #[schema(format = Email)]
+    email: String,
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
+    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
+    username: String,
+    /// 8..=128 characters, not common, not built from the username or email.
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
 }
 
-fn checked(fields: Fields) -> Result<(), ApiError> {
-    fields
-        .finish()
-        .map_err(|issues| MessageShape::invalid(&issues))
+/// A created account (seed 003).
+#[derive(Serialize, ToSchema)]
+#[schema(as = cookie_refresh::User)]
+struct CreatedUser {
+    id: i64,
+    firstname: String,
+    lastname: String,
+    #[schema(required = true)]
+    email: Option<String>,
+    username: String,
+}
+
+impl From<&User> for CreatedUser {
+    fn from(user: &User) -> Self {
+        CreatedUser {
+            id: user.id.0,
+            firstname: user.first_name.clone(),
+            lastname: user.last_name.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+        }
+    }
+}
+
+/// Log in (seed 003): `login`, or else `username`, or else `email`, is
+/// the username or email address.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = cookie_refresh::Login)]
+struct Login {
+    /// A username or an email address.
+    login: Option<String>,
+    /// Read when `login` is absent.
+    username: Option<String>,
+    /// Read when `login` and `username` are absent.
+    email: Option<String>,
+    password: String,
+    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
+    otp: Option<String>,
+}
+
+impl Login {
+    fn login(&self) -> Option<&String> {
+        self.login
+            .as_ref()
+            .or(self.username.as_ref())
+            .or(self.email.as_ref())
+    }
+}
+
+impl Validate for Login {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.login().is_none() {
+            errors.add("login", ValidationError::new("required"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// An access JWT.
+#[derive(Serialize, ToSchema)]
+#[schema(as = cookie_refresh::AccessToken)]
+struct AccessToken {
+    token: String,
 }
 
 /// Create an account.
 #[utoipa::path(
-    post,
-    path = "/auth/signup",
-    request_body = doc::Signup,
+    request_body = Signup,
     responses(
-        (status = 201, description = "Created", body = doc::SignupUser),
+        (status = 201, description = "Created", body = CreatedUser),
         (status = 400, description = "Missing or bad fields, or a weak password", body = doc::MessageError),
         (status = 409, description = "`Username or email already taken`", body = doc::MessageError),
     )
 )]
+#[post("/auth/signup")]
 async fn signup(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<Signup, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
+    let Signup {
+        firstname,
+        lastname,
+        email,
+        username,
+        password,
+    } = body.into_inner();
     let registration = Registration {
-        first_name: f.optional("firstname").unwrap_or_default(),
-        last_name: f.optional("lastname").unwrap_or_default(),
-        email: Some(f.required("email")),
-        username: f.required("username"),
-        password: f.required("password"),
+        first_name: firstname.unwrap_or_default(),
+        last_name: lastname.unwrap_or_default(),
+        email: Some(email),
+        username,
+        password,
     };
-    checked(f)?;
     let accounts = state.accounts.clone();
     let user = run::<MessageShape, _, _>(move || accounts.register(registration))
         .await?
         .map_err(|error| match error {
-            UsersError::Invalid(errors)
-                if errors.iter().any(|e| e.problem == FieldProblem::Taken) =>
-            {
+            taken if taken.is_taken() => {
                 MessageShape::message(StatusCode::CONFLICT, "Username or email already taken")
             }
             UsersError::Invalid(errors) => {
@@ -125,13 +163,7 @@ async fn signup(
             }
             other => storage_failure::<MessageShape>(&other),
         })?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": user.id.0,
-        "firstname": user.first_name,
-        "lastname": user.last_name,
-        "email": user.email,
-        "username": user.username,
-    })))
+    Ok(HttpResponse::Created().json(CreatedUser::from(&user)))
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
@@ -148,42 +180,31 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
     let max_age = state.sessions.settings().refresh_ttl.num_seconds();
     HttpResponse::Ok()
         .cookie(refresh_cookie(state, pair.refresh, max_age))
-        .json(json!({ "token": pair.access }))
+        .json(AccessToken { token: pair.access })
 }
 
 /// Log in: the access JWT in the body, the refresh token in a cookie.
 #[utoipa::path(
-    post,
-    path = "/auth/login",
-    request_body = doc::CookieLogin,
+    request_body = Login,
     responses(
-        (status = 200, description = "Logged in", body = doc::AccessJwt, headers(
+        (status = 200, description = "Logged in", body = AccessToken, headers(
             ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh")
         )),
         (status = 400, description = "Missing or bad fields", body = doc::MessageError),
         (status = 401, description = "`Username or password is incorrect`, or a one-time code (`otp`) is missing or wrong", body = doc::MessageError),
     )
 )]
+#[post("/auth/login")]
 async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body<Login, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let login = match ["login", "username", "email"]
-        .into_iter()
-        .find(|k| f.has(k))
-    {
-        Some(key) => f.required(key),
-        None => f.required("login"),
-    };
-    let password = f.required("password");
-    let otp = f.optional("otp");
-    checked(f)?;
+    let body = body.into_inner();
     let credentials = Credentials {
-        login,
-        password,
-        otp,
+        login: body.login().cloned().unwrap_or_default(),
+        password: body.password,
+        otp: body.otp,
     };
     let client = client_info(&request, &state.settings);
     let pair = log_in::<MessageShape>(&state, credentials, client, || {
@@ -199,22 +220,22 @@ async fn login(
 /// Exchanges the refresh cookie for a new access token and a rotated cookie.
 /// A cookie used twice revokes its session.
 #[utoipa::path(
-    post,
-    path = "/auth/refresh",
     params(("refresh_token" = Option<String>, Cookie, description = "Set by `/auth/login`")),
     responses(
-        (status = 200, description = "A new access token; the cookie is rotated", body = doc::AccessJwt, headers(
+        (status = 200, description = "A new access token; the cookie is rotated", body = AccessToken, headers(
             ("Set-Cookie" = String, description = "The rotated `refresh_token`")
         )),
         (status = 401, description = "No cookie, or an invalid, expired, revoked or reused one (the cookie is cleared)", body = doc::MessageError),
     )
 )]
+#[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let refused = |message: &str| {
-        let mut response = HttpResponse::Unauthorized().json(json!({ "message": message }));
+        let mut response =
+            MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
         let _ = response.add_removal_cookie(&refresh_cookie(&state, String::new(), 0));
         response
     };

@@ -2,94 +2,218 @@
 //! attendees, in FastAPI's shapes.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::SecondsFormat;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
 use sesame_events::{
     parse_date, Actor, Attendee, Event, EventDraft, EventError, EventFilter, EventId, EventPatch,
 };
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
+use super::events_messages::{call, path_integer};
 use super::FastApi;
-use super::{page_of, run, storage_failure};
-use crate::body::read_object;
-use crate::fields::{integer_of, FieldIssue, Fields, IssueKind};
-use crate::openapi::{schemas as doc, OptionalBodies};
+use super::{page_of, storage_failure};
+use crate::declare::Part;
+use crate::openapi::schemas as doc;
 use crate::query::query_map;
 use crate::shape::Shape;
+use crate::wire::{self, Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer};
 
 type Authenticated = Bearer<FastApi>;
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            web::resource("/events/")
-                .route(web::get().to(list_events))
-                .route(web::post().to(create_event)),
-        )
-        .service(
-            web::resource("/events/{event_id}")
-                .route(web::get().to(get_event))
-                .route(web::put().to(replace_event))
-                .route(web::patch().to(update_event))
-                .route(web::delete().to(delete_event)),
-        )
-        .service(
-            web::resource("/events/{event_id}/attendance")
-                .route(web::post().to(attend))
-                .route(web::delete().to(leave)),
-        )
-        .service(web::resource("/events/{event_id}/attendees").route(web::get().to(attendees)));
+/// The events routes of this surface.
+pub(super) fn part() -> Part {
+    Part::new::<FastApi>("events_messages")
+        .route(create_event)
+        .route(list_events)
+        .route(attend)
+        .route(leave)
+        .route(attendees)
+        .route(get_event)
+        .route(replace_event)
+        .route(update_event)
+        .route(delete_event)
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    modifiers(&OPTIONAL_BODIES),
-    paths(
-        create_event,
-        list_events,
-        get_event,
-        replace_event,
-        update_event,
-        delete_event,
-        attend,
-        leave,
-        attendees
-    )
-)]
-pub(super) struct Api;
-
-/// A PATCH without a body changes nothing.
-const OPTIONAL_BODIES: OptionalBodies = OptionalBodies(&[("patch", "/events/{event_id}")]);
 
 /// An event as this surface shows it.
-fn event_json(event: &Event) -> Value {
-    json!({
-        "id": event.id.0,
-        "title": event.title,
-        "description": event.description,
-        // RFC 3339 in UTC; a fraction of a second only when there is one.
-        "date": event.date.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        "location": event.location,
-        "organizer_id": event.organizer_id.0,
-        "capacity": event.capacity,
-        "attendees_count": event.attendees_count,
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = events_messages::Event)]
+struct EventOut {
+    id: i64,
+    title: String,
+    description: String,
+    /// RFC 3339 in UTC; a fraction of a second only when there is one.
+    #[schema(format = DateTime)]
+    date: String,
+    location: String,
+    organizer_id: i64,
+    /// Null: unlimited.
+    #[schema(required = true)]
+    capacity: Option<i64>,
+    attendees_count: i64,
 }
 
-fn attendee_json(attendee: &Attendee) -> Value {
-    json!({"id": attendee.user_id.0, "username": attendee.username})
+impl From<&Event> for EventOut {
+    fn from(event: &Event) -> Self {
+        EventOut {
+            id: event.id.0,
+            title: event.title.clone(),
+            description: event.description.clone(),
+            date: event.date.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            location: event.location.clone(),
+            organizer_id: event.organizer_id.0,
+            capacity: event.capacity,
+            attendees_count: event.attendees_count,
+        }
+    }
+}
+
+/// Someone who attends an event.
+#[derive(Serialize, ToSchema)]
+#[schema(as = events_messages::Attendee)]
+struct AttendeeOut {
+    id: i64,
+    username: String,
+}
+
+impl From<&Attendee> for AttendeeOut {
+    fn from(attendee: &Attendee) -> Self {
+        AttendeeOut {
+            id: attendee.user_id.0,
+            username: attendee.username.clone(),
+        }
+    }
+}
+
+/// A whole event (POST, PUT).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(
+    as = events_messages::EventInput,
+    example = json!({"title": "Rust meetup", "description": "Talks", "date": "2030-03-14T18:00:00Z", "location": "Lyon", "capacity": 40})
+)]
+struct EventInput {
+    /// 1..=200 characters once trimmed, unique (case-insensitive).
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    /// Empty when left out.
+    #[schema(max_length = 5000)]
+    description: Option<String>,
+    /// ISO 8601 (years 1 to 9999); without an offset, UTC.
+    #[schema(format = DateTime)]
+    date: String,
+    /// Empty when left out.
+    #[schema(max_length = 300)]
+    location: Option<String>,
+    /// Null or absent: unlimited.
+    #[serde(default, deserialize_with = "wire::optional_integer")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    capacity: Option<i64>,
+}
+
+impl From<EventInput> for EventDraft {
+    fn from(input: EventInput) -> Self {
+        EventDraft {
+            title: input.title,
+            description: input.description.unwrap_or_default(),
+            date: input.date,
+            location: input.location.unwrap_or_default(),
+            capacity: input.capacity,
+        }
+    }
+}
+
+/// Some fields of an event (PATCH); those left out (or `null`) stay.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = events_messages::EventPatch)]
+struct EventChanges {
+    #[schema(min_length = 1, max_length = 200)]
+    title: Option<String>,
+    #[schema(max_length = 5000)]
+    description: Option<String>,
+    #[schema(format = DateTime)]
+    date: Option<String>,
+    #[schema(max_length = 300)]
+    location: Option<String>,
+    /// Null: unlimited; left out: unchanged.
+    #[serde(default, deserialize_with = "present_integer")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    capacity: Option<Option<i64>>,
+}
+
+/// A nullable integer whose absence differs from `null`: present gives `Some`.
+fn present_integer<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    wire::optional_integer(deserializer).map(Some)
+}
+
+impl From<EventChanges> for EventPatch {
+    fn from(changes: EventChanges) -> Self {
+        EventPatch {
+            title: changes.title,
+            description: changes.description,
+            date: changes.date,
+            location: changes.location,
+            capacity: changes.capacity,
+        }
+    }
+}
+
+/// The filters of the event list (blank values are left out).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EventFilterParams {
+    /// Events on or after this date (ISO 8601; without an offset, UTC).
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// Events on or before this date.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Text the title contains (case-insensitive).
+    q: Option<String>,
+}
+
+impl EventFilterParams {
+    fn of(request: &HttpRequest) -> EventFilterParams {
+        let mut query = query_map(request);
+        let mut take = |name: &str| query.remove(name).filter(|v| !v.trim().is_empty());
+        EventFilterParams {
+            from: take("from"),
+            to: take("to"),
+            q: take("q"),
+        }
+    }
+
+    /// The filter, or a 422 naming each bound that is not a date.
+    fn filter(self) -> Result<EventFilter, ApiError> {
+        let mut issues = Vec::new();
+        let mut bound = |name: &str, raw: Option<String>| {
+            let raw = raw?;
+            let date = parse_date(raw.trim());
+            if date.is_none() {
+                let message =
+                    "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.";
+                issues.push(FieldIssue::invalid(name, "invalid_date", message).in_query());
+            }
+            date
+        };
+        let from = bound("from", self.from);
+        let to = bound("to", self.to);
+        if !issues.is_empty() {
+            return Err(FastApi::invalid(&issues));
+        }
+        Ok(EventFilter::new(from, to, self.q.as_deref()))
+    }
 }
 
 /// Words an event error in this surface's shape.
 fn events_error(error: EventError) -> ApiError {
     match error {
-        EventError::Invalid(errors) => FastApi::invalid(
-            &errors
-                .iter()
-                .map(|e| FieldIssue::new(&e.field, IssueKind::Invalid, e.message.clone()))
-                .collect::<Vec<_>>(),
-        ),
+        EventError::Invalid(errors) => {
+            FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
         EventError::TitleTaken => FastApi::message(
             StatusCode::BAD_REQUEST,
             "An event with this title already exists",
@@ -104,6 +228,7 @@ fn events_error(error: EventError) -> ApiError {
     }
 }
 
+/// The caller, as the events service judges permissions.
 fn actor(caller: &Authenticated) -> Actor {
     Actor {
         user_id: caller.user.id,
@@ -113,260 +238,135 @@ fn actor(caller: &Authenticated) -> Actor {
 
 /// The `{event_id}` of the path, or FastAPI's 422 for a non-integer.
 fn event_id(raw: &str) -> Result<EventId, ApiError> {
-    raw.parse::<i64>().map(EventId).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"detail": [{
-                "type": "int_parsing",
-                "loc": ["path", "event_id"],
-                "msg": "Input should be a valid integer, unable to parse string as an integer",
-            }]}),
-        )
-    })
+    path_integer("event_id", raw).map(EventId)
 }
 
-/// The body's fields, with `capacity` (a nullable integer) taken out:
-/// absent gives `None`, `null` gives `Some(None)`.
-struct EventBody {
-    fields: Fields,
-    capacity: Option<Option<i64>>,
-}
-
-impl EventBody {
-    async fn read(
-        state: &AppState,
-        request: &HttpRequest,
-        payload: web::Payload,
-    ) -> Result<EventBody, ApiError> {
-        let mut map: Map<String, Value> =
-            read_object(request, payload, state.settings.max_json_bytes)
-                .await
-                .map_err(FastApi::body_error)?;
-        let raw_capacity = map.remove("capacity");
-        let mut fields = Fields::new(map);
-        let capacity = raw_capacity.and_then(|value| match value {
-            Value::Null => Some(None),
-            Value::Number(n) if integer_of(&n).is_some() => Some(integer_of(&n)),
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => Some(s.trim().parse().ok()),
-            _ => {
-                fields.issue(
-                    "capacity",
-                    IssueKind::NotInteger,
-                    "A valid integer is required.",
-                );
-                None
-            }
-        });
-        Ok(EventBody { fields, capacity })
-    }
-
-    /// A whole event (POST, PUT): title and date are required; description
-    /// and location default to empty, capacity to unlimited.
-    fn draft(mut self) -> Result<EventDraft, ApiError> {
-        let draft = EventDraft {
-            title: self.fields.required("title"),
-            description: self.fields.optional("description").unwrap_or_default(),
-            date: self.fields.required("date"),
-            location: self.fields.optional("location").unwrap_or_default(),
-            capacity: self.capacity.flatten(),
-        };
-        self.fields
-            .finish()
-            .map_err(|issues| FastApi::invalid(&issues))?;
-        Ok(draft)
-    }
-
-    /// Some fields of an event (PATCH).
-    fn patch(mut self) -> Result<EventPatch, ApiError> {
-        let patch = EventPatch {
-            title: self.fields.optional("title"),
-            description: self.fields.optional("description"),
-            date: self.fields.optional("date"),
-            location: self.fields.optional("location"),
-            capacity: self.capacity,
-        };
-        self.fields
-            .finish()
-            .map_err(|issues| FastApi::invalid(&issues))?;
-        Ok(patch)
-    }
-}
-
-/// `from`, `to` and `q` of the query string.
-fn filter_of(request: &HttpRequest) -> Result<EventFilter, ApiError> {
-    let query = query_map(request);
-    let mut issues = Vec::new();
-    let mut bound = |name: &str| {
-        let raw = query
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())?;
-        let date = parse_date(raw);
-        if date.is_none() {
-            issues.push(
-                FieldIssue::new(
-                    name,
-                    IssueKind::Invalid,
-                    "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.",
-                )
-                .in_query(),
-            );
-        }
-        date
-    };
-    let from = bound("from");
-    let to = bound("to");
-    if !issues.is_empty() {
-        return Err(FastApi::invalid(&issues));
-    }
-    Ok(EventFilter::new(
-        from,
-        to,
-        query.get("q").map(String::as_str),
-    ))
+fn answer(event: &Event) -> HttpResponse {
+    HttpResponse::Ok().json(EventOut::from(event))
 }
 
 /// Create an event; the caller organizes it.
 #[utoipa::path(
-    post,
-    path = "/events/",
-    request_body = doc::EventInput,
+    request_body = EventInput,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Created", body = doc::Event),
+        (status = 200, description = "Created", body = EventOut),
         (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
     )
 )]
+#[post("/events/")]
 async fn create_event(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = EventBody::read(&state, &request, payload).await?.draft()?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    let event = run::<FastApi, _, _>(move || events.create(actor, draft))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(event_json(&event)))
+    let (actor, draft) = (actor(&caller), body.into_inner().into());
+    let event = call(&state.events, move |e| e.create(actor, draft), events_error).await?;
+    Ok(answer(&event))
 }
 
 /// Events by date, filtered.
 #[utoipa::path(
-    get,
-    path = "/events/",
-    params(doc::PageParams, doc::EventFilterParams),
+    params(doc::PageParams, EventFilterParams),
     responses(
-        (status = 200, description = "A page of events, by date", body = [doc::Event]),
+        (status = 200, description = "A page of events, by date", body = [EventOut]),
         (status = 422, description = "Bad `skip`, `limit`, `from` or `to`", body = doc::FastApiValidationError),
     )
 )]
+#[get("/events/")]
 async fn list_events(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_of::<FastApi>(&request)?;
-    let filter = filter_of(&request)?;
-    let events = state.events.clone();
-    let listed = run::<FastApi, _, _>(move || events.list(page, &filter))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(listed.iter().map(event_json).collect::<Vec<_>>()))
+    let filter = EventFilterParams::of(&request).filter()?;
+    let listed = call(&state.events, move |e| e.list(page, &filter), events_error).await?;
+    Ok(HttpResponse::Ok().json(listed.iter().map(EventOut::from).collect::<Vec<_>>()))
 }
 
 /// One event.
 #[utoipa::path(
-    get,
-    path = "/events/{event_id}",
     params(("event_id" = i64, Path)),
     responses(
-        (status = 200, description = "The event", body = doc::Event),
+        (status = 200, description = "The event", body = EventOut),
         (status = 404, description = "`Event not found`", body = doc::FastApiError),
         (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[get("/events/{event_id}")]
 async fn get_event(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
-    let events = state.events.clone();
-    let event = run::<FastApi, _, _>(move || events.get(id))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(event_json(&event)))
+    let event = call(&state.events, move |e| e.get(id), events_error).await?;
+    Ok(answer(&event))
 }
 
 /// Replace an event (its organizer or an admin).
 #[utoipa::path(
-    put,
-    path = "/events/{event_id}",
     params(("event_id" = i64, Path)),
-    request_body = doc::EventInput,
+    request_body = EventInput,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The event", body = doc::Event),
+        (status = 200, description = "The event", body = EventOut),
         (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
         (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
         (status = 404, description = "`Event not found`", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[put("/events/{event_id}")]
 async fn replace_event(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = event_id(&path)?;
-    let draft = EventBody::read(&state, &request, payload).await?.draft()?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    let event = run::<FastApi, _, _>(move || events.replace(actor, id, draft))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(event_json(&event)))
+    let (id, actor, draft) = (event_id(&path)?, actor(&caller), body.into_inner().into());
+    let event = call(
+        &state.events,
+        move |e| e.replace(actor, id, draft),
+        events_error,
+    )
+    .await?;
+    Ok(answer(&event))
 }
 
-/// Change some fields of an event (its organizer or an admin).
+/// Change some fields of an event (its organizer or an admin); without a
+/// body, nothing changes.
 #[utoipa::path(
-    patch,
-    path = "/events/{event_id}",
     params(("event_id" = i64, Path)),
-    request_body = doc::EventPatch,
+    request_body = Option<EventChanges>,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The event", body = doc::Event),
+        (status = 200, description = "The event", body = EventOut),
         (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
         (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
         (status = 404, description = "`Event not found`", body = doc::FastApiError),
         (status = 422, description = "Bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[patch("/events/{event_id}")]
 async fn update_event(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: Body<EventChanges, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = event_id(&path)?;
-    let patch = EventBody::read(&state, &request, payload).await?.patch()?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    let event = run::<FastApi, _, _>(move || events.update(actor, id, patch))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(event_json(&event)))
+    let (id, actor, patch) = (event_id(&path)?, actor(&caller), body.into_inner().into());
+    let event = call(
+        &state.events,
+        move |e| e.update(actor, id, patch),
+        events_error,
+    )
+    .await?;
+    Ok(answer(&event))
 }
 
 /// Delete an event (its organizer or an admin).
 #[utoipa::path(
-    delete,
-    path = "/events/{event_id}",
     params(("event_id" = i64, Path)),
     security(("bearer" = [])),
     responses(
@@ -376,51 +376,41 @@ async fn update_event(
         (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[delete("/events/{event_id}")]
 async fn delete_event(
     caller: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = event_id(&path)?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    run::<FastApi, _, _>(move || events.delete(actor, id))
-        .await?
-        .map_err(events_error)?;
+    let (id, actor) = (event_id(&path)?, actor(&caller));
+    call(&state.events, move |e| e.delete(actor, id), events_error).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Attend an event (idempotent).
 #[utoipa::path(
-    post,
-    path = "/events/{event_id}/attendance",
     params(("event_id" = i64, Path)),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The event", body = doc::Event),
+        (status = 200, description = "The event", body = EventOut),
         (status = 404, description = "`Event not found`", body = doc::FastApiError),
         (status = 409, description = "`Event is full`", body = doc::FastApiError),
         (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[post("/events/{event_id}/attendance")]
 async fn attend(
     caller: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = event_id(&path)?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    let event = run::<FastApi, _, _>(move || events.attend(actor, id))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(event_json(&event)))
+    let (id, actor) = (event_id(&path)?, actor(&caller));
+    let event = call(&state.events, move |e| e.attend(actor, id), events_error).await?;
+    Ok(answer(&event))
 }
 
 /// Stop attending an event (idempotent).
 #[utoipa::path(
-    delete,
-    path = "/events/{event_id}/attendance",
     params(("event_id" = i64, Path)),
     security(("bearer" = [])),
     responses(
@@ -429,31 +419,27 @@ async fn attend(
         (status = 422, description = "`event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[delete("/events/{event_id}/attendance")]
 async fn leave(
     caller: Authenticated,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = event_id(&path)?;
-    let actor = actor(&caller);
-    let events = state.events.clone();
-    run::<FastApi, _, _>(move || events.leave(actor, id))
-        .await?
-        .map_err(events_error)?;
+    let (id, actor) = (event_id(&path)?, actor(&caller));
+    call(&state.events, move |e| e.leave(actor, id), events_error).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Who attends an event.
 #[utoipa::path(
-    get,
-    path = "/events/{event_id}/attendees",
     params(("event_id" = i64, Path), doc::PageParams),
     responses(
-        (status = 200, description = "A page of attendees", body = [doc::Attendee]),
+        (status = 200, description = "A page of attendees", body = [AttendeeOut]),
         (status = 404, description = "`Event not found`", body = doc::FastApiError),
         (status = 422, description = "Bad `skip` or `limit`, or `event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
+#[get("/events/{event_id}/attendees")]
 async fn attendees(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -461,9 +447,6 @@ async fn attendees(
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
     let page = page_of::<FastApi>(&request)?;
-    let events = state.events.clone();
-    let attendees = run::<FastApi, _, _>(move || events.attendees(id, page))
-        .await?
-        .map_err(events_error)?;
-    Ok(HttpResponse::Ok().json(attendees.iter().map(attendee_json).collect::<Vec<_>>()))
+    let listed = call(&state.events, move |e| e.attendees(id, page), events_error).await?;
+    Ok(HttpResponse::Ok().json(listed.iter().map(AttendeeOut::from).collect::<Vec<_>>()))
 }

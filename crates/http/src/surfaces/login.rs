@@ -86,9 +86,10 @@ pub(crate) fn client_actor(client: ClientInfo) -> Actor {
 pub(crate) fn refusal<S: Shape>(error: TokensError, refused: ApiError) -> ApiError {
     match error {
         TokensError::LoginRefused => refused,
-        TokensError::LoginThrottled(seconds) => S::message(
+        TokensError::LoginThrottled(seconds) => S::coded(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed login attempts. Try again later.",
+            "throttled",
         )
         .with_retry_after(seconds),
         TokensError::OtpRequired => S::coded(

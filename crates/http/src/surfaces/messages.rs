@@ -4,45 +4,88 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
-use serde_json::{json, Value};
-use sesame_messaging::{Message, MessageEvent, MessageNotifier, MessagingError};
+use serde::{Deserialize, Serialize};
+use sesame_kernel::{Page, UserId};
+use sesame_messaging::{Message, MessageEvent, MessageNotifier, MessagingError, MessagingService};
+use sesame_users::User;
+use utoipa::ToSchema;
+use validator::Validate;
 
-use super::events_messages::FastApi;
-use super::{body_fields, page_of, run, storage_failure};
-use crate::fields::{FieldIssue, IssueKind};
+use super::events_messages::{call, FastApi};
+use super::{page_of, storage_failure};
+use crate::declare::Part;
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
 use crate::time::rfc3339;
+use crate::wire::{self, Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Hub};
 
 type Authenticated = Bearer<FastApi>;
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/messages/", web::post().to(send))
-        .route("/messages/received", web::get().to(received))
-        .route("/messages/sent", web::get().to(sent))
-        .route("/messages/unread_count", web::get().to(unread_count))
-        .route("/messages/{message_id}/read", web::put().to(mark_read))
-        .route("/ws/{token}", web::get().to(socket));
+/// The messaging routes of this surface.
+pub(super) fn part() -> Part {
+    Part::new::<FastApi>("events_messages")
+        .route(send)
+        .route(received)
+        .route(sent)
+        .route(unread_count)
+        .route(mark_read)
+        .route(socket)
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(send, received, sent, unread_count, mark_read, socket))]
-pub(super) struct Api;
-
 /// The message object of seed 001.
-pub(crate) fn message_json(message: &Message) -> Value {
-    json!({
-        "id": message.id,
-        "content": message.content,
-        "created_at": rfc3339(message.created_at),
-        "sender_id": message.sender_id.0,
-        "receiver_id": message.receiver_id.0,
-        "is_read": message.is_read,
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = events_messages::Message)]
+struct MessageOut {
+    id: i64,
+    content: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    sender_id: i64,
+    receiver_id: i64,
+    is_read: bool,
+}
+
+impl From<&Message> for MessageOut {
+    fn from(message: &Message) -> Self {
+        MessageOut {
+            id: message.id,
+            content: message.content.clone(),
+            created_at: rfc3339(message.created_at),
+            sender_id: message.sender_id.0,
+            receiver_id: message.receiver_id.0,
+            is_read: message.is_read,
+        }
+    }
+}
+
+/// A message to send.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = events_messages::MessageInput)]
+struct MessageInput {
+    /// 1..=5000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 5000)]
+    content: String,
+    #[serde(deserialize_with = "wire::integer")]
+    #[schema(value_type = i64)]
+    receiver_id: i64,
+}
+
+/// How many received messages are unread.
+#[derive(Serialize, ToSchema)]
+#[schema(as = events_messages::UnreadCount)]
+struct UnreadCount {
+    count: i64,
+}
+
+/// A WebSocket frame of seed 001.
+#[derive(Serialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: MessageOut,
 }
 
 /// The [`MessageNotifier`] of this instance's sockets: each event becomes
@@ -64,8 +107,12 @@ fn frame(event: &MessageEvent) -> ByteString {
         MessageEvent::New(_) => "new_message",
         MessageEvent::Read(_) => "message_read",
     };
-    json!({"type": kind, "message": message_json(event.message())})
-        .to_string()
+    let frame = Frame {
+        kind,
+        message: MessageOut::from(event.message()),
+    };
+    serde_json::to_string(&frame)
+        .expect("a frame serialises")
         .into()
 }
 
@@ -78,7 +125,7 @@ impl MessageNotifier for MessageFrames {
 fn messaging_error(error: MessagingError) -> ApiError {
     match error {
         MessagingError::InvalidContent(reason) => {
-            FastApi::invalid(&[FieldIssue::new("content", IssueKind::Invalid, reason)])
+            FastApi::invalid(&[FieldIssue::invalid("content", "invalid", reason)])
         }
         MessagingError::ReceiverNotFound => {
             FastApi::message(StatusCode::NOT_FOUND, "Receiver not found")
@@ -90,18 +137,25 @@ fn messaging_error(error: MessagingError) -> ApiError {
     }
 }
 
-fn listing(messages: Vec<Message>) -> HttpResponse {
-    HttpResponse::Ok().json(messages.iter().map(message_json).collect::<Vec<_>>())
+/// A page of the caller's messages, as `list` picks them.
+async fn listing(
+    caller: Authenticated,
+    state: &AppState,
+    request: &HttpRequest,
+    list: fn(&MessagingService, &User, Page) -> Result<Vec<Message>, MessagingError>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_of::<FastApi>(request)?;
+    let list = move |m: &MessagingService| list(m, &caller.user, page);
+    let messages = call(&state.messaging, list, messaging_error).await?;
+    Ok(HttpResponse::Ok().json(messages.iter().map(MessageOut::from).collect::<Vec<_>>()))
 }
 
 /// Send a message; the receiver's open WebSockets get it at once.
 #[utoipa::path(
-    post,
-    path = "/messages/",
-    request_body = doc::MessageInput,
+    request_body = MessageInput,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Stored and delivered", body = doc::Message),
+        (status = 200, description = "Stored and delivered", body = MessageOut),
         (status = 404, description = "`Receiver not found`", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields, or empty or too long content", body = doc::FastApiValidationError),
         (status = 429, description = "Too many messages from this user", body = doc::FastApiError, headers(
@@ -109,16 +163,16 @@ fn listing(messages: Vec<Message>) -> HttpResponse {
         )),
     )
 )]
+#[post("/messages/")]
 async fn send(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
     caller: Authenticated,
+    state: web::Data<AppState>,
+    body: Body<MessageInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = body_fields::<FastApi>(&state, &request, payload).await?;
-    let content = f.required("content");
-    let receiver = f.required_integer("receiver_id");
-    f.finish().map_err(|issues| FastApi::invalid(&issues))?;
+    let MessageInput {
+        content,
+        receiver_id,
+    } = body.into_inner();
     state
         .limits
         .check_message(caller.user.id.0)
@@ -129,112 +183,96 @@ async fn send(
             )
             .with_retry_after(wait)
         })?;
-    let messaging = state.messaging.clone();
-    let message = run::<FastApi, _, _>(move || {
-        messaging.send(&caller.user, sesame_kernel::UserId(receiver), &content)
-    })
-    .await?
-    .map_err(messaging_error)?;
-    Ok(HttpResponse::Ok().json(message_json(&message)))
+    let send = move |m: &MessagingService| m.send(&caller.user, UserId(receiver_id), &content);
+    let message = call(&state.messaging, send, messaging_error).await?;
+    Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
 /// Messages the caller received, newest first.
 #[utoipa::path(
-    get,
-    path = "/messages/received",
     params(doc::PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of messages", body = [doc::Message]),
+        (status = 200, description = "A page of messages", body = [MessageOut]),
         (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
     )
 )]
+#[get("/messages/received")]
 async fn received(
+    caller: Authenticated,
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<FastApi>(&request)?;
-    let messaging = state.messaging.clone();
-    run::<FastApi, _, _>(move || messaging.received(&caller.user, page))
-        .await?
-        .map(listing)
-        .map_err(messaging_error)
+    listing(caller, &state, &request, MessagingService::received).await
 }
 
 /// Messages the caller sent, newest first.
 #[utoipa::path(
-    get,
-    path = "/messages/sent",
     params(doc::PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of messages", body = [doc::Message]),
+        (status = 200, description = "A page of messages", body = [MessageOut]),
         (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
     )
 )]
+#[get("/messages/sent")]
 async fn sent(
+    caller: Authenticated,
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<FastApi>(&request)?;
-    let messaging = state.messaging.clone();
-    run::<FastApi, _, _>(move || messaging.sent(&caller.user, page))
-        .await?
-        .map(listing)
-        .map_err(messaging_error)
+    listing(caller, &state, &request, MessagingService::sent).await
 }
 
 /// How many received messages are unread.
 #[utoipa::path(
-    get,
-    path = "/messages/unread_count",
     security(("bearer" = [])),
-    responses((status = 200, description = "The count", body = doc::UnreadCount))
+    responses((status = 200, description = "The count", body = UnreadCount))
 )]
+#[get("/messages/unread_count")]
 async fn unread_count(
-    state: web::Data<AppState>,
     caller: Authenticated,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let messaging = state.messaging.clone();
-    let count = run::<FastApi, _, _>(move || messaging.unread_count(&caller.user))
-        .await?
-        .map_err(messaging_error)?;
-    Ok(HttpResponse::Ok().json(json!({ "count": count })))
+    let count = call(
+        &state.messaging,
+        move |m| m.unread_count(&caller.user),
+        messaging_error,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(UnreadCount { count }))
 }
 
 /// Mark a received message read; the sender's WebSockets are told.
 #[utoipa::path(
-    put,
-    path = "/messages/{message_id}/read",
     params(("message_id" = i64, Path)),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The message, read", body = doc::Message),
+        (status = 200, description = "The message, read", body = MessageOut),
         (status = 404, description = "`Message not found`: unknown, or not received by the caller", body = doc::FastApiError),
     )
 )]
+#[put("/messages/{message_id}/read")]
 async fn mark_read(
-    state: web::Data<AppState>,
     caller: Authenticated,
+    state: web::Data<AppState>,
     message_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = message_id
         .parse::<i64>()
-        .map_err(|_| FastApi::message(StatusCode::NOT_FOUND, "Message not found"))?;
-    let messaging = state.messaging.clone();
-    let message = run::<FastApi, _, _>(move || messaging.mark_read(&caller.user, id))
-        .await?
-        .map_err(messaging_error)?;
-    Ok(HttpResponse::Ok().json(message_json(&message)))
+        .map_err(|_| messaging_error(MessagingError::MessageNotFound))?;
+    let message = call(
+        &state.messaging,
+        move |m| m.mark_read(&caller.user, id),
+        messaging_error,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
 /// Accepts the upgrade first, then checks the token exactly as a Bearer
 /// token is checked: a bad one closes the socket with 1008 and a reason.
 #[utoipa::path(
-    get,
-    path = "/ws/{token}",
     description = "WebSocket. The server sends `{\"type\": \"new_message\", \"message\": {...}}` \
         for each message the user receives and `{\"type\": \"message_read\", \"message\": {...}}` \
         when one they sent is read; it pings, and closes a socket that stops answering. \
@@ -248,6 +286,7 @@ async fn mark_read(
         (status = 400, description = "Not a WebSocket upgrade request"),
     )
 )]
+#[get("/ws/{token}")]
 async fn socket(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -261,6 +300,7 @@ async fn socket(
 mod tests {
     use super::*;
     use chrono::Utc;
+    use serde_json::Value;
     use sesame_kernel::UserId;
 
     fn message(id: i64, from: i64, to: i64) -> Message {

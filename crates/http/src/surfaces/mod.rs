@@ -1,18 +1,15 @@
 //! One module per client contract. The paths of the five surfaces do not
 //! collide, so all of them can be mounted at once.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::blocking::blocking;
-use crate::body::{read_object, read_object_or_form};
-use crate::fields::Fields;
-use crate::openapi::ErrorShape;
-use crate::query::{page, query_map};
-use crate::{ApiError, AppState, HttpSettings, Shape};
+use crate::declare::Part;
+use crate::query::Paged;
+use crate::{ApiError, HttpSettings, Shape};
 use sesame_kernel::Page;
-use utoipa::openapi::OpenApi as OpenApiDoc;
-use utoipa::OpenApi;
 
 mod account_security;
 mod cookie_refresh;
@@ -76,85 +73,29 @@ impl Surface {
 
 /// Mounts the operational routes and every enabled surface.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    ops::configure(config);
     crate::openapi::configure(config, settings);
-    for surface in &settings.surfaces {
-        match surface {
-            Surface::Primary => {
-                // Before primary: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-                account_security::configure(config);
-                passkeys::configure(config);
-                primary::configure(config);
-            }
-            Surface::EventsMessages => {
-                events_messages::configure(config);
-                events::configure(config);
-                messages::configure(config);
-            }
-            Surface::TokenForm => token_form::configure(config),
-            Surface::Opaque => opaque::configure(config),
-            Surface::CookieRefresh => cookie_refresh::configure(config),
-        }
+    for part in parts(settings) {
+        part.mount(config);
     }
 }
 
-/// The OpenAPI parts of the operational routes and of every enabled
-/// surface, each with the tag its operations go under and its error shape.
-pub(crate) fn api_parts(settings: &HttpSettings) -> Vec<(&'static str, ErrorShape, OpenApiDoc)> {
-    let mut parts = vec![("operations", ErrorShape::None, ops::Api::openapi())];
-    for surface in &settings.surfaces {
-        let tag = surface.name();
-        match surface {
-            Surface::Primary => {
-                parts.push((tag, ErrorShape::Drf, primary::Api::openapi()));
-                let security = account_security::Api::openapi();
-                parts.push(("account_security", ErrorShape::Drf, security));
-                parts.push(("passkeys", ErrorShape::Drf, passkeys::Api::openapi()));
-            }
-            Surface::EventsMessages => {
-                parts.push((tag, ErrorShape::FastApi, events_messages::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, events::Api::openapi()));
-                parts.push((tag, ErrorShape::FastApi, messages::Api::openapi()));
-            }
-            Surface::TokenForm => {
-                parts.push((tag, ErrorShape::FastApi, token_form::Api::openapi()))
-            }
-            Surface::Opaque => parts.push((tag, ErrorShape::Opaque, opaque::Api::openapi())),
-            Surface::CookieRefresh => {
-                parts.push((tag, ErrorShape::Message, cookie_refresh::Api::openapi()))
-            }
-        }
-    }
-    parts
+/// The operational routes and the routes of every enabled surface, as
+/// each declares them, in the order they are matched.
+pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
+    let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
+        // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
+        Surface::Primary => vec![account_security::part(), passkeys::part(), primary::part()],
+        Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
+        Surface::TokenForm => vec![token_form::part()],
+        Surface::Opaque => vec![opaque::part()],
+        Surface::CookieRefresh => vec![cookie_refresh::part()],
+    });
+    std::iter::once(ops::part()).chain(surfaces).collect()
 }
 
 /// The answer to a path no surface serves.
 pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"detail": "Not found."}))
-}
-
-/// Reads the JSON body into a field reader, in `S`'s error shape.
-pub(crate) async fn body_fields<S: Shape>(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    read_object(request, payload, state.settings.max_json_bytes)
-        .await
-        .map(Fields::new)
-        .map_err(S::body_error)
-}
-
-/// [`body_fields`], also from a form body (only where a contract asks for one).
-pub(crate) async fn form_fields<S: Shape>(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    read_object_or_form(request, payload, state.settings.max_json_bytes)
-        .await
-        .map(Fields::new)
-        .map_err(S::body_error)
 }
 
 /// Runs blocking domain work off the async workers, in `S`'s error shape.
@@ -166,9 +107,12 @@ where
     blocking(work).await.ok_or_else(S::unavailable)
 }
 
-/// `skip` and `limit` of the request, in `S`'s error shape.
+/// `skip` and `limit` of the request, in `S`'s error shape (the
+/// [`Paged`] extractor, for handlers that read the request themselves).
 pub(crate) fn page_of<S: Shape>(request: &HttpRequest) -> Result<Page, ApiError> {
-    page(&query_map(request)).map_err(|issues| S::invalid(&issues))
+    Paged::<S>::from_request(request, &mut Payload::None)
+        .into_inner()
+        .map(|paged| paged.page())
 }
 
 /// Logs a storage failure (never with secrets) and words it for `S`.

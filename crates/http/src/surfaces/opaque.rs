@@ -4,91 +4,114 @@
 //! Two deliberate deviations from the seed: `get` never returns the password
 //! or the token, and `delete` needs the user's own token or an admin's.
 
+mod french;
+
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
-use sesame_tokens::TokensError;
-use sesame_users::{FieldProblem, Registration, User, UsersError};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use sesame_tokens::{Credentials, TokensError};
+use sesame_users::{Registration, User, UsersError};
+use utoipa::ToSchema;
+use validator::Validate;
 
 use super::login::{actor_of, client_actor, login_service, refusal};
-use super::{body_fields, run, storage_failure};
-use crate::auth::{authenticate, bearer_token};
-use crate::body::BodyError;
+use super::{run, storage_failure};
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
-use crate::openapi::{empty_parameter_route, schemas as doc};
-use crate::shape::{AuthFailure, Shape};
+use crate::declare::Part;
+use crate::openapi::schemas as doc;
 use crate::time::rfc3339;
-use crate::{ApiError, AppState};
-use sesame_tokens::Credentials;
+use crate::wire::{Body, FieldIssue};
+use crate::{ApiError, AppState, Bearer, Shape};
+use french::BothRequired;
+pub use french::Opaque;
+use french::EMPTY_USERNAME;
 
-/// `{"Erreur": "..."}`.
-pub struct Opaque;
+const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
+const TAKEN: &str = "Le nom d'utilisateur est déjà pris";
+const REQUIRED: &str = "Username et password sont requis";
+const REAUTHENTICATED: &str =
+    "Authentification réussie & Token de nouveau valide. Veuillez réessayer.";
 
-impl Opaque {
-    fn error(status: StatusCode, message: &str) -> ApiError {
-        ApiError::new(status, json!({ "Erreur": message }))
-    }
+/// The routes of this surface.
+pub(super) fn part() -> Part {
+    Part::new::<Opaque>("opaque")
+        .credential(register)
+        .route(get_user)
+        .route(get_user_empty)
+        .route(get_user_empty_bare)
+        .route(delete_user)
+        .route(delete_user_empty)
+        .route(delete_user_empty_bare)
+        .route(validate)
+        .route(validate_empty)
+        .route(validate_empty_bare)
+        .credential(re_authenticate)
 }
 
-impl Shape for Opaque {
-    fn message(status: StatusCode, message: &str) -> ApiError {
-        Self::error(status, message)
-    }
+/// A username and a password (seed 002).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = opaque::NewAccount)]
+struct NewAccount {
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC). Empty or blank gets 400.
+    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
+    username: String,
+    /// 8..=128 characters, not common, not built from the username. Empty gets 400.
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+}
 
-    fn invalid(issues: &[FieldIssue]) -> ApiError {
-        let message = issues
-            .iter()
-            .map(|issue| format!("'{}' : {}", capitalized(&issue.field), issue.message))
-            .collect::<Vec<_>>()
-            .join(" ; ");
-        Self::error(StatusCode::BAD_REQUEST, &message)
-    }
+/// A user's credentials, to revive their tokens (seed 002).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = opaque::Reauthentication)]
+struct Reauthentication {
+    #[schema(min_length = 1)]
+    username: String,
+    #[schema(min_length = 1)]
+    password: String,
+    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
+    otp: Option<String>,
+}
 
-    fn unauthorized(failure: AuthFailure) -> ApiError {
-        let message = match failure {
-            AuthFailure::Missing => {
-                "Authentification requise : fournissez le token de l'utilisateur"
-            }
-            AuthFailure::Invalid => "Token expiré : Veuillez vous authentifier à nouveau",
-        };
-        Self::error(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
-    }
+/// An opaque token (at least 128 random bits; valid while used at least hourly).
+#[derive(Serialize, ToSchema)]
+#[schema(as = opaque::Token)]
+struct Token {
+    token: String,
+}
 
-    fn body_error(error: BodyError) -> ApiError {
-        match error {
-            BodyError::TooLarge => Self::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Corps de la requête trop volumineux",
-            ),
-            BodyError::UnsupportedMediaType(_) => Self::error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Type de contenu non pris en charge : JSON attendu",
-            ),
-            _ => Self::error(
-                StatusCode::BAD_REQUEST,
-                "Corps de la requête invalide : JSON attendu",
-            ),
+/// A user as this surface shows it (never the password or the token).
+#[derive(Serialize, ToSchema)]
+#[schema(as = opaque::User)]
+#[serde(rename_all = "camelCase")]
+struct PublicUser {
+    id: i64,
+    username: String,
+    #[schema(format = DateTime)]
+    creation_date: String,
+    #[schema(required = true, format = DateTime)]
+    last_login_date: Option<String>,
+}
+
+impl From<&User> for PublicUser {
+    fn from(user: &User) -> Self {
+        PublicUser {
+            id: user.id.0,
+            username: user.username.clone(),
+            creation_date: rfc3339(user.date_joined),
+            last_login_date: user.last_login.map(rfc3339),
         }
     }
 }
 
-fn capitalized(field: &str) -> String {
-    let mut chars = field.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+/// A deletion, confirmed in French.
+#[derive(Serialize, ToSchema)]
+#[schema(as = opaque::Deleted, example = json!({"Succès": "Utilisateur bob supprimé avec succès"}))]
+struct Deleted {
+    #[serde(rename = "Succès")]
+    success: String,
 }
-
-const ACTIVATION_REQUIRED: &str = "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email";
-const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
-const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
-const UNKNOWN_TOKEN: &str = "Token inexistant : Ce token n'existe pas dans la base de données";
-const EXPIRED_TOKEN: &str = "Token expiré : Veuillez vous authentifier à nouveau";
-const REAUTHENTICATED: &str =
-    "Authentification réussie & Token de nouveau valide. Veuillez réessayer.";
 
 fn unknown_user(username: &str) -> ApiError {
     Opaque::error(
@@ -97,113 +120,50 @@ fn unknown_user(username: &str) -> ApiError {
     )
 }
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/auth/register", web::post().to(register))
-        .route("/auth/get/{username}", web::get().to(get_user))
-        .route("/auth/get/", web::get().to(empty_username))
-        .route("/auth/get", web::get().to(empty_username))
-        .route("/auth/delete/{username}", web::delete().to(delete_user))
-        .route("/auth/delete/", web::delete().to(empty_username))
-        .route("/auth/delete", web::delete().to(empty_username))
-        .route("/auth/validate/{token}", web::get().to(validate))
-        .route("/auth/validate/", web::get().to(empty_token))
-        .route("/auth/validate", web::get().to(empty_token))
-        .route("/auth/re-authenticate", web::post().to(re_authenticate));
-}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(register, get_user, delete_user, validate, re_authenticate),
-    modifiers(&EmptyParameterRoutes)
-)]
-pub(super) struct Api;
-
-/// The routes with an empty username or token: always 400.
-struct EmptyParameterRoutes;
-
-impl utoipa::Modify for EmptyParameterRoutes {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::HttpMethod::{Delete, Get};
-        for (method, path, id, message) in [
-            (Get, "/auth/get/", "get_user_empty", EMPTY_USERNAME),
-            (Get, "/auth/get", "get_user_empty_bare", EMPTY_USERNAME),
-            (Delete, "/auth/delete/", "delete_user_empty", EMPTY_USERNAME),
-            (
-                Delete,
-                "/auth/delete",
-                "delete_user_empty_bare",
-                EMPTY_USERNAME,
-            ),
-            (Get, "/auth/validate/", "validate_empty", EMPTY_TOKEN),
-            (Get, "/auth/validate", "validate_empty_bare", EMPTY_TOKEN),
-        ] {
-            empty_parameter_route(api, method, path, id, message, "OpaqueError");
-        }
-    }
-}
-
-async fn fields(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    body_fields::<Opaque>(state, request, payload).await
-}
-
-/// A string field; absent, `null` or not a string all read as empty.
-fn text(fields: &mut Fields, name: &str) -> String {
-    fields.optional(name).unwrap_or_default()
-}
-
-fn user_json(user: &User) -> serde_json::Value {
-    json!({
-        "id": user.id.0,
-        "username": user.username,
-        "creationDate": rfc3339(user.date_joined),
-        "lastLoginDate": user.last_login.map(rfc3339),
-    })
-}
-
 fn users_error(error: UsersError) -> ApiError {
     match error {
+        taken if taken.is_taken() => Opaque::error(StatusCode::BAD_REQUEST, TAKEN),
+        UsersError::Invalid(errors) => {
+            Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
         UsersError::Storage(e) => storage_failure::<Opaque>(&e),
-        other => Opaque::error(StatusCode::BAD_REQUEST, &other.to_string()),
+        _ => Opaque::error(StatusCode::BAD_REQUEST, "Requête refusée"),
     }
 }
 
 /// Create an account and get an opaque token.
 #[utoipa::path(
-    post,
-    path = "/auth/register",
-    request_body = doc::OpaqueCredentials,
+    request_body = NewAccount,
     responses(
-        (status = 200, description = "Created; the token of a new session", body = doc::OpaqueToken),
+        (status = 200, description = "Created; the token of a new session", body = Token),
         (status = 400, description = "Username taken, empty username or password, or a weak password", body = doc::OpaqueError),
         (status = 403, description = "Accounts need email activation: register with `POST /auth/users/` and an email", body = doc::OpaqueError),
     )
 )]
+#[post("/auth/register")]
 async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body<NewAccount, Opaque>,
 ) -> Result<HttpResponse, ApiError> {
     if state.accounts.settings().require_activation {
-        return Err(Opaque::error(StatusCode::FORBIDDEN, ACTIVATION_REQUIRED));
+        return Err(Opaque::error(
+            StatusCode::FORBIDDEN,
+            "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email",
+        ));
     }
-    let mut f = fields(&state, &request, payload).await?;
-    let username = text(&mut f, "username");
-    let password = text(&mut f, "password");
+    let NewAccount { username, password } = body.into_inner();
+    // The seed checks the fields one after the other, the username first.
     if username.trim().is_empty() {
         return Err(Opaque::error(
             StatusCode::BAD_REQUEST,
-            "'Username' ne peut pas être vide",
+            &french::empty("username"),
         ));
     }
     if password.is_empty() {
         return Err(Opaque::error(
             StatusCode::BAD_REQUEST,
-            "'Password' ne peut pas être vide",
+            &french::empty("password"),
         ));
     }
     let client = client_info(&request, &state.settings);
@@ -214,35 +174,14 @@ async fn register(
             password,
             ..Registration::default()
         };
-        let user = state.accounts.register(registration).map_err(|e| match e {
-            UsersError::Invalid(errors)
-                if errors.iter().any(|e| e.problem == FieldProblem::Taken) =>
-            {
-                Opaque::error(
-                    StatusCode::BAD_REQUEST,
-                    "Le nom d'utilisateur est déjà pris",
-                )
-            }
-            UsersError::Invalid(errors) => {
-                Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
-            }
-            other => users_error(other),
-        })?;
+        let user = state.accounts.register(registration).map_err(users_error)?;
         state
             .sessions
             .start_opaque_session(&user, client)
             .map_err(|e| storage_failure::<Opaque>(&e))
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({ "token": token })))
-}
-
-async fn empty_username() -> Result<HttpResponse, ApiError> {
-    Err(Opaque::error(StatusCode::BAD_REQUEST, EMPTY_USERNAME))
-}
-
-async fn empty_token() -> Result<HttpResponse, ApiError> {
-    Err(Opaque::error(StatusCode::BAD_REQUEST, EMPTY_TOKEN))
+    Ok(HttpResponse::Ok().json(Token { token }))
 }
 
 async fn find_user(state: &AppState, username: String) -> Result<User, ApiError> {
@@ -260,48 +199,41 @@ async fn find_user(state: &AppState, username: String) -> Result<User, ApiError>
 
 /// A user's public record.
 #[utoipa::path(
-    get,
-    path = "/auth/get/{username}",
     params(("username" = String, Path)),
     responses(
-        (status = 200, description = "The user", body = doc::OpaqueUser),
+        (status = 200, description = "The user", body = PublicUser),
         (status = 400, description = "Empty username", body = doc::OpaqueError),
         (status = 404, description = "No such user", body = doc::OpaqueError),
     )
 )]
+#[get("/auth/get/{username}")]
 async fn get_user(
     state: web::Data<AppState>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = find_user(&state, username.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
 /// Only the user themselves (their token, of any kind) or an admin may delete.
 #[utoipa::path(
-    delete,
-    path = "/auth/delete/{username}",
     params(("username" = String, Path)),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Deleted", body = doc::OpaqueDeleted),
+        (status = 200, description = "Deleted", body = Deleted),
         (status = 400, description = "Empty username", body = doc::OpaqueError),
         (status = 403, description = "Neither that user's token nor an admin's", body = doc::OpaqueError),
         (status = 404, description = "No such user", body = doc::OpaqueError),
     )
 )]
+#[delete("/auth/delete/{username}")]
 async fn delete_user(
     state: web::Data<AppState>,
     request: HttpRequest,
+    caller: Bearer<Opaque>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let username = username.into_inner();
-    if username.trim().is_empty() {
-        return Err(Opaque::error(StatusCode::BAD_REQUEST, EMPTY_USERNAME));
-    }
-    let token = bearer_token(&request).ok_or_else(|| Opaque::unauthorized(AuthFailure::Missing))?;
-    let caller = authenticate::<Opaque>(&state, token).await?;
-    let target = find_user(&state, username).await?;
+    let target = find_user(&state, username.into_inner()).await?;
     if caller.user.id != target.id && !caller.user.is_staff {
         return Err(Opaque::error(
             StatusCode::FORBIDDEN,
@@ -313,16 +245,17 @@ async fn delete_user(
     let id = target.id;
     run::<Opaque, _, _>(move || accounts.delete_unchecked(id, &actor))
         .await?
-        .map_err(users_error)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "Succès": format!("Utilisateur {} supprimé avec succès", target.username)
-    })))
+        .map_err(|error| match error {
+            UsersError::NotFound => unknown_user(&target.username),
+            other => users_error(other),
+        })?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        success: format!("Utilisateur {} supprimé avec succès", target.username),
+    }))
 }
 
 /// Answers the token's username as plain text, and restarts its idle clock.
 #[utoipa::path(
-    get,
-    path = "/auth/validate/{token}",
     params(("token" = String, Path, description = "An opaque token")),
     responses(
         (status = 200, description = "The token's username", body = String, content_type = "text/plain"),
@@ -331,6 +264,7 @@ async fn delete_user(
         (status = 404, description = "Unknown token", body = doc::OpaqueError),
     )
 )]
+#[get("/auth/validate/{token}")]
 async fn validate(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -344,17 +278,21 @@ async fn validate(
         Ok(authenticated) => Ok(HttpResponse::Ok()
             .content_type(ContentType::plaintext())
             .body(authenticated.user.username)),
-        Err(TokensError::InvalidToken) => Err(Opaque::error(StatusCode::NOT_FOUND, UNKNOWN_TOKEN)),
+        Err(TokensError::InvalidToken) => Err(Opaque::error(
+            StatusCode::NOT_FOUND,
+            "Token inexistant : Ce token n'existe pas dans la base de données",
+        )),
         Err(TokensError::Storage(e)) => Err(storage_failure::<Opaque>(&e)),
-        Err(_) => Err(Opaque::error(StatusCode::UNAUTHORIZED, EXPIRED_TOKEN)),
+        Err(_) => Err(Opaque::error(
+            StatusCode::UNAUTHORIZED,
+            french::EXPIRED_TOKEN,
+        )),
     }
 }
 
 /// Checks the password and makes the user's opaque tokens valid again.
 #[utoipa::path(
-    post,
-    path = "/auth/re-authenticate",
-    request_body = doc::OpaqueCredentials,
+    request_body = Reauthentication,
     responses(
         (status = 200, description = "`Authentification réussie & Token de nouveau valide. Veuillez réessayer.`", body = String, content_type = "text/plain"),
         (status = 400, description = "Username or password missing", body = doc::OpaqueError),
@@ -362,22 +300,21 @@ async fn validate(
         (status = 404, description = "No such user", body = doc::OpaqueError),
     )
 )]
+#[post("/auth/re-authenticate")]
 async fn re_authenticate(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body<Reauthentication, BothRequired>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let username = text(&mut f, "username");
-    let password = text(&mut f, "password");
-    let otp = f.optional("otp");
+    let Reauthentication {
+        username,
+        password,
+        otp,
+    } = body.into_inner();
     if username.trim().is_empty() || password.is_empty() {
-        return Err(Opaque::error(
-            StatusCode::BAD_REQUEST,
-            "Username et password sont requis",
-        ));
+        return Err(Opaque::error(StatusCode::BAD_REQUEST, REQUIRED));
     }
-    let user = find_user(&state, username.clone()).await?;
+    let user = find_user(&state, username).await?;
     let actor = client_actor(client_info(&request, &state.settings));
     let login = login_service(&state);
     let state = state.into_inner();
@@ -405,4 +342,31 @@ async fn re_authenticate(
     Ok(HttpResponse::Ok()
         .content_type(ContentType::plaintext())
         .body(REAUTHENTICATED))
+}
+
+/// Declares the forms of a route with its path parameter left empty
+/// (`/auth/get/` and `/auth/get` beside `/auth/get/{username}`): each
+/// always answers 400 with the seed's words for the empty parameter.
+macro_rules! empty_parameter {
+    ($($name:ident: $method:ident $path:literal => $message:expr;)+) => {$(
+        /// The same route with the path parameter left empty.
+        #[utoipa::path(responses((
+            status = 400,
+            description = format!("Always: `{}`", $message),
+            body = doc::OpaqueError,
+        )))]
+        #[$method($path)]
+        async fn $name() -> Result<HttpResponse, ApiError> {
+            Err(Opaque::error(StatusCode::BAD_REQUEST, $message))
+        }
+    )+};
+}
+
+empty_parameter! {
+    get_user_empty: get "/auth/get/" => EMPTY_USERNAME;
+    get_user_empty_bare: get "/auth/get" => EMPTY_USERNAME;
+    delete_user_empty: delete "/auth/delete/" => EMPTY_USERNAME;
+    delete_user_empty_bare: delete "/auth/delete" => EMPTY_USERNAME;
+    validate_empty: get "/auth/validate/" => EMPTY_TOKEN;
+    validate_empty_bare: get "/auth/validate" => EMPTY_TOKEN;
 }

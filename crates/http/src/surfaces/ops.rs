@@ -1,36 +1,76 @@
 //! Operational routes: liveness, readiness, metrics, the JWK Set.
 
 use actix_web::http::header::CACHE_CONTROL;
-use actix_web::{web, HttpResponse};
-use serde_json::json;
+use actix_web::http::StatusCode;
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::FastApi;
 use crate::blocking::blocking;
-use crate::openapi::schemas as doc;
-use crate::AppState;
+use crate::declare::Part;
+use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::wire::FieldIssue;
+use crate::{ApiError, AppState};
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(crate::metrics::exposition))
-        .route("/.well-known/jwks.json", web::get().to(jwks));
+/// The operational routes document no error shape; the few errors made for
+/// them (a refused method) read `{"detail": ...}`, as a path no surface
+/// serves does.
+pub struct Operations;
+
+impl Shape for Operations {
+    const DOCUMENTED: ErrorShape = ErrorShape::None;
+
+    fn message(status: StatusCode, message: &str) -> ApiError {
+        FastApi::message(status, message)
+    }
+
+    fn invalid(issues: &[FieldIssue]) -> ApiError {
+        FastApi::invalid(issues)
+    }
+
+    fn unauthorized(failure: AuthFailure) -> ApiError {
+        FastApi::unauthorized(failure)
+    }
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(healthz, readyz, jwks))]
-pub(super) struct Api;
+/// The operational routes.
+pub(super) fn part() -> Part {
+    Part::new::<Operations>("operations")
+        .route(healthz)
+        .route(readyz)
+        .route(metrics)
+        .route(jwks)
+}
+
+/// A health answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ops::Status)]
+struct Status {
+    /// `ok`, `ready` or `database unreachable`.
+    status: &'static str,
+}
+
+/// The public keys that verify Sesame's JWTs (RFC 7517 JWK Set). The body is
+/// serialised once per key change by the tokens crate; this only describes it.
+#[derive(ToSchema)]
+#[schema(as = ops::JwkSet)]
+#[allow(dead_code)]
+struct JwkSet {
+    /// One JWK per asymmetric key that still verifies: `kid`, `alg`,
+    /// `use: "sig"`, `kty` and its public members only. Empty under HS256.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<serde_json::Value>,
+}
 
 /// The public keys that verify every JWT Sesame issues, for other services
 /// (served from memory; a key rotation or retirement shows at once).
-#[utoipa::path(
-    get,
-    path = "/.well-known/jwks.json",
-    responses((
-        status = 200,
-        description = "RFC 7517 JWK Set; `Cache-Control: public, max-age=300`",
-        body = doc::JwkSet
-    ))
-)]
+#[utoipa::path(responses((
+    status = 200,
+    description = "RFC 7517 JWK Set; `Cache-Control: public, max-age=300`",
+    body = JwkSet
+)))]
+#[get("/.well-known/jwks.json")]
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
@@ -39,29 +79,42 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    responses((status = 200, description = "`ok`", body = doc::Status))
-)]
+#[utoipa::path(responses((status = 200, description = "`ok`", body = Status)))]
+#[get("/healthz")]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    responses(
-        (status = 200, description = "`ready`", body = doc::Status),
-        (status = 503, description = "`database unreachable`", body = doc::Status),
-    )
-)]
+#[utoipa::path(responses(
+    (status = 200, description = "`ready`", body = Status),
+    (status = 503, description = "`database unreachable`", body = Status),
+))]
+#[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ready = state.readiness.clone();
     if blocking(move || ready()).await.unwrap_or(false) {
-        HttpResponse::Ok().json(json!({"status": "ready"}))
+        HttpResponse::Ok().json(Status { status: "ready" })
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({"status": "database unreachable"}))
+        HttpResponse::ServiceUnavailable().json(Status {
+            status: "database unreachable",
+        })
     }
+}
+
+/// Prometheus metrics: requests by route and status with latencies, failed
+/// logins, open WebSockets, database pool usage.
+#[utoipa::path(responses((
+    status = 200,
+    description = "OpenMetrics text exposition format",
+    content_type = "application/openmetrics-text"
+)))]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let text = state
+        .metrics
+        .render(state.hub.connection_count(), (state.pool_usage)());
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text)
 }

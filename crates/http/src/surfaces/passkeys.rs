@@ -4,54 +4,39 @@
 //! Level 3 JSON, passed between the browser and [`sesame_tokens::PasskeyService`].
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
-use serde_json::{json, Map, Value};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sesame_tokens::{LoggedIn, NewSession, SessionKind, StoredPasskey, TokensError};
 use utoipa::ToSchema;
+use validator::Validate;
 
 use super::login::{actor_of, client_actor};
-use super::primary::{checked, users_error};
+use super::primary::{users_error, JwtPair};
 use super::{run, storage_failure, Drf};
-use crate::body::read_object;
+use crate::auth::Authed;
 use crate::client::client_info;
-use crate::fields::{Fields, IssueKind};
+use crate::declare::Part;
 use crate::openapi::schemas as doc;
 use crate::time::rfc3339;
+use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};
 
-type Authenticated = Bearer<Drf>;
-
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/auth/passkeys/", web::get().to(list_passkeys))
-        .route("/auth/passkeys/{id}/", web::delete().to(remove_passkey))
-        .route(
-            "/auth/passkeys/register/begin/",
-            web::post().to(register_begin),
-        )
-        .route(
-            "/auth/passkeys/register/finish/",
-            web::post().to(register_finish),
-        )
-        .route("/auth/passkeys/login/begin/", web::post().to(login_begin))
-        .route("/auth/passkeys/login/finish/", web::post().to(login_finish));
+/// The routes of this surface; matched before primary's `/auth/users/{id}/`
+/// like account_security's, though no path of theirs overlaps.
+pub(super) fn part() -> Part {
+    Part::new::<Drf>("passkeys")
+        .credential(register_begin)
+        .credential(register_finish)
+        .route(list_passkeys)
+        .route(remove_passkey)
+        .credential(login_begin)
+        .credential(login_finish)
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    register_begin,
-    register_finish,
-    list_passkeys,
-    remove_passkey,
-    login_begin,
-    login_finish
-))]
-pub(super) struct Api;
 
 /// A passkey as the API shows it.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[schema(as = passkeys::Passkey)]
 struct Passkey {
     id: String,
     /// What the owner named it, or `Passkey`.
@@ -63,20 +48,44 @@ struct Passkey {
     last_used_at: Option<String>,
 }
 
+impl From<&StoredPasskey> for Passkey {
+    fn from(passkey: &StoredPasskey) -> Self {
+        Passkey {
+            id: passkey.id.clone(),
+            name: passkey.name.clone(),
+            created_at: rfc3339(passkey.created_at),
+            last_used_at: passkey.last_used_at.map(rfc3339),
+        }
+    }
+}
+
 /// WebAuthn options, as `PublicKeyCredential.parseCreationOptionsFromJSON`
 /// or `parseRequestOptionsFromJSON` read them (binary members unpadded base64url).
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[schema(as = passkeys::PasskeyOptions)]
 struct PasskeyOptions {
     #[serde(rename = "publicKey")]
     #[schema(value_type = Object)]
     public_key: Value,
 }
 
+impl From<Value> for PasskeyOptions {
+    /// The service's `{"publicKey": ...}`.
+    fn from(mut options: Value) -> Self {
+        PasskeyOptions {
+            public_key: options
+                .get_mut("publicKey")
+                .map(Value::take)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The browser's `credential.toJSON()` after `navigator.credentials.create()`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyRegistration)]
 struct PasskeyRegistration {
+    /// A `PublicKeyCredential` with an `AuthenticatorAttestationResponse`.
     #[schema(value_type = Object)]
     credential: Value,
     /// A name to recognise it by (at most 64 characters); default `Passkey`.
@@ -84,34 +93,26 @@ struct PasskeyRegistration {
 }
 
 /// Who is logging in; without it, a discoverable passkey names its user.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyLoginBegin)]
 struct PasskeyLoginBegin {
     username: Option<String>,
 }
 
 /// The browser's `credential.toJSON()` after `navigator.credentials.get()`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyLogin)]
 struct PasskeyLogin {
+    /// A `PublicKeyCredential` with an `AuthenticatorAssertionResponse`.
     #[schema(value_type = Object)]
     credential: Value,
 }
 
 /// The caller's current password.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyRemoval)]
 struct PasskeyRemoval {
     current_password: String,
-}
-
-fn passkey_json(passkey: &StoredPasskey) -> Value {
-    json!({
-        "id": passkey.id,
-        "name": passkey.name,
-        "created_at": rfc3339(passkey.created_at),
-        "last_used_at": passkey.last_used_at.map(rfc3339),
-    })
 }
 
 fn no_active_account() -> ApiError {
@@ -122,22 +123,26 @@ fn no_active_account() -> ApiError {
     )
 }
 
-fn field_error(field: &str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, json!({ field: [message] }))
-}
-
 fn passkey_error(error: TokensError) -> ApiError {
+    let field = |field: &str, code: &'static str, message: String| {
+        Drf::invalid(&[FieldIssue::invalid(field, code, message)])
+    };
     match error {
-        TokensError::PasskeyRejected(reason) => field_error(
+        TokensError::PasskeyRejected(reason) => field(
             "credential",
-            &format!("The passkey response was refused: {reason}."),
+            "rejected",
+            format!("The passkey response was refused: {reason}."),
         ),
-        TokensError::PasskeyExists => {
-            field_error("credential", "This passkey is already registered.")
-        }
-        TokensError::PasskeyNameInvalid => field_error(
+        TokensError::PasskeyExists => field(
+            "credential",
+            "exists",
+            "This passkey is already registered.".to_owned(),
+        ),
+        TokensError::PasskeyNameInvalid => field(
             "name",
-            "Ensure this field has no more than 64 characters and no control characters.",
+            "invalid",
+            "Ensure this field has no more than 64 characters and no control characters."
+                .to_owned(),
         ),
         TokensError::PasskeyNotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
         TokensError::LoginRefused => no_active_account(),
@@ -146,58 +151,25 @@ fn passkey_error(error: TokensError) -> ApiError {
     }
 }
 
-/// The body's fields, and its `credential` object (`None` with the issue
-/// recorded when it is missing or not an object).
-async fn with_credential(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<(Fields, Value), ApiError> {
-    let mut map: Map<String, Value> = read_object(request, payload, state.settings.max_json_bytes)
-        .await
-        .map_err(Drf::body_error)?;
-    let credential = map.remove("credential");
-    let mut fields = Fields::new(map);
-    let credential = match credential {
-        Some(credential @ Value::Object(_)) => credential,
-        None => {
-            fields.issue("credential", IssueKind::Missing, "This field is required.");
-            Value::Null
-        }
-        Some(_) => {
-            fields.issue(
-                "credential",
-                IssueKind::WrongType,
-                "Expected a PublicKeyCredential as JSON (credential.toJSON()).",
-            );
-            Value::Null
-        }
-    };
-    Ok((fields, credential))
-}
-
 /// Begin registering a passkey: creation options for `navigator.credentials.create()`.
 #[utoipa::path(
-    post,
-    path = "/auth/passkeys/register/begin/",
     security(("bearer" = [])),
     responses((status = 200, description = "Creation options, valid for 5 minutes", body = PasskeyOptions))
 )]
+#[post("/auth/passkeys/register/begin/")]
 async fn register_begin(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Bearer<Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let passkeys = state.passkeys.clone();
     let options = run::<Drf, _, _>(move || passkeys.begin_registration(&caller.user))
         .await?
         .map_err(passkey_error)?;
-    Ok(HttpResponse::Ok().json(options))
+    Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
 }
 
 /// Finish registering a passkey with the browser's response.
 #[utoipa::path(
-    post,
-    path = "/auth/passkeys/register/finish/",
     request_body = PasskeyRegistration,
     security(("bearer" = [])),
     responses(
@@ -205,15 +177,13 @@ async fn register_begin(
         (status = 400, description = "A bad, replayed or lapsed response, another origin or relying party id, a passkey already registered, or bad fields", body = doc::DrfBadRequest),
     )
 )]
+#[post("/auth/passkeys/register/finish/")]
 async fn register_finish(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<PasskeyRegistration, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut f, credential) = with_credential(&state, &request, payload).await?;
-    let name = f.optional("name");
-    checked(f)?;
+    let PasskeyRegistration { credential, name } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
     let passkeys = state.passkeys.clone();
     let passkey = run::<Drf, _, _>(move || {
@@ -221,31 +191,28 @@ async fn register_finish(
     })
     .await?
     .map_err(passkey_error)?;
-    Ok(HttpResponse::Created().json(passkey_json(&passkey)))
+    Ok(HttpResponse::Created().json(Passkey::from(&passkey)))
 }
 
 /// The caller's passkeys, oldest first.
 #[utoipa::path(
-    get,
-    path = "/auth/passkeys/",
     security(("bearer" = [])),
     responses((status = 200, description = "The passkeys", body = [Passkey]))
 )]
+#[get("/auth/passkeys/")]
 async fn list_passkeys(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Bearer<Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let passkeys = state.passkeys.clone();
     let list = run::<Drf, _, _>(move || passkeys.list(caller.user.id))
         .await?
         .map_err(passkey_error)?;
-    Ok(HttpResponse::Ok().json(list.iter().map(passkey_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(list.iter().map(Passkey::from).collect::<Vec<_>>()))
 }
 
 /// Remove one of the caller's passkeys; needs the current password.
 #[utoipa::path(
-    delete,
-    path = "/auth/passkeys/{id}/",
     params(("id" = String, Path, description = "A passkey id")),
     request_body = PasskeyRemoval,
     security(("bearer" = [])),
@@ -255,20 +222,18 @@ async fn list_passkeys(
         (status = 404, description = "Not one of the caller's passkeys", body = doc::DrfError),
     )
 )]
+#[delete("/auth/passkeys/{id}/")]
 async fn remove_passkey(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
     id: web::Path<String>,
+    Authed(caller, body): Authed<Drf, Body<PasskeyRemoval, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = super::body_fields::<Drf>(&state, &request, payload).await?;
-    let password = f.required("current_password");
-    checked(f)?;
+    let PasskeyRemoval { current_password } = body.into_inner();
     let id = id.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
     let passkeys = state.passkeys.clone();
-    run::<Drf, _, _>(move || passkeys.remove(&caller.user, &id, &password, &actor))
+    run::<Drf, _, _>(move || passkeys.remove(&caller.user, &id, &current_password, &actor))
         .await?
         .map_err(passkey_error)?;
     Ok(HttpResponse::NoContent().finish())
@@ -276,47 +241,44 @@ async fn remove_passkey(
 
 /// Begin a passkey login: request options for `navigator.credentials.get()`.
 #[utoipa::path(
-    post,
-    path = "/auth/passkeys/login/begin/",
     request_body = PasskeyLoginBegin,
     responses(
         (status = 200, description = "Request options, valid for 5 minutes (the same shape for a name that names no account)", body = PasskeyOptions),
         (status = 400, description = "Bad fields", body = doc::DrfBadRequest),
     )
 )]
+#[post("/auth/passkeys/login/begin/")]
 async fn login_begin(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<PasskeyLoginBegin, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = super::body_fields::<Drf>(&state, &request, payload).await?;
-    let username = f.optional("username").filter(|u| !u.trim().is_empty());
-    checked(f)?;
+    let username = body
+        .into_inner()
+        .username
+        .filter(|name| !name.trim().is_empty());
     let passkeys = state.passkeys.clone();
     let options = run::<Drf, _, _>(move || passkeys.begin_login(username.as_deref()))
         .await?
         .map_err(passkey_error)?;
-    Ok(HttpResponse::Ok().json(options))
+    Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
 }
 
 /// Log in with a passkey: a JWT pair, as `/auth/jwt/create/` gives.
 #[utoipa::path(
-    post,
-    path = "/auth/passkeys/login/finish/",
     request_body = PasskeyLogin,
     responses(
-        (status = 200, description = "Logged in", body = doc::JwtPair),
+        (status = 200, description = "Logged in", body = JwtPair),
         (status = 400, description = "Not an authentication response, or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`no_active_account`: a bad, replayed or lapsed response, an unknown passkey, or an inactive account", body = doc::DrfError),
     )
 )]
+#[post("/auth/passkeys/login/finish/")]
 async fn login_finish(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body<PasskeyLogin, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let (f, credential) = with_credential(&state, &request, payload).await?;
-    checked(f)?;
+    let PasskeyLogin { credential } = body.into_inner();
     let actor = client_actor(client_info(&request, &state.settings));
     let passkeys = state.passkeys.clone();
     let logged_in =
@@ -332,7 +294,7 @@ async fn login_finish(
         LoggedIn {
             session: NewSession::Jwt(pair),
             ..
-        } => Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh}))),
+        } => Ok(HttpResponse::Ok().json(JwtPair::from(pair))),
         LoggedIn { .. } => Err(Drf::unavailable()),
     }
 }

@@ -1,23 +1,29 @@
 //! Surface `primary`: accounts and JWT in djoser's layout (seed 004), with
 //! Django REST framework's error shapes.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sesame_kernel::UserId;
-use sesame_tokens::TokensError;
-use sesame_users::{AvatarChange, ProfileUpdate, Registration, User, UsersError};
+use sesame_tokens::{Credentials, TokenPair, TokensError};
+use sesame_users::{AccountService, Registration, UsersError};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError, ValidationErrors};
 
-use super::login::{actor_of, log_in};
-use super::{body_fields, page_of, run, storage_failure};
+use super::login::log_in;
+use super::{run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
-use crate::openapi::{schemas as doc, OptionalBodies};
-use crate::shape::{AuthFailure, Shape};
+use crate::declare::Part;
+use crate::openapi::schemas as doc;
+use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::time::rfc3339;
+use crate::wire::{Body, FieldIssue, WHOLE_BODY};
 use crate::{ApiError, AppState, Bearer};
-use sesame_tokens::Credentials;
+
+mod avatars;
+mod flows;
+mod users;
 
 /// Django REST framework's error shapes.
 pub struct Drf;
@@ -33,6 +39,8 @@ impl Drf {
 }
 
 impl Shape for Drf {
+    const DOCUMENTED: ErrorShape = ErrorShape::Drf;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         let code = match status {
             StatusCode::BAD_REQUEST => "invalid",
@@ -52,6 +60,15 @@ impl Shape for Drf {
         Self::detail(status, message, code)
     }
 
+    fn method_not_allowed(method: &Method) -> ApiError {
+        Self::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{method}\" not allowed."),
+            "method_not_allowed",
+        )
+    }
+
+    /// `{"field": ["message", ...]}`, in Django's words (see [`FieldIssue::message`]).
     fn invalid(issues: &[FieldIssue]) -> ApiError {
         let mut body = Map::new();
         for issue in issues {
@@ -59,7 +76,7 @@ impl Shape for Drf {
                 .entry(issue.field.clone())
                 .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(list) = messages {
-                list.push(Value::String(issue.message.clone()));
+                list.push(Value::String(issue.message().to_owned()));
             }
         }
         ApiError::new(StatusCode::BAD_REQUEST, Value::Object(body))
@@ -105,88 +122,159 @@ impl Shape for Drf {
     }
 }
 
-type Authenticated = Bearer<Drf>;
-
-mod avatars;
-mod flows;
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    modifiers(&OPTIONAL_BODIES),
-    paths(
-        register,
-        list_users,
-        jwt_create,
-        jwt_refresh,
-        jwt_verify,
-        get_me,
-        update_me,
-        delete_me,
-        get_user,
-        update_user,
-        delete_user,
-        set_password,
-        set_username,
-        flows::activation,
-        flows::resend_activation,
-        flows::reset_password,
-        flows::reset_password_confirm,
-        flows::reset_username,
-        flows::reset_username_confirm,
-        avatars::avatar_file
-    )
-)]
-pub(super) struct Api;
-
-/// Profile changes without a body change nothing.
-const OPTIONAL_BODIES: OptionalBodies = OptionalBodies(&[
-    ("put", "/auth/users/me/"),
-    ("patch", "/auth/users/me/"),
-    ("put", "/auth/users/{id}/"),
-    ("patch", "/auth/users/{id}/"),
-]);
-
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    // Before `/auth/users/{id}/`, which would match their paths too.
-    flows::configure(config);
-    avatars::configure(config);
-    config
-        .route("/auth/users/", web::post().to(register))
-        .route("/auth/users/", web::get().to(list_users))
-        .route("/auth/jwt/create/", web::post().to(jwt_create))
-        .route("/auth/jwt/refresh/", web::post().to(jwt_refresh))
-        .route("/auth/jwt/verify/", web::post().to(jwt_verify))
-        .route("/auth/users/set_password/", web::post().to(set_password))
-        .route("/auth/users/set_username/", web::post().to(set_username))
-        .service(
-            web::resource("/auth/users/me/")
-                .route(web::get().to(get_me))
-                .route(web::put().to(update_me))
-                .route(web::patch().to(update_me))
-                .route(web::delete().to(delete_me)),
-        )
-        .service(
-            web::resource("/auth/users/{id}/")
-                .route(web::get().to(get_user))
-                .route(web::put().to(update_user))
-                .route(web::patch().to(update_user))
-                .route(web::delete().to(delete_user)),
-        );
+/// The routes of this surface, `/auth/users/me/` before `/auth/users/{id}/`.
+pub(super) fn part() -> Part {
+    Part::new::<Drf>("primary")
+        .credential(register)
+        .route(users::list_users)
+        .credential(jwt_create)
+        .credential(jwt_refresh)
+        .credential(jwt_verify)
+        .credential(flows::activation)
+        .credential(flows::resend_activation)
+        .credential(flows::reset_password)
+        .credential(flows::reset_password_confirm)
+        .credential(flows::reset_username)
+        .credential(flows::reset_username_confirm)
+        .credential(users::set_password)
+        .credential(users::set_username)
+        .route(users::get_me)
+        .route(users::update_me)
+        .route(users::delete_me)
+        .route(users::get_user)
+        .route(users::update_user)
+        .route(users::delete_user)
+        .route(avatars::avatar_file)
 }
 
-/// The user object of this surface. Never carries the password hash.
-pub(crate) fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id.0,
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "avatar": user.avatar.as_ref().map(|file| format!("/media/avatars/{file}")),
-        "is_active": user.is_active,
-        "date_joined": rfc3339(user.date_joined),
-    })
+/// A user as this surface shows it. Never carries the password hash.
+#[derive(Serialize, ToSchema)]
+#[schema(as = primary::User)]
+struct User {
+    id: i64,
+    username: String,
+    #[schema(required = true)]
+    email: Option<String>,
+    first_name: String,
+    last_name: String,
+    /// A URL path under `/media/avatars/`, or null.
+    #[schema(
+        required = true,
+        example = "/media/avatars/3q2b9x7k1m0p4r6t8v2w5y7z.png"
+    )]
+    avatar: Option<String>,
+    is_active: bool,
+    #[schema(format = DateTime)]
+    date_joined: String,
 }
+
+impl From<&sesame_users::User> for User {
+    fn from(user: &sesame_users::User) -> Self {
+        User {
+            id: user.id.0,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            avatar: user
+                .avatar
+                .as_ref()
+                .map(|file| format!("/media/avatars/{file}")),
+            is_active: user.is_active,
+            date_joined: rfc3339(user.date_joined),
+        }
+    }
+}
+
+/// A new account (djoser's `POST /auth/users/`).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = primary::UserCreate, example = json!({"username": "alice", "email": "alice@example.com", "password": "Xk92!dumbo-lamp", "re_password": "Xk92!dumbo-lamp"}))]
+struct UserCreate {
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
+    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
+    username: String,
+    /// Deliverable as written (ASCII local part); unique ignoring case and
+    /// compatibility forms (NFKC).
+    #[schema(format = Email)]
+    email: String,
+    /// 8..=128 characters; common ones and ones too similar to the username, names or email are refused.
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    /// The password again.
+    re_password: String,
+    #[schema(max_length = 150)]
+    first_name: Option<String>,
+    #[schema(max_length = 150)]
+    last_name: Option<String>,
+}
+
+/// Log in for a JWT pair: `username`, or `email` in its place.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = primary::JwtCreate, example = json!({"username": "alice", "password": "Xk92!dumbo-lamp"}))]
+struct JwtCreate {
+    /// A username or an email.
+    username: Option<String>,
+    /// Accepted in place of `username`.
+    email: Option<String>,
+    password: String,
+    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
+    otp: Option<String>,
+}
+
+impl Validate for JwtCreate {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.username.is_none() && self.email.is_none() {
+            let missing =
+                ValidationError::new("required").with_message("This field is required.".into());
+            errors.add("username", missing);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// An access token and a refresh token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = primary::JwtPair)]
+pub(super) struct JwtPair {
+    /// Access JWT.
+    access: String,
+    /// Refresh JWT; single use, rotated on every refresh.
+    refresh: String,
+}
+
+impl From<TokenPair> for JwtPair {
+    fn from(pair: TokenPair) -> Self {
+        JwtPair {
+            access: pair.access,
+            refresh: pair.refresh,
+        }
+    }
+}
+
+/// A refresh token to exchange.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = primary::JwtRefresh)]
+struct JwtRefresh {
+    refresh: String,
+}
+
+/// A token to check.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = primary::JwtVerify)]
+struct JwtVerify {
+    token: String,
+}
+
+/// An empty object.
+#[derive(Serialize, ToSchema)]
+#[schema(as = primary::Empty)]
+struct Empty {}
 
 /// Words an account error in this surface's shape.
 pub(crate) fn users_error(error: UsersError) -> ApiError {
@@ -213,476 +301,141 @@ fn no_active_account() -> ApiError {
     )
 }
 
-fn token_not_valid() -> ApiError {
-    Drf::detail(
-        StatusCode::UNAUTHORIZED,
-        "Token is invalid or expired",
-        "token_not_valid",
-    )
-}
-
 fn tokens_error(error: TokensError) -> ApiError {
     match error {
         TokensError::Storage(e) => storage_failure::<Drf>(&e),
         TokensError::Users(e) => users_error(e),
         TokensError::Signing(e) => storage_failure::<Drf>(&e),
-        _ => token_not_valid(),
+        _ => Drf::detail(
+            StatusCode::UNAUTHORIZED,
+            "Token is invalid or expired",
+            "token_not_valid",
+        ),
     }
 }
 
-pub(super) async fn fields(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    body_fields::<Drf>(state, request, payload).await
+/// Runs account work on the blocking pool, its errors in this surface's words.
+async fn with_accounts<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&AccountService) -> Result<T, UsersError> + Send + 'static,
+    T: Send + 'static,
+{
+    let accounts = state.accounts.clone();
+    run::<Drf, _, _>(move || work(&accounts))
+        .await?
+        .map_err(users_error)
 }
 
-pub(super) fn checked(fields: Fields) -> Result<(), ApiError> {
-    fields.finish().map_err(|issues| Drf::invalid(&issues))
-}
-
-fn passwords_match(password: &str, again: &str) -> Result<(), ApiError> {
-    if password == again {
-        Ok(())
-    } else {
-        Err(Drf::field(
-            "non_field_errors",
-            "The two password fields didn't match.",
-        ))
+/// djoser's `re_*` fields: when sent, the same value again.
+fn same_again(value: &str, again: Option<&str>, what: &str) -> Result<(), ApiError> {
+    match again {
+        Some(again) if again != value => Err(Drf::field(
+            WHOLE_BODY,
+            &format!("The two {what} fields didn't match."),
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Create an account (inactive until activated when activation is required).
 #[utoipa::path(
-    post,
-    path = "/auth/users/",
-    request_body = doc::UserCreate,
+    request_body = UserCreate,
     responses(
-        (status = 201, description = "Created", body = doc::User),
+        (status = 201, description = "Created", body = User),
         (status = 400, description = "Bad, missing or taken fields, a weak password, or passwords that differ", body = doc::DrfBadRequest),
     )
 )]
+#[post("/auth/users/")]
 async fn register(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<UserCreate, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let username = f.required("username");
-    let email = f.required("email");
-    let password = f.required("password");
-    let re_password = f.required("re_password");
-    let first_name = f.optional("first_name").unwrap_or_default();
-    let last_name = f.optional("last_name").unwrap_or_default();
-    checked(f)?;
-    passwords_match(&password, &re_password)?;
+    let body = body.into_inner();
+    same_again(&body.password, Some(&body.re_password), "password")?;
     let registration = Registration {
-        username,
-        email: Some(email),
-        password,
-        first_name,
-        last_name,
+        username: body.username,
+        email: Some(body.email),
+        password: body.password,
+        first_name: body.first_name.unwrap_or_default(),
+        last_name: body.last_name.unwrap_or_default(),
     };
-    let accounts = state.accounts.clone();
-    let user = run::<Drf, _, _>(move || accounts.register(registration))
-        .await?
-        .map_err(users_error)?;
-    Ok(HttpResponse::Created().json(user_json(&user)))
+    let user = with_accounts(&state, move |accounts| accounts.register(registration)).await?;
+    Ok(HttpResponse::Created().json(User::from(&user)))
 }
 
 /// Log in for a JWT pair.
 #[utoipa::path(
-    post,
-    path = "/auth/jwt/create/",
-    request_body = doc::JwtCreate,
+    request_body = JwtCreate,
     responses(
-        (status = 200, description = "Logged in", body = doc::JwtPair),
+        (status = 200, description = "Logged in", body = JwtPair),
         (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`No active account found with the given credentials`, or `otp_required` / `otp_invalid`", body = doc::DrfError),
     )
 )]
+#[post("/auth/jwt/create/")]
 async fn jwt_create(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body<JwtCreate, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let login = if f.has("username") || !f.has("email") {
-        f.required("username")
-    } else {
-        f.required("email")
-    };
-    let password = f.required("password");
-    let otp = f.optional("otp");
-    checked(f)?;
+    let JwtCreate {
+        username,
+        email,
+        password,
+        otp,
+    } = body.into_inner();
     let credentials = Credentials {
-        login,
+        login: username.or(email).unwrap_or_default(),
         password,
         otp,
     };
     let client = client_info(&request, &state.settings);
     let pair = log_in::<Drf>(&state, credentials, client, no_active_account).await?;
-    Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
+    Ok(HttpResponse::Ok().json(JwtPair::from(pair)))
 }
 
 /// Exchange a refresh token for a new pair; a reused one revokes its session.
 #[utoipa::path(
-    post,
-    path = "/auth/jwt/refresh/",
-    request_body = doc::JwtRefresh,
+    request_body = JwtRefresh,
     responses(
-        (status = 200, description = "A new pair (the refresh token is rotated)", body = doc::JwtPair),
+        (status = 200, description = "A new pair (the refresh token is rotated)", body = JwtPair),
         (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`token_not_valid`", body = doc::DrfError),
     )
 )]
+#[post("/auth/jwt/refresh/")]
 async fn jwt_refresh(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<JwtRefresh, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let refresh = f.required("refresh");
-    checked(f)?;
+    let JwtRefresh { refresh } = body.into_inner();
     let sessions = state.sessions.clone();
     let pair = run::<Drf, _, _>(move || sessions.refresh(&refresh))
         .await?
         .map_err(tokens_error)?;
-    Ok(HttpResponse::Ok().json(json!({"access": pair.access, "refresh": pair.refresh})))
+    Ok(HttpResponse::Ok().json(JwtPair::from(pair)))
 }
 
 /// Check a token.
 #[utoipa::path(
-    post,
-    path = "/auth/jwt/verify/",
-    request_body = doc::JwtVerify,
+    request_body = JwtVerify,
     responses(
-        (status = 200, description = "Valid", body = doc::Empty),
+        (status = 200, description = "Valid", body = Empty),
         (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`Token is invalid or expired` (`token_not_valid`)", body = doc::DrfError),
     )
 )]
+#[post("/auth/jwt/verify/")]
 async fn jwt_verify(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<JwtVerify, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let token = f.required("token");
-    checked(f)?;
+    let JwtVerify { token } = body.into_inner();
     let sessions = state.sessions.clone();
     run::<Drf, _, _>(move || sessions.verify(&token))
         .await?
         .map_err(tokens_error)?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    Ok(HttpResponse::Ok().json(Empty {}))
 }
 
-/// Users: admins see all, others only themselves.
-#[utoipa::path(
-    get,
-    path = "/auth/users/",
-    params(doc::PageParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of users", body = [doc::User]),
-        (status = 400, description = "Bad `skip` or `limit`", body = doc::DrfFieldErrors),
-    )
-)]
-async fn list_users(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<Drf>(&request)?;
-    let accounts = state.accounts.clone();
-    let users = run::<Drf, _, _>(move || accounts.list_for(&caller.user, page))
-        .await?
-        .map_err(users_error)?;
-    Ok(HttpResponse::Ok().json(users.iter().map(user_json).collect::<Vec<_>>()))
-}
-
-/// The `{id}` of the path; anything that is not an id is simply not found.
-fn path_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse::<i64>()
-        .map(UserId)
-        .map_err(|_| Drf::message(StatusCode::NOT_FOUND, "Not found."))
-}
-
-/// The caller.
-#[utoipa::path(
-    get,
-    path = "/auth/users/me/",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The caller", body = doc::User))
-)]
-async fn get_me(caller: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(user_json(&caller.user))
-}
-
-/// A user: admins any, others only themselves.
-#[utoipa::path(
-    get,
-    path = "/auth/users/{id}/",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The user", body = doc::User),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
-    )
-)]
-async fn get_user(
-    state: web::Data<AppState>,
-    caller: Authenticated,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&id)?;
-    let accounts = state.accounts.clone();
-    let user = run::<Drf, _, _>(move || accounts.get_for(&caller.user, id))
-        .await?
-        .map_err(users_error)?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
-}
-
-/// Change the caller's profile; `multipart/form-data` uploads an avatar. A
-/// new email needs `current_password` and changes once the link mailed to it is used.
-#[utoipa::path(
-    method(put, patch),
-    path = "/auth/users/me/",
-    request_body(content(
-        (doc::ProfileUpdate = "application/json"),
-        (doc::ProfileForm = "multipart/form-data"),
-    )),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The user", body = doc::User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
-    )
-)]
-async fn update_me(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let target = caller.user.id;
-    update(state, request, payload, caller, target).await
-}
-
-/// Change a user's profile: admins any (another's email at once, and
-/// `is_active`/`is_staff`), others only themselves.
-#[utoipa::path(
-    method(put, patch),
-    path = "/auth/users/{id}/",
-    params(("id" = i64, Path)),
-    request_body(content(
-        (doc::ProfileUpdate = "application/json"),
-        (doc::ProfileForm = "multipart/form-data"),
-    )),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The user", body = doc::User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
-    )
-)]
-async fn update_user(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let target = path_id(&id)?;
-    update(state, request, payload, caller, target).await
-}
-
-/// PUT and PATCH: the profile fields change; a user's own new email needs
-/// `current_password` and is confirmed by email first; admins set
-/// `is_active`/`is_staff` of other accounts (for anyone else those are
-/// read-only and ignored, as in DRF); id and the password are read-only. A
-/// JSON body changes the text fields (`"avatar": null` removes the avatar);
-/// a `multipart/form-data` body changes them and uploads the file in `avatar`.
-async fn update(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-    target: UserId,
-) -> Result<HttpResponse, ApiError> {
-    let (mut f, avatar) = if avatars::is_multipart(&request) {
-        let form = avatars::read_form(&state, &request, payload).await?;
-        (Fields::new(form.fields), form.avatar)
-    } else {
-        let mut f = fields(&state, &request, payload).await?;
-        let avatar = match (f.has("avatar"), f.optional("avatar")) {
-            (true, None) => AvatarChange::Remove,
-            (_, Some(_)) => {
-                return Err(Drf::field(
-                    "avatar",
-                    "The submitted data was not a file. Check the encoding type on the form.",
-                ))
-            }
-            (false, None) => AvatarChange::Keep,
-        };
-        (f, avatar)
-    };
-    let update = ProfileUpdate {
-        first_name: f.optional("first_name"),
-        last_name: f.optional("last_name"),
-        email: f.optional("email"),
-        current_password: f.optional("current_password"),
-        is_active: f.optional_bool("is_active"),
-        is_staff: f.optional_bool("is_staff"),
-    };
-    checked(f)?;
-    let actor = actor_of(&request, &state, caller.user.id);
-    let accounts = state.accounts.clone();
-    let edit = run::<Drf, _, _>(move || {
-        accounts.edit_profile(&caller.user, target, update, avatar, &actor)
-    })
-    .await?
-    .map_err(users_error)?;
-    Ok(HttpResponse::Ok().json(user_json(&edit.user)))
-}
-
-/// Delete the caller's account.
-#[utoipa::path(
-    delete,
-    path = "/auth/users/me/",
-    request_body = doc::CurrentPassword,
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
-    )
-)]
-async fn delete_me(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let target = caller.user.id;
-    delete(state, request, payload, caller, target).await
-}
-
-/// Delete an account: admins any, others only themselves; the caller's own password.
-#[utoipa::path(
-    delete,
-    path = "/auth/users/{id}/",
-    params(("id" = i64, Path)),
-    request_body = doc::CurrentPassword,
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
-    )
-)]
-async fn delete_user(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let target = path_id(&id)?;
-    delete(state, request, payload, caller, target).await
-}
-
-/// Deleting an account takes the caller's own current password (djoser's rule).
-async fn delete(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-    target: UserId,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let current_password = f.required("current_password");
-    checked(f)?;
-    let actor = actor_of(&request, &state, caller.user.id);
-    let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || {
-        accounts.delete_account(&caller.user, target, &current_password, &actor)
-    })
-    .await?
-    .map_err(users_error)?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Change the password; every other session of the account ends.
-#[utoipa::path(
-    post,
-    path = "/auth/users/set_password/",
-    request_body = doc::SetPassword,
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Changed"),
-        (status = 400, description = "Wrong current password, a weak password, passwords that differ, or bad fields", body = doc::DrfBadRequest),
-    )
-)]
-async fn set_password(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let current = f.required("current_password");
-    let new = f.required("new_password");
-    let again = f.required("re_new_password");
-    checked(f)?;
-    passwords_match(&new, &again)?;
-    let accounts = state.accounts.clone();
-    let actor = actor_of(&request, &state, caller.user.id);
-    run::<Drf, _, _>(move || {
-        accounts.set_password(
-            &caller.user,
-            &current,
-            &new,
-            Some(&caller.session_id),
-            &actor,
-        )
-    })
-    .await?
-    .map_err(users_error)?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Change the username.
-#[utoipa::path(
-    post,
-    path = "/auth/users/set_username/",
-    request_body = doc::SetUsername,
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Changed"),
-        (status = 400, description = "Wrong password, a bad or taken username, usernames that differ, or bad fields", body = doc::DrfBadRequest),
-    )
-)]
-async fn set_username(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = fields(&state, &request, payload).await?;
-    let current = f.required("current_password");
-    let new = f.required("new_username");
-    let again = f.optional("re_new_username");
-    checked(f)?;
-    if again.is_some_and(|again| again != new) {
-        return Err(Drf::field(
-            "non_field_errors",
-            "The two username fields didn't match.",
-        ));
-    }
-    let accounts = state.accounts.clone();
-    let actor = actor_of(&request, &state, caller.user.id);
-    run::<Drf, _, _>(move || accounts.set_username(&caller.user, &current, &new, &actor))
-        .await?
-        .map_err(users_error)?;
-    Ok(HttpResponse::NoContent().finish())
-}
+type Authenticated = Bearer<Drf>;

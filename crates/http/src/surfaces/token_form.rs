@@ -1,18 +1,21 @@
 //! Surface `token_form`: seed 000, a FastAPI app with the OAuth2 password form.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
-use sesame_users::{FieldProblem, Registration, UsersError};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use sesame_users::{FieldProblem, Registration, User, UsersError};
+use utoipa::ToSchema;
+use validator::Validate;
 
 use super::events_messages::FastApi;
 use super::login::log_in;
-use super::{body_fields, form_fields, run, storage_failure};
+use super::{run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
-use crate::fields::{FieldIssue, Fields};
+use crate::declare::Part;
 use crate::openapi::schemas as doc;
-use crate::shape::{AuthFailure, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::wire::{Body, FieldIssue, FormOrJson};
 use crate::{ApiError, AppState, Bearer};
 use sesame_tokens::Credentials;
 
@@ -20,6 +23,8 @@ use sesame_tokens::Credentials;
 pub struct TokenForm;
 
 impl Shape for TokenForm {
+    const DOCUMENTED: ErrorShape = ErrorShape::FastApi;
+
     fn message(status: StatusCode, message: &str) -> ApiError {
         FastApi::message(status, message)
     }
@@ -37,47 +42,85 @@ impl Shape for TokenForm {
     }
 }
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/auth/", web::post().to(create_user))
-        .route("/auth/token", web::post().to(token))
-        .route("/", web::get().to(current_user));
+/// The routes of this surface.
+pub(super) fn part() -> Part {
+    Part::new::<TokenForm>("token_form")
+        .credential(create_user)
+        .credential(token)
+        .route(current_user)
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(create_user, token, current_user))]
-pub(super) struct Api;
-
-async fn fields(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Fields, ApiError> {
-    body_fields::<TokenForm>(state, request, payload).await
+/// A username and a password (seed 000).
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = token_form::UsernamePassword)]
+struct UsernamePassword {
+    /// 1..=150 letters of one script, digits and `@ . + - _`; unique ignoring
+    /// case and compatibility forms (NFKC), and not another account's email.
+    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
+    username: String,
+    /// 8..=128 characters, not common, not built from the username.
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
 }
 
-fn checked(fields: Fields) -> Result<(), ApiError> {
-    fields
-        .finish()
-        .map_err(|issues| TokenForm::invalid(&issues))
+/// The OAuth2 password grant, as JSON or as a form.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = token_form::TokenRequest)]
+struct TokenRequest {
+    username: String,
+    password: String,
+    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
+    otp: Option<String>,
+}
+
+/// A created account (seed 000).
+#[derive(Serialize, ToSchema)]
+#[schema(as = token_form::CreatedUser)]
+struct CreatedUser {
+    id: i64,
+    username: String,
+}
+
+impl From<&User> for CreatedUser {
+    fn from(user: &User) -> Self {
+        CreatedUser {
+            id: user.id.0,
+            username: user.username.clone(),
+        }
+    }
+}
+
+/// The caller (seed 000).
+#[derive(Serialize, ToSchema)]
+#[schema(as = token_form::CurrentUser)]
+struct CurrentUser {
+    #[serde(rename = "User")]
+    user: CreatedUser,
+}
+
+/// An access token, OAuth2 style.
+#[derive(Serialize, ToSchema)]
+#[schema(as = token_form::AccessToken)]
+struct AccessToken {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
 }
 
 /// Create an account.
 #[utoipa::path(
-    post,
-    path = "/auth/",
-    request_body = doc::UsernamePassword,
+    request_body = UsernamePassword,
     responses(
-        (status = 201, description = "Created", body = doc::CreatedUser),
+        (status = 201, description = "Created", body = CreatedUser),
         (status = 400, description = "`Username already registered`", body = doc::FastApiError),
         (status = 403, description = "Accounts need email activation: register with `POST /auth/users/` and an email", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields, or a weak password", body = doc::FastApiValidationError),
     )
 )]
+#[post("/auth/")]
 async fn create_user(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
+    body: Body<UsernamePassword, TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     if state.accounts.settings().require_activation {
         return Err(TokenForm::message(
@@ -85,13 +128,12 @@ async fn create_user(
             "Accounts need email activation, and this route takes no email: register with POST /auth/users/ and an email address.",
         ));
     }
-    let mut f = fields(&state, &request, payload).await?;
+    let UsernamePassword { username, password } = body.into_inner();
     let registration = Registration {
-        username: f.required("username"),
-        password: f.required("password"),
+        username,
+        password,
         ..Registration::default()
     };
-    checked(f)?;
     let accounts = state.accounts.clone();
     let user = run::<TokenForm, _, _>(move || accounts.register(registration))
         .await?
@@ -106,33 +148,32 @@ async fn create_user(
             }
             other => storage_failure::<TokenForm>(&other),
         })?;
-    Ok(HttpResponse::Created().json(json!({"id": user.id.0, "username": user.username})))
+    Ok(HttpResponse::Created().json(CreatedUser::from(&user)))
 }
 
 /// The OAuth2 password grant: form fields (or JSON) `username` and `password`.
 #[utoipa::path(
-    post,
-    path = "/auth/token",
     request_body(content(
-        (doc::TokenRequest = "application/x-www-form-urlencoded"),
-        (doc::TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
     )),
     responses(
-        (status = 200, description = "Logged in", body = doc::AccessToken),
+        (status = 200, description = "Logged in", body = AccessToken),
         (status = 401, description = "`Could not validate user.`, or a one-time code (`otp`) is missing or wrong", body = doc::FastApiError),
         (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
     )
 )]
+#[post("/auth/token")]
 async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: FormOrJson<TokenRequest, TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = form_fields::<TokenForm>(&state, &request, payload).await?;
-    let username = f.required("username");
-    let password = f.required("password");
-    let otp = f.optional("otp");
-    checked(f)?;
+    let TokenRequest {
+        username,
+        password,
+        otp,
+    } = body.into_inner();
     let credentials = Credentials {
         login: username,
         password,
@@ -144,18 +185,20 @@ async fn token(
             .with_bearer_challenge()
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"access_token": pair.access, "token_type": "bearer"})))
+    Ok(HttpResponse::Ok().json(AccessToken {
+        access_token: pair.access,
+        token_type: "bearer",
+    }))
 }
 
 /// The caller.
 #[utoipa::path(
-    get,
-    path = "/",
     security(("bearer" = [])),
-    responses((status = 200, description = "The caller", body = doc::CurrentUser))
+    responses((status = 200, description = "The caller", body = CurrentUser))
 )]
+#[get("/")]
 async fn current_user(caller: Bearer<TokenForm>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "User": {"username": caller.user.username, "id": caller.user.id.0}
-    }))
+    HttpResponse::Ok().json(CurrentUser {
+        user: CreatedUser::from(&caller.user),
+    })
 }

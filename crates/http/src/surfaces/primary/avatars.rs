@@ -1,31 +1,99 @@
-//! Avatars on the primary surface: multipart profile updates (field
-//! `avatar`, other text fields alongside) and `GET /media/avatars/{file}`.
+//! Avatars on the primary surface: profile changes as `multipart/form-data`
+//! (a file in `avatar`, the other fields as text, read into the same wire
+//! type as the JSON body) and `GET /media/avatars/{file}`.
+
+use std::borrow::Cow;
 
 use actix_multipart::Multipart;
+use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use sesame_users::AvatarChange;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
-use super::{users_error, Drf};
+use super::users::ProfileUpdate;
+use super::{with_accounts, Drf};
 use crate::openapi::schemas as doc;
 use crate::shape::Shape;
-use crate::surfaces::run;
+use crate::wire::{decode, Body};
 use crate::{ApiError, AppState};
 
-pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config.route("/media/avatars/{file}", web::get().to(avatar_file));
-}
-
-/// A multipart form: its text fields, and what it does to the avatar.
-pub(super) struct Form {
-    pub(super) fields: Map<String, Value>,
+/// A profile change, from a JSON or a `multipart/form-data` body.
+pub(super) struct ProfileChange {
+    /// The fields.
+    pub(super) fields: ProfileUpdate,
+    /// What happens to the avatar.
     pub(super) avatar: AvatarChange,
 }
 
+impl FromRequest for ProfileChange {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_multipart(request) {
+            let body = Body::<ProfileUpdate, Drf>::from_request(request, payload);
+            return Box::pin(async move {
+                let fields = body.await?.into_inner();
+                // Any other value than `null` was refused as not a file.
+                let avatar = match fields.avatar {
+                    Some(_) => AvatarChange::Remove,
+                    None => AvatarChange::Keep,
+                };
+                Ok(ProfileChange { fields, avatar })
+            });
+        }
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let multipart = Multipart::new(request.headers(), payload.take());
+        Box::pin(async move {
+            let state = state.ok_or_else(Drf::unavailable)?;
+            let Form { fields, avatar } = read_form(&state, multipart).await?;
+            let fields = decode::<ProfileUpdate>(fields).map_err(|issues| Drf::invalid(&issues))?;
+            Ok(ProfileChange { fields, avatar })
+        })
+    }
+}
+
+/// [`ProfileUpdate`]'s fields as a `multipart/form-data` form, with a file in `avatar`.
+pub(super) enum ProfileForm {}
+
+impl PartialSchema for ProfileForm {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = ProfileUpdate::schema();
+        if let RefOr::T(Schema::Object(form)) = &mut schema {
+            let file = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .description(Some(
+                    "PNG, JPEG, WebP or GIF (told by content), 2 MiB at most by default; \
+                     an empty text field removes it.",
+                ));
+            form.properties.insert("avatar".to_owned(), file.into());
+            form.description = Some("Profile changes with an avatar upload.".to_owned());
+        }
+        schema
+    }
+}
+
+impl ToSchema for ProfileForm {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("primary.ProfileForm")
+    }
+}
+
+/// A multipart form: its text fields, and what it does to the avatar.
+struct Form {
+    fields: Map<String, Value>,
+    avatar: AvatarChange,
+}
+
 /// Whether the body is `multipart/form-data`.
-pub(super) fn is_multipart(request: &HttpRequest) -> bool {
+fn is_multipart(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -51,20 +119,16 @@ fn too_large() -> ApiError {
 
 /// Reads a multipart form. A file in `avatar` is kept up to one byte past
 /// the avatar limit (enough for the domain to refuse it as too large);
-/// an empty text `avatar` removes the avatar; text fields share the JSON
-/// body limit. A body far past both limits is cut off with 413.
-pub(super) async fn read_form(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Form, ApiError> {
+/// an empty text `avatar` removes the avatar, another is a text field (that
+/// the wire type refuses); text fields share the JSON body limit. A body far
+/// past both limits is cut off with 413.
+async fn read_form(state: &AppState, mut multipart: Multipart) -> Result<Form, ApiError> {
     let max_avatar = state.accounts.max_avatar_bytes();
     let max_text = state.settings.max_json_bytes;
     let hard_limit = max_avatar
         .saturating_mul(2)
         .saturating_add(max_text)
         .saturating_add(64 * 1024);
-    let mut multipart = Multipart::new(request.headers(), payload);
     let mut form = Form {
         fields: Map::new(),
         avatar: AvatarChange::Keep,
@@ -100,12 +164,6 @@ pub(super) async fn read_form(
             (Some(filename), "avatar") if filename.is_empty() && data.is_empty() => {}
             (Some(_), "avatar") => form.avatar = AvatarChange::Upload(data),
             (None, "avatar") if data.is_empty() => form.avatar = AvatarChange::Remove,
-            (None, "avatar") => {
-                return Err(Drf::field(
-                    "avatar",
-                    "The submitted data was not a file. Check the encoding type on the form.",
-                ))
-            }
             // Other files are not fields of the user.
             (Some(_), _) => {}
             (None, _) => {
@@ -126,8 +184,6 @@ pub(super) async fn read_form(
 /// of the random form avatars are stored under can be asked for, so no path
 /// reaches outside the avatar folder.
 #[utoipa::path(
-    get,
-    path = "/media/avatars/{file}",
     params(("file" = String, Path, description = "The file name of a user's `avatar`")),
     responses(
         (status = 200, description = "The image", content(
@@ -136,15 +192,13 @@ pub(super) async fn read_form(
         (status = 404, description = "No such avatar", body = doc::DrfError),
     )
 )]
-async fn avatar_file(
+#[get("/media/avatars/{file}")]
+pub(super) async fn avatar_file(
     state: web::Data<AppState>,
     file: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = file.into_inner();
-    let accounts = state.accounts.clone();
-    let found = run::<Drf, _, _>(move || accounts.avatar_file(&name))
-        .await?
-        .map_err(users_error)?;
+    let found = with_accounts(&state, move |a| a.avatar_file(&name)).await?;
     let Some((bytes, kind)) = found else {
         return Err(Drf::message(StatusCode::NOT_FOUND, "Not found."));
     };

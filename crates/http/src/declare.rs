@@ -1,0 +1,281 @@
+//! Routes, each declared once. A handler carries its method and path in
+//! actix-web's attribute (`#[post("/auth/users/")]`) and its answers in
+//! `#[utoipa::path(...)]`; a surface lists its handlers in a [`Part`],
+//! saying which take credentials. Registration, the per-IP limit, the 405
+//! answers and the OpenAPI entries all follow from that list.
+
+use actix_web::dev::HttpServiceFactory;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Response};
+
+use crate::shape::{ErrorShape, Shape};
+use crate::ApiError;
+
+/// The name of the Bearer security scheme the annotations refer to.
+pub(crate) const BEARER: &str = "bearer";
+
+/// What a declared handler is: an actix-web service whose attribute gives
+/// its method and path, documented by `#[utoipa::path]`.
+pub(crate) trait Endpoint:
+    HttpServiceFactory + utoipa::Path + utoipa::__dev::SchemaReferences + 'static
+{
+}
+
+impl<T: HttpServiceFactory + utoipa::Path + utoipa::__dev::SchemaReferences + 'static> Endpoint
+    for T
+{
+}
+
+/// A surface's words for the answers made outside its handlers.
+#[derive(Clone, Copy)]
+pub(crate) struct Answers {
+    /// See [`Shape::refusal`].
+    pub(crate) refusal: fn(StatusCode, &str, &str, &str) -> ApiError,
+    /// See [`Shape::method_not_allowed`].
+    pub(crate) method_not_allowed: fn(&Method) -> ApiError,
+}
+
+impl Answers {
+    /// `S`'s words.
+    pub(crate) fn of<S: Shape>() -> Answers {
+        Answers {
+            refusal: S::refusal,
+            method_not_allowed: S::method_not_allowed,
+        }
+    }
+}
+
+/// One declared route.
+pub(crate) struct Declared {
+    /// The path pattern (`/auth/users/{id}/`).
+    pub(crate) path: String,
+    /// The methods it answers.
+    pub(crate) methods: Vec<Method>,
+    /// Whether credentials are checked, tokens issued or email flows
+    /// started there: such routes count against the per-IP limit.
+    pub(crate) credential: bool,
+    operation: (Vec<HttpMethod>, Operation),
+    schemas: Vec<(String, RefOr<Schema>)>,
+    register: Box<dyn FnOnce(&mut web::ServiceConfig)>,
+}
+
+/// The routes of one part of the API, under one OpenAPI tag and one error
+/// shape, in the order they are matched.
+pub(crate) struct Part {
+    /// The OpenAPI tag of its operations.
+    pub(crate) tag: &'static str,
+    /// How its errors are documented.
+    pub(crate) shape: ErrorShape,
+    /// Its surface's words for answers made outside the handlers.
+    pub(crate) answers: Answers,
+    /// Its routes.
+    pub(crate) routes: Vec<Declared>,
+}
+
+impl Part {
+    /// An empty part whose errors are shaped by `S`.
+    pub(crate) fn new<S: Shape>(tag: &'static str) -> Part {
+        Part {
+            tag,
+            shape: S::DOCUMENTED,
+            answers: Answers::of::<S>(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// A route that takes no credentials.
+    pub(crate) fn route<E: Endpoint>(self, endpoint: E) -> Part {
+        self.add(endpoint, false)
+    }
+
+    /// A route that checks credentials, issues tokens or starts an email
+    /// flow: the per-IP limit counts its requests.
+    pub(crate) fn credential<E: Endpoint>(self, endpoint: E) -> Part {
+        self.add(endpoint, true)
+    }
+
+    fn add<E: Endpoint>(mut self, endpoint: E, credential: bool) -> Part {
+        let http_methods = E::methods();
+        let methods = http_methods.iter().map(method_of).collect();
+        let mut schemas = Vec::new();
+        <E as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+        self.routes.push(Declared {
+            path: E::path(),
+            methods,
+            credential,
+            operation: (http_methods, E::operation()),
+            schemas,
+            register: Box::new(move |config: &mut web::ServiceConfig| {
+                config.service(endpoint);
+            }),
+        });
+        self
+    }
+
+    /// Registers every route with actix-web.
+    pub(crate) fn mount(self, config: &mut web::ServiceConfig) {
+        for route in self.routes {
+            (route.register)(config);
+        }
+    }
+
+    /// The OpenAPI entries of the part: its operations, tagged, with ids
+    /// prefixed by the tag, and the responses every route of the surface
+    /// shares in its shape (401 on Bearer routes; the unreadable body, 408,
+    /// 413 and 415 on routes with a body; 429 with `Retry-After` on
+    /// credential routes; 503).
+    pub(crate) fn document(&self) -> Document {
+        let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
+        let components = document.components.get_or_insert_with(Default::default);
+        for route in &self.routes {
+            let (methods, operation) = &route.operation;
+            let mut operation = operation.clone();
+            complete(&mut operation, self.tag, self.shape, route.credential);
+            document
+                .paths
+                .add_path_operation(&route.path, methods.clone(), operation);
+            for (name, schema) in &route.schemas {
+                components
+                    .schemas
+                    .entry(name.clone())
+                    .or_insert_with(|| schema.clone());
+            }
+        }
+        document
+    }
+}
+
+fn method_of(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// A response with a JSON body of the named schema.
+pub(crate) fn error_response(description: &str, schema: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Tags an operation, prefixes its id with the tag, and adds the
+/// responses its surface shares.
+pub(crate) fn complete(operation: &mut Operation, tag: &str, shape: ErrorShape, credential: bool) {
+    operation.tags = Some(vec![tag.to_owned()]);
+    let id = operation.operation_id.take().unwrap_or_default();
+    operation.operation_id = Some(format!("{tag}_{id}"));
+    let Some(error) = shape.error() else { return };
+    if operation.responses.responses.contains_key("101") {
+        // The WebSocket: after the upgrade, errors travel as close frames.
+        return;
+    }
+    let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
+    let protected = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| requirements.contains(&bearer));
+    let has_body = operation.request_body.is_some();
+    let responses = &mut operation.responses.responses;
+    let mut add = |status: &str, response: RefOr<Response>| {
+        responses.entry(status.to_owned()).or_insert(response);
+    };
+    if protected {
+        add(
+            "401",
+            error_response(
+                "No Bearer token, or one that is invalid, expired or revoked",
+                error,
+            ),
+        );
+    }
+    if has_body {
+        if let Some((status, schema)) = shape.unreadable_body() {
+            add(status, error_response("Bad input", schema));
+        }
+        add(
+            "413",
+            error_response("The body is larger than the configured limit", error),
+        );
+        add(
+            "415",
+            error_response("A content type this route does not read", error),
+        );
+        add(
+            "408",
+            error_response("The body stalled and was cut off", error),
+        );
+    }
+    if credential {
+        let retry_after = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .description(Some("Seconds to wait"))
+            .build();
+        let mut throttled = error_response(
+            "Too many requests from this address (or failed logins for this account)",
+            error,
+        );
+        if let RefOr::T(response) = &mut throttled {
+            response
+                .headers
+                .insert("Retry-After".to_owned(), retry_after);
+        }
+        add("429", throttled);
+    }
+    add(
+        "503",
+        error_response("The database is unreachable; try again later", error),
+    );
+}
+
+/// Every operation of a path item, with its method.
+pub(crate) fn operations_of(item: &mut PathItem) -> Vec<(Method, &mut Operation)> {
+    let PathItem {
+        get,
+        put,
+        post,
+        delete,
+        options,
+        head,
+        patch,
+        trace,
+        ..
+    } = item;
+    [
+        (Method::GET, get),
+        (Method::PUT, put),
+        (Method::POST, post),
+        (Method::DELETE, delete),
+        (Method::OPTIONS, options),
+        (Method::HEAD, head),
+        (Method::PATCH, patch),
+        (Method::TRACE, trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|operation| (method, operation)))
+    .collect()
+}

@@ -1,0 +1,124 @@
+//! The audit log, for admins.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sesame_kernel::audit::AuditEntry;
+use sesame_kernel::UserId;
+use utoipa::{IntoParams, ToSchema};
+
+use super::Authenticated;
+use crate::openapi::schemas as doc;
+use crate::query::{parse, query_map, PageParams};
+use crate::surfaces::{run, storage_failure, Drf};
+use crate::time::rfc3339;
+use crate::wire::{self, Expected, FieldIssue, Problem};
+use crate::{ApiError, AppState, Shape};
+
+/// The filters of the audit log.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditFilter {
+    /// Only the events of this user id.
+    #[serde(default, deserialize_with = "wire::optional_integer")]
+    user: Option<i64>,
+    /// Only events of this kind (`login_success`, `login_failure`, `logout`, ...).
+    kind: Option<String>,
+}
+
+impl AuditFilter {
+    /// The filters of a query string; blank values count as absent.
+    fn of(query: &HashMap<String, String>) -> Result<Self, FieldIssue> {
+        let given: Map<String, Value> = query
+            .iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        serde_path_to_error::deserialize(Value::Object(given)).map_err(|error| {
+            let field = error.path().to_string();
+            FieldIssue::new(&field, Problem::WrongType(Expected::Integer)).in_query()
+        })
+    }
+}
+
+/// A recorded security event.
+#[derive(Serialize, ToSchema)]
+#[schema(as = account_security::AuditEntry)]
+struct AuditRecord {
+    /// Increasing.
+    id: i64,
+    /// `login_success`, `login_failure`, `logout`, `refresh_reuse`, `password_change`, ...
+    kind: String,
+    #[schema(required = true)]
+    user_id: Option<i64>,
+    #[schema(required = true)]
+    ip: Option<String>,
+    #[schema(required = true)]
+    user_agent: Option<String>,
+    #[schema(format = DateTime)]
+    at: String,
+    /// A short detail (the login tried, only as a keyed digest `hmac:…` when it
+    /// names no account; the target of an admin change, ...).
+    #[schema(required = true)]
+    detail: Option<String>,
+}
+
+impl From<AuditEntry> for AuditRecord {
+    fn from(entry: AuditEntry) -> Self {
+        let event = entry.event;
+        AuditRecord {
+            id: entry.id,
+            kind: event.kind,
+            user_id: event.user_id.map(|user| user.0),
+            ip: event.ip,
+            user_agent: event.user_agent,
+            at: rfc3339(event.at),
+            detail: event.detail,
+        }
+    }
+}
+
+/// Admins only; paged, newest first, `user` and `kind` filters.
+#[utoipa::path(
+    params(doc::PageParams, AuditFilter),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of security events, newest first", body = [AuditRecord]),
+        (status = 400, description = "Bad `skip`, `limit` or `user`", body = doc::DrfFieldErrors),
+        (status = 403, description = "Not an admin", body = doc::DrfError),
+    )
+)]
+#[get("/auth/audit/")]
+pub(super) async fn audit_log(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.user.is_staff {
+        return Err(Drf::coded(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to perform this action.",
+            "permission_denied",
+        ));
+    }
+    let query = query_map(&request);
+    let page = parse::<PageParams>(&request).map(|params| params.page());
+    let (page, filter) = match (page, AuditFilter::of(&query)) {
+        (Ok(page), Ok(filter)) => (page, filter),
+        (page, filter) => {
+            let mut issues = page.err().unwrap_or_default();
+            issues.extend(filter.err());
+            return Err(Drf::invalid(&issues));
+        }
+    };
+    let AuditFilter { user, kind } = filter;
+    let log = state.audit.clone();
+    let entries = run::<Drf, _, _>(move || log.entries(user.map(UserId), kind.as_deref(), page))
+        .await?
+        .map_err(|e| storage_failure::<Drf>(&e))?;
+    let records: Vec<AuditRecord> = entries.into_iter().map(AuditRecord::from).collect();
+    Ok(HttpResponse::Ok().json(records))
+}

@@ -1,0 +1,111 @@
+//! The signed-in account: profile, sessions with an end button, sign out.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use sesame_kernel::{Actor, Timestamp};
+use sesame_tokens::{Session, TokensError};
+
+use crate::cookies::signed_in;
+use crate::csrf::Csrf;
+use crate::render::{message_page, page, redirect, Account, Message, SessionRow};
+use crate::sign_in::{sign_in_page, TokenOnly};
+use crate::{accept_form, blocking, client, Pages, PagesError};
+
+/// `GET /account/`: the account when signed in, else the sign-in form.
+pub(crate) async fn home(
+    request: HttpRequest,
+    pages: web::Data<Pages>,
+) -> Result<HttpResponse, PagesError> {
+    let Some(known) = signed_in(&request, &pages).await? else {
+        return Ok(sign_in_page(
+            &request,
+            &pages,
+            StatusCode::OK,
+            "",
+            Vec::new(),
+        ));
+    };
+    let sessions = pages.inner.sessions.clone();
+    let user_id = known.user.id;
+    let live = blocking(move || sessions.list_sessions(user_id))
+        .await?
+        .map_err(|e| PagesError::Unavailable(e.to_string()))?;
+    let user = &known.user;
+    let rows = live
+        .iter()
+        .map(|session| row(session, &known.session_id))
+        .collect();
+    let name = format!("{} {}", user.first_name, user.last_name)
+        .trim()
+        .to_owned();
+    let csrf = Csrf::of(&request, &pages);
+    let response = page(
+        StatusCode::OK,
+        &Account {
+            title: "Your account",
+            errors: Vec::new(),
+            csrf: csrf.token(),
+            username: &user.username,
+            email: user.email.as_deref().unwrap_or_default(),
+            name,
+            joined: date(user.date_joined),
+            sessions: rows,
+        },
+    );
+    Ok(csrf.attach(response, &pages))
+}
+
+/// `POST /account/sessions/{id}/end`
+pub(crate) async fn end_session(
+    request: HttpRequest,
+    pages: web::Data<Pages>,
+    id: web::Path<String>,
+    form: web::Form<TokenOnly>,
+) -> Result<HttpResponse, PagesError> {
+    accept_form(&request, &pages, &form.csrf)?;
+    let Some(known) = signed_in(&request, &pages).await? else {
+        return Ok(redirect("/account/sign-in"));
+    };
+    let sessions = pages.inner.sessions.clone();
+    let actor = Actor {
+        user: Some(known.user.id),
+        ..client::actor(&request, &pages.inner.settings)
+    };
+    let id = id.into_inner();
+    let user_id = known.user.id;
+    match blocking(move || sessions.end_session(user_id, &id, &actor)).await? {
+        Ok(()) => Ok(redirect("/account/")),
+        Err(TokensError::SessionNotFound) => Ok(message_page(
+            StatusCode::NOT_FOUND,
+            &Message {
+                title: "Session not found",
+                text: "That session has already ended.",
+                link: Some(("/account/", "Back to your account")),
+            },
+        )),
+        Err(e) => Err(PagesError::Unavailable(e.to_string())),
+    }
+}
+
+fn row(session: &Session, current: &str) -> SessionRow {
+    SessionRow {
+        id: session.id.clone(),
+        device: session
+            .client
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| "Unknown device".to_owned()),
+        ip: session
+            .client
+            .ip
+            .clone()
+            .unwrap_or_else(|| "an unknown address".to_owned()),
+        started: date(session.created_at),
+        last_used: date(session.last_used_at),
+        current: session.id == current,
+    }
+}
+
+fn date(at: Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

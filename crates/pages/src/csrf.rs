@@ -1,0 +1,147 @@
+//! CSRF tokens as a signed double-submit cookie, bound to the session: the
+//! browser holds a random value in an HttpOnly, SameSite=Strict cookie, and
+//! every form carries the HMAC, under the server's key, of that value and of
+//! the session cookie (none before signing in). A form from elsewhere has
+//! neither the cookies (SameSite) nor a token it could compute, and a pair
+//! planted from another browser does not fit the victim's session.
+
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sesame_kernel::secrets::random_token;
+use sha2::{Digest, Sha256};
+
+use crate::cookies::{self, CSRF, SESSION};
+use crate::{Pages, PagesError};
+
+/// Random bytes in the cookie's value (43 characters).
+const COOKIE_BYTES: usize = 32;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The key the tokens are signed with.
+pub(crate) struct CsrfKey([u8; 32]);
+
+impl CsrfKey {
+    /// A key of its own, derived from the pages' secret.
+    pub(crate) fn derive(secret: &[u8]) -> CsrfKey {
+        CsrfKey(
+            Sha256::new()
+                .chain_update(b"sesame pages csrf\0")
+                .chain_update(secret)
+                .finalize()
+                .into(),
+        )
+    }
+
+    fn mac(&self, cookie: &str, session: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(cookie.as_bytes());
+        mac.update(b"\0");
+        mac.update(session.as_bytes());
+        mac
+    }
+
+    /// The token a form carries for this cookie value and session cookie.
+    fn token(&self, cookie: &str, session: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(cookie, session).finalize().into_bytes())
+    }
+
+    /// Whether `token` was made for `cookie` and `session` (compared in constant time).
+    fn verify(&self, cookie: &str, session: &str, token: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .is_ok_and(|tag| self.mac(cookie, session).verify_slice(&tag).is_ok())
+    }
+}
+
+/// The CSRF cookie of this browser, or a new one to set.
+pub(crate) struct Csrf {
+    cookie: String,
+    fresh: bool,
+    token: String,
+}
+
+impl Csrf {
+    /// The browser's cookie if it sent a well-formed one, else a new value.
+    pub(crate) fn of(request: &HttpRequest, pages: &Pages) -> Csrf {
+        let sent = request
+            .cookie(CSRF)
+            .map(|c| c.value().to_owned())
+            .filter(|v| well_formed(v));
+        let (cookie, fresh) = match sent {
+            Some(value) => (value, false),
+            None => (random_token(COOKIE_BYTES), true),
+        };
+        let token = pages.inner.csrf.token(&cookie, &session_of(request));
+        Csrf {
+            cookie,
+            fresh,
+            token,
+        }
+    }
+
+    /// The token for the page's forms.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `response`, setting the cookie if it is new.
+    pub(crate) fn attach(&self, mut response: HttpResponse, pages: &Pages) -> HttpResponse {
+        if self.fresh {
+            let cookie = cookies::build(CSRF, self.cookie.clone(), &pages.inner.settings);
+            if let Err(e) = response.add_cookie(&cookie) {
+                tracing::error!(error = %e, "could not set the CSRF cookie");
+            }
+        }
+        response
+    }
+}
+
+/// Refuses a form whose token is not the HMAC of this browser's cookie.
+pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result<(), PagesError> {
+    let cookie = request.cookie(CSRF).ok_or(PagesError::Csrf)?;
+    let session = session_of(request);
+    if well_formed(cookie.value()) && pages.inner.csrf.verify(cookie.value(), &session, token) {
+        Ok(())
+    } else {
+        Err(PagesError::Csrf)
+    }
+}
+
+/// The session cookie the browser sent (empty before signing in).
+fn session_of(request: &HttpRequest) -> String {
+    request
+        .cookie(SESSION)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default()
+}
+
+fn well_formed(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_fits_its_cookie_session_and_key_only() {
+        let key = CsrfKey::derive(&[7; 32]);
+        let cookie = random_token(COOKIE_BYTES);
+        let token = key.token(&cookie, "session-a");
+        assert!(key.verify(&cookie, "session-a", &token));
+        assert!(!key.verify(&cookie, "session-b", &token));
+        assert!(!key.verify(&cookie, "", &token));
+        assert!(!key.verify(&random_token(COOKIE_BYTES), "session-a", &token));
+        assert!(!CsrfKey::derive(&[8; 32]).verify(&cookie, "session-a", &token));
+        assert!(!key.verify(&cookie, "session-a", ""));
+        assert!(!key.verify(&cookie, "session-a", "not base64!"));
+        assert!(well_formed(&cookie));
+        assert!(!well_formed("short"));
+    }
+}
