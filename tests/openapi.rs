@@ -44,6 +44,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/users/set_email/"),
     ("post", "/auth/users/set_email_confirm/"),
     ("get", "/auth/audit/"),
+    // passkeys (mounted with primary)
+    ("post", "/auth/passkeys/register/begin/"),
+    ("post", "/auth/passkeys/register/finish/"),
+    ("get", "/auth/passkeys/"),
+    ("delete", "/auth/passkeys/{id}/"),
+    ("post", "/auth/passkeys/login/begin/"),
+    ("post", "/auth/passkeys/login/finish/"),
     // events_messages
     ("post", "/register"),
     ("post", "/login"),

@@ -41,6 +41,8 @@ pub struct AppState {
     pub sessions: SessionService,
     /// Second-factor use-cases.
     pub mfa: sesame_tokens::MfaService,
+    /// Passkey use-cases.
+    pub passkeys: sesame_tokens::PasskeyService,
     /// Messaging use-cases.
     pub messaging: sesame_messaging::MessagingService,
     /// Open WebSockets.

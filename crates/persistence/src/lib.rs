@@ -14,6 +14,7 @@ mod identity_keys;
 mod import;
 mod messages;
 mod mfa;
+mod passkeys;
 mod purge;
 mod schema;
 mod sessions;

@@ -16,7 +16,8 @@ use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_pages::{Pages, PagesSettings};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
-    AuthCache, ChaChaCipher, LoginService, MfaService, SessionService, SigningKeys, TokenSettings,
+    AuthCache, ChaChaCipher, LoginService, MfaService, PasskeyPorts, PasskeyService,
+    PasskeySettings, SessionService, SigningKeys, TokenSettings,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
@@ -123,6 +124,7 @@ pub(crate) struct Services {
     pub(crate) events: EventService,
     pub(crate) messaging: MessagingService,
     pub(crate) mfa: MfaService,
+    pub(crate) passkeys: PasskeyService,
     pub(crate) hub: Arc<Hub>,
     /// Turns message events into frames for this instance's sockets.
     pub(crate) frames: Arc<dyn MessageNotifier>,
@@ -251,6 +253,8 @@ impl Services {
         } else {
             sessions
         };
+        let passkeys =
+            passkey_service(config, &database, &accounts, &sessions, mfa_key.as_bytes())?;
         Ok(Services {
             signing_keys,
             database,
@@ -259,6 +263,7 @@ impl Services {
             events,
             messaging,
             mfa,
+            passkeys,
             hub,
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
@@ -270,6 +275,39 @@ impl Services {
                 .into(),
         })
     }
+}
+
+/// Passkeys for the configured relying party. The key of the fake
+/// credential ids answered for unknown names comes from the MFA key, so
+/// that every instance answers alike.
+fn passkey_service(
+    config: &Config,
+    database: &Database,
+    accounts: &AccountService,
+    sessions: &SessionService,
+    mfa_key: &[u8],
+) -> Result<PasskeyService, StartError> {
+    let store = Arc::new(database.clone());
+    let mut fake_key = Sha256::new();
+    fake_key.update(b"sesame passkeys: fake credential ids\0");
+    fake_key.update(mfa_key);
+    let settings = PasskeySettings {
+        rp_id: config.webauthn.rp_id.clone(),
+        rp_name: config.webauthn.rp_name.clone(),
+        origin: config.webauthn.origin.clone(),
+        fake_credential_key: fake_key.finalize().to_vec(),
+    };
+    let ports = PasskeyPorts {
+        passkeys: store.clone(),
+        challenges: store.clone(),
+        users: store.clone(),
+        accounts: accounts.clone(),
+        sessions: sessions.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let passkeys = PasskeyService::new(&settings, ports)
+        .map_err(|e| StartError::Setting(format!("webauthn: {e}")))?;
+    Ok(passkeys.with_audit(store))
 }
 
 /// The running HTTP service.
@@ -342,6 +380,7 @@ impl Application {
             events: services.events,
             messaging: services.messaging,
             mfa: services.mfa,
+            passkeys: services.passkeys,
             hub: services.hub,
             limits,
             settings,

@@ -36,6 +36,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     /// Removal of expired and used rows.
     pub purge: PurgeConfig,
+    /// Passkeys: the WebAuthn relying party.
+    pub webauthn: WebauthnConfig,
 }
 
 /// The longest timeout, interval or retention a setting may ask for.
@@ -58,6 +60,28 @@ impl Default for PurgeConfig {
         PurgeConfig {
             interval_seconds: 300,
             retention_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[webauthn]`: the relying party passkeys are registered for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebauthnConfig {
+    /// The relying party id: the site's domain (the origin's host or a parent of it).
+    pub rp_id: String,
+    /// The name an authenticator shows.
+    pub rp_name: String,
+    /// The origin browsers report (`https://id.example.com`); others are refused.
+    pub origin: String,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        WebauthnConfig {
+            rp_id: "localhost".to_owned(),
+            rp_name: "Sesame".to_owned(),
+            origin: "http://localhost:8080".to_owned(),
         }
     }
 }
@@ -299,6 +323,7 @@ impl Default for Config {
             log: LogConfig::default(),
             mfa: MfaConfig::default(),
             purge: PurgeConfig::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }
@@ -726,6 +751,27 @@ mod tests {
             shipped.http.max_avatar_bytes,
             defaults.http.max_avatar_bytes
         );
+    }
+
+    #[test]
+    fn shipped_webauthn_keys_are_the_defaults_of_api_md() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let shipped: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.join("default.toml")))
+            .extract()
+            .unwrap();
+        for webauthn in [shipped.webauthn, Config::default().webauthn] {
+            assert_eq!(webauthn.rp_id, "localhost");
+            assert_eq!(webauthn.rp_name, "Sesame");
+            assert_eq!(webauthn.origin, "http://localhost:8080");
+        }
+        let set: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("webauthn.rp_id", "id.example.com"))
+            .merge(("webauthn.origin", "https://id.example.com"))
+            .extract()
+            .unwrap();
+        assert_eq!(set.webauthn.rp_id, "id.example.com");
+        assert_eq!(set.webauthn.origin, "https://id.example.com");
     }
 
     #[test]

@@ -2,18 +2,22 @@
 //! domain crate tests its rules without a database, HTTP, or sleeping.
 
 mod audit;
+mod browser;
 mod clock;
 mod events;
 mod messages;
 mod mfa;
+mod passkeys;
 pub mod smtp;
 mod store;
 mod throttle;
 
 pub use audit::InMemoryAudit;
+pub use browser::SoftBrowser;
 pub use clock::FakeClock;
 pub use events::InMemoryEvents;
 pub use messages::{InMemoryMessages, RecordingNotifier};
 pub use mfa::InMemoryMfa;
+pub use passkeys::InMemoryPasskeys;
 pub use store::{InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};
 pub use throttle::CountingThrottle;

@@ -50,6 +50,25 @@ pub enum TokensError {
     /// Signing a token failed.
     #[error("could not sign token: {0}")]
     Signing(String),
+    /// A passkey response was refused: malformed, answering no pending
+    /// ceremony of the caller's (unknown, lapsed or already used), from
+    /// another origin or for another relying party, or failing webauthn-rs's
+    /// checks. Says why, for the client's developer.
+    #[error("the passkey response was refused: {0}")]
+    PasskeyRejected(String),
+    /// This authenticator's credential is already registered.
+    #[error("this passkey is already registered")]
+    PasskeyExists,
+    /// The caller has no passkey with this id.
+    #[error("passkey not found")]
+    PasskeyNotFound,
+    /// A passkey name is too long or holds control characters.
+    #[error("a passkey name has at most 64 characters, none of them control characters")]
+    PasskeyNameInvalid,
+    /// The relying party settings are unusable, or webauthn-rs could not
+    /// make a challenge.
+    #[error("passkeys: {0}")]
+    PasskeySetup(String),
     /// An account operation failed.
     #[error(transparent)]
     Users(#[from] UsersError),

@@ -12,8 +12,10 @@
 //!
 //! - **Services**: [`LoginService`] (the one login every route shares:
 //!   lockout, password, second factor, session, audit), [`SessionService`] (open a session, authenticate a bearer
-//!   token, refresh, log out, list and end sessions) and [`MfaService`]
-//!   (set up, confirm and check TOTP codes and recovery codes).
+//!   token, refresh, log out, list and end sessions), [`MfaService`]
+//!   (set up, confirm and check TOTP codes and recovery codes), and
+//!   [`PasskeyService`] (WebAuthn passkeys on webauthn-rs: register, list,
+//!   remove, log in).
 //! - **Value types**: [`Session`], [`SessionKind`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
 //!   [`JwtKeys`] (the keys that sign and verify; from one HS256 secret of at
@@ -24,7 +26,9 @@
 //!   halves sealed by a [`SecretCipher`]; it rotates and retires keys and
 //!   serves the public ones as a JWK Set ([`JwtKeys::jwks`]). Every JWT
 //!   names its key in `kid`.
-//! - **Ports** to implement: [`LoginThrottle`] (failed-login counts and
+//! - **Ports** to implement: [`PasskeyRepository`] and [`ChallengeStore`]
+//!   (passkeys, and their ceremonies between two requests);
+//!   [`LoginThrottle`] (failed-login counts and
 //!   locks, keyed by [`LoginKey`]), [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
 //!   compare-and-swap), the `sesame-users` [`UserRepository`](sesame_users::UserRepository)
@@ -302,6 +306,7 @@ mod jwt;
 mod keys;
 mod login;
 mod mfa;
+mod passkeys;
 mod ports;
 mod service;
 mod session;
@@ -320,6 +325,11 @@ pub use login::{
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
     RECOVERY_CODES,
+};
+pub use passkeys::{
+    Ceremony, CeremonyKind, ChallengeStore, PasskeyPorts, PasskeyRepository, PasskeyService,
+    PasskeySettings, StoredPasskey, CEREMONY_LIFETIME, DEFAULT_PASSKEY_NAME,
+    MAX_PASSKEY_NAME_CHARS,
 };
 pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings};

@@ -19,6 +19,7 @@ mod login;
 mod messages;
 mod opaque;
 mod ops;
+mod passkeys;
 mod primary;
 mod token_form;
 
@@ -42,7 +43,7 @@ pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
         // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
-        Surface::Primary => vec![account_security::part(), primary::part()],
+        Surface::Primary => vec![account_security::part(), passkeys::part(), primary::part()],
         Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
         Surface::TokenForm => vec![token_form::part()],
         Surface::Opaque => vec![opaque::part()],

@@ -241,7 +241,7 @@ impl Validate for JwtCreate {
 /// An access token and a refresh token.
 #[derive(Serialize, ToSchema)]
 #[schema(as = primary::JwtPair)]
-struct JwtPair {
+pub(super) struct JwtPair {
     /// Access JWT.
     access: String,
     /// Refresh JWT; single use, rotated on every refresh.

@@ -1,0 +1,300 @@
+//! Passkeys (API.md "Passkeys"), in the primary surface's shapes: register
+//! and list your passkeys, remove one with your password, and log in with
+//! one, with or without a username. Options and responses are WebAuthn
+//! Level 3 JSON, passed between the browser and [`sesame_tokens::PasskeyService`].
+
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sesame_tokens::{LoggedIn, NewSession, SessionKind, StoredPasskey, TokensError};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::login::{actor_of, client_actor};
+use super::primary::{users_error, JwtPair};
+use super::{run, storage_failure, Drf};
+use crate::auth::Authed;
+use crate::client::client_info;
+use crate::declare::Part;
+use crate::openapi::schemas as doc;
+use crate::time::rfc3339;
+use crate::wire::{Body, FieldIssue};
+use crate::{ApiError, AppState, Bearer, Shape};
+
+/// The routes of this surface; matched before primary's `/auth/users/{id}/`
+/// like account_security's, though no path of theirs overlaps.
+pub(super) fn part() -> Part {
+    Part::new::<Drf>("passkeys")
+        .credential(register_begin)
+        .credential(register_finish)
+        .route(list_passkeys)
+        .route(remove_passkey)
+        .credential(login_begin)
+        .credential(login_finish)
+}
+
+/// A passkey as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = passkeys::Passkey)]
+struct Passkey {
+    id: String,
+    /// What the owner named it, or `Passkey`.
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// When it last logged in.
+    #[schema(format = DateTime, required = true)]
+    last_used_at: Option<String>,
+}
+
+impl From<&StoredPasskey> for Passkey {
+    fn from(passkey: &StoredPasskey) -> Self {
+        Passkey {
+            id: passkey.id.clone(),
+            name: passkey.name.clone(),
+            created_at: rfc3339(passkey.created_at),
+            last_used_at: passkey.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// WebAuthn options, as `PublicKeyCredential.parseCreationOptionsFromJSON`
+/// or `parseRequestOptionsFromJSON` read them (binary members unpadded base64url).
+#[derive(Serialize, ToSchema)]
+#[schema(as = passkeys::PasskeyOptions)]
+struct PasskeyOptions {
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    public_key: Value,
+}
+
+impl From<Value> for PasskeyOptions {
+    /// The service's `{"publicKey": ...}`.
+    fn from(mut options: Value) -> Self {
+        PasskeyOptions {
+            public_key: options
+                .get_mut("publicKey")
+                .map(Value::take)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The browser's `credential.toJSON()` after `navigator.credentials.create()`.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyRegistration)]
+struct PasskeyRegistration {
+    /// A `PublicKeyCredential` with an `AuthenticatorAttestationResponse`.
+    #[schema(value_type = Object)]
+    credential: Value,
+    /// A name to recognise it by (at most 64 characters); default `Passkey`.
+    name: Option<String>,
+}
+
+/// Who is logging in; without it, a discoverable passkey names its user.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyLoginBegin)]
+struct PasskeyLoginBegin {
+    username: Option<String>,
+}
+
+/// The browser's `credential.toJSON()` after `navigator.credentials.get()`.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyLogin)]
+struct PasskeyLogin {
+    /// A `PublicKeyCredential` with an `AuthenticatorAssertionResponse`.
+    #[schema(value_type = Object)]
+    credential: Value,
+}
+
+/// The caller's current password.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyRemoval)]
+struct PasskeyRemoval {
+    current_password: String,
+}
+
+fn no_active_account() -> ApiError {
+    Drf::coded(
+        StatusCode::UNAUTHORIZED,
+        "No active account found with the given credentials",
+        "no_active_account",
+    )
+}
+
+fn passkey_error(error: TokensError) -> ApiError {
+    let field = |field: &str, code: &'static str, message: String| {
+        Drf::invalid(&[FieldIssue::invalid(field, code, message)])
+    };
+    match error {
+        TokensError::PasskeyRejected(reason) => field(
+            "credential",
+            "rejected",
+            format!("The passkey response was refused: {reason}."),
+        ),
+        TokensError::PasskeyExists => field(
+            "credential",
+            "exists",
+            "This passkey is already registered.".to_owned(),
+        ),
+        TokensError::PasskeyNameInvalid => field(
+            "name",
+            "invalid",
+            "Ensure this field has no more than 64 characters and no control characters."
+                .to_owned(),
+        ),
+        TokensError::PasskeyNotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
+        TokensError::LoginRefused => no_active_account(),
+        TokensError::Users(e) => users_error(e),
+        other => storage_failure::<Drf>(&other),
+    }
+}
+
+/// Begin registering a passkey: creation options for `navigator.credentials.create()`.
+#[utoipa::path(
+    security(("bearer" = [])),
+    responses((status = 200, description = "Creation options, valid for 5 minutes", body = PasskeyOptions))
+)]
+#[post("/auth/passkeys/register/begin/")]
+async fn register_begin(
+    state: web::Data<AppState>,
+    caller: Bearer<Drf>,
+) -> Result<HttpResponse, ApiError> {
+    let passkeys = state.passkeys.clone();
+    let options = run::<Drf, _, _>(move || passkeys.begin_registration(&caller.user))
+        .await?
+        .map_err(passkey_error)?;
+    Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
+}
+
+/// Finish registering a passkey with the browser's response.
+#[utoipa::path(
+    request_body = PasskeyRegistration,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The passkey", body = Passkey),
+        (status = 400, description = "A bad, replayed or lapsed response, another origin or relying party id, a passkey already registered, or bad fields", body = doc::DrfBadRequest),
+    )
+)]
+#[post("/auth/passkeys/register/finish/")]
+async fn register_finish(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    Authed(caller, body): Authed<Drf, Body<PasskeyRegistration, Drf>>,
+) -> Result<HttpResponse, ApiError> {
+    let PasskeyRegistration { credential, name } = body.into_inner();
+    let actor = actor_of(&request, &state, caller.user.id);
+    let passkeys = state.passkeys.clone();
+    let passkey = run::<Drf, _, _>(move || {
+        passkeys.finish_registration(&caller.user, &credential, name.as_deref(), &actor)
+    })
+    .await?
+    .map_err(passkey_error)?;
+    Ok(HttpResponse::Created().json(Passkey::from(&passkey)))
+}
+
+/// The caller's passkeys, oldest first.
+#[utoipa::path(
+    security(("bearer" = [])),
+    responses((status = 200, description = "The passkeys", body = [Passkey]))
+)]
+#[get("/auth/passkeys/")]
+async fn list_passkeys(
+    state: web::Data<AppState>,
+    caller: Bearer<Drf>,
+) -> Result<HttpResponse, ApiError> {
+    let passkeys = state.passkeys.clone();
+    let list = run::<Drf, _, _>(move || passkeys.list(caller.user.id))
+        .await?
+        .map_err(passkey_error)?;
+    Ok(HttpResponse::Ok().json(list.iter().map(Passkey::from).collect::<Vec<_>>()))
+}
+
+/// Remove one of the caller's passkeys; needs the current password.
+#[utoipa::path(
+    params(("id" = String, Path, description = "A passkey id")),
+    request_body = PasskeyRemoval,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+        (status = 404, description = "Not one of the caller's passkeys", body = doc::DrfError),
+    )
+)]
+#[delete("/auth/passkeys/{id}/")]
+async fn remove_passkey(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    Authed(caller, body): Authed<Drf, Body<PasskeyRemoval, Drf>>,
+) -> Result<HttpResponse, ApiError> {
+    let PasskeyRemoval { current_password } = body.into_inner();
+    let id = id.into_inner();
+    let actor = actor_of(&request, &state, caller.user.id);
+    let passkeys = state.passkeys.clone();
+    run::<Drf, _, _>(move || passkeys.remove(&caller.user, &id, &current_password, &actor))
+        .await?
+        .map_err(passkey_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Begin a passkey login: request options for `navigator.credentials.get()`.
+#[utoipa::path(
+    request_body = PasskeyLoginBegin,
+    responses(
+        (status = 200, description = "Request options, valid for 5 minutes (the same shape for a name that names no account)", body = PasskeyOptions),
+        (status = 400, description = "Bad fields", body = doc::DrfBadRequest),
+    )
+)]
+#[post("/auth/passkeys/login/begin/")]
+async fn login_begin(
+    state: web::Data<AppState>,
+    body: Body<PasskeyLoginBegin, Drf>,
+) -> Result<HttpResponse, ApiError> {
+    let username = body
+        .into_inner()
+        .username
+        .filter(|name| !name.trim().is_empty());
+    let passkeys = state.passkeys.clone();
+    let options = run::<Drf, _, _>(move || passkeys.begin_login(username.as_deref()))
+        .await?
+        .map_err(passkey_error)?;
+    Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
+}
+
+/// Log in with a passkey: a JWT pair, as `/auth/jwt/create/` gives.
+#[utoipa::path(
+    request_body = PasskeyLogin,
+    responses(
+        (status = 200, description = "Logged in", body = JwtPair),
+        (status = 400, description = "Not an authentication response, or bad fields", body = doc::DrfBadRequest),
+        (status = 401, description = "`no_active_account`: a bad, replayed or lapsed response, an unknown passkey, or an inactive account", body = doc::DrfError),
+    )
+)]
+#[post("/auth/passkeys/login/finish/")]
+async fn login_finish(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Body<PasskeyLogin, Drf>,
+) -> Result<HttpResponse, ApiError> {
+    let PasskeyLogin { credential } = body.into_inner();
+    let actor = client_actor(client_info(&request, &state.settings));
+    let passkeys = state.passkeys.clone();
+    let logged_in =
+        run::<Drf, _, _>(move || passkeys.finish_login(&credential, &actor, SessionKind::Jwt))
+            .await?
+            .map_err(|e| {
+                if matches!(e, TokensError::LoginRefused) {
+                    state.metrics.login_failed();
+                }
+                passkey_error(e)
+            })?;
+    match logged_in {
+        LoggedIn {
+            session: NewSession::Jwt(pair),
+            ..
+        } => Ok(HttpResponse::Ok().json(JwtPair::from(pair))),
+        LoggedIn { .. } => Err(Drf::unavailable()),
+    }
+}
