@@ -80,7 +80,8 @@ impl<S: Shape> FromRequest for Bearer<S> {
     type Error = ApiError;
     /// Ready at once when the answer is known from memory (most requests):
     /// no allocation of a future, no copy of the token.
-    type Future = Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(token) = bearer(request) else {
