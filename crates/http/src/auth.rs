@@ -3,7 +3,7 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{ready, Either, LocalBoxFuture, Ready};
 use sesame_tokens::TokensError;
 use sesame_users::User;
 
@@ -25,6 +25,10 @@ pub struct Bearer<S> {
 
 /// The token of an `Authorization: Bearer` header, if there is one.
 pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
+    bearer(request).map(str::to_owned)
+}
+
+fn bearer(request: &HttpRequest) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?
@@ -32,7 +36,7 @@ pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
         .ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Checks a token as every protected route does.
@@ -49,6 +53,14 @@ pub(crate) async fn authenticate<S: Shape>(
             shape: PhantomData,
         });
     }
+    authenticate_stored(state, token).await
+}
+
+/// Checks a token against storage, on the blocking pool.
+async fn authenticate_stored<S: Shape>(
+    state: &web::Data<AppState>,
+    token: String,
+) -> Result<Bearer<S>, ApiError> {
     let sessions = state.sessions.clone();
     match blocking(move || sessions.authenticate(&token)).await {
         Some(Ok(authenticated)) => Ok(Bearer {
@@ -67,16 +79,29 @@ pub(crate) async fn authenticate<S: Shape>(
 
 impl<S: Shape> FromRequest for Bearer<S> {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    /// Ready at once when the answer is known from memory (most requests):
+    /// no allocation of a future, no copy of the token.
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(request);
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let token = token.ok_or_else(|| S::unauthorized(AuthFailure::Missing))?;
-            let state = state.ok_or_else(S::unavailable)?;
-            authenticate(&state, token).await
-        })
+        let Some(token) = bearer(request) else {
+            return Either::Left(ready(Err(S::unauthorized(AuthFailure::Missing))));
+        };
+        let Some(state) = request.app_data::<web::Data<AppState>>() else {
+            return Either::Left(ready(Err(S::unavailable())));
+        };
+        if let Some(known) = state.sessions.authenticate_cached(token) {
+            return Either::Left(ready(Ok(Bearer {
+                user: known.user,
+                session_id: known.session_id,
+                shape: PhantomData,
+            })));
+        }
+        let (state, token) = (state.clone(), token.to_owned());
+        Either::Right(Box::pin(
+            async move { authenticate_stored(&state, token).await },
+        ))
     }
 }
 

@@ -11,7 +11,11 @@
 //! the unreadable-body error, 408, 413 and 415 on routes with a body, 429 with
 //! `Retry-After` on rate-limited credential routes, 503 when storage is down.
 
+use std::sync::Mutex;
+
+use actix_web::http::header::ContentType;
 use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
@@ -27,7 +31,7 @@ use crate::error_schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
     OpaqueError,
 };
-use crate::HttpSettings;
+use crate::{HttpSettings, Surface};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -100,11 +104,46 @@ pub fn document(settings: &HttpSettings) -> Document {
 
 /// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
 pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    let ui = SwaggerUi::new("/docs/{_:.*}")
-        .url("/openapi.json", document(settings))
+    let json = served_document(settings);
+    // In a scope, so that the requests of every route mounted after it test
+    // a prefix rather than run the `{_:.*}` regex.
+    let ui = SwaggerUi::new("/{_:.*}")
         // No call to swagger.io's online validator: nothing leaves the machine.
-        .config(Config::default().validator_url("none"));
-    config.route("/docs", web::get().to(docs_page)).service(ui);
+        .config(Config::new(["/openapi.json"]).validator_url("none"));
+    config
+        .route(
+            "/openapi.json",
+            web::get().to(move || {
+                let json = json.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type(ContentType::json())
+                        .body(json)
+                }
+            }),
+        )
+        .route("/docs", web::get().to(docs_page))
+        .service(web::scope("/docs").service(ui));
+}
+
+/// The document as `GET /openapi.json` serves it, made once per set of
+/// surfaces and shared: every worker mounts the routes, and each kept a
+/// document of its own (megabytes) before.
+fn served_document(settings: &HttpSettings) -> Bytes {
+    static MADE: Mutex<Vec<(Vec<Surface>, Bytes)>> = Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, json)) = made.iter().find(|(s, _)| *s == settings.surfaces) {
+        return json.clone();
+    }
+    let json = match serde_json::to_vec(&document(settings)) {
+        Ok(json) => Bytes::from(json),
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenAPI document cannot be serialised");
+            Bytes::new()
+        }
+    };
+    made.push((settings.surfaces.clone(), json.clone()));
+    json
 }
 
 /// Swagger UI's page with its assets at absolute paths, so that `/docs`

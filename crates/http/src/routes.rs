@@ -71,8 +71,11 @@ impl Routes {
 
     /// Whether `method` on `path` is a declared credential route.
     pub(crate) fn is_credential(&self, method: &Method, path: &str) -> bool {
-        self.matching(path)
-            .any(|entry| entry.credential && entry.methods.contains(method))
+        // Asked on every request: the pattern, a regex for most paths, is
+        // matched only against the few entries that could answer yes.
+        self.entries.iter().any(|entry| {
+            entry.credential && entry.methods.contains(method) && entry.pattern.is_match(path)
+        })
     }
 
     /// The words of the surface serving `path` (FastAPI's for a path no

@@ -1,4 +1,5 @@
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -392,9 +393,14 @@ impl Application {
         });
         let hsts_seconds = config.http.hsts_seconds;
         let cors_origins = config.http.cors_allowed_origins.clone();
+        let workers = match config.http.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let apps_built = Arc::new(AtomicUsize::new(0));
         let app = move || {
             let settings = state.settings.clone();
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
                 .app_data(routes.clone())
                 .app_data(body_timeout.clone())
@@ -408,21 +414,23 @@ impl Application {
                 .wrap(middleware::from_fn(access_log))
                 .configure(|config| sesame_http::configure(config, &settings))
                 .configure(|config| sesame_pages::configure(config, pages.clone()))
-                .default_service(web::to(sesame_http::surfaces::not_found))
+                .default_service(web::to(sesame_http::surfaces::not_found));
+            if apps_built.fetch_add(1, Ordering::AcqRel) + 1 == workers {
+                release_startup_memory();
+            }
+            app
         };
         // Signals are handled by `run_until_stopped`, which closes the
         // WebSockets (1001) before the graceful stop.
-        let mut server = HttpServer::new(app)
+        let server = HttpServer::new(app)
             .disable_signals()
             .shutdown_timeout(10)
             .client_request_timeout(std::time::Duration::from_secs(5))
             // How long a connection lingers after its last answer (a
             // WebSocket's close frame) reading what the client still sends.
             .client_disconnect_timeout(std::time::Duration::from_secs(2))
-            .h1_allow_half_closed(true);
-        if config.http.workers > 0 {
-            server = server.workers(config.http.workers);
-        }
+            .h1_allow_half_closed(true)
+            .workers(workers);
         let server = server.listen(listener).map_err(bind_error)?.run();
         tracing::info!(
             address = %format!("http://{}:{port}", host_of(&config.http.bind)),
@@ -502,6 +510,18 @@ fn pages(
         settings,
     )
     .map_err(|e| StartError::Setting(e.to_string()))
+}
+
+/// Gives the allocator's free memory back to the system once every worker
+/// has mounted its routes: the start leaves megabytes of freed blocks
+/// (configuration, the OpenAPI document, the routes' patterns) in the
+/// threads' arenas, where an idle server would keep them.
+fn release_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and trims glibc's own arenas, under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (never, if signals cannot be watched).

@@ -28,13 +28,14 @@ pub struct AuthCache {
 #[derive(Default)]
 struct State {
     generation: u64,
-    by_session: HashMap<String, Entry>,
+    by_session: HashMap<String, Arc<Entry>>,
     session_by_token_hash: HashMap<String, String>,
     sessions_by_user: HashMap<UserId, Vec<String>>,
 }
 
-/// A session and its account as storage last gave them.
-#[derive(Clone)]
+/// A session and its account as storage last gave them, shared with the
+/// requests answered from it (never changed in place: a change replaces or
+/// drops it).
 pub(crate) struct Entry {
     pub(crate) session: Session,
     pub(crate) user: User,
@@ -83,7 +84,7 @@ impl AuthCache {
     }
 
     /// The entry of session `id`, if it is younger than the lifetime.
-    pub(crate) fn by_session(&self, id: &str, now: Timestamp) -> Option<Entry> {
+    pub(crate) fn by_session(&self, id: &str, now: Timestamp) -> Option<Arc<Entry>> {
         self.forget_outside_changes();
         let state = self.state();
         let entry = state.by_session.get(id)?;
@@ -92,7 +93,7 @@ impl AuthCache {
 
     /// The entry of the opaque token whose hash is `token_hash`, if it is
     /// younger than the lifetime.
-    pub(crate) fn by_token_hash(&self, token_hash: &str, now: Timestamp) -> Option<Entry> {
+    pub(crate) fn by_token_hash(&self, token_hash: &str, now: Timestamp) -> Option<Arc<Entry>> {
         self.forget_outside_changes();
         let state = self.state();
         let id = state.session_by_token_hash.get(token_hash)?;
@@ -140,11 +141,11 @@ impl AuthCache {
         }
         state.by_session.insert(
             session.id.clone(),
-            Entry {
+            Arc::new(Entry {
                 session,
                 user,
                 stored_at: now,
-            },
+            }),
         );
     }
 

@@ -110,7 +110,7 @@ impl JwtKeys {
     /// # Errors
     /// [`TokensError::InvalidToken`] for anything malformed, badly signed,
     /// signed by an unknown or retired key, or from another issuer.
-    pub(crate) fn decode(&self, token: &str) -> Result<Claims, TokensError> {
+    pub(crate) fn decode(&self, token: &str) -> Result<Arc<Claims>, TokensError> {
         let ring = self.current();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(claims) = ring.remembered(&digest) {
@@ -129,7 +129,8 @@ impl JwtKeys {
         {
             return Err(TokensError::InvalidToken);
         }
-        ring.remember(digest, &claims);
+        let claims = Arc::new(claims);
+        ring.remember(digest, claims.clone());
         Ok(claims)
     }
 }

@@ -190,7 +190,7 @@ pub(crate) struct KeyRing {
     /// Tokens this ring verified, by digest: an ES256 or RS256 signature
     /// costs far more to check than a request should. A new ring (after any
     /// change to the set) starts empty, so a retirement holds at once.
-    pub(crate) verified: Mutex<HashMap<[u8; 32], Claims>>,
+    pub(crate) verified: Mutex<HashMap<[u8; 32], Arc<Claims>>>,
 }
 
 /// How many verified tokens a ring remembers before it forgets them all.
@@ -198,7 +198,7 @@ const VERIFIED_CAPACITY: usize = 10_000;
 
 impl KeyRing {
     /// The claims of `token` if this ring verified it before.
-    pub(crate) fn remembered(&self, digest: &[u8; 32]) -> Option<Claims> {
+    pub(crate) fn remembered(&self, digest: &[u8; 32]) -> Option<Arc<Claims>> {
         self.verified
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -207,12 +207,12 @@ impl KeyRing {
     }
 
     /// Remembers that `token` verified with these claims.
-    pub(crate) fn remember(&self, digest: [u8; 32], claims: &Claims) {
+    pub(crate) fn remember(&self, digest: [u8; 32], claims: Arc<Claims>) {
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.len() >= VERIFIED_CAPACITY {
             verified.clear();
         }
-        verified.insert(digest, claims.clone());
+        verified.insert(digest, claims);
     }
 }
 

@@ -294,9 +294,9 @@ impl SessionService {
         let usable = check_live(&entry.session, now).is_ok()
             && entry.user.is_active
             && !self.use_due(&entry.session, now);
-        usable.then_some(Authenticated {
-            user: entry.user,
-            session_id: entry.session.id,
+        usable.then(|| Authenticated {
+            user: entry.user.clone(),
+            session_id: entry.session.id.clone(),
         })
     }
 
@@ -505,7 +505,7 @@ impl SessionService {
         token: &str,
         expected: TokenType,
         now: Timestamp,
-    ) -> Result<Claims, TokensError> {
+    ) -> Result<Arc<Claims>, TokensError> {
         let claims = self.keys.decode(token)?;
         if claims.typ != expected {
             return Err(TokensError::InvalidToken);
