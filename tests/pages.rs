@@ -96,7 +96,9 @@ impl<'a> Browser<'a> {
         if let Some(csrf) = csrf {
             headers.push(("X-CSRF-Token", csrf));
         }
-        let reply = self.app.request_with_headers("POST", path, &headers, Body::Json(body));
+        let reply = self
+            .app
+            .request_with_headers("POST", path, &headers, Body::Json(body));
         self.keep_cookies(&reply);
         reply
     }
