@@ -10,7 +10,8 @@
 //! `Content-Security-Policy: default-src 'self'`; every form a CSRF token
 //! (a signed double-submit cookie); a person signed in holds the pages' own
 //! HttpOnly, SameSite=Strict cookie with the opaque token of a real session,
-//! opened by the domain's [`LoginService`] like any other login.
+//! opened by the domain's [`LoginService`] (or [`PasskeyService`]) like any
+//! other login.
 #![deny(missing_docs)]
 
 mod account;
