@@ -11,8 +11,6 @@
 //! the unreadable-body error, 408, 413 and 415 on routes with a body, 429 with
 //! `Retry-After` on rate-limited credential routes, 503 when storage is down.
 
-pub(crate) mod schemas;
-
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::content::ContentBuilder;
@@ -25,11 +23,11 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::declare::{operations_of, BEARER};
-use crate::HttpSettings;
-use schemas::{
+use crate::error_schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
     OpaqueError,
 };
+use crate::HttpSettings;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,7 +1,7 @@
 use actix_web::http::{Method, StatusCode};
 
 use crate::body::BodyError;
-use crate::wire::FieldIssue;
+use crate::issue::FieldIssue;
 use crate::ApiError;
 
 /// How the operations of one part of the OpenAPI document word their errors.

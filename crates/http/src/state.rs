@@ -1,8 +1,6 @@
 use sesame_tokens::SessionService;
 use sesame_users::AccountService;
 
-use crate::Surface;
-
 /// HTTP behaviour that comes from configuration.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -65,4 +63,46 @@ pub struct AppState {
     pub pool_usage: std::sync::Arc<dyn Fn() -> (u32, u32) + Send + Sync>,
     /// Whether the database answers (for `/readyz`).
     pub readiness: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// A client contract Sesame serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// Accounts and JWT, djoser layout (seed 004).
+    Primary,
+    /// Events, messages and their auth routes, FastAPI style (seed 001).
+    EventsMessages,
+    /// OAuth2 password form (seed 000).
+    TokenForm,
+    /// Opaque sliding tokens (seed 002).
+    Opaque,
+    /// Access JWT plus refresh cookie (seed 003).
+    CookieRefresh,
+}
+
+impl Surface {
+    /// Every surface, in the order the API document lists them.
+    pub const ALL: [Surface; 5] = [
+        Surface::Primary,
+        Surface::EventsMessages,
+        Surface::TokenForm,
+        Surface::Opaque,
+        Surface::CookieRefresh,
+    ];
+
+    /// The name used in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Primary => "primary",
+            Surface::EventsMessages => "events_messages",
+            Surface::TokenForm => "token_form",
+            Surface::Opaque => "opaque",
+            Surface::CookieRefresh => "cookie_refresh",
+        }
+    }
+
+    /// The surface with this configuration name.
+    pub fn from_name(name: &str) -> Option<Surface> {
+        Self::ALL.into_iter().find(|s| s.name() == name.trim())
+    }
 }

@@ -12,7 +12,7 @@ use super::login::actor_of;
 use super::primary::users_error;
 use super::{run, storage_failure, Drf};
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::time::rfc3339;
 use crate::wire::FieldIssue;
 use crate::{ApiError, AppState, Bearer, Shape};

@@ -17,7 +17,7 @@ use super::login::log_in;
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Shape};
 pub use words::MessageShape;

@@ -15,7 +15,7 @@ use super::events_messages::{call, path_integer};
 use super::FastApi;
 use super::{page_of, storage_failure};
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::query::query_map;
 use crate::shape::Shape;
 use crate::wire::{self, Body, FieldIssue};

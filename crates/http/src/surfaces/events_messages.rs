@@ -18,7 +18,7 @@ use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Body, Expected, FieldIssue, Location, Problem};
 use crate::{ApiError, AppState, Bearer};

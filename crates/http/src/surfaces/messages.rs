@@ -16,7 +16,7 @@ use validator::Validate;
 use super::events_messages::{call, FastApi};
 use super::{page_of, storage_failure};
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::shape::Shape;
 use crate::time::rfc3339;
 use crate::wire::{self, Body, FieldIssue};

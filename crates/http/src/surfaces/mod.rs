@@ -23,53 +23,12 @@ mod passkeys;
 mod primary;
 mod token_form;
 
+pub use crate::state::Surface;
 pub use cookie_refresh::MessageShape;
 pub use events_messages::FastApi;
 pub use messages::MessageFrames;
 pub use opaque::Opaque;
 pub use primary::Drf;
-
-/// A client contract Sesame serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Surface {
-    /// Accounts and JWT, djoser layout (seed 004).
-    Primary,
-    /// Events, messages and their auth routes, FastAPI style (seed 001).
-    EventsMessages,
-    /// OAuth2 password form (seed 000).
-    TokenForm,
-    /// Opaque sliding tokens (seed 002).
-    Opaque,
-    /// Access JWT plus refresh cookie (seed 003).
-    CookieRefresh,
-}
-
-impl Surface {
-    /// Every surface, in the order the API document lists them.
-    pub const ALL: [Surface; 5] = [
-        Surface::Primary,
-        Surface::EventsMessages,
-        Surface::TokenForm,
-        Surface::Opaque,
-        Surface::CookieRefresh,
-    ];
-
-    /// The name used in configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Surface::Primary => "primary",
-            Surface::EventsMessages => "events_messages",
-            Surface::TokenForm => "token_form",
-            Surface::Opaque => "opaque",
-            Surface::CookieRefresh => "cookie_refresh",
-        }
-    }
-
-    /// The surface with this configuration name.
-    pub fn from_name(name: &str) -> Option<Surface> {
-        Self::ALL.into_iter().find(|s| s.name() == name.trim())
-    }
-}
 
 /// Mounts the operational routes and every enabled surface.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {

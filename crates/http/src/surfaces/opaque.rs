@@ -19,7 +19,7 @@ use super::login::{actor_of, client_actor, login_service, refusal};
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};

@@ -17,7 +17,7 @@ use super::{run, storage_failure, Drf};
 use crate::auth::Authed;
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};

@@ -13,7 +13,7 @@ use super::{run, storage_failure};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Body, FieldIssue, FormOrJson};
 use crate::{ApiError, AppState, Bearer};

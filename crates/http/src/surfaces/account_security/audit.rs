@@ -11,7 +11,7 @@ use sesame_kernel::UserId;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Authenticated;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::query::{parse, query_map, PageParams};
 use crate::surfaces::{run, storage_failure, Drf};
 use crate::time::rfc3339;

@@ -7,7 +7,7 @@ use validator::Validate;
 
 use super::no_content;
 use crate::auth::Authed;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::surfaces::login::{actor_of, anonymous_actor};
 use crate::surfaces::primary::users_error;
 use crate::surfaces::Drf;

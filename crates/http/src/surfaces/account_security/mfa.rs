@@ -8,7 +8,7 @@ use validator::Validate;
 
 use super::{no_content, tokens_error};
 use crate::auth::Authed;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::primary::users_error;
 use crate::surfaces::{run, Drf};

@@ -18,7 +18,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::users::ProfileUpdate;
 use super::{with_accounts, Drf};
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::shape::Shape;
 use crate::wire::{decode, Body};
 use crate::{ApiError, AppState};

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{same_again, with_accounts, Drf};
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::surfaces::login::anonymous_actor;
 use crate::wire::Body;
 use crate::{ApiError, AppState};

@@ -14,7 +14,7 @@ use validator::{Validate, ValidationError};
 use super::avatars::{ProfileChange, ProfileForm};
 use super::{same_again, with_accounts, Authenticated, Drf, User};
 use crate::auth::Authed;
-use crate::openapi::schemas as doc;
+use crate::error_schemas as doc;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
 use crate::wire::{self, Body};
