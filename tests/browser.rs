@@ -2,8 +2,9 @@
 //! by chromedriver. The walk: sign up (API) with activation on and activate
 //! from the emailed link; sign in with the password and the TOTP step; end
 //! another session from the account page; sign out; reset the password from
-//! the emailed link and sign in with it. Every page is photographed at 360
-//! and 1280 px wide into docs/screenshots/.
+//! the emailed link and sign in with it; add a passkey (Chromium's virtual
+//! authenticator) on the account page, sign out and sign in with it. Every
+//! page is photographed at 360 and 1280 px wide into docs/screenshots/.
 //!
 //! Without chromedriver the test says why and passes, unless
 //! `SESAME_TEST_BROWSER=require` (CI), when it fails.
@@ -97,15 +98,43 @@ fn link_path(app: &TestApp, to: &str, count: usize, page: &str) -> String {
 struct Walk<'a> {
     client: Client,
     app: &'a TestApp,
+    /// Where the browser finds the app: `http://localhost:<port>`, the
+    /// WebAuthn origin (a relying party id is a name, never an address).
+    site: String,
+    /// chromedriver's address, for the commands fantoccini has no call for.
+    driver: String,
     shots: PathBuf,
 }
 
 impl Walk<'_> {
     async fn open(&self, path: &str) {
         self.client
-            .goto(&format!("{}{path}", self.app.base))
+            .goto(&format!("{}{path}", self.site))
             .await
             .unwrap();
+    }
+
+    /// Gives the browser a virtual platform authenticator that keeps
+    /// discoverable passkeys and verifies its user (WebDriver's WebAuthn
+    /// extension, sent to chromedriver as is).
+    async fn add_authenticator(&self) {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        let url = format!("{}/session/{session}/webauthn/authenticator", self.driver);
+        let body = json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true,
+        });
+        let request = ureq::http::Request::post(&url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent.run(request).expect("chromedriver answers");
+        let answer = response.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(response.status().as_u16(), 200, "{answer}");
     }
 
     async fn fill(&self, id: &str, text: &str) {
@@ -166,6 +195,55 @@ impl Walk<'_> {
         }
     }
 
+    /// Takes the WebAuthn Level 3 JSON helpers away from this page, so that
+    /// the script converts options and responses itself.
+    async fn without_json_helpers(&self) {
+        let gone = self
+            .client
+            .execute(
+                "delete PublicKeyCredential.parseCreationOptionsFromJSON;
+                 delete PublicKeyCredential.parseRequestOptionsFromJSON;
+                 delete PublicKeyCredential.prototype.toJSON;
+                 return typeof PublicKeyCredential.parseRequestOptionsFromJSON
+                     + typeof PublicKeyCredential.prototype.toJSON;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(gone, json!("undefinedundefined"));
+    }
+
+    /// Clicks the button `id`, which stays on the page, and waits until
+    /// the status line says `words`.
+    async fn click_and_read(&self, id: &str, words: &str) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self
+                .client
+                .find(Locator::Id("passkey-status"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if status.contains(words) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after {id}, the status says {status:?}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     async fn heading(&self) -> String {
         let h1 = self.client.find(Locator::Css("h1")).await.unwrap();
         h1.text().await.unwrap()
@@ -182,8 +260,22 @@ impl Walk<'_> {
     /// The page as it is now, at each width, into `<name>-<width>.png`;
     /// checks that nothing is wider than the screen.
     async fn photograph(&self, name: &str) {
+        self.photograph_from(name, None).await;
+    }
+
+    /// [`Walk::photograph`], scrolled to the element `from` when given.
+    async fn photograph_from(&self, name: &str, from: Option<&str>) {
         for width in WIDTHS {
             self.client.set_window_size(width, 900).await.unwrap();
+            if let Some(id) = from {
+                self.client
+                    .execute(
+                        "document.getElementById(arguments[0]).scrollIntoView();",
+                        vec![json!(id)],
+                    )
+                    .await
+                    .unwrap();
+            }
             let widths = self
                 .client
                 .execute(
@@ -209,7 +301,19 @@ fn the_pages_in_a_real_browser() {
     let Some(driver_path) = driver_path() else {
         return;
     };
-    let app = TestApp::spawn_with(&Backend::Sqlite, |c| c.accounts.require_activation = true);
+    // The port is chosen first: the WebAuthn origin names it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = format!("http://localhost:{port}");
+    let app = TestApp::spawn_with(&Backend::Sqlite, |c| {
+        c.accounts.require_activation = true;
+        c.http.bind = format!("127.0.0.1:{port}");
+        c.webauthn.rp_id = "localhost".into();
+        c.webauthn.origin = site.clone();
+    });
     let driver = Driver::start(&driver_path);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -230,7 +334,13 @@ fn the_pages_in_a_real_browser() {
             .connect(&driver.url)
             .await
             .expect("a Chromium session");
-        let walk = Walk { client, app: &app, shots };
+        let walk = Walk {
+            client,
+            app: &app,
+            site,
+            driver: driver.url.clone(),
+            shots,
+        };
         walk_the_pages(&walk).await;
         walk.client.close().await.unwrap();
     });
@@ -373,6 +483,37 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     walk.type_and_enter("password", NEW_PASSWORD).await;
     assert_eq!(walk.path().await, "/account/sign-in/otp");
     walk.type_and_enter("otp", &recovery).await;
+    assert_eq!(walk.heading().await, "Your account");
+
+    // A passkey, added on the account page; signed out, in with it alone
+    // (the authenticator verifies its user: no password, no TOTP step).
+    walk.add_authenticator().await;
+    walk.fill("passkey-name", "This laptop").await;
+    walk.click("add-passkey").await;
+    assert_eq!(walk.path().await, "/account/");
+    let source = walk.source().await;
+    assert!(source.contains("This laptop"), "{source}");
+    assert!(source.contains("not used yet"), "{source}");
+    walk.photograph_from("account-passkey", Some("passkeys"))
+        .await;
+    // The same authenticator again, through the script's own base64url
+    // conversion (as in a browser without the Level 3 JSON helpers): the
+    // browser refuses it, as the options exclude it, and the page says so.
+    walk.without_json_helpers().await;
+    walk.click_and_read("add-passkey", "already on your account")
+        .await;
+    walk.click("sign-out").await;
+    assert_eq!(walk.path().await, "/account/sign-in");
+    walk.click("passkey-sign-in").await;
+    assert_eq!(walk.path().await, "/account/");
+    assert_eq!(walk.heading().await, "Your account");
+    let source = walk.source().await;
+    assert!(source.contains("This laptop"), "{source}");
+    assert!(!source.contains("not used yet"), "{source}");
+    // Again without the helpers.
+    walk.click("sign-out").await;
+    walk.without_json_helpers().await;
+    walk.click("passkey-sign-in").await;
     assert_eq!(walk.heading().await, "Your account");
 
     // The two link pages the walk did not need, as their links open them.

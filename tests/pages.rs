@@ -9,10 +9,13 @@ use std::path::PathBuf;
 
 use common::outbox::nth_mail;
 use common::{Body, Reply, TestApp, PASSWORD};
-use serde_json::json;
+use serde_json::{json, Value};
+use sesame_testkit::SoftBrowser;
 
 const ORIGIN: &str = "http://localhost:8080";
 const NEW_PASSWORD: &str = "Another-long-pass-42";
+/// The one script a page may load.
+const SCRIPT_TAG: &str = "<script src=\"/account/static/passkeys.js\" defer></script>";
 /// The most a page may weigh with everything it loads.
 const MAX_PAGE_BYTES: usize = 30 * 1024;
 
@@ -80,6 +83,24 @@ impl<'a> Browser<'a> {
 
     fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None)
+    }
+
+    /// Posts `body` as JSON to `path` as the passkey script does, with the
+    /// page's CSRF token in its header.
+    fn script(&self, path: &str, csrf: Option<&str>, body: Value) -> Reply {
+        let cookies = self.cookie_header();
+        let mut headers = vec![("User-Agent", self.user_agent)];
+        if !cookies.is_empty() {
+            headers.push(("Cookie", cookies.as_str()));
+        }
+        if let Some(csrf) = csrf {
+            headers.push(("X-CSRF-Token", csrf));
+        }
+        let reply = self
+            .app
+            .request_with_headers("POST", path, &headers, Body::Json(body));
+        self.keep_cookies(&reply);
+        reply
     }
 
     /// Posts `fields` to `path` as the form of a page would.
@@ -211,6 +232,7 @@ backend_tests! {
             "/account/password/reset/confirm/MQ/x",
             "/account/username/reset/confirm/MQ/x",
             "/account/email/confirm/MQ/x",
+            "/account/passkeys/x/remove",
         ] {
             assert_eq!(browser.post(path, &[("csrf", "")]).status, 403, "{path}");
         }
@@ -445,6 +467,9 @@ backend_tests! {
 
         let browser = Browser::new(&app);
         let css = browser.get("/account/static/pages.css").text.len();
+        let script = browser.get("/account/static/passkeys.js");
+        assert!(script.header("content-type").unwrap().starts_with("text/javascript"));
+        let js = script.text.len();
         let mut pages = vec![
             ("sign in", browser.get("/account/sign-in")),
             ("activate", browser.get("/account/activate/MQ/token")),
@@ -453,9 +478,18 @@ backend_tests! {
             ("email confirm", browser.get("/account/email/confirm/MQ/token")),
             ("link expired", browser.submit("/account/activate/MQ/t", "/account/activate/MQ/t", &[])),
         ];
-        // A few sessions on the account page.
+        // A few sessions and passkeys on the account page.
         for _ in 0..5 {
             app.login("erin", PASSWORD);
+        }
+        let (erin, _) = app.login("erin", PASSWORD);
+        let mut soft = SoftBrowser::new(ORIGIN);
+        for n in 0..3 {
+            let options = app.post("/auth/passkeys/register/begin/", Some(&erin), json!({}));
+            let credential = soft.create(&options.json).unwrap();
+            let name = format!("A passkey with a long name, number {n}");
+            let added = app.post("/auth/passkeys/register/finish/", Some(&erin), json!({"credential": credential, "name": name}));
+            assert_eq!(added.status, 201, "{}", added.text);
         }
         browser.sign_in("erin", PASSWORD);
         pages.push(("account", browser.get("/account/")));
@@ -465,10 +499,105 @@ backend_tests! {
         for (name, page) in &pages {
             assert!(page.status < 500, "{name}: {}", page.status);
             assert!(page.text.contains("/account/static/pages.css"), "{name}");
-            let weight = page.text.len() + css;
-            eprintln!("{name}: {} bytes + {css} bytes of CSS = {weight} bytes", page.text.len());
+            // No inline script: at most the passkey script, from Sesame.
+            let loads_script = page.text.contains(SCRIPT_TAG);
+            assert_eq!(page.text.matches("<script").count(), usize::from(loads_script), "{name}");
+            let js = if loads_script { js } else { 0 };
+            let weight = page.text.len() + css + js;
+            eprintln!("{name}: {} bytes + {css} bytes of CSS + {js} bytes of script = {weight} bytes", page.text.len());
             assert!(weight <= MAX_PAGE_BYTES, "{name} weighs {weight} bytes");
-            assert!(!page.text.contains("<script"), "{name}");
         }
+    }
+
+    fn passkeys_on_the_pages(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("hana");
+        let browser = Browser::new(&app);
+        assert_eq!(browser.sign_in("hana", PASSWORD).status, 303);
+        let account = browser.get("/account/");
+        assert_page(&account, 200);
+        assert!(account.text.contains(SCRIPT_TAG));
+        assert!(account.text.contains("id=\"add-passkey\""));
+        assert!(account.text.contains("No passkey yet."));
+        let token = csrf_of(&account);
+
+        // The script's routes check the token in their header, and a session.
+        let begin = "/account/passkeys/register/begin";
+        for csrf in [None, Some("bm90IGEgdG9rZW4")] {
+            let refused = browser.script(begin, csrf, json!({}));
+            assert_eq!(refused.status, 403, "{}", refused.text);
+            assert!(refused.json["error"].as_str().unwrap().contains("expired"));
+        }
+        let stranger = Browser::new(&app);
+        let their_token = csrf_of(&stranger.get("/account/sign-in"));
+        let signed_out = stranger.script(begin, Some(&their_token), json!({}));
+        assert_eq!(signed_out.status, 401, "{}", signed_out.text);
+        assert!(signed_out.json["error"].is_string());
+
+        // Add one.
+        let mut soft = SoftBrowser::new(ORIGIN);
+        let options = browser.script(begin, Some(&token), json!({}));
+        assert_eq!(options.status, 200, "{}", options.text);
+        assert!(options.header("content-security-policy").is_some());
+        let credential = soft.create(&options.json).unwrap();
+        let finish = "/account/passkeys/register/finish";
+        let body = json!({"credential": credential, "name": "Laptop"});
+        let added = browser.script(finish, Some(&token), body.clone());
+        assert_eq!(added.status, 201, "{}", added.text);
+        let id = added.json["id"].as_str().unwrap().to_owned();
+        let replayed = browser.script(finish, Some(&token), body);
+        assert_eq!(replayed.status, 400, "{}", replayed.text);
+        assert!(replayed.json["error"].as_str().unwrap().contains("refused"));
+        for garbled in [json!({"credential": "text"}), json!([1])] {
+            let bad = browser.script(finish, Some(&token), garbled);
+            assert_eq!(bad.status, 400, "{}", bad.text);
+            assert!(bad.json["error"].is_string(), "{}", bad.text);
+        }
+        let account = browser.get("/account/");
+        assert_page(&account, 200);
+        assert!(account.text.contains("Laptop"));
+        assert!(account.text.contains(&format!("id=\"remove-{id}\"")));
+
+        // Sign in with it in another browser: a session in the cookie like any other.
+        let other = Browser::new(&app);
+        let sign_in = other.get("/account/sign-in");
+        assert!(sign_in.text.contains("id=\"passkey-sign-in\""));
+        let their_token = csrf_of(&sign_in);
+        assert_eq!(other.script("/account/passkeys/login/begin", None, json!({})).status, 403);
+        let options = other.script("/account/passkeys/login/begin", Some(&their_token), json!({}));
+        assert_eq!(options.status, 200, "{}", options.text);
+        let response = soft.get(&options.json).unwrap();
+        let login = "/account/passkeys/login/finish";
+        let done = other.script(login, Some(&their_token), json!({"credential": response.clone()}));
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.json["redirect"], "/account/");
+        let session = done.set_cookie("sesame_account").expect("a session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+        let cookie_token = other.cookie("sesame_account").unwrap();
+        assert_eq!(app.get("/auth/me", Some(&cookie_token)).status, 200);
+        assert_eq!(other.get("/account/").status, 200);
+        assert!(other.get("/account/").text.contains("id=\"sign-out\""));
+        // A response is accepted once.
+        let again = Browser::new(&app);
+        let again_token = csrf_of(&again.get("/account/sign-in"));
+        let replayed = again.script(login, Some(&again_token), json!({"credential": response}));
+        assert_eq!(replayed.status, 401, "{}", replayed.text);
+        assert!(again.cookie("sesame_account").is_none());
+
+        // Removal needs the password; another id is not found.
+        let remove = format!("/account/passkeys/{id}/remove");
+        let blank = browser.post(&remove, &[("csrf", &token), ("current_password", "")]);
+        assert_page(&blank, 400);
+        assert!(blank.text.contains("Enter your password"));
+        let wrong = browser.post(&remove, &[("csrf", &token), ("current_password", "not-it-at-all-9")]);
+        assert_page(&wrong, 400);
+        assert!(wrong.text.contains("The password is wrong"));
+        assert!(wrong.text.contains("Laptop"));
+        assert_eq!(browser.post(&remove, &[("current_password", PASSWORD)]).status, 403);
+        let unknown = browser.post("/account/passkeys/nope/remove", &[("csrf", &token), ("current_password", PASSWORD)]);
+        assert_page(&unknown, 404);
+        let removed = browser.post(&remove, &[("csrf", &token), ("current_password", PASSWORD)]);
+        assert_page(&removed, 303);
+        assert!(!browser.get("/account/").text.contains("Laptop"));
     }
 }

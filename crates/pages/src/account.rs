@@ -1,13 +1,14 @@
-//! The signed-in account: profile, sessions with an end button, sign out.
+//! The signed-in account: profile, sessions with an end button, passkeys,
+//! sign out.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sesame_kernel::{Actor, Timestamp};
-use sesame_tokens::{Session, TokensError};
+use sesame_tokens::{Authenticated, Session, StoredPasskey, TokensError};
 
 use crate::cookies::signed_in;
 use crate::csrf::Csrf;
-use crate::render::{message_page, page, redirect, Account, Message, SessionRow};
+use crate::render::{message_page, page, redirect, Account, Message, PasskeyRow, SessionRow};
 use crate::sign_in::{sign_in_page, TokenOnly};
 use crate::{accept_form, blocking, client, Pages, PagesError};
 
@@ -25,34 +26,50 @@ pub(crate) async fn home(
             Vec::new(),
         ));
     };
+    account_page(&request, &pages, known, StatusCode::OK, Vec::new()).await
+}
+
+/// The account page of `known`, with this status and errors.
+pub(crate) async fn account_page(
+    request: &HttpRequest,
+    pages: &Pages,
+    known: Authenticated,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> Result<HttpResponse, PagesError> {
     let sessions = pages.inner.sessions.clone();
+    let passkeys = pages.inner.passkeys.clone();
     let user_id = known.user.id;
-    let live = blocking(move || sessions.list_sessions(user_id))
-        .await?
-        .map_err(|e| PagesError::Unavailable(e.to_string()))?;
+    let (live, keys) = blocking(move || {
+        Ok::<_, TokensError>((sessions.list_sessions(user_id)?, passkeys.list(user_id)?))
+    })
+    .await?
+    .map_err(|e| PagesError::Unavailable(e.to_string()))?;
     let user = &known.user;
     let rows = live
         .iter()
         .map(|session| row(session, &known.session_id))
         .collect();
+    let passkeys = keys.iter().map(passkey_row).collect();
     let name = format!("{} {}", user.first_name, user.last_name)
         .trim()
         .to_owned();
-    let csrf = Csrf::of(&request, &pages);
+    let csrf = Csrf::of(request, pages);
     let response = page(
-        StatusCode::OK,
+        status,
         &Account {
             title: "Your account",
-            errors: Vec::new(),
+            errors,
             csrf: csrf.token(),
             username: &user.username,
             email: user.email.as_deref().unwrap_or_default(),
             name,
             joined: date(user.date_joined),
             sessions: rows,
+            passkeys,
         },
     );
-    Ok(csrf.attach(response, &pages))
+    Ok(csrf.attach(response, pages))
 }
 
 /// `POST /account/sessions/{id}/end`
@@ -103,6 +120,15 @@ fn row(session: &Session, current: &str) -> SessionRow {
         started: date(session.created_at),
         last_used: date(session.last_used_at),
         current: session.id == current,
+    }
+}
+
+fn passkey_row(passkey: &StoredPasskey) -> PasskeyRow {
+    PasskeyRow {
+        id: passkey.id.clone(),
+        name: passkey.name.clone(),
+        added: date(passkey.created_at),
+        last_used: passkey.last_used_at.map(date),
     }
 }
 

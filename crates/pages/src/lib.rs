@@ -1,14 +1,17 @@
 //! The pages a person sees, under `/account/`: sign in (password, then the
-//! TOTP step when it is on), the account (profile, sessions with an end
-//! button, sign out), and the pages the emailed links open (activate,
-//! reset the password, reset the username, confirm an email change).
+//! TOTP step when it is on, or a passkey), the account (profile, sessions
+//! with an end button, passkeys with add and remove, sign out), and the
+//! pages the emailed links open (activate, reset the password, reset the
+//! username, confirm an email change).
 //!
 //! Rendered on the server from askama templates checked at compile time;
-//! the stylesheet is compiled into the binary. Every page carries
+//! the stylesheet and the one script (the passkey ceremonies, which need
+//! JavaScript; nothing else does) are compiled into the binary. Every page carries
 //! `Content-Security-Policy: default-src 'self'`; every form a CSRF token
 //! (a signed double-submit cookie); a person signed in holds the pages' own
 //! HttpOnly, SameSite=Strict cookie with the opaque token of a real session,
-//! opened by the domain's [`LoginService`] like any other login.
+//! opened by the domain's [`LoginService`] (or [`PasskeyService`]) like any
+//! other login.
 #![deny(missing_docs)]
 
 mod account;
@@ -18,6 +21,7 @@ mod cookies;
 mod csrf;
 mod error;
 mod links;
+mod passkeys;
 mod pending;
 mod render;
 mod sign_in;
@@ -26,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::web;
-use sesame_tokens::{LoginService, SessionService};
+use sesame_tokens::{LoginService, PasskeyService, SessionService};
 use sesame_users::AccountService;
 
 pub use error::PagesError;
@@ -68,6 +72,7 @@ struct Inner {
     login: LoginService,
     accounts: AccountService,
     sessions: SessionService,
+    passkeys: PasskeyService,
     csrf: csrf::CsrfKey,
     pending: pending::PendingSeal,
     settings: PagesSettings,
@@ -84,6 +89,7 @@ impl Pages {
         login: LoginService,
         accounts: AccountService,
         sessions: SessionService,
+        passkeys: PasskeyService,
         secret: &[u8],
         settings: PagesSettings,
     ) -> Result<Pages, PagesError> {
@@ -95,6 +101,7 @@ impl Pages {
                 login,
                 accounts,
                 sessions,
+                passkeys,
                 csrf: csrf::CsrfKey::derive(secret),
                 pending: pending::PendingSeal::derive(secret)?,
                 settings,
@@ -108,10 +115,15 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
     let form = web::FormConfig::default()
         .limit(16 * 1024)
         .error_handler(|_, _| PagesError::BadForm.into());
+    // The passkey script's bodies (a registration response is a few KB).
+    let json = web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|_, _| error::ScriptError(PagesError::BadForm).into());
     config.service(
         web::scope("/account")
             .app_data(web::Data::new(pages))
             .app_data(form)
+            .app_data(json)
             .route("", web::get().to(sign_in::to_account))
             .route("/", web::get().to(account::home))
             .route("/sign-in", web::get().to(sign_in::form))
@@ -120,6 +132,23 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
             .route("/sign-in/otp", web::post().to(sign_in::otp_submit))
             .route("/sign-out", web::post().to(sign_in::sign_out))
             .route("/sessions/{id}/end", web::post().to(account::end_session))
+            .route(
+                "/passkeys/register/begin",
+                web::post().to(passkeys::register_begin),
+            )
+            .route(
+                "/passkeys/register/finish",
+                web::post().to(passkeys::register_finish),
+            )
+            .route(
+                "/passkeys/login/begin",
+                web::post().to(passkeys::login_begin),
+            )
+            .route(
+                "/passkeys/login/finish",
+                web::post().to(passkeys::login_finish),
+            )
+            .route("/passkeys/{id}/remove", web::post().to(passkeys::remove))
             .route(
                 "/activate/{uid}/{token}",
                 web::get().to(links::activate_page),
@@ -150,6 +179,10 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
                 web::post().to(links::confirm_email),
             )
             .route("/static/pages.css", web::get().to(assets::stylesheet))
+            .route(
+                "/static/passkeys.js",
+                web::get().to(assets::passkeys_script),
+            )
             .default_service(web::to(render::not_found)),
     );
 }

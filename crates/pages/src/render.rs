@@ -39,6 +39,14 @@ pub(crate) struct SessionRow {
     pub(crate) current: bool,
 }
 
+/// One passkey on the account page.
+pub(crate) struct PasskeyRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) added: String,
+    pub(crate) last_used: Option<String>,
+}
+
 /// The account page.
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -51,6 +59,7 @@ pub(crate) struct Account<'a> {
     pub(crate) name: String,
     pub(crate) joined: String,
     pub(crate) sessions: Vec<SessionRow>,
+    pub(crate) passkeys: Vec<PasskeyRow>,
 }
 
 /// A page an emailed link opens: what the button will do, and the fields it needs.

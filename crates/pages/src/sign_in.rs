@@ -241,8 +241,16 @@ async fn log_in(
 
 /// Signed in: the session cookie, the half-done sign-in forgotten, on to the account.
 fn signed_in_answer(pages: &Pages, token: String) -> HttpResponse {
+    with_session(redirect("/account/"), pages, token)
+}
+
+/// `response`, setting the session cookie to `token` and forgetting the half-done sign-in.
+pub(crate) fn with_session(
+    mut response: HttpResponse,
+    pages: &Pages,
+    token: String,
+) -> HttpResponse {
     let settings = &pages.inner.settings;
-    let mut response = redirect("/account/");
     add_cookie(&mut response, cookies::build(SESSION, token, settings));
     add_cookie(&mut response, cookies::removal(PENDING, settings));
     response

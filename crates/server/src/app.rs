@@ -506,6 +506,7 @@ fn pages(
         login,
         services.accounts.clone(),
         services.sessions.clone(),
+        services.passkeys.clone(),
         &services.pages_key,
         settings,
     )
