@@ -14,11 +14,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An answer with this status and body.
-    pub fn new(status: StatusCode, body: Value) -> Self {
+    /// An answer with this status and body (one of the error body types).
+    pub fn new(status: StatusCode, body: impl serde::Serialize) -> Self {
         ApiError {
             status,
-            body,
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
             retry_after: None,
             www_authenticate: false,
         }

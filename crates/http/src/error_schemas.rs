@@ -1,10 +1,9 @@
-//! The error bodies of the surfaces, described for the OpenAPI document
-//! (the shapes build them as JSON; these types only describe them).
-#![allow(dead_code)]
-
-use std::collections::HashMap;
+//! The error bodies of the surfaces: the shapes build them, and the
+//! OpenAPI document describes them from these same types.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
+
 use utoipa::ToSchema;
 
 pub use crate::query::PageParams;
@@ -17,19 +16,20 @@ pub use crate::query::PageParams;
 #[schema(example = json!({"detail": "Not found.", "code": "not_found"}))]
 pub struct DrfError {
     /// What went wrong.
-    detail: String,
+    pub(crate) detail: String,
     /// A machine-readable code (`not_authenticated`, `token_not_valid`, `otp_required`, ...).
-    code: String,
+    pub(crate) code: String,
 }
 
 /// Surface `primary` (Django REST framework): the messages of each bad
 /// field; `non_field_errors` for cross-field errors.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"username": ["A user with that username already exists."]}))]
-pub struct DrfFieldErrors(HashMap<String, Vec<String>>);
+pub struct DrfFieldErrors(pub(crate) BTreeMap<String, Vec<String>>);
 
 /// Surface `primary`: a 400 is either field errors or a parse error.
 #[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // Only documents the answer: the shape builds one of its two variants' types.
 #[serde(untagged)]
 pub enum DrfBadRequest {
     /// Bad fields.
@@ -43,7 +43,7 @@ pub enum DrfBadRequest {
 #[schema(example = json!({"detail": "Not authenticated"}))]
 pub struct FastApiError {
     /// What went wrong.
-    detail: String,
+    pub(crate) detail: String,
 }
 
 /// One entry of a FastAPI validation error: a path segment name or a list index.
@@ -59,13 +59,27 @@ pub enum LocationItem {
 /// One bad value of a FastAPI validation error.
 #[derive(Serialize, ToSchema)]
 pub struct ValidationIssue {
-    /// Where the value is: `["body", "title"]`, `["query", "skip"]`, `["path", "event_id"]`.
-    loc: Vec<LocationItem>,
-    /// What is wrong with it.
-    msg: String,
     /// The kind of problem (`missing`, `int_parsing`, `value_error`, ...).
     #[serde(rename = "type")]
-    kind: String,
+    pub(crate) kind: &'static str,
+    /// Where the value is: `["body", "title"]`, `["query", "skip"]`, `["path", "event_id"]`.
+    pub(crate) loc: Vec<LocationItem>,
+    /// What is wrong with it.
+    pub(crate) msg: String,
+}
+
+impl ValidationIssue {
+    /// A problem of `kind` at `loc` (names, or an index for a list).
+    pub(crate) fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>) -> Self {
+        ValidationIssue {
+            kind,
+            loc: loc
+                .iter()
+                .map(|part| LocationItem::Name((*part).to_owned()))
+                .collect(),
+            msg: msg.into(),
+        }
+    }
 }
 
 /// Surfaces `events_messages` and `token_form` (FastAPI): 422, every bad value.
@@ -73,7 +87,7 @@ pub struct ValidationIssue {
 #[schema(example = json!({"detail": [{"type": "missing", "loc": ["body", "title"], "msg": "Field required"}]}))]
 pub struct FastApiValidationError {
     /// The bad values.
-    detail: Vec<ValidationIssue>,
+    pub(crate) detail: Vec<ValidationIssue>,
 }
 
 /// Surface `opaque`: the seed's French message.
@@ -82,7 +96,7 @@ pub struct FastApiValidationError {
 pub struct OpaqueError {
     /// What went wrong, in French.
     #[serde(rename = "Erreur")]
-    erreur: String,
+    pub(crate) erreur: String,
 }
 
 /// Surface `cookie_refresh`: an error message.
@@ -90,5 +104,5 @@ pub struct OpaqueError {
 #[schema(example = json!({"message": "Username or password is incorrect"}))]
 pub struct MessageError {
     /// What went wrong.
-    message: String,
+    pub(crate) message: String,
 }

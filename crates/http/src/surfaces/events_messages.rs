@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+
 use sesame_kernel::UserId;
 use sesame_tokens::{Credentials, SessionService, TokensError};
 use sesame_users::{FieldProblem, Registration, User, UsersError};
@@ -18,7 +18,7 @@ use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
-use crate::error_schemas as doc;
+use crate::error_schemas::{self as doc, LocationItem, ValidationIssue};
 use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Body, Expected, FieldIssue, Location, Problem};
 use crate::{ApiError, AppState, Bearer};
@@ -29,13 +29,18 @@ pub struct FastApi;
 
 impl FastApi {
     fn detail(status: StatusCode, detail: &str) -> ApiError {
-        ApiError::new(status, json!({ "detail": detail }))
+        ApiError::new(
+            status,
+            doc::FastApiError {
+                detail: detail.to_owned(),
+            },
+        )
     }
 
-    fn validation(detail: Value) -> ApiError {
+    fn validation(detail: Vec<ValidationIssue>) -> ApiError {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            json!({ "detail": detail }),
+            doc::FastApiValidationError { detail },
         )
     }
 }
@@ -56,7 +61,7 @@ impl Shape for FastApi {
                     Location::Query => "query",
                 };
                 let (kind, message) = pydantic(issue);
-                json!({"type": kind, "loc": [location, issue.field], "msg": message})
+                ValidationIssue::new(kind, &[location, &issue.field], message)
             })
             .collect();
         Self::validation(detail)
@@ -78,12 +83,19 @@ impl Shape for FastApi {
             BodyError::UnsupportedMediaType(_) => {
                 Self::detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
             }
-            BodyError::Malformed(_) => Self::validation(
-                json!([{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}]),
-            ),
-            BodyError::NotAnObject => Self::validation(
-                json!([{"type": "model_attributes_type", "loc": ["body"], "msg": "Input should be a valid dictionary or object to extract fields from"}]),
-            ),
+            BodyError::Malformed(_) => Self::validation(vec![ValidationIssue {
+                kind: "json_invalid",
+                loc: vec![
+                    LocationItem::Name("body".to_owned()),
+                    LocationItem::Index(0),
+                ],
+                msg: "JSON decode error".to_owned(),
+            }]),
+            BodyError::NotAnObject => Self::validation(vec![ValidationIssue::new(
+                "model_attributes_type",
+                &["body"],
+                "Input should be a valid dictionary or object to extract fields from",
+            )]),
         }
     }
 }
@@ -173,11 +185,11 @@ fn value_error(issue: &FieldIssue, code: &str) -> String {
 /// The 422 of a path parameter that is not an integer.
 pub(super) fn path_integer(name: &str, raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| {
-        FastApi::validation(json!([{
-            "type": "int_parsing",
-            "loc": ["path", name],
-            "msg": "Input should be a valid integer, unable to parse string as an integer",
-        }]))
+        FastApi::validation(vec![ValidationIssue::new(
+            "int_parsing",
+            &["path", name],
+            "Input should be a valid integer, unable to parse string as an integer",
+        )])
     })
 }
 

@@ -3,7 +3,6 @@
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use serde_json::json;
 
 use crate::blocking::blocking;
 use crate::declare::Part;
@@ -54,7 +53,9 @@ pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
 
 /// The answer to a path no surface serves.
 pub async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(json!({"detail": "Not found."}))
+    HttpResponse::NotFound().json(crate::error_schemas::FastApiError {
+        detail: "Not found.".to_owned(),
+    })
 }
 
 /// Runs blocking domain work off the async workers, in `S`'s error shape.

@@ -4,7 +4,8 @@
 use actix_web::http::{Method, StatusCode};
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
 use sesame_tokens::{Credentials, TokenPair, TokensError};
 use sesame_users::{AccountService, Registration, UsersError};
 use utoipa::ToSchema;
@@ -30,11 +31,17 @@ pub struct Drf;
 
 impl Drf {
     fn detail(status: StatusCode, detail: &str, code: &str) -> ApiError {
-        ApiError::new(status, json!({"detail": detail, "code": code}))
+        ApiError::new(
+            status,
+            doc::DrfError {
+                detail: detail.to_owned(),
+                code: code.to_owned(),
+            },
+        )
     }
 
     fn field(field: &str, message: &str) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, json!({ field: [message] }))
+        Self::invalid(&[FieldIssue::invalid(field, "invalid", message)])
     }
 }
 
@@ -70,16 +77,12 @@ impl Shape for Drf {
 
     /// `{"field": ["message", ...]}`, in Django's words (see [`FieldIssue::message`]).
     fn invalid(issues: &[FieldIssue]) -> ApiError {
-        let mut body = Map::new();
+        let mut body = BTreeMap::<String, Vec<String>>::new();
         for issue in issues {
-            let messages = body
-                .entry(issue.field.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = messages {
-                list.push(Value::String(issue.message().to_owned()));
-            }
+            let messages = body.entry(issue.field.clone()).or_default();
+            messages.push(issue.message().to_owned());
         }
-        ApiError::new(StatusCode::BAD_REQUEST, Value::Object(body))
+        ApiError::new(StatusCode::BAD_REQUEST, doc::DrfFieldErrors(body))
     }
 
     fn unauthorized(failure: AuthFailure) -> ApiError {

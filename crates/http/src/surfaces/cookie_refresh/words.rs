@@ -1,8 +1,8 @@
 //! Surface `cookie_refresh` answers `{"message": "..."}` in the seed's plain
 //! English: `Username or password is incorrect`.
 
+use crate::error_schemas as doc;
 use actix_web::http::StatusCode;
-use serde_json::json;
 
 use crate::body::BodyError;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
@@ -16,7 +16,12 @@ impl Shape for MessageShape {
     const DOCUMENTED: ErrorShape = ErrorShape::Message;
 
     fn message(status: StatusCode, message: &str) -> ApiError {
-        ApiError::new(status, json!({ "message": message }))
+        ApiError::new(
+            status,
+            doc::MessageError {
+                message: message.to_owned(),
+            },
+        )
     }
 
     fn invalid(issues: &[FieldIssue]) -> ApiError {

@@ -1,8 +1,8 @@
 //! Surface `opaque` words everything in French, the seed's words where it
 //! has some.
 
+use crate::error_schemas as doc;
 use actix_web::http::StatusCode;
-use serde_json::json;
 
 use crate::body::BodyError;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
@@ -17,7 +17,12 @@ pub struct Opaque;
 
 impl Opaque {
     pub(super) fn error(status: StatusCode, message: &str) -> ApiError {
-        ApiError::new(status, json!({ "Erreur": message }))
+        ApiError::new(
+            status,
+            doc::OpaqueError {
+                erreur: message.to_owned(),
+            },
+        )
     }
 }
 
