@@ -131,25 +131,30 @@ impl FieldIssue {
 
 impl From<&sesame_users::FieldError> for FieldIssue {
     fn from(error: &sesame_users::FieldError) -> Self {
-        FieldIssue::new(
-            &error.field,
-            Problem::Invalid {
-                code: Cow::Borrowed(error.code),
-                params: owned_params(&error.params),
-                message: error.message.clone(),
-            },
-        )
+        FieldIssue::domain(&error.field, error.code, &error.params, &error.message)
     }
 }
 
 impl From<&sesame_events::FieldError> for FieldIssue {
     fn from(error: &sesame_events::FieldError) -> Self {
+        FieldIssue::domain(&error.field, error.code, &error.params, &error.message)
+    }
+}
+
+impl FieldIssue {
+    /// A domain rule `code` broken by `field`, with its parameters and default words.
+    fn domain(
+        field: &str,
+        code: &'static str,
+        params: &[(&'static str, String)],
+        message: &str,
+    ) -> Self {
         FieldIssue::new(
-            &error.field,
+            field,
             Problem::Invalid {
-                code: Cow::Borrowed(error.code),
-                params: owned_params(&error.params),
-                message: error.message.clone(),
+                code: Cow::Borrowed(code),
+                params: owned_params(params),
+                message: message.to_owned(),
             },
         )
     }
