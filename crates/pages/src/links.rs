@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use sesame_users::UsersError;
+use sesame_kernel::audit::Actor;
+use sesame_users::{AccountService, UsersError};
 
 use crate::csrf::Csrf;
 use crate::render::{message_page, page, Link, Message};
@@ -126,11 +127,14 @@ pub(crate) async fn activate(
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
-    let (uid, token) = path.into_inner();
-    let accounts = pages.inner.accounts.clone();
-    let actor = client::actor(&request, &pages.inner.settings);
-    let outcome = blocking(move || accounts.activate(&uid, &token, &actor).map(|_| ())).await?;
-    finish(&request, &pages, Flow::Activate, outcome)
+    apply(
+        &request,
+        &pages,
+        path,
+        Flow::Activate,
+        |accounts, uid, token, actor| accounts.activate(uid, token, actor).map(|_| ()),
+    )
+    .await
 }
 
 /// `POST /account/password/reset/confirm/{uid}/{token}`
@@ -152,12 +156,16 @@ pub(crate) async fn reset_password(
             errors,
         ));
     }
-    let (uid, token) = path.into_inner();
-    let accounts = pages.inner.accounts.clone();
-    let actor = client::actor(&request, &pages.inner.settings);
-    let outcome =
-        blocking(move || accounts.reset_password(&uid, &token, &form.new_password, &actor)).await?;
-    finish(&request, &pages, Flow::Password, outcome)
+    apply(
+        &request,
+        &pages,
+        path,
+        Flow::Password,
+        move |accounts, uid, token, actor| {
+            accounts.reset_password(uid, token, &form.new_password, actor)
+        },
+    )
+    .await
 }
 
 /// `POST /account/username/reset/confirm/{uid}/{token}`
@@ -168,13 +176,17 @@ pub(crate) async fn reset_username(
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
-    let (uid, token) = path.into_inner();
-    let accounts = pages.inner.accounts.clone();
-    let actor = client::actor(&request, &pages.inner.settings);
     let new_username = form.into_inner().new_username;
-    let outcome =
-        blocking(move || accounts.reset_username(&uid, &token, &new_username, &actor)).await?;
-    finish(&request, &pages, Flow::Username, outcome)
+    apply(
+        &request,
+        &pages,
+        path,
+        Flow::Username,
+        move |accounts, uid, token, actor| {
+            accounts.reset_username(uid, token, &new_username, actor)
+        },
+    )
+    .await
 }
 
 /// `POST /account/email/confirm/{uid}/{token}`
@@ -185,11 +197,33 @@ pub(crate) async fn confirm_email(
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
+    apply(
+        &request,
+        &pages,
+        path,
+        Flow::Email,
+        |accounts, uid, token, actor| accounts.confirm_email_change(uid, token, actor),
+    )
+    .await
+}
+
+/// Makes a link's change with its `uid` and `token`, off the async workers,
+/// and answers with the page after the button.
+async fn apply<F>(
+    request: &HttpRequest,
+    pages: &Pages,
+    path: web::Path<(String, String)>,
+    flow: Flow,
+    change: F,
+) -> Result<HttpResponse, PagesError>
+where
+    F: FnOnce(&AccountService, &str, &str, &Actor) -> Result<(), UsersError> + Send + 'static,
+{
     let (uid, token) = path.into_inner();
     let accounts = pages.inner.accounts.clone();
-    let actor = client::actor(&request, &pages.inner.settings);
-    let outcome = blocking(move || accounts.confirm_email_change(&uid, &token, &actor)).await?;
-    finish(&request, &pages, Flow::Email, outcome)
+    let actor = client::actor(request, &pages.inner.settings);
+    let outcome = blocking(move || change(&accounts, &uid, &token, &actor)).await?;
+    finish(request, pages, flow, outcome)
 }
 
 /// The page after the button: done, the link refused, or what to fix.
