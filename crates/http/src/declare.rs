@@ -61,8 +61,10 @@ pub(crate) struct Declared {
     /// Whether credentials are checked, tokens issued or email flows
     /// started there: such routes count against the per-IP limit.
     pub(crate) credential: bool,
-    operation: (Vec<HttpMethod>, Operation),
-    schemas: Vec<(String, RefOr<Schema>)>,
+    http_methods: Vec<HttpMethod>,
+    // Built only for the document, not each time the routes are mounted.
+    operation: fn() -> Operation,
+    schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
     register: Box<dyn FnOnce(&mut web::ServiceConfig)>,
 }
 
@@ -104,14 +106,13 @@ impl Part {
     fn add<E: Endpoint>(mut self, endpoint: E, credential: bool) -> Part {
         let http_methods = E::methods();
         let methods = http_methods.iter().map(method_of).collect();
-        let mut schemas = Vec::new();
-        <E as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
         self.routes.push(Declared {
             path: E::path(),
             methods,
             credential,
-            operation: (http_methods, E::operation()),
-            schemas,
+            http_methods,
+            operation: E::operation,
+            schemas: <E as utoipa::__dev::SchemaReferences>::schemas,
             register: Box::new(move |config: &mut web::ServiceConfig| {
                 config.service(endpoint);
             }),
@@ -135,17 +136,15 @@ impl Part {
         let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
         let components = document.components.get_or_insert_with(Default::default);
         for route in &self.routes {
-            let (methods, operation) = &route.operation;
-            let mut operation = operation.clone();
+            let mut operation = (route.operation)();
             complete(&mut operation, self.tag, self.shape, route.credential);
             document
                 .paths
-                .add_path_operation(&route.path, methods.clone(), operation);
-            for (name, schema) in &route.schemas {
-                components
-                    .schemas
-                    .entry(name.clone())
-                    .or_insert_with(|| schema.clone());
+                .add_path_operation(&route.path, route.http_methods.clone(), operation);
+            let mut schemas = Vec::new();
+            (route.schemas)(&mut schemas);
+            for (name, schema) in schemas {
+                components.schemas.entry(name).or_insert(schema);
             }
         }
         document
