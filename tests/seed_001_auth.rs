@@ -198,5 +198,12 @@ backend_tests! {
         let reply = app.post("/messages/", Some(&token), json!({"content": 5}));
         assert_eq!(reply.status, 422, "{}", reply.text);
         assert_eq!(reply.json, json!({"detail": [string_type("content"), missing("receiver_id")]}));
+        // A refused token is answered as such before the body is read.
+        for (path, body) in [("/messages/", json!({"content": 5})), ("/events/", json!({"title": 5}))] {
+            let refused = app.post(path, Some("not.a.token"), body);
+            assert_eq!(refused.status, 401, "{path}: {}", refused.text);
+        }
+        let refused = app.patch("/events/1", Some("not.a.token"), json!({"capacity": "many"}));
+        assert_eq!(refused.status, 401, "{}", refused.text);
     }
 }

@@ -14,6 +14,7 @@ use validator::Validate;
 use super::events_messages::{call, path_integer};
 use super::FastApi;
 use super::{page_of, storage_failure};
+use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::query::query_map;
@@ -257,9 +258,8 @@ fn answer(event: &Event) -> HttpResponse {
 )]
 #[post("/events/")]
 async fn create_event(
-    caller: Authenticated,
+    Authed(caller, body): Authed<FastApi, Body<EventInput, FastApi>>,
     state: web::Data<AppState>,
-    body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, draft) = (actor(&caller), body.into_inner().into());
     let event = call(&state.events, move |e| e.create(actor, draft), events_error).await?;
@@ -319,10 +319,9 @@ async fn get_event(
 )]
 #[put("/events/{event_id}")]
 async fn replace_event(
-    caller: Authenticated,
+    Authed(caller, body): Authed<FastApi, Body<EventInput, FastApi>>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Body<EventInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, draft) = (event_id(&path)?, actor(&caller), body.into_inner().into());
     let event = call(
@@ -350,10 +349,9 @@ async fn replace_event(
 )]
 #[patch("/events/{event_id}")]
 async fn update_event(
-    caller: Authenticated,
+    Authed(caller, body): Authed<FastApi, Body<EventChanges, FastApi>>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Body<EventChanges, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, patch) = (event_id(&path)?, actor(&caller), body.into_inner().into());
     let event = call(

@@ -15,6 +15,7 @@ use validator::Validate;
 
 use super::events_messages::{call, FastApi};
 use super::{page_of, storage_failure};
+use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Shape;
@@ -165,9 +166,8 @@ async fn listing(
 )]
 #[post("/messages/")]
 async fn send(
-    caller: Authenticated,
+    Authed(caller, body): Authed<FastApi, Body<MessageInput, FastApi>>,
     state: web::Data<AppState>,
-    body: Body<MessageInput, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let MessageInput {
         content,
