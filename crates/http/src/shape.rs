@@ -1,5 +1,6 @@
 use actix_web::http::{Method, StatusCode};
 
+use crate::blocking::blocking;
 use crate::body::BodyError;
 use crate::issue::FieldIssue;
 use crate::ApiError;
@@ -116,5 +117,28 @@ pub trait Shape: 'static {
             &format!("Méthode {method} non autorisée"),
             "method_not_allowed",
         )
+    }
+}
+
+/// How a surface words the errors of one domain error type `E`.
+pub(crate) trait Words<E: Send + 'static>: Shape {
+    /// `error` in this surface's shape and words.
+    fn word(error: E) -> ApiError;
+
+    /// Runs `work` with a clone of `service` on the blocking pool, never on
+    /// an async worker; its error in this surface's words.
+    async fn call<Service, T>(
+        service: &Service,
+        work: impl FnOnce(&Service) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        Service: Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        let service = service.clone();
+        blocking(move || work(&service))
+            .await
+            .ok_or_else(Self::unavailable)?
+            .map_err(Self::word)
     }
 }

@@ -9,10 +9,10 @@ use sesame_tokens::{Session, TokensError};
 use utoipa::ToSchema;
 
 use super::login::actor_of;
-use super::primary::users_error;
 use super::{run, storage_failure, Drf};
 use crate::declare::Part;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::time::rfc3339;
 use crate::wire::FieldIssue;
 use crate::{ApiError, AppState, Bearer, Shape};
@@ -89,7 +89,7 @@ fn tokens_error(error: TokensError) -> ApiError {
         TokensError::OtpInvalid | TokensError::OtpRequired => {
             code("invalid_code", "The code is invalid or was already used.")
         }
-        TokensError::Users(e) => users_error(e),
+        TokensError::Users(e) => Drf::word(e),
         other => storage_failure::<Drf>(&other),
     }
 }

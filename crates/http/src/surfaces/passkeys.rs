@@ -12,12 +12,13 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::login::{actor_of, client_actor};
-use super::primary::{users_error, JwtPair};
+use super::primary::JwtPair;
 use super::{run, storage_failure, Drf};
 use crate::auth::Authed;
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};
@@ -146,7 +147,7 @@ fn passkey_error(error: TokensError) -> ApiError {
         ),
         TokensError::PasskeyNotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
         TokensError::LoginRefused => no_active_account(),
-        TokensError::Users(e) => users_error(e),
+        TokensError::Users(e) => Drf::word(e),
         other => storage_failure::<Drf>(&other),
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use sesame_tokens::{Credentials, TokenPair, TokensError};
-use sesame_users::{AccountService, Registration, UsersError};
+use sesame_users::{Registration, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
@@ -17,7 +17,7 @@ use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue, WHOLE_BODY};
 use crate::{ApiError, AppState, Bearer};
@@ -279,20 +279,21 @@ struct JwtVerify {
 #[schema(as = primary::Empty)]
 struct Empty {}
 
-/// Words an account error in this surface's shape.
-pub(crate) fn users_error(error: UsersError) -> ApiError {
-    match error {
-        UsersError::Invalid(errors) => {
-            Drf::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+impl Words<UsersError> for Drf {
+    fn word(error: UsersError) -> ApiError {
+        match error {
+            UsersError::Invalid(errors) => {
+                Drf::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+            }
+            UsersError::UsernameTaken => {
+                Drf::field("username", "A user with that username already exists.")
+            }
+            UsersError::EmailTaken => Drf::field("email", "A user with that email already exists."),
+            UsersError::InvalidCredentials | UsersError::AccountInactive => no_active_account(),
+            UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
+            UsersError::NotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
+            UsersError::Storage(e) => storage_failure::<Drf>(&e),
         }
-        UsersError::UsernameTaken => {
-            Drf::field("username", "A user with that username already exists.")
-        }
-        UsersError::EmailTaken => Drf::field("email", "A user with that email already exists."),
-        UsersError::InvalidCredentials | UsersError::AccountInactive => no_active_account(),
-        UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
-        UsersError::NotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
-        UsersError::Storage(e) => storage_failure::<Drf>(&e),
     }
 }
 
@@ -307,7 +308,7 @@ fn no_active_account() -> ApiError {
 fn tokens_error(error: TokensError) -> ApiError {
     match error {
         TokensError::Storage(e) => storage_failure::<Drf>(&e),
-        TokensError::Users(e) => users_error(e),
+        TokensError::Users(e) => Drf::word(e),
         TokensError::Signing(e) => storage_failure::<Drf>(&e),
         _ => Drf::detail(
             StatusCode::UNAUTHORIZED,
@@ -315,18 +316,6 @@ fn tokens_error(error: TokensError) -> ApiError {
             "token_not_valid",
         ),
     }
-}
-
-/// Runs account work on the blocking pool, its errors in this surface's words.
-async fn with_accounts<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&AccountService) -> Result<T, UsersError> + Send + 'static,
-    T: Send + 'static,
-{
-    let accounts = state.accounts.clone();
-    run::<Drf, _, _>(move || work(&accounts))
-        .await?
-        .map_err(users_error)
 }
 
 /// djoser's `re_*` fields: when sent, the same value again.
@@ -362,7 +351,10 @@ async fn register(
         first_name: body.first_name.unwrap_or_default(),
         last_name: body.last_name.unwrap_or_default(),
     };
-    let user = with_accounts(&state, move |accounts| accounts.register(registration)).await?;
+    let user = Drf::call(&state.accounts, move |accounts| {
+        accounts.register(registration)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
 

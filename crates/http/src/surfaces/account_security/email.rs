@@ -8,8 +8,8 @@ use validator::Validate;
 use super::no_content;
 use crate::auth::Authed;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::surfaces::login::{actor_of, anonymous_actor};
-use crate::surfaces::primary::users_error;
 use crate::surfaces::Drf;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -56,7 +56,7 @@ pub(super) async fn set_email(
     let accounts = state.accounts.clone();
     let request_change =
         move || accounts.request_email_change(&caller.user, &current_password, &new_email, &actor);
-    no_content(request_change, users_error).await
+    no_content(request_change, Drf::word).await
 }
 
 /// Confirm an email change from the link sent to the new address.
@@ -78,7 +78,7 @@ pub(super) async fn set_email_confirm(
     let accounts = state.accounts.clone();
     no_content(
         move || accounts.confirm_email_change(&uid, &token, &actor),
-        users_error,
+        Drf::word,
     )
     .await
 }

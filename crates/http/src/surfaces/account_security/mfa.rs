@@ -9,8 +9,8 @@ use validator::Validate;
 use super::{no_content, tokens_error};
 use crate::auth::Authed;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::surfaces::login::actor_of;
-use crate::surfaces::primary::users_error;
 use crate::surfaces::{run, Drf};
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -85,7 +85,7 @@ pub(super) async fn totp_setup(
         state
             .accounts
             .confirm_password(&caller.user, &current_password)
-            .map_err(users_error)?;
+            .map_err(Drf::word)?;
         state.mfa.setup(&caller.user).map_err(tokens_error)
     })
     .await??;
@@ -145,7 +145,7 @@ pub(super) async fn totp_disable(
         state
             .accounts
             .confirm_password(&caller.user, &current_password)
-            .map_err(users_error)?;
+            .map_err(Drf::word)?;
         state
             .mfa
             .disable(&caller.user, &code, &actor)

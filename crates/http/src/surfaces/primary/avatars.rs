@@ -17,9 +17,10 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::users::ProfileUpdate;
-use super::{with_accounts, Drf};
+use super::Drf;
 use crate::error_schemas as doc;
 use crate::shape::Shape;
+use crate::shape::Words;
 use crate::wire::{decode, Body};
 use crate::{ApiError, AppState};
 
@@ -198,7 +199,7 @@ pub(super) async fn avatar_file(
     file: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = file.into_inner();
-    let found = with_accounts(&state, move |a| a.avatar_file(&name)).await?;
+    let found = Drf::call(&state.accounts, move |a| a.avatar_file(&name)).await?;
     let Some((bytes, kind)) = found else {
         return Err(Drf::message(StatusCode::NOT_FOUND, "Not found."));
     };

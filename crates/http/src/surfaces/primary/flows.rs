@@ -8,8 +8,9 @@ use sesame_users::{AccountService, Activation, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{same_again, with_accounts, Drf};
+use super::{same_again, Drf};
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::surfaces::login::anonymous_actor;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -73,7 +74,7 @@ pub(super) async fn activation(
 ) -> Result<HttpResponse, ApiError> {
     let UidToken { uid, token } = body.into_inner();
     let actor = anonymous_actor(&request, &state);
-    match with_accounts(&state, move |a| a.activate(&uid, &token, &actor)).await? {
+    match Drf::call(&state.accounts, move |a| a.activate(&uid, &token, &actor)).await? {
         Activation::Activated => Ok(HttpResponse::NoContent().finish()),
         Activation::AlreadyActive => Err(Drf::detail(
             StatusCode::FORBIDDEN,
@@ -177,7 +178,7 @@ pub(super) async fn reset_password_confirm(
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
     let actor = anonymous_actor(&request, &state);
-    with_accounts(&state, move |a| {
+    Drf::call(&state.accounts, move |a| {
         a.reset_password(&body.uid, &body.token, &body.new_password, &actor)
     })
     .await?;
@@ -205,7 +206,7 @@ pub(super) async fn reset_username_confirm(
         "username",
     )?;
     let actor = anonymous_actor(&request, &state);
-    with_accounts(&state, move |a| {
+    Drf::call(&state.accounts, move |a| {
         a.reset_username(&body.uid, &body.token, &body.new_username, &actor)
     })
     .await?;

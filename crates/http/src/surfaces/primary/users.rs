@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::avatars::{ProfileChange, ProfileForm};
-use super::{same_again, with_accounts, Authenticated, Drf, User};
+use super::{same_again, Authenticated, Drf, User};
 use crate::auth::Authed;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
 use crate::wire::{self, Body};
@@ -132,7 +133,7 @@ pub(super) async fn list_users(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_of::<Drf>(&request)?;
-    let users = with_accounts(&state, move |a| a.list_for(&caller.user, page)).await?;
+    let users = Drf::call(&state.accounts, move |a| a.list_for(&caller.user, page)).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(User::from).collect::<Vec<_>>()))
 }
 
@@ -162,7 +163,7 @@ pub(super) async fn get_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let user = with_accounts(&state, move |a| a.get_for(&caller.user, id)).await?;
+    let user = Drf::call(&state.accounts, move |a| a.get_for(&caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(User::from(&user)))
 }
 
@@ -228,7 +229,7 @@ async fn update_profile(
 ) -> Result<HttpResponse, ApiError> {
     let ProfileChange { fields, avatar } = change;
     let actor = actor_of(&request, &state, caller.user.id);
-    let edit = with_accounts(&state, move |a| {
+    let edit = Drf::call(&state.accounts, move |a| {
         a.edit_profile(&caller.user, target, fields.into(), avatar, &actor)
     })
     .await?;
@@ -302,7 +303,7 @@ where
     T: Send + 'static,
 {
     let actor = actor_of(request, state, caller.user.id);
-    with_accounts(state, move |a| work(a, &caller, &actor)).await?;
+    Drf::call(&state.accounts, move |a| work(a, &caller, &actor)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
