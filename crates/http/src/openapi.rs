@@ -3,13 +3,10 @@
 //! and Swagger UI at `GET /docs` with its assets compiled into the binary
 //! (the `vendored` build of `utoipa-swagger-ui`: no CDN, no download).
 //!
-//! Each surface module lists its operations in a `#[derive(OpenApi)]`
-//! struct `Api` next to its `configure`; [`document`] merges the operational
-//! routes and the *enabled* surfaces (a switched-off surface is not in the
-//! document, as it is not served), then adds what every operation of a
-//! surface shares, in that surface's error shape: 401 on Bearer routes,
-//! the unreadable-body error, 408, 413 and 415 on routes with a body, 429 with
-//! `Retry-After` on rate-limited credential routes, 503 when storage is down.
+//! [`document`] merges the operational routes and the routes each *enabled*
+//! surface declares (a switched-off surface is not in the document, as it
+//! is not served); see [`crate::declare`] for what every operation of a
+//! surface shares in its error shape.
 
 use std::sync::Mutex;
 
@@ -26,6 +23,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::blocking::blocking;
 use crate::declare::{operations_of, BEARER};
 use crate::error_schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
@@ -104,7 +102,7 @@ pub fn document(settings: &HttpSettings) -> Document {
 
 /// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
 pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    let json = served_document(settings);
+    let settings = settings.clone();
     // In a scope, so that the requests of every route mounted after it test
     // a prefix rather than run the `{_:.*}` regex.
     let ui = SwaggerUi::new("/{_:.*}")
@@ -114,11 +112,14 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings
         .route(
             "/openapi.json",
             web::get().to(move || {
-                let json = json.clone();
+                let settings = settings.clone();
                 async move {
-                    HttpResponse::Ok()
-                        .content_type(ContentType::json())
-                        .body(json)
+                    match blocking(move || served_document(&settings)).await {
+                        Some(json) => HttpResponse::Ok()
+                            .content_type(ContentType::json())
+                            .body(json),
+                        None => HttpResponse::ServiceUnavailable().finish(),
+                    }
                 }
             }),
         )
@@ -126,9 +127,9 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings
         .service(web::scope("/docs").service(ui));
 }
 
-/// The document as `GET /openapi.json` serves it, made once per set of
-/// surfaces and shared: every worker mounts the routes, and each kept a
-/// document of its own (megabytes) before.
+/// The document as `GET /openapi.json` serves it, made when first asked
+/// for (an instance nobody asks keeps neither it nor the code that makes it
+/// in memory), then once per set of surfaces and shared by every worker.
 fn served_document(settings: &HttpSettings) -> Bytes {
     static MADE: Mutex<Vec<(Vec<Surface>, Bytes)>> = Mutex::new(Vec::new());
     let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
