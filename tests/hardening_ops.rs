@@ -122,6 +122,22 @@ fn register_and_login(base: &str, username: &str) -> String {
     body["access"].as_str().unwrap().to_owned()
 }
 
+/// The methods a 405 lists in `Allow`, in the order it lists them.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// The 405 body of the surface whose operations carry `tag`, for `method`.
+fn method_not_allowed(tag: &str, method: &str) -> Value {
+    match tag {
+        "primary" | "account_security" | "passkeys" => {
+            json!({"detail": format!("Method \"{method}\" not allowed."), "code": "method_not_allowed"})
+        }
+        "opaque" => json!({"Erreur": format!("Méthode {method} non autorisée")}),
+        "cookie_refresh" => json!({"message": "Method Not Allowed"}),
+        "events_messages" | "token_form" | "operations" => json!({"detail": "Method Not Allowed"}),
+        other => panic!("no 405 words known for surface {other}"),
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
         .unwrap()
@@ -348,6 +364,49 @@ backend_tests! {
         assert_eq!(app.get("/events/9999", Some(&token)).status, 404);
         assert_eq!(app.get("/openapi.json", None).status, 200);
         assert_eq!(app.get("/auth/users/me/", None).status, 401);
+    }
+
+    fn every_documented_path_answers_405_with_allow_to_each_method_it_does_not_serve(backend) {
+        let app = TestApp::spawn(&backend);
+        // Authenticated, so a handler that answered instead would not stop at 401.
+        let token = app.user_with_token("walker");
+        let document = app.get("/openapi.json", None).json;
+        let paths = document["paths"].as_object().expect("paths");
+        let mut walked = 0;
+        let mut wrong = Vec::new();
+        // A parameterized route matches some static paths too
+        // (`/auth/users/{id}/` matches `/auth/users/set_password/`): it must
+        // answer none of them.
+        for (path, item) in paths.iter().filter(|(path, _)| !path.contains('{')) {
+            let served: Vec<&str> = METHODS
+                .into_iter()
+                .filter(|method| item.get(method.to_ascii_lowercase()).is_some())
+                .collect();
+            let allow = served.join(", ");
+            let tag = item
+                .as_object()
+                .and_then(|operations| operations.values().find_map(|operation| operation["tags"][0].as_str()))
+                .expect("a tagged operation");
+            for method in METHODS.into_iter().filter(|method| !served.contains(method)) {
+                walked += 1;
+                let reply = app.request(method, path, Some(&token), Body::Json(json!({})));
+                let expected = method_not_allowed(tag, method);
+                if reply.status != 405 || reply.header("allow") != Some(allow.as_str()) || reply.json != expected {
+                    wrong.push(format!(
+                        "{method} {path}: {} Allow {:?} {} (expected 405 Allow {allow:?} {expected})",
+                        reply.status,
+                        reply.header("allow"),
+                        reply.text
+                    ));
+                }
+            }
+        }
+        assert!(walked > 100, "only {walked} requests: is the document complete?");
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // The router matches the percent-decoded path; so does the 405.
+        let encoded = app.get("/auth/users/set_%70assword/", Some(&token));
+        assert_eq!(encoded.status, 405, "{}", encoded.text);
+        assert_eq!(encoded.header("allow"), Some("POST"));
     }
 
     fn with_activation_required_email_less_registration_is_refused(backend) {

@@ -2,28 +2,39 @@
 //! words errors, for the answers made outside the handlers: 405 with
 //! `Allow` for a known path asked with a method it does not serve, and 408
 //! for a body that stalls (see [`crate::stall`]).
+//!
+//! A static path (`/auth/users/set_password/`) belongs to its own routes
+//! only, even where a parameterized sibling (`/auth/users/{id}/`) matches it
+//! too: asked with a method its routes do not serve, it answers 405, as
+//! djoser and FastAPI do, and never reaches the sibling's handler.
+
+use std::collections::HashMap;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, ALLOW};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
-use crate::declare::{Answers, Part};
+use crate::declare::Answers;
 use crate::surfaces::{parts, FastApi};
 use crate::HttpSettings;
 
-/// The served paths: their patterns, methods, credential methods and the
-/// words of their surface.
+/// The served paths: their methods, credential methods and the words of
+/// their surface.
 pub struct Routes {
-    entries: Vec<Entry>,
+    /// The routes of each static path.
+    exact: HashMap<String, Served>,
+    /// The routes of each parameterized pattern, in the order they are
+    /// matched.
+    patterns: Vec<(ResourceDef, Served)>,
 }
 
-struct Entry {
-    pattern: ResourceDef,
+/// What the routes declared with one path pattern serve.
+struct Served {
     methods: Vec<Method>,
-    credential: bool,
+    credential_methods: Vec<Method>,
     answers: Answers,
 }
 
@@ -31,66 +42,113 @@ impl Routes {
     /// The routes of the enabled surfaces, as they declare them, and the
     /// served paths no surface declares.
     pub fn new(settings: &HttpSettings) -> Routes {
-        let mut entries: Vec<Entry> = parts(settings)
-            .into_iter()
-            .flat_map(|part: Part| {
-                let answers = part.answers;
-                part.routes.into_iter().map(move |route| Entry {
-                    pattern: ResourceDef::new(route.path),
-                    methods: route.methods,
-                    credential: route.credential,
-                    answers,
-                })
-            })
-            .collect();
+        let mut routes = Routes {
+            exact: HashMap::new(),
+            patterns: Vec::new(),
+        };
+        for part in parts(settings) {
+            for route in part.routes {
+                let served = routes.served_at(&route.path, part.answers);
+                if route.credential {
+                    served
+                        .credential_methods
+                        .extend(route.methods.iter().cloned());
+                }
+                served.methods.extend(route.methods);
+            }
+        }
         // This document and its UI, served by utoipa's handlers.
         for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
-            entries.push(Entry {
-                pattern: ResourceDef::new(path),
-                methods: vec![Method::GET],
-                credential: false,
-                answers: Answers::of::<FastApi>(),
-            });
+            let served = routes.served_at(path, Answers::of::<FastApi>());
+            served.methods.push(Method::GET);
         }
-        Routes { entries }
+        routes
+    }
+
+    /// The entry of `pattern`, added (with `answers`) if it is new.
+    fn served_at(&mut self, pattern: &str, answers: Answers) -> &mut Served {
+        let new = || Served {
+            methods: Vec::new(),
+            credential_methods: Vec::new(),
+            answers,
+        };
+        if is_static(pattern) {
+            return self.exact.entry(pattern.to_owned()).or_insert_with(new);
+        }
+        let position = self
+            .patterns
+            .iter()
+            .position(|(known, _)| known.pattern() == Some(pattern));
+        let index = position.unwrap_or_else(|| {
+            self.patterns.push((ResourceDef::new(pattern), new()));
+            self.patterns.len() - 1
+        });
+        &mut self.patterns[index].1
     }
 
     /// The methods `path` is served with, in a fixed order; empty for an
     /// unknown path.
     pub fn allowed(&self, path: &str) -> Vec<Method> {
-        let served: Vec<&Method> = self
-            .matching(path)
-            .flat_map(|entry| &entry.methods)
-            .collect();
         ORDER
             .iter()
-            .filter(|method| served.contains(method))
+            .filter(|method| {
+                self.serving(path)
+                    .any(|served| served.methods.contains(method))
+            })
             .cloned()
             .collect()
     }
 
+    /// Whether `path` is served, but not with `method`.
+    fn refuses(&self, method: &Method, path: &str) -> bool {
+        let mut known = false;
+        for served in self.serving(path) {
+            if served.methods.contains(method) {
+                return false;
+            }
+            known = true;
+        }
+        known
+    }
+
     /// Whether `method` on `path` is a declared credential route.
     pub(crate) fn is_credential(&self, method: &Method, path: &str) -> bool {
-        // Asked on every request: the pattern, a regex for most paths, is
-        // matched only against the few entries that could answer yes.
-        self.entries.iter().any(|entry| {
-            entry.credential && entry.methods.contains(method) && entry.pattern.is_match(path)
-        })
+        // Asked on every request: a parameterized pattern, a regex, is
+        // matched only if it could answer yes.
+        match self.exact.get(path) {
+            Some(served) => served.credential_methods.contains(method),
+            None => self.patterns.iter().any(|(pattern, served)| {
+                served.credential_methods.contains(method) && pattern.is_match(path)
+            }),
+        }
     }
 
     /// The words of the surface serving `path` (FastAPI's for a path no
     /// surface serves).
     pub(crate) fn answers(&self, path: &str) -> Answers {
-        self.matching(path)
+        self.serving(path)
             .next()
-            .map_or_else(Answers::of::<FastApi>, |entry| entry.answers)
+            .map_or_else(Answers::of::<FastApi>, |served| served.answers)
     }
 
-    fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> {
-        self.entries
+    /// What serves `path`: its static routes if it has some (a
+    /// parameterized pattern that matches it too never answers it), else
+    /// every parameterized pattern that matches it.
+    fn serving<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Served> {
+        let exact = self.exact.get(path);
+        let patterns = self
+            .patterns
             .iter()
-            .filter(move |entry| entry.pattern.is_match(path))
+            .filter(move |(pattern, _)| exact.is_none() && pattern.is_match(path))
+            .map(|(_, served)| served);
+        exact.into_iter().chain(patterns)
     }
+}
+
+/// Whether actix-web matches `pattern` as a plain string (no `{segment}`
+/// and no trailing `*`), as its `ResourceDef` decides.
+fn is_static(pattern: &str) -> bool {
+    !pattern.contains('{') && !pattern.ends_with('*')
 }
 
 const ORDER: [Method; 5] = [
@@ -101,31 +159,29 @@ const ORDER: [Method; 5] = [
     Method::DELETE,
 ];
 
-/// Turns the 404 (no route) or bare 405 (a resource without that method)
-/// of a known path asked with a method it does not serve into a 405 with
-/// `Allow`, in the shape of the surface serving that path.
+/// Answers 405 with `Allow`, in the shape of the surface serving the path,
+/// to a known path asked with a method it does not serve, before the router
+/// would hand it to a parameterized sibling's handler (or to the 404 of no
+/// route). The path is the one the router matches: percent-decoded.
 pub async fn method_not_allowed(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let routes = request.app_data::<web::Data<Routes>>().cloned();
-    let response = next.call(request).await?.map_into_boxed_body();
-    let status = response.status();
-    let Some(routes) = routes else {
-        return Ok(response);
+    let path = request.match_info().as_str();
+    let method = request.method();
+    let Some(routes) = request
+        .app_data::<web::Data<Routes>>()
+        .filter(|routes| routes.refuses(method, path))
+    else {
+        return next
+            .call(request)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
-    if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
-        return Ok(response);
-    }
-    let path = response.request().path();
-    let method = response.request().method().clone();
-    let allowed = routes.allowed(path);
-    if allowed.is_empty() || allowed.contains(&method) {
-        return Ok(response);
-    }
-    let error = (routes.answers(path).method_not_allowed)(&method);
+    let error = (routes.answers(path).method_not_allowed)(method);
     let mut answer = error.error_response();
-    let list = allowed
+    let list = routes
+        .allowed(path)
         .iter()
         .map(Method::as_str)
         .collect::<Vec<_>>()
@@ -133,7 +189,7 @@ pub async fn method_not_allowed(
     if let Ok(value) = HeaderValue::from_str(&list) {
         answer.headers_mut().insert(ALLOW, value);
     }
-    Ok(response.into_response(answer))
+    Ok(request.into_response(answer))
 }
 
 #[cfg(test)]
@@ -141,7 +197,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_come_from_every_route_of_a_path() {
+    fn a_path_is_allowed_the_methods_of_the_routes_that_serve_it() {
         let routes = Routes::new(&HttpSettings::default());
         assert_eq!(
             routes.allowed("/auth/users/me/"),
@@ -152,5 +208,48 @@ mod tests {
         assert!(routes.allowed("/nowhere").is_empty());
         assert!(routes.is_credential(&Method::POST, "/auth/token"));
         assert!(!routes.is_credential(&Method::GET, "/"));
+    }
+
+    #[test]
+    fn a_static_path_is_not_served_by_a_parameterized_sibling() {
+        let routes = Routes::new(&HttpSettings::default());
+        let user = [Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
+        assert_eq!(routes.allowed("/auth/users/7/"), user);
+        assert_eq!(routes.allowed("/auth/users/abc/"), user);
+        for path in ["/auth/users/set_password/", "/auth/users/set_email/"] {
+            assert_eq!(routes.allowed(path), [Method::POST], "{path}");
+            assert!(routes.refuses(&Method::GET, path), "{path}");
+            assert!(!routes.refuses(&Method::POST, path), "{path}");
+        }
+        assert!(routes.refuses(&Method::POST, "/auth/users/7/"));
+        assert!(!routes.refuses(&Method::GET, "/auth/users/7/"));
+        assert!(!routes.refuses(&Method::GET, "/nowhere"));
+        assert!(routes.is_credential(&Method::POST, "/auth/users/set_password/"));
+        assert!(!routes.is_credential(&Method::GET, "/auth/users/set_password/"));
+    }
+
+    /// actix-web tries routes in the order they are mounted: a static
+    /// path's own handlers must come before any parameterized route that
+    /// matches it with one of the same methods.
+    #[test]
+    fn static_routes_are_mounted_before_the_parameterized_routes_that_match_them() {
+        let declared: Vec<_> = parts(&HttpSettings::default())
+            .into_iter()
+            .flat_map(|part| part.routes)
+            .map(|route| (route.path, route.methods))
+            .collect();
+        for (index, (path, methods)) in declared.iter().enumerate() {
+            if !is_static(path) {
+                continue;
+            }
+            for (earlier, earlier_methods) in &declared[..index] {
+                let shadows = !is_static(earlier)
+                    && ResourceDef::new(earlier.as_str()).is_match(path)
+                    && methods
+                        .iter()
+                        .any(|method| earlier_methods.contains(method));
+                assert!(!shadows, "{earlier} is mounted before {path}");
+            }
+        }
     }
 }
