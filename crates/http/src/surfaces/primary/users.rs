@@ -1,25 +1,22 @@
 //! The accounts of the primary surface: list, read, change and delete them,
 //! and change one's password or username.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
-use sesame_kernel::audit::Actor;
 use sesame_kernel::UserId;
-use sesame_users::{AccountService, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::avatars::{ProfileChange, ProfileForm};
-use super::{same_again, Authenticated, Drf, User};
+use super::{done_as, same_again, Authenticated, Drf, User};
 use crate::auth::Authed;
 use crate::error_schemas as doc;
 use crate::shape::Words;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
 use crate::wire::{self, Body};
-use crate::{ApiError, AppState, Shape};
+use crate::{ApiError, AppState};
 
 /// Profile changes. Other fields (id, password) are ignored.
 #[derive(Deserialize, Validate, ToSchema)]
@@ -112,9 +109,7 @@ struct SetUsername {
 
 /// The `{id}` of the path; anything that is not an id is simply not found.
 fn path_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse::<i64>()
-        .map(UserId)
-        .map_err(|_| Drf::message(StatusCode::NOT_FOUND, "Not found."))
+    raw.parse::<i64>().map(UserId).map_err(|_| Drf::not_found())
 }
 
 /// Users: admins see all, others only themselves.
@@ -285,26 +280,11 @@ async fn delete_account(
     target: UserId,
     body: CurrentPassword,
 ) -> Result<HttpResponse, ApiError> {
-    done_by(caller, &state, &request, move |a, caller, actor| {
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
         a.delete_account(&caller.user, target, &body.current_password, actor)
     })
     .await
-}
-
-/// Account work done by the caller, audited as theirs: 204 once done.
-async fn done_by<T, F>(
-    caller: Authenticated,
-    state: &AppState,
-    request: &HttpRequest,
-    work: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(&AccountService, &Authenticated, &Actor) -> Result<T, UsersError> + Send + 'static,
-    T: Send + 'static,
-{
-    let actor = actor_of(request, state, caller.user.id);
-    Drf::call(&state.accounts, move |a| work(a, &caller, &actor)).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Change the password; every other session of the account ends.
@@ -324,7 +304,8 @@ pub(super) async fn set_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    done_by(caller, &state, &request, move |a, caller, actor| {
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
         let session = Some(caller.session_id.as_str());
         let (current, new) = (&body.current_password, &body.new_password);
         a.set_password(&caller.user, current, new, session, actor)
@@ -350,13 +331,10 @@ pub(super) async fn set_username(
     let body = body.into_inner();
     let again = body.re_new_username.as_deref();
     same_again(&body.new_username, again, "username")?;
-    done_by(caller, &state, &request, move |a, caller, actor| {
-        a.set_username(
-            &caller.user,
-            &body.current_password,
-            &body.new_username,
-            actor,
-        )
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
+        let (current, new) = (&body.current_password, &body.new_username);
+        a.set_username(&caller.user, current, new, actor)
     })
     .await
 }
