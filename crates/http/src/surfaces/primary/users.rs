@@ -107,6 +107,11 @@ struct SetUsername {
     re_new_username: Option<String>,
 }
 
+// The answers that the `me` and `{id}` forms of a route share.
+const BAD_PROFILE: &str = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
+const BAD_DELETION: &str = "Wrong password, or bad fields";
+const NOT_VISIBLE: &str = "Unknown, or another user's id for a non-admin";
+
 /// The `{id}` of the path; anything that is not an id is simply not found.
 fn path_id(raw: &str) -> Result<UserId, ApiError> {
     raw.parse::<i64>().map(UserId).map_err(|_| Drf::not_found())
@@ -148,7 +153,7 @@ pub(super) async fn get_me(caller: Authenticated) -> HttpResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[get("/auth/users/{id}/")]
@@ -172,7 +177,7 @@ pub(super) async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+        (status = 400, description = BAD_PROFILE, body = doc::DrfBadRequest),
     )
 )]
 #[route("/auth/users/me/", method = "PUT", method = "PATCH")]
@@ -196,8 +201,8 @@ pub(super) async fn update_me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 400, description = BAD_PROFILE, body = doc::DrfBadRequest),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[route("/auth/users/{id}/", method = "PUT", method = "PATCH")]
@@ -237,7 +242,7 @@ async fn update_profile(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+        (status = 400, description = BAD_DELETION, body = doc::DrfBadRequest),
     )
 )]
 #[delete("/auth/users/me/")]
@@ -257,8 +262,8 @@ pub(super) async fn delete_me(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 400, description = BAD_DELETION, body = doc::DrfBadRequest),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[delete("/auth/users/{id}/")]
