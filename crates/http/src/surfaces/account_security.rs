@@ -2,26 +2,23 @@
 //! shapes: see and end your sessions, a second factor (TOTP), an email
 //! change that the new address confirms, and the audit log.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use sesame_tokens::{Session, TokensError};
+use sesame_tokens::Session;
 use utoipa::ToSchema;
 
 use super::login::actor_of;
-use super::{run, storage_failure, Drf};
+use super::primary::{done_as, Authenticated};
+use super::Drf;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
 use crate::time::rfc3339;
-use crate::wire::FieldIssue;
-use crate::{ApiError, AppState, Bearer, Shape};
+use crate::{ApiError, AppState};
 
 mod audit;
 mod email;
 mod mfa;
-
-type Authenticated = Bearer<Drf>;
 
 /// The routes of this surface. `/auth/users/set_email*/` must be matched
 /// before primary's `/auth/users/{id}/`.
@@ -71,39 +68,6 @@ impl SessionView {
     }
 }
 
-fn tokens_error(error: TokensError) -> ApiError {
-    let code = |rule: &'static str, message: &str| {
-        Drf::invalid(&[FieldIssue::invalid("code", rule, message)])
-    };
-    match error {
-        TokensError::SessionNotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
-        TokensError::MfaAlreadyEnabled => Drf::coded(
-            StatusCode::CONFLICT,
-            "Two-factor authentication is already on.",
-            "mfa_enabled",
-        ),
-        TokensError::MfaNotEnabled => code(
-            "mfa_not_enabled",
-            "Two-factor authentication is not set up.",
-        ),
-        TokensError::OtpInvalid | TokensError::OtpRequired => {
-            code("invalid_code", "The code is invalid or was already used.")
-        }
-        TokensError::Users(e) => Drf::word(e),
-        other => storage_failure::<Drf>(&other),
-    }
-}
-
-/// Runs `work` off the async workers: 204 when it succeeds, else its error
-/// as `error` words it.
-async fn no_content<T: Send + 'static, E: Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-    error: fn(E) -> ApiError,
-) -> Result<HttpResponse, ApiError> {
-    run::<Drf, _, _>(work).await?.map_err(error)?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
 /// The caller's live sessions, most recently used first.
 #[utoipa::path(
     security(("bearer" = [])),
@@ -114,11 +78,8 @@ async fn list_sessions(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.sessions.clone();
     let user = caller.user.id;
-    let list = run::<Drf, _, _>(move || sessions.list_sessions(user))
-        .await?
-        .map_err(tokens_error)?;
+    let list = Drf::call(&state.sessions, move |s| s.list_sessions(user)).await?;
     let views: Vec<SessionView> = list
         .iter()
         .map(|session| SessionView::of(session, &caller.session_id))
@@ -142,13 +103,11 @@ async fn end_session(
     caller: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let sessions = state.sessions.clone();
     let user = caller.user.id;
-    let actor = actor_of(&request, &state, user);
-    no_content(
-        move || sessions.end_session(user, &id, &actor),
-        tokens_error,
+    done_as(
+        actor_of(&request, &state, user),
+        &state.sessions,
+        move |s, actor| s.end_session(user, &id, actor),
     )
     .await
 }
@@ -164,12 +123,11 @@ async fn logout_all(
     request: HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.sessions.clone();
     let user = caller.user.id;
-    let actor = actor_of(&request, &state, user);
-    no_content(
-        move || sessions.logout_all(user, None, &actor),
-        tokens_error,
+    done_as(
+        actor_of(&request, &state, user),
+        &state.sessions,
+        move |s, actor| s.logout_all(user, None, actor),
     )
     .await
 }

@@ -3,7 +3,6 @@
 //! one, with or without a username. Options and responses are WebAuthn
 //! Level 3 JSON, passed between the browser and [`sesame_tokens::PasskeyService`].
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,16 +11,16 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::login::{actor_of, client_actor};
-use super::primary::JwtPair;
-use super::{run, storage_failure, Drf};
+use super::primary::{done_as, Authenticated, JwtPair};
+use super::{run, Drf};
 use crate::auth::Authed;
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
 use crate::time::rfc3339;
-use crate::wire::{Body, FieldIssue};
-use crate::{ApiError, AppState, Bearer, Shape};
+use crate::wire::Body;
+use crate::{ApiError, AppState, Shape};
 
 /// The routes of this surface; matched before primary's `/auth/users/{id}/`
 /// like account_security's, though no path of theirs overlaps.
@@ -116,42 +115,6 @@ struct PasskeyRemoval {
     current_password: String,
 }
 
-fn no_active_account() -> ApiError {
-    Drf::coded(
-        StatusCode::UNAUTHORIZED,
-        "No active account found with the given credentials",
-        "no_active_account",
-    )
-}
-
-fn passkey_error(error: TokensError) -> ApiError {
-    let field = |field: &str, code: &'static str, message: String| {
-        Drf::invalid(&[FieldIssue::invalid(field, code, message)])
-    };
-    match error {
-        TokensError::PasskeyRejected(reason) => field(
-            "credential",
-            "rejected",
-            format!("The passkey response was refused: {reason}."),
-        ),
-        TokensError::PasskeyExists => field(
-            "credential",
-            "exists",
-            "This passkey is already registered.".to_owned(),
-        ),
-        TokensError::PasskeyNameInvalid => field(
-            "name",
-            "invalid",
-            "Ensure this field has no more than 64 characters and no control characters."
-                .to_owned(),
-        ),
-        TokensError::PasskeyNotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
-        TokensError::LoginRefused => no_active_account(),
-        TokensError::Users(e) => Drf::word(e),
-        other => storage_failure::<Drf>(&other),
-    }
-}
-
 /// Begin registering a passkey: creation options for `navigator.credentials.create()`.
 #[utoipa::path(
     security(("bearer" = [])),
@@ -160,12 +123,9 @@ fn passkey_error(error: TokensError) -> ApiError {
 #[post("/auth/passkeys/register/begin/")]
 async fn register_begin(
     state: web::Data<AppState>,
-    caller: Bearer<Drf>,
+    caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let passkeys = state.passkeys.clone();
-    let options = run::<Drf, _, _>(move || passkeys.begin_registration(&caller.user))
-        .await?
-        .map_err(passkey_error)?;
+    let options = Drf::call(&state.passkeys, move |p| p.begin_registration(&caller.user)).await?;
     Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
 }
 
@@ -186,12 +146,10 @@ async fn register_finish(
 ) -> Result<HttpResponse, ApiError> {
     let PasskeyRegistration { credential, name } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
-    let passkeys = state.passkeys.clone();
-    let passkey = run::<Drf, _, _>(move || {
-        passkeys.finish_registration(&caller.user, &credential, name.as_deref(), &actor)
+    let passkey = Drf::call(&state.passkeys, move |p| {
+        p.finish_registration(&caller.user, &credential, name.as_deref(), &actor)
     })
-    .await?
-    .map_err(passkey_error)?;
+    .await?;
     Ok(HttpResponse::Created().json(Passkey::from(&passkey)))
 }
 
@@ -203,12 +161,9 @@ async fn register_finish(
 #[get("/auth/passkeys/")]
 async fn list_passkeys(
     state: web::Data<AppState>,
-    caller: Bearer<Drf>,
+    caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let passkeys = state.passkeys.clone();
-    let list = run::<Drf, _, _>(move || passkeys.list(caller.user.id))
-        .await?
-        .map_err(passkey_error)?;
+    let list = Drf::call(&state.passkeys, move |p| p.list(caller.user.id)).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(Passkey::from).collect::<Vec<_>>()))
 }
 
@@ -231,22 +186,17 @@ async fn remove_passkey(
     Authed(caller, body): Authed<Drf, Body<PasskeyRemoval, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let PasskeyRemoval { current_password } = body.into_inner();
-    let id = id.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
-    let passkeys = state.passkeys.clone();
-    run::<Drf, _, _>(move || passkeys.remove(&caller.user, &id, &current_password, &actor))
-        .await?
-        .map_err(passkey_error)?;
-    Ok(HttpResponse::NoContent().finish())
+    done_as(actor, &state.passkeys, move |p, actor| {
+        p.remove(&caller.user, &id, &current_password, actor)
+    })
+    .await
 }
 
 /// Begin a passkey login: request options for `navigator.credentials.get()`.
 #[utoipa::path(
     request_body = PasskeyLoginBegin,
-    responses(
-        (status = 200, description = "Request options, valid for 5 minutes (the same shape for a name that names no account)", body = PasskeyOptions),
-        (status = 400, description = "Bad fields", body = doc::DrfBadRequest),
-    )
+    responses((status = 200, description = "Request options, valid for 5 minutes (the same shape for a name that names no account)", body = PasskeyOptions))
 )]
 #[post("/auth/passkeys/login/begin/")]
 async fn login_begin(
@@ -257,10 +207,7 @@ async fn login_begin(
         .into_inner()
         .username
         .filter(|name| !name.trim().is_empty());
-    let passkeys = state.passkeys.clone();
-    let options = run::<Drf, _, _>(move || passkeys.begin_login(username.as_deref()))
-        .await?
-        .map_err(passkey_error)?;
+    let options = Drf::call(&state.passkeys, move |p| p.begin_login(username.as_deref())).await?;
     Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
 }
 
@@ -289,13 +236,14 @@ async fn login_finish(
                 if matches!(e, TokensError::LoginRefused) {
                     state.metrics.login_failed();
                 }
-                passkey_error(e)
+                Drf::word(e)
             })?;
-    match logged_in {
-        LoggedIn {
-            session: NewSession::Jwt(pair),
-            ..
-        } => Ok(HttpResponse::Ok().json(JwtPair::from(pair))),
-        LoggedIn { .. } => Err(Drf::unavailable()),
-    }
+    let LoggedIn {
+        session: NewSession::Jwt(pair),
+        ..
+    } = logged_in
+    else {
+        return Err(Drf::unavailable());
+    };
+    Ok(HttpResponse::Ok().json(JwtPair::from(pair)))
 }

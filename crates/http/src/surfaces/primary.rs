@@ -6,13 +6,15 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use sesame_kernel::audit::Actor;
+use sesame_kernel::StorageError;
 use sesame_tokens::{Credentials, TokenPair, TokensError};
 use sesame_users::{Registration, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::login::log_in;
-use super::{run, storage_failure};
+use super::storage_failure;
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
@@ -40,8 +42,21 @@ impl Drf {
         )
     }
 
+    /// `{"field": ["message"]}` (Drf shows no codes of field errors).
     fn field(field: &str, message: &str) -> ApiError {
         Self::invalid(&[FieldIssue::invalid(field, "invalid", message)])
+    }
+
+    fn not_found() -> ApiError {
+        Self::message(StatusCode::NOT_FOUND, "Not found.")
+    }
+
+    fn no_active_account() -> ApiError {
+        Self::detail(
+            StatusCode::UNAUTHORIZED,
+            "No active account found with the given credentials",
+            "no_active_account",
+        )
     }
 }
 
@@ -225,6 +240,16 @@ struct JwtCreate {
     otp: Option<String>,
 }
 
+impl From<JwtCreate> for Credentials {
+    fn from(body: JwtCreate) -> Self {
+        Credentials {
+            login: body.username.or(body.email).unwrap_or_default(),
+            password: body.password,
+            otp: body.otp,
+        }
+    }
+}
+
 impl Validate for JwtCreate {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
@@ -289,33 +314,78 @@ impl Words<UsersError> for Drf {
                 Drf::field("username", "A user with that username already exists.")
             }
             UsersError::EmailTaken => Drf::field("email", "A user with that email already exists."),
-            UsersError::InvalidCredentials | UsersError::AccountInactive => no_active_account(),
+            UsersError::InvalidCredentials | UsersError::AccountInactive => {
+                Drf::no_active_account()
+            }
             UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
-            UsersError::NotFound => Drf::message(StatusCode::NOT_FOUND, "Not found."),
+            UsersError::NotFound => Drf::not_found(),
             UsersError::Storage(e) => storage_failure::<Drf>(&e),
         }
     }
 }
 
-fn no_active_account() -> ApiError {
-    Drf::detail(
-        StatusCode::UNAUTHORIZED,
-        "No active account found with the given credentials",
-        "no_active_account",
-    )
+impl Words<TokensError> for Drf {
+    fn word(error: TokensError) -> ApiError {
+        match error {
+            TokensError::InvalidToken
+            | TokensError::TokenExpired
+            | TokensError::SessionRevoked
+            | TokensError::RefreshReused
+            | TokensError::AccountInactive => Drf::detail(
+                StatusCode::UNAUTHORIZED,
+                "Token is invalid or expired",
+                "token_not_valid",
+            ),
+            TokensError::LoginRefused => Drf::no_active_account(),
+            TokensError::SessionNotFound | TokensError::PasskeyNotFound => Drf::not_found(),
+            TokensError::MfaAlreadyEnabled => Drf::detail(
+                StatusCode::CONFLICT,
+                "Two-factor authentication is already on.",
+                "mfa_enabled",
+            ),
+            TokensError::MfaNotEnabled => {
+                Drf::field("code", "Two-factor authentication is not set up.")
+            }
+            TokensError::OtpInvalid | TokensError::OtpRequired => {
+                Drf::field("code", "The code is invalid or was already used.")
+            }
+            TokensError::PasskeyRejected(reason) => Drf::field(
+                "credential",
+                &format!("The passkey response was refused: {reason}."),
+            ),
+            TokensError::PasskeyExists => {
+                Drf::field("credential", "This passkey is already registered.")
+            }
+            TokensError::PasskeyNameInvalid => Drf::field(
+                "name",
+                "Ensure this field has no more than 64 characters and no control characters.",
+            ),
+            TokensError::Users(e) => Drf::word(e),
+            other => storage_failure::<Drf>(&other),
+        }
+    }
 }
 
-fn tokens_error(error: TokensError) -> ApiError {
-    match error {
-        TokensError::Storage(e) => storage_failure::<Drf>(&e),
-        TokensError::Users(e) => Drf::word(e),
-        TokensError::Signing(e) => storage_failure::<Drf>(&e),
-        _ => Drf::detail(
-            StatusCode::UNAUTHORIZED,
-            "Token is invalid or expired",
-            "token_not_valid",
-        ),
+impl Words<StorageError> for Drf {
+    fn word(error: StorageError) -> ApiError {
+        storage_failure::<Drf>(&error)
     }
+}
+
+/// Work on `service` done as `actor`, who the audit log names: 204 once done.
+pub(super) async fn done_as<Service, T, E>(
+    actor: Actor,
+    service: &Service,
+    work: impl FnOnce(&Service, &Actor) -> Result<T, E> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    Drf: Words<E>,
+    Service: Clone + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    Drf::call(service, move |s| work(s, &actor)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// djoser's `re_*` fields: when sent, the same value again.
@@ -363,7 +433,6 @@ async fn register(
     request_body = JwtCreate,
     responses(
         (status = 200, description = "Logged in", body = JwtPair),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`No active account found with the given credentials`, or `otp_required` / `otp_invalid`", body = doc::DrfError),
     )
 )]
@@ -373,19 +442,9 @@ async fn jwt_create(
     request: HttpRequest,
     body: Body<JwtCreate, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let JwtCreate {
-        username,
-        email,
-        password,
-        otp,
-    } = body.into_inner();
-    let credentials = Credentials {
-        login: username.or(email).unwrap_or_default(),
-        password,
-        otp,
-    };
     let client = client_info(&request, &state.settings);
-    let pair = log_in::<Drf>(&state, credentials, client, no_active_account).await?;
+    let credentials = body.into_inner().into();
+    let pair = log_in::<Drf>(&state, credentials, client, Drf::no_active_account).await?;
     Ok(HttpResponse::Ok().json(JwtPair::from(pair)))
 }
 
@@ -394,7 +453,6 @@ async fn jwt_create(
     request_body = JwtRefresh,
     responses(
         (status = 200, description = "A new pair (the refresh token is rotated)", body = JwtPair),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`token_not_valid`", body = doc::DrfError),
     )
 )]
@@ -404,10 +462,7 @@ async fn jwt_refresh(
     body: Body<JwtRefresh, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let JwtRefresh { refresh } = body.into_inner();
-    let sessions = state.sessions.clone();
-    let pair = run::<Drf, _, _>(move || sessions.refresh(&refresh))
-        .await?
-        .map_err(tokens_error)?;
+    let pair = Drf::call(&state.sessions, move |s| s.refresh(&refresh)).await?;
     Ok(HttpResponse::Ok().json(JwtPair::from(pair)))
 }
 
@@ -416,7 +471,6 @@ async fn jwt_refresh(
     request_body = JwtVerify,
     responses(
         (status = 200, description = "Valid", body = Empty),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
         (status = 401, description = "`Token is invalid or expired` (`token_not_valid`)", body = doc::DrfError),
     )
 )]
@@ -426,11 +480,8 @@ async fn jwt_verify(
     body: Body<JwtVerify, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let JwtVerify { token } = body.into_inner();
-    let sessions = state.sessions.clone();
-    run::<Drf, _, _>(move || sessions.verify(&token))
-        .await?
-        .map_err(tokens_error)?;
+    Drf::call(&state.sessions, move |s| s.verify(&token)).await?;
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
-type Authenticated = Bearer<Drf>;
+pub(super) type Authenticated = Bearer<Drf>;

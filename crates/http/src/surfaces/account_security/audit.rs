@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::Authenticated;
 use crate::error_schemas as doc;
 use crate::query::{parse, query_map, PageParams};
-use crate::surfaces::{run, storage_failure, Drf};
+use crate::shape::Words;
+use crate::surfaces::Drf;
 use crate::time::rfc3339;
 use crate::wire::{self, Expected, FieldIssue, Problem};
 use crate::{ApiError, AppState, Shape};
@@ -98,10 +99,9 @@ pub(super) async fn audit_log(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.user.is_staff {
-        return Err(Drf::coded(
+        return Err(Drf::message(
             StatusCode::FORBIDDEN,
             "You do not have permission to perform this action.",
-            "permission_denied",
         ));
     }
     let query = query_map(&request);
@@ -115,10 +115,10 @@ pub(super) async fn audit_log(
         }
     };
     let AuditFilter { user, kind } = filter;
-    let log = state.audit.clone();
-    let entries = run::<Drf, _, _>(move || log.entries(user.map(UserId), kind.as_deref(), page))
-        .await?
-        .map_err(|e| storage_failure::<Drf>(&e))?;
+    let entries = Drf::call(&state.audit, move |log| {
+        log.entries(user.map(UserId), kind.as_deref(), page)
+    })
+    .await?;
     let records: Vec<AuditRecord> = entries.into_iter().map(AuditRecord::from).collect();
     Ok(HttpResponse::Ok().json(records))
 }

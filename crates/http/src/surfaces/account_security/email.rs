@@ -5,10 +5,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::no_content;
+use super::done_as;
 use crate::auth::Authed;
 use crate::error_schemas as doc;
-use crate::shape::Words;
 use crate::surfaces::login::{actor_of, anonymous_actor};
 use crate::surfaces::Drf;
 use crate::wire::Body;
@@ -53,10 +52,10 @@ pub(super) async fn set_email(
         new_email,
     } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
-    let accounts = state.accounts.clone();
-    let request_change =
-        move || accounts.request_email_change(&caller.user, &current_password, &new_email, &actor);
-    no_content(request_change, Drf::word).await
+    done_as(actor, &state.accounts, move |a, actor| {
+        a.request_email_change(&caller.user, &current_password, &new_email, actor)
+    })
+    .await
 }
 
 /// Confirm an email change from the link sent to the new address.
@@ -74,11 +73,10 @@ pub(super) async fn set_email_confirm(
     body: Body<UidToken, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let UidToken { uid, token } = body.into_inner();
-    let actor = anonymous_actor(&request, &state);
-    let accounts = state.accounts.clone();
-    no_content(
-        move || accounts.confirm_email_change(&uid, &token, &actor),
-        Drf::word,
+    done_as(
+        anonymous_actor(&request, &state),
+        &state.accounts,
+        move |a, actor| a.confirm_email_change(&uid, &token, actor),
     )
     .await
 }

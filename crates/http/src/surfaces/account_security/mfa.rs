@@ -6,12 +6,12 @@ use sesame_tokens::TotpSetup;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{no_content, tokens_error};
+use super::done_as;
 use crate::auth::Authed;
 use crate::error_schemas as doc;
 use crate::shape::Words;
 use crate::surfaces::login::actor_of;
-use crate::surfaces::{run, Drf};
+use crate::surfaces::Drf;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
 
@@ -80,15 +80,12 @@ pub(super) async fn totp_setup(
     Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let CurrentPassword { current_password } = body.into_inner();
-    let state = state.into_inner();
-    let setup = run::<Drf, _, _>(move || {
-        state
-            .accounts
-            .confirm_password(&caller.user, &current_password)
-            .map_err(Drf::word)?;
-        state.mfa.setup(&caller.user).map_err(tokens_error)
+    let setup = Drf::call(&state, move |s| {
+        s.accounts
+            .confirm_password(&caller.user, &current_password)?;
+        s.mfa.setup(&caller.user)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(TotpSecret::from(setup)))
 }
 
@@ -110,13 +107,11 @@ pub(super) async fn totp_confirm(
     Authed(caller, body): Authed<Drf, Body<TotpCode, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let TotpCode { code } = body.into_inner();
-    let mfa = state.mfa.clone();
     let actor = actor_of(&request, &state, caller.user.id);
-    let recovery_codes = run::<Drf, _, _>(move || {
+    let recovery_codes = Drf::call(&state.mfa, move |mfa| {
         mfa.confirm(&caller.user, &code, Some(&caller.session_id), &actor)
     })
-    .await?
-    .map_err(tokens_error)?;
+    .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }
 
@@ -140,16 +135,10 @@ pub(super) async fn totp_disable(
         code,
     } = body.into_inner();
     let actor = actor_of(&request, &state, caller.user.id);
-    let state = state.into_inner();
-    let disable = move || {
-        state
-            .accounts
-            .confirm_password(&caller.user, &current_password)
-            .map_err(Drf::word)?;
-        state
-            .mfa
-            .disable(&caller.user, &code, &actor)
-            .map_err(tokens_error)
-    };
-    no_content(disable, |error| error).await
+    done_as(actor, &state, move |s, actor| {
+        s.accounts
+            .confirm_password(&caller.user, &current_password)?;
+        s.mfa.disable(&caller.user, &code, actor)
+    })
+    .await
 }

@@ -18,9 +18,9 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::users::ProfileUpdate;
 use super::Drf;
+use crate::body::BodyError;
 use crate::error_schemas as doc;
-use crate::shape::Shape;
-use crate::shape::Words;
+use crate::shape::{Shape, Words};
 use crate::wire::{decode, Body};
 use crate::{ApiError, AppState};
 
@@ -115,7 +115,7 @@ fn parse_error(error: impl std::fmt::Display) -> ApiError {
 }
 
 fn too_large() -> ApiError {
-    Drf::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+    Drf::body_error(BodyError::TooLarge)
 }
 
 /// Reads a multipart form. A file in `avatar` is kept up to one byte past
@@ -201,7 +201,7 @@ pub(super) async fn avatar_file(
     let name = file.into_inner();
     let found = Drf::call(&state.accounts, move |a| a.avatar_file(&name)).await?;
     let Some((bytes, kind)) = found else {
-        return Err(Drf::message(StatusCode::NOT_FOUND, "Not found."));
+        return Err(Drf::not_found());
     };
     Ok(HttpResponse::Ok()
         .content_type(kind.content_type())

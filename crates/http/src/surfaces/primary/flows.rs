@@ -8,9 +8,9 @@ use sesame_users::{AccountService, Activation, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{same_again, Drf};
+use super::{done_as, same_again, Drf};
 use crate::error_schemas as doc;
-use crate::shape::Words;
+use crate::shape::{Shape, Words};
 use crate::surfaces::login::anonymous_actor;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -76,10 +76,9 @@ pub(super) async fn activation(
     let actor = anonymous_actor(&request, &state);
     match Drf::call(&state.accounts, move |a| a.activate(&uid, &token, &actor)).await? {
         Activation::Activated => Ok(HttpResponse::NoContent().finish()),
-        Activation::AlreadyActive => Err(Drf::detail(
+        Activation::AlreadyActive => Err(Drf::message(
             StatusCode::FORBIDDEN,
             "Stale token for given user.",
-            "permission_denied",
         )),
     }
 }
@@ -110,55 +109,55 @@ fn start_flow(
 /// Email the activation link again, if the address is an inactive account's.
 #[utoipa::path(
     request_body = EmailAddress,
-    responses(
-        (status = 204, description = "Always, whether or not the address is known"),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
-    )
+    responses((status = 204, description = "Always, whether or not the address is known"))
 )]
 #[post("/auth/users/resend_activation/")]
 pub(super) async fn resend_activation(
     state: web::Data<AppState>,
     body: Body<EmailAddress, Drf>,
 ) -> HttpResponse {
-    start_flow(&state, body, "resend_activation", |a, email| {
-        a.resend_activation(email)
-    })
+    start_flow(
+        &state,
+        body,
+        "resend_activation",
+        AccountService::resend_activation,
+    )
 }
 
 /// Email a password reset link, if the address is an account's.
 #[utoipa::path(
     request_body = EmailAddress,
-    responses(
-        (status = 204, description = "Always, whether or not the address is known"),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
-    )
+    responses((status = 204, description = "Always, whether or not the address is known"))
 )]
 #[post("/auth/users/reset_password/")]
 pub(super) async fn reset_password(
     state: web::Data<AppState>,
     body: Body<EmailAddress, Drf>,
 ) -> HttpResponse {
-    start_flow(&state, body, "reset_password", |a, email| {
-        a.request_password_reset(email)
-    })
+    start_flow(
+        &state,
+        body,
+        "reset_password",
+        AccountService::request_password_reset,
+    )
 }
 
 /// Email a username reset link, if the address is an account's.
 #[utoipa::path(
     request_body = EmailAddress,
-    responses(
-        (status = 204, description = "Always, whether or not the address is known"),
-        (status = 400, description = "Missing or bad fields", body = doc::DrfBadRequest),
-    )
+    responses((status = 204, description = "Always, whether or not the address is known"))
 )]
 #[post("/auth/users/reset_username/")]
 pub(super) async fn reset_username(
     state: web::Data<AppState>,
     body: Body<EmailAddress, Drf>,
 ) -> HttpResponse {
-    start_flow(&state, body, "reset_username", |a, email| {
-        a.request_username_reset(email)
-    })
+    start_flow(
+        &state,
+        body,
+        "reset_username",
+        AccountService::request_username_reset,
+    )
 }
 
 /// Sets the new password; every session of the account is revoked.
@@ -177,12 +176,12 @@ pub(super) async fn reset_password_confirm(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    let actor = anonymous_actor(&request, &state);
-    Drf::call(&state.accounts, move |a| {
-        a.reset_password(&body.uid, &body.token, &body.new_password, &actor)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    done_as(
+        anonymous_actor(&request, &state),
+        &state.accounts,
+        move |a, actor| a.reset_password(&body.uid, &body.token, &body.new_password, actor),
+    )
+    .await
 }
 
 /// Sets the new username from the emailed link.
@@ -205,10 +204,10 @@ pub(super) async fn reset_username_confirm(
         body.re_new_username.as_deref(),
         "username",
     )?;
-    let actor = anonymous_actor(&request, &state);
-    Drf::call(&state.accounts, move |a| {
-        a.reset_username(&body.uid, &body.token, &body.new_username, &actor)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    done_as(
+        anonymous_actor(&request, &state),
+        &state.accounts,
+        move |a, actor| a.reset_username(&body.uid, &body.token, &body.new_username, actor),
+    )
+    .await
 }

@@ -1,25 +1,22 @@
 //! The accounts of the primary surface: list, read, change and delete them,
 //! and change one's password or username.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
-use sesame_kernel::audit::Actor;
 use sesame_kernel::UserId;
-use sesame_users::{AccountService, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::avatars::{ProfileChange, ProfileForm};
-use super::{same_again, Authenticated, Drf, User};
+use super::{done_as, same_again, Authenticated, Drf, User};
 use crate::auth::Authed;
 use crate::error_schemas as doc;
 use crate::shape::Words;
 use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
 use crate::wire::{self, Body};
-use crate::{ApiError, AppState, Shape};
+use crate::{ApiError, AppState};
 
 /// Profile changes. Other fields (id, password) are ignored.
 #[derive(Deserialize, Validate, ToSchema)]
@@ -110,11 +107,14 @@ struct SetUsername {
     re_new_username: Option<String>,
 }
 
+// The answers that the `me` and `{id}` forms of a route share.
+const BAD_PROFILE: &str = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
+const BAD_DELETION: &str = "Wrong password, or bad fields";
+const NOT_VISIBLE: &str = "Unknown, or another user's id for a non-admin";
+
 /// The `{id}` of the path; anything that is not an id is simply not found.
 fn path_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse::<i64>()
-        .map(UserId)
-        .map_err(|_| Drf::message(StatusCode::NOT_FOUND, "Not found."))
+    raw.parse::<i64>().map(UserId).map_err(|_| Drf::not_found())
 }
 
 /// Users: admins see all, others only themselves.
@@ -153,7 +153,7 @@ pub(super) async fn get_me(caller: Authenticated) -> HttpResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[get("/auth/users/{id}/")]
@@ -177,7 +177,7 @@ pub(super) async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
+        (status = 400, description = BAD_PROFILE, body = doc::DrfBadRequest),
     )
 )]
 #[route("/auth/users/me/", method = "PUT", method = "PATCH")]
@@ -201,8 +201,8 @@ pub(super) async fn update_me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 400, description = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 400, description = BAD_PROFILE, body = doc::DrfBadRequest),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[route("/auth/users/{id}/", method = "PUT", method = "PATCH")]
@@ -242,7 +242,7 @@ async fn update_profile(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+        (status = 400, description = BAD_DELETION, body = doc::DrfBadRequest),
     )
 )]
 #[delete("/auth/users/me/")]
@@ -262,8 +262,8 @@ pub(super) async fn delete_me(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
-        (status = 404, description = "Unknown, or another user's id for a non-admin", body = doc::DrfError),
+        (status = 400, description = BAD_DELETION, body = doc::DrfBadRequest),
+        (status = 404, description = NOT_VISIBLE, body = doc::DrfError),
     )
 )]
 #[delete("/auth/users/{id}/")]
@@ -285,26 +285,11 @@ async fn delete_account(
     target: UserId,
     body: CurrentPassword,
 ) -> Result<HttpResponse, ApiError> {
-    done_by(caller, &state, &request, move |a, caller, actor| {
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
         a.delete_account(&caller.user, target, &body.current_password, actor)
     })
     .await
-}
-
-/// Account work done by the caller, audited as theirs: 204 once done.
-async fn done_by<T, F>(
-    caller: Authenticated,
-    state: &AppState,
-    request: &HttpRequest,
-    work: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(&AccountService, &Authenticated, &Actor) -> Result<T, UsersError> + Send + 'static,
-    T: Send + 'static,
-{
-    let actor = actor_of(request, state, caller.user.id);
-    Drf::call(&state.accounts, move |a| work(a, &caller, &actor)).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Change the password; every other session of the account ends.
@@ -324,7 +309,8 @@ pub(super) async fn set_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    done_by(caller, &state, &request, move |a, caller, actor| {
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
         let session = Some(caller.session_id.as_str());
         let (current, new) = (&body.current_password, &body.new_password);
         a.set_password(&caller.user, current, new, session, actor)
@@ -350,13 +336,10 @@ pub(super) async fn set_username(
     let body = body.into_inner();
     let again = body.re_new_username.as_deref();
     same_again(&body.new_username, again, "username")?;
-    done_by(caller, &state, &request, move |a, caller, actor| {
-        a.set_username(
-            &caller.user,
-            &body.current_password,
-            &body.new_username,
-            actor,
-        )
+    let actor = actor_of(&request, &state, caller.user.id);
+    done_as(actor, &state.accounts, move |a, actor| {
+        let (current, new) = (&body.current_password, &body.new_username);
+        a.set_username(&caller.user, current, new, actor)
     })
     .await
 }
