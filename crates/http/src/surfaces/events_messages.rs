@@ -213,6 +213,17 @@ struct Register {
     password: String,
 }
 
+impl From<Register> for Registration {
+    fn from(body: Register) -> Self {
+        Registration {
+            username: body.username,
+            email: Some(body.email),
+            password: body.password,
+            ..Registration::default()
+        }
+    }
+}
+
 /// Log in (seed 001): `email`, or `username` in its place, is required.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = events_messages::Login)]
@@ -224,17 +235,6 @@ struct Login {
     password: String,
     /// A TOTP code or an unused recovery code, for accounts with TOTP on.
     otp: Option<String>,
-}
-
-impl From<Register> for Registration {
-    fn from(body: Register) -> Self {
-        Registration {
-            username: body.username,
-            email: Some(body.email),
-            password: body.password,
-            ..Registration::default()
-        }
-    }
 }
 
 impl Validate for Login {
