@@ -7,22 +7,20 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Deserializer, Serialize};
 use sesame_events::{
     parse_date, Actor, Attendee, Event, EventDraft, EventError, EventFilter, EventId, EventPatch,
+    EventService,
 };
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::events_messages::{call, path_integer};
-use super::FastApi;
-use super::{page_of, storage_failure};
+use super::events_messages::{path_integer, Authenticated};
+use super::{page_of, storage_failure, FastApi};
 use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::query::query_map;
-use crate::shape::Shape;
+use crate::shape::{Shape, Words};
 use crate::wire::{self, Body, FieldIssue};
-use crate::{ApiError, AppState, Bearer};
-
-type Authenticated = Bearer<FastApi>;
+use crate::{ApiError, AppState};
 
 /// The events routes of this surface.
 pub(super) fn part() -> Part {
@@ -209,23 +207,24 @@ impl EventFilterParams {
     }
 }
 
-/// Words an event error in this surface's shape.
-fn events_error(error: EventError) -> ApiError {
-    match error {
-        EventError::Invalid(errors) => {
-            FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+impl Words<EventError> for FastApi {
+    fn word(error: EventError) -> ApiError {
+        match error {
+            EventError::Invalid(errors) => {
+                FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+            }
+            EventError::TitleTaken => FastApi::message(
+                StatusCode::BAD_REQUEST,
+                "An event with this title already exists",
+            ),
+            EventError::NotFound => FastApi::message(StatusCode::NOT_FOUND, "Event not found"),
+            EventError::Forbidden => FastApi::message(
+                StatusCode::FORBIDDEN,
+                "Only the organizer or an admin may change this event",
+            ),
+            EventError::Full => FastApi::message(StatusCode::CONFLICT, "Event is full"),
+            EventError::Storage(e) => storage_failure::<FastApi>(&e),
         }
-        EventError::TitleTaken => FastApi::message(
-            StatusCode::BAD_REQUEST,
-            "An event with this title already exists",
-        ),
-        EventError::NotFound => FastApi::message(StatusCode::NOT_FOUND, "Event not found"),
-        EventError::Forbidden => FastApi::message(
-            StatusCode::FORBIDDEN,
-            "Only the organizer or an admin may change this event",
-        ),
-        EventError::Full => FastApi::message(StatusCode::CONFLICT, "Event is full"),
-        EventError::Storage(e) => storage_failure::<FastApi>(&e),
     }
 }
 
@@ -242,6 +241,17 @@ fn event_id(raw: &str) -> Result<EventId, ApiError> {
     path_integer("event_id", raw).map(EventId)
 }
 
+/// Runs `work` as the caller on the event of the path.
+async fn as_caller<T: Send + 'static>(
+    caller: &Authenticated,
+    state: &AppState,
+    path: &str,
+    work: impl FnOnce(&EventService, Actor, EventId) -> Result<T, EventError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (id, actor) = (event_id(path)?, actor(caller));
+    FastApi::call(&state.events, move |e| work(e, actor, id)).await
+}
+
 fn answer(event: &Event) -> HttpResponse {
     HttpResponse::Ok().json(EventOut::from(event))
 }
@@ -253,7 +263,6 @@ fn answer(event: &Event) -> HttpResponse {
     responses(
         (status = 200, description = "Created", body = EventOut),
         (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
-        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
     )
 )]
 #[post("/events/")]
@@ -262,7 +271,7 @@ async fn create_event(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, draft) = (actor(&caller), body.into_inner().into());
-    let event = call(&state.events, move |e| e.create(actor, draft), events_error).await?;
+    let event = FastApi::call(&state.events, move |e| e.create(actor, draft)).await?;
     Ok(answer(&event))
 }
 
@@ -281,7 +290,7 @@ async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let page = page_of::<FastApi>(&request)?;
     let filter = EventFilterParams::of(&request).filter()?;
-    let listed = call(&state.events, move |e| e.list(page, &filter), events_error).await?;
+    let listed = FastApi::call(&state.events, move |e| e.list(page, &filter)).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(EventOut::from).collect::<Vec<_>>()))
 }
 
@@ -300,7 +309,7 @@ async fn get_event(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
-    let event = call(&state.events, move |e| e.get(id), events_error).await?;
+    let event = FastApi::call(&state.events, move |e| e.get(id)).await?;
     Ok(answer(&event))
 }
 
@@ -323,14 +332,9 @@ async fn replace_event(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor, draft) = (event_id(&path)?, actor(&caller), body.into_inner().into());
-    let event = call(
-        &state.events,
-        move |e| e.replace(actor, id, draft),
-        events_error,
-    )
-    .await?;
-    Ok(answer(&event))
+    let draft = EventDraft::from(body.into_inner());
+    let replace = move |e: &EventService, actor, id| e.replace(actor, id, draft);
+    Ok(answer(&as_caller(&caller, &state, &path, replace).await?))
 }
 
 /// Change some fields of an event (its organizer or an admin); without a
@@ -353,14 +357,9 @@ async fn update_event(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor, patch) = (event_id(&path)?, actor(&caller), body.into_inner().into());
-    let event = call(
-        &state.events,
-        move |e| e.update(actor, id, patch),
-        events_error,
-    )
-    .await?;
-    Ok(answer(&event))
+    let patch = EventPatch::from(body.into_inner());
+    let update = move |e: &EventService, actor, id| e.update(actor, id, patch);
+    Ok(answer(&as_caller(&caller, &state, &path, update).await?))
 }
 
 /// Delete an event (its organizer or an admin).
@@ -380,8 +379,7 @@ async fn delete_event(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor) = (event_id(&path)?, actor(&caller));
-    call(&state.events, move |e| e.delete(actor, id), events_error).await?;
+    as_caller(&caller, &state, &path, EventService::delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -402,9 +400,9 @@ async fn attend(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor) = (event_id(&path)?, actor(&caller));
-    let event = call(&state.events, move |e| e.attend(actor, id), events_error).await?;
-    Ok(answer(&event))
+    Ok(answer(
+        &as_caller(&caller, &state, &path, EventService::attend).await?,
+    ))
 }
 
 /// Stop attending an event (idempotent).
@@ -423,8 +421,7 @@ async fn leave(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, actor) = (event_id(&path)?, actor(&caller));
-    call(&state.events, move |e| e.leave(actor, id), events_error).await?;
+    as_caller(&caller, &state, &path, EventService::leave).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -445,6 +442,6 @@ async fn attendees(
 ) -> Result<HttpResponse, ApiError> {
     let id = event_id(&path)?;
     let page = page_of::<FastApi>(&request)?;
-    let listed = call(&state.events, move |e| e.attendees(id, page), events_error).await?;
+    let listed = FastApi::call(&state.events, move |e| e.attendees(id, page)).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(AttendeeOut::from).collect::<Vec<_>>()))
 }

@@ -7,19 +7,19 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use sesame_kernel::UserId;
-use sesame_tokens::{Credentials, SessionService, TokensError};
+use sesame_tokens::{Credentials, TokensError};
 use sesame_users::{FieldProblem, Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::login::{actor_of, log_in};
-use super::{page_of, run, storage_failure};
+use super::{page_of, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas::{self as doc, LocationItem, ValidationIssue};
-use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
 use crate::wire::{Body, Expected, FieldIssue, Location, Problem};
 use crate::{ApiError, AppState, Bearer};
 
@@ -28,15 +28,6 @@ use crate::{ApiError, AppState, Bearer};
 pub struct FastApi;
 
 impl FastApi {
-    fn detail(status: StatusCode, detail: &str) -> ApiError {
-        ApiError::new(
-            status,
-            doc::FastApiError {
-                detail: detail.to_owned(),
-            },
-        )
-    }
-
     fn validation(detail: Vec<ValidationIssue>) -> ApiError {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -49,7 +40,8 @@ impl Shape for FastApi {
     const DOCUMENTED: ErrorShape = ErrorShape::FastApi;
 
     fn message(status: StatusCode, message: &str) -> ApiError {
-        Self::detail(status, message)
+        let detail = message.to_owned();
+        ApiError::new(status, doc::FastApiError { detail })
     }
 
     fn invalid(issues: &[FieldIssue]) -> ApiError {
@@ -72,16 +64,16 @@ impl Shape for FastApi {
             AuthFailure::Missing => "Not authenticated",
             AuthFailure::Invalid => "Could not validate credentials",
         };
-        Self::detail(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
+        Self::message(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
     }
 
     fn body_error(error: BodyError) -> ApiError {
         match error {
             BodyError::TooLarge => {
-                Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+                Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
             }
             BodyError::UnsupportedMediaType(_) => {
-                Self::detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+                Self::message(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
             }
             BodyError::Malformed(_) => Self::validation(vec![ValidationIssue {
                 kind: "json_invalid",
@@ -193,26 +185,7 @@ pub(super) fn path_integer(name: &str, raw: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// Runs `work` on a domain service off the async workers, and words its
-/// error with `word`.
-pub(super) async fn call<Service, T, E, F>(
-    service: &Service,
-    work: F,
-    word: fn(E) -> ApiError,
-) -> Result<T, ApiError>
-where
-    Service: Clone + Send + 'static,
-    F: FnOnce(&Service) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    let service = service.clone();
-    run::<FastApi, _, _>(move || work(&service))
-        .await?
-        .map_err(word)
-}
-
-type Authenticated = Bearer<FastApi>;
+pub(super) type Authenticated = Bearer<FastApi>;
 
 /// The account routes of this surface.
 pub(super) fn part() -> Part {
@@ -240,6 +213,17 @@ struct Register {
     password: String,
 }
 
+impl From<Register> for Registration {
+    fn from(body: Register) -> Self {
+        Registration {
+            username: body.username,
+            email: Some(body.email),
+            password: body.password,
+            ..Registration::default()
+        }
+    }
+}
+
 /// Log in (seed 001): `email`, or `username` in its place, is required.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = events_messages::Login)]
@@ -261,6 +245,16 @@ impl Validate for Login {
         let mut errors = ValidationErrors::new();
         errors.add("email", ValidationError::new("required"));
         Err(errors)
+    }
+}
+
+impl From<Login> for Credentials {
+    fn from(body: Login) -> Self {
+        Credentials {
+            login: body.email.or(body.username).unwrap_or_default(),
+            password: body.password,
+            otp: body.otp,
+        }
     }
 }
 
@@ -300,29 +294,30 @@ struct Detail {
     detail: &'static str,
 }
 
-/// Words an account error in this surface's shape.
-fn users_error(error: UsersError) -> ApiError {
-    match error {
-        UsersError::Invalid(errors) => {
-            let taken = |field: Option<&str>| {
-                errors.iter().any(|e| {
-                    e.problem == FieldProblem::Taken && field.is_none_or(|name| e.field == name)
-                })
-            };
-            if taken(None) {
-                taken_error(taken(Some("email")))
-            } else {
-                FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+impl Words<UsersError> for FastApi {
+    fn word(error: UsersError) -> ApiError {
+        match error {
+            UsersError::Invalid(errors) => {
+                let taken = |field: Option<&str>| {
+                    errors.iter().any(|e| {
+                        e.problem == FieldProblem::Taken && field.is_none_or(|name| e.field == name)
+                    })
+                };
+                if taken(None) {
+                    taken_error(taken(Some("email")))
+                } else {
+                    FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+                }
             }
+            UsersError::UsernameTaken => taken_error(false),
+            UsersError::EmailTaken => taken_error(true),
+            UsersError::InvalidCredentials | UsersError::AccountInactive => refused_login(),
+            UsersError::WrongCurrentPassword => {
+                FastApi::message(StatusCode::BAD_REQUEST, "Incorrect password")
+            }
+            UsersError::NotFound => FastApi::message(StatusCode::NOT_FOUND, "User not found"),
+            UsersError::Storage(e) => storage_failure::<FastApi>(&e),
         }
-        UsersError::UsernameTaken => taken_error(false),
-        UsersError::EmailTaken => taken_error(true),
-        UsersError::InvalidCredentials | UsersError::AccountInactive => refused_login(),
-        UsersError::WrongCurrentPassword => {
-            FastApi::detail(StatusCode::BAD_REQUEST, "Incorrect password")
-        }
-        UsersError::NotFound => FastApi::detail(StatusCode::NOT_FOUND, "User not found"),
-        UsersError::Storage(e) => storage_failure::<FastApi>(&e),
     }
 }
 
@@ -332,19 +327,22 @@ fn taken_error(email: bool) -> ApiError {
     } else {
         "Username already registered"
     };
-    FastApi::detail(StatusCode::BAD_REQUEST, message)
+    FastApi::message(StatusCode::BAD_REQUEST, message)
 }
 
 fn refused_login() -> ApiError {
-    FastApi::detail(StatusCode::UNAUTHORIZED, "Incorrect email or password").with_bearer_challenge()
+    FastApi::message(StatusCode::UNAUTHORIZED, "Incorrect email or password")
+        .with_bearer_challenge()
 }
 
-fn tokens_error(error: TokensError) -> ApiError {
-    match error {
-        TokensError::Storage(e) => storage_failure::<FastApi>(&e),
-        TokensError::Signing(e) => storage_failure::<FastApi>(&e),
-        TokensError::Users(e) => users_error(e),
-        _ => FastApi::unauthorized(AuthFailure::Invalid),
+impl Words<TokensError> for FastApi {
+    fn word(error: TokensError) -> ApiError {
+        match error {
+            TokensError::Storage(e) => storage_failure::<FastApi>(&e),
+            TokensError::Signing(e) => storage_failure::<FastApi>(&e),
+            TokensError::Users(e) => FastApi::word(e),
+            _ => FastApi::unauthorized(AuthFailure::Invalid),
+        }
     }
 }
 
@@ -362,23 +360,8 @@ async fn register(
     state: web::Data<AppState>,
     body: Body<Register, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let Register {
-        username,
-        email,
-        password,
-    } = body.into_inner();
-    let registration = Registration {
-        username,
-        email: Some(email),
-        password,
-        ..Registration::default()
-    };
-    let user = call(
-        &state.accounts,
-        move |a| a.register(registration),
-        users_error,
-    )
-    .await?;
+    let registration = Registration::from(body.into_inner());
+    let user = FastApi::call(&state.accounts, move |a| a.register(registration)).await?;
     Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
@@ -388,7 +371,6 @@ async fn register(
     responses(
         (status = 200, description = "Logged in", body = AccessToken),
         (status = 401, description = "`Incorrect email or password`, or a one-time code (`otp`) is missing or wrong", body = doc::FastApiError),
-        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
     )
 )]
 #[post("/login")]
@@ -397,17 +379,7 @@ async fn login(
     request: HttpRequest,
     body: Body<Login, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let Login {
-        email,
-        username,
-        password,
-        otp,
-    } = body.into_inner();
-    let credentials = Credentials {
-        login: email.or(username).unwrap_or_default(),
-        password,
-        otp,
-    };
+    let credentials = Credentials::from(body.into_inner());
     let client = client_info(&request, &state.settings);
     let pair = log_in::<FastApi>(&state, credentials, client, refused_login).await?;
     Ok(HttpResponse::Ok().json(AccessToken {
@@ -429,8 +401,7 @@ async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let actor = actor_of(&request, &state, caller.user.id);
     let session_id = caller.session_id;
-    let logout = move |sessions: &SessionService| sessions.logout(&session_id, &actor);
-    call(&state.sessions, logout, tokens_error).await?;
+    FastApi::call(&state.sessions, move |s| s.logout(&session_id, &actor)).await?;
     Ok(HttpResponse::Ok().json(Detail {
         detail: "Successfully logged out",
     }))
@@ -474,7 +445,7 @@ async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     directory_access(&state, &request).await?;
     let page = page_of::<FastApi>(&request)?;
-    let users = call(&state.accounts, move |a| a.directory(page), users_error).await?;
+    let users = FastApi::call(&state.accounts, move |a| a.directory(page)).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(PublicUser::from).collect::<Vec<_>>()))
 }
 
@@ -496,32 +467,26 @@ async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     directory_access(&state, &request).await?;
     let id = UserId(path_integer("user_id", &user_id)?);
-    let user = call(&state.accounts, move |a| a.get(id), users_error).await?;
+    let user = FastApi::call(&state.accounts, move |a| a.get(id)).await?;
     Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
+    use sesame_events::FieldError;
 
+    /// The words of a domain rule `code` broken by `field`, as the domain reports it.
     fn worded(
         field: &str,
         code: &'static str,
         params: &[(&'static str, &str)],
     ) -> (&'static str, String) {
-        let issue = FieldIssue::new(
-            field,
-            Problem::Invalid {
-                code: Cow::Borrowed(code),
-                params: params
-                    .iter()
-                    .map(|(name, value)| (Cow::Borrowed(*name), (*value).to_owned()))
-                    .collect(),
-                message: "Django's words.".to_owned(),
-            },
+        let error = params.iter().fold(
+            FieldError::new(field, "Django's words.").coded(code),
+            |error, (name, value)| error.param(name, value),
         );
-        pydantic(&issue)
+        pydantic(&FieldIssue::from(&error))
     }
 
     #[test]
@@ -597,14 +562,7 @@ mod tests {
     fn wrong_types_and_missing_fields_are_worded_as_pydantic() {
         let string = FieldIssue::new("title", Problem::WrongType(Expected::String));
         assert_eq!(pydantic(&string).0, "string_type");
-        let missing = FieldIssue::new(
-            "email",
-            Problem::Invalid {
-                code: Cow::Borrowed("required"),
-                params: Vec::new(),
-                message: String::new(),
-            },
-        );
+        let missing = FieldIssue::invalid("email", "required", "");
         assert_eq!(pydantic(&missing), ("missing", "Field required".to_owned()));
         let query = FieldIssue::new("skip", Problem::WrongType(Expected::Integer)).in_query();
         assert_eq!(pydantic(&query).0, "int_parsing");

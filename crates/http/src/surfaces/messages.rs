@@ -13,17 +13,15 @@ use sesame_users::User;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::events_messages::{call, FastApi};
-use super::{page_of, storage_failure};
+use super::events_messages::Authenticated;
+use super::{page_of, storage_failure, FastApi};
 use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::shape::Shape;
+use crate::shape::{Shape, Words};
 use crate::time::rfc3339;
 use crate::wire::{self, Body, FieldIssue};
-use crate::{ApiError, AppState, Bearer, Hub};
-
-type Authenticated = Bearer<FastApi>;
+use crate::{ApiError, AppState, Hub};
 
 /// The messaging routes of this surface.
 pub(super) fn part() -> Part {
@@ -123,18 +121,20 @@ impl MessageNotifier for MessageFrames {
     }
 }
 
-fn messaging_error(error: MessagingError) -> ApiError {
-    match error {
-        MessagingError::InvalidContent(reason) => {
-            FastApi::invalid(&[FieldIssue::invalid("content", "invalid", reason)])
+impl Words<MessagingError> for FastApi {
+    fn word(error: MessagingError) -> ApiError {
+        match error {
+            MessagingError::InvalidContent(reason) => {
+                FastApi::invalid(&[FieldIssue::invalid("content", "invalid", reason)])
+            }
+            MessagingError::ReceiverNotFound => {
+                FastApi::message(StatusCode::NOT_FOUND, "Receiver not found")
+            }
+            MessagingError::MessageNotFound => {
+                FastApi::message(StatusCode::NOT_FOUND, "Message not found")
+            }
+            MessagingError::Storage(e) => storage_failure::<FastApi>(&e),
         }
-        MessagingError::ReceiverNotFound => {
-            FastApi::message(StatusCode::NOT_FOUND, "Receiver not found")
-        }
-        MessagingError::MessageNotFound => {
-            FastApi::message(StatusCode::NOT_FOUND, "Message not found")
-        }
-        MessagingError::Storage(e) => storage_failure::<FastApi>(&e),
     }
 }
 
@@ -146,8 +146,7 @@ async fn listing(
     list: fn(&MessagingService, &User, Page) -> Result<Vec<Message>, MessagingError>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_of::<FastApi>(request)?;
-    let list = move |m: &MessagingService| list(m, &caller.user, page);
-    let messages = call(&state.messaging, list, messaging_error).await?;
+    let messages = FastApi::call(&state.messaging, move |m| list(m, &caller.user, page)).await?;
     Ok(HttpResponse::Ok().json(messages.iter().map(MessageOut::from).collect::<Vec<_>>()))
 }
 
@@ -184,7 +183,7 @@ async fn send(
             .with_retry_after(wait)
         })?;
     let send = move |m: &MessagingService| m.send(&caller.user, UserId(receiver_id), &content);
-    let message = call(&state.messaging, send, messaging_error).await?;
+    let message = FastApi::call(&state.messaging, send).await?;
     Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
@@ -234,12 +233,7 @@ async fn unread_count(
     caller: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let count = call(
-        &state.messaging,
-        move |m| m.unread_count(&caller.user),
-        messaging_error,
-    )
-    .await?;
+    let count = FastApi::call(&state.messaging, move |m| m.unread_count(&caller.user)).await?;
     Ok(HttpResponse::Ok().json(UnreadCount { count }))
 }
 
@@ -260,13 +254,8 @@ async fn mark_read(
 ) -> Result<HttpResponse, ApiError> {
     let id = message_id
         .parse::<i64>()
-        .map_err(|_| messaging_error(MessagingError::MessageNotFound))?;
-    let message = call(
-        &state.messaging,
-        move |m| m.mark_read(&caller.user, id),
-        messaging_error,
-    )
-    .await?;
+        .map_err(|_| FastApi::word(MessagingError::MessageNotFound))?;
+    let message = FastApi::call(&state.messaging, move |m| m.mark_read(&caller.user, id)).await?;
     Ok(HttpResponse::Ok().json(MessageOut::from(&message)))
 }
 
