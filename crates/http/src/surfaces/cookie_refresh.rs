@@ -27,7 +27,6 @@ pub use words::MessageShape;
 pub const REFRESH_COOKIE: &str = "refresh_token";
 const REFRESH_PATH: &str = "/auth/refresh";
 
-/// The routes of this surface.
 pub(super) fn part() -> Part {
     Part::new::<MessageShape>("cookie_refresh")
         .credential(signup)
@@ -127,15 +126,12 @@ impl From<Login> for Credentials {
 
 impl Validate for Login {
     fn validate(&self) -> Result<(), ValidationErrors> {
+        if self.login().is_some() {
+            return Ok(());
+        }
         let mut errors = ValidationErrors::new();
-        if self.login().is_none() {
-            errors.add("login", ValidationError::new("required"));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        errors.add("login", ValidationError::new("required"));
+        Err(errors)
     }
 }
 

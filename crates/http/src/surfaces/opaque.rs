@@ -26,15 +26,13 @@ use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};
 use french::BothRequired;
 pub use french::Opaque;
-use french::EMPTY_USERNAME;
 
+const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
 const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
-const TAKEN: &str = "Le nom d'utilisateur est déjà pris";
 const REQUIRED: &str = "Username et password sont requis";
 const REAUTHENTICATED: &str =
     "Authentification réussie & Token de nouveau valide. Veuillez réessayer.";
 
-/// The routes of this surface.
 pub(super) fn part() -> Part {
     Part::new::<Opaque>("opaque")
         .credential(register)
@@ -117,7 +115,10 @@ struct Deleted {
 impl Words<UsersError> for Opaque {
     fn word(error: UsersError) -> ApiError {
         match error {
-            taken if taken.is_taken() => Opaque::message(StatusCode::BAD_REQUEST, TAKEN),
+            taken if taken.is_taken() => Opaque::message(
+                StatusCode::BAD_REQUEST,
+                "Le nom d'utilisateur est déjà pris",
+            ),
             UsersError::Invalid(errors) => {
                 Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
             }
@@ -191,16 +192,17 @@ async fn register(
     }
     let NewAccount { username, password } = body.into_inner();
     // The seed checks the fields one after the other, the username first.
-    for (field, value) in [
+    let blank = [
         ("username", username.trim()),
         ("password", password.as_str()),
-    ] {
-        if value.is_empty() {
-            return Err(Opaque::message(
-                StatusCode::BAD_REQUEST,
-                &french::empty(field),
-            ));
-        }
+    ]
+    .into_iter()
+    .find(|(_, value)| value.is_empty());
+    if let Some((field, _)) = blank {
+        return Err(Opaque::message(
+            StatusCode::BAD_REQUEST,
+            &french::empty(field),
+        ));
     }
     let registration = Registration {
         username,

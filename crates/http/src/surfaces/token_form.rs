@@ -48,7 +48,6 @@ impl Words<UsersError> for TokenForm {
     }
 }
 
-/// The routes of this surface.
 pub(super) fn part() -> Part {
     Part::new::<TokenForm>("token_form")
         .credential(create_user)

@@ -9,7 +9,6 @@ use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Expected, FieldIssue, Problem};
 use crate::ApiError;
 
-pub(super) const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
 pub(super) const EXPIRED_TOKEN: &str = "Token expiré : Veuillez vous authentifier à nouveau";
 
 /// `{"Erreur": "..."}`.
@@ -194,19 +193,14 @@ fn attribute(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
+    use sesame_users::FieldError;
 
     fn invalid(field: &str, code: &'static str, params: &[(&'static str, &str)]) -> FieldIssue {
-        FieldIssue::new(
-            field,
-            Problem::Invalid {
-                code: Cow::Borrowed(code),
-                params: params
-                    .iter()
-                    .map(|(name, value)| (Cow::Borrowed(*name), (*value).to_owned()))
-                    .collect(),
-                message: "English".to_owned(),
-            },
+        let error = FieldError::new(field, "English").coded(code);
+        FieldIssue::from(
+            &params
+                .iter()
+                .fold(error, |e, (name, value)| e.param(name, value)),
         )
     }
 
