@@ -13,12 +13,13 @@ use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
-use super::login::log_in;
+use super::login::{log_in, refused_registration};
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::wire::{Body, FieldIssue};
+use crate::shape::Words;
+use crate::wire::Body;
 use crate::{ApiError, AppState, Shape};
 pub use words::MessageShape;
 
@@ -26,7 +27,6 @@ pub use words::MessageShape;
 pub const REFRESH_COOKIE: &str = "refresh_token";
 const REFRESH_PATH: &str = "/auth/refresh";
 
-/// The routes of this surface.
 pub(super) fn part() -> Part {
     Part::new::<MessageShape>("cookie_refresh")
         .credential(signup)
@@ -51,6 +51,18 @@ struct Signup {
     /// 8..=128 characters, not common, not built from the username or email.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
+}
+
+impl From<Signup> for Registration {
+    fn from(body: Signup) -> Self {
+        Registration {
+            first_name: body.firstname.unwrap_or_default(),
+            last_name: body.lastname.unwrap_or_default(),
+            email: Some(body.email),
+            username: body.username,
+            password: body.password,
+        }
+    }
 }
 
 /// A created account (seed 003).
@@ -102,17 +114,31 @@ impl Login {
     }
 }
 
+impl From<Login> for Credentials {
+    fn from(body: Login) -> Self {
+        Credentials {
+            login: body.login().cloned().unwrap_or_default(),
+            password: body.password,
+            otp: body.otp,
+        }
+    }
+}
+
 impl Validate for Login {
     fn validate(&self) -> Result<(), ValidationErrors> {
+        if self.login().is_some() {
+            return Ok(());
+        }
         let mut errors = ValidationErrors::new();
-        if self.login().is_none() {
-            errors.add("login", ValidationError::new("required"));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        errors.add("login", ValidationError::new("required"));
+        Err(errors)
+    }
+}
+
+impl Words<UsersError> for MessageShape {
+    fn word(error: UsersError) -> ApiError {
+        let taken = MessageShape::message(StatusCode::CONFLICT, "Username or email already taken");
+        refused_registration::<MessageShape>(error, taken)
     }
 }
 
@@ -137,32 +163,8 @@ async fn signup(
     state: web::Data<AppState>,
     body: Body<Signup, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
-    let Signup {
-        firstname,
-        lastname,
-        email,
-        username,
-        password,
-    } = body.into_inner();
-    let registration = Registration {
-        first_name: firstname.unwrap_or_default(),
-        last_name: lastname.unwrap_or_default(),
-        email: Some(email),
-        username,
-        password,
-    };
-    let accounts = state.accounts.clone();
-    let user = run::<MessageShape, _, _>(move || accounts.register(registration))
-        .await?
-        .map_err(|error| match error {
-            taken if taken.is_taken() => {
-                MessageShape::message(StatusCode::CONFLICT, "Username or email already taken")
-            }
-            UsersError::Invalid(errors) => {
-                MessageShape::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
-            }
-            other => storage_failure::<MessageShape>(&other),
-        })?;
+    let registration = Registration::from(body.into_inner());
+    let user = MessageShape::call(&state.accounts, move |a| a.register(registration)).await?;
     Ok(HttpResponse::Created().json(CreatedUser::from(&user)))
 }
 
@@ -190,7 +192,6 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
         (status = 200, description = "Logged in", body = AccessToken, headers(
             ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh")
         )),
-        (status = 400, description = "Missing or bad fields", body = doc::MessageError),
         (status = 401, description = "`Username or password is incorrect`, or a one-time code (`otp`) is missing or wrong", body = doc::MessageError),
     )
 )]
@@ -200,14 +201,8 @@ async fn login(
     request: HttpRequest,
     body: Body<Login, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let credentials = Credentials {
-        login: body.login().cloned().unwrap_or_default(),
-        password: body.password,
-        otp: body.otp,
-    };
     let client = client_info(&request, &state.settings);
-    let pair = log_in::<MessageShape>(&state, credentials, client, || {
+    let pair = log_in::<MessageShape>(&state, body.into_inner().into(), client, || {
         MessageShape::message(
             StatusCode::UNAUTHORIZED,
             "Username or password is incorrect",

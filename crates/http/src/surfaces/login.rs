@@ -1,21 +1,24 @@
 //! The adapter of the domain's login ([`sesame_tokens::LoginService`]):
 //! every surface's login route goes through [`log_in`], which answers a
-//! refusal in the surface's shape and words.
+//! refusal in the surface's shape and words; and [`refused_registration`],
+//! the wording of a refused registration the seeds' surfaces share.
 
 use std::sync::Arc;
 
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{SystemClock, UserId};
 use sesame_tokens::{
-    ClientInfo, Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
-    SessionKind, TokenPair, TokensError,
+    ClientInfo, Credentials, LoginKey, LoginService, LoginThrottle, NewSession, SessionKind,
+    TokenPair, TokensError,
 };
+use sesame_users::UsersError;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 
-use super::run;
+use super::{run, storage_failure};
 use crate::client::client_info;
+use crate::issue::FieldIssue;
 use crate::{ApiError, AppState, Metrics, RateLimits, Shape};
 
 /// The account limits, with each failed login counted in the metrics too.
@@ -63,7 +66,7 @@ pub(crate) fn login_service(state: &AppState) -> LoginService {
 pub(crate) fn actor_of(request: &HttpRequest, state: &AppState, user: UserId) -> Actor {
     Actor {
         user: Some(user),
-        ..client_actor(client_info(request, &state.settings))
+        ..anonymous_actor(request, state)
     }
 }
 
@@ -123,11 +126,20 @@ pub(crate) async fn log_in<S: Shape>(
     let logged_in = run::<S, _, _>(move || login.log_in(&credentials, &actor, SessionKind::Jwt))
         .await?
         .map_err(|e| refusal::<S>(e, refused()))?;
-    match logged_in {
-        LoggedIn {
-            session: NewSession::Jwt(pair),
-            ..
-        } => Ok(pair),
-        LoggedIn { .. } => Err(S::unavailable()),
+    match logged_in.session {
+        NewSession::Jwt(pair) => Ok(pair),
+        NewSession::Opaque(_) => Err(S::unavailable()),
+    }
+}
+
+/// A refused registration in surface `S`'s shape: `taken` answers a username
+/// or email another account has; other bad fields are `S`'s field errors.
+pub(crate) fn refused_registration<S: Shape>(error: UsersError, taken: ApiError) -> ApiError {
+    match error {
+        error if error.is_taken() => taken,
+        UsersError::Invalid(errors) => {
+            S::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+        }
+        other => storage_failure::<S>(&other),
     }
 }

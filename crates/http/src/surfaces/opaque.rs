@@ -10,30 +10,29 @@ use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use sesame_tokens::{Credentials, TokensError};
+use sesame_tokens::{Credentials, LoginService, TokensError};
 use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::login::{actor_of, client_actor, login_service, refusal};
+use super::login::{actor_of, anonymous_actor, login_service, refusal};
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
+use crate::shape::Words;
 use crate::time::rfc3339;
 use crate::wire::{Body, FieldIssue};
 use crate::{ApiError, AppState, Bearer, Shape};
 use french::BothRequired;
 pub use french::Opaque;
-use french::EMPTY_USERNAME;
 
+const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
 const EMPTY_TOKEN: &str = "Le token ne peut pas être vide";
-const TAKEN: &str = "Le nom d'utilisateur est déjà pris";
 const REQUIRED: &str = "Username et password sont requis";
 const REAUTHENTICATED: &str =
     "Authentification réussie & Token de nouveau valide. Veuillez réessayer.";
 
-/// The routes of this surface.
 pub(super) fn part() -> Part {
     Part::new::<Opaque>("opaque")
         .credential(register)
@@ -113,22 +112,61 @@ struct Deleted {
     success: String,
 }
 
-fn unknown_user(username: &str) -> ApiError {
-    Opaque::error(
-        StatusCode::NOT_FOUND,
-        &format!("L'utilisateur {username} n'existe pas"),
-    )
+impl Words<UsersError> for Opaque {
+    fn word(error: UsersError) -> ApiError {
+        match error {
+            taken if taken.is_taken() => Opaque::message(
+                StatusCode::BAD_REQUEST,
+                "Le nom d'utilisateur est déjà pris",
+            ),
+            UsersError::Invalid(errors) => {
+                Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+            }
+            UsersError::Storage(e) => storage_failure::<Opaque>(&e),
+            _ => Opaque::message(StatusCode::BAD_REQUEST, "Requête refusée"),
+        }
+    }
 }
 
-fn users_error(error: UsersError) -> ApiError {
-    match error {
-        taken if taken.is_taken() => Opaque::error(StatusCode::BAD_REQUEST, TAKEN),
-        UsersError::Invalid(errors) => {
-            Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
+impl Words<TokensError> for Opaque {
+    fn word(error: TokensError) -> ApiError {
+        match error {
+            TokensError::InvalidToken => Opaque::message(
+                StatusCode::NOT_FOUND,
+                "Token inexistant : Ce token n'existe pas dans la base de données",
+            ),
+            TokensError::TokenExpired
+            | TokensError::SessionRevoked
+            | TokensError::AccountInactive => {
+                Opaque::message(StatusCode::UNAUTHORIZED, french::EXPIRED_TOKEN)
+            }
+            TokensError::Storage(e) => storage_failure::<Opaque>(&e),
+            login => refusal::<Opaque>(
+                login,
+                Opaque::message(
+                    StatusCode::UNAUTHORIZED,
+                    "Échec de l'authentification : Nom d'utilisateur ou mot de passe incorrect",
+                ),
+            ),
         }
-        UsersError::Storage(e) => storage_failure::<Opaque>(&e),
-        _ => Opaque::error(StatusCode::BAD_REQUEST, "Requête refusée"),
     }
+}
+
+/// An account error about the user named `username`, who may not exist.
+fn about(username: &str) -> impl FnOnce(UsersError) -> ApiError + '_ {
+    move |error| match error {
+        UsersError::NotFound => Opaque::message(
+            StatusCode::NOT_FOUND,
+            &format!("L'utilisateur {username} n'existe pas"),
+        ),
+        other => Opaque::word(other),
+    }
+}
+
+fn plain_text(text: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::plaintext())
+        .body(text)
 }
 
 /// Create an account and get an opaque token.
@@ -147,54 +185,48 @@ async fn register(
     body: Body<NewAccount, Opaque>,
 ) -> Result<HttpResponse, ApiError> {
     if state.accounts.settings().require_activation {
-        return Err(Opaque::error(
+        return Err(Opaque::message(
             StatusCode::FORBIDDEN,
             "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email",
         ));
     }
     let NewAccount { username, password } = body.into_inner();
     // The seed checks the fields one after the other, the username first.
-    if username.trim().is_empty() {
-        return Err(Opaque::error(
+    let blank = [
+        ("username", username.trim()),
+        ("password", password.as_str()),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.is_empty());
+    if let Some((field, _)) = blank {
+        return Err(Opaque::message(
             StatusCode::BAD_REQUEST,
-            &french::empty("username"),
+            &french::empty(field),
         ));
     }
-    if password.is_empty() {
-        return Err(Opaque::error(
-            StatusCode::BAD_REQUEST,
-            &french::empty("password"),
-        ));
-    }
+    let registration = Registration {
+        username,
+        password,
+        ..Registration::default()
+    };
+    let user = Opaque::call(&state.accounts, move |a| a.register(registration)).await?;
     let client = client_info(&request, &state.settings);
-    let state = state.into_inner();
-    let token = run::<Opaque, _, _>(move || {
-        let registration = Registration {
-            username,
-            password,
-            ..Registration::default()
-        };
-        let user = state.accounts.register(registration).map_err(users_error)?;
-        state
-            .sessions
-            .start_opaque_session(&user, client)
-            .map_err(|e| storage_failure::<Opaque>(&e))
+    let token = Opaque::call(&state.sessions, move |s| {
+        s.start_opaque_session(&user, client)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(Token { token }))
 }
 
 async fn find_user(state: &AppState, username: String) -> Result<User, ApiError> {
     if username.trim().is_empty() {
-        return Err(Opaque::error(StatusCode::BAD_REQUEST, EMPTY_USERNAME));
+        return Err(Opaque::message(StatusCode::BAD_REQUEST, EMPTY_USERNAME));
     }
     let accounts = state.accounts.clone();
     let wanted = username.clone();
-    match run::<Opaque, _, _>(move || accounts.get_by_username(&wanted)).await? {
-        Ok(user) => Ok(user),
-        Err(UsersError::NotFound) => Err(unknown_user(&username)),
-        Err(other) => Err(users_error(other)),
-    }
+    run::<Opaque, _, _>(move || accounts.get_by_username(&wanted))
+        .await?
+        .map_err(about(&username))
 }
 
 /// A user's public record.
@@ -235,7 +267,7 @@ async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let target = find_user(&state, username.into_inner()).await?;
     if caller.user.id != target.id && !caller.user.is_staff {
-        return Err(Opaque::error(
+        return Err(Opaque::message(
             StatusCode::FORBIDDEN,
             "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
         ));
@@ -245,10 +277,7 @@ async fn delete_user(
     let id = target.id;
     run::<Opaque, _, _>(move || accounts.delete_unchecked(id, &actor))
         .await?
-        .map_err(|error| match error {
-            UsersError::NotFound => unknown_user(&target.username),
-            other => users_error(other),
-        })?;
+        .map_err(about(&target.username))?;
     Ok(HttpResponse::Ok().json(Deleted {
         success: format!("Utilisateur {} supprimé avec succès", target.username),
     }))
@@ -271,23 +300,10 @@ async fn validate(
 ) -> Result<HttpResponse, ApiError> {
     let token = token.into_inner();
     if token.trim().is_empty() {
-        return Err(Opaque::error(StatusCode::BAD_REQUEST, EMPTY_TOKEN));
+        return Err(Opaque::message(StatusCode::BAD_REQUEST, EMPTY_TOKEN));
     }
-    let sessions = state.sessions.clone();
-    match run::<Opaque, _, _>(move || sessions.validate_opaque(&token)).await? {
-        Ok(authenticated) => Ok(HttpResponse::Ok()
-            .content_type(ContentType::plaintext())
-            .body(authenticated.user.username)),
-        Err(TokensError::InvalidToken) => Err(Opaque::error(
-            StatusCode::NOT_FOUND,
-            "Token inexistant : Ce token n'existe pas dans la base de données",
-        )),
-        Err(TokensError::Storage(e)) => Err(storage_failure::<Opaque>(&e)),
-        Err(_) => Err(Opaque::error(
-            StatusCode::UNAUTHORIZED,
-            french::EXPIRED_TOKEN,
-        )),
-    }
+    let authenticated = Opaque::call(&state.sessions, move |s| s.validate_opaque(&token)).await?;
+    Ok(plain_text(authenticated.user.username))
 }
 
 /// Checks the password and makes the user's opaque tokens valid again.
@@ -312,36 +328,19 @@ async fn re_authenticate(
         otp,
     } = body.into_inner();
     if username.trim().is_empty() || password.is_empty() {
-        return Err(Opaque::error(StatusCode::BAD_REQUEST, REQUIRED));
+        return Err(Opaque::message(StatusCode::BAD_REQUEST, REQUIRED));
     }
     let user = find_user(&state, username).await?;
-    let actor = client_actor(client_info(&request, &state.settings));
-    let login = login_service(&state);
-    let state = state.into_inner();
-    run::<Opaque, _, _>(move || {
-        let credentials = Credentials {
-            login: user.username.clone(),
-            password,
-            otp,
-        };
-        let user = login.check(&credentials, &actor).map_err(|e| {
-            refusal::<Opaque>(
-                e,
-                Opaque::error(
-                    StatusCode::UNAUTHORIZED,
-                    "Échec de l'authentification : Nom d'utilisateur ou mot de passe incorrect",
-                ),
-            )
-        })?;
-        state
-            .sessions
-            .revive_opaque_sessions(user.id)
-            .map_err(|e| storage_failure::<Opaque>(&e))
-    })
-    .await??;
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::plaintext())
-        .body(REAUTHENTICATED))
+    let credentials = Credentials {
+        login: user.username,
+        password,
+        otp,
+    };
+    let actor = anonymous_actor(&request, &state);
+    let check = move |login: &LoginService| login.check(&credentials, &actor);
+    let user = Opaque::call(&login_service(&state), check).await?;
+    Opaque::call(&state.sessions, move |s| s.revive_opaque_sessions(user.id)).await?;
+    Ok(plain_text(REAUTHENTICATED.to_owned()))
 }
 
 /// Declares the forms of a route with its path parameter left empty
@@ -357,7 +356,7 @@ macro_rules! empty_parameter {
         )))]
         #[$method($path)]
         async fn $name() -> Result<HttpResponse, ApiError> {
-            Err(Opaque::error(StatusCode::BAD_REQUEST, $message))
+            Err(Opaque::message(StatusCode::BAD_REQUEST, $message))
         }
     )+};
 }

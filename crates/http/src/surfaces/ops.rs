@@ -34,7 +34,6 @@ impl Shape for Operations {
     }
 }
 
-/// The operational routes.
 pub(super) fn part() -> Part {
     Part::new::<Operations>("operations")
         .route(healthz)

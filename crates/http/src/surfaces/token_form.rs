@@ -3,21 +3,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use sesame_users::{FieldProblem, Registration, User, UsersError};
+use sesame_tokens::Credentials;
+use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::events_messages::FastApi;
-use super::login::log_in;
-use super::{run, storage_failure};
+use super::login::{log_in, refused_registration};
 use crate::body::BodyError;
 use crate::client::client_info;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::shape::{AuthFailure, ErrorShape, Shape};
+use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
 use crate::wire::{Body, FieldIssue, FormOrJson};
 use crate::{ApiError, AppState, Bearer};
-use sesame_tokens::Credentials;
 
 /// FastAPI's shapes, with the seed's own words for a refused token.
 pub struct TokenForm;
@@ -42,7 +41,13 @@ impl Shape for TokenForm {
     }
 }
 
-/// The routes of this surface.
+impl Words<UsersError> for TokenForm {
+    fn word(error: UsersError) -> ApiError {
+        let taken = TokenForm::message(StatusCode::BAD_REQUEST, "Username already registered");
+        refused_registration::<TokenForm>(error, taken)
+    }
+}
+
 pub(super) fn part() -> Part {
     Part::new::<TokenForm>("token_form")
         .credential(create_user)
@@ -71,6 +76,16 @@ struct TokenRequest {
     password: String,
     /// A TOTP code or an unused recovery code, for accounts with TOTP on.
     otp: Option<String>,
+}
+
+impl From<TokenRequest> for Credentials {
+    fn from(body: TokenRequest) -> Self {
+        Credentials {
+            login: body.username,
+            password: body.password,
+            otp: body.otp,
+        }
+    }
 }
 
 /// A created account (seed 000).
@@ -134,20 +149,7 @@ async fn create_user(
         password,
         ..Registration::default()
     };
-    let accounts = state.accounts.clone();
-    let user = run::<TokenForm, _, _>(move || accounts.register(registration))
-        .await?
-        .map_err(|error| match error {
-            UsersError::Invalid(errors)
-                if errors.iter().any(|e| e.problem == FieldProblem::Taken) =>
-            {
-                TokenForm::message(StatusCode::BAD_REQUEST, "Username already registered")
-            }
-            UsersError::Invalid(errors) => {
-                TokenForm::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
-            }
-            other => storage_failure::<TokenForm>(&other),
-        })?;
+    let user = TokenForm::call(&state.accounts, move |a| a.register(registration)).await?;
     Ok(HttpResponse::Created().json(CreatedUser::from(&user)))
 }
 
@@ -160,7 +162,6 @@ async fn create_user(
     responses(
         (status = 200, description = "Logged in", body = AccessToken),
         (status = 401, description = "`Could not validate user.`, or a one-time code (`otp`) is missing or wrong", body = doc::FastApiError),
-        (status = 422, description = "Missing or bad fields", body = doc::FastApiValidationError),
     )
 )]
 #[post("/auth/token")]
@@ -169,18 +170,8 @@ async fn token(
     request: HttpRequest,
     body: FormOrJson<TokenRequest, TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let TokenRequest {
-        username,
-        password,
-        otp,
-    } = body.into_inner();
-    let credentials = Credentials {
-        login: username,
-        password,
-        otp,
-    };
     let client = client_info(&request, &state.settings);
-    let pair = log_in::<TokenForm>(&state, credentials, client, || {
+    let pair = log_in::<TokenForm>(&state, body.into_inner().into(), client, || {
         TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
             .with_bearer_challenge()
     })

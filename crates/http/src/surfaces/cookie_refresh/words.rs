@@ -111,23 +111,18 @@ fn kind(expected: Expected) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
+    use sesame_users::FieldError;
 
     #[test]
     fn issues_read_as_sentences() {
-        let short = FieldIssue::new(
-            "password",
-            Problem::Invalid {
-                code: Cow::Borrowed("password_too_short"),
-                params: vec![(Cow::Borrowed("min"), "8".to_owned())],
-                message: "This password is too short.".to_owned(),
-            },
-        );
+        let short = FieldError::new("password", "This password is too short.")
+            .coded("password_too_short")
+            .param("min", 8);
         let unknown = FieldIssue::invalid("first_name", "new_rule", "Something is off.");
         let said: Vec<String> = [
             FieldIssue::new("username", Problem::WrongType(Expected::String)),
             FieldIssue::new("email", Problem::Missing),
-            short,
+            FieldIssue::from(&short),
             unknown,
         ]
         .iter()

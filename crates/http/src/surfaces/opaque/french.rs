@@ -9,28 +9,21 @@ use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Expected, FieldIssue, Problem};
 use crate::ApiError;
 
-pub(super) const EMPTY_USERNAME: &str = "Le nom d'utilisateur ne peut pas être vide";
 pub(super) const EXPIRED_TOKEN: &str = "Token expiré : Veuillez vous authentifier à nouveau";
 
 /// `{"Erreur": "..."}`.
 pub struct Opaque;
 
-impl Opaque {
-    pub(super) fn error(status: StatusCode, message: &str) -> ApiError {
+impl Shape for Opaque {
+    const DOCUMENTED: ErrorShape = ErrorShape::Opaque;
+
+    fn message(status: StatusCode, message: &str) -> ApiError {
         ApiError::new(
             status,
             doc::OpaqueError {
                 erreur: message.to_owned(),
             },
         )
-    }
-}
-
-impl Shape for Opaque {
-    const DOCUMENTED: ErrorShape = ErrorShape::Opaque;
-
-    fn message(status: StatusCode, message: &str) -> ApiError {
-        Self::error(status, message)
     }
 
     fn coded(status: StatusCode, message: &str, code: &str) -> ApiError {
@@ -40,15 +33,15 @@ impl Shape for Opaque {
             "throttled" => "Trop de tentatives : réessayez plus tard",
             _ => message,
         };
-        Self::error(status, french)
+        Self::message(status, french)
     }
 
     fn invalid(issues: &[FieldIssue]) -> ApiError {
-        Self::error(StatusCode::BAD_REQUEST, &sentences(issues, empty))
+        Self::message(StatusCode::BAD_REQUEST, &sentences(issues, empty))
     }
 
     fn refusal(status: StatusCode, _english: &str, french: &str, _code: &str) -> ApiError {
-        Self::error(status, french)
+        Self::message(status, french)
     }
 
     fn unauthorized(failure: AuthFailure) -> ApiError {
@@ -58,20 +51,20 @@ impl Shape for Opaque {
             }
             AuthFailure::Invalid => EXPIRED_TOKEN,
         };
-        Self::error(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
+        Self::message(StatusCode::UNAUTHORIZED, message).with_bearer_challenge()
     }
 
     fn body_error(error: BodyError) -> ApiError {
         match error {
-            BodyError::TooLarge => Self::error(
+            BodyError::TooLarge => Self::message(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Corps de la requête trop volumineux",
             ),
-            BodyError::UnsupportedMediaType(_) => Self::error(
+            BodyError::UnsupportedMediaType(_) => Self::message(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Type de contenu non pris en charge : JSON attendu",
             ),
-            _ => Self::error(
+            _ => Self::message(
                 StatusCode::BAD_REQUEST,
                 "Corps de la requête invalide : JSON attendu",
             ),
@@ -79,7 +72,7 @@ impl Shape for Opaque {
     }
 
     fn unavailable() -> ApiError {
-        Self::error(
+        Self::message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Service momentanément indisponible : réessayez plus tard",
         )
@@ -99,7 +92,7 @@ impl Shape for BothRequired {
 
     fn invalid(issues: &[FieldIssue]) -> ApiError {
         let required = |_: &str| super::REQUIRED.to_owned();
-        Opaque::error(StatusCode::BAD_REQUEST, &sentences(issues, required))
+        Opaque::message(StatusCode::BAD_REQUEST, &sentences(issues, required))
     }
 
     fn unauthorized(failure: AuthFailure) -> ApiError {
@@ -200,19 +193,14 @@ fn attribute(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
+    use sesame_users::FieldError;
 
     fn invalid(field: &str, code: &'static str, params: &[(&'static str, &str)]) -> FieldIssue {
-        FieldIssue::new(
-            field,
-            Problem::Invalid {
-                code: Cow::Borrowed(code),
-                params: params
-                    .iter()
-                    .map(|(name, value)| (Cow::Borrowed(*name), (*value).to_owned()))
-                    .collect(),
-                message: "English".to_owned(),
-            },
+        let error = FieldError::new(field, "English").coded(code);
+        FieldIssue::from(
+            &params
+                .iter()
+                .fold(error, |e, (name, value)| e.param(name, value)),
         )
     }
 
