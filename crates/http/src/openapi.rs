@@ -100,6 +100,13 @@ pub fn document(settings: &HttpSettings) -> Document {
     document
 }
 
+/// Where the document is served.
+const DOCUMENT: &str = "/openapi.json";
+/// Where Swagger UI's page is served; its files are below it.
+const UI: &str = "/docs";
+/// Every path mounted here, all answering GET, for [`crate::Routes`].
+pub(crate) const SERVED: [&str; 3] = [DOCUMENT, UI, "/docs/{_:.*}"];
+
 /// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
 pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     let settings = settings.clone();
@@ -107,10 +114,10 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings
     // a prefix rather than run the `{_:.*}` regex.
     let ui = SwaggerUi::new("/{_:.*}")
         // No call to swagger.io's online validator: nothing leaves the machine.
-        .config(Config::new(["/openapi.json"]).validator_url("none"));
+        .config(Config::new([DOCUMENT]).validator_url("none"));
     config
         .route(
-            "/openapi.json",
+            DOCUMENT,
             web::get().to(move || {
                 let settings = settings.clone();
                 async move {
@@ -123,8 +130,8 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings
                 }
             }),
         )
-        .route("/docs", web::get().to(docs_page))
-        .service(web::scope("/docs").service(ui));
+        .route(UI, web::get().to(docs_page))
+        .service(web::scope(UI).service(ui));
 }
 
 /// The document as `GET /openapi.json` serves it, made when first asked
@@ -208,11 +215,11 @@ fn own_routes() -> Document {
     let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
     for (path, item) in [
         (
-            "/openapi.json",
+            DOCUMENT,
             get("operations_openapi", "The OpenAPI 3.1 document", json),
         ),
         (
-            "/docs",
+            UI,
             get(
                 "operations_docs",
                 "Interactive documentation (Swagger UI, served from the binary)",

@@ -57,8 +57,7 @@ impl Routes {
                 served.methods.extend(route.methods);
             }
         }
-        // This document and its UI, served by utoipa's handlers.
-        for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
+        for path in crate::openapi::SERVED {
             let served = routes.served_at(path, Answers::of::<FastApi>());
             served.methods.push(Method::GET);
         }
