@@ -276,6 +276,10 @@ backend_tests! {
         let head = "POST /auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"username\"";
         let (answer, _) = stalled_answer(&app.base, head, Duration::from_secs(6));
         assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("Erreur"), "{answer}");
+        // The surface is found from the decoded path, as the router finds it.
+        let head = "POST /auth/%72egister HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"username\"";
+        let (answer, _) = stalled_answer(&app.base, head, Duration::from_secs(6));
+        assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("Erreur"), "{answer}");
         // A body that arrives whole is unaffected.
         assert_eq!(app.post("/auth/jwt/create/", None, json!({"username": "staller", "password": PASSWORD})).status, 200);
     }

@@ -66,8 +66,9 @@ pub async fn body_timeout(
     let answers = response
         .request()
         .app_data::<web::Data<Routes>>()
+        // The decoded path, as the router and the other middlewares see it.
         .map_or_else(Answers::of::<FastApi>, |routes| {
-            routes.answers(response.request().path())
+            routes.answers(response.request().match_info().as_str())
         });
     tracing::info!(seconds = timeout.as_secs(), "request body stalled; cut off");
     let mut answer = (answers.refusal)(
