@@ -209,12 +209,16 @@ async fn register(
         password,
         ..Registration::default()
     };
-    let user = Opaque::call(&state.accounts, move |a| a.register(registration)).await?;
     let client = client_info(&request, &state.settings);
-    let token = Opaque::call(&state.sessions, move |s| {
-        s.start_opaque_session(&user, client)
+    let (accounts, sessions) = (state.accounts.clone(), state.sessions.clone());
+    // One trip to the blocking pool for both steps.
+    let token = run::<Opaque, _, _>(move || {
+        let user = accounts.register(registration).map_err(Opaque::word)?;
+        sessions
+            .start_opaque_session(&user, client)
+            .map_err(Opaque::word)
     })
-    .await?;
+    .await??;
     Ok(HttpResponse::Ok().json(Token { token }))
 }
 
@@ -337,9 +341,12 @@ async fn re_authenticate(
         otp,
     };
     let actor = anonymous_actor(&request, &state);
-    let check = move |login: &LoginService| login.check(&credentials, &actor);
-    let user = Opaque::call(&login_service(&state), check).await?;
-    Opaque::call(&state.sessions, move |s| s.revive_opaque_sessions(user.id)).await?;
+    let sessions = state.sessions.clone();
+    let revive = move |login: &LoginService| {
+        let user = login.check(&credentials, &actor)?;
+        sessions.revive_opaque_sessions(user.id)
+    };
+    Opaque::call(&login_service(&state), revive).await?;
     Ok(plain_text(REAUTHENTICATED.to_owned()))
 }
 
