@@ -7,7 +7,7 @@ use sesame_kernel::{Actor, Timestamp};
 use sesame_tokens::{Authenticated, Session, StoredPasskey, TokensError};
 
 use crate::cookies::signed_in;
-use crate::csrf::Csrf;
+use crate::csrf::form_page;
 use crate::render::{message_page, page, redirect, Account, Message, PasskeyRow, SessionRow};
 use crate::sign_in::{sign_in_page, TokenOnly};
 use crate::{accept_form, blocking, client, Pages, PagesError};
@@ -54,22 +54,20 @@ pub(crate) async fn account_page(
     let name = format!("{} {}", user.first_name, user.last_name)
         .trim()
         .to_owned();
-    let csrf = Csrf::of(request, pages);
-    let response = page(
-        status,
-        &Account {
+    Ok(form_page(request, pages, |csrf| {
+        let account = Account {
             title: "Your account",
             errors,
-            csrf: csrf.token(),
+            csrf,
             username: &user.username,
             email: user.email.as_deref().unwrap_or_default(),
             name,
             joined: date(user.date_joined),
             sessions: rows,
             passkeys,
-        },
-    );
-    Ok(csrf.attach(response, pages))
+        };
+        page(status, &account)
+    }))
 }
 
 /// `POST /account/sessions/{id}/end`

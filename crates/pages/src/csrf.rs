@@ -57,7 +57,7 @@ impl CsrfKey {
 }
 
 /// The CSRF cookie of this browser, or a new one to set.
-pub(crate) struct Csrf {
+struct Csrf {
     cookie: String,
     fresh: bool,
     token: String,
@@ -65,7 +65,7 @@ pub(crate) struct Csrf {
 
 impl Csrf {
     /// The browser's cookie if it sent a well-formed one, else a new value.
-    pub(crate) fn of(request: &HttpRequest, pages: &Pages) -> Csrf {
+    fn of(request: &HttpRequest, pages: &Pages) -> Csrf {
         let sent = request
             .cookie(CSRF)
             .map(|c| c.value().to_owned())
@@ -83,12 +83,12 @@ impl Csrf {
     }
 
     /// The token for the page's forms.
-    pub(crate) fn token(&self) -> &str {
+    fn token(&self) -> &str {
         &self.token
     }
 
     /// `response`, setting the cookie if it is new.
-    pub(crate) fn attach(&self, mut response: HttpResponse, pages: &Pages) -> HttpResponse {
+    fn attach(&self, mut response: HttpResponse, pages: &Pages) -> HttpResponse {
         if self.fresh {
             let cookie = cookies::build(CSRF, self.cookie.clone(), &pages.inner.settings);
             if let Err(e) = response.add_cookie(&cookie) {
@@ -97,6 +97,18 @@ impl Csrf {
         }
         response
     }
+}
+
+/// A page with forms: `render` makes it with the token its forms carry, and
+/// the browser's CSRF cookie is set beside it when it had none.
+pub(crate) fn form_page(
+    request: &HttpRequest,
+    pages: &Pages,
+    render: impl FnOnce(&str) -> HttpResponse,
+) -> HttpResponse {
+    let csrf = Csrf::of(request, pages);
+    let response = render(csrf.token());
+    csrf.attach(response, pages)
 }
 
 /// Refuses a form whose token is not the HMAC of this browser's cookie.

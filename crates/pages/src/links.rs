@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sesame_kernel::audit::Actor;
 use sesame_users::{AccountService, UsersError};
 
-use crate::csrf::Csrf;
+use crate::csrf::form_page;
 use crate::render::{message_page, page, Link, Message};
 use crate::{accept_form, blocking, client, Pages, PagesError};
 
@@ -83,20 +83,18 @@ fn link_page(
     status: StatusCode,
     errors: Vec<String>,
 ) -> HttpResponse {
-    let csrf = Csrf::of(request, pages);
-    let response = page(
-        status,
-        &Link {
+    form_page(request, pages, |csrf| {
+        let link = Link {
             title: flow.title(),
             errors,
-            csrf: csrf.token(),
+            csrf,
             intro: flow.intro(),
             button: flow.button(),
             ask_password: matches!(flow, Flow::Password),
             ask_username: matches!(flow, Flow::Username),
-        },
-    );
-    csrf.attach(response, pages)
+        };
+        page(status, &link)
+    })
 }
 
 /// `GET /account/activate/{uid}/{token}`

@@ -9,7 +9,7 @@ use sesame_kernel::{Actor, Clock, SystemClock};
 use sesame_tokens::{Credentials, LoggedIn, NewSession, SessionKind, TokensError};
 
 use crate::cookies::{self, signed_in, PENDING, SESSION};
-use crate::csrf::Csrf;
+use crate::csrf::form_page;
 use crate::render::{page, redirect, Otp, SignIn};
 use crate::{accept_form, blocking, client, Pages, PagesError};
 
@@ -72,17 +72,15 @@ pub(crate) fn sign_in_page(
     username: &str,
     errors: Vec<String>,
 ) -> HttpResponse {
-    let csrf = Csrf::of(request, pages);
-    let response = page(
-        status,
-        &SignIn {
+    form_page(request, pages, |csrf| {
+        let sign_in = SignIn {
             title: "Sign in",
             errors,
-            csrf: csrf.token(),
+            csrf,
             username,
-        },
-    );
-    csrf.attach(response, pages)
+        };
+        page(status, &sign_in)
+    })
 }
 
 fn otp_page(
@@ -91,16 +89,14 @@ fn otp_page(
     status: StatusCode,
     errors: Vec<String>,
 ) -> HttpResponse {
-    let csrf = Csrf::of(request, pages);
-    let response = page(
-        status,
-        &Otp {
+    form_page(request, pages, |csrf| {
+        let otp = Otp {
             title: "Two-step sign in",
             errors,
-            csrf: csrf.token(),
-        },
-    );
-    csrf.attach(response, pages)
+            csrf,
+        };
+        page(status, &otp)
+    })
 }
 
 /// `POST /account/sign-in`
