@@ -141,7 +141,7 @@ pub struct HttpConfig {
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://...`; default: `sqlite://<data_dir>/sesame.db`.
     pub url: Option<String>,
-    /// Connections in the pool.
+    /// The most connections the pool opens (two stay open while idle).
     pub pool_size: u32,
 }
 
