@@ -68,6 +68,13 @@ pub(crate) struct Declared {
     register: Box<dyn FnOnce(&mut web::ServiceConfig)>,
 }
 
+impl Declared {
+    /// Registers the route with actix-web.
+    pub(crate) fn mount(self, config: &mut web::ServiceConfig) {
+        (self.register)(config);
+    }
+}
+
 /// The routes of one part of the API, under one OpenAPI tag and one error
 /// shape, in the order they are matched.
 pub(crate) struct Part {
@@ -118,13 +125,6 @@ impl Part {
             }),
         });
         self
-    }
-
-    /// Registers every route with actix-web.
-    pub(crate) fn mount(self, config: &mut web::ServiceConfig) {
-        for route in self.routes {
-            (route.register)(config);
-        }
     }
 
     /// The OpenAPI entries of the part: its operations, tagged, with ids

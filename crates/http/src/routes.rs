@@ -146,7 +146,7 @@ impl Routes {
 
 /// Whether actix-web matches `pattern` as a plain string (no `{segment}`
 /// and no trailing `*`), as its `ResourceDef` decides.
-fn is_static(pattern: &str) -> bool {
+pub(crate) fn is_static(pattern: &str) -> bool {
     !pattern.contains('{') && !pattern.ends_with('*')
 }
 
@@ -194,6 +194,7 @@ pub async fn method_not_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::surfaces::in_mount_order;
 
     #[test]
     fn a_path_is_allowed_the_methods_of_the_routes_that_serve_it() {
@@ -232,9 +233,8 @@ mod tests {
     /// matches it with one of the same methods.
     #[test]
     fn static_routes_are_mounted_before_the_parameterized_routes_that_match_them() {
-        let declared: Vec<_> = parts(&HttpSettings::default())
+        let declared: Vec<_> = in_mount_order(parts(&HttpSettings::default()))
             .into_iter()
-            .flat_map(|part| part.routes)
             .map(|route| (route.path, route.methods))
             .collect();
         for (index, (path, methods)) in declared.iter().enumerate() {

@@ -5,8 +5,9 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use crate::blocking::blocking;
-use crate::declare::Part;
+use crate::declare::{Declared, Part};
 use crate::query::Paged;
+use crate::routes::is_static;
 use crate::{ApiError, HttpSettings, Shape};
 use sesame_kernel::Page;
 
@@ -32,16 +33,28 @@ pub use primary::Drf;
 /// Mounts the operational routes and every enabled surface.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
     crate::openapi::configure(config, settings);
-    for part in parts(settings) {
-        part.mount(config);
+    for route in in_mount_order(parts(settings)) {
+        route.mount(config);
     }
+}
+
+/// The routes of `parts`, every static path first, then the patterns, each
+/// group in declaration order. actix-web tries routes in the order they are
+/// mounted, comparing a static path as a string but running a regular
+/// expression for a pattern: so a request for a static path (most of them)
+/// runs none, and no pattern can shadow a static path.
+pub(crate) fn in_mount_order(parts: Vec<Part>) -> Vec<Declared> {
+    let (statics, patterns): (Vec<_>, Vec<_>) = parts
+        .into_iter()
+        .flat_map(|part| part.routes)
+        .partition(|route| is_static(&route.path));
+    statics.into_iter().chain(patterns).collect()
 }
 
 /// The operational routes and the routes of every enabled surface, as
 /// each declares them, in the order they are matched.
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
-        // Before primary's: `/auth/users/{id}/` would shadow `/auth/users/set_email/`.
         Surface::Primary => vec![account_security::part(), passkeys::part(), primary::part()],
         Surface::EventsMessages => vec![events_messages::part(), events::part(), messages::part()],
         Surface::TokenForm => vec![token_form::part()],
