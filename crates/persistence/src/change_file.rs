@@ -3,9 +3,10 @@
 //! modification time of a file beside it: cheap to check before every answer
 //! from memory, and nothing to run.
 
-use std::fs::OpenOptions;
+use std::fs::{File, Metadata, OpenOptions};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::RwLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sesame_kernel::OutsideChanges;
@@ -15,14 +16,27 @@ use sesame_kernel::OutsideChanges;
 pub(crate) struct ChangeFile {
     path: PathBuf,
     last_seen: AtomicU64,
+    /// The file, held open (and made if need be): a check is then one
+    /// `fstat`, not a lookup of its path (a twentieth of a cached request's
+    /// time).
+    held: RwLock<Option<File>>,
+    /// Set when the file cannot be made or opened: checks look the path up.
+    unholdable: AtomicBool,
 }
 
 impl ChangeFile {
-    /// The change file of the SQLite database at `database_path`.
+    /// The change file of the SQLite database at `database_path`, made if
+    /// its folder exists.
     pub(crate) fn beside(database_path: &str) -> ChangeFile {
         let path = PathBuf::from(format!("{database_path}-changes"));
-        let last_seen = AtomicU64::new(stamp(&path));
-        ChangeFile { path, last_seen }
+        let held = open_or_make(&path).ok();
+        let last_seen = held.as_ref().and_then(linked_stamp);
+        ChangeFile {
+            last_seen: AtomicU64::new(last_seen.unwrap_or_else(|| stamp(&path))),
+            path,
+            held: RwLock::new(held),
+            unholdable: AtomicBool::new(false),
+        }
     }
 
     /// Tells the other processes that something changed.
@@ -46,15 +60,67 @@ impl ChangeFile {
 
 impl OutsideChanges for ChangeFile {
     fn changed_since_last_check(&self) -> bool {
-        let now = stamp(&self.path);
+        let now = self.held_stamp().unwrap_or_else(|| stamp(&self.path));
         self.last_seen.swap(now, Ordering::Relaxed) != now
     }
 }
 
+impl ChangeFile {
+    /// The stamp of the held file, opened first if need be; `None` when it
+    /// cannot be held.
+    fn held_stamp(&self) -> Option<u64> {
+        if self.unholdable.load(Ordering::Relaxed) {
+            return None;
+        }
+        let held = self.held.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(stamp) = held.as_ref().and_then(linked_stamp) {
+            return Some(stamp);
+        }
+        drop(held);
+        // Not made yet, or removed since: hold the file at the path now (a
+        // file made here reads as a change, which only empties a cache).
+        let Ok(file) = open_or_make(&self.path) else {
+            self.unholdable.store(true, Ordering::Relaxed);
+            return None;
+        };
+        let stamp = linked_stamp(&file);
+        *self.held.write().unwrap_or_else(|p| p.into_inner()) = Some(file);
+        stamp
+    }
+}
+
+/// The file at `path`, read-only if it exists (another user's process may
+/// have made it), else made.
+fn open_or_make(path: &PathBuf) -> std::io::Result<File> {
+    File::open(path).or_else(|_| {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    })
+}
+
+/// The open file's modification time, unless it has been removed (then the
+/// path may name a new file, and the open one would never change again).
+fn linked_stamp(file: &File) -> Option<u64> {
+    let metadata = file.metadata().ok()?;
+    #[cfg(unix)]
+    let linked = std::os::unix::fs::MetadataExt::nlink(&metadata) > 0;
+    // Elsewhere a removal cannot be told from the open file: look the path up.
+    #[cfg(not(unix))]
+    let linked = false;
+    linked.then(|| nanos(&metadata))
+}
+
 /// The file's modification time in nanoseconds, 0 when it does not exist.
 fn stamp(path: &PathBuf) -> u64 {
-    std::fs::metadata(path)
-        .and_then(|metadata| metadata.modified())
+    std::fs::metadata(path).map_or(0, |metadata| nanos(&metadata))
+}
+
+fn nanos(metadata: &Metadata) -> u64 {
+    metadata
+        .modified()
         .ok()
         .and_then(|modified| modified.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |since| since.as_nanos() as u64)
@@ -76,6 +142,25 @@ mod tests {
         assert!(server.changed_since_last_check());
         assert!(!server.changed_since_last_check());
         command_line.announce();
+        command_line.announce();
+        assert!(server.changed_since_last_check());
+        assert!(!server.changed_since_last_check());
+    }
+
+    #[test]
+    fn a_change_file_removed_and_made_again_is_still_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("sesame.db");
+        let database = database.to_str().unwrap();
+        let server = ChangeFile::beside(database);
+        let command_line = ChangeFile::beside(database);
+        command_line.announce();
+        assert!(server.changed_since_last_check());
+        std::fs::remove_file(format!("{database}-changes")).unwrap();
+        assert!(server.changed_since_last_check(), "the removal itself");
+        assert!(!server.changed_since_last_check());
+        command_line.announce();
+        assert!(server.changed_since_last_check());
         command_line.announce();
         assert!(server.changed_since_last_check());
         assert!(!server.changed_since_last_check());

@@ -150,7 +150,6 @@ impl Database {
     /// # Errors
     /// [`PersistenceError::UnsupportedUrl`], [`PersistenceError::Connect`].
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, PersistenceError> {
-        let change_file = sqlite_path(url).map(|path| Arc::new(ChangeFile::beside(path)));
         let backend = if let Some(path) = sqlite_path(url) {
             if let Some(parent) = Path::new(path)
                 .parent()
@@ -180,6 +179,8 @@ impl Database {
         } else {
             return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
         };
+        // After the SQLite file's folder is made: the change file goes beside it.
+        let change_file = sqlite_path(url).map(|path| Arc::new(ChangeFile::beside(path)));
         let postgres_url = matches!(backend, Backend::Postgres(_)).then(|| Arc::from(url));
         Ok(Database {
             backend,
