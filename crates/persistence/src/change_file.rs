@@ -130,13 +130,19 @@ fn nanos(metadata: &Metadata) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_change_announced_by_one_process_is_seen_once_by_another() {
+    /// A database folder, and the change files of a server and of a
+    /// command line on it.
+    fn server_and_command_line() -> (tempfile::TempDir, ChangeFile, ChangeFile) {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("sesame.db");
         let database = database.to_str().unwrap();
-        let server = ChangeFile::beside(database);
-        let command_line = ChangeFile::beside(database);
+        let (server, command_line) = (ChangeFile::beside(database), ChangeFile::beside(database));
+        (dir, server, command_line)
+    }
+
+    #[test]
+    fn a_change_announced_by_one_process_is_seen_once_by_another() {
+        let (_dir, server, command_line) = server_and_command_line();
         assert!(!server.changed_since_last_check());
         command_line.announce();
         assert!(server.changed_since_last_check());
@@ -149,14 +155,10 @@ mod tests {
 
     #[test]
     fn a_change_file_removed_and_made_again_is_still_watched() {
-        let dir = tempfile::tempdir().unwrap();
-        let database = dir.path().join("sesame.db");
-        let database = database.to_str().unwrap();
-        let server = ChangeFile::beside(database);
-        let command_line = ChangeFile::beside(database);
+        let (_dir, server, command_line) = server_and_command_line();
         command_line.announce();
         assert!(server.changed_since_last_check());
-        std::fs::remove_file(format!("{database}-changes")).unwrap();
+        std::fs::remove_file(&server.path).unwrap();
         assert!(server.changed_since_last_check(), "the removal itself");
         assert!(!server.changed_since_last_check());
         command_line.announce();
