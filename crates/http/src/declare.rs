@@ -76,7 +76,8 @@ impl Declared {
 }
 
 /// The routes of one part of the API, under one OpenAPI tag and one error
-/// shape, in the order they are matched.
+/// shape, in the order they are declared (static paths are matched before
+/// patterns whatever the order: see `surfaces::in_mount_order`).
 pub(crate) struct Part {
     /// The OpenAPI tag of its operations.
     pub(crate) tag: &'static str,

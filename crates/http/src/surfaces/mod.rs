@@ -52,7 +52,8 @@ pub(crate) fn in_mount_order(parts: Vec<Part>) -> Vec<Declared> {
 }
 
 /// The operational routes and the routes of every enabled surface, as
-/// each declares them, in the order they are matched.
+/// each declares them, in the order they are documented (they are mounted
+/// in [`in_mount_order`]).
 pub(crate) fn parts(settings: &HttpSettings) -> Vec<Part> {
     let surfaces = settings.surfaces.iter().flat_map(|surface| match surface {
         Surface::Primary => vec![account_security::part(), passkeys::part(), primary::part()],
