@@ -457,6 +457,21 @@ backend_tests! {
         assert_page(&browser.get("/account/sign-in"), 200);
     }
 
+    fn failed_sign_ins_lock_the_account_for_the_api_too(backend) {
+        let app = TestApp::spawn_with(&backend, |c| {
+            c.rate_limit.enabled = true;
+            c.rate_limit.failed_logins_per_account = 2;
+        });
+        app.user_with_token("ivy");
+        let browser = Browser::new(&app);
+        for _ in 0..3 {
+            assert_page(&browser.sign_in("ivy", "wrong-password-1"), 401);
+        }
+        assert_eq!(login_status(&app, "ivy", PASSWORD), 429, "one lockout for pages and API");
+        let metrics = app.get("/metrics", None).text;
+        assert!(metrics.contains("sesame_login_failures_total 3"), "{metrics}");
+    }
+
     fn every_page_weighs_at_most_30_kb(backend) {
         let app = TestApp::spawn(&backend);
         app.register("erin");

@@ -36,7 +36,9 @@ pub(crate) fn client_info(request: &HttpRequest, settings: &HttpSettings) -> Cli
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| {
-                crate::audit::printable(&ua.chars().take(MAX_USER_AGENT).collect::<String>())
+                sesame_kernel::audit::printable(
+                    &ua.chars().take(MAX_USER_AGENT).collect::<String>(),
+                )
             }),
     }
 }

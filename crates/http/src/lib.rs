@@ -2,7 +2,6 @@
 //! contract of the API document at its documented paths, and only translates:
 //! requests into domain calls, domain results into that surface's JSON.
 
-pub mod audit;
 mod auth;
 mod blocking;
 mod body;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub accounts: AccountService,
     /// Session and token use-cases.
     pub sessions: SessionService,
+    /// The login every login route shares.
+    pub login: sesame_tokens::LoginService,
     /// Second-factor use-cases.
     pub mfa: sesame_tokens::MfaService,
     /// Passkey use-cases.
@@ -55,8 +57,6 @@ pub struct AppState {
     pub settings: HttpSettings,
     /// The security audit log.
     pub audit: std::sync::Arc<dyn sesame_kernel::audit::AuditLog>,
-    /// The key logins that name no account are hashed with for the audit log.
-    pub audit_key: crate::audit::AuditKey,
     /// Prometheus metrics.
     pub metrics: std::sync::Arc<crate::Metrics>,
     /// Database pool usage: (connections, idle), for `/metrics`.

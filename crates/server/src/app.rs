@@ -9,16 +9,17 @@ use actix_web::middleware::Next;
 use actix_web::{middleware, web, App, HttpServer};
 use chrono::Duration;
 use sesame_events::EventService;
-use sesame_http::audit::AuditKey;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
-use sesame_kernel::{ChangeObserver, Clock, SystemClock};
+use sesame_kernel::audit::AuditKey;
+use sesame_kernel::{ChangeObserver, Clock, SystemClock, UserId};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_pages::{Pages, PagesSettings};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
-    AuthCache, ChaChaCipher, LoginService, MfaService, PasskeyPorts, PasskeyService,
-    PasskeySettings, SessionService, SigningKeys, TokenSettings,
+    AuthCache, ChaChaCipher, Lockout, LockoutSettings, LoginKey, LoginService, LoginThrottle,
+    MfaService, PasskeyPorts, PasskeyService, PasskeySettings, SessionService, SigningKeys,
+    TokenSettings,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
@@ -350,16 +351,14 @@ impl Application {
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy_header: config.http.trusted_proxy_header.clone(),
         };
-        let limits = RateLimits::new(RateLimitSettings {
+        let limits = Arc::new(RateLimits::new(RateLimitSettings {
             enabled: config.rate_limit.enabled,
             per_ip_per_minute: config.rate_limit.per_ip_per_minute,
             per_ip_burst: config.rate_limit.per_ip_burst,
-            failed_logins_per_account: config.rate_limit.failed_logins_per_account,
-            failed_login_window: std::time::Duration::from_secs(
-                config.rate_limit.failed_login_window_seconds,
-            ),
             messages_per_minute: config.rate_limit.messages_per_minute,
-        });
+        }));
+        let metrics = Arc::new(Metrics::new());
+        let login = login_service(config, &services, metrics.clone());
         listen_for_notices(&services.database, services.frames.clone());
         // Whatever ends a session closes its sockets at once.
         let revoker = SocketRevoker::start(services.hub.clone(), services.sessions.clone());
@@ -369,8 +368,7 @@ impl Application {
         let body_timeout = web::Data::new(BodyTimeout(std::time::Duration::from_secs(
             config.http.body_timeout_seconds,
         )));
-        let limits = Arc::new(limits);
-        let pages = pages(config, &services, limits.clone())?;
+        let pages = pages(config, &services, login.clone(), limits.clone())?;
         let mail_sender = services.mail_sender.start();
         let database = services.database.clone();
         let pool = services.database.clone();
@@ -378,6 +376,7 @@ impl Application {
         let state = web::Data::new(AppState {
             accounts: services.accounts,
             sessions: services.sessions,
+            login,
             events: services.events,
             messaging: services.messaging,
             mfa: services.mfa,
@@ -386,9 +385,8 @@ impl Application {
             limits,
             settings,
             audit: Arc::new(services.database.clone()),
-            audit_key: services.audit_key,
             readiness: Arc::new(move || database.is_reachable()),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             pool_usage: Arc::new(move || pool.pool_usage()),
         });
         let hsts_seconds = config.http.hsts_seconds;
@@ -479,28 +477,63 @@ impl Application {
     }
 }
 
+/// The one login every route and page shares, locking out by the
+/// configured limits.
+fn login_service(config: &Config, services: &Services, metrics: Arc<Metrics>) -> LoginService {
+    let lockout = Lockout::new(LockoutSettings {
+        enabled: config.rate_limit.enabled,
+        failures: config.rate_limit.failed_logins_per_account,
+        window: std::time::Duration::from_secs(config.rate_limit.failed_login_window_seconds),
+    });
+    LoginService::new(
+        services.accounts.clone(),
+        services.sessions.clone(),
+        services.mfa.clone(),
+        Arc::new(CountedLockout { lockout, metrics }),
+        Arc::new(services.database.clone()),
+        services.audit_key.clone(),
+        Arc::new(SystemClock),
+    )
+}
+
+/// The lockout, with each failed login counted in the metrics too.
+struct CountedLockout {
+    lockout: Lockout,
+    metrics: Arc<Metrics>,
+}
+
+impl LoginThrottle for CountedLockout {
+    fn locked_for(&self, keys: &[LoginKey]) -> Option<u64> {
+        self.lockout.locked_for(keys)
+    }
+
+    fn record_failure(&self, keys: &[LoginKey]) {
+        self.metrics.login_failed();
+        self.lockout.record_failure(keys);
+    }
+
+    fn record_success(&self, keys: &[LoginKey]) {
+        self.lockout.record_success(keys);
+    }
+
+    fn record_wrong_code(&self, user: UserId) -> u32 {
+        self.lockout.record_wrong_code(user)
+    }
+}
+
 /// The pages under `/account/`, logging in through the same use case,
-/// limits and audit log as every login route; their forms count against
+/// lockout and audit log as every login route; their forms count against
 /// the per-address limit of the API's credential routes.
 fn pages(
     config: &Config,
     services: &Services,
+    login: LoginService,
     limits: Arc<RateLimits>,
 ) -> Result<Pages, StartError> {
-    let per_ip = limits.clone();
-    let login = LoginService::new(
-        services.accounts.clone(),
-        services.sessions.clone(),
-        services.mfa.clone(),
-        limits,
-        Arc::new(services.database.clone()),
-        services.audit_key.clone(),
-        Arc::new(SystemClock),
-    );
     let settings = PagesSettings {
         secure_cookies: config.http.secure_cookies,
         trusted_proxy_header: config.http.trusted_proxy_header.clone(),
-        ip_limit: Some(Arc::new(move |ip| per_ip.check_ip(ip))),
+        ip_limit: Some(Arc::new(move |ip| limits.check_ip(ip))),
     };
     Pages::new(
         login,

@@ -29,7 +29,7 @@
 //! - **Ports** to implement: [`PasskeyRepository`] and [`ChallengeStore`]
 //!   (passkeys, and their ceremonies between two requests);
 //!   [`LoginThrottle`] (failed-login counts and
-//!   locks, keyed by [`LoginKey`]), [`SessionRepository`] (where sessions live; its
+//!   locks, keyed by [`LoginKey`]; [`Lockout`] is ready-made, in memory), [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
 //!   compare-and-swap), the `sesame-users` [`UserRepository`](sesame_users::UserRepository)
 //!   (tokens are refused once their account is gone or inactive), the
@@ -304,6 +304,7 @@ mod cache;
 mod error;
 mod jwt;
 mod keys;
+mod lockout;
 mod login;
 mod mfa;
 mod passkeys;
@@ -318,6 +319,7 @@ pub(crate) use jwt::{Claims, TokenType};
 pub use keys::{
     KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
 };
+pub use lockout::{Lockout, LockoutSettings};
 pub use login::{
     Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
     SECOND_FACTOR_ALERT_AFTER,

@@ -3,14 +3,9 @@
 //! refusal in the surface's shape and words; and [`refused_registration`],
 //! the wording of a refused registration the seeds' surfaces share.
 
-use std::sync::Arc;
-
 use sesame_kernel::audit::Actor;
-use sesame_kernel::{SystemClock, UserId};
-use sesame_tokens::{
-    ClientInfo, Credentials, LoginKey, LoginService, LoginThrottle, NewSession, SessionKind,
-    TokenPair, TokensError,
-};
+use sesame_kernel::UserId;
+use sesame_tokens::{ClientInfo, Credentials, NewSession, SessionKind, TokenPair, TokensError};
 use sesame_users::UsersError;
 
 use actix_web::http::StatusCode;
@@ -19,48 +14,7 @@ use actix_web::{web, HttpRequest};
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::issue::FieldIssue;
-use crate::{ApiError, AppState, Metrics, RateLimits, Shape};
-
-/// The account limits, with each failed login counted in the metrics too.
-struct CountedLimits {
-    limits: Arc<RateLimits>,
-    metrics: Arc<Metrics>,
-}
-
-impl LoginThrottle for CountedLimits {
-    fn locked_for(&self, keys: &[LoginKey]) -> Option<u64> {
-        self.limits.locked_for(keys)
-    }
-
-    fn record_failure(&self, keys: &[LoginKey]) {
-        self.metrics.login_failed();
-        LoginThrottle::record_failure(self.limits.as_ref(), keys);
-    }
-
-    fn record_success(&self, keys: &[LoginKey]) {
-        self.limits.record_success(keys);
-    }
-
-    fn record_wrong_code(&self, user: UserId) -> u32 {
-        self.limits.record_wrong_code(user)
-    }
-}
-
-/// The domain's login over this state's services, limits and audit log.
-pub(crate) fn login_service(state: &AppState) -> LoginService {
-    LoginService::new(
-        state.accounts.clone(),
-        state.sessions.clone(),
-        state.mfa.clone(),
-        Arc::new(CountedLimits {
-            limits: state.limits.clone(),
-            metrics: state.metrics.clone(),
-        }),
-        state.audit.clone(),
-        state.audit_key.clone(),
-        Arc::new(SystemClock),
-    )
-}
+use crate::{ApiError, AppState, Shape};
 
 /// The actor of a request made as `user`.
 pub(crate) fn actor_of(request: &HttpRequest, state: &AppState, user: UserId) -> Actor {
@@ -121,7 +75,7 @@ pub(crate) async fn log_in<S: Shape>(
     client: ClientInfo,
     refused: fn() -> ApiError,
 ) -> Result<TokenPair, ApiError> {
-    let login = login_service(state);
+    let login = state.login.clone();
     let actor = client_actor(client);
     let logged_in = run::<S, _, _>(move || login.log_in(&credentials, &actor, SessionKind::Jwt))
         .await?

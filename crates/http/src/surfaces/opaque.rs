@@ -15,7 +15,7 @@ use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::login::{actor_of, anonymous_actor, login_service, refusal};
+use super::login::{actor_of, anonymous_actor, refusal};
 use super::{run, storage_failure};
 use crate::client::client_info;
 use crate::declare::Part;
@@ -346,7 +346,7 @@ async fn re_authenticate(
         let user = login.check(&credentials, &actor)?;
         sessions.revive_opaque_sessions(user.id)
     };
-    Opaque::call(&login_service(&state), revive).await?;
+    Opaque::call(&state.login, revive).await?;
     Ok(plain_text(REAUTHENTICATED.to_owned()))
 }
 
