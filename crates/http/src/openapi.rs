@@ -13,13 +13,10 @@ use std::sync::Mutex;
 use actix_web::http::header::ContentType;
 use actix_web::http::Method;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpResponse};
-use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use actix_web::{get, web, HttpResponse};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, RefOr, Response};
+use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -29,7 +26,7 @@ use crate::error_schemas::{
     DrfBadRequest, DrfError, DrfFieldErrors, FastApiError, FastApiValidationError, MessageError,
     OpaqueError,
 };
-use crate::{HttpSettings, Surface};
+use crate::{AppState, HttpSettings, Surface};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -85,7 +82,6 @@ impl Modify for BearerScheme {
 /// document and its UI, and every enabled surface.
 pub fn document(settings: &HttpSettings) -> Document {
     let mut document = Base::openapi();
-    document.merge(own_routes());
     for part in crate::surfaces::parts(settings) {
         document.merge(part.document());
     }
@@ -100,38 +96,34 @@ pub fn document(settings: &HttpSettings) -> Document {
     document
 }
 
-/// Where the document is served.
-const DOCUMENT: &str = "/openapi.json";
-/// Where Swagger UI's page is served; its files are below it.
-const UI: &str = "/docs";
-/// Every path mounted here, all answering GET, for [`crate::Routes`].
-pub(crate) const SERVED: [&str; 3] = [DOCUMENT, UI, "/docs/{_:.*}"];
+/// Where Swagger UI's files are served from.
+const UI_FILES: &str = "/docs";
+/// The paths of those files, for [`crate::Routes`] (they answer GET only).
+pub(crate) const UI_FILE_PATHS: &str = "/docs/{_:.*}";
 
-/// Mounts `GET /openapi.json`, and Swagger UI at `GET /docs` (its files under `/docs/`).
-pub(crate) fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    let settings = settings.clone();
-    // In a scope, so that the requests of every route mounted after it test
-    // a prefix rather than run the `{_:.*}` regex.
+/// Mounts Swagger UI's files under `/docs/`. In a scope mounted after
+/// every declared route, so that no other request runs its `{_:.*}` regex.
+pub(crate) fn mount_ui_files(config: &mut web::ServiceConfig) {
     let ui = SwaggerUi::new("/{_:.*}")
         // No call to swagger.io's online validator: nothing leaves the machine.
-        .config(Config::new([DOCUMENT]).validator_url("none"));
-    config
-        .route(
-            DOCUMENT,
-            web::get().to(move || {
-                let settings = settings.clone();
-                async move {
-                    match blocking(move || served_document(&settings)).await {
-                        Some(json) => HttpResponse::Ok()
-                            .content_type(ContentType::json())
-                            .body(json),
-                        None => HttpResponse::ServiceUnavailable().finish(),
-                    }
-                }
-            }),
-        )
-        .route(UI, web::get().to(docs_page))
-        .service(web::scope(UI).service(ui));
+        .config(Config::new([<openapi_document as utoipa::Path>::path()]).validator_url("none"));
+    config.service(web::scope(UI_FILES).service(ui));
+}
+
+/// The OpenAPI 3.1 document.
+#[utoipa::path(
+    operation_id = "openapi",
+    responses((status = 200, description = "This document", body = Object))
+)]
+#[get("/openapi.json")]
+pub(crate) async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
+    let settings = state.settings.clone();
+    match blocking(move || served_document(&settings)).await {
+        Some(json) => HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .body(json),
+        None => HttpResponse::ServiceUnavailable().finish(),
+    }
 }
 
 /// The document as `GET /openapi.json` serves it, made when first asked
@@ -174,62 +166,13 @@ const DOCS_PAGE: &str = r#"<!DOCTYPE html>
 </html>
 "#;
 
-async fn docs_page() -> HttpResponse {
+/// Interactive documentation (Swagger UI, served from the binary).
+#[utoipa::path(responses((status = 200, description = "An HTML page", content_type = "text/html")))]
+#[get("/docs")]
+pub(crate) async fn docs() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(DOCS_PAGE)
-}
-
-/// Routes served outside the surface modules: this document and its UI.
-/// Described by hand (their handlers are not ours to annotate).
-fn own_routes() -> Document {
-    let text = |content_type: &str, description: &str| -> RefOr<Response> {
-        ResponseBuilder::new()
-            .description(description)
-            .content(content_type, ContentBuilder::new().build())
-            .build()
-            .into()
-    };
-    let get = |id: &str, summary: &str, response: RefOr<Response>| -> PathItem {
-        let mut operation = OperationBuilder::new()
-            .operation_id(Some(id))
-            .summary(Some(summary))
-            .tag("operations")
-            .build();
-        operation
-            .responses
-            .responses
-            .insert("200".to_owned(), response);
-        PathItem::new(HttpMethod::Get, operation)
-    };
-    let json = ResponseBuilder::new()
-        .description("This document")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Object).build()))
-                .build(),
-        )
-        .build()
-        .into();
-    let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
-    for (path, item) in [
-        (
-            DOCUMENT,
-            get("operations_openapi", "The OpenAPI 3.1 document", json),
-        ),
-        (
-            UI,
-            get(
-                "operations_docs",
-                "Interactive documentation (Swagger UI, served from the binary)",
-                text("text/html", "An HTML page"),
-            ),
-        ),
-    ] {
-        document.paths.paths.insert(path.to_owned(), item);
-    }
-    document
 }
 
 /// Every operation of a document, with its path and method.

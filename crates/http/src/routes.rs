@@ -39,8 +39,8 @@ struct Served {
 }
 
 impl Routes {
-    /// The routes of the enabled surfaces, as they declare them, and the
-    /// served paths no surface declares.
+    /// The routes of the enabled surfaces, as they declare them, and
+    /// Swagger UI's files.
     pub fn new(settings: &HttpSettings) -> Routes {
         let mut routes = Routes {
             exact: HashMap::new(),
@@ -57,10 +57,8 @@ impl Routes {
                 served.methods.extend(route.methods);
             }
         }
-        for path in crate::openapi::SERVED {
-            let served = routes.served_at(path, Answers::of::<FastApi>());
-            served.methods.push(Method::GET);
-        }
+        let ui_files = routes.served_at(crate::openapi::UI_FILE_PATHS, Answers::of::<FastApi>());
+        ui_files.methods.push(Method::GET);
         routes
     }
 

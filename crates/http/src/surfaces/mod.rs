@@ -30,12 +30,12 @@ pub use messages::MessageFrames;
 pub use opaque::Opaque;
 pub use primary::Drf;
 
-/// Mounts the operational routes and every enabled surface.
+/// Mounts the operational routes, every enabled surface, and Swagger UI's files.
 pub fn configure(config: &mut web::ServiceConfig, settings: &HttpSettings) {
-    crate::openapi::configure(config, settings);
     for route in in_mount_order(parts(settings)) {
         route.mount(config);
     }
+    crate::openapi::mount_ui_files(config);
 }
 
 /// The routes of `parts`, every static path first, then the patterns, each

@@ -1,4 +1,5 @@
-//! Operational routes: liveness, readiness, metrics, the JWK Set.
+//! Operational routes: liveness, readiness, metrics, the JWK Set, and the
+//! OpenAPI document with its UI.
 
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::StatusCode;
@@ -40,6 +41,8 @@ pub(super) fn part() -> Part {
         .route(readyz)
         .route(metrics)
         .route(jwks)
+        .route(crate::openapi::openapi_document)
+        .route(crate::openapi::docs)
 }
 
 /// A health answer.
