@@ -49,7 +49,8 @@ fn at_least_one(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
-/// Whole seconds until `wait` is over, at least 1 (for `Retry-After`).
+/// Whole seconds, rounded up, until the limiter lets the key through again
+/// (for `Retry-After`).
 fn seconds(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> u64 {
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
