@@ -415,6 +415,9 @@ backend_tests! {
         assert_eq!(validation(&get("?to=2024-13-01")), [(json!(["query", "to"]), "value_error".to_owned())]);
         assert_eq!(validation(&get("?skip=abc"))[0].0, json!(["query", "skip"]));
         assert_eq!(validation(&get("?limit=-1"))[0].0, json!(["query", "limit"]));
+        // Every bad parameter at once, as FastAPI reports them.
+        let locations: Vec<Value> = validation(&get("?skip=abc&from=yesterday")).into_iter().map(|(location, _)| location).collect();
+        assert_eq!(locations, [json!(["query", "skip"]), json!(["query", "from"])]);
     }
 
     fn paging_stays_correct_past_1000_events(backend) {

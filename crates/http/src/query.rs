@@ -40,6 +40,24 @@ pub(crate) fn parse<T: Wire>(request: &HttpRequest) -> Result<T, Vec<FieldIssue>
     decode::<T>(map).map_err(|issues| issues.into_iter().map(FieldIssue::in_query).collect())
 }
 
+/// Two readings of one query string, or every problem either found.
+///
+/// # Errors
+/// The issues of the first, then those of the second.
+pub(crate) fn together<A, B>(
+    first: Result<A, Vec<FieldIssue>>,
+    second: Result<B, Vec<FieldIssue>>,
+) -> Result<(A, B), Vec<FieldIssue>> {
+    match (first, second) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (first, second) => {
+            let mut issues = first.err().unwrap_or_default();
+            issues.extend(second.err().unwrap_or_default());
+            Err(issues)
+        }
+    }
+}
+
 /// The query string of a request as wire type `T`, refused in surface
 /// `S`'s shape.
 pub struct Query<T, S>(pub T, PhantomData<S>);

@@ -17,7 +17,7 @@ use super::{page_of, storage_failure, FastApi};
 use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::query::query_map;
+use crate::query::{parse, query_map, together, PageParams};
 use crate::shape::{Shape, Words};
 use crate::wire::{self, Body, FieldIssue};
 use crate::{ApiError, AppState};
@@ -185,8 +185,8 @@ impl EventFilterParams {
         }
     }
 
-    /// The filter, or a 422 naming each bound that is not a date.
-    fn filter(self) -> Result<EventFilter, ApiError> {
+    /// The filter, or an issue for each bound that is not a date.
+    fn filter(self) -> Result<EventFilter, Vec<FieldIssue>> {
         let mut issues = Vec::new();
         let mut bound = |name: &str, raw: Option<String>| {
             let raw = raw?;
@@ -201,7 +201,7 @@ impl EventFilterParams {
         let from = bound("from", self.from);
         let to = bound("to", self.to);
         if !issues.is_empty() {
-            return Err(FastApi::invalid(&issues));
+            return Err(issues);
         }
         Ok(EventFilter::new(from, to, self.q.as_deref()))
     }
@@ -288,8 +288,9 @@ async fn list_events(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_of::<FastApi>(&request)?;
-    let filter = EventFilterParams::of(&request).filter()?;
+    let page = parse::<PageParams>(&request).map(|params| params.page());
+    let filter = EventFilterParams::of(&request).filter();
+    let (page, filter) = together(page, filter).map_err(|issues| FastApi::invalid(&issues))?;
     let listed = FastApi::call(&state.events, move |e| e.list(page, &filter)).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(EventOut::from).collect::<Vec<_>>()))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Authenticated;
 use crate::error_schemas as doc;
-use crate::query::{parse, query_map, PageParams};
+use crate::query::{parse, query_map, together, PageParams};
 use crate::shape::Words;
 use crate::surfaces::Drf;
 use crate::time::rfc3339;
@@ -32,7 +32,7 @@ struct AuditFilter {
 
 impl AuditFilter {
     /// The filters of a query string; blank values count as absent.
-    fn of(query: &HashMap<String, String>) -> Result<Self, FieldIssue> {
+    fn of(query: &HashMap<String, String>) -> Result<Self, Vec<FieldIssue>> {
         let given: Map<String, Value> = query
             .iter()
             .filter(|(_, value)| !value.trim().is_empty())
@@ -40,7 +40,7 @@ impl AuditFilter {
             .collect();
         serde_path_to_error::deserialize(Value::Object(given)).map_err(|error| {
             let field = error.path().to_string();
-            FieldIssue::new(&field, Problem::WrongType(Expected::Integer)).in_query()
+            vec![FieldIssue::new(&field, Problem::WrongType(Expected::Integer)).in_query()]
         })
     }
 }
@@ -106,14 +106,8 @@ pub(super) async fn audit_log(
     }
     let query = query_map(&request);
     let page = parse::<PageParams>(&request).map(|params| params.page());
-    let (page, filter) = match (page, AuditFilter::of(&query)) {
-        (Ok(page), Ok(filter)) => (page, filter),
-        (page, filter) => {
-            let mut issues = page.err().unwrap_or_default();
-            issues.extend(filter.err());
-            return Err(Drf::invalid(&issues));
-        }
-    };
+    let (page, filter) =
+        together(page, AuditFilter::of(&query)).map_err(|issues| Drf::invalid(&issues))?;
     let AuditFilter { user, kind } = filter;
     let entries = Drf::call(&state.audit, move |log| {
         log.entries(user.map(UserId), kind.as_deref(), page)
