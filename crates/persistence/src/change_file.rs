@@ -29,7 +29,7 @@ impl ChangeFile {
     /// its folder exists.
     pub(crate) fn beside(database_path: &str) -> ChangeFile {
         let path = PathBuf::from(format!("{database_path}-changes"));
-        let held = open_or_make(&path).ok();
+        let held = open_to_watch(&path).ok();
         let last_seen = held.as_ref().and_then(linked_stamp);
         ChangeFile {
             last_seen: AtomicU64::new(last_seen.unwrap_or_else(|| stamp(&path))),
@@ -41,17 +41,12 @@ impl ChangeFile {
 
     /// Tells the other processes that something changed.
     pub(crate) fn announce(&self) {
-        let touched = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.path)
-            .and_then(|file| {
-                // Never the same time twice, even on a coarse clock.
-                let previous = UNIX_EPOCH + Duration::from_nanos(stamp(&self.path));
-                let now = SystemTime::now().max(previous + Duration::from_micros(1));
-                file.set_modified(now)
-            });
+        let touched = open_for_writing(&self.path).and_then(|file| {
+            // Never the same time twice, even on a coarse clock.
+            let previous = UNIX_EPOCH + Duration::from_nanos(stamp(&self.path));
+            let now = SystemTime::now().max(previous + Duration::from_micros(1));
+            file.set_modified(now)
+        });
         if let Err(e) = touched {
             tracing::warn!(path = %self.path.display(), error = %e, "could not announce a change to other processes");
         }
@@ -79,7 +74,7 @@ impl ChangeFile {
         drop(held);
         // Not made yet, or removed since: hold the file at the path now (a
         // file made here reads as a change, which only empties a cache).
-        let Ok(file) = open_or_make(&self.path) else {
+        let Ok(file) = open_to_watch(&self.path) else {
             self.unholdable.store(true, Ordering::Relaxed);
             return None;
         };
@@ -91,14 +86,17 @@ impl ChangeFile {
 
 /// The file at `path`, read-only if it exists (another user's process may
 /// have made it), else made.
-fn open_or_make(path: &PathBuf) -> std::io::Result<File> {
-    File::open(path).or_else(|_| {
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-    })
+fn open_to_watch(path: &PathBuf) -> std::io::Result<File> {
+    File::open(path).or_else(|_| open_for_writing(path))
+}
+
+/// The file at `path` for writing, made if it is missing, its content kept.
+fn open_for_writing(path: &PathBuf) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
 }
 
 /// The open file's modification time, unless it has been removed (then the
