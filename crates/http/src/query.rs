@@ -19,7 +19,7 @@ use crate::wire::{self, decode, FieldIssue, Wire};
 use crate::{ApiError, Shape};
 
 /// The query string as name → value (the last value wins).
-pub(crate) fn query_map(request: &HttpRequest) -> HashMap<String, String> {
+fn query_map(request: &HttpRequest) -> HashMap<String, String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
         .unwrap_or_default()
         .into_iter()
@@ -38,24 +38,6 @@ pub(crate) fn parse<T: Wire>(request: &HttpRequest) -> Result<T, Vec<FieldIssue>
         .map(|(name, value)| (name, Value::String(value)))
         .collect();
     decode::<T>(map).map_err(|issues| issues.into_iter().map(FieldIssue::in_query).collect())
-}
-
-/// Two readings of one query string, or every problem either found.
-///
-/// # Errors
-/// The issues of the first, then those of the second.
-pub(crate) fn together<A, B>(
-    first: Result<A, Vec<FieldIssue>>,
-    second: Result<B, Vec<FieldIssue>>,
-) -> Result<(A, B), Vec<FieldIssue>> {
-    match (first, second) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (first, second) => {
-            let mut issues = first.err().unwrap_or_default();
-            issues.extend(second.err().unwrap_or_default());
-            Err(issues)
-        }
-    }
 }
 
 /// The query string of a request as wire type `T`, refused in surface
@@ -100,6 +82,35 @@ impl PageParams {
 
 /// `skip` and `limit` of a list route, refused in `S`'s shape.
 pub(crate) type Paged<S> = Query<PageParams, S>;
+
+/// The query string of a filtered list: its page and its filters, wire type
+/// `F`, every bad parameter of either reported at once in `S`'s shape.
+pub(crate) struct Listing<F, S> {
+    pub(crate) page: Page,
+    pub(crate) filter: F,
+    shape: PhantomData<S>,
+}
+
+impl<F: Wire, S: Shape> FromRequest for Listing<F, S> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let listing = match (parse::<PageParams>(request), parse::<F>(request)) {
+            (Ok(page), Ok(filter)) => Ok(Listing {
+                page: page.page(),
+                filter,
+                shape: PhantomData,
+            }),
+            (page, filter) => {
+                let mut issues = page.err().unwrap_or_default();
+                issues.extend(filter.err().unwrap_or_default());
+                Err(S::invalid(&issues))
+            }
+        };
+        ready(listing)
+    }
+}
 
 impl<S> Paged<S> {
     /// The page asked for.

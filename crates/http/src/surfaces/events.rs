@@ -10,14 +10,14 @@ use sesame_events::{
     EventService,
 };
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
+use validator::{Validate, ValidationError};
 
 use super::events_messages::{path_integer, Authenticated};
 use super::{page_of, storage_failure, FastApi};
 use crate::auth::Authed;
 use crate::declare::Part;
 use crate::error_schemas as doc;
-use crate::query::{parse, query_map, together, PageParams};
+use crate::query::Listing;
 use crate::shape::{Shape, Words};
 use crate::wire::{self, Body, FieldIssue};
 use crate::{ApiError, AppState};
@@ -161,49 +161,34 @@ impl From<EventChanges> for EventPatch {
 }
 
 /// The filters of the event list (blank values are left out).
-#[derive(IntoParams)]
+#[derive(Deserialize, Validate, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct EventFilterParams {
     /// Events on or after this date (ISO 8601; without an offset, UTC).
     #[param(format = DateTime)]
+    #[validate(custom(function = "iso_date"))]
     from: Option<String>,
     /// Events on or before this date.
     #[param(format = DateTime)]
+    #[validate(custom(function = "iso_date"))]
     to: Option<String>,
     /// Text the title contains (case-insensitive).
     q: Option<String>,
 }
 
-impl EventFilterParams {
-    fn of(request: &HttpRequest) -> EventFilterParams {
-        let mut query = query_map(request);
-        let mut take = |name: &str| query.remove(name).filter(|v| !v.trim().is_empty());
-        EventFilterParams {
-            from: take("from"),
-            to: take("to"),
-            q: take("q"),
-        }
+fn iso_date(raw: &str) -> Result<(), ValidationError> {
+    match parse_date(raw.trim()) {
+        Some(_) => Ok(()),
+        None => Err(ValidationError::new("invalid_date").with_message(
+            "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.".into(),
+        )),
     }
+}
 
-    /// The filter, or an issue for each bound that is not a date.
-    fn filter(self) -> Result<EventFilter, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let mut bound = |name: &str, raw: Option<String>| {
-            let raw = raw?;
-            let date = parse_date(raw.trim());
-            if date.is_none() {
-                let message =
-                    "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.";
-                issues.push(FieldIssue::invalid(name, "invalid_date", message).in_query());
-            }
-            date
-        };
-        let from = bound("from", self.from);
-        let to = bound("to", self.to);
-        if !issues.is_empty() {
-            return Err(issues);
-        }
-        Ok(EventFilter::new(from, to, self.q.as_deref()))
+impl From<EventFilterParams> for EventFilter {
+    fn from(params: EventFilterParams) -> Self {
+        let bound = |raw: Option<String>| raw.and_then(|raw| parse_date(raw.trim()));
+        EventFilter::new(bound(params.from), bound(params.to), params.q.as_deref())
     }
 }
 
@@ -286,11 +271,9 @@ async fn create_event(
 #[get("/events/")]
 async fn list_events(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    listing: Listing<EventFilterParams, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = parse::<PageParams>(&request).map(|params| params.page());
-    let filter = EventFilterParams::of(&request).filter();
-    let (page, filter) = together(page, filter).map_err(|issues| FastApi::invalid(&issues))?;
+    let (page, filter) = (listing.page, EventFilter::from(listing.filter));
     let listed = FastApi::call(&state.events, move |e| e.list(page, &filter)).await?;
     Ok(HttpResponse::Ok().json(listed.iter().map(EventOut::from).collect::<Vec<_>>()))
 }

@@ -1,26 +1,24 @@
 //! The audit log, for admins.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sesame_kernel::audit::AuditEntry;
 use sesame_kernel::UserId;
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use super::Authenticated;
 use crate::error_schemas as doc;
-use crate::query::{parse, query_map, together, PageParams};
+use crate::query::Listing;
 use crate::shape::Words;
 use crate::surfaces::Drf;
 use crate::time::rfc3339;
-use crate::wire::{self, Expected, FieldIssue, Problem};
+use crate::wire;
 use crate::{ApiError, AppState, Shape};
 
 /// The filters of the audit log.
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, Validate, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AuditFilter {
     /// Only the events of this user id.
@@ -28,21 +26,6 @@ struct AuditFilter {
     user: Option<i64>,
     /// Only events of this kind (`login_success`, `login_failure`, `logout`, ...).
     kind: Option<String>,
-}
-
-impl AuditFilter {
-    /// The filters of a query string; blank values count as absent.
-    fn of(query: &HashMap<String, String>) -> Result<Self, Vec<FieldIssue>> {
-        let given: Map<String, Value> = query
-            .iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-            .collect();
-        serde_path_to_error::deserialize(Value::Object(given)).map_err(|error| {
-            let field = error.path().to_string();
-            vec![FieldIssue::new(&field, Problem::WrongType(Expected::Integer)).in_query()]
-        })
-    }
 }
 
 /// A recorded security event.
@@ -95,8 +78,8 @@ impl From<AuditEntry> for AuditRecord {
 #[get("/auth/audit/")]
 pub(super) async fn audit_log(
     state: web::Data<AppState>,
-    request: HttpRequest,
     caller: Authenticated,
+    listing: Result<Listing<AuditFilter, Drf>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.user.is_staff {
         return Err(Drf::message(
@@ -104,10 +87,7 @@ pub(super) async fn audit_log(
             "You do not have permission to perform this action.",
         ));
     }
-    let query = query_map(&request);
-    let page = parse::<PageParams>(&request).map(|params| params.page());
-    let (page, filter) =
-        together(page, AuditFilter::of(&query)).map_err(|issues| Drf::invalid(&issues))?;
+    let Listing { page, filter, .. } = listing?;
     let AuditFilter { user, kind } = filter;
     let entries = Drf::call(&state.audit, move |log| {
         log.entries(user.map(UserId), kind.as_deref(), page)
