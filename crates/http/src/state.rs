@@ -55,8 +55,6 @@ pub struct AppState {
     pub events: sesame_events::EventService,
     /// HTTP settings.
     pub settings: HttpSettings,
-    /// The security audit log.
-    pub audit: std::sync::Arc<dyn sesame_kernel::audit::AuditLog>,
     /// Prometheus metrics.
     pub metrics: std::sync::Arc<crate::Metrics>,
     /// Database pool usage: (connections, idle), for `/metrics`.

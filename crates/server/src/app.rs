@@ -384,7 +384,6 @@ impl Application {
             hub: services.hub,
             limits,
             settings,
-            audit: Arc::new(services.database.clone()),
             readiness: Arc::new(move || database.is_reachable()),
             metrics,
             pool_usage: Arc::new(move || pool.pool_usage()),

@@ -123,6 +123,9 @@ pub enum UsersError {
     /// No such account, or not one the caller may see.
     #[error("user not found")]
     NotFound,
+    /// Something only an admin may do.
+    #[error("only an admin may do this")]
+    Forbidden,
     /// The storage behind a port failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
+use sesame_kernel::audit::{Actor, AuditEntry, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
@@ -110,6 +110,28 @@ impl AccountService {
     pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
         self.audit = Some(audit);
         self
+    }
+
+    /// The audit log, newest first, of one user and/or one kind if given:
+    /// for admins only. Without an audit log, it is empty.
+    ///
+    /// # Errors
+    /// [`UsersError::Forbidden`] for a viewer who is not an admin;
+    /// [`UsersError::Storage`].
+    pub fn audit_entries(
+        &self,
+        viewer: &User,
+        user: Option<UserId>,
+        kind: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<AuditEntry>, UsersError> {
+        if !viewer.is_staff {
+            return Err(UsersError::Forbidden);
+        }
+        let Some(audit) = &self.audit else {
+            return Ok(Vec::new());
+        };
+        Ok(audit.entries(user, kind, page)?)
     }
 
     /// Records that `actor` did `kind` to `target`, and what changed.

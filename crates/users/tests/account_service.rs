@@ -1502,3 +1502,45 @@ fn admin_edits_and_deletions_are_audited_once_they_succeed() {
         |e| e.ip.as_deref() == Some("203.0.113.4") && e.user_agent.as_deref() == Some("tests")
     ));
 }
+
+#[test]
+fn only_admins_read_the_audit_log() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let root = fx.admin("root");
+    let page = Page::new(None, None);
+    assert!(
+        fx.accounts
+            .audit_entries(&root, None, None, page)
+            .unwrap()
+            .is_empty(),
+        "no audit log: nothing to read"
+    );
+
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let accounts = fx.accounts.clone().with_audit(audit.clone());
+    let by_root = Actor {
+        user: Some(root.id),
+        ip: None,
+        user_agent: None,
+    };
+    accounts.set_active("alice", false, &by_root).unwrap();
+    accounts.set_active("alice", true, &by_root).unwrap();
+    assert!(matches!(
+        accounts.audit_entries(&alice, None, None, page),
+        Err(UsersError::Forbidden)
+    ));
+    let entries = accounts
+        .audit_entries(&root, Some(root.id), Some("admin_changed_user"), page)
+        .unwrap();
+    let details: Vec<_> = entries
+        .iter()
+        .map(|entry| entry.event.detail.clone().unwrap_or_default())
+        .collect();
+    let detail = |change: &str| format!("user {}: {change}", alice.id);
+    assert_eq!(
+        details,
+        [detail("is_active=true"), detail("is_active=false")],
+        "newest first"
+    );
+}

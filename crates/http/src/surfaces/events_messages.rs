@@ -316,6 +316,9 @@ impl Words<UsersError> for FastApi {
                 FastApi::message(StatusCode::BAD_REQUEST, "Incorrect password")
             }
             UsersError::NotFound => FastApi::message(StatusCode::NOT_FOUND, "User not found"),
+            UsersError::Forbidden => {
+                FastApi::message(StatusCode::FORBIDDEN, "Not enough permissions")
+            }
             UsersError::Storage(e) => storage_failure::<FastApi>(&e),
         }
     }

@@ -319,6 +319,10 @@ impl Words<UsersError> for Drf {
             }
             UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
             UsersError::NotFound => Drf::not_found(),
+            UsersError::Forbidden => Drf::message(
+                StatusCode::FORBIDDEN,
+                "You do not have permission to perform this action.",
+            ),
             UsersError::Storage(e) => storage_failure::<Drf>(&e),
         }
     }

@@ -1,6 +1,5 @@
 //! The audit log, for admins.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sesame_kernel::audit::AuditEntry;
@@ -15,7 +14,7 @@ use crate::shape::Words;
 use crate::surfaces::Drf;
 use crate::time::rfc3339;
 use crate::wire;
-use crate::{ApiError, AppState, Shape};
+use crate::{ApiError, AppState};
 
 /// The filters of the audit log.
 #[derive(Deserialize, Validate, ToSchema, IntoParams)]
@@ -79,18 +78,15 @@ impl From<AuditEntry> for AuditRecord {
 pub(super) async fn audit_log(
     state: web::Data<AppState>,
     caller: Authenticated,
-    listing: Result<Listing<AuditFilter, Drf>, ApiError>,
+    listing: Listing<AuditFilter, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.user.is_staff {
-        return Err(Drf::message(
-            StatusCode::FORBIDDEN,
-            "You do not have permission to perform this action.",
-        ));
-    }
-    let Listing { page, filter, .. } = listing?;
-    let AuditFilter { user, kind } = filter;
-    let entries = Drf::call(&state.audit, move |log| {
-        log.entries(user.map(UserId), kind.as_deref(), page)
+    let Listing {
+        page,
+        filter: AuditFilter { user, kind },
+        ..
+    } = listing;
+    let entries = Drf::call(&state.accounts, move |accounts| {
+        accounts.audit_entries(&caller.user, user.map(UserId), kind.as_deref(), page)
     })
     .await?;
     let records: Vec<AuditRecord> = entries.into_iter().map(AuditRecord::from).collect();
