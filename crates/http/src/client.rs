@@ -1,10 +1,15 @@
+use std::convert::Infallible;
+use std::future::{ready, Ready};
 use std::net::IpAddr;
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{web, FromRequest, HttpRequest};
+use sesame_kernel::audit::Actor;
+use sesame_kernel::UserId;
 use sesame_tokens::ClientInfo;
 
-use crate::HttpSettings;
+use crate::{AppState, HttpSettings};
 
 /// The longest `User-Agent` kept with a session.
 const MAX_USER_AGENT: usize = 256;
@@ -28,7 +33,7 @@ pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Optio
 }
 
 /// Who is calling: the client address and `User-Agent`, for the session list.
-pub(crate) fn client_info(request: &HttpRequest, settings: &HttpSettings) -> ClientInfo {
+fn client_info(request: &HttpRequest, settings: &HttpSettings) -> ClientInfo {
     ClientInfo {
         ip: client_ip(request, settings).map(|ip| ip.to_string()),
         user_agent: request
@@ -40,5 +45,41 @@ pub(crate) fn client_info(request: &HttpRequest, settings: &HttpSettings) -> Cli
                     &ua.chars().take(MAX_USER_AGENT).collect::<String>(),
                 )
             }),
+    }
+}
+
+/// The client of a request ([`client_info`]), for the sessions it opens and
+/// the audit entries of what it does.
+pub(crate) struct Client(pub(crate) ClientInfo);
+
+impl Client {
+    /// The audit actor of a request that proves no account (yet).
+    pub(crate) fn anonymous(self) -> Actor {
+        Actor {
+            user: None,
+            ip: self.0.ip,
+            user_agent: self.0.user_agent,
+        }
+    }
+
+    /// The audit actor of a request made as `user`.
+    pub(crate) fn acting_as(self, user: UserId) -> Actor {
+        Actor {
+            user: Some(user),
+            ..self.anonymous()
+        }
+    }
+}
+
+impl FromRequest for Client {
+    type Error = Infallible;
+    type Future = Ready<Result<Self, Infallible>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let info = match request.app_data::<web::Data<AppState>>() {
+            Some(state) => client_info(request, &state.settings),
+            None => ClientInfo::default(),
+        };
+        ready(Ok(Client(info)))
     }
 }

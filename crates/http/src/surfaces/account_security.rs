@@ -2,14 +2,14 @@
 //! shapes: see and end your sessions, a second factor (TOTP), an email
 //! change that the new address confirms, and the audit log.
 
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
 use sesame_tokens::Session;
 use utoipa::ToSchema;
 
-use super::login::actor_of;
 use super::primary::{done_as, Authenticated};
 use super::Drf;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
@@ -99,16 +99,14 @@ async fn list_sessions(
 #[delete("/auth/sessions/{id}/")]
 async fn end_session(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     caller: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.user.id;
-    done_as(
-        actor_of(&request, &state, user),
-        &state.sessions,
-        move |s, actor| s.end_session(user, &id, actor),
-    )
+    done_as(client.acting_as(user), &state.sessions, move |s, actor| {
+        s.end_session(user, &id, actor)
+    })
     .await
 }
 
@@ -120,14 +118,12 @@ async fn end_session(
 #[post("/auth/logout/all/")]
 async fn logout_all(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.user.id;
-    done_as(
-        actor_of(&request, &state, user),
-        &state.sessions,
-        move |s, actor| s.logout_all(user, None, actor),
-    )
+    done_as(client.acting_as(user), &state.sessions, move |s, actor| {
+        s.logout_all(user, None, actor)
+    })
     .await
 }

@@ -15,7 +15,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::login::{log_in, refused_registration};
 use super::{run, storage_failure};
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
@@ -198,10 +198,9 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
 #[post("/auth/login")]
 async fn login(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<Login, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&request, &state.settings);
     let pair = log_in::<MessageShape>(&state, body.into_inner().into(), client, || {
         MessageShape::message(
             StatusCode::UNAUTHORIZED,

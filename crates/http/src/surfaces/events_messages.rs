@@ -12,11 +12,11 @@ use sesame_users::{FieldProblem, Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
-use super::login::{actor_of, log_in};
+use super::login::log_in;
 use super::{page_of, storage_failure};
 use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas::{self as doc, LocationItem, ValidationIssue};
 use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
@@ -379,11 +379,10 @@ async fn register(
 #[post("/login")]
 async fn login(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<Login, FastApi>,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = Credentials::from(body.into_inner());
-    let client = client_info(&request, &state.settings);
     let pair = log_in::<FastApi>(&state, credentials, client, refused_login).await?;
     Ok(HttpResponse::Ok().json(AccessToken {
         access_token: pair.access,
@@ -400,9 +399,9 @@ async fn login(
 async fn logout(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     let session_id = caller.session_id;
     FastApi::call(&state.sessions, move |s| s.logout(&session_id, &actor)).await?;
     Ok(HttpResponse::Ok().json(Detail {

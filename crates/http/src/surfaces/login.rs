@@ -3,40 +3,16 @@
 //! refusal in the surface's shape and words; and [`refused_registration`],
 //! the wording of a refused registration the seeds' surfaces share.
 
-use sesame_kernel::audit::Actor;
-use sesame_kernel::UserId;
-use sesame_tokens::{ClientInfo, Credentials, NewSession, SessionKind, TokenPair, TokensError};
+use sesame_tokens::{Credentials, NewSession, SessionKind, TokenPair, TokensError};
 use sesame_users::UsersError;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 
 use super::{run, storage_failure};
-use crate::client::client_info;
+use crate::client::Client;
 use crate::issue::FieldIssue;
 use crate::{ApiError, AppState, Shape};
-
-/// The actor of a request made as `user`.
-pub(crate) fn actor_of(request: &HttpRequest, state: &AppState, user: UserId) -> Actor {
-    Actor {
-        user: Some(user),
-        ..anonymous_actor(request, state)
-    }
-}
-
-/// The actor of a request made as no account (a link from an email).
-pub(crate) fn anonymous_actor(request: &HttpRequest, state: &AppState) -> Actor {
-    client_actor(client_info(request, &state.settings))
-}
-
-/// The actor of a request that proves no account yet.
-pub(crate) fn client_actor(client: ClientInfo) -> Actor {
-    Actor {
-        user: None,
-        ip: client.ip,
-        user_agent: client.user_agent,
-    }
-}
 
 /// A failed login in surface `S`'s shape; `refused` is its own wording of a
 /// refused login. An outage is logged (never the credentials).
@@ -72,11 +48,11 @@ pub(crate) fn refusal<S: Shape>(error: TokensError, refused: ApiError) -> ApiErr
 pub(crate) async fn log_in<S: Shape>(
     state: &web::Data<AppState>,
     credentials: Credentials,
-    client: ClientInfo,
+    client: Client,
     refused: fn() -> ApiError,
 ) -> Result<TokenPair, ApiError> {
     let login = state.login.clone();
-    let actor = client_actor(client);
+    let actor = client.anonymous();
     let logged_in = run::<S, _, _>(move || login.log_in(&credentials, &actor, SessionKind::Jwt))
         .await?
         .map_err(|e| refusal::<S>(e, refused()))?;

@@ -8,16 +8,16 @@ mod french;
 
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sesame_tokens::{Credentials, LoginService, TokensError};
 use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::login::{actor_of, anonymous_actor, refusal};
+use super::login::refusal;
 use super::{run, storage_failure};
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
@@ -181,7 +181,7 @@ fn plain_text(text: String) -> HttpResponse {
 #[post("/auth/register")]
 async fn register(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<NewAccount, Opaque>,
 ) -> Result<HttpResponse, ApiError> {
     if state.accounts.settings().require_activation {
@@ -209,13 +209,12 @@ async fn register(
         password,
         ..Registration::default()
     };
-    let client = client_info(&request, &state.settings);
     let (accounts, sessions) = (state.accounts.clone(), state.sessions.clone());
     // One trip to the blocking pool for both steps.
     let token = run::<Opaque, _, _>(move || {
         let user = accounts.register(registration).map_err(Opaque::word)?;
         sessions
-            .start_opaque_session(&user, client)
+            .start_opaque_session(&user, client.0)
             .map_err(Opaque::word)
     })
     .await??;
@@ -265,7 +264,7 @@ async fn get_user(
 #[delete("/auth/delete/{username}")]
 async fn delete_user(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     caller: Bearer<Opaque>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -276,7 +275,7 @@ async fn delete_user(
             "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
         ));
     }
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     let accounts = state.accounts.clone();
     let id = target.id;
     run::<Opaque, _, _>(move || accounts.delete_unchecked(id, &actor))
@@ -323,7 +322,7 @@ async fn validate(
 #[post("/auth/re-authenticate")]
 async fn re_authenticate(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<Reauthentication, BothRequired>,
 ) -> Result<HttpResponse, ApiError> {
     let Reauthentication {
@@ -340,7 +339,7 @@ async fn re_authenticate(
         password,
         otp,
     };
-    let actor = anonymous_actor(&request, &state);
+    let actor = client.anonymous();
     let sessions = state.sessions.clone();
     let revive = move |login: &LoginService| {
         let user = login.check(&credentials, &actor)?;

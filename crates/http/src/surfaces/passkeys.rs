@@ -3,18 +3,17 @@
 //! one, with or without a username. Options and responses are WebAuthn
 //! Level 3 JSON, passed between the browser and [`sesame_tokens::PasskeyService`].
 
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sesame_tokens::{LoggedIn, NewSession, SessionKind, StoredPasskey, TokensError};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::login::{actor_of, client_actor};
 use super::primary::{done_as, Authenticated, JwtPair};
 use super::{run, Drf};
 use crate::auth::Authed;
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::Words;
@@ -141,11 +140,11 @@ async fn register_begin(
 #[post("/auth/passkeys/register/finish/")]
 async fn register_finish(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     Authed(caller, body): Authed<Drf, Body<PasskeyRegistration, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let PasskeyRegistration { credential, name } = body.into_inner();
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     let passkey = Drf::call(&state.passkeys, move |p| {
         p.finish_registration(&caller.user, &credential, name.as_deref(), &actor)
     })
@@ -181,12 +180,12 @@ async fn list_passkeys(
 #[delete("/auth/passkeys/{id}/")]
 async fn remove_passkey(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     id: web::Path<String>,
     Authed(caller, body): Authed<Drf, Body<PasskeyRemoval, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let PasskeyRemoval { current_password } = body.into_inner();
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.passkeys, move |p, actor| {
         p.remove(&caller.user, &id, &current_password, actor)
     })
@@ -223,11 +222,11 @@ async fn login_begin(
 #[post("/auth/passkeys/login/finish/")]
 async fn login_finish(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<PasskeyLogin, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let PasskeyLogin { credential } = body.into_inner();
-    let actor = client_actor(client_info(&request, &state.settings));
+    let actor = client.anonymous();
     let passkeys = state.passkeys.clone();
     let logged_in =
         run::<Drf, _, _>(move || passkeys.finish_login(&credential, &actor, SessionKind::Jwt))

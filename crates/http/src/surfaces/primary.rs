@@ -2,7 +2,7 @@
 //! Django REST framework's error shapes.
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 use super::login::log_in;
 use super::storage_failure;
 use crate::body::BodyError;
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
@@ -443,10 +443,9 @@ async fn register(
 #[post("/auth/jwt/create/")]
 async fn jwt_create(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<JwtCreate, Drf>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&request, &state.settings);
     let credentials = body.into_inner().into();
     let pair = log_in::<Drf>(&state, credentials, client, Drf::no_active_account).await?;
     Ok(HttpResponse::Ok().json(JwtPair::from(pair)))

@@ -1,7 +1,7 @@
 //! Surface `token_form`: seed 000, a FastAPI app with the OAuth2 password form.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sesame_tokens::Credentials;
 use sesame_users::{Registration, User, UsersError};
@@ -11,7 +11,7 @@ use validator::Validate;
 use super::events_messages::FastApi;
 use super::login::{log_in, refused_registration};
 use crate::body::BodyError;
-use crate::client::client_info;
+use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas as doc;
 use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
@@ -167,10 +167,9 @@ async fn create_user(
 #[post("/auth/token")]
 async fn token(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: FormOrJson<TokenRequest, TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&request, &state.settings);
     let pair = log_in::<TokenForm>(&state, body.into_inner().into(), client, || {
         TokenForm::message(StatusCode::UNAUTHORIZED, "Could not validate user.")
             .with_bearer_challenge()

@@ -1,14 +1,14 @@
 //! An email change that the new address confirms.
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::done_as;
 use crate::auth::Authed;
+use crate::client::Client;
 use crate::error_schemas as doc;
-use crate::surfaces::login::{actor_of, anonymous_actor};
 use crate::surfaces::Drf;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -44,14 +44,14 @@ struct UidToken {
 #[post("/auth/users/set_email/")]
 pub(super) async fn set_email(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     Authed(caller, body): Authed<Drf, Body<SetEmail, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let SetEmail {
         current_password,
         new_email,
     } = body.into_inner();
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.accounts, move |a, actor| {
         a.request_email_change(&caller.user, &current_password, &new_email, actor)
     })
@@ -69,14 +69,12 @@ pub(super) async fn set_email(
 #[post("/auth/users/set_email_confirm/")]
 pub(super) async fn set_email_confirm(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<UidToken, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let UidToken { uid, token } = body.into_inner();
-    done_as(
-        anonymous_actor(&request, &state),
-        &state.accounts,
-        move |a, actor| a.confirm_email_change(&uid, &token, actor),
-    )
+    done_as(client.anonymous(), &state.accounts, move |a, actor| {
+        a.confirm_email_change(&uid, &token, actor)
+    })
     .await
 }

@@ -1,6 +1,6 @@
 //! A second factor: TOTP, with recovery codes.
 
-use actix_web::{delete, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sesame_tokens::TotpSetup;
 use utoipa::ToSchema;
@@ -8,9 +8,9 @@ use validator::Validate;
 
 use super::done_as;
 use crate::auth::Authed;
+use crate::client::Client;
 use crate::error_schemas as doc;
 use crate::shape::Words;
-use crate::surfaces::login::actor_of;
 use crate::surfaces::Drf;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
@@ -103,11 +103,11 @@ pub(super) async fn totp_setup(
 #[post("/auth/mfa/totp/confirm/")]
 pub(super) async fn totp_confirm(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     Authed(caller, body): Authed<Drf, Body<TotpCode, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let TotpCode { code } = body.into_inner();
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     let recovery_codes = Drf::call(&state.mfa, move |mfa| {
         mfa.confirm(&caller.user, &code, Some(&caller.session_id), &actor)
     })
@@ -127,14 +127,14 @@ pub(super) async fn totp_confirm(
 #[delete("/auth/mfa/totp/")]
 pub(super) async fn totp_disable(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     Authed(caller, body): Authed<Drf, Body<TotpDisable, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
     let TotpDisable {
         current_password,
         code,
     } = body.into_inner();
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state, move |s, actor| {
         s.accounts
             .confirm_password(&caller.user, &current_password)?;

@@ -2,16 +2,16 @@
 //! password reset and username reset routes).
 
 use actix_web::http::StatusCode;
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
 use sesame_users::{AccountService, Activation, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{done_as, same_again, Drf};
+use crate::client::Client;
 use crate::error_schemas as doc;
 use crate::shape::{Shape, Words};
-use crate::surfaces::login::anonymous_actor;
 use crate::wire::Body;
 use crate::{ApiError, AppState};
 
@@ -69,11 +69,11 @@ struct ResetUsernameConfirm {
 #[post("/auth/users/activation/")]
 pub(super) async fn activation(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<UidToken, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let UidToken { uid, token } = body.into_inner();
-    let actor = anonymous_actor(&request, &state);
+    let actor = client.anonymous();
     match Drf::call(&state.accounts, move |a| a.activate(&uid, &token, &actor)).await? {
         Activation::Activated => Ok(HttpResponse::NoContent().finish()),
         Activation::AlreadyActive => Err(Drf::message(
@@ -171,16 +171,14 @@ pub(super) async fn reset_username(
 #[post("/auth/users/reset_password_confirm/")]
 pub(super) async fn reset_password_confirm(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<ResetPasswordConfirm, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    done_as(
-        anonymous_actor(&request, &state),
-        &state.accounts,
-        move |a, actor| a.reset_password(&body.uid, &body.token, &body.new_password, actor),
-    )
+    done_as(client.anonymous(), &state.accounts, move |a, actor| {
+        a.reset_password(&body.uid, &body.token, &body.new_password, actor)
+    })
     .await
 }
 
@@ -195,7 +193,7 @@ pub(super) async fn reset_password_confirm(
 #[post("/auth/users/reset_username_confirm/")]
 pub(super) async fn reset_username_confirm(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     body: Body<ResetUsernameConfirm, Drf>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -204,10 +202,8 @@ pub(super) async fn reset_username_confirm(
         body.re_new_username.as_deref(),
         "username",
     )?;
-    done_as(
-        anonymous_actor(&request, &state),
-        &state.accounts,
-        move |a, actor| a.reset_username(&body.uid, &body.token, &body.new_username, actor),
-    )
+    done_as(client.anonymous(), &state.accounts, move |a, actor| {
+        a.reset_username(&body.uid, &body.token, &body.new_username, actor)
+    })
     .await
 }

@@ -11,9 +11,9 @@ use validator::{Validate, ValidationError};
 use super::avatars::{ProfileChange, ProfileForm};
 use super::{done_as, same_again, Authenticated, Drf, User};
 use crate::auth::Authed;
+use crate::client::Client;
 use crate::error_schemas as doc;
 use crate::shape::Words;
-use crate::surfaces::login::actor_of;
 use crate::surfaces::page_of;
 use crate::wire::{self, Body};
 use crate::{ApiError, AppState};
@@ -184,10 +184,10 @@ pub(super) async fn get_user(
 pub(super) async fn update_me(
     Authed(caller, change): Authed<Drf, ProfileChange>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let target = caller.user.id;
-    update_profile(caller, state, request, target, change).await
+    update_profile(caller, state, client, target, change).await
 }
 
 /// Change a user's profile: admins any (another's email at once, and
@@ -209,11 +209,11 @@ pub(super) async fn update_me(
 pub(super) async fn update_user(
     Authed(caller, change): Authed<Drf, ProfileChange>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target = path_id(&id)?;
-    update_profile(caller, state, request, target, change).await
+    update_profile(caller, state, client, target, change).await
 }
 
 /// PUT and PATCH: the profile fields change; a user's own new email needs
@@ -223,12 +223,12 @@ pub(super) async fn update_user(
 async fn update_profile(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     target: UserId,
     change: ProfileChange,
 ) -> Result<HttpResponse, ApiError> {
     let ProfileChange { fields, avatar } = change;
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     let edit = Drf::call(&state.accounts, move |a| {
         a.edit_profile(&caller.user, target, fields.into(), avatar, &actor)
     })
@@ -249,10 +249,10 @@ async fn update_profile(
 pub(super) async fn delete_me(
     Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let target = caller.user.id;
-    delete_account(caller, state, request, target, body.into_inner()).await
+    delete_account(caller, state, client, target, body.into_inner()).await
 }
 
 /// Delete an account: admins any, others only themselves; the caller's own password.
@@ -270,22 +270,22 @@ pub(super) async fn delete_me(
 pub(super) async fn delete_user(
     Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target = path_id(&id)?;
-    delete_account(caller, state, request, target, body.into_inner()).await
+    delete_account(caller, state, client, target, body.into_inner()).await
 }
 
 /// Deleting an account takes the caller's own current password (djoser's rule).
 async fn delete_account(
     caller: Authenticated,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
     target: UserId,
     body: CurrentPassword,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.accounts, move |a, actor| {
         a.delete_account(&caller.user, target, &body.current_password, actor)
     })
@@ -305,11 +305,11 @@ async fn delete_account(
 pub(super) async fn set_password(
     Authed(caller, body): Authed<Drf, Body<SetPassword, Drf>>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     same_again(&body.new_password, Some(&body.re_new_password), "password")?;
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.accounts, move |a, actor| {
         let session = Some(caller.session_id.as_str());
         let (current, new) = (&body.current_password, &body.new_password);
@@ -331,12 +331,12 @@ pub(super) async fn set_password(
 pub(super) async fn set_username(
     Authed(caller, body): Authed<Drf, Body<SetUsername, Drf>>,
     state: web::Data<AppState>,
-    request: HttpRequest,
+    client: Client,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let again = body.re_new_username.as_deref();
     same_again(&body.new_username, again, "username")?;
-    let actor = actor_of(&request, &state, caller.user.id);
+    let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.accounts, move |a, actor| {
         let (current, new) = (&body.current_password, &body.new_username);
         a.set_username(&caller.user, current, new, actor)
