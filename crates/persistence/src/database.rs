@@ -140,6 +140,23 @@ pub(crate) fn checkout<M: diesel::r2d2::ManageConnection>(
     }
 }
 
+/// A write whose `RETURNING` clause gives back one row, read to the
+/// statement's end. On SQLite, an autocommit write runs its WAL checkpoint
+/// only when its statement steps to the end: read with diesel's
+/// `get_result`, which stops at the first row, no write would ever
+/// checkpoint, and the log would grow with every write until restart.
+pub(crate) trait Returned<'q, C, U>: diesel::query_dsl::LoadQuery<'q, C, U> + Sized {
+    /// The row the write returned ([`diesel::result::Error::NotFound`] if none).
+    fn get_returned(self, conn: &mut C) -> diesel::QueryResult<U> {
+        self.load(conn)?
+            .into_iter()
+            .next()
+            .ok_or(diesel::result::Error::NotFound)
+    }
+}
+
+impl<'q, C, U, Q: diesel::query_dsl::LoadQuery<'q, C, U>> Returned<'q, C, U> for Q {}
+
 /// A lock number that only Sesame's migration step takes.
 const MIGRATION_LOCK: i64 = 0x5e5a_3e00;
 

@@ -6,6 +6,7 @@ use sesame_events::{
 };
 use sesame_kernel::{Page, StorageError, Timestamp, UserId};
 
+use crate::database::Returned;
 use crate::error::unique_violation;
 use crate::schema::{event_attendees, events, users};
 use crate::time::{from_db, to_db};
@@ -142,7 +143,7 @@ impl EventRepository for Database {
         with_connection!(self, |conn| diesel::insert_into(events::table)
             .values(&row)
             .returning(EventRow::as_returning())
-            .get_result(conn))
+            .get_returned(conn))
         .map(|row| row.into_event(0))
         .map_err(write_error)
     }

@@ -10,7 +10,7 @@ use sesame_messaging::{
     Message, MessageEvent, MessageNotifier, MessageRepository, MessagingError, NewMessage,
 };
 
-use crate::database::{checkout, connect_postgres};
+use crate::database::{checkout, connect_postgres, Returned};
 use crate::schema::messages;
 use crate::time::{from_db, to_db};
 use crate::{Backend, Database, PersistenceError};
@@ -74,7 +74,7 @@ impl MessageRepository for Database {
         with_connection!(self, |conn| diesel::insert_into(messages::table)
             .values(&row)
             .returning(MessageRow::as_returning())
-            .get_result(conn))
+            .get_returned(conn))
         .map(Message::from)
         .map_err(storage)
     }

@@ -6,6 +6,7 @@ use sesame_tokens::{
     Ceremony, CeremonyKind, ChallengeStore, PasskeyRepository, StoredPasskey, TokensError,
 };
 
+use crate::database::Returned;
 use crate::error::unique_violation;
 use crate::schema::{passkey_challenges, passkeys};
 use crate::time::{from_db, to_db};
@@ -200,7 +201,7 @@ impl ChallengeStore for Database {
             passkey_challenges::table.find(id)
         )
         .returning(CeremonyRow::as_returning())
-        .get_result(conn)
+        .get_returned(conn)
         .optional())
         .map_err(storage)?;
         let ceremony = row.map(CeremonyRow::into_ceremony).transpose()?;

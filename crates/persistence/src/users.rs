@@ -4,6 +4,7 @@ use sesame_users::{
     identity_key, NewUser, ProfileChanges, User, UserRepository, Username, UsersError,
 };
 
+use crate::database::Returned;
 use crate::error::unique_violation;
 use crate::schema::{account_tokens, audit_events, sessions, users};
 use crate::time::{from_db, to_db};
@@ -106,7 +107,7 @@ impl UserRepository for Database {
         with_connection!(self, |conn| diesel::insert_into(users::table)
             .values(&row)
             .returning(UserRow::as_returning())
-            .get_result(conn))
+            .get_returned(conn))
         .map(User::from)
         .map_err(write_error)
     }

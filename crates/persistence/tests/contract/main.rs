@@ -14,4 +14,5 @@ mod events;
 mod passkeys;
 mod purge;
 mod sessions;
+mod sqlite_wal;
 mod users;
