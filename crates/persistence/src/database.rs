@@ -91,6 +91,11 @@ macro_rules! in_transaction {
 /// How long a SQLite statement waits for another connection's lock.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
 
+/// What the write-ahead log file is cut back to when it starts over: a
+/// burst of concurrent writes (where readers keep the log from starting over
+/// for a while) leaves no lasting file behind.
+const SQLITE_LOG_LIMIT_BYTES: u64 = 64 << 20;
+
 /// Pragmas every SQLite connection needs, set each time the pool opens one.
 /// The busy timeout comes first, so that the others wait for locks too.
 #[derive(Debug)]
@@ -102,7 +107,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
              PRAGMA journal_mode = WAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA synchronous = NORMAL;"
+             PRAGMA synchronous = NORMAL;
+             PRAGMA journal_size_limit = {SQLITE_LOG_LIMIT_BYTES};"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }

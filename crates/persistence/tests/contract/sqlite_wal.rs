@@ -1,6 +1,7 @@
 //! SQLite's write-ahead log stays bounded under steady writes: each write
 //! that returns its row still checkpoints the log into the database file, so
-//! that it starts over instead of growing with every write the server makes.
+//! that it starts over instead of growing with every write the server makes;
+//! and a log a reader held open is cut back when it starts over.
 
 use sesame_messaging::{MessageRepository, NewMessage};
 use sesame_persistence::Database;
@@ -49,6 +50,44 @@ fn the_log_is_checkpointed_under_steady_writes_that_return_their_rows() {
     assert!(
         log_bytes(&dir) < BOUND,
         "messages: {} bytes",
+        log_bytes(&dir)
+    );
+}
+
+#[test]
+fn a_log_held_open_by_a_reader_is_cut_back_once_it_starts_over() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("sesame.db");
+    let db = Database::connect(&format!("sqlite://{}", file.display()), 4).expect("open");
+    db.migrate().expect("migrate");
+    let mut reader =
+        diesel::SqliteConnection::establish(&file.display().to_string()).expect("open a reader");
+    reader
+        .batch_execute("BEGIN; SELECT count(*) FROM users;")
+        .expect("hold a snapshot");
+    for i in 0..5000 {
+        UserRepository::insert(&db, &new_user(&format!("writer{i}"), None))
+            .expect("insert an account");
+    }
+    let held = log_bytes(&dir);
+    assert!(
+        held > 64 << 20,
+        "a reader keeps the log from starting over: {held} bytes"
+    );
+
+    reader
+        .batch_execute("COMMIT;")
+        .expect("let go of the snapshot");
+    for i in 0..2 {
+        UserRepository::insert(&db, &new_user(&format!("after{i}"), None))
+            .expect("insert an account");
+    }
+    assert!(
+        log_bytes(&dir) <= 64 << 20,
+        "cut back to {} bytes",
         log_bytes(&dir)
     );
 }
