@@ -76,6 +76,8 @@ backend_tests! {
         let refused = app.get("/auth/audit/", Some(&alice_token));
         assert_eq!(refused.status, 403);
         assert_eq!(refused.json["code"], "permission_denied");
+        let refused_first = app.get("/auth/audit/?user=abc&skip=-1", Some(&alice_token));
+        assert_eq!(refused_first.status, 403, "a non-admin learns nothing about the query");
         assert_eq!(app.get("/auth/audit/", None).status, 401);
         let bad_user = app.get("/auth/audit/?user=abc&kind=logout", Some(&admin));
         assert_eq!((bad_user.status, bad_user.json.clone()), (400, json!({"user": ["A valid integer is required."]})));

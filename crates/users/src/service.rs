@@ -112,8 +112,21 @@ impl AccountService {
         self
     }
 
-    /// The audit log, newest first, of one user and/or one kind if given:
-    /// for admins only. Without an audit log, it is empty.
+    /// Whether `viewer` may read the audit log: admins only.
+    ///
+    /// # Errors
+    /// [`UsersError::Forbidden`] for a viewer who is not an admin.
+    pub fn may_read_audit(&self, viewer: &User) -> Result<(), UsersError> {
+        if viewer.is_staff {
+            Ok(())
+        } else {
+            Err(UsersError::Forbidden)
+        }
+    }
+
+    /// The audit log, newest first, of one user and/or one kind if given,
+    /// for a viewer who [may read it](Self::may_read_audit). Without an
+    /// audit log, it is empty.
     ///
     /// # Errors
     /// [`UsersError::Forbidden`] for a viewer who is not an admin;
@@ -125,9 +138,7 @@ impl AccountService {
         kind: Option<&str>,
         page: Page,
     ) -> Result<Vec<AuditEntry>, UsersError> {
-        if !viewer.is_staff {
-            return Err(UsersError::Forbidden);
-        }
+        self.may_read_audit(viewer)?;
         let Some(audit) = &self.audit else {
             return Ok(Vec::new());
         };

@@ -1530,6 +1530,11 @@ fn only_admins_read_the_audit_log() {
         accounts.audit_entries(&alice, None, None, page),
         Err(UsersError::Forbidden)
     ));
+    assert!(matches!(
+        accounts.may_read_audit(&alice),
+        Err(UsersError::Forbidden)
+    ));
+    assert!(accounts.may_read_audit(&root).is_ok());
     let entries = accounts
         .audit_entries(&root, Some(root.id), Some("admin_changed_user"), page)
         .unwrap();

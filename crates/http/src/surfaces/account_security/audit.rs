@@ -78,13 +78,19 @@ impl From<AuditEntry> for AuditRecord {
 pub(super) async fn audit_log(
     state: web::Data<AppState>,
     caller: Authenticated,
-    listing: Listing<AuditFilter, Drf>,
+    listing: Result<Listing<AuditFilter, Drf>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // As in DRF, a caller who may not read the log is told so before
+    // anything about the query.
+    state
+        .accounts
+        .may_read_audit(&caller.user)
+        .map_err(Drf::word)?;
     let Listing {
         page,
         filter: AuditFilter { user, kind },
         ..
-    } = listing;
+    } = listing?;
     let entries = Drf::call(&state.accounts, move |accounts| {
         accounts.audit_entries(&caller.user, user.map(UserId), kind.as_deref(), page)
     })
