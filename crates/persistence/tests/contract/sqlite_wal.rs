@@ -13,21 +13,34 @@ use crate::support::{insert_user, new_user, now};
 /// below what these writes leave without one (about 50 MiB each).
 const BOUND: u64 = 16 << 20;
 
-fn log_bytes(dir: &tempfile::TempDir) -> u64 {
-    std::fs::metadata(dir.path().join("sesame.db-wal")).map_or(0, |m| m.len())
-}
+/// What the log file is cut back to when it starts over.
+const LOG_LIMIT: u64 = 64 << 20;
 
-#[test]
-fn the_log_is_checkpointed_under_steady_writes_that_return_their_rows() {
+/// A migrated SQLite database, `sesame.db` in a fresh temporary folder.
+fn open() -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
     let db = Database::connect(&url, 4).expect("open");
     db.migrate().expect("migrate");
+    (dir, db)
+}
 
-    for i in 0..3000 {
-        UserRepository::insert(&db, &new_user(&format!("writer{i}"), None))
+fn log_bytes(dir: &tempfile::TempDir) -> u64 {
+    std::fs::metadata(dir.path().join("sesame.db-wal")).map_or(0, |m| m.len())
+}
+
+/// Writes `count` accounts named `prefix0`, `prefix1`, ...
+fn insert_accounts(db: &Database, prefix: &str, count: usize) {
+    for i in 0..count {
+        UserRepository::insert(db, &new_user(&format!("{prefix}{i}"), None))
             .expect("insert an account");
     }
+}
+
+#[test]
+fn the_log_is_checkpointed_under_steady_writes_that_return_their_rows() {
+    let (dir, db) = open();
+    insert_accounts(&db, "writer", 3000);
     assert!(
         log_bytes(&dir) < BOUND,
         "accounts: {} bytes",
@@ -59,34 +72,26 @@ fn a_log_held_open_by_a_reader_is_cut_back_once_it_starts_over() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
 
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (dir, db) = open();
     let file = dir.path().join("sesame.db");
-    let db = Database::connect(&format!("sqlite://{}", file.display()), 4).expect("open");
-    db.migrate().expect("migrate");
     let mut reader =
         diesel::SqliteConnection::establish(&file.display().to_string()).expect("open a reader");
     reader
         .batch_execute("BEGIN; SELECT count(*) FROM users;")
         .expect("hold a snapshot");
-    for i in 0..5000 {
-        UserRepository::insert(&db, &new_user(&format!("writer{i}"), None))
-            .expect("insert an account");
-    }
+    insert_accounts(&db, "writer", 5000);
     let held = log_bytes(&dir);
     assert!(
-        held > 64 << 20,
+        held > LOG_LIMIT,
         "a reader keeps the log from starting over: {held} bytes"
     );
 
     reader
         .batch_execute("COMMIT;")
         .expect("let go of the snapshot");
-    for i in 0..2 {
-        UserRepository::insert(&db, &new_user(&format!("after{i}"), None))
-            .expect("insert an account");
-    }
+    insert_accounts(&db, "after", 2);
     assert!(
-        log_bytes(&dir) <= 64 << 20,
+        log_bytes(&dir) <= LOG_LIMIT,
         "cut back to {} bytes",
         log_bytes(&dir)
     );
