@@ -671,7 +671,7 @@ fn a_deleted_accounts_tokens_fail() {
     let bobs = fx.jwt(&bob);
 
     fx.accounts
-        .delete_unchecked(alice.id, &Actor::default())
+        .delete_as(&alice, alice.id, &Actor::default())
         .unwrap();
     // The store drops the sessions with the account (as the database's
     // ON DELETE CASCADE does), so the tokens point at nothing.

@@ -123,9 +123,13 @@ pub enum UsersError {
     /// No such account, or not one the caller may see.
     #[error("user not found")]
     NotFound,
-    /// Something only an admin may do.
+    /// Something only an admin (or, for their own account, its owner) may do.
     #[error("only an admin may do this")]
     Forbidden,
+    /// Accounts must be activated by email, and the registration has no
+    /// email address to send the link to.
+    #[error("accounts need email activation, and the registration has no email address")]
+    ActivationNeedsEmail,
     /// The storage behind a port failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

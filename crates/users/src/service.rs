@@ -186,13 +186,19 @@ impl AccountService {
         self.settings
     }
 
-    /// Opens an account. It is active at once unless activation is required.
+    /// Opens an account. It is active at once unless activation is
+    /// required; then it needs an email address for the activation link.
     ///
     /// # Errors
+    /// [`UsersError::ActivationNeedsEmail`] (before any field is checked),
     /// [`UsersError::Invalid`] listing every bad field (taken username or
     /// email included), [`UsersError::Storage`].
     pub fn register(&self, registration: Registration) -> Result<User, UsersError> {
-        self.create(registration, !self.settings.require_activation, false)
+        let activate_later = self.settings.require_activation;
+        if activate_later && registration.email.is_none() {
+            return Err(UsersError::ActivationNeedsEmail);
+        }
+        self.create(registration, !activate_later, false)
     }
 
     /// Creates an account directly as `actor` (operators, CLI): active,
@@ -627,13 +633,23 @@ impl AccountService {
         Ok(target)
     }
 
-    /// Deletes an account without a password check (already authorised by
-    /// the caller). Audited as [`AccountService::delete_account`] is.
+    /// Deletes `target` as `caller`, who must be that account or an admin,
+    /// with no password asked (seed 002's rule, where the caller's token is
+    /// the proof). Audited as [`AccountService::delete_account`] is.
     ///
     /// # Errors
-    /// [`UsersError::NotFound`], [`UsersError::Storage`].
-    pub fn delete_unchecked(&self, target: UserId, actor: &Actor) -> Result<(), UsersError> {
+    /// [`UsersError::NotFound`], [`UsersError::Forbidden`] for anyone else,
+    /// [`UsersError::Storage`].
+    pub fn delete_as(
+        &self,
+        caller: &User,
+        target: UserId,
+        actor: &Actor,
+    ) -> Result<(), UsersError> {
         let target = self.get(target)?;
+        if caller.id != target.id && !caller.is_staff {
+            return Err(UsersError::Forbidden);
+        }
         self.users.delete(target.id)?;
         self.forget_avatar(target.avatar.as_deref());
         self.deleted(&target, actor, format!("user {}", target.username));

@@ -425,6 +425,23 @@ fn accounts_without_email_do_not_collide() {
 }
 
 #[test]
+fn with_activation_required_a_registration_needs_an_email() {
+    let fx = Fixture::with_settings(AccountSettings {
+        require_activation: true,
+    });
+    // Refused before the fields are judged: nothing else would help.
+    assert!(matches!(
+        fx.accounts.register(registration("bad name!", None, "1")),
+        Err(UsersError::ActivationNeedsEmail)
+    ));
+    assert!(matches!(
+        fx.accounts.get_by_username("bad name!"),
+        Err(UsersError::NotFound)
+    ));
+    assert!(!fx.user("alice").is_active);
+}
+
+#[test]
 fn create_user_makes_active_accounts_and_admins_on_request() {
     let fx = Fixture::with_settings(AccountSettings {
         require_activation: true,
@@ -1471,14 +1488,21 @@ fn admin_edits_and_deletions_are_audited_once_they_succeed() {
     assert!(accounts
         .delete_account(&alice, alice.id, OTHER_PASSWORD, &by(&alice))
         .is_err());
+    assert!(matches!(
+        accounts.delete_as(&alice, carol.id, &by(&alice)),
+        Err(UsersError::Forbidden)
+    ));
     accounts
         .delete_account(&alice, alice.id, PASSWORD, &by(&alice))
         .unwrap();
     accounts
         .delete_account(&root, bob.id, PASSWORD, &by(&root))
         .unwrap();
-    accounts.delete_unchecked(carol.id, &by(&carol)).unwrap();
-    assert!(accounts.delete_unchecked(carol.id, &by(&root)).is_err());
+    accounts.delete_as(&carol, carol.id, &by(&carol)).unwrap();
+    assert!(matches!(
+        accounts.delete_as(&root, carol.id, &by(&root)),
+        Err(UsersError::NotFound)
+    ));
 
     let events = audit.events();
     let recorded: Vec<(&str, Option<UserId>, Option<&str>)> = events

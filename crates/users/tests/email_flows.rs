@@ -845,7 +845,7 @@ fn avatars_are_stored_replaced_and_removed() {
         )
         .unwrap();
     fx.accounts
-        .delete_unchecked(bob.id, &Actor::default())
+        .delete_as(&bob, bob.id, &Actor::default())
         .unwrap();
     assert!(fx.avatars.names().is_empty());
 }

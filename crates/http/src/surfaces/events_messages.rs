@@ -319,6 +319,10 @@ impl Words<UsersError> for FastApi {
             UsersError::Forbidden => {
                 FastApi::message(StatusCode::FORBIDDEN, "Not enough permissions")
             }
+            // Never met here: this surface's registration requires an email.
+            UsersError::ActivationNeedsEmail => {
+                FastApi::invalid(&[FieldIssue::new("email", Problem::Missing)])
+            }
             UsersError::Storage(e) => storage_failure::<FastApi>(&e),
         }
     }

@@ -70,6 +70,10 @@ pub(crate) fn refused_registration<S: Shape>(error: UsersError, taken: ApiError)
         UsersError::Invalid(errors) => {
             S::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
         }
+        UsersError::ActivationNeedsEmail => S::message(
+            StatusCode::FORBIDDEN,
+            "Accounts need email activation, and this route takes no email: register with POST /auth/users/ and an email address.",
+        ),
         other => storage_failure::<S>(&other),
     }
 }

@@ -122,6 +122,14 @@ impl Words<UsersError> for Opaque {
             UsersError::Invalid(errors) => {
                 Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
             }
+            UsersError::Forbidden => Opaque::message(
+                StatusCode::FORBIDDEN,
+                "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
+            ),
+            UsersError::ActivationNeedsEmail => Opaque::message(
+                StatusCode::FORBIDDEN,
+                "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email",
+            ),
             UsersError::Storage(e) => storage_failure::<Opaque>(&e),
             _ => Opaque::message(StatusCode::BAD_REQUEST, "Requête refusée"),
         }
@@ -184,12 +192,6 @@ async fn register(
     client: Client,
     body: Body<NewAccount, Opaque>,
 ) -> Result<HttpResponse, ApiError> {
-    if state.accounts.settings().require_activation {
-        return Err(Opaque::message(
-            StatusCode::FORBIDDEN,
-            "Inscription impossible ici : les comptes doivent être activés par email. Inscrivez-vous avec POST /auth/users/ et une adresse email",
-        ));
-    }
     let NewAccount { username, password } = body.into_inner();
     // The seed checks the fields one after the other, the username first.
     let blank = [
@@ -269,16 +271,9 @@ async fn delete_user(
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target = find_user(&state, username.into_inner()).await?;
-    if caller.user.id != target.id && !caller.user.is_staff {
-        return Err(Opaque::message(
-            StatusCode::FORBIDDEN,
-            "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
-        ));
-    }
     let actor = client.acting_as(caller.user.id);
-    let accounts = state.accounts.clone();
-    let id = target.id;
-    run::<Opaque, _, _>(move || accounts.delete_unchecked(id, &actor))
+    let (accounts, id) = (state.accounts.clone(), target.id);
+    run::<Opaque, _, _>(move || accounts.delete_as(&caller.user, id, &actor))
         .await?
         .map_err(about(&target.username))?;
     Ok(HttpResponse::Ok().json(Deleted {

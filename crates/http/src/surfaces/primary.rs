@@ -323,6 +323,8 @@ impl Words<UsersError> for Drf {
                 StatusCode::FORBIDDEN,
                 "You do not have permission to perform this action.",
             ),
+            // Never met here: this surface's registration requires an email.
+            UsersError::ActivationNeedsEmail => Drf::field("email", "This field is required."),
             UsersError::Storage(e) => storage_failure::<Drf>(&e),
         }
     }

@@ -137,12 +137,6 @@ async fn create_user(
     state: web::Data<AppState>,
     body: Body<UsernamePassword, TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    if state.accounts.settings().require_activation {
-        return Err(TokenForm::message(
-            StatusCode::FORBIDDEN,
-            "Accounts need email activation, and this route takes no email: register with POST /auth/users/ and an email address.",
-        ));
-    }
     let UsernamePassword { username, password } = body.into_inner();
     let registration = Registration {
         username,
