@@ -88,10 +88,12 @@ bench-ws sockets="10000" rate="1000" seconds="10":
         exit 1
     fi
     echo "bench-ws: $(grep -c 'WARN\|ERROR' "$data/server.log" || true) warning/error lines in the server log" >&2
+    # Read before the append below makes the tree dirty.
+    revision="$(git describe --always --dirty 2>/dev/null || echo unknown)"
     [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\nFigures appended by `just bench-ws` (WebSocket delivery, issue 6; targets: no more than 250 MiB RSS for 10,000 idle sockets, p99 at 20 ms or less at 1,000 msg/s). Latency runs from the start of `POST /messages/` to the frame read on the receiver'"'"'s socket, on loopback, client and server on the same machine. The row *CPU while sending* tells how calm the machine was: whole-machine use beyond server + bench is other work.\n' > BENCHMARKS.md
     {
         echo
-        echo "## bench-ws, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $(git describe --always --dirty 2>/dev/null || echo unknown)"
+        echo "## bench-ws, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $revision"
         echo
         echo "\`just bench-ws {{sockets}} {{rate}} {{seconds}}\`: release server on SQLite in a temp dir, $(env | grep '^SESAME__' | grep -v '_DIR=\|_BIND=' | sort | tr '\n' ' ')(ulimit -n $(ulimit -n)); client: \`${bench[*]}\`"
         echo

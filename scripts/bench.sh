@@ -212,10 +212,12 @@ else
     echo "PostgreSQL: skipped (unreachable)" >"$work/postgresql.md"
 fi
 
+# Read before the append below makes the tree dirty.
+revision="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 {
     [ -f BENCHMARKS.md ] || printf '# Benchmarks\n'
     echo
-    echo "## bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores, $(git describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "## bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores, $revision"
     echo
     echo "\`just bench $seconds $connections\` (= \`scripts/bench.sh $seconds $connections\`; oha $(oha --version | awk '{print $2}'), load generator on the same machine)"
     echo
