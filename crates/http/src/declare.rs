@@ -130,9 +130,9 @@ impl Part {
 
     /// The OpenAPI entries of the part: its operations, tagged, with ids
     /// prefixed by the tag, and the responses every route of the surface
-    /// shares in its shape (401 on Bearer routes; the unreadable body, 408,
-    /// 413 and 415 on routes with a body; 429 with `Retry-After` on
-    /// credential routes; 503).
+    /// shares in its shape (401 on Bearer routes; a bad `skip` or `limit` on
+    /// paged routes; the unreadable body, 408, 413 and 415 on routes with a
+    /// body; 429 with `Retry-After` on credential routes; 503).
     pub(crate) fn document(&self) -> Document {
         let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
         let components = document.components.get_or_insert_with(Default::default);
@@ -196,6 +196,7 @@ pub(crate) fn complete(operation: &mut Operation, tag: &str, shape: ErrorShape, 
         .as_ref()
         .is_some_and(|requirements| requirements.contains(&bearer));
     let has_body = operation.request_body.is_some();
+    let paged = (operation.parameters.iter().flatten()).any(|parameter| parameter.name == "skip");
     let responses = &mut operation.responses.responses;
     let mut add = |status: &str, response: RefOr<Response>| {
         responses.entry(status.to_owned()).or_insert(response);
@@ -208,6 +209,9 @@ pub(crate) fn complete(operation: &mut Operation, tag: &str, shape: ErrorShape, 
                 error,
             ),
         );
+    }
+    if let Some((status, schema)) = shape.bad_page().filter(|_| paged) {
+        add(status, error_response("Bad `skip` or `limit`", schema));
     }
     if has_body {
         if let Some((status, schema)) = shape.unreadable_body() {

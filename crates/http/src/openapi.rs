@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn a_paged_route_documents_a_bad_page_in_its_surfaces_shape() {
+        let json = serde_json::to_value(document(&HttpSettings::default())).unwrap();
+        let bad_page = |path: &str, status: &str| {
+            let response = &json["paths"][path]["get"]["responses"][status];
+            let schema = &response["content"]["application/json"]["schema"]["$ref"];
+            (response["description"].clone(), schema.clone())
+        };
+        for (path, status, schema) in [
+            ("/auth/users/", "400", "DrfFieldErrors"),
+            ("/messages/received", "422", "FastApiValidationError"),
+            ("/users/", "422", "FastApiValidationError"),
+        ] {
+            let reference = format!("#/components/schemas/{schema}");
+            assert_eq!(
+                bad_page(path, status),
+                (Value::from("Bad `skip` or `limit`"), Value::from(reference)),
+                "{path}"
+            );
+        }
+        // A route that says more about its own 422 keeps its words.
+        let events = bad_page("/events/", "422").0;
+        assert_eq!(events, "Bad `skip`, `limit`, `from` or `to`");
+    }
+
+    #[test]
     fn lists_only_the_enabled_surfaces() {
         let settings = HttpSettings {
             surfaces: vec![crate::Surface::Opaque],

@@ -32,6 +32,14 @@ impl ErrorShape {
         }
     }
 
+    /// The status and schema of a bad `skip` or `limit`.
+    pub(crate) fn bad_page(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            ErrorShape::Drf => Some(("400", "DrfFieldErrors")),
+            other => other.unreadable_body(),
+        }
+    }
+
     /// The status and schema of a body that is not a JSON object (or form).
     pub(crate) fn unreadable_body(self) -> Option<(&'static str, &'static str)> {
         match self {

@@ -9,7 +9,7 @@ use sesame_events::{
     parse_date, Actor, Attendee, Event, EventDraft, EventError, EventFilter, EventId, EventPatch,
     EventService,
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::{Validate, ValidationError};
 
 use super::events_messages::{path_integer, Authenticated};
@@ -297,16 +297,30 @@ async fn get_event(
     Ok(answer(&event))
 }
 
+/// The answers of a change to an event (PUT, PATCH) but a bad body.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only documented: the handlers answer through `answer` and `ApiError`.
+enum EventChanged {
+    #[response(status = 200, description = "The event")]
+    Changed(EventOut),
+    #[response(
+        status = 400,
+        description = "`An event with this title already exists`"
+    )]
+    TitleTaken(doc::FastApiError),
+    #[response(status = 403, description = "Neither the organizer nor an admin")]
+    Forbidden(doc::FastApiError),
+    #[response(status = 404, description = "`Event not found`")]
+    NotFound(doc::FastApiError),
+}
+
 /// Replace an event (its organizer or an admin).
 #[utoipa::path(
     params(("event_id" = i64, Path)),
     request_body = EventInput,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The event", body = EventOut),
-        (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
-        (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
-        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        EventChanged,
         (status = 422, description = "Missing or bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]
@@ -328,10 +342,7 @@ async fn replace_event(
     request_body = Option<EventChanges>,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The event", body = EventOut),
-        (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
-        (status = 403, description = "Neither the organizer nor an admin", body = doc::FastApiError),
-        (status = 404, description = "`Event not found`", body = doc::FastApiError),
+        EventChanged,
         (status = 422, description = "Bad fields, or `event_id` is not an integer", body = doc::FastApiValidationError),
     )
 )]

@@ -441,7 +441,6 @@ async fn directory_access(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of users", body = [PublicUser]),
-        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
     )
 )]
 #[get("/users/")]

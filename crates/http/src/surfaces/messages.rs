@@ -193,7 +193,6 @@ async fn send(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of messages", body = [MessageOut]),
-        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
     )
 )]
 #[get("/messages/received")]
@@ -211,7 +210,6 @@ async fn received(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of messages", body = [MessageOut]),
-        (status = 422, description = "Bad `skip` or `limit`", body = doc::FastApiValidationError),
     )
 )]
 #[get("/messages/sent")]

@@ -106,58 +106,32 @@ fn start_flow(
     HttpResponse::NoContent().finish()
 }
 
-/// Email the activation link again, if the address is an inactive account's.
-#[utoipa::path(
-    request_body = EmailAddress,
-    responses((status = 204, description = "Always, whether or not the address is known"))
-)]
-#[post("/auth/users/resend_activation/")]
-pub(super) async fn resend_activation(
-    state: web::Data<AppState>,
-    body: Body<EmailAddress, Drf>,
-) -> HttpResponse {
-    start_flow(
-        &state,
-        body,
-        "resend_activation",
-        AccountService::resend_activation,
-    )
+/// Declares the routes that email a link to a posted address: each answers
+/// 204 at once and starts its flow after the answer ([`start_flow`]).
+macro_rules! email_flows {
+    ($($(#[doc = $doc:literal])+ $name:ident: $path:literal => $work:path;)+) => {$(
+        $(#[doc = $doc])+
+        #[utoipa::path(
+            request_body = EmailAddress,
+            responses((status = 204, description = "Always, whether or not the address is known"))
+        )]
+        #[post($path)]
+        pub(super) async fn $name(
+            state: web::Data<AppState>,
+            body: Body<EmailAddress, Drf>,
+        ) -> HttpResponse {
+            start_flow(&state, body, stringify!($name), $work)
+        }
+    )+};
 }
 
-/// Email a password reset link, if the address is an account's.
-#[utoipa::path(
-    request_body = EmailAddress,
-    responses((status = 204, description = "Always, whether or not the address is known"))
-)]
-#[post("/auth/users/reset_password/")]
-pub(super) async fn reset_password(
-    state: web::Data<AppState>,
-    body: Body<EmailAddress, Drf>,
-) -> HttpResponse {
-    start_flow(
-        &state,
-        body,
-        "reset_password",
-        AccountService::request_password_reset,
-    )
-}
-
-/// Email a username reset link, if the address is an account's.
-#[utoipa::path(
-    request_body = EmailAddress,
-    responses((status = 204, description = "Always, whether or not the address is known"))
-)]
-#[post("/auth/users/reset_username/")]
-pub(super) async fn reset_username(
-    state: web::Data<AppState>,
-    body: Body<EmailAddress, Drf>,
-) -> HttpResponse {
-    start_flow(
-        &state,
-        body,
-        "reset_username",
-        AccountService::request_username_reset,
-    )
+email_flows! {
+    /// Email the activation link again, if the address is an inactive account's.
+    resend_activation: "/auth/users/resend_activation/" => AccountService::resend_activation;
+    /// Email a password reset link, if the address is an account's.
+    reset_password: "/auth/users/reset_password/" => AccountService::request_password_reset;
+    /// Email a username reset link, if the address is an account's.
+    reset_username: "/auth/users/reset_username/" => AccountService::request_username_reset;
 }
 
 /// Sets the new password; every session of the account is revoked.

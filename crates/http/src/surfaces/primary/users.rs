@@ -123,7 +123,6 @@ fn path_id(raw: &str) -> Result<UserId, ApiError> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of users", body = [User]),
-        (status = 400, description = "Bad `skip` or `limit`", body = doc::DrfFieldErrors),
     )
 )]
 #[get("/auth/users/")]
