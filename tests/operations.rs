@@ -87,6 +87,63 @@ fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
 }
 
 #[test]
+fn a_stalled_log_reader_does_not_stop_the_service() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut binary = common::binary::start(dir.path(), &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    // Nobody reads the log: its pipe (64 KiB) holds a few hundred access
+    // lines, the writer's queue 8,192 more, and these requests log 10,000.
+    std::thread::scope(|scope| {
+        for client in 0..4 {
+            let (agent, healthz) = (agent.clone(), format!("{}/healthz", binary.base));
+            scope.spawn(move || {
+                for n in 0..2_500 {
+                    let answer = agent.get(&healthz).call();
+                    assert!(answer.is_ok(), "client {client}, request {n}: {answer:?}");
+                }
+            });
+        }
+    });
+    // Once read again, the log goes on.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    binary.drain_log(move |line| sink.lock().unwrap().push(line));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let seen = loop {
+        let answer = agent
+            .get(format!("{}/healthz", binary.base))
+            .header("X-Request-Id", "after-the-stall")
+            .call();
+        assert!(answer.is_ok(), "{answer:?}");
+        let seen = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains("after-the-stall"));
+        if seen || std::time::Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let metrics = agent.get(format!("{}/metrics", binary.base)).call();
+    let metrics = metrics.unwrap().body_mut().read_to_string().unwrap();
+    let _ = binary.child.kill();
+    let _ = binary.child.wait();
+    assert!(seen, "no access line once the log was read again");
+    let dropped = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("sesame_log_lines_dropped_total "))
+        .and_then(|count| count.parse::<u64>().ok());
+    assert!(
+        dropped.is_some_and(|n| n > 0),
+        "lines lost are counted: {dropped:?}"
+    );
+}
+
+#[test]
 fn every_response_carries_a_request_id() {
     let app = TestApp::spawn(&Backend::Sqlite);
     let generated = app.get("/healthz", None);

@@ -64,8 +64,8 @@ fn start_command(mut command: Command, dir: &Path, env: &[(&str, &str)]) -> Bina
 }
 
 impl Binary {
-    /// Keeps reading the log in the background (so that the server never
-    /// blocks on a full pipe), handing each line to `sink`.
+    /// Keeps reading the log in the background (lines the server cannot
+    /// write into a full pipe are dropped), handing each line to `sink`.
     pub fn drain_log(&mut self, mut sink: impl FnMut(String) + Send + 'static) {
         if let Some(log) = self.log.take() {
             std::thread::spawn(move || log.map_while(Result::ok).for_each(&mut sink));

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and status with latency
-//! histograms, failed logins, open WebSockets, database pool usage.
+//! histograms, failed logins, open WebSockets, database pool usage, and log
+//! lines dropped.
 
 use std::time::Instant;
 
@@ -8,9 +9,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -101,6 +103,14 @@ impl Metrics {
         }
     }
 
+    /// The same metrics, with `sesame_log_lines_dropped_total` read from
+    /// `dropped` at each scrape (the lines a lagging log reader lost).
+    pub fn counting_dropped_log_lines(mut self, dropped: fn() -> u64) -> Self {
+        self.registry
+            .register_collector(Box::new(DroppedLogLines(dropped)));
+        self
+    }
+
     /// Counts a refused login.
     pub fn login_failed(&self) {
         self.login_failures.inc();
@@ -131,6 +141,20 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// The log lines dropped so far, as a counter read when scraped.
+#[derive(Debug)]
+struct DroppedLogLines(fn() -> u64);
+
+impl Collector for DroppedLogLines {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let dropped = ConstCounter::new((self.0)());
+        let help = "Log lines dropped because the reader of stderr lagged";
+        let metric =
+            encoder.encode_descriptor("log_lines_dropped", help, None, dropped.metric_type())?;
+        dropped.encode(metric)
     }
 }
 

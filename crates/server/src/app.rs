@@ -25,7 +25,7 @@ use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
 
 use crate::hashing::HashingPool;
-use crate::logging::access_log;
+use crate::logging::{self, access_log};
 use crate::mail::{mail_services, MailSender};
 use crate::private::{make_private, restrict_new_files};
 use crate::purge::Purge;
@@ -357,7 +357,7 @@ impl Application {
             per_ip_burst: config.rate_limit.per_ip_burst,
             messages_per_minute: config.rate_limit.messages_per_minute,
         }));
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new().counting_dropped_log_lines(logging::dropped_lines));
         let login = login_service(config, &services, metrics.clone());
         listen_for_notices(&services.database, services.frames.clone());
         // Whatever ends a session closes its sockets at once.

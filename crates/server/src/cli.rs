@@ -99,7 +99,7 @@ pub fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
-    logging::init(&config);
+    let _log_writer = logging::init(&config);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Migrate => Services::build(&config).map(|services| {

@@ -1,5 +1,6 @@
 use std::cell::Cell;
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -8,21 +9,47 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use sesame_kernel::secrets::random_bytes;
 use tracing::{Instrument, Level, Metadata};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use crate::{Config, LogFormat};
 
+/// Counts the lines dropped by the writer [`init`] installs.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// How many log lines were dropped because stderr's reader lagged.
+pub(crate) fn dropped_lines() -> u64 {
+    DROPPED
+        .get()
+        .map_or(0, |counter| counter.dropped_lines() as u64)
+}
+
+/// Log lines that may wait for stderr's reader; past them, new lines are
+/// dropped (and counted) until it catches up.
+const QUEUED_LINES: usize = 8_192;
+
 /// Installs the global subscriber. `RUST_LOG` wins over the configured level.
 /// Records of the `log` facade (r2d2, rustls, actix) go through it too.
-pub(crate) fn init(config: &Config) {
+///
+/// Lines are formatted where they are logged and written to stderr by a
+/// thread of their own, so that a reader that stalls (a full pipe, a paused
+/// terminal) never blocks a request: lines it cannot take are dropped. The
+/// returned guard writes what is queued when it is dropped, before exit.
+pub(crate) fn init(config: &Config) -> WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let (stderr, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .lossy(true)
+        .thread_name("sesame-log")
+        .finish(std::io::stderr());
+    let _ = DROPPED.set(stderr.error_counter());
     // Colours only for a terminal: escape codes in a log file are noise, and
     // writing them cost as much as the rest of the access line.
     let lines = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let lines = match config.log.format {
         LogFormat::Text => lines.boxed(),
@@ -35,6 +62,7 @@ pub(crate) fn init(config: &Config) {
                 .with_filter(filter_fn(for_an_operator)),
         )
         .try_init();
+    guard
 }
 
 /// The HTTP/1 dispatcher logs at ERROR what a client did to its own
