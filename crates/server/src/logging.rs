@@ -1,5 +1,5 @@
 use std::cell::Cell;
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -44,7 +44,9 @@ pub(crate) fn init(config: &Config) -> WorkerGuard {
         .buffered_lines_limit(QUEUED_LINES)
         .lossy(true)
         .thread_name("sesame-log")
-        .finish(std::io::stderr());
+        // The writer thread takes every queued line, then flushes: under
+        // load one write carries many lines; alone, a line goes at once.
+        .finish(BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let _ = DROPPED.set(stderr.error_counter());
     // Colours only for a terminal: escape codes in a log file are noise, and
     // writing them cost as much as the rest of the access line.
