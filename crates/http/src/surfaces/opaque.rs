@@ -122,6 +122,7 @@ impl Words<UsersError> for Opaque {
             UsersError::Invalid(errors) => {
                 Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
             }
+            // This surface's one refusal of the kind: deleting another's account.
             UsersError::Forbidden => Opaque::message(
                 StatusCode::FORBIDDEN,
                 "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
