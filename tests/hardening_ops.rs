@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::binary::{self, Binary};
+use common::binary::{self, Binary, Stopping};
 use common::{Backend, Body, TestApp, PASSWORD};
 use serde_json::{json, Value};
 use sesame_persistence::testing::TestDatabase;
@@ -37,16 +37,6 @@ fn start_binary(
         env.push(("DATABASE_URL", database.url()));
     }
     (binary::start_with_umask(dir, &env, umask), database)
-}
-
-/// Stops the binary when the test ends, even on a failed assertion.
-struct Stopping(Binary);
-
-impl Drop for Stopping {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
 }
 
 /// Keeps every log line of `binary` for later reading.

@@ -86,20 +86,10 @@ fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
     assert!(status.success(), "exit status {status:?}");
 }
 
-/// Stops the binary when the test ends, even on a failed assertion.
-struct Stopping(common::binary::Binary);
-
-impl Drop for Stopping {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
-}
-
 #[test]
 fn a_stalled_log_reader_does_not_stop_the_service() {
     let dir = tempfile::TempDir::new().unwrap();
-    let mut stopping = Stopping(common::binary::start(dir.path(), &[]));
+    let mut stopping = common::binary::Stopping(common::binary::start(dir.path(), &[]));
     let binary = &mut stopping.0;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))

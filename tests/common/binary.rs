@@ -72,3 +72,13 @@ impl Binary {
         }
     }
 }
+
+/// Stops the binary when the test ends, even on a failed assertion.
+pub struct Stopping(pub Binary);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
