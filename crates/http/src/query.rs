@@ -26,18 +26,30 @@ fn query_map(request: &HttpRequest) -> HashMap<String, String> {
         .collect()
 }
 
-/// Parses and checks `T` from the query string. An empty value (`?skip=`)
-/// reads as absent, as a blank form field does.
+/// The query string's parameters as a JSON object. An empty value
+/// (`?skip=`) reads as absent, as a blank form field does.
+fn query_object(request: &HttpRequest) -> Map<String, Value> {
+    query_map(request)
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect()
+}
+
+/// Parses and checks `T` from the parameters of a query string.
+///
+/// # Errors
+/// Every bad parameter, located in the query.
+fn decode_query<T: Wire>(parameters: Map<String, Value>) -> Result<T, Vec<FieldIssue>> {
+    decode::<T>(parameters).map_err(|issues| issues.into_iter().map(FieldIssue::in_query).collect())
+}
+
+/// Parses and checks `T` from the query string ([`query_object`]).
 ///
 /// # Errors
 /// Every bad parameter, located in the query.
 pub(crate) fn parse<T: Wire>(request: &HttpRequest) -> Result<T, Vec<FieldIssue>> {
-    let map: Map<String, Value> = query_map(request)
-        .into_iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .map(|(name, value)| (name, Value::String(value)))
-        .collect();
-    decode::<T>(map).map_err(|issues| issues.into_iter().map(FieldIssue::in_query).collect())
+    decode_query(query_object(request))
 }
 
 /// The query string of a request as wire type `T`, refused in surface
@@ -96,7 +108,9 @@ impl<F: Wire, S: Shape> FromRequest for Listing<F, S> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let listing = match (parse::<PageParams>(request), parse::<F>(request)) {
+        let parameters = query_object(request);
+        let page = decode_query::<PageParams>(parameters.clone());
+        let listing = match (page, decode_query::<F>(parameters)) {
             (Ok(page), Ok(filter)) => Ok(Listing {
                 page: page.page(),
                 filter,
