@@ -489,6 +489,7 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     // (the authenticator verifies its user: no password, no TOTP step).
     walk.add_authenticator().await;
     walk.fill("passkey-name", "This laptop").await;
+    walk.fill("passkey-password", NEW_PASSWORD).await;
     walk.click("add-passkey").await;
     assert_eq!(walk.path().await, "/account/");
     let source = walk.source().await;
@@ -500,6 +501,7 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     // conversion (as in a browser without the Level 3 JSON helpers): the
     // browser refuses it, as the options exclude it, and the page says so.
     walk.without_json_helpers().await;
+    walk.fill("passkey-password", NEW_PASSWORD).await;
     walk.click_and_read("add-passkey", "already on your account")
         .await;
     walk.click("sign-out").await;

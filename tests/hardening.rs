@@ -104,6 +104,64 @@ fn repeated_failed_logins_lock_that_account_only() {
 }
 
 #[test]
+fn guessing_the_current_password_with_a_token_locks_the_account() {
+    // A stolen token is no better at guessing the password than the login
+    // form: wrong current passwords, on every route that asks for one,
+    // count as failed logins of the account, and a locked account confirms
+    // nothing, its right password included.
+    let app = limited(|c| c.rate_limit.failed_logins_per_account = 2);
+    let token = app.user_with_token("target");
+    let bystander = app.user_with_token("bystander");
+    let guesses = [
+        (
+            "POST",
+            "/auth/users/set_password/",
+            json!({"current_password": "guess-1", "new_password": "Fresh-Pass-9!", "re_new_password": "Fresh-Pass-9!"}),
+        ),
+        (
+            "POST",
+            "/auth/passkeys/register/begin/",
+            json!({"current_password": "guess-2"}),
+        ),
+        (
+            "DELETE",
+            "/auth/users/me/",
+            json!({"current_password": "guess-3"}),
+        ),
+    ];
+    for (method, path, body) in guesses {
+        let wrong = app.request(method, path, Some(&token), common::Body::Json(body));
+        assert_eq!(wrong.status, 400, "{path}: {}", wrong.text);
+        assert_eq!(
+            wrong.json["current_password"],
+            json!(["Invalid password."]),
+            "{path}"
+        );
+    }
+    let right = json!({"current_password": PASSWORD});
+    let locked = app.post(
+        "/auth/passkeys/register/begin/",
+        Some(&token),
+        right.clone(),
+    );
+    assert_eq!(locked.status, 429, "{}", locked.text);
+    assert_eq!(locked.json["code"], "throttled");
+    assert!(locked.header("retry-after").is_some());
+    let removal = app.delete("/auth/passkeys/x/", Some(&token), right.clone());
+    assert_eq!(removal.status, 429, "{}", removal.text);
+    let login = app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": "target", "password": PASSWORD}),
+    );
+    assert_eq!(login.status, 429, "{}", login.text);
+    // Nothing changed, and other accounts are not held back.
+    assert_eq!(app.get("/auth/users/me/", Some(&token)).status, 200);
+    let theirs = app.post("/auth/passkeys/register/begin/", Some(&bystander), right);
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+}
+
+#[test]
 fn message_sending_is_limited_per_user() {
     let app = limited(|c| c.rate_limit.messages_per_minute = 2);
     let alice = app.user_with_token("alice");

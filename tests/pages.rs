@@ -500,7 +500,7 @@ backend_tests! {
         let (erin, _) = app.login("erin", PASSWORD);
         let mut soft = SoftBrowser::new(ORIGIN);
         for n in 0..3 {
-            let options = app.post("/auth/passkeys/register/begin/", Some(&erin), json!({}));
+            let options = app.post("/auth/passkeys/register/begin/", Some(&erin), json!({"current_password": PASSWORD}));
             let credential = soft.create(&options.json).unwrap();
             let name = format!("A passkey with a long name, number {n}");
             let added = app.post("/auth/passkeys/register/finish/", Some(&erin), json!({"credential": credential, "name": name}));
@@ -551,7 +551,7 @@ backend_tests! {
 
         // Add one.
         let mut soft = SoftBrowser::new(ORIGIN);
-        let options = browser.script(begin, Some(&token), json!({}));
+        let options = browser.script(begin, Some(&token), json!({"current_password": PASSWORD}));
         assert_eq!(options.status, 200, "{}", options.text);
         assert!(options.header("content-security-policy").is_some());
         let credential = soft.create(&options.json).unwrap();

@@ -15,7 +15,11 @@ const ORIGIN: &str = "http://localhost:8080";
 
 /// Registers a passkey for the holder of `token`; returns the passkey.
 fn register(app: &TestApp, token: &str, browser: &mut SoftBrowser, name: Option<&str>) -> Value {
-    let options = app.post("/auth/passkeys/register/begin/", Some(token), json!({}));
+    let options = app.post(
+        "/auth/passkeys/register/begin/",
+        Some(token),
+        json!({"current_password": PASSWORD}),
+    );
     assert_eq!(options.status, 200, "{}", options.text);
     let credential = browser.create(&options.json).unwrap();
     let mut body = json!({"credential": credential});
@@ -58,7 +62,7 @@ backend_tests! {
         let token = app.user_with_token("ada");
         let mut browser = SoftBrowser::new(ORIGIN);
 
-        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
         let public_key = &options.json["publicKey"];
         assert_eq!(public_key["rp"], json!({"id": "localhost", "name": "Sesame"}));
         assert_eq!(public_key["user"]["name"], "ada");
@@ -117,7 +121,7 @@ backend_tests! {
         let app = TestApp::spawn(&backend);
         let token = app.user_with_token("ada");
         let mut browser = SoftBrowser::new(ORIGIN);
-        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
         let credential = browser.create(&options.json).unwrap();
         let body = json!({"credential": credential});
         assert_eq!(app.post("/auth/passkeys/register/finish/", Some(&token), body.clone()).status, 201);
@@ -137,7 +141,7 @@ backend_tests! {
         let token = app.user_with_token("ada");
         // The page that asks is on another origin.
         let mut elsewhere = SoftBrowser::new("http://localhost:9999");
-        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
         let credential = elsewhere.create(&options.json).unwrap();
         let refused = app.post("/auth/passkeys/register/finish/", Some(&token), json!({"credential": credential}));
         assert_eq!(refused.status, 400, "{}", refused.text);
@@ -157,7 +161,7 @@ backend_tests! {
         });
         let token = app.user_with_token("ada");
         let mut browser = SoftBrowser::new("https://id.sesame.test");
-        let mut options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({})).json;
+        let mut options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD})).json;
         assert_eq!(options["publicKey"]["rp"]["id"], "id.sesame.test");
         options["publicKey"]["rp"]["id"] = json!("sesame.test");
         let credential = browser.create(&options).unwrap();
@@ -248,6 +252,12 @@ backend_tests! {
         assert_eq!(app.get("/auth/passkeys/", None).status, 401);
         assert_eq!(app.delete("/auth/passkeys/x/", None, json!({})).status, 401);
 
+        // Adding a passkey needs the password: a token alone adds none.
+        for body in [json!({}), json!({"current_password": "not-it"})] {
+            let reply = app.post("/auth/passkeys/register/begin/", Some(&token), body.clone());
+            assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+            assert!(reply.json["current_password"].is_array(), "{}", reply.text);
+        }
         for body in [json!({}), json!({"credential": "text"}), json!({"credential": null})] {
             let reply = app.post("/auth/passkeys/register/finish/", Some(&token), body.clone());
             assert_eq!(reply.status, 400, "{body}: {}", reply.text);
@@ -262,7 +272,7 @@ backend_tests! {
         assert_eq!(app.post("/auth/passkeys/login/begin/", None, json!({"username": 7})).status, 400);
 
         let mut browser = SoftBrowser::new(ORIGIN);
-        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
         let credential = browser.create(&options.json).unwrap();
         let long = app.post("/auth/passkeys/register/finish/", Some(&token), json!({"credential": credential, "name": "x".repeat(65)}));
         assert_eq!(long.status, 400);
@@ -274,7 +284,7 @@ backend_tests! {
         let second = first.spawn_beside();
         let token = first.user_with_token("ada");
         let mut browser = SoftBrowser::new(ORIGIN);
-        let options = first.post("/auth/passkeys/register/begin/", Some(&token), json!({}));
+        let options = first.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
         let credential = browser.create(&options.json).unwrap();
         let body = json!({"credential": credential});
         let registered = second.post("/auth/passkeys/register/finish/", Some(&token), body.clone());

@@ -23,6 +23,13 @@ use crate::{accept_form, blocking, client, Pages, PagesError};
 /// The header the script sends the page's CSRF token in.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The password that confirms adding a passkey.
+#[derive(Deserialize)]
+pub(crate) struct RegistrationStart {
+    #[serde(default)]
+    current_password: String,
+}
+
 /// The browser's `credential.toJSON()` after `navigator.credentials.create()`.
 #[derive(Deserialize)]
 pub(crate) struct Registration {
@@ -84,21 +91,36 @@ fn refusal(error: TokensError) -> PagesError {
             "A passkey name has at most 64 characters and no control characters.".into(),
         ),
         TokensError::LoginRefused => PagesError::PasskeySignInRefused,
+        TokensError::Users(UsersError::WrongCurrentPassword) => {
+            PagesError::PasskeyRefused("The password is wrong; no passkey was added.".into())
+        }
+        TokensError::Users(UsersError::ConfirmationThrottled(seconds)) => {
+            PagesError::PasskeyRefused(format!(
+                "Too many wrong passwords: try again in {seconds} seconds."
+            ))
+        }
         other => PagesError::Unavailable(other.to_string()),
     }
 }
 
-/// `POST /account/passkeys/register/begin`: creation options for the signed-in account.
+/// `POST /account/passkeys/register/begin`: creation options for the
+/// signed-in account, who confirms with their password.
 pub(crate) async fn register_begin(
     request: HttpRequest,
     pages: web::Data<Pages>,
+    body: web::Json<RegistrationStart>,
 ) -> Result<HttpResponse, ScriptError> {
     accept_script(&request, &pages)?;
     let known = signed_in(&request, &pages)
         .await?
         .ok_or(PagesError::NotSignedIn)?;
+    let password = body.into_inner().current_password;
+    if password.is_empty() {
+        let text = "Enter your password to add a passkey.";
+        return Err(PagesError::PasskeyRefused(text.into()).into());
+    }
     let passkeys = pages.inner.passkeys.clone();
-    let options = blocking(move || passkeys.begin_registration(&known.user))
+    let options = blocking(move || passkeys.begin_registration(&known.user, &password))
         .await?
         .map_err(refusal)?;
     Ok(answer(StatusCode::OK, &options))
@@ -199,6 +221,19 @@ pub(crate) async fn remove(
         Err(TokensError::Users(UsersError::WrongCurrentPassword)) => {
             let errors = vec!["The password is wrong; the passkey was kept.".to_owned()];
             account_page(&request, &pages, known, StatusCode::BAD_REQUEST, errors).await
+        }
+        Err(TokensError::Users(UsersError::ConfirmationThrottled(seconds))) => {
+            let errors = vec![format!(
+                "Too many wrong passwords: try again in {seconds} seconds. The passkey was kept."
+            )];
+            account_page(
+                &request,
+                &pages,
+                known,
+                StatusCode::TOO_MANY_REQUESTS,
+                errors,
+            )
+            .await
         }
         Err(TokensError::PasskeyNotFound) => Ok(message_page(
             StatusCode::NOT_FOUND,

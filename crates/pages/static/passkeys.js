@@ -122,7 +122,10 @@
   const add = document.getElementById("add-passkey");
   if (add) {
     onClick(add, async (csrf) => {
-      const options = await post("/account/passkeys/register/begin", csrf);
+      const password = document.getElementById("passkey-password");
+      const options = await post("/account/passkeys/register/begin", csrf, {
+        current_password: password ? password.value : "",
+      });
       const credential = await navigator.credentials.create({
         publicKey: creationOptions(options.publicKey),
       });

@@ -17,9 +17,9 @@ use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_pages::{Pages, PagesSettings};
 use sesame_persistence::{listen_for_notices, Database, PgMessageNotifier};
 use sesame_tokens::{
-    AuthCache, ChaChaCipher, Lockout, LockoutSettings, LoginKey, LoginService, LoginThrottle,
-    MfaService, PasskeyPorts, PasskeyService, PasskeySettings, SessionService, SigningKeys,
-    TokenSettings,
+    AuthCache, ChaChaCipher, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
+    LoginService, LoginThrottle, MfaService, PasskeyPorts, PasskeyService, PasskeySettings,
+    SessionService, SigningKeys, TokenSettings,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher};
 use sha2::{Digest, Sha256};
@@ -138,6 +138,8 @@ pub(crate) struct Services {
     pub(crate) mail_sender: MailSender,
     /// The key of the pages' CSRF tokens and sealed sign-ins (from the MFA key).
     pub(crate) pages_key: [u8; 32],
+    /// Failed logins, and wrong passwords confirming changes, per account.
+    pub(crate) lockout: Arc<Lockout>,
 }
 
 impl Services {
@@ -198,6 +200,12 @@ impl Services {
             path: avatar_dir.display().to_string(),
             source,
         })?;
+        let lockout = Arc::new(Lockout::new(LockoutSettings {
+            enabled: config.rate_limit.enabled,
+            failures: config.rate_limit.failed_logins_per_account,
+            window: std::time::Duration::from_secs(config.rate_limit.failed_login_window_seconds),
+        }));
+        let confirmations = Arc::new(ConfirmationsAsLogins(lockout.clone()));
         let accounts = AccountService::new(
             store.clone(),
             Arc::new(hasher),
@@ -208,13 +216,15 @@ impl Services {
         )
         .with_mail(account_mail)
         .with_audit(store.clone())
+        .with_confirmation_throttle(confirmations.clone())
         .with_avatars(Avatars {
             store: Arc::new(avatars),
             max_bytes: config.http.max_avatar_bytes,
         });
         let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone())
             .with_sessions(store.clone())
-            .with_audit(store.clone());
+            .with_audit(store.clone())
+            .with_throttle(confirmations);
         let hub = Arc::new(
             Hub::new(config.http.ws_queue_size).with_max_per_user(config.http.ws_max_per_user),
         );
@@ -275,6 +285,7 @@ impl Services {
                 .chain_update(mfa_key.as_bytes())
                 .finalize()
                 .into(),
+            lockout,
         })
     }
 }
@@ -358,7 +369,7 @@ impl Application {
             messages_per_minute: config.rate_limit.messages_per_minute,
         }));
         let metrics = Arc::new(Metrics::new().counting_dropped_log_lines(logging::dropped_lines));
-        let login = login_service(config, &services, metrics.clone());
+        let login = login_service(&services, metrics.clone());
         listen_for_notices(&services.database, services.frames.clone());
         // Whatever ends a session closes its sockets at once.
         let revoker = SocketRevoker::start(services.hub.clone(), services.sessions.clone());
@@ -478,12 +489,8 @@ impl Application {
 
 /// The one login every route and page shares, locking out by the
 /// configured limits.
-fn login_service(config: &Config, services: &Services, metrics: Arc<Metrics>) -> LoginService {
-    let lockout = Lockout::new(LockoutSettings {
-        enabled: config.rate_limit.enabled,
-        failures: config.rate_limit.failed_logins_per_account,
-        window: std::time::Duration::from_secs(config.rate_limit.failed_login_window_seconds),
-    });
+fn login_service(services: &Services, metrics: Arc<Metrics>) -> LoginService {
+    let lockout = services.lockout.clone();
     LoginService::new(
         services.accounts.clone(),
         services.sessions.clone(),
@@ -497,7 +504,7 @@ fn login_service(config: &Config, services: &Services, metrics: Arc<Metrics>) ->
 
 /// The lockout, with each failed login counted in the metrics too.
 struct CountedLockout {
-    lockout: Lockout,
+    lockout: Arc<Lockout>,
     metrics: Arc<Metrics>,
 }
 

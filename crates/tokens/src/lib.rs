@@ -321,8 +321,8 @@ pub use keys::{
 };
 pub use lockout::{Lockout, LockoutSettings};
 pub use login::{
-    Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle, NewSession,
-    SECOND_FACTOR_ALERT_AFTER,
+    ConfirmationsAsLogins, Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle,
+    NewSession, SECOND_FACTOR_ALERT_AFTER,
 };
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sesame_kernel::audit::{Actor, AuditEvent, AuditKey, AuditLog};
 use sesame_kernel::{Clock, UserId};
-use sesame_users::{identity_key, AccountService, User, UsersError};
+use sesame_users::{identity_key, AccountService, ConfirmationThrottle, User, UsersError};
 
 use crate::{ClientInfo, MfaService, SessionKind, SessionService, TokenPair, TokensError};
 
@@ -71,6 +71,23 @@ pub trait LoginThrottle: Send + Sync {
     /// Counts a wrong second-factor code of `user`; returns how many came
     /// since its last good login (forgotten after a quiet hour).
     fn record_wrong_code(&self, user: UserId) -> u32;
+}
+
+/// A [`LoginThrottle`] as the accounts' [`ConfirmationThrottle`]: a wrong
+/// current password (or TOTP code, to turn TOTP off) counts as a failed
+/// login of its account, and an account locked by failed logins confirms
+/// nothing. A stolen token is then no better at guessing the password than
+/// the login form.
+pub struct ConfirmationsAsLogins(pub Arc<dyn LoginThrottle>);
+
+impl ConfirmationThrottle for ConfirmationsAsLogins {
+    fn locked_for(&self, user: UserId) -> Option<u64> {
+        self.0.locked_for(&[LoginKey::Account(user)])
+    }
+
+    fn record_failure(&self, user: UserId) {
+        self.0.record_failure(&[LoginKey::Account(user)]);
+    }
 }
 
 /// The tokens of a new session.

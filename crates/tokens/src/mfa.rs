@@ -10,7 +10,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{constant_time_eq, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
-use sesame_users::User;
+use sesame_users::{ConfirmationThrottle, User};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::{SessionRepository, TokensError};
@@ -149,6 +149,7 @@ pub struct MfaService {
     clock: Arc<dyn Clock>,
     sessions: Option<Arc<dyn SessionRepository>>,
     audit: Option<Arc<dyn AuditLog>>,
+    throttle: Option<Arc<dyn ConfirmationThrottle>>,
 }
 
 impl MfaService {
@@ -164,7 +165,15 @@ impl MfaService {
             clock,
             sessions: None,
             audit: None,
+            throttle: None,
         }
+    }
+
+    /// The same service, counting the wrong codes that try to turn TOTP off
+    /// in `throttle`, as the wrong passwords that confirm a change are.
+    pub fn with_throttle(mut self, throttle: Arc<dyn ConfirmationThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// The same service, recording TOTP being turned on and off in `audit`.
@@ -247,15 +256,20 @@ impl MfaService {
         Ok(codes)
     }
 
-    /// Turns TOTP off after a valid code (TOTP or an unused recovery code).
-    /// The caller has checked the user's password.
+    /// Turns TOTP off after a valid code (TOTP or an unused recovery code);
+    /// a wrong one is counted by the throttle. The caller has confirmed the
+    /// user's password through the same throttle.
     ///
     /// # Errors
     /// [`TokensError::MfaNotEnabled`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
     pub fn disable(&self, user: &User, code: &str, actor: &Actor) -> Result<(), TokensError> {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
-                self.check_code(user.id, &record, code)?;
+                let checked = self.check_code(user.id, &record, code);
+                if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
+                    throttle.record_failure(user.id);
+                }
+                checked?;
                 self.store.remove_totp(user.id)?;
                 self.audited("mfa_disabled", user, actor);
                 Ok(())

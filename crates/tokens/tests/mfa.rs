@@ -6,7 +6,10 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryMfa};
-use sesame_tokens::{totp_code, ChaChaCipher, MfaService, SecretCipher, TokensError};
+use sesame_tokens::{
+    totp_code, ChaChaCipher, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
+    LoginThrottle, MfaService, SecretCipher, TokensError,
+};
 use sesame_users::User;
 
 struct Fixture {
@@ -206,6 +209,33 @@ fn disable_needs_a_valid_code() {
         .unwrap();
     assert!(!f.mfa.is_enabled(&f.user).unwrap());
     assert!(f.mfa.check_login(&f.user, None).is_ok());
+}
+
+#[test]
+fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
+    let f = fixture();
+    let lockout = Arc::new(Lockout::new(LockoutSettings {
+        enabled: true,
+        failures: 2,
+        window: std::time::Duration::from_secs(60),
+    }));
+    let mfa = f
+        .mfa
+        .clone()
+        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+    let (_, codes) = f.enabled();
+    let account = [LoginKey::Account(f.user.id)];
+    for _ in 0..3 {
+        assert!(matches!(
+            mfa.disable(&f.user, "000000", &Actor::default()),
+            Err(TokensError::OtpInvalid)
+        ));
+    }
+    assert!(lockout.locked_for(&account).is_some());
+    assert!(mfa.is_enabled(&f.user).unwrap());
+    // A right code is not counted.
+    mfa.disable(&f.user, &codes[0], &Actor::default()).unwrap();
+    assert!(!mfa.is_enabled(&f.user).unwrap());
 }
 
 #[test]

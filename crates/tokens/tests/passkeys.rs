@@ -91,7 +91,7 @@ impl Fixture {
 
     /// Registers a passkey of `browser` for `user`; returns its id.
     fn register(&self, user: &User, browser: &mut SoftBrowser) -> String {
-        let options = self.service.begin_registration(user).unwrap();
+        let options = self.service.begin_registration(user, PASSWORD).unwrap();
         let response = browser.create(&options).unwrap();
         let passkey = self
             .service
@@ -118,7 +118,7 @@ fn actor(user: UserId) -> Actor {
 fn creation_options_ask_for_user_verification_and_offer_es256_and_eddsa() {
     let f = fixture();
     let alice = f.user("alice");
-    let options = f.service.begin_registration(&alice).unwrap();
+    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
     let public_key = &options["publicKey"];
     let algorithms: Vec<i64> = public_key["pubKeyCredParams"]
         .as_array()
@@ -223,7 +223,7 @@ fn a_response_is_accepted_once() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new(ORIGIN);
-    let options = f.service.begin_registration(&alice).unwrap();
+    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
     let response = browser.create(&options).unwrap();
     f.service
         .finish_registration(&alice, &response, None, &actor(alice.id))
@@ -249,7 +249,7 @@ fn a_challenge_lapses_after_five_minutes() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new(ORIGIN);
-    let options = f.service.begin_registration(&alice).unwrap();
+    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
     let response = browser.create(&options).unwrap();
     f.clock.advance(Duration::seconds(301));
     let late = f
@@ -272,7 +272,7 @@ fn another_origin_is_refused() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new("https://evil.example");
-    let mut options = f.service.begin_registration(&alice).unwrap();
+    let mut options = f.service.begin_registration(&alice, PASSWORD).unwrap();
     // A phishing page on its own domain relays the options as its own.
     options["publicKey"]["rp"]["id"] = json!("evil.example");
     let response = browser.create(&options).unwrap();
@@ -317,7 +317,7 @@ fn another_relying_party_id_is_refused() {
         },
     )
     .unwrap();
-    let mut options = service.begin_registration(&alice).unwrap();
+    let mut options = service.begin_registration(&alice, PASSWORD).unwrap();
     options["publicKey"]["rp"]["id"] = json!("sesame.example");
     let response = browser.create(&options).unwrap();
     let refused = service.finish_registration(&alice, &response, None, &actor(alice.id));
@@ -459,7 +459,7 @@ fn malformed_input_is_refused_as_such() {
         assert!(matches!(login, Err(TokensError::PasskeyRejected(_))));
     }
     let long = "x".repeat(65);
-    let options = f.service.begin_registration(&alice).unwrap();
+    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
     let response = SoftBrowser::new(ORIGIN).create(&options).unwrap();
     let named = f
         .service

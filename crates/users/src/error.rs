@@ -120,6 +120,10 @@ pub enum UsersError {
     /// The current password given to confirm a change is wrong.
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    /// Too many wrong current passwords: confirmations of this account are
+    /// refused for this many seconds.
+    #[error("too many wrong passwords; retry in {0} s")]
+    ConfirmationThrottled(u64),
     /// No such account, or not one the caller may see.
     #[error("user not found")]
     NotFound,

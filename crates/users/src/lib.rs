@@ -231,7 +231,8 @@ pub use one_time::{
 };
 pub use password::{Password, PasswordProblem, UserAttribute};
 pub use ports::{
-    AccountTokenStore, AvatarStore, MailQueue, Mailer, PasswordHasher, UserRepository,
+    AccountTokenStore, AvatarStore, ConfirmationThrottle, MailQueue, Mailer, PasswordHasher,
+    UserRepository,
 };
 pub use service::{AccountService, AccountSettings, ProfileEdit, ProfileUpdate, Registration};
 pub use user::{NewUser, ProfileChanges, User};

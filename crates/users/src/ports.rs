@@ -135,6 +135,19 @@ pub trait PasswordHasher: Send + Sync {
     fn spend_verify_time(&self, candidate: &str);
 }
 
+/// Counts wrong current passwords given to confirm a change, so that
+/// someone holding only a signed-in session (a stolen token) cannot guess
+/// the password behind it. An implementation may share its counts with the
+/// failed logins of the same account.
+pub trait ConfirmationThrottle: Send + Sync {
+    /// Seconds until `user` may confirm with a password again; `None` when
+    /// nothing holds it back.
+    fn locked_for(&self, user: UserId) -> Option<u64>;
+
+    /// Counts a wrong current password of `user`; too many lock it.
+    fn record_failure(&self, user: UserId);
+}
+
 /// Where one-time tokens are kept, together with the emails that carry them:
 /// every method that creates a token queues its email in the same transaction,
 /// so that no state change is committed without its email (or the reverse).

@@ -4,9 +4,9 @@ use sesame_kernel::audit::{Actor, AuditEntry, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
 use crate::{
-    AccountMail, AvatarChange, AvatarName, Avatars, Email, FieldError, NewUser, Password,
-    PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute, UserRepository, Username,
-    UsersError,
+    AccountMail, AvatarChange, AvatarName, Avatars, ConfirmationThrottle, Email, FieldError,
+    NewUser, Password, PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute,
+    UserRepository, Username, UsersError,
 };
 
 /// Account rules that come from configuration.
@@ -85,6 +85,7 @@ pub struct AccountService {
     pub(crate) mail: Option<AccountMail>,
     pub(crate) avatars: Option<Avatars>,
     pub(crate) audit: Option<Arc<dyn AuditLog>>,
+    pub(crate) throttle: Option<Arc<dyn ConfirmationThrottle>>,
 }
 
 impl AccountService {
@@ -103,7 +104,15 @@ impl AccountService {
             mail: None,
             avatars: None,
             audit: None,
+            throttle: None,
         }
+    }
+
+    /// The same service, counting wrong current passwords in `throttle`
+    /// and refusing confirmations while it holds an account back.
+    pub fn with_confirmation_throttle(mut self, throttle: Arc<dyn ConfirmationThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// The same service, recording the changes operators make in `audit`.
@@ -291,16 +300,24 @@ impl AccountService {
         self.authenticate_among(candidates, password)
     }
 
-    /// Checks `password` against the account's own, for confirming a change.
+    /// Checks `password` against the account's own, for confirming a change;
+    /// a wrong one is counted by the confirmation throttle, if there is one.
     ///
     /// # Errors
-    /// [`UsersError::WrongCurrentPassword`].
+    /// [`UsersError::WrongCurrentPassword`], or
+    /// [`UsersError::ConfirmationThrottled`] (before any check) while the
+    /// throttle holds the account back.
     pub fn confirm_password(&self, user: &User, password: &str) -> Result<(), UsersError> {
-        if self.hasher.verify(password, &user.password_hash) {
-            Ok(())
-        } else {
-            Err(UsersError::WrongCurrentPassword)
+        if let Some(seconds) = self.throttle.as_ref().and_then(|t| t.locked_for(user.id)) {
+            return Err(UsersError::ConfirmationThrottled(seconds));
         }
+        if self.hasher.verify(password, &user.password_hash) {
+            return Ok(());
+        }
+        if let Some(throttle) = &self.throttle {
+            throttle.record_failure(user.id);
+        }
+        Err(UsersError::WrongCurrentPassword)
     }
 
     /// The account with this id.
@@ -445,14 +462,14 @@ impl AccountService {
                     )
                     .coded("current_password_required"),
                 ),
-                Some(password) => {
-                    if self.confirm_password(caller, password).is_err() {
-                        errors.push(
-                            FieldError::new("current_password", "Invalid password.")
-                                .coded("wrong_password"),
-                        );
-                    }
-                }
+                Some(password) => match self.confirm_password(caller, password) {
+                    Ok(()) => {}
+                    Err(UsersError::WrongCurrentPassword) => errors.push(
+                        FieldError::new("current_password", "Invalid password.")
+                            .coded("wrong_password"),
+                    ),
+                    Err(other) => return Err(other),
+                },
             }
         }
         let is_active = flag_change(

@@ -1055,6 +1055,63 @@ fn update_profile_of_someone_else_needs_an_admin() {
     assert_eq!(fx.reload(&root).first_name, "");
 }
 
+// ------------------------------------------------------ confirming a change
+
+/// A throttle that records the failures it is told of, and holds back the
+/// accounts it is told to.
+#[derive(Default)]
+struct RecordingThrottle {
+    failures: std::sync::Mutex<Vec<UserId>>,
+    held_back: std::sync::Mutex<Vec<UserId>>,
+}
+
+impl sesame_users::ConfirmationThrottle for RecordingThrottle {
+    fn locked_for(&self, user: UserId) -> Option<u64> {
+        self.held_back.lock().unwrap().contains(&user).then_some(42)
+    }
+
+    fn record_failure(&self, user: UserId) {
+        self.failures.lock().unwrap().push(user);
+    }
+}
+
+#[test]
+fn wrong_current_passwords_are_counted_and_a_held_back_account_confirms_nothing() {
+    let fx = Fixture::new();
+    let throttle = Arc::new(RecordingThrottle::default());
+    let accounts = fx
+        .accounts
+        .clone()
+        .with_confirmation_throttle(throttle.clone());
+    let alice = fx.user("alice");
+    let bob = fx.user("bob");
+
+    assert!(accounts.confirm_password(&alice, PASSWORD).is_ok());
+    assert!(matches!(
+        accounts.confirm_password(&alice, OTHER_PASSWORD),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    // Every route that confirms goes through the same check.
+    assert!(matches!(
+        accounts.delete_account(&alice, alice.id, OTHER_PASSWORD, &Actor::default()),
+        Err(UsersError::WrongCurrentPassword)
+    ));
+    assert_eq!(*throttle.failures.lock().unwrap(), vec![alice.id, alice.id]);
+
+    throttle.held_back.lock().unwrap().push(alice.id);
+    assert!(matches!(
+        accounts.confirm_password(&alice, PASSWORD),
+        Err(UsersError::ConfirmationThrottled(42))
+    ));
+    assert!(matches!(
+        accounts.delete_account(&alice, alice.id, PASSWORD, &Actor::default()),
+        Err(UsersError::ConfirmationThrottled(42))
+    ));
+    assert!(accounts.get(alice.id).is_ok());
+    assert!(accounts.confirm_password(&bob, PASSWORD).is_ok());
+    assert_eq!(throttle.failures.lock().unwrap().len(), 2);
+}
+
 // ----------------------------------------------------------------- deletion
 
 #[test]

@@ -315,6 +315,9 @@ impl Words<UsersError> for FastApi {
             UsersError::WrongCurrentPassword => {
                 FastApi::message(StatusCode::BAD_REQUEST, "Incorrect password")
             }
+            UsersError::ConfirmationThrottled(seconds) => {
+                super::login::confirmations_throttled::<FastApi>(seconds)
+            }
             UsersError::NotFound => FastApi::message(StatusCode::NOT_FOUND, "User not found"),
             UsersError::Forbidden => {
                 FastApi::message(StatusCode::FORBIDDEN, "Not enough permissions")

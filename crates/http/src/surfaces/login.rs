@@ -42,6 +42,17 @@ pub(crate) fn refusal<S: Shape>(error: TokensError, refused: ApiError) -> ApiErr
     }
 }
 
+/// Too many wrong passwords (or codes) confirming changes to one account,
+/// in surface `S`'s shape: refused like a locked login, until `seconds` pass.
+pub(crate) fn confirmations_throttled<S: Shape>(seconds: u64) -> ApiError {
+    S::coded(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many wrong passwords. Try again later.",
+        "throttled",
+    )
+    .with_retry_after(seconds)
+}
+
 /// The login route of surface `S`: the domain's login opening a JWT
 /// session, on the blocking pool, a failure answered in `S`'s shape
 /// (`refused` words a refused login).

@@ -28,7 +28,7 @@ pub(super) fn part() -> Part {
         .credential(register_begin)
         .credential(register_finish)
         .route(list_passkeys)
-        .route(remove_passkey)
+        .credential(remove_passkey)
         .credential(login_begin)
         .credential(login_finish)
 }
@@ -107,24 +107,33 @@ struct PasskeyLogin {
     credential: Value,
 }
 
-/// The caller's current password.
+/// The caller's current password, which adding or removing a passkey needs.
 #[derive(Deserialize, Validate, ToSchema)]
-#[schema(as = passkeys::PasskeyRemoval)]
-struct PasskeyRemoval {
+#[schema(as = passkeys::CurrentPassword)]
+struct CurrentPassword {
     current_password: String,
 }
 
-/// Begin registering a passkey: creation options for `navigator.credentials.create()`.
+/// Begin registering a passkey, confirmed with the caller's password:
+/// creation options for `navigator.credentials.create()`.
 #[utoipa::path(
+    request_body = CurrentPassword,
     security(("bearer" = [])),
-    responses((status = 200, description = "Creation options, valid for 5 minutes", body = PasskeyOptions))
+    responses(
+        (status = 200, description = "Creation options, valid for 5 minutes", body = PasskeyOptions),
+        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+    )
 )]
 #[post("/auth/passkeys/register/begin/")]
 async fn register_begin(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let options = Drf::call(&state.passkeys, move |p| p.begin_registration(&caller.user)).await?;
+    let CurrentPassword { current_password } = body.into_inner();
+    let options = Drf::call(&state.passkeys, move |p| {
+        p.begin_registration(&caller.user, &current_password)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))
 }
 
@@ -169,7 +178,7 @@ async fn list_passkeys(
 /// Remove one of the caller's passkeys; needs the current password.
 #[utoipa::path(
     params(("id" = String, Path, description = "A passkey id")),
-    request_body = PasskeyRemoval,
+    request_body = CurrentPassword,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
@@ -182,9 +191,9 @@ async fn remove_passkey(
     state: web::Data<AppState>,
     client: Client,
     id: web::Path<String>,
-    Authed(caller, body): Authed<Drf, Body<PasskeyRemoval, Drf>>,
+    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let PasskeyRemoval { current_password } = body.into_inner();
+    let CurrentPassword { current_password } = body.into_inner();
     let actor = client.acting_as(caller.user.id);
     done_as(actor, &state.passkeys, move |p, actor| {
         p.remove(&caller.user, &id, &current_password, actor)

@@ -158,7 +158,7 @@ pub(super) fn part() -> Part {
         .credential(users::set_username)
         .route(users::get_me)
         .route(users::update_me)
-        .route(users::delete_me)
+        .credential(users::delete_me)
         .route(users::get_user)
         .route(users::update_user)
         .route(users::delete_user)
@@ -318,6 +318,9 @@ impl Words<UsersError> for Drf {
                 Drf::no_active_account()
             }
             UsersError::WrongCurrentPassword => Drf::field("current_password", "Invalid password."),
+            UsersError::ConfirmationThrottled(seconds) => {
+                super::login::confirmations_throttled::<Drf>(seconds)
+            }
             UsersError::NotFound => Drf::not_found(),
             UsersError::Forbidden => Drf::message(
                 StatusCode::FORBIDDEN,

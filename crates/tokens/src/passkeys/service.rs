@@ -132,13 +132,23 @@ impl PasskeyService {
         self
     }
 
-    /// Begins registering a passkey for `user`: the creation options (WebAuthn
-    /// Level 3 JSON, `{"publicKey": ...}`) for the browser.
+    /// Begins registering a passkey for `user`, who confirms with their
+    /// password (a passkey signs in without password or TOTP, so a session
+    /// alone, perhaps a stolen token, must not add one): the creation
+    /// options (WebAuthn Level 3 JSON, `{"publicKey": ...}`) for the browser.
     ///
     /// # Errors
-    /// [`TokensError::Storage`], or [`TokensError::PasskeySetup`] if
-    /// webauthn-rs cannot make a challenge.
-    pub fn begin_registration(&self, user: &User) -> Result<serde_json::Value, TokensError> {
+    /// [`TokensError::Users`] with `WrongCurrentPassword` or
+    /// `ConfirmationThrottled`; [`TokensError::Storage`], or
+    /// [`TokensError::PasskeySetup`] if webauthn-rs cannot make a challenge.
+    pub fn begin_registration(
+        &self,
+        user: &User,
+        current_password: &str,
+    ) -> Result<serde_json::Value, TokensError> {
+        self.ports
+            .accounts
+            .confirm_password(user, current_password)?;
         let existing = self.ports.passkeys.passkeys_of(user.id)?;
         let user_handle = existing.first().map_or_else(
             || URL_SAFE_NO_PAD.encode(random_bytes(ID_BYTES)),
