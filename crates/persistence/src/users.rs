@@ -293,17 +293,24 @@ impl UserRepository for Database {
         &self,
         id: UserId,
         at: Timestamp,
+        checked_hash: &str,
         password_hash: &str,
         old_format: &str,
-    ) -> Result<(), UsersError> {
+    ) -> Result<bool, UsersError> {
         let detail = format!("from {old_format}");
         let recorded = in_transaction!(self, |conn| {
-            diesel::update(users::table.find(id.0))
+            let still_checked = users::table
+                .find(id.0)
+                .filter(users::password_hash.eq(checked_hash));
+            let replaced = diesel::update(still_checked)
                 .set((
                     users::last_login.eq(Some(to_db(at))),
                     users::password_hash.eq(password_hash),
                 ))
                 .execute(conn)?;
+            if replaced == 0 {
+                return Ok::<_, diesel::result::Error>(false);
+            }
             diesel::insert_into(audit_events::table)
                 .values((
                     audit_events::kind.eq("password_rehashed"),
@@ -311,10 +318,11 @@ impl UserRepository for Database {
                     audit_events::at.eq(to_db(at)),
                     audit_events::detail.eq(Some(detail.as_str())),
                 ))
-                .execute(conn)
+                .execute(conn)?;
+            Ok(true)
         });
         self.user_touched(id);
-        recorded.map(|_| ()).map_err(read_error)
+        recorded.map_err(read_error)
     }
 
     fn delete(&self, id: UserId) -> Result<(), UsersError> {

@@ -224,14 +224,18 @@ impl UserRepository for InMemoryStore {
         &self,
         id: UserId,
         at: Timestamp,
+        checked_hash: &str,
         password_hash: &str,
         _old_format: &str,
-    ) -> Result<(), UsersError> {
+    ) -> Result<bool, UsersError> {
         let mut state = self.state();
         let user = state.user_mut(id)?;
+        if user.password_hash != checked_hash {
+            return Ok(false);
+        }
         user.last_login = Some(at);
         user.password_hash = password_hash.to_owned();
-        Ok(())
+        Ok(true)
     }
 
     fn delete(&self, id: UserId) -> Result<(), UsersError> {

@@ -57,8 +57,17 @@ impl AccountService {
             let old_format = crate::HashFormat::of(&user.password_hash)
                 .map_or("unknown", crate::HashFormat::name);
             let password_hash = self.hasher.hash(&crate::Password::accepted(password))?;
-            self.users
-                .record_login_rehashed(user.id, now, &password_hash, old_format)?;
+            let replaced = self.users.record_login_rehashed(
+                user.id,
+                now,
+                &user.password_hash,
+                &password_hash,
+                old_format,
+            )?;
+            if !replaced {
+                // The password changed while this one was checked.
+                return Err(UsersError::InvalidCredentials);
+            }
             return Ok(User {
                 last_login: Some(now),
                 password_hash,

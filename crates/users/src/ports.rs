@@ -86,11 +86,15 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::Storage`] on failure.
     fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), UsersError>;
 
-    /// Records a successful login that replaces an imported password hash
-    /// by Sesame's own: the login, the new hash and the audit event
+    /// Records a successful login that replaces the password hash it was
+    /// checked against, `checked_hash` (an imported one), by Sesame's own
+    /// `password_hash`: the login, the new hash and the audit event
     /// `password_rehashed` (detail: `from` plus the old format's name, never
-    /// a hash), in one transaction. The default records the login only and
-    /// keeps the old hash, which still verifies.
+    /// a hash), in one transaction, and only if the account still has
+    /// `checked_hash`. `false`, with nothing written, when the password
+    /// changed since it was checked (a reset that must not be undone). The
+    /// default records the login only and keeps the old hash, which still
+    /// verifies.
     ///
     /// # Errors
     /// [`UsersError::Storage`] on failure.
@@ -98,11 +102,12 @@ pub trait UserRepository: Send + Sync {
         &self,
         id: UserId,
         at: Timestamp,
+        checked_hash: &str,
         password_hash: &str,
         old_format: &str,
-    ) -> Result<(), UsersError> {
-        let _ = (password_hash, old_format);
-        self.record_login(id, at)
+    ) -> Result<bool, UsersError> {
+        let _ = (checked_hash, password_hash, old_format);
+        self.record_login(id, at).map(|()| true)
     }
 
     /// Deletes the account and everything that belongs to it.

@@ -77,6 +77,68 @@ fn a_wrong_password_leaves_the_imported_hash_alone() {
     );
 }
 
+/// Sesame's hasher, except that the owner resets the password while a
+/// login's password is being checked.
+struct ResetWhileChecking {
+    inner: BcryptHasher,
+    store: Arc<InMemoryStore>,
+    reset_to: String,
+}
+
+impl PasswordHasher for ResetWhileChecking {
+    fn hash(&self, password: &sesame_users::Password) -> Result<String, UsersError> {
+        self.inner.hash(password)
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        let verified = self.inner.verify(candidate, stored_hash);
+        let owner = self.store.find_by_username("ada").unwrap().unwrap();
+        let now = FakeClock::new().now();
+        self.store
+            .change_password(owner.id, &self.reset_to, None, now)
+            .unwrap();
+        verified
+    }
+
+    fn needs_rehash(&self, stored_hash: &str) -> bool {
+        self.inner.needs_rehash(stored_hash)
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        self.inner.spend_verify_time(candidate);
+    }
+}
+
+#[test]
+fn a_login_does_not_write_the_old_password_back_over_a_reset() {
+    // The old (imported, perhaps leaked) password passes its check just as
+    // the owner resets it: the login is refused and the reset stands.
+    let store = Arc::new(InMemoryStore::new());
+    let id = import(&store, "ada", Some(DJANGO_HASH), true);
+    let inner = BcryptHasher::new(4).unwrap();
+    let reset_to = inner
+        .hash(&sesame_users::Password::new("The-new-one-42", &[]).unwrap())
+        .unwrap();
+    let hasher = ResetWhileChecking {
+        inner,
+        store: store.clone(),
+        reset_to: reset_to.clone(),
+    };
+    let accounts = AccountService::new(
+        store.clone(),
+        Arc::new(hasher),
+        Arc::new(FakeClock::new()),
+        AccountSettings::default(),
+    );
+    assert!(matches!(
+        accounts.authenticate("ada", DJANGO_PASSWORD),
+        Err(UsersError::InvalidCredentials)
+    ));
+    let stored = store.find_by_id(id).unwrap().unwrap();
+    assert_eq!(stored.password_hash, reset_to);
+    assert_eq!(stored.last_login, None);
+}
+
 #[test]
 fn an_inactive_imported_account_is_not_re_hashed() {
     let (store, accounts, _) = service();

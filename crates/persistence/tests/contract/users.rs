@@ -423,6 +423,21 @@ contract_tests! {
         assert_eq!(db.find_by_id(john.id).unwrap().unwrap().last_login, Some(later));
     }
 
+    fn a_rehash_replaces_only_the_hash_that_was_checked(db: &Database) {
+        let john = insert_user(db, "john", None);
+        let checked = db.find_by_id(john.id).unwrap().unwrap().password_hash;
+        let at = now();
+        // A reset came first: the login must not write its hash over it.
+        db.change_password(john.id, "reset-hash", None, at).unwrap();
+        assert!(!db.record_login_rehashed(john.id, at, &checked, "rehashed", "pbkdf2_sha256").unwrap());
+        let stored = db.find_by_id(john.id).unwrap().unwrap();
+        assert_eq!((stored.password_hash.as_str(), stored.last_login), ("reset-hash", None));
+
+        assert!(db.record_login_rehashed(john.id, at, "reset-hash", "rehashed", "pbkdf2_sha256").unwrap());
+        let stored = db.find_by_id(john.id).unwrap().unwrap();
+        assert_eq!((stored.password_hash.as_str(), stored.last_login), ("rehashed", Some(at)));
+    }
+
     fn delete_removes_the_account_and_its_sessions(db: &Database) {
         let at = now();
         let john = insert_user(db, "john", Some("john@example.com"));
