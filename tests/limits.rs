@@ -125,6 +125,26 @@ backend_tests! {
         }
     }
 
+    fn a_client_cannot_choose_its_address_through_the_trusted_header(backend) {
+        // A proxy that appends to the header puts the address it saw last;
+        // whatever the client wrote before it changes nothing.
+        let app = limited(&backend, |c| {
+            c.rate_limit.per_ip_burst = 2;
+            c.rate_limit.per_ip_per_minute = 1;
+            c.http.trusted_proxy_header = Some("X-Forwarded-For".into());
+        });
+        let body = json!({"username": "nobody", "password": "wrong-password-1"});
+        let send = |forwarded: &str| {
+            app.request_with_headers("POST", "/auth/jwt/create/", &[("X-Forwarded-For", forwarded)], Body::Json(body.clone()))
+        };
+        for n in 0..2 {
+            assert_eq!(send(&format!("192.0.2.{n}, 10.0.0.9")).status, 401);
+        }
+        let refused = send("192.0.2.77, 10.0.0.9");
+        assert_eq!(refused.status, 429, "{}", refused.text);
+        assert_eq!(send("10.0.0.10").status, 401, "another client is not held back");
+    }
+
     fn username_and_email_logins_share_one_count(backend) {
         let app = limited(&backend, |c| c.rate_limit.failed_logins_per_account = 2);
         app.register("alice");

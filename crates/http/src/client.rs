@@ -14,17 +14,18 @@ use crate::{AppState, HttpSettings};
 /// The longest `User-Agent` kept with a session.
 const MAX_USER_AGENT: usize = 256;
 
-/// The client's IP: from the configured trusted proxy header (its first
-/// address) when one is set, otherwise the peer address. Without a trusted
-/// header, forwarding headers are ignored: anyone can write them.
+/// The client's IP: from the configured trusted proxy header when one is
+/// set, otherwise the peer address. Of a list, the last address: the one
+/// the proxy added (a client can write the ones before it). Without a
+/// trusted header, forwarding headers are ignored: anyone can write them.
 pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Option<IpAddr> {
     if let Some(name) = &settings.trusted_proxy_header {
         let forwarded = request
             .headers()
             .get(name.as_str())
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse().ok());
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok());
         if forwarded.is_some() {
             return forwarded;
         }

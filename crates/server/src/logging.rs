@@ -77,10 +77,13 @@ fn for_an_operator(metadata: &Metadata<'_>) -> bool {
 /// Paths whose last segment is a credential: logged with it masked.
 const SECRET_PATH_PREFIXES: [&str; 2] = ["/ws/", "/auth/validate/"];
 
-/// The request path as it may appear in a log line: tokens masked, no query string.
+/// The request path as it may appear in a log line: tokens masked, no query
+/// string. The prefixes are looked for in the decoded path too, since the
+/// router routes `/%77s/{token}` as `/ws/{token}`.
 pub(crate) fn loggable_path(path: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     for prefix in SECRET_PATH_PREFIXES {
-        if path.starts_with(prefix) && path.len() > prefix.len() {
+        if decoded.starts_with(prefix) && decoded.len() > prefix.len() {
             return format!("{prefix}***");
         }
     }
@@ -177,6 +180,12 @@ mod tests {
             loggable_path("/auth/validate/7f8d9a63"),
             "/auth/validate/***"
         );
+        assert_eq!(loggable_path("/%77s/eyJhbGciOi.abc.def"), "/ws/***");
+        assert_eq!(
+            loggable_path("/auth/%76alidate/7f8d9a63"),
+            "/auth/validate/***"
+        );
         assert_eq!(loggable_path("/auth/users/me/"), "/auth/users/me/");
+        assert_eq!(loggable_path("/auth/%6Cogin/"), "/auth/%6Cogin/");
     }
 }

@@ -356,17 +356,18 @@ impl SessionService {
         Ok(revived)
     }
 
-    /// Whether the session exists and has not been revoked (its idle clock
-    /// is neither checked nor restarted): for long-lived connections that
+    /// Whether the session exists, has not been revoked and has not expired
+    /// (its idle clock is not restarted): for long-lived connections that
     /// re-check the session they were opened with.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn session_is_live(&self, session_id: &str) -> Result<bool, TokensError> {
+        let now = self.clock.now();
         Ok(self
             .sessions
             .find(session_id)?
-            .is_some_and(|s| s.revoked_at.is_none()))
+            .is_some_and(|s| s.is_live(now)))
     }
 
     /// Ends one session as `actor`: every token of it fails from now on.

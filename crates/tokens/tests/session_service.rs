@@ -464,6 +464,37 @@ fn refreshing_extends_the_session() {
     assert!(fx.sessions.authenticate(&third.access).is_ok());
 }
 
+// ------------------------------------------------- long-lived connections
+
+#[test]
+fn a_session_is_live_until_it_is_revoked_or_expires() {
+    // What an open WebSocket re-checks: an expired session (that the owner
+    // can no longer see or end) must close it as a revoked one does.
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let jwt = fx.jwt(&alice);
+    let ended = fx.jwt(&alice);
+    let opaque_id = {
+        let token = fx.opaque(&alice);
+        fx.sessions.authenticate(&token).unwrap().session_id
+    };
+    fx.sessions
+        .logout(&ended.session_id, &Actor::default())
+        .unwrap();
+    assert!(fx.sessions.session_is_live(&jwt.session_id).unwrap());
+    assert!(fx.sessions.session_is_live(&opaque_id).unwrap());
+    assert!(!fx.sessions.session_is_live(&ended.session_id).unwrap());
+    assert!(!fx.sessions.session_is_live("no-such-session").unwrap());
+
+    // Past the opaque idle lifetime, and checking did not restart it.
+    fx.advance(TokenSettings::default().opaque_idle + Duration::seconds(1));
+    assert!(!fx.sessions.session_is_live(&opaque_id).unwrap());
+    assert!(fx.sessions.session_is_live(&jwt.session_id).unwrap());
+    // Past the refresh lifetime of the JWT session.
+    fx.advance(TokenSettings::default().refresh_ttl);
+    assert!(!fx.sessions.session_is_live(&jwt.session_id).unwrap());
+}
+
 // ------------------------------------------------------------------- verify
 
 #[test]
