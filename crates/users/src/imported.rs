@@ -118,25 +118,47 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
     }
 }
 
-/// What a hash looks like, without showing it: its leading framing only.
+/// The scheme names a report may show: a hash's leading framing is shown
+/// only when it is one of these (anything else may be a password).
+const KNOWN_SCHEMES: [&str; 26] = [
+    // Django's hashers.
+    "pbkdf2_sha256$",
+    "pbkdf2_sha1$",
+    "argon2$",
+    "bcrypt_sha256$",
+    "bcrypt$",
+    "scrypt$",
+    "sha1$",
+    "md5$",
+    "unsalted_sha1$",
+    "unsalted_md5$",
+    "crypt$",
+    // Modular crypt and PHC identifiers.
+    "$2a$",
+    "$2b$",
+    "$2y$",
+    "$2x$",
+    "$argon2id$",
+    "$argon2i$",
+    "$argon2d$",
+    "$pbkdf2-sha256$",
+    "$pbkdf2-sha512$",
+    "$pbkdf2$",
+    "$scrypt$",
+    "$1$",
+    "$5$",
+    "$6$",
+    "$y$",
+];
+
+/// What a hash looks like, without showing it: its scheme, if it is a known one.
 fn describe(raw: &str) -> String {
-    // `name$...` shows its name; `$id$...` its id; anything else nothing.
-    let lead: String = match raw.strip_prefix('$') {
-        Some(rest) => rest
-            .split('$')
-            .next()
-            .filter(|id| id.len() <= 16)
-            .map(|id| format!("${id}$"))
-            .unwrap_or_default(),
-        None => raw
-            .split_once('$')
-            .map(|(name, _)| name.chars().take(24).collect())
-            .unwrap_or_default(),
-    };
-    if lead.is_empty() {
-        "no recognizable prefix".to_owned()
-    } else {
-        format!("starts with {lead:?}")
+    match KNOWN_SCHEMES
+        .iter()
+        .find(|scheme| raw.starts_with(**scheme))
+    {
+        Some(scheme) => format!("starts with {scheme:?}"),
+        None => "unrecognised format".to_owned(),
     }
 }
 
@@ -548,6 +570,20 @@ mod tests {
             assert!(message.contains("unknown"), "{message}");
             if bad.len() > 12 {
                 assert!(!message.contains(bad), "{message} shows the hash");
+            }
+        }
+    }
+
+    #[test]
+    fn a_report_shows_a_known_scheme_and_nothing_of_anything_else() {
+        let known = accept_hash(Some("md5$salt$0123456789abcdef"), HashOrigin::Django);
+        assert!(known.unwrap_err().ends_with("(starts with \"md5$\")"));
+        // A plaintext password where a hash should be: none of it is shown.
+        for plaintext in ["Summer$2024", "$ecret$Kx9q", "hunter2"] {
+            let message = accept_hash(Some(plaintext), HashOrigin::Other).unwrap_err();
+            assert!(message.ends_with("(unrecognised format)"), "{message}");
+            for part in plaintext.split('$').filter(|p| !p.is_empty()) {
+                assert!(!message.contains(part), "{message} shows {part:?}");
             }
         }
     }
