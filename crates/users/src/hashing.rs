@@ -4,11 +4,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::imported::{verify_stored, SESAME_PREFIX as PREFIX};
 use crate::{Password, PasswordHasher, UsersError};
 use sesame_kernel::StorageError;
-
-/// Marks hashes made by [`BcryptHasher`]: bcrypt over the SHA-256 of the password.
-const PREFIX: &str = "bcrypt_sha256$";
 
 /// bcrypt at a configurable cost, over the SHA-256 of the password (base64),
 /// so that every byte counts: bcrypt alone ignores bytes past the 72nd.
@@ -41,7 +39,8 @@ impl BcryptHasher {
         self.cost
     }
 
-    fn prehash(password: &str) -> String {
+    /// What bcrypt is given: the base64 SHA-256 of the password.
+    pub(crate) fn prehash(password: &str) -> String {
         STANDARD.encode(Sha256::digest(password.as_bytes()))
     }
 }
@@ -53,14 +52,10 @@ impl PasswordHasher for BcryptHasher {
         Ok(format!("{PREFIX}{hashed}"))
     }
 
+    /// Checks Sesame's own hashes and those imported from other systems
+    /// (issue 19), within the bounds of work a check may take.
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
-        match stored_hash.strip_prefix(PREFIX) {
-            Some(bcrypt_hash) => {
-                bcrypt::verify(Self::prehash(candidate), bcrypt_hash).unwrap_or(false)
-            }
-            // Hashes imported from other systems (issue 19).
-            None => crate::verify_imported(candidate, stored_hash),
-        }
+        verify_stored(candidate, stored_hash, Some(self.cost)).unwrap_or(false)
     }
 
     fn needs_rehash(&self, stored_hash: &str) -> bool {

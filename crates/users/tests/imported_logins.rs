@@ -103,3 +103,35 @@ fn an_account_without_a_usable_password_cannot_log_in() {
         assert!(accounts.authenticate("ivy", attempt).is_err());
     }
 }
+
+#[test]
+fn a_stored_hash_past_the_bounds_never_logs_in_and_is_left_alone() {
+    let (store, accounts, _) = service();
+    // Stored before the bounds existed: an import now refuses it. Asking
+    // for 4 TiB, it would abort the process if it were computed.
+    let hostile = "$argon2id$v=19$m=4294967295,t=1,p=1$41odSk1X8UcAKWL6C8tceg$ixRUjgUSPxHhSBFFLvKIhzje6gbxYZNqV6LQl4fIoCI";
+    let message = accept_hash(Some(hostile), HashOrigin::Other).unwrap_err();
+    assert!(
+        message.starts_with("password hash out of bounds"),
+        "{message}"
+    );
+    let record = ImportRecord {
+        username: "eve".into(),
+        is_active: true,
+        ..ImportRecord::default()
+    };
+    let mut account = record
+        .check(HashOrigin::Other, FakeClock::new().now())
+        .unwrap();
+    account.user.password_hash = hostile.to_owned();
+    let id = store.insert(&account.user).unwrap().id;
+
+    assert!(matches!(
+        accounts.authenticate("eve", "Fastapi-argon2-pass"),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(
+        store.find_by_id(id).unwrap().unwrap().password_hash,
+        hostile
+    );
+}
