@@ -53,9 +53,15 @@ impl PasswordHasher for BcryptHasher {
     }
 
     /// Checks Sesame's own hashes and those imported from other systems
-    /// (issue 19), within the bounds of work a check may take.
+    /// (issue 19). A hash that can never match (no usable password, an
+    /// unknown or malformed one, one past the bounds of work) costs the
+    /// time of a check all the same, as an unknown user does: timing does
+    /// not tell that the account exists.
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
-        verify_stored(candidate, stored_hash, Some(self.cost)).unwrap_or(false)
+        verify_stored(candidate, stored_hash, Some(self.cost)).unwrap_or_else(|| {
+            self.spend_verify_time(candidate);
+            false
+        })
     }
 
     fn needs_rehash(&self, stored_hash: &str) -> bool {
@@ -96,6 +102,32 @@ mod tests {
         let hash = hasher.hash(&password(&long)).unwrap();
         assert!(hasher.verify(&long, &hash));
         assert!(!hasher.verify(&first_72, &hash));
+    }
+
+    #[test]
+    fn a_hash_that_can_never_match_costs_a_check_all_the_same() {
+        let own = BcryptHasher::new(4)
+            .unwrap()
+            .hash(&password("Zq7!vR2#kLm"))
+            .unwrap();
+        for never in [
+            "!".to_owned(),
+            "!kQ2d7zWuN2bq".to_owned(),
+            "not a hash".to_owned(),
+            own.replace("$04$", "$31$"),
+            "$argon2id$v=19$m=4294967295,t=1,p=1$41odSk1X8UcAKWL6C8tceg$ixRUjgUSPxHhSBFFLvKIhzje6gbxYZNqV6LQl4fIoCI".to_owned(),
+        ] {
+            let hasher = BcryptHasher::new(4).unwrap();
+            assert!(!hasher.verify("Zq7!vR2#kLm", &never), "{never}");
+            // The dummy hash is made by the first dummy check, and only by it.
+            assert!(hasher.dummy_hash.get().is_some(), "{never} cost nothing");
+        }
+        let hasher = BcryptHasher::new(4).unwrap();
+        assert!(!hasher.verify("wrong", &own));
+        assert!(
+            hasher.dummy_hash.get().is_none(),
+            "a real check was doubled"
+        );
     }
 
     #[test]
