@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::imported::{verify_stored, SESAME_PREFIX as PREFIX};
+use crate::imported::{bcrypt_cost, verify_stored, SESAME_PREFIX as PREFIX};
 use crate::{Password, PasswordHasher, UsersError};
 use sesame_kernel::StorageError;
 
@@ -64,8 +64,10 @@ impl PasswordHasher for BcryptHasher {
         })
     }
 
+    /// Imported hashes, and Sesame's own made at another cost than the
+    /// configured one.
     fn needs_rehash(&self, stored_hash: &str) -> bool {
-        !stored_hash.starts_with(PREFIX)
+        stored_hash.strip_prefix(PREFIX).and_then(bcrypt_cost) != Some(self.cost)
     }
 
     fn spend_verify_time(&self, candidate: &str) {
@@ -102,6 +104,21 @@ mod tests {
         let hash = hasher.hash(&password(&long)).unwrap();
         assert!(hasher.verify(&long, &hash));
         assert!(!hasher.verify(&first_72, &hash));
+    }
+
+    #[test]
+    fn own_hashes_at_another_cost_are_rehashed() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let at_4 = hasher.hash(&password("Zq7!vR2#kLm")).unwrap();
+        let at_5 = BcryptHasher::new(5)
+            .unwrap()
+            .hash(&password("Zq7!vR2#kLm"))
+            .unwrap();
+        assert!(!hasher.needs_rehash(&at_4));
+        assert!(hasher.needs_rehash(&at_5));
+        // Still verified: the login that checks it replaces it.
+        assert!(hasher.verify("Zq7!vR2#kLm", &at_5));
+        assert!(hasher.needs_rehash("$2b$04$RP7YKCJfGpCk5CtJfvpREOZWaToOj9iWmyfBbkcpp5XgQeIb94qIG"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_users::{
     accept_hash, AccountService, AccountSettings, BcryptHasher, HashFormat, HashOrigin,
-    ImportRecord, PasswordHasher, UserRepository, UsersError,
+    ImportRecord, Password, PasswordHasher, UserRepository, UsersError,
 };
 
 /// `pbkdf2_sha256` at 1,000 iterations by Django's `make_password`
@@ -30,6 +30,16 @@ fn service() -> (Arc<InMemoryStore>, AccountService, Arc<BcryptHasher>) {
 }
 
 fn import(store: &InMemoryStore, username: &str, hash: Option<&str>, active: bool) -> UserId {
+    import_from(HashOrigin::Django, store, username, hash, active)
+}
+
+fn import_from(
+    origin: HashOrigin,
+    store: &InMemoryStore,
+    username: &str,
+    hash: Option<&str>,
+    active: bool,
+) -> UserId {
     let record = ImportRecord {
         source_ref: "line 1".into(),
         username: username.into(),
@@ -37,9 +47,7 @@ fn import(store: &InMemoryStore, username: &str, hash: Option<&str>, active: boo
         is_active: active,
         ..ImportRecord::default()
     };
-    let account = record
-        .check(HashOrigin::Django, FakeClock::new().now())
-        .unwrap();
+    let account = record.check(origin, FakeClock::new().now()).unwrap();
     store.insert(&account.user).unwrap().id
 }
 
@@ -102,6 +110,29 @@ fn an_account_without_a_usable_password_cannot_log_in() {
     ] {
         assert!(accounts.authenticate("ivy", attempt).is_err());
     }
+}
+
+#[test]
+fn sesames_own_hash_at_another_cost_is_replaced_at_the_configured_one() {
+    let (store, accounts, hasher) = service();
+    let password = "Exported-at-cost-5!";
+    let exported = BcryptHasher::new(5)
+        .unwrap()
+        .hash(&Password::new(password, &[]).unwrap())
+        .unwrap();
+    // What the rehash is recorded as coming from.
+    assert_eq!(
+        HashFormat::of(&exported).map(HashFormat::name),
+        Some("sesame")
+    );
+    let id = import_from(HashOrigin::Other, &store, "ada", Some(&exported), true);
+
+    let user = accounts.authenticate("ada", password).unwrap();
+    let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
+    assert_eq!(user.password_hash, stored);
+    assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+    assert!(!hasher.needs_rehash(&stored));
+    assert!(accounts.authenticate("ada", password).is_ok());
 }
 
 #[test]
