@@ -12,6 +12,13 @@ use crate::schema::users;
 use crate::time::to_db;
 use crate::{Backend, Database, PersistenceError};
 
+/// The highest id an import keeps (`--keep-ids`): 2^31 - 1, the largest
+/// id of Django's `auth_user` (a 32-bit integer), and far more accounts than
+/// a Sesame holds. A higher one would move the id sequence to near its end
+/// (PostgreSQL), or make SQLite's AUTOINCREMENT run out, and every later
+/// sign-up would fail; below it, 2^63 - 2^31 fresh ids remain.
+const MAX_KEPT_ID: i64 = i32::MAX as i64;
+
 /// What became of one imported account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
@@ -76,6 +83,10 @@ macro_rules! import_one {
             .any(|(_, e)| e.as_deref() == Some(username_key.as_str()))
         {
             ImportOutcome::Refused("username is another account's email".to_owned())
+        } else if let Some(high) = id.filter(|id| *id > MAX_KEPT_ID) {
+            ImportOutcome::Refused(format!(
+                "id {high} is above {MAX_KEPT_ID}, the highest kept"
+            ))
         } else if let Some(taken) = id.filter(|id| {
             users::table
                 .find(*id)
@@ -115,7 +126,8 @@ macro_rules! import_one {
 impl Database {
     /// Stores a batch of checked accounts in one transaction: each account
     /// whole (one row) or not at all; one whose username or email is already
-    /// there is skipped; with `keep_ids`, one whose id is taken is refused.
+    /// there is skipped; with `keep_ids`, one whose id is taken or above
+    /// 2^31 - 1 is refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened.
     ///

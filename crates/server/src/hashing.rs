@@ -1,6 +1,7 @@
 //! Password hashing on threads of its own: bcrypt is the most expensive thing
 //! Sesame does, and a storm of logins must not starve other requests.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::thread;
@@ -43,9 +44,12 @@ impl HashingPool {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
-                        match job {
-                            Ok(job) => job(hasher.as_ref()),
-                            Err(_) => return,
+                        let Ok(job) = job else { return };
+                        // A panicking job (a bug in a hasher) drops its reply,
+                        // so its caller sees a failed check; the thread lives on.
+                        let hasher = hasher.as_ref();
+                        if catch_unwind(AssertUnwindSafe(|| job(hasher))).is_err() {
+                            tracing::error!("a password hashing job panicked");
                         }
                     }
                 })?;
@@ -54,7 +58,7 @@ impl HashingPool {
     }
 
     /// Runs `work` on a hashing thread and waits for its answer; `None` if
-    /// the threads are gone.
+    /// it panicked or the threads are gone.
     fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn PasswordHasher) -> T + Send + 'static,
@@ -69,15 +73,17 @@ impl HashingPool {
     }
 }
 
-fn stopped() -> UsersError {
-    UsersError::Storage(StorageError("the password hashing threads stopped".into()))
+fn failed() -> UsersError {
+    UsersError::Storage(StorageError(
+        "password hashing failed (the job panicked or the hashing threads stopped)".into(),
+    ))
 }
 
 impl PasswordHasher for HashingPool {
     fn hash(&self, password: &Password) -> Result<String, UsersError> {
         let password = password.clone();
         self.run(move |hasher| hasher.hash(&password))
-            .unwrap_or_else(|| Err(stopped()))
+            .unwrap_or_else(|| Err(failed()))
     }
 
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
@@ -155,5 +161,40 @@ mod tests {
             .map(|caller| caller.join().unwrap())
             .collect();
         assert!(answers.iter().all(|&(right, wrong)| right && !wrong));
+    }
+
+    /// A hasher with a bug: it panics on the password "boom".
+    struct Panicky(BcryptHasher);
+
+    impl PasswordHasher for Panicky {
+        fn hash(&self, password: &Password) -> Result<String, UsersError> {
+            assert_ne!(password.expose(), "boom-Xk92!lamp", "a bug");
+            self.0.hash(password)
+        }
+
+        fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+            assert_ne!(candidate, "boom", "a bug");
+            self.0.verify(candidate, stored_hash)
+        }
+
+        fn spend_verify_time(&self, candidate: &str) {
+            self.0.spend_verify_time(candidate);
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_fails_its_caller_and_the_thread_lives_on() {
+        let pool = HashingPool::start(Arc::new(Panicky(BcryptHasher::new(4).unwrap())), 1).unwrap();
+        let hash = pool
+            .hash(&Password::new("Xk92!dumbo-lamp", &[]).unwrap())
+            .unwrap();
+        // More panics than threads: each would have killed the only one.
+        for _ in 0..3 {
+            assert!(!pool.verify("boom", &hash));
+            let boom = Password::new("boom-Xk92!lamp", &[]).unwrap();
+            assert!(matches!(pool.hash(&boom), Err(UsersError::Storage(_))));
+        }
+        assert!(pool.verify("Xk92!dumbo-lamp", &hash));
+        assert!(!pool.verify("Xk92!dumbo-lamq", &hash));
     }
 }

@@ -4,11 +4,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::imported::{bcrypt_cost, verify_stored, SESAME_PREFIX as PREFIX};
 use crate::{Password, PasswordHasher, UsersError};
 use sesame_kernel::StorageError;
-
-/// Marks hashes made by [`BcryptHasher`]: bcrypt over the SHA-256 of the password.
-const PREFIX: &str = "bcrypt_sha256$";
 
 /// bcrypt at a configurable cost, over the SHA-256 of the password (base64),
 /// so that every byte counts: bcrypt alone ignores bytes past the 72nd.
@@ -41,7 +39,8 @@ impl BcryptHasher {
         self.cost
     }
 
-    fn prehash(password: &str) -> String {
+    /// What bcrypt is given: the base64 SHA-256 of the password.
+    pub(crate) fn prehash(password: &str) -> String {
         STANDARD.encode(Sha256::digest(password.as_bytes()))
     }
 }
@@ -53,18 +52,22 @@ impl PasswordHasher for BcryptHasher {
         Ok(format!("{PREFIX}{hashed}"))
     }
 
+    /// Checks Sesame's own hashes and those imported from other systems
+    /// (issue 19). A hash that can never match (no usable password, an
+    /// unknown or malformed one, one past the bounds of work) costs the
+    /// time of a check all the same, as an unknown user does: timing does
+    /// not tell that the account exists.
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
-        match stored_hash.strip_prefix(PREFIX) {
-            Some(bcrypt_hash) => {
-                bcrypt::verify(Self::prehash(candidate), bcrypt_hash).unwrap_or(false)
-            }
-            // Hashes imported from other systems (issue 19).
-            None => crate::verify_imported(candidate, stored_hash),
-        }
+        verify_stored(candidate, stored_hash, Some(self.cost)).unwrap_or_else(|| {
+            self.spend_verify_time(candidate);
+            false
+        })
     }
 
+    /// Imported hashes, and Sesame's own made at another cost than the
+    /// configured one.
     fn needs_rehash(&self, stored_hash: &str) -> bool {
-        !stored_hash.starts_with(PREFIX)
+        stored_hash.strip_prefix(PREFIX).and_then(bcrypt_cost) != Some(self.cost)
     }
 
     fn spend_verify_time(&self, candidate: &str) {
@@ -101,6 +104,47 @@ mod tests {
         let hash = hasher.hash(&password(&long)).unwrap();
         assert!(hasher.verify(&long, &hash));
         assert!(!hasher.verify(&first_72, &hash));
+    }
+
+    #[test]
+    fn own_hashes_at_another_cost_are_rehashed() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let at_4 = hasher.hash(&password("Zq7!vR2#kLm")).unwrap();
+        let at_5 = BcryptHasher::new(5)
+            .unwrap()
+            .hash(&password("Zq7!vR2#kLm"))
+            .unwrap();
+        assert!(!hasher.needs_rehash(&at_4));
+        assert!(hasher.needs_rehash(&at_5));
+        // Still verified: the login that checks it replaces it.
+        assert!(hasher.verify("Zq7!vR2#kLm", &at_5));
+        assert!(hasher.needs_rehash("$2b$04$RP7YKCJfGpCk5CtJfvpREOZWaToOj9iWmyfBbkcpp5XgQeIb94qIG"));
+    }
+
+    #[test]
+    fn a_hash_that_can_never_match_costs_a_check_all_the_same() {
+        let own = BcryptHasher::new(4)
+            .unwrap()
+            .hash(&password("Zq7!vR2#kLm"))
+            .unwrap();
+        for never in [
+            "!".to_owned(),
+            "!kQ2d7zWuN2bq".to_owned(),
+            "not a hash".to_owned(),
+            own.replace("$04$", "$31$"),
+            "$argon2id$v=19$m=4294967295,t=1,p=1$41odSk1X8UcAKWL6C8tceg$ixRUjgUSPxHhSBFFLvKIhzje6gbxYZNqV6LQl4fIoCI".to_owned(),
+        ] {
+            let hasher = BcryptHasher::new(4).unwrap();
+            assert!(!hasher.verify("Zq7!vR2#kLm", &never), "{never}");
+            // The dummy hash is made by the first dummy check, and only by it.
+            assert!(hasher.dummy_hash.get().is_some(), "{never} cost nothing");
+        }
+        let hasher = BcryptHasher::new(4).unwrap();
+        assert!(!hasher.verify("wrong", &own));
+        assert!(
+            hasher.dummy_hash.get().is_none(),
+            "a real check was doubled"
+        );
     }
 
     #[test]

@@ -27,8 +27,39 @@ const DJANGO_BCRYPT_SHA256: &str = "django_bcrypt_sha256$";
 /// The stored hash of an account without a usable password (Django's mark).
 pub const UNUSABLE_PASSWORD: &str = "!";
 
-/// The most PBKDF2 iterations accepted (Django's default is about a million).
-const MAX_PBKDF2_ITERATIONS: u32 = 100_000_000;
+// The bounds of the work a stored hash may ask of one password check. A
+// hash past them is refused on import and never verifies (the check costs
+// what an unknown user's does instead): one login attempt, by anyone who
+// knows a username, must not allocate gigabytes or hold a hashing thread for
+// minutes. Each leaves room above what the source systems make by default
+// (docs/moving-in.md).
+
+/// The highest bcrypt cost, in every bcrypt framing: 12 is the default of
+/// Django, passlib, pwdlib and Sesame, and each step doubles the work.
+/// Sesame's own hashes are accepted up to the configured cost when it is
+/// higher.
+pub(crate) const MAX_BCRYPT_COST: u32 = 16;
+
+/// PBKDF2 iterations: Django 6.0 makes 1,200,000 (about a fifth more each
+/// release), passlib 29,000; fewer than 1,000 is no protection at all.
+const PBKDF2_ITERATIONS: std::ops::RangeInclusive<u32> = 1_000..=10_000_000;
+
+/// Argon2 memory in KiB (256 MiB): Django uses 102,400, argon2-cffi, pwdlib
+/// and passlib 65,536.
+const MAX_ARGON2_MEMORY_KIB: u32 = 262_144;
+
+/// Argon2 passes: Django uses 2, argon2-cffi 3.
+const MAX_ARGON2_PASSES: u32 = 16;
+
+/// Argon2 lanes: Django uses 8, argon2-cffi 4.
+const MAX_ARGON2_LANES: u32 = 16;
+
+/// scrypt memory, `128·r·(N + p)` bytes (256 MiB): Django uses 16 MiB
+/// (N = 2^14, r = 8, p = 5), passlib 64 MiB (N = 2^16, r = 8, p = 1).
+const MAX_SCRYPT_MEMORY: u128 = 256 << 20;
+
+/// scrypt parallelism (run one after the other here): Django 5, passlib 1.
+const MAX_SCRYPT_P: u32 = 16;
 
 /// A password hash format Sesame accepts on import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +118,13 @@ impl HashFormat {
         }
     }
 
-    /// The format of a stored hash, if it is one Sesame knows and it is well
-    /// formed (its parameters read, its salt and key decode).
+    /// The format of a stored hash, if it is one Sesame knows, well formed
+    /// (its parameters read, its salt and key decode) and within the bounds
+    /// of work a check may take.
     pub fn of(stored: &str) -> Option<HashFormat> {
-        Verifier::parse(stored).map(|v| v.format())
+        Verifier::parse(stored)
+            .filter(|v| v.out_of_bounds(None).is_none())
+            .map(|v| v.format())
     }
 }
 
@@ -100,7 +134,8 @@ impl HashFormat {
 /// it is.
 ///
 /// # Errors
-/// A message (never showing the hash) when the format is unknown or malformed.
+/// A message (never showing the hash) when the format is unknown or
+/// malformed, or its parameters ask for more (or less) work than the bounds.
 pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, String> {
     let Some(raw) = raw else {
         return Ok(UNUSABLE_PASSWORD.to_owned());
@@ -109,48 +144,99 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
         (HashOrigin::Django, Some(rest)) => format!("{DJANGO_BCRYPT_SHA256}{rest}"),
         _ => raw.to_owned(),
     };
-    match HashFormat::of(&stored) {
-        Some(_) => Ok(stored),
-        None => Err(format!(
+    let Some(verifier) = Verifier::parse(&stored) else {
+        return Err(format!(
             "unknown or malformed password hash format ({})",
             describe(raw)
-        )),
-    }
-}
-
-/// What a hash looks like, without showing it: its leading framing only.
-fn describe(raw: &str) -> String {
-    // `name$...` shows its name; `$id$...` its id; anything else nothing.
-    let lead: String = match raw.strip_prefix('$') {
-        Some(rest) => rest
-            .split('$')
-            .next()
-            .filter(|id| id.len() <= 16)
-            .map(|id| format!("${id}$"))
-            .unwrap_or_default(),
-        None => raw
-            .split_once('$')
-            .map(|(name, _)| name.chars().take(24).collect())
-            .unwrap_or_default(),
+        ));
     };
-    if lead.is_empty() {
-        "no recognizable prefix".to_owned()
-    } else {
-        format!("starts with {lead:?}")
+    match verifier.out_of_bounds(None) {
+        Some(why) => Err(format!("password hash out of bounds: {why}")),
+        None => Ok(stored),
     }
 }
 
-/// Whether `candidate` is the password behind an imported `stored` hash
-/// (any format but Sesame's own, which [`crate::BcryptHasher`] checks).
+/// The scheme names a report may show: a hash's leading framing is shown
+/// only when it is one of these (anything else may be a password).
+const KNOWN_SCHEMES: [&str; 26] = [
+    // Django's hashers.
+    "pbkdf2_sha256$",
+    "pbkdf2_sha1$",
+    "argon2$",
+    "bcrypt_sha256$",
+    "bcrypt$",
+    "scrypt$",
+    "sha1$",
+    "md5$",
+    "unsalted_sha1$",
+    "unsalted_md5$",
+    "crypt$",
+    // Modular crypt and PHC identifiers.
+    "$2a$",
+    "$2b$",
+    "$2y$",
+    "$2x$",
+    "$argon2id$",
+    "$argon2i$",
+    "$argon2d$",
+    "$pbkdf2-sha256$",
+    "$pbkdf2-sha512$",
+    "$pbkdf2$",
+    "$scrypt$",
+    "$1$",
+    "$5$",
+    "$6$",
+    "$y$",
+];
+
+/// What a hash looks like, without showing it: its scheme, if it is a known one.
+fn describe(raw: &str) -> String {
+    match KNOWN_SCHEMES
+        .iter()
+        .find(|scheme| raw.starts_with(**scheme))
+    {
+        Some(scheme) => format!("starts with {scheme:?}"),
+        None => "unrecognised format".to_owned(),
+    }
+}
+
+/// Whether `candidate` is the password behind `stored`, in any format
+/// Sesame knows (its own too). False for no usable password, an unknown or
+/// malformed hash, and one past the bounds (nothing is computed then).
 pub fn verify_imported(candidate: &str, stored: &str) -> bool {
-    Verifier::parse(stored).is_some_and(|v| v.verify(candidate))
+    verify_stored(candidate, stored, None) == Some(true)
+}
+
+/// Whether `candidate` is the password behind `stored`; `None` when
+/// `stored` can never match (no usable password, an unknown or malformed
+/// hash, or one past the bounds) and nothing was computed, so that the
+/// caller can spend the time of a check all the same. Sesame's own hashes
+/// are within bounds up to `own_cost` (the configured cost), however high.
+pub(crate) fn verify_stored(candidate: &str, stored: &str, own_cost: Option<u32>) -> Option<bool> {
+    let verifier = Verifier::parse(stored)?;
+    if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(own_cost).is_some() {
+        return None;
+    }
+    Some(verifier.verify(candidate))
+}
+
+/// The cost of a bcrypt hash (`$2b$12$...`), if it is one.
+pub(crate) fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let well_formed = ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+        && hash.len() == 60
+        && hash.as_bytes()[6] == b'$';
+    well_formed.then(|| hash.get(4..6)?.parse().ok()).flatten()
 }
 
 /// A parsed hash, ready to check a candidate.
 enum Verifier<'a> {
-    Sesame,
-    Bcrypt(HashFormat, &'a str),
-    BcryptHexSha256(&'a str),
+    /// Every bcrypt framing; `format` says what the password is turned into
+    /// first (Sesame: base64 SHA-256, Django's `bcrypt_sha256`: hex SHA-256).
+    Bcrypt {
+        format: HashFormat,
+        hash: &'a str,
+        cost: u32,
+    },
     Pbkdf2 {
         format: HashFormat,
         sha1: bool,
@@ -167,26 +253,24 @@ enum Verifier<'a> {
     Unusable,
 }
 
-fn is_bcrypt(hash: &str) -> bool {
-    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) && hash.len() == 60
-}
-
 impl<'a> Verifier<'a> {
     fn parse(stored: &'a str) -> Option<Verifier<'a>> {
         if stored.starts_with(UNUSABLE_PASSWORD) {
             return Some(Verifier::Unusable);
         }
+        let bcrypt =
+            |format, hash| bcrypt_cost(hash).map(|cost| Verifier::Bcrypt { format, hash, cost });
         if let Some(rest) = stored.strip_prefix(DJANGO_BCRYPT_SHA256) {
-            return is_bcrypt(rest).then_some(Verifier::BcryptHexSha256(rest));
+            return bcrypt(HashFormat::DjangoBcryptSha256, rest);
         }
         if let Some(rest) = stored.strip_prefix(SESAME_PREFIX) {
-            return is_bcrypt(rest).then_some(Verifier::Sesame);
+            return bcrypt(HashFormat::Sesame, rest);
         }
         if let Some(rest) = stored.strip_prefix("bcrypt$") {
-            return is_bcrypt(rest).then_some(Verifier::Bcrypt(HashFormat::DjangoBcrypt, rest));
+            return bcrypt(HashFormat::DjangoBcrypt, rest);
         }
-        if is_bcrypt(stored) {
-            return Some(Verifier::Bcrypt(HashFormat::Bcrypt, stored));
+        if stored.starts_with("$2") {
+            return bcrypt(HashFormat::Bcrypt, stored);
         }
         if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
             return django_pbkdf2(rest, HashFormat::DjangoPbkdf2Sha256, false);
@@ -215,24 +299,75 @@ impl<'a> Verifier<'a> {
 
     fn format(&self) -> HashFormat {
         match self {
-            Verifier::Sesame => HashFormat::Sesame,
-            Verifier::Bcrypt(format, _)
+            Verifier::Bcrypt { format, .. }
             | Verifier::Pbkdf2 { format, .. }
             | Verifier::Argon2(format, _) => *format,
-            Verifier::BcryptHexSha256(_) => HashFormat::DjangoBcryptSha256,
             Verifier::Scrypt { .. } => HashFormat::DjangoScrypt,
             Verifier::Unusable => HashFormat::Unusable,
         }
     }
 
+    /// Why checking a candidate would take more work than the bounds allow
+    /// (or, for PBKDF2, too little to protect anything), if it would; the
+    /// one place the bounds are applied. Sesame's own hashes are within
+    /// them up to `own_cost` (the configured cost), however high.
+    fn out_of_bounds(&self, own_cost: Option<u32>) -> Option<String> {
+        let above = |what: &str, value: u64, max: u64| {
+            (value > max).then(|| format!("{what} {value} is above {max}"))
+        };
+        match self {
+            Verifier::Bcrypt { format, cost, .. } => {
+                let max = match (format, own_cost) {
+                    (HashFormat::Sesame, Some(own)) => own.max(MAX_BCRYPT_COST),
+                    _ => MAX_BCRYPT_COST,
+                };
+                above("bcrypt cost", (*cost).into(), max.into())
+            }
+            Verifier::Pbkdf2 { rounds, .. } => (!PBKDF2_ITERATIONS.contains(rounds)).then(|| {
+                format!(
+                    "{rounds} PBKDF2 iterations, not between {} and {}",
+                    PBKDF2_ITERATIONS.start(),
+                    PBKDF2_ITERATIONS.end()
+                )
+            }),
+            Verifier::Argon2(_, hash) => {
+                // Read when the hash was parsed: cannot fail here.
+                let Ok(params) = argon2::Params::try_from(hash) else {
+                    return Some("unreadable argon2 parameters".to_owned());
+                };
+                let (m, t, p) = (params.m_cost(), params.t_cost(), params.p_cost());
+                above(
+                    "argon2 memory (KiB)",
+                    m.into(),
+                    MAX_ARGON2_MEMORY_KIB.into(),
+                )
+                .or_else(|| above("argon2 passes", t.into(), MAX_ARGON2_PASSES.into()))
+                .or_else(|| above("argon2 lanes", p.into(), MAX_ARGON2_LANES.into()))
+            }
+            Verifier::Scrypt { params, .. } => {
+                let (r, p) = (u128::from(params.r()), u128::from(params.p()));
+                let memory = 128 * r * ((1u128 << params.log_n()) + p);
+                above("scrypt parallelism", params.p().into(), MAX_SCRYPT_P.into()).or_else(|| {
+                    (memory > MAX_SCRYPT_MEMORY)
+                        .then(|| format!("scrypt memory is above {} MiB", MAX_SCRYPT_MEMORY >> 20))
+                })
+            }
+            Verifier::Unusable => None,
+        }
+    }
+
     fn verify(&self, candidate: &str) -> bool {
         match self {
-            // Sesame's own are checked by its hasher, never here.
-            Verifier::Sesame | Verifier::Unusable => false,
-            Verifier::Bcrypt(_, hash) => bcrypt::verify(candidate, hash).unwrap_or(false),
-            Verifier::BcryptHexSha256(hash) => {
-                let hex = sesame_kernel::secrets::hex(&Sha256::digest(candidate.as_bytes()));
-                bcrypt::verify(hex, hash).unwrap_or(false)
+            Verifier::Unusable => false,
+            Verifier::Bcrypt { format, hash, .. } => {
+                let secret = match format {
+                    HashFormat::Sesame => crate::BcryptHasher::prehash(candidate),
+                    HashFormat::DjangoBcryptSha256 => {
+                        sesame_kernel::secrets::hex(&Sha256::digest(candidate.as_bytes()))
+                    }
+                    _ => candidate.to_owned(),
+                };
+                bcrypt::verify(secret, hash).unwrap_or(false)
             }
             Verifier::Pbkdf2 {
                 sha1,
@@ -271,13 +406,8 @@ impl<'a> Verifier<'a> {
     }
 }
 
-fn rounds(text: &str) -> Option<u32> {
-    text.parse()
-        .ok()
-        .filter(|n| (1..=MAX_PBKDF2_ITERATIONS).contains(n))
-}
-
-/// Django: `iterations$salt$base64(key)`; the salt is used as its UTF-8 bytes.
+/// Django: `iterations$salt$base64(key)`; the salt is used as its UTF-8
+/// bytes, the key is as long as the digest.
 fn django_pbkdf2(rest: &str, format: HashFormat, sha1: bool) -> Option<Verifier<'_>> {
     let mut parts = rest.split('$');
     let (Some(iterations), Some(salt), Some(key), None) =
@@ -285,19 +415,23 @@ fn django_pbkdf2(rest: &str, format: HashFormat, sha1: bool) -> Option<Verifier<
     else {
         return None;
     };
-    let key = STANDARD.decode(key).ok().filter(|k| !k.is_empty())?;
+    let digest_len = if sha1 { 20 } else { 32 };
+    let key = STANDARD
+        .decode(key)
+        .ok()
+        .filter(|k| k.len() == digest_len)?;
     (!salt.is_empty()).then_some(())?;
     Some(Verifier::Pbkdf2 {
         format,
         sha1,
-        rounds: rounds(iterations)?,
+        rounds: iterations.parse().ok()?,
         salt: salt.as_bytes().to_vec(),
         key,
     })
 }
 
 /// passlib: `rounds$ab64(salt)$ab64(key)`, where "adapted base64" is
-/// base64 with `.` for `+` and no padding.
+/// base64 with `.` for `+` and no padding; the key is 32 bytes.
 fn passlib_pbkdf2(rest: &str) -> Option<Verifier<'_>> {
     let ab64 = |s: &str| STANDARD_NO_PAD.decode(s.replace('.', "+")).ok();
     let mut parts = rest.split('$');
@@ -309,9 +443,9 @@ fn passlib_pbkdf2(rest: &str) -> Option<Verifier<'_>> {
     Some(Verifier::Pbkdf2 {
         format: HashFormat::PasslibPbkdf2Sha256,
         sha1: false,
-        rounds: rounds(iterations)?,
-        salt: ab64(salt)?,
-        key: ab64(key).filter(|k| !k.is_empty())?,
+        rounds: iterations.parse().ok()?,
+        salt: ab64(salt).filter(|s| !s.is_empty())?,
+        key: ab64(key).filter(|k| k.len() == 32)?,
     })
 }
 
@@ -525,7 +659,8 @@ mod tests {
         let django = accept_hash(Some(&hash), HashOrigin::Django).unwrap();
         assert!(django.starts_with("django_bcrypt_sha256$$2b$"));
         assert!(verify_imported(&password, &django));
-        // In a JSONL file the same spelling is Sesame's own: not ours to check.
+        // In a JSONL file the same spelling is Sesame's own (bcrypt over the
+        // base64, not the hex, SHA-256): Django's password does not match it.
         let own = accept_hash(Some(&hash), HashOrigin::Other).unwrap();
         assert_eq!(HashFormat::of(&own), Some(HashFormat::Sesame));
         assert!(!verify_imported(&password, &own));
@@ -541,6 +676,13 @@ mod tests {
             "$2b$04$short",
             "scrypt$1000$salt$8$1$aGFzaA==",
             "$argon2id$v=19$m=1024,t=1,p=1$bad",
+            // An empty salt (the key is a real passlib one).
+            "$pbkdf2-sha256$1$$Vk/D3G/q9gmjHVwMi4HjWArxxlhUgU8ocaXg9K5exX0",
+            "$pbkdf2-sha256$1000$$Vk/D3G/q9gmjHVwMi4HjWArxxlhUgU8ocaXg9K5exX0",
+            // Keys of another length than the digest: SHA-1's, SHA-256's, 64 bytes.
+            "pbkdf2_sha256$1000$salt$YvJOAR0GCD4i1sj/qzcJfWQSot0=",
+            "pbkdf2_sha1$1000$salt$p8b4E0VXhs7RY9Lms993Hntfw4IRt+Wbx0xzx+drjG4=",
+            "pbkdf2_sha256$1000$salt$AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==",
             "plaintext-password",
             "",
         ] {
@@ -550,6 +692,171 @@ mod tests {
                 assert!(!message.contains(bad), "{message} shows the hash");
             }
         }
+    }
+
+    #[test]
+    fn a_report_shows_a_known_scheme_and_nothing_of_anything_else() {
+        let known = accept_hash(Some("md5$salt$0123456789abcdef"), HashOrigin::Django);
+        assert!(known.unwrap_err().ends_with("(starts with \"md5$\")"));
+        // A plaintext password where a hash should be: none of it is shown.
+        for plaintext in ["Summer$2024", "$ecret$Kx9q", "hunter2"] {
+            let message = accept_hash(Some(plaintext), HashOrigin::Other).unwrap_err();
+            assert!(message.ends_with("(unrecognised format)"), "{message}");
+            for part in plaintext.split('$').filter(|p| !p.is_empty()) {
+                assert!(!message.contains(part), "{message} shows {part:?}");
+            }
+        }
+    }
+
+    /// The fixture hash of `password` with each `(from, to)` replaced:
+    /// hostile input, made by hand.
+    fn hostile(password: &str, edits: &[(&str, &str)]) -> String {
+        let (_, mut hash, _) = fixtures()
+            .into_iter()
+            .find(|(_, _, p)| p == password)
+            .expect(password);
+        for (from, to) in edits {
+            assert!(hash.contains(from), "{hash} has no {from}");
+            hash = hash.replacen(from, to, 1);
+        }
+        hash
+    }
+
+    #[test]
+    fn hashes_past_the_bounds_are_refused_and_never_computed() {
+        let argon2 = "Fastapi-argon2-pass";
+        let scrypt = "Scrypt-django-pass";
+        let pbkdf2 = "Pbkdf2-sha256-pass";
+        let cases = [
+            // 4 TiB, which would abort the process.
+            (
+                hostile(argon2, &[("m=1024", "m=4294967295")]),
+                "argon2 memory (KiB) 4294967295 is above 262144",
+            ),
+            (hostile(argon2, &[("m=1024", "m=262145")]), "argon2 memory"),
+            (
+                hostile("Argon2-django-pass", &[("m=1024", "m=262145")]),
+                "argon2 memory",
+            ),
+            (
+                hostile(argon2, &[("t=1", "t=17")]),
+                "argon2 passes 17 is above 16",
+            ),
+            (
+                hostile(argon2, &[("p=1", "p=17")]),
+                "argon2 lanes 17 is above 16",
+            ),
+            // N = 2^40: 128 TiB.
+            (
+                hostile(scrypt, &[("$1024$", "$1099511627776$")]),
+                "scrypt memory is above 256 MiB",
+            ),
+            // N = 2^18, r = 8: 256 MiB for N, and p's blocks on top.
+            (hostile(scrypt, &[("$1024$", "$262144$")]), "scrypt memory"),
+            // N = 2, r = 2^20: 256 MiB for N, and 2 GiB for p's blocks.
+            (
+                hostile(scrypt, &[("$1024$", "$2$"), ("$8$5$", "$1048576$16$")]),
+                "scrypt memory",
+            ),
+            (
+                hostile(scrypt, &[("$8$5$", "$8$17$")]),
+                "scrypt parallelism 17 is above 16",
+            ),
+            (
+                hostile(pbkdf2, &[("$1000$", "$10000001$")]),
+                "10000001 PBKDF2 iterations, not between 1000 and 10000000",
+            ),
+            (
+                hostile(pbkdf2, &[("$1000$", "$999$")]),
+                "999 PBKDF2 iterations",
+            ),
+            (
+                hostile("Pbkdf2-sha1-pass!", &[("$1000$", "$4294967295$")]),
+                "4294967295 PBKDF2",
+            ),
+            (
+                hostile("Passlib-pbkdf2-pass", &[("$1000$", "$1$")]),
+                "1 PBKDF2 iterations",
+            ),
+            (
+                hostile("Bcrypt-2b-pass", &[("$04$", "$31$")]),
+                "bcrypt cost 31 is above 16",
+            ),
+            (
+                hostile("Plain-bcrypt-pass", &[("$04$", "$17$")]),
+                "bcrypt cost 17 is above 16",
+            ),
+            // Django's in a Django table, Sesame's own in a JSONL file.
+            (
+                hostile("Bcrypt-sha256-pass", &[("$04$", "$17$")]),
+                "bcrypt cost 17 is above 16",
+            ),
+        ];
+        for (hash, bound) in &cases {
+            for origin in [HashOrigin::Django, HashOrigin::Other] {
+                let message = accept_hash(Some(hash), origin).unwrap_err();
+                assert!(
+                    message.starts_with("password hash out of bounds: ") && message.contains(bound),
+                    "{message}"
+                );
+            }
+            assert_eq!(HashFormat::of(hash), None, "{hash}");
+            // Refused before anything is computed (4 TiB would abort).
+            assert_eq!(verify_stored("any password", hash, None), None, "{hash}");
+            assert_eq!(verify_stored("any password", hash, Some(4)), None, "{hash}");
+            assert!(!verify_imported("any password", hash));
+        }
+    }
+
+    #[test]
+    fn the_defaults_of_the_source_systems_and_hashes_at_the_bounds_are_accepted() {
+        // Made with the defaults of Django 5.2.19 (its Argon2, Scrypt,
+        // BCryptSHA256 and PBKDF2 hashers, the last at 1,200,000 iterations
+        // as Django 6.0 makes them), argon2-cffi 25.1 and passlib 1.7.4:
+        // `make_password("Default-params-pass", hasher=...)`,
+        // `argon2.PasswordHasher().hash(...)`, `passlib.hash.argon2.hash(...)`.
+        let defaults = [
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$WG5rMVBPVjJSaEo4eHRrZGs0VTc3Vw$ZI+LrUxrjEntXQcnglxz7jhl5OyQIkfIzRQoFu4jRGw",
+            "scrypt$16384$569NLroAKhw9xNiMdAkmCe$8$5$tsQNv6xFOK7R7n77VFyEIJF5YkNyhzFVPaupQ4T1ZjeWSHjSflvN2mDeQqf6h8lu5xmN3uQXjdTi+nDBf3Q9Qw==",
+            "bcrypt_sha256$$2b$12$JKqg9B8N/43HSzb5Fuadx.oPN9yfUZ2EHqudA6xEIaPKPAOz5/dcG",
+            "pbkdf2_sha256$1200000$sUqrNcCz8WMfasRrDQppyU$Bgama5neVdnhfBv0n6ggAlrafo050IzaITcCX6/hGW4=",
+            "$argon2id$v=19$m=65536,t=3,p=4$eqgD7+5npFifCQ0mx+YUrw$Nm4ZDOW49MLfP4NoQrjbQYi/oqiXr3rDAVvUTxRInwY",
+            "$argon2id$v=19$m=65536,t=3,p=4$F2IMQajVek/JWUvpfQ/h/A$UETPnJqZS1qVL/JFYav0k7pEkVe1ZpFR/FXxmtNKXvs",
+        ];
+        let argon2 = "Fastapi-argon2-pass";
+        let at_the_bounds = [
+            hostile(argon2, &[("m=1024,t=1,p=1", "m=262144,t=16,p=16")]),
+            // 128 · 8 · (2^17 + 16) bytes: 128 MiB and a little.
+            hostile(
+                "Scrypt-django-pass",
+                &[("$1024$", "$131072$"), ("$8$5$", "$8$16$")],
+            ),
+            hostile("Pbkdf2-sha256-pass", &[("$1000$", "$10000000$")]),
+            hostile("Bcrypt-2b-pass", &[("$04$", "$16$")]),
+        ];
+        for hash in defaults
+            .iter()
+            .copied()
+            .chain(at_the_bounds.iter().map(String::as_str))
+        {
+            let stored = accept_hash(Some(hash), HashOrigin::Django).expect(hash);
+            assert!(HashFormat::of(&stored).is_some(), "{hash}");
+        }
+    }
+
+    #[test]
+    fn sesames_own_hashes_are_within_the_bounds_at_the_configured_cost() {
+        // Hand-made: an instance configured at cost 20 exported this.
+        let own = format!("{SESAME_PREFIX}$2b$20${}", "a".repeat(53));
+        assert!(accept_hash(Some(&own), HashOrigin::Other)
+            .unwrap_err()
+            .ends_with("bcrypt cost 20 is above 16"));
+        let verifier = Verifier::parse(&own).unwrap();
+        assert_eq!(verifier.out_of_bounds(Some(20)), None);
+        assert!(verifier.out_of_bounds(Some(12)).is_some());
+        // Only Sesame's own: plain bcrypt at the configured cost is bounded.
+        let plain = Verifier::parse(&own[SESAME_PREFIX.len()..]).unwrap();
+        assert!(plain.out_of_bounds(Some(20)).is_some());
     }
 
     #[test]

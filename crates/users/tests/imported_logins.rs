@@ -8,7 +8,7 @@ use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_users::{
     accept_hash, AccountService, AccountSettings, BcryptHasher, HashFormat, HashOrigin,
-    ImportRecord, PasswordHasher, UserRepository, UsersError,
+    ImportRecord, Password, PasswordHasher, UserRepository, UsersError,
 };
 
 /// `pbkdf2_sha256` at 1,000 iterations by Django's `make_password`
@@ -30,6 +30,16 @@ fn service() -> (Arc<InMemoryStore>, AccountService, Arc<BcryptHasher>) {
 }
 
 fn import(store: &InMemoryStore, username: &str, hash: Option<&str>, active: bool) -> UserId {
+    import_from(HashOrigin::Django, store, username, hash, active)
+}
+
+fn import_from(
+    origin: HashOrigin,
+    store: &InMemoryStore,
+    username: &str,
+    hash: Option<&str>,
+    active: bool,
+) -> UserId {
     let record = ImportRecord {
         source_ref: "line 1".into(),
         username: username.into(),
@@ -37,9 +47,7 @@ fn import(store: &InMemoryStore, username: &str, hash: Option<&str>, active: boo
         is_active: active,
         ..ImportRecord::default()
     };
-    let account = record
-        .check(HashOrigin::Django, FakeClock::new().now())
-        .unwrap();
+    let account = record.check(origin, FakeClock::new().now()).unwrap();
     store.insert(&account.user).unwrap().id
 }
 
@@ -164,4 +172,59 @@ fn an_account_without_a_usable_password_cannot_log_in() {
     ] {
         assert!(accounts.authenticate("ivy", attempt).is_err());
     }
+}
+
+#[test]
+fn sesames_own_hash_at_another_cost_is_replaced_at_the_configured_one() {
+    let (store, accounts, hasher) = service();
+    let password = "Exported-at-cost-5!";
+    let exported = BcryptHasher::new(5)
+        .unwrap()
+        .hash(&Password::new(password, &[]).unwrap())
+        .unwrap();
+    // What the rehash is recorded as coming from.
+    assert_eq!(
+        HashFormat::of(&exported).map(HashFormat::name),
+        Some("sesame")
+    );
+    let id = import_from(HashOrigin::Other, &store, "ada", Some(&exported), true);
+
+    let user = accounts.authenticate("ada", password).unwrap();
+    let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
+    assert_eq!(user.password_hash, stored);
+    assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+    assert!(!hasher.needs_rehash(&stored));
+    assert!(accounts.authenticate("ada", password).is_ok());
+}
+
+#[test]
+fn a_stored_hash_past_the_bounds_never_logs_in_and_is_left_alone() {
+    let (store, accounts, _) = service();
+    // Stored before the bounds existed: an import now refuses it. Asking
+    // for 4 TiB, it would abort the process if it were computed.
+    let hostile = "$argon2id$v=19$m=4294967295,t=1,p=1$41odSk1X8UcAKWL6C8tceg$ixRUjgUSPxHhSBFFLvKIhzje6gbxYZNqV6LQl4fIoCI";
+    let message = accept_hash(Some(hostile), HashOrigin::Other).unwrap_err();
+    assert!(
+        message.starts_with("password hash out of bounds"),
+        "{message}"
+    );
+    let record = ImportRecord {
+        username: "eve".into(),
+        is_active: true,
+        ..ImportRecord::default()
+    };
+    let mut account = record
+        .check(HashOrigin::Other, FakeClock::new().now())
+        .unwrap();
+    account.user.password_hash = hostile.to_owned();
+    let id = store.insert(&account.user).unwrap().id;
+
+    assert!(matches!(
+        accounts.authenticate("eve", "Fastapi-argon2-pass"),
+        Err(UsersError::InvalidCredentials)
+    ));
+    assert_eq!(
+        store.find_by_id(id).unwrap().unwrap().password_hash,
+        hostile
+    );
 }

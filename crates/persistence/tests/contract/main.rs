@@ -11,6 +11,7 @@ mod support;
 mod concurrency;
 mod email_flows;
 mod events;
+mod import;
 mod passkeys;
 mod purge;
 mod sessions;

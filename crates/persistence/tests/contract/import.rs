@@ -1,0 +1,44 @@
+//! Imported accounts (`import_batch`) on both backends.
+
+use sesame_kernel::UserId;
+use sesame_persistence::ImportOutcome;
+use sesame_users::{ImportedAccount, UserRepository};
+
+use crate::support::new_user;
+
+/// The highest id an import keeps: 2^31 - 1.
+const MAX_KEPT_ID: i64 = 2_147_483_647;
+
+fn account(name: &str, id: i64) -> ImportedAccount {
+    ImportedAccount {
+        source_ref: format!("id {id}"),
+        id: Some(UserId(id)),
+        user: new_user(name, None),
+        last_login: None,
+    }
+}
+
+contract_tests! {
+    fn kept_ids_above_the_cap_are_refused_and_sign_ups_go_on(db: &Database) {
+        let batch = [
+            account("highest", i64::MAX),
+            account("above", MAX_KEPT_ID + 1),
+            account("at_the_cap", MAX_KEPT_ID),
+        ];
+        let outcomes = db.import_batch(&batch, true, false).unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                ImportOutcome::Refused(format!("id {} is above {MAX_KEPT_ID}, the highest kept", i64::MAX)),
+                ImportOutcome::Refused(format!("id {} is above {MAX_KEPT_ID}, the highest kept", MAX_KEPT_ID + 1)),
+                ImportOutcome::Imported(UserId(MAX_KEPT_ID)),
+            ]
+        );
+        db.move_id_sequence().unwrap();
+        let signed_up = db.insert(&new_user("later", None)).unwrap();
+        assert_eq!(signed_up.id, UserId(MAX_KEPT_ID + 1));
+        // Without keeping ids, the source's id is not used at all.
+        let outcomes = db.import_batch(&[account("fresh", i64::MAX)], false, false).unwrap();
+        assert_eq!(outcomes, [ImportOutcome::Imported(UserId(MAX_KEPT_ID + 2))]);
+    }
+}
