@@ -53,7 +53,8 @@ impl AccountService {
         }
         let now = self.clock.now();
         if self.hasher.needs_rehash(&user.password_hash) {
-            // An imported hash: replaced by Sesame's own with this login.
+            // An imported hash, or one of Sesame's own at another cost:
+            // replaced by one at the configured cost with this login.
             let old_format = crate::HashFormat::of(&user.password_hash)
                 .map_or("unknown", crate::HashFormat::name);
             let password_hash = self.hasher.hash(&crate::Password::accepted(password))?;
