@@ -164,6 +164,32 @@ backend_tests! {
         app.login("alice", PASSWORD);
     }
 
+    fn an_account_an_admin_deactivated_is_not_activated_again_by_a_link(backend) {
+        let app = with_activation(&backend);
+        let reply = app.post("/auth/users/", None, json!({
+            "username": "alice", "email": "alice@example.com",
+            "password": PASSWORD, "re_password": PASSWORD,
+        }));
+        let id = reply.json["id"].as_i64().unwrap();
+        let (uid, token) = nth_mail(&outbox_of(&app), "alice@example.com", 1).uid_token(ACTIVATE);
+        assert_eq!(app.post("/auth/users/activation/", None, json!({"uid": uid, "token": token})).status, 204);
+        let admin = app.admin_token("root");
+        let path = format!("/auth/users/{id}/");
+        assert_eq!(app.patch(&path, Some(&admin), json!({"is_active": false})).status, 200);
+
+        // The deactivated owner asks for a new link: it activates nothing.
+        app.post("/auth/users/resend_activation/", None, json!({"email": "alice@example.com"}));
+        let (uid, token) = nth_mail(&outbox_of(&app), "alice@example.com", 2).uid_token(ACTIVATE);
+        let refused = app.post("/auth/users/activation/", None, json!({"uid": uid, "token": token}));
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        assert_eq!(login_status(&app, "alice", PASSWORD), 401);
+        assert_eq!(app.get(&path, Some(&admin)).json["is_active"], false);
+
+        // Only an admin makes it active again.
+        assert_eq!(app.patch(&path, Some(&admin), json!({"is_active": true})).status, 200);
+        assert_eq!(login_status(&app, "alice", PASSWORD), 200);
+    }
+
     fn password_reset_walk(backend) {
         let app = TestApp::spawn(&backend);
         let alice = app.register("alice")["id"].as_i64().unwrap();

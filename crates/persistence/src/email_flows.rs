@@ -307,9 +307,11 @@ impl AccountTokenStore for Database {
             }
             let user = users::table.find(id);
             let changed = match effect {
-                TokenEffect::Activate => diesel::update(user)
-                    .set(users::is_active.eq(true))
-                    .execute(conn)?,
+                TokenEffect::Activate => {
+                    diesel::update(user.filter(users::deactivated_by_admin.eq(false)))
+                        .set(users::is_active.eq(true))
+                        .execute(conn)?
+                }
                 TokenEffect::SetPassword { password_hash } => {
                     diesel::update(
                         sessions::table
@@ -360,7 +362,8 @@ impl AccountTokenStore for Database {
         });
         self.user_changed(token.user_id);
         used.or_else(|e| match e {
-            // The account went away between the check and the use.
+            // The account went away between the check and the use, or an
+            // admin deactivated it.
             PersistenceError::Query(diesel::result::Error::RollbackTransaction) => Ok(false),
             other => Err(write_error(other)),
         })

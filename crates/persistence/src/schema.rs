@@ -15,6 +15,7 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         password_hash -> Text,
+        deactivated_by_admin -> Bool,
     }
 }
 

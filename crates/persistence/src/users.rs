@@ -254,6 +254,7 @@ impl UserRepository for Database {
         struct Flags {
             is_active: Option<bool>,
             is_staff: Option<bool>,
+            deactivated_by_admin: Option<bool>,
         }
         if is_active.is_none() && is_staff.is_none() {
             return self.find_by_id(id)?.map(|_| ()).ok_or(UsersError::NotFound);
@@ -261,9 +262,11 @@ impl UserRepository for Database {
         let flags = Flags {
             is_active,
             is_staff,
+            deactivated_by_admin: is_active.map(|active| !active),
         };
         let changed = in_transaction!(self, |conn| {
-            // Deactivation ends every session of the account.
+            // Deactivation ends every session of the account, and every
+            // link mailed to it.
             if is_active == Some(false) {
                 diesel::update(
                     sessions::table
@@ -272,6 +275,8 @@ impl UserRepository for Database {
                 )
                 .set(sessions::revoked_at.eq(Some(to_db(chrono::Utc::now()))))
                 .execute(conn)?;
+                diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
+                    .execute(conn)?;
             }
             diesel::update(users::table.find(id.0))
                 .set(&flags)

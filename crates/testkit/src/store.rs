@@ -21,6 +21,8 @@ struct State {
     users: Vec<User>,
     sessions: Vec<Session>,
     next_user_id: i64,
+    /// Accounts an admin deactivated: no activation link activates them.
+    deactivated_by_admin: std::collections::HashSet<UserId>,
     /// One-time tokens and queued emails (see `email_flows`).
     flows: email_flows::Flows,
 }
@@ -204,13 +206,21 @@ impl UserRepository for InMemoryStore {
         if let Some(staff) = is_staff {
             user.is_staff = staff;
         }
-        if is_active == Some(false) {
-            let now = chrono::Utc::now();
-            for session in state.sessions.iter_mut() {
-                if session.user_id == id && session.revoked_at.is_none() {
-                    session.revoked_at = Some(now);
+        match is_active {
+            Some(false) => {
+                state.deactivated_by_admin.insert(id);
+                let now = chrono::Utc::now();
+                for session in state.sessions.iter_mut() {
+                    if session.user_id == id && session.revoked_at.is_none() {
+                        session.revoked_at = Some(now);
+                    }
                 }
+                state.flows.tokens.retain(|t| t.user_id != id);
             }
+            Some(true) => {
+                state.deactivated_by_admin.remove(&id);
+            }
+            None => {}
         }
         Ok(())
     }

@@ -68,8 +68,10 @@ pub trait UserRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<(), UsersError>;
 
-    /// Sets the active and admin flags that are given; deactivating revokes
-    /// every session of the account in the same transaction.
+    /// Sets the active and admin flags that are given. Deactivating revokes
+    /// every session of the account and deletes its one-time tokens in the
+    /// same transaction, and no activation link activates the account again
+    /// until an admin does (`is_active` true).
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
@@ -220,8 +222,9 @@ pub trait AccountTokenStore: Send + Sync {
     /// applies `effect` to its account, in one transaction. Every other
     /// token of the account for the same purpose dies with it (and with
     /// [`TokenEffect::SetPassword`] or [`TokenEffect::SetEmail`], every
-    /// token of the account). Returns
-    /// whether the token was usable; if not, nothing changed.
+    /// token of the account). Returns whether the token was usable; if not,
+    /// nothing changed. [`TokenEffect::Activate`] on an account an admin
+    /// deactivated ([`UserRepository::set_flags`]) is not usable.
     ///
     /// # Errors
     /// [`UsersError::UsernameTaken`] or [`UsersError::EmailTaken`] when the

@@ -279,6 +279,25 @@ fn resend_activation_mails_only_inactive_accounts() {
     assert!(fx.reload(&alice).is_active);
 }
 
+#[test]
+fn no_link_undoes_an_admins_deactivation() {
+    let fx = Fixture::new(true);
+    let alice = fx.register("alice");
+    let (uid, token) = fx.last_link("alice@example.com");
+    fx.accounts
+        .activate(&uid, &token, &Actor::default())
+        .unwrap();
+    fx.store.set_flags(alice.id, Some(false), None).unwrap();
+
+    fx.accounts.resend_activation("alice@example.com").unwrap();
+    let (uid, token) = fx.last_link("alice@example.com");
+    assert!(matches!(
+        fx.accounts.activate(&uid, &token, &Actor::default()),
+        Err(UsersError::Invalid(_))
+    ));
+    assert!(!fx.reload(&alice).is_active);
+}
+
 // ----------------------------------------------------------- password reset
 
 #[test]

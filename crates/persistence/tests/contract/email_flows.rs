@@ -147,6 +147,33 @@ contract_tests! {
         assert!(db.find_token(&token_hash("new")).unwrap().is_some());
     }
 
+    fn an_admins_deactivation_ends_the_links_and_no_link_activates_again(db: &Database) {
+        let alice = db.insert(&new_user("alice", Some("alice@example.com"))).unwrap();
+        let at = now();
+        db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "pending", at), &[email("a@example.com", "x", at)])
+            .unwrap();
+        db.set_flags(alice.id, Some(false), None).unwrap();
+        assert!(db.find_token(&token_hash("pending")).unwrap().is_none(), "links die with the deactivation");
+
+        db.issue_token(alice.id, &grant(TokenPurpose::Activation, "again", at), &[email("a@example.com", "x", at)])
+            .unwrap();
+        let again = token_of(db, "again");
+        assert!(!db.use_token(&again, &TokenEffect::Activate, at).unwrap());
+        assert!(!db.find_by_id(alice.id).unwrap().unwrap().is_active);
+        assert_eq!(token_of(db, "again").used_at, None, "nothing changed");
+
+        // Only an admin makes it active again; a first activation still works.
+        db.set_flags(alice.id, Some(true), None).unwrap();
+        assert!(db.find_by_id(alice.id).unwrap().unwrap().is_active);
+        let mut inactive = new_user("bob", Some("bob@example.com"));
+        inactive.is_active = false;
+        let bob = db.insert(&inactive).unwrap();
+        db.issue_token(bob.id, &grant(TokenPurpose::Activation, "first", at), &[email("b@example.com", "x", at)])
+            .unwrap();
+        assert!(db.use_token(&token_of(db, "first"), &TokenEffect::Activate, at).unwrap(), "a first activation works");
+        assert!(db.find_by_id(bob.id).unwrap().unwrap().is_active);
+    }
+
     fn a_token_is_used_once_and_applies_its_effect(db: &Database) {
         let mut user = new_user("alice", Some("alice@example.com"));
         user.is_active = false;

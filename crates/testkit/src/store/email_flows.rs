@@ -229,6 +229,7 @@ impl AccountTokenStore for InMemoryStore {
             TokenEffect::SetEmail(email) if state.email_taken(&email.key(), Some(id)) => {
                 return Err(UsersError::EmailTaken)
             }
+            TokenEffect::Activate if state.deactivated_by_admin.contains(&id) => return Ok(false),
             _ => {}
         }
         let user = state.user_mut(id)?;
