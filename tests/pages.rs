@@ -236,6 +236,17 @@ backend_tests! {
         ] {
             assert_eq!(browser.post(path, &[("csrf", "")]).status, 403, "{path}");
         }
+        // A form a browser posts from another origin (a sibling subdomain
+        // counts: it is the same site) is refused, token or not.
+        let fields = [("csrf", token.as_str()), credentials[0], credentials[1]];
+        let form = serde_urlencoded::to_string(fields).unwrap();
+        let cookies = browser.cookie_header();
+        for site in ["same-site", "cross-site"] {
+            let headers = [("Cookie", cookies.as_str()), ("Sec-Fetch-Site", site)];
+            let posted = app.request_with_headers("POST", "/account/sign-in", &headers, Body::Raw("application/x-www-form-urlencoded", form.clone()));
+            assert_eq!(posted.status, 403, "{site}: {}", posted.text);
+            assert!(posted.set_cookie("sesame_account").is_none());
+        }
         // A body that is not a form is a 400 page, not a 500.
         let garbled = browser.send("POST", "/account/sign-in", Some("%%%".into()));
         assert!(garbled.status == 400 || garbled.status == 403, "{}", garbled.status);
@@ -271,14 +282,18 @@ backend_tests! {
         let not_found = browser.get("/account/nothing-here");
         assert_page(&not_found, 404);
 
-        // Behind TLS, Secure too.
-        let secure = TestApp::spawn_with(&backend, |c| c.http.secure_cookies = true);
-        secure.register("bob");
-        let browser = Browser::new(&secure);
-        let page = browser.get("/account/sign-in");
-        assert!(page.set_cookie("sesame_csrf").unwrap().contains("Secure"));
-        let signed_in = browser.sign_in("bob", PASSWORD);
-        assert!(signed_in.set_cookie("sesame_account").unwrap().contains("Secure"));
+        // Behind TLS, Secure too: as configured, or whenever people reach
+        // Sesame at an https:// origin.
+        let configured = TestApp::spawn_with(&backend, |c| c.http.secure_cookies = true);
+        let https = TestApp::spawn_with(&backend, |c| c.http.public_url = "https://auth.example.com".into());
+        for secure in [configured, https] {
+            secure.register("bob");
+            let browser = Browser::new(&secure);
+            let page = browser.get("/account/sign-in");
+            assert!(page.set_cookie("sesame_csrf").unwrap().contains("Secure"));
+            let signed_in = browser.sign_in("bob", PASSWORD);
+            assert!(signed_in.set_cookie("sesame_account").unwrap().contains("Secure"));
+        }
     }
 
     fn sign_in_with_password_then_totp(backend) {

@@ -113,6 +113,9 @@ pub(crate) fn form_page(
 
 /// Refuses a form whose token is not the HMAC of this browser's cookie.
 pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result<(), PagesError> {
+    if from_another_origin(request) {
+        return Err(PagesError::Csrf);
+    }
     let cookie = request.cookie(CSRF).ok_or(PagesError::Csrf)?;
     let session = session_of(request);
     if well_formed(cookie.value()) && pages.inner.csrf.verify(cookie.value(), &session, token) {
@@ -120,6 +123,18 @@ pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result
     } else {
         Err(PagesError::Csrf)
     }
+}
+
+/// Whether the browser says the request comes from another origin. A
+/// sibling subdomain is the same site, so SameSite cookies do not stop it,
+/// and it can set a CSRF cookie of its own choosing for the whole domain;
+/// `Sec-Fetch-Site` tells it apart. Clients that send no such header
+/// (not browsers) are judged by the token alone.
+fn from_another_origin(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| !matches!(site.as_bytes(), b"same-origin" | b"none"))
 }
 
 /// The session cookie the browser sent (empty before signing in).

@@ -357,7 +357,7 @@ impl Application {
         let settings = HttpSettings {
             surfaces: config.surfaces()?,
             public_directory: config.users.public_directory,
-            secure_cookies: config.http.secure_cookies,
+            secure_cookies: config.secure_cookies(),
             max_json_bytes: config.http.max_json_bytes,
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy_header: config.http.trusted_proxy_header.clone(),
@@ -537,7 +537,7 @@ fn pages(
     limits: Arc<RateLimits>,
 ) -> Result<Pages, StartError> {
     let settings = PagesSettings {
-        secure_cookies: config.http.secure_cookies,
+        secure_cookies: config.secure_cookies(),
         trusted_proxy_header: config.http.trusted_proxy_header.clone(),
         ip_limit: Some(Arc::new(move |ip| limits.check_ip(ip))),
     };

@@ -105,7 +105,8 @@ pub struct HttpConfig {
     /// Surfaces to serve: a list, or one comma-separated string.
     #[serde(deserialize_with = "comma_separated")]
     pub surfaces: Vec<String>,
-    /// Mark refresh cookies `Secure`.
+    /// Mark cookies (the refresh cookie, the pages') `Secure`; they are
+    /// whenever `public_url` is `https://` too (see [`Config::secure_cookies`]).
     pub secure_cookies: bool,
     /// Largest JSON body, in bytes.
     pub max_json_bytes: usize,
@@ -634,6 +635,13 @@ impl Config {
             .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sesame.db").display()))
+    }
+
+    /// Whether cookies are marked `Secure`: when configured, or when people
+    /// reach Sesame over HTTPS (`public_url`), so that a deployment behind
+    /// TLS never sends its session cookies in clear by default.
+    pub fn secure_cookies(&self) -> bool {
+        self.http.secure_cookies || self.http.public_url.starts_with("https://")
     }
 
     /// The links the emails carry: the configured templates, or else
