@@ -479,8 +479,8 @@ backend_tests! {
         });
         app.user_with_token("ivy");
         let browser = Browser::new(&app);
-        for _ in 0..3 {
-            assert_page(&browser.sign_in("ivy", "wrong-password-1"), 401);
+        for expected in [401, 401, 429] {
+            assert_page(&browser.sign_in("ivy", "wrong-password-1"), expected);
         }
         assert_eq!(login_status(&app, "ivy", PASSWORD), 429, "one lockout for pages and API");
         let metrics = app.get("/metrics", None).text;

@@ -231,15 +231,20 @@ impl LoginService {
         if let Some(seconds) = self.throttle.locked_for(&keys) {
             return Err(TokensError::LoginThrottled(seconds));
         }
-        let user = self
+        let checked = self
             .accounts
-            .authenticate_among(accounts.clone(), &credentials.password)
-            .map_err(|e| {
-                if matches!(e, UsersError::InvalidCredentials) {
-                    self.throttle.record_failure(&keys);
-                }
-                outage(e)
-            })?;
+            .authenticate_among(accounts.clone(), &credentials.password);
+        if matches!(checked, Err(UsersError::InvalidCredentials)) {
+            self.throttle.record_failure(&keys);
+        }
+        // Guesses sent at once all pass the check above before the first of
+        // them fails; whatever they found, none is answered once the key is
+        // locked (the one that locks it included), so a burst learns no more
+        // than the allowance.
+        if let Some(seconds) = self.throttle.locked_for(&keys) {
+            return Err(TokensError::LoginThrottled(seconds));
+        }
+        let user = checked.map_err(outage)?;
         if let Err(e) = self.mfa.check_login(&user, credentials.otp.as_deref()) {
             if matches!(e, TokensError::OtpInvalid) {
                 self.throttle.record_failure(&[LoginKey::Account(user.id)]);

@@ -8,12 +8,13 @@ use sesame_kernel::audit::{Actor, AuditKey};
 use sesame_kernel::Clock;
 use sesame_testkit::{CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
-    totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, MfaService, NewSession,
-    SessionKind, SessionService, TokenSettings, TokensError, SECOND_FACTOR_ALERT_AFTER,
+    totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, LoginThrottle,
+    MfaService, NewSession, SessionKind, SessionService, TokenSettings, TokensError,
+    SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
-    AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Registration,
-    TokenLifetimes, User,
+    AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
+    PasswordHasher, Registration, TokenLifetimes, User, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -35,13 +36,17 @@ fn fixture() -> Fixture {
 
 /// A fixture whose throttle locks a key at its `limit`-th failure.
 fn fixture_locking_at(limit: u32) -> Fixture {
+    let throttle = Arc::new(CountingThrottle::new(limit));
+    fixture_with(throttle, Arc::new(BcryptHasher::new(4).unwrap()))
+}
+
+fn fixture_with(throttle: Arc<CountingThrottle>, hasher: Arc<dyn PasswordHasher>) -> Fixture {
     let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(FakeClock::new());
     let audit = Arc::new(InMemoryAudit::new());
-    let throttle = Arc::new(CountingThrottle::new(limit));
     let accounts = AccountService::new(
         store.clone(),
-        Arc::new(BcryptHasher::new(4).unwrap()),
+        hasher,
         clock.clone(),
         AccountSettings::default(),
     )
@@ -167,12 +172,17 @@ fn a_login_opens_the_session_kind_asked_for_and_is_audited_with_its_actor() {
 fn wrong_passwords_count_against_the_account_and_lock_it() {
     let f = fixture();
     let ada = f.user("ada");
-    for _ in 0..FAILURES_BEFORE_LOCK {
+    for _ in 1..FAILURES_BEFORE_LOCK {
         assert!(matches!(
             f.check("ada", "wrong password"),
             Err(TokensError::LoginRefused)
         ));
     }
+    // The failure that locks the account is answered as locked.
+    assert!(matches!(
+        f.check("ada", "wrong password"),
+        Err(TokensError::LoginThrottled(60))
+    ));
     // Its email names the same account: one count.
     assert_eq!(
         f.throttle.failures(&LoginKey::Account(ada.id)),
@@ -189,9 +199,56 @@ fn wrong_passwords_count_against_the_account_and_lock_it() {
     assert_eq!(kinds.last().map(String::as_str), Some("login_throttled"));
     assert_eq!(
         kinds.iter().filter(|k| *k == "login_failure").count(),
-        FAILURES_BEFORE_LOCK as usize
+        FAILURES_BEFORE_LOCK as usize - 1
     );
     assert!(f.audit.events().iter().all(|e| e.user_id == Some(ada.id)));
+}
+
+/// bcrypt, while other guesses of the same burst fail and lock the account
+/// during each check.
+struct BurstOfGuesses {
+    bcrypt: BcryptHasher,
+    throttle: Arc<CountingThrottle>,
+}
+
+impl PasswordHasher for BurstOfGuesses {
+    fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        self.bcrypt.hash(password)
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        let keys = [LoginKey::Account(sesame_kernel::UserId(1))];
+        for _ in 0..FAILURES_BEFORE_LOCK {
+            self.throttle.record_failure(&keys);
+        }
+        self.bcrypt.verify(candidate, stored_hash)
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        self.bcrypt.spend_verify_time(candidate);
+    }
+}
+
+#[test]
+fn a_guess_checked_while_its_burst_locked_the_account_is_not_answered() {
+    // Guesses sent at once all pass the lock check before any fails: the
+    // right one among them must not get in once the others have locked the
+    // account, nor be told apart from the wrong ones.
+    let throttle = Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK));
+    let hasher = BurstOfGuesses {
+        bcrypt: BcryptHasher::new(4).unwrap(),
+        throttle: throttle.clone(),
+    };
+    let f = fixture_with(throttle, Arc::new(hasher));
+    let ada = f.user("ada");
+    assert_eq!(ada.id.0, 1);
+    for password in [PASSWORD, "wrong password"] {
+        assert!(matches!(
+            f.check("ada", password),
+            Err(TokensError::LoginThrottled(60))
+        ));
+    }
+    assert!(f.store.all_sessions().is_empty());
 }
 
 #[test]
