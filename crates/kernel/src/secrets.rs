@@ -28,6 +28,16 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// The HMAC-SHA256 of `text` under `key`, hex-encoded: what is stored in
+/// place of a secret too short to be kept as a plain hash (a copy of the
+/// database alone must not let it be guessed offline).
+pub fn keyed_hash(key: &[u8], text: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(text.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 /// Compares two strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()

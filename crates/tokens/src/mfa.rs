@@ -8,9 +8,10 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-use sesame_kernel::secrets::{constant_time_eq, random_bytes, token_hash};
+use sesame_kernel::secrets::{constant_time_eq, keyed_hash, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
 use sesame_users::{ConfirmationThrottle, User};
+use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::{SessionRepository, TokensError};
@@ -87,11 +88,17 @@ pub trait SecretCipher: Send + Sync {
     fn encrypt(&self, plain: &[u8]) -> String;
     /// The plaintext, or `None` if `sealed` was not made with this key.
     fn decrypt(&self, sealed: &str) -> Option<Vec<u8>>;
+    /// A keyed digest of `secret`, stored in its place when it only ever
+    /// needs to be recognised (recovery codes: about 50 bits, too few to be
+    /// kept as a plain hash).
+    fn digest(&self, secret: &str) -> String;
 }
 
-/// ChaCha20-Poly1305 with a 256-bit key and a random nonce per secret.
+/// ChaCha20-Poly1305 with a 256-bit key and a random nonce per secret;
+/// digests are HMAC-SHA256 under a key derived from the same one.
 pub struct ChaChaCipher {
     cipher: ChaCha20Poly1305,
+    digest_key: [u8; 32],
 }
 
 impl ChaChaCipher {
@@ -102,7 +109,12 @@ impl ChaChaCipher {
     pub fn new(key: &[u8]) -> Result<Self, TokensError> {
         let cipher = ChaCha20Poly1305::new_from_slice(key)
             .map_err(|_| TokensError::Signing("the MFA encryption key must be 32 bytes".into()))?;
-        Ok(ChaChaCipher { cipher })
+        let digest_key = Sha256::new()
+            .chain_update(b"sesame mfa: recovery code digests\0")
+            .chain_update(key)
+            .finalize()
+            .into();
+        Ok(ChaChaCipher { cipher, digest_key })
     }
 }
 
@@ -124,6 +136,10 @@ impl SecretCipher for ChaChaCipher {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         let (nonce, ciphertext) = bytes.split_first_chunk::<12>()?;
         self.cipher.decrypt(&Nonce::from(*nonce), ciphertext).ok()
+    }
+
+    fn digest(&self, secret: &str) -> String {
+        keyed_hash(&self.digest_key, secret)
     }
 }
 
@@ -247,7 +263,10 @@ impl MfaService {
             .matching_step(&record, code)?
             .ok_or(TokensError::OtpInvalid)?;
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-        let hashes: Vec<String> = codes.iter().map(|c| token_hash(&normalized(c))).collect();
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| self.cipher.digest(&normalized(c)))
+            .collect();
         self.store.confirm_totp(user.id, step, &hashes)?;
         if let Some(sessions) = &self.sessions {
             sessions.revoke_all(user.id, keep_session, self.clock.now())?;
@@ -310,9 +329,12 @@ impl MfaService {
                 Err(TokensError::OtpInvalid)
             };
         }
+        let code = normalized(code);
+        // Codes made before they were keyed are stored as plain SHA-256.
         if self
             .store
-            .use_recovery_code(user, &token_hash(&normalized(code)))?
+            .use_recovery_code(user, &self.cipher.digest(&code))?
+            || self.store.use_recovery_code(user, &token_hash(&code))?
         {
             Ok(())
         } else {

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use sesame_kernel::audit::Actor;
+use sesame_kernel::secrets::token_hash;
 use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryMfa};
 use sesame_tokens::{
     totp_code, ChaChaCipher, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
-    LoginThrottle, MfaService, SecretCipher, TokensError,
+    LoginThrottle, MfaRepository, MfaService, SecretCipher, TokensError,
 };
 use sesame_users::User;
 
@@ -189,6 +190,32 @@ fn recovery_codes_work_once_each() {
     ));
     assert!(f.mfa.check_login(&f.user, Some(&codes[1])).is_ok());
     assert_eq!(f.store.recovery_hashes(f.user.id).len(), 8);
+}
+
+#[test]
+fn recovery_codes_are_kept_as_keyed_digests_and_older_plain_ones_still_work() {
+    let f = fixture();
+    let (_, codes) = f.enabled();
+    // Without the key, a copy of the database gives nothing to guess against.
+    let plain = |code: &str| token_hash(&code.replace('-', ""));
+    let stored = f.store.recovery_hashes(f.user.id);
+    assert!(codes.iter().all(|c| !stored.contains(&plain(c))));
+    let other_key = ChaChaCipher::new(&[8u8; 32]).unwrap();
+    assert!(codes
+        .iter()
+        .all(|c| !stored.contains(&other_key.digest(&c.replace('-', "")))));
+    assert!(f.mfa.check_login(&f.user, Some(&codes[0])).is_ok());
+
+    // A code stored before digests were keyed: plain SHA-256 of its normal form.
+    let step = 1;
+    f.store
+        .confirm_totp(f.user.id, step, &[plain("abcde-fghjk")])
+        .unwrap();
+    assert!(f.mfa.check_login(&f.user, Some("ABCDE FGHJK")).is_ok());
+    assert!(matches!(
+        f.mfa.check_login(&f.user, Some("abcde-fghjk")),
+        Err(TokensError::OtpInvalid)
+    ));
 }
 
 #[test]
