@@ -358,6 +358,18 @@ backend_tests! {
         assert_eq!(redirected.header("location"), Some("/account/sign-in"));
     }
 
+    fn an_api_token_in_the_cookie_is_not_a_page_session(backend) {
+        let app = TestApp::spawn(&backend);
+        let access = app.user_with_token("kim");
+        // Checked once by the API: its session is in the token cache now.
+        assert_eq!(app.get("/auth/users/me/", Some(&access)).status, 200);
+        let browser = Browser::new(&app);
+        browser.cookies.borrow_mut().push(("sesame_account".into(), access));
+        let page = browser.get("/account/");
+        assert_page(&page, 200);
+        assert!(page.text.contains("id=\"sign-in\""), "{}", page.text);
+    }
+
     fn the_account_page_ends_sessions_and_signs_out(backend) {
         let app = TestApp::spawn(&backend);
         app.register("carol");

@@ -45,7 +45,9 @@ pub(crate) async fn signed_in(
     let Some(token) = request.cookie(SESSION).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
-    if token.is_empty() {
+    // The pages open opaque sessions only; a JWT (which has dots, an opaque
+    // token none) is an API token, not a page session.
+    if token.is_empty() || token.contains('.') {
         return Ok(None);
     }
     let sessions = pages.inner.sessions.clone();
