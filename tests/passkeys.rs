@@ -243,6 +243,17 @@ backend_tests! {
         assert_eq!(app.get("/auth/users/me/", Some(&logged_in.str("access"))).status, 200);
     }
 
+    fn the_owner_is_told_of_a_new_passkey(backend) {
+        // It signs in without password or code and outlives a password
+        // change: an owner who did not add it must hear of it.
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("ada");
+        register(&app, &token, &mut SoftBrowser::new(ORIGIN), Some("Work laptop"));
+        let notice = common::outbox::nth_mail(&app.data_dir.join("outbox"), "ada@example.com", 1);
+        assert_eq!(notice.subject(), "A passkey was added to your Sesame account");
+        assert!(notice.body.contains("\"Work laptop\""), "{}", notice.raw);
+    }
+
     fn bad_input_is_answered_with_4xx(backend) {
         let app = TestApp::spawn(&backend);
         let token = app.user_with_token("ada");

@@ -1,6 +1,7 @@
 //! Logging in, split in two so that a caller can count failures against
-//! the accounts a login names before the password is checked; and the alert
-//! an owner gets when someone who knows the password is guessing codes.
+//! the accounts a login names before the password is checked; and the
+//! notices an owner gets: someone who knows the password is guessing codes,
+//! or a passkey (a way in without password or code) was added.
 
 use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
 
@@ -8,6 +9,10 @@ use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
 const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
 /// At most one alert per account in this long.
 const ALERT_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
+/// The subject of the notice of a new passkey.
+const PASSKEY_SUBJECT: &str = "A passkey was added to your Sesame account";
+/// At most this many passkey notices per account an hour.
+const PASSKEY_NOTICES_PER_HOUR: u64 = 10;
 
 impl AccountService {
     /// The accounts `login` may name: the one with that username and, for a
@@ -89,23 +94,51 @@ impl AccountService {
     /// # Errors
     /// [`UsersError::Storage`].
     pub fn alert_code_guessing(&self, user: &User) -> Result<(), UsersError> {
+        let text = format!(
+            "Hello {},\n\nSomeone who knows your password keeps entering wrong one-time codes for your account.\nChange your password now. If this was you, you can ignore this email.\n",
+            user.username
+        );
+        self.tell_owner(user, ALERT_SUBJECT, text, 1)
+    }
+
+    /// Mails the owner of `user` that the passkey `name` was added: it signs
+    /// in without password or code, and outlives a password change, so an
+    /// owner who did not add it must hear of it. At most ten an hour;
+    /// nothing without email flows or an address.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn tell_owner_of_new_passkey(&self, user: &User, name: &str) -> Result<(), UsersError> {
+        let text = format!(
+            "Hello {},\n\nThe passkey {name:?} was added to your account: it can sign in to it without your password.\nIf this was not you, remove it from your account page and change your password now.\n",
+            user.username
+        );
+        self.tell_owner(user, PASSKEY_SUBJECT, text, PASSKEY_NOTICES_PER_HOUR)
+    }
+
+    /// Queues `text` to the owner of `user`, at most `per_hour` times an
+    /// hour with this `subject` (across instances: the queue is counted).
+    fn tell_owner(
+        &self,
+        user: &User,
+        subject: &str,
+        text: String,
+        per_hour: u64,
+    ) -> Result<(), UsersError> {
         let (Some(mail), Some(address)) = (&self.mail, &user.email) else {
             return Ok(());
         };
         let now = self.clock.now();
         let cap = MailCap {
             recipient: address.clone(),
-            subject: Some(ALERT_SUBJECT.to_owned()),
+            subject: Some(subject.to_owned()),
             since: now - ALERT_INTERVAL,
-            max: 1,
+            max: per_hour,
         };
         let email = OutgoingEmail {
             to: address.clone(),
-            subject: ALERT_SUBJECT.to_owned(),
-            text: format!(
-                "Hello {},\n\nSomeone who knows your password keeps entering wrong one-time codes for your account.\nChange your password now. If this was you, you can ignore this email.\n",
-                user.username
-            ),
+            subject: subject.to_owned(),
+            text,
         };
         if mail
             .store

@@ -544,6 +544,26 @@ fn code_guessing_alerts_the_owner_through_the_queue() {
 }
 
 #[test]
+fn a_new_passkey_is_told_to_the_owner_at_most_ten_times_an_hour() {
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    for n in 0..12 {
+        fx.accounts
+            .tell_owner_of_new_passkey(&alice, &format!("Key {n}"))
+            .unwrap();
+    }
+    let notices = fx.store.emails();
+    assert_eq!(notices.len(), 10);
+    assert!(notices[0].email.text.contains("\"Key 0\""));
+    assert!(notices[0].email.text.contains("remove it"));
+    fx.clock.advance(Duration::minutes(61));
+    fx.accounts
+        .tell_owner_of_new_passkey(&alice, "Key 12")
+        .unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 11);
+}
+
+#[test]
 fn tokens_only_work_for_their_purpose() {
     let fx = Fixture::new(true);
     let alice = fx.register("alice");

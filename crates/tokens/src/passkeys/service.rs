@@ -256,6 +256,13 @@ impl PasskeyService {
             actor,
             format!("passkey {} {:?}", passkey.id, passkey.name),
         );
+        if let Err(e) = self
+            .ports
+            .accounts
+            .tell_owner_of_new_passkey(user, &passkey.name)
+        {
+            tracing::error!(error = %e, user = user.id.0, "could not queue the new passkey notice");
+        }
         Ok(passkey)
     }
 
