@@ -157,11 +157,11 @@ pub(super) fn part() -> Part {
         .credential(users::set_password)
         .credential(users::set_username)
         .route(users::get_me)
-        .route(users::update_me)
+        .credential(users::update_me)
         .credential(users::delete_me)
         .route(users::get_user)
-        .route(users::update_user)
-        .route(users::delete_user)
+        .credential(users::update_user)
+        .credential(users::delete_user)
         .route(avatars::avatar_file)
 }
 
