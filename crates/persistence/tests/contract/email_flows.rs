@@ -375,3 +375,72 @@ contract_tests! {
         assert_eq!((total, all.len()), (30, 30));
     }
 }
+
+/// The migration that marks admins' deactivations, applied to accounts that
+/// were already there: an inactive account that has logged in was banned
+/// (an admin made it inactive), and no link activates it; one that never
+/// logged in awaits its activation, and its link still works.
+mod marking_admins_deactivations {
+    use diesel::{Connection, PgConnection, SqliteConnection};
+    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+    use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
+
+    use super::*;
+
+    const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+    /// Accounts as the migration finds them, the migration run again
+    /// (`reapply`), and what their activation links do afterwards.
+    fn marks_the_inactive_accounts_that_have_logged_in(url: &str, reapply: impl FnOnce()) {
+        let at = now();
+        {
+            let db = Database::connect(url, 2).unwrap();
+            db.migrate().unwrap();
+            for (name, logged_in) in [("banned", true), ("waiting", false)] {
+                let mut user = new_user(name, Some(&format!("{name}@example.com")));
+                user.is_active = false;
+                let stored = db.insert(&user).unwrap();
+                if logged_in {
+                    db.record_login(stored.id, at).unwrap();
+                }
+                let link = grant(TokenPurpose::Activation, name, at);
+                db.issue_token(stored.id, &link, &[email("a@example.com", "x", at)])
+                    .unwrap();
+            }
+        }
+        reapply();
+        let db = Database::connect(url, 2).unwrap();
+        let banned = token_of(&db, "banned");
+        assert!(!db.use_token(&banned, &TokenEffect::Activate, at).unwrap());
+        assert!(!db.find_by_id(banned.user_id).unwrap().unwrap().is_active);
+        let waiting = token_of(&db, "waiting");
+        assert!(db.use_token(&waiting, &TokenEffect::Activate, at).unwrap());
+        assert!(db.find_by_id(waiting.user_id).unwrap().unwrap().is_active);
+    }
+
+    #[test]
+    fn on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sesame.db").display().to_string();
+        marks_the_inactive_accounts_that_have_logged_in(&format!("sqlite://{path}"), || {
+            let mut conn = SqliteConnection::establish(&path).unwrap();
+            conn.revert_last_migration(SQLITE).unwrap();
+            conn.run_pending_migrations(SQLITE).unwrap();
+        });
+    }
+
+    #[test]
+    fn on_postgres() {
+        let Some(admin_url) = postgres_admin_url() else {
+            eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
+            return;
+        };
+        let fresh = TestDatabase::create(&admin_url);
+        marks_the_inactive_accounts_that_have_logged_in(fresh.url(), || {
+            let mut conn = PgConnection::establish(fresh.url()).unwrap();
+            conn.revert_last_migration(POSTGRES).unwrap();
+            conn.run_pending_migrations(POSTGRES).unwrap();
+        });
+    }
+}
