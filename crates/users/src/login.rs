@@ -5,10 +5,12 @@
 
 use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
 
-/// The subject of the code-guessing alert (it is counted by subject).
+/// The notices an owner gets are counted by subject over this long.
+const NOTICE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+/// The subject of the code-guessing alert.
 const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
-/// At most one alert per account in this long.
-const ALERT_INTERVAL: chrono::Duration = chrono::Duration::hours(1);
+/// At most this many code-guessing alerts per account an hour.
+const ALERTS_PER_HOUR: u64 = 1;
 /// The subject of the notice of a new passkey.
 const PASSKEY_SUBJECT: &str = "A passkey was added to your Sesame account";
 /// At most this many passkey notices per account an hour.
@@ -98,7 +100,7 @@ impl AccountService {
             "Hello {},\n\nSomeone who knows your password keeps entering wrong one-time codes for your account.\nChange your password now. If this was you, you can ignore this email.\n",
             user.username
         );
-        self.tell_owner(user, ALERT_SUBJECT, text, 1)
+        self.tell_owner(user, ALERT_SUBJECT, text, ALERTS_PER_HOUR)
     }
 
     /// Mails the owner of `user` that the passkey `name` was added: it signs
@@ -132,7 +134,7 @@ impl AccountService {
         let cap = MailCap {
             recipient: address.clone(),
             subject: Some(subject.to_owned()),
-            since: now - ALERT_INTERVAL,
+            since: now - NOTICE_WINDOW,
             max: per_hour,
         };
         let email = OutgoingEmail {
