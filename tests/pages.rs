@@ -499,6 +499,33 @@ backend_tests! {
         assert!(metrics.contains("sesame_login_failures_total 3"), "{metrics}");
     }
 
+    fn wrong_passwords_for_a_passkey_lock_the_account_and_are_answered_429(backend) {
+        let app = TestApp::spawn_with(&backend, |c| {
+            c.rate_limit.enabled = true;
+            c.rate_limit.failed_logins_per_account = 2;
+        });
+        app.register("jade");
+        let browser = Browser::new(&app);
+        assert_eq!(browser.sign_in("jade", PASSWORD).status, 303);
+        let token = csrf_of(&browser.get("/account/"));
+        let begin = "/account/passkeys/register/begin";
+        for guess in ["guess-one-1", "guess-two-2", "guess-three-3"] {
+            let wrong = browser.script(begin, Some(&token), json!({"current_password": guess}));
+            assert_eq!(wrong.status, 400, "{}", wrong.text);
+            assert!(wrong.json["error"].as_str().unwrap().contains("password is wrong"));
+        }
+        let locked = browser.script(begin, Some(&token), json!({"current_password": PASSWORD}));
+        assert_eq!(locked.status, 429, "{}", locked.text);
+        assert!(locked.header("retry-after").is_some());
+        assert!(locked.json["error"].as_str().unwrap().contains("wrong passwords"));
+        let removal = browser.post(
+            "/account/passkeys/any/remove",
+            &[("csrf", &token), ("current_password", PASSWORD)],
+        );
+        assert_page(&removal, 429);
+        assert_eq!(login_status(&app, "jade", PASSWORD), 429, "one lockout for pages and API");
+    }
+
     fn every_page_weighs_at_most_30_kb(backend) {
         let app = TestApp::spawn(&backend);
         app.register("erin");

@@ -15,6 +15,9 @@ pub enum PagesError {
     /// Too many forms from this address: seconds to wait.
     #[error("too many requests; retry in {0} s")]
     Throttled(u64),
+    /// Too many wrong passwords for this account: seconds to wait.
+    #[error("too many wrong passwords; retry in {0} s")]
+    PasswordsThrottled(u64),
     /// A form body that cannot be read.
     #[error("the form could not be read")]
     BadForm,
@@ -47,6 +50,10 @@ impl PagesError {
                 "Too many requests",
                 "Too many requests came from your address. Wait a minute and try again.",
             ),
+            PagesError::PasswordsThrottled(_) => (
+                "Too many wrong passwords",
+                "Too many wrong passwords were entered for this account. Wait a few minutes and try again.",
+            ),
             PagesError::BadForm => ("Bad form", "The form could not be read. Reload the page and try again."),
             PagesError::NotSignedIn => ("Signed out", "You are signed out. Sign in again."),
             PagesError::PasskeyRefused(text) => ("Passkey refused", text),
@@ -65,7 +72,7 @@ impl PagesError {
     }
 
     fn with_retry_after(&self, mut response: HttpResponse) -> HttpResponse {
-        if let PagesError::Throttled(seconds) = self {
+        if let PagesError::Throttled(seconds) | PagesError::PasswordsThrottled(seconds) = self {
             if let Ok(value) = seconds.to_string().parse() {
                 response.headers_mut().insert(RETRY_AFTER, value);
             }
@@ -78,7 +85,9 @@ impl ResponseError for PagesError {
     fn status_code(&self) -> StatusCode {
         match self {
             PagesError::Csrf => StatusCode::FORBIDDEN,
-            PagesError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            PagesError::Throttled(_) | PagesError::PasswordsThrottled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             PagesError::BadForm | PagesError::PasskeyRefused(_) => StatusCode::BAD_REQUEST,
             PagesError::NotSignedIn | PagesError::PasskeySignInRefused => StatusCode::UNAUTHORIZED,
             PagesError::Unavailable(_) | PagesError::Key(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -95,9 +95,7 @@ fn refusal(error: TokensError) -> PagesError {
             PagesError::PasskeyRefused("The password is wrong; no passkey was added.".into())
         }
         TokensError::Users(UsersError::ConfirmationThrottled(seconds)) => {
-            PagesError::PasskeyRefused(format!(
-                "Too many wrong passwords: try again in {seconds} seconds."
-            ))
+            PagesError::PasswordsThrottled(seconds)
         }
         other => PagesError::Unavailable(other.to_string()),
     }
