@@ -233,7 +233,7 @@ impl LoginService {
         }
         let checked = self
             .accounts
-            .authenticate_among(accounts.clone(), &credentials.password);
+            .check_password_among(accounts.clone(), &credentials.password);
         if matches!(checked, Err(UsersError::InvalidCredentials)) {
             self.throttle.record_failure(&keys);
         }
@@ -244,17 +244,20 @@ impl LoginService {
         if let Some(seconds) = self.throttle.locked_for(&keys) {
             return Err(TokensError::LoginThrottled(seconds));
         }
-        let user = checked.map_err(outage)?;
-        if let Err(e) = self.mfa.check_login(&user, credentials.otp.as_deref()) {
+        let checked = checked.map_err(outage)?;
+        let user = checked.user();
+        if let Err(e) = self.mfa.check_login(user, credentials.otp.as_deref()) {
             if matches!(e, TokensError::OtpInvalid) {
                 self.throttle.record_failure(&[LoginKey::Account(user.id)]);
                 let wrong = self.throttle.record_wrong_code(user.id);
                 if wrong > 0 && wrong.is_multiple_of(SECOND_FACTOR_ALERT_AFTER) {
-                    self.alert_owner(&user);
+                    self.alert_owner(user);
                 }
             }
             return Err(e);
         }
+        // Only a login that passed every check is recorded (`last_login`).
+        let user = self.accounts.record_login(checked).map_err(outage)?;
         self.throttle.record_success(&keys);
         Ok(user)
     }

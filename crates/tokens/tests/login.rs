@@ -252,6 +252,47 @@ fn a_guess_checked_while_its_burst_locked_the_account_is_not_answered() {
 }
 
 #[test]
+fn only_a_login_that_passes_every_check_is_recorded_as_one() {
+    // A right password with a missing or wrong code, or refused because
+    // its burst locked the account, is no login: `last_login` would tell
+    // the owner (and an admin) otherwise.
+    let f = fixture();
+    let ada = f.user("ada");
+    let secret = f.totp(&ada);
+    let with_code = |code: &str| Credentials {
+        otp: Some(code.to_owned()),
+        ..credentials("ada", PASSWORD)
+    };
+    for refused in [
+        f.login.check(&credentials("ada", PASSWORD), &browser()),
+        f.login.check(&with_code("000000"), &browser()),
+    ] {
+        assert!(refused.is_err());
+        assert_eq!(f.accounts.get(ada.id).unwrap().last_login, None);
+    }
+    let code = totp_code(&secret, f.clock.now().timestamp()).unwrap();
+    let logged_in = f.login.check(&with_code(&code), &browser()).unwrap();
+    assert!(logged_in.last_login.is_some());
+    assert_eq!(
+        f.accounts.get(ada.id).unwrap().last_login,
+        logged_in.last_login
+    );
+
+    let throttle = Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK));
+    let hasher = BurstOfGuesses {
+        bcrypt: BcryptHasher::new(4).unwrap(),
+        throttle: throttle.clone(),
+    };
+    let burst = fixture_with(throttle, Arc::new(hasher));
+    let bea = burst.user("bea");
+    assert!(matches!(
+        burst.check("bea", PASSWORD),
+        Err(TokensError::LoginThrottled(_))
+    ));
+    assert_eq!(burst.accounts.get(bea.id).unwrap().last_login, None);
+}
+
+#[test]
 fn a_good_login_starts_the_count_over() {
     let f = fixture();
     let ada = f.user("ada");

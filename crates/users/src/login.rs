@@ -5,6 +5,21 @@
 
 use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
 
+/// An account whose password was checked, its login not yet recorded
+/// (see [`AccountService::check_password_among`]).
+pub struct PasswordChecked {
+    user: User,
+    /// A new hash at the configured cost, and the name of the old one's format.
+    rehash: Option<(String, &'static str)>,
+}
+
+impl PasswordChecked {
+    /// The account, as it was before this login.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+}
+
 /// The notices an owner gets are counted by subject over this long.
 const NOTICE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 /// The subject of the code-guessing alert.
@@ -40,13 +55,31 @@ impl AccountService {
     /// With no candidate, costs a password check all the same.
     ///
     /// # Errors
-    /// [`UsersError::InvalidCredentials`], [`UsersError::AccountInactive`],
-    /// [`UsersError::Storage`].
+    /// As [`AccountService::check_password_among`] and
+    /// [`AccountService::record_login`].
     pub fn authenticate_among(
         &self,
         candidates: Vec<User>,
         password: &str,
     ) -> Result<User, UsersError> {
+        let checked = self.check_password_among(candidates, password)?;
+        self.record_login(checked)
+    }
+
+    /// The account among `candidates` whose password is `password`, if it is
+    /// active, without recording a login: a caller that still has a lockout
+    /// or a second factor to check records it with
+    /// [`AccountService::record_login`] once they pass. With no candidate,
+    /// costs a password check all the same.
+    ///
+    /// # Errors
+    /// [`UsersError::InvalidCredentials`], [`UsersError::AccountInactive`],
+    /// [`UsersError::Storage`].
+    pub fn check_password_among(
+        &self,
+        candidates: Vec<User>,
+        password: &str,
+    ) -> Result<PasswordChecked, UsersError> {
         if candidates.is_empty() {
             self.hasher.spend_verify_time(password);
             return Err(UsersError::InvalidCredentials);
@@ -58,33 +91,52 @@ impl AccountService {
         if !user.is_active {
             return Err(UsersError::AccountInactive);
         }
-        let now = self.clock.now();
-        if self.hasher.needs_rehash(&user.password_hash) {
-            // An imported hash, or one of Sesame's own at another cost:
-            // replaced by one at the configured cost with this login.
+        // An imported hash, or one of Sesame's own at another cost: replaced
+        // by one at the configured cost when the login is recorded.
+        let rehash = if self.hasher.needs_rehash(&user.password_hash) {
             let old_format = crate::HashFormat::of(&user.password_hash)
                 .map_or("unknown", crate::HashFormat::name);
-            let password_hash = self.hasher.hash(&crate::Password::accepted(password))?;
-            let replaced = self.users.record_login_rehashed(
-                user.id,
-                now,
-                &user.password_hash,
-                &password_hash,
+            Some((
+                self.hasher.hash(&crate::Password::accepted(password))?,
                 old_format,
-            )?;
-            if !replaced {
-                // The password changed while this one was checked.
-                return Err(UsersError::InvalidCredentials);
-            }
+            ))
+        } else {
+            None
+        };
+        Ok(PasswordChecked { user, rehash })
+    }
+
+    /// Records the login of an account whose password was checked: its
+    /// `last_login`, and its new hash if it needs one. Returns the account
+    /// as it now is.
+    ///
+    /// # Errors
+    /// [`UsersError::InvalidCredentials`] when the password changed since it
+    /// was checked; [`UsersError::Storage`].
+    pub fn record_login(&self, checked: PasswordChecked) -> Result<User, UsersError> {
+        let PasswordChecked { user, rehash } = checked;
+        let now = self.clock.now();
+        let Some((password_hash, old_format)) = rehash else {
+            self.users.record_login(user.id, now)?;
             return Ok(User {
                 last_login: Some(now),
-                password_hash,
                 ..user
             });
+        };
+        let replaced = self.users.record_login_rehashed(
+            user.id,
+            now,
+            &user.password_hash,
+            &password_hash,
+            old_format,
+        )?;
+        if !replaced {
+            // The password changed while this one was checked.
+            return Err(UsersError::InvalidCredentials);
         }
-        self.users.record_login(user.id, now)?;
         Ok(User {
             last_login: Some(now),
+            password_hash,
             ..user
         })
     }
