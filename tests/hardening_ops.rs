@@ -222,6 +222,38 @@ backend_tests! {
         }
     }
 
+    fn null_characters_are_refused_with_a_4xx_in_each_surface_shape(backend) {
+        // PostgreSQL cannot store or compare U+0000; SQLite can. Refused on
+        // both, at the edge, in the words of the surface asked.
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("nully");
+        let id = app.get("/auth/users/me/", Some(&token)).json["id"].as_i64().unwrap();
+        let nul = "a\u{0}b";
+        let cases = [
+            ("GET", "/events/?q=%00".to_owned(), None, None, 422, "detail"),
+            ("POST", "/login".to_owned(), None, Some(json!({"email": "x\u{0}@example.com", "password": PASSWORD})), 422, "detail"),
+            ("POST", "/auth/jwt/create/".to_owned(), None, Some(json!({"username": nul, "password": PASSWORD})), 400, "username"),
+            ("POST", "/events/".to_owned(), Some(&token), Some(json!({"title": nul, "description": "d", "date": "2031-05-01T10:00:00Z", "location": "Lyon"})), 422, "detail"),
+            ("POST", "/messages/".to_owned(), Some(&token), Some(json!({"content": nul, "receiver_id": id})), 422, "detail"),
+            ("PATCH", "/auth/users/me/".to_owned(), Some(&token), Some(json!({"first_name": nul})), 400, "first_name"),
+            ("POST", "/auth/login".to_owned(), None, Some(json!({"username": nul, "password": PASSWORD})), 400, "message"),
+            ("DELETE", "/auth/delete/a%00b".to_owned(), Some(&token), None, 404, "Erreur"),
+            ("DELETE", "/auth/sessions/%00/".to_owned(), Some(&token), None, 404, "detail"),
+        ];
+        for (method, path, token, body, status, key) in cases {
+            let body = body.map_or(Body::None, Body::Json);
+            let reply = app.request(method, &path, token.map(String::as_str), body);
+            assert_eq!(reply.status, status, "{method} {path}: {}", reply.text);
+            assert!(!reply.json[key].is_null(), "{method} {path}: {}", reply.text);
+        }
+        let drf = app.post("/auth/jwt/create/", None, json!({"username": nul, "password": PASSWORD}));
+        assert_eq!(drf.json, json!({"username": ["Null characters are not allowed."]}));
+        // Nothing was stored, and the account is untouched.
+        let me = app.get("/auth/users/me/", Some(&token));
+        assert_eq!(me.json["first_name"], "", "{}", me.text);
+        assert_eq!(app.get("/events/", None).json, json!([]));
+    }
+
     fn html_form_bodies_are_refused_except_on_the_token_form(backend) {
         let app = TestApp::spawn(&backend);
         app.register("former");

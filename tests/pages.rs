@@ -526,6 +526,16 @@ backend_tests! {
         assert_eq!(login_status(&app, "jade", PASSWORD), 429, "one lockout for pages and API");
     }
 
+    fn a_sign_in_with_a_null_character_is_refused_like_a_wrong_password(backend) {
+        // PostgreSQL cannot compare text with U+0000: the login names no
+        // account, rather than failing the lookup.
+        let app = TestApp::spawn(&backend);
+        app.register("nully");
+        let browser = Browser::new(&app);
+        assert_page(&browser.sign_in("nu\u{0}lly", PASSWORD), 401);
+        assert_eq!(browser.sign_in("nully", PASSWORD).status, 303);
+    }
+
     fn every_page_weighs_at_most_30_kb(backend) {
         let app = TestApp::spawn(&backend);
         app.register("erin");

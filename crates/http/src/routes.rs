@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, ALLOW};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
@@ -156,16 +156,30 @@ const ORDER: [Method; 5] = [
     Method::DELETE,
 ];
 
-/// Answers 405 with `Allow`, in the shape of the surface serving the path,
-/// to a known path asked with a method it does not serve, before the router
-/// would hand it to a parameterized sibling's handler (or to the 404 of no
-/// route). The path is the one the router matches: percent-decoded.
-pub async fn method_not_allowed(
+/// Answers, in the shape of the surface serving the path, what no handler
+/// serves: 405 with `Allow` to a known path asked with a method it does not
+/// serve, before the router would hand it to a parameterized sibling's
+/// handler (or to the 404 of no route); and 404 to a path holding U+0000,
+/// which names nothing (PostgreSQL cannot even compare text with it). The
+/// path is the one the router matches: percent-decoded.
+pub async fn unserved(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = request.match_info().as_str();
     let method = request.method();
+    if path.contains('\0') {
+        let answers = request
+            .app_data::<web::Data<Routes>>()
+            .map_or_else(Answers::of::<FastApi>, |routes| routes.answers(path));
+        let error = (answers.refusal)(
+            StatusCode::NOT_FOUND,
+            "Not found.",
+            "Introuvable",
+            "not_found",
+        );
+        return Ok(request.into_response(error.error_response()));
+    }
     let Some(routes) = request
         .app_data::<web::Data<Routes>>()
         .filter(|routes| routes.refuses(method, path))

@@ -75,6 +75,15 @@ impl<T: Wire, S: Shape, const FORM: bool> FromRequest for Body<T, S, FORM> {
 pub fn decode<T: Wire>(map: Map<String, Value>) -> Result<T, Vec<FieldIssue>> {
     let fields = Fields::of::<T>();
     let mut issues = fields.type_issues(&map);
+    for (name, value) in &map {
+        if holds_null_character(value) && issues.iter().all(|issue| &issue.field != name) {
+            issues.push(FieldIssue::invalid(
+                name,
+                "null_characters_not_allowed",
+                "Null characters are not allowed.",
+            ));
+        }
+    }
     let mut patched = map;
     for issue in &issues {
         fields.stand_in(&mut patched, &issue.field);
@@ -124,6 +133,17 @@ pub fn decode<T: Wire>(map: Map<String, Value>) -> Result<T, Vec<FieldIssue>> {
             fields.sort(&mut issues);
             Err(issues)
         }
+    }
+}
+
+/// Whether `value` holds U+0000 in a string, at any depth: no field may,
+/// as in Django REST framework, since PostgreSQL cannot store it.
+fn holds_null_character(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_null_character),
+        Value::Object(fields) => fields.values().any(holds_null_character),
+        _ => false,
     }
 }
 

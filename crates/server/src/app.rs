@@ -412,7 +412,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(routes.clone())
                 .app_data(body_timeout.clone())
-                .wrap(middleware::from_fn(sesame_http::routes::method_not_allowed))
+                .wrap(middleware::from_fn(sesame_http::routes::unserved))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
                 .wrap(security_headers(hsts_seconds))

@@ -39,6 +39,11 @@ impl AccountService {
     /// # Errors
     /// [`UsersError::Storage`].
     pub fn login_candidates(&self, login: &str) -> Result<Vec<User>, UsersError> {
+        if login.contains('\0') {
+            // No username or email holds U+0000 (PostgreSQL cannot even
+            // compare text with it): the login names no account.
+            return Ok(Vec::new());
+        }
         let mut candidates: Vec<User> = self.users.find_by_username(login)?.into_iter().collect();
         if login.contains('@') {
             if let Some(user) = self.users.find_by_email(login)? {
