@@ -17,7 +17,9 @@ use sesame_messaging::{
     Message, MessageEvent, MessageNotifier, MessageRepository, MessagingError, MessagingService,
     NewMessage,
 };
-use sesame_users::{NewUser, ProfileChanges, User, UserRepository, Username, UsersError};
+use sesame_users::{
+    NewUser, ProfileChanges, ProfileUpdated, User, UserRepository, Username, UsersError,
+};
 
 // ------------------------------------------------------------ messages
 
@@ -188,7 +190,11 @@ impl UserRepository for People {
         Err(read_only())
     }
 
-    fn update_profile(&self, _id: UserId, _changes: &ProfileChanges) -> Result<User, UsersError> {
+    fn update_profile(
+        &self,
+        _id: UserId,
+        _changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError> {
         Err(read_only())
     }
 

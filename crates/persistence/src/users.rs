@@ -1,7 +1,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{Page, StorageError, Timestamp, UserId};
 use sesame_users::{
-    identity_key, NewUser, ProfileChanges, User, UserRepository, Username, UsersError,
+    identity_key, NewUser, ProfileChanges, ProfileUpdated, User, UserRepository, Username,
+    UsersError,
 };
 
 use crate::database::Returned;
@@ -155,7 +156,11 @@ impl UserRepository for Database {
         .map_err(read_error)
     }
 
-    fn update_profile(&self, id: UserId, changes: &ProfileChanges) -> Result<User, UsersError> {
+    fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError> {
         let changeset = ProfileChangeset {
             first_name: changes.first_name.as_deref(),
             last_name: changes.last_name.as_deref(),
@@ -174,10 +179,31 @@ impl UserRepository for Database {
             && changeset.email.is_none()
             && changeset.avatar.is_none();
         if nothing_to_change {
-            return self.find_by_id(id)?.ok_or(UsersError::NotFound);
+            let user = self.find_by_id(id)?.ok_or(UsersError::NotFound)?;
+            return Ok(ProfileUpdated {
+                user,
+                replaced_avatar: None,
+            });
         }
         let new_key = changeset.email_key.clone();
+        let new_avatar = changeset.avatar.is_some();
         let updated = in_transaction!(self, |conn| {
+            let replaced_avatar = if new_avatar {
+                // Taking the row's lock first (SQLite's transaction already
+                // holds the database's): an upload at the same time waits,
+                // then reads the avatar this one stores.
+                diesel::update(users::table.find(id.0))
+                    .set(users::avatar.eq(users::avatar))
+                    .execute(conn)?;
+                users::table
+                    .find(id.0)
+                    .select(users::avatar)
+                    .first::<Option<String>>(conn)
+                    .optional()?
+                    .flatten()
+            } else {
+                None
+            };
             if let Some(new_key) = &new_key {
                 let old_key: Option<Option<String>> = users::table
                     .find(id.0)
@@ -190,17 +216,19 @@ impl UserRepository for Database {
                         .execute(conn)?;
                 }
             }
-            diesel::update(users::table.find(id.0))
+            let row = diesel::update(users::table.find(id.0))
                 .set(&changeset)
                 .returning(UserRow::as_returning())
                 .get_result(conn)
-                .optional()
+                .optional()?;
+            Ok::<_, diesel::result::Error>(row.map(|row| (row, replaced_avatar)))
         });
         self.user_changed(id);
-        updated
-            .map_err(write_error)?
-            .map(User::from)
-            .ok_or(UsersError::NotFound)
+        let (row, replaced_avatar) = updated.map_err(write_error)?.ok_or(UsersError::NotFound)?;
+        Ok(ProfileUpdated {
+            user: User::from(row),
+            replaced_avatar,
+        })
     }
 
     fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError> {

@@ -3,7 +3,8 @@ use std::sync::{Mutex, MutexGuard};
 use sesame_kernel::{Page, Timestamp, UserId};
 use sesame_tokens::{Session, SessionRepository, TokensError};
 use sesame_users::{
-    identity_key, NewUser, ProfileChanges, User, UserRepository, Username, UsersError,
+    identity_key, NewUser, ProfileChanges, ProfileUpdated, User, UserRepository, Username,
+    UsersError,
 };
 
 mod email_flows;
@@ -132,7 +133,11 @@ impl UserRepository for InMemoryStore {
             .collect())
     }
 
-    fn update_profile(&self, id: UserId, changes: &ProfileChanges) -> Result<User, UsersError> {
+    fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError> {
         let mut state = self.state();
         if let Some(Some(email)) = &changes.email {
             if state.email_taken(&email.key(), Some(id)) {
@@ -156,10 +161,14 @@ impl UserRepository for InMemoryStore {
         if let Some(email) = &changes.email {
             user.email = email.as_ref().map(|e| e.as_str().to_owned());
         }
+        let mut replaced_avatar = None;
         if let Some(avatar) = &changes.avatar {
-            user.avatar = avatar.clone();
+            replaced_avatar = std::mem::replace(&mut user.avatar, avatar.clone());
         }
-        Ok(user.clone())
+        Ok(ProfileUpdated {
+            user: user.clone(),
+            replaced_avatar,
+        })
     }
 
     fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError> {

@@ -19,7 +19,7 @@ use sesame_tokens::{
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, Password, PasswordHasher,
-    ProfileChanges, User, UserAttribute, UserRepository, Username, UsersError,
+    ProfileChanges, ProfileUpdated, User, UserAttribute, UserRepository, Username, UsersError,
 };
 
 // ------------------------------------------------------------ sessions
@@ -185,7 +185,11 @@ impl UserRepository for KnownAccounts {
         Err(read_only())
     }
 
-    fn update_profile(&self, _id: UserId, _changes: &ProfileChanges) -> Result<User, UsersError> {
+    fn update_profile(
+        &self,
+        _id: UserId,
+        _changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError> {
         Err(read_only())
     }
 

@@ -57,7 +57,7 @@
 //!     TokensError,
 //! };
 //! use sesame_users::{
-//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, Registration,
+//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated, Registration,
 //!     User, UserRepository, Username, UsersError,
 //! };
 //!
@@ -235,7 +235,7 @@
 //! #     }
 //! #
 //! #     // Not used to register and log in.
-//! #     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<User, UsersError> {
+//! #     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<ProfileUpdated, UsersError> {
 //! #         Err(unsupported())
 //! #     }
 //! #     fn set_username(&self, _: UserId, _: &Username) -> Result<(), UsersError> {

@@ -18,7 +18,7 @@ use sesame_kernel::audit::Actor;
 use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdate,
-    Registration, User, UserRepository, Username, UsersError,
+    ProfileUpdated, Registration, User, UserRepository, Username, UsersError,
 };
 
 /// The first line of the file: its format, and the next id to hand out
@@ -161,7 +161,11 @@ impl UserRepository for FileAccounts {
         Ok(users.into_iter().skip(skip).take(limit).collect())
     }
 
-    fn update_profile(&self, id: UserId, changes: &ProfileChanges) -> Result<User, UsersError> {
+    fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError> {
         self.update(|table| {
             if let Some(Some(email)) = &changes.email {
                 if table.email_taken(email.as_str(), Some(id)) {
@@ -178,10 +182,14 @@ impl UserRepository for FileAccounts {
             if let Some(email) = &changes.email {
                 user.email = email.as_ref().map(|e| e.as_str().to_owned());
             }
+            let mut replaced_avatar = None;
             if let Some(avatar) = &changes.avatar {
-                user.avatar.clone_from(avatar);
+                replaced_avatar = std::mem::replace(&mut user.avatar, avatar.clone());
             }
-            Ok(user.clone())
+            Ok(ProfileUpdated {
+                user: user.clone(),
+                replaced_avatar,
+            })
         })
     }
 

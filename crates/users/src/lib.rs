@@ -52,7 +52,7 @@
 //!
 //! use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 //! use sesame_users::{
-//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, Registration,
+//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated, Registration,
 //!     User, UserRepository, Username, UsersError,
 //! };
 //!
@@ -130,7 +130,7 @@
 //!     }
 //!
 //!     // Not used to register and log in.
-//!     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<User, UsersError> {
+//!     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<ProfileUpdated, UsersError> {
 //!         Err(unsupported())
 //!     }
 //!     fn set_username(&self, _: UserId, _: &Username) -> Result<(), UsersError> {
@@ -236,5 +236,5 @@ pub use ports::{
     UserRepository,
 };
 pub use service::{AccountService, AccountSettings, ProfileEdit, ProfileUpdate, Registration};
-pub use user::{NewUser, ProfileChanges, User};
+pub use user::{NewUser, ProfileChanges, ProfileUpdated, User};
 pub use values::{identity_key, Email, Username, IDENTITY_KEY_VERSION};

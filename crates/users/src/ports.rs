@@ -2,7 +2,8 @@ use sesame_kernel::{Page, Timestamp, UserId};
 
 use crate::{
     AccountToken, AvatarName, MailCap, MailError, NewEmail, NewUser, OutgoingEmail, Password,
-    ProfileChanges, QueuedEmail, TokenEffect, TokenGrant, User, Username, UsersError,
+    ProfileChanges, ProfileUpdated, QueuedEmail, TokenEffect, TokenGrant, User, Username,
+    UsersError,
 };
 
 /// Where accounts are kept. Usernames and emails are unique by their
@@ -40,13 +41,19 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::Storage`] on failure.
     fn list(&self, page: Page) -> Result<Vec<User>, UsersError>;
 
-    /// Applies profile changes and returns the account as it now is. A new
-    /// email address (another key) deletes every one-time token of the
-    /// account in the same transaction: flows started for the old address end.
+    /// Applies profile changes and returns the account as it now is, with
+    /// the avatar a new or removed one replaced, read in the same
+    /// transaction as the change. A new email address (another key) deletes
+    /// every one-time token of the account in that transaction too: flows
+    /// started for the old address end.
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::EmailTaken`], [`UsersError::Storage`].
-    fn update_profile(&self, id: UserId, changes: &ProfileChanges) -> Result<User, UsersError>;
+    fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<ProfileUpdated, UsersError>;
 
     /// Renames the account.
     ///

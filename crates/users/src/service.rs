@@ -530,11 +530,11 @@ impl AccountService {
             avatar: avatar_change.clone(),
         };
         let mut user = match self.users.update_profile(target.id, &changes) {
-            Ok(user) => {
-                if avatar_change.is_some() && target.avatar != user.avatar {
-                    self.forget_avatar(target.avatar.as_deref());
+            Ok(updated) => {
+                if updated.replaced_avatar != updated.user.avatar {
+                    self.forget_avatar(updated.replaced_avatar.as_deref());
                 }
-                user
+                updated.user
             }
             Err(error) => {
                 self.forget_avatar(new_avatar.as_ref().map(AvatarName::as_str));

@@ -63,6 +63,17 @@ pub struct NewUser {
     pub date_joined: Timestamp,
 }
 
+/// An account as a profile change left it, and the avatar file that change
+/// replaced: read under the row's lock, so that of two uploads at once each
+/// replaces, and deletes, the file the other stored.
+#[derive(Debug, Clone)]
+pub struct ProfileUpdated {
+    /// The account as it now is.
+    pub user: User,
+    /// The avatar file name the change replaced or removed, if it changed one.
+    pub replaced_avatar: Option<String>,
+}
+
 /// Profile fields to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {

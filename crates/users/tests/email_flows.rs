@@ -890,6 +890,29 @@ fn avatars_are_stored_replaced_and_removed() {
 }
 
 #[test]
+fn an_upload_deletes_the_file_its_change_replaced_not_the_one_it_was_sent_with() {
+    // Two uploads at once both start from the account as it was; the one
+    // stored second must delete the file the first stored, or it stays on
+    // disk (and served) with no account naming it.
+    let fx = Fixture::new(false);
+    let stale = fx.register("alice");
+    let upload = |bytes: &[u8]| {
+        fx.accounts
+            .update_profile_with_avatar(
+                &stale,
+                stale.id,
+                ProfileUpdate::default(),
+                AvatarChange::Upload(bytes.to_vec()),
+                &Actor::default(),
+            )
+            .unwrap()
+    };
+    upload(PNG);
+    let second = upload(GIF).avatar.unwrap();
+    assert_eq!(fx.avatars.names(), [second]);
+}
+
+#[test]
 fn avatar_names_that_are_not_ours_are_not_found() {
     let fx = Fixture::new(false);
     for name in ["../jwt_secret", "x.png", "", "..", "%2e%2e%2fsesame.db"] {

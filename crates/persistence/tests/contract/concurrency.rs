@@ -7,7 +7,7 @@ use std::thread;
 use sesame_kernel::{Page, UserId};
 use sesame_persistence::Database;
 use sesame_tokens::SessionRepository;
-use sesame_users::{User, UserRepository, UsersError};
+use sesame_users::{ProfileChanges, User, UserRepository, UsersError};
 
 use crate::support::{jwt_session, new_user, now};
 
@@ -102,6 +102,27 @@ contract_tests! {
             .count();
         assert_eq!((wins, taken), (1, RACERS - 1), "{results:?}");
         assert_eq!(all_users(db).len(), 1);
+    }
+
+    fn racing_avatar_changes_each_replace_another_file(db: &Database) {
+        // Each upload deletes the file its change replaced: two that read
+        // the same one would leave another file behind, stored and served
+        // but named by no account.
+        let user = db.insert(&new_user("painter", None)).unwrap();
+        let rounds = race(RACERS, |racer| {
+            let changes = ProfileChanges {
+                avatar: Some(Some(format!("avatar-{racer}.png"))),
+                ..ProfileChanges::default()
+            };
+            db.update_profile(user.id, &changes).unwrap().replaced_avatar
+        });
+        let mut replaced: Vec<String> = rounds.into_iter().flatten().collect();
+        let last = db.find_by_id(user.id).unwrap().unwrap().avatar.unwrap();
+        replaced.push(last);
+        replaced.sort();
+        let mut stored: Vec<String> = (0..RACERS).map(|racer| format!("avatar-{racer}.png")).collect();
+        stored.sort();
+        assert_eq!(replaced, stored, "every stored file is replaced once, or is the last");
     }
 
     fn concurrent_writers_all_succeed(db: &Database) {

@@ -195,7 +195,8 @@ contract_tests! {
                     ..ProfileChanges::default()
                 },
             )
-            .unwrap();
+            .unwrap()
+            .user;
         assert_eq!(renamed.first_name, "John");
         assert_eq!(renamed.last_name, "");
         assert_eq!(renamed.email.as_deref(), Some("john@example.com"));
@@ -211,6 +212,8 @@ contract_tests! {
                 },
             )
             .unwrap();
+        assert_eq!(changed.replaced_avatar, None, "there was none");
+        let changed = changed.user;
         assert_eq!(changed.first_name, "John");
         assert_eq!(changed.last_name, "Doe");
         assert_eq!(changed.email.as_deref(), Some("John.Doe@Example.org"));
@@ -227,7 +230,8 @@ contract_tests! {
 
         // Nothing to change: the account as it is.
         let unchanged = db.update_profile(user.id, &ProfileChanges::default()).unwrap();
-        assert_eq!(unchanged, changed);
+        assert_eq!(unchanged.user, changed);
+        assert_eq!(unchanged.replaced_avatar, None);
     }
 
     fn update_profile_may_recase_its_own_email(db: &Database) {
@@ -240,7 +244,8 @@ contract_tests! {
                     ..ProfileChanges::default()
                 },
             )
-            .unwrap();
+            .unwrap()
+            .user;
         assert_eq!(recased.email.as_deref(), Some("JOHN@Example.com"));
         assert_eq!(db.find_by_email("john@example.com").unwrap(), Some(recased));
     }
@@ -283,6 +288,8 @@ contract_tests! {
                 },
             )
             .unwrap();
+        assert_eq!(cleared.replaced_avatar.as_deref(), Some("avatars/john.png"));
+        let cleared = cleared.user;
         assert_eq!(cleared.email, None);
         assert_eq!(cleared.avatar, None);
         assert_eq!(db.find_by_id(user.id).unwrap(), Some(cleared));
