@@ -197,6 +197,26 @@ fn message_sending_is_limited_per_user() {
 }
 
 #[test]
+fn event_creation_is_limited_per_user() {
+    // Every public search scans the events' titles: one account must not
+    // grow the table without bound.
+    let app = limited(|c| c.rate_limit.events_per_minute = 2);
+    let alice = app.user_with_token("alice");
+    let bob = app.user_with_token("bob");
+    let event = |title: &str| json!({"title": title, "description": "d", "date": "2031-05-01T10:00:00Z", "location": "Lyon"});
+    for title in ["One", "Two"] {
+        let created = app.post("/events/", Some(&alice), event(title));
+        assert_eq!(created.status, 200, "{}", created.text);
+    }
+    let refused = app.post("/events/", Some(&alice), event("Three"));
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(refused.json["detail"], "Too many events. Try again later.");
+    assert_eq!(app.post("/events/", Some(&bob), event("Bob's")).status, 200);
+    assert_eq!(app.get("/events/", None).json.as_array().unwrap().len(), 3);
+}
+
+#[test]
 fn cors_answers_only_allowed_origins() {
     let app = TestApp::spawn_with(&Backend::Sqlite, |c| {
         c.http.cors_allowed_origins = vec!["https://app.example.com".into()];

@@ -1,5 +1,5 @@
 //! Rate limits: per client IP on every credential route, per user on
-//! message sending. (Failed logins lock accounts in the domain:
+//! sending messages and creating events. (Failed logins lock accounts in the domain:
 //! [`sesame_tokens::Lockout`].) Both maps are keyed by something a client
 //! chooses, so they are pruned as they go.
 
@@ -24,6 +24,8 @@ pub struct RateLimitSettings {
     pub per_ip_burst: u32,
     /// Messages one user may send per minute, sustained (bursts of the same size).
     pub messages_per_minute: u32,
+    /// Events one user may create per minute, sustained (bursts of the same size).
+    pub events_per_minute: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -33,6 +35,7 @@ impl Default for RateLimitSettings {
             per_ip_per_minute: 300,
             per_ip_burst: 100,
             messages_per_minute: 600,
+            events_per_minute: 60,
         }
     }
 }
@@ -42,6 +45,7 @@ pub struct RateLimits {
     settings: RateLimitSettings,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<i64>,
+    events: DefaultKeyedRateLimiter<i64>,
     checks: AtomicU64,
 }
 
@@ -74,11 +78,12 @@ impl RateLimits {
     pub fn new(settings: RateLimitSettings) -> Self {
         let per_ip = Quota::per_minute(at_least_one(settings.per_ip_per_minute))
             .allow_burst(at_least_one(settings.per_ip_burst));
-        let messages = Quota::per_minute(at_least_one(settings.messages_per_minute));
+        let per_user = |per_minute| RateLimiter::keyed(Quota::per_minute(at_least_one(per_minute)));
         RateLimits {
             settings,
             per_ip: RateLimiter::keyed(per_ip),
-            messages: RateLimiter::keyed(messages),
+            messages: per_user(settings.messages_per_minute),
+            events: per_user(settings.events_per_minute),
             checks: AtomicU64::new(0),
         }
     }
@@ -98,6 +103,8 @@ impl RateLimits {
         self.per_ip.shrink_to_fit();
         self.messages.retain_recent();
         self.messages.shrink_to_fit();
+        self.events.retain_recent();
+        self.events.shrink_to_fit();
     }
 
     /// Counts one credential request from `ip`. `Err(seconds)` to wait when over the limit.
@@ -111,11 +118,20 @@ impl RateLimits {
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
     pub fn check_message(&self, user: i64) -> Result<(), u64> {
+        self.check_user(&self.messages, user)
+    }
+
+    /// Counts one event created by `user`. `Err(seconds)` to wait when over the limit.
+    pub fn check_event(&self, user: i64) -> Result<(), u64> {
+        self.check_user(&self.events, user)
+    }
+
+    fn check_user(&self, limiter: &DefaultKeyedRateLimiter<i64>, user: i64) -> Result<(), u64> {
         if !self.settings.enabled {
             return Ok(());
         }
         self.tick();
-        self.messages.check_key(&user).map_err(seconds)
+        limiter.check_key(&user).map_err(seconds)
     }
 }
 
@@ -189,11 +205,13 @@ mod tests {
             s.enabled = false;
             s.per_ip_burst = 1;
             s.messages_per_minute = 1;
+            s.events_per_minute = 1;
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..5 {
             assert!(limits.check_ip(ip).is_ok());
             assert!(limits.check_message(1).is_ok());
+            assert!(limits.check_event(1).is_ok());
         }
     }
 
@@ -204,5 +222,14 @@ mod tests {
         assert!(limits.check_message(1).is_ok());
         assert!(limits.check_message(1).is_err());
         assert!(limits.check_message(2).is_ok());
+    }
+
+    #[test]
+    fn events_are_limited_per_user_apart_from_messages() {
+        let limits = limits(|s| s.events_per_minute = 1);
+        assert!(limits.check_event(1).is_ok());
+        assert!(limits.check_event(1).is_err());
+        assert!(limits.check_message(1).is_ok());
+        assert!(limits.check_event(2).is_ok());
     }
 }

@@ -367,6 +367,7 @@ impl Application {
             per_ip_per_minute: config.rate_limit.per_ip_per_minute,
             per_ip_burst: config.rate_limit.per_ip_burst,
             messages_per_minute: config.rate_limit.messages_per_minute,
+            events_per_minute: config.rate_limit.events_per_minute,
         }));
         let metrics = Arc::new(Metrics::new().counting_dropped_log_lines(logging::dropped_lines));
         let login = login_service(&services, metrics.clone());

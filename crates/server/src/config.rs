@@ -283,6 +283,8 @@ pub struct RateLimitConfig {
     pub failed_login_window_seconds: u64,
     /// Messages per minute per user.
     pub messages_per_minute: u32,
+    /// Events created per minute per user.
+    pub events_per_minute: u32,
 }
 
 /// Log line format.
@@ -383,6 +385,7 @@ impl Default for RateLimitConfig {
             failed_logins_per_account: 10,
             failed_login_window_seconds: 60,
             messages_per_minute: 600,
+            events_per_minute: 60,
         }
     }
 }

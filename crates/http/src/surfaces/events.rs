@@ -248,6 +248,9 @@ fn answer(event: &Event) -> HttpResponse {
     responses(
         (status = 200, description = "Created", body = EventOut),
         (status = 400, description = "`An event with this title already exists`", body = doc::FastApiError),
+        (status = 429, description = "Too many events created by this user", body = doc::FastApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait")
+        )),
     )
 )]
 #[post("/events/")]
@@ -255,6 +258,13 @@ async fn create_event(
     Authed(caller, body): Authed<FastApi, Body<EventInput, FastApi>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check_event(caller.user.id.0).map_err(|wait| {
+        FastApi::message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many events. Try again later.",
+        )
+        .with_retry_after(wait)
+    })?;
     let (actor, draft) = (actor(&caller), body.into_inner().into());
     let event = FastApi::call(&state.events, move |e| e.create(actor, draft)).await?;
     Ok(answer(&event))
