@@ -74,8 +74,17 @@ fn for_an_operator(metadata: &Metadata<'_>) -> bool {
     !(*metadata.level() == Level::ERROR && metadata.target() == "actix_http::h1::dispatcher")
 }
 
-/// Paths whose last segment is a credential: logged with it masked.
-const SECRET_PATH_PREFIXES: [&str; 2] = ["/ws/", "/auth/validate/"];
+/// Paths that end in a credential: logged with everything past the prefix
+/// masked (the emailed links' uid too: an email change's carries the new
+/// address).
+const SECRET_PATH_PREFIXES: [&str; 6] = [
+    "/ws/",
+    "/auth/validate/",
+    "/account/activate/",
+    "/account/password/reset/confirm/",
+    "/account/username/reset/confirm/",
+    "/account/email/confirm/",
+];
 
 /// The request path as it may appear in a log line: tokens masked, no query
 /// string. The prefixes are looked for in the decoded path too, since the
@@ -184,6 +193,14 @@ mod tests {
         assert_eq!(
             loggable_path("/auth/%76alidate/7f8d9a63"),
             "/auth/validate/***"
+        );
+        assert_eq!(
+            loggable_path("/account/password/reset/confirm/MQ/c2VjcmV0"),
+            "/account/password/reset/confirm/***"
+        );
+        assert_eq!(
+            loggable_path("/%61ccount/email/confirm/MQ/c2VjcmV0"),
+            "/account/email/confirm/***"
         );
         assert_eq!(loggable_path("/auth/users/me/"), "/auth/users/me/");
         assert_eq!(loggable_path("/auth/%6Cogin/"), "/auth/%6Cogin/");
