@@ -142,6 +142,11 @@ backend_tests! {
         }
         let refused = send("192.0.2.77, 10.0.0.9");
         assert_eq!(refused.status, 429, "{}", refused.text);
+        // A proxy that adds a line of its own (HAProxy's `option forwardfor`)
+        // leaves the client's line first: the last line is the proxy's.
+        let lines = [("X-Forwarded-For", "192.0.2.78"), ("X-Forwarded-For", "10.0.0.9")];
+        let two_lines = app.request_with_headers("POST", "/auth/jwt/create/", &lines, Body::Json(body.clone()));
+        assert_eq!(two_lines.status, 429, "{}", two_lines.text);
         assert_eq!(send("10.0.0.10").status, 401, "another client is not held back");
     }
 

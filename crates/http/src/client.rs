@@ -15,14 +15,15 @@ use crate::{AppState, HttpSettings};
 const MAX_USER_AGENT: usize = 256;
 
 /// The client's IP: from the configured trusted proxy header when one is
-/// set, otherwise the peer address. Of a list, the last address: the one
-/// the proxy added (a client can write the ones before it). Without a
+/// set, otherwise the peer address. Of a list, the last address of the
+/// last line: the one the proxy added (a client can write the ones before it). Without a
 /// trusted header, forwarding headers are ignored: anyone can write them.
 pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Option<IpAddr> {
     if let Some(name) = &settings.trusted_proxy_header {
         let forwarded = request
             .headers()
-            .get(name.as_str())
+            .get_all(name.as_str())
+            .last()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
             .and_then(|last| last.trim().parse().ok());

@@ -11,13 +11,14 @@ use crate::PagesSettings;
 const MAX_USER_AGENT: usize = 256;
 
 /// The client address: from the trusted proxy header when one is
-/// configured (anyone can write it otherwise), its last address (the one
-/// the proxy added), else the peer's.
+/// configured (anyone can write it otherwise), the last address of its last
+/// line (the one the proxy added), else the peer's.
 pub(crate) fn ip(request: &HttpRequest, settings: &PagesSettings) -> Option<IpAddr> {
     let forwarded = settings.trusted_proxy_header.as_ref().and_then(|name| {
         request
             .headers()
-            .get(name.as_str())
+            .get_all(name.as_str())
+            .last()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
             .and_then(|last| last.trim().parse::<IpAddr>().ok())
