@@ -14,6 +14,11 @@ use crate::schema::{account_tokens, outgoing_emails, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
+diesel::define_sql_function! {
+    /// SQL's `lower` (ASCII on SQLite; an address's local part is ASCII).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The longest failure reason kept with an email.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -147,7 +152,7 @@ impl Database {
                 return Ok(None);
             }
             let mut counted = outgoing_emails::table
-                .filter(outgoing_emails::recipient.eq(&cap.recipient))
+                .filter(lower(outgoing_emails::recipient).eq(cap.recipient.to_ascii_lowercase()))
                 .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
                 .into_boxed();
             if let Some(subject) = &cap.subject {

@@ -364,8 +364,9 @@ impl AccountService {
 
     /// Mails the link that changes `user`'s address to `email` to that
     /// address, and a notice to the old one (token and both emails in one
-    /// transaction), and records that `actor` asked for it. The caller has
-    /// checked the password and the address.
+    /// transaction), unless the new address got as many emails this hour as
+    /// any flow may send it; and records that `actor` asked for it. The
+    /// caller has checked the password and the address.
     pub(crate) fn start_email_change(
         &self,
         user: &User,
@@ -390,8 +391,20 @@ impl AccountService {
         if let Some(old) = &user.email {
             emails.push(NewEmail::new(email_change_notice(user, old), now));
         }
-        mail.store.issue_token(user.id, &grant, &emails)?;
-        (mail.queued)();
+        // The new address may be anyone's: it gets no more emails than an
+        // address that asks for resets does.
+        let cap = MailCap {
+            recipient: email.as_str().to_owned(),
+            subject: None,
+            since: now - FLOW_EMAIL_WINDOW,
+            max: FLOW_EMAILS_PER_ADDRESS,
+        };
+        if mail
+            .store
+            .issue_token_capped(user.id, &grant, &emails, &cap)?
+        {
+            (mail.queued)();
+        }
         self.record("email_change_requested", Some(user.id), actor, None);
         Ok(())
     }

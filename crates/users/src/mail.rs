@@ -59,7 +59,8 @@ impl NewEmail {
 /// `since` (with this subject, if one is given), or no more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailCap {
-    /// The address.
+    /// The address; spelled in another case it is the same one (anyone may
+    /// type an address an email change sends to, in any case).
     pub recipient: String,
     /// Only emails with this subject count; `None`: every email counts.
     pub subject: Option<String>,

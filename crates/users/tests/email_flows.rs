@@ -1010,6 +1010,31 @@ fn an_email_change_waits_for_the_new_address_to_confirm() {
 }
 
 #[test]
+fn email_changes_send_anyone_no_more_emails_than_the_flows_do() {
+    // Anyone with an account may name any address: it must not become a
+    // way to flood it, in whatever case it is typed.
+    let fx = Fixture::new(false);
+    let mallory = fx.register("mallory");
+    for address in [
+        "victim@example.org",
+        "Victim@example.org",
+        "VICTIM@Example.org",
+        "victim@EXAMPLE.org",
+    ] {
+        fx.accounts
+            .request_email_change(&mallory, PASSWORD, address, &Actor::default())
+            .unwrap();
+    }
+    let to_victim = fx
+        .store
+        .emails()
+        .iter()
+        .filter(|e| e.email.to.eq_ignore_ascii_case("victim@example.org"))
+        .count();
+    assert_eq!(to_victim, 3);
+}
+
+#[test]
 fn an_email_change_link_expires_after_an_hour() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");

@@ -131,7 +131,8 @@ impl State {
             .flows
             .emails
             .iter()
-            .filter(|e| e.email.to == cap.recipient && e.queued_at >= cap.since)
+            .filter(|e| e.email.to.eq_ignore_ascii_case(&cap.recipient))
+            .filter(|e| e.queued_at >= cap.since)
             .filter(|e| cap.subject.as_ref().is_none_or(|s| *s == e.email.subject))
             .count();
         if sent as u64 >= cap.max {
