@@ -112,6 +112,13 @@ impl SmtpMailer {
     /// # Errors
     /// [`MailSetupError`] for a bad URL or sender.
     pub fn new(url: &str, from: &str, timeout: Duration) -> Result<SmtpMailer, MailSetupError> {
+        if sends_credentials_in_clear(url) {
+            return Err(MailSetupError::SmtpUrl(
+                "a password would go in clear (or behind STARTTLS that can be stripped) \
+                 to a host that is not this machine: use smtps:// or ?tls=required"
+                    .into(),
+            ));
+        }
         let transport = SmtpTransport::from_url(url)
             .map_err(|e| MailSetupError::SmtpUrl(e.to_string()))?
             .timeout(Some(timeout))
@@ -122,6 +129,35 @@ impl SmtpMailer {
             server: redact(url),
         })
     }
+}
+
+/// Whether `url` carries a password that would go to another machine over
+/// plain SMTP, or behind an opportunistic STARTTLS a man in the middle can
+/// strip: neither `smtps://` nor `tls=required`.
+fn sends_credentials_in_clear(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let (authority, query) = match rest.split_once('?') {
+        Some((before, query)) => (before.split('/').next().unwrap_or_default(), query),
+        None => (rest.split('/').next().unwrap_or_default(), ""),
+    };
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
+        return false;
+    };
+    let encrypted = scheme.eq_ignore_ascii_case("smtps")
+        || query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("tls=required"));
+    let host = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    credentials.contains(':') && !encrypted && !loopback
 }
 
 /// `url` without its password, for logs.
@@ -292,6 +328,23 @@ mod tests {
         assert!(mailer(&settings).is_ok());
         settings.smtp_url = Some("http://mail.example.com".into());
         assert!(matches!(mailer(&settings), Err(MailSetupError::SmtpUrl(_))));
+        // A password goes only over TLS, or to this machine.
+        for (url, accepted) in [
+            ("smtp://user:pw@mail.example.com:587", false),
+            (
+                "smtp://user:pw@mail.example.com:587?tls=opportunistic",
+                false,
+            ),
+            ("smtp://user:pw@mail.example.com:587?tls=required", true),
+            ("smtps://user:pw@mail.example.com", true),
+            ("smtp://user:pw@127.0.0.1:2525", true),
+            ("smtp://user:pw@[::1]:2525", true),
+            ("smtp://user:pw@localhost:2525", true),
+            ("smtp://user@mail.example.com:25", true),
+        ] {
+            settings.smtp_url = Some(url.into());
+            assert_eq!(mailer(&settings).is_ok(), accepted, "{url}");
+        }
         settings.smtp_url = None;
         settings.from = "nobody".into();
         assert!(matches!(mailer(&settings), Err(MailSetupError::From(_))));
