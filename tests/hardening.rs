@@ -28,7 +28,13 @@ fn every_response_carries_the_security_headers() {
             Some("frame-ancestors 'none'")
         );
         assert_eq!(reply.header("strict-transport-security"), None);
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
     }
+    let token = app.post("/auth/jwt/create/", None, json!({"username": "x", "password": "y"}));
+    assert_eq!(token.header("cache-control"), Some("no-store"));
+    // What may be kept says so.
+    let keys = app.get("/.well-known/jwks.json", None);
+    assert_eq!(keys.header("cache-control"), Some("public, max-age=300"));
     let behind_tls = TestApp::spawn_with(&Backend::Sqlite, |c| c.http.hsts_seconds = 31_536_000);
     assert_eq!(
         behind_tls

@@ -200,7 +200,7 @@ impl Database {
                 .map_err(|e| PersistenceError::Connect(e.to_string()))?;
             Backend::Postgres(pool)
         } else {
-            return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
+            return Err(PersistenceError::unsupported_url(url));
         };
         // After the SQLite file's folder is made: the change file goes beside it.
         let change_file = sqlite_path(url).map(|path| Arc::new(ChangeFile::beside(path)));
@@ -279,7 +279,7 @@ impl Database {
         if supported {
             Ok(())
         } else {
-            Err(PersistenceError::UnsupportedUrl(url.to_owned()))
+            Err(PersistenceError::unsupported_url(url))
         }
     }
 

@@ -3,8 +3,9 @@ use sesame_kernel::StorageError;
 /// What can go wrong setting up or using the database.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistenceError {
-    /// The URL is neither `sqlite://PATH` nor `postgres://...`.
-    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://...")]
+    /// The URL is neither `sqlite://PATH` nor `postgres://...`: what it
+    /// starts with (never its password), or what else is unsupported.
+    #[error("unsupported database URL ({0}): expected sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     /// The database could not be reached or opened.
     #[error("cannot connect to the database: {0}")]
@@ -18,6 +19,21 @@ pub enum PersistenceError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
+}
+
+impl PersistenceError {
+    /// [`PersistenceError::UnsupportedUrl`] for `url`, naming only its
+    /// scheme: a URL's password must not reach a log.
+    pub(crate) fn unsupported_url(url: &str) -> Self {
+        let scheme: String = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(32)
+            .collect();
+        PersistenceError::UnsupportedUrl(format!("scheme {scheme:?}"))
+    }
 }
 
 impl From<PersistenceError> for StorageError {
@@ -38,5 +54,18 @@ pub(crate) fn unique_violation(error: &PersistenceError) -> Option<String> {
             ))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Database;
+
+    #[test]
+    fn an_unsupported_url_is_named_by_its_scheme_only() {
+        let error = Database::check_url("mysql://root:hunter2@db/sesame").unwrap_err();
+        let said = error.to_string();
+        assert!(!said.contains("hunter2"), "{said}");
+        assert!(said.contains("\"mysql\""), "{said}");
     }
 }

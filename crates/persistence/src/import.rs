@@ -303,7 +303,7 @@ impl SourceTable {
                 .map_err(|e| PersistenceError::Connect(e.to_string()))?;
             SourceConnection::Sqlite(conn)
         } else {
-            return Err(PersistenceError::UnsupportedUrl(url.to_owned()));
+            return Err(PersistenceError::unsupported_url(url));
         };
         let table = table
             .split('.')

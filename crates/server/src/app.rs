@@ -616,7 +616,10 @@ fn security_headers(hsts_seconds: u64) -> middleware::DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", "frame-ancestors 'none'"));
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        // Tokens and accounts are in the answers: no cache keeps them
+        // (RFC 6749 §5.1). Answers that may be kept say so themselves.
+        .add(("Cache-Control", "no-store"));
     if hsts_seconds > 0 {
         headers.add((
             "Strict-Transport-Security",
