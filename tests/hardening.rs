@@ -30,7 +30,11 @@ fn every_response_carries_the_security_headers() {
         assert_eq!(reply.header("strict-transport-security"), None);
         assert_eq!(reply.header("cache-control"), Some("no-store"));
     }
-    let token = app.post("/auth/jwt/create/", None, json!({"username": "x", "password": "y"}));
+    let token = app.post(
+        "/auth/jwt/create/",
+        None,
+        json!({"username": "x", "password": "y"}),
+    );
     assert_eq!(token.header("cache-control"), Some("no-store"));
     // What may be kept says so.
     let keys = app.get("/.well-known/jwks.json", None);
