@@ -190,6 +190,24 @@ backend_tests! {
         assert!(second > first, "the second lock ({second} s) must outlast the first ({first} s)");
     }
 
+    fn guessing_the_code_of_an_unfinished_totp_setup_locks_the_account(backend) {
+        // Confirming takes only a token: a thief with one must not turn TOTP
+        // on (and take the recovery codes) by guessing its first code.
+        let app = limited(&backend, |c| c.rate_limit.failed_logins_per_account = 2);
+        let token = app.user_with_token("hugo");
+        let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
+        assert_eq!(setup.status, 200, "{}", setup.text);
+        for _ in 0..3 {
+            let wrong = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": "000000"}));
+            assert_eq!(wrong.status, 400, "{}", wrong.text);
+        }
+        let right = json!({"code": totp(&setup.str("secret"), 0)});
+        let locked = app.post("/auth/mfa/totp/confirm/", Some(&token), right);
+        assert_eq!(locked.status, 429, "{}", locked.text);
+        assert!(locked.header("retry-after").is_some());
+        assert_eq!(jwt_login(&app, "hugo", PASSWORD).status, 429, "one lockout for the account");
+    }
+
     fn guessed_codes_alert_the_owner_once(backend) {
         let app = TestApp::spawn(&backend);
         let token = app.user_with_token("grace");

@@ -10,7 +10,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{constant_time_eq, keyed_hash, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
-use sesame_users::{ConfirmationThrottle, User};
+use sesame_users::{ConfirmationThrottle, User, UsersError};
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -241,9 +241,15 @@ impl MfaService {
     /// [`MfaService::with_sessions`], every session of the user but
     /// `keep_session` ends. Audited as `mfa_enabled`, done by `actor`.
     ///
+    /// Only a token is needed here, so a wrong code is counted by the
+    /// throttle and a held-back account confirms nothing: a thief with a
+    /// token must not guess the code of a setup its owner left unfinished,
+    /// turn TOTP on and take the recovery codes.
+    ///
     /// # Errors
     /// [`TokensError::MfaNotEnabled`] without a pending setup,
     /// [`TokensError::MfaAlreadyEnabled`], [`TokensError::OtpInvalid`],
+    /// [`UsersError::ConfirmationThrottled`] (in [`TokensError::Users`]),
     /// [`TokensError::Storage`].
     pub fn confirm(
         &self,
@@ -259,9 +265,18 @@ impl MfaService {
         if record.confirmed {
             return Err(TokensError::MfaAlreadyEnabled);
         }
-        let step = self
-            .matching_step(&record, code)?
-            .ok_or(TokensError::OtpInvalid)?;
+        let throttle = self.throttle.as_ref();
+        if let Some(seconds) = throttle.and_then(|t| t.locked_for(user.id)) {
+            return Err(TokensError::Users(UsersError::ConfirmationThrottled(
+                seconds,
+            )));
+        }
+        let Some(step) = self.matching_step(&record, code)? else {
+            if let Some(throttle) = throttle {
+                throttle.record_failure(user.id);
+            }
+            return Err(TokensError::OtpInvalid);
+        };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let hashes: Vec<String> = codes
             .iter()

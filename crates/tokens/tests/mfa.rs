@@ -11,7 +11,7 @@ use sesame_tokens::{
     totp_code, ChaChaCipher, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
     LoginThrottle, MfaRepository, MfaService, SecretCipher, TokensError,
 };
-use sesame_users::User;
+use sesame_users::{User, UsersError};
 
 struct Fixture {
     clock: Arc<FakeClock>,
@@ -262,6 +262,39 @@ fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
     assert!(mfa.is_enabled(&f.user).unwrap());
     // A right code is not counted.
     mfa.disable(&f.user, &codes[0], &Actor::default()).unwrap();
+    assert!(!mfa.is_enabled(&f.user).unwrap());
+}
+
+#[test]
+fn wrong_codes_for_an_unfinished_setup_lock_the_account_and_a_locked_one_confirms_nothing() {
+    // Confirming needs only a token: a thief holding one must not guess the
+    // code of a setup its owner left unfinished, turn TOTP on with a secret
+    // the owner may not have kept, and take the recovery codes.
+    let f = fixture();
+    let lockout = Arc::new(Lockout::new(LockoutSettings {
+        enabled: true,
+        failures: 2,
+        window: std::time::Duration::from_secs(60),
+    }));
+    let mfa = f
+        .mfa
+        .clone()
+        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+    let setup = mfa.setup(&f.user).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            mfa.confirm(&f.user, "000000", None, &Actor::default()),
+            Err(TokensError::OtpInvalid)
+        ));
+    }
+    assert!(lockout
+        .locked_for(&[LoginKey::Account(f.user.id)])
+        .is_some());
+    let right = f.code(&setup.secret, 0);
+    assert!(matches!(
+        mfa.confirm(&f.user, &right, None, &Actor::default()),
+        Err(TokensError::Users(UsersError::ConfirmationThrottled(_)))
+    ));
     assert!(!mfa.is_enabled(&f.user).unwrap());
 }
 

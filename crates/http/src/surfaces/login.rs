@@ -47,7 +47,7 @@ pub(crate) fn refusal<S: Shape>(error: TokensError, refused: ApiError) -> ApiErr
 pub(crate) fn confirmations_throttled<S: Shape>(seconds: u64) -> ApiError {
     S::coded(
         StatusCode::TOO_MANY_REQUESTS,
-        "Too many wrong passwords. Try again later.",
+        "Too many wrong passwords or codes. Try again later.",
         "throttled",
     )
     .with_retry_after(seconds)
