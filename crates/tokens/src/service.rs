@@ -338,16 +338,22 @@ impl SessionService {
         self.accept(session, generation, now)
     }
 
-    /// Restarts the idle clock of every unrevoked opaque session of the user,
-    /// expired ones included (the seed's "re-authenticate"). Returns how many.
+    /// Restarts the idle clock of every unrevoked opaque session of the user
+    /// that is live or lapsed within the last idle period (the seed's
+    /// "re-authenticate", which a client asks for when its token has just
+    /// expired). A token that lapsed longer ago stays dead: whoever kept an
+    /// old one (a shared computer, a leaked log) must not get it back when
+    /// its owner next signs in. Returns how many.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
         let now = self.clock.now();
+        let lapsed_since = now - self.settings.opaque_idle;
         let sessions = self.sessions.list_for_user(user_id)?;
         let mut revived = 0;
-        for session in sessions.iter().filter(|s| s.kind == SessionKind::Opaque) {
+        let revivable = |s: &&Session| s.kind == SessionKind::Opaque && s.expires_at > lapsed_since;
+        for session in sessions.iter().filter(revivable) {
             self.sessions
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
             revived += 1;
