@@ -429,6 +429,12 @@ backend_tests! {
             assert!(stderr.contains(kid), "{stderr}");
         }
         stdout(&keys_cli(&app, "ES256", &["retire", &old_kid]));
+        // Both changes are in the audit log, made from the command line.
+        let audit = stdout(&run_cli(&["audit", "--kind", "signing_key_rotated"], "", &[
+            ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+            ("DATABASE_URL", &app.database_url),
+        ]));
+        assert!(audit.contains(&format!("kid {new_kid}")) && audit.contains("sesame command line"), "{audit}");
         assert!(
             within(Duration::from_secs(1), || app.get("/auth/users/me/", Some(&old)).status == 401),
             "the retired key's token still works"

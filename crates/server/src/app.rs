@@ -88,7 +88,8 @@ fn signing_keys(
         secret,
         &config.tokens.issuer,
     )
-    .map_err(setting)?;
+    .map_err(setting)?
+    .with_audit(Arc::new(database.clone()));
     keys.start().map_err(setting)?;
     let keys = Arc::new(keys);
     // The database keeps its observers, and the keys keep the database: the

@@ -1,6 +1,7 @@
 //! `sesame keys`: the JWT signing key set.
 
 use clap::Subcommand;
+use sesame_kernel::audit::Actor;
 
 use crate::app::{Services, StartError};
 use crate::Config;
@@ -36,11 +37,11 @@ pub(crate) fn keys(config: &Config, command: KeysCommand) -> Result<(), StartErr
             }
         }
         KeysCommand::Rotate => {
-            let key = keys.rotate().map_err(failed)?;
+            let key = keys.rotate(&Actor::command_line()).map_err(failed)?;
             println!("{} is now the active {} key", key.kid, key.algorithm);
         }
         KeysCommand::Retire { kid } => {
-            keys.retire(&kid).map_err(failed)?;
+            keys.retire(&kid, &Actor::command_line()).map_err(failed)?;
             println!("{kid} retired");
         }
     }

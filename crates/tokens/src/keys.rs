@@ -15,6 +15,7 @@ use jsonwebtoken::jwk::{
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::random_token;
 use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sha2::{Digest, Sha256};
@@ -404,6 +405,7 @@ pub struct SigningKeys {
     algorithm: SigningAlgorithm,
     legacy_secret: Arc<[u8]>,
     keys: JwtKeys,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl SigningKeys {
@@ -430,7 +432,28 @@ impl SigningKeys {
             algorithm,
             legacy_secret: Arc::from(legacy_secret),
             keys,
+            audit: None,
         })
+    }
+
+    /// The same key set, recording rotations and retirements in `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn audited(&self, kind: &str, kid: &str, actor: &Actor) {
+        let Some(audit) = &self.audit else { return };
+        let event = AuditEvent::new(
+            kind,
+            None,
+            actor,
+            self.clock.now(),
+            Some(format!("kid {kid}")),
+        );
+        if let Err(e) = audit.record(&event) {
+            tracing::warn!(error = %e, kind, "could not record an audit event");
+        }
     }
 
     /// The handle to sign and verify with; every reload updates it.
@@ -468,7 +491,7 @@ impl SigningKeys {
             .iter()
             .any(|k| k.state == KeyState::Active && k.algorithm == self.algorithm);
         if !active_matches {
-            self.rotate()?;
+            self.rotate(&Actor::default())?;
         }
         self.reload()
     }
@@ -504,11 +527,12 @@ impl SigningKeys {
 
     /// Makes a new key of the configured algorithm the one that signs; the
     /// one before it keeps verifying. RSA keys take a while to make: call
-    /// it where blocking is allowed.
+    /// it where blocking is allowed. Audited as `signing_key_rotated`, done
+    /// by `actor`.
     ///
     /// # Errors
     /// [`TokensError::Storage`], [`TokensError::Signing`].
-    pub fn rotate(&self) -> Result<KeyInfo, TokensError> {
+    pub fn rotate(&self, actor: &Actor) -> Result<KeyInfo, TokensError> {
         let now = self.clock.now();
         let kid = format!(
             "{}-{}",
@@ -529,6 +553,7 @@ impl SigningKeys {
             public_jwk,
         })?;
         self.reload()?;
+        self.audited("signing_key_rotated", &kid, actor);
         Ok(KeyInfo {
             kid,
             algorithm: self.algorithm,
@@ -537,12 +562,13 @@ impl SigningKeys {
         })
     }
 
-    /// Retires `kid`: every token it signed fails from now on.
+    /// Retires `kid`: every token it signed fails from now on. Audited as
+    /// `signing_key_retired`, done by `actor`.
     ///
     /// # Errors
     /// [`TokensError::UnknownKey`], [`TokensError::ActiveKey`] (the active key
     /// cannot be retired: rotate first), [`TokensError::Storage`].
-    pub fn retire(&self, kid: &str) -> Result<(), TokensError> {
+    pub fn retire(&self, kid: &str, actor: &Actor) -> Result<(), TokensError> {
         let stored = self.repository.list_keys()?;
         match stored.iter().find(|k| k.kid == kid).map(|k| k.state) {
             None => Err(TokensError::UnknownKey(kid.to_owned())),
@@ -550,6 +576,7 @@ impl SigningKeys {
             Some(KeyState::Retired) => Ok(()),
             Some(KeyState::Verifying) => {
                 self.repository.retire(kid)?;
+                self.audited("signing_key_retired", kid, actor);
                 self.reload()
             }
         }

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{encode, EncodingKey, Header};
-use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_kernel::audit::Actor;
+use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryStore};
 use sesame_tokens::{
     ChaChaCipher, ClientInfo, KeyState, SessionService, SigningAlgorithm, SigningKeyRepository,
     SigningKeys, StoredSigningKey, TokenSettings, TokensError,
@@ -151,7 +152,7 @@ fn the_first_start_keeps_the_hs256_secret_and_tokens_without_kid_still_verify() 
     es_sessions.authenticate(&access).unwrap();
     // Retiring the HS256 key ends both.
     let hs_kid = keys.list().unwrap()[0].kid.clone();
-    es.retire(&hs_kid).unwrap();
+    es.retire(&hs_kid, &Actor::default()).unwrap();
     assert!(es_sessions.authenticate(&old_style).is_err());
     assert!(es_sessions.authenticate(&access).is_err());
 }
@@ -162,7 +163,7 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
     let (keys, sessions) = fixture.instance(SigningAlgorithm::EdDsa);
     let old = fixture.login(&sessions);
     let old_kid = keys.keys().active_kid();
-    let new_kid = keys.rotate().unwrap().kid;
+    let new_kid = keys.rotate(&Actor::default()).unwrap().kid;
     assert_ne!(old_kid, new_kid);
     let new = fixture.login(&sessions);
     sessions.authenticate(&old).unwrap();
@@ -180,14 +181,14 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
         .collect();
     assert_eq!(listed, [old_kid.as_str(), new_kid.as_str()]);
     assert!(matches!(
-        keys.retire(&new_kid),
+        keys.retire(&new_kid, &Actor::default()),
         Err(TokensError::ActiveKey(kid)) if kid == new_kid
     ));
     assert!(matches!(
-        keys.retire("eddsa-nope"),
+        keys.retire("eddsa-nope", &Actor::default()),
         Err(TokensError::UnknownKey(_))
     ));
-    keys.retire(&old_kid).unwrap();
+    keys.retire(&old_kid, &Actor::default()).unwrap();
     assert!(matches!(
         sessions.authenticate(&old),
         Err(TokensError::InvalidToken)
@@ -200,7 +201,7 @@ fn another_instance_sees_a_rotation_once_told_and_private_keys_are_sealed() {
     let fixture = Fixture::new();
     let (first, first_sessions) = fixture.instance(SigningAlgorithm::Es256);
     let (second, second_sessions) = fixture.instance(SigningAlgorithm::Es256);
-    let rotated = first.rotate().unwrap().kid;
+    let rotated = first.rotate(&Actor::default()).unwrap().kid;
     // Not told yet: the second still signs with the previous key.
     assert_ne!(second.keys().active_kid(), rotated);
     let from_first = fixture.login(&first_sessions);
@@ -221,4 +222,43 @@ fn algorithm_names_parse_and_unknown_ones_are_refused() {
     }
     assert!("none".parse::<SigningAlgorithm>().is_err());
     assert!("es256".parse::<SigningAlgorithm>().is_err());
+}
+
+#[test]
+fn rotations_and_retirements_are_audited_with_their_actor() {
+    let fixture = Fixture::new();
+    let audit = Arc::new(InMemoryAudit::new());
+    let keys = SigningKeys::new(
+        fixture.repository.clone(),
+        Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap()),
+        fixture.clock.clone(),
+        SigningAlgorithm::EdDsa,
+        SECRET,
+        "sesame",
+    )
+    .unwrap()
+    .with_audit(audit.clone());
+    keys.start().unwrap();
+    let first = keys.keys().active_kid();
+    let operator = Actor::command_line();
+    let second = keys.rotate(&operator).unwrap().kid;
+    keys.retire(&first, &operator).unwrap();
+    let events = audit.events();
+    let seen: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.detail.as_deref()))
+        .collect();
+    let (rotated, retired) = (format!("kid {second}"), format!("kid {first}"));
+    assert_eq!(
+        &seen[seen.len() - 2..],
+        [
+            ("signing_key_rotated", Some(rotated.as_str())),
+            ("signing_key_retired", Some(retired.as_str()))
+        ]
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.ip.as_deref(), last.user_agent.as_deref()),
+        (None, Some("sesame command line"))
+    );
 }
