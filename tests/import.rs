@@ -347,5 +347,10 @@ backend_tests! {
         let (a, b) = (exported(&first), exported(&second));
         assert_eq!(a["dj_argon2"]["id"], b["dj_argon2"]["id"]);
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
+        // Both are in the audit log, made from the command line.
+        let (_, exports) = sesame(&first, &["audit", "--kind", "users_exported"]);
+        assert!(exports.contains("exported 23") && exports.contains("sesame command line"), "{exports}");
+        let (_, imports) = sesame(&second, &["audit", "--kind", "users_imported"]);
+        assert!(imports.contains("imported 23 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
     }
 }

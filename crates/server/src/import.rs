@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use clap::Subcommand;
 use serde_json::{Map, Value};
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Page, Timestamp};
 use sesame_persistence::{Database, ImportOutcome, SourceTable};
 use sesame_users::{HashOrigin, ImportRecord, User, UserRepository, UNUSABLE_PASSWORD};
@@ -171,6 +172,12 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
     }
     if dry_run {
         println!("dry run: nothing was written");
+    } else {
+        let what = format!(
+            "imported {} ({} admins), skipped {}, refused {}",
+            run.imported, run.admins, run.skipped, run.refused
+        );
+        audited(&database, "users_imported", what);
     }
     println!(
         "imported {}, skipped {}, refused {}",
@@ -194,6 +201,8 @@ struct Run<'a> {
     /// nothing is written, so a later duplicate is found here.
     seen: HashSet<String>,
     imported: u64,
+    /// Of them, admins.
+    admins: u64,
     skipped: u64,
     refused: u64,
 }
@@ -208,6 +217,7 @@ impl<'a> Run<'a> {
             batch: Vec::with_capacity(BATCH),
             seen: HashSet::new(),
             imported: 0,
+            admins: 0,
             skipped: 0,
             refused: 0,
         }
@@ -279,6 +289,7 @@ impl<'a> Run<'a> {
             match outcome {
                 ImportOutcome::Imported(_) => {
                     self.imported += 1;
+                    self.admins += u64::from(account.user.is_staff);
                     if self.dry_run {
                         self.seen.extend(Self::keys(account));
                     }
@@ -462,10 +473,19 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
         }
     }
     out.flush().map_err(write_error)?;
+    audited(&database, "users_exported", format!("exported {count}"));
     if file.is_some() {
         println!("exported {count}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records what a command did to the accounts, done from the command line.
+fn audited(database: &Database, kind: &str, detail: String) {
+    let event = AuditEvent::new(kind, None, &Actor::command_line(), Utc::now(), Some(detail));
+    if let Err(e) = database.record(&event) {
+        eprintln!("could not record {kind} in the audit log: {e}");
+    }
 }
 
 #[cfg(test)]
