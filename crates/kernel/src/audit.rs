@@ -133,6 +133,14 @@ pub trait AuditLog: Send + Sync {
     /// [`StorageError`] when it cannot be written.
     fn record(&self, event: &AuditEvent) -> Result<(), StorageError>;
 
+    /// Appends an event; a failed write is logged, never returned: what it
+    /// records has already happened.
+    fn record_or_warn(&self, event: &AuditEvent) {
+        if let Err(e) = self.record(event) {
+            tracing::warn!(error = %e, kind = %event.kind, "could not record an audit event");
+        }
+    }
+
     /// Events, newest first, of one user and/or one kind if given.
     ///
     /// # Errors

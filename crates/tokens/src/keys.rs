@@ -451,9 +451,7 @@ impl SigningKeys {
             self.clock.now(),
             Some(format!("kid {kid}")),
         );
-        if let Err(e) = audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        audit.record_or_warn(&event);
     }
 
     /// The handle to sign and verify with; every reload updates it.

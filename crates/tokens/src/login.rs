@@ -206,9 +206,7 @@ impl LoginService {
             self.clock.now(),
             Some(format!("login {login}")),
         );
-        if let Err(e) = self.audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        self.audit.record_or_warn(&event);
         outcome
     }
 

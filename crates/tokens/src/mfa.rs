@@ -201,9 +201,7 @@ impl MfaService {
     fn audited(&self, kind: &str, user: &User, actor: &Actor) {
         let Some(audit) = &self.audit else { return };
         let event = AuditEvent::new(kind, Some(user.id), actor, self.clock.now(), None);
-        if let Err(e) = audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        audit.record_or_warn(&event);
     }
 
     /// The same service, ending the user's other sessions when TOTP is

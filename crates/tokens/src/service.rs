@@ -134,9 +134,7 @@ impl SessionService {
     fn audited(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: Option<String>) {
         let Some(audit) = &self.audit else { return };
         let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
-        if let Err(e) = audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        audit.record_or_warn(&event);
     }
 
     /// The keys tokens are signed and verified with (their JWK Set).

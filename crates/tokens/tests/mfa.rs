@@ -46,6 +46,21 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// The service counting wrong codes as failed logins, in a lockout that
+    /// locks an account at its third.
+    fn throttled(&self) -> (MfaService, Arc<Lockout>) {
+        let lockout = Arc::new(Lockout::new(LockoutSettings {
+            enabled: true,
+            failures: 2,
+            window: std::time::Duration::from_secs(60),
+        }));
+        let mfa = self
+            .mfa
+            .clone()
+            .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+        (mfa, lockout)
+    }
+
     fn code(&self, secret: &str, offset_seconds: i64) -> String {
         totp_code(secret, self.clock.now().timestamp() + offset_seconds).unwrap()
     }
@@ -241,15 +256,7 @@ fn disable_needs_a_valid_code() {
 #[test]
 fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
     let f = fixture();
-    let lockout = Arc::new(Lockout::new(LockoutSettings {
-        enabled: true,
-        failures: 2,
-        window: std::time::Duration::from_secs(60),
-    }));
-    let mfa = f
-        .mfa
-        .clone()
-        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+    let (mfa, lockout) = f.throttled();
     let (_, codes) = f.enabled();
     let account = [LoginKey::Account(f.user.id)];
     for _ in 0..3 {
@@ -271,15 +278,7 @@ fn wrong_codes_for_an_unfinished_setup_lock_the_account_and_a_locked_one_confirm
     // code of a setup its owner left unfinished, turn TOTP on with a secret
     // the owner may not have kept, and take the recovery codes.
     let f = fixture();
-    let lockout = Arc::new(Lockout::new(LockoutSettings {
-        enabled: true,
-        failures: 2,
-        window: std::time::Duration::from_secs(60),
-    }));
-    let mfa = f
-        .mfa
-        .clone()
-        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+    let (mfa, lockout) = f.throttled();
     let setup = mfa.setup(&f.user).unwrap();
     for _ in 0..3 {
         assert!(matches!(

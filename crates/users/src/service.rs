@@ -171,9 +171,7 @@ impl AccountService {
     ) {
         let Some(audit) = &self.audit else { return };
         let event = AuditEvent::new(kind, user, actor, self.clock.now(), detail);
-        if let Err(e) = audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        audit.record_or_warn(&event);
     }
 
     /// The same service, with email flows: one-time tokens and the emails

@@ -546,9 +546,7 @@ impl PasskeyService {
     fn audited(&self, kind: &str, user: Option<UserId>, actor: &Actor, detail: String) {
         let Some(audit) = &self.audit else { return };
         let event = AuditEvent::new(kind, user, actor, self.ports.clock.now(), Some(detail));
-        if let Err(e) = audit.record(&event) {
-            tracing::warn!(error = %e, kind, "could not record an audit event");
-        }
+        audit.record_or_warn(&event);
     }
 }
 
