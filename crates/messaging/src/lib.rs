@@ -41,8 +41,8 @@
 //!     MessagingService, NewMessage,
 //! };
 //! use sesame_users::{
-//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated, Registration,
-//!     User, UserRepository, Username, UsersError,
+//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated,
+//!     Registration, User, UserRepository, Username, UsersError,
 //! };
 //!
 //! /// Messages in memory: the storage this program brings.
@@ -191,7 +191,11 @@
 //! #     }
 //! #
 //! #     // Not used to register and log in.
-//! #     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<ProfileUpdated, UsersError> {
+//! #     fn update_profile(
+//! #         &self,
+//! #         _: UserId,
+//! #         _: &ProfileChanges,
+//! #     ) -> Result<ProfileUpdated, UsersError> {
 //! #         Err(unsupported())
 //! #     }
 //! #     fn set_username(&self, _: UserId, _: &Username) -> Result<(), UsersError> {

@@ -52,8 +52,8 @@
 //!
 //! use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 //! use sesame_users::{
-//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated, Registration,
-//!     User, UserRepository, Username, UsersError,
+//!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated,
+//!     Registration, User, UserRepository, Username, UsersError,
 //! };
 //!
 //! /// Accounts in memory: the storage this program brings.
@@ -130,7 +130,11 @@
 //!     }
 //!
 //!     // Not used to register and log in.
-//!     fn update_profile(&self, _: UserId, _: &ProfileChanges) -> Result<ProfileUpdated, UsersError> {
+//!     fn update_profile(
+//!         &self,
+//!         _: UserId,
+//!         _: &ProfileChanges,
+//!     ) -> Result<ProfileUpdated, UsersError> {
 //!         Err(unsupported())
 //!     }
 //!     fn set_username(&self, _: UserId, _: &Username) -> Result<(), UsersError> {
