@@ -399,6 +399,24 @@ backend_tests! {
         assert_eq!(app.get("/auth/me", Some(&cookie_token)).status, 401);
     }
 
+    fn signing_out_after_the_idle_period_still_ends_the_session(backend) {
+        // A lapsed session left unrevoked is one seed 002's re-authenticate
+        // could bring back: signing out ends it all the same.
+        let app = TestApp::spawn_with(&backend, |c| c.tokens.opaque_idle_seconds = 1);
+        app.register("dora");
+        let browser = Browser::new(&app);
+        assert_eq!(browser.sign_in("dora", PASSWORD).status, 303);
+        let cookie_token = browser.cookie("sesame_account").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1300));
+        assert_eq!(app.get("/auth/me", Some(&cookie_token)).status, 401, "lapsed");
+        let token = csrf_of(&browser.get("/account/sign-in"));
+        assert_page(&browser.post("/account/sign-out", &[("csrf", &token)]), 303);
+        assert!(browser.cookie("sesame_account").is_none());
+        let again = app.post("/auth/re-authenticate", None, json!({"username": "dora", "password": PASSWORD}));
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(app.get("/auth/me", Some(&cookie_token)).status, 401, "not brought back");
+    }
+
     fn link_pages_change_nothing_on_get_and_change_on_post(backend) {
         let app = TestApp::spawn_with(&backend, |c| c.accounts.require_activation = true);
         let created = app.post("/auth/users/", None, json!({

@@ -34,6 +34,14 @@ pub(crate) fn removal(name: &'static str, settings: &PagesSettings) -> Cookie<'s
     cookie
 }
 
+/// The opaque token the session cookie holds, if it holds one. The pages
+/// open opaque sessions only; a JWT (which has dots, an opaque token none)
+/// is an API token, not a page session.
+pub(crate) fn session_token(request: &HttpRequest) -> Option<String> {
+    let token = request.cookie(SESSION)?.value().to_owned();
+    (!token.is_empty() && !token.contains('.')).then_some(token)
+}
+
 /// The session and account behind the session cookie, if it names a live one.
 ///
 /// # Errors
@@ -42,14 +50,9 @@ pub(crate) async fn signed_in(
     request: &HttpRequest,
     pages: &Pages,
 ) -> Result<Option<Authenticated>, PagesError> {
-    let Some(token) = request.cookie(SESSION).map(|c| c.value().to_owned()) else {
+    let Some(token) = session_token(request) else {
         return Ok(None);
     };
-    // The pages open opaque sessions only; a JWT (which has dots, an opaque
-    // token none) is an API token, not a page session.
-    if token.is_empty() || token.contains('.') {
-        return Ok(None);
-    }
     let sessions = pages.inner.sessions.clone();
     if let Some(known) = sessions.authenticate_cached(&token) {
         return Ok(Some(known));

@@ -5,7 +5,7 @@ use actix_web::http::header::RETRY_AFTER;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use sesame_kernel::{Actor, Clock, SystemClock};
+use sesame_kernel::{Clock, SystemClock};
 use sesame_tokens::{Credentials, LoggedIn, NewSession, SessionKind, TokensError};
 
 use crate::cookies::{self, signed_in, PENDING, SESSION};
@@ -185,20 +185,18 @@ pub(crate) async fn otp_submit(
     }
 }
 
-/// `POST /account/sign-out`: ends the session and forgets its cookie.
+/// `POST /account/sign-out`: ends the session, lapsed or not, and forgets
+/// its cookie.
 pub(crate) async fn sign_out(
     request: HttpRequest,
     pages: web::Data<Pages>,
     form: web::Form<TokenOnly>,
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
-    if let Some(known) = signed_in(&request, &pages).await? {
+    if let Some(token) = cookies::session_token(&request) {
         let sessions = pages.inner.sessions.clone();
-        let actor = Actor {
-            user: Some(known.user.id),
-            ..client::actor(&request, &pages.inner.settings)
-        };
-        blocking(move || sessions.logout(&known.session_id, &actor))
+        let actor = client::actor(&request, &pages.inner.settings);
+        blocking(move || sessions.end_opaque(&token, &actor))
             .await?
             .map_err(|e| PagesError::Unavailable(e.to_string()))?;
     }

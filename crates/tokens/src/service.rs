@@ -336,22 +336,18 @@ impl SessionService {
         self.accept(session, generation, now)
     }
 
-    /// Restarts the idle clock of every unrevoked opaque session of the user
-    /// that is live or lapsed within the last idle period (the seed's
-    /// "re-authenticate", which a client asks for when its token has just
-    /// expired). A token that lapsed longer ago stays dead: whoever kept an
-    /// old one (a shared computer, a leaked log) must not get it back when
-    /// its owner next signs in. Returns how many.
+    /// Restarts the idle clock of every unrevoked opaque session of the user,
+    /// lapsed ones included (the seed's "re-authenticate": its only way back
+    /// to a token). A session that was ended (logout, signing out of the
+    /// pages, [`SessionService::end_opaque`]) stays ended. Returns how many.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
         let now = self.clock.now();
-        let lapsed_since = now - self.settings.opaque_idle;
         let sessions = self.sessions.list_for_user(user_id)?;
         let mut revived = 0;
-        let revivable = |s: &&Session| s.kind == SessionKind::Opaque && s.expires_at > lapsed_since;
-        for session in sessions.iter().filter(revivable) {
+        for session in sessions.iter().filter(|s| s.kind == SessionKind::Opaque) {
             self.sessions
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
             revived += 1;
@@ -385,6 +381,29 @@ impl SessionService {
         self.session_changed(session_id);
         self.audited("logout", actor.user, actor, None);
         Ok(())
+    }
+
+    /// Ends the opaque session of `token` as `actor` (acting as its user),
+    /// whether or not it has lapsed: a browser signing out after its idle
+    /// period leaves nothing that re-authenticate could bring back. `false`
+    /// when there was no such session left to end.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn end_opaque(&self, token: &str, actor: &Actor) -> Result<bool, TokensError> {
+        let session = self
+            .sessions
+            .find_by_token_hash(&token_hash(token))?
+            .filter(|s| s.kind == SessionKind::Opaque && s.revoked_at.is_none());
+        let Some(session) = session else {
+            return Ok(false);
+        };
+        let actor = Actor {
+            user: Some(session.user_id),
+            ..actor.clone()
+        };
+        self.logout(&session.id, &actor)?;
+        Ok(true)
     }
 
     /// Ends every session of the user but `except`, as `actor`. Audited as

@@ -868,11 +868,22 @@ fn revive_restarts_expired_opaque_sessions_but_not_revoked_ones() {
     );
     // Other users' sessions and JWT sessions are left alone.
     assert_err!(fx.sessions.authenticate(&bobs), TokensError::TokenExpired);
-    // One that lapsed longer than an idle period ago stays dead.
-    let old = fx.opaque(&alice);
-    fx.advance(Duration::minutes(121));
-    assert_eq!(fx.sessions.revive_opaque_sessions(alice.id).unwrap(), 0);
-    assert_err!(fx.sessions.authenticate(&old), TokensError::TokenExpired);
+    // One ended after it lapsed (signing out of a page left open) stays ended.
+    let left_open = fx.opaque(&alice);
+    fx.advance(Duration::minutes(61));
+    assert!(fx
+        .sessions
+        .end_opaque(&left_open, &Actor::default())
+        .unwrap());
+    assert!(!fx
+        .sessions
+        .end_opaque(&left_open, &Actor::default())
+        .unwrap());
+    fx.sessions.revive_opaque_sessions(alice.id).unwrap();
+    assert_err!(
+        fx.sessions.authenticate(&left_open),
+        TokensError::SessionRevoked
+    );
     assert_eq!(
         fx.stored_session(&jwt.session_id).expires_at,
         fx.stored_session(&jwt.session_id).created_at + Duration::days(7)
