@@ -15,7 +15,8 @@ use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
 diesel::define_sql_function! {
-    /// SQL's `lower` (ASCII on SQLite; an address's local part is ASCII).
+    /// SQL's `lower` (ASCII only on SQLite), on both sides of a comparison
+    /// so that each backend lowers alike.
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
@@ -97,24 +98,38 @@ macro_rules! insert_token {
     }};
 }
 
-/// Holds an account's row until the transaction ends, so that racing
-/// transactions for one account take turns; `false` if there is no such account.
-trait LockAccount {
+/// Locks held until the transaction ends, so that racing transactions take
+/// turns. An immediate SQLite transaction already holds the database's
+/// write lock, so there they only read.
+trait TakeTurns {
+    /// Holds an account's row; `false` if there is no such account.
     fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
+    /// Holds an address, in whatever case (many accounts may mail one).
+    fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()>;
 }
 
-impl LockAccount for PgConnection {
+impl TakeTurns for PgConnection {
     fn lock_account(&mut self, id: i64) -> QueryResult<bool> {
         let row = users::table.find(id).select(users::id).for_update();
         Ok(row.first::<i64>(self).optional()?.is_some())
     }
+
+    fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(lower($1)))")
+            .bind::<diesel::sql_types::Text, _>(recipient)
+            .execute(self)
+            .map(drop)
+    }
 }
 
-impl LockAccount for SqliteConnection {
-    /// An immediate transaction already holds the database's write lock.
+impl TakeTurns for SqliteConnection {
     fn lock_account(&mut self, id: i64) -> QueryResult<bool> {
         let row = users::table.find(id).select(users::id);
         Ok(row.first::<i64>(self).optional()?.is_some())
+    }
+
+    fn lock_recipient(&mut self, _: &str) -> QueryResult<()> {
+        Ok(())
     }
 }
 
@@ -151,8 +166,9 @@ impl Database {
             if !conn.lock_account(user_id.0)? {
                 return Ok(None);
             }
+            conn.lock_recipient(&cap.recipient)?;
             let mut counted = outgoing_emails::table
-                .filter(lower(outgoing_emails::recipient).eq(cap.recipient.to_ascii_lowercase()))
+                .filter(lower(outgoing_emails::recipient).eq(lower(&cap.recipient)))
                 .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
                 .into_boxed();
             if let Some(subject) = &cap.subject {

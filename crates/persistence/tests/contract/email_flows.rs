@@ -307,6 +307,22 @@ contract_tests! {
         assert_eq!(claim_all(db).len(), 3);
     }
 
+    fn racing_accounts_never_pass_one_address_cap(db: &Database) {
+        // An email change sends to an address anyone may name: accounts
+        // asking at once take turns on the address, not only each on itself.
+        let at = now();
+        let cap = MailCap { recipient: "Victim@Example.org".into(), subject: None, since: at - Duration::hours(1), max: 3 };
+        let accounts: Vec<_> = (0..8).map(|i| insert_user(db, &format!("asker{i}"), None)).collect();
+        let issued = race(8, |i| {
+            let token = format!("change-{i}");
+            let to = if i % 2 == 0 { "victim@example.org" } else { "VICTIM@example.ORG" };
+            db.issue_token_capped(accounts[i].id, &grant(TokenPurpose::EmailChange, &token, at), &[email(to, &token, at)], &cap)
+                .unwrap()
+        });
+        assert_eq!(issued.iter().filter(|i| **i).count(), 3, "{issued:?}");
+        assert_eq!(claim_all(db).len(), 3);
+    }
+
     fn capped_emails_without_a_token_count_by_subject(db: &Database) {
         let alice = insert_user(db, "alice", Some("a@example.com"));
         let at = now();
