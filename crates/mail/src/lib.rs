@@ -133,31 +133,32 @@ impl SmtpMailer {
 
 /// Whether `url` carries a password that would go to another machine over
 /// plain SMTP, or behind an opportunistic STARTTLS a man in the middle can
-/// strip: neither `smtps://` nor `tls=required`.
+/// strip: neither `smtps://` nor `tls=required`. Read as lettre reads it
+/// (the first `tls` pair, its key and value as written).
 fn sends_credentials_in_clear(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Ok(url) = url::Url::parse(url) else {
+        return false; // lettre refuses it.
+    };
+    if url.password().is_none() {
         return false;
+    }
+    let tls = url.query_pairs().find(|(key, _)| key == "tls");
+    let encrypted = url.scheme() == "smtps"
+        || (url.scheme() == "smtp" && tls.is_some_and(|(_, value)| value == "required"));
+    let loopback = match url.host() {
+        // `smtp` is not a scheme the URL standard knows: an IPv4 host
+        // comes as a name.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     };
-    let (authority, query) = match rest.split_once('?') {
-        Some((before, query)) => (before.split('/').next().unwrap_or_default(), query),
-        None => (rest.split('/').next().unwrap_or_default(), ""),
-    };
-    let Some((credentials, host)) = authority.rsplit_once('@') else {
-        return false;
-    };
-    let encrypted = scheme.eq_ignore_ascii_case("smtps")
-        || query
-            .split('&')
-            .any(|pair| pair.eq_ignore_ascii_case("tls=required"));
-    let host = match host.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    credentials.contains(':') && !encrypted && !loopback
+    !encrypted && !loopback
 }
 
 /// `url` without its password, for logs.
@@ -341,6 +342,13 @@ mod tests {
             ("smtp://user:pw@[::1]:2525", true),
             ("smtp://user:pw@localhost:2525", true),
             ("smtp://user@mail.example.com:25", true),
+            // As lettre reads them: the key as written, the first pair, the real host.
+            ("smtp://user:pw@mail.example.com:587?TLS=required", false),
+            (
+                "smtp://user:pw@mail.example.com:587?tls=opportunistic&tls=required",
+                false,
+            ),
+            ("smtp://user:pw@mail.example.com:25#@localhost", false),
         ] {
             settings.smtp_url = Some(url.into());
             assert_eq!(mailer(&settings).is_ok(), accepted, "{url}");
