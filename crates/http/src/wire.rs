@@ -76,7 +76,8 @@ pub fn decode<T: Wire>(map: Map<String, Value>) -> Result<T, Vec<FieldIssue>> {
     let fields = Fields::of::<T>();
     let mut issues = fields.type_issues(&map);
     for (name, value) in &map {
-        if holds_null_character(value) && issues.iter().all(|issue| &issue.field != name) {
+        let unread = !fields.declares(name) || issues.iter().any(|issue| &issue.field == name);
+        if !unread && holds_null_character(value) {
             issues.push(FieldIssue::invalid(
                 name,
                 "null_characters_not_allowed",
@@ -274,6 +275,10 @@ impl Fields {
         Fields { declared }
     }
 
+    fn declares(&self, name: &str) -> bool {
+        self.declared.iter().any(|field| field.name == name)
+    }
+
     fn expected(&self, name: &str) -> Option<Expected> {
         self.declared
             .iter()
@@ -450,6 +455,16 @@ mod tests {
         assert_eq!(found[1].1, Problem::WrongType(Expected::Integer));
         assert_eq!(found[2].1, Problem::WrongType(Expected::Boolean));
         assert!(matches!(&found[0].1, Problem::Invalid { code, .. } if code == "length"));
+    }
+
+    #[test]
+    fn a_null_character_is_refused_in_the_fields_read_and_only_there() {
+        let found = issues(json!({"name": "a\u{0}", "count": 1, "ignored": "b\u{0}"}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "name");
+        assert!(
+            matches!(&found[0].1, Problem::Invalid { code, .. } if code == "null_characters_not_allowed")
+        );
     }
 
     #[test]
