@@ -483,9 +483,7 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
 /// Records what a command did to the accounts, done from the command line.
 fn audited(database: &Database, kind: &str, detail: String) {
     let event = AuditEvent::new(kind, None, &Actor::command_line(), Utc::now(), Some(detail));
-    if let Err(e) = database.record(&event) {
-        eprintln!("could not record {kind} in the audit log: {e}");
-    }
+    database.record_or_warn(&event);
 }
 
 #[cfg(test)]
