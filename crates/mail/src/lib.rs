@@ -161,15 +161,15 @@ fn sends_credentials_in_clear(url: &str) -> bool {
     !encrypted && !loopback
 }
 
-/// `url` without its password, for logs.
+/// `url` without its password, for logs (read as lettre reads it).
 fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if at > scheme.len() => {
-            let host = &url[at + 1..];
-            let user = rest.split(['@', ':']).next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_owned(),
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => match parsed.set_password(Some("***")) {
+            Ok(()) => parsed.into(),
+            Err(()) => format!("{}://***", parsed.scheme()),
+        },
+        Ok(parsed) => parsed.into(),
+        Err(_) => "an unreadable SMTP URL".to_owned(),
     }
 }
 
@@ -365,5 +365,14 @@ mod tests {
             "smtp://bob:***@mail.example.com:587?tls=required"
         );
         assert_eq!(redact("smtp://127.0.0.1:2525"), "smtp://127.0.0.1:2525");
+        // The password ends where lettre's URL parser ends it, not at the last `@`.
+        assert_eq!(
+            redact("smtps://bob:s3cret@mail.example.com?tls=required#@x"),
+            "smtps://bob:***@mail.example.com?tls=required#@x"
+        );
+        assert_eq!(
+            redact("smtps://bob:p%40ss@mail.example.com"),
+            "smtps://bob:***@mail.example.com"
+        );
     }
 }
