@@ -245,7 +245,12 @@ enum Verifier<'a> {
         salt: Vec<u8>,
         key: Vec<u8>,
     },
-    Argon2(HashFormat, PasswordHash<'a>),
+    Argon2 {
+        format: HashFormat,
+        hash: PasswordHash<'a>,
+        /// Its memory (KiB), passes and lanes.
+        costs: (u32, u32, u32),
+    },
     Scrypt {
         params: scrypt::Params,
         salt: &'a str,
@@ -302,7 +307,7 @@ impl<'a> Verifier<'a> {
         match self {
             Verifier::Bcrypt { format, .. }
             | Verifier::Pbkdf2 { format, .. }
-            | Verifier::Argon2(format, _) => *format,
+            | Verifier::Argon2 { format, .. } => *format,
             Verifier::Scrypt { .. } => HashFormat::DjangoScrypt,
             Verifier::Unusable => HashFormat::Unusable,
         }
@@ -331,12 +336,8 @@ impl<'a> Verifier<'a> {
                     PBKDF2_ITERATIONS.end()
                 )
             }),
-            Verifier::Argon2(_, hash) => {
-                // Read when the hash was parsed: cannot fail here.
-                let Ok(params) = argon2::Params::try_from(hash) else {
-                    return Some("unreadable argon2 parameters".to_owned());
-                };
-                let (m, t, p) = (params.m_cost(), params.t_cost(), params.p_cost());
+            Verifier::Argon2 { costs, .. } => {
+                let (m, t, p) = *costs;
                 above(
                     "argon2 memory (KiB)",
                     m.into(),
@@ -395,7 +396,7 @@ impl<'a> Verifier<'a> {
                 }
                 bool::from(derived.ct_eq(key))
             }
-            Verifier::Argon2(_, hash) => argon2::Argon2::default()
+            Verifier::Argon2 { hash, .. } => argon2::Argon2::default()
                 .verify_password(candidate.as_bytes(), hash)
                 .is_ok(),
             Verifier::Scrypt { params, salt, key } => {
@@ -460,9 +461,13 @@ fn argon2_phc<'a>(after_argon2: &str, stored: &'a str, format: HashFormat) -> Op
         .strip_prefix("argon2")
         .filter(|_| format == HashFormat::DjangoArgon2);
     let hash = PasswordHash::new(phc.unwrap_or(stored)).ok()?;
-    argon2::Params::try_from(&hash).ok()?;
+    let params = argon2::Params::try_from(&hash).ok()?;
     hash.hash?;
-    Some(Verifier::Argon2(format, hash))
+    Some(Verifier::Argon2 {
+        format,
+        hash,
+        costs: (params.m_cost(), params.t_cost(), params.p_cost()),
+    })
 }
 
 /// Django: `N$salt$r$p$base64(key)`; the salt is used as its UTF-8 bytes.
