@@ -73,12 +73,15 @@ impl PagesError {
 
     fn with_retry_after(&self, mut response: HttpResponse) -> HttpResponse {
         if let PagesError::Throttled(seconds) | PagesError::PasswordsThrottled(seconds) = self {
-            if let Ok(value) = seconds.to_string().parse() {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
+            retry_after(&mut response, *seconds);
         }
         response
     }
+}
+
+/// Tells the client to wait `seconds` before asking again (a 429's `Retry-After`).
+pub(crate) fn retry_after(response: &mut HttpResponse, seconds: u64) {
+    response.headers_mut().insert(RETRY_AFTER, seconds.into());
 }
 
 impl ResponseError for PagesError {

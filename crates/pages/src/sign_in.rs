@@ -1,7 +1,6 @@
 //! Signing in (the password, then the TOTP step when it is on) and out,
 //! through the domain's login like every other login route.
 
-use actix_web::http::header::RETRY_AFTER;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -289,9 +288,7 @@ fn refusal(
         response
     };
     if let TokensError::LoginThrottled(seconds) = error {
-        if let Ok(value) = seconds.to_string().parse() {
-            response.headers_mut().insert(RETRY_AFTER, value);
-        }
+        crate::error::retry_after(&mut response, seconds);
     }
     response
 }
