@@ -43,6 +43,11 @@ pub struct Config {
 /// The longest timeout, interval or retention a setting may ask for.
 const MAX_PERIOD_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
+/// A setting of `seconds`, at least `least`, for [`Config::validate`].
+fn period(key: &'static str, seconds: impl Into<i128>, least: i128) -> (&'static str, i128, i128) {
+    (key, seconds.into(), least)
+}
+
 /// `[purge]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -482,39 +487,56 @@ impl Config {
         if let Err(e) = Database::check_url(&self.database_url()) {
             return invalid("database.url", e.to_string());
         }
-        if self.http.ws_ping_interval_seconds == 0 {
-            return invalid("http.ws_ping_interval_seconds", "must be at least 1".into());
-        }
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1".into());
         }
-        for (key, seconds) in [
-            ("http.body_timeout_seconds", self.http.body_timeout_seconds),
-            ("purge.interval_seconds", self.purge.interval_seconds),
-            ("purge.retention_seconds", self.purge.retention_seconds),
+        // Every period at most ten years: longer ones overflow the date
+        // arithmetic they feed (`now + ttl`), at start or at every login.
+        let (http, tokens, accounts) = (&self.http, &self.tokens, &self.accounts);
+        let login_window = self.rate_limit.failed_login_window_seconds;
+        for (key, seconds, least) in [
+            period(
+                "http.ws_ping_interval_seconds",
+                http.ws_ping_interval_seconds,
+                1,
+            ),
+            period("http.body_timeout_seconds", http.body_timeout_seconds, 0),
+            period("purge.interval_seconds", self.purge.interval_seconds, 0),
+            period("purge.retention_seconds", self.purge.retention_seconds, 0),
+            period("tokens.access_ttl_seconds", tokens.access_ttl_seconds, 1),
+            period("tokens.refresh_ttl_seconds", tokens.refresh_ttl_seconds, 1),
+            period("tokens.opaque_idle_seconds", tokens.opaque_idle_seconds, 1),
+            period("tokens.cache_seconds", tokens.cache_seconds, 0),
+            period(
+                "accounts.activation_ttl_seconds",
+                accounts.activation_ttl_seconds,
+                1,
+            ),
+            period(
+                "accounts.password_reset_ttl_seconds",
+                accounts.password_reset_ttl_seconds,
+                1,
+            ),
+            period(
+                "accounts.username_reset_ttl_seconds",
+                accounts.username_reset_ttl_seconds,
+                1,
+            ),
+            period(
+                "accounts.email_change_ttl_seconds",
+                accounts.email_change_ttl_seconds,
+                1,
+            ),
+            period("rate_limit.failed_login_window_seconds", login_window, 0),
+            period("mail.timeout_seconds", self.mail.timeout_seconds, 1),
         ] {
-            if seconds > MAX_PERIOD_SECONDS {
+            if !(least..=i128::from(MAX_PERIOD_SECONDS)).contains(&seconds) {
                 return invalid(
                     key,
-                    format!("must be at most {MAX_PERIOD_SECONDS} seconds (10 years)"),
-                );
-            }
-        }
-        for (key, seconds) in [
-            ("tokens.access_ttl_seconds", self.tokens.access_ttl_seconds),
-            (
-                "tokens.refresh_ttl_seconds",
-                self.tokens.refresh_ttl_seconds,
-            ),
-            (
-                "tokens.opaque_idle_seconds",
-                self.tokens.opaque_idle_seconds,
-            ),
-        ] {
-            if seconds <= 0 {
-                return invalid(
-                    key,
-                    format!("must be a positive number of seconds, not {seconds}"),
+                    format!(
+                        "must be between {least} and {MAX_PERIOD_SECONDS} seconds (10 years), \
+                         not {seconds}"
+                    ),
                 );
             }
         }
@@ -532,31 +554,6 @@ impl Config {
         }
         if self.tokens.issuer.trim().is_empty() {
             return invalid("tokens.issuer", "must not be empty".into());
-        }
-        for (key, seconds) in [
-            (
-                "accounts.activation_ttl_seconds",
-                self.accounts.activation_ttl_seconds,
-            ),
-            (
-                "accounts.password_reset_ttl_seconds",
-                self.accounts.password_reset_ttl_seconds,
-            ),
-            (
-                "accounts.username_reset_ttl_seconds",
-                self.accounts.username_reset_ttl_seconds,
-            ),
-            (
-                "accounts.email_change_ttl_seconds",
-                self.accounts.email_change_ttl_seconds,
-            ),
-        ] {
-            if seconds <= 0 {
-                return invalid(
-                    key,
-                    format!("must be a positive number of seconds, not {seconds}"),
-                );
-            }
         }
         let public_url = &self.http.public_url;
         let scheme_ok = public_url.starts_with("https://") || public_url.starts_with("http://");
@@ -728,6 +725,32 @@ mod tests {
             key_of(with(|c| c.purge.retention_seconds = u64::MAX)),
             "purge.retention_seconds"
         );
+        // Each of these overflowed date arithmetic at start or at every login.
+        assert_eq!(
+            key_of(with(|c| c.tokens.access_ttl_seconds = i64::MAX)),
+            "tokens.access_ttl_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.accounts.password_reset_ttl_seconds = 1 << 45)),
+            "accounts.password_reset_ttl_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.tokens.cache_seconds = u64::MAX)),
+            "tokens.cache_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.http.ws_ping_interval_seconds = u64::MAX / 2)),
+            "http.ws_ping_interval_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.rate_limit.failed_login_window_seconds = u64::MAX)),
+            "rate_limit.failed_login_window_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.mail.timeout_seconds = u64::MAX)),
+            "mail.timeout_seconds"
+        );
+        assert!(with(|c| c.tokens.refresh_ttl_seconds = 10 * 365 * 24 * 3600).is_ok());
     }
 
     #[test]
