@@ -279,6 +279,39 @@ backend_tests! {
         assert_eq!(accounts["dj_unusable"]["password_hash"], Value::Null);
     }
 
+    fn an_account_turned_off_before_the_move_does_not_turn_itself_on_again(backend) {
+        let app = TestApp::spawn_with(&backend, |c| c.accounts.require_activation = true);
+        let lines = [
+            r#"{"username":"banned","email":"banned@example.com","password_hash":null,"is_active":false,"last_login":"2024-01-02T03:04:05Z"}"#,
+            r#"{"username":"pending","email":"pending@example.com","password_hash":null,"is_active":false}"#,
+        ];
+        let file = app.data_dir.join("records.jsonl");
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        // fastapi-users turns accounts off by hand: its inactive one was.
+        let fastapi = format!("sqlite://{}", fixture("fastapi_users.sqlite3").display());
+        let (code, out) = sesame(&app, &["import", "fastapi-users", "--from", &fastapi]);
+        assert_eq!(code, 0, "{out}");
+
+        let outbox = app.data_dir.join("outbox");
+        let activate = |email: &str| {
+            app.post("/auth/users/resend_activation/", None, json!({"email": email}));
+            let mail = common::outbox::nth_mail(&outbox, email, 1);
+            let (uid, token) = mail.uid_token("http://localhost:8080/account/activate/");
+            app.post("/auth/users/activation/", None, json!({"uid": uid, "token": token})).status
+        };
+        // It logged in before it was turned off: an admin turned it off.
+        assert_eq!(activate("banned@example.com"), 400);
+        assert_eq!(activate("fa.inactive@example.com"), 400);
+        // It never logged in: it may be awaiting its activation, which works.
+        assert_eq!(activate("pending@example.com"), 204);
+        let accounts = exported(&app);
+        assert_eq!(accounts["banned"]["is_active"], false);
+        assert_eq!(accounts["fa.inactive@example.com"]["is_active"], false);
+        assert_eq!(accounts["pending"]["is_active"], true);
+    }
+
     fn keep_ids_keeps_them_and_moves_the_sequence(backend) {
         let app = TestApp::spawn(&backend);
         let jsonl = fixture("accounts.jsonl");

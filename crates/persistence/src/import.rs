@@ -45,6 +45,7 @@ struct ImportedRow<'a> {
     date_joined: chrono::NaiveDateTime,
     last_login: Option<chrono::NaiveDateTime>,
     password_hash: &'a str,
+    deactivated_by_admin: bool,
 }
 
 /// Imports one account on `conn`, inside the batch's transaction.
@@ -112,6 +113,7 @@ macro_rules! import_one {
                 date_joined: to_db(user.date_joined),
                 last_login: account.last_login.map(to_db),
                 password_hash: &user.password_hash,
+                deactivated_by_admin: account.deactivated_by_admin,
             };
             let id: i64 = diesel::insert_into(users::table)
                 .values(&row)

@@ -143,6 +143,7 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
                         password_hash: Some(row.hashed_password),
                         is_active: row.is_active != 0,
                         is_admin: row.is_superuser != 0,
+                        inactive_means_deactivated: true,
                         ..ImportRecord::default()
                     };
                     run.add(Ok(record), HashOrigin::Other)?;
@@ -335,6 +336,7 @@ fn django_record(row: sesame_persistence::DjangoRow) -> Result<ImportRecord, (St
         is_admin: row.is_admin != 0,
         date_joined: Some(date_joined),
         last_login,
+        inactive_means_deactivated: false,
     })
 }
 
@@ -405,6 +407,7 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
         is_admin: flag("is_admin", false)?,
         date_joined: time("date_joined")?,
         last_login: time("last_login")?,
+        inactive_means_deactivated: false,
     })
 }
 

@@ -519,6 +519,10 @@ pub struct ImportRecord {
     pub date_joined: Option<Timestamp>,
     /// When it last logged in.
     pub last_login: Option<Timestamp>,
+    /// Whether the source turns accounts off only by hand, so that an
+    /// inactive one never awaits an activation (fastapi-users: its email
+    /// verification is `is_verified`, not `is_active`).
+    pub inactive_means_deactivated: bool,
 }
 
 impl std::fmt::Debug for ImportRecord {
@@ -541,6 +545,9 @@ pub struct ImportedAccount {
     pub user: NewUser,
     /// When it last logged in.
     pub last_login: Option<Timestamp>,
+    /// Inactive because someone turned it off, not awaiting its activation:
+    /// an activation link does not turn it on again (only an admin does).
+    pub deactivated_by_admin: bool,
 }
 
 impl std::fmt::Debug for ImportedAccount {
@@ -555,6 +562,9 @@ impl std::fmt::Debug for ImportedAccount {
 impl ImportRecord {
     /// Checks the record by Sesame's rules: a valid username and email, a
     /// known hash format. `now` is the join date of a record without one.
+    /// An inactive account that has logged in before was turned off (it
+    /// was active then), as is every inactive one of a source that says so;
+    /// one that never has may be awaiting its activation.
     ///
     /// # Errors
     /// Why the record is refused, in one line that shows no hash.
@@ -585,6 +595,8 @@ impl ImportRecord {
                 is_staff: self.is_admin,
                 date_joined: self.date_joined.unwrap_or(now),
             },
+            deactivated_by_admin: !self.is_active
+                && (self.inactive_means_deactivated || self.last_login.is_some()),
             last_login: self.last_login,
         })
     }
@@ -909,5 +921,28 @@ mod tests {
             ..good
         };
         assert!(bad_id.check(HashOrigin::Other, now).is_err());
+    }
+
+    #[test]
+    fn an_inactive_account_that_logged_in_or_whose_source_says_so_was_deactivated() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let record = |is_active, last_login, inactive_means_deactivated| ImportRecord {
+            username: "alice".into(),
+            is_active,
+            last_login,
+            inactive_means_deactivated,
+            ..ImportRecord::default()
+        };
+        let deactivated = |record: ImportRecord| {
+            let account = record.check(HashOrigin::Other, now).unwrap();
+            account.deactivated_by_admin
+        };
+        assert!(deactivated(record(false, Some(now), false)));
+        assert!(deactivated(record(false, None, true)));
+        assert!(
+            !deactivated(record(false, None, false)),
+            "may await its activation"
+        );
+        assert!(!deactivated(record(true, Some(now), true)));
     }
 }

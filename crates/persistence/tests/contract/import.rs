@@ -15,6 +15,7 @@ fn account(name: &str, id: i64) -> ImportedAccount {
         id: Some(UserId(id)),
         user: new_user(name, None),
         last_login: None,
+        deactivated_by_admin: false,
     }
 }
 
