@@ -88,6 +88,36 @@ mod totp {
     use super::*;
 
     backend_tests! {
+        fn an_operator_turns_it_off_for_an_owner_who_lost_everything(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("grace");
+            let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
+            let confirm = json!({"code": code(&setup.str("secret"), 0)});
+            assert_eq!(app.post("/auth/mfa/totp/confirm/", Some(&token), confirm).status, 200);
+            let required = app.post("/auth/jwt/create/", None, json!({"username": "grace", "password": PASSWORD}));
+            assert_eq!(required.json["code"], "otp_required");
+
+            let reset = app.cli(&["user", "totp-off", "grace"], "");
+            let said = String::from_utf8_lossy(&reset.stdout);
+            assert!(reset.status.success(), "{said}{}", String::from_utf8_lossy(&reset.stderr));
+            assert!(said.contains("TOTP is off"), "{said}");
+            // The lost phone's session ends (the server hears of the change at once).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while app.get("/auth/users/me/", Some(&token)).status != 401 {
+                assert!(std::time::Instant::now() < deadline, "the session outlived the reset");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let (fresh, _) = app.login("grace", PASSWORD);
+            let again = app.cli(&["user", "totp-off", "grace"], "");
+            assert!(String::from_utf8_lossy(&again.stdout).contains("had TOTP off"));
+            assert!(!app.cli(&["user", "totp-off", "nobody"], "").status.success());
+
+            let admin = app.admin_token("root");
+            let audit = app.get("/auth/audit/?kind=mfa_reset", Some(&admin));
+            assert_eq!(audit.json.as_array().map(Vec::len), Some(1), "{}", audit.text);
+            assert_eq!(app.get("/auth/users/me/", Some(&fresh)).status, 200);
+        }
+
         fn totp_guards_every_login_route(backend) {
             let app = TestApp::spawn(&backend);
             let token = app.user_with_token("grace");

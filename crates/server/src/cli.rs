@@ -88,6 +88,12 @@ enum UserCommand {
         /// Username.
         username: String,
     },
+    /// Turn TOTP off for an owner who lost both the device and the recovery
+    /// codes (check who is asking first); every session of the account ends.
+    TotpOff {
+        /// Username.
+        username: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code. Failures are
@@ -179,6 +185,24 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         }
         UserCommand::Deactivate { username } => set_active(&services, &username, false)?,
         UserCommand::Activate { username } => set_active(&services, &username, true)?,
+        UserCommand::TotpOff { username } => {
+            let user = services
+                .accounts
+                .get_by_username(&username)
+                .map_err(account_error)?;
+            let was_on = services
+                .mfa
+                .reset(&user, &Actor::command_line())
+                .map_err(|e| StartError::Setting(e.to_string()))?;
+            if was_on {
+                println!(
+                    "{} (id {}): TOTP is off, its recovery codes are void and every session ended",
+                    user.username, user.id
+                );
+            } else {
+                println!("{} (id {}) had TOTP off", user.username, user.id);
+            }
+        }
     }
     Ok(())
 }

@@ -310,6 +310,30 @@ impl MfaService {
         }
     }
 
+    /// Turns TOTP off with no code, for an owner who lost both the device
+    /// and the recovery codes (an operator's `sesame user totp-off`, after
+    /// checking who asks). Every session of the account ends with it: the
+    /// lost device may hold one. Audited as `mfa_reset`, done by `actor`.
+    /// `false` when TOTP was not on (an unfinished setup is dropped all the
+    /// same).
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn reset(&self, user: &User, actor: &Actor) -> Result<bool, TokensError> {
+        let Some(record) = self.store.find_totp(user.id)? else {
+            return Ok(false);
+        };
+        self.store.remove_totp(user.id)?;
+        if !record.confirmed {
+            return Ok(false);
+        }
+        if let Some(sessions) = &self.sessions {
+            sessions.revoke_all(user.id, None, self.clock.now())?;
+        }
+        self.audited("mfa_reset", user, actor);
+        Ok(true)
+    }
+
     /// Whether the user has TOTP on.
     ///
     /// # Errors

@@ -390,3 +390,61 @@ fn turning_it_on_and_off_is_audited_with_the_actor() {
         .iter()
         .all(|e| e.user_id == Some(f.user.id) && e.ip.as_deref() == Some("192.0.2.1")));
 }
+
+#[test]
+fn an_operator_turns_it_off_without_a_code_and_every_session_ends() {
+    use sesame_testkit::{InMemoryAudit, InMemoryStore};
+    use sesame_tokens::{ClientInfo, Session, SessionKind, SessionRepository};
+    let f = fixture();
+    let sessions = Arc::new(InMemoryStore::new());
+    let audit = Arc::new(InMemoryAudit::new());
+    let mfa = f
+        .mfa
+        .clone()
+        .with_sessions(sessions.clone())
+        .with_audit(audit.clone());
+    let actor = Actor::command_line();
+    assert!(!mfa.reset(&f.user, &actor).unwrap(), "nothing to turn off");
+
+    let setup = mfa.setup(&f.user).unwrap();
+    mfa.confirm(&f.user, &f.code(&setup.secret, 0), None, &actor)
+        .unwrap();
+    f.clock.advance(Duration::seconds(30));
+    let now = f.clock.now();
+    sessions
+        .create(&Session {
+            id: "on the lost phone".to_owned(),
+            user_id: f.user.id,
+            kind: SessionKind::Jwt,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::days(1),
+            revoked_at: None,
+            refresh_jti: None,
+            token_hash: None,
+            client: ClientInfo::default(),
+        })
+        .unwrap();
+    assert!(mfa.check_login(&f.user, None).is_err());
+
+    assert!(mfa.reset(&f.user, &actor).unwrap());
+    assert!(!mfa.is_enabled(&f.user).unwrap());
+    assert!(
+        mfa.check_login(&f.user, None).is_ok(),
+        "the password alone logs in"
+    );
+    let session = sessions.find("on the lost phone").unwrap().unwrap();
+    assert!(
+        session.revoked_at.is_some(),
+        "the lost device's session ended"
+    );
+    assert_eq!(audit.kinds(), ["mfa_enabled", "mfa_reset"]);
+    // An unfinished setup is dropped, and nothing is audited.
+    mfa.setup(&f.user).unwrap();
+    assert!(!mfa.reset(&f.user, &actor).unwrap());
+    assert!(matches!(
+        mfa.confirm(&f.user, "000000", None, &actor),
+        Err(TokensError::MfaNotEnabled)
+    ));
+    assert_eq!(audit.kinds().len(), 2);
+}
