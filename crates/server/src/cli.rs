@@ -202,6 +202,17 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             } else {
                 println!("{} (id {}) had TOTP off", user.username, user.id);
             }
+            let passkeys = services
+                .passkeys
+                .list(user.id)
+                .map_err(|e| StartError::Setting(e.to_string()))?;
+            for passkey in passkeys {
+                println!(
+                    "passkey {:?} still signs in to it: if it was on the lost device, the owner \
+                     removes it at /account/",
+                    passkey.name
+                );
+            }
         }
     }
     Ok(())

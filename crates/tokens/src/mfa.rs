@@ -323,15 +323,16 @@ impl MfaService {
         let Some(record) = self.store.find_totp(user.id)? else {
             return Ok(false);
         };
-        self.store.remove_totp(user.id)?;
-        if !record.confirmed {
-            return Ok(false);
-        }
-        if let Some(sessions) = &self.sessions {
+        // Sessions first: should ending them fail, TOTP is still on and the
+        // command can be run again.
+        if let (true, Some(sessions)) = (record.confirmed, &self.sessions) {
             sessions.revoke_all(user.id, None, self.clock.now())?;
         }
-        self.audited("mfa_reset", user, actor);
-        Ok(true)
+        self.store.remove_totp(user.id)?;
+        if record.confirmed {
+            self.audited("mfa_reset", user, actor);
+        }
+        Ok(record.confirmed)
     }
 
     /// Whether the user has TOTP on.
