@@ -43,9 +43,23 @@ pub struct Config {
 /// The longest timeout, interval or retention a setting may ask for.
 const MAX_PERIOD_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
-/// A setting of `seconds`, at least `least`, for [`Config::validate`].
-fn period(key: &'static str, seconds: impl Into<i128>, least: i128) -> (&'static str, i128, i128) {
-    (key, seconds.into(), least)
+/// A period setting for [`Config::validate`]: its key, its value in its
+/// unit, the least and the most it may be.
+type Period = (&'static str, i128, i128, i128);
+
+/// A setting in seconds, at least `least` and at most ten years.
+fn period(key: &'static str, seconds: impl Into<i128>, least: i128) -> Period {
+    (key, seconds.into(), least, MAX_PERIOD_SECONDS.into())
+}
+
+/// A setting in milliseconds, at least `least` and at most ten years.
+fn period_ms(key: &'static str, millis: u64, least: i128) -> Period {
+    (
+        key,
+        millis.into(),
+        least,
+        i128::from(MAX_PERIOD_SECONDS) * 1000,
+    )
 }
 
 /// `[purge]`
@@ -494,7 +508,7 @@ impl Config {
         // arithmetic they feed (`now + ttl`), at start or at every login.
         let (http, tokens, accounts) = (&self.http, &self.tokens, &self.accounts);
         let login_window = self.rate_limit.failed_login_window_seconds;
-        for (key, seconds, least) in [
+        for (key, value, least, most) in [
             period(
                 "http.ws_ping_interval_seconds",
                 http.ws_ping_interval_seconds,
@@ -529,14 +543,13 @@ impl Config {
             ),
             period("rate_limit.failed_login_window_seconds", login_window, 0),
             period("mail.timeout_seconds", self.mail.timeout_seconds, 1),
+            period_ms("mail.retry_initial_ms", self.mail.retry_initial_ms, 1),
+            period_ms("mail.retry_max_ms", self.mail.retry_max_ms, 0),
         ] {
-            if !(least..=i128::from(MAX_PERIOD_SECONDS)).contains(&seconds) {
+            if !(least..=most).contains(&value) {
                 return invalid(
                     key,
-                    format!(
-                        "must be between {least} and {MAX_PERIOD_SECONDS} seconds (10 years), \
-                         not {seconds}"
-                    ),
+                    format!("must be between {least} and {most} (ten years), not {value}"),
                 );
             }
         }
@@ -576,12 +589,6 @@ impl Config {
                     format!("{template:?} must contain {{uid}} and {{token}}"),
                 );
             }
-        }
-        if self.mail.timeout_seconds == 0 || self.mail.retry_initial_ms == 0 {
-            return invalid(
-                "mail.timeout_seconds",
-                "timeout_seconds and retry_initial_ms must be at least 1".into(),
-            );
         }
         if self.mail.max_attempts == 0 {
             return invalid("mail.max_attempts", "must be at least 1".into());
@@ -749,6 +756,14 @@ mod tests {
         assert_eq!(
             key_of(with(|c| c.mail.timeout_seconds = u64::MAX)),
             "mail.timeout_seconds"
+        );
+        assert_eq!(
+            key_of(with(|c| c.mail.retry_initial_ms = 0)),
+            "mail.retry_initial_ms"
+        );
+        assert_eq!(
+            key_of(with(|c| c.mail.retry_max_ms = u64::MAX)),
+            "mail.retry_max_ms"
         );
         assert!(with(|c| c.tokens.refresh_ttl_seconds = 10 * 365 * 24 * 3600).is_ok());
     }
