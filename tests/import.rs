@@ -284,6 +284,7 @@ backend_tests! {
         let lines = [
             r#"{"username":"banned","email":"banned@example.com","password_hash":null,"is_active":false,"last_login":"2024-01-02T03:04:05Z"}"#,
             r#"{"username":"pending","email":"pending@example.com","password_hash":null,"is_active":false}"#,
+            r#"{"username":"kept_off","email":"kept_off@example.com","password_hash":null,"is_active":false,"deactivated_by_admin":true}"#,
         ];
         let file = app.data_dir.join("records.jsonl");
         std::fs::write(&file, lines.join("\n") + "\n").unwrap();
@@ -304,12 +305,18 @@ backend_tests! {
         // It logged in before it was turned off: an admin turned it off.
         assert_eq!(activate("banned@example.com"), 400);
         assert_eq!(activate("fa.inactive@example.com"), 400);
+        // Sesame's own export says so, for one that never logged in.
+        assert_eq!(activate("kept_off@example.com"), 400);
         // It never logged in: it may be awaiting its activation, which works.
         assert_eq!(activate("pending@example.com"), 204);
         let accounts = exported(&app);
         assert_eq!(accounts["banned"]["is_active"], false);
         assert_eq!(accounts["fa.inactive@example.com"]["is_active"], false);
         assert_eq!(accounts["pending"]["is_active"], true);
+        let exported_flag = |name: &str| accounts[name]["deactivated_by_admin"].clone();
+        assert_eq!(exported_flag("kept_off"), true, "the export keeps it");
+        assert_eq!(exported_flag("banned"), true);
+        assert_eq!(exported_flag("pending"), false);
     }
 
     fn keep_ids_keeps_them_and_moves_the_sequence(backend) {

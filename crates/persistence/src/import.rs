@@ -3,6 +3,8 @@
 //! by page (a Django `auth_user` table, a fastapi-users `user` table, on
 //! SQLite or PostgreSQL).
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
@@ -185,6 +187,24 @@ impl Database {
             .execute(conn))?;
         }
         Ok(())
+    }
+
+    /// Which of these accounts someone turned off (an activation link does
+    /// not turn them on again), for `sesame export`.
+    ///
+    /// # Errors
+    /// [`PersistenceError`] when they could not be read.
+    pub fn deactivated_by_admin(
+        &self,
+        ids: &[UserId],
+    ) -> Result<HashSet<UserId>, PersistenceError> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let found: Vec<i64> = with_connection!(self, |conn| users::table
+            .filter(users::id.eq_any(&ids))
+            .filter(users::deactivated_by_admin.eq(true))
+            .select(users::id)
+            .load(conn))?;
+        Ok(found.into_iter().map(UserId).collect())
     }
 }
 

@@ -407,12 +407,12 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
         is_admin: flag("is_admin", false)?,
         date_joined: time("date_joined")?,
         last_login: time("last_login")?,
-        inactive_means_deactivated: false,
+        inactive_means_deactivated: flag("deactivated_by_admin", false)?,
     })
 }
 
 /// One account as a JSONL line (what `import jsonl` reads back).
-fn jsonl_line(user: &User) -> String {
+fn jsonl_line(user: &User, deactivated_by_admin: bool) -> String {
     let time = |t: &Timestamp| t.to_rfc3339_opts(SecondsFormat::Micros, true);
     let hash =
         (!user.password_hash.starts_with(UNUSABLE_PASSWORD)).then_some(user.password_hash.as_str());
@@ -427,6 +427,7 @@ fn jsonl_line(user: &User) -> String {
         "is_admin": user.is_staff,
         "date_joined": time(&user.date_joined),
         "last_login": user.last_login.as_ref().map(time),
+        "deactivated_by_admin": deactivated_by_admin,
     })
     .to_string()
 }
@@ -470,8 +471,11 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
             break;
         }
         skip += users.len() as i64;
+        let ids: Vec<_> = users.iter().map(|user| user.id).collect();
+        let turned_off = database.deactivated_by_admin(&ids).map_err(setting)?;
         for user in &users {
-            writeln!(out, "{}", jsonl_line(user)).map_err(write_error)?;
+            let line = jsonl_line(user, turned_off.contains(&user.id));
+            writeln!(out, "{line}").map_err(write_error)?;
             count += 1;
         }
     }

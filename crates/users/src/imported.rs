@@ -519,9 +519,10 @@ pub struct ImportRecord {
     pub date_joined: Option<Timestamp>,
     /// When it last logged in.
     pub last_login: Option<Timestamp>,
-    /// Whether the source turns accounts off only by hand, so that an
-    /// inactive one never awaits an activation (fastapi-users: its email
-    /// verification is `is_verified`, not `is_active`).
+    /// Whether the source says an inactive account was turned off, not
+    /// awaiting its activation: every inactive one of fastapi-users (its
+    /// email verification is `is_verified`, not `is_active`), and a JSONL
+    /// record's `deactivated_by_admin`.
     pub inactive_means_deactivated: bool,
 }
 
@@ -563,8 +564,9 @@ impl ImportRecord {
     /// Checks the record by Sesame's rules: a valid username and email, a
     /// known hash format. `now` is the join date of a record without one.
     /// An inactive account that has logged in before was turned off (it
-    /// was active then), as is every inactive one of a source that says so;
-    /// one that never has may be awaiting its activation.
+    /// was active then; the `admin_deactivation` migration read stored
+    /// accounts the same way), as is every inactive one of a source that
+    /// says so; one that never has may be awaiting its activation.
     ///
     /// # Errors
     /// Why the record is refused, in one line that shows no hash.
