@@ -6,10 +6,11 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
 use sesame_kernel::{Clock, UserId};
-use sesame_testkit::{FakeClock, InMemoryMfa};
+use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
-    totp_code, ChaChaCipher, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
-    LoginThrottle, MfaRepository, MfaService, SecretCipher, TokensError,
+    totp_code, ChaChaCipher, ClientInfo, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
+    LoginThrottle, MfaRepository, MfaService, SecretCipher, Session, SessionKind,
+    SessionRepository, TokensError,
 };
 use sesame_users::{User, UsersError};
 
@@ -59,6 +60,23 @@ impl Fixture {
             .clone()
             .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
         (mfa, lockout)
+    }
+
+    /// A live JWT session of `user`, opened now.
+    fn session(&self, id: &str, user: UserId) -> Session {
+        let now = self.clock.now();
+        Session {
+            id: id.to_owned(),
+            user_id: user,
+            kind: SessionKind::Jwt,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::days(1),
+            revoked_at: None,
+            refresh_jti: None,
+            token_hash: None,
+            client: ClientInfo::default(),
+        }
     }
 
     fn code(&self, secret: &str, offset_seconds: i64) -> String {
@@ -315,30 +333,15 @@ fn the_cipher_refuses_other_keys_and_tampering() {
 
 #[test]
 fn turning_it_on_ends_every_other_session() {
-    use sesame_testkit::InMemoryStore;
-    use sesame_tokens::{ClientInfo, Session, SessionKind, SessionRepository};
     let f = fixture();
     let sessions = Arc::new(InMemoryStore::new());
     let mfa = f.mfa.clone().with_sessions(sessions.clone());
-    let now = f.clock.now();
-    let session = |id: &str, user: UserId| Session {
-        id: id.to_owned(),
-        user_id: user,
-        kind: SessionKind::Jwt,
-        created_at: now,
-        last_used_at: now,
-        expires_at: now + Duration::days(1),
-        revoked_at: None,
-        refresh_jti: None,
-        token_hash: None,
-        client: ClientInfo::default(),
-    };
     for (id, user) in [
         ("this", f.user.id),
         ("other", f.user.id),
         ("someone", UserId(2)),
     ] {
-        sessions.create(&session(id, user)).unwrap();
+        sessions.create(&f.session(id, user)).unwrap();
     }
     let setup = mfa.setup(&f.user).unwrap();
     assert!(matches!(
@@ -370,7 +373,7 @@ fn turning_it_on_ends_every_other_session() {
 #[test]
 fn turning_it_on_and_off_is_audited_with_the_actor() {
     let f = fixture();
-    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let audit = Arc::new(InMemoryAudit::new());
     let mfa = f.mfa.clone().with_audit(audit.clone());
     let actor = Actor {
         user: Some(f.user.id),
@@ -393,8 +396,6 @@ fn turning_it_on_and_off_is_audited_with_the_actor() {
 
 #[test]
 fn an_operator_turns_it_off_without_a_code_and_every_session_ends() {
-    use sesame_testkit::{InMemoryAudit, InMemoryStore};
-    use sesame_tokens::{ClientInfo, Session, SessionKind, SessionRepository};
     let f = fixture();
     let sessions = Arc::new(InMemoryStore::new());
     let audit = Arc::new(InMemoryAudit::new());
@@ -410,20 +411,8 @@ fn an_operator_turns_it_off_without_a_code_and_every_session_ends() {
     mfa.confirm(&f.user, &f.code(&setup.secret, 0), None, &actor)
         .unwrap();
     f.clock.advance(Duration::seconds(30));
-    let now = f.clock.now();
     sessions
-        .create(&Session {
-            id: "on the lost phone".to_owned(),
-            user_id: f.user.id,
-            kind: SessionKind::Jwt,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + Duration::days(1),
-            revoked_at: None,
-            refresh_jti: None,
-            token_hash: None,
-            client: ClientInfo::default(),
-        })
+        .create(&f.session("on the lost phone", f.user.id))
         .unwrap();
     assert!(mfa.check_login(&f.user, None).is_err());
 
