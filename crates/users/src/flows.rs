@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::{random_token, token_hash};
+use sesame_kernel::Timestamp;
 
 use crate::avatar::check_image;
 use crate::service::{push_all, user_inputs};
@@ -22,10 +23,21 @@ use crate::{
 const TOKEN_BYTES: usize = 32;
 
 /// The most emails an address gets in [`FLOW_EMAIL_WINDOW`] before the flows
-/// that anyone may start (activation resend, resets) stop mailing it.
+/// that anyone may start (activation resend, resets, an email change's link)
+/// stop mailing it.
 const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
 /// See [`FLOW_EMAILS_PER_ADDRESS`].
 const FLOW_EMAIL_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+/// The cap every flow's emails to `recipient` share, as of `now`.
+fn flow_cap(recipient: &str, now: Timestamp) -> MailCap {
+    MailCap {
+        recipient: recipient.to_owned(),
+        subject: None,
+        since: now - FLOW_EMAIL_WINDOW,
+        max: FLOW_EMAILS_PER_ADDRESS,
+    }
+}
 
 /// What the email flows need: where tokens and queued emails are kept, the
 /// links to send, how long tokens live, and who to wake when an email is queued.
@@ -155,12 +167,7 @@ impl AccountService {
             return Ok(());
         };
         let (token, grant) = self.new_token(mail, purpose);
-        let cap = MailCap {
-            recipient: address.clone(),
-            subject: None,
-            since: grant.created_at - FLOW_EMAIL_WINDOW,
-            max: FLOW_EMAILS_PER_ADDRESS,
-        };
+        let cap = flow_cap(address, grant.created_at);
         let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
         if mail
             .store
@@ -393,12 +400,7 @@ impl AccountService {
         }
         // The new address may be anyone's: it gets no more emails than an
         // address that asks for resets does.
-        let cap = MailCap {
-            recipient: email.as_str().to_owned(),
-            subject: None,
-            since: now - FLOW_EMAIL_WINDOW,
-            max: FLOW_EMAILS_PER_ADDRESS,
-        };
+        let cap = flow_cap(email.as_str(), now);
         if mail
             .store
             .issue_token_capped(user.id, &grant, &emails, &cap)?
