@@ -698,73 +698,65 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let key_of = |r: Result<(), ConfigError>| match r {
-            Err(ConfigError::Invalid { key, .. }) => key,
-            other => panic!("expected an invalid key, got {other:?}"),
-        };
-        assert_eq!(
-            key_of(with(|c| c.passwords.bcrypt_cost = 50)),
-            "passwords.bcrypt_cost"
-        );
-        assert_eq!(
-            key_of(with(|c| c.http.bind = "nowhere".into())),
-            "http.bind"
-        );
-        assert_eq!(
-            key_of(with(|c| c.database.url = Some("mysql://x".into()))),
-            "database.url"
-        );
-        assert_eq!(
-            key_of(with(
-                |c| c.http.surfaces = vec!["primary".into(), "soap".into()]
-            )),
-            "http.surfaces"
-        );
-        assert_eq!(
-            key_of(with(|c| c.tokens.access_ttl_seconds = 0)),
-            "tokens.access_ttl_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.http.body_timeout_seconds = u64::MAX)),
-            "http.body_timeout_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.purge.retention_seconds = u64::MAX)),
-            "purge.retention_seconds"
-        );
-        // Each of these overflowed date arithmetic at start or at every login.
-        assert_eq!(
-            key_of(with(|c| c.tokens.access_ttl_seconds = i64::MAX)),
-            "tokens.access_ttl_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.accounts.password_reset_ttl_seconds = 1 << 45)),
-            "accounts.password_reset_ttl_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.tokens.cache_seconds = u64::MAX)),
-            "tokens.cache_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.http.ws_ping_interval_seconds = u64::MAX / 2)),
-            "http.ws_ping_interval_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.rate_limit.failed_login_window_seconds = u64::MAX)),
-            "rate_limit.failed_login_window_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.mail.timeout_seconds = u64::MAX)),
-            "mail.timeout_seconds"
-        );
-        assert_eq!(
-            key_of(with(|c| c.mail.retry_initial_ms = 0)),
-            "mail.retry_initial_ms"
-        );
-        assert_eq!(
-            key_of(with(|c| c.mail.retry_max_ms = u64::MAX)),
-            "mail.retry_max_ms"
-        );
+        type Change = fn(&mut Config);
+        let bad: [(Change, &str); 16] = [
+            (|c| c.passwords.bcrypt_cost = 50, "passwords.bcrypt_cost"),
+            (|c| c.http.bind = "nowhere".into(), "http.bind"),
+            (
+                |c| c.database.url = Some("mysql://x".into()),
+                "database.url",
+            ),
+            (
+                |c| c.http.surfaces = vec!["primary".into(), "soap".into()],
+                "http.surfaces",
+            ),
+            (
+                |c| c.tokens.access_ttl_seconds = 0,
+                "tokens.access_ttl_seconds",
+            ),
+            (
+                |c| c.http.body_timeout_seconds = u64::MAX,
+                "http.body_timeout_seconds",
+            ),
+            (
+                |c| c.purge.retention_seconds = u64::MAX,
+                "purge.retention_seconds",
+            ),
+            // Each of these overflowed date arithmetic at start or at every login.
+            (
+                |c| c.tokens.access_ttl_seconds = i64::MAX,
+                "tokens.access_ttl_seconds",
+            ),
+            (
+                |c| c.accounts.password_reset_ttl_seconds = 1 << 45,
+                "accounts.password_reset_ttl_seconds",
+            ),
+            (
+                |c| c.tokens.cache_seconds = u64::MAX,
+                "tokens.cache_seconds",
+            ),
+            (
+                |c| c.http.ws_ping_interval_seconds = u64::MAX / 2,
+                "http.ws_ping_interval_seconds",
+            ),
+            (
+                |c| c.rate_limit.failed_login_window_seconds = u64::MAX,
+                "rate_limit.failed_login_window_seconds",
+            ),
+            (
+                |c| c.mail.timeout_seconds = u64::MAX,
+                "mail.timeout_seconds",
+            ),
+            (|c| c.mail.retry_initial_ms = 0, "mail.retry_initial_ms"),
+            (|c| c.mail.retry_max_ms = u64::MAX, "mail.retry_max_ms"),
+            (|c| c.mail.max_attempts = 0, "mail.max_attempts"),
+        ];
+        for (change, expected) in bad {
+            match with(change) {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, expected),
+                other => panic!("{expected}: expected an invalid key, got {other:?}"),
+            }
+        }
         assert!(with(|c| c.tokens.refresh_ttl_seconds = 10 * 365 * 24 * 3600).is_ok());
     }
 
