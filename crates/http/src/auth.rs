@@ -23,11 +23,6 @@ pub struct Bearer<S> {
     shape: PhantomData<S>,
 }
 
-/// The token of an `Authorization: Bearer` header, if there is one.
-pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
-    bearer(request).map(str::to_owned)
-}
-
 fn bearer(request: &HttpRequest) -> Option<&str> {
     let value = request
         .headers()
@@ -37,23 +32,6 @@ fn bearer(request: &HttpRequest) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// Checks a token as every protected route does.
-pub(crate) async fn authenticate<S: Shape>(
-    state: &web::Data<AppState>,
-    token: String,
-) -> Result<Bearer<S>, ApiError> {
-    // Most requests are answered from memory, without a trip to the
-    // blocking pool.
-    if let Some(known) = state.sessions.authenticate_cached(&token) {
-        return Ok(Bearer {
-            user: known.user,
-            session_id: known.session_id,
-            shape: PhantomData,
-        });
-    }
-    authenticate_stored(state, token).await
 }
 
 /// Checks a token against storage, on the blocking pool.

@@ -1,5 +1,4 @@
-use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 use serde_json::{Map, Value};
 
 /// Why a request body could not be read.
@@ -18,44 +17,17 @@ pub enum BodyError {
 /// Reads the body as a JSON object of fields. Content types an HTML form
 /// can send cross-site without a preflight (form, multipart, `text/plain`)
 /// are refused, so a foreign page cannot post credentials (login CSRF). An
-/// empty body reads as `{}`.
-pub(crate) async fn read_object(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Map<String, Value>, BodyError> {
-    read(request, payload, limit, false).await
-}
-
-/// [`read_object`], also reading `application/x-www-form-urlencoded` (what
-/// OAuth2 password clients and a bare `curl -d` send; a form body that is a
-/// JSON object is read as JSON), for the routes whose contract asks for it.
-pub(crate) async fn read_object_or_form(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Map<String, Value>, BodyError> {
-    read(request, payload, limit, true).await
-}
-
-async fn read(
+/// empty body reads as `{}`. With `form_allowed`, for the routes whose
+/// contract asks for it, `application/x-www-form-urlencoded` is read too
+/// (what OAuth2 password clients and a bare `curl -d` send; a form body that
+/// is a JSON object is read as JSON).
+pub(crate) async fn read(
     request: &HttpRequest,
     payload: web::Payload,
     limit: usize,
     form_allowed: bool,
 ) -> Result<Map<String, Value>, BodyError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let content_type = request.content_type().to_ascii_lowercase();
     let is_form = form_allowed && content_type == "application/x-www-form-urlencoded";
     let is_json = content_type.is_empty()
         || content_type == "application/json"

@@ -9,7 +9,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
@@ -137,11 +137,18 @@ impl Part {
         let mut document = Document::new(Default::default(), utoipa::openapi::Paths::new());
         let components = document.components.get_or_insert_with(Default::default);
         for route in &self.routes {
-            let mut operation = (route.operation)();
-            complete(&mut operation, self.tag, self.shape, route.credential);
-            document
-                .paths
-                .add_path_operation(&route.path, route.http_methods.clone(), operation);
+            for method in &route.http_methods {
+                let mut operation = (route.operation)();
+                complete(&mut operation, self.tag, self.shape, route.credential);
+                if let Some(id) =
+                    (operation.operation_id.as_mut()).filter(|_| route.methods.len() > 1)
+                {
+                    // One handler serving PUT and PATCH: an id for each.
+                    id.push('_');
+                    id.push_str(&method_of(method).as_str().to_ascii_lowercase());
+                }
+                (document.paths).add_path_operation(&route.path, vec![method.clone()], operation);
+            }
             let mut schemas = Vec::new();
             (route.schemas)(&mut schemas);
             for (name, schema) in schemas {
@@ -217,18 +224,13 @@ pub(crate) fn complete(operation: &mut Operation, tag: &str, shape: ErrorShape, 
         if let Some((status, schema)) = shape.unreadable_body() {
             add(status, error_response("Bad input", schema));
         }
-        add(
-            "413",
-            error_response("The body is larger than the configured limit", error),
-        );
-        add(
-            "415",
-            error_response("A content type this route does not read", error),
-        );
-        add(
-            "408",
-            error_response("The body stalled and was cut off", error),
-        );
+        for (status, description) in [
+            ("413", "The body is larger than the configured limit"),
+            ("415", "A content type this route does not read"),
+            ("408", "The body stalled and was cut off"),
+        ] {
+            add(status, error_response(description, error));
+        }
     }
     if credential {
         let retry_after = HeaderBuilder::new()
@@ -254,32 +256,4 @@ pub(crate) fn complete(operation: &mut Operation, tag: &str, shape: ErrorShape, 
         "503",
         error_response("The database is unreachable; try again later", error),
     );
-}
-
-/// Every operation of a path item, with its method.
-pub(crate) fn operations_of(item: &mut PathItem) -> Vec<(Method, &mut Operation)> {
-    let PathItem {
-        get,
-        put,
-        post,
-        delete,
-        options,
-        head,
-        patch,
-        trace,
-        ..
-    } = item;
-    [
-        (Method::GET, get),
-        (Method::PUT, put),
-        (Method::POST, post),
-        (Method::DELETE, delete),
-        (Method::OPTIONS, options),
-        (Method::HEAD, head),
-        (Method::PATCH, patch),
-        (Method::TRACE, trace),
-    ]
-    .into_iter()
-    .filter_map(|(method, operation)| operation.as_mut().map(|operation| (method, operation)))
-    .collect()
 }

@@ -35,11 +35,6 @@ impl ApiError {
         self.retry_after = Some(seconds);
         self
     }
-
-    /// The status code.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl std::fmt::Display for ApiError {

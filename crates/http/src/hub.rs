@@ -45,14 +45,6 @@ struct Subscribers {
 }
 
 impl Subscribers {
-    fn values(&self) -> impl Iterator<Item = &Vec<Subscriber>> {
-        self.by_user.values()
-    }
-
-    fn get(&self, user: &UserId) -> Option<&Vec<Subscriber>> {
-        self.by_user.get(user)
-    }
-
     /// Keeps the sockets of `user` that `keep` wants.
     fn retain(&mut self, user: UserId, mut keep: impl FnMut(&Subscriber) -> bool) {
         let Some(list) = self.by_user.get_mut(&user) else {
@@ -136,6 +128,7 @@ impl Hub {
     pub fn sessions_of(&self, user: UserId) -> Vec<String> {
         let subscribers = self.subscribers();
         let mut ids: Vec<String> = subscribers
+            .by_user
             .get(&user)
             .map(|list| list.iter().map(|s| s.session_id.clone()).collect())
             .unwrap_or_default();
@@ -177,7 +170,7 @@ impl Hub {
 
     /// Tells every socket the server is going away (close code 1001).
     pub fn close_all(&self) {
-        for list in self.subscribers().values() {
+        for list in self.subscribers().by_user.values() {
             for subscriber in list {
                 let _ = subscriber.outbox.try_send(Outbound::GoingAway);
             }
@@ -186,7 +179,7 @@ impl Hub {
 
     /// How many sockets are open.
     pub fn connection_count(&self) -> usize {
-        self.subscribers().values().map(Vec::len).sum()
+        self.subscribers().by_user.values().map(Vec::len).sum()
     }
 
     /// Queues `text` on every socket of `user`; drops sockets whose queue is full.

@@ -153,16 +153,20 @@ impl FieldIssue {
             field,
             Problem::Invalid {
                 code: Cow::Borrowed(code),
-                params: owned_params(params),
+                params: params
+                    .iter()
+                    .map(|(name, value)| (Cow::Borrowed(*name), value.clone()))
+                    .collect(),
                 message: message.to_owned(),
             },
         )
     }
 }
 
-fn owned_params(params: &[(&'static str, String)]) -> Vec<(Cow<'static, str>, String)> {
-    params
-        .iter()
-        .map(|(name, value)| (Cow::Borrowed(*name), value.clone()))
-        .collect()
+/// `text` with its first letter in capitals, as the surfaces name a field
+/// at the start of a sentence.
+pub(crate) fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    let first = chars.next().map(char::to_uppercase);
+    first.into_iter().flatten().chain(chars).collect()
 }

@@ -33,7 +33,6 @@ pub use guard::credential_guard;
 pub use hub::{Hub, Outbound, DEFAULT_MAX_SOCKETS_PER_USER};
 pub use limits::{RateLimitSettings, RateLimits};
 pub use metrics::Metrics;
-pub use openapi::document as openapi_document;
 pub use revoker::SocketRevoker;
 pub use routes::Routes;
 pub use shape::{AuthFailure, ErrorShape, Shape};

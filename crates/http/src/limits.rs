@@ -3,6 +3,7 @@
 //! [`sesame_tokens::Lockout`].) Both maps are keyed by something a client
 //! chooses, so they are pruned as they go.
 
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,29 +110,29 @@ impl RateLimits {
 
     /// Counts one credential request from `ip`. `Err(seconds)` to wait when over the limit.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), u64> {
-        if !self.settings.enabled {
-            return Ok(());
-        }
-        self.tick();
-        self.per_ip.check_key(&ip_key(ip)).map_err(seconds)
+        self.check(&self.per_ip, ip_key(ip))
     }
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
     pub fn check_message(&self, user: i64) -> Result<(), u64> {
-        self.check_user(&self.messages, user)
+        self.check(&self.messages, user)
     }
 
     /// Counts one event created by `user`. `Err(seconds)` to wait when over the limit.
     pub fn check_event(&self, user: i64) -> Result<(), u64> {
-        self.check_user(&self.events, user)
+        self.check(&self.events, user)
     }
 
-    fn check_user(&self, limiter: &DefaultKeyedRateLimiter<i64>, user: i64) -> Result<(), u64> {
+    fn check<K: Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: K,
+    ) -> Result<(), u64> {
         if !self.settings.enabled {
             return Ok(());
         }
         self.tick();
-        limiter.check_key(&user).map_err(seconds)
+        limiter.check_key(&key).map_err(seconds)
     }
 }
 

@@ -1,9 +1,8 @@
 //! Query strings as typed wire structs: `serde` + `validator` to read them,
 //! utoipa's `IntoParams` to document them, so the struct that parses the
-//! parameters is the one the OpenAPI document shows. [`Query`] reads one and
-//! reports every bad parameter at once, in the surface's shape.
+//! parameters is the one the OpenAPI document shows. [`parse`] and
+//! [`Listing`] report every bad parameter at once.
 
-use std::collections::HashMap;
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
 
@@ -18,22 +17,18 @@ use validator::Validate;
 use crate::wire::{self, decode, FieldIssue, Wire};
 use crate::{ApiError, Shape};
 
-/// The query string as name → value (the last value wins).
-fn query_map(request: &HttpRequest) -> HashMap<String, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-/// The query string's parameters as a JSON object. An empty value
-/// (`?skip=`) reads as absent, as a blank form field does.
+/// The query string's parameters as a JSON object (the last value of a
+/// name wins). An empty value (`?skip=`) reads as absent, as a blank form
+/// field does.
 fn query_object(request: &HttpRequest) -> Map<String, Value> {
-    query_map(request)
-        .into_iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .map(|(name, value)| (name, Value::String(value)))
-        .collect()
+    let mut parameters: Map<String, Value> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect();
+    parameters.retain(|_, value| value.as_str().is_some_and(|text| !text.trim().is_empty()));
+    parameters
 }
 
 /// Parses and checks `T` from the parameters of a query string.
@@ -50,23 +45,6 @@ fn decode_query<T: Wire>(parameters: Map<String, Value>) -> Result<T, Vec<FieldI
 /// Every bad parameter, located in the query.
 pub(crate) fn parse<T: Wire>(request: &HttpRequest) -> Result<T, Vec<FieldIssue>> {
     decode_query(query_object(request))
-}
-
-/// The query string of a request as wire type `T`, refused in surface
-/// `S`'s shape.
-pub struct Query<T, S>(pub T, PhantomData<S>);
-
-impl<T: Wire, S: Shape> FromRequest for Query<T, S> {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            parse::<T>(request)
-                .map(|query| Query(query, PhantomData))
-                .map_err(|issues| S::invalid(&issues)),
-        )
-    }
 }
 
 /// `skip` and `limit`, on every list.
@@ -91,9 +69,6 @@ impl PageParams {
         Page::new(self.skip, self.limit)
     }
 }
-
-/// `skip` and `limit` of a list route, refused in `S`'s shape.
-pub(crate) type Paged<S> = Query<PageParams, S>;
 
 /// The query string of a filtered list: its page and its filters, wire type
 /// `F`, every bad parameter of either reported at once in `S`'s shape.
@@ -123,13 +98,6 @@ impl<F: Wire, S: Shape> FromRequest for Listing<F, S> {
             }
         };
         ready(listing)
-    }
-}
-
-impl<S> Paged<S> {
-    /// The page asked for.
-    pub(crate) fn page(&self) -> Page {
-        self.0.page()
     }
 }
 

@@ -84,24 +84,7 @@ pub trait Shape: 'static {
     fn unauthorized(failure: AuthFailure) -> ApiError;
 
     /// A body that could not be read.
-    fn body_error(error: BodyError) -> ApiError {
-        match error {
-            BodyError::TooLarge => {
-                Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
-            }
-            BodyError::Malformed(reason) => Self::message(
-                StatusCode::BAD_REQUEST,
-                &format!("JSON parse error - {reason}"),
-            ),
-            BodyError::UnsupportedMediaType(content_type) => Self::message(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!("Unsupported media type \"{content_type}\" in request."),
-            ),
-            BodyError::NotAnObject => {
-                Self::message(StatusCode::BAD_REQUEST, "Expected a JSON object.")
-            }
-        }
-    }
+    fn body_error(error: BodyError) -> ApiError;
 
     /// The database or a worker pool is unavailable.
     fn unavailable() -> ApiError {

@@ -87,10 +87,7 @@ pub(crate) async fn open(
 
 /// A close with 1008 (policy violation) and this reason.
 fn policy(reason: &str) -> CloseReason {
-    CloseReason {
-        code: CloseCode::Policy,
-        description: Some(reason.to_owned()),
-    }
+    (CloseCode::Policy, reason).into()
 }
 
 /// Why a socket ended.
@@ -127,10 +124,7 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
             outbound = subscription.inbox.recv() => match outbound {
                 Some(Outbound::Text(text)) => send(session.text(text)).await,
                 Some(Outbound::Close(reason)) => Err(End::Close(Some(policy(reason)))),
-                Some(Outbound::GoingAway) => Err(End::Close(Some(CloseReason {
-                    code: CloseCode::Away,
-                    description: Some("Server shutting down".to_owned()),
-                }))),
+                Some(Outbound::GoingAway) => Err(End::Close(Some((CloseCode::Away, "Server shutting down").into()))),
                 None => Err(End::Close(Some(policy("Too slow: messages were not read in time")))),
             },
             received = stream.recv() => match received {
@@ -189,13 +183,9 @@ fn send<'a>(
 
 /// The close for a frame Sesame refuses.
 fn refusal(error: &ProtocolError) -> CloseReason {
-    let (code, description) = match error {
-        ProtocolError::Overflow => (CloseCode::Size, "Message too big"),
-        _ => (CloseCode::Protocol, "Protocol error"),
-    };
-    CloseReason {
-        code,
-        description: Some(description.to_owned()),
+    match error {
+        ProtocolError::Overflow => (CloseCode::Size, "Message too big").into(),
+        _ => (CloseCode::Protocol, "Protocol error").into(),
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa::openapi::RefOr;
 use utoipa::PartialSchema;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::body::{read_object, read_object_or_form};
+use crate::body::read;
 pub use crate::issue::{Expected, FieldIssue, Location, Problem, WHOLE_BODY};
 use crate::{ApiError, AppState, Shape};
 
@@ -55,12 +55,9 @@ impl<T: Wire, S: Shape, const FORM: bool> FromRequest for Body<T, S, FORM> {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(S::unavailable)?;
             let limit = state.settings.max_json_bytes;
-            let map = if FORM {
-                read_object_or_form(&request, payload, limit).await
-            } else {
-                read_object(&request, payload, limit).await
-            }
-            .map_err(S::body_error)?;
+            let map = read(&request, payload, limit, FORM)
+                .await
+                .map_err(S::body_error)?;
             decode::<T>(map)
                 .map(|body| Body(body, PhantomData))
                 .map_err(|issues| S::invalid(&issues))
@@ -391,30 +388,33 @@ fn lax_bool(value: &Value) -> Option<bool> {
 
 /// `#[serde(deserialize_with = "wire::integer")]`: an integer as [`fits`] reads one.
 pub fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    lax_integer(&value).ok_or_else(|| serde::de::Error::custom("expected an integer"))
+    optional_integer(deserializer)?.ok_or_else(|| serde::de::Error::custom("expected an integer"))
 }
 
 /// [`integer`], for a field that may be absent or `null`.
 pub fn optional_integer<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<i64>, D::Error> {
-    match Value::deserialize(deserializer)? {
-        Value::Null => Ok(None),
-        value => lax_integer(&value)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("expected an integer")),
-    }
+    lax(deserializer, lax_integer, "expected an integer")
 }
 
-/// `#[serde(deserialize_with = "wire::boolean")]`, for a field that may be
+/// `#[serde(deserialize_with = "wire::optional_bool")]`, for a field that may be
 /// absent or `null`: a boolean as [`fits`] reads one.
 pub fn optional_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    lax(deserializer, lax_bool, "expected a boolean")
+}
+
+/// `null` as `None`, any other value as `read` reads it.
+fn lax<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    read: fn(&Value) -> Option<T>,
+    expected: &'static str,
+) -> Result<Option<T>, D::Error> {
     match Value::deserialize(deserializer)? {
         Value::Null => Ok(None),
-        value => lax_bool(&value)
+        value => read(&value)
             .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("expected a boolean")),
+            .ok_or_else(|| serde::de::Error::custom(expected)),
     }
 }
 

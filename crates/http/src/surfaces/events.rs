@@ -176,13 +176,11 @@ struct EventFilterParams {
     q: Option<String>,
 }
 
+/// A date as [`parse_date`] reads it (worded by `events_messages::value_error`).
 fn iso_date(raw: &str) -> Result<(), ValidationError> {
-    match parse_date(raw.trim()) {
-        Some(_) => Ok(()),
-        None => Err(ValidationError::new("invalid_date").with_message(
-            "Expected a date in ISO 8601, e.g. 2024-03-14T12:00:00 or 2024-03-14.".into(),
-        )),
-    }
+    parse_date(raw.trim())
+        .map(|_| ())
+        .ok_or_else(|| ValidationError::new("invalid_date"))
 }
 
 impl From<EventFilterParams> for EventFilter {

@@ -3,7 +3,7 @@
 //! rows are in the sibling modules `events` and `messages`.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use sesame_kernel::UserId;
@@ -14,11 +14,11 @@ use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::login::log_in;
 use super::{page_of, storage_failure};
-use crate::auth::{authenticate, bearer_token};
 use crate::body::BodyError;
 use crate::client::Client;
 use crate::declare::Part;
 use crate::error_schemas::{self as doc, LocationItem, ValidationIssue};
+use crate::issue::capitalized;
 use crate::shape::{AuthFailure, ErrorShape, Shape, Words};
 use crate::wire::{Body, Expected, FieldIssue, Location, Problem};
 use crate::{ApiError, AppState, Bearer};
@@ -147,13 +147,7 @@ fn rule(issue: &FieldIssue, code: &str) -> (&'static str, String) {
 
 /// The words of a rule a field validator of the seed's app would refuse a value by.
 fn value_error(issue: &FieldIssue, code: &str) -> String {
-    let field = {
-        let mut letters = issue.field.chars();
-        letters
-            .next()
-            .map(|first| first.to_uppercase().chain(letters).collect::<String>())
-            .unwrap_or_default()
-    };
+    let field = capitalized(&issue.field);
     let param = |name: &str| issue.param(name).unwrap_or_default().to_owned();
     match code {
         "blank" => format!("{field} may not be blank"),
@@ -297,17 +291,12 @@ struct Detail {
 impl Words<UsersError> for FastApi {
     fn word(error: UsersError) -> ApiError {
         match error {
+            ref error if error.is_taken() => taken_error(
+                (error.field_errors().iter())
+                    .any(|e| e.problem == FieldProblem::Taken && e.field == "email"),
+            ),
             UsersError::Invalid(errors) => {
-                let taken = |field: Option<&str>| {
-                    errors.iter().any(|e| {
-                        e.problem == FieldProblem::Taken && field.is_none_or(|name| e.field == name)
-                    })
-                };
-                if taken(None) {
-                    taken_error(taken(Some("email")))
-                } else {
-                    FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
-                }
+                FastApi::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
             }
             UsersError::UsernameTaken => taken_error(false),
             UsersError::EmailTaken => taken_error(true),
@@ -434,8 +423,7 @@ async fn directory_access(
     if state.settings.public_directory {
         return Ok(());
     }
-    let token = bearer_token(request).ok_or_else(|| FastApi::unauthorized(AuthFailure::Missing))?;
-    authenticate::<FastApi>(state, token).await.map(|_| ())
+    Authenticated::extract(request).await.map(|_| ())
 }
 
 /// The user directory (public when `[users] public_directory` is on).

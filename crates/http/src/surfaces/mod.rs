@@ -1,12 +1,11 @@
 //! One module per client contract. The paths of the five surfaces do not
 //! collide, so all of them can be mounted at once.
 
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::blocking::blocking;
 use crate::declare::{Declared, Part};
-use crate::query::Paged;
+use crate::query::{self, PageParams};
 use crate::routes::is_static;
 use crate::{ApiError, HttpSettings, Shape};
 use sesame_kernel::Page;
@@ -24,10 +23,8 @@ mod primary;
 mod token_form;
 
 pub use crate::state::Surface;
-pub use cookie_refresh::MessageShape;
 pub use events_messages::FastApi;
 pub use messages::MessageFrames;
-pub use opaque::Opaque;
 pub use primary::Drf;
 
 /// Mounts the operational routes, every enabled surface, and Swagger UI's files.
@@ -81,12 +78,11 @@ where
     blocking(work).await.ok_or_else(S::unavailable)
 }
 
-/// `skip` and `limit` of the request, in `S`'s error shape (the
-/// [`Paged`] extractor, for handlers that read the request themselves).
+/// `skip` and `limit` of the request, in `S`'s error shape.
 pub(crate) fn page_of<S: Shape>(request: &HttpRequest) -> Result<Page, ApiError> {
-    Paged::<S>::from_request(request, &mut Payload::None)
-        .into_inner()
-        .map(|paged| paged.page())
+    query::parse::<PageParams>(request)
+        .map(|params| params.page())
+        .map_err(|issues| S::invalid(&issues))
 }
 
 /// Logs a storage failure (never with secrets) and words it for `S`.

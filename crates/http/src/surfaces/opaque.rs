@@ -6,7 +6,6 @@
 
 mod french;
 
-use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -172,12 +171,6 @@ fn about(username: &str) -> impl FnOnce(UsersError) -> ApiError + '_ {
     }
 }
 
-fn plain_text(text: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ContentType::plaintext())
-        .body(text)
-}
-
 /// Create an account and get an opaque token.
 #[utoipa::path(
     request_body = NewAccount,
@@ -195,17 +188,11 @@ async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let NewAccount { username, password } = body.into_inner();
     // The seed checks the fields one after the other, the username first.
-    let blank = [
-        ("username", username.trim()),
-        ("password", password.as_str()),
-    ]
-    .into_iter()
-    .find(|(_, value)| value.is_empty());
-    if let Some((field, _)) = blank {
-        return Err(Opaque::message(
-            StatusCode::BAD_REQUEST,
-            &french::empty(field),
-        ));
+    for (field, value) in [("username", username.trim()), ("password", &password)] {
+        if value.is_empty() {
+            let message = french::empty(field);
+            return Err(Opaque::message(StatusCode::BAD_REQUEST, &message));
+        }
     }
     let registration = Registration {
         username,
@@ -296,13 +283,13 @@ async fn delete_user(
 async fn validate(
     state: web::Data<AppState>,
     token: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<String, ApiError> {
     let token = token.into_inner();
     if token.trim().is_empty() {
         return Err(Opaque::message(StatusCode::BAD_REQUEST, EMPTY_TOKEN));
     }
     let authenticated = Opaque::call(&state.sessions, move |s| s.validate_opaque(&token)).await?;
-    Ok(plain_text(authenticated.user.username))
+    Ok(authenticated.user.username)
 }
 
 /// Checks the password and makes the user's opaque tokens valid again.
@@ -320,7 +307,7 @@ async fn re_authenticate(
     state: web::Data<AppState>,
     client: Client,
     body: Body<Reauthentication, BothRequired>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<&'static str, ApiError> {
     let Reauthentication {
         username,
         password,
@@ -342,7 +329,7 @@ async fn re_authenticate(
         sessions.revive_opaque_sessions(user.id)
     };
     Opaque::call(&state.login, revive).await?;
-    Ok(plain_text(REAUTHENTICATED.to_owned()))
+    Ok(REAUTHENTICATED)
 }
 
 /// Declares the forms of a route with its path parameter left empty

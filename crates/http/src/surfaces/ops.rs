@@ -2,7 +2,6 @@
 //! OpenAPI document with its UI.
 
 use actix_web::http::header::CACHE_CONTROL;
-use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -10,39 +9,24 @@ use utoipa::ToSchema;
 use super::FastApi;
 use crate::blocking::blocking;
 use crate::declare::Part;
-use crate::shape::{AuthFailure, ErrorShape, Shape};
-use crate::wire::FieldIssue;
-use crate::{ApiError, AppState};
+use crate::shape::ErrorShape;
+use crate::AppState;
 
 /// The operational routes document no error shape; the few errors made for
 /// them (a refused method) read `{"detail": ...}`, as a path no surface
 /// serves does.
-pub struct Operations;
-
-impl Shape for Operations {
-    const DOCUMENTED: ErrorShape = ErrorShape::None;
-
-    fn message(status: StatusCode, message: &str) -> ApiError {
-        FastApi::message(status, message)
-    }
-
-    fn invalid(issues: &[FieldIssue]) -> ApiError {
-        FastApi::invalid(issues)
-    }
-
-    fn unauthorized(failure: AuthFailure) -> ApiError {
-        FastApi::unauthorized(failure)
-    }
-}
-
 pub(super) fn part() -> Part {
-    Part::new::<Operations>("operations")
+    let part = Part::new::<FastApi>("operations")
         .route(healthz)
         .route(readyz)
         .route(metrics)
         .route(jwks)
         .route(crate::openapi::openapi_document)
-        .route(crate::openapi::docs)
+        .route(crate::openapi::docs);
+    Part {
+        shape: ErrorShape::None,
+        ..part
+    }
 }
 
 /// A health answer.

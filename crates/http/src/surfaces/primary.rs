@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use sesame_kernel::audit::Actor;
-use sesame_kernel::StorageError;
 use sesame_tokens::{Credentials, TokenPair, TokensError};
 use sesame_users::{Registration, UsersError};
 use utoipa::ToSchema;
@@ -32,16 +31,6 @@ mod users;
 pub struct Drf;
 
 impl Drf {
-    fn detail(status: StatusCode, detail: &str, code: &str) -> ApiError {
-        ApiError::new(
-            status,
-            doc::DrfError {
-                detail: detail.to_owned(),
-                code: code.to_owned(),
-            },
-        )
-    }
-
     /// `{"field": ["message"]}` (Drf shows no codes of field errors).
     fn field(field: &str, message: &str) -> ApiError {
         Self::invalid(&[FieldIssue::invalid(field, "invalid", message)])
@@ -52,7 +41,7 @@ impl Drf {
     }
 
     fn no_active_account() -> ApiError {
-        Self::detail(
+        Self::coded(
             StatusCode::UNAUTHORIZED,
             "No active account found with the given credentials",
             "no_active_account",
@@ -75,15 +64,16 @@ impl Shape for Drf {
             StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
             _ => "error",
         };
-        Self::detail(status, message, code)
+        Self::coded(status, message, code)
     }
 
     fn coded(status: StatusCode, message: &str, code: &str) -> ApiError {
-        Self::detail(status, message, code)
+        let (detail, code) = (message.to_owned(), code.to_owned());
+        ApiError::new(status, doc::DrfError { detail, code })
     }
 
     fn method_not_allowed(method: &Method) -> ApiError {
-        Self::detail(
+        Self::coded(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("Method \"{method}\" not allowed."),
             "method_not_allowed",
@@ -102,12 +92,12 @@ impl Shape for Drf {
 
     fn unauthorized(failure: AuthFailure) -> ApiError {
         match failure {
-            AuthFailure::Missing => Self::detail(
+            AuthFailure::Missing => Self::coded(
                 StatusCode::UNAUTHORIZED,
                 "Authentication credentials were not provided.",
                 "not_authenticated",
             ),
-            AuthFailure::Invalid => Self::detail(
+            AuthFailure::Invalid => Self::coded(
                 StatusCode::UNAUTHORIZED,
                 "Given token not valid for any token type",
                 "token_not_valid",
@@ -118,7 +108,7 @@ impl Shape for Drf {
 
     fn body_error(error: BodyError) -> ApiError {
         match error {
-            BodyError::Malformed(reason) => Self::detail(
+            BodyError::Malformed(reason) => Self::coded(
                 StatusCode::BAD_REQUEST,
                 &format!("JSON parse error - {reason}"),
                 "parse_error",
@@ -126,12 +116,12 @@ impl Shape for Drf {
             BodyError::TooLarge => {
                 Self::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
             }
-            BodyError::UnsupportedMediaType(content_type) => Self::detail(
+            BodyError::UnsupportedMediaType(content_type) => Self::coded(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{content_type}\" in request."),
                 "unsupported_media_type",
             ),
-            BodyError::NotAnObject => Self::detail(
+            BodyError::NotAnObject => Self::coded(
                 StatusCode::BAD_REQUEST,
                 "Invalid data. Expected a dictionary, but got a list or a value.",
                 "invalid",
@@ -252,17 +242,14 @@ impl From<JwtCreate> for Credentials {
 
 impl Validate for JwtCreate {
     fn validate(&self) -> Result<(), ValidationErrors> {
+        if self.username.is_some() || self.email.is_some() {
+            return Ok(());
+        }
         let mut errors = ValidationErrors::new();
-        if self.username.is_none() && self.email.is_none() {
-            let missing =
-                ValidationError::new("required").with_message("This field is required.".into());
-            errors.add("username", missing);
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        let missing =
+            ValidationError::new("required").with_message("This field is required.".into());
+        errors.add("username", missing);
+        Err(errors)
     }
 }
 
@@ -340,14 +327,14 @@ impl Words<TokensError> for Drf {
             | TokensError::TokenExpired
             | TokensError::SessionRevoked
             | TokensError::RefreshReused
-            | TokensError::AccountInactive => Drf::detail(
+            | TokensError::AccountInactive => Drf::coded(
                 StatusCode::UNAUTHORIZED,
                 "Token is invalid or expired",
                 "token_not_valid",
             ),
             TokensError::LoginRefused => Drf::no_active_account(),
             TokensError::SessionNotFound | TokensError::PasskeyNotFound => Drf::not_found(),
-            TokensError::MfaAlreadyEnabled => Drf::detail(
+            TokensError::MfaAlreadyEnabled => Drf::coded(
                 StatusCode::CONFLICT,
                 "Two-factor authentication is already on.",
                 "mfa_enabled",
@@ -372,12 +359,6 @@ impl Words<TokensError> for Drf {
             TokensError::Users(e) => Drf::word(e),
             other => storage_failure::<Drf>(&other),
         }
-    }
-}
-
-impl Words<StorageError> for Drf {
-    fn word(error: StorageError) -> ApiError {
-        storage_failure::<Drf>(&error)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::error_schemas as doc;
 use actix_web::http::StatusCode;
 
 use crate::body::BodyError;
+use crate::issue::capitalized;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Expected, FieldIssue, Problem};
 use crate::ApiError;
@@ -89,12 +90,7 @@ fn sentence(issue: &FieldIssue) -> String {
 
 /// `first_name` → `First name`.
 fn subject(field: &str) -> String {
-    let words = field.replace('_', " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    capitalized(&field.replace('_', " "))
 }
 
 fn kind(expected: Expected) -> &'static str {

@@ -5,6 +5,7 @@ use crate::error_schemas as doc;
 use actix_web::http::StatusCode;
 
 use crate::body::BodyError;
+use crate::issue::capitalized;
 use crate::shape::{AuthFailure, ErrorShape, Shape};
 use crate::wire::{Expected, FieldIssue, Problem};
 use crate::ApiError;
@@ -131,12 +132,7 @@ fn sentences(issues: &[FieldIssue], missing: impl Fn(&str) -> String) -> String 
 
 /// `'Username'`, as the seed names a field.
 fn quoted(field: &str) -> String {
-    let mut chars = field.chars();
-    let capitalized: String = chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    format!("'{capitalized}'")
+    format!("'{}'", capitalized(field))
 }
 
 /// What is wrong with a field, said of it.

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use actix_multipart::Multipart;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{get, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -37,7 +37,10 @@ impl FromRequest for ProfileChange {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        if !is_multipart(request) {
+        if !request
+            .content_type()
+            .eq_ignore_ascii_case("multipart/form-data")
+        {
             let body = Body::<ProfileUpdate, Drf>::from_request(request, payload);
             return Box::pin(async move {
                 let fields = body.await?.into_inner();
@@ -93,21 +96,11 @@ struct Form {
     avatar: AvatarChange,
 }
 
-/// Whether the body is `multipart/form-data`.
-fn is_multipart(request: &HttpRequest) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"))
-}
-
 /// The most parts a profile form may have (a user has a handful of fields).
 const MAX_PARTS: usize = 32;
 
 fn parse_error(error: impl std::fmt::Display) -> ApiError {
-    Drf::detail(
+    Drf::coded(
         StatusCode::BAD_REQUEST,
         &format!("Multipart form parse error - {error}"),
         "parse_error",
