@@ -67,6 +67,13 @@ pub enum StartError {
     Keys(String),
 }
 
+impl StartError {
+    /// A [`StartError::Setting`] saying `message`.
+    pub(crate) fn setting(message: impl std::fmt::Display) -> StartError {
+        StartError::Setting(message.to_string())
+    }
+}
+
 /// The signing key set of the database, loaded (made on first start), its
 /// private keys sealed with a key derived from the JWT secret, and reloaded
 /// whenever another process changes it.
@@ -75,22 +82,25 @@ fn signing_keys(
     database: &Database,
     secret: &[u8],
 ) -> Result<Arc<SigningKeys>, StartError> {
-    let setting = |e: sesame_tokens::TokensError| StartError::Setting(e.to_string());
     let sealing = Sha256::new()
         .chain_update(b"sesame signing keys\0")
         .chain_update(secret)
         .finalize();
     let keys = SigningKeys::new(
         Arc::new(database.clone()),
-        Arc::new(ChaChaCipher::new(&sealing).map_err(setting)?),
+        Arc::new(ChaChaCipher::new(&sealing).map_err(StartError::setting)?),
         Arc::new(SystemClock),
-        config.tokens.algorithm.parse().map_err(setting)?,
+        config
+            .tokens
+            .algorithm
+            .parse()
+            .map_err(StartError::setting)?,
         secret,
         &config.tokens.issuer,
     )
-    .map_err(setting)?
+    .map_err(StartError::setting)?
     .with_audit(Arc::new(database.clone()));
-    keys.start().map_err(setting)?;
+    keys.start().map_err(StartError::setting)?;
     let keys = Arc::new(keys);
     // The database keeps its observers, and the keys keep the database: the
     // relay holds the keys weakly, so that neither outlives the services.
@@ -178,12 +188,12 @@ impl Services {
                 })?
             }
         };
-        let cipher = ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes()))
-            .map_err(|e| StartError::Setting(e.to_string()))?;
+        let cipher =
+            ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes())).map_err(StartError::setting)?;
         let signing_keys = signing_keys(config, &database, secret.as_bytes())?;
         let keys = signing_keys.keys();
-        let bcrypt = BcryptHasher::new(config.passwords.bcrypt_cost)
-            .map_err(|e| StartError::Setting(e.to_string()))?;
+        let bcrypt =
+            BcryptHasher::new(config.passwords.bcrypt_cost).map_err(StartError::setting)?;
         let hash_threads = match config.passwords.hash_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -551,7 +561,7 @@ fn pages(
         &services.pages_key,
         settings,
     )
-    .map_err(|e| StartError::Setting(e.to_string()))
+    .map_err(StartError::setting)
 }
 
 /// Gives the allocator's free memory back to the system once every worker

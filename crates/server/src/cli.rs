@@ -193,7 +193,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             let was_on = services
                 .mfa
                 .reset(&user, &Actor::command_line())
-                .map_err(|e| StartError::Setting(e.to_string()))?;
+                .map_err(StartError::setting)?;
             if was_on {
                 println!(
                     "{} (id {}): TOTP is off, its recovery codes are void and every session ended",
@@ -205,7 +205,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             let passkeys = services
                 .passkeys
                 .list(user.id)
-                .map_err(|e| StartError::Setting(e.to_string()))?;
+                .map_err(StartError::setting)?;
             for passkey in passkeys {
                 println!(
                     "passkey {:?} still signs in to it: if it was on the lost device, the owner \
@@ -253,7 +253,7 @@ fn audit(
     let entries = services
         .database
         .entries(user, kind.as_deref(), Page::new(None, Some(limit)))
-        .map_err(|e| StartError::Setting(e.to_string()))?;
+        .map_err(StartError::setting)?;
     for entry in entries {
         let event = entry.event;
         println!(
@@ -279,6 +279,6 @@ fn account_error(error: UsersError) -> StartError {
                 .join("; "),
         ),
         UsersError::NotFound => StartError::Setting("no such user".into()),
-        other => StartError::Setting(other.to_string()),
+        other => StartError::setting(other),
     }
 }

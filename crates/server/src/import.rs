@@ -80,10 +80,6 @@ pub(crate) enum ExportCommand {
     },
 }
 
-fn setting(message: impl std::fmt::Display) -> StartError {
-    StartError::Setting(message.to_string())
-}
-
 fn open_database(config: &Config) -> Result<Database, StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
@@ -112,10 +108,12 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
     let mut run = Run::new(&database, keep_ids, dry_run);
     match command {
         ImportCommand::Django { from, table, .. } => {
-            let mut source = SourceTable::open(&from, &table).map_err(setting)?;
+            let mut source = SourceTable::open(&from, &table).map_err(StartError::setting)?;
             let mut after = 0;
             loop {
-                let rows = source.django_page(after, BATCH as i64).map_err(setting)?;
+                let rows = source
+                    .django_page(after, BATCH as i64)
+                    .map_err(StartError::setting)?;
                 let Some(last) = rows.last() else { break };
                 after = last.id;
                 for row in rows {
@@ -125,12 +123,12 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
             }
         }
         ImportCommand::FastApiUsers { from, table, .. } => {
-            let mut source = SourceTable::open(&from, &table).map_err(setting)?;
+            let mut source = SourceTable::open(&from, &table).map_err(StartError::setting)?;
             let mut offset = 0;
             loop {
                 let rows = source
                     .fastapi_users_page(offset, BATCH as i64)
-                    .map_err(setting)?;
+                    .map_err(StartError::setting)?;
                 if rows.is_empty() {
                     break;
                 }
@@ -154,11 +152,12 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
             let reader: Box<dyn BufRead> = if file == "-" {
                 Box::new(BufReader::new(std::io::stdin().lock()))
             } else {
-                let opened = File::open(&file).map_err(|e| setting(format!("{file}: {e}")))?;
+                let opened =
+                    File::open(&file).map_err(|e| StartError::setting(format!("{file}: {e}")))?;
                 Box::new(BufReader::with_capacity(64 * 1024, opened))
             };
             for (index, line) in reader.lines().enumerate() {
-                let line = line.map_err(|e| setting(format!("{file}: {e}")))?;
+                let line = line.map_err(|e| StartError::setting(format!("{file}: {e}")))?;
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -169,7 +168,7 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
     }
     run.flush()?;
     if keep_ids && !dry_run && run.imported > 0 {
-        database.move_id_sequence().map_err(setting)?;
+        database.move_id_sequence().map_err(StartError::setting)?;
     }
     if dry_run {
         println!("dry run: nothing was written");
@@ -285,7 +284,7 @@ impl<'a> Run<'a> {
         let outcomes = self
             .database
             .import_batch(&batch, self.keep_ids, self.dry_run)
-            .map_err(setting)?;
+            .map_err(StartError::setting)?;
         for (account, outcome) in batch.iter().zip(outcomes) {
             match outcome {
                 ImportOutcome::Imported(_) => {
@@ -448,16 +447,17 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let file = options
                 .open(path)
-                .map_err(|e| setting(format!("{path}: {e}")))?;
+                .map_err(|e| StartError::setting(format!("{path}: {e}")))?;
             // A file that was already there keeps its mode on open: set it.
             #[cfg(unix)]
             file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .map_err(|e| setting(format!("{path}: {e}")))?;
+                .map_err(|e| StartError::setting(format!("{path}: {e}")))?;
             Box::new(file)
         }
     };
     let mut out = BufWriter::new(out);
-    let write_error = |e: std::io::Error| setting(format!("cannot write the export: {e}"));
+    let write_error =
+        |e: std::io::Error| StartError::setting(format!("cannot write the export: {e}"));
     let mut skip = 0;
     let mut count = 0u64;
     loop {
@@ -466,13 +466,15 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
                 skip,
                 limit: Page::MAX_LIMIT,
             })
-            .map_err(setting)?;
+            .map_err(StartError::setting)?;
         if users.is_empty() {
             break;
         }
         skip += users.len() as i64;
         let ids: Vec<_> = users.iter().map(|user| user.id).collect();
-        let turned_off = database.deactivated_by_admin(&ids).map_err(setting)?;
+        let turned_off = database
+            .deactivated_by_admin(&ids)
+            .map_err(StartError::setting)?;
         for user in &users {
             let line = jsonl_line(user, turned_off.contains(&user.id));
             writeln!(out, "{line}").map_err(write_error)?;

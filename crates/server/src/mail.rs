@@ -39,7 +39,7 @@ pub(crate) fn mail_services(
         outbox_dir: config.outbox_dir(),
         timeout: Duration::from_secs(config.mail.timeout_seconds),
     };
-    let mailer = sesame_mail::mailer(&settings).map_err(|e| StartError::Setting(e.to_string()))?;
+    let mailer = sesame_mail::mailer(&settings).map_err(StartError::setting)?;
     let store = Arc::new(database.clone());
     let millis = |ms: u64| chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
     let policy = RetryPolicy {
