@@ -78,6 +78,14 @@ pub(crate) async fn open(
         }
         _ => Err("Invalid or expired token"),
     };
+    // A session ended between the check and the subscription was reported
+    // while the hub did not know it yet: look once more, now that it does.
+    let subscription = match subscription {
+        Ok(subscribed) if session_ended(&subscribed.state, &subscribed.session_id).await => {
+            Err("Session ended")
+        }
+        checked => checked,
+    };
     match subscription {
         Ok(subscription) => actix_web::rt::spawn(serve(session, stream, subscription)),
         Err(reason) => actix_web::rt::spawn(close(session, Some(policy(reason)))),
