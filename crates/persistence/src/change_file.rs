@@ -11,11 +11,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sesame_kernel::OutsideChanges;
 
+/// How often a server looks for what other processes announced.
+pub(crate) const POLL: Duration = Duration::from_millis(200);
+
 /// `<database file>-changes`, touched after every change that matters to
 /// authentication (an account changed or deleted, a session revoked).
 pub(crate) struct ChangeFile {
     path: PathBuf,
     last_seen: AtomicU64,
+    /// The stamp of this process's latest announcement.
+    announced: AtomicU64,
+    /// Set when this process announced over another's announcement.
+    announced_over_another: AtomicBool,
+    /// The stamp [`ChangeFile::changed_by_another_process`] saw last.
+    watched: AtomicU64,
     /// The file, held open (and made if need be): a check is then one
     /// `fstat`, not a lookup of its path (a twentieth of a cached request's
     /// time).
@@ -31,8 +40,12 @@ impl ChangeFile {
         let path = PathBuf::from(format!("{database_path}-changes"));
         let held = open_to_watch(&path).ok();
         let last_seen = held.as_ref().and_then(linked_stamp);
+        let last_seen = last_seen.unwrap_or_else(|| stamp(&path));
         ChangeFile {
-            last_seen: AtomicU64::new(last_seen.unwrap_or_else(|| stamp(&path))),
+            last_seen: AtomicU64::new(last_seen),
+            announced: AtomicU64::new(last_seen),
+            announced_over_another: AtomicBool::new(false),
+            watched: AtomicU64::new(last_seen),
             path,
             held: RwLock::new(held),
             unholdable: AtomicBool::new(false),
@@ -41,15 +54,32 @@ impl ChangeFile {
 
     /// Tells the other processes that something changed.
     pub(crate) fn announce(&self) {
+        let previous = stamp(&self.path);
+        if previous != self.announced.load(Ordering::Relaxed) {
+            self.announced_over_another.store(true, Ordering::Relaxed);
+        }
         let touched = open_for_writing(&self.path).and_then(|file| {
             // Never the same time twice, even on a coarse clock.
-            let previous = UNIX_EPOCH + Duration::from_nanos(stamp(&self.path));
-            let now = SystemTime::now().max(previous + Duration::from_micros(1));
-            file.set_modified(now)
+            let previous = UNIX_EPOCH + Duration::from_nanos(previous);
+            file.set_modified(SystemTime::now().max(previous + Duration::from_micros(1)))?;
+            file.metadata()
         });
-        if let Err(e) = touched {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not announce a change to other processes");
+        match touched {
+            Ok(metadata) => self.announced.store(nanos(&metadata), Ordering::Relaxed),
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not announce a change to other processes");
+            }
         }
+    }
+
+    /// Whether another process announced a change since the last call. Its
+    /// own announcements are left out, but one made in the very moment
+    /// another's was may be taken for another's (which costs only a check).
+    pub(crate) fn changed_by_another_process(&self) -> bool {
+        let now = self.held_stamp().unwrap_or_else(|| stamp(&self.path));
+        let seen = self.watched.swap(now, Ordering::Relaxed);
+        let over_another = self.announced_over_another.swap(false, Ordering::Relaxed);
+        over_another || (now != seen && now != self.announced.load(Ordering::Relaxed))
     }
 }
 
@@ -149,6 +179,26 @@ mod tests {
         command_line.announce();
         assert!(server.changed_since_last_check());
         assert!(!server.changed_since_last_check());
+    }
+
+    #[test]
+    fn a_server_tells_another_process_announcements_from_its_own() {
+        let (_dir, server, command_line) = server_and_command_line();
+        assert!(!server.changed_by_another_process());
+        server.announce();
+        assert!(!server.changed_by_another_process(), "its own");
+        command_line.announce();
+        assert!(server.changed_by_another_process());
+        assert!(!server.changed_by_another_process(), "seen once");
+        // Another's announcement, announced over before the server looked.
+        command_line.announce();
+        server.announce();
+        assert!(server.changed_by_another_process());
+        assert!(!server.changed_by_another_process());
+        // The cache's check is a reader of its own.
+        command_line.announce();
+        assert!(server.changed_since_last_check());
+        assert!(server.changed_by_another_process());
     }
 
     #[test]

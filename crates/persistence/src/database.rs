@@ -261,6 +261,31 @@ impl Database {
         }
     }
 
+    /// On SQLite, starts a thread that reports to the observers that
+    /// everything changed whenever another process announces a change (it
+    /// does not say which), within [`crate::change_file::POLL`]. The thread
+    /// ends with the database.
+    pub(crate) fn watch_other_processes(&self) {
+        let Some(file) = self.change_file.clone() else {
+            return;
+        };
+        let observers = Arc::downgrade(&self.changes);
+        let spawned = std::thread::Builder::new()
+            .name("sesame-changes".into())
+            .spawn(move || loop {
+                std::thread::sleep(crate::change_file::POLL);
+                let Some(observers) = observers.upgrade() else {
+                    return;
+                };
+                if file.changed_by_another_process() {
+                    observers.all_changed();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the change file watcher");
+        }
+    }
+
     /// The observer given to [`Database::observe_changes`], for changes
     /// other processes report.
     pub(crate) fn change_observer(&self) -> Option<Arc<dyn ChangeObserver>> {

@@ -212,10 +212,12 @@ const CHANGES_CHANNEL: &str = "sesame_changes";
 /// On PostgreSQL, starts a thread that `LISTEN`s for what every instance
 /// publishes: message events, handed with their message loaded to `local`
 /// (this instance's live connections), and changes to users and sessions,
-/// handed to the database's change observer (the token cache). Does nothing
-/// on SQLite.
+/// handed to the database's change observers (the token cache, the sockets).
+/// On SQLite, where only the command line shares the file, starts a thread
+/// that hands the observers what it announces.
 pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) {
     let Some(url) = database.postgres_url.clone() else {
+        database.watch_other_processes();
         return;
     };
     let database = database.clone();

@@ -2,14 +2,13 @@
 
 use std::sync::Weak;
 use std::thread;
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sesame_kernel::{ChangeObserver, OutsideChanges, StorageError};
 use sesame_tokens::{KeyState, SigningKeyRepository, StoredSigningKey, TokensError};
 
-use crate::change_file::ChangeFile;
+use crate::change_file::{ChangeFile, POLL};
 use crate::schema::signing_keys;
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
@@ -86,9 +85,6 @@ impl SigningKeyRepository for Database {
     }
 }
 
-/// How often an instance on SQLite looks at the key change file.
-const KEY_POLL: Duration = Duration::from_millis(200);
-
 impl Database {
     /// On SQLite, the file beside the database that other processes touch
     /// when they change the key set.
@@ -116,7 +112,7 @@ impl Database {
         let spawned = thread::Builder::new()
             .name("sesame-keys".into())
             .spawn(move || loop {
-                thread::sleep(KEY_POLL);
+                thread::sleep(POLL);
                 let Some(observer) = observer.upgrade() else {
                     return;
                 };
