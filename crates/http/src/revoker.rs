@@ -1,9 +1,10 @@
 //! Closes the WebSockets of sessions that ended, whatever ended them: a
 //! logout, a password change or reset, TOTP turned on, an account deactivated
-//! or deleted, a command-line change on PostgreSQL, or another instance.
+//! or deleted, a command-line change, or another instance.
 //!
 //! Storage reports every write to users and sessions (on PostgreSQL, those of
-//! every instance) to its change observers; the [`SocketRevoker`] is one of
+//! every instance; on SQLite, that another process changed something) to its
+//! change observers; the [`SocketRevoker`] is one of
 //! them. For a change that concerns a session or user with sockets open here,
 //! it has the session re-checked off the async workers, and the hub closes
 //! the sockets of every session that is no longer live (1008, at once).

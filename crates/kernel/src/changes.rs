@@ -14,7 +14,8 @@ pub trait ChangeObserver: Send + Sync {
     /// The session changed (revoked, renewed, touched) or was deleted.
     fn session_changed(&self, session_id: &str);
 
-    /// Anything may have changed (reports were missed).
+    /// Anything may have changed: reports were missed, or another process
+    /// changed something without saying what.
     fn all_changed(&self);
 
     /// The signing key set changed (a rotation, a retirement).

@@ -54,29 +54,40 @@ impl ChangeFile {
 
     /// Tells the other processes that something changed.
     pub(crate) fn announce(&self) {
-        let previous = stamp(&self.path);
-        if previous != self.announced.load(Ordering::Relaxed) {
-            self.announced_over_another.store(true, Ordering::Relaxed);
-        }
         let touched = open_for_writing(&self.path).and_then(|file| {
+            // One announcement at a time, in every process: each knows whose
+            // stamp it replaces and which it leaves. Unlocked when closed; a
+            // file system that cannot lock still gets the announcement.
+            let _ = file.lock();
+            let previous = nanos(&file.metadata()?);
+            let unseen = previous != self.announced.load(Ordering::Relaxed)
+                && previous != self.watched.load(Ordering::Relaxed);
+            if unseen {
+                self.announced_over_another.store(true, Ordering::Relaxed);
+            }
             // Never the same time twice, even on a coarse clock.
             let previous = UNIX_EPOCH + Duration::from_nanos(previous);
             file.set_modified(SystemTime::now().max(previous + Duration::from_micros(1)))?;
-            file.metadata()
+            let announced = nanos(&file.metadata()?);
+            self.announced.store(announced, Ordering::Relaxed);
+            Ok(())
         });
-        match touched {
-            Ok(metadata) => self.announced.store(nanos(&metadata), Ordering::Relaxed),
-            Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "could not announce a change to other processes");
-            }
+        if let Err(e) = touched {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not announce a change to other processes");
         }
     }
 
-    /// Whether another process announced a change since the last call. Its
-    /// own announcements are left out, but one made in the very moment
-    /// another's was may be taken for another's (which costs only a check).
+    /// Whether another process announced a change since the last call; this
+    /// process's own announcements are left out.
     pub(crate) fn changed_by_another_process(&self) -> bool {
-        let now = self.held_stamp().unwrap_or_else(|| stamp(&self.path));
+        let file = File::open(&self.path).ok();
+        if let Some(file) = &file {
+            // Not in the middle of one of this process's announcements, whose
+            // stamp would be taken for another's. Unlocked when closed.
+            let _ = file.lock_shared();
+        }
+        let metadata = file.as_ref().and_then(|file| file.metadata().ok());
+        let now = metadata.map_or(0, |metadata| nanos(&metadata));
         let seen = self.watched.swap(now, Ordering::Relaxed);
         let over_another = self.announced_over_another.swap(false, Ordering::Relaxed);
         over_another || (now != seen && now != self.announced.load(Ordering::Relaxed))
@@ -194,6 +205,17 @@ mod tests {
         command_line.announce();
         server.announce();
         assert!(server.changed_by_another_process());
+        assert!(!server.changed_by_another_process());
+        // ... but not when it had looked already.
+        command_line.announce();
+        assert!(server.changed_by_another_process());
+        server.announce();
+        assert!(!server.changed_by_another_process());
+        // The file removed, then announced again by another process.
+        std::fs::remove_file(&server.path).unwrap();
+        command_line.announce();
+        assert!(server.changed_by_another_process());
+        server.announce();
         assert!(!server.changed_by_another_process());
         // The cache's check is a reader of its own.
         command_line.announce();
