@@ -246,6 +246,10 @@ mod email_flows_end {
 mod sockets {
     use super::*;
     use common::ws::{Event, Socket};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::Barrier;
+    use std::time::Instant;
 
     /// "At once": well under the 30 s heartbeat that used to catch it.
     const AT_ONCE: Duration = Duration::from_millis(1500);
@@ -335,6 +339,41 @@ mod sockets {
             match socket.next(AT_ONCE) {
                 Event::Closed(1008, _) => {}
                 other => panic!("opaque delete: expected a 1008 close at once, got {other:?}"),
+            }
+        }
+
+        fn a_session_ended_while_its_socket_opens_closes_it(backend) {
+            // No heartbeat during the test: only a change report, or the
+            // check a socket makes right after it subscribes, can close it.
+            let app = TestApp::spawn_with(&backend, |config| config.http.ws_ping_interval_seconds = 600);
+            app.register("ivy");
+            let address = app.base.trim_start_matches("http://").to_owned();
+            for round in 0..60 {
+                let (token, _) = app.login("ivy", PASSWORD);
+                let request = &format!(
+                    "POST /auth/logout HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let mut logout = TcpStream::connect(&address).unwrap();
+                let opening = TcpStream::connect(&address).unwrap();
+                let start = &Barrier::new(2);
+                let mut socket = thread::scope(|scope| {
+                    scope.spawn(move || {
+                        start.wait();
+                        // A little later each round, to land anywhere in the opening.
+                        let at = Instant::now() + Duration::from_micros(round * 25);
+                        while Instant::now() < at {}
+                        logout.write_all(request.as_bytes()).unwrap();
+                        let mut answer = String::new();
+                        logout.read_to_string(&mut answer).unwrap();
+                        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+                    });
+                    start.wait();
+                    Socket::over(opening, &app.base, &token)
+                });
+                match socket.next(Duration::from_millis(1500)) {
+                    Event::Closed(1008, _) => {}
+                    other => panic!("round {round}: expected a 1008 close, got {other:?}"),
+                }
             }
         }
 

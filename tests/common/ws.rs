@@ -22,7 +22,16 @@ pub enum Event {
 impl Socket {
     pub fn connect(base: &str, token: &str) -> Socket {
         let address = base.trim_start_matches("http://");
-        let stream = TcpStream::connect(address).expect("Sesame accepts TCP");
+        Socket::over(
+            TcpStream::connect(address).expect("Sesame accepts TCP"),
+            base,
+            token,
+        )
+    }
+
+    /// The socket of `token`, over a connection already made.
+    pub fn over(stream: TcpStream, base: &str, token: &str) -> Socket {
+        let address = base.trim_start_matches("http://");
         let url = format!("ws://{address}/ws/{token}");
         let (socket, response) =
             tungstenite::client::client(url, stream).expect("the upgrade succeeds");
