@@ -22,7 +22,8 @@ use crate::Hub;
 enum Check {
     /// These sessions.
     Sessions(Vec<String>),
-    /// Every session with a socket open (reports were missed).
+    /// Every session with a socket open (reports were missed, or another
+    /// process changed something without saying what).
     All,
 }
 
