@@ -214,8 +214,7 @@ const CHANGES_CHANNEL: &str = "sesame_changes";
 /// (this instance's live connections), and changes to users and sessions,
 /// handed to the database's change observers (the token cache, the sockets).
 /// On SQLite, starts a thread that tells the observers when another process
-/// on the same file (the command line) announces a change (see
-/// [`Database::watch_other_processes`]).
+/// on the same file (the command line) announces a change.
 pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) {
     let Some(url) = database.postgres_url.clone() else {
         database.watch_other_processes();
