@@ -6,13 +6,38 @@
 use std::fs::{File, Metadata, OpenOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sesame_kernel::OutsideChanges;
+use sesame_kernel::{ChangeObserver, OutsideChanges};
 
 /// How often a server looks for what other processes announced.
-pub(crate) const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(200);
+
+/// Starts a thread, named `name`, that asks `changed` every [`POLL`] and
+/// hands `observer` to `tell` whenever it says yes; the thread ends once
+/// `observer` is dropped.
+pub(crate) fn poll(
+    name: &str,
+    observer: Weak<dyn ChangeObserver>,
+    changed: impl Fn() -> bool + Send + 'static,
+    tell: fn(&dyn ChangeObserver),
+) {
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(POLL);
+            let Some(observer) = observer.upgrade() else {
+                return;
+            };
+            if changed() {
+                tell(observer.as_ref());
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(thread = name, error = %e, "could not start a change file watcher");
+    }
+}
 
 /// `<database file>-changes`, touched after every change that matters to
 /// authentication (an account changed or deleted, a session revoked).

@@ -10,7 +10,7 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use sesame_kernel::{ChangeObserver, OutsideChanges, UserId};
 
-use crate::change_file::ChangeFile;
+use crate::change_file::{self, ChangeFile};
 
 use crate::PersistenceError;
 
@@ -263,26 +263,15 @@ impl Database {
 
     /// On SQLite, starts a thread that reports to the observers that
     /// everything changed whenever another process announces a change (it
-    /// does not say which), within [`crate::change_file::POLL`]. The thread
-    /// ends with the database.
+    /// does not say which), five times a second. The thread ends with the
+    /// database.
     pub(crate) fn watch_other_processes(&self) {
-        let Some(file) = self.change_file.clone() else {
-            return;
-        };
-        let observers = Arc::downgrade(&self.changes);
-        let spawned = std::thread::Builder::new()
-            .name("sesame-changes".into())
-            .spawn(move || loop {
-                std::thread::sleep(crate::change_file::POLL);
-                let Some(observers) = observers.upgrade() else {
-                    return;
-                };
-                if file.changed_by_another_process() {
-                    observers.all_changed();
-                }
+        if let Some(file) = self.change_file.clone() {
+            let observers: Arc<dyn ChangeObserver> = self.changes.clone();
+            let changed = move || file.changed_by_another_process();
+            change_file::poll("sesame-changes", Arc::downgrade(&observers), changed, |o| {
+                o.all_changed()
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the change file watcher");
         }
     }
 

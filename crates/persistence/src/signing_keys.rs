@@ -1,14 +1,13 @@
 //! The JWT signing key set, shared by every instance on the database.
 
 use std::sync::Weak;
-use std::thread;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sesame_kernel::{ChangeObserver, OutsideChanges, StorageError};
 use sesame_tokens::{KeyState, SigningKeyRepository, StoredSigningKey, TokensError};
 
-use crate::change_file::{ChangeFile, POLL};
+use crate::change_file::{self, ChangeFile};
 use crate::schema::signing_keys;
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
@@ -106,22 +105,11 @@ impl Database {
     /// looks at the key change file five times a second.
     /// The thread ends once `observer` is dropped.
     pub fn watch_signing_keys(&self, observer: Weak<dyn ChangeObserver>) {
-        let Some(file) = self.key_change_file() else {
-            return;
-        };
-        let spawned = thread::Builder::new()
-            .name("sesame-keys".into())
-            .spawn(move || loop {
-                thread::sleep(POLL);
-                let Some(observer) = observer.upgrade() else {
-                    return;
-                };
-                if file.changed_since_last_check() {
-                    observer.signing_keys_changed();
-                }
+        if let Some(file) = self.key_change_file() {
+            let changed = move || file.changed_since_last_check();
+            change_file::poll("sesame-keys", observer, changed, |o| {
+                o.signing_keys_changed()
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the signing key watcher");
         }
     }
 }
