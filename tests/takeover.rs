@@ -120,6 +120,18 @@ mod email_takeover {
             let same = edit(&app, "PATCH", "/auth/users/me/", &token, false, &[("email", " ALICE@Example.com ")]);
             assert_eq!(same.status, 200, "{}", same.text);
             assert_eq!(same.json["email"].as_str().unwrap().to_lowercase(), "alice@example.com");
+
+            // An address that only folds to the stored one is another mailbox:
+            // `ß` folds to `ss`, but `glaß.example` is not `glass.example`.
+            let carol = app.post("/auth/users/", None, json!({
+                "username": "carol", "email": "carol@glass.example", "password": PASSWORD, "re_password": PASSWORD,
+            }));
+            assert_eq!(carol.status, 201, "{}", carol.text);
+            let carol = app.login("carol", PASSWORD).0;
+            let folded = edit(&app, "PATCH", "/auth/users/me/", &carol, false, &[("email", "carol@glaß.example")]);
+            assert_eq!(folded.status, 400, "{}", folded.text);
+            assert!(folded.json["current_password"].is_array(), "{}", folded.text);
+            assert_eq!(email_of(&app, &carol), "carol@glass.example");
         }
 
         fn with_the_password_the_change_waits_for_the_link(backend) {

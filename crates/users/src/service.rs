@@ -804,11 +804,14 @@ impl AccountService {
     }
 }
 
-/// Whether `new` is the address `stored` already is (compared by key).
+/// Whether `new` is the mailbox `stored` already is: the same address but
+/// for ASCII case. Not [`crate::identity_key`]: its folding makes `ß` and
+/// `ss` one, so `bob@straße.de` would pass for `bob@strasse.de`, another
+/// domain, and a stolen token could move the address with no password.
 fn same_address(stored: Option<&str>, new: Option<&Email>) -> bool {
     match (stored, new) {
         (None, None) => true,
-        (Some(stored), Some(new)) => crate::identity_key(stored) == new.key(),
+        (Some(stored), Some(new)) => stored.trim().eq_ignore_ascii_case(new.as_str()),
         _ => false,
     }
 }

@@ -848,6 +848,33 @@ fn a_user_never_changes_their_own_email_in_one_step() {
 }
 
 #[test]
+fn an_address_that_only_folds_to_the_stored_one_is_another_mailbox() {
+    let fx = Fixture::new();
+    let carol = fx
+        .accounts
+        .register(registration("carol", Some("carol@glass.example"), PASSWORD))
+        .unwrap();
+    // `ß` folds to `ss`, but `glaß.example` is another domain than `glass.example`.
+    let error = fx
+        .accounts
+        .update_profile(
+            &carol,
+            carol.id,
+            ProfileUpdate {
+                email: Some("carol@glaß.example".into()),
+                ..ProfileUpdate::default()
+            },
+            &Actor::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        codes(&error),
+        [("current_password", "current_password_required")]
+    );
+    assert_eq!(fx.reload(&carol), carol, "nothing changed");
+}
+
+#[test]
 fn an_admin_changes_another_accounts_email_and_flags_at_once() {
     let fx = Fixture::new();
     let root = fx.admin("root");
