@@ -5,70 +5,37 @@ use std::net::IpAddr;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use sesame_kernel::audit::Actor;
+use sesame_kernel::audit::{self, Actor};
 use sesame_kernel::UserId;
-use sesame_tokens::ClientInfo;
 
 use crate::{AppState, HttpSettings};
 
-/// The longest `User-Agent` kept with a session.
-const MAX_USER_AGENT: usize = 256;
-
-/// The client's IP: from the configured trusted proxy header when one is
-/// set, otherwise the peer address. Of a list, the last address of the
-/// last line: the one the proxy added (a client can write the ones before it). Without a
-/// trusted header, forwarding headers are ignored: anyone can write them.
+/// The client's IP: [`sesame_kernel::audit::client_ip`] of the configured
+/// trusted proxy header's last line, if any, and the peer address.
 pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Option<IpAddr> {
-    if let Some(name) = &settings.trusted_proxy_header {
-        let forwarded = request
-            .headers()
-            .get_all(name.as_str())
-            .last()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|last| last.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    request.peer_addr().map(|addr| addr.ip())
+    let forwarded = settings.trusted_proxy_header.as_ref().and_then(|name| {
+        let last_line = request.headers().get_all(name.as_str()).last()?;
+        last_line.to_str().ok()
+    });
+    audit::client_ip(forwarded, request.peer_addr().map(|addr| addr.ip()))
 }
 
-/// Who is calling: the client address and `User-Agent`, for the session list.
-fn client_info(request: &HttpRequest, settings: &HttpSettings) -> ClientInfo {
-    ClientInfo {
-        ip: client_ip(request, settings).map(|ip| ip.to_string()),
-        user_agent: request
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| {
-                sesame_kernel::audit::printable(
-                    &ua.chars().take(MAX_USER_AGENT).collect::<String>(),
-                )
-            }),
-    }
-}
-
-/// The client of a request ([`client_info`]), for the sessions it opens and
-/// the audit entries of what it does.
-pub(crate) struct Client(pub(crate) ClientInfo);
+/// The client of a request: its address ([`client_ip`]) and `User-Agent`,
+/// as no account yet; for the sessions it opens and the audit entries of
+/// what it does.
+pub(crate) struct Client(pub(crate) Actor);
 
 impl Client {
     /// The audit actor of a request that proves no account (yet).
     pub(crate) fn anonymous(self) -> Actor {
-        Actor {
-            user: None,
-            ip: self.0.ip,
-            user_agent: self.0.user_agent,
-        }
+        self.0
     }
 
     /// The audit actor of a request made as `user`.
     pub(crate) fn acting_as(self, user: UserId) -> Actor {
         Actor {
             user: Some(user),
-            ..self.anonymous()
+            ..self.0
         }
     }
 }
@@ -78,10 +45,11 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, Infallible>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let info = match request.app_data::<web::Data<AppState>>() {
-            Some(state) => client_info(request, &state.settings),
-            None => ClientInfo::default(),
-        };
-        ready(Ok(Client(info)))
+        let ip = request
+            .app_data::<web::Data<AppState>>()
+            .and_then(|state| client_ip(request, &state.settings));
+        let user_agent = request.headers().get(header::USER_AGENT);
+        let actor = Actor::client(ip, user_agent.and_then(|v| v.to_str().ok()));
+        ready(Ok(Client(actor)))
     }
 }

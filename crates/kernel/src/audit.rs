@@ -1,5 +1,7 @@
 //! The security audit log: what happened to whom, from where, and when.
 
+use std::net::IpAddr;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -17,7 +19,21 @@ pub struct Actor {
     pub user_agent: Option<String>,
 }
 
+/// The longest `User-Agent` an actor keeps.
+const MAX_USER_AGENT: usize = 256;
+
 impl Actor {
+    /// A client over HTTP that proves no account (yet), from `ip` with
+    /// `user_agent`: the agent is cut to 256 characters and made [`printable`].
+    pub fn client(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        Actor {
+            user: None,
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent: user_agent
+                .map(|ua| printable(&ua.chars().take(MAX_USER_AGENT).collect::<String>())),
+        }
+    }
+
     /// The `sesame` command line, run by whoever runs the server.
     pub fn command_line() -> Self {
         Actor {
@@ -26,6 +42,27 @@ impl Actor {
             user_agent: Some("sesame command line".to_owned()),
         }
     }
+}
+
+/// A client's address: the last one of `forwarded`, the value of the
+/// trusted proxy header when one is configured (the one the proxy added: a
+/// client can write those before it), else `peer`'s. Without a trusted
+/// header forwarded addresses are ignored: anyone can write them.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use sesame_kernel::audit::client_ip;
+/// let peer: IpAddr = "10.0.0.1".parse().unwrap();
+/// let added: IpAddr = "203.0.113.9".parse().unwrap();
+/// assert_eq!(client_ip(Some("1.1.1.1, 203.0.113.9"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some("not an address"), Some(peer)), Some(peer));
+/// assert_eq!(client_ip(None, Some(peer)), Some(peer));
+/// ```
+pub fn client_ip(forwarded: Option<&str>, peer: Option<IpAddr>) -> Option<IpAddr> {
+    forwarded
+        .and_then(|line| line.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .or(peer)
 }
 
 /// A security event to record.

@@ -9,7 +9,7 @@ mod french;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use sesame_tokens::{Credentials, LoginService, TokensError};
+use sesame_tokens::{ClientInfo, Credentials, LoginService, TokensError};
 use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -204,7 +204,7 @@ async fn register(
     let token = run::<Opaque, _, _>(move || {
         let user = accounts.register(registration).map_err(Opaque::word)?;
         sessions
-            .start_opaque_session(&user, client.0)
+            .start_opaque_session(&user, ClientInfo::from(&client.0))
             .map_err(Opaque::word)
     })
     .await??;
