@@ -527,15 +527,18 @@ backend_tests! {
         assert_eq!(browser.sign_in("jade", PASSWORD).status, 303);
         let token = csrf_of(&browser.get("/account/"));
         let begin = "/account/passkeys/register/begin";
-        for guess in ["guess-one-1", "guess-two-2", "guess-three-3"] {
+        for guess in ["guess-one-1", "guess-two-2"] {
             let wrong = browser.script(begin, Some(&token), json!({"current_password": guess}));
             assert_eq!(wrong.status, 400, "{}", wrong.text);
             assert!(wrong.json["error"].as_str().unwrap().contains("password is wrong"));
         }
-        let locked = browser.script(begin, Some(&token), json!({"current_password": PASSWORD}));
-        assert_eq!(locked.status, 429, "{}", locked.text);
-        assert!(locked.header("retry-after").is_some());
-        assert!(locked.json["error"].as_str().unwrap().contains("wrong passwords"));
+        // The guess that locks the account is not answered, nor the right one after it.
+        for guess in ["guess-three-3", PASSWORD] {
+            let locked = browser.script(begin, Some(&token), json!({"current_password": guess}));
+            assert_eq!(locked.status, 429, "{}", locked.text);
+            assert!(locked.header("retry-after").is_some());
+            assert!(locked.json["error"].as_str().unwrap().contains("wrong passwords"));
+        }
         let removal = browser.post(
             "/account/passkeys/any/remove",
             &[("csrf", &token), ("current_password", PASSWORD)],

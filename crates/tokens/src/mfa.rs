@@ -263,18 +263,13 @@ impl MfaService {
         if record.confirmed {
             return Err(TokensError::MfaAlreadyEnabled);
         }
-        let throttle = self.throttle.as_ref();
-        if let Some(seconds) = throttle.and_then(|t| t.locked_for(user.id)) {
-            return Err(TokensError::Users(UsersError::ConfirmationThrottled(
-                seconds,
-            )));
+        self.held_back(user.id)?;
+        let step = self.matching_step(&record, code)?;
+        if let (None, Some(throttle)) = (step, &self.throttle) {
+            throttle.record_failure(user.id);
         }
-        let Some(step) = self.matching_step(&record, code)? else {
-            if let Some(throttle) = throttle {
-                throttle.record_failure(user.id);
-            }
-            return Err(TokensError::OtpInvalid);
-        };
+        self.held_back(user.id)?;
+        let step = step.ok_or(TokensError::OtpInvalid)?;
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let hashes: Vec<String> = codes
             .iter()
@@ -297,10 +292,12 @@ impl MfaService {
     pub fn disable(&self, user: &User, code: &str, actor: &Actor) -> Result<(), TokensError> {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
+                self.held_back(user.id)?;
                 let checked = self.check_code(user.id, &record, code);
                 if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
                     throttle.record_failure(user.id);
                 }
+                self.held_back(user.id)?;
                 checked?;
                 self.store.remove_totp(user.id)?;
                 self.audited("mfa_disabled", user, actor);
@@ -377,6 +374,16 @@ impl MfaService {
             Ok(())
         } else {
             Err(TokensError::OtpInvalid)
+        }
+    }
+
+    /// [`UsersError::ConfirmationThrottled`] while the throttle holds `user`
+    /// back: checked before a code and after it, right or wrong, so that
+    /// codes guessed at once learn no more than the allowance.
+    fn held_back(&self, user: UserId) -> Result<(), TokensError> {
+        match self.throttle.as_ref().and_then(|t| t.locked_for(user)) {
+            Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds).into()),
+            None => Ok(()),
         }
     }
 

@@ -303,19 +303,28 @@ impl AccountService {
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], or
-    /// [`UsersError::ConfirmationThrottled`] (before any check) while the
-    /// throttle holds the account back.
+    /// [`UsersError::ConfirmationThrottled`] while the throttle holds the
+    /// account back, before the check and after it, right or wrong.
     pub fn confirm_password(&self, user: &User, password: &str) -> Result<(), UsersError> {
-        if let Some(seconds) = self.throttle.as_ref().and_then(|t| t.locked_for(user.id)) {
-            return Err(UsersError::ConfirmationThrottled(seconds));
-        }
-        if self.hasher.verify(password, &user.password_hash) {
-            return Ok(());
-        }
-        if let Some(throttle) = &self.throttle {
+        let held_back = || match self.throttle.as_ref().and_then(|t| t.locked_for(user.id)) {
+            Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds)),
+            None => Ok(()),
+        };
+        held_back()?;
+        let right = self.hasher.verify(password, &user.password_hash);
+        if let (false, Some(throttle)) = (right, &self.throttle) {
             throttle.record_failure(user.id);
         }
-        Err(UsersError::WrongCurrentPassword)
+        // Guesses sent at once all pass the first check before the first of
+        // them fails; once the account is held back none is answered (the
+        // one that locked it included), so a burst learns no more than the
+        // allowance.
+        held_back()?;
+        if right {
+            Ok(())
+        } else {
+            Err(UsersError::WrongCurrentPassword)
+        }
     }
 
     /// The account with this id.

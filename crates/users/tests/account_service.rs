@@ -1139,6 +1139,34 @@ fn wrong_current_passwords_are_counted_and_a_held_back_account_confirms_nothing(
     assert_eq!(throttle.failures.lock().unwrap().len(), 2);
 }
 
+/// A throttle that holds every account back from its second question on,
+/// as when guesses sent at once lock the account while this one is checked.
+#[derive(Default)]
+struct LocksWhileChecking(std::sync::atomic::AtomicUsize);
+
+impl sesame_users::ConfirmationThrottle for LocksWhileChecking {
+    fn locked_for(&self, _: UserId) -> Option<u64> {
+        let asked = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (asked > 0).then_some(7)
+    }
+
+    fn record_failure(&self, _: UserId) {}
+}
+
+#[test]
+fn a_right_password_is_not_answered_once_sibling_guesses_locked_the_account() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let accounts = fx
+        .accounts
+        .clone()
+        .with_confirmation_throttle(Arc::new(LocksWhileChecking::default()));
+    assert!(matches!(
+        accounts.confirm_password(&alice, PASSWORD),
+        Err(UsersError::ConfirmationThrottled(7))
+    ));
+}
+
 // ----------------------------------------------------------------- deletion
 
 #[test]
