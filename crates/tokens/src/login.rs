@@ -232,7 +232,12 @@ impl LoginService {
         let checked = self
             .accounts
             .check_password_among(accounts.clone(), &credentials.password);
-        if matches!(checked, Err(UsersError::InvalidCredentials)) {
+        // An inactive account's right password counts too: were it not, the
+        // guess that locks the account would tell it from the wrong ones.
+        if matches!(
+            checked,
+            Err(UsersError::InvalidCredentials | UsersError::AccountInactive)
+        ) {
             self.throttle.record_failure(&keys);
         }
         // Guesses sent at once all pass the check above before the first of

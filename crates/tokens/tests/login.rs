@@ -322,7 +322,7 @@ fn unknown_logins_count_by_their_normal_form_and_are_audited_as_keyed_digests() 
 }
 
 #[test]
-fn an_inactive_account_is_refused_like_a_wrong_password_but_not_counted() {
+fn an_inactive_account_is_refused_and_counted_like_a_wrong_password() {
     let f = fixture();
     let ada = f.user("ada");
     f.accounts
@@ -332,8 +332,16 @@ fn an_inactive_account_is_refused_like_a_wrong_password_but_not_counted() {
         f.check("ada", PASSWORD),
         Err(TokensError::LoginRefused)
     ));
-    assert_eq!(f.throttle.failures(&LoginKey::Account(ada.id)), 0);
+    assert_eq!(f.throttle.failures(&LoginKey::Account(ada.id)), 1);
     assert_eq!(f.audit.kinds(), ["login_failure"]);
+    // So the guess that locks it is answered the same, right or wrong.
+    for _ in 2..FAILURES_BEFORE_LOCK {
+        f.check("ada", "wrong password").unwrap_err();
+    }
+    assert!(matches!(
+        f.check("ada", PASSWORD),
+        Err(TokensError::LoginThrottled(60))
+    ));
 }
 
 #[test]
