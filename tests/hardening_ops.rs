@@ -330,13 +330,21 @@ backend_tests! {
         );
         assert!(preflight.status < 300, "{}", preflight.status);
         assert_eq!(preflight.header("access-control-allow-credentials"), Some("true"));
+        // Not even an allowed origin reads the pages with the browser's cookie,
+        // nor is let through their preflight, however the path is spelled.
+        let app_origin = ("Origin", "https://app.example.com");
+        let preflight = ("Access-Control-Request-Method", "POST");
         for reply in [
             open.get("/healthz", None),
             open.request_with_headers("GET", "/healthz", &[("Origin", "https://evil.test")], Body::None),
+            open.request_with_headers("GET", "/account/sign-in", &[app_origin], Body::None),
+            open.request_with_headers("GET", "/%61ccount/", &[app_origin], Body::None),
+            open.request_with_headers("OPTIONS", "/account/sign-in", &[app_origin, preflight], Body::None),
         ] {
             assert_eq!(reply.header("access-control-allow-credentials"), None, "{:?}", reply.headers);
             assert_eq!(reply.header("access-control-allow-origin"), None);
         }
+        assert_eq!(open.request_with_headers("GET", "/account/sign-in", &[app_origin], Body::None).status, 200);
     }
 
     fn wrong_methods_answer_405_with_allow_in_each_surface_shape(backend) {

@@ -110,6 +110,15 @@ impl Pages {
     }
 }
 
+/// Where the pages are mounted.
+const PREFIX: &str = "/account";
+
+/// Whether a request for `path` (as decoded) is one for the pages.
+pub fn serves(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Mounts the pages under `/account/`.
 pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
     let form = web::FormConfig::default()
@@ -120,7 +129,7 @@ pub fn configure(config: &mut web::ServiceConfig, pages: Pages) {
         .limit(64 * 1024)
         .error_handler(|_, _| error::ScriptError(PagesError::BadForm).into());
     config.service(
-        web::scope("/account")
+        web::scope(PREFIX)
             .app_data(web::Data::new(pages))
             .app_data(form)
             .app_data(json)

@@ -8,6 +8,7 @@ use actix_web::http::header::{ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_A
 use actix_web::middleware::Next;
 use actix_web::{middleware, web, App, HttpServer};
 use chrono::Duration;
+use percent_encoding::percent_decode_str;
 use sesame_events::EventService;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
@@ -606,15 +607,22 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .max_age(3600)
 }
 
-/// `actix-cors` says `Access-Control-Allow-Credentials: true` on every
-/// answer; it belongs only on answers to an allowed origin (those with
+/// CORS is for the API only: the pages are posted by their own forms, and
+/// a script of an allowed origin must not read the account page (its
+/// sessions, its CSRF token) with the browser's cookie. And `actix-cors`
+/// says `Access-Control-Allow-Credentials: true` on every answer; it belongs
+/// only on answers to an allowed origin (those with
 /// `Access-Control-Allow-Origin`).
 async fn credentials_only_for_allowed_origins(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let pages = sesame_pages::serves(&percent_decode_str(request.path()).decode_utf8_lossy());
     let mut response = next.call(request).await?;
     let headers = response.headers_mut();
+    if pages {
+        headers.remove(ACCESS_CONTROL_ALLOW_ORIGIN);
+    }
     if !headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
         headers.remove(ACCESS_CONTROL_ALLOW_CREDENTIALS);
     }
