@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use common::ws::Event;
 use common::{run_cli, Backend, Body, TestApp, PASSWORD};
 use jwt_simple::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -447,6 +448,36 @@ backend_tests! {
         }
         let listed = stdout(&keys_cli(&app, "ES256", &["list"]));
         assert!(listed.lines().any(|l| l.starts_with(&old_kid) && l.contains("\tretired\t")), "{listed}");
+    }
+
+    fn retiring_a_key_closes_the_sockets_its_tokens_opened_at_once(backend) {
+        // With the heartbeat off: only the retirement can close the socket.
+        let app = TestApp::spawn_with(&backend, |config| {
+            config.tokens.algorithm = "ES256".into();
+            config.tokens.issuer = "https://id.example.test".into();
+            config.http.ws_ping_interval_seconds = 600;
+        });
+        app.register("listener");
+        let (old, _) = app.login("listener", PASSWORD);
+        let old_kid = header(&old)["kid"].as_str().unwrap().to_owned();
+        let mut old_socket = app.socket(&old);
+        let rotated = stdout(&keys_cli(&app, "ES256", &["rotate"]));
+        let new_kid = rotated.split_whitespace().next().unwrap().to_owned();
+        assert!(within(Duration::from_secs(1), || kids(&app).contains(&new_kid)));
+        let (new, _) = app.login("listener", PASSWORD);
+        let mut new_socket = app.socket(&new);
+        assert_eq!(old_socket.next(Duration::from_millis(300)), Event::Nothing, "a rotation closes nothing");
+        stdout(&keys_cli(&app, "ES256", &["retire", &old_kid]));
+        assert_eq!(
+            old_socket.next(Duration::from_millis(1500)),
+            Event::Closed(1008, "Token signed with a retired key".into())
+        );
+        assert_eq!(new_socket.next(Duration::from_millis(300)), Event::Nothing);
+        // A token of the retired key opens no socket either.
+        assert_eq!(
+            app.socket(&old).next(Duration::from_millis(1500)),
+            Event::Closed(1008, "Invalid or expired token".into())
+        );
     }
 
     fn a_cli_rotation_is_seen_by_two_instances_within_a_second(backend) {

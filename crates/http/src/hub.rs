@@ -24,6 +24,8 @@ pub enum Outbound {
 struct Subscriber {
     id: u64,
     session_id: String,
+    /// The key that signed the socket's JWT (none for an opaque token).
+    kid: Option<Box<str>>,
     outbox: mpsc::Sender<Outbound>,
 }
 
@@ -69,6 +71,9 @@ impl Subscribers {
     }
 }
 
+/// The close reason of a socket whose JWT's signing key was retired.
+pub(crate) const KEY_RETIRED: &str = "Token signed with a retired key";
+
 /// The most sockets one user may hold when no other cap is set.
 pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
 
@@ -96,12 +101,14 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a socket of `user` opened with a token of `session_id`;
-    /// `None` when the user already holds as many sockets as allowed.
+    /// Registers a socket of `user` opened with a token of `session_id`
+    /// (a JWT signed with the key `kid`, if any); `None` when the user
+    /// already holds as many sockets as allowed.
     pub fn subscribe(
         &self,
         user: UserId,
         session_id: String,
+        kid: Option<String>,
     ) -> Option<(u64, mpsc::Receiver<Outbound>)> {
         let mut subscribers = self.subscribers();
         let list = subscribers.by_user.entry(user).or_default();
@@ -113,6 +120,7 @@ impl Hub {
         list.push(Subscriber {
             id,
             session_id: session_id.clone(),
+            kid: kid.map(String::into_boxed_str),
             outbox,
         });
         *subscribers.by_session.entry(session_id).or_default() += 1;
@@ -147,23 +155,34 @@ impl Hub {
         self.subscribers().by_session.keys().cloned().collect()
     }
 
-    /// Closes every socket opened with a token of this session. A socket
-    /// whose queue is full is dropped from the hub instead, which closes it too.
+    /// Closes every socket opened with a token of this session.
     pub fn close_session(&self, session_id: &str) {
-        let mut subscribers = self.subscribers();
-        if !subscribers.by_session.contains_key(session_id) {
-            return;
+        if self.has_session(session_id) {
+            self.close_where("Session ended", |s| s.session_id == session_id);
         }
+    }
+
+    /// Closes every socket opened with a JWT whose signing key no longer
+    /// verifies, as `verifies` tells: a retired key's tokens fail at once.
+    pub fn close_signed_by_retired_keys(&self, verifies: impl Fn(&str) -> bool) {
+        self.close_where(KEY_RETIRED, |s| {
+            s.kid.as_deref().is_some_and(|kid| !verifies(kid))
+        });
+    }
+
+    /// Closes the sockets `chosen` picks with 1008 and `reason`. A socket
+    /// whose queue is full is dropped from the hub instead, which closes it too.
+    fn close_where(&self, reason: &'static str, chosen: impl Fn(&Subscriber) -> bool) {
+        let mut subscribers = self.subscribers();
         let users: Vec<UserId> = subscribers
             .by_user
             .iter()
-            .filter(|(_, list)| list.iter().any(|s| s.session_id == session_id))
+            .filter(|(_, list)| list.iter().any(&chosen))
             .map(|(user, _)| *user)
             .collect();
         for user in users {
             subscribers.retain(user, |s| {
-                s.session_id != session_id
-                    || s.outbox.try_send(Outbound::Close("Session ended")).is_ok()
+                !chosen(s) || s.outbox.try_send(Outbound::Close(reason)).is_ok()
             });
         }
     }
@@ -208,9 +227,9 @@ mod tests {
     #[test]
     fn every_socket_of_the_user_gets_the_same_frame() {
         let hub = Hub::new(8);
-        let (_, mut phone) = hub.subscribe(UserId(2), "s1".into()).unwrap();
-        let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into()).unwrap();
-        let (_, mut sender) = hub.subscribe(UserId(1), "s3".into()).unwrap();
+        let (_, mut phone) = hub.subscribe(UserId(2), "s1".into(), None).unwrap();
+        let (_, mut laptop) = hub.subscribe(UserId(2), "s2".into(), None).unwrap();
+        let (_, mut sender) = hub.subscribe(UserId(1), "s3".into(), None).unwrap();
         let sent = ByteString::from(String::from("{\"id\":7}"));
         hub.send_to(UserId(2), sent.clone());
         for inbox in [&mut phone, &mut laptop] {
@@ -229,8 +248,8 @@ mod tests {
     #[test]
     fn a_full_queue_drops_only_that_socket() {
         let hub = Hub::new(2);
-        let (_, mut slow) = hub.subscribe(UserId(2), "slow".into()).unwrap();
-        let (_, mut fast) = hub.subscribe(UserId(2), "fast".into()).unwrap();
+        let (_, mut slow) = hub.subscribe(UserId(2), "slow".into(), None).unwrap();
+        let (_, mut fast) = hub.subscribe(UserId(2), "fast".into(), None).unwrap();
         for _ in 0..3 {
             hub.send_to(UserId(2), frame("m"));
             while fast.try_recv().is_ok() {}
@@ -248,17 +267,30 @@ mod tests {
     #[test]
     fn closing_a_session_reaches_only_its_sockets() {
         let hub = Hub::new(4);
-        let (_, mut a) = hub.subscribe(UserId(1), "a".into()).unwrap();
-        let (_, mut b) = hub.subscribe(UserId(1), "b".into()).unwrap();
+        let (_, mut a) = hub.subscribe(UserId(1), "a".into(), None).unwrap();
+        let (_, mut b) = hub.subscribe(UserId(1), "b".into(), None).unwrap();
         hub.close_session("a");
         assert!(matches!(a.try_recv(), Ok(Outbound::Close(_))));
         assert!(b.try_recv().is_err());
     }
 
     #[test]
+    fn a_retired_key_closes_only_the_sockets_of_its_tokens() {
+        let hub = Hub::new(4);
+        let signed = |kid: &str| Some(kid.to_owned());
+        let (_, mut old) = hub.subscribe(UserId(1), "a".into(), signed("old")).unwrap();
+        let (_, mut new) = hub.subscribe(UserId(1), "a".into(), signed("new")).unwrap();
+        let (_, mut opaque) = hub.subscribe(UserId(2), "b".into(), None).unwrap();
+        hub.close_signed_by_retired_keys(|kid| kid == "new");
+        assert!(matches!(old.try_recv(), Ok(Outbound::Close(_))));
+        assert!(new.try_recv().is_err());
+        assert!(opaque.try_recv().is_err());
+    }
+
+    #[test]
     fn closing_a_session_drops_a_socket_whose_queue_is_full() {
         let hub = Hub::new(1);
-        let (_, mut full) = hub.subscribe(UserId(1), "a".into()).unwrap();
+        let (_, mut full) = hub.subscribe(UserId(1), "a".into(), None).unwrap();
         hub.send_to(UserId(1), frame("m"));
         hub.close_session("a");
         assert!(!hub.has_session("a"));
@@ -272,14 +304,17 @@ mod tests {
     #[test]
     fn a_user_holds_at_most_the_cap_of_sockets() {
         let hub = Hub::new(4).with_max_per_user(2);
-        let (first, _a) = hub.subscribe(UserId(1), "s".into()).unwrap();
-        let _b = hub.subscribe(UserId(1), "s".into()).unwrap();
-        assert!(hub.subscribe(UserId(1), "t".into()).is_none());
-        assert!(hub.subscribe(UserId(2), "u".into()).is_some(), "per user");
+        let (first, _a) = hub.subscribe(UserId(1), "s".into(), None).unwrap();
+        let _b = hub.subscribe(UserId(1), "s".into(), None).unwrap();
+        assert!(hub.subscribe(UserId(1), "t".into(), None).is_none());
+        assert!(
+            hub.subscribe(UserId(2), "u".into(), None).is_some(),
+            "per user"
+        );
         assert_eq!(hub.sessions_of(UserId(1)), ["s"]);
         hub.unsubscribe(UserId(1), first);
         assert!(hub.has_session("s"), "one socket of it is still open");
-        assert!(hub.subscribe(UserId(1), "t".into()).is_some());
+        assert!(hub.subscribe(UserId(1), "t".into(), None).is_some());
         let mut ids = hub.session_ids();
         ids.sort();
         assert_eq!(ids, ["s", "t", "u"]);

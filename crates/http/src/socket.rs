@@ -10,11 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use futures_util::future::LocalBoxFuture;
 use sesame_kernel::UserId;
+use sesame_tokens::{Authenticated, TokensError};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::blocking::blocking;
-use crate::hub::Outbound;
+use crate::hub::{Outbound, KEY_RETIRED};
 use crate::AppState;
 
 /// Largest frame a client may send (its payload, in bytes); bigger closes with 1009.
@@ -36,8 +37,13 @@ struct Subscription {
 
 impl Subscription {
     /// `None` when the user holds as many sockets as allowed.
-    fn new(state: Arc<AppState>, user: UserId, session_id: String) -> Option<Subscription> {
-        let (id, inbox) = state.hub.subscribe(user, session_id.clone())?;
+    fn new(
+        state: Arc<AppState>,
+        caller: Authenticated,
+        kid: Option<String>,
+    ) -> Option<Subscription> {
+        let (user, session_id) = (caller.user.id, caller.session_id);
+        let (id, inbox) = state.hub.subscribe(user, session_id.clone(), kid)?;
         Some(Subscription {
             state,
             user,
@@ -71,18 +77,29 @@ pub(crate) async fn open(
     let sessions = state.sessions.clone();
     // Subscribed before the 101 goes out, so that nothing sent or ended
     // after the client sees it is missed.
-    let subscription = match blocking(move || sessions.authenticate(&token)).await {
-        Some(Ok(caller)) => {
-            Subscription::new(state.into_inner(), caller.user.id, caller.session_id)
-                .ok_or("Too many open sockets for this user")
-        }
-        _ => Err("Invalid or expired token"),
+    let checked = blocking(move || {
+        let caller = sessions.authenticate(&token)?;
+        Ok::<_, TokensError>((caller, sessions.keys().kid_of(&token)))
+    });
+    let (subscription, kid) = match checked.await {
+        Some(Ok((caller, kid))) => (
+            Subscription::new(state.into_inner(), caller, kid.clone())
+                .ok_or("Too many open sockets for this user"),
+            kid,
+        ),
+        _ => (Err("Invalid or expired token"), None),
     };
-    // A session ended between the check and the subscription was reported
-    // while the hub did not know it yet: look once more, now that it does.
+    // A session ended, or a key retired, between the check and the
+    // subscription was reported while the hub did not know the socket yet:
+    // look once more, now that it does.
     let subscription = match subscription {
         Ok(subscribed) if session_ended(&subscribed.state, &subscribed.session_id).await => {
             Err("Session ended")
+        }
+        Ok(subscribed)
+            if kid.is_some_and(|kid| !subscribed.state.sessions.keys().verifies(&kid)) =>
+        {
+            Err(KEY_RETIRED)
         }
         checked => checked,
     };

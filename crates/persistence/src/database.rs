@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -267,12 +267,18 @@ impl Database {
     /// database.
     pub(crate) fn watch_other_processes(&self) {
         if let Some(file) = self.change_file.clone() {
-            let observers: Arc<dyn ChangeObserver> = self.changes.clone();
             let changed = move || file.changed_by_another_process();
-            change_file::poll("sesame-changes", Arc::downgrade(&observers), changed, |o| {
+            change_file::poll("sesame-changes", self.observers(), changed, |o| {
                 o.all_changed()
             });
         }
+    }
+
+    /// The observers given to [`Database::observe_changes`], held weakly:
+    /// by a watcher thread, which ends with the database.
+    pub(crate) fn observers(&self) -> Weak<dyn ChangeObserver> {
+        let observers: Arc<dyn ChangeObserver> = self.changes.clone();
+        Arc::downgrade(&observers)
     }
 
     /// The observer given to [`Database::observe_changes`], for changes

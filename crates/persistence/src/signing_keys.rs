@@ -1,10 +1,8 @@
 //! The JWT signing key set, shared by every instance on the database.
 
-use std::sync::Weak;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use sesame_kernel::{ChangeObserver, OutsideChanges, StorageError};
+use sesame_kernel::{OutsideChanges, StorageError};
 use sesame_tokens::{KeyState, SigningKeyRepository, StoredSigningKey, TokensError};
 
 use crate::change_file::{self, ChangeFile};
@@ -99,15 +97,15 @@ impl Database {
         }
     }
 
-    /// Tells `observer` when another process changes the signing key set:
-    /// on PostgreSQL through the notices `listen_for_notices` relays (give
-    /// it to [`Database::observe_changes`] too), on SQLite by a thread that
-    /// looks at the key change file five times a second.
-    /// The thread ends once `observer` is dropped.
-    pub fn watch_signing_keys(&self, observer: Weak<dyn ChangeObserver>) {
+    /// On SQLite, starts a thread that tells the observers given to
+    /// [`Database::observe_changes`], in turn, when another process changes
+    /// the signing key set: it looks at the key change file five times a
+    /// second. (On PostgreSQL the notices `listen_for_notices` relays tell
+    /// them.) The thread ends with the database.
+    pub fn watch_signing_keys(&self) {
         if let Some(file) = self.key_change_file() {
             let changed = move || file.changed_since_last_check();
-            change_file::poll("sesame-keys", observer, changed, |o| {
+            change_file::poll("sesame-keys", self.observers(), changed, |o| {
                 o.signing_keys_changed()
             });
         }

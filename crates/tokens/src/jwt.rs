@@ -80,6 +80,24 @@ impl JwtKeys {
         self.current().signer.kid.clone()
     }
 
+    /// The key a JWT names in its header: its `kid`, or for one signed
+    /// before keys had ids the HS256 secret's. Nothing is verified: ask
+    /// this of a token already accepted. `None` for what is not a JWT.
+    pub fn kid_of(&self, token: &str) -> Option<String> {
+        let header = decode_header(token).ok()?;
+        Some(
+            header
+                .kid
+                .unwrap_or_else(|| self.current().legacy_kid.clone()),
+        )
+    }
+
+    /// Whether tokens signed with the key `kid` still verify: it is in the
+    /// set, and not retired.
+    pub fn verifies(&self, kid: &str) -> bool {
+        self.current().verifiers.contains_key(kid)
+    }
+
     fn current(&self) -> Arc<KeyRing> {
         self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
