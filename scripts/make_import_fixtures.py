@@ -138,11 +138,13 @@ def write_django(rows):
 def fastapi_users():
     recommended = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
     bcrypt_hash = PasswordHash((BcryptHasher(rounds=4),))
+    # email, password, hasher, is_active, is_superuser, is_verified
     people = [
-        ("fa.argon2@example.com", "Fastapi-argon2-pass", recommended, True, False),
-        ("fa.admin@example.com", "Fastapi-admin-pass", recommended, True, True),
-        ("fa.bcrypt@example.com", "Fastapi-bcrypt-pass", bcrypt_hash, True, False),
-        ("fa.inactive@example.com", "Fastapi-inactive-pass", recommended, False, False),
+        ("fa.argon2@example.com", "Fastapi-argon2-pass", recommended, True, False, True),
+        ("fa.admin@example.com", "Fastapi-admin-pass", recommended, True, True, True),
+        ("fa.bcrypt@example.com", "Fastapi-bcrypt-pass", bcrypt_hash, True, False, True),
+        ("fa.inactive@example.com", "Fastapi-inactive-pass", recommended, False, False, True),
+        ("fa.unverified@example.com", "Fastapi-unverified-pass", recommended, True, False, False),
     ]
     path = os.path.join(OUT, "fastapi_users.sqlite3")
     if os.path.exists(path):
@@ -155,10 +157,10 @@ def fastapi_users():
     )
     db.execute('CREATE UNIQUE INDEX ix_user_email ON "user" (email)')
     passwords, hashes = {}, []
-    for number, (email, password, hasher, active, superuser) in enumerate(people):
+    for number, (email, password, hasher, active, superuser, verified) in enumerate(people):
         encoded = hasher.hash(password)
         assert hasher.verify(password, encoded)
-        db.execute('INSERT INTO "user" VALUES (?,?,?,?,?,?)', (str(uuid.UUID(int=number + 1)), email, encoded, active, superuser, True))
+        db.execute('INSERT INTO "user" VALUES (?,?,?,?,?,?)', (str(uuid.UUID(int=number + 1)), email, encoded, active, superuser, verified))
         passwords[email] = password
         hashes.append({"format": "fastapi_" + ("bcrypt" if encoded.startswith("$2") else "argon2id"), "hash": encoded, "password": password})
     db.commit()

@@ -62,7 +62,7 @@ fn import_all(app: &TestApp, backend: &Backend) -> Option<TestDatabase> {
     let jsonl = fixture("accounts.jsonl");
     for (args, imported) in [
         (vec!["import", "django", "--from", &django], 9),
-        (vec!["import", "fastapi-users", "--from", &fastapi], 4),
+        (vec!["import", "fastapi-users", "--from", &fastapi], 5),
         (vec!["import", "jsonl", jsonl.to_str().unwrap()], 9),
     ] {
         let (code, out) = sesame(app, &args);
@@ -291,9 +291,14 @@ backend_tests! {
         let (code, out) = sesame(&app, &["import", "jsonl", file.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
         // fastapi-users turns accounts off by hand: its inactive one was.
+        // The command reads the server's configuration (activation required).
         let fastapi = format!("sqlite://{}", fixture("fastapi_users.sqlite3").display());
-        let (code, out) = sesame(&app, &["import", "fastapi-users", "--from", &fastapi]);
-        assert_eq!(code, 0, "{out}");
+        let imported = common::run_cli(&["import", "fastapi-users", "--from", &fastapi], "", &[
+            ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+            ("DATABASE_URL", &app.database_url),
+            ("SESAME__ACCOUNTS__REQUIRE_ACTIVATION", "true"),
+        ]);
+        assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
 
         let outbox = app.data_dir.join("outbox");
         let activate = |email: &str| {
@@ -309,6 +314,11 @@ backend_tests! {
         assert_eq!(activate("kept_off@example.com"), 400);
         // It never logged in: it may be awaiting its activation, which works.
         assert_eq!(activate("pending@example.com"), 204);
+        // Its owner never proved the address to fastapi-users: now to Sesame.
+        assert_eq!(exported(&app)["fa.unverified@example.com"]["is_active"], false);
+        assert!(log_in(&app, "/auth/jwt/create/", "fa.unverified@example.com", "Fastapi-unverified-pass") >= 400);
+        assert_eq!(activate("fa.unverified@example.com"), 204);
+        assert_eq!(log_in(&app, "/auth/jwt/create/", "fa.unverified@example.com", "Fastapi-unverified-pass"), 200);
         let accounts = exported(&app);
         assert_eq!(accounts["banned"]["is_active"], false);
         assert_eq!(accounts["fa.inactive@example.com"]["is_active"], false);
@@ -378,7 +388,7 @@ backend_tests! {
         let second = TestApp::spawn(&backend);
         let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.trim_end().ends_with("imported 23, skipped 0, refused 0"), "{out}");
+        assert!(out.trim_end().ends_with("imported 24, skipped 0, refused 0"), "{out}");
         let mut everyone = active_accounts();
         everyone.push(("native".into(), PASSWORD.into()));
         for (login, password) in everyone {
@@ -389,8 +399,8 @@ backend_tests! {
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
         // Both are in the audit log, made from the command line.
         let (_, exports) = sesame(&first, &["audit", "--kind", "users_exported"]);
-        assert!(exports.contains("exported 23") && exports.contains("sesame command line"), "{exports}");
+        assert!(exports.contains("exported 24") && exports.contains("sesame command line"), "{exports}");
         let (_, imports) = sesame(&second, &["audit", "--kind", "users_imported"]);
-        assert!(imports.contains("imported 23 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
+        assert!(imports.contains("imported 24 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
     }
 }

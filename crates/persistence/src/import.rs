@@ -261,6 +261,9 @@ pub struct FastApiUsersRow {
     /// `is_superuser` (1 or 0).
     #[diesel(sql_type = Integer)]
     pub is_superuser: i32,
+    /// `is_verified` (1 or 0): whether the owner proved the address.
+    #[diesel(sql_type = Integer)]
+    pub is_verified: i32,
 }
 
 enum SourceConnection {
@@ -367,7 +370,8 @@ impl SourceTable {
         let sql = format!(
             "SELECT CAST(id AS TEXT) AS id, email, hashed_password, \
              CASE WHEN is_active THEN 1 ELSE 0 END AS is_active, \
-             CASE WHEN is_superuser THEN 1 ELSE 0 END AS is_superuser \
+             CASE WHEN is_superuser THEN 1 ELSE 0 END AS is_superuser, \
+             CASE WHEN is_verified THEN 1 ELSE 0 END AS is_verified \
              FROM {} ORDER BY email LIMIT {limit} OFFSET {offset}",
             self.table
         );

@@ -134,14 +134,19 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
                 }
                 offset += rows.len() as i64;
                 for row in rows {
+                    // An address its owner never proved waits for its
+                    // activation, when Sesame asks every sign-up for one.
+                    let awaiting = row.is_verified == 0 && config.accounts.require_activation;
                     let record = ImportRecord {
                         source_ref: format!("id {}", row.id),
                         username: row.email.clone(),
                         email: Some(row.email),
                         password_hash: Some(row.hashed_password),
-                        is_active: row.is_active != 0,
+                        is_active: row.is_active != 0 && !awaiting,
                         is_admin: row.is_superuser != 0,
-                        inactive_means_deactivated: true,
+                        // fastapi-users verifies addresses with `is_verified`:
+                        // an account it keeps inactive was turned off by hand.
+                        inactive_means_deactivated: row.is_active == 0,
                         ..ImportRecord::default()
                     };
                     run.add(Ok(record), HashOrigin::Other)?;
