@@ -286,13 +286,34 @@ backend_tests! {
         // Sesame at an https:// origin.
         let configured = TestApp::spawn_with(&backend, |c| c.http.secure_cookies = true);
         let https = TestApp::spawn_with(&backend, |c| c.http.public_url = "https://auth.example.com".into());
+        // Then under the `__Host-` prefix (Path=/, no Domain), which a browser
+        // keeps only from this host: a sibling subdomain cannot plant one.
+        let host_only = |cookie: &str| {
+            let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+            ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"].iter().all(|a| attributes.contains(a))
+                && !cookie.to_ascii_lowercase().contains("domain=")
+        };
         for secure in [configured, https] {
             secure.register("bob");
             let browser = Browser::new(&secure);
             let page = browser.get("/account/sign-in");
-            assert!(page.set_cookie("sesame_csrf").unwrap().contains("Secure"));
+            let csrf = page.set_cookie("__Host-sesame_csrf").expect("a host-only CSRF cookie");
+            assert!(host_only(&csrf), "{csrf}");
             let signed_in = browser.sign_in("bob", PASSWORD);
-            assert!(signed_in.set_cookie("sesame_account").unwrap().contains("Secure"));
+            assert_page(&signed_in, 303);
+            let session = signed_in.set_cookie("__Host-sesame_account").expect("a host-only session");
+            assert!(host_only(&session), "{session}");
+            let sign_in_title = "<title>Sign in";
+            let account = browser.get("/account/");
+            assert_page(&account, 200);
+            assert!(!account.text.contains(sign_in_title), "{}", account.text);
+            // The same token under the bare name, as a sibling could set it, is no session.
+            let planted = Browser::new(&secure);
+            let token = browser.cookie("__Host-sesame_account").unwrap();
+            planted.cookies.borrow_mut().push(("sesame_account".into(), token));
+            let page = planted.get("/account/");
+            assert_page(&page, 200);
+            assert!(page.text.contains(sign_in_title), "{}", page.text);
         }
     }
 

@@ -1,5 +1,7 @@
 //! The pages' cookies, and the session the session cookie names.
 
+use std::borrow::Cow;
+
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
 use sesame_tokens::{Authenticated, TokensError};
@@ -13,18 +15,45 @@ pub(crate) const CSRF: &str = "sesame_csrf";
 /// The sealed half-done sign-in, between the password and the TOTP step.
 pub(crate) const PENDING: &str = "sesame_sign_in";
 
-/// An HttpOnly, SameSite=Strict cookie for the pages only (Secure when configured).
+/// Cookie `name` as set and read. Secure ones take the `__Host-` prefix:
+/// a browser keeps such a cookie only from this very host (Secure, `Path=/`,
+/// no `Domain`), so a sibling subdomain cannot plant a session of its own
+/// choosing, or a CSRF cookie, for the pages.
+fn named(name: &'static str, settings: &PagesSettings) -> Cow<'static, str> {
+    if settings.secure_cookies {
+        Cow::Owned(format!("__Host-{name}"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// An HttpOnly, SameSite=Strict cookie for the pages: under `/account`, or
+/// when Secure (as configured) under the `__Host-` prefix, for the host.
 pub(crate) fn build(
     name: &'static str,
     value: String,
     settings: &PagesSettings,
 ) -> Cookie<'static> {
-    Cookie::build(name, value)
-        .path("/account")
+    let path = if settings.secure_cookies {
+        "/"
+    } else {
+        "/account"
+    };
+    Cookie::build(named(name, settings), value)
+        .path(path)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(settings.secure_cookies)
         .finish()
+}
+
+/// The value of cookie `name` the browser sent, if it sent one.
+pub(crate) fn value(
+    request: &HttpRequest,
+    name: &'static str,
+    settings: &PagesSettings,
+) -> Option<String> {
+    Some(request.cookie(&named(name, settings))?.value().to_owned())
 }
 
 /// The cookie that removes cookie `name`.
@@ -37,8 +66,8 @@ pub(crate) fn removal(name: &'static str, settings: &PagesSettings) -> Cookie<'s
 /// The opaque token the session cookie holds, if it holds one. The pages
 /// open opaque sessions only; a JWT (which has dots, an opaque token none)
 /// is an API token, not a page session.
-pub(crate) fn session_token(request: &HttpRequest) -> Option<String> {
-    let token = request.cookie(SESSION)?.value().to_owned();
+pub(crate) fn session_token(request: &HttpRequest, settings: &PagesSettings) -> Option<String> {
+    let token = value(request, SESSION, settings)?;
     (!token.is_empty() && !token.contains('.')).then_some(token)
 }
 
@@ -50,7 +79,7 @@ pub(crate) async fn signed_in(
     request: &HttpRequest,
     pages: &Pages,
 ) -> Result<Option<Authenticated>, PagesError> {
-    let Some(token) = session_token(request) else {
+    let Some(token) = session_token(request, &pages.inner.settings) else {
         return Ok(None);
     };
     let sessions = pages.inner.sessions.clone();

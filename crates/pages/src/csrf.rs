@@ -66,15 +66,12 @@ struct Csrf {
 impl Csrf {
     /// The browser's cookie if it sent a well-formed one, else a new value.
     fn of(request: &HttpRequest, pages: &Pages) -> Csrf {
-        let sent = request
-            .cookie(CSRF)
-            .map(|c| c.value().to_owned())
-            .filter(|v| well_formed(v));
+        let sent = cookies::value(request, CSRF, &pages.inner.settings).filter(|v| well_formed(v));
         let (cookie, fresh) = match sent {
             Some(value) => (value, false),
             None => (random_token(COOKIE_BYTES), true),
         };
-        let token = pages.inner.csrf.token(&cookie, &session_of(request));
+        let token = pages.inner.csrf.token(&cookie, &session_of(request, pages));
         Csrf {
             cookie,
             fresh,
@@ -116,9 +113,9 @@ pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result
     if from_another_origin(request) {
         return Err(PagesError::Csrf);
     }
-    let cookie = request.cookie(CSRF).ok_or(PagesError::Csrf)?;
-    let session = session_of(request);
-    if well_formed(cookie.value()) && pages.inner.csrf.verify(cookie.value(), &session, token) {
+    let cookie = cookies::value(request, CSRF, &pages.inner.settings).ok_or(PagesError::Csrf)?;
+    let session = session_of(request, pages);
+    if well_formed(&cookie) && pages.inner.csrf.verify(&cookie, &session, token) {
         Ok(())
     } else {
         Err(PagesError::Csrf)
@@ -138,11 +135,8 @@ fn from_another_origin(request: &HttpRequest) -> bool {
 }
 
 /// The session cookie the browser sent (empty before signing in).
-fn session_of(request: &HttpRequest) -> String {
-    request
-        .cookie(SESSION)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default()
+fn session_of(request: &HttpRequest, pages: &Pages) -> String {
+    cookies::value(request, SESSION, &pages.inner.settings).unwrap_or_default()
 }
 
 fn well_formed(value: &str) -> bool {

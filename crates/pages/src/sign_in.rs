@@ -192,7 +192,7 @@ pub(crate) async fn sign_out(
     form: web::Form<TokenOnly>,
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
-    if let Some(token) = cookies::session_token(&request) {
+    if let Some(token) = cookies::session_token(&request, &pages.inner.settings) {
         let sessions = pages.inner.sessions.clone();
         let actor = client::actor(&request, &pages.inner.settings);
         blocking(move || sessions.end_opaque(&token, &actor))
@@ -295,8 +295,8 @@ fn refusal(
 
 /// The first step's credentials, while the TOTP step may still be taken.
 fn pending(request: &HttpRequest, pages: &Pages) -> Option<crate::pending::PendingSignIn> {
-    let sealed = request.cookie(PENDING)?;
-    pages.inner.pending.open(sealed.value(), SystemClock.now())
+    let sealed = cookies::value(request, PENDING, &pages.inner.settings)?;
+    pages.inner.pending.open(&sealed, SystemClock.now())
 }
 
 pub(crate) fn add_cookie(response: &mut HttpResponse, cookie: actix_web::cookie::Cookie<'static>) {
