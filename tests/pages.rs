@@ -298,11 +298,11 @@ backend_tests! {
             let browser = Browser::new(&secure);
             let page = browser.get("/account/sign-in");
             let csrf = page.set_cookie("__Host-sesame_csrf").expect("a host-only CSRF cookie");
-            assert!(host_only(&csrf), "{csrf}");
+            assert!(host_only(csrf), "{csrf}");
             let signed_in = browser.sign_in("bob", PASSWORD);
             assert_page(&signed_in, 303);
             let session = signed_in.set_cookie("__Host-sesame_account").expect("a host-only session");
-            assert!(host_only(&session), "{session}");
+            assert!(host_only(session), "{session}");
             let sign_in_title = "<title>Sign in";
             let account = browser.get("/account/");
             assert_page(&account, 200);
