@@ -167,6 +167,23 @@ backend_tests! {
         assert_eq!(jwt_login(&app, " ghost ", "not-the-password").status, 429);
     }
 
+    fn failed_logins_spread_over_two_instances_add_up(backend) {
+        let first = limited(&backend, |c| c.rate_limit.failed_logins_per_account = 2);
+        let second = first.spawn_beside_with(|c| {
+            c.rate_limit.enabled = true;
+            c.rate_limit.failed_logins_per_account = 2;
+        });
+        first.register("carl");
+        // One account, one count, whichever instance a guess reaches.
+        for (app, expected) in [(&first, 401), (&second, 401), (&first, 429)] {
+            assert_eq!(jwt_login(app, "carl", "not-the-password").status, expected);
+        }
+        for app in [&first, &second] {
+            let locked = jwt_login(app, "carl", PASSWORD);
+            assert_eq!(locked.status, 429, "{}", locked.text);
+        }
+    }
+
     fn each_lock_lasts_longer_than_the_last(backend) {
         // Two failures per 8 s: a lock starts at 4 s (room for a slow
         // machine between the requests), then doubles.

@@ -347,12 +347,18 @@ impl TestApp {
     /// A second instance on the same database with the same JWT key (a
     /// cluster of two), with its own data dir.
     pub fn spawn_beside(&self) -> TestApp {
+        self.spawn_beside_with(|_| {})
+    }
+
+    /// [`TestApp::spawn_beside`], its configuration changed by `adjust`.
+    pub fn spawn_beside_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let secret =
             std::fs::read_to_string(self.data_dir.join("jwt_secret")).expect("a JWT secret");
         let database_url = self.database_url.clone();
         TestApp::spawn_with(&Backend::Sqlite, move |config| {
             config.database.url = Some(database_url);
             config.tokens.jwt_secret = Some(secret);
+            adjust(config);
         })
     }
 

@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod database;
+mod account_locks;
 mod audit;
 mod avatars;
 mod change_file;

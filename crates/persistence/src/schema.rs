@@ -1,6 +1,17 @@
 // Types both backends share: BigInt ids, Text, Bool, Timestamp.
 
 diesel::table! {
+    account_locks (user_id) {
+        user_id -> BigInt,
+        failures_until -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+        streak -> Integer,
+        wrong_codes -> Integer,
+        last_wrong_code -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> BigInt,
         username -> Text,

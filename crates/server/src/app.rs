@@ -213,11 +213,13 @@ impl Services {
             path: avatar_dir.display().to_string(),
             source,
         })?;
-        let lockout = Arc::new(Lockout::new(LockoutSettings {
+        // Accounts are counted in the database: every instance adds to one count.
+        let lockout = Lockout::new(LockoutSettings {
             enabled: config.rate_limit.enabled,
             failures: config.rate_limit.failed_logins_per_account,
             window: std::time::Duration::from_secs(config.rate_limit.failed_login_window_seconds),
-        }));
+        });
+        let lockout = Arc::new(lockout.with_account_locks(store.clone()));
         let confirmations = Arc::new(ConfirmationsAsLogins(lockout.clone()));
         let accounts = AccountService::new(
             store.clone(),

@@ -29,7 +29,9 @@
 //! - **Ports** to implement: [`PasskeyRepository`] and [`ChallengeStore`]
 //!   (passkeys, and their ceremonies between two requests);
 //!   [`LoginThrottle`] (failed-login counts and
-//!   locks, keyed by [`LoginKey`]; [`Lockout`] is ready-made, in memory), [`SessionRepository`] (where sessions live; its
+//!   locks, keyed by [`LoginKey`]; [`Lockout`] is ready-made, keeping
+//!   accounts' [`LockState`]s behind [`AccountLocks`], in memory or in
+//!   storage every instance shares), [`SessionRepository`] (where sessions live; its
 //!   [`rotate_refresh`](SessionRepository::rotate_refresh) must be one atomic
 //!   compare-and-swap), the `sesame-users` [`UserRepository`](sesame_users::UserRepository)
 //!   (tokens are refused once their account is gone or inactive), the
@@ -323,7 +325,7 @@ pub(crate) use jwt::{Claims, TokenType};
 pub use keys::{
     KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
 };
-pub use lockout::{Lockout, LockoutSettings};
+pub use lockout::{AccountLocks, AccountLocksInMemory, LockState, Lockout, LockoutSettings};
 pub use login::{
     ConfirmationsAsLogins, Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle,
     NewSession, SECOND_FACTOR_ALERT_AFTER,

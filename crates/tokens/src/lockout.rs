@@ -1,18 +1,17 @@
-//! The failed-login lockout, in memory: the [`LoginThrottle`] a single
-//! process needs. Every map here is keyed by something a client chooses,
-//! so each is pruned as it goes and the lock map has a ceiling.
+//! The failed-login lockout: the ready-made [`LoginThrottle`]. Accounts'
+//! counts and locks live behind the [`AccountLocks`] port, in storage every
+//! instance shares (or in memory); logins that name no account are counted
+//! in this process's memory only, since what they are keyed by is what
+//! clients choose: that map is pruned as it goes and has a ceiling.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sesame_kernel::UserId;
+use sesame_kernel::{Clock, SystemClock, Timestamp, UserId};
 
-use crate::{LoginKey, LoginThrottle};
+use crate::{LoginKey, LoginThrottle, TokensError};
 
 /// The longest lock one failed-login streak reaches.
 const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
@@ -20,10 +19,10 @@ const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 const QUIET: Duration = Duration::from_secs(60 * 60);
 /// Wrong codes are forgotten after this long without one.
 const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
-/// Counted calls between two prunings of the maps.
+/// Counted calls between two prunings of the map of unknown logins.
 const HOUSEKEEPING_EVERY: u64 = 4096;
-/// The most lock entries kept; past it the soonest-expiring go.
-const MAX_LOCKS: usize = 100_000;
+/// The most unknown logins kept; past it the soonest-forgotten go.
+const MAX_UNKNOWN: usize = 100_000;
 
 /// How many failed logins lock a key, and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -47,27 +46,80 @@ impl Default for LockoutSettings {
     }
 }
 
-/// A key's lock: until when, and how many locks in a row it has had.
-#[derive(Debug, Clone, Copy)]
-struct Lock {
-    until: Instant,
-    streak: u32,
+/// What the lockout keeps of one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockState {
+    /// When the key's failed logins are all forgotten. Each one moves it a
+    /// share of the window (`window / failures`) later, from now at the
+    /// earliest; one that would move it past a whole window locks the key
+    /// instead.
+    pub failures_until: Option<Timestamp>,
+    /// Until when the key is locked.
+    pub locked_until: Option<Timestamp>,
+    /// Locks in a row: each is twice as long as the one before, up to an
+    /// hour; forgotten after an hour without one.
+    pub streak: u32,
+    /// Wrong second-factor codes since the last good login (accounts only).
+    pub wrong_codes: u32,
+    /// When the last wrong code came.
+    pub last_wrong_code: Option<Timestamp>,
 }
 
-/// Wrong second-factor codes of one account since its last good login.
-#[derive(Debug, Clone, Copy)]
-struct CodeFailures {
-    count: u32,
-    last: Instant,
+/// Where accounts' lock states are kept: in storage every instance shares,
+/// so that failed logins spread over instances add up.
+pub trait AccountLocks: Send + Sync {
+    /// The states kept of these accounts (an account with none kept has
+    /// no failure counted and no lock).
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn account_locks(&self, users: &[UserId]) -> Result<Vec<LockState>, TokensError>;
+
+    /// Changes the state of `user` with `change` (a default state when none
+    /// is kept), atomically against every other change; the state as changed.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn change_account_lock(
+        &self,
+        user: UserId,
+        change: &mut dyn FnMut(&mut LockState),
+    ) -> Result<LockState, TokensError>;
+}
+
+/// [`AccountLocks`] in this process's memory, for a single process.
+#[derive(Default)]
+pub struct AccountLocksInMemory(Mutex<HashMap<UserId, LockState>>);
+
+impl AccountLocks for AccountLocksInMemory {
+    fn account_locks(&self, users: &[UserId]) -> Result<Vec<LockState>, TokensError> {
+        let states = locked(&self.0);
+        Ok(users
+            .iter()
+            .filter_map(|u| states.get(u))
+            .copied()
+            .collect())
+    }
+
+    fn change_account_lock(
+        &self,
+        user: UserId,
+        change: &mut dyn FnMut(&mut LockState),
+    ) -> Result<LockState, TokensError> {
+        let mut states = locked(&self.0);
+        let state = states.entry(user).or_default();
+        change(state);
+        Ok(*state)
+    }
 }
 
 /// Failed logins counted per key: past the allowance, the key is locked,
 /// each lock of a streak twice as long as the one before, at most an hour.
 pub struct Lockout {
     settings: LockoutSettings,
-    failures: DefaultKeyedRateLimiter<LoginKey>,
-    locks: Mutex<HashMap<LoginKey, Lock>>,
-    code_failures: Mutex<HashMap<UserId, CodeFailures>>,
+    clock: Arc<dyn Clock>,
+    accounts: Arc<dyn AccountLocks>,
+    unknown: Mutex<HashMap<String, LockState>>,
     calls: AtomicU64,
 }
 
@@ -75,9 +127,14 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn span(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
 /// Whole seconds until `wait` is over, at least 1 (for `Retry-After`).
-fn seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+fn seconds(wait: chrono::Duration) -> u64 {
+    let millis = u64::try_from(wait.num_milliseconds()).unwrap_or(0);
+    millis.div_ceil(1000).max(1)
 }
 
 /// How long the `streak`-th lock in a row lasts: `base`, doubling, at most [`MAX_LOCK`].
@@ -86,23 +143,81 @@ fn lock_length(base: Duration, streak: u32) -> Duration {
     base.saturating_mul(factor).min(MAX_LOCK)
 }
 
+impl LockState {
+    /// Counts one failed login at `now`; past the allowance, locks instead.
+    fn fail(&mut self, now: Timestamp, settings: &LockoutSettings) {
+        let share = settings.window / settings.failures.max(1);
+        let from = self.failures_until.map_or(now, |until| until.max(now));
+        let next = from + span(share);
+        let past_allowance = next - now - span(settings.window);
+        if past_allowance <= chrono::Duration::zero() {
+            self.failures_until = Some(next);
+            return;
+        }
+        if self
+            .locked_until
+            .is_some_and(|until| now - until >= span(QUIET))
+        {
+            self.streak = 0;
+        }
+        self.streak += 1;
+        let base = past_allowance.to_std().unwrap_or_default().max(share);
+        let until = now + span(lock_length(base, self.streak));
+        self.locked_until = Some(self.locked_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// How long it is still locked at `now`.
+    fn lock_left(&self, now: Timestamp) -> Option<chrono::Duration> {
+        let left = self.locked_until? - now;
+        (left > chrono::Duration::zero()).then_some(left)
+    }
+
+    /// Whether a good login has anything here to start over.
+    fn has_strikes(&self) -> bool {
+        self.locked_until.is_some() || self.streak > 0 || self.wrong_codes > 0
+    }
+
+    /// A good login: the lock, its streak and the wrong codes start over.
+    fn succeed(&mut self) {
+        self.locked_until = None;
+        self.streak = 0;
+        self.wrong_codes = 0;
+        self.last_wrong_code = None;
+    }
+
+    /// When nothing of it counts any more.
+    fn forgotten_at(&self) -> Option<Timestamp> {
+        let quiet = self.locked_until.map(|until| until + span(QUIET));
+        self.failures_until.max(quiet)
+    }
+}
+
 impl Lockout {
-    /// A lockout with these settings.
+    /// A lockout with these settings, keeping accounts' states in memory,
+    /// on the system clock.
     pub fn new(settings: LockoutSettings) -> Self {
-        let allowance = NonZeroU32::new(settings.failures).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(settings.window / allowance.get())
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(allowance);
         Lockout {
             settings,
-            failures: RateLimiter::keyed(quota),
-            locks: Mutex::new(HashMap::new()),
-            code_failures: Mutex::new(HashMap::new()),
+            clock: Arc::new(SystemClock),
+            accounts: Arc::new(AccountLocksInMemory::default()),
+            unknown: Mutex::new(HashMap::new()),
             calls: AtomicU64::new(0),
         }
     }
 
-    /// Counts one call; every [`HOUSEKEEPING_EVERY`] calls, prunes the maps.
+    /// The same lockout, keeping accounts' states in `accounts`.
+    pub fn with_account_locks(mut self, accounts: Arc<dyn AccountLocks>) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The same lockout on `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Counts one call; every [`HOUSEKEEPING_EVERY`] calls, prunes.
     fn tick(&self) {
         if self.calls.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == HOUSEKEEPING_EVERY - 1
         {
@@ -110,42 +225,45 @@ impl Lockout {
         }
     }
 
-    /// Drops what no longer counts: keys back at their full allowance,
-    /// locks (and their streaks) quiet for an hour, old wrong codes.
+    /// Drops the unknown logins nothing counts against any more.
     pub fn prune(&self) {
-        self.failures.retain_recent();
-        self.failures.shrink_to_fit();
-        let now = Instant::now();
-        let mut locks = locked(&self.locks);
-        locks.retain(|_, lock| now.saturating_duration_since(lock.until) < QUIET);
-        locks.shrink_to_fit();
-        drop(locks);
-        let mut failures = locked(&self.code_failures);
-        failures.retain(|_, f| now.saturating_duration_since(f.last) < CODE_FAILURES_KEPT);
-        failures.shrink_to_fit();
+        let now = self.clock.now();
+        let mut unknown = locked(&self.unknown);
+        unknown.retain(|_, state| state.forgotten_at().is_some_and(|at| at > now));
+        unknown.shrink_to_fit();
     }
 
-    /// How many entries the maps hold: (failures, locks).
-    #[cfg(test)]
-    fn sizes(&self) -> (usize, usize) {
-        (self.failures.len(), locked(&self.locks).len())
+    /// The accounts among `keys`.
+    fn accounts_of(keys: &[LoginKey]) -> Vec<UserId> {
+        keys.iter()
+            .filter_map(|key| match key {
+                LoginKey::Account(id) => Some(*id),
+                LoginKey::Unknown(_) => None,
+            })
+            .collect()
     }
 
-    fn lock(&self, key: &LoginKey, base: Duration) {
-        let now = Instant::now();
-        let mut locks = locked(&self.locks);
-        if locks.len() >= MAX_LOCKS && !locks.contains_key(key) {
-            evict(&mut locks, now);
+    /// Changes the state of `key`; a storage failure is logged: what
+    /// happened has happened, and the next failure counts again.
+    fn change(&self, key: &LoginKey, mut change: impl FnMut(&mut LockState)) -> LockState {
+        match key {
+            LoginKey::Account(id) => self
+                .accounts
+                .change_account_lock(*id, &mut change)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not count a failed login of an account");
+                    LockState::default()
+                }),
+            LoginKey::Unknown(login) => {
+                let mut unknown = locked(&self.unknown);
+                if unknown.len() >= MAX_UNKNOWN && !unknown.contains_key(login) {
+                    evict(&mut unknown, self.clock.now());
+                }
+                let state = unknown.entry(login.clone()).or_default();
+                change(state);
+                *state
+            }
         }
-        let lock = locks.entry(key.clone()).or_insert(Lock {
-            until: now,
-            streak: 0,
-        });
-        if now.saturating_duration_since(lock.until) >= QUIET {
-            lock.streak = 0;
-        }
-        lock.streak += 1;
-        lock.until = lock.until.max(now + lock_length(base, lock.streak));
     }
 }
 
@@ -155,15 +273,28 @@ impl LoginThrottle for Lockout {
             return None;
         }
         self.tick();
-        let now = Instant::now();
-        let locks = locked(&self.locks);
-        let wait = keys
-            .iter()
-            .filter_map(|key| locks.get(key))
-            .map(|lock| lock.until.saturating_duration_since(now))
-            .max()
-            .unwrap_or_default();
-        (!wait.is_zero()).then(|| seconds(wait))
+        let now = self.clock.now();
+        let accounts = Self::accounts_of(keys);
+        let kept = if accounts.is_empty() {
+            Vec::new()
+        } else {
+            // A storage failure locks nothing: the login it guards fails anyway.
+            self.accounts.account_locks(&accounts).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the locks of an account");
+                Vec::new()
+            })
+        };
+        let unknown = locked(&self.unknown);
+        let of_unknown = keys.iter().filter_map(|key| match key {
+            LoginKey::Unknown(login) => unknown.get(login).copied(),
+            LoginKey::Account(_) => None,
+        });
+        let left = kept
+            .into_iter()
+            .chain(of_unknown)
+            .filter_map(|state| state.lock_left(now))
+            .max()?;
+        Some(seconds(left))
     }
 
     fn record_failure(&self, keys: &[LoginKey]) {
@@ -171,64 +302,87 @@ impl LoginThrottle for Lockout {
             return;
         }
         self.tick();
-        let base = self.settings.window / self.settings.failures.max(1);
+        let now = self.clock.now();
         for key in keys {
-            if let Err(not_until) = self.failures.check_key(key) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                self.lock(key, wait.max(base));
-            }
+            self.change(key, |state| state.fail(now, &self.settings));
         }
     }
 
     fn record_success(&self, keys: &[LoginKey]) {
-        let mut locks = locked(&self.locks);
-        let mut failures = locked(&self.code_failures);
         for key in keys {
-            locks.remove(key);
-            if let LoginKey::Account(id) = key {
-                failures.remove(id);
+            match key {
+                // Read first: most good logins have nothing to start over,
+                // and need not write.
+                LoginKey::Account(id) => {
+                    let kept = self.accounts.account_locks(&[*id]).unwrap_or_default();
+                    if kept.iter().any(LockState::has_strikes) {
+                        self.change(key, LockState::succeed);
+                    }
+                }
+                LoginKey::Unknown(login) => {
+                    if let Some(state) = locked(&self.unknown).get_mut(login) {
+                        state.succeed();
+                    }
+                }
             }
         }
     }
 
     fn record_wrong_code(&self, user: UserId) -> u32 {
-        let now = Instant::now();
-        let mut failures = locked(&self.code_failures);
-        let entry = failures.entry(user).or_insert(CodeFailures {
-            count: 0,
-            last: now,
+        let now = self.clock.now();
+        let state = self.change(&LoginKey::Account(user), |state| {
+            if state
+                .last_wrong_code
+                .is_some_and(|last| now - last >= span(CODE_FAILURES_KEPT))
+            {
+                state.wrong_codes = 0;
+            }
+            state.wrong_codes += 1;
+            state.last_wrong_code = Some(now);
         });
-        if now.saturating_duration_since(entry.last) >= CODE_FAILURES_KEPT {
-            entry.count = 0;
-        }
-        entry.count += 1;
-        entry.last = now;
-        entry.count
+        state.wrong_codes
     }
 }
 
-/// Makes room in a full lock map: the expired locks go, and if that is not
-/// enough, the eighth that expires soonest.
-fn evict(locks: &mut HashMap<LoginKey, Lock>, now: Instant) {
-    locks.retain(|_, lock| lock.until > now);
-    if locks.len() < MAX_LOCKS {
+/// Makes room in a full map of unknown logins: those forgotten go, and if
+/// that is not enough, the eighth that would be forgotten soonest.
+fn evict(unknown: &mut HashMap<String, LockState>, now: Timestamp) {
+    unknown.retain(|_, state| state.forgotten_at().is_some_and(|at| at > now));
+    if unknown.len() < MAX_UNKNOWN {
         return;
     }
-    let mut ends: Vec<Instant> = locks.values().map(|lock| lock.until).collect();
+    let mut ends: Vec<Option<Timestamp>> = unknown.values().map(LockState::forgotten_at).collect();
     let cut = ends.len() / 8;
     let (_, threshold, _) = ends.select_nth_unstable(cut);
     let threshold = *threshold;
-    locks.retain(|_, lock| lock.until > threshold);
+    unknown.retain(|_, state| state.forgotten_at() > threshold);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lockout(change: impl FnOnce(&mut LockoutSettings)) -> Lockout {
+    /// A clock that moves only when told.
+    struct Stopped(Mutex<Timestamp>);
+
+    impl Clock for Stopped {
+        fn now(&self) -> Timestamp {
+            *locked(&self.0)
+        }
+    }
+
+    impl Stopped {
+        fn advance(&self, by: Duration) {
+            *locked(&self.0) += span(by);
+        }
+    }
+
+    fn lockout(change: impl FnOnce(&mut LockoutSettings)) -> (Lockout, Arc<Stopped>) {
         let mut settings = LockoutSettings::default();
         change(&mut settings);
-        Lockout::new(settings)
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let clock = Arc::new(Stopped(Mutex::new(start)));
+        (Lockout::new(settings).with_clock(clock.clone()), clock)
     }
 
     fn alice() -> Vec<LoginKey> {
@@ -237,7 +391,7 @@ mod tests {
 
     #[test]
     fn repeated_failures_lock_only_that_key() {
-        let lockout = lockout(|s| s.failures = 3);
+        let (lockout, _) = lockout(|s| s.failures = 3);
         for _ in 0..3 {
             assert_eq!(lockout.locked_for(&alice()), None);
             lockout.record_failure(&alice());
@@ -248,14 +402,34 @@ mod tests {
             "the allowance is not used up yet"
         );
         lockout.record_failure(&alice());
-        assert!(lockout.locked_for(&alice()).unwrap() >= 1);
+        assert_eq!(
+            lockout.locked_for(&alice()),
+            Some(20),
+            "a share of the window"
+        );
         assert_eq!(lockout.locked_for(&[LoginKey::Account(UserId(2))]), None);
         assert_eq!(lockout.locked_for(&[LoginKey::unknown("alice")]), None);
     }
 
     #[test]
+    fn failures_are_forgotten_a_share_at_a_time() {
+        let (lockout, clock) = lockout(|s| {
+            s.failures = 2;
+            s.window = Duration::from_secs(60);
+        });
+        lockout.record_failure(&alice());
+        lockout.record_failure(&alice());
+        // Half a window later, one of the two no longer counts.
+        clock.advance(Duration::from_secs(30));
+        lockout.record_failure(&alice());
+        assert_eq!(lockout.locked_for(&alice()), None);
+        lockout.record_failure(&alice());
+        assert!(lockout.locked_for(&alice()).is_some());
+    }
+
+    #[test]
     fn unknown_logins_count_by_their_normal_form() {
-        let lockout = lockout(|s| s.failures = 1);
+        let (lockout, _) = lockout(|s| s.failures = 1);
         lockout.record_failure(&[LoginKey::unknown(" Ghost ")]);
         lockout.record_failure(&[LoginKey::unknown("GHOST")]);
         assert!(lockout.locked_for(&[LoginKey::unknown("ghost")]).is_some());
@@ -269,23 +443,33 @@ mod tests {
         assert_eq!(lock_length(base, 4), base * 8);
         assert_eq!(lock_length(base, 40), MAX_LOCK);
 
-        let lockout = lockout(|s| {
+        let (lockout, clock) = lockout(|s| {
             s.failures = 1;
             s.window = Duration::from_secs(10);
         });
-        let key = &alice()[0];
-        lockout.lock(key, Duration::from_secs(10));
-        let first = lockout.locked_for(&alice()).unwrap();
-        lockout.lock(key, Duration::from_secs(10));
-        let second = lockout.locked_for(&alice()).unwrap();
-        assert!(second > first, "{first} then {second}");
+        let mut locks = Vec::new();
+        for _ in 0..3 {
+            lockout.record_failure(&alice());
+            lockout.record_failure(&alice());
+            let lock = lockout.locked_for(&alice()).unwrap();
+            locks.push(lock);
+            clock.advance(Duration::from_secs(lock) + Duration::from_secs(10));
+        }
+        assert_eq!(locks, [10, 20, 40]);
+        // An hour of quiet starts the streak over; so does a good login.
+        clock.advance(QUIET);
+        lockout.record_failure(&alice());
+        lockout.record_failure(&alice());
+        assert_eq!(lockout.locked_for(&alice()), Some(10));
+        lockout.record_failure(&alice());
+        assert_eq!(lockout.locked_for(&alice()), Some(20));
         lockout.record_success(&alice());
         assert_eq!(lockout.locked_for(&alice()), None);
     }
 
     #[test]
     fn wrong_codes_are_counted_per_account_until_a_good_login() {
-        let lockout = lockout(|s| s.enabled = false);
+        let (lockout, clock) = lockout(|s| s.enabled = false);
         let counts: Vec<u32> = (0..3)
             .map(|_| lockout.record_wrong_code(UserId(7)))
             .collect();
@@ -301,66 +485,89 @@ mod tests {
             1,
             "a good login starts over"
         );
+        clock.advance(CODE_FAILURES_KEPT);
+        assert_eq!(lockout.record_wrong_code(UserId(7)), 1, "so does an hour");
     }
 
     #[test]
-    fn pruning_forgets_idle_keys() {
-        let lockout = lockout(|s| {
+    fn accounts_are_counted_where_the_port_keeps_them() {
+        let shared = Arc::new(AccountLocksInMemory::default());
+        let (one, _) = lockout(|s| s.failures = 2);
+        let (two, _) = lockout(|s| s.failures = 2);
+        let (one, two) = (
+            one.with_account_locks(shared.clone()),
+            two.with_account_locks(shared.clone()),
+        );
+        one.record_failure(&alice());
+        two.record_failure(&alice());
+        one.record_failure(&alice());
+        assert!(
+            two.locked_for(&alice()).is_some(),
+            "two instances, one count"
+        );
+        let kept = shared.account_locks(&[UserId(1)]).unwrap();
+        assert_eq!(kept[0].streak, 1);
+    }
+
+    #[test]
+    fn pruning_forgets_idle_unknown_logins() {
+        let (lockout, clock) = lockout(|s| {
             s.failures = 100;
-            s.window = Duration::from_millis(1);
+            s.window = Duration::from_secs(1);
         });
+        let size = || locked(&lockout.unknown).len();
         for i in 0..50 {
             lockout.record_failure(&[LoginKey::unknown(&format!("guess-{i}"))]);
         }
-        assert_eq!(lockout.sizes(), (50, 0));
-        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(size(), 50);
+        clock.advance(Duration::from_secs(1));
         lockout.prune();
-        assert_eq!(lockout.sizes(), (0, 0));
+        assert_eq!(size(), 0);
 
         // Calls prune by themselves every so often.
         for i in 0..50 {
             lockout.record_failure(&[LoginKey::unknown(&format!("again-{i}"))]);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        clock.advance(Duration::from_secs(1));
         for _ in 0..HOUSEKEEPING_EVERY {
             lockout.locked_for(&alice());
         }
-        assert_eq!(lockout.sizes().0, 0, "the idle keys went");
+        assert_eq!(size(), 0, "the idle keys went");
     }
 
     #[test]
-    fn a_full_lock_map_drops_the_soonest_expiring() {
-        let lockout = lockout(|_| {});
-        let now = Instant::now();
+    fn a_full_map_of_unknown_logins_drops_the_soonest_forgotten() {
+        let (lockout, clock) = lockout(|_| {});
+        let now = clock.now();
         {
-            let mut locks = locked(&lockout.locks);
-            for i in 0..MAX_LOCKS {
-                let until = now + Duration::from_secs(10 + i as u64);
-                locks.insert(
-                    LoginKey::Account(UserId(i as i64)),
-                    Lock { until, streak: 1 },
-                );
+            let mut unknown = locked(&lockout.unknown);
+            for i in 0..MAX_UNKNOWN {
+                let until = now + chrono::Duration::seconds(10 + i as i64);
+                let state = LockState {
+                    failures_until: Some(until),
+                    ..LockState::default()
+                };
+                unknown.insert(format!("guess-{i}"), state);
             }
         }
-        lockout.lock(&LoginKey::unknown("newcomer"), Duration::from_secs(60));
-        let (_, size) = lockout.sizes();
-        assert!(size < MAX_LOCKS, "{size}");
-        let locks = locked(&lockout.locks);
+        lockout.record_failure(&[LoginKey::unknown("newcomer")]);
+        let unknown = locked(&lockout.unknown);
+        assert!(unknown.len() < MAX_UNKNOWN, "{}", unknown.len());
         assert!(
-            !locks.contains_key(&LoginKey::Account(UserId(0))),
-            "the soonest to expire went"
+            !unknown.contains_key("guess-0"),
+            "the soonest forgotten went"
         );
-        assert!(locks.contains_key(&LoginKey::Account(UserId(MAX_LOCKS as i64 - 1))));
-        assert!(locks.contains_key(&LoginKey::unknown("newcomer")));
+        assert!(unknown.contains_key(&format!("guess-{}", MAX_UNKNOWN - 1)));
+        assert!(unknown.contains_key("newcomer"));
     }
 
     #[test]
     fn a_disabled_lockout_never_locks() {
-        let lockout = lockout(|s| {
+        let (lockout, _) = lockout(|s| {
             s.enabled = false;
             s.failures = 1;
         });
-        let keys = [LoginKey::unknown("x")];
+        let keys = [LoginKey::unknown("x"), LoginKey::Account(UserId(3))];
         for _ in 0..5 {
             lockout.record_failure(&keys);
             assert_eq!(lockout.locked_for(&keys), None);

@@ -8,6 +8,7 @@
 #[macro_use]
 mod support;
 
+mod account_locks;
 mod concurrency;
 mod email_flows;
 mod events;
