@@ -140,8 +140,13 @@ fn guessing_the_current_password_with_a_token_locks_the_account() {
             json!({"current_password": "guess-3"}),
         ),
     ];
-    for (method, path, body) in guesses {
+    // The third wrong one locks the account, and is answered as locked.
+    for (index, (method, path, body)) in guesses.into_iter().enumerate() {
         let wrong = app.request(method, path, Some(&token), common::Body::Json(body));
+        if index == 2 {
+            assert_eq!(wrong.status, 429, "{path}: {}", wrong.text);
+            continue;
+        }
         assert_eq!(wrong.status, 400, "{path}: {}", wrong.text);
         assert_eq!(
             wrong.json["current_password"],

@@ -23,6 +23,9 @@ const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most unknown logins kept; past it the soonest-forgotten go.
 const MAX_UNKNOWN: usize = 100_000;
+/// The shortest window failures are counted over (a window of 0 would
+/// never lock).
+const MIN_WINDOW: Duration = Duration::from_secs(1);
 
 /// How many failed logins lock a key, and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +94,15 @@ pub trait AccountLocks: Send + Sync {
 #[derive(Default)]
 pub struct AccountLocksInMemory(Mutex<HashMap<UserId, LockState>>);
 
+impl AccountLocksInMemory {
+    /// Drops the states nothing counts against any more at `now`.
+    fn prune(&self, now: Timestamp) {
+        let mut states = locked(&self.0);
+        states.retain(|_, state| state.forgotten_at().is_some_and(|at| at > now));
+        states.shrink_to_fit();
+    }
+}
+
 impl AccountLocks for AccountLocksInMemory {
     fn account_locks(&self, users: &[UserId]) -> Result<Vec<LockState>, TokensError> {
         let states = locked(&self.0);
@@ -119,6 +131,8 @@ pub struct Lockout {
     settings: LockoutSettings,
     clock: Arc<dyn Clock>,
     accounts: Arc<dyn AccountLocks>,
+    /// The accounts' states, when this process keeps them (to prune).
+    in_memory: Option<Arc<AccountLocksInMemory>>,
     unknown: Mutex<HashMap<String, LockState>>,
     calls: AtomicU64,
 }
@@ -129,6 +143,12 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn span(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `at` plus `by`, or the last time there is.
+fn after(at: Timestamp, by: Duration) -> Timestamp {
+    at.checked_add_signed(span(by))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
 /// Whole seconds until `wait` is over, at least 1 (for `Retry-After`).
@@ -146,11 +166,12 @@ fn lock_length(base: Duration, streak: u32) -> Duration {
 impl LockState {
     /// Counts one failed login at `now`; past the allowance, locks instead.
     fn fail(&mut self, now: Timestamp, settings: &LockoutSettings) {
-        let share = settings.window / settings.failures.max(1);
+        let window = settings.window.max(MIN_WINDOW);
+        let share = window / settings.failures.max(1);
         let from = self.failures_until.map_or(now, |until| until.max(now));
-        let next = from + span(share);
-        let past_allowance = next - now - span(settings.window);
-        if past_allowance <= chrono::Duration::zero() {
+        let next = after(from, share);
+        let ahead = (next - now).to_std().unwrap_or_default();
+        if ahead <= window {
             self.failures_until = Some(next);
             return;
         }
@@ -160,9 +181,9 @@ impl LockState {
         {
             self.streak = 0;
         }
-        self.streak += 1;
-        let base = past_allowance.to_std().unwrap_or_default().max(share);
-        let until = now + span(lock_length(base, self.streak));
+        self.streak = self.streak.saturating_add(1);
+        let base = (ahead - window).max(share);
+        let until = after(now, lock_length(base, self.streak));
         self.locked_until = Some(self.locked_until.map_or(until, |u| u.max(until)));
     }
 
@@ -187,8 +208,11 @@ impl LockState {
 
     /// When nothing of it counts any more.
     fn forgotten_at(&self) -> Option<Timestamp> {
-        let quiet = self.locked_until.map(|until| until + span(QUIET));
-        self.failures_until.max(quiet)
+        let quiet = self.locked_until.map(|until| after(until, QUIET));
+        let codes = self
+            .last_wrong_code
+            .map(|last| after(last, CODE_FAILURES_KEPT));
+        self.failures_until.max(quiet).max(codes)
     }
 }
 
@@ -196,10 +220,12 @@ impl Lockout {
     /// A lockout with these settings, keeping accounts' states in memory,
     /// on the system clock.
     pub fn new(settings: LockoutSettings) -> Self {
+        let in_memory = Arc::new(AccountLocksInMemory::default());
         Lockout {
             settings,
             clock: Arc::new(SystemClock),
-            accounts: Arc::new(AccountLocksInMemory::default()),
+            accounts: in_memory.clone(),
+            in_memory: Some(in_memory),
             unknown: Mutex::new(HashMap::new()),
             calls: AtomicU64::new(0),
         }
@@ -208,6 +234,7 @@ impl Lockout {
     /// The same lockout, keeping accounts' states in `accounts`.
     pub fn with_account_locks(mut self, accounts: Arc<dyn AccountLocks>) -> Self {
         self.accounts = accounts;
+        self.in_memory = None;
         self
     }
 
@@ -225,12 +252,17 @@ impl Lockout {
         }
     }
 
-    /// Drops the unknown logins nothing counts against any more.
+    /// Drops the unknown logins (and accounts kept in memory) nothing
+    /// counts against any more.
     pub fn prune(&self) {
         let now = self.clock.now();
         let mut unknown = locked(&self.unknown);
         unknown.retain(|_, state| state.forgotten_at().is_some_and(|at| at > now));
         unknown.shrink_to_fit();
+        drop(unknown);
+        if let Some(accounts) = &self.in_memory {
+            accounts.prune(now);
+        }
     }
 
     /// The accounts among `keys`.
@@ -278,11 +310,15 @@ impl LoginThrottle for Lockout {
         let kept = if accounts.is_empty() {
             Vec::new()
         } else {
-            // A storage failure locks nothing: the login it guards fails anyway.
-            self.accounts.account_locks(&accounts).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not read the locks of an account");
-                Vec::new()
-            })
+            match self.accounts.account_locks(&accounts) {
+                Ok(kept) => kept,
+                // What cannot be read is held back: a guess answered now
+                // could not be counted either.
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the locks of an account");
+                    return Some(1);
+                }
+            }
         };
         let unknown = locked(&self.unknown);
         let of_unknown = keys.iter().filter_map(|key| match key {
@@ -559,6 +595,69 @@ mod tests {
         );
         assert!(unknown.contains_key(&format!("guess-{}", MAX_UNKNOWN - 1)));
         assert!(unknown.contains_key("newcomer"));
+    }
+
+    #[test]
+    fn odd_windows_still_lock_and_never_panic() {
+        let (instant, _) = lockout(|s| {
+            s.failures = 2;
+            s.window = Duration::ZERO;
+        });
+        for _ in 0..3 {
+            instant.record_failure(&alice());
+        }
+        assert!(
+            instant.locked_for(&alice()).is_some(),
+            "a window of 0 counts as 1 s"
+        );
+        let (endless, _) = lockout(|s| s.window = Duration::MAX);
+        for _ in 0..20 {
+            endless.record_failure(&alice());
+        }
+        endless.locked_for(&alice());
+    }
+
+    /// Storage that cannot be reached.
+    struct Unreachable;
+
+    impl AccountLocks for Unreachable {
+        fn account_locks(&self, _: &[UserId]) -> Result<Vec<LockState>, TokensError> {
+            Err(TokensError::Storage(sesame_kernel::StorageError(
+                "down".into(),
+            )))
+        }
+
+        fn change_account_lock(
+            &self,
+            user: UserId,
+            _: &mut dyn FnMut(&mut LockState),
+        ) -> Result<LockState, TokensError> {
+            self.account_locks(&[user]).map(|_| LockState::default())
+        }
+    }
+
+    #[test]
+    fn an_account_whose_locks_cannot_be_read_is_held_back() {
+        let (lockout, _) = lockout(|_| {});
+        let lockout = lockout.with_account_locks(Arc::new(Unreachable));
+        lockout.record_failure(&alice());
+        assert_eq!(lockout.locked_for(&alice()), Some(1));
+        assert_eq!(lockout.locked_for(&[LoginKey::unknown("ghost")]), None);
+    }
+
+    #[test]
+    fn accounts_kept_in_memory_are_pruned_too() {
+        let (lockout, clock) = lockout(|_| {});
+        lockout.record_failure(&alice());
+        lockout.record_wrong_code(UserId(2));
+        let kept = || locked(&lockout.in_memory.as_ref().unwrap().0).len();
+        assert_eq!(kept(), 2);
+        clock.advance(Duration::from_secs(60));
+        lockout.prune();
+        assert_eq!(kept(), 1, "the wrong code counts for an hour");
+        clock.advance(CODE_FAILURES_KEPT);
+        lockout.prune();
+        assert_eq!(kept(), 0);
     }
 
     #[test]

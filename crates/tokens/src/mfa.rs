@@ -293,12 +293,16 @@ impl MfaService {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
                 self.held_back(user.id)?;
-                let checked = self.check_code(user.id, &record, code);
-                if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
-                    throttle.record_failure(user.id);
+                // A right code is used up by the check: it is not refused
+                // afterwards. A wrong one that locks the account is
+                // answered as locked.
+                if let Err(wrong) = self.check_code(user.id, &record, code) {
+                    if let (TokensError::OtpInvalid, Some(throttle)) = (&wrong, &self.throttle) {
+                        throttle.record_failure(user.id);
+                        self.held_back(user.id)?;
+                    }
+                    return Err(wrong);
                 }
-                self.held_back(user.id)?;
-                checked?;
                 self.store.remove_totp(user.id)?;
                 self.audited("mfa_disabled", user, actor);
                 Ok(())
@@ -378,8 +382,9 @@ impl MfaService {
     }
 
     /// [`UsersError::ConfirmationThrottled`] while the throttle holds `user`
-    /// back: checked before a code and after it, right or wrong, so that
-    /// codes guessed at once learn no more than the allowance.
+    /// back: checked before a code, and after a wrong one (and after any
+    /// code that is not used up by its check), so that codes guessed at
+    /// once learn no more than the allowance.
     fn held_back(&self, user: UserId) -> Result<(), TokensError> {
         match self.throttle.as_ref().and_then(|t| t.locked_for(user)) {
             Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds).into()),

@@ -284,7 +284,7 @@ fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
         ));
     }
     // Neither the guess that locks the account is answered, nor any after
-    // it, right or wrong: codes guessed at once learn no more than two.
+    // it, right or wrong; a right one refused is not used up.
     for code in ["000000", codes[0].as_str()] {
         assert!(matches!(
             mfa.disable(&f.user, code, &Actor::default()),
@@ -293,6 +293,11 @@ fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
     }
     assert!(lockout.locked_for(&account).is_some());
     assert!(mfa.is_enabled(&f.user).unwrap());
+    // The same service without the lock takes that code: it was not used up.
+    f.mfa
+        .disable(&f.user, &codes[0], &Actor::default())
+        .unwrap();
+    assert!(!mfa.is_enabled(&f.user).unwrap());
 }
 
 #[test]
