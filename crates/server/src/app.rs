@@ -620,10 +620,11 @@ async fn credentials_only_for_allowed_origins(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let pages = sesame_pages::serves(&percent_decode_str(request.path()).decode_utf8_lossy());
     let mut response = next.call(request).await?;
+    let for_pages = response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN)
+        && sesame_pages::serves(&percent_decode_str(response.request().path()).decode_utf8_lossy());
     let headers = response.headers_mut();
-    if pages {
+    if for_pages {
         headers.remove(ACCESS_CONTROL_ALLOW_ORIGIN);
     }
     if !headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {

@@ -10,7 +10,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{constant_time_eq, keyed_hash, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
-use sesame_users::{ConfirmationThrottle, User, UsersError};
+use sesame_users::{ConfirmationThrottle, User};
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -247,7 +247,7 @@ impl MfaService {
     /// # Errors
     /// [`TokensError::MfaNotEnabled`] without a pending setup,
     /// [`TokensError::MfaAlreadyEnabled`], [`TokensError::OtpInvalid`],
-    /// [`UsersError::ConfirmationThrottled`] (in [`TokensError::Users`]),
+    /// [`sesame_users::UsersError::ConfirmationThrottled`] (in [`TokensError::Users`]),
     /// [`TokensError::Storage`].
     pub fn confirm(
         &self,
@@ -381,15 +381,15 @@ impl MfaService {
         }
     }
 
-    /// [`UsersError::ConfirmationThrottled`] while the throttle holds `user`
+    /// [`sesame_users::UsersError::ConfirmationThrottled`] while the throttle holds `user`
     /// back: checked before a code, and after a wrong one (and after any
     /// code that is not used up by its check), so that codes guessed at
     /// once learn no more than the allowance.
     fn held_back(&self, user: UserId) -> Result<(), TokensError> {
-        match self.throttle.as_ref().and_then(|t| t.locked_for(user)) {
-            Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds).into()),
-            None => Ok(()),
-        }
+        Ok(self
+            .throttle
+            .as_ref()
+            .map_or(Ok(()), |t| t.held_back(user))?)
     }
 
     /// The step within one of now whose code is `code`, if any and not used yet.

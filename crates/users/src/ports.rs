@@ -160,6 +160,17 @@ pub trait ConfirmationThrottle: Send + Sync {
 
     /// Counts a wrong current password of `user`; too many lock it.
     fn record_failure(&self, user: UserId);
+
+    /// [`UsersError::ConfirmationThrottled`] while `user` is held back.
+    ///
+    /// # Errors
+    /// That one.
+    fn held_back(&self, user: UserId) -> Result<(), UsersError> {
+        match self.locked_for(user) {
+            Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Where one-time tokens are kept, together with the emails that carry them:

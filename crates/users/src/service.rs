@@ -306,9 +306,10 @@ impl AccountService {
     /// [`UsersError::ConfirmationThrottled`] while the throttle holds the
     /// account back, before the check and after it, right or wrong.
     pub fn confirm_password(&self, user: &User, password: &str) -> Result<(), UsersError> {
-        let held_back = || match self.throttle.as_ref().and_then(|t| t.locked_for(user.id)) {
-            Some(seconds) => Err(UsersError::ConfirmationThrottled(seconds)),
-            None => Ok(()),
+        let held_back = || {
+            self.throttle
+                .as_ref()
+                .map_or(Ok(()), |t| t.held_back(user.id))
         };
         held_back()?;
         let right = self.hasher.verify(password, &user.password_hash);
