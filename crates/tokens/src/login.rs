@@ -259,6 +259,12 @@ impl LoginService {
             }
             return Err(e);
         }
+        // Codes sent at once with the right password are held back alike.
+        if credentials.otp.is_some() {
+            if let Some(seconds) = self.throttle.locked_for(&keys) {
+                return Err(TokensError::LoginThrottled(seconds));
+            }
+        }
         // Only a login that passed every check is recorded (`last_login`).
         let user = self.accounts.record_login(checked).map_err(outage)?;
         self.throttle.record_success(&keys);

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use sesame_kernel::audit::{Actor, AuditKey};
-use sesame_kernel::Clock;
+use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
     totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, LoginThrottle,
-    MfaService, NewSession, SessionKind, SessionService, TokenSettings, TokensError,
-    SECOND_FACTOR_ALERT_AFTER,
+    MfaRepository, MfaService, NewSession, SessionKind, SessionService, TokenSettings, TokensError,
+    TotpRecord, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
@@ -41,6 +41,14 @@ fn fixture_locking_at(limit: u32) -> Fixture {
 }
 
 fn fixture_with(throttle: Arc<CountingThrottle>, hasher: Arc<dyn PasswordHasher>) -> Fixture {
+    fixture_over(throttle, hasher, Arc::new(InMemoryMfa::new()))
+}
+
+fn fixture_over(
+    throttle: Arc<CountingThrottle>,
+    hasher: Arc<dyn PasswordHasher>,
+    codes: Arc<dyn MfaRepository>,
+) -> Fixture {
     let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(FakeClock::new());
     let audit = Arc::new(InMemoryAudit::new());
@@ -64,7 +72,7 @@ fn fixture_with(throttle: Arc<CountingThrottle>, hasher: Arc<dyn PasswordHasher>
         TokenSettings::default(),
     );
     let mfa = MfaService::new(
-        Arc::new(InMemoryMfa::new()),
+        codes,
         Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap()),
         clock.clone(),
     );
@@ -249,6 +257,76 @@ fn a_guess_checked_while_its_burst_locked_the_account_is_not_answered() {
         ));
     }
     assert!(f.store.all_sessions().is_empty());
+}
+
+/// TOTP codes in memory, while other codes of the same burst fail and lock
+/// the account during each check.
+struct BurstOfCodes {
+    codes: InMemoryMfa,
+    throttle: Arc<CountingThrottle>,
+}
+
+impl MfaRepository for BurstOfCodes {
+    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
+        self.codes.find_totp(user)
+    }
+
+    fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
+        self.codes.save_pending_totp(user, secret)
+    }
+
+    fn confirm_totp(&self, user: UserId, step: i64, hashes: &[String]) -> Result<(), TokensError> {
+        self.codes.confirm_totp(user, step, hashes)
+    }
+
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
+        for _ in 0..FAILURES_BEFORE_LOCK {
+            self.throttle.record_failure(&[LoginKey::Account(user)]);
+        }
+        self.codes.use_totp_step(user, step)
+    }
+
+    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
+        self.codes.use_recovery_code(user, code_hash)
+    }
+
+    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
+        self.codes.remove_totp(user)
+    }
+}
+
+#[test]
+fn a_right_code_checked_while_its_burst_locked_the_account_is_not_answered() {
+    // With the password known, codes sent at once all pass the lock checks
+    // before any is found wrong: the right one must not get in once the
+    // others have locked the account.
+    let throttle = Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK));
+    let codes = BurstOfCodes {
+        codes: InMemoryMfa::new(),
+        throttle: throttle.clone(),
+    };
+    let f = fixture_over(
+        throttle.clone(),
+        Arc::new(BcryptHasher::new(4).unwrap()),
+        Arc::new(codes),
+    );
+    let ada = f.user("ada");
+    let secret = f.totp(&ada);
+    throttle.record_success(&[LoginKey::Account(ada.id)]);
+    let code = totp_code(&secret, f.clock.now().timestamp()).unwrap();
+    let with_code = Credentials {
+        otp: Some(code),
+        ..credentials("ada", PASSWORD)
+    };
+    assert!(matches!(
+        f.login.check(&with_code, &browser()),
+        Err(TokensError::LoginThrottled(60))
+    ));
+    assert!(f.store.all_sessions().is_empty());
+    assert_eq!(
+        f.audit.kinds().last().map(String::as_str),
+        Some("login_throttled")
+    );
 }
 
 #[test]
