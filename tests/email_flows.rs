@@ -190,6 +190,31 @@ backend_tests! {
         assert_eq!(login_status(&app, "alice", PASSWORD), 200);
     }
 
+    fn an_account_awaiting_activation_an_admin_deactivated_is_not_activated_by_a_link(backend) {
+        let app = with_activation(&backend);
+        let reply = app.post("/auth/users/", None, json!({
+            "username": "spam", "email": "spam@example.com",
+            "password": PASSWORD, "re_password": PASSWORD,
+        }));
+        let id = reply.json["id"].as_i64().unwrap();
+        let first = nth_mail(&outbox_of(&app), "spam@example.com", 1).uid_token(ACTIVATE);
+        let admin = app.admin_token("root");
+        let path = format!("/auth/users/{id}/");
+        let banned = app.patch(&path, Some(&admin), json!({"is_active": false}));
+        assert_eq!((banned.status, &banned.json["is_active"]), (200, &json!(false)));
+
+        // Neither the link it had nor a new one activates it.
+        app.post("/auth/users/resend_activation/", None, json!({"email": "spam@example.com"}));
+        let second = nth_mail(&outbox_of(&app), "spam@example.com", 2).uid_token(ACTIVATE);
+        for (uid, token) in [first, second] {
+            let refused = app.post("/auth/users/activation/", None, json!({"uid": uid, "token": token}));
+            assert_eq!(refused.status, 400, "{}", refused.text);
+        }
+        assert_eq!(login_status(&app, "spam", PASSWORD), 401);
+        assert_eq!(app.patch(&path, Some(&admin), json!({"is_active": true})).status, 200);
+        assert_eq!(login_status(&app, "spam", PASSWORD), 200);
+    }
+
     fn password_reset_walk(backend) {
         let app = TestApp::spawn(&backend);
         let alice = app.register("alice")["id"].as_i64().unwrap();

@@ -480,12 +480,15 @@ impl AccountService {
                 },
             }
         }
+        // An inactive account may be awaiting its activation rather than
+        // deactivated: `is_active: false` then still deactivates it, so
+        // that no activation link turns it back on.
         let is_active = flag_change(
             caller,
             &target,
             "is_active",
             update.is_active,
-            target.is_active,
+            target.is_active.then_some(true),
             &mut errors,
         );
         let is_staff = flag_change(
@@ -493,7 +496,7 @@ impl AccountService {
             &target,
             "is_staff",
             update.is_staff,
-            target.is_staff,
+            Some(target.is_staff),
             &mut errors,
         );
         if !errors.is_empty() {
@@ -828,16 +831,17 @@ fn same_address(stored: Option<&str>, new: Option<&Email>) -> bool {
 
 /// The change of an account flag an update asks for, if `actor` may make it:
 /// admins set other accounts' flags; their own is refused; for anyone else
-/// the flag is read-only and ignored.
+/// the flag is read-only and ignored. A value equal to `unchanged_by` is no
+/// change.
 fn flag_change(
     actor: &User,
     target: &User,
     field: &str,
     wanted: Option<bool>,
-    current: bool,
+    unchanged_by: Option<bool>,
     errors: &mut Vec<FieldError>,
 ) -> Option<bool> {
-    let wanted = wanted.filter(|wanted| *wanted != current && actor.is_staff)?;
+    let wanted = wanted.filter(|wanted| Some(*wanted) != unchanged_by && actor.is_staff)?;
     if actor.id == target.id {
         errors.push(
             FieldError::new(field, "You cannot change this on your own account.")
