@@ -306,6 +306,33 @@ backend_tests! {
         assert_eq!(app.post("/auth/jwt/create/", None, json!({"username": "staller", "password": PASSWORD})).status, 200);
     }
 
+    fn a_body_sent_a_byte_at_a_time_is_cut_off_when_it_is_not_whole_in_time(backend) {
+        let app = TestApp::spawn_with(&backend, |config| config.http.body_timeout_seconds = 1);
+        let address = app.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).unwrap();
+        let started = Instant::now();
+        let head = "POST /auth/jwt/create/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        // One byte every 400 ms: never idle for the 1 s timeout.
+        while stream.write_all(b" ").is_ok() && started.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(400));
+            stream.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            let mut peek = [0u8; 1];
+            if matches!(stream.peek(&mut peek), Ok(n) if n > 0) {
+                break;
+            }
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        let took = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?} after {took:?}");
+        // README: "or is not whole after six times as long".
+        let whole = Duration::from_secs(6);
+        assert!(took >= whole && took < whole + Duration::from_secs(3), "{took:?}");
+    }
+
     fn cors_credentials_only_for_allowed_origins(backend) {
         let closed = TestApp::spawn(&backend);
         for reply in [

@@ -148,7 +148,8 @@ pub struct HttpConfig {
     /// Sesame, cookies included; empty: none (no CORS headers at all).
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
-    /// A request body that sends nothing for this long is cut off (408); 0: never.
+    /// A request body that sends nothing for this long, or is not whole after
+    /// six times as long, is cut off (408); 0: never.
     pub body_timeout_seconds: u64,
     /// The origin people reach Sesame at (`https://auth.example.com`): the
     /// default email links point at its pages under `/account/`.
