@@ -389,6 +389,23 @@ mod sockets {
             }
         }
 
+        fn a_socket_ends_when_the_access_token_that_opened_it_expires(backend) {
+            // A stolen access token would otherwise listen for as long as
+            // its session lives (days), long after the token expired.
+            let app = TestApp::spawn_with(&backend, |config| {
+                config.tokens.access_ttl_seconds = 2;
+                config.http.ws_ping_interval_seconds = 1;
+            });
+            app.register("kim");
+            let (token, _) = app.login("kim", PASSWORD);
+            let opened = Instant::now();
+            let mut socket = app.socket(&token);
+            assert_eq!(socket.next(Duration::from_millis(700)), Event::Nothing);
+            assert_eq!(socket.next(Duration::from_secs(3)), Event::Closed(1008, "Token expired".into()));
+            // `exp` counts whole seconds: 2 s after the login's second began.
+            assert!(opened.elapsed() >= Duration::from_secs(1), "{:?}", opened.elapsed());
+        }
+
         fn a_user_holds_at_most_the_configured_number_of_sockets(backend) {
             let app = TestApp::spawn_with(&backend, |config| config.http.ws_max_per_user = 3);
             let token = app.user_with_token("fred");

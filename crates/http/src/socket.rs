@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use futures_util::future::LocalBoxFuture;
-use sesame_kernel::UserId;
+use sesame_kernel::{Timestamp, UserId};
 use sesame_tokens::{Authenticated, TokensError};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -31,6 +31,8 @@ struct Subscription {
     state: Arc<AppState>,
     user: UserId,
     session_id: String,
+    /// When the access token that opened the socket expires, and the socket with it.
+    expires_at: Option<Timestamp>,
     id: u64,
     inbox: mpsc::Receiver<Outbound>,
 }
@@ -41,6 +43,7 @@ impl Subscription {
         state: Arc<AppState>,
         caller: Authenticated,
         kid: Option<String>,
+        expires_at: Option<Timestamp>,
     ) -> Option<Subscription> {
         let (user, session_id) = (caller.user.id, caller.session_id);
         let (id, inbox) = state.hub.subscribe(user, session_id.clone(), kid)?;
@@ -48,6 +51,7 @@ impl Subscription {
             state,
             user,
             session_id,
+            expires_at,
             id,
             inbox,
         })
@@ -79,11 +83,15 @@ pub(crate) async fn open(
     // after the client sees it is missed.
     let checked = blocking(move || {
         let caller = sessions.authenticate(&token)?;
-        Ok::<_, TokensError>((caller, sessions.keys().kid_of(&token)))
+        let (kid, expires_at) = (
+            sessions.keys().kid_of(&token),
+            sessions.access_expiry(&token),
+        );
+        Ok::<_, TokensError>((caller, kid, expires_at))
     });
     let (subscription, kid) = match checked.await {
-        Some(Ok((caller, kid))) => (
-            Subscription::new(state.into_inner(), caller, kid.clone())
+        Some(Ok((caller, kid, expires_at))) => (
+            Subscription::new(state.into_inner(), caller, kid.clone(), expires_at)
                 .ok_or("Too many open sockets for this user"),
             kid,
         ),
@@ -140,6 +148,8 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > interval * 2 + interval / 2 {
                     Err(End::Close(Some(policy("No pong received"))))
+                } else if subscription.expires_at.is_some_and(|at| state.sessions.is_past(at)) {
+                    Err(End::Close(Some(policy("Token expired"))))
                 } else if Box::pin(session_ended(&state, &subscription.session_id)).await {
                     Err(End::Close(Some(policy("Session ended"))))
                 } else {

@@ -356,6 +356,23 @@ impl SessionService {
         Ok(revived)
     }
 
+    /// When the access JWT `bearer` stops being accepted: long-lived
+    /// connections opened with it end then. `None` for an opaque token,
+    /// which lives as long as its session. Ask this of a token already
+    /// accepted.
+    pub fn access_expiry(&self, bearer: &str) -> Option<Timestamp> {
+        if !looks_like_jwt(bearer) {
+            return None;
+        }
+        let claims = self.keys.decode(bearer).ok()?;
+        Timestamp::from_timestamp(claims.exp, 0)
+    }
+
+    /// Whether `at` has come, by this service's clock.
+    pub fn is_past(&self, at: Timestamp) -> bool {
+        self.clock.now() >= at
+    }
+
     /// Whether the session exists, has not been revoked and has not expired
     /// (its idle clock is not restarted): for long-lived connections that
     /// re-check the session they were opened with.
