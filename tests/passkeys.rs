@@ -243,6 +243,30 @@ backend_tests! {
         assert_eq!(app.get("/auth/users/me/", Some(&logged_in.str("access"))).status, 200);
     }
 
+    fn a_password_reset_by_link_removes_the_passkeys(backend) {
+        // Someone registers with ada's address and adds a passkey; ada later
+        // takes the account back with a reset link. The passkey must go.
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("ada");
+        let mut squatter = SoftBrowser::new(ORIGIN);
+        register(&app, &token, &mut squatter, Some("iPhone"));
+        let outbox = app.data_dir.join("outbox");
+        common::outbox::nth_mail(&outbox, "ada@example.com", 1);
+        assert_eq!(app.post("/auth/users/reset_password/", None, json!({"email": "ada@example.com"})).status, 204);
+        let mail = common::outbox::nth_mail(&outbox, "ada@example.com", 2);
+        let (uid, reset) = mail.uid_token("http://localhost:8080/account/password/reset/confirm/");
+        let new_password = "a-new-Passw0rd-of-ada";
+        let confirmed = app.post("/auth/users/reset_password_confirm/", None, json!({
+            "uid": uid, "token": reset, "new_password": new_password, "re_new_password": new_password,
+        }));
+        assert_eq!(confirmed.status, 204, "{}", confirmed.text);
+
+        let response = login_response(&app, &mut squatter, None);
+        assert_eq!(finish_login(&app, &response).status, 401);
+        let (owner, _) = app.login("ada", new_password);
+        assert_eq!(app.get("/auth/passkeys/", Some(&owner)).json, json!([]));
+    }
+
     fn the_owner_is_told_of_a_new_passkey(backend) {
         // It signs in without password or code and outlives a password
         // change: an owner who did not add it must hear of it.

@@ -10,7 +10,7 @@ use sesame_users::{
 };
 
 use crate::error::unique_violation;
-use crate::schema::{account_tokens, outgoing_emails, sessions, users};
+use crate::schema::{account_tokens, outgoing_emails, passkeys, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
@@ -342,6 +342,8 @@ impl AccountTokenStore for Database {
                     .set(sessions::revoked_at.eq(Some(now)))
                     .execute(conn)?;
                     diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id)))
+                        .execute(conn)?;
+                    diesel::delete(passkeys::table.filter(passkeys::user_id.eq(id)))
                         .execute(conn)?;
                     diesel::update(user)
                         .set(users::password_hash.eq(password_hash))

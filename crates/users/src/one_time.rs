@@ -127,7 +127,10 @@ pub enum TokenEffect {
     /// Marks the account active.
     Activate,
     /// Replaces the password hash, revokes every session of the account and
-    /// deletes every one-time token of it.
+    /// deletes every one-time token and passkey of it: a reset by link is a
+    /// recovery, and the mailbox's owner gets the account back without any
+    /// way in that whoever held it before set up (an account registered
+    /// with someone else's address, then given a passkey).
     SetPassword {
         /// The new hash.
         password_hash: String,
