@@ -175,7 +175,14 @@ mod email_takeover {
             let admin = app.admin_token("root");
             let bob = app.user_with_token("bob");
             let bob_id = app.get("/auth/users/me/", Some(&bob)).json["id"].as_i64().unwrap();
-            let changed = app.patch(&format!("/auth/users/{bob_id}/"), Some(&admin), json!({"email": "bob@new.example.com"}));
+            let path = format!("/auth/users/{bob_id}/");
+            // The admin's token alone is not enough: with it, a second admin
+            // could move the first one's address and reset its password.
+            let token_alone = app.patch(&path, Some(&admin), json!({"email": "bob@new.example.com"}));
+            assert_eq!(token_alone.status, 400, "{}", token_alone.text);
+            assert!(token_alone.json["current_password"].is_array(), "{}", token_alone.text);
+            assert_eq!(email_of(&app, &bob), "bob@example.com");
+            let changed = app.patch(&path, Some(&admin), json!({"email": "bob@new.example.com", "current_password": PASSWORD}));
             assert_eq!(changed.status, 200, "{}", changed.text);
             assert_eq!(changed.json["email"], "bob@new.example.com");
             assert_eq!(email_of(&app, &bob), "bob@new.example.com");
@@ -239,7 +246,7 @@ mod email_flows_end {
             let outbox_dir = app.data_dir.join("outbox");
             app.post("/auth/users/reset_password/", None, json!({"email": "dave@example.com"}));
             let (uid, reset) = nth_mail(&outbox_dir, "dave@example.com", 1).uid_token(PASSWORD_RESET);
-            let changed = app.patch(&format!("/auth/users/{id}/"), Some(&admin), json!({"email": "dave@new.example.com"}));
+            let changed = app.patch(&format!("/auth/users/{id}/"), Some(&admin), json!({"email": "dave@new.example.com", "current_password": PASSWORD}));
             assert_eq!(changed.status, 200, "{}", changed.text);
             let dead = reset_password(&app, &uid, &reset);
             assert_eq!(dead.status, 400, "{}", dead.text);
@@ -521,7 +528,10 @@ mod lock {
             let detail = audit_detail(&app, &admin, "admin_changed_user", "is_active");
             assert_eq!(detail, format!("user {bob_id}: is_active=false"));
 
-            let unlocked = app.put(&path, Some(&admin), json!({"is_active": true, "is_staff": true}));
+            let token_alone = app.put(&path, Some(&admin), json!({"is_active": true, "is_staff": true}));
+            assert_eq!(token_alone.status, 400, "making an admin needs the password: {}", token_alone.text);
+            assert!(token_alone.json["current_password"].is_array(), "{}", token_alone.text);
+            let unlocked = app.put(&path, Some(&admin), json!({"is_active": true, "is_staff": true, "current_password": PASSWORD}));
             assert_eq!(unlocked.status, 200, "{}", unlocked.text);
             logins(&app, "bob", true);
             let (bob, _) = app.login("bob", PASSWORD);

@@ -425,9 +425,11 @@ impl AccountService {
     /// needs `current_password` and starts the confirmed change of
     /// [`AccountService::request_email_change`]; removing it needs the
     /// password too. An admin changing another account's email changes it at
-    /// once. The same address (same key) in another case is stored as given.
-    /// Admins may set `is_active` and `is_staff` of other accounts, never
-    /// change their own; others' flags are read-only and ignored.
+    /// once, given the admin's own `current_password`. The same address
+    /// (same key) in another case is stored as given. Admins may set
+    /// `is_active` and `is_staff` of other accounts (making one an admin
+    /// needs their `current_password` too), never change their own; others'
+    /// flags are read-only and ignored.
     ///
     /// An admin's edit of another account is audited as `admin_changed_user`
     /// with what changed; a started email change as `email_change_requested`.
@@ -455,20 +457,25 @@ impl AccountService {
             check_name(name, "last_name", &mut errors);
         }
         let email = self.plan_email(&target, own, update.email.as_deref(), &mut errors)?;
-        let needs_password = own
-            && match &email {
-                EmailPlan::Keep => false,
-                EmailPlan::Set(new) => !same_address(target.email.as_deref(), new.as_ref()),
-                EmailPlan::Confirm(_) => true,
+        let moves_email = match &email {
+            EmailPlan::Keep => false,
+            EmailPlan::Set(new) => !same_address(target.email.as_deref(), new.as_ref()),
+            EmailPlan::Confirm(_) => true,
+        };
+        // An admin's too, for another account: with a stolen admin token
+        // alone, making a second account an admin, then moving the first
+        // one's email and resetting its password, would take it over.
+        let makes_admin = caller.is_staff && update.is_staff == Some(true) && !target.is_staff;
+        if moves_email || (makes_admin && !own) {
+            let required = if own {
+                "This field is required to change your email address."
+            } else {
+                "This field is required to change another account's email address or make it an admin."
             };
-        if needs_password {
             match update.current_password.as_deref() {
                 None | Some("") => errors.push(
-                    FieldError::new(
-                        "current_password",
-                        "This field is required to change your email address.",
-                    )
-                    .coded("current_password_required"),
+                    FieldError::new("current_password", required)
+                        .coded("current_password_required"),
                 ),
                 Some(password) => match self.confirm_password(caller, password) {
                     Ok(()) => {}

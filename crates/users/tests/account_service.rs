@@ -875,21 +875,34 @@ fn an_address_that_only_folds_to_the_stored_one_is_another_mailbox() {
 }
 
 #[test]
-fn an_admin_changes_another_accounts_email_and_flags_at_once() {
+fn an_admin_changes_another_accounts_email_and_flags_at_once_with_their_password() {
     let fx = Fixture::new();
     let root = fx.admin("root");
     let bob = fx.user("bob");
+    let update = |current_password: Option<&str>| ProfileUpdate {
+        email: Some("bob@new.example.com".into()),
+        is_active: Some(false),
+        is_staff: Some(false),
+        current_password: current_password.map(str::to_owned),
+        ..ProfileUpdate::default()
+    };
+    for (password, code) in [
+        (None, "current_password_required"),
+        (Some("not the password"), "wrong_password"),
+    ] {
+        let error = fx
+            .accounts
+            .update_profile(&root, bob.id, update(password), &Actor::default())
+            .unwrap_err();
+        assert_eq!(codes(&error), [("current_password", code)]);
+        assert_eq!(fx.reload(&bob), bob, "nothing changed");
+    }
     let edit = fx
         .accounts
         .edit_profile(
             &root,
             bob.id,
-            ProfileUpdate {
-                email: Some("bob@new.example.com".into()),
-                is_active: Some(false),
-                is_staff: Some(false),
-                ..ProfileUpdate::default()
-            },
+            update(Some(PASSWORD)),
             AvatarChange::Keep,
             &Actor::default(),
         )
@@ -940,6 +953,49 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once() {
         .unwrap();
     assert!(!ignored.is_staff);
     assert!(fx.reload(&root).is_active);
+}
+
+#[test]
+fn making_another_account_an_admin_needs_the_admins_password() {
+    // A stolen admin token alone must not mint a second admin: that one
+    // could move the first one's email and reset its password.
+    let fx = Fixture::new();
+    let root = fx.admin("root");
+    let bob = fx.user("bob");
+    let promote = |current_password: Option<&str>| ProfileUpdate {
+        is_staff: Some(true),
+        current_password: current_password.map(str::to_owned),
+        ..ProfileUpdate::default()
+    };
+    let error = fx
+        .accounts
+        .update_profile(&root, bob.id, promote(None), &Actor::default())
+        .unwrap_err();
+    assert_eq!(
+        codes(&error),
+        [("current_password", "current_password_required")]
+    );
+    assert!(!fx.reload(&bob).is_staff);
+    let promoted = fx
+        .accounts
+        .update_profile(&root, bob.id, promote(Some(PASSWORD)), &Actor::default())
+        .unwrap();
+    assert!(promoted.is_staff);
+    // Taking the rights back, or deactivating, needs no password.
+    let demoted = fx
+        .accounts
+        .update_profile(
+            &root,
+            bob.id,
+            ProfileUpdate {
+                is_staff: Some(false),
+                is_active: Some(false),
+                ..ProfileUpdate::default()
+            },
+            &Actor::default(),
+        )
+        .unwrap();
+    assert!(!demoted.is_staff && !demoted.is_active);
 }
 
 #[test]

@@ -26,15 +26,17 @@ pub(super) struct ProfileUpdate {
     last_name: Option<String>,
     /// A new address of one's own account needs `current_password` and
     /// changes only once the link mailed to it is used; an admin changes
-    /// another account's at once.
+    /// another account's at once, with the admin's `current_password`.
     email: Option<String>,
-    /// The caller's password: needed to change one's own email.
+    /// The caller's password: needed to change an email, or to make
+    /// another account an admin.
     current_password: Option<String>,
     /// Admins, of other accounts only (read-only for anyone else);
     /// `false` ends every session of the account.
     #[serde(default, deserialize_with = "wire::optional_bool")]
     is_active: Option<bool>,
-    /// Admins, of other accounts only (read-only for anyone else).
+    /// Admins, of other accounts only (read-only for anyone else); `true`
+    /// needs the admin's `current_password`.
     #[serde(default, deserialize_with = "wire::optional_bool")]
     is_staff: Option<bool>,
     /// Only `null`, which removes the avatar; upload one with `multipart/form-data`.
