@@ -148,6 +148,12 @@ backend_tests! {
         let two_lines = app.request_with_headers("POST", "/auth/jwt/create/", &lines, Body::Json(body.clone()));
         assert_eq!(two_lines.status, 429, "{}", two_lines.text);
         assert_eq!(send("10.0.0.10").status, 401, "another client is not held back");
+        // An address with the port the proxy saw is still that client's.
+        for n in 0..2 {
+            assert_eq!(send(&format!("[2001:db8::{n}]:443")).status, 401);
+        }
+        assert_eq!(send("[2001:db8::9]:8443").status, 429, "one /64, with its ports");
+        assert_eq!(send("198.51.100.7:4711").status, 401, "not counted as the proxy");
     }
 
     fn username_and_email_logins_share_one_count(backend) {

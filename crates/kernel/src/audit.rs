@@ -1,6 +1,6 @@
 //! The security audit log: what happened to whom, from where, and when.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -47,22 +47,35 @@ impl Actor {
 /// A client's address: the last one of `forwarded`, the value of the
 /// trusted proxy header when one is configured (the one the proxy added: a
 /// client can write those before it), else `peer`'s. Without a trusted
-/// header forwarded addresses are ignored: anyone can write them.
+/// header forwarded addresses are ignored: anyone can write them. A port
+/// some proxies add (`203.0.113.9:4711`, `[2001:db8::1]:443`) is dropped:
+/// were the address refused for it, every client would count as the proxy.
 ///
 /// ```
 /// use std::net::IpAddr;
 /// use sesame_kernel::audit::client_ip;
 /// let peer: IpAddr = "10.0.0.1".parse().unwrap();
 /// let added: IpAddr = "203.0.113.9".parse().unwrap();
+/// let v6: IpAddr = "2001:db8::1".parse().unwrap();
 /// assert_eq!(client_ip(Some("1.1.1.1, 203.0.113.9"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some("203.0.113.9:4711"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some("[2001:db8::1]:443"), Some(peer)), Some(v6));
+/// assert_eq!(client_ip(Some("[2001:db8::1]"), Some(peer)), Some(v6));
 /// assert_eq!(client_ip(Some("not an address"), Some(peer)), Some(peer));
 /// assert_eq!(client_ip(None, Some(peer)), Some(peer));
 /// ```
 pub fn client_ip(forwarded: Option<&str>, peer: Option<IpAddr>) -> Option<IpAddr> {
     forwarded
         .and_then(|line| line.rsplit(',').next())
-        .and_then(|last| last.trim().parse().ok())
+        .and_then(|last| address(last.trim()))
         .or(peer)
+}
+
+fn address(text: &str) -> Option<IpAddr> {
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|at| at.ip()))
+        .or_else(|| text.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// A security event to record.
