@@ -189,6 +189,35 @@ backend_tests! {
         assert_eq!(refresh(&app, Some(&refresh_cookie(winner, false))).status, 401);
     }
 
+    fn another_origin_of_the_same_site_gets_no_refresh_cookie(backend) {
+        // SameSite lets a sibling subdomain in: it could log the browser
+        // into an account of its own. Sec-Fetch-Site tells it apart.
+        let app = TestApp::spawn_with(&backend, |config| {
+            config.http.cors_allowed_origins = vec!["https://app.example.com/".into()];
+        });
+        assert_eq!(signup(&app, "john", "john@example.com").status, 201);
+        let body = json!({"login": "john", "password": PASSWORD});
+        let from = |path: &str, site: &str, origin: &str, cookie: &str| {
+            let mut headers = vec![("Sec-Fetch-Site", site), ("Origin", origin)];
+            if !cookie.is_empty() {
+                headers.push(("Cookie", cookie));
+            }
+            let body = if path == "/auth/login" { Body::Json(body.clone()) } else { Body::None };
+            app.request_with_headers("POST", path, &headers, body)
+        };
+        let sibling = from("/auth/login", "same-site", "https://evil.example.com", "");
+        assert_eq!(sibling.status, 403, "{}", sibling.text);
+        assert_eq!(sibling.json, json!({"message": "Cross-origin requests may not use the refresh cookie"}));
+        assert!(sibling.set_cookie("refresh_token").is_none(), "{:?}", sibling.headers);
+        let cookie = format!("refresh_token={}", refresh_cookie(&login(&app, "john"), false));
+        assert_eq!(from("/auth/refresh", "same-site", "https://evil.example.com", &cookie).status, 403);
+
+        // The same origin, and origins CORS allows, are served.
+        assert_eq!(from("/auth/login", "same-origin", "http://localhost:8080", "").status, 200);
+        let allowed = from("/auth/refresh", "same-site", "https://app.example.com", &cookie);
+        assert_eq!(allowed.status, 200, "{}", allowed.text);
+    }
+
     fn secure_cookies_when_configured(backend) {
         let app = TestApp::spawn_with(&backend, |config| config.http.secure_cookies = true);
         assert_eq!(signup(&app, "tls", "tls@example.com").status, 201);

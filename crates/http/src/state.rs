@@ -17,6 +17,8 @@ pub struct HttpSettings {
     /// The header a trusted reverse proxy puts the client address in
     /// (e.g. `X-Forwarded-For`); unset, the peer address is the client's.
     pub trusted_proxy_header: Option<String>,
+    /// Browser origins allowed to call Sesame with credentials (CORS).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -28,6 +30,7 @@ impl Default for HttpSettings {
             max_json_bytes: 64 * 1024,
             ws_ping_interval: std::time::Duration::from_secs(30),
             trusted_proxy_header: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

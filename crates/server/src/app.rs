@@ -376,6 +376,7 @@ impl Application {
             max_json_bytes: config.http.max_json_bytes,
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+            cors_allowed_origins: config.http.cors_allowed_origins.clone(),
         };
         let limits = Arc::new(RateLimits::new(RateLimitSettings {
             enabled: config.rate_limit.enabled,

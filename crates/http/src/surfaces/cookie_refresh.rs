@@ -168,6 +168,29 @@ async fn signup(
     Ok(HttpResponse::Created().json(CreatedUser::from(&user)))
 }
 
+/// A browser request from another origin that CORS does not allow: refused
+/// before the refresh cookie is set or read. SameSite keeps other sites
+/// out, not a sibling subdomain (`evil.example.com`), which could otherwise
+/// log the browser into an account of its choosing; `Sec-Fetch-Site` tells
+/// it apart. Clients that send no such header (not browsers) are let in.
+fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    let headers = request.headers();
+    let cross = (headers.get("sec-fetch-site"))
+        .is_some_and(|site| !matches!(site.as_bytes(), b"same-origin" | b"none"));
+    let allowed = || {
+        let origin = headers.get("origin").and_then(|o| o.to_str().ok());
+        let allowed = &state.settings.cors_allowed_origins;
+        origin.is_some_and(|o| allowed.iter().any(|a| a.trim_end_matches('/') == o))
+    };
+    if cross && !allowed() {
+        return Err(MessageShape::message(
+            StatusCode::FORBIDDEN,
+            "Cross-origin requests may not use the refresh cookie",
+        ));
+    }
+    Ok(())
+}
+
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
     Cookie::build(REFRESH_COOKIE, value)
         .path(REFRESH_PATH)
@@ -193,14 +216,17 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
             ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh")
         )),
         (status = 401, description = "`Username or password is incorrect`, or a one-time code (`otp`) is missing or wrong", body = doc::MessageError),
+        (status = 403, description = "A browser request from an origin CORS does not allow", body = doc::MessageError),
     )
 )]
 #[post("/auth/login")]
 async fn login(
     state: web::Data<AppState>,
+    request: HttpRequest,
     client: Client,
     body: Body<Login, MessageShape>,
 ) -> Result<HttpResponse, ApiError> {
+    refused_cross_origin(&state, &request)?;
     let pair = log_in::<MessageShape>(&state, body.into_inner().into(), client, || {
         MessageShape::message(
             StatusCode::UNAUTHORIZED,
@@ -220,6 +246,7 @@ async fn login(
             ("Set-Cookie" = String, description = "The rotated `refresh_token`")
         )),
         (status = 401, description = "No cookie, or an invalid, expired, revoked or reused one (the cookie is cleared)", body = doc::MessageError),
+        (status = 403, description = "A browser request from an origin CORS does not allow", body = doc::MessageError),
     )
 )]
 #[post("/auth/refresh")]
@@ -227,6 +254,7 @@ async fn refresh(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    refused_cross_origin(&state, &request)?;
     let refused = |message: &str| {
         let mut response =
             MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
