@@ -71,6 +71,23 @@ pub fn client_ip(forwarded: Option<&str>, peer: Option<IpAddr>) -> Option<IpAddr
         .or(peer)
 }
 
+/// Whether a browser says, by the value of its `Sec-Fetch-Site` header,
+/// that a request comes from another origin: a sibling subdomain is the
+/// same *site*, so SameSite cookies do not keep it out, but not the same
+/// origin. Clients that send no such header (not browsers) are not.
+///
+/// ```
+/// use sesame_kernel::audit::from_another_origin;
+/// assert!(from_another_origin(Some(b"same-site")));
+/// assert!(from_another_origin(Some(b"cross-site")));
+/// assert!(!from_another_origin(Some(b"same-origin")));
+/// assert!(!from_another_origin(Some(b"none")));
+/// assert!(!from_another_origin(None));
+/// ```
+pub fn from_another_origin(sec_fetch_site: Option<&[u8]>) -> bool {
+    sec_fetch_site.is_some_and(|site| !matches!(site, b"same-origin" | b"none"))
+}
+
 fn address(text: &str) -> Option<IpAddr> {
     text.parse()
         .ok()

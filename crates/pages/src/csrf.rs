@@ -122,16 +122,13 @@ pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result
     }
 }
 
-/// Whether the browser says the request comes from another origin. A
-/// sibling subdomain is the same site, so SameSite cookies do not stop it,
-/// and it can set a CSRF cookie of its own choosing for the whole domain;
-/// `Sec-Fetch-Site` tells it apart. Clients that send no such header
-/// (not browsers) are judged by the token alone.
+/// Whether the browser says the request comes from another origin: a
+/// sibling subdomain can set a CSRF cookie of its own choosing for the
+/// whole domain. Clients that send no `Sec-Fetch-Site` (not browsers) are
+/// judged by the token alone.
 fn from_another_origin(request: &HttpRequest) -> bool {
-    request
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|site| !matches!(site.as_bytes(), b"same-origin" | b"none"))
+    let site = request.headers().get("sec-fetch-site");
+    sesame_kernel::audit::from_another_origin(site.map(|site| site.as_bytes()))
 }
 
 /// The session cookie the browser sent (empty before signing in).

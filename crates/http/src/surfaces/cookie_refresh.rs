@@ -169,14 +169,13 @@ async fn signup(
 }
 
 /// A browser request from another origin that CORS does not allow: refused
-/// before the refresh cookie is set or read. SameSite keeps other sites
-/// out, not a sibling subdomain (`evil.example.com`), which could otherwise
-/// log the browser into an account of its choosing; `Sec-Fetch-Site` tells
-/// it apart. Clients that send no such header (not browsers) are let in.
+/// before the refresh cookie is set or read, or a sibling subdomain
+/// (`evil.example.com`) could log the browser into an account of its
+/// choosing.
 fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     let headers = request.headers();
-    let cross = (headers.get("sec-fetch-site"))
-        .is_some_and(|site| !matches!(site.as_bytes(), b"same-origin" | b"none"));
+    let site = headers.get("sec-fetch-site").map(|site| site.as_bytes());
+    let cross = sesame_kernel::audit::from_another_origin(site);
     let allowed = || {
         let origin = headers.get("origin").and_then(|o| o.to_str().ok());
         let allowed = &state.settings.cors_allowed_origins;
