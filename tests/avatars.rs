@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 
 const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
+/// Made by Pillow: `scripts/make_avatar_fixtures.py`.
+const JPEG: &[u8] = include_bytes!("fixtures/avatars/pixel.jpg");
+/// 4097 pixels wide, a few bytes: past the widest avatar Sesame takes.
+const WIDE_PNG: &[u8] = include_bytes!("fixtures/avatars/wide.png");
 const GIF: &[u8] = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04";
 const WEBP: &[u8] =
     b"RIFF\x1a\0\0\0WEBPVP8L\x0d\0\0\0/\0\0\0\x10\x07\x10\x11\x11\x88\x88\xfe\x07\0";
@@ -212,6 +215,8 @@ backend_tests! {
         for (parts, message) in [
             (vec![Part::File("avatar", "evil.png", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".as_slice())], "Upload a valid image"),
             (vec![Part::File("avatar", "x.png", b"%PDF-1.7".as_slice())], "Upload a valid image"),
+            (vec![Part::File("avatar", "cut.png", &PNG[..20])], "Upload a valid image"),
+            (vec![Part::File("avatar", "wide.png", WIDE_PNG)], "at most 4096 pixels wide and high"),
             (vec![Part::File("avatar", "empty.png", b"".as_slice()), Part::Text("first_name", "X")], "empty"),
             (vec![Part::File("avatar", "big.png", too_big.as_slice()), Part::Text("first_name", "X")], "no larger than 2 MiB"),
             (vec![Part::Text("avatar", "https://example.com/me.png")], "not a file"),

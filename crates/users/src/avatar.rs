@@ -140,14 +140,31 @@ pub(crate) fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, F
         .coded("file_too_large")
         .param("max", max));
     }
-    ImageKind::sniff(bytes).ok_or_else(|| {
+    let invalid = || {
         FieldError::new(
             "avatar",
             "Upload a valid image. Accepted formats: PNG, JPEG, WebP and GIF.",
         )
         .coded("invalid_image")
-    })
+    };
+    let kind = ImageKind::sniff(bytes).ok_or_else(invalid)?;
+    // A few KiB of PNG can declare a picture that takes every browser
+    // showing the avatar gigabytes to decode.
+    let size = imagesize::blob_size(bytes).map_err(|_| invalid())?;
+    if size.width > MAX_AVATAR_SIDE || size.height > MAX_AVATAR_SIDE {
+        return Err(FieldError::new(
+            "avatar",
+            format!("Ensure the image is at most {MAX_AVATAR_SIDE} pixels wide and high."),
+        )
+        .coded("image_too_large")
+        .param("max", MAX_AVATAR_SIDE.to_string()));
+    }
+    Ok(kind)
 }
+
+/// The widest and highest an avatar may be, in pixels (a 12-megapixel
+/// photo fits).
+const MAX_AVATAR_SIDE: usize = 4096;
 
 fn human_size(bytes: usize) -> String {
     const KIB: usize = 1024;
@@ -210,8 +227,23 @@ mod tests {
 
     #[test]
     fn uploads_are_checked() {
-        let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
+        let png =
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89"
+                .to_vec();
         assert_eq!(check_image(&png, 100), Ok(ImageKind::Png));
+        let mut huge = png.clone();
+        huge[16..24].copy_from_slice(&[0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60]);
+        let bomb = check_image(&huge, 100).unwrap_err();
+        assert_eq!(
+            (bomb.code, bomb.params),
+            ("image_too_large", vec![("max", "4096".to_owned())]),
+            "60000 x 60000 in 33 bytes"
+        );
+        assert_eq!(
+            check_image(&png[..20], 100).unwrap_err().code,
+            "invalid_image",
+            "no size to read"
+        );
         let too_large = check_image(&[png.as_slice(), &[0; 2048]].concat(), 2048).unwrap_err();
         assert_eq!(
             (too_large.field.as_str(), too_large.code, too_large.params),

@@ -19,8 +19,9 @@ use sesame_users::{
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
 const NEW_PASSWORD: &str = "Hx4@pW9$tNb";
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-const GIF: &[u8] = b"GIF89a\x01\0\x01\0";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const GIF: &[u8] = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04";
 
 struct Fixture {
     store: Arc<InMemoryStore>,
@@ -1121,6 +1122,7 @@ fn an_admin_email_change_ends_the_flows_of_the_old_address() {
             alice.id,
             ProfileUpdate {
                 email: Some("alice@new.example.com".into()),
+                current_password: Some(PASSWORD.into()),
                 ..ProfileUpdate::default()
             },
             AvatarChange::Keep,
