@@ -6,7 +6,8 @@
 //! ```
 //!
 //! TOKEN is an access JWT or an opaque token. It stops when the server
-//! closes the socket (logout, a bad token, shutdown) or on Ctrl-C.
+//! closes the socket (logout, a bad token, the access JWT's expiry,
+//! shutdown) or on Ctrl-C.
 
 use tungstenite::Message;
 

@@ -277,8 +277,9 @@ impl AccountService {
     }
 
     /// Sets a new password with an emailed reset token, under the
-    /// registration policy; every session of the account is revoked and
-    /// every one-time token of it dies. Audited as `password_reset`, done by `actor`.
+    /// registration policy; every session of the account is revoked, and
+    /// every one-time token and passkey of it is deleted
+    /// ([`TokenEffect::SetPassword`]). Audited as `password_reset`, done by `actor`.
     ///
     /// # Errors
     /// [`UsersError::Invalid`] on `uid`, `token` or `new_password`, [`UsersError::Storage`].

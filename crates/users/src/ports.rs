@@ -237,7 +237,9 @@ pub trait AccountTokenStore: Send + Sync {
     fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError>;
 
     /// Marks `token` used, if it still is unused and unexpired at `now`, and
-    /// applies `effect` to its account, in one transaction. Every other
+    /// applies `effect` to its account as the effect's documentation says
+    /// (a reset also ends sessions and deletes passkeys), in one
+    /// transaction. Every other
     /// token of the account for the same purpose dies with it (and with
     /// [`TokenEffect::SetPassword`] or [`TokenEffect::SetEmail`], every
     /// token of the account). Returns whether the token was usable; if not,

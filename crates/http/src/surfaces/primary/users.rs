@@ -110,7 +110,7 @@ struct SetUsername {
 }
 
 // The answers that the `me` and `{id}` forms of a route share.
-const BAD_PROFILE: &str = "Bad fields, a taken email, a new own email without the right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
+const BAD_PROFILE: &str = "Bad fields, a taken email, a new email (or, for admins, a new admin) without the caller's right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
 const BAD_DELETION: &str = "Wrong password, or bad fields";
 const NOT_VISIBLE: &str = "Unknown, or another user's id for a non-admin";
 
