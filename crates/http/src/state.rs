@@ -17,7 +17,8 @@ pub struct HttpSettings {
     /// The header a trusted reverse proxy puts the client address in
     /// (e.g. `X-Forwarded-For`); unset, the peer address is the client's.
     pub trusted_proxy_header: Option<String>,
-    /// Browser origins allowed to call Sesame with credentials (CORS).
+    /// Browser origins allowed to call Sesame with credentials (CORS), as
+    /// browsers send them in `Origin` (no trailing slash).
     pub cors_allowed_origins: Vec<String>,
 }
 

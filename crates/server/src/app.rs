@@ -369,6 +369,10 @@ impl Application {
         };
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let port = local_addr.port();
+        // As browsers send them in `Origin`: no trailing slash.
+        let cors_origins: Vec<String> = (config.http.cors_allowed_origins.iter())
+            .map(|origin| origin.trim_end_matches('/').to_owned())
+            .collect();
         let settings = HttpSettings {
             surfaces: config.surfaces()?,
             public_directory: config.users.public_directory,
@@ -376,7 +380,7 @@ impl Application {
             max_json_bytes: config.http.max_json_bytes,
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy_header: config.http.trusted_proxy_header.clone(),
-            cors_allowed_origins: config.http.cors_allowed_origins.clone(),
+            cors_allowed_origins: cors_origins.clone(),
         };
         let limits = Arc::new(RateLimits::new(RateLimitSettings {
             enabled: config.rate_limit.enabled,
@@ -417,7 +421,6 @@ impl Application {
             pool_usage: Arc::new(move || pool.pool_usage()),
         });
         let hsts_seconds = config.http.hsts_seconds;
-        let cors_origins = config.http.cors_allowed_origins.clone();
         let workers = match config.http.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -603,7 +606,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
     origins
         .iter()
         .fold(actix_cors::Cors::default(), |cors, origin| {
-            cors.allowed_origin(origin.trim_end_matches('/'))
+            cors.allowed_origin(origin)
         })
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers(["authorization", "content-type"])

@@ -179,7 +179,7 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
     let allowed = || {
         let origin = headers.get("origin").and_then(|o| o.to_str().ok());
         let allowed = &state.settings.cors_allowed_origins;
-        origin.is_some_and(|o| allowed.iter().any(|a| a.trim_end_matches('/') == o))
+        origin.is_some_and(|o| allowed.iter().any(|a| a == o))
     };
     if cross && !allowed() {
         return Err(MessageShape::message(
