@@ -462,11 +462,29 @@ impl AccountService {
             EmailPlan::Set(new) => !same_address(target.email.as_deref(), new.as_ref()),
             EmailPlan::Confirm(_) => true,
         };
-        // An admin's too, for another account: with a stolen admin token
-        // alone, making a second account an admin, then moving the first
-        // one's email and resetting its password, would take it over.
-        let makes_admin = caller.is_staff && update.is_staff == Some(true) && !target.is_staff;
-        if moves_email || (makes_admin && !own) {
+        // An inactive account may be awaiting its activation rather than
+        // deactivated: `is_active: false` then still deactivates it, so
+        // that no activation link turns it back on.
+        let is_active = flag_change(
+            caller,
+            &target,
+            "is_active",
+            update.is_active,
+            target.is_active.then_some(true),
+            &mut errors,
+        );
+        let is_staff = flag_change(
+            caller,
+            &target,
+            "is_staff",
+            update.is_staff,
+            Some(target.is_staff),
+            &mut errors,
+        );
+        // Making another account an admin needs the admin's password too:
+        // with a stolen admin token alone, a second admin could move the
+        // first one's email and reset its password.
+        if moves_email || is_staff == Some(true) {
             let required = if own {
                 "This field is required to change your email address."
             } else {
@@ -487,25 +505,6 @@ impl AccountService {
                 },
             }
         }
-        // An inactive account may be awaiting its activation rather than
-        // deactivated: `is_active: false` then still deactivates it, so
-        // that no activation link turns it back on.
-        let is_active = flag_change(
-            caller,
-            &target,
-            "is_active",
-            update.is_active,
-            target.is_active.then_some(true),
-            &mut errors,
-        );
-        let is_staff = flag_change(
-            caller,
-            &target,
-            "is_staff",
-            update.is_staff,
-            Some(target.is_staff),
-            &mut errors,
-        );
         if !errors.is_empty() {
             return Err(UsersError::Invalid(errors));
         }
