@@ -2,7 +2,6 @@ use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{decode, decode_header, encode, Header};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::keys::{KeyRing, SharedRing};
 use crate::TokensError;
@@ -130,8 +129,7 @@ impl JwtKeys {
     /// signed by an unknown or retired key, or from another issuer.
     pub(crate) fn decode(&self, token: &str) -> Result<Arc<Claims>, TokensError> {
         let ring = self.current();
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = ring.remembered(&digest) {
+        if let Some(claims) = ring.remembered(token) {
             return Ok(claims);
         }
         let header = decode_header(token).map_err(|_| TokensError::InvalidToken)?;
@@ -148,7 +146,7 @@ impl JwtKeys {
             return Err(TokensError::InvalidToken);
         }
         let claims = Arc::new(claims);
-        ring.remember(digest, claims.clone());
+        ring.remember(token, claims.clone());
         Ok(claims)
     }
 }

@@ -188,10 +188,13 @@ pub(crate) struct KeyRing {
     /// The kid of the tokens signed before keys had ids: the HS256 secret's.
     pub(crate) legacy_kid: String,
     pub(crate) jwks: Arc<str>,
-    /// Tokens this ring verified, by digest: an ES256 or RS256 signature
-    /// costs far more to check than a request should. A new ring (after any
-    /// change to the set) starts empty, so a retirement holds at once.
-    pub(crate) verified: Mutex<HashMap<[u8; 32], Arc<Claims>>>,
+    /// Tokens this ring verified: an ES256 or RS256 signature costs far more
+    /// to check than a request should. Keyed by the token itself, which the
+    /// map hashes faster than a SHA-256 digest of it (a digest would hide
+    /// nothing from a reader of this memory, which holds the keys too). A new
+    /// ring (after any change to the set) starts empty, so a retirement holds
+    /// at once.
+    pub(crate) verified: Mutex<HashMap<Box<str>, Arc<Claims>>>,
 }
 
 /// How many verified tokens a ring remembers before it forgets them all.
@@ -199,21 +202,21 @@ const VERIFIED_CAPACITY: usize = 10_000;
 
 impl KeyRing {
     /// The claims of `token` if this ring verified it before.
-    pub(crate) fn remembered(&self, digest: &[u8; 32]) -> Option<Arc<Claims>> {
+    pub(crate) fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
         self.verified
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(digest)
+            .get(token)
             .cloned()
     }
 
     /// Remembers that `token` verified with these claims.
-    pub(crate) fn remember(&self, digest: [u8; 32], claims: Arc<Claims>) {
+    pub(crate) fn remember(&self, token: &str, claims: Arc<Claims>) {
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.len() >= VERIFIED_CAPACITY {
             verified.clear();
         }
-        verified.insert(digest, claims);
+        verified.insert(token.into(), claims);
     }
 }
 
