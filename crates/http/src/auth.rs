@@ -23,15 +23,17 @@ pub struct Bearer<S> {
     shape: PhantomData<S>,
 }
 
+/// The token of `Authorization: Bearer <token>`. Read as bytes: a token
+/// with bytes no token has is refused by its check, so the header need not
+/// be validated byte by byte first.
 fn bearer(request: &HttpRequest) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let value = request.headers().get(header::AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.trim_ascii().split_at_checked(6)?;
+    let token = token.strip_prefix(b" ")?.trim_ascii();
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
 /// Checks a token against storage, on the blocking pool.
@@ -99,5 +101,37 @@ impl<S: Shape, B: FromRequest<Error = ApiError> + 'static> FromRequest for Authe
             let caller = caller.await?;
             Ok(Authed(caller, body.await?))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+    use actix_web::test::TestRequest;
+
+    use super::bearer;
+
+    fn token_of(value: &[u8]) -> Option<String> {
+        let value = HeaderValue::from_bytes(value).unwrap();
+        let request = TestRequest::default()
+            .insert_header((AUTHORIZATION, value))
+            .to_http_request();
+        bearer(&request).map(str::to_owned)
+    }
+
+    #[test]
+    fn the_token_follows_the_bearer_scheme_in_any_case() {
+        assert_eq!(token_of(b"Bearer a.b.c").as_deref(), Some("a.b.c"));
+        assert_eq!(token_of(b" bEaReR   a.b.c ").as_deref(), Some("a.b.c"));
+        for refused in [
+            &b"Basic YTpi"[..],
+            b"Bearer",
+            b"Bearer  ",
+            b"Bearera.b.c",
+            b"Bearer\tx",
+        ] {
+            assert_eq!(token_of(refused), None, "{refused:?}");
+        }
+        assert_eq!(token_of(b"Bearer \xff\xfe"), None);
     }
 }
