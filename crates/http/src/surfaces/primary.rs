@@ -158,13 +158,13 @@ pub(super) fn part() -> Part {
 /// A user as this surface shows it. Never carries the password hash.
 #[derive(Serialize, ToSchema)]
 #[schema(as = primary::User)]
-struct User {
+struct User<'a> {
     id: i64,
-    username: String,
+    username: &'a str,
     #[schema(required = true)]
-    email: Option<String>,
-    first_name: String,
-    last_name: String,
+    email: Option<&'a str>,
+    first_name: &'a str,
+    last_name: &'a str,
     /// A URL path under `/media/avatars/`, or null.
     #[schema(
         required = true,
@@ -176,14 +176,14 @@ struct User {
     date_joined: String,
 }
 
-impl From<&sesame_users::User> for User {
-    fn from(user: &sesame_users::User) -> Self {
+impl<'a> From<&'a sesame_users::User> for User<'a> {
+    fn from(user: &'a sesame_users::User) -> Self {
         User {
             id: user.id.0,
-            username: user.username.clone(),
-            email: user.email.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
+            username: &user.username,
+            email: user.email.as_deref(),
+            first_name: &user.first_name,
+            last_name: &user.last_name,
             avatar: user
                 .avatar
                 .as_ref()
