@@ -162,7 +162,34 @@ impl LoginService {
                 NewSession::Opaque(self.sessions.start_opaque_session(&user, client)?)
             }
         };
+        // A reset, a password change, a deactivation or TOTP turned on that
+        // was written while the password was being hashed ended the sessions
+        // there were then, not this one: it must not outlive them.
+        if !self.unchanged_since_checked(&user, credentials)? {
+            match &session {
+                NewSession::Jwt(pair) => self.sessions.logout(&pair.session_id, actor)?,
+                NewSession::Opaque(token) => _ = self.sessions.end_opaque(token, actor)?,
+            }
+            return Err(TokensError::LoginRefused);
+        }
         Ok(LoggedIn { user, session })
+    }
+
+    /// Whether the account is still as `user` was when its credentials
+    /// were checked: active, with the same password, and without a second
+    /// factor the login did not give.
+    fn unchanged_since_checked(
+        &self,
+        user: &User,
+        credentials: &Credentials,
+    ) -> Result<bool, TokensError> {
+        let now = match self.accounts.get(user.id) {
+            Ok(now) => now,
+            Err(UsersError::NotFound) => return Ok(false),
+            Err(e) => return Err(outage(e)),
+        };
+        let second_factor_added = credentials.otp.is_none() && self.mfa.is_enabled(user)?;
+        Ok(now.is_active && now.password_hash == user.password_hash && !second_factor_added)
     }
 
     /// Checks the credentials without opening a session: the password

@@ -1,7 +1,7 @@
 //! The login use case over in-memory fakes: what counts against an account,
 //! when it is locked, when its owner is alerted, and what is audited.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use sesame_kernel::audit::{Actor, AuditKey};
@@ -14,7 +14,7 @@ use sesame_tokens::{
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
-    PasswordHasher, Registration, TokenLifetimes, User, UsersError,
+    PasswordHasher, Registration, TokenLifetimes, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -485,4 +485,78 @@ fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
         f.audit.events().len(),
         SECOND_FACTOR_ALERT_AFTER as usize + 1
     );
+}
+
+/// A hasher that runs `during` (once) while it checks a password, as
+/// another request would while bcrypt runs.
+struct ChangedWhileHashing {
+    inner: BcryptHasher,
+    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl PasswordHasher for ChangedWhileHashing {
+    fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        self.inner.hash(password)
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        let right = self.inner.verify(candidate, stored_hash);
+        let during = self.during.lock().unwrap().take();
+        if let Some(during) = during {
+            during();
+        }
+        right
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        self.inner.spend_verify_time(candidate);
+    }
+}
+
+#[test]
+fn a_login_checked_before_a_change_that_ended_the_sessions_opens_none() {
+    // The owner changes the password, or an admin deactivates the account,
+    // while an attacker's login with the old password is being hashed: that
+    // change ended every session there was, and the login's must not come
+    // after it and live.
+    let changes: [(&str, fn(&Fixture, &User)); 2] = [
+        ("a password change", |f, ada| {
+            let actor = Actor::default();
+            (f.accounts
+                .set_password(ada, PASSWORD, "Another!passw0rd-9", None, &actor))
+            .unwrap();
+        }),
+        ("a deactivation", |f, ada| {
+            f.store.set_flags(ada.id, Some(false), None).unwrap();
+        }),
+    ];
+    for (change, make) in changes {
+        for kind in [SessionKind::Jwt, SessionKind::Opaque] {
+            let hasher = Arc::new(ChangedWhileHashing {
+                inner: BcryptHasher::new(4).unwrap(),
+                during: Mutex::new(None),
+            });
+            let f = Arc::new(fixture_with(
+                Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK)),
+                hasher.clone(),
+            ));
+            let ada = f.user("ada");
+            let (owner, account) = (f.clone(), ada.clone());
+            *hasher.during.lock().unwrap() = Some(Box::new(move || make(&owner, &account)));
+            let login = f
+                .login
+                .log_in(&credentials("ada", PASSWORD), &browser(), kind);
+            assert!(
+                matches!(login, Err(TokensError::LoginRefused)),
+                "{change}, {kind:?}"
+            );
+            let now = f.clock.now();
+            let live = f
+                .store
+                .all_sessions()
+                .into_iter()
+                .filter(|s| s.is_live(now));
+            assert_eq!(live.count(), 0, "{change}, {kind:?}");
+        }
+    }
 }
