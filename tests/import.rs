@@ -227,19 +227,25 @@ backend_tests! {
             r#"{"username":"taken@example.com","password_hash":null}"#,
             r#"not json"#,
             r#"{"username":"fresh","password_hash":null}"#,
+            // What PostgreSQL cannot store fails no batch.
+            r#"{"username":"nul","first_name":"a\u0000b","password_hash":null}"#,
+            r#"{"username":"ancient","password_hash":null,"date_joined":"-5000-01-01 00:00:00"}"#,
         ];
         let file = app.data_dir.join("records.jsonl");
-        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let mut bytes = (lines.join("\n") + "\n").into_bytes();
+        bytes.extend_from_slice(b"{\"username\":\"caf\xe9\",\"password_hash\":null}\n");
+        bytes.extend_from_slice(b"{\"username\":\"after\",\"password_hash\":null}\n");
+        std::fs::write(&file, bytes).unwrap();
         let file = file.to_str().unwrap();
 
         let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         assert_eq!(code, 1, "{dry}");
-        assert!(dry.trim_end().ends_with("imported 1, skipped 3, refused 5"), "{dry}");
+        assert!(dry.trim_end().ends_with("imported 2, skipped 3, refused 8"), "{dry}");
         assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
 
         let (code, out) = sesame(&app, &["import", "jsonl", file]);
         assert_eq!(code, 1, "{out}");
-        assert_eq!(out.lines().last(), Some("imported 1, skipped 3, refused 5"), "{out}");
+        assert_eq!(out.lines().last(), Some("imported 2, skipped 3, refused 8"), "{out}");
         for expected in [
             "skipped line 2 (TAKEN)",
             "skipped line 3 (other): email is already there",
@@ -249,6 +255,9 @@ backend_tests! {
             "refused line 7: username is another account's email",
             "refused line 8: not a JSON object",
             "skipped line 9 (fresh)",
+            "refused line 10: invalid first_name: a null character",
+            "refused line 11: invalid date_joined: a year outside 1 to 9999",
+            "refused line 12: not UTF-8 text",
         ] {
             assert!(out.contains(expected), "{expected:?} missing from {out}");
         }
@@ -256,6 +265,7 @@ backend_tests! {
         assert_eq!(dry.replace("dry run: nothing was written\n", ""), out);
 
         let accounts = exported(&app);
+        assert!(accounts.get("after").is_some(), "the line after the refused ones was not imported");
         let fresh = &accounts["fresh"];
         assert_eq!(fresh["is_admin"], true);
         assert_eq!(fresh["is_active"], true);

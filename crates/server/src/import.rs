@@ -161,12 +161,26 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
                     File::open(&file).map_err(|e| StartError::setting(format!("{file}: {e}")))?;
                 Box::new(BufReader::with_capacity(64 * 1024, opened))
             };
-            for (index, line) in reader.lines().enumerate() {
-                let line = line.map_err(|e| StartError::setting(format!("{file}: {e}")))?;
+            for (index, line) in reader.split(b'\n').enumerate() {
+                let source_ref = format!("line {}", index + 1);
+                let line = match line {
+                    Ok(line) => line,
+                    Err(e) => {
+                        // What was checked before it is still written.
+                        run.flush()?;
+                        return Err(StartError::setting(format!("{file}, {source_ref}: {e}")));
+                    }
+                };
+                let Ok(line) = String::from_utf8(line) else {
+                    run.add(
+                        Err((source_ref, "not UTF-8 text".to_owned())),
+                        HashOrigin::Other,
+                    )?;
+                    continue;
+                };
                 if line.trim().is_empty() {
                     continue;
                 }
-                let source_ref = format!("line {}", index + 1);
                 run.add(jsonl_record(&line, source_ref), HashOrigin::Other)?;
             }
         }

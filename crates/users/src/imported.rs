@@ -8,6 +8,7 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
+use chrono::Datelike;
 use password_hash::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -571,6 +572,26 @@ impl ImportRecord {
     /// # Errors
     /// Why the record is refused, in one line that shows no hash.
     pub fn check(self, origin: HashOrigin, now: Timestamp) -> Result<ImportedAccount, String> {
+        // What a database cannot store would fail the whole batch's transaction.
+        let texts = [
+            ("first_name", Some(&self.first_name)),
+            ("last_name", Some(&self.last_name)),
+            ("password_hash", self.password_hash.as_ref()),
+        ];
+        if let Some((field, _)) = texts
+            .iter()
+            .find(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+        {
+            return Err(format!("invalid {field}: a null character"));
+        }
+        for (field, time) in [
+            ("date_joined", self.date_joined),
+            ("last_login", self.last_login),
+        ] {
+            if time.is_some_and(|time| !(1..=9999).contains(&time.year())) {
+                return Err(format!("invalid {field}: a year outside 1 to 9999"));
+            }
+        }
         let username = Username::parse(&self.username, "username")
             .map_err(|e| format!("invalid username: {}", e.message))?;
         let email = match self.email.as_deref().map(str::trim) {
@@ -920,9 +941,37 @@ mod tests {
             .starts_with("invalid email"));
         let bad_id = ImportRecord {
             id: Some(0),
-            ..good
+            ..good.clone()
         };
         assert!(bad_id.check(HashOrigin::Other, now).is_err());
+        // What PostgreSQL cannot store: refused, not left to fail a batch.
+        let before_year_one = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|time| time.and_utc());
+        let unstorable = [
+            ImportRecord {
+                first_name: "a\0b".into(),
+                ..good.clone()
+            },
+            ImportRecord {
+                password_hash: Some(
+                    "pbkdf2_sha256$100000$a\0b$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+                ),
+                ..good.clone()
+            },
+            ImportRecord {
+                date_joined: before_year_one,
+                ..good.clone()
+            },
+            ImportRecord {
+                last_login: before_year_one,
+                ..good
+            },
+        ];
+        for record in unstorable {
+            let why = record.check(HashOrigin::Other, now).unwrap_err();
+            assert!(why.starts_with("invalid "), "{why}");
+        }
     }
 
     #[test]
