@@ -359,6 +359,19 @@ backend_tests! {
         let (code, out) = sesame(&app, &["import", "jsonl", clash.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
         assert_ne!(exported(&app)["someone_else"]["id"], 501);
+
+        // The highest account gone, a later import with a low id does not
+        // move the sequence back: no id is given out twice.
+        let doomed = app.register("doomed")["id"].as_i64().unwrap();
+        let token = app.login("doomed", PASSWORD).0;
+        let body = json!({"current_password": PASSWORD});
+        assert_eq!(app.delete("/auth/users/me/", Some(&token), body).status, 204);
+        let low = app.data_dir.join("low.jsonl");
+        std::fs::write(&low, "{\"id\":2,\"username\":\"early\",\"password_hash\":null}\n").unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", "--keep-ids", low.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let latecomer = app.register("latecomer")["id"].as_i64().unwrap();
+        assert!(latecomer > doomed, "id {latecomer} was given out before");
     }
 
     fn django_ids_kept_and_a_dry_run_writes_nothing(backend) {

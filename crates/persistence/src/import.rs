@@ -173,7 +173,8 @@ impl Database {
     }
 
     /// After an import that kept the source's ids: on PostgreSQL, moves the
-    /// id sequence past the highest id, so new accounts get fresh ones
+    /// id sequence past the highest id, so new accounts get fresh ones, and
+    /// never back, so the ids of deleted accounts are not given out again
     /// (SQLite's rowids need nothing).
     ///
     /// # Errors
@@ -181,8 +182,9 @@ impl Database {
     pub fn move_id_sequence(&self) -> Result<(), PersistenceError> {
         if let Backend::Postgres(_) = self.backend() {
             with_connection!(self, |conn| diesel::sql_query(
-                "SELECT setval(pg_get_serial_sequence('users', 'id'), \
-                 GREATEST((SELECT MAX(id) FROM users), 1))"
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST(\
+                 (SELECT MAX(id) FROM users), \
+                 pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 1))"
             )
             .execute(conn))?;
         }
