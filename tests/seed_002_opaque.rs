@@ -200,6 +200,15 @@ backend_tests! {
         sleep(idle + Duration::from_millis(500));
         assert_error(&re_authenticate(&app, "slider", "wrong-password-1"), 401, WRONG_PASSWORD);
         assert_error(&validate(&app, &token), 401, EXPIRED);
+
+        // Lapsed but not over: its owner sees it and ends it for good.
+        let (access, _) = app.login("slider", PASSWORD);
+        let listed = app.get("/auth/sessions/", Some(&access));
+        let lapsed = listed.json.as_array().unwrap().iter().find(|s| s["kind"] == "opaque");
+        let id = lapsed.unwrap_or_else(|| panic!("not listed: {}", listed.text))["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.delete(&format!("/auth/sessions/{id}/"), Some(&access), json!({})).status, 204);
+        assert_plain(&re_authenticate(&app, "slider", PASSWORD), REAUTHENTICATED);
+        assert_eq!(validate(&app, &token).status, 401, "an ended session came back");
     }
 
     fn opaque_tokens_are_bearer_tokens_everywhere(backend) {

@@ -442,14 +442,15 @@ impl SessionService {
         Ok(ended)
     }
 
-    /// The user's sessions that can still be used, newest use first.
+    /// The user's sessions that are not over ([`Session::is_open`]: lapsed
+    /// opaque ones included, so that they can be ended), newest use first.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
         let now = self.clock.now();
         let mut sessions = self.sessions.list_for_user(user_id)?;
-        sessions.retain(|s| s.is_live(now));
+        sessions.retain(|s| s.is_open(now));
         Ok(sessions)
     }
 
@@ -457,8 +458,8 @@ impl SessionService {
     /// `session_ended`.
     ///
     /// # Errors
-    /// [`TokensError::SessionNotFound`] when it is not theirs or not live,
-    /// [`TokensError::Storage`].
+    /// [`TokensError::SessionNotFound`] when it is not theirs or is over
+    /// ([`Session::is_open`]), [`TokensError::Storage`].
     pub fn end_session(
         &self,
         user_id: UserId,
@@ -467,7 +468,7 @@ impl SessionService {
     ) -> Result<(), TokensError> {
         let now = self.clock.now();
         match self.sessions.find(session_id)? {
-            Some(session) if session.user_id == user_id && session.is_live(now) => {
+            Some(session) if session.user_id == user_id && session.is_open(now) => {
                 self.sessions.revoke(session_id, now)?;
                 self.session_changed(session_id);
                 self.audited("session_ended", Some(user_id), actor, None);

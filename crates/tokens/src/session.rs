@@ -76,6 +76,12 @@ impl Session {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
     }
+
+    /// Whether it is not over: live, or an opaque session past its idle
+    /// time, which seed 002's re-authenticate can bring back.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.is_live(now) || (self.revoked_at.is_none() && self.kind == SessionKind::Opaque)
+    }
 }
 
 impl std::fmt::Debug for Session {

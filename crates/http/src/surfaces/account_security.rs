@@ -68,7 +68,8 @@ impl SessionView {
     }
 }
 
-/// The caller's live sessions, most recently used first.
+/// The caller's sessions that are not over, most recently used first: opaque
+/// ones past their idle time included, which re-authenticate can bring back.
 #[utoipa::path(
     security(("bearer" = [])),
     responses((status = 200, description = "The sessions", body = [SessionView]))
