@@ -265,7 +265,7 @@ backend_tests! {
         assert_eq!(dry.replace("dry run: nothing was written\n", ""), out);
 
         let accounts = exported(&app);
-        assert!(accounts.get("after").is_some(), "the line after the refused ones was not imported");
+        assert!(accounts.contains_key("after"), "the line after the refused ones was not imported");
         let fresh = &accounts["fresh"];
         assert_eq!(fresh["is_admin"], true);
         assert_eq!(fresh["is_active"], true);

@@ -494,6 +494,9 @@ struct ChangedWhileHashing {
     during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
+/// Something that happens to an account.
+type Change = fn(&Fixture, &User);
+
 impl PasswordHasher for ChangedWhileHashing {
     fn hash(&self, password: &Password) -> Result<String, UsersError> {
         self.inner.hash(password)
@@ -519,7 +522,7 @@ fn a_login_checked_before_a_change_that_ended_the_sessions_opens_none() {
     // while an attacker's login with the old password is being hashed: that
     // change ended every session there was, and the login's must not come
     // after it and live.
-    let changes: [(&str, fn(&Fixture, &User)); 2] = [
+    let changes: [(&str, Change); 2] = [
         ("a password change", |f, ada| {
             let actor = Actor::default();
             (f.accounts
