@@ -166,10 +166,7 @@ impl LoginService {
         // was written while the password was being hashed ended the sessions
         // there were then, not this one: it must not outlive them.
         if !self.unchanged_since_checked(&user, credentials)? {
-            match &session {
-                NewSession::Jwt(pair) => self.sessions.logout(&pair.session_id, actor)?,
-                NewSession::Opaque(token) => _ = self.sessions.end_opaque(token, actor)?,
-            }
+            self.sessions.end_new(&session, actor)?;
             return Err(TokensError::LoginRefused);
         }
         Ok(LoggedIn { user, session })

@@ -7,8 +7,8 @@ use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
 
 use crate::{
-    AuthCache, Claims, ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, TokenType,
-    TokensError,
+    AuthCache, Claims, ClientInfo, JwtKeys, NewSession, Session, SessionKind, SessionRepository,
+    TokenType, TokensError,
 };
 
 /// Lifetimes, from configuration.
@@ -421,6 +421,18 @@ impl SessionService {
         };
         self.logout(&session.id, &actor)?;
         Ok(true)
+    }
+
+    /// Ends a session a login just opened, as `actor`, when the login must
+    /// not stand after all. Audited as `logout`.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub(crate) fn end_new(&self, session: &NewSession, actor: &Actor) -> Result<(), TokensError> {
+        match session {
+            NewSession::Jwt(pair) => self.logout(&pair.session_id, actor),
+            NewSession::Opaque(token) => self.end_opaque(token, actor).map(|_| ()),
+        }
     }
 
     /// Ends every session of the user but `except`, as `actor`. Audited as

@@ -2,7 +2,7 @@
 //! the person's authenticator: registration, both logins, replays, lapsed
 //! challenges, another origin, counters, inactive accounts, removal, audit.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use serde_json::{json, Value};
@@ -10,8 +10,8 @@ use sesame_kernel::audit::Actor;
 use sesame_kernel::UserId;
 use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryPasskeys, InMemoryStore, SoftBrowser};
 use sesame_tokens::{
-    JwtKeys, NewSession, PasskeyPorts, PasskeyService, PasskeySettings, SessionKind,
-    SessionService, TokenSettings, TokensError,
+    JwtKeys, NewSession, PasskeyPorts, PasskeyRepository, PasskeyService, PasskeySettings,
+    SessionKind, SessionService, StoredPasskey, TokenSettings, TokensError,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository, UsersError,
@@ -31,6 +31,14 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(|passkeys| passkeys)
+}
+
+/// A fixture whose service keeps its passkeys in `repository`, made over
+/// the in-memory ones.
+fn fixture_with(
+    repository: impl FnOnce(Arc<InMemoryPasskeys>) -> Arc<dyn PasskeyRepository>,
+) -> Fixture {
     let store = Arc::new(InMemoryStore::new());
     let passkeys = Arc::new(InMemoryPasskeys::new());
     let clock = Arc::new(FakeClock::new());
@@ -57,7 +65,7 @@ fn fixture() -> Fixture {
     let service = PasskeyService::new(
         &settings,
         PasskeyPorts {
-            passkeys: passkeys.clone(),
+            passkeys: repository(passkeys.clone()),
             challenges: passkeys.clone(),
             users: store.clone(),
             accounts: accounts.clone(),
@@ -495,4 +503,68 @@ fn settings_whose_rp_id_does_not_fit_the_origin_are_refused() {
             "{rp_id} {origin}"
         );
     }
+}
+
+/// Passkeys whose use, once recorded, is followed by a password reset by
+/// link deleting every passkey of the account in `reset` (as if it
+/// committed right then).
+struct ResetAfterUse {
+    passkeys: Arc<InMemoryPasskeys>,
+    reset: Arc<Mutex<Option<UserId>>>,
+}
+
+impl PasskeyRepository for ResetAfterUse {
+    fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<(), TokensError> {
+        self.passkeys.insert_passkey(passkey)
+    }
+
+    fn passkeys_of(&self, user: UserId) -> Result<Vec<StoredPasskey>, TokensError> {
+        self.passkeys.passkeys_of(user)
+    }
+
+    fn passkey_by_credential(&self, id: &str) -> Result<Option<StoredPasskey>, TokensError> {
+        self.passkeys.passkey_by_credential(id)
+    }
+
+    fn record_passkey_use(
+        &self,
+        id: &str,
+        seen_counter: u32,
+        counter: u32,
+        credential: &str,
+        at: sesame_kernel::Timestamp,
+    ) -> Result<bool, TokensError> {
+        let recorded =
+            (self.passkeys).record_passkey_use(id, seen_counter, counter, credential, at);
+        if let Some(user) = *self.reset.lock().unwrap() {
+            for passkey in self.passkeys.passkeys_of(user)? {
+                self.passkeys.delete_passkey(user, &passkey.id)?;
+            }
+        }
+        recorded
+    }
+
+    fn delete_passkey(&self, user: UserId, id: &str) -> Result<bool, TokensError> {
+        self.passkeys.delete_passkey(user, id)
+    }
+}
+
+#[test]
+fn a_passkey_login_checked_before_a_reset_deleted_the_passkey_opens_no_session() {
+    let reset = Arc::new(Mutex::new(None));
+    let deletes = reset.clone();
+    let f = fixture_with(move |passkeys| {
+        Arc::new(ResetAfterUse {
+            passkeys,
+            reset: deletes,
+        })
+    });
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    f.register(&alice, &mut browser);
+    *reset.lock().unwrap() = Some(alice.id);
+    let options = f.service.begin_login(Some("alice")).unwrap();
+    let response = browser.get(&options).unwrap();
+    assert!(matches!(f.login(&response), Err(TokensError::LoginRefused)));
+    assert!(f.sessions.list_sessions(alice.id).unwrap().is_empty());
 }

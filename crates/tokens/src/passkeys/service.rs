@@ -395,7 +395,9 @@ impl PasskeyService {
     /// that answers no pending login (unknown, lapsed or used), names an
     /// unknown passkey or another account's, fails webauthn-rs's checks
     /// (origin, relying party, signature, user verification, a counter that
-    /// went back), or belongs to an inactive account; an outage
+    /// went back), or belongs to an inactive account (or lost its passkey
+    /// or its activity to a reset or a deactivation while it was checked:
+    /// the session opened meanwhile is ended); an outage
     /// ([`TokensError::Storage`], [`TokensError::Users`],
     /// [`TokensError::Signing`]).
     pub fn finish_login(
@@ -424,6 +426,19 @@ impl PasskeyService {
                         NewSession::Opaque(self.ports.sessions.start_opaque_session(&user, client)?)
                     }
                 };
+                // A reset by link that deleted the passkey (or a deactivation)
+                // while it was checked ended the sessions there were then,
+                // not this one: it must not outlive them.
+                let passkey = account.as_ref().map(|p| p.credential_id.as_str());
+                let passkey_kept = match passkey {
+                    Some(id) => self.ports.passkeys.passkey_by_credential(id)?.is_some(),
+                    None => false,
+                };
+                let active = (self.ports.users.find_by_id(user.id)?).is_some_and(|u| u.is_active);
+                if !passkey_kept || !active {
+                    self.ports.sessions.end_new(&session, actor)?;
+                    return Err(TokensError::LoginRefused);
+                }
                 Ok(LoggedIn { user, session })
             }
             Err(TokensError::LoginRefused) => {
