@@ -1,7 +1,7 @@
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, Utc};
-use sesame_kernel::{Timestamp, UserId};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use sesame_kernel::{is_storable, Timestamp, UserId};
 
 use crate::FieldError;
 
@@ -250,9 +250,7 @@ pub fn parse_date(raw: &str) -> Option<Timestamp> {
                 .and_then(|day| day.and_hms_opt(0, 0, 0))
                 .map(|naive| naive.and_utc())
         })?;
-    (1..=9999)
-        .contains(&date.year())
-        .then(|| date.trunc_subsecs(6))
+    is_storable(date).then(|| date.trunc_subsecs(6))
 }
 
 #[cfg(test)]

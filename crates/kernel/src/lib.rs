@@ -12,7 +12,7 @@ pub mod secrets;
 
 pub use audit::Actor;
 pub use changes::{ChangeObserver, OutsideChanges};
-pub use clock::{Clock, SystemClock, Timestamp};
+pub use clock::{is_storable, Clock, SystemClock, Timestamp};
 pub use ids::UserId;
 pub use page::Page;
 

@@ -8,12 +8,11 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
-use chrono::Datelike;
 use password_hash::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use sesame_kernel::{Timestamp, UserId};
+use sesame_kernel::{is_storable, Timestamp, UserId};
 
 use crate::{Email, NewUser, Username};
 
@@ -588,7 +587,7 @@ impl ImportRecord {
             ("date_joined", self.date_joined),
             ("last_login", self.last_login),
         ] {
-            if time.is_some_and(|time| !(1..=9999).contains(&time.year())) {
+            if time.is_some_and(|time| !is_storable(time)) {
                 return Err(format!("invalid {field}: a year outside 1 to 9999"));
             }
         }
