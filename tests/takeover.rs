@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
@@ -256,6 +258,39 @@ mod email_flows_end {
             app.post("/auth/users/reset_password/", None, json!({"email": "dave@new.example.com"}));
             let (uid, reset) = nth_mail(&outbox_dir, "dave@new.example.com", 1).uid_token(PASSWORD_RESET);
             assert_eq!(reset_password(&app, &uid, &reset).status, 204);
+        }
+
+        fn a_request_held_open_through_a_reset_changes_nothing(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("hattie");
+            // Someone who knows the password sends a password change, and
+            // holds back the end of its body while the owner takes the
+            // account back.
+            let stolen = "Thief-chosen-pass-77";
+            let body = json!({"current_password": PASSWORD, "new_password": stolen, "re_new_password": stolen}).to_string();
+            let (start, end) = body.split_at(10);
+            let mut held = TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+            let head = format!(
+                "POST /auth/users/set_password/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
+                body.len()
+            );
+            held.write_all(head.as_bytes()).unwrap();
+            // Time for the token to be checked, as it is before the body is read.
+            thread::sleep(Duration::from_millis(300));
+            app.post("/auth/users/reset_password/", None, json!({"email": "hattie@example.com"}));
+            let (uid, reset) = nth_mail(&app.data_dir.join("outbox"), "hattie@example.com", 1).uid_token(PASSWORD_RESET);
+            assert_eq!(reset_password(&app, &uid, &reset).status, 204);
+
+            held.write_all(end.as_bytes()).unwrap();
+            held.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut answer = [0u8; 512];
+            let read = held.read(&mut answer).unwrap();
+            let answer = String::from_utf8_lossy(&answer[..read]);
+            assert!(answer.starts_with("HTTP/1.1 401"), "the session ended before the body was whole: {answer}");
+            app.login("hattie", NEW_PASSWORD);
+            let thief = app.post("/auth/jwt/create/", None, json!({"username": "hattie", "password": stolen}));
+            assert_eq!(thief.status, 401, "{}", thief.text);
         }
     }
 }

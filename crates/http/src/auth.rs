@@ -87,7 +87,10 @@ impl<S: Shape> FromRequest for Bearer<S> {
 
 /// A protected route's caller, then its request body `B`: the token is
 /// checked before the body is read, so that a request without a valid token
-/// is refused as such, never told what is wrong with its body.
+/// is refused as such, never told what is wrong with its body; and again
+/// once the body is whole, since a client may take up to a minute to send
+/// it: a session ended meanwhile (a password reset, say) acts no more, and
+/// the handler sees the account as it is then.
 pub struct Authed<S, B>(pub Bearer<S>, pub B);
 
 impl<S: Shape, B: FromRequest<Error = ApiError> + 'static> FromRequest for Authed<S, B> {
@@ -95,11 +98,14 @@ impl<S: Shape, B: FromRequest<Error = ApiError> + 'static> FromRequest for Authe
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = Bearer::<S>::from_request(request, payload);
+        let first_check = Bearer::<S>::from_request(request, payload);
         let body = B::from_request(request, payload);
+        let request = request.clone();
         Box::pin(async move {
-            let caller = caller.await?;
-            Ok(Authed(caller, body.await?))
+            first_check.await?;
+            let body = body.await?;
+            let caller = Bearer::<S>::from_request(&request, &mut Payload::None).await?;
+            Ok(Authed(caller, body))
         })
     }
 }
