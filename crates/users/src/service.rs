@@ -300,11 +300,15 @@ impl AccountService {
 
     /// Checks `password` against the account's own, for confirming a change;
     /// a wrong one is counted by the confirmation throttle, if there is one.
+    /// The account is read again after the check, which takes a bcrypt's
+    /// time: a password replaced meanwhile (a reset, say) confirms nothing.
     ///
     /// # Errors
-    /// [`UsersError::WrongCurrentPassword`], or
-    /// [`UsersError::ConfirmationThrottled`] while the throttle holds the
-    /// account back, before the check and after it, right or wrong.
+    /// [`UsersError::WrongCurrentPassword`] (also when the password changed
+    /// during the check), [`UsersError::AccountInactive`] when the account
+    /// was deactivated during it, or [`UsersError::ConfirmationThrottled`]
+    /// while the throttle holds the account back, before the check and
+    /// after it, right or wrong; [`UsersError::Storage`].
     pub fn confirm_password(&self, user: &User, password: &str) -> Result<(), UsersError> {
         let held_back = || {
             self.throttle
@@ -321,10 +325,15 @@ impl AccountService {
         // one that locked it included), so a burst learns no more than the
         // allowance.
         held_back()?;
-        if right {
-            Ok(())
-        } else {
-            Err(UsersError::WrongCurrentPassword)
+        if !right {
+            return Err(UsersError::WrongCurrentPassword);
+        }
+        match self.users.find_by_id(user.id)? {
+            Some(now) if now.password_hash != user.password_hash => {
+                Err(UsersError::WrongCurrentPassword)
+            }
+            Some(now) if now.is_active => Ok(()),
+            _ => Err(UsersError::AccountInactive),
         }
     }
 

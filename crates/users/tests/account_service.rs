@@ -1,7 +1,7 @@
 //! Account rules, checked through `AccountService` over the in-memory store
 //! and a clock moved by hand.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use sesame_kernel::audit::Actor;
@@ -9,8 +9,8 @@ use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
-    AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, PasswordHasher,
-    ProfileUpdate, Registration, User, UserRepository, UsersError,
+    AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, Password,
+    PasswordHasher, ProfileUpdate, Registration, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -28,14 +28,13 @@ impl Fixture {
     }
 
     fn with_settings(settings: AccountSettings) -> Self {
+        Self::with_hasher(settings, Arc::new(BcryptHasher::new(4).unwrap()))
+    }
+
+    fn with_hasher(settings: AccountSettings, hasher: Arc<dyn PasswordHasher>) -> Self {
         let store = Arc::new(InMemoryStore::new());
         let clock = Arc::new(FakeClock::new());
-        let accounts = AccountService::new(
-            store.clone(),
-            Arc::new(BcryptHasher::new(4).unwrap()),
-            clock.clone(),
-            settings,
-        );
+        let accounts = AccountService::new(store.clone(), hasher, clock.clone(), settings);
         Fixture {
             store,
             clock,
@@ -1312,6 +1311,72 @@ fn set_password_checks_the_current_password() {
         Err(UsersError::InvalidCredentials)
     ));
     assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_ok());
+}
+
+/// A hasher that lets something happen to the account while it verifies
+/// a password, once.
+struct ChangedWhileVerifying {
+    inner: BcryptHasher,
+    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl PasswordHasher for ChangedWhileVerifying {
+    fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        self.inner.hash(password)
+    }
+
+    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
+        let right = self.inner.verify(candidate, stored_hash);
+        if let Some(during) = self.during.lock().unwrap().take() {
+            during();
+        }
+        right
+    }
+
+    fn spend_verify_time(&self, candidate: &str) {
+        self.inner.spend_verify_time(candidate);
+    }
+}
+
+#[test]
+fn a_password_replaced_while_it_was_checked_confirms_nothing() {
+    // Someone who knows the password changes it; while bcrypt checks it,
+    // the owner takes the account back (a reset writes a new hash), or an
+    // admin deactivates it.
+    type Change = fn(&InMemoryStore, UserId);
+    let changes: [(Change, fn(&UsersError) -> bool); 2] = [
+        (
+            |store, id| {
+                let now = FakeClock::new().now();
+                store.change_password(id, "reset-hash", None, now).unwrap();
+            },
+            |e| matches!(e, UsersError::WrongCurrentPassword),
+        ),
+        (
+            |store, id| store.set_flags(id, Some(false), None).unwrap(),
+            |e| matches!(e, UsersError::AccountInactive),
+        ),
+    ];
+    for (change, is_refusal) in changes {
+        let hasher = Arc::new(ChangedWhileVerifying {
+            inner: BcryptHasher::new(4).unwrap(),
+            during: Mutex::new(None),
+        });
+        let fx = Fixture::with_hasher(AccountSettings::default(), hasher.clone());
+        let alice = fx.user("alice");
+        let (store, id) = (fx.store.clone(), alice.id);
+        *hasher.during.lock().unwrap() = Some(Box::new(move || change(&store, id)));
+        let changed =
+            fx.accounts
+                .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &Actor::default());
+        let refused = changed.unwrap_err();
+        assert!(is_refusal(&refused), "{refused:?}");
+        let stored = fx.reload(&alice).password_hash;
+        assert!(
+            !hasher.inner.verify(OTHER_PASSWORD, &stored),
+            "the thief's password was set"
+        );
+    }
 }
 
 #[test]
