@@ -391,6 +391,22 @@ backend_tests! {
         assert!(page.text.contains("id=\"sign-in\""), "{}", page.text);
     }
 
+    fn a_cookie_is_read_by_its_name_as_sent(backend) {
+        // A browser keeps `__Host-` cookies from this very host only, by the
+        // name as written: `__Host%2Dsesame_account` is no such cookie, and
+        // a sibling subdomain could set it. It must not count as one.
+        let app = TestApp::spawn(&backend);
+        app.register("lena");
+        let owner = Browser::new(&app);
+        assert_eq!(owner.sign_in("lena", PASSWORD).status, 303);
+        let session = owner.cookie("sesame_account").expect("a session cookie");
+        let planted = Browser::new(&app);
+        planted.cookies.borrow_mut().push(("sesame%5Faccount".into(), session));
+        let page = planted.get("/account/");
+        assert_page(&page, 200);
+        assert!(page.text.contains("id=\"sign-in\""), "{}", page.text);
+    }
+
     fn the_account_page_ends_sessions_and_signs_out(backend) {
         let app = TestApp::spawn(&backend);
         app.register("carol");

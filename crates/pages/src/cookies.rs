@@ -47,13 +47,21 @@ pub(crate) fn build(
         .finish()
 }
 
-/// The value of cookie `name` the browser sent, if it sent one.
+/// The value of cookie `name` the browser sent, if it sent one. Names are
+/// compared as sent, never percent-decoded: a browser applies the
+/// `__Host-` rules to the name as written, so `__Host%2Dsesame_account`,
+/// which any sibling subdomain may set, is another cookie.
 pub(crate) fn value(
     request: &HttpRequest,
     name: &'static str,
     settings: &PagesSettings,
 ) -> Option<String> {
-    Some(request.cookie(&named(name, settings))?.value().to_owned())
+    Some(
+        request
+            .cookie_raw(&named(name, settings))?
+            .value()
+            .to_owned(),
+    )
 }
 
 /// The cookie that removes cookie `name`.
