@@ -60,7 +60,7 @@ struct NewUserRow<'a> {
     password_hash: &'a str,
 }
 
-#[derive(AsChangeset, Default)]
+#[derive(AsChangeset, Clone, Default)]
 #[diesel(table_name = users)]
 struct ProfileChangeset<'a> {
     first_name: Option<&'a str>,
@@ -188,6 +188,7 @@ impl UserRepository for Database {
         let new_key = changeset.email_key.clone();
         let new_avatar = changeset.avatar.is_some();
         let updated = in_transaction!(self, |conn| {
+            let mut changeset = changeset.clone();
             let replaced_avatar = if new_avatar {
                 // Taking the row's lock first (SQLite's transaction already
                 // holds the database's): an upload at the same time waits,
@@ -204,14 +205,22 @@ impl UserRepository for Database {
             } else {
                 None
             };
-            if let Some(new_key) = &new_key {
-                let old_key: Option<Option<String>> = users::table
+            let stored: Option<(Option<String>, Option<String>)> = match new_key {
+                Some(_) => users::table
                     .find(id.0)
-                    .select(users::email_key)
+                    .select((users::email, users::email_key))
                     .first(conn)
-                    .optional()?;
-                // A new address ends every email flow started for the old one.
-                if old_key.is_some_and(|old| old != *new_key) {
+                    .optional()?,
+                None => None,
+            };
+            if let (Some(new_key), Some((old_email, old_key))) = (&new_key, &stored) {
+                if changes.email_respelled && old_key != new_key {
+                    // The address changed since the caller saw it: a new
+                    // spelling of the old one is no change of the new one.
+                    changeset.email = Some(old_email.as_deref());
+                    changeset.email_key = Some(old_key.clone());
+                } else if old_key != new_key {
+                    // A new address ends every email flow started for the old one.
                     diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
                         .execute(conn)?;
                 }

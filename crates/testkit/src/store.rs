@@ -144,10 +144,13 @@ impl UserRepository for InMemoryStore {
                 return Err(UsersError::EmailTaken);
             }
         }
+        let mut email_change = changes.email.clone();
         if let Some(email) = &changes.email {
             let new_key = email.as_ref().map(|e| e.key());
-            let old_key = state.user_mut(id)?.email.as_deref().map(str::to_lowercase);
-            if old_key != new_key {
+            let old_key = state.user_mut(id)?.email.as_deref().map(identity_key);
+            if changes.email_respelled && old_key != new_key {
+                email_change = None;
+            } else if old_key != new_key {
                 state.flows.tokens.retain(|t| t.user_id != id);
             }
         }
@@ -158,8 +161,8 @@ impl UserRepository for InMemoryStore {
         if let Some(last_name) = &changes.last_name {
             user.last_name = last_name.clone();
         }
-        if let Some(email) = &changes.email {
-            user.email = email.as_ref().map(|e| e.as_str().to_owned());
+        if let Some(email) = email_change {
+            user.email = email.map(|e| e.as_str().to_owned());
         }
         let mut replaced_avatar = None;
         if let Some(avatar) = &changes.avatar {

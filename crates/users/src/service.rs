@@ -541,6 +541,8 @@ impl AccountService {
         if avatar_change.is_some() {
             changed.push("avatar".to_owned());
         }
+        let email_respelled = matches!(&email, EmailPlan::Set(new)
+            if same_address(target.email.as_deref(), new.as_ref()));
         let (set_email, confirm) = match email {
             EmailPlan::Keep => (None, None),
             EmailPlan::Set(email) => {
@@ -553,6 +555,7 @@ impl AccountService {
             first_name: update.first_name,
             last_name: update.last_name,
             email: set_email,
+            email_respelled,
             avatar: avatar_change.clone(),
         };
         let mut user = match self.users.update_profile(target.id, &changes) {

@@ -83,6 +83,10 @@ pub struct ProfileChanges {
     pub last_name: Option<String>,
     /// New email (`Some(None)` removes it).
     pub email: Option<Option<Email>>,
+    /// Whether `email` only respells the address the caller saw (the same
+    /// but for ASCII case): it is then written only over that address,
+    /// never over one changed meanwhile, which it leaves as it is.
+    pub email_respelled: bool,
     /// New avatar file name (`Some(None)` removes it).
     pub avatar: Option<Option<String>>,
 }

@@ -9,8 +9,8 @@ use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
-    AccountService, AccountSettings, AvatarChange, BcryptHasher, FieldProblem, Password,
-    PasswordHasher, ProfileUpdate, Registration, User, UserRepository, UsersError,
+    AccountService, AccountSettings, AvatarChange, BcryptHasher, Email, FieldProblem, Password,
+    PasswordHasher, ProfileChanges, ProfileUpdate, Registration, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -1108,6 +1108,31 @@ fn update_profile_keeps_or_removes_the_own_email() {
     fx.accounts
         .register(registration("bob", Some("alice@example.com"), PASSWORD))
         .unwrap();
+}
+
+#[test]
+fn a_respelling_of_an_address_changed_meanwhile_leaves_the_new_one() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    // A request read the account (`alice`); then a confirmed change moved
+    // the address, before that request respelled the old one, which needs
+    // no password.
+    let moved = ProfileChanges {
+        email: Some(Some(Email::parse("alice@new.example", "email").unwrap())),
+        ..ProfileChanges::default()
+    };
+    fx.store.update_profile(alice.id, &moved).unwrap();
+    let respelled = ProfileUpdate {
+        email: Some("ALICE@example.com".into()),
+        ..ProfileUpdate::default()
+    };
+    (fx.accounts)
+        .update_profile(&alice, alice.id, respelled, &Actor::default())
+        .unwrap();
+    assert_eq!(
+        fx.reload(&alice).email.as_deref(),
+        Some("alice@new.example")
+    );
 }
 
 #[test]

@@ -317,6 +317,34 @@ contract_tests! {
         }
     }
 
+    fn a_respelling_is_never_written_over_an_address_changed_meanwhile(db: &Database) {
+        let john = insert_user(db, "john", Some("john@example.com"));
+        let moved = ProfileChanges {
+            email: Some(Some(email("john@new.example"))),
+            ..ProfileChanges::default()
+        };
+        db.update_profile(john.id, &moved).unwrap();
+        // A client that read the address before it moved respells the old one.
+        let late = ProfileChanges {
+            first_name: Some("John".to_owned()),
+            email: Some(Some(email("JOHN@example.com"))),
+            email_respelled: true,
+            ..ProfileChanges::default()
+        };
+        let user = db.update_profile(john.id, &late).unwrap().user;
+        assert_eq!(user.email.as_deref(), Some("john@new.example"));
+        assert_eq!(user.first_name, "John", "the rest of the change is made");
+        assert_eq!(db.find_by_email("john@example.com").unwrap(), None);
+
+        let respelled = ProfileChanges {
+            email: Some(Some(email("JOHN@new.example"))),
+            email_respelled: true,
+            ..ProfileChanges::default()
+        };
+        let user = db.update_profile(john.id, &respelled).unwrap().user;
+        assert_eq!(user.email.as_deref(), Some("JOHN@new.example"));
+    }
+
     fn set_username_renames_unless_taken(db: &Database) {
         let john = insert_user(db, "john", None);
         insert_user(db, "Jane", None);
