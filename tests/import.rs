@@ -230,6 +230,8 @@ backend_tests! {
             // What PostgreSQL cannot store fails no batch.
             r#"{"username":"nul","first_name":"a\u0000b","password_hash":null}"#,
             r#"{"username":"ancient","password_hash":null,"date_joined":"-5000-01-01 00:00:00"}"#,
+            r#"{"username":"mailname@example.org","password_hash":null}"#,
+            r#"{"username":"copycat","email":"MailName@example.org","password_hash":null}"#,
         ];
         let file = app.data_dir.join("records.jsonl");
         let mut bytes = (lines.join("\n") + "\n").into_bytes();
@@ -240,12 +242,12 @@ backend_tests! {
 
         let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         assert_eq!(code, 1, "{dry}");
-        assert!(dry.trim_end().ends_with("imported 2, skipped 3, refused 8"), "{dry}");
+        assert!(dry.trim_end().ends_with("imported 3, skipped 3, refused 9"), "{dry}");
         assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
 
         let (code, out) = sesame(&app, &["import", "jsonl", file]);
         assert_eq!(code, 1, "{out}");
-        assert_eq!(out.lines().last(), Some("imported 2, skipped 3, refused 8"), "{out}");
+        assert_eq!(out.lines().last(), Some("imported 3, skipped 3, refused 9"), "{out}");
         for expected in [
             "skipped line 2 (TAKEN)",
             "skipped line 3 (other): email is already there",
@@ -257,7 +259,8 @@ backend_tests! {
             "skipped line 9 (fresh)",
             "refused line 10: invalid first_name: a null character",
             "refused line 11: invalid date_joined: a year outside 1 to 9999",
-            "refused line 12: not UTF-8 text",
+            "refused line 13: email is another account's username",
+            "refused line 14: not UTF-8 text",
         ] {
             assert!(out.contains(expected), "{expected:?} missing from {out}");
         }

@@ -64,10 +64,11 @@ macro_rules! import_one {
                 users::username_key
                     .eq(&username_key)
                     .or(users::email_key.eq(&probe))
-                    .or(users::email_key.eq(&username_key)),
+                    .or(users::email_key.eq(&username_key))
+                    .or(users::username_key.eq(&probe)),
             )
             .select((users::username_key, users::email_key))
-            .limit(3)
+            .limit(4)
             .load(conn)?;
         let id = if $keep_ids {
             account.id.map(|id| id.0)
@@ -86,6 +87,9 @@ macro_rules! import_one {
             .any(|(_, e)| e.as_deref() == Some(username_key.as_str()))
         {
             ImportOutcome::Refused("username is another account's email".to_owned())
+        } else if email_key.is_some() && clashes.iter().any(|(u, _)| Some(u) == email_key.as_ref())
+        {
+            ImportOutcome::Refused("email is another account's username".to_owned())
         } else if let Some(high) = id.filter(|id| *id > MAX_KEPT_ID) {
             ImportOutcome::Refused(format!(
                 "id {high} is above {MAX_KEPT_ID}, the highest kept"
