@@ -1,12 +1,14 @@
 //! The login use case over in-memory fakes: what counts against an account,
 //! when it is locked, when its owner is alerted, and what is audited.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Duration;
 use sesame_kernel::audit::{Actor, AuditKey};
 use sesame_kernel::{Clock, UserId};
-use sesame_testkit::{CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
+use sesame_testkit::{
+    ChangedWhileVerifying, CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore,
+};
 use sesame_tokens::{
     totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, LoginThrottle,
     MfaRepository, MfaService, NewSession, SessionKind, SessionService, TokenSettings, TokensError,
@@ -487,34 +489,8 @@ fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
     );
 }
 
-/// A hasher that runs `during` (once) while it checks a password, as
-/// another request would while bcrypt runs.
-struct ChangedWhileHashing {
-    inner: BcryptHasher,
-    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
 /// Something that happens to an account.
 type Change = fn(&Fixture, &User);
-
-impl PasswordHasher for ChangedWhileHashing {
-    fn hash(&self, password: &Password) -> Result<String, UsersError> {
-        self.inner.hash(password)
-    }
-
-    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
-        let right = self.inner.verify(candidate, stored_hash);
-        let during = self.during.lock().unwrap().take();
-        if let Some(during) = during {
-            during();
-        }
-        right
-    }
-
-    fn spend_verify_time(&self, candidate: &str) {
-        self.inner.spend_verify_time(candidate);
-    }
-}
 
 #[test]
 fn a_login_checked_before_a_change_that_ended_the_sessions_opens_none() {
@@ -535,17 +511,14 @@ fn a_login_checked_before_a_change_that_ended_the_sessions_opens_none() {
     ];
     for (change, make) in changes {
         for kind in [SessionKind::Jwt, SessionKind::Opaque] {
-            let hasher = Arc::new(ChangedWhileHashing {
-                inner: BcryptHasher::new(4).unwrap(),
-                during: Mutex::new(None),
-            });
+            let hasher = Arc::new(ChangedWhileVerifying::new());
             let f = Arc::new(fixture_with(
                 Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK)),
                 hasher.clone(),
             ));
             let ada = f.user("ada");
             let (owner, account) = (f.clone(), ada.clone());
-            *hasher.during.lock().unwrap() = Some(Box::new(move || make(&owner, &account)));
+            hasher.during(move || make(&owner, &account));
             let login = f
                 .login
                 .log_in(&credentials("ada", PASSWORD), &browser(), kind);

@@ -1,15 +1,15 @@
 //! Account rules, checked through `AccountService` over the in-memory store
 //! and a clock moved by hand.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, UserId};
-use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_testkit::{ChangedWhileVerifying, FakeClock, InMemoryStore};
 use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
 use sesame_users::{
-    AccountService, AccountSettings, AvatarChange, BcryptHasher, Email, FieldProblem, Password,
+    AccountService, AccountSettings, AvatarChange, BcryptHasher, Email, FieldProblem,
     PasswordHasher, ProfileChanges, ProfileUpdate, Registration, User, UserRepository, UsersError,
 };
 
@@ -1338,38 +1338,14 @@ fn set_password_checks_the_current_password() {
     assert!(fx.accounts.authenticate("alice", OTHER_PASSWORD).is_ok());
 }
 
-/// A hasher that lets something happen to the account while it verifies
-/// a password, once.
-struct ChangedWhileVerifying {
-    inner: BcryptHasher,
-    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl PasswordHasher for ChangedWhileVerifying {
-    fn hash(&self, password: &Password) -> Result<String, UsersError> {
-        self.inner.hash(password)
-    }
-
-    fn verify(&self, candidate: &str, stored_hash: &str) -> bool {
-        let right = self.inner.verify(candidate, stored_hash);
-        if let Some(during) = self.during.lock().unwrap().take() {
-            during();
-        }
-        right
-    }
-
-    fn spend_verify_time(&self, candidate: &str) {
-        self.inner.spend_verify_time(candidate);
-    }
-}
-
 #[test]
 fn a_password_replaced_while_it_was_checked_confirms_nothing() {
     // Someone who knows the password changes it; while bcrypt checks it,
     // the owner takes the account back (a reset writes a new hash), or an
     // admin deactivates it.
     type Change = fn(&InMemoryStore, UserId);
-    let changes: [(Change, fn(&UsersError) -> bool); 2] = [
+    type IsRefusal = fn(&UsersError) -> bool;
+    let changes: [(Change, IsRefusal); 2] = [
         (
             |store, id| {
                 let now = FakeClock::new().now();
@@ -1383,14 +1359,11 @@ fn a_password_replaced_while_it_was_checked_confirms_nothing() {
         ),
     ];
     for (change, is_refusal) in changes {
-        let hasher = Arc::new(ChangedWhileVerifying {
-            inner: BcryptHasher::new(4).unwrap(),
-            during: Mutex::new(None),
-        });
+        let hasher = Arc::new(ChangedWhileVerifying::new());
         let fx = Fixture::with_hasher(AccountSettings::default(), hasher.clone());
         let alice = fx.user("alice");
         let (store, id) = (fx.store.clone(), alice.id);
-        *hasher.during.lock().unwrap() = Some(Box::new(move || change(&store, id)));
+        hasher.during(move || change(&store, id));
         let changed =
             fx.accounts
                 .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &Actor::default());
@@ -1398,7 +1371,7 @@ fn a_password_replaced_while_it_was_checked_confirms_nothing() {
         assert!(is_refusal(&refused), "{refused:?}");
         let stored = fx.reload(&alice).password_hash;
         assert!(
-            !hasher.inner.verify(OTHER_PASSWORD, &stored),
+            !hasher.verify(OTHER_PASSWORD, &stored),
             "the thief's password was set"
         );
     }
