@@ -463,13 +463,18 @@ impl SigningKeys {
     }
 
     /// Makes sure the set has an active key of the configured algorithm
-    /// (the legacy HS256 secret first, on first start), then loads it.
+    /// (the legacy HS256 secret first, on first start), then loads it. A
+    /// process whose secret cannot open the stored keys changes nothing:
+    /// a key of its own would demote the active one, and no instance with
+    /// the right secret could then open the set.
     ///
     /// # Errors
     /// [`TokensError::Storage`], [`TokensError::Signing`].
     pub fn start(&self) -> Result<(), TokensError> {
         let stored = self.repository.list_keys()?;
-        if stored.is_empty() {
+        if !stored.is_empty() {
+            self.reload()?;
+        } else {
             let kid = legacy_kid(&self.legacy_secret);
             let stored = self.repository.activate_new(&StoredSigningKey {
                 kid,

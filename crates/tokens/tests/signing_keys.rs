@@ -113,6 +113,31 @@ fn states(keys: &SigningKeys) -> Vec<(SigningAlgorithm, KeyState)> {
 }
 
 #[test]
+fn a_process_with_another_secret_adds_no_key() {
+    let fixture = Fixture::new();
+    let (keys, _) = fixture.instance(SigningAlgorithm::Es256);
+    let before = states(&keys);
+    // A command run with another data dir, say: another secret, and the
+    // default algorithm.
+    let stranger = SigningKeys::new(
+        fixture.repository.clone(),
+        Arc::new(ChaChaCipher::new(&[8u8; 32]).unwrap()),
+        fixture.clock.clone(),
+        SigningAlgorithm::Hs256,
+        b"another secret of thirty-two bytes or more",
+        "sesame",
+    )
+    .unwrap();
+    let refused = stranger.start();
+    assert!(
+        matches!(refused, Err(TokensError::Signing(_))),
+        "{refused:?}"
+    );
+    assert_eq!(states(&keys), before, "a key was added");
+    keys.reload().unwrap();
+}
+
+#[test]
 fn the_first_start_keeps_the_hs256_secret_and_tokens_without_kid_still_verify() {
     let fixture = Fixture::new();
     let (keys, sessions) = fixture.instance(SigningAlgorithm::Hs256);
