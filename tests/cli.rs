@@ -108,6 +108,28 @@ fn first_start_creates_the_data_dir_and_a_private_secret() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+#[test]
+fn an_import_into_a_new_data_dir_keeps_it_private() {
+    // Moving in before the first start: the import makes the database,
+    // which holds every imported hash.
+    let workdir = tempfile::TempDir::new().unwrap();
+    let accounts = r#"{"username":"moved","password_hash":null}"#;
+    std::fs::write(workdir.path().join("accounts.jsonl"), accounts).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .current_dir(workdir.path())
+        .env_remove("DATABASE_URL")
+        .args(["import", "jsonl", "accounts.jsonl"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let data = workdir.path().join("data");
+    for (path, wanted) in [(data.clone(), 0o700), (data.join("sesame.db"), 0o600)] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, wanted, "{} is {mode:o}", path.display());
+    }
+}
+
 backend_tests! {
     fn user_create_and_promote(backend) {
         let app = TestApp::spawn(&backend);

@@ -155,19 +155,26 @@ pub(crate) struct Services {
     pub(crate) lockout: Arc<Lockout>,
 }
 
+/// Makes the data dir (and the outbox, if it exists yet) private, and what
+/// the process creates from now on (the SQLite files among them): every
+/// command that opens the database does this first.
+pub(crate) fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
+    restrict_new_files();
+    let data_dir_error = |dir: &std::path::Path| {
+        let path = dir.display().to_string();
+        move |source| StartError::DataDir { path, source }
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
+    for dir in [config.data_dir.clone(), config.outbox_dir()] {
+        make_private(&dir).map_err(data_dir_error(&dir))?;
+    }
+    Ok(())
+}
+
 impl Services {
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
-        restrict_new_files();
-        let data_dir_error = |dir: &std::path::Path| {
-            let path = dir.display().to_string();
-            move |source| StartError::DataDir { path, source }
-        };
-        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
-        // An outbox elsewhere is made private too, if it exists yet.
-        for dir in [config.data_dir.clone(), config.outbox_dir()] {
-            make_private(&dir).map_err(data_dir_error(&dir))?;
-        }
+        prepare_data_dir(config)?;
         let database = Database::connect(&config.database_url(), config.database.pool_size)?;
         database.migrate()?;
         let secret = match &config.tokens.jwt_secret {

@@ -81,10 +81,7 @@ pub(crate) enum ExportCommand {
 }
 
 fn open_database(config: &Config) -> Result<Database, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    crate::app::prepare_data_dir(config)?;
     let database = Database::connect(&config.database_url(), 2)?;
     database.migrate()?;
     Ok(database)
