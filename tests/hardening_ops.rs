@@ -357,6 +357,17 @@ backend_tests! {
         );
         assert!(preflight.status < 300, "{}", preflight.status);
         assert_eq!(preflight.header("access-control-allow-credentials"), Some("true"));
+        // CORS's own answers carry the security headers too.
+        let refused = open.request_with_headers(
+            "OPTIONS",
+            "/auth/login",
+            &[("Origin", "https://evil.test"), ("Access-Control-Request-Method", "POST")],
+            Body::None,
+        );
+        for answer in [&preflight, &refused] {
+            assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{:?}", answer.headers);
+            assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+        }
         // Not even an allowed origin reads the pages with the browser's cookie,
         // nor is let through their preflight, however the path is spelled.
         let app_origin = ("Origin", "https://app.example.com");

@@ -442,8 +442,9 @@ impl Application {
                 .wrap(middleware::from_fn(sesame_http::routes::unserved))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
-                .wrap(security_headers(hsts_seconds))
                 .wrap(cors(&cors_origins))
+                // Outside CORS: its own answers (preflights) carry them too.
+                .wrap(security_headers(hsts_seconds))
                 .wrap(middleware::from_fn(credentials_only_for_allowed_origins))
                 .wrap(middleware::from_fn(sesame_http::metrics::track))
                 .wrap(middleware::from_fn(access_log))
