@@ -3,15 +3,14 @@
 //! by page (a Django `auth_user` table, a fastapi-users `user` table, on
 //! SQLite or PostgreSQL).
 
-use std::collections::HashSet;
-
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
-use sesame_users::ImportedAccount;
+use sesame_users::{ImportedAccount, User};
 
 use crate::schema::users;
 use crate::time::to_db;
+use crate::users::UserRow;
 use crate::{Backend, Database, PersistenceError};
 
 /// The highest id an import keeps (`--keep-ids`): 2^31 - 1, the largest
@@ -195,22 +194,28 @@ impl Database {
         Ok(())
     }
 
-    /// Which of these accounts someone turned off (an activation link does
-    /// not turn them on again), for `sesame export`.
+    /// The accounts with an id above `after`, by id, at most `limit`, each
+    /// with whether someone turned it off (an activation link does not turn
+    /// it on again), for `sesame export`. Read by key, not by offset: an
+    /// account deleted meanwhile moves no other out of the export.
     ///
     /// # Errors
     /// [`PersistenceError`] when they could not be read.
-    pub fn deactivated_by_admin(
+    pub fn export_page(
         &self,
-        ids: &[UserId],
-    ) -> Result<HashSet<UserId>, PersistenceError> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        let found: Vec<i64> = with_connection!(self, |conn| users::table
-            .filter(users::id.eq_any(&ids))
-            .filter(users::deactivated_by_admin.eq(true))
-            .select(users::id)
+        after: UserId,
+        limit: i64,
+    ) -> Result<Vec<(User, bool)>, PersistenceError> {
+        let rows: Vec<(UserRow, bool)> = with_connection!(self, |conn| users::table
+            .filter(users::id.gt(after.0))
+            .order(users::id.asc())
+            .limit(limit)
+            .select((UserRow::as_select(), users::deactivated_by_admin))
             .load(conn))?;
-        Ok(found.into_iter().map(UserId).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(row, turned_off)| (User::from(row), turned_off))
+            .collect())
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{Database, PersistenceError};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     username: String,
     email: Option<String>,

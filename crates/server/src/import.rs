@@ -16,9 +16,9 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use clap::Subcommand;
 use serde_json::{Map, Value};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-use sesame_kernel::{Page, Timestamp};
+use sesame_kernel::{Page, Timestamp, UserId};
 use sesame_persistence::{Database, ImportOutcome, SourceTable};
-use sesame_users::{HashOrigin, ImportRecord, User, UserRepository, UNUSABLE_PASSWORD};
+use sesame_users::{HashOrigin, ImportRecord, User, UNUSABLE_PASSWORD};
 
 use crate::app::StartError;
 use crate::Config;
@@ -474,26 +474,18 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
     let mut out = BufWriter::new(out);
     let write_error =
         |e: std::io::Error| StartError::setting(format!("cannot write the export: {e}"));
-    let mut skip = 0;
+    let mut after = UserId(0);
     let mut count = 0u64;
     loop {
-        let users = database
-            .list(Page {
-                skip,
-                limit: Page::MAX_LIMIT,
-            })
+        let page = database
+            .export_page(after, Page::MAX_LIMIT)
             .map_err(StartError::setting)?;
-        if users.is_empty() {
+        let Some((last, _)) = page.last() else {
             break;
-        }
-        skip += users.len() as i64;
-        let ids: Vec<_> = users.iter().map(|user| user.id).collect();
-        let turned_off = database
-            .deactivated_by_admin(&ids)
-            .map_err(StartError::setting)?;
-        for user in &users {
-            let line = jsonl_line(user, turned_off.contains(&user.id));
-            writeln!(out, "{line}").map_err(write_error)?;
+        };
+        after = last.id;
+        for (user, turned_off) in &page {
+            writeln!(out, "{}", jsonl_line(user, *turned_off)).map_err(write_error)?;
             count += 1;
         }
     }

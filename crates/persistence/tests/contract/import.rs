@@ -42,4 +42,20 @@ contract_tests! {
         let outcomes = db.import_batch(&[account("fresh", i64::MAX)], false, false).unwrap();
         assert_eq!(outcomes, [ImportOutcome::Imported(UserId(MAX_KEPT_ID + 2))]);
     }
+
+    fn the_export_reads_by_key_so_a_deletion_meanwhile_drops_no_one(db: &Database) {
+        let turned_off = ImportedAccount { deactivated_by_admin: true, ..account("carol", 3) };
+        let batch = [account("alice", 1), account("bob", 2), turned_off];
+        db.import_batch(&batch, true, false).unwrap();
+        let names = |page: &[(sesame_users::User, bool)]| -> Vec<(String, bool)> {
+            page.iter().map(|(user, off)| (user.username.clone(), *off)).collect()
+        };
+        let first = db.export_page(UserId(0), 2).unwrap();
+        assert_eq!(names(&first), [("alice".to_owned(), false), ("bob".to_owned(), false)]);
+        // Alice is deleted before the next page is read.
+        db.delete(UserId(1)).unwrap();
+        let next = db.export_page(first[1].0.id, 2).unwrap();
+        assert_eq!(names(&next), [("carol".to_owned(), true)]);
+        assert!(db.export_page(UserId(3), 2).unwrap().is_empty());
+    }
 }
