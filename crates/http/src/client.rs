@@ -15,7 +15,7 @@ use crate::{AppState, HttpSettings};
 pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Option<IpAddr> {
     let forwarded = settings.trusted_proxy_header.as_ref().and_then(|name| {
         let last_line = request.headers().get_all(name.as_str()).last()?;
-        last_line.to_str().ok()
+        Some(last_line.as_bytes())
     });
     audit::client_ip(forwarded, request.peer_addr().map(|addr| addr.ip()))
 }

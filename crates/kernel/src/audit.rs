@@ -50,6 +50,8 @@ impl Actor {
 /// header forwarded addresses are ignored: anyone can write them. A port
 /// some proxies add (`203.0.113.9:4711`, `[2001:db8::1]:443`) is dropped:
 /// were the address refused for it, every client would count as the proxy.
+/// The header is read as bytes: what a client wrote before the proxy's
+/// address (a non-UTF-8 byte, say) does not spoil it.
 ///
 /// ```
 /// use std::net::IpAddr;
@@ -57,16 +59,18 @@ impl Actor {
 /// let peer: IpAddr = "10.0.0.1".parse().unwrap();
 /// let added: IpAddr = "203.0.113.9".parse().unwrap();
 /// let v6: IpAddr = "2001:db8::1".parse().unwrap();
-/// assert_eq!(client_ip(Some("1.1.1.1, 203.0.113.9"), Some(peer)), Some(added));
-/// assert_eq!(client_ip(Some("203.0.113.9:4711"), Some(peer)), Some(added));
-/// assert_eq!(client_ip(Some("[2001:db8::1]:443"), Some(peer)), Some(v6));
-/// assert_eq!(client_ip(Some("[2001:db8::1]"), Some(peer)), Some(v6));
-/// assert_eq!(client_ip(Some("not an address"), Some(peer)), Some(peer));
+/// assert_eq!(client_ip(Some(b"1.1.1.1, 203.0.113.9"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some(b"\xff, 203.0.113.9"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some(b"203.0.113.9:4711"), Some(peer)), Some(added));
+/// assert_eq!(client_ip(Some(b"[2001:db8::1]:443"), Some(peer)), Some(v6));
+/// assert_eq!(client_ip(Some(b"[2001:db8::1]"), Some(peer)), Some(v6));
+/// assert_eq!(client_ip(Some(b"not an address"), Some(peer)), Some(peer));
 /// assert_eq!(client_ip(None, Some(peer)), Some(peer));
 /// ```
-pub fn client_ip(forwarded: Option<&str>, peer: Option<IpAddr>) -> Option<IpAddr> {
+pub fn client_ip(forwarded: Option<&[u8]>, peer: Option<IpAddr>) -> Option<IpAddr> {
     forwarded
-        .and_then(|line| line.rsplit(',').next())
+        .and_then(|line| line.rsplit(|byte| *byte == b',').next())
+        .and_then(|last| std::str::from_utf8(last).ok())
         .and_then(|last| address(last.trim()))
         .or(peer)
 }

@@ -12,7 +12,7 @@ use crate::PagesSettings;
 pub(crate) fn ip(request: &HttpRequest, settings: &PagesSettings) -> Option<IpAddr> {
     let forwarded = settings.trusted_proxy_header.as_ref().and_then(|name| {
         let last_line = request.headers().get_all(name.as_str()).last()?;
-        last_line.to_str().ok()
+        Some(last_line.as_bytes())
     });
     audit::client_ip(forwarded, request.peer_addr().map(|addr| addr.ip()))
 }
