@@ -377,6 +377,33 @@ backend_tests! {
         assert!(latecomer > doomed, "id {latecomer} was given out before");
     }
 
+    fn a_source_that_fails_partway_keeps_what_it_wrote_audited_and_counted(backend) {
+        let app = TestApp::spawn(&backend);
+        // The Django table, grown past one batch, with a row past the first
+        // batch that cannot be read (a username that is not UTF-8).
+        let source = app.data_dir.join("django_copy.sqlite3");
+        std::fs::copy(fixture("django.sqlite3"), &source).unwrap();
+        let mut conn = diesel::SqliteConnection::establish(source.to_str().unwrap()).unwrap();
+        conn.batch_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)
+             INSERT INTO auth_user (id, password, is_superuser, username, last_name, email, is_staff, is_active, date_joined, first_name)
+             SELECT i, '!', 0, 'bulk' || i, '', '', 0, 1, '2020-01-01 00:00:00', '' FROM n;
+             INSERT INTO auth_user (id, password, is_superuser, username, last_name, email, is_staff, is_active, date_joined, first_name)
+             VALUES (2000, '!', 0, X'FF', '', '', 0, 1, '2020-01-01 00:00:00', '');",
+        )
+        .unwrap();
+        let from = format!("sqlite://{}", source.display());
+        let (code, out) = sesame(&app, &["import", "django", "--from", &from, "--keep-ids"]);
+        assert_ne!(code, 0, "{out}");
+        let imported = exported(&app);
+        assert!(imported.len() >= 1000 && imported.contains_key("bulk1000"), "{} accounts", imported.len());
+        let (_, audit) = sesame(&app, &["audit", "--kind", "users_imported"]);
+        assert!(audit.contains("then stopped"), "the partial import was not audited: {audit}");
+        // Kept ids moved the sequence: a sign-up gets a fresh id.
+        let newcomer = app.register("newcomer")["id"].as_i64().unwrap();
+        assert!(newcomer > 1000, "id {newcomer}");
+    }
+
     fn django_ids_kept_and_a_dry_run_writes_nothing(backend) {
         let app = TestApp::spawn(&backend);
         let (django, _guard) = django_source(&backend);

@@ -103,6 +103,44 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
         ImportCommand::FastApiUsers { dry_run, .. } => (false, *dry_run),
     };
     let mut run = Run::new(&database, keep_ids, dry_run);
+    // Batches are written as they fill, and what was checked before a
+    // source fails is written too: those accounts still move the id
+    // sequence and are audited before the failure is reported.
+    let read = read_source(config, command, &mut run);
+    let read = read.and(run.flush());
+    if keep_ids && !dry_run && run.imported > 0 {
+        database.move_id_sequence().map_err(StartError::setting)?;
+    }
+    if dry_run {
+        println!("dry run: nothing was written");
+    } else if read.is_ok() || run.imported > 0 {
+        let stopped = match &read {
+            Ok(()) => String::new(),
+            Err(e) => format!(", then stopped: {e}"),
+        };
+        let what = format!(
+            "imported {} ({} admins), skipped {}, refused {}{stopped}",
+            run.imported, run.admins, run.skipped, run.refused
+        );
+        audited(&database, "users_imported", what);
+    }
+    read?;
+    println!(
+        "imported {}, skipped {}, refused {}",
+        run.imported, run.skipped, run.refused
+    );
+    Ok(if run.refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Reads the records of the source `command` names into `run`.
+///
+/// # Errors
+/// When the source cannot be opened or read, or a batch not written.
+fn read_source(config: &Config, command: ImportCommand, run: &mut Run) -> Result<(), StartError> {
     match command {
         ImportCommand::Django { from, table, .. } => {
             let mut source = SourceTable::open(&from, &table).map_err(StartError::setting)?;
@@ -163,8 +201,6 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
                 let line = match line {
                     Ok(line) => line,
                     Err(e) => {
-                        // What was checked before it is still written.
-                        run.flush()?;
                         return Err(StartError::setting(format!("{file}, {source_ref}: {e}")));
                     }
                 };
@@ -182,28 +218,7 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
             }
         }
     }
-    run.flush()?;
-    if keep_ids && !dry_run && run.imported > 0 {
-        database.move_id_sequence().map_err(StartError::setting)?;
-    }
-    if dry_run {
-        println!("dry run: nothing was written");
-    } else {
-        let what = format!(
-            "imported {} ({} admins), skipped {}, refused {}",
-            run.imported, run.admins, run.skipped, run.refused
-        );
-        audited(&database, "users_imported", what);
-    }
-    println!(
-        "imported {}, skipped {}, refused {}",
-        run.imported, run.skipped, run.refused
-    );
-    Ok(if run.refused == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(())
 }
 
 /// One import under way: records checked, batched and stored, and counted.
