@@ -437,6 +437,14 @@ backend_tests! {
         assert_eq!(code, 0, "{out}");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600);
+        // An export never writes through a link someone planted at its path.
+        let planted = first.data_dir.join("planted.jsonl");
+        let target = first.data_dir.join("someone_elses.txt");
+        std::fs::write(&target, "theirs").unwrap();
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        let (code, out) = sesame(&first, &["export", "jsonl", planted.to_str().unwrap()]);
+        assert_ne!(code, 0, "{out}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs");
 
         let second = TestApp::spawn(&backend);
         let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);

@@ -474,8 +474,11 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
         Some(path) => {
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create(true).truncate(true);
+            // Made 0600, and never through a link someone planted there.
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
             let file = options
                 .open(path)
                 .map_err(|e| StartError::setting(format!("{path}: {e}")))?;
