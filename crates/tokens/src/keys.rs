@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -409,6 +411,8 @@ pub struct SigningKeys {
     legacy_secret: Arc<[u8]>,
     keys: JwtKeys,
     audit: Option<Arc<dyn AuditLog>>,
+    /// Whether a thread is retrying a reload that failed.
+    retrying: Arc<AtomicBool>,
 }
 
 impl SigningKeys {
@@ -436,6 +440,7 @@ impl SigningKeys {
             legacy_secret: Arc::from(legacy_secret),
             keys,
             audit: None,
+            retrying: Arc::default(),
         })
     }
 
@@ -507,10 +512,44 @@ impl SigningKeys {
     /// # Errors
     /// [`TokensError::Storage`], [`TokensError::Signing`].
     pub fn reload(&self) -> Result<(), TokensError> {
-        let stored = self.repository.list_keys()?;
-        let ring = KeyRing::load(&stored, &*self.cipher, legacy_kid(&self.legacy_secret))?;
-        self.keys.replace(ring);
-        Ok(())
+        self.reloader()()
+    }
+
+    /// What [`SigningKeys::reload`] does, for a thread of its own.
+    fn reloader(&self) -> impl Fn() -> Result<(), TokensError> + Send + 'static {
+        let (repository, cipher) = (self.repository.clone(), self.cipher.clone());
+        let (legacy_kid, keys) = (legacy_kid(&self.legacy_secret), self.keys.clone());
+        move || {
+            let stored = repository.list_keys()?;
+            keys.replace(KeyRing::load(&stored, &*cipher, legacy_kid.clone())?);
+            Ok(())
+        }
+    }
+
+    /// Tries a failed reload again on a thread of its own, more and more
+    /// slowly (up to every 30 s), until it succeeds: a key retired while
+    /// storage hiccupped must not stay accepted here.
+    fn reload_later(&self) {
+        if self.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (reload, retrying) = (self.reloader(), self.retrying.clone());
+        let retry = move || {
+            let mut pause = Duration::from_millis(200);
+            loop {
+                std::thread::sleep(pause);
+                match reload() {
+                    Ok(()) => break,
+                    Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+            retrying.store(false, Ordering::Release);
+        };
+        let thread = std::thread::Builder::new().name("sesame-key-reload".into());
+        if thread.spawn(retry).is_err() {
+            self.retrying.store(false, Ordering::Release);
+        }
     }
 
     /// Every key, oldest first.
@@ -600,7 +639,8 @@ impl ChangeObserver for SigningKeys {
 
     fn signing_keys_changed(&self) {
         if let Err(e) = self.reload() {
-            tracing::warn!(error = %e, "could not reload the signing keys");
+            tracing::warn!(error = %e, "could not reload the signing keys; trying again");
+            self.reload_later();
         }
     }
 }

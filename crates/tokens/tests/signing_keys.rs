@@ -2,10 +2,13 @@
 //! algorithm changes, rotation, retirement, the JWK Set, and tokens signed
 //! before keys had ids.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{encode, EncodingKey, Header};
 use sesame_kernel::audit::Actor;
+use sesame_kernel::{ChangeObserver, StorageError};
 use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryStore};
 use sesame_tokens::{
     ChaChaCipher, ClientInfo, KeyState, SessionService, SigningAlgorithm, SigningKeyRepository,
@@ -219,6 +222,63 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
         Err(TokensError::InvalidToken)
     ));
     sessions.authenticate(&new).unwrap();
+}
+
+/// Keys whose storage fails while `failing` is set.
+struct Flaky {
+    keys: Arc<MemoryKeys>,
+    failing: AtomicBool,
+}
+
+impl SigningKeyRepository for Flaky {
+    fn list_keys(&self) -> Result<Vec<StoredSigningKey>, TokensError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(TokensError::Storage(StorageError(
+                "the database is away".into(),
+            )));
+        }
+        self.keys.list_keys()
+    }
+
+    fn activate_new(&self, key: &StoredSigningKey) -> Result<(), TokensError> {
+        self.keys.activate_new(key)
+    }
+
+    fn retire(&self, kid: &str) -> Result<bool, TokensError> {
+        self.keys.retire(kid)
+    }
+}
+
+#[test]
+fn a_retirement_reported_while_storage_fails_is_loaded_once_it_is_back() {
+    let fixture = Fixture::new();
+    let (other, _) = fixture.instance(SigningAlgorithm::Es256);
+    let storage = Arc::new(Flaky {
+        keys: fixture.repository.clone(),
+        failing: AtomicBool::new(false),
+    });
+    let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
+    let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
+    let keys =
+        SigningKeys::new(storage.clone(), cipher, clock, algorithm, SECRET, "sesame").unwrap();
+    keys.start().unwrap();
+    let old_kid = keys.keys().active_kid();
+    other.rotate(&Actor::default()).unwrap();
+    keys.signing_keys_changed();
+    // Another instance retires the old key as this one's storage fails.
+    other.retire(&old_kid, &Actor::default()).unwrap();
+    storage.failing.store(true, Ordering::SeqCst);
+    keys.signing_keys_changed();
+    assert!(keys.keys().verifies(&old_kid), "nothing could be read yet");
+    storage.failing.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while keys.keys().verifies(&old_kid) {
+        assert!(
+            Instant::now() < deadline,
+            "the retired key is still accepted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
