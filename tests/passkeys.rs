@@ -312,6 +312,14 @@ backend_tests! {
         let long = app.post("/auth/passkeys/register/finish/", Some(&token), json!({"credential": credential, "name": "x".repeat(65)}));
         assert_eq!(long.status, 400);
         assert!(long.json["name"].is_array(), "{}", long.text);
+
+        // A hand-made authenticator's credential id past WebAuthn's 1023 bytes
+        // (PostgreSQL's index could not hold it): refused, not a 503.
+        let options = app.post("/auth/passkeys/register/begin/", Some(&token), json!({"current_password": PASSWORD}));
+        let credential = browser.create_with_credential_id(&options.json, 3000).unwrap();
+        let long_id = app.post("/auth/passkeys/register/finish/", Some(&token), json!({"credential": credential}));
+        assert_eq!(long_id.status, 400, "{}", long_id.text);
+        assert!(long_id.json["credential"].is_array(), "{}", long_id.text);
     }
 
     fn another_instance_finishes_what_one_began(backend) {

@@ -87,6 +87,9 @@ fn refusal(error: TokensError) -> PagesError {
         TokensError::PasskeyExists => {
             PagesError::PasskeyRefused("This passkey is already on your account.".into())
         }
+        TokensError::TooManyPasskeys(max) => PagesError::PasskeyRefused(format!(
+            "Your account holds {max} passkeys, the most it may: remove one first."
+        )),
         TokensError::PasskeyNameInvalid => PagesError::PasskeyRefused(
             "A passkey name has at most 64 characters and no control characters.".into(),
         ),

@@ -1,5 +1,8 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_cbor_2::Value as Cbor;
 use serde_json::Value;
 use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnAuthenticator,
@@ -48,6 +51,43 @@ impl SoftBrowser {
         let response = serde_json::to_value(&response).unwrap();
         self.handles
             .insert(response["id"].as_str().unwrap().to_owned(), user_handle);
+        Ok(response)
+    }
+
+    /// Answers creation options as a hand-made authenticator may: with a
+    /// credential id of `id_bytes` bytes and `none` attestation (which signs
+    /// nothing, so any authenticator data passes).
+    pub fn create_with_credential_id(
+        &mut self,
+        options: &Value,
+        id_bytes: usize,
+    ) -> Result<Value, String> {
+        let mut response = self.create(options)?;
+        let object = URL_SAFE_NO_PAD
+            .decode(response["response"]["attestationObject"].as_str().unwrap())
+            .unwrap();
+        let Ok(Cbor::Map(mut object)) = serde_cbor_2::from_slice::<Cbor>(&object) else {
+            return Err("an attestation object that is not a map".into());
+        };
+        let Some(Cbor::Bytes(data)) = object.get(&Cbor::Text("authData".into())) else {
+            return Err("no authenticator data".into());
+        };
+        // rpIdHash, flags and counter (37 bytes), aaguid (16), the id's length (2).
+        let old_len = usize::from(u16::from_be_bytes([data[53], data[54]]));
+        let id = vec![0xA5; id_bytes];
+        let length = u16::try_from(id_bytes).map_err(|e| e.to_string())?;
+        let mut rewritten = data[..53].to_vec();
+        rewritten.extend(length.to_be_bytes());
+        rewritten.extend(&id);
+        rewritten.extend(&data[55 + old_len..]);
+        object.insert(Cbor::Text("fmt".into()), Cbor::Text("none".into()));
+        object.insert(Cbor::Text("attStmt".into()), Cbor::Map(BTreeMap::new()));
+        object.insert(Cbor::Text("authData".into()), Cbor::Bytes(rewritten));
+        let object = serde_cbor_2::to_vec(&Cbor::Map(object)).map_err(|e| e.to_string())?;
+        let id = URL_SAFE_NO_PAD.encode(&id);
+        response["response"]["attestationObject"] = URL_SAFE_NO_PAD.encode(object).into();
+        response["id"] = id.clone().into();
+        response["rawId"] = id.into();
         Ok(response)
     }
 

@@ -56,6 +56,10 @@ pub enum TokensError {
     /// checks. Says why, for the client's developer.
     #[error("the passkey response was refused: {0}")]
     PasskeyRejected(String),
+    /// The account holds this many passkeys, the most it may: one must be
+    /// removed before another is added.
+    #[error("an account holds at most {0} passkeys")]
+    TooManyPasskeys(usize),
     /// This authenticator's credential is already registered.
     #[error("this passkey is already registered")]
     PasskeyExists,

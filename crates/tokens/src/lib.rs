@@ -337,7 +337,7 @@ pub use mfa::{
 pub use passkeys::{
     Ceremony, CeremonyKind, ChallengeStore, PasskeyPorts, PasskeyRepository, PasskeyService,
     PasskeySettings, StoredPasskey, CEREMONY_LIFETIME, DEFAULT_PASSKEY_NAME,
-    MAX_PASSKEY_NAME_CHARS,
+    MAX_PASSKEYS_PER_ACCOUNT, MAX_PASSKEY_NAME_CHARS,
 };
 pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings};

@@ -12,6 +12,7 @@ use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryPasskeys, InMemoryStore, 
 use sesame_tokens::{
     JwtKeys, NewSession, PasskeyPorts, PasskeyRepository, PasskeyService, PasskeySettings,
     SessionKind, SessionService, StoredPasskey, TokenSettings, TokensError,
+    MAX_PASSKEYS_PER_ACCOUNT,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository, UsersError,
@@ -250,6 +251,68 @@ fn a_response_is_accepted_once() {
     assert_eq!(f.login(&response).unwrap(), alice.id);
     assert!(matches!(f.login(&response), Err(TokensError::LoginRefused)));
     assert_eq!(f.audit.kinds().last().unwrap(), "login_failure");
+}
+
+#[test]
+fn a_credential_id_longer_than_webauthn_allows_is_refused() {
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    let finish = |browser: &mut SoftBrowser, id_bytes| {
+        let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+        let response = browser
+            .create_with_credential_id(&options, id_bytes)
+            .unwrap();
+        f.service
+            .finish_registration(&alice, &response, None, &actor(alice.id))
+    };
+    let long = finish(&mut browser, 1024);
+    assert!(
+        matches!(&long, Err(TokensError::PasskeyRejected(why)) if why.contains("1023")),
+        "{long:?}"
+    );
+    assert!(f.service.list(alice.id).unwrap().is_empty());
+    let longest = finish(&mut browser, 1023);
+    assert!(longest.is_ok(), "{longest:?}");
+}
+
+#[test]
+fn an_account_holds_at_most_twenty_passkeys() {
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    for _ in 0..MAX_PASSKEYS_PER_ACCOUNT - 1 {
+        f.register(&alice, &mut browser);
+    }
+    // Two registrations begun with one place left: the second to finish is refused.
+    let first = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let second = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let (first, second) = (
+        browser.create(&first).unwrap(),
+        browser.create(&second).unwrap(),
+    );
+    f.service
+        .finish_registration(&alice, &first, None, &actor(alice.id))
+        .unwrap();
+    let late = f
+        .service
+        .finish_registration(&alice, &second, None, &actor(alice.id));
+    assert!(
+        matches!(late, Err(TokensError::TooManyPasskeys(20))),
+        "{late:?}"
+    );
+    let full = f.service.begin_registration(&alice, PASSWORD);
+    assert!(
+        matches!(full, Err(TokensError::TooManyPasskeys(20))),
+        "{full:?}"
+    );
+    assert_eq!(f.service.list(alice.id).unwrap().len(), 20);
+
+    let oldest = f.service.list(alice.id).unwrap()[0].id.clone();
+    f.service
+        .remove(&alice, &oldest, PASSWORD, &actor(alice.id))
+        .unwrap();
+    f.register(&alice, &mut browser);
 }
 
 #[test]

@@ -352,6 +352,10 @@ impl Words<TokensError> for Drf {
             TokensError::PasskeyExists => {
                 Drf::field("credential", "This passkey is already registered.")
             }
+            TokensError::TooManyPasskeys(max) => Drf::field(
+                WHOLE_BODY,
+                &format!("An account holds at most {max} passkeys; remove one first."),
+            ),
             TokensError::PasskeyNameInvalid => Drf::field(
                 "name",
                 "Ensure this field has no more than 64 characters and no control characters.",

@@ -12,5 +12,5 @@ mod service;
 pub use ports::{Ceremony, CeremonyKind, ChallengeStore, PasskeyRepository, StoredPasskey};
 pub use service::{
     PasskeyPorts, PasskeyService, PasskeySettings, CEREMONY_LIFETIME, DEFAULT_PASSKEY_NAME,
-    MAX_PASSKEY_NAME_CHARS,
+    MAX_PASSKEYS_PER_ACCOUNT, MAX_PASSKEY_NAME_CHARS,
 };

@@ -29,6 +29,11 @@ pub const CEREMONY_LIFETIME: StdDuration = StdDuration::from_secs(300);
 pub const DEFAULT_PASSKEY_NAME: &str = "Passkey";
 /// The longest passkey name, in characters.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+/// The most passkeys one account may hold: each one is read, and sent in
+/// the options, at every login that names the account.
+pub const MAX_PASSKEYS_PER_ACCOUNT: usize = 20;
+/// The longest credential id WebAuthn allows, in bytes.
+const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
 /// Bytes of randomness in a passkey id and in a user handle.
 const ID_BYTES: usize = 16;
 
@@ -139,8 +144,9 @@ impl PasskeyService {
     ///
     /// # Errors
     /// [`TokensError::Users`] with `WrongCurrentPassword` or
-    /// `ConfirmationThrottled`; [`TokensError::Storage`], or
-    /// [`TokensError::PasskeySetup`] if webauthn-rs cannot make a challenge.
+    /// `ConfirmationThrottled`; [`TokensError::TooManyPasskeys`];
+    /// [`TokensError::Storage`], or [`TokensError::PasskeySetup`] if
+    /// webauthn-rs cannot make a challenge.
     pub fn begin_registration(
         &self,
         user: &User,
@@ -150,6 +156,9 @@ impl PasskeyService {
             .accounts
             .confirm_password(user, current_password)?;
         let existing = self.ports.passkeys.passkeys_of(user.id)?;
+        if existing.len() >= MAX_PASSKEYS_PER_ACCOUNT {
+            return Err(TokensError::TooManyPasskeys(MAX_PASSKEYS_PER_ACCOUNT));
+        }
         let user_handle = existing.first().map_or_else(
             || URL_SAFE_NO_PAD.encode(random_bytes(ID_BYTES)),
             |p| p.user_handle.clone(),
@@ -217,8 +226,10 @@ impl PasskeyService {
     /// [`TokensError::PasskeyNameInvalid`]; [`TokensError::PasskeyRejected`]
     /// for a response that is malformed, answers no challenge of this user's
     /// (an unknown, lapsed or already used one), comes from another origin or
-    /// for another relying party, or fails webauthn-rs's checks;
-    /// [`TokensError::PasskeyExists`]; [`TokensError::Storage`].
+    /// for another relying party, fails webauthn-rs's checks, or has a
+    /// credential id longer than WebAuthn allows;
+    /// [`TokensError::PasskeyExists`]; [`TokensError::TooManyPasskeys`];
+    /// [`TokensError::Storage`].
     pub fn finish_registration(
         &self,
         user: &User,
@@ -238,6 +249,13 @@ impl PasskeyService {
             .webauthn
             .register_credential(&response, &state, None)
             .map_err(|e| rejected(&e.to_string()))?;
+        if registered.cred_id.len() > MAX_CREDENTIAL_ID_BYTES {
+            return Err(rejected("the credential id is longer than 1023 bytes"));
+        }
+        // Registrations begun before the account filled up end here.
+        if self.ports.passkeys.passkeys_of(user.id)?.len() >= MAX_PASSKEYS_PER_ACCOUNT {
+            return Err(TokensError::TooManyPasskeys(MAX_PASSKEYS_PER_ACCOUNT));
+        }
         let passkey = StoredPasskey {
             id: random_token(ID_BYTES),
             user_id: user.id,
