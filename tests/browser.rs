@@ -386,10 +386,13 @@ async fn walk_the_pages(walk: &Walk<'_>) {
         json!({"code": first}),
     );
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
-    let recovery = confirmed.json["recovery_codes"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let recovery_code = |n: usize| {
+        confirmed.json["recovery_codes"][n]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let recovery = recovery_code(0);
 
     // Sign in: a wrong password first, then the right one, then the code.
     walk.open("/account/sign-in").await;
@@ -490,6 +493,10 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     walk.add_authenticator().await;
     walk.fill("passkey-name", "This laptop").await;
     walk.fill("passkey-password", NEW_PASSWORD).await;
+    // With TOTP on, the password alone adds none.
+    walk.click_and_read("add-passkey", "authenticator app too")
+        .await;
+    walk.fill("passkey-code", &recovery_code(1)).await;
     walk.click("add-passkey").await;
     assert_eq!(walk.path().await, "/account/");
     let source = walk.source().await;
@@ -502,6 +509,7 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     // browser refuses it, as the options exclude it, and the page says so.
     walk.without_json_helpers().await;
     walk.fill("passkey-password", NEW_PASSWORD).await;
+    walk.fill("passkey-code", &recovery_code(2)).await;
     walk.click_and_read("add-passkey", "already on your account")
         .await;
     walk.click("sign-out").await;

@@ -323,7 +323,8 @@ backend_tests! {
         let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
         let secret = setup.str("secret");
         let first = sesame_tokens::totp_code(&secret, now()).unwrap();
-        assert_eq!(app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": first})).status, 200);
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": first}));
+        assert_eq!(confirmed.status, 200);
 
         let browser = Browser::new(&app);
         // A wrong password: shown on the page, 401, nothing else.
@@ -363,6 +364,17 @@ backend_tests! {
         assert!(account.text.contains("grace@example.com"));
         assert!(account.text.contains("id=\"sign-out\""));
         assert!(account.text.contains("pages-test/1.0"));
+
+        // Adding a passkey, which signs in without TOTP, needs a code too.
+        assert!(account.text.contains("id=\"passkey-code\""));
+        let csrf = csrf_of(&account);
+        let begin = "/account/passkeys/register/begin";
+        let without = browser.script(begin, Some(&csrf), json!({"current_password": PASSWORD}));
+        assert_eq!(without.status, 400, "{}", without.text);
+        assert!(without.json["error"].as_str().unwrap().contains("code"), "{}", without.text);
+        let recovery = confirmed.json["recovery_codes"][0].clone();
+        let with_code = browser.script(begin, Some(&csrf), json!({"current_password": PASSWORD, "code": recovery}));
+        assert_eq!(with_code.status, 200, "{}", with_code.text);
 
         // The cookie holds a real session: listed in the API, ended by logout.
         let listed = app.get("/auth/sessions/", Some(&token)).json;

@@ -233,9 +233,22 @@ backend_tests! {
         let secret = setup.str("secret");
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         let code = sesame_tokens::totp_code(&secret, now).unwrap();
-        assert_eq!(app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": code})).status, 200);
+        let confirmed = app.post("/auth/mfa/totp/confirm/", Some(&token), json!({"code": code}));
+        assert_eq!(confirmed.status, 200);
         let password_only = app.post("/auth/jwt/create/", None, json!({"username": "ada", "password": PASSWORD}));
         assert_eq!(password_only.json["code"], "otp_required");
+
+        // A session and the password add no second passkey without a code:
+        // it would sign in without TOTP.
+        let begin = |body| app.post("/auth/passkeys/register/begin/", Some(&token), body);
+        let without = begin(json!({"current_password": PASSWORD}));
+        assert_eq!(without.status, 400, "{}", without.text);
+        assert!(without.json["code"].is_array(), "{}", without.text);
+        let wrong = begin(json!({"current_password": PASSWORD, "code": "000000"}));
+        assert_eq!(wrong.status, 400, "{}", wrong.text);
+        let recovery = confirmed.json["recovery_codes"][0].as_str().unwrap();
+        let with_code = begin(json!({"current_password": PASSWORD, "code": recovery}));
+        assert_eq!(with_code.status, 200, "{}", with_code.text);
 
         let response = login_response(&app, &mut browser, Some("ada"));
         let logged_in = finish_login(&app, &response);

@@ -23,11 +23,13 @@ use crate::{accept_form, blocking, client, Pages, PagesError};
 /// The header the script sends the page's CSRF token in.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The password that confirms adding a passkey.
+/// The password (and, with TOTP on, a code) that confirms adding a passkey.
 #[derive(Deserialize)]
 pub(crate) struct RegistrationStart {
     #[serde(default)]
     current_password: String,
+    #[serde(default)]
+    code: Option<String>,
 }
 
 /// The browser's `credential.toJSON()` after `navigator.credentials.create()`.
@@ -94,6 +96,12 @@ fn refusal(error: TokensError) -> PagesError {
             "A passkey name has at most 64 characters and no control characters.".into(),
         ),
         TokensError::LoginRefused => PagesError::PasskeySignInRefused,
+        TokensError::OtpRequired => PagesError::PasskeyRefused(
+            "Two-factor sign-in is on: enter a code from your authenticator app too.".into(),
+        ),
+        TokensError::OtpInvalid => PagesError::PasskeyRefused(
+            "The code is wrong or was already used; no passkey was added.".into(),
+        ),
         TokensError::Users(UsersError::WrongCurrentPassword) => {
             PagesError::PasskeyRefused("The password is wrong; no passkey was added.".into())
         }
@@ -115,15 +123,19 @@ pub(crate) async fn register_begin(
     let known = signed_in(&request, &pages)
         .await?
         .ok_or(PagesError::NotSignedIn)?;
-    let password = body.into_inner().current_password;
+    let RegistrationStart {
+        current_password: password,
+        code,
+    } = body.into_inner();
     if password.is_empty() {
         let text = "Enter your password to add a passkey.";
         return Err(PagesError::PasskeyRefused(text.into()).into());
     }
     let passkeys = pages.inner.passkeys.clone();
-    let options = blocking(move || passkeys.begin_registration(&known.user, &password))
-        .await?
-        .map_err(refusal)?;
+    let options =
+        blocking(move || passkeys.begin_registration(&known.user, &password, code.as_deref()))
+            .await?
+            .map_err(refusal)?;
     Ok(answer(StatusCode::OK, &options))
 }
 

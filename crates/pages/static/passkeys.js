@@ -123,8 +123,10 @@
   if (add) {
     onClick(add, async (csrf) => {
       const password = document.getElementById("passkey-password");
+      const code = document.getElementById("passkey-code");
       const options = await post("/account/passkeys/register/begin", csrf, {
         current_password: password ? password.value : "",
+        code: code && code.value.trim() ? code.value.trim() : null,
       });
       const credential = await navigator.credentials.create({
         publicKey: creationOptions(options.publicKey),

@@ -287,8 +287,14 @@ impl Services {
         } else {
             sessions
         };
-        let passkeys =
-            passkey_service(config, &database, &accounts, &sessions, mfa_key.as_bytes())?;
+        let passkeys = passkey_service(
+            config,
+            &database,
+            &accounts,
+            &sessions,
+            &mfa,
+            mfa_key.as_bytes(),
+        )?;
         Ok(Services {
             signing_keys,
             database,
@@ -320,6 +326,7 @@ fn passkey_service(
     database: &Database,
     accounts: &AccountService,
     sessions: &SessionService,
+    mfa: &MfaService,
     mfa_key: &[u8],
 ) -> Result<PasskeyService, StartError> {
     let store = Arc::new(database.clone());
@@ -338,6 +345,7 @@ fn passkey_service(
         users: store.clone(),
         accounts: accounts.clone(),
         sessions: sessions.clone(),
+        mfa: mfa.clone(),
         clock: Arc::new(SystemClock),
     };
     let passkeys = PasskeyService::new(&settings, ports)

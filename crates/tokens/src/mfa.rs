@@ -292,17 +292,7 @@ impl MfaService {
     pub fn disable(&self, user: &User, code: &str, actor: &Actor) -> Result<(), TokensError> {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
-                self.held_back(user.id)?;
-                // A right code is used up by the check: it is not refused
-                // afterwards. A wrong one that locks the account is
-                // answered as locked.
-                if let Err(wrong) = self.check_code(user.id, &record, code) {
-                    if let (TokensError::OtpInvalid, Some(throttle)) = (&wrong, &self.throttle) {
-                        throttle.record_failure(user.id);
-                        self.held_back(user.id)?;
-                    }
-                    return Err(wrong);
-                }
+                self.throttled_check(user.id, &record, code)?;
                 self.store.remove_totp(user.id)?;
                 self.audited("mfa_disabled", user, actor);
                 Ok(())
@@ -334,6 +324,44 @@ impl MfaService {
             self.audited("mfa_reset", user, actor);
         }
         Ok(record.confirmed)
+    }
+
+    /// Confirms a change that could outlast TOTP (adding a passkey): nothing
+    /// to do without TOTP; with it, a valid code (TOTP or an unused recovery
+    /// code, used up), a wrong one counted by the throttle. The caller has
+    /// confirmed the user's password through the same throttle.
+    ///
+    /// # Errors
+    /// [`TokensError::OtpRequired`], [`TokensError::OtpInvalid`],
+    /// [`sesame_users::UsersError::ConfirmationThrottled`] (in [`TokensError::Users`]),
+    /// [`TokensError::Storage`].
+    pub fn confirm_code(&self, user: &User, code: Option<&str>) -> Result<(), TokensError> {
+        let Some(record) = self.store.find_totp(user.id)?.filter(|r| r.confirmed) else {
+            return Ok(());
+        };
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or(TokensError::OtpRequired)?;
+        self.throttled_check(user.id, &record, code)
+    }
+
+    /// [`MfaService::check_code`] behind the throttle. A right code is used
+    /// up by the check: it is not refused afterwards. A wrong one that locks
+    /// the account is answered as locked.
+    fn throttled_check(
+        &self,
+        user: UserId,
+        record: &TotpRecord,
+        code: &str,
+    ) -> Result<(), TokensError> {
+        self.held_back(user)?;
+        let checked = self.check_code(user, record, code);
+        if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
+            throttle.record_failure(user);
+            self.held_back(user)?;
+        }
+        checked
     }
 
     /// Whether the user has TOTP on.

@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex};
 use chrono::Duration;
 use serde_json::{json, Value};
 use sesame_kernel::audit::Actor;
+use sesame_kernel::Clock;
 use sesame_kernel::UserId;
-use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryPasskeys, InMemoryStore, SoftBrowser};
+use sesame_testkit::{
+    FakeClock, InMemoryAudit, InMemoryMfa, InMemoryPasskeys, InMemoryStore, SoftBrowser,
+};
 use sesame_tokens::{
-    JwtKeys, NewSession, PasskeyPorts, PasskeyRepository, PasskeyService, PasskeySettings,
-    SessionKind, SessionService, StoredPasskey, TokenSettings, TokensError,
-    MAX_PASSKEYS_PER_ACCOUNT,
+    totp_code, ChaChaCipher, JwtKeys, MfaService, NewSession, PasskeyPorts, PasskeyRepository,
+    PasskeyService, PasskeySettings, SessionKind, SessionService, StoredPasskey, TokenSettings,
+    TokensError, MAX_PASSKEYS_PER_ACCOUNT,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository, UsersError,
@@ -28,6 +31,7 @@ struct Fixture {
     audit: Arc<InMemoryAudit>,
     accounts: AccountService,
     sessions: SessionService,
+    mfa: MfaService,
     service: PasskeyService,
 }
 
@@ -57,6 +61,11 @@ fn fixture_with(
         JwtKeys::from_secret(&[7u8; 32]).unwrap(),
         TokenSettings::default(),
     );
+    let mfa = MfaService::new(
+        Arc::new(InMemoryMfa::new()),
+        Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap()),
+        clock.clone(),
+    );
     let settings = PasskeySettings {
         rp_id: "sesame.example".into(),
         rp_name: "Sesame".into(),
@@ -71,6 +80,7 @@ fn fixture_with(
             users: store.clone(),
             accounts: accounts.clone(),
             sessions: sessions.clone(),
+            mfa: mfa.clone(),
             clock: clock.clone(),
         },
     )
@@ -83,6 +93,7 @@ fn fixture_with(
         audit,
         accounts,
         sessions,
+        mfa,
         service,
     }
 }
@@ -100,7 +111,10 @@ impl Fixture {
 
     /// Registers a passkey of `browser` for `user`; returns its id.
     fn register(&self, user: &User, browser: &mut SoftBrowser) -> String {
-        let options = self.service.begin_registration(user, PASSWORD).unwrap();
+        let options = self
+            .service
+            .begin_registration(user, PASSWORD, None)
+            .unwrap();
         let response = browser.create(&options).unwrap();
         let passkey = self
             .service
@@ -127,7 +141,10 @@ fn actor(user: UserId) -> Actor {
 fn creation_options_ask_for_user_verification_and_offer_es256_and_eddsa() {
     let f = fixture();
     let alice = f.user("alice");
-    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let options = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     let public_key = &options["publicKey"];
     let algorithms: Vec<i64> = public_key["pubKeyCredParams"]
         .as_array()
@@ -232,7 +249,10 @@ fn a_response_is_accepted_once() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new(ORIGIN);
-    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let options = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     let response = browser.create(&options).unwrap();
     f.service
         .finish_registration(&alice, &response, None, &actor(alice.id))
@@ -259,7 +279,10 @@ fn a_credential_id_longer_than_webauthn_allows_is_refused() {
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new(ORIGIN);
     let finish = |browser: &mut SoftBrowser, id_bytes| {
-        let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+        let options = f
+            .service
+            .begin_registration(&alice, PASSWORD, None)
+            .unwrap();
         let response = browser
             .create_with_credential_id(&options, id_bytes)
             .unwrap();
@@ -285,8 +308,14 @@ fn an_account_holds_at_most_twenty_passkeys() {
         f.register(&alice, &mut browser);
     }
     // Two registrations begun with one place left: the second to finish is refused.
-    let first = f.service.begin_registration(&alice, PASSWORD).unwrap();
-    let second = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let first = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
+    let second = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     let (first, second) = (
         browser.create(&first).unwrap(),
         browser.create(&second).unwrap(),
@@ -301,7 +330,7 @@ fn an_account_holds_at_most_twenty_passkeys() {
         matches!(late, Err(TokensError::TooManyPasskeys(20))),
         "{late:?}"
     );
-    let full = f.service.begin_registration(&alice, PASSWORD);
+    let full = f.service.begin_registration(&alice, PASSWORD, None);
     assert!(
         matches!(full, Err(TokensError::TooManyPasskeys(20))),
         "{full:?}"
@@ -316,11 +345,47 @@ fn an_account_holds_at_most_twenty_passkeys() {
 }
 
 #[test]
+fn with_totp_on_adding_a_passkey_needs_a_code_too() {
+    let f = fixture();
+    let alice = f.user("alice");
+    let setup = f.mfa.setup(&alice).unwrap();
+    let code = |f: &Fixture| totp_code(&setup.secret, f.clock.now().timestamp()).unwrap();
+    f.mfa
+        .confirm(&alice, &code(&f), None, &actor(alice.id))
+        .unwrap();
+    f.clock.advance(Duration::seconds(30));
+
+    // A session and the password, without the second factor, add no passkey
+    // that would then sign in without it.
+    let missing = f.service.begin_registration(&alice, PASSWORD, None);
+    assert!(
+        matches!(missing, Err(TokensError::OtpRequired)),
+        "{missing:?}"
+    );
+    let wrong = f
+        .service
+        .begin_registration(&alice, PASSWORD, Some("000000"));
+    assert!(matches!(wrong, Err(TokensError::OtpInvalid)), "{wrong:?}");
+    let options = f
+        .service
+        .begin_registration(&alice, PASSWORD, Some(&code(&f)))
+        .unwrap();
+    let response = SoftBrowser::new(ORIGIN).create(&options).unwrap();
+    f.service
+        .finish_registration(&alice, &response, None, &actor(alice.id))
+        .unwrap();
+    assert_eq!(f.service.list(alice.id).unwrap().len(), 1);
+}
+
+#[test]
 fn a_challenge_lapses_after_five_minutes() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new(ORIGIN);
-    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let options = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     let response = browser.create(&options).unwrap();
     f.clock.advance(Duration::seconds(301));
     let late = f
@@ -343,7 +408,10 @@ fn another_origin_is_refused() {
     let f = fixture();
     let alice = f.user("alice");
     let mut browser = SoftBrowser::new("https://evil.example");
-    let mut options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let mut options = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     // A phishing page on its own domain relays the options as its own.
     options["publicKey"]["rp"]["id"] = json!("evil.example");
     let response = browser.create(&options).unwrap();
@@ -384,11 +452,12 @@ fn another_relying_party_id_is_refused() {
             users: f.store.clone(),
             accounts: f.accounts.clone(),
             sessions: f.sessions.clone(),
+            mfa: f.mfa.clone(),
             clock: f.clock.clone(),
         },
     )
     .unwrap();
-    let mut options = service.begin_registration(&alice, PASSWORD).unwrap();
+    let mut options = service.begin_registration(&alice, PASSWORD, None).unwrap();
     options["publicKey"]["rp"]["id"] = json!("sesame.example");
     let response = browser.create(&options).unwrap();
     let refused = service.finish_registration(&alice, &response, None, &actor(alice.id));
@@ -530,7 +599,10 @@ fn malformed_input_is_refused_as_such() {
         assert!(matches!(login, Err(TokensError::PasskeyRejected(_))));
     }
     let long = "x".repeat(65);
-    let options = f.service.begin_registration(&alice, PASSWORD).unwrap();
+    let options = f
+        .service
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
     let response = SoftBrowser::new(ORIGIN).create(&options).unwrap();
     let named = f
         .service
@@ -558,6 +630,7 @@ fn settings_whose_rp_id_does_not_fit_the_origin_are_refused() {
             users: f.store.clone(),
             accounts: f.accounts.clone(),
             sessions: f.sessions.clone(),
+            mfa: f.mfa.clone(),
             clock: f.clock.clone(),
         };
         let built = PasskeyService::new(&settings, ports);

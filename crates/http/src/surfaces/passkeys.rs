@@ -114,24 +114,37 @@ struct CurrentPassword {
     current_password: String,
 }
 
-/// Begin registering a passkey, confirmed with the caller's password:
-/// creation options for `navigator.credentials.create()`.
+/// The caller's current password and, with TOTP on, a code: what adding a
+/// passkey needs.
+#[derive(Deserialize, Validate, ToSchema)]
+#[schema(as = passkeys::PasskeyRegistrationStart)]
+struct PasskeyRegistrationStart {
+    current_password: String,
+    /// A TOTP code or an unused recovery code, for accounts with TOTP on.
+    code: Option<String>,
+}
+
+/// Begin registering a passkey, confirmed with the caller's password (and,
+/// with TOTP on, a code): creation options for `navigator.credentials.create()`.
 #[utoipa::path(
-    request_body = CurrentPassword,
+    request_body = PasskeyRegistrationStart,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Creation options, valid for 5 minutes", body = PasskeyOptions),
-        (status = 400, description = "Wrong password, or bad fields", body = doc::DrfBadRequest),
+        (status = 400, description = "Wrong password, a missing or wrong code, 20 passkeys already, or bad fields", body = doc::DrfBadRequest),
     )
 )]
 #[post("/auth/passkeys/register/begin/")]
 async fn register_begin(
     state: web::Data<AppState>,
-    Authed(caller, body): Authed<Drf, Body<CurrentPassword, Drf>>,
+    Authed(caller, body): Authed<Drf, Body<PasskeyRegistrationStart, Drf>>,
 ) -> Result<HttpResponse, ApiError> {
-    let CurrentPassword { current_password } = body.into_inner();
+    let PasskeyRegistrationStart {
+        current_password,
+        code,
+    } = body.into_inner();
     let options = Drf::call(&state.passkeys, move |p| {
-        p.begin_registration(&caller.user, &current_password)
+        p.begin_registration(&caller.user, &current_password, code.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(PasskeyOptions::from(options)))

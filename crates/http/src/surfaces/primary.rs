@@ -342,9 +342,13 @@ impl Words<TokensError> for Drf {
             TokensError::MfaNotEnabled => {
                 Drf::field("code", "Two-factor authentication is not set up.")
             }
-            TokensError::OtpInvalid | TokensError::OtpRequired => {
+            TokensError::OtpInvalid => {
                 Drf::field("code", "The code is invalid or was already used.")
             }
+            TokensError::OtpRequired => Drf::field(
+                "code",
+                "Two-factor authentication is on: a code is required.",
+            ),
             TokensError::PasskeyRejected(reason) => Drf::field(
                 "credential",
                 &format!("The passkey response was refused: {reason}."),

@@ -21,7 +21,9 @@ use webauthn_rs_core::proto::{
 use webauthn_rs_core::WebauthnCore;
 
 use super::ports::{Ceremony, CeremonyKind, ChallengeStore, PasskeyRepository, StoredPasskey};
-use crate::{ClientInfo, LoggedIn, NewSession, SessionKind, SessionService, TokensError};
+use crate::{
+    ClientInfo, LoggedIn, MfaService, NewSession, SessionKind, SessionService, TokensError,
+};
 
 /// How long a ceremony may take between its begin and its finish.
 pub const CEREMONY_LIFETIME: StdDuration = StdDuration::from_secs(300);
@@ -75,6 +77,8 @@ pub struct PasskeyPorts {
     pub accounts: AccountService,
     /// Sessions: a passkey login opens one like any other login.
     pub sessions: SessionService,
+    /// TOTP: an account with it on confirms a new passkey with a code too.
+    pub mfa: MfaService,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -138,23 +142,27 @@ impl PasskeyService {
     }
 
     /// Begins registering a passkey for `user`, who confirms with their
-    /// password (a passkey signs in without password or TOTP, so a session
-    /// alone, perhaps a stolen token, must not add one): the creation
-    /// options (WebAuthn Level 3 JSON, `{"publicKey": ...}`) for the browser.
+    /// password and, with TOTP on, a `code` (a passkey signs in without
+    /// password or TOTP, so neither a session alone, perhaps a stolen token,
+    /// nor a session and the password may add one): the creation options
+    /// (WebAuthn Level 3 JSON, `{"publicKey": ...}`) for the browser.
     ///
     /// # Errors
     /// [`TokensError::Users`] with `WrongCurrentPassword` or
-    /// `ConfirmationThrottled`; [`TokensError::TooManyPasskeys`];
+    /// `ConfirmationThrottled`; [`TokensError::OtpRequired`] or
+    /// [`TokensError::OtpInvalid`]; [`TokensError::TooManyPasskeys`];
     /// [`TokensError::Storage`], or [`TokensError::PasskeySetup`] if
     /// webauthn-rs cannot make a challenge.
     pub fn begin_registration(
         &self,
         user: &User,
         current_password: &str,
+        code: Option<&str>,
     ) -> Result<serde_json::Value, TokensError> {
         self.ports
             .accounts
             .confirm_password(user, current_password)?;
+        self.ports.mfa.confirm_code(user, code)?;
         let existing = self.ports.passkeys.passkeys_of(user.id)?;
         if existing.len() >= MAX_PASSKEYS_PER_ACCOUNT {
             return Err(TokensError::TooManyPasskeys(MAX_PASSKEYS_PER_ACCOUNT));
