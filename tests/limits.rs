@@ -260,18 +260,23 @@ backend_tests! {
         assert_eq!(to_grace, 1, "one alert per hour");
     }
 
-    fn an_address_gets_at_most_three_flow_emails_an_hour(backend) {
+    fn an_address_gets_at_most_three_emails_of_a_flow_an_hour(backend) {
         let app = TestApp::spawn(&backend);
         app.register("carol");
-        for route in ["reset_password", "reset_username"].iter().cycle().take(10) {
-            let reply = app.post(&format!("/auth/users/{route}/"), None, json!({"email": "carol@example.com"}));
-            assert_eq!((reply.status, reply.text.as_str()), (204, ""), "{route}");
+        for route in ["reset_username", "reset_password"] {
+            for _ in 0..5 {
+                let reply = app.post(&format!("/auth/users/{route}/"), None, json!({"email": "carol@example.com"}));
+                assert_eq!((reply.status, reply.text.as_str()), (204, ""), "{route}");
+            }
         }
         let outbox_dir = app.data_dir.join("outbox");
-        wait_for_mail(&outbox_dir, "carol@example.com", 3);
+        wait_for_mail(&outbox_dir, "carol@example.com", 6);
         settle();
-        let to_carol: Vec<String> = outbox(&outbox_dir).into_iter().filter(|m| m.to() == "carol@example.com").map(|m| m.subject()).collect();
-        assert_eq!(to_carol.len(), 3, "{to_carol:?}");
+        let mut to_carol: Vec<String> = outbox(&outbox_dir).into_iter().filter(|m| m.to() == "carol@example.com").map(|m| m.subject()).collect();
+        to_carol.sort();
+        // Username resets asked by anyone do not crowd out password resets.
+        let expected = [["Reset your Sesame password"; 3], ["Reset your Sesame username"; 3]].concat();
+        assert_eq!(to_carol, expected);
     }
 
     fn the_audit_log_keeps_no_unknown_login_in_clear(backend) {

@@ -22,18 +22,19 @@ use crate::{
 /// Random bytes in a one-time token (43 URL-safe characters).
 const TOKEN_BYTES: usize = 32;
 
-/// The most emails an address gets in [`FLOW_EMAIL_WINDOW`] before the flows
-/// that anyone may start (activation resend, resets, an email change's link)
-/// stop mailing it.
+/// The most emails of one flow that anyone may start (activation resend,
+/// resets, an email change's link) an address gets in [`FLOW_EMAIL_WINDOW`]
+/// before that flow stops mailing it. Each flow counts its own: requests
+/// for one cannot crowd out the owner's password reset.
 const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
 /// See [`FLOW_EMAILS_PER_ADDRESS`].
 const FLOW_EMAIL_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
-/// The cap every flow's emails to `recipient` share, as of `now`.
-fn flow_cap(recipient: &str, now: Timestamp) -> MailCap {
+/// The cap of `email`'s flow to its recipient, as of `now`.
+fn flow_cap(email: &OutgoingEmail, now: Timestamp) -> MailCap {
     MailCap {
-        recipient: recipient.to_owned(),
-        subject: None,
+        recipient: email.to.clone(),
+        subject: Some(email.subject.clone()),
         since: now - FLOW_EMAIL_WINDOW,
         max: FLOW_EMAILS_PER_ADDRESS,
     }
@@ -163,12 +164,13 @@ impl AccountService {
         user: &User,
         purpose: TokenPurpose,
     ) -> Result<(), UsersError> {
-        let Some(address) = &user.email else {
+        if user.email.is_none() {
             return Ok(());
-        };
+        }
         let (token, grant) = self.new_token(mail, purpose);
-        let cap = flow_cap(address, grant.created_at);
-        let email = NewEmail::new(compose(mail, purpose, user, &token), grant.created_at);
+        let email = compose(mail, purpose, user, &token);
+        let cap = flow_cap(&email, grant.created_at);
+        let email = NewEmail::new(email, grant.created_at);
         if mail
             .store
             .issue_token_capped(user.id, &grant, &[email], &cap)?
@@ -371,10 +373,10 @@ impl AccountService {
     }
 
     /// Mails the link that changes `user`'s address to `email` to that
-    /// address, and a notice to the old one (token and both emails in one
-    /// transaction), unless the new address got as many emails this hour as
-    /// any flow may send it; and records that `actor` asked for it. The
-    /// caller has checked the password and the address.
+    /// address (token and email in one transaction), unless the new address
+    /// got as many of them this hour as a flow may send it, then a notice to
+    /// the old one (at most three an hour); and records that `actor` asked
+    /// for it. The caller has checked the password and the address.
     pub(crate) fn start_email_change(
         &self,
         user: &User,
@@ -391,22 +393,23 @@ impl AccountService {
             email: Some(email.as_str().to_owned()),
             ..user.clone()
         };
-        let now = grant.created_at;
-        let mut emails = vec![NewEmail::new(
-            compose(mail, TokenPurpose::EmailChange, &recipient, &token),
-            now,
-        )];
-        if let Some(old) = &user.email {
-            emails.push(NewEmail::new(email_change_notice(user, old), now));
-        }
+        let link = compose(mail, TokenPurpose::EmailChange, &recipient, &token);
         // The new address may be anyone's: it gets no more emails than an
         // address that asks for resets does.
-        let cap = flow_cap(email.as_str(), now);
+        let cap = flow_cap(&link, grant.created_at);
+        let link = NewEmail::new(link, grant.created_at);
         if mail
             .store
-            .issue_token_capped(user.id, &grant, &emails, &cap)?
+            .issue_token_capped(user.id, &grant, &[link], &cap)?
         {
             (mail.queued)();
+            // So may the old one (an account registered with it proved
+            // nothing): its notices are capped too.
+            let notice = email_change_notice(user);
+            let per_hour = EMAIL_CHANGE_NOTICES_PER_HOUR;
+            if let Err(e) = self.tell_owner(user, EMAIL_CHANGE_SUBJECT, notice, per_hour) {
+                tracing::error!(error = %e, user = user.id.0, "could not queue the email change notice");
+            }
         }
         self.record("email_change_requested", Some(user.id), actor, None);
         Ok(())
@@ -548,16 +551,17 @@ fn compose(mail: &AccountMail, purpose: TokenPurpose, user: &User, token: &str) 
     }
 }
 
-/// The notice to the old address that an email change was asked for.
-fn email_change_notice(user: &User, old_address: &str) -> OutgoingEmail {
-    OutgoingEmail {
-        to: old_address.to_owned(),
-        subject: "Your Sesame email address is changing".to_owned(),
-        text: format!(
-            "Hello {},\n\nSomeone (hopefully you) asked to change the email address of your account.\nThe change happens only when the link sent to the new address is used.\nIf this was not you, change your password now.\n",
-            user.username
-        ),
-    }
+/// The subject of the notice to the old address that an email change was asked for.
+const EMAIL_CHANGE_SUBJECT: &str = "Your Sesame email address is changing";
+/// The most of those notices an address gets in an hour.
+const EMAIL_CHANGE_NOTICES_PER_HOUR: u64 = 3;
+
+/// The text of that notice.
+fn email_change_notice(user: &User) -> String {
+    format!(
+        "Hello {},\n\nSomeone (hopefully you) asked to change the email address of your account.\nThe change happens only when the link sent to the new address is used.\nIf this was not you, change your password now.\n",
+        user.username
+    )
 }
 
 /// A lifetime in words: "3 days", "1 hour", "90 minutes".

@@ -177,7 +177,7 @@ impl AccountService {
 
     /// Queues `text` to the owner of `user`, at most `per_hour` times an
     /// hour with this `subject` (across instances: the queue is counted).
-    fn tell_owner(
+    pub(crate) fn tell_owner(
         &self,
         user: &User,
         subject: &str,

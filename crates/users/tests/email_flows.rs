@@ -462,15 +462,20 @@ fn reset_requests_for_unknown_or_inactive_accounts_send_nothing() {
 fn an_address_gets_a_few_flow_emails_an_hour_whoever_asks() {
     let fx = Fixture::new(false);
     fx.register("alice");
+    // Someone asks for username resets again and again: three go out...
     for _ in 0..5 {
-        fx.accounts
-            .request_password_reset("alice@example.com")
-            .unwrap();
         fx.accounts
             .request_username_reset("alice@example.com")
             .unwrap();
     }
     assert_eq!(fx.emails_to("alice@example.com"), 3);
+    // ...and they crowd out no password reset: each flow counts its own.
+    for _ in 0..5 {
+        fx.accounts
+            .request_password_reset("alice@example.com")
+            .unwrap();
+    }
+    assert_eq!(fx.emails_to("alice@example.com"), 6);
     fx.register("bob");
     fx.accounts
         .request_password_reset("bob@example.com")
@@ -487,7 +492,7 @@ fn an_address_gets_a_few_flow_emails_an_hour_whoever_asks() {
         .unwrap();
     assert_eq!(
         fx.emails_to("alice@example.com"),
-        4,
+        7,
         "an hour later, one more"
     );
 }
@@ -1033,6 +1038,28 @@ fn email_changes_send_anyone_no_more_emails_than_the_flows_do() {
         .filter(|e| e.email.to.eq_ignore_ascii_case("victim@example.org"))
         .count();
     assert_eq!(to_victim, 3);
+}
+
+#[test]
+fn the_old_address_gets_a_few_change_notices_an_hour_whoever_asks() {
+    // An account registered with someone else's address (nothing proves
+    // it) asks to move to ever new addresses: each new one gets its link,
+    // the old one no flood of notices.
+    let fx = Fixture::new(false);
+    let mallory = fx.register("mallory");
+    for n in 0..10 {
+        let address = format!("m{n}@attacker.example");
+        fx.accounts
+            .request_email_change(&mallory, PASSWORD, &address, &Actor::default())
+            .unwrap();
+        assert_eq!(fx.emails_to(&address), 1);
+    }
+    assert_eq!(fx.emails_to("mallory@example.com"), 3);
+    // The notices crowd out none of the owner's own flows.
+    fx.accounts
+        .request_password_reset("mallory@example.com")
+        .unwrap();
+    assert_eq!(fx.emails_to("mallory@example.com"), 4);
 }
 
 #[test]
