@@ -178,11 +178,13 @@ impl SessionRepository for Database {
         revoked.map_err(storage)
     }
 
-    fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         with_connection!(self, |conn| sessions::table
             .filter(sessions::user_id.eq(user_id.0))
             .filter(sessions::revoked_at.is_null())
             .order(sessions::last_used_at.desc())
+            .limit(limit)
             .select(SessionRow::as_select())
             .load(conn))
         .map_err(storage)?

@@ -360,7 +360,7 @@ impl SessionRepository for InMemoryStore {
         Ok(ended)
     }
 
-    fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
         let mut sessions: Vec<Session> = self
             .state()
             .sessions
@@ -369,6 +369,7 @@ impl SessionRepository for InMemoryStore {
             .cloned()
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
+        sessions.truncate(limit);
         Ok(sessions)
     }
 }

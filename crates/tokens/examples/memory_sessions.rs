@@ -120,7 +120,7 @@ impl SessionRepository for MemorySessions {
         Ok(ended)
     }
 
-    fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
         let mut live: Vec<Session> = self
             .0
             .lock()
@@ -130,6 +130,7 @@ impl SessionRepository for MemorySessions {
             .cloned()
             .collect();
         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
+        live.truncate(limit);
         Ok(live)
     }
 }

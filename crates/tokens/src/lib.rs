@@ -151,7 +151,7 @@
 //!         Ok(ended)
 //!     }
 //!
-//!     fn list_for_user(&self, user: UserId) -> Result<Vec<Session>, TokensError> {
+//!     fn list_for_user(&self, user: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
 //!         let sessions = self.0.lock().unwrap();
 //!         let mut live: Vec<Session> = sessions
 //!             .iter()
@@ -159,6 +159,7 @@
 //!             .cloned()
 //!             .collect();
 //!         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
+//!         live.truncate(limit);
 //!         Ok(live)
 //!     }
 //! }
@@ -340,5 +341,5 @@ pub use passkeys::{
     MAX_PASSKEYS_PER_ACCOUNT, MAX_PASSKEY_NAME_CHARS,
 };
 pub use ports::SessionRepository;
-pub use service::{Authenticated, SessionService, TokenPair, TokenSettings};
+pub use service::{Authenticated, SessionService, TokenPair, TokenSettings, MAX_LISTED_SESSIONS};
 pub use session::{ClientInfo, Session, SessionKind};

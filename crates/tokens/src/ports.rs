@@ -65,9 +65,10 @@ pub trait SessionRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<usize, TokensError>;
 
-    /// The user's sessions that are not revoked, newest use first.
+    /// The user's sessions that are not revoked, newest use first, at most
+    /// `limit` of them.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    fn list_for_user(&self, user_id: UserId) -> Result<Vec<Session>, TokensError>;
+    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError>;
 }

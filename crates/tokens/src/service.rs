@@ -54,6 +54,9 @@ pub struct Authenticated {
 
 /// Bytes of randomness in an opaque token (256 bits).
 const OPAQUE_TOKEN_BYTES: usize = 32;
+/// The most sessions of a user that are listed, or revived at once: logins
+/// are cheap to repeat, so a user may hold many more.
+pub const MAX_LISTED_SESSIONS: usize = 100;
 /// Bytes of randomness in a session id or a JWT id.
 const ID_BYTES: usize = 16;
 
@@ -336,16 +339,17 @@ impl SessionService {
         self.accept(session, generation, now)
     }
 
-    /// Restarts the idle clock of every unrevoked opaque session of the user,
-    /// lapsed ones included (the seed's "re-authenticate": its only way back
-    /// to a token). A session that was ended (logout, signing out of the
-    /// pages, [`SessionService::end_opaque`]) stays ended. Returns how many.
+    /// Restarts the idle clock of the unrevoked opaque sessions of the user
+    /// among the [`MAX_LISTED_SESSIONS`] last used, lapsed ones included (the
+    /// seed's "re-authenticate": its only way back to a token). A session
+    /// that was ended (logout, signing out of the pages,
+    /// [`SessionService::end_opaque`]) stays ended. Returns how many.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
         let now = self.clock.now();
-        let sessions = self.sessions.list_for_user(user_id)?;
+        let sessions = self.sessions.list_for_user(user_id, MAX_LISTED_SESSIONS)?;
         let mut revived = 0;
         for session in sessions.iter().filter(|s| s.kind == SessionKind::Opaque) {
             self.sessions
@@ -455,13 +459,14 @@ impl SessionService {
     }
 
     /// The user's sessions that are not over ([`Session::is_open`]: lapsed
-    /// opaque ones included, so that they can be ended), newest use first.
+    /// opaque ones included, so that they can be ended), newest use first,
+    /// among the [`MAX_LISTED_SESSIONS`] last used.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
         let now = self.clock.now();
-        let mut sessions = self.sessions.list_for_user(user_id)?;
+        let mut sessions = self.sessions.list_for_user(user_id, MAX_LISTED_SESSIONS)?;
         sessions.retain(|s| s.is_open(now));
         Ok(sessions)
     }

@@ -10,6 +10,7 @@ use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{
     ClientInfo, JwtKeys, SessionKind, SessionService, TokenPair, TokenSettings, TokensError,
+    MAX_LISTED_SESSIONS,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository,
@@ -940,6 +941,35 @@ fn list_sessions_shows_live_ones_newest_use_first() {
     assert!(listed.iter().all(|s| s.user_id == alice.id));
     assert!(listed.iter().all(|s| s.revoked_at.is_none()));
     assert_eq!(fx.listed_session_ids(&bob), vec![bobs.session_id]);
+}
+
+#[test]
+fn a_user_with_many_sessions_gets_the_newest_hundred_listed_and_revived() {
+    // Logins are cheap to repeat: however many sessions a user piles up, a
+    // listing or a re-authentication does bounded work.
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let tokens: Vec<String> = (0..=MAX_LISTED_SESSIONS)
+        .map(|_| {
+            fx.advance(Duration::seconds(1));
+            fx.opaque(&alice)
+        })
+        .collect();
+    let listed = fx.listed_session_ids(&alice);
+    assert_eq!(listed.len(), MAX_LISTED_SESSIONS);
+    let newest = fx.sessions.authenticate(&tokens[MAX_LISTED_SESSIONS]);
+    assert_eq!(listed[0], newest.unwrap().session_id);
+
+    fx.advance(Duration::minutes(61));
+    assert_eq!(
+        fx.sessions.revive_opaque_sessions(alice.id).unwrap(),
+        MAX_LISTED_SESSIONS
+    );
+    assert!(fx.sessions.authenticate(&tokens[1]).is_ok());
+    assert_err!(
+        fx.sessions.authenticate(&tokens[0]),
+        TokensError::TokenExpired
+    );
 }
 
 #[test]
