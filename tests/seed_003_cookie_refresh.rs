@@ -69,6 +69,25 @@ fn refresh_cookie(reply: &Reply, secure: bool) -> String {
     value
 }
 
+const BINDING: &str = "__Host-refresh_binding";
+
+/// Checks the binding cookie of a reply with Secure cookies and returns its value.
+fn binding_cookie(reply: &Reply) -> String {
+    let header = reply
+        .set_cookie(BINDING)
+        .unwrap_or_else(|| panic!("no binding cookie in {:?}", reply.headers));
+    let attributes: Vec<String> = (header.split(';').skip(1))
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    for wanted in ["httponly", "samesite=strict", "path=/", "secure"] {
+        assert!(
+            attributes.iter().any(|a| a == wanted),
+            "{wanted} missing: {header}"
+        );
+    }
+    reply.cookie(BINDING).unwrap()
+}
+
 fn token(reply: &Reply) -> String {
     assert_eq!(
         reply.json.as_object().map(|o| o.len()),
@@ -221,10 +240,40 @@ backend_tests! {
     fn secure_cookies_when_configured(backend) {
         let app = TestApp::spawn_with(&backend, |config| config.http.secure_cookies = true);
         assert_eq!(signup(&app, "tls", "tls@example.com").status, 201);
-        let cookie = refresh_cookie(&login(&app, "tls"), true);
-        let refreshed = refresh(&app, Some(&cookie));
+        let reply = login(&app, "tls");
+        let (cookie, binding) = (refresh_cookie(&reply, true), binding_cookie(&reply));
+        let sent = |cookies: &str| app.request_with_headers("POST", "/auth/refresh", &[("Cookie", cookies)], Body::None);
+        let refreshed = sent(&format!("refresh_token={cookie}; {BINDING}={binding}"));
         assert_eq!(refreshed.status, 200, "{}", refreshed.text);
         refresh_cookie(&refreshed, true);
+        binding_cookie(&refreshed);
+    }
+
+    fn a_refresh_cookie_a_sibling_subdomain_planted_is_passed_over(backend) {
+        // evil.example.com may set `refresh_token` for the whole site, with
+        // a token of its own account; it cannot set a `__Host-` cookie.
+        let app = TestApp::spawn_with(&backend, |config| config.http.secure_cookies = true);
+        assert_eq!(signup(&app, "john", "john@example.com").status, 201);
+        assert_eq!(signup(&app, "mallory", "mallory@example.com").status, 201);
+        let mallorys = login(&app, "mallory");
+        let (planted, mallorys_binding) = (refresh_cookie(&mallorys, true), binding_cookie(&mallorys));
+        let johns = login(&app, "john");
+        let (own, binding) = (refresh_cookie(&johns, true), binding_cookie(&johns));
+        let sent = |cookies: &str| app.request_with_headers("POST", "/auth/refresh", &[("Cookie", cookies)], Body::None);
+
+        // Alone, or with john's binding: refused, so no browser is logged into mallory's account.
+        for cookies in [format!("refresh_token={planted}"), format!("refresh_token={planted}; {BINDING}={binding}")] {
+            let refused = sent(&cookies);
+            assert_eq!(refused.status, 401, "{cookies}: {}", refused.text);
+        }
+        // Sent first, beside john's own: john's is the one used.
+        let refreshed = sent(&format!("refresh_token={planted}; refresh_token={own}; {BINDING}={binding}"));
+        assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+        let me = app.get("/auth/users/me/", Some(&token(&refreshed)));
+        assert_eq!(me.json["username"], "john", "{}", me.text);
+        // Mallory's token was not spent: it was never tried.
+        let in_her_browser = sent(&format!("refresh_token={planted}; {BINDING}={mallorys_binding}"));
+        assert_eq!(in_her_browser.status, 200, "{}", in_her_browser.text);
     }
 
     fn logout_ends_the_refresh_cookie_too(backend) {

@@ -8,6 +8,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
+use sesame_kernel::secrets::token_hash;
 use sesame_tokens::{Credentials, TokenPair, TokensError};
 use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
@@ -26,6 +27,12 @@ pub use words::MessageShape;
 /// The refresh cookie's name.
 pub const REFRESH_COOKIE: &str = "refresh_token";
 const REFRESH_PATH: &str = "/auth/refresh";
+/// With Secure cookies, the digest of the refresh cookie this browser was
+/// given, in a cookie no sibling subdomain can set or shadow (`__Host-`
+/// needs `Path=/`, so the refresh cookie itself cannot have the prefix).
+/// A refresh cookie a sibling planted, alone or beside the browser's own,
+/// matches no binding and is passed over.
+const BINDING_COOKIE: &str = "__Host-refresh_binding";
 
 pub(super) fn part() -> Part {
     Part::new::<MessageShape>("cookie_refresh")
@@ -191,8 +198,28 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
-    Cookie::build(REFRESH_COOKIE, value)
-        .path(REFRESH_PATH)
+    cookie(state, REFRESH_COOKIE, REFRESH_PATH, value, max_age)
+}
+
+fn binding_cookie(state: &AppState, refresh_token: &str, max_age: i64) -> Cookie<'static> {
+    cookie(
+        state,
+        BINDING_COOKIE,
+        "/",
+        token_hash(refresh_token),
+        max_age,
+    )
+}
+
+fn cookie(
+    state: &AppState,
+    name: &'static str,
+    path: &'static str,
+    value: String,
+    max_age: i64,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(path)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.settings.secure_cookies)
@@ -202,9 +229,29 @@ fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'stat
 
 fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
     let max_age = state.sessions.settings().refresh_ttl.num_seconds();
-    HttpResponse::Ok()
+    let mut answer = HttpResponse::Ok();
+    if state.settings.secure_cookies {
+        answer.cookie(binding_cookie(state, &pair.refresh, max_age));
+    }
+    answer
         .cookie(refresh_cookie(state, pair.refresh, max_age))
         .json(AccessToken { token: pair.access })
+}
+
+/// The refresh token the browser sent: with Secure cookies, the one whose
+/// digest its binding cookie holds. Names are compared as sent, never
+/// percent-decoded (`__Host%2D…` is another cookie to the browser).
+fn sent_refresh_token(state: &AppState, request: &HttpRequest) -> Option<String> {
+    let cookies = request.cookies_raw().ok()?;
+    let mut sent = (cookies.iter()).filter(|cookie| cookie.name() == REFRESH_COOKIE);
+    if !state.settings.secure_cookies {
+        return sent.next().map(|cookie| cookie.value().to_owned());
+    }
+    let binding = cookies
+        .iter()
+        .find(|cookie| cookie.name() == BINDING_COOKIE)?;
+    sent.find(|cookie| token_hash(cookie.value()) == binding.value())
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// Log in: the access JWT in the body, the refresh token in a cookie.
@@ -212,7 +259,7 @@ fn token_answer(state: &AppState, pair: TokenPair) -> HttpResponse {
     request_body = Login,
     responses(
         (status = 200, description = "Logged in", body = AccessToken, headers(
-            ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh")
+            ("Set-Cookie" = String, description = "`refresh_token`: HttpOnly, SameSite=Strict, Path=/auth/refresh; with Secure cookies also `__Host-refresh_binding`, its digest")
         )),
         (status = 401, description = "`Username or password is incorrect`, or a one-time code (`otp`) is missing or wrong", body = doc::MessageError),
         (status = 403, description = "A browser request from an origin CORS does not allow", body = doc::MessageError),
@@ -258,12 +305,14 @@ async fn refresh(
         let mut response =
             MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
         let _ = response.add_removal_cookie(&refresh_cookie(&state, String::new(), 0));
+        if state.settings.secure_cookies {
+            let _ = response.add_removal_cookie(&binding_cookie(&state, "", 0));
+        }
         response
     };
-    let Some(cookie) = request.cookie(REFRESH_COOKIE) else {
+    let Some(token) = sent_refresh_token(&state, &request) else {
         return Ok(refused("Refresh token missing"));
     };
-    let token = cookie.value().to_owned();
     let sessions = state.sessions.clone();
     match run::<MessageShape, _, _>(move || sessions.refresh(&token)).await? {
         Ok(pair) => Ok(token_answer(&state, pair)),
