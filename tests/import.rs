@@ -149,6 +149,29 @@ fn set_hash(app: &TestApp, username: &str, hash: &str) {
     .unwrap();
 }
 
+/// The password hash stored for `username`.
+fn stored_hash(app: &TestApp, username: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        password_hash: String,
+    }
+    let query = diesel::sql_query("SELECT password_hash FROM users WHERE username = $1")
+        .bind::<diesel::sql_types::Text, _>(username);
+    let row: Row = match app.database_url.strip_prefix("sqlite://") {
+        Some(path) => diesel::RunQueryDsl::get_result(
+            query,
+            &mut diesel::SqliteConnection::establish(path).unwrap(),
+        ),
+        None => diesel::RunQueryDsl::get_result(
+            query,
+            &mut diesel::PgConnection::establish(&app.database_url).unwrap(),
+        ),
+    }
+    .unwrap();
+    row.password_hash
+}
+
 backend_tests! {
     fn with_totp_on_an_imported_password_logs_in_with_a_code_and_is_rehashed(backend) {
         let app = TestApp::spawn(&backend);
@@ -176,11 +199,11 @@ backend_tests! {
         set_hash(&app, "ada", hash);
         let with = app.post("/login", None, json!({"email": "ada", "password": password, "otp": recovery[1]}));
         assert_eq!(with.status, 200, "{}", with.text);
-        let stored = exported(&app)["ada"]["password_hash"].as_str().unwrap().to_owned();
+        let stored = stored_hash(&app, "ada");
         assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
         let again = app.post("/auth/login", None, json!({"login": "ada", "password": password, "otp": recovery[2]}));
         assert_eq!(again.status, 200, "{}", again.text);
-        assert_eq!(exported(&app)["ada"]["password_hash"].as_str(), Some(stored.as_str()));
+        assert_eq!(stored_hash(&app, "ada"), stored);
     }
 
     fn every_imported_password_logs_in_on_every_route_and_is_rehashed(backend) {
@@ -429,12 +452,19 @@ backend_tests! {
         let first = TestApp::spawn(&backend);
         let _django = import_all(&first, &backend);
         first.register("native");
+        // An account with TOTP on: its secret stays behind, so its password must not open it elsewhere.
+        let guarded = first.user_with_token("guarded");
+        let setup = first.post("/auth/mfa/totp/setup/", Some(&guarded), json!({"current_password": PASSWORD}));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let code = sesame_tokens::totp_code(&setup.str("secret"), now).unwrap();
+        assert_eq!(first.post("/auth/mfa/totp/confirm/", Some(&guarded), json!({"code": code})).status, 200);
         // Some rehashed already, some not.
         assert_eq!(log_in(&first, "/auth/jwt/create/", "dj_bcrypt_sha256", "Bcrypt-sha256-pass"), 200);
         assert_eq!(log_in(&first, "/auth/jwt/create/", "js_argon2id", "Argon2id-phc-pass"), 200);
         let export = first.data_dir.join("export.jsonl");
         let (code, out) = sesame(&first, &["export", "jsonl", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
+        assert!(out.contains("exported 25 (1 with TOTP or a passkey, without their password"), "{out}");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600);
         // An export never writes through a link someone planted at its path.
@@ -445,23 +475,35 @@ backend_tests! {
         let (code, out) = sesame(&first, &["export", "jsonl", planted.to_str().unwrap()]);
         assert_ne!(code, 0, "{out}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs");
+        // Nor through a hard link to a file someone keeps open to read it.
+        let hard = first.data_dir.join("hard.jsonl");
+        std::fs::hard_link(&target, &hard).unwrap();
+        let (code, out) = sesame(&first, &["export", "jsonl", hard.to_str().unwrap()]);
+        assert!(code != 0 && out.contains("another name links to this file"), "{out}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs");
+        // An earlier export of one's own is written over.
+        let (code, out) = sesame(&first, &["export", "jsonl", export.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
 
         let second = TestApp::spawn(&backend);
         let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.trim_end().ends_with("imported 24, skipped 0, refused 0"), "{out}");
+        assert!(out.trim_end().ends_with("imported 25, skipped 0, refused 0"), "{out}");
         let mut everyone = active_accounts();
         everyone.push(("native".into(), PASSWORD.into()));
         for (login, password) in everyone {
             assert_eq!(log_in(&second, "/auth/login", &login, &password), 200, "{login}");
         }
+        assert_eq!(log_in(&second, "/auth/login", "guarded", PASSWORD), 401);
         let (a, b) = (exported(&first), exported(&second));
+        assert_eq!((a["guarded"]["password_hash"].clone(), a["guarded"]["second_factor"].clone()), (Value::Null, json!(true)));
+        assert_eq!(a["native"]["second_factor"], json!(false));
         assert_eq!(a["dj_argon2"]["id"], b["dj_argon2"]["id"]);
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
         // Both are in the audit log, made from the command line.
         let (_, exports) = sesame(&first, &["audit", "--kind", "users_exported"]);
-        assert!(exports.contains("exported 24") && exports.contains("sesame command line"), "{exports}");
+        assert!(exports.contains("exported 25 (1 with TOTP") && exports.contains("sesame command line"), "{exports}");
         let (_, imports) = sesame(&second, &["audit", "--kind", "users_imported"]);
-        assert!(imports.contains("imported 24 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
+        assert!(imports.contains("imported 25 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
     }
 }

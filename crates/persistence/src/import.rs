@@ -8,7 +8,9 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
 use sesame_users::{ImportedAccount, User};
 
-use crate::schema::users;
+use std::collections::HashSet;
+
+use crate::schema::{passkeys, user_totp, users};
 use crate::time::to_db;
 use crate::users::UserRow;
 use crate::{Backend, Database, PersistenceError};
@@ -194,10 +196,9 @@ impl Database {
         Ok(())
     }
 
-    /// The accounts with an id above `after`, by id, at most `limit`, each
-    /// with whether someone turned it off (an activation link does not turn
-    /// it on again), for `sesame export`. Read by key, not by offset: an
-    /// account deleted meanwhile moves no other out of the export.
+    /// The accounts with an id above `after`, by id, at most `limit`, for
+    /// `sesame export`. Read by key, not by offset: an account deleted
+    /// meanwhile moves no other out of the export.
     ///
     /// # Errors
     /// [`PersistenceError`] when they could not be read.
@@ -205,18 +206,51 @@ impl Database {
         &self,
         after: UserId,
         limit: i64,
-    ) -> Result<Vec<(User, bool)>, PersistenceError> {
-        let rows: Vec<(UserRow, bool)> = with_connection!(self, |conn| users::table
-            .filter(users::id.gt(after.0))
-            .order(users::id.asc())
-            .limit(limit)
-            .select((UserRow::as_select(), users::deactivated_by_admin))
-            .load(conn))?;
+    ) -> Result<Vec<ExportedAccount>, PersistenceError> {
+        // Read after the accounts, so a factor added meanwhile is seen.
+        let (rows, second_factors) = with_connection!(self, |conn| (|| {
+            let rows: Vec<(i64, UserRow, bool)> = users::table
+                .filter(users::id.gt(after.0))
+                .order(users::id.asc())
+                .limit(limit)
+                .select((users::id, UserRow::as_select(), users::deactivated_by_admin))
+                .load(conn)?;
+            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+            let mut second_factors: HashSet<i64> = user_totp::table
+                .filter(user_totp::user_id.eq_any(&ids))
+                .filter(user_totp::confirmed.eq(true))
+                .select(user_totp::user_id)
+                .load::<i64>(conn)?
+                .into_iter()
+                .collect();
+            second_factors.extend(
+                passkeys::table
+                    .filter(passkeys::user_id.eq_any(&ids))
+                    .select(passkeys::user_id)
+                    .load::<i64>(conn)?,
+            );
+            Ok::<_, diesel::result::Error>((rows, second_factors))
+        })())?;
         Ok(rows
             .into_iter()
-            .map(|(row, turned_off)| (User::from(row), turned_off))
+            .map(|(id, row, turned_off)| ExportedAccount {
+                second_factor: second_factors.contains(&id),
+                user: User::from(row),
+                deactivated_by_admin: turned_off,
+            })
             .collect())
     }
+}
+
+/// An account as `sesame export` reads it.
+#[derive(Debug, Clone)]
+pub struct ExportedAccount {
+    /// The account.
+    pub user: User,
+    /// Someone turned it off (an activation link does not turn it on again).
+    pub deactivated_by_admin: bool,
+    /// It has TOTP on or a passkey: a second factor, which stays behind.
+    pub second_factor: bool,
 }
 
 /// A row of a Django `auth_user` table, as text where the backends differ.

@@ -27,6 +27,6 @@ mod users;
 pub use avatars::FileAvatarStore;
 pub use database::{Backend, Database};
 pub use error::PersistenceError;
-pub use import::{DjangoRow, FastApiUsersRow, ImportOutcome, SourceTable};
+pub use import::{DjangoRow, ExportedAccount, FastApiUsersRow, ImportOutcome, SourceTable};
 pub use messages::{listen_for_notices, PgMessageNotifier};
 pub use purge::{Purged, PURGE_BATCH};

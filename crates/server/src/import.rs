@@ -17,8 +17,8 @@ use clap::Subcommand;
 use serde_json::{Map, Value};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Page, Timestamp, UserId};
-use sesame_persistence::{Database, ImportOutcome, SourceTable};
-use sesame_users::{HashOrigin, ImportRecord, User, UNUSABLE_PASSWORD};
+use sesame_persistence::{Database, ExportedAccount, ImportOutcome, SourceTable};
+use sesame_users::{HashOrigin, ImportRecord, UNUSABLE_PASSWORD};
 
 use crate::app::StartError;
 use crate::Config;
@@ -441,11 +441,14 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
     })
 }
 
-/// One account as a JSONL line (what `import jsonl` reads back).
-fn jsonl_line(user: &User, deactivated_by_admin: bool) -> String {
+/// One account as a JSONL line (what `import jsonl` reads back). An account
+/// with a second factor goes without its password: TOTP secrets and
+/// passkeys stay behind, and the password alone must not open it elsewhere.
+fn jsonl_line(account: &ExportedAccount) -> String {
+    let user = &account.user;
     let time = |t: &Timestamp| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let hash =
-        (!user.password_hash.starts_with(UNUSABLE_PASSWORD)).then_some(user.password_hash.as_str());
+    let usable = !user.password_hash.starts_with(UNUSABLE_PASSWORD) && !account.second_factor;
+    let hash = usable.then_some(user.password_hash.as_str());
     serde_json::json!({
         "id": user.id.0,
         "username": user.username,
@@ -457,7 +460,8 @@ fn jsonl_line(user: &User, deactivated_by_admin: bool) -> String {
         "is_admin": user.is_staff,
         "date_joined": time(&user.date_joined),
         "last_login": user.last_login.as_ref().map(time),
-        "deactivated_by_admin": deactivated_by_admin,
+        "deactivated_by_admin": account.deactivated_by_admin,
+        "second_factor": account.second_factor,
     })
     .to_string()
 }
@@ -471,48 +475,70 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
     let database = open_database(config)?;
     let out: Box<dyn Write> = match &file {
         None => Box::new(std::io::stdout().lock()),
-        Some(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            // Made 0600, and never through a link someone planted there.
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-            let file = options
-                .open(path)
-                .map_err(|e| StartError::setting(format!("{path}: {e}")))?;
-            // A file that was already there keeps its mode on open: set it.
-            #[cfg(unix)]
-            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .map_err(|e| StartError::setting(format!("{path}: {e}")))?;
-            Box::new(file)
-        }
+        Some(path) => Box::new(export_file(path)?),
     };
     let mut out = BufWriter::new(out);
     let write_error =
         |e: std::io::Error| StartError::setting(format!("cannot write the export: {e}"));
     let mut after = UserId(0);
-    let mut count = 0u64;
+    let (mut count, mut without_password) = (0u64, 0u64);
     loop {
         let page = database
             .export_page(after, Page::MAX_LIMIT)
             .map_err(StartError::setting)?;
-        let Some((last, _)) = page.last() else {
+        let Some(last) = page.last() else {
             break;
         };
-        after = last.id;
-        for (user, turned_off) in &page {
-            writeln!(out, "{}", jsonl_line(user, *turned_off)).map_err(write_error)?;
+        after = last.user.id;
+        for account in &page {
+            writeln!(out, "{}", jsonl_line(account)).map_err(write_error)?;
             count += 1;
+            without_password += u64::from(account.second_factor);
         }
     }
     out.flush().map_err(write_error)?;
-    audited(&database, "users_exported", format!("exported {count}"));
+    let report = format!(
+        "exported {count} ({without_password} with TOTP or a passkey, without their password: \
+         they set a new one by email where they are imported)"
+    );
+    audited(&database, "users_exported", report.clone());
     if file.is_some() {
-        println!("exported {count}");
+        println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens `path` for an export, which holds every password hash: made 0600,
+/// and never written through a link someone planted there (a symbolic one,
+/// or a hard link to a file they can read) nor into a file someone else
+/// owns and may hold open.
+fn export_file(path: &str) -> Result<std::fs::File, StartError> {
+    let refused = |e: &dyn std::fmt::Display| StartError::setting(format!("{path}: {e}"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path).map_err(|e| refused(&e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let metadata = file.metadata().map_err(|e| refused(&e))?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if metadata.nlink() > 1 || metadata.uid() != me {
+            return Err(refused(
+                &"another name links to this file, or someone else owns it: remove it first",
+            ));
+        }
+        // A file that was already there keeps its mode on open: set it.
+        file.set_permissions(PermissionsExt::from_mode(0o600))
+            .map_err(|e| refused(&e))?;
+    }
+    file.set_len(0).map_err(|e| refused(&e))?;
+    Ok(file)
 }
 
 /// Records what a command did to the accounts, done from the command line.

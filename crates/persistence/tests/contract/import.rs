@@ -1,7 +1,8 @@
 //! Imported accounts (`import_batch`) on both backends.
 
 use sesame_kernel::UserId;
-use sesame_persistence::ImportOutcome;
+use sesame_persistence::{ExportedAccount, ImportOutcome};
+use sesame_tokens::{MfaRepository, PasskeyRepository, StoredPasskey};
 use sesame_users::{ImportedAccount, UserRepository};
 
 use crate::support::new_user;
@@ -47,15 +48,42 @@ contract_tests! {
         let turned_off = ImportedAccount { deactivated_by_admin: true, ..account("carol", 3) };
         let batch = [account("alice", 1), account("bob", 2), turned_off];
         db.import_batch(&batch, true, false).unwrap();
-        let names = |page: &[(sesame_users::User, bool)]| -> Vec<(String, bool)> {
-            page.iter().map(|(user, off)| (user.username.clone(), *off)).collect()
+        let names = |page: &[ExportedAccount]| -> Vec<(String, bool)> {
+            page.iter().map(|a| (a.user.username.clone(), a.deactivated_by_admin)).collect()
         };
         let first = db.export_page(UserId(0), 2).unwrap();
         assert_eq!(names(&first), [("alice".to_owned(), false), ("bob".to_owned(), false)]);
         // Alice is deleted before the next page is read.
         db.delete(UserId(1)).unwrap();
-        let next = db.export_page(first[1].0.id, 2).unwrap();
+        let next = db.export_page(first[1].user.id, 2).unwrap();
         assert_eq!(names(&next), [("carol".to_owned(), true)]);
         assert!(db.export_page(UserId(3), 2).unwrap().is_empty());
+    }
+
+    fn the_export_tells_who_has_a_second_factor(db: &Database) {
+        let batch = [account("totp", 1), account("pending", 2), account("passkey", 3), account("none", 4)];
+        db.import_batch(&batch, true, false).unwrap();
+        db.save_pending_totp(UserId(1), "sealed").unwrap();
+        db.confirm_totp(UserId(1), 1, &[]).unwrap();
+        // A setup not confirmed is no second factor.
+        db.save_pending_totp(UserId(2), "sealed").unwrap();
+        let at = sesame_kernel::Clock::now(&sesame_kernel::SystemClock);
+        db.insert_passkey(&StoredPasskey {
+            id: "pk".into(),
+            user_id: UserId(3),
+            credential_id: "cred".into(),
+            user_handle: "handle".into(),
+            name: "Laptop".into(),
+            credential: "{}".into(),
+            counter: 0,
+            created_at: at,
+            last_used_at: None,
+        })
+        .unwrap();
+        let flags: Vec<(String, bool)> = db.export_page(UserId(0), 10).unwrap().into_iter()
+            .map(|a| (a.user.username, a.second_factor))
+            .collect();
+        let want = [("totp", true), ("pending", false), ("passkey", true), ("none", false)];
+        assert_eq!(flags, want.map(|(name, flag)| (name.to_owned(), flag)));
     }
 }
