@@ -280,12 +280,16 @@ impl SessionService {
     /// token is good and its session and account were read from storage
     /// less than the cache's lifetime ago, with no change since, and no use
     /// needs recording; `None` when storage must be asked (or no cache was
-    /// given). Never refuses: a doubtful token gets `None`.
+    /// given). Never refuses: a doubtful token gets `None`. A JWT not
+    /// verified here before gets `None` too: its signature is checked where
+    /// storage is asked (an asymmetric check costs too much for the caller's
+    /// async worker, and a forged token would cost it every time).
     pub fn authenticate_cached(&self, bearer: &str) -> Option<Authenticated> {
         let cache = self.cache.as_ref()?;
         let now = self.clock.now();
         let entry = if looks_like_jwt(bearer) {
-            let claims = self.decode_checked(bearer, TokenType::Access, now).ok()?;
+            let claims = self.keys.remembered(bearer)?;
+            let claims = checked(claims, TokenType::Access, now).ok()?;
             cache.by_session(&claims.sid, now)?
         } else {
             cache
@@ -565,14 +569,7 @@ impl SessionService {
         expected: TokenType,
         now: Timestamp,
     ) -> Result<Arc<Claims>, TokensError> {
-        let claims = self.keys.decode(token)?;
-        if claims.typ != expected {
-            return Err(TokensError::InvalidToken);
-        }
-        if claims.exp <= now.timestamp() {
-            return Err(TokensError::TokenExpired);
-        }
-        Ok(claims)
+        checked(self.keys.decode(token)?, expected, now)
     }
 
     fn live_session(&self, id: &str, now: Timestamp) -> Result<Session, TokensError> {
@@ -607,6 +604,21 @@ fn check_live(session: &Session, now: Timestamp) -> Result<(), TokensError> {
     } else {
         Ok(())
     }
+}
+
+/// `claims`, if they are of the `expected` type and not expired.
+fn checked(
+    claims: Arc<Claims>,
+    expected: TokenType,
+    now: Timestamp,
+) -> Result<Arc<Claims>, TokensError> {
+    if claims.typ != expected {
+        return Err(TokensError::InvalidToken);
+    }
+    if claims.exp <= now.timestamp() {
+        return Err(TokensError::TokenExpired);
+    }
+    Ok(claims)
 }
 
 fn looks_like_jwt(token: &str) -> bool {

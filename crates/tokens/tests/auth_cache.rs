@@ -109,6 +109,27 @@ fn a_checked_token_is_answered_from_memory_until_its_session_changes() {
 }
 
 #[test]
+fn a_token_these_keys_never_verified_is_not_verified_from_memory() {
+    // Keys that have verified nothing yet (as after a key reload) beside a
+    // cache that holds the session: the signature is checked where storage
+    // is asked, never on the caller's async worker.
+    let fixture = Fixture::new();
+    let (access, _) = fixture.access_token();
+    fixture.sessions.authenticate(&access).unwrap();
+    let fresh_keys = SessionService::new(
+        fixture.store.clone(),
+        fixture.store.clone(),
+        fixture.clock.clone(),
+        JwtKeys::from_secret(&[9u8; 32]).unwrap(),
+        TokenSettings::default(),
+    )
+    .with_cache(fixture.cache.clone());
+    assert!(fresh_keys.authenticate_cached(&access).is_none());
+    fresh_keys.authenticate(&access).unwrap();
+    assert!(fresh_keys.authenticate_cached(&access).is_some());
+}
+
+#[test]
 fn logging_out_through_the_service_fails_the_token_at_once() {
     let fixture = Fixture::new();
     let (access, session_id) = fixture.access_token();
