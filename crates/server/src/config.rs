@@ -193,7 +193,7 @@ pub struct TokensConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PasswordsConfig {
-    /// bcrypt cost (4..=31).
+    /// bcrypt cost (4..=20).
     pub bcrypt_cost: u32,
     /// Threads that hash passwords, apart from those serving requests;
     /// 0: one per core.
@@ -481,11 +481,13 @@ impl Config {
     /// [`ConfigError::Invalid`] for the first bad value.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
-        if !(4..=31).contains(&self.passwords.bcrypt_cost) {
+        let costs = sesame_users::BCRYPT_COSTS;
+        if !costs.contains(&self.passwords.bcrypt_cost) {
+            let (low, high) = (costs.start(), costs.end());
             return invalid(
                 "passwords.bcrypt_cost",
                 format!(
-                    "must be between 4 and 31, not {}",
+                    "must be between {low} and {high}, not {}",
                     self.passwords.bcrypt_cost
                 ),
             );
@@ -701,7 +703,7 @@ mod tests {
     fn bad_values_name_their_key() {
         type Change = fn(&mut Config);
         let bad: [(Change, &str); 16] = [
-            (|c| c.passwords.bcrypt_cost = 50, "passwords.bcrypt_cost"),
+            (|c| c.passwords.bcrypt_cost = 21, "passwords.bcrypt_cost"),
             (|c| c.http.bind = "nowhere".into(), "http.bind"),
             (
                 |c| c.database.url = Some("mysql://x".into()),

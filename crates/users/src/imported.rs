@@ -124,7 +124,7 @@ impl HashFormat {
     /// of work a check may take.
     pub fn of(stored: &str) -> Option<HashFormat> {
         Verifier::parse(stored)
-            .filter(|v| v.out_of_bounds(None).is_none())
+            .filter(|v| v.out_of_bounds(false).is_none())
             .map(|v| v.format())
     }
 }
@@ -151,7 +151,7 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
             describe(raw)
         ));
     };
-    match verifier.out_of_bounds(None) {
+    match verifier.out_of_bounds(false) {
         Some(why) => Err(format!("password hash out of bounds: {why}")),
         None => Ok(stored),
     }
@@ -205,17 +205,17 @@ fn describe(raw: &str) -> String {
 /// Sesame knows (its own too). False for no usable password, an unknown or
 /// malformed hash, and one past the bounds (nothing is computed then).
 pub fn verify_imported(candidate: &str, stored: &str) -> bool {
-    verify_stored(candidate, stored, None) == Some(true)
+    verify_stored(candidate, stored, false) == Some(true)
 }
 
 /// Whether `candidate` is the password behind `stored`; `None` when
 /// `stored` can never match (no usable password, an unknown or malformed
 /// hash, or one past the bounds) and nothing was computed, so that the
-/// caller can spend the time of a check all the same. Sesame's own hashes
-/// are within bounds up to `own_cost` (the configured cost), however high.
-pub(crate) fn verify_stored(candidate: &str, stored: &str, own_cost: Option<u32>) -> Option<bool> {
+/// caller can spend the time of a check all the same. With `at_home`, see
+/// [`Verifier::out_of_bounds`].
+pub(crate) fn verify_stored(candidate: &str, stored: &str, at_home: bool) -> Option<bool> {
     let verifier = Verifier::parse(stored)?;
-    if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(own_cost).is_some() {
+    if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(at_home).is_some() {
         return None;
     }
     Some(verifier.verify(candidate))
@@ -315,16 +315,19 @@ impl<'a> Verifier<'a> {
 
     /// Why checking a candidate would take more work than the bounds allow
     /// (or, for PBKDF2, too little to protect anything), if it would; the
-    /// one place the bounds are applied. Sesame's own hashes are within
-    /// them up to `own_cost` (the configured cost), however high.
-    fn out_of_bounds(&self, own_cost: Option<u32>) -> Option<String> {
+    /// one place the bounds are applied. Checked `at_home` (at a login, not
+    /// an import), Sesame's own hashes are within them at any cost a hasher
+    /// may be configured with: only a configuration of this database made
+    /// them (imports refuse them past the bound), and a cost lowered since
+    /// must rehash them at their next login, not lock their owners out.
+    fn out_of_bounds(&self, at_home: bool) -> Option<String> {
         let above = |what: &str, value: u64, max: u64| {
             (value > max).then(|| format!("{what} {value} is above {max}"))
         };
         match self {
             Verifier::Bcrypt { format, cost, .. } => {
-                let max = match (format, own_cost) {
-                    (HashFormat::Sesame, Some(own)) => own.max(MAX_BCRYPT_COST),
+                let max = match (format, at_home) {
+                    (HashFormat::Sesame, true) => *crate::BCRYPT_COSTS.end(),
                     _ => MAX_BCRYPT_COST,
                 };
                 above("bcrypt cost", (*cost).into(), max.into())
@@ -826,10 +829,11 @@ mod tests {
                 hostile("Plain-bcrypt-pass", &[("$04$", "$17$")]),
                 "bcrypt cost 17 is above 16",
             ),
-            // Django's in a Django table, Sesame's own in a JSONL file.
+            // Django's in a Django table, Sesame's own in a JSONL file (at
+            // home past any cost a hasher may have been configured with).
             (
-                hostile("Bcrypt-sha256-pass", &[("$04$", "$17$")]),
-                "bcrypt cost 17 is above 16",
+                hostile("Bcrypt-sha256-pass", &[("$04$", "$21$")]),
+                "bcrypt cost 21 is above 16",
             ),
         ];
         for (hash, bound) in &cases {
@@ -842,8 +846,8 @@ mod tests {
             }
             assert_eq!(HashFormat::of(hash), None, "{hash}");
             // Refused before anything is computed (4 TiB would abort).
-            assert_eq!(verify_stored("any password", hash, None), None, "{hash}");
-            assert_eq!(verify_stored("any password", hash, Some(4)), None, "{hash}");
+            assert_eq!(verify_stored("any password", hash, false), None, "{hash}");
+            assert_eq!(verify_stored("any password", hash, true), None, "{hash}");
             assert!(!verify_imported("any password", hash));
         }
     }
@@ -885,18 +889,19 @@ mod tests {
     }
 
     #[test]
-    fn sesames_own_hashes_are_within_the_bounds_at_the_configured_cost() {
+    fn sesames_own_hashes_are_within_the_bounds_where_they_were_made() {
         // Hand-made: an instance configured at cost 20 exported this.
         let own = format!("{SESAME_PREFIX}$2b$20${}", "a".repeat(53));
         assert!(accept_hash(Some(&own), HashOrigin::Other)
             .unwrap_err()
             .ends_with("bcrypt cost 20 is above 16"));
         let verifier = Verifier::parse(&own).unwrap();
-        assert_eq!(verifier.out_of_bounds(Some(20)), None);
-        assert!(verifier.out_of_bounds(Some(12)).is_some());
-        // Only Sesame's own: plain bcrypt at the configured cost is bounded.
+        // At home whatever the cost configured now (it may have been lowered).
+        assert_eq!(verifier.out_of_bounds(true), None);
+        assert!(verifier.out_of_bounds(false).is_some());
+        // Only Sesame's own: plain bcrypt is bounded at home too.
         let plain = Verifier::parse(&own[SESAME_PREFIX.len()..]).unwrap();
-        assert!(plain.out_of_bounds(Some(20)).is_some());
+        assert!(plain.out_of_bounds(true).is_some());
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub use avatar::{AvatarChange, AvatarName, ImageKind};
 pub use delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use error::{FieldError, FieldProblem, UsersError};
 pub use flows::{AccountMail, Activation, Avatars};
-pub use hashing::BcryptHasher;
+pub use hashing::{BcryptHasher, BCRYPT_COSTS};
 pub use imported::{
     accept_hash, verify_imported, HashFormat, HashOrigin, ImportRecord, ImportedAccount,
     UNUSABLE_PASSWORD,
