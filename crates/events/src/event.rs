@@ -1,6 +1,6 @@
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Timelike, Utc};
 use sesame_kernel::{is_storable, Timestamp, UserId};
 
 use crate::FieldError;
@@ -250,7 +250,10 @@ pub fn parse_date(raw: &str) -> Option<Timestamp> {
                 .and_then(|day| day.and_hms_opt(0, 0, 0))
                 .map(|naive| naive.and_utc())
         })?;
-    is_storable(date).then(|| date.trunc_subsecs(6))
+    // chrono reads a second 60 (a leap second) at any minute; the databases
+    // would store it apart (SQLite as written, PostgreSQL as the next minute).
+    let leap_second = date.nanosecond() >= 1_000_000_000;
+    (is_storable(date) && !leap_second).then(|| date.trunc_subsecs(6))
 }
 
 #[cfg(test)]
@@ -298,6 +301,10 @@ mod tests {
             "tomorrow",
             "2024-13-01T00:00:00",
             "2024-02-30T00:00:00",
+            "2024-03-14T12:34:60Z",
+            "2024-03-14T12:34:60",
+            "2024-03-14T12:34:60.5+01:00",
+            "9999-12-31T23:59:60Z",
             "2024-03-14T25:00:00",
             "14/03/2024",
             "2024-03-14T12:00:00+25:00",
