@@ -227,8 +227,8 @@ pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) 
             // A connection of its own, outside the pool: held for as long as
             // it listens, it would otherwise count as a pooled connection in
             // use, and requests would wait for it through an outage.
-            let outcome: Result<(), PersistenceError> =
-                connect_postgres(&url).and_then(|mut conn| {
+            let outcome: Result<(), PersistenceError> = connect_postgres(&with_keepalives(&url))
+                .and_then(|mut conn| {
                     conn.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {CHANGES_CHANNEL};"))
                         .map_err(PersistenceError::from)?;
                     // Changes made while nobody listened are unknown.
@@ -259,6 +259,17 @@ pub fn listen_for_notices(database: &Database, local: Arc<dyn MessageNotifier>) 
     }
 }
 
+/// `url` asking libpq to notice a peer gone silent within half a minute.
+/// The listening connection only ever reads: without keepalives a network
+/// path dropped without a reset (a failover, a NAT forgetting the flow)
+/// would look like a quiet channel for the two hours of the system default.
+fn with_keepalives(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3"
+    )
+}
+
 fn report_change(database: &Database, payload: &str) {
     let Some(observer) = database.change_observer() else {
         return;
@@ -281,5 +292,23 @@ fn load_event(database: &Database, payload: &str) -> Option<MessageEvent> {
         "new" => Some(MessageEvent::New(message)),
         "read" => Some(MessageEvent::Read(message)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_keepalives;
+
+    #[test]
+    fn the_listening_url_asks_for_keepalives_after_any_parameters_of_its_own() {
+        let asked = "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3";
+        assert_eq!(
+            with_keepalives("postgres://sesame@db/sesame"),
+            format!("postgres://sesame@db/sesame?{asked}")
+        );
+        assert_eq!(
+            with_keepalives("postgresql://db/sesame?sslmode=require"),
+            format!("postgresql://db/sesame?sslmode=require&{asked}")
+        );
     }
 }
