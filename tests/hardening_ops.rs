@@ -239,6 +239,10 @@ backend_tests! {
             ("POST", "/auth/login".to_owned(), None, Some(json!({"username": nul, "password": PASSWORD})), 400, "message"),
             ("DELETE", "/auth/delete/a%00b".to_owned(), Some(&token), None, 404, "Erreur"),
             ("DELETE", "/auth/sessions/%00/".to_owned(), Some(&token), None, 404, "detail"),
+            // `%0%30` is `%00` after the router's decode, and U+0000 after the extractor's.
+            ("GET", "/auth/get/%0%30".to_owned(), None, None, 404, "Erreur"),
+            ("DELETE", "/auth/delete/a%0%30b".to_owned(), Some(&token), None, 404, "Erreur"),
+            ("DELETE", "/auth/sessions/%0%30/".to_owned(), Some(&token), None, 404, "detail"),
         ];
         for (method, path, token, body, status, key) in cases {
             let body = body.map_or(Body::None, Body::Json);

@@ -161,14 +161,16 @@ const ORDER: [Method; 5] = [
 /// serve, before the router would hand it to a parameterized sibling's
 /// handler (or to the 404 of no route); and 404 to a path holding U+0000,
 /// which names nothing (PostgreSQL cannot even compare text with it). The
-/// path is the one the router matches: percent-decoded.
+/// path is the one the router matches: percent-decoded but for `%25`, `%2F`
+/// and `%2B`. A path parameter is decoded once more when it is extracted,
+/// so a `%00` left by the first decode (sent as `%0%30`) is a U+0000 too.
 pub async fn unserved(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = request.match_info().as_str();
     let method = request.method();
-    if path.contains('\0') {
+    if path.contains('\0') || path.contains("%00") {
         let answers = request
             .app_data::<web::Data<Routes>>()
             .map_or_else(Answers::of::<FastApi>, |routes| routes.answers(path));
