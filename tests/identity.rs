@@ -65,6 +65,14 @@ backend_tests! {
         // One script, any script, is fine.
         assert_eq!(register(&app, "Дмитрий", "d@example.com", PASSWORD).status, 201);
         assert_eq!(register(&app, "Élodie_2", "e@example.com", PASSWORD).status, 201);
+        assert_eq!(register(&app, "张伟", "z@example.com", PASSWORD).status, 201);
+        // Letters UTS 39 keeps out of identifiers: an invisible Hangul filler
+        // making a twin of 张伟 (or a blank name), a Latin alpha standing for a.
+        for odd in ["张伟\u{3164}", "\u{3164}", "张伟\u{FFA0}", "\u{251}dmin"] {
+            let reply = register(&app, odd, "odd@example.com", PASSWORD);
+            assert_eq!(reply.status, 400, "{odd:?}: {}", reply.text);
+            assert!(!messages(&reply, "username").is_empty(), "{odd:?}");
+        }
     }
 
     fn a_username_that_is_another_accounts_email_is_refused(backend) {

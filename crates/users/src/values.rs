@@ -1,5 +1,5 @@
 use unicode_normalization::UnicodeNormalization;
-use unicode_security::MixedScript;
+use unicode_security::{GeneralSecurityProfile, MixedScript};
 use validator::ValidateEmail;
 
 use crate::FieldError;
@@ -24,8 +24,9 @@ pub fn identity_key(raw: &str) -> String {
 }
 
 /// A username: 1..=150 characters, letters, digits and `@ . + - _` only,
-/// letters of one script (no Latin mixed with Cyrillic, say). Two usernames
-/// with the same [`identity_key`] are the same account.
+/// letters of one script (no Latin mixed with Cyrillic, say) that UTS 39
+/// allows in identifiers (no invisible Hangul fillers, no `ɑ` standing for
+/// `a`). Two usernames with the same [`identity_key`] are the same account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -47,7 +48,9 @@ impl Username {
         // Checked in the compatibility form too, which is what the key is made of.
         let compatible: String = raw.nfkc().collect();
         let allowed = |c: char| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_');
-        if !raw.chars().all(allowed) || !compatible.chars().all(allowed) {
+        // Full-width letters are not identifier characters, their NFKC forms are.
+        let identifier = |c: char| c.identifier_allowed() || matches!(c, '@' | '.' | '+');
+        if !raw.chars().all(allowed) || !compatible.chars().all(|c| allowed(c) && identifier(c)) {
             return Err(FieldError::new(
                 field,
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
@@ -82,7 +85,8 @@ impl Username {
 /// The local part is a dot-atom of ASCII characters (no quoted strings, no
 /// leading, trailing or doubled dots, no MIME encoded words `=?...?=`); the
 /// domain has at least two labels, none starting or ending with `-`, and may
-/// be an internationalized one, but each label is in one script.
+/// be an internationalized one, but each label is in one script, of letters
+/// UTS 39 allows in identifiers (no invisible soft hyphen that IDNA drops).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -134,7 +138,10 @@ fn is_deliverable(address: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('[')
         && domain.split('.').all(|label| {
-            !label.starts_with('-') && !label.ends_with('-') && label.is_single_script()
+            !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.is_single_script()
+                && label.chars().all(|c| c.is_ascii() || c.identifier_allowed())
         })
 }
 
