@@ -132,6 +132,11 @@ macro_rules! import_one {
     }};
 }
 
+/// Moves PostgreSQL's id sequence past `$1` and every stored id, never back.
+const MOVE_ID_SEQUENCE: &str = "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST($1, \
+     (SELECT MAX(id) FROM users), \
+     pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 1))";
+
 impl Database {
     /// Stores a batch of checked accounts in one transaction: each account
     /// whole (one row) or not at all; one whose username or email is already
@@ -158,6 +163,18 @@ impl Database {
                 // while the table was small would scan it whole for every
                 // account once it is large (seen: 9 ms an account at 70,000).
                 diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan").execute(conn)?;
+                // The sequence moves past the batch's ids before they are
+                // written (setval is not rolled back): sign-ups meanwhile,
+                // or after an import cut short, get no id the import holds.
+                let highest = (accounts.iter())
+                    .filter_map(|account| account.id.map(|id| id.0))
+                    .filter(|id| *id <= MAX_KEPT_ID)
+                    .max();
+                if let Some(highest) = highest.filter(|_| keep_ids && !dry_run) {
+                    diesel::sql_query(MOVE_ID_SEQUENCE)
+                        .bind::<BigInt, _>(highest)
+                        .execute(conn)?;
+                }
             }
             for account in accounts {
                 outcomes.push(import_one!(&mut *conn, account, keep_ids)?);
@@ -186,12 +203,9 @@ impl Database {
     /// [`PersistenceError`] when the sequence could not be moved.
     pub fn move_id_sequence(&self) -> Result<(), PersistenceError> {
         if let Backend::Postgres(_) = self.backend() {
-            with_connection!(self, |conn| diesel::sql_query(
-                "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST(\
-                 (SELECT MAX(id) FROM users), \
-                 pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 1))"
-            )
-            .execute(conn))?;
+            with_connection!(self, |conn| diesel::sql_query(MOVE_ID_SEQUENCE)
+                .bind::<BigInt, _>(1)
+                .execute(conn))?;
         }
         Ok(())
     }

@@ -74,8 +74,8 @@ struct ProfileChangeset<'a> {
 fn write_error(error: PersistenceError) -> UsersError {
     match unique_violation(&error) {
         Some(index) if index.contains("email") => UsersError::EmailTaken,
-        Some(_) => UsersError::UsernameTaken,
-        None => UsersError::Storage(error.into()),
+        Some(index) if index.contains("username") => UsersError::UsernameTaken,
+        _ => UsersError::Storage(error.into()),
     }
 }
 

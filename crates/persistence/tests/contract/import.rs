@@ -60,6 +60,16 @@ contract_tests! {
         assert!(db.export_page(UserId(3), 2).unwrap().is_empty());
     }
 
+    fn a_sign_up_during_or_after_an_import_cut_short_gets_a_fresh_id(db: &Database) {
+        // No move_id_sequence: the import stopped (or is still running).
+        db.import_batch(&[account("a", 1), account("b", 2)], true, false).unwrap();
+        let signed_up = db.insert(&new_user("later", None)).unwrap();
+        assert_eq!(signed_up.id, UserId(3));
+        // A dry run moves nothing.
+        db.import_batch(&[account("c", 100)], true, true).unwrap();
+        assert_eq!(db.insert(&new_user("next", None)).unwrap().id, UserId(4));
+    }
+
     fn the_export_tells_who_has_a_second_factor(db: &Database) {
         let batch = [account("totp", 1), account("pending", 2), account("passkey", 3), account("none", 4)];
         db.import_batch(&batch, true, false).unwrap();
