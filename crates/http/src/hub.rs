@@ -44,6 +44,8 @@ struct Subscribers {
     by_user: HashMap<UserId, Vec<Subscriber>>,
     /// Open sockets per session id.
     by_session: HashMap<String, usize>,
+    /// The server is going away: a socket that subscribes now is told so.
+    closing: bool,
 }
 
 impl Subscribers {
@@ -111,18 +113,24 @@ impl Hub {
         kid: Option<String>,
     ) -> Option<(u64, mpsc::Receiver<Outbound>)> {
         let mut subscribers = self.subscribers();
-        let list = subscribers.by_user.entry(user).or_default();
-        if list.len() >= self.max_per_user {
+        if subscribers.by_user.get(&user).map_or(0, Vec::len) >= self.max_per_user {
             return None;
         }
         let (outbox, inbox) = mpsc::channel(self.queue_size);
+        if subscribers.closing {
+            let _ = outbox.try_send(Outbound::GoingAway);
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        list.push(Subscriber {
-            id,
-            session_id: session_id.clone(),
-            kid: kid.map(String::into_boxed_str),
-            outbox,
-        });
+        subscribers
+            .by_user
+            .entry(user)
+            .or_default()
+            .push(Subscriber {
+                id,
+                session_id: session_id.clone(),
+                kid: kid.map(String::into_boxed_str),
+                outbox,
+            });
         *subscribers.by_session.entry(session_id).or_default() += 1;
         Some((id, inbox))
     }
@@ -187,9 +195,13 @@ impl Hub {
         }
     }
 
-    /// Tells every socket the server is going away (close code 1001).
+    /// Tells every socket the server is going away (close code 1001), and
+    /// every socket that subscribes from now on (one upgraded over a
+    /// connection kept alive through the shutdown, say).
     pub fn close_all(&self) {
-        for list in self.subscribers().by_user.values() {
+        let mut subscribers = self.subscribers();
+        subscribers.closing = true;
+        for list in subscribers.by_user.values() {
             for subscriber in list {
                 let _ = subscriber.outbox.try_send(Outbound::GoingAway);
             }
@@ -262,6 +274,16 @@ mod tests {
             slow.try_recv(),
             Err(mpsc::error::TryRecvError::Disconnected)
         ));
+    }
+
+    #[test]
+    fn a_socket_that_subscribes_after_close_all_is_told_too() {
+        let hub = Hub::new(4);
+        let (_, mut before) = hub.subscribe(UserId(1), "a".into(), None).unwrap();
+        hub.close_all();
+        let (_, mut after) = hub.subscribe(UserId(2), "b".into(), None).unwrap();
+        assert!(matches!(before.try_recv(), Ok(Outbound::GoingAway)));
+        assert!(matches!(after.try_recv(), Ok(Outbound::GoingAway)));
     }
 
     #[test]
