@@ -172,6 +172,16 @@ fn the_document_is_openapi_3_1_and_lists_every_route() {
     assert!(schema("get", "/auth/get/{username}", "404").ends_with("/OpaqueError"));
     assert!(schema("post", "/auth/login", "401").ends_with("/MessageError"));
     assert!(schema("post", "/auth/token", "429").ends_with("/FastApiError"));
+    // Every route that takes a one-time token counts against the per-address limit.
+    for (method, path) in [
+        ("post", "/auth/users/activation/"),
+        ("post", "/auth/users/set_email_confirm/"),
+    ] {
+        assert!(
+            schema(method, path, "429").ends_with("/DrfError"),
+            "{method} {path}"
+        );
+    }
     assert!(document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
 }
 

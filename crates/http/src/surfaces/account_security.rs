@@ -31,7 +31,7 @@ pub(super) fn part() -> Part {
         .credential(mfa::totp_confirm)
         .credential(mfa::totp_disable)
         .credential(email::set_email)
-        .route(email::set_email_confirm)
+        .credential(email::set_email_confirm)
         .route(audit::audit_log)
 }
 
