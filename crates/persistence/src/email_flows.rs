@@ -101,7 +101,7 @@ macro_rules! insert_token {
 /// Locks held until the transaction ends, so that racing transactions take
 /// turns. An immediate SQLite transaction already holds the database's
 /// write lock, so there they only read.
-trait TakeTurns {
+pub(crate) trait TakeTurns {
     /// Holds an account's row; `false` if there is no such account.
     fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
     /// Holds an address, in whatever case (many accounts may mail one).

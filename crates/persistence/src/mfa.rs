@@ -2,6 +2,7 @@ use diesel::prelude::*;
 use sesame_kernel::{StorageError, UserId};
 use sesame_tokens::{MfaRepository, TokensError, TotpRecord};
 
+use crate::email_flows::TakeTurns;
 use crate::schema::{recovery_codes, user_totp};
 use crate::{Database, PersistenceError};
 
@@ -32,6 +33,9 @@ impl MfaRepository for Database {
 
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
         in_transaction!(self, |conn| {
+            // Racing setups of one account take turns (on PostgreSQL, both
+            // would otherwise find no row and insert one).
+            conn.lock_account(user.0)?;
             diesel::delete(
                 user_totp::table
                     .find(user.0)
@@ -53,9 +57,10 @@ impl MfaRepository for Database {
     fn confirm_totp(
         &self,
         user: UserId,
+        encrypted_secret: &str,
         step: i64,
         recovery_code_hashes: &[String],
-    ) -> Result<(), TokensError> {
+    ) -> Result<bool, TokensError> {
         let rows: Vec<_> = recovery_code_hashes
             .iter()
             .map(|hash| {
@@ -66,19 +71,26 @@ impl MfaRepository for Database {
             })
             .collect();
         in_transaction!(self, |conn| {
-            diesel::update(user_totp::table.find(user.0))
+            let pending = user_totp::table
+                .find(user.0)
+                .filter(user_totp::confirmed.eq(false))
+                .filter(user_totp::encrypted_secret.eq(encrypted_secret));
+            let turned_on = diesel::update(pending)
                 .set((
                     user_totp::confirmed.eq(true),
                     user_totp::last_used_step.eq(Some(step)),
                 ))
                 .execute(conn)?;
+            if turned_on == 0 {
+                return Ok(false);
+            }
             diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user.0)))
                 .execute(conn)?;
             diesel::insert_into(recovery_codes::table)
                 .values(&rows)
-                .execute(conn)
+                .execute(conn)?;
+            Ok::<_, diesel::result::Error>(true)
         })
-        .map(|_| ())
         .map_err(storage)
     }
 

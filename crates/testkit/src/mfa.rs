@@ -57,15 +57,21 @@ impl MfaRepository for InMemoryMfa {
     fn confirm_totp(
         &self,
         user: UserId,
+        encrypted_secret: &str,
         step: i64,
         recovery_code_hashes: &[String],
-    ) -> Result<(), TokensError> {
-        if let Some((record, hashes)) = self.state.lock().unwrap().get_mut(&user) {
-            record.confirmed = true;
-            record.last_used_step = Some(step);
-            *hashes = recovery_code_hashes.to_vec();
+    ) -> Result<bool, TokensError> {
+        match self.state.lock().unwrap().get_mut(&user) {
+            Some((record, hashes))
+                if !record.confirmed && record.encrypted_secret == encrypted_secret =>
+            {
+                record.confirmed = true;
+                record.last_used_step = Some(step);
+                *hashes = recovery_code_hashes.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
         }
-        Ok(())
     }
 
     fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {

@@ -51,16 +51,21 @@ pub trait MfaRepository: Send + Sync {
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError>;
 
     /// Turns TOTP on with the step of the confirming code and the hashes of
-    /// fresh recovery codes (replacing any old ones), in one transaction.
+    /// fresh recovery codes (replacing any old ones), in one transaction,
+    /// if the pending setup is still the one whose `encrypted_secret` the
+    /// code was checked against (a compare-and-swap: of two racing
+    /// confirmations, or a confirmation racing a new setup, one wins).
+    /// Returns whether it was turned on.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     fn confirm_totp(
         &self,
         user: UserId,
+        encrypted_secret: &str,
         step: i64,
         recovery_code_hashes: &[String],
-    ) -> Result<(), TokensError>;
+    ) -> Result<bool, TokensError>;
 
     /// Records `step` as used if it is later than the last used one (a
     /// compare-and-swap). Returns whether it was recorded.
@@ -275,7 +280,14 @@ impl MfaService {
             .iter()
             .map(|c| self.cipher.digest(&normalized(c)))
             .collect();
-        self.store.confirm_totp(user.id, step, &hashes)?;
+        let secret = &record.encrypted_secret;
+        if !self.store.confirm_totp(user.id, secret, step, &hashes)? {
+            // Turned on meanwhile, or replaced by a new setup.
+            return Err(match self.store.find_totp(user.id)? {
+                Some(record) if record.confirmed => TokensError::MfaAlreadyEnabled,
+                _ => TokensError::OtpInvalid,
+            });
+        }
         if let Some(sessions) = &self.sessions {
             sessions.revoke_all(user.id, keep_session, self.clock.now())?;
         }

@@ -277,8 +277,14 @@ impl MfaRepository for BurstOfCodes {
         self.codes.save_pending_totp(user, secret)
     }
 
-    fn confirm_totp(&self, user: UserId, step: i64, hashes: &[String]) -> Result<(), TokensError> {
-        self.codes.confirm_totp(user, step, hashes)
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        secret: &str,
+        step: i64,
+        hashes: &[String],
+    ) -> Result<bool, TokensError> {
+        self.codes.confirm_totp(user, secret, step, hashes)
     }
 
     fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {

@@ -10,7 +10,7 @@ use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
     totp_code, ChaChaCipher, ClientInfo, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
     LoginThrottle, MfaRepository, MfaService, SecretCipher, Session, SessionKind,
-    SessionRepository, TokensError,
+    SessionRepository, TokensError, TotpRecord,
 };
 use sesame_users::{User, UsersError};
 
@@ -118,6 +118,60 @@ fn setup_gives_a_160_bit_secret_and_an_otpauth_url_but_is_not_on_yet() {
         !stored.encrypted_secret.contains(&setup.secret),
         "kept encrypted"
     );
+}
+
+/// TOTP records over which another confirmation of the same setup, with
+/// its own recovery codes, commits just before each of ours.
+struct RacedConfirmations(InMemoryMfa);
+
+impl MfaRepository for RacedConfirmations {
+    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
+        self.0.find_totp(user)
+    }
+
+    fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
+        self.0.save_pending_totp(user, secret)
+    }
+
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        secret: &str,
+        step: i64,
+        hashes: &[String],
+    ) -> Result<bool, TokensError> {
+        self.0
+            .confirm_totp(user, secret, step, &["theirs".to_owned()])?;
+        self.0.confirm_totp(user, secret, step, hashes)
+    }
+
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
+        self.0.use_totp_step(user, step)
+    }
+
+    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
+        self.0.use_recovery_code(user, code_hash)
+    }
+
+    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
+        self.0.remove_totp(user)
+    }
+}
+
+#[test]
+fn of_two_racing_confirmations_one_turns_it_on_and_the_other_is_told_so() {
+    let f = fixture();
+    let store = Arc::new(RacedConfirmations(InMemoryMfa::new()));
+    let cipher = Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap());
+    let mfa = MfaService::new(store.clone(), cipher, f.clock.clone());
+    let setup = mfa.setup(&f.user).unwrap();
+    let ours = mfa.confirm(&f.user, &f.code(&setup.secret, 0), None, &Actor::default());
+    assert!(
+        matches!(ours, Err(TokensError::MfaAlreadyEnabled)),
+        "{ours:?}"
+    );
+    // The codes stay those the winner showed.
+    assert_eq!(store.0.recovery_hashes(f.user.id), ["theirs"]);
 }
 
 #[test]
@@ -240,10 +294,17 @@ fn recovery_codes_are_kept_as_keyed_digests_and_older_plain_ones_still_work() {
     assert!(f.mfa.check_login(&f.user, Some(&codes[0])).is_ok());
 
     // A code stored before digests were keyed: plain SHA-256 of its normal form.
-    let step = 1;
-    f.store
-        .confirm_totp(f.user.id, step, &[plain("abcde-fghjk")])
-        .unwrap();
+    let secret = f
+        .store
+        .find_totp(f.user.id)
+        .unwrap()
+        .unwrap()
+        .encrypted_secret;
+    f.store.save_pending_totp(f.user.id, &secret).unwrap();
+    assert!(f
+        .store
+        .confirm_totp(f.user.id, &secret, 1, &[plain("abcde-fghjk")])
+        .unwrap());
     assert!(f.mfa.check_login(&f.user, Some("ABCDE FGHJK")).is_ok());
     assert!(matches!(
         f.mfa.check_login(&f.user, Some("abcde-fghjk")),

@@ -74,7 +74,7 @@ contract_tests! {
         let batch = [account("totp", 1), account("pending", 2), account("passkey", 3), account("none", 4)];
         db.import_batch(&batch, true, false).unwrap();
         db.save_pending_totp(UserId(1), "sealed").unwrap();
-        db.confirm_totp(UserId(1), 1, &[]).unwrap();
+        assert!(db.confirm_totp(UserId(1), "sealed", 1, &[]).unwrap());
         // A setup not confirmed is no second factor.
         db.save_pending_totp(UserId(2), "sealed").unwrap();
         let at = sesame_kernel::Clock::now(&sesame_kernel::SystemClock);

@@ -13,6 +13,7 @@ mod concurrency;
 mod email_flows;
 mod events;
 mod import;
+mod mfa;
 mod passkeys;
 mod purge;
 mod sessions;

@@ -1,0 +1,24 @@
+//! TOTP records: a pending setup is turned on once, by the confirmation of
+//! the secret it holds.
+
+use sesame_tokens::MfaRepository;
+
+use crate::support::insert_user;
+
+contract_tests! {
+    fn a_setup_is_confirmed_once_and_only_with_its_own_secret(db: &Database) {
+        let ada = insert_user(db, "ada", None);
+        db.save_pending_totp(ada.id, "first").unwrap();
+        // A newer setup replaced the one a code was checked against.
+        db.save_pending_totp(ada.id, "second").unwrap();
+        assert!(!db.confirm_totp(ada.id, "first", 1, &["a".into()]).unwrap());
+        assert!(!db.find_totp(ada.id).unwrap().unwrap().confirmed);
+        assert!(db.confirm_totp(ada.id, "second", 1, &["b".into()]).unwrap());
+        // A second confirmation racing the first changes nothing: the codes stay the first's.
+        assert!(!db.confirm_totp(ada.id, "second", 2, &["c".into()]).unwrap());
+        let record = db.find_totp(ada.id).unwrap().unwrap();
+        assert!(record.confirmed && record.last_used_step == Some(1));
+        assert!(db.use_recovery_code(ada.id, "b").unwrap());
+        assert!(!db.use_recovery_code(ada.id, "c").unwrap());
+    }
+}
