@@ -348,14 +348,30 @@ impl MfaService {
     /// [`sesame_users::UsersError::ConfirmationThrottled`] (in [`TokensError::Users`]),
     /// [`TokensError::Storage`].
     pub fn confirm_code(&self, user: &User, code: Option<&str>) -> Result<(), TokensError> {
+        match self.code_needed(user, code)? {
+            Some((record, code)) => self.throttled_check(user.id, &record, code),
+            None => Ok(()),
+        }
+    }
+
+    /// The TOTP record of `user` and the `code` given, trimmed, when TOTP is
+    /// on (`None` when it is off).
+    ///
+    /// # Errors
+    /// [`TokensError::OtpRequired`] without a code, [`TokensError::Storage`].
+    fn code_needed<'a>(
+        &self,
+        user: &User,
+        code: Option<&'a str>,
+    ) -> Result<Option<(TotpRecord, &'a str)>, TokensError> {
         let Some(record) = self.store.find_totp(user.id)?.filter(|r| r.confirmed) else {
-            return Ok(());
+            return Ok(None);
         };
         let code = code
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .ok_or(TokensError::OtpRequired)?;
-        self.throttled_check(user.id, &record, code)
+        Ok(Some((record, code)))
     }
 
     /// [`MfaService::check_code`] behind the throttle. A right code is used
@@ -390,14 +406,10 @@ impl MfaService {
     /// # Errors
     /// [`TokensError::OtpRequired`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
     pub fn check_login(&self, user: &User, otp: Option<&str>) -> Result<(), TokensError> {
-        let Some(record) = self.store.find_totp(user.id)?.filter(|r| r.confirmed) else {
-            return Ok(());
-        };
-        let code = otp
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .ok_or(TokensError::OtpRequired)?;
-        self.check_code(user.id, &record, code)
+        match self.code_needed(user, otp)? {
+            Some((record, code)) => self.check_code(user.id, &record, code),
+            None => Ok(()),
+        }
     }
 
     fn check_code(&self, user: UserId, record: &TotpRecord, code: &str) -> Result<(), TokensError> {
