@@ -244,6 +244,27 @@ impl Walk<'_> {
         }
     }
 
+    /// Waits until the element `id` has the focus. Chromium gives an
+    /// `autofocus` field the focus at a rendering update after the load,
+    /// later still on a busy machine.
+    async fn wait_for_focus(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let focused = (self.client)
+                .execute("return document.activeElement.id;", vec![])
+                .await
+                .unwrap();
+            if focused == json!(id) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the focus is on {focused}, not {id}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     async fn heading(&self) -> String {
         let h1 = self.client.find(Locator::Css("h1")).await.unwrap();
         h1.text().await.unwrap()
@@ -464,12 +485,7 @@ async fn walk_the_pages(walk: &Walk<'_>) {
     // This time with the keyboard alone: the username field has the
     // focus, Tab moves to the password, Enter sends each form.
     walk.open("/account/sign-in").await;
-    let focused = walk
-        .client
-        .execute("return document.activeElement.id;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(focused, json!("username"));
+    walk.wait_for_focus("username").await;
     walk.client
         .find(Locator::Id("username"))
         .await
@@ -477,12 +493,7 @@ async fn walk_the_pages(walk: &Walk<'_>) {
         .send_keys("rosa\u{E004}")
         .await
         .unwrap();
-    let focused = walk
-        .client
-        .execute("return document.activeElement.id;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(focused, json!("password"));
+    walk.wait_for_focus("password").await;
     walk.type_and_enter("password", NEW_PASSWORD).await;
     assert_eq!(walk.path().await, "/account/sign-in/otp");
     walk.type_and_enter("otp", &recovery).await;
