@@ -3,12 +3,12 @@
 //! by page (a Django `auth_user` table, a fastapi-users `user` table, on
 //! SQLite or PostgreSQL).
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
 use sesame_users::{ImportedAccount, User};
-
-use std::collections::HashSet;
 
 use crate::schema::{passkeys, user_totp, users};
 use crate::time::to_db;
