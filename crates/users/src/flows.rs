@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::{random_token, token_hash};
-use sesame_kernel::Timestamp;
+use sesame_kernel::{Timestamp, UserId};
 
 use crate::avatar::check_image;
 use crate::service::{push_all, user_inputs};
@@ -168,15 +168,7 @@ impl AccountService {
             return Ok(());
         }
         let (token, grant) = self.new_token(mail, purpose);
-        let email = compose(mail, purpose, user, &token);
-        let cap = flow_cap(&email, grant.created_at);
-        let email = NewEmail::new(email, grant.created_at);
-        if mail
-            .store
-            .issue_token_capped(user.id, &grant, &[email], &cap)?
-        {
-            (mail.queued)();
-        }
+        issue_capped(mail, user.id, &grant, compose(mail, purpose, user, &token))?;
         Ok(())
     }
 
@@ -396,13 +388,7 @@ impl AccountService {
         let link = compose(mail, TokenPurpose::EmailChange, &recipient, &token);
         // The new address may be anyone's: it gets no more emails than an
         // address that asks for resets does.
-        let cap = flow_cap(&link, grant.created_at);
-        let link = NewEmail::new(link, grant.created_at);
-        if mail
-            .store
-            .issue_token_capped(user.id, &grant, &[link], &cap)?
-        {
-            (mail.queued)();
+        if issue_capped(mail, user.id, &grant, link)? {
             // So may the old one (an account registered with it proved
             // nothing): its notices are capped too.
             let notice = email_change_notice(user);
@@ -511,6 +497,24 @@ impl AccountService {
             tracing::warn!(error = %e, file = name.as_str(), "could not remove an old avatar");
         }
     }
+}
+
+/// Stores `grant` for account `user` and queues `email`, its link, unless
+/// the recipient got its flow's share of emails lately; wakes the sender.
+/// Returns whether it was queued.
+fn issue_capped(
+    mail: &AccountMail,
+    user: UserId,
+    grant: &TokenGrant,
+    email: OutgoingEmail,
+) -> Result<bool, UsersError> {
+    let cap = flow_cap(&email, grant.created_at);
+    let email = NewEmail::new(email, grant.created_at);
+    let queued = mail.store.issue_token_capped(user, grant, &[email], &cap)?;
+    if queued {
+        (mail.queued)();
+    }
+    Ok(queued)
 }
 
 /// The email of a flow, with the link that carries `token`.
