@@ -19,6 +19,12 @@ const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 const QUIET: Duration = Duration::from_secs(60 * 60);
 /// Wrong codes are forgotten after this long without one.
 const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
+/// Wrong codes an account may take since its last good login; past them,
+/// each further code waits [`CODE_PAUSE`] after the last wrong one. A
+/// six-digit code then takes years to guess, not days.
+const CODE_ALLOWANCE: u32 = 5;
+/// See [`CODE_ALLOWANCE`].
+const CODE_PAUSE: Duration = Duration::from_secs(15 * 60);
 /// Counted calls between two prunings of the map of unknown logins.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most unknown logins kept; past it the soonest-forgotten go.
@@ -30,8 +36,8 @@ const MIN_WINDOW: Duration = Duration::from_secs(1);
 /// How many failed logins lock a key, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutSettings {
-    /// Whether failed logins lock at all (wrong codes are counted anyway:
-    /// that count raises an alarm, it does not refuse).
+    /// Whether failed logins and wrong codes lock at all (wrong codes are
+    /// counted anyway: that count raises an alarm).
     pub enabled: bool,
     /// Failed logins one key may take before it is locked for a while.
     pub failures: u32,
@@ -165,7 +171,13 @@ fn lock_length(base: Duration, streak: u32) -> Duration {
 
 impl LockState {
     /// Counts one failed login at `now`; past the allowance, locks instead.
+    /// One that comes while the key is locked (guesses sent at once, all
+    /// checked before the first of them locked it) changes nothing: were it
+    /// counted, one burst would lock the key for the longest lock.
     fn fail(&mut self, now: Timestamp, settings: &LockoutSettings) {
+        if self.lock_left(now).is_some() {
+            return;
+        }
         let window = settings.window.max(MIN_WINDOW);
         let share = window / settings.failures.max(1);
         let from = self.failures_until.map_or(now, |until| until.max(now));
@@ -187,9 +199,14 @@ impl LockState {
         self.locked_until = Some(self.locked_until.map_or(until, |u| u.max(until)));
     }
 
-    /// How long it is still locked at `now`.
+    /// How long it is still locked at `now`, by failed logins or by wrong
+    /// codes past their allowance.
     fn lock_left(&self, now: Timestamp) -> Option<chrono::Duration> {
-        let left = self.locked_until? - now;
+        let codes = self
+            .last_wrong_code
+            .filter(|_| self.wrong_codes >= CODE_ALLOWANCE)
+            .map(|last| after(last, CODE_PAUSE));
+        let left = self.locked_until.max(codes)? - now;
         (left > chrono::Duration::zero()).then_some(left)
     }
 
@@ -497,10 +514,63 @@ mod tests {
         lockout.record_failure(&alice());
         lockout.record_failure(&alice());
         assert_eq!(lockout.locked_for(&alice()), Some(10));
+        // Its time drained one failure: one more is counted, the next locks.
+        clock.advance(Duration::from_secs(10));
+        lockout.record_failure(&alice());
+        assert_eq!(lockout.locked_for(&alice()), None);
         lockout.record_failure(&alice());
         assert_eq!(lockout.locked_for(&alice()), Some(20));
         lockout.record_success(&alice());
         assert_eq!(lockout.locked_for(&alice()), None);
+    }
+
+    #[test]
+    fn failures_while_locked_neither_lengthen_the_lock_nor_add_to_its_streak() {
+        let (lockout, clock) = lockout(|s| {
+            s.failures = 10;
+            s.window = Duration::from_secs(60);
+        });
+        // A burst: every guess was checked before the first one locked.
+        for _ in 0..30 {
+            lockout.record_failure(&alice());
+        }
+        assert_eq!(
+            lockout.locked_for(&alice()),
+            Some(6),
+            "one share of the window"
+        );
+        clock.advance(Duration::from_secs(6));
+        lockout.record_failure(&alice());
+        lockout.record_failure(&alice());
+        assert_eq!(
+            lockout.locked_for(&alice()),
+            Some(12),
+            "the second lock of the streak"
+        );
+    }
+
+    #[test]
+    fn past_a_few_wrong_codes_each_more_waits_a_quarter_hour() {
+        let (disabled, _) = lockout(|s| s.enabled = false);
+        let (lockout, clock) = lockout(|_| {});
+        let bob = [LoginKey::Account(UserId(2))];
+        for _ in 0..CODE_ALLOWANCE - 1 {
+            lockout.record_wrong_code(UserId(2));
+        }
+        assert_eq!(lockout.locked_for(&bob), None);
+        lockout.record_wrong_code(UserId(2));
+        assert_eq!(lockout.locked_for(&bob), Some(CODE_PAUSE.as_secs()));
+        clock.advance(CODE_PAUSE);
+        assert_eq!(lockout.locked_for(&bob), None, "one more code may come");
+        lockout.record_wrong_code(UserId(2));
+        assert_eq!(lockout.locked_for(&bob), Some(CODE_PAUSE.as_secs()));
+        lockout.record_success(&bob);
+        assert_eq!(lockout.locked_for(&bob), None, "a good login starts over");
+
+        for _ in 0..CODE_ALLOWANCE * 2 {
+            disabled.record_wrong_code(UserId(2));
+        }
+        assert_eq!(disabled.locked_for(&bob), None);
     }
 
     #[test]
