@@ -246,7 +246,8 @@ impl Services {
         let mfa = MfaService::new(store.clone(), Arc::new(cipher), clock.clone())
             .with_sessions(store.clone())
             .with_audit(store.clone())
-            .with_throttle(confirmations);
+            .with_throttle(confirmations)
+            .with_alerts(accounts.clone());
         let hub = Arc::new(
             Hub::new(config.http.ws_queue_size).with_max_per_user(config.http.ws_max_per_user),
         );

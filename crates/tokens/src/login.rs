@@ -88,6 +88,10 @@ impl ConfirmationThrottle for ConfirmationsAsLogins {
     fn record_failure(&self, user: UserId) {
         self.0.record_failure(&[LoginKey::Account(user)]);
     }
+
+    fn record_wrong_code(&self, user: UserId) -> u32 {
+        self.0.record_wrong_code(user)
+    }
 }
 
 /// The tokens of a new session.
@@ -154,7 +158,7 @@ impl LoginService {
         actor: &Actor,
         kind: SessionKind,
     ) -> Result<LoggedIn, TokensError> {
-        let user = self.check(credentials, actor)?;
+        let (user, with_code) = self.checked(credentials, actor)?;
         let client = ClientInfo::from(actor);
         let session = match kind {
             SessionKind::Jwt => NewSession::Jwt(self.sessions.start_jwt_session(&user, client)?),
@@ -165,7 +169,7 @@ impl LoginService {
         // A reset, a password change, a deactivation or TOTP turned on that
         // was written while the password was being hashed ended the sessions
         // there were then, not this one: it must not outlive them.
-        if !self.unchanged_since_checked(&user, credentials)? {
+        if !self.unchanged_since_checked(&user, with_code)? {
             self.sessions.end_new(&session, actor)?;
             return Err(TokensError::LoginRefused);
         }
@@ -174,18 +178,14 @@ impl LoginService {
 
     /// Whether the account is still as `user` was when its credentials
     /// were checked: active, with the same password, and without a second
-    /// factor the login did not give.
-    fn unchanged_since_checked(
-        &self,
-        user: &User,
-        credentials: &Credentials,
-    ) -> Result<bool, TokensError> {
+    /// factor that was off then (`with_code` says whether it was on).
+    fn unchanged_since_checked(&self, user: &User, with_code: bool) -> Result<bool, TokensError> {
         let now = match self.accounts.get(user.id) {
             Ok(now) => now,
             Err(UsersError::NotFound) => return Ok(false),
             Err(e) => return Err(outage(e)),
         };
-        let second_factor_added = credentials.otp.is_none() && self.mfa.is_enabled(user)?;
+        let second_factor_added = !with_code && self.mfa.is_enabled(user)?;
         Ok(now.is_active && now.password_hash == user.password_hash && !second_factor_added)
     }
 
@@ -202,6 +202,16 @@ impl LoginService {
     /// [`TokensError::OtpRequired`], [`TokensError::OtpInvalid`], or an
     /// outage ([`TokensError::Storage`], [`TokensError::Users`]).
     pub fn check(&self, credentials: &Credentials, actor: &Actor) -> Result<User, TokensError> {
+        self.checked(credentials, actor).map(|(user, _)| user)
+    }
+
+    /// [`LoginService::check`], also telling whether the account had TOTP
+    /// on, so that a code was checked.
+    fn checked(
+        &self,
+        credentials: &Credentials,
+        actor: &Actor,
+    ) -> Result<(User, bool), TokensError> {
         let mut accounts = Vec::new();
         let outcome = self.check_among(credentials, &mut accounts);
         let kind = match &outcome {
@@ -213,7 +223,7 @@ impl LoginService {
             Err(_) => return outcome,
         };
         let user = match (&outcome, accounts.as_slice()) {
-            (Ok(user), _) => Some(user.id),
+            (Ok((user, _)), _) => Some(user.id),
             (Err(_), [only]) => Some(only.id),
             (Err(_), _) => None,
         };
@@ -234,13 +244,13 @@ impl LoginService {
         outcome
     }
 
-    /// [`LoginService::check`] without the audit; `accounts` gets the
+    /// [`LoginService::checked`] without the audit; `accounts` gets the
     /// accounts the login names.
     fn check_among(
         &self,
         credentials: &Credentials,
         accounts: &mut Vec<User>,
-    ) -> Result<User, TokensError> {
+    ) -> Result<(User, bool), TokensError> {
         *accounts = self
             .accounts
             .login_candidates(&credentials.login)
@@ -273,37 +283,44 @@ impl LoginService {
         }
         let checked = checked.map_err(outage)?;
         let user = checked.user();
-        if let Err(e) = self.mfa.check_login(user, credentials.otp.as_deref()) {
-            if matches!(e, TokensError::OtpInvalid) {
-                self.throttle.record_failure(&[LoginKey::Account(user.id)]);
-                let wrong = self.throttle.record_wrong_code(user.id);
-                if wrong > 0 && wrong.is_multiple_of(SECOND_FACTOR_ALERT_AFTER) {
-                    self.alert_owner(user);
+        let with_code = match self.mfa.check_login(user, credentials.otp.as_deref()) {
+            Ok(with_code) => with_code,
+            Err(e) => {
+                if matches!(e, TokensError::OtpInvalid) {
+                    self.throttle.record_failure(&[LoginKey::Account(user.id)]);
+                    let wrong = self.throttle.record_wrong_code(user.id);
+                    alert_at_every_few(&self.accounts, user, wrong);
                 }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
         // Codes sent at once with the right password are held back alike.
-        if credentials.otp.is_some() {
+        if with_code {
             if let Some(seconds) = self.throttle.locked_for(&keys) {
                 return Err(TokensError::LoginThrottled(seconds));
             }
         }
-        // Only a login that passed every check is recorded (`last_login`).
+        // Only a login that passed every check is recorded (`last_login`),
+        // and starts over only its own account's count (a login may name
+        // two accounts: one's username, another's email).
         let user = self.accounts.record_login(checked).map_err(outage)?;
-        self.throttle.record_success(&keys);
-        Ok(user)
+        self.throttle.record_success(&[LoginKey::Account(user.id)]);
+        Ok((user, with_code))
     }
+}
 
-    /// Mails the owner that codes are being guessed with their password.
-    fn alert_owner(&self, user: &User) {
-        tracing::warn!(
-            user = user.id.0,
-            "repeated wrong one-time codes: alerting the owner"
-        );
-        if let Err(e) = self.accounts.alert_code_guessing(user) {
-            tracing::error!(error = %e, user = user.id.0, "could not queue the code-guessing alert");
-        }
+/// Mails the owner that codes are being guessed with their password, at
+/// every [`SECOND_FACTOR_ALERT_AFTER`]-th of `wrong` codes in a row.
+pub(crate) fn alert_at_every_few(accounts: &AccountService, user: &User, wrong: u32) {
+    if wrong == 0 || !wrong.is_multiple_of(SECOND_FACTOR_ALERT_AFTER) {
+        return;
+    }
+    tracing::warn!(
+        user = user.id.0,
+        "repeated wrong one-time codes: alerting the owner"
+    );
+    if let Err(e) = accounts.alert_code_guessing(user) {
+        tracing::error!(error = %e, user = user.id.0, "could not queue the code-guessing alert");
     }
 }
 

@@ -10,10 +10,11 @@ use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{constant_time_eq, keyed_hash, random_bytes, token_hash};
 use sesame_kernel::{Clock, UserId};
-use sesame_users::{ConfirmationThrottle, User};
+use sesame_users::{AccountService, ConfirmationThrottle, User};
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use crate::login::alert_at_every_few;
 use crate::{SessionRepository, TokensError};
 
 /// A user's TOTP state as stored: the secret only encrypted.
@@ -47,7 +48,8 @@ pub trait MfaRepository: Send + Sync {
     /// Stores a new unconfirmed secret, replacing an unconfirmed one.
     ///
     /// # Errors
-    /// [`TokensError::Storage`].
+    /// [`TokensError::MfaAlreadyEnabled`] when a confirmed one is kept (a
+    /// confirmation that came first), [`TokensError::Storage`].
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError>;
 
     /// Turns TOTP on with the step of the confirming code and the hashes of
@@ -171,6 +173,7 @@ pub struct MfaService {
     sessions: Option<Arc<dyn SessionRepository>>,
     audit: Option<Arc<dyn AuditLog>>,
     throttle: Option<Arc<dyn ConfirmationThrottle>>,
+    alerts: Option<AccountService>,
 }
 
 impl MfaService {
@@ -187,6 +190,7 @@ impl MfaService {
             sessions: None,
             audit: None,
             throttle: None,
+            alerts: None,
         }
     }
 
@@ -194,6 +198,13 @@ impl MfaService {
     /// in `throttle`, as the wrong passwords that confirm a change are.
     pub fn with_throttle(mut self, throttle: Arc<dyn ConfirmationThrottle>) -> Self {
         self.throttle = Some(throttle);
+        self
+    }
+
+    /// The same service, mailing the owner through `accounts` when wrong
+    /// codes keep coming to confirm a change, as a login does.
+    pub fn with_alerts(mut self, accounts: AccountService) -> Self {
+        self.alerts = Some(accounts);
         self
     }
 
@@ -304,7 +315,7 @@ impl MfaService {
     pub fn disable(&self, user: &User, code: &str, actor: &Actor) -> Result<(), TokensError> {
         match self.store.find_totp(user.id)? {
             Some(record) if record.confirmed => {
-                self.throttled_check(user.id, &record, code)?;
+                self.throttled_check(user, &record, code)?;
                 self.store.remove_totp(user.id)?;
                 self.audited("mfa_disabled", user, actor);
                 Ok(())
@@ -349,7 +360,7 @@ impl MfaService {
     /// [`TokensError::Storage`].
     pub fn confirm_code(&self, user: &User, code: Option<&str>) -> Result<(), TokensError> {
         match self.code_needed(user, code)? {
-            Some((record, code)) => self.throttled_check(user.id, &record, code),
+            Some((record, code)) => self.throttled_check(user, &record, code),
             None => Ok(()),
         }
     }
@@ -379,15 +390,19 @@ impl MfaService {
     /// the account is answered as locked.
     fn throttled_check(
         &self,
-        user: UserId,
+        user: &User,
         record: &TotpRecord,
         code: &str,
     ) -> Result<(), TokensError> {
-        self.held_back(user)?;
-        let checked = self.check_code(user, record, code);
+        self.held_back(user.id)?;
+        let checked = self.check_code(user.id, record, code);
         if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
-            throttle.record_failure(user);
-            self.held_back(user)?;
+            throttle.record_failure(user.id);
+            let wrong = throttle.record_wrong_code(user.id);
+            if let Some(accounts) = &self.alerts {
+                alert_at_every_few(accounts, user, wrong);
+            }
+            self.held_back(user.id)?;
         }
         checked
     }
@@ -402,13 +417,14 @@ impl MfaService {
 
     /// The second step of a login: nothing to do without TOTP; with it, a
     /// TOTP code for a step not used before, or an unused recovery code.
+    /// Whether TOTP was on (and a code checked).
     ///
     /// # Errors
     /// [`TokensError::OtpRequired`], [`TokensError::OtpInvalid`], [`TokensError::Storage`].
-    pub fn check_login(&self, user: &User, otp: Option<&str>) -> Result<(), TokensError> {
+    pub fn check_login(&self, user: &User, otp: Option<&str>) -> Result<bool, TokensError> {
         match self.code_needed(user, otp)? {
-            Some((record, code)) => self.check_code(user.id, &record, code),
-            None => Ok(()),
+            Some((record, code)) => self.check_code(user.id, &record, code).map(|()| true),
+            None => Ok(false),
         }
     }
 

@@ -10,9 +10,9 @@ use sesame_testkit::{
     ChangedWhileVerifying, CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore,
 };
 use sesame_tokens::{
-    totp_code, ChaChaCipher, Credentials, JwtKeys, LoginKey, LoginService, LoginThrottle,
-    MfaRepository, MfaService, NewSession, SessionKind, SessionService, TokenSettings, TokensError,
-    TotpRecord, SECOND_FACTOR_ALERT_AFTER,
+    totp_code, ChaChaCipher, ConfirmationsAsLogins, Credentials, JwtKeys, LoginKey, LoginService,
+    LoginThrottle, MfaRepository, MfaService, NewSession, SessionKind, SessionService,
+    TokenSettings, TokensError, TotpRecord, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
@@ -261,16 +261,26 @@ fn a_guess_checked_while_its_burst_locked_the_account_is_not_answered() {
     assert!(f.store.all_sessions().is_empty());
 }
 
-/// TOTP codes in memory, while other codes of the same burst fail and lock
-/// the account during each check.
-struct BurstOfCodes {
+/// Something that happens to the TOTP codes of an account between two
+/// steps of a login.
+type Meanwhile = Box<dyn Fn(&InMemoryMfa, UserId) + Send + Sync>;
+
+/// TOTP codes in memory, where something else happens right after each
+/// look at them, or while a step is used.
+#[derive(Default)]
+struct CodesMeanwhile {
     codes: InMemoryMfa,
-    throttle: Arc<CountingThrottle>,
+    after_each_look: Option<Meanwhile>,
+    while_using_a_step: Option<Meanwhile>,
 }
 
-impl MfaRepository for BurstOfCodes {
+impl MfaRepository for CodesMeanwhile {
     fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
-        self.codes.find_totp(user)
+        let found = self.codes.find_totp(user);
+        if let Some(meanwhile) = &self.after_each_look {
+            meanwhile(&self.codes, user);
+        }
+        found
     }
 
     fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
@@ -288,8 +298,8 @@ impl MfaRepository for BurstOfCodes {
     }
 
     fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
-        for _ in 0..FAILURES_BEFORE_LOCK {
-            self.throttle.record_failure(&[LoginKey::Account(user)]);
+        if let Some(meanwhile) = &self.while_using_a_step {
+            meanwhile(&self.codes, user);
         }
         self.codes.use_totp_step(user, step)
     }
@@ -309,9 +319,15 @@ fn a_right_code_checked_while_its_burst_locked_the_account_is_not_answered() {
     // before any is found wrong: the right one must not get in once the
     // others have locked the account.
     let throttle = Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK));
-    let codes = BurstOfCodes {
-        codes: InMemoryMfa::new(),
-        throttle: throttle.clone(),
+    let burst = throttle.clone();
+    let codes = CodesMeanwhile {
+        // Other codes of the same burst fail and lock the account.
+        while_using_a_step: Some(Box::new(move |_, user| {
+            for _ in 0..FAILURES_BEFORE_LOCK {
+                burst.record_failure(&[LoginKey::Account(user)]);
+            }
+        })),
+        ..CodesMeanwhile::default()
     };
     let f = fixture_over(
         throttle.clone(),
@@ -541,4 +557,83 @@ fn a_login_checked_before_a_change_that_ended_the_sessions_opens_none() {
             assert_eq!(live.count(), 0, "{change}, {kind:?}");
         }
     }
+}
+
+#[test]
+fn a_code_sent_while_totp_was_off_does_not_let_a_login_outlive_its_turning_on() {
+    // The owner confirms TOTP right after a password-only login found it
+    // off: an `otp` the login carried, checked against nothing, proves nothing.
+    let codes = CodesMeanwhile {
+        after_each_look: Some(Box::new(|codes, user| {
+            let found = codes.find_totp(user).unwrap();
+            let Some(pending) = found.filter(|r| !r.confirmed) else {
+                return;
+            };
+            assert!(codes
+                .confirm_totp(user, &pending.encrypted_secret, 0, &[])
+                .unwrap());
+        })),
+        ..CodesMeanwhile::default()
+    };
+    let f = fixture_over(
+        Arc::new(CountingThrottle::new(FAILURES_BEFORE_LOCK)),
+        Arc::new(BcryptHasher::new(4).unwrap()),
+        Arc::new(codes),
+    );
+    let ada = f.user("ada");
+    f.mfa.setup(&ada).unwrap();
+    let with_code = Credentials {
+        otp: Some("123456".into()),
+        ..credentials("ada", PASSWORD)
+    };
+    let login = f.login.log_in(&with_code, &browser(), SessionKind::Jwt);
+    assert!(matches!(login, Err(TokensError::LoginRefused)));
+    let now = f.clock.now();
+    assert_eq!(
+        f.store
+            .all_sessions()
+            .iter()
+            .filter(|s| s.is_live(now))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn wrong_codes_that_confirm_a_change_count_with_the_logins_and_alert_alike() {
+    let f = fixture_locking_at(100);
+    let ada = f.user("ada");
+    f.totp(&ada);
+    let mfa = f
+        .mfa
+        .clone()
+        .with_throttle(Arc::new(ConfirmationsAsLogins(f.throttle.clone())))
+        .with_alerts(f.accounts.clone());
+    let alerts = || {
+        f.store
+            .emails()
+            .iter()
+            .filter(|e| e.email.subject.contains("trying to sign in"))
+            .count()
+    };
+    for _ in 0..SECOND_FACTOR_ALERT_AFTER - 1 {
+        let wrong = mfa.confirm_code(&ada, Some("000000"));
+        assert!(matches!(wrong, Err(TokensError::OtpInvalid)));
+    }
+    assert_eq!(alerts(), 0);
+    let at_login = Credentials {
+        otp: Some("000000".into()),
+        ..credentials("ada", PASSWORD)
+    };
+    f.login.check(&at_login, &browser()).unwrap_err();
+    assert_eq!(
+        alerts(),
+        1,
+        "the fifth wrong code, wherever it came, alerts"
+    );
+    f.clock.advance(Duration::minutes(61));
+    for _ in 0..SECOND_FACTOR_ALERT_AFTER {
+        mfa.confirm_code(&ada, Some("000000")).unwrap_err();
+    }
+    assert_eq!(alerts(), 2, "and so does the tenth");
 }

@@ -161,6 +161,10 @@ pub trait ConfirmationThrottle: Send + Sync {
     /// Counts a wrong current password of `user`; too many lock it.
     fn record_failure(&self, user: UserId);
 
+    /// Counts a wrong second-factor code of `user` (its failure is counted
+    /// too); returns how many came since its last good login.
+    fn record_wrong_code(&self, user: UserId) -> u32;
+
     /// [`UsersError::ConfirmationThrottled`] while `user` is held back.
     ///
     /// # Errors

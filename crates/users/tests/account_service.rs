@@ -1180,6 +1180,9 @@ impl sesame_users::ConfirmationThrottle for RecordingThrottle {
     fn record_failure(&self, user: UserId) {
         self.failures.lock().unwrap().push(user);
     }
+    fn record_wrong_code(&self, _: UserId) -> u32 {
+        0
+    }
 }
 
 #[test]
@@ -1231,6 +1234,10 @@ impl sesame_users::ConfirmationThrottle for LocksWhileChecking {
     }
 
     fn record_failure(&self, _: UserId) {}
+
+    fn record_wrong_code(&self, _: UserId) -> u32 {
+        0
+    }
 }
 
 #[test]
