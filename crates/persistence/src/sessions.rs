@@ -178,11 +178,21 @@ impl SessionRepository for Database {
         revoked.map_err(storage)
     }
 
-    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: Option<SessionKind>,
+        limit: usize,
+    ) -> Result<Vec<Session>, TokensError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let kinds = match kind {
+            Some(kind) => vec![kind.as_str()],
+            None => vec![SessionKind::Jwt.as_str(), SessionKind::Opaque.as_str()],
+        };
         with_connection!(self, |conn| sessions::table
             .filter(sessions::user_id.eq(user_id.0))
             .filter(sessions::revoked_at.is_null())
+            .filter(sessions::kind.eq_any(&kinds))
             .order(sessions::last_used_at.desc())
             .limit(limit)
             .select(SessionRow::as_select())

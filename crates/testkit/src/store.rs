@@ -1,7 +1,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use sesame_kernel::{Page, Timestamp, UserId};
-use sesame_tokens::{Session, SessionRepository, TokensError};
+use sesame_tokens::{Session, SessionKind, SessionRepository, TokensError};
 use sesame_users::{
     identity_key, NewUser, ProfileChanges, ProfileUpdated, User, UserRepository, Username,
     UsersError,
@@ -360,12 +360,18 @@ impl SessionRepository for InMemoryStore {
         Ok(ended)
     }
 
-    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: Option<SessionKind>,
+        limit: usize,
+    ) -> Result<Vec<Session>, TokensError> {
         let mut sessions: Vec<Session> = self
             .state()
             .sessions
             .iter()
             .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .filter(|s| kind.is_none_or(|kind| s.kind == kind))
             .cloned()
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));

@@ -15,7 +15,8 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_tokens::{
-    ClientInfo, JwtKeys, Session, SessionRepository, SessionService, TokenSettings, TokensError,
+    ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, SessionService, TokenSettings,
+    TokensError,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, Password, PasswordHasher,
@@ -120,13 +121,19 @@ impl SessionRepository for MemorySessions {
         Ok(ended)
     }
 
-    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
+    fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: Option<SessionKind>,
+        limit: usize,
+    ) -> Result<Vec<Session>, TokensError> {
         let mut live: Vec<Session> = self
             .0
             .lock()
             .unwrap()
             .iter()
             .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .filter(|s| kind.is_none_or(|kind| s.kind == kind))
             .cloned()
             .collect();
         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));

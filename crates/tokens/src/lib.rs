@@ -55,8 +55,8 @@
 //!
 //! use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 //! use sesame_tokens::{
-//!     ClientInfo, JwtKeys, Session, SessionRepository, SessionService, TokenSettings,
-//!     TokensError,
+//!     ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, SessionService,
+//!     TokenSettings, TokensError,
 //! };
 //! use sesame_users::{
 //!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated,
@@ -151,11 +151,17 @@
 //!         Ok(ended)
 //!     }
 //!
-//!     fn list_for_user(&self, user: UserId, limit: usize) -> Result<Vec<Session>, TokensError> {
+//!     fn list_for_user(
+//!         &self,
+//!         user: UserId,
+//!         kind: Option<SessionKind>,
+//!         limit: usize,
+//!     ) -> Result<Vec<Session>, TokensError> {
 //!         let sessions = self.0.lock().unwrap();
 //!         let mut live: Vec<Session> = sessions
 //!             .iter()
 //!             .filter(|s| s.user_id == user && s.revoked_at.is_none())
+//!             .filter(|s| kind.is_none_or(|kind| s.kind == kind))
 //!             .cloned()
 //!             .collect();
 //!         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));

@@ -1,6 +1,6 @@
 use sesame_kernel::{Timestamp, UserId};
 
-use crate::{Session, TokensError};
+use crate::{Session, SessionKind, TokensError};
 
 /// Where sessions are kept.
 pub trait SessionRepository: Send + Sync {
@@ -65,10 +65,15 @@ pub trait SessionRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<usize, TokensError>;
 
-    /// The user's sessions that are not revoked, newest use first, at most
-    /// `limit` of them.
+    /// The user's sessions that are not revoked (only those of `kind`, if
+    /// given), newest use first, at most `limit` of them.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    fn list_for_user(&self, user_id: UserId, limit: usize) -> Result<Vec<Session>, TokensError>;
+    fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: Option<SessionKind>,
+        limit: usize,
+    ) -> Result<Vec<Session>, TokensError>;
 }

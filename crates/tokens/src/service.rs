@@ -353,9 +353,12 @@ impl SessionService {
     /// [`TokensError::Storage`].
     pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
         let now = self.clock.now();
-        let sessions = self.sessions.list_for_user(user_id, MAX_LISTED_SESSIONS)?;
+        let opaque = Some(SessionKind::Opaque);
+        let sessions = self
+            .sessions
+            .list_for_user(user_id, opaque, MAX_LISTED_SESSIONS)?;
         let mut revived = 0;
-        for session in sessions.iter().filter(|s| s.kind == SessionKind::Opaque) {
+        for session in &sessions {
             self.sessions
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
             revived += 1;
@@ -470,7 +473,9 @@ impl SessionService {
     /// [`TokensError::Storage`].
     pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
         let now = self.clock.now();
-        let mut sessions = self.sessions.list_for_user(user_id, MAX_LISTED_SESSIONS)?;
+        let mut sessions = self
+            .sessions
+            .list_for_user(user_id, None, MAX_LISTED_SESSIONS)?;
         sessions.retain(|s| s.is_open(now));
         Ok(sessions)
     }

@@ -973,6 +973,20 @@ fn a_user_with_many_sessions_gets_the_newest_hundred_listed_and_revived() {
 }
 
 #[test]
+fn newer_jwt_sessions_do_not_keep_an_opaque_one_from_being_revived() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let opaque = fx.opaque(&alice);
+    for _ in 0..MAX_LISTED_SESSIONS {
+        fx.advance(Duration::seconds(1));
+        fx.jwt(&alice);
+    }
+    fx.advance(Duration::minutes(61));
+    assert_eq!(fx.sessions.revive_opaque_sessions(alice.id).unwrap(), 1);
+    assert!(fx.sessions.authenticate(&opaque).is_ok());
+}
+
+#[test]
 fn end_session_ends_only_the_callers_own_sessions() {
     let fx = Fixture::new();
     let alice = fx.user("alice");
