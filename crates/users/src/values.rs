@@ -24,8 +24,8 @@ pub fn identity_key(raw: &str) -> String {
 }
 
 /// A username: 1..=150 characters, letters, digits and `@ . + - _` only,
-/// letters of one script (no Latin mixed with Cyrillic, say) that UTS 39
-/// allows in identifiers (no invisible Hangul fillers, no `ɑ` standing for
+/// letters of one script (no Latin mixed with Cyrillic, say) that are
+/// [`identifier_letter`]s (no invisible Hangul fillers, no `ɑ` standing for
 /// `a`). Two usernames with the same [`identity_key`] are the same account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
@@ -49,7 +49,7 @@ impl Username {
         let compatible: String = raw.nfkc().collect();
         let allowed = |c: char| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_');
         // Full-width letters are not identifier characters, their NFKC forms are.
-        let identifier = |c: char| c.identifier_allowed() || matches!(c, '@' | '.' | '+');
+        let identifier = |c: char| identifier_letter(c) || matches!(c, '@' | '.' | '+');
         if !raw.chars().all(allowed) || !compatible.chars().all(|c| allowed(c) && identifier(c)) {
             return Err(FieldError::new(
                 field,
@@ -123,6 +123,19 @@ impl Email {
     }
 }
 
+/// Whether UTS 39 types `c` as fit for identifiers in some living use:
+/// recommended, or of a script in limited or excluded use (Cherokee,
+/// Canadian syllabics, Tifinagh, Mongolian...), or uncommon. Refused:
+/// invisible and ignorable characters (the Hangul fillers, the soft
+/// hyphen), technical letters (`ɑ`), obsolete, deprecated and non-NFKC ones.
+fn identifier_letter(c: char) -> bool {
+    use unicode_security::general_security_profile::IdentifierType::*;
+    matches!(
+        c.identifier_type(),
+        Some(Recommended | Inclusion | Limited_Use | Exclusion | Uncommon_Use)
+    )
+}
+
 /// The HTML5 rules (`validator`), and what they let through that an SMTP
 /// envelope or a `To:` header cannot carry as written.
 fn is_deliverable(address: &str) -> bool {
@@ -141,7 +154,7 @@ fn is_deliverable(address: &str) -> bool {
             !label.starts_with('-')
                 && !label.ends_with('-')
                 && label.is_single_script()
-                && label.chars().all(|c| c.is_ascii() || c.identifier_allowed())
+                && label.chars().all(|c| c.is_ascii() || identifier_letter(c))
         })
 }
 
@@ -155,6 +168,11 @@ mod tests {
         assert!(Username::parse("Élodie", "username").is_ok());
         assert!(Username::parse("Дмитрий_1", "username").is_ok());
         assert!(Username::parse("山田たろう", "username").is_ok());
+        // Scripts of limited use are living scripts.
+        for living in ["ᏣᎳᎩ", "ᐃᓄᒃᑎᑐᑦ", "ⵜⴰⵎⴰⵣⵉⵖⵜ", "ꆈꌠ", "ᠮᠣᠩᠭᠣᠯ"]
+        {
+            assert!(Username::parse(living, "username").is_ok(), "{living}");
+        }
         assert!(Username::parse("", "username").is_err());
         assert!(Username::parse("has space", "username").is_err());
         assert!(Username::parse("semi;colon", "username").is_err());
