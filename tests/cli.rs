@@ -109,6 +109,31 @@ fn first_start_creates_the_data_dir_and_a_private_secret() {
 }
 
 #[test]
+fn only_the_working_directorys_env_file_is_read() {
+    // A `.env` in a directory above may be another project's, or anyone's
+    // (`/tmp/.env`): it must not configure Sesame.
+    let outer = tempfile::TempDir::new().unwrap();
+    let workdir = outer.path().join("sesame");
+    std::fs::create_dir(&workdir).unwrap();
+    let bad = "SESAME__PASSWORDS__BCRYPT_COST=50\n";
+    std::fs::write(outer.path().join(".env"), bad).unwrap();
+    let migrate = || {
+        Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .current_dir(&workdir)
+            .env_remove("DATABASE_URL")
+            .env_remove("SESAME__PASSWORDS__BCRYPT_COST")
+            .arg("migrate")
+            .output()
+            .unwrap()
+    };
+    let output = migrate();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    std::fs::write(workdir.join(".env"), bad).unwrap();
+    assert_one_clear_line(&migrate(), "bcrypt_cost");
+}
+
+#[test]
 fn an_import_into_a_new_data_dir_keeps_it_private() {
     // Moving in before the first start: the import makes the database,
     // which holds every imported hash.

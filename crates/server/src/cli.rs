@@ -99,7 +99,9 @@ enum UserCommand {
 /// Runs the command line and returns the process exit code. Failures are
 /// one line on stderr, never a panic trace.
 pub fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // The working directory's `.env` only: `dotenvy::dotenv` would also take
+    // one from any directory above, which may be someone else's.
+    let _ = dotenvy::from_path(".env");
     let cli = Cli::parse();
     let config = match Config::load(Path::new("config")) {
         Ok(config) => config,
