@@ -120,6 +120,12 @@ impl JwtKeys {
         encode(&header, &claims, &ring.signer.key).map_err(|e| TokensError::Signing(e.to_string()))
     }
 
+    /// The claims of `token` if it was verified here before (and no key
+    /// change has forgotten it): no signature is checked.
+    pub(crate) fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
+        self.current().remembered(token)
+    }
+
     /// The claims of a token signed with a key of the set that is not
     /// retired (expiry not checked). A token without `kid` is one signed
     /// before keys had ids, with the HS256 secret.
@@ -127,12 +133,6 @@ impl JwtKeys {
     /// # Errors
     /// [`TokensError::InvalidToken`] for anything malformed, badly signed,
     /// signed by an unknown or retired key, or from another issuer.
-    /// The claims of `token` if it was verified here before (and no key
-    /// change has forgotten it): no signature is checked.
-    pub(crate) fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
-        self.current().remembered(token)
-    }
-
     pub(crate) fn decode(&self, token: &str) -> Result<Arc<Claims>, TokensError> {
         let ring = self.current();
         if let Some(claims) = ring.remembered(token) {

@@ -413,6 +413,10 @@ pub struct SigningKeys {
     audit: Option<Arc<dyn AuditLog>>,
     /// Whether a thread is retrying a reload that failed.
     retrying: Arc<AtomicBool>,
+    /// Held by a reload from its read to its replace: two reloads at once
+    /// (a retry and a report of a change) take turns, so that an older
+    /// read never replaces a newer one.
+    reloading: Arc<Mutex<()>>,
 }
 
 impl SigningKeys {
@@ -441,6 +445,7 @@ impl SigningKeys {
             keys,
             audit: None,
             retrying: Arc::default(),
+            reloading: Arc::default(),
         })
     }
 
@@ -519,7 +524,9 @@ impl SigningKeys {
     fn reloader(&self) -> impl Fn() -> Result<(), TokensError> + Send + 'static {
         let (repository, cipher) = (self.repository.clone(), self.cipher.clone());
         let (legacy_kid, keys) = (legacy_kid(&self.legacy_secret), self.keys.clone());
+        let reloading = self.reloading.clone();
         move || {
+            let _turn = reloading.lock().unwrap_or_else(|p| p.into_inner());
             let stored = repository.list_keys()?;
             keys.replace(KeyRing::load(&stored, &*cipher, legacy_kid.clone())?);
             Ok(())
