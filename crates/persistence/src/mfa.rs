@@ -32,7 +32,7 @@ impl MfaRepository for Database {
     }
 
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
-        in_transaction!(self, |conn| {
+        let saved = in_transaction!(self, |conn| {
             // Racing setups of one account take turns (on PostgreSQL, both
             // would otherwise find no row and insert one).
             conn.lock_account(user.0)?;
@@ -42,6 +42,11 @@ impl MfaRepository for Database {
                     .filter(user_totp::confirmed.eq(false)),
             )
             .execute(conn)?;
+            // What is left is a confirmed one, from a confirmation that came first.
+            let confirmed: i64 = user_totp::table.find(user.0).count().get_result(conn)?;
+            if confirmed > 0 {
+                return Ok(false);
+            }
             diesel::insert_into(user_totp::table)
                 .values((
                     user_totp::user_id.eq(user.0),
@@ -49,9 +54,14 @@ impl MfaRepository for Database {
                     user_totp::confirmed.eq(false),
                 ))
                 .execute(conn)
+                .map(|_| true)
         })
-        .map(|_| ())
-        .map_err(storage)
+        .map_err(storage)?;
+        if saved {
+            Ok(())
+        } else {
+            Err(TokensError::MfaAlreadyEnabled)
+        }
     }
 
     fn confirm_totp(

@@ -47,10 +47,11 @@ impl MfaRepository for InMemoryMfa {
             confirmed: false,
             last_used_step: None,
         };
-        self.state
-            .lock()
-            .unwrap()
-            .insert(user, (record, Vec::new()));
+        let mut state = self.state.lock().unwrap();
+        if state.get(&user).is_some_and(|(kept, _)| kept.confirmed) {
+            return Err(TokensError::MfaAlreadyEnabled);
+        }
+        state.insert(user, (record, Vec::new()));
         Ok(())
     }
 

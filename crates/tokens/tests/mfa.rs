@@ -300,6 +300,7 @@ fn recovery_codes_are_kept_as_keyed_digests_and_older_plain_ones_still_work() {
         .unwrap()
         .unwrap()
         .encrypted_secret;
+    f.store.remove_totp(f.user.id).unwrap();
     f.store.save_pending_totp(f.user.id, &secret).unwrap();
     assert!(f
         .store

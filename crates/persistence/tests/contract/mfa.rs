@@ -1,7 +1,7 @@
 //! TOTP records: a pending setup is turned on once, by the confirmation of
 //! the secret it holds.
 
-use sesame_tokens::MfaRepository;
+use sesame_tokens::{MfaRepository, TokensError};
 
 use crate::support::insert_user;
 
@@ -20,5 +20,11 @@ contract_tests! {
         assert!(record.confirmed && record.last_used_step == Some(1));
         assert!(db.use_recovery_code(ada.id, "b").unwrap());
         assert!(!db.use_recovery_code(ada.id, "c").unwrap());
+        // A setup that checked before the confirmation, and saves after it.
+        assert!(matches!(
+            db.save_pending_totp(ada.id, "third"),
+            Err(TokensError::MfaAlreadyEnabled)
+        ));
+        assert_eq!(db.find_totp(ada.id).unwrap().unwrap().encrypted_secret, "second");
     }
 }
