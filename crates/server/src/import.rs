@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use clap::Subcommand;
 use serde_json::{Map, Value};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
@@ -374,18 +374,21 @@ fn django_record(row: sesame_persistence::DjangoRow) -> Result<ImportRecord, (St
 /// `YYYY-MM-DD HH:MM:SS[.ffffff][+hh[:mm]]` (no offset: UTC).
 fn parse_time(text: &str) -> Option<Timestamp> {
     let text = text.trim();
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.with_timezone(&Utc));
-    }
-    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
-        if let Ok(time) = DateTime::parse_from_str(text, format) {
-            return Some(time.with_timezone(&Utc));
-        }
-    }
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
+    let with_offset = |format| DateTime::parse_from_str(text, format).ok();
+    let time = DateTime::parse_from_rfc3339(text)
+        .ok()
+        .or_else(|| with_offset("%Y-%m-%d %H:%M:%S%.f%#z"))
+        .or_else(|| with_offset("%Y-%m-%dT%H:%M:%S%.f%#z"))
+        .map(|time| time.with_timezone(&Utc))
+        .or_else(|| {
+            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+                .map(|naive| naive.and_utc())
+        })?;
+    // A leap second (second 60) is stored as written by SQLite and as the
+    // next minute by PostgreSQL: neither is what the source meant.
+    (time.nanosecond() < 1_000_000_000).then_some(time)
 }
 
 /// One JSONL line as a record.
@@ -563,6 +566,8 @@ mod tests {
             assert_eq!(parse_time(text), Some(want.with_timezone(&Utc)), "{text}");
         }
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2024-03-14T12:34:60Z"), None, "a leap second");
+        assert_eq!(parse_time("2024-03-14 12:34:60"), None, "a leap second");
     }
 
     #[test]
