@@ -61,6 +61,14 @@ const MAX_SCRYPT_MEMORY: u128 = 256 << 20;
 
 /// scrypt parallelism (run one after the other here): Django 5, passlib 1.
 const MAX_SCRYPT_P: u32 = 16;
+/// The largest scrypt block size: its first PBKDF2 pass makes 128·r·p
+/// bytes, hashing the salt again for every 32 (Django uses 8).
+const MAX_SCRYPT_R: u32 = 32;
+/// The longest salt of a PBKDF2 or scrypt hash (Django's are 22
+/// characters, passlib's 16 bytes): each block of work hashes it again.
+const MAX_SALT_BYTES: u64 = 256;
+/// The longest scrypt key (Django's is 64 bytes).
+const MAX_SCRYPT_KEY_BYTES: u64 = 256;
 
 /// A password hash format Sesame accepts on import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,13 +340,15 @@ impl<'a> Verifier<'a> {
                 };
                 above("bcrypt cost", (*cost).into(), max.into())
             }
-            Verifier::Pbkdf2 { rounds, .. } => (!PBKDF2_ITERATIONS.contains(rounds)).then(|| {
-                format!(
-                    "{rounds} PBKDF2 iterations, not between {} and {}",
-                    PBKDF2_ITERATIONS.start(),
-                    PBKDF2_ITERATIONS.end()
-                )
-            }),
+            Verifier::Pbkdf2 { rounds, salt, .. } => (!PBKDF2_ITERATIONS.contains(rounds))
+                .then(|| {
+                    format!(
+                        "{rounds} PBKDF2 iterations, not between {} and {}",
+                        PBKDF2_ITERATIONS.start(),
+                        PBKDF2_ITERATIONS.end()
+                    )
+                })
+                .or_else(|| above("salt length", salt.len() as u64, MAX_SALT_BYTES)),
             Verifier::Argon2 { costs, .. } => {
                 let (m, t, p) = *costs;
                 above(
@@ -349,13 +359,18 @@ impl<'a> Verifier<'a> {
                 .or_else(|| above("argon2 passes", t.into(), MAX_ARGON2_PASSES.into()))
                 .or_else(|| above("argon2 lanes", p.into(), MAX_ARGON2_LANES.into()))
             }
-            Verifier::Scrypt { params, .. } => {
+            Verifier::Scrypt { params, salt, key } => {
                 let (r, p) = (u128::from(params.r()), u128::from(params.p()));
                 let memory = 128 * r * ((1u128 << params.log_n()) + p);
-                above("scrypt parallelism", params.p().into(), MAX_SCRYPT_P.into()).or_else(|| {
-                    (memory > MAX_SCRYPT_MEMORY)
-                        .then(|| format!("scrypt memory is above {} MiB", MAX_SCRYPT_MEMORY >> 20))
-                })
+                above("scrypt parallelism", params.p().into(), MAX_SCRYPT_P.into())
+                    .or_else(|| {
+                        (memory > MAX_SCRYPT_MEMORY).then(|| {
+                            format!("scrypt memory is above {} MiB", MAX_SCRYPT_MEMORY >> 20)
+                        })
+                    })
+                    .or_else(|| above("scrypt block size", params.r().into(), MAX_SCRYPT_R.into()))
+                    .or_else(|| above("salt length", salt.len() as u64, MAX_SALT_BYTES))
+                    .or_else(|| above("scrypt key length", key.len() as u64, MAX_SCRYPT_KEY_BYTES))
             }
             Verifier::Unusable => None,
         }
@@ -804,6 +819,31 @@ mod tests {
             (
                 hostile(scrypt, &[("$8$5$", "$8$17$")]),
                 "scrypt parallelism 17 is above 16",
+            ),
+            // Within the memory, but each of its blocks hashes a long salt.
+            (
+                hostile(scrypt, &[("$1024$", "$2$"), ("$8$5$", "$33$5$")]),
+                "scrypt block size 33 is above 32",
+            ),
+            (
+                hostile(
+                    scrypt,
+                    &[(
+                        "$c3CVD8lOyfLT7IxLq7zT5x$",
+                        &format!("${}$", "s".repeat(257)),
+                    )],
+                ),
+                "salt length 257 is above 256",
+            ),
+            (
+                hostile(
+                    pbkdf2,
+                    &[(
+                        "$WcDUICVa3baj9KkSk23xMC$",
+                        &format!("${}$", "s".repeat(257)),
+                    )],
+                ),
+                "salt length 257 is above 256",
             ),
             (
                 hostile(pbkdf2, &[("$1000$", "$3000001$")]),
