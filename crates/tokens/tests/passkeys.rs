@@ -378,6 +378,33 @@ fn with_totp_on_adding_a_passkey_needs_a_code_too() {
 }
 
 #[test]
+fn a_full_account_is_told_so_before_its_code_is_used_up() {
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    for _ in 0..MAX_PASSKEYS_PER_ACCOUNT {
+        f.register(&alice, &mut browser);
+    }
+    let setup = f.mfa.setup(&alice).unwrap();
+    let code = totp_code(&setup.secret, f.clock.now().timestamp()).unwrap();
+    let recovery = f
+        .mfa
+        .confirm(&alice, &code, None, &actor(alice.id))
+        .unwrap();
+    let full = f
+        .service
+        .begin_registration(&alice, PASSWORD, Some(&recovery[0]));
+    assert!(
+        matches!(full, Err(TokensError::TooManyPasskeys(20))),
+        "{full:?}"
+    );
+    assert!(
+        f.mfa.check_login(&alice, Some(&recovery[0])).unwrap(),
+        "still unused"
+    );
+}
+
+#[test]
 fn a_challenge_lapses_after_five_minutes() {
     let f = fixture();
     let alice = f.user("alice");

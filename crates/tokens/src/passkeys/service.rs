@@ -162,11 +162,12 @@ impl PasskeyService {
         self.ports
             .accounts
             .confirm_password(user, current_password)?;
-        self.ports.mfa.confirm_code(user, code)?;
+        // Before the code, which a check uses up (a recovery code for good).
         let existing = self.ports.passkeys.passkeys_of(user.id)?;
         if existing.len() >= MAX_PASSKEYS_PER_ACCOUNT {
             return Err(TokensError::TooManyPasskeys(MAX_PASSKEYS_PER_ACCOUNT));
         }
+        self.ports.mfa.confirm_code(user, code)?;
         let user_handle = existing.first().map_or_else(
             || URL_SAFE_NO_PAD.encode(random_bytes(ID_BYTES)),
             |p| p.user_handle.clone(),
