@@ -375,6 +375,10 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
+        services
+            .signing_keys
+            .use_configured_algorithm()
+            .map_err(StartError::setting)?;
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,

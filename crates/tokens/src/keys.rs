@@ -472,11 +472,10 @@ impl SigningKeys {
         self.keys.clone()
     }
 
-    /// Makes sure the set has an active key of the configured algorithm
-    /// (the legacy HS256 secret first, on first start), then loads it. A
-    /// process whose secret cannot open the stored keys changes nothing:
-    /// a key of its own would demote the active one, and no instance with
-    /// the right secret could then open the set.
+    /// Makes sure the set has an active key (the legacy HS256 secret, on
+    /// first start), then loads it. A process whose secret cannot open the
+    /// stored keys changes nothing: a key of its own would demote the active
+    /// one, and no instance with the right secret could then open the set.
     ///
     /// # Errors
     /// [`TokensError::Storage`], [`TokensError::Signing`].
@@ -501,6 +500,16 @@ impl SigningKeys {
                 }
             }
         }
+        self.reload()
+    }
+
+    /// Rotates to a key of the configured algorithm when the active key is
+    /// of another: what a server does as it starts, and no other command (a
+    /// command run without the servers' settings would change their key).
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`], [`TokensError::Signing`].
+    pub fn use_configured_algorithm(&self) -> Result<(), TokensError> {
         let active_matches = self
             .repository
             .list_keys()?
@@ -509,7 +518,7 @@ impl SigningKeys {
         if !active_matches {
             self.rotate(&Actor::default())?;
         }
-        self.reload()
+        Ok(())
     }
 
     /// Reads the set from storage again.

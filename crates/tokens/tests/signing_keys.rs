@@ -89,6 +89,7 @@ impl Fixture {
         )
         .unwrap();
         keys.start().unwrap();
+        keys.use_configured_algorithm().unwrap();
         let sessions = SessionService::new(
             self.store.clone(),
             self.store.clone(),
@@ -113,6 +114,31 @@ fn states(keys: &SigningKeys) -> Vec<(SigningAlgorithm, KeyState)> {
         .into_iter()
         .map(|k| (k.algorithm, k.state))
         .collect()
+}
+
+#[test]
+fn starting_with_another_algorithm_changes_no_key_until_asked_to() {
+    let fixture = Fixture::new();
+    let (keys, _) = fixture.instance(SigningAlgorithm::Es256);
+    let before = states(&keys);
+    // A command run from a shell without the servers' settings.
+    let command = SigningKeys::new(
+        fixture.repository.clone(),
+        Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap()),
+        fixture.clock.clone(),
+        SigningAlgorithm::Hs256,
+        SECRET,
+        "sesame",
+    )
+    .unwrap();
+    command.start().unwrap();
+    assert_eq!(states(&keys), before);
+    command.use_configured_algorithm().unwrap();
+    keys.reload().unwrap();
+    assert_eq!(
+        states(&keys).last(),
+        Some(&(SigningAlgorithm::Hs256, KeyState::Active))
+    );
 }
 
 #[test]
