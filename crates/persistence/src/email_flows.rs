@@ -106,6 +106,8 @@ pub(crate) trait TakeTurns {
     fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
     /// Holds an address, in whatever case (many accounts may mail one).
     fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()>;
+    /// Holds the signing key set: which key is active is one fact.
+    fn lock_signing_keys(&mut self) -> QueryResult<()>;
 }
 
 impl TakeTurns for PgConnection {
@@ -120,6 +122,12 @@ impl TakeTurns for PgConnection {
             .execute(self)
             .map(drop)
     }
+
+    fn lock_signing_keys(&mut self) -> QueryResult<()> {
+        diesel::sql_query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(self)
+            .map(drop)
+    }
 }
 
 impl TakeTurns for SqliteConnection {
@@ -129,6 +137,10 @@ impl TakeTurns for SqliteConnection {
     }
 
     fn lock_recipient(&mut self, _: &str) -> QueryResult<()> {
+        Ok(())
+    }
+
+    fn lock_signing_keys(&mut self) -> QueryResult<()> {
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use sesame_kernel::{OutsideChanges, StorageError};
 use sesame_tokens::{KeyState, SigningKeyRepository, StoredSigningKey, TokensError};
 
 use crate::change_file::{self, ChangeFile};
+use crate::email_flows::TakeTurns;
 use crate::schema::signing_keys;
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
@@ -47,6 +48,9 @@ impl SigningKeyRepository for Database {
 
     fn activate_new(&self, key: &StoredSigningKey) -> Result<(), TokensError> {
         in_transaction!(self, |conn| {
+            // Two rotations at once would each demote what they saw active
+            // and both insert one: they take turns.
+            conn.lock_signing_keys()?;
             diesel::update(
                 signing_keys::table.filter(signing_keys::state.eq(KeyState::Active.as_str())),
             )

@@ -6,7 +6,9 @@ use std::thread;
 
 use sesame_kernel::{Page, UserId};
 use sesame_persistence::Database;
-use sesame_tokens::SessionRepository;
+use sesame_tokens::{
+    KeyState, SessionRepository, SigningAlgorithm, SigningKeyRepository, StoredSigningKey,
+};
 use sesame_users::{ProfileChanges, User, UserRepository, UsersError};
 
 use crate::support::{jwt_session, new_user, now};
@@ -70,6 +72,24 @@ fn racer_names() -> Vec<String> {
 }
 
 contract_tests! {
+    fn of_racing_rotations_one_key_ends_up_active(db: &Database) {
+        race(RACERS, |i| {
+            db.activate_new(&StoredSigningKey {
+                kid: format!("racer-{i}"),
+                algorithm: SigningAlgorithm::Hs256,
+                state: KeyState::Active,
+                created_at: now(),
+                sealed_private: "sealed".into(),
+                public_jwk: None,
+            })
+            .unwrap();
+        });
+        let keys = db.list_keys().unwrap();
+        assert_eq!(keys.len(), RACERS);
+        let active = keys.iter().filter(|k| k.state == KeyState::Active).count();
+        assert_eq!(active, 1);
+    }
+
     fn one_of_many_racing_registrations_of_a_username_wins(db: &Database) {
         let names = racer_names();
         let results = race(RACERS, |i| {
