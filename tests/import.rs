@@ -398,6 +398,13 @@ backend_tests! {
         assert_eq!(code, 0, "{out}");
         let latecomer = app.register("latecomer")["id"].as_i64().unwrap();
         assert!(latecomer > doomed, "id {latecomer} was given out before");
+        // Nor does an import give out the deleted account's id.
+        let reused = app.data_dir.join("reused.jsonl");
+        let line = format!("{{\"id\":{doomed},\"username\":\"heir\",\"password_hash\":null}}\n");
+        std::fs::write(&reused, line).unwrap();
+        let (code, out) = sesame(&app, &["import", "jsonl", "--keep-ids", reused.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("belonged to an account since deleted"), "{out}");
     }
 
     fn a_source_that_fails_partway_keeps_what_it_wrote_audited_and_counted(backend) {

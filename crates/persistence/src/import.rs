@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
 use sesame_users::{ImportedAccount, User};
 
-use crate::schema::{passkeys, user_totp, users};
+use crate::schema::{audit_events, passkeys, user_totp, users};
 use crate::time::to_db;
 use crate::users::UserRow;
 use crate::{Backend, Database, PersistenceError};
@@ -106,6 +106,19 @@ macro_rules! import_one {
                 .is_some()
         }) {
             ImportOutcome::Refused(format!("id {taken} is taken"))
+        } else if let Some(used) = id.filter(|id| {
+            audit_events::table
+                .filter(audit_events::user_id.eq(*id))
+                .select(audit_events::id)
+                .first::<i64>(conn)
+                .optional()
+                .ok()
+                .flatten()
+                .is_some()
+        }) {
+            ImportOutcome::Refused(format!(
+                "id {used} belonged to an account since deleted (the audit log names it)"
+            ))
         } else {
             let row = ImportedRow {
                 id,
@@ -140,8 +153,9 @@ const MOVE_ID_SEQUENCE: &str = "SELECT setval(pg_get_serial_sequence('users', 'i
 impl Database {
     /// Stores a batch of checked accounts in one transaction: each account
     /// whole (one row) or not at all; one whose username or email is already
-    /// there is skipped; with `keep_ids`, one whose id is taken or above
-    /// 2^31 - 1 is refused.
+    /// there is skipped; with `keep_ids`, one whose id is taken, was a
+    /// deleted account's (the audit log names it), or is above 2^31 - 1 is
+    /// refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened.
     ///

@@ -5,7 +5,9 @@ use sesame_persistence::{ExportedAccount, ImportOutcome};
 use sesame_tokens::{MfaRepository, PasskeyRepository, StoredPasskey};
 use sesame_users::{ImportedAccount, UserRepository};
 
-use crate::support::new_user;
+use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
+
+use crate::support::{new_user, now};
 
 /// The highest id an import keeps: 2^31 - 1.
 const MAX_KEPT_ID: i64 = 2_147_483_647;
@@ -68,6 +70,17 @@ contract_tests! {
         // A dry run moves nothing.
         db.import_batch(&[account("c", 100)], true, true).unwrap();
         assert_eq!(db.insert(&new_user("next", None)).unwrap().id, UserId(4));
+    }
+
+    fn a_kept_id_a_deleted_account_had_is_not_given_out_again(db: &Database) {
+        let doomed = db.insert(&new_user("doomed", None)).unwrap();
+        let deleted = AuditEvent::new("account_deleted", Some(doomed.id), &Actor::default(), now(), None);
+        db.record(&deleted).unwrap();
+        db.delete(doomed.id).unwrap();
+        let batch = [account("other", doomed.id.0), account("new", 7)];
+        let outcomes = db.import_batch(&batch, true, false).unwrap();
+        let refused = format!("id {} belonged to an account since deleted (the audit log names it)", doomed.id.0);
+        assert_eq!(outcomes, [ImportOutcome::Refused(refused), ImportOutcome::Imported(UserId(7))]);
     }
 
     fn the_export_tells_who_has_a_second_factor(db: &Database) {
