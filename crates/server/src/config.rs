@@ -139,8 +139,9 @@ pub struct HttpConfig {
     pub ws_queue_size: usize,
     /// WebSockets one user may hold open; past it a new one is closed with 1008.
     pub ws_max_per_user: usize,
-    /// The header a trusted reverse proxy sets to the client address
-    /// (e.g. `X-Forwarded-For`); unset, forwarding headers are ignored.
+    /// The header a trusted reverse proxy sets to the client address, a
+    /// list of bare addresses (e.g. `X-Forwarded-For`, not RFC 7239's
+    /// `Forwarded`); unset, forwarding headers are ignored.
     pub trusted_proxy_header: Option<String>,
     /// `Strict-Transport-Security` max-age in seconds; 0 sends none (set it behind TLS).
     pub hsts_seconds: u64,
@@ -507,6 +508,17 @@ impl Config {
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1".into());
         }
+        // Read as a list of bare addresses: RFC 7239's `for=` pairs would not
+        // parse, and every client would count as the proxy.
+        if (self.http.trusted_proxy_header.as_deref())
+            .is_some_and(|name| name.trim().eq_ignore_ascii_case("forwarded"))
+        {
+            return invalid(
+                "http.trusted_proxy_header",
+                "must name a header holding bare addresses, such as X-Forwarded-For, not Forwarded"
+                    .into(),
+            );
+        }
         // Every period at most ten years: longer ones overflow the date
         // arithmetic they feed (`now + ttl`), at start or at every login.
         let (http, tokens, accounts) = (&self.http, &self.tokens, &self.accounts);
@@ -702,7 +714,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         type Change = fn(&mut Config);
-        let bad: [(Change, &str); 16] = [
+        let bad: [(Change, &str); 17] = [
             (|c| c.passwords.bcrypt_cost = 21, "passwords.bcrypt_cost"),
             (|c| c.http.bind = "nowhere".into(), "http.bind"),
             (
@@ -737,6 +749,10 @@ mod tests {
             (
                 |c| c.tokens.cache_seconds = u64::MAX,
                 "tokens.cache_seconds",
+            ),
+            (
+                |c| c.http.trusted_proxy_header = Some("Forwarded".into()),
+                "http.trusted_proxy_header",
             ),
             (
                 |c| c.http.ws_ping_interval_seconds = u64::MAX / 2,
