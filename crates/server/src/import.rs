@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
@@ -189,17 +189,23 @@ fn read_source(config: &Config, command: ImportCommand, run: &mut Run) -> Result
             }
         }
         ImportCommand::Jsonl { file, .. } => {
-            let reader: Box<dyn BufRead> = if file == "-" {
+            let mut reader: Box<dyn BufRead> = if file == "-" {
                 Box::new(BufReader::new(std::io::stdin().lock()))
             } else {
                 let opened =
                     File::open(&file).map_err(|e| StartError::setting(format!("{file}: {e}")))?;
                 Box::new(BufReader::with_capacity(64 * 1024, opened))
             };
-            for (index, line) in reader.split(b'\n').enumerate() {
-                let source_ref = format!("line {}", index + 1);
-                let line = match line {
-                    Ok(line) => line,
+            for index in 1.. {
+                let source_ref = format!("line {index}");
+                let line = match next_line(&mut reader) {
+                    Ok(Some(Ok(line))) => line,
+                    Ok(Some(Err(TooLong))) => {
+                        let why = format!("longer than {} KiB", MAX_LINE_BYTES >> 10);
+                        run.add(Err((source_ref, why)), HashOrigin::Other)?;
+                        continue;
+                    }
+                    Ok(None) => break,
                     Err(e) => {
                         return Err(StartError::setting(format!("{file}, {source_ref}: {e}")));
                     }
@@ -391,6 +397,45 @@ fn parse_time(text: &str) -> Option<Timestamp> {
     (time.nanosecond() < 1_000_000_000).then_some(time)
 }
 
+/// The longest JSONL line read: an account is a few hundred bytes, and a
+/// line is held whole, then parsed, before it can be refused.
+const MAX_LINE_BYTES: u64 = 64 << 10;
+
+/// A line past [`MAX_LINE_BYTES`], skipped unread.
+struct TooLong;
+
+/// The next line of `reader` without its `\n`, or [`TooLong`]; `None` at the end.
+fn next_line(reader: &mut dyn BufRead) -> std::io::Result<Option<Result<Vec<u8>, TooLong>>> {
+    let mut line = Vec::new();
+    Read::take(&mut *reader, MAX_LINE_BYTES + 1).read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        return Ok(Some(Ok(line)));
+    }
+    if line.len() as u64 <= MAX_LINE_BYTES {
+        return Ok(Some(Ok(line)));
+    }
+    // The rest of the line, a buffer at a time.
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            break;
+        }
+        let (used, ended) = match buffer.iter().position(|b| *b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (buffer.len(), false),
+        };
+        reader.consume(used);
+        if ended {
+            break;
+        }
+    }
+    Ok(Some(Err(TooLong)))
+}
+
 /// One JSONL line as a record.
 fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String, String)> {
     let refuse = |why: &str| (source_ref.clone(), why.to_owned());
@@ -553,6 +598,22 @@ fn audited(database: &Database, kind: &str, detail: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jsonl_lines_past_the_limit_are_skipped_unread() {
+        let long = "x".repeat(MAX_LINE_BYTES as usize + 10);
+        let text = format!("first\n{long}\nthird\n\nlast");
+        let mut reader = std::io::BufReader::with_capacity(1024, text.as_bytes());
+        let mut lines = Vec::new();
+        while let Some(line) = next_line(&mut reader).unwrap() {
+            lines.push(
+                line.map(|l| String::from_utf8(l).unwrap())
+                    .map_err(|TooLong| ()),
+            );
+        }
+        let want: [Result<&str, ()>; 5] = [Ok("first"), Err(()), Ok("third"), Ok(""), Ok("last")];
+        assert_eq!(lines, want.map(|line| line.map(str::to_owned)));
+    }
 
     #[test]
     fn times_of_every_source_read() {
