@@ -3,7 +3,7 @@
 //! before keys had ids.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -250,10 +250,22 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
     sessions.authenticate(&new).unwrap();
 }
 
-/// Keys whose storage fails while `failing` is set.
+/// Keys whose storage fails while `failing` is set, and whose next read,
+/// once `slow` is given, says it has read and waits to be let go.
 struct Flaky {
     keys: Arc<MemoryKeys>,
     failing: AtomicBool,
+    slow: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+}
+
+impl Flaky {
+    fn over(keys: Arc<MemoryKeys>) -> Self {
+        Flaky {
+            keys,
+            failing: AtomicBool::new(false),
+            slow: Mutex::default(),
+        }
+    }
 }
 
 impl SigningKeyRepository for Flaky {
@@ -263,7 +275,13 @@ impl SigningKeyRepository for Flaky {
                 "the database is away".into(),
             )));
         }
-        self.keys.list_keys()
+        let read = self.keys.list_keys();
+        let slow = self.slow.lock().unwrap().take();
+        if let Some((has_read, go)) = slow {
+            has_read.send(()).unwrap();
+            go.recv().unwrap();
+        }
+        read
     }
 
     fn activate_new(&self, key: &StoredSigningKey) -> Result<(), TokensError> {
@@ -276,13 +294,41 @@ impl SigningKeyRepository for Flaky {
 }
 
 #[test]
+fn of_two_reloads_at_once_the_later_read_is_the_one_kept() {
+    let fixture = Fixture::new();
+    let (other, _) = fixture.instance(SigningAlgorithm::Es256);
+    let storage = Arc::new(Flaky::over(fixture.repository.clone()));
+    let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
+    let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
+    let keys =
+        SigningKeys::new(storage.clone(), cipher, clock, algorithm, SECRET, "sesame").unwrap();
+    keys.start().unwrap();
+    let old_kid = keys.keys().active_kid();
+    other.rotate(&Actor::default()).unwrap();
+    keys.reload().unwrap();
+    // A slow reload reads the set, then another instance retires the old
+    // key and a second reload reads that.
+    let (has_read, read) = mpsc::channel();
+    let (go, slow_read_goes) = mpsc::channel();
+    *storage.slow.lock().unwrap() = Some((has_read, slow_read_goes));
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| keys.reload().unwrap());
+        read.recv().unwrap();
+        other.retire(&old_kid, &Actor::default()).unwrap();
+        let later = scope.spawn(|| keys.reload().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+        go.send(()).unwrap();
+        slow.join().unwrap();
+        later.join().unwrap();
+    });
+    assert!(!keys.keys().verifies(&old_kid), "the older read won");
+}
+
+#[test]
 fn a_retirement_reported_while_storage_fails_is_loaded_once_it_is_back() {
     let fixture = Fixture::new();
     let (other, _) = fixture.instance(SigningAlgorithm::Es256);
-    let storage = Arc::new(Flaky {
-        keys: fixture.repository.clone(),
-        failing: AtomicBool::new(false),
-    });
+    let storage = Arc::new(Flaky::over(fixture.repository.clone()));
     let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
     let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
     let keys =
