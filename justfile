@@ -95,7 +95,7 @@ bench-ws sockets="10000" rate="1000" seconds="10":
         echo
         echo "## bench-ws, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $revision"
         echo
-        echo "\`just bench-ws {{sockets}} {{rate}} {{seconds}}\`: release server on SQLite in a temp dir, $(env | grep '^SESAME__' | grep -v '_DIR=\|_BIND=' | sort | tr '\n' ' ')(ulimit -n $(ulimit -n)); client: \`${bench[*]}\`"
+        echo "\`just bench-ws {{sockets}} {{rate}} {{seconds}}\`: release server on SQLite in a temp dir, $(env | grep -E '^SESAME__(PASSWORDS__BCRYPT_COST|RATE_LIMIT__ENABLED)=' | sort | tr '\n' ' ')(ulimit -n $(ulimit -n)); client: \`${bench[*]}\`"
         echo
         cat "$out"
     } >> BENCHMARKS.md
