@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
@@ -96,25 +97,16 @@ macro_rules! import_one {
                 "id {high} is above {MAX_KEPT_ID}, the highest kept"
             ))
         } else if let Some(taken) = id.filter(|id| {
-            users::table
-                .find(*id)
-                .select(users::id)
-                .first::<i64>(conn)
-                .optional()
-                .ok()
-                .flatten()
-                .is_some()
+            diesel::select(exists(users::table.find(*id)))
+                .get_result(conn)
+                .unwrap_or(false)
         }) {
             ImportOutcome::Refused(format!("id {taken} is taken"))
         } else if let Some(used) = id.filter(|id| {
-            audit_events::table
-                .filter(audit_events::user_id.eq(*id))
-                .select(audit_events::id)
-                .first::<i64>(conn)
-                .optional()
-                .ok()
-                .flatten()
-                .is_some()
+            let named = audit_events::table.filter(audit_events::user_id.eq(*id));
+            diesel::select(exists(named))
+                .get_result(conn)
+                .unwrap_or(false)
         }) {
             ImportOutcome::Refused(format!(
                 "id {used} belonged to an account since deleted (the audit log names it)"

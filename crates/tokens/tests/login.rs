@@ -137,6 +137,15 @@ impl Fixture {
         setup.secret
     }
 
+    /// The code-guessing alerts mailed so far.
+    fn alerts(&self) -> usize {
+        let emails = self.store.emails();
+        let alerts = emails
+            .iter()
+            .filter(|e| e.email.subject.contains("trying to sign in"));
+        alerts.count()
+    }
+
     fn check(&self, login: &str, password: &str) -> Result<User, TokensError> {
         self.login.check(&credentials(login, password), &browser())
     }
@@ -472,13 +481,6 @@ fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
     let f = fixture_locking_at(100);
     let ada = f.user("ada");
     let secret = f.totp(&ada);
-    let alerts = || {
-        f.store
-            .emails()
-            .iter()
-            .filter(|e| e.email.subject.contains("trying to sign in"))
-            .count()
-    };
     let with_code = |code: &str| Credentials {
         otp: Some(code.to_owned()),
         ..credentials("ada", PASSWORD)
@@ -487,9 +489,9 @@ fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
         let wrong = f.login.check(&with_code("000000"), &browser());
         assert!(matches!(wrong, Err(TokensError::OtpInvalid)));
     }
-    assert_eq!(alerts(), 0);
+    assert_eq!(f.alerts(), 0);
     f.login.check(&with_code("000000"), &browser()).unwrap_err();
-    assert_eq!(alerts(), 1, "the fifth wrong code alerts the owner");
+    assert_eq!(f.alerts(), 1, "the fifth wrong code alerts the owner");
 
     assert_eq!(
         f.throttle.failures(&LoginKey::Account(ada.id)),
@@ -609,25 +611,18 @@ fn wrong_codes_that_confirm_a_change_count_with_the_logins_and_alert_alike() {
         .clone()
         .with_throttle(Arc::new(ConfirmationsAsLogins(f.throttle.clone())))
         .with_alerts(f.accounts.clone());
-    let alerts = || {
-        f.store
-            .emails()
-            .iter()
-            .filter(|e| e.email.subject.contains("trying to sign in"))
-            .count()
-    };
     for _ in 0..SECOND_FACTOR_ALERT_AFTER - 1 {
         let wrong = mfa.confirm_code(&ada, Some("000000"));
         assert!(matches!(wrong, Err(TokensError::OtpInvalid)));
     }
-    assert_eq!(alerts(), 0);
+    assert_eq!(f.alerts(), 0);
     let at_login = Credentials {
         otp: Some("000000".into()),
         ..credentials("ada", PASSWORD)
     };
     f.login.check(&at_login, &browser()).unwrap_err();
     assert_eq!(
-        alerts(),
+        f.alerts(),
         1,
         "the fifth wrong code, wherever it came, alerts"
     );
@@ -635,5 +630,5 @@ fn wrong_codes_that_confirm_a_change_count_with_the_logins_and_alert_alike() {
     for _ in 0..SECOND_FACTOR_ALERT_AFTER {
         mfa.confirm_code(&ada, Some("000000")).unwrap_err();
     }
-    assert_eq!(alerts(), 2, "and so does the tenth");
+    assert_eq!(f.alerts(), 2, "and so does the tenth");
 }

@@ -77,17 +77,17 @@ impl Fixture {
         }
     }
 
+    /// The key set of a process with this `secret` (and its sealing key)
+    /// and `algorithm`, not started.
+    fn process(&self, secret: &[u8], sealing: u8, algorithm: SigningAlgorithm) -> SigningKeys {
+        let cipher = Arc::new(ChaChaCipher::new(&[sealing; 32]).unwrap());
+        let (repository, clock) = (self.repository.clone(), self.clock.clone());
+        SigningKeys::new(repository, cipher, clock, algorithm, secret, "sesame").unwrap()
+    }
+
     /// An instance configured with `algorithm`, started.
     fn instance(&self, algorithm: SigningAlgorithm) -> (SigningKeys, SessionService) {
-        let keys = SigningKeys::new(
-            self.repository.clone(),
-            Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap()),
-            self.clock.clone(),
-            algorithm,
-            SECRET,
-            "sesame",
-        )
-        .unwrap();
+        let keys = self.process(SECRET, 7, algorithm);
         keys.start().unwrap();
         keys.use_configured_algorithm().unwrap();
         let sessions = SessionService::new(
@@ -122,15 +122,7 @@ fn starting_with_another_algorithm_changes_no_key_until_asked_to() {
     let (keys, _) = fixture.instance(SigningAlgorithm::Es256);
     let before = states(&keys);
     // A command run from a shell without the servers' settings.
-    let command = SigningKeys::new(
-        fixture.repository.clone(),
-        Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap()),
-        fixture.clock.clone(),
-        SigningAlgorithm::Hs256,
-        SECRET,
-        "sesame",
-    )
-    .unwrap();
+    let command = fixture.process(SECRET, 7, SigningAlgorithm::Hs256);
     command.start().unwrap();
     assert_eq!(states(&keys), before);
     command.use_configured_algorithm().unwrap();
@@ -148,15 +140,8 @@ fn a_process_with_another_secret_adds_no_key() {
     let before = states(&keys);
     // A command run with another data dir, say: another secret, and the
     // default algorithm.
-    let stranger = SigningKeys::new(
-        fixture.repository.clone(),
-        Arc::new(ChaChaCipher::new(&[8u8; 32]).unwrap()),
-        fixture.clock.clone(),
-        SigningAlgorithm::Hs256,
-        b"another secret of thirty-two bytes or more",
-        "sesame",
-    )
-    .unwrap();
+    let secret = b"another secret of thirty-two bytes or more";
+    let stranger = fixture.process(secret, 8, SigningAlgorithm::Hs256);
     let refused = stranger.start();
     assert!(
         matches!(refused, Err(TokensError::Signing(_))),
@@ -293,19 +278,45 @@ impl SigningKeyRepository for Flaky {
     }
 }
 
+/// An instance whose storage can be troubled, and another that rotated
+/// the key set: `old_kid` signs no more, and still verifies.
+struct Troubled {
+    other: SigningKeys,
+    storage: Arc<Flaky>,
+    keys: SigningKeys,
+    old_kid: String,
+}
+
+impl Troubled {
+    fn new() -> Self {
+        let fixture = Fixture::new();
+        let (other, _) = fixture.instance(SigningAlgorithm::Es256);
+        let storage = Arc::new(Flaky::over(fixture.repository.clone()));
+        let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
+        let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
+        let keys =
+            SigningKeys::new(storage.clone(), cipher, clock, algorithm, SECRET, "sesame").unwrap();
+        keys.start().unwrap();
+        let old_kid = keys.keys().active_kid();
+        other.rotate(&Actor::default()).unwrap();
+        keys.signing_keys_changed();
+        Troubled {
+            other,
+            storage,
+            keys,
+            old_kid,
+        }
+    }
+}
+
 #[test]
 fn of_two_reloads_at_once_the_later_read_is_the_one_kept() {
-    let fixture = Fixture::new();
-    let (other, _) = fixture.instance(SigningAlgorithm::Es256);
-    let storage = Arc::new(Flaky::over(fixture.repository.clone()));
-    let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
-    let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
-    let keys =
-        SigningKeys::new(storage.clone(), cipher, clock, algorithm, SECRET, "sesame").unwrap();
-    keys.start().unwrap();
-    let old_kid = keys.keys().active_kid();
-    other.rotate(&Actor::default()).unwrap();
-    keys.reload().unwrap();
+    let Troubled {
+        other,
+        storage,
+        keys,
+        old_kid,
+    } = Troubled::new();
     // A slow reload reads the set, then another instance retires the old
     // key and a second reload reads that.
     let (has_read, read) = mpsc::channel();
@@ -326,17 +337,12 @@ fn of_two_reloads_at_once_the_later_read_is_the_one_kept() {
 
 #[test]
 fn a_retirement_reported_while_storage_fails_is_loaded_once_it_is_back() {
-    let fixture = Fixture::new();
-    let (other, _) = fixture.instance(SigningAlgorithm::Es256);
-    let storage = Arc::new(Flaky::over(fixture.repository.clone()));
-    let cipher = Arc::new(ChaChaCipher::new(&[7u8; 32]).unwrap());
-    let (clock, algorithm) = (fixture.clock.clone(), SigningAlgorithm::Es256);
-    let keys =
-        SigningKeys::new(storage.clone(), cipher, clock, algorithm, SECRET, "sesame").unwrap();
-    keys.start().unwrap();
-    let old_kid = keys.keys().active_kid();
-    other.rotate(&Actor::default()).unwrap();
-    keys.signing_keys_changed();
+    let Troubled {
+        other,
+        storage,
+        keys,
+        old_kid,
+    } = Troubled::new();
     // Another instance retires the old key as this one's storage fails.
     other.retire(&old_kid, &Actor::default()).unwrap();
     storage.failing.store(true, Ordering::SeqCst);

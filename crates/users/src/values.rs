@@ -25,7 +25,7 @@ pub fn identity_key(raw: &str) -> String {
 
 /// A username: 1..=150 characters, letters, digits and `@ . + - _` only,
 /// letters of one script (no Latin mixed with Cyrillic, say) that are
-/// [`identifier_letter`]s (no invisible Hangul fillers, no `ɑ` standing for
+/// fit for identifiers (no invisible Hangul fillers, no `ɑ` standing for
 /// `a`). Two usernames with the same [`identity_key`] are the same account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
