@@ -19,7 +19,7 @@ pub use clock::FakeClock;
 pub use events::InMemoryEvents;
 pub use hasher::ChangedWhileVerifying;
 pub use messages::{InMemoryMessages, RecordingNotifier};
-pub use mfa::InMemoryMfa;
+pub use mfa::{CodesMeanwhile, InMemoryMfa, Meanwhile};
 pub use passkeys::InMemoryPasskeys;
 pub use store::{InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};
 pub use throttle::CountingThrottle;

@@ -103,3 +103,65 @@ impl MfaRepository for InMemoryMfa {
         Ok(())
     }
 }
+
+/// Something that happens to the TOTP codes of an account between two
+/// steps of a use case (another request's doing).
+pub type Meanwhile = Box<dyn Fn(&InMemoryMfa, UserId) + Send + Sync>;
+
+/// TOTP codes in memory, where something else happens right after each
+/// look at them, just before each confirmation, or while a step is used.
+#[derive(Default)]
+pub struct CodesMeanwhile {
+    /// The codes themselves.
+    pub codes: InMemoryMfa,
+    /// After each `find_totp`.
+    pub after_each_look: Option<Meanwhile>,
+    /// Before each `confirm_totp`.
+    pub before_each_confirm: Option<Meanwhile>,
+    /// Before each `use_totp_step`.
+    pub while_using_a_step: Option<Meanwhile>,
+}
+
+impl CodesMeanwhile {
+    fn happens(&self, meanwhile: &Option<Meanwhile>, user: UserId) {
+        if let Some(meanwhile) = meanwhile {
+            meanwhile(&self.codes, user);
+        }
+    }
+}
+
+impl MfaRepository for CodesMeanwhile {
+    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
+        let found = self.codes.find_totp(user);
+        self.happens(&self.after_each_look, user);
+        found
+    }
+
+    fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
+        self.codes.save_pending_totp(user, secret)
+    }
+
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        secret: &str,
+        step: i64,
+        hashes: &[String],
+    ) -> Result<bool, TokensError> {
+        self.happens(&self.before_each_confirm, user);
+        self.codes.confirm_totp(user, secret, step, hashes)
+    }
+
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
+        self.happens(&self.while_using_a_step, user);
+        self.codes.use_totp_step(user, step)
+    }
+
+    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
+        self.codes.use_recovery_code(user, code_hash)
+    }
+
+    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
+        self.codes.remove_totp(user)
+    }
+}

@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use sesame_kernel::audit::{Actor, AuditKey};
-use sesame_kernel::{Clock, UserId};
+use sesame_kernel::Clock;
 use sesame_testkit::{
-    ChangedWhileVerifying, CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore,
+    ChangedWhileVerifying, CodesMeanwhile, CountingThrottle, FakeClock, InMemoryAudit, InMemoryMfa,
+    InMemoryStore,
 };
 use sesame_tokens::{
     totp_code, ChaChaCipher, ConfirmationsAsLogins, Credentials, JwtKeys, LoginKey, LoginService,
     LoginThrottle, MfaRepository, MfaService, NewSession, SessionKind, SessionService,
-    TokenSettings, TokensError, TotpRecord, SECOND_FACTOR_ALERT_AFTER,
+    TokenSettings, TokensError, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
@@ -268,58 +269,6 @@ fn a_guess_checked_while_its_burst_locked_the_account_is_not_answered() {
         ));
     }
     assert!(f.store.all_sessions().is_empty());
-}
-
-/// Something that happens to the TOTP codes of an account between two
-/// steps of a login.
-type Meanwhile = Box<dyn Fn(&InMemoryMfa, UserId) + Send + Sync>;
-
-/// TOTP codes in memory, where something else happens right after each
-/// look at them, or while a step is used.
-#[derive(Default)]
-struct CodesMeanwhile {
-    codes: InMemoryMfa,
-    after_each_look: Option<Meanwhile>,
-    while_using_a_step: Option<Meanwhile>,
-}
-
-impl MfaRepository for CodesMeanwhile {
-    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
-        let found = self.codes.find_totp(user);
-        if let Some(meanwhile) = &self.after_each_look {
-            meanwhile(&self.codes, user);
-        }
-        found
-    }
-
-    fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
-        self.codes.save_pending_totp(user, secret)
-    }
-
-    fn confirm_totp(
-        &self,
-        user: UserId,
-        secret: &str,
-        step: i64,
-        hashes: &[String],
-    ) -> Result<bool, TokensError> {
-        self.codes.confirm_totp(user, secret, step, hashes)
-    }
-
-    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
-        if let Some(meanwhile) = &self.while_using_a_step {
-            meanwhile(&self.codes, user);
-        }
-        self.codes.use_totp_step(user, step)
-    }
-
-    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
-        self.codes.use_recovery_code(user, code_hash)
-    }
-
-    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
-        self.codes.remove_totp(user)
-    }
 }
 
 #[test]

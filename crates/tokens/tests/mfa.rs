@@ -6,11 +6,11 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
 use sesame_kernel::{Clock, UserId};
-use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
+use sesame_testkit::{CodesMeanwhile, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
     totp_code, ChaChaCipher, ClientInfo, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
     LoginThrottle, MfaRepository, MfaService, SecretCipher, Session, SessionKind,
-    SessionRepository, TokensError, TotpRecord,
+    SessionRepository, TokensError,
 };
 use sesame_users::{User, UsersError};
 
@@ -120,48 +120,21 @@ fn setup_gives_a_160_bit_secret_and_an_otpauth_url_but_is_not_on_yet() {
     );
 }
 
-/// TOTP records over which another confirmation of the same setup, with
-/// its own recovery codes, commits just before each of ours.
-struct RacedConfirmations(InMemoryMfa);
-
-impl MfaRepository for RacedConfirmations {
-    fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError> {
-        self.0.find_totp(user)
-    }
-
-    fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {
-        self.0.save_pending_totp(user, secret)
-    }
-
-    fn confirm_totp(
-        &self,
-        user: UserId,
-        secret: &str,
-        step: i64,
-        hashes: &[String],
-    ) -> Result<bool, TokensError> {
-        self.0
-            .confirm_totp(user, secret, step, &["theirs".to_owned()])?;
-        self.0.confirm_totp(user, secret, step, hashes)
-    }
-
-    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, TokensError> {
-        self.0.use_totp_step(user, step)
-    }
-
-    fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, TokensError> {
-        self.0.use_recovery_code(user, code_hash)
-    }
-
-    fn remove_totp(&self, user: UserId) -> Result<(), TokensError> {
-        self.0.remove_totp(user)
-    }
-}
-
 #[test]
 fn of_two_racing_confirmations_one_turns_it_on_and_the_other_is_told_so() {
     let f = fixture();
-    let store = Arc::new(RacedConfirmations(InMemoryMfa::new()));
+    // Another confirmation of the same setup, with its own recovery codes,
+    // commits just before each of ours.
+    let store = Arc::new(CodesMeanwhile {
+        before_each_confirm: Some(Box::new(|codes, user| {
+            let pending = codes.find_totp(user).unwrap().unwrap();
+            let theirs = ["theirs".to_owned()];
+            codes
+                .confirm_totp(user, &pending.encrypted_secret, 1, &theirs)
+                .unwrap();
+        })),
+        ..CodesMeanwhile::default()
+    });
     let cipher = Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap());
     let mfa = MfaService::new(store.clone(), cipher, f.clock.clone());
     let setup = mfa.setup(&f.user).unwrap();
@@ -171,7 +144,7 @@ fn of_two_racing_confirmations_one_turns_it_on_and_the_other_is_told_so() {
         "{ours:?}"
     );
     // The codes stay those the winner showed.
-    assert_eq!(store.0.recovery_hashes(f.user.id), ["theirs"]);
+    assert_eq!(store.codes.recovery_hashes(f.user.id), ["theirs"]);
 }
 
 #[test]
