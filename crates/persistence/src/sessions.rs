@@ -185,18 +185,21 @@ impl SessionRepository for Database {
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let kinds = match kind {
-            Some(kind) => vec![kind.as_str()],
-            None => vec![SessionKind::Jwt.as_str(), SessionKind::Opaque.as_str()],
-        };
-        with_connection!(self, |conn| sessions::table
-            .filter(sessions::user_id.eq(user_id.0))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::kind.eq_any(&kinds))
-            .order(sessions::last_used_at.desc())
-            .limit(limit)
-            .select(SessionRow::as_select())
-            .load(conn))
+        with_connection!(self, |conn| {
+            // Boxed per backend: the connection decides the query's type.
+            let mut query = sessions::table
+                .filter(sessions::user_id.eq(user_id.0))
+                .filter(sessions::revoked_at.is_null())
+                .into_boxed();
+            if let Some(kind) = kind {
+                query = query.filter(sessions::kind.eq(kind.as_str()));
+            }
+            query
+                .order(sessions::last_used_at.desc())
+                .limit(limit)
+                .select(SessionRow::as_select())
+                .load(conn)
+        })
         .map_err(storage)?
         .into_iter()
         .map(SessionRow::into_session)

@@ -343,8 +343,8 @@ impl SessionService {
         self.accept(session, generation, now)
     }
 
-    /// Restarts the idle clock of the unrevoked opaque sessions of the user
-    /// among the [`MAX_LISTED_SESSIONS`] last used, lapsed ones included (the
+    /// Restarts the idle clock of the user's [`MAX_LISTED_SESSIONS`]
+    /// unrevoked opaque sessions last used, lapsed ones included (the
     /// seed's "re-authenticate": its only way back to a token). A session
     /// that was ended (logout, signing out of the pages,
     /// [`SessionService::end_opaque`]) stays ended. Returns how many.
