@@ -109,6 +109,56 @@ fn first_start_creates_the_data_dir_and_a_private_secret() {
 }
 
 #[test]
+fn a_misspelt_setting_stops_start_up_and_is_named() {
+    // Ignored, it would leave its default in force: the limits on, say,
+    // where the operator meant them off.
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let misspelt = [
+        ("SESAME__TOKENS__ACESS_TTL_SECONDS", "acess_ttl_seconds"),
+        ("SESAME__RATE_LIMITS__ENABLED", "rate_limits"),
+    ];
+    for (variable, named) in misspelt {
+        let output = run_cli(
+            &["migrate"],
+            "",
+            &[("SESAME__DATA_DIR", data), (variable, "60")],
+        );
+        assert_one_clear_line(&output, named);
+    }
+    let workdir = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir(workdir.path().join("config")).unwrap();
+    let file = "[http]\nbind = \"127.0.0.1:0\"\nsecure_cookie = true\n";
+    std::fs::write(workdir.path().join("config/default.toml"), file).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .current_dir(workdir.path())
+        .env_remove("DATABASE_URL")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_clear_line(&output, "secure_cookie");
+}
+
+#[test]
+fn the_sesame_database_url_wins_over_the_conventional_one() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let file = format!("sqlite://{data}/chosen.db");
+    let output = run_cli(
+        &["migrate"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data),
+            ("DATABASE_URL", "mysql://nowhere"),
+            ("SESAME__DATABASE__URL", &file),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(dir.path().join("chosen.db").exists());
+}
+
+#[test]
 fn only_the_working_directorys_env_file_is_read() {
     // A `.env` in a directory above may be another project's, or anyone's
     // (`/tmp/.env`): it must not configure Sesame.

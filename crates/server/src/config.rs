@@ -8,9 +8,9 @@ use sesame_http::Surface;
 use sesame_persistence::Database;
 
 /// Everything Sesame can be told, from `config/default.toml`, then
-/// `SESAME__SECTION__KEY` environment variables (and `DATABASE_URL`).
+/// `DATABASE_URL`, then `SESAME__SECTION__KEY` environment variables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the SQLite file, the generated secrets, the outbox and avatars live.
     pub data_dir: PathBuf,
@@ -64,7 +64,7 @@ fn period_ms(key: &'static str, millis: u64, least: i128) -> Period {
 
 /// `[purge]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PurgeConfig {
     /// How often expired sessions and tokens, used or expired one-time
     /// tokens and delivered emails are removed; 0: never.
@@ -85,7 +85,7 @@ impl Default for PurgeConfig {
 
 /// `[webauthn]`: the relying party passkeys are registered for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebauthnConfig {
     /// The relying party id: the site's domain (the origin's host or a parent of it).
     pub rp_id: String,
@@ -107,7 +107,7 @@ impl Default for WebauthnConfig {
 
 /// `[mfa]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MfaConfig {
     /// The key TOTP secrets are encrypted with at rest (any string of at
     /// least 32 characters; it is hashed into a 256-bit key); default:
@@ -117,7 +117,7 @@ pub struct MfaConfig {
 
 /// `[http]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Listen address.
     pub bind: String,
@@ -159,7 +159,7 @@ pub struct HttpConfig {
 
 /// `[database]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://...`; default: `sqlite://<data_dir>/sesame.db`.
     pub url: Option<String>,
@@ -169,7 +169,7 @@ pub struct DatabaseConfig {
 
 /// `[tokens]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TokensConfig {
     /// HS256 key; default: generated once into the data dir.
     pub jwt_secret: Option<String>,
@@ -192,7 +192,7 @@ pub struct TokensConfig {
 
 /// `[passwords]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PasswordsConfig {
     /// bcrypt cost (4..=20).
     pub bcrypt_cost: u32,
@@ -203,7 +203,7 @@ pub struct PasswordsConfig {
 
 /// `[accounts]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AccountsConfig {
     /// New accounts need the emailed activation link.
     pub require_activation: bool,
@@ -231,7 +231,7 @@ impl Default for AccountsConfig {
 
 /// `[users]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct UsersConfig {
     /// `/users/` answers without a token.
     pub public_directory: bool,
@@ -239,7 +239,7 @@ pub struct UsersConfig {
 
 /// `[mail]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     /// Where emails go without SMTP; default: `<data_dir>/outbox`.
     pub outbox_dir: Option<PathBuf>,
@@ -290,7 +290,7 @@ impl Default for MailConfig {
 
 /// `[rate_limit]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Per-IP and per-account limits on credential routes.
     pub enabled: bool,
@@ -321,7 +321,7 @@ pub enum LogFormat {
 
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` or `json`.
     pub format: LogFormat,
@@ -459,16 +459,18 @@ impl Config {
     /// environment, over the built-in defaults, and checks the result.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the first bad value.
+    /// [`ConfigError`] naming the first bad value, or a key Sesame does not
+    /// have (a misspelt one would otherwise leave its default in force).
     pub fn load(config_dir: &Path) -> Result<Config, ConfigError> {
+        // `SESAME__DATABASE__URL`, the more particular, wins over `DATABASE_URL`.
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(config_dir.join("default.toml")))
-            .merge(Env::prefixed("SESAME__").split("__"))
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])
                     .map(|_| "database.url".into()),
-            );
+            )
+            .merge(Env::prefixed("SESAME__").split("__"));
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
