@@ -8,14 +8,15 @@
 //! them. For a change that concerns a session or user with sockets open here,
 //! it has the session re-checked off the async workers, and the hub closes
 //! the sockets of every session that is no longer live (1008, at once).
-//! Likewise a changed key set closes the sockets opened with a JWT whose
-//! key was retired.
+//! Likewise each reload of the key set closes the sockets opened with a
+//! JWT whose key was retired, whatever made it (a change reported, or a
+//! retry once storage was back after a report it could not read).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use sesame_kernel::{ChangeObserver, UserId};
-use sesame_tokens::{JwtKeys, SessionService};
+use sesame_tokens::SessionService;
 use tokio::sync::mpsc;
 
 use crate::Hub;
@@ -32,7 +33,6 @@ enum Check {
 /// The [`ChangeObserver`] that closes the sockets of ended sessions.
 pub struct SocketRevoker {
     hub: Arc<Hub>,
-    keys: JwtKeys,
     checks: mpsc::UnboundedSender<Check>,
 }
 
@@ -41,7 +41,10 @@ impl SocketRevoker {
     /// (it ends with the system).
     pub fn start(hub: Arc<Hub>, sessions: SessionService) -> Arc<SocketRevoker> {
         let (checks, mut pending) = mpsc::unbounded_channel();
-        let keys = sessions.keys().clone();
+        let closer = hub.clone();
+        sessions.keys().on_reload(move |keys| {
+            closer.close_signed_by_retired_keys(|kid| keys.verifies(kid));
+        });
         let closer = hub.clone();
         actix_web::rt::spawn(async move {
             while let Some(first) = pending.recv().await {
@@ -73,7 +76,7 @@ impl SocketRevoker {
                 }
             }
         });
-        Arc::new(SocketRevoker { hub, keys, checks })
+        Arc::new(SocketRevoker { hub, checks })
     }
 
     fn check(&self, check: Check) {
@@ -98,13 +101,5 @@ impl ChangeObserver for SocketRevoker {
 
     fn all_changed(&self) {
         self.check(Check::All);
-        self.signing_keys_changed();
-    }
-
-    /// Told after the keys were reloaded: observers are told in turn, and
-    /// the keys' own observer comes first.
-    fn signing_keys_changed(&self) {
-        self.hub
-            .close_signed_by_retired_keys(|kid| self.keys.verifies(kid));
     }
 }

@@ -105,8 +105,6 @@ fn signing_keys(
     let keys = Arc::new(keys);
     // The database keeps its observers, and the keys keep the database: the
     // relay holds the keys weakly, so that neither outlives the services.
-    // It is the first observer, so that the others, told in turn, see the
-    // keys reloaded (the sockets of a retired key close).
     database.observe_changes(Arc::new(KeyRelay(Arc::downgrade(&keys))));
     database.watch_signing_keys();
     Ok(keys)

@@ -42,7 +42,11 @@ pub(crate) struct Claims {
 pub struct JwtKeys {
     ring: SharedRing,
     issuer: Arc<str>,
+    listeners: Arc<RwLock<Vec<Listener>>>,
 }
+
+/// What [`JwtKeys::on_reload`] keeps.
+type Listener = Box<dyn Fn(&JwtKeys) + Send + Sync>;
 
 impl JwtKeys {
     /// One HS256 key from a secret of at least 32 bytes, its `kid` derived
@@ -59,6 +63,7 @@ impl JwtKeys {
         Ok(JwtKeys {
             ring: Arc::new(RwLock::new(Arc::new(KeyRing::from_secret(secret)))),
             issuer: Arc::from("sesame"),
+            listeners: Arc::default(),
         })
     }
 
@@ -101,8 +106,24 @@ impl JwtKeys {
         self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Calls `listener` with the keys each time they were read again, on
+    /// the thread that read them: whatever the reload answered (a change
+    /// reported, a retry once storage is back, a rotation or retirement here).
+    pub fn on_reload(&self, listener: impl Fn(&JwtKeys) + Send + Sync + 'static) {
+        let mut listeners = self.listeners.write().unwrap_or_else(|e| e.into_inner());
+        listeners.push(Box::new(listener));
+    }
+
     pub(crate) fn replace(&self, ring: KeyRing) {
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        for listener in self
+            .listeners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            listener(self);
+        }
     }
 
     /// Signs `claims` with the active key, naming it in `kid`.

@@ -343,11 +343,17 @@ fn a_retirement_reported_while_storage_fails_is_loaded_once_it_is_back() {
         keys,
         old_kid,
     } = Troubled::new();
+    // Whatever closes the old key's WebSockets listens for reloads.
+    let (told, reloads) = mpsc::channel();
+    let retired = old_kid.clone();
+    keys.keys()
+        .on_reload(move |keys| told.send(keys.verifies(&retired)).unwrap());
     // Another instance retires the old key as this one's storage fails.
     other.retire(&old_kid, &Actor::default()).unwrap();
     storage.failing.store(true, Ordering::SeqCst);
     keys.signing_keys_changed();
     assert!(keys.keys().verifies(&old_kid), "nothing could be read yet");
+    assert!(reloads.try_recv().is_err(), "nothing was reloaded yet");
     storage.failing.store(false, Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(5);
     while keys.keys().verifies(&old_kid) {
@@ -357,6 +363,8 @@ fn a_retirement_reported_while_storage_fails_is_loaded_once_it_is_back() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The retry that read it told the listeners, as a reported change does.
+    assert_eq!(reloads.recv_timeout(Duration::from_secs(1)), Ok(false));
 }
 
 #[test]
