@@ -88,6 +88,40 @@ mod totp {
     use super::*;
 
     backend_tests! {
+        fn a_server_with_another_mfa_key_does_not_start(backend) {
+            let app = TestApp::spawn(&backend);
+            let token = app.user_with_token("grace");
+            let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
+            assert_eq!(setup.status, 200, "{}", setup.text);
+            let other_key = "another key of forty characters, or more";
+            let serve = common::run_cli(&["serve"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
+                ("SESAME__MFA__ENCRYPTION_KEY", other_key),
+            ]);
+            assert!(!serve.status.success());
+            let stderr = String::from_utf8_lossy(&serve.stderr);
+            assert!(stderr.contains("mfa.encryption_key") && stderr.contains("totp-off"), "{stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            // The instance with the right key still serves the code.
+            let confirm = json!({"code": code(&setup.str("secret"), 0)});
+            assert_eq!(app.post("/auth/mfa/totp/confirm/", Some(&token), confirm).status, 200);
+            // Were the key lost, the way out is to turn TOTP off everywhere.
+            app.register("henry");
+            let henry = app.login("henry", PASSWORD).0;
+            let pending = app.post("/auth/mfa/totp/setup/", Some(&henry), json!({"current_password": PASSWORD}));
+            assert_eq!(pending.status, 200);
+            let off = app.cli(&["user", "totp-off", "--every-account"], "");
+            let said = String::from_utf8_lossy(&off.stdout);
+            assert!(off.status.success(), "{said}{}", String::from_utf8_lossy(&off.stderr));
+            assert!(said.contains("TOTP is off for 1 account(s)"), "{said}");
+            let login = app.post("/auth/jwt/create/", None, json!({"username": "grace", "password": PASSWORD}));
+            assert_eq!(login.status, 200, "{}", login.text);
+            let confirm = json!({"code": code(&pending.str("secret"), 0)});
+            assert_ne!(app.post("/auth/mfa/totp/confirm/", Some(&henry), confirm).status, 200, "the setup was dropped");
+        }
+
         fn an_operator_turns_it_off_for_an_owner_who_lost_everything(backend) {
             let app = TestApp::spawn(&backend);
             let token = app.user_with_token("grace");

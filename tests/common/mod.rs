@@ -344,20 +344,21 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// A second instance on the same database with the same JWT key (a
-    /// cluster of two), with its own data dir.
+    /// A second instance on the same database with the same JWT and MFA
+    /// keys (a cluster of two), with its own data dir.
     pub fn spawn_beside(&self) -> TestApp {
         self.spawn_beside_with(|_| {})
     }
 
     /// [`TestApp::spawn_beside`], its configuration changed by `adjust`.
     pub fn spawn_beside_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let secret =
-            std::fs::read_to_string(self.data_dir.join("jwt_secret")).expect("a JWT secret");
+        let read = |name| std::fs::read_to_string(self.data_dir.join(name)).expect(name);
+        let (secret, mfa_key) = (read("jwt_secret"), read("mfa_key"));
         let database_url = self.database_url.clone();
         TestApp::spawn_with(&Backend::Sqlite, move |config| {
             config.database.url = Some(database_url);
             config.tokens.jwt_secret = Some(secret);
+            config.mfa.encryption_key = Some(mfa_key);
             adjust(config);
         })
     }
@@ -376,7 +377,7 @@ impl Drop for TestApp {
 
 /// Runs the `sesame` binary in a temporary working directory.
 pub fn run_cli(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> std::process::Output {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let workdir = TempDir::new().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
         .args(args)
@@ -395,5 +396,31 @@ pub fn run_cli(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> std::process
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    child.wait_with_output().unwrap()
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut read = Vec::new();
+            let _ = pipe.read_to_end(&mut read);
+            read
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    // A command meant to stop (`serve` refused a setting, say) that runs on
+    // fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`sesame {}` still ran after 60 s", args.join(" "));
+        }
+        thread::sleep(std::time::Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }

@@ -31,6 +31,17 @@ impl MfaRepository for Database {
         .map_err(storage)
     }
 
+    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        with_connection!(self, |conn| user_totp::table
+            .select(user_totp::user_id)
+            .order(user_totp::user_id)
+            .limit(limit)
+            .load::<i64>(conn))
+        .map(|ids| ids.into_iter().map(UserId).collect())
+        .map_err(storage)
+    }
+
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
         let saved = in_transaction!(self, |conn| {
             // Racing setups of one account take turns (on PostgreSQL, both

@@ -377,6 +377,15 @@ impl Application {
             .signing_keys
             .use_configured_algorithm()
             .map_err(StartError::setting)?;
+        // Served with another key, every TOTP and recovery code would fail as
+        // mistyped, and count towards its account's lock.
+        if !(services.mfa.key_opens_stored_secrets()).map_err(StartError::setting)? {
+            return Err(StartError::setting(
+                "mfa.encryption_key: it does not open the TOTP secrets in the database; \
+                 give every instance the key they were sealed with (`<data_dir>/mfa_key` \
+                 when none is set); if it is lost, `sesame user totp-off --every-account`",
+            ));
+        }
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,

@@ -92,7 +92,12 @@ enum UserCommand {
     /// codes (check who is asking first); every session of the account ends.
     TotpOff {
         /// Username.
-        username: String,
+        #[arg(required_unless_present = "every_account")]
+        username: Option<String>,
+        /// Every account with TOTP on or being set up: when the MFA key
+        /// that sealed their secrets is lost.
+        #[arg(long, conflicts_with = "username")]
+        every_account: bool,
     },
 }
 
@@ -187,7 +192,31 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         }
         UserCommand::Deactivate { username } => set_active(&services, &username, false)?,
         UserCommand::Activate { username } => set_active(&services, &username, true)?,
-        UserCommand::TotpOff { username } => {
+        UserCommand::TotpOff { username: None, .. } => {
+            let (actor, mut turned_off) = (Actor::command_line(), 0);
+            let users = services
+                .mfa
+                .users_with_totp()
+                .map_err(StartError::setting)?;
+            for id in users {
+                let user = services.accounts.get(id).map_err(account_error)?;
+                if services
+                    .mfa
+                    .reset(&user, &actor)
+                    .map_err(StartError::setting)?
+                {
+                    turned_off += 1;
+                }
+            }
+            println!(
+                "TOTP is off for {turned_off} account(s), whose recovery codes are void and \
+                 sessions ended; unfinished setups are dropped"
+            );
+        }
+        UserCommand::TotpOff {
+            username: Some(username),
+            ..
+        } => {
             let user = services
                 .accounts
                 .get_by_username(&username)

@@ -41,6 +41,13 @@ impl MfaRepository for InMemoryMfa {
         Ok(self.record(user))
     }
 
+    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
+        let mut users: Vec<UserId> = self.state.lock().unwrap().keys().copied().collect();
+        users.sort();
+        users.truncate(limit);
+        Ok(users)
+    }
+
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
         let record = TotpRecord {
             encrypted_secret: encrypted_secret.to_owned(),
@@ -135,6 +142,10 @@ impl MfaRepository for CodesMeanwhile {
         let found = self.codes.find_totp(user);
         self.happens(&self.after_each_look, user);
         found
+    }
+
+    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
+        self.codes.users_with_totp(limit)
     }
 
     fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {

@@ -45,6 +45,13 @@ pub trait MfaRepository: Send + Sync {
     /// [`TokensError::Storage`].
     fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError>;
 
+    /// The users with a TOTP record, pending or confirmed, by id, at most
+    /// `limit` of them.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError>;
+
     /// Stores a new unconfirmed secret, replacing an unconfirmed one.
     ///
     /// # Errors
@@ -206,6 +213,29 @@ impl MfaService {
     pub fn with_alerts(mut self, accounts: AccountService) -> Self {
         self.alerts = Some(accounts);
         self
+    }
+
+    /// Whether this service's key opens the TOTP secrets already stored (it
+    /// does when none is). A wrong key fails every code and recovery code,
+    /// as if each were mistyped.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn key_opens_stored_secrets(&self) -> Result<bool, TokensError> {
+        let Some(&user) = self.store.users_with_totp(1)?.first() else {
+            return Ok(true);
+        };
+        let record = self.store.find_totp(user)?;
+        Ok(record.is_none_or(|r| self.cipher.decrypt(&r.encrypted_secret).is_some()))
+    }
+
+    /// Every user with TOTP on or being set up, by id: those to
+    /// [`MfaService::reset`] when the key is lost.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn users_with_totp(&self) -> Result<Vec<UserId>, TokensError> {
+        self.store.users_with_totp(usize::MAX)
     }
 
     /// The same service, recording TOTP being turned on and off in `audit`.

@@ -148,6 +148,20 @@ fn of_two_racing_confirmations_one_turns_it_on_and_the_other_is_told_so() {
 }
 
 #[test]
+fn another_key_is_told_apart_from_the_one_that_sealed_the_secrets() {
+    let f = fixture();
+    let other_key = |f: &Fixture| {
+        let cipher = Arc::new(ChaChaCipher::new(&[8u8; 32]).unwrap());
+        MfaService::new(f.store.clone(), cipher, f.clock.clone())
+    };
+    // Nothing is stored yet: any key will do.
+    assert!(other_key(&f).key_opens_stored_secrets().unwrap());
+    f.mfa.setup(&f.user).unwrap();
+    assert!(f.mfa.key_opens_stored_secrets().unwrap());
+    assert!(!other_key(&f).key_opens_stored_secrets().unwrap());
+}
+
+#[test]
 fn confirm_turns_it_on_and_returns_ten_single_use_recovery_codes() {
     let f = fixture();
     let setup = f.mfa.setup(&f.user).unwrap();
