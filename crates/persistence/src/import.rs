@@ -351,11 +351,15 @@ impl std::fmt::Debug for SourceTable {
 }
 
 macro_rules! source_query {
-    ($source:expr, $sql:expr, $row:ty) => {{
+    ($source:expr, $sql:expr, $row:ty $(, $bind:expr)?) => {{
         let sql: String = $sql;
         match &mut $source.connection {
-            SourceConnection::Sqlite(conn) => diesel::sql_query(sql).load::<$row>(conn),
-            SourceConnection::Postgres(conn) => diesel::sql_query(sql).load::<$row>(conn),
+            SourceConnection::Sqlite(conn) => diesel::sql_query(sql)
+                $(.bind::<Text, _>($bind))?
+                .load::<$row>(conn),
+            SourceConnection::Postgres(conn) => diesel::sql_query(sql)
+                $(.bind::<Text, _>($bind))?
+                .load::<$row>(conn),
         }
         .map_err(PersistenceError::from)
     }};
@@ -423,23 +427,35 @@ impl SourceTable {
         source_query!(self, sql, DjangoRow)
     }
 
-    /// Up to `limit` rows of a fastapi-users `user` table, from row `offset`.
+    /// Up to `limit` rows of a fastapi-users `user` table, by email, those
+    /// after the email `after` (unique there) when given.
     ///
     /// # Errors
     /// [`PersistenceError::Query`], e.g. when the table is not fastapi-users'.
     pub fn fastapi_users_page(
         &mut self,
-        offset: i64,
+        after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<FastApiUsersRow>, PersistenceError> {
-        let sql = format!(
+        let Some(after) = after else {
+            return source_query!(self, self.fastapi_users_select("", limit), FastApiUsersRow);
+        };
+        let placeholder = match self.connection {
+            SourceConnection::Sqlite(_) => "?",
+            SourceConnection::Postgres(_) => "$1",
+        };
+        let sql = self.fastapi_users_select(&format!("WHERE email > {placeholder}"), limit);
+        source_query!(self, sql, FastApiUsersRow, after)
+    }
+
+    fn fastapi_users_select(&self, filter: &str, limit: i64) -> String {
+        format!(
             "SELECT CAST(id AS TEXT) AS id, email, hashed_password, \
              CASE WHEN is_active THEN 1 ELSE 0 END AS is_active, \
              CASE WHEN is_superuser THEN 1 ELSE 0 END AS is_superuser, \
              CASE WHEN is_verified THEN 1 ELSE 0 END AS is_verified \
-             FROM {} ORDER BY email LIMIT {limit} OFFSET {offset}",
+             FROM {} {filter} ORDER BY email LIMIT {limit}",
             self.table
-        );
-        source_query!(self, sql, FastApiUsersRow)
+        )
     }
 }

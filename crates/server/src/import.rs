@@ -159,15 +159,13 @@ fn read_source(config: &Config, command: ImportCommand, run: &mut Run) -> Result
         }
         ImportCommand::FastApiUsers { from, table, .. } => {
             let mut source = SourceTable::open(&from, &table).map_err(StartError::setting)?;
-            let mut offset = 0;
+            let mut after = None;
             loop {
                 let rows = source
-                    .fastapi_users_page(offset, BATCH as i64)
+                    .fastapi_users_page(after.as_deref(), BATCH as i64)
                     .map_err(StartError::setting)?;
-                if rows.is_empty() {
-                    break;
-                }
-                offset += rows.len() as i64;
+                let Some(last) = rows.last() else { break };
+                after = Some(last.email.clone());
                 for row in rows {
                     // An address its owner never proved waits for its
                     // activation, when Sesame asks every sign-up for one.

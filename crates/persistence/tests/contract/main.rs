@@ -17,5 +17,6 @@ mod mfa;
 mod passkeys;
 mod purge;
 mod sessions;
+mod source_table;
 mod sqlite_wal;
 mod users;
