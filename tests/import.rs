@@ -265,14 +265,14 @@ backend_tests! {
 
         let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         assert_eq!(code, 1, "{dry}");
-        assert!(dry.trim_end().ends_with("imported 3, skipped 3, refused 9"), "{dry}");
+        assert!(dry.trim_end().ends_with("imported 3, skipped 2, refused 10"), "{dry}");
         assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
 
         let (code, out) = sesame(&app, &["import", "jsonl", file]);
         assert_eq!(code, 1, "{out}");
-        assert_eq!(out.lines().last(), Some("imported 3, skipped 3, refused 9"), "{out}");
+        assert_eq!(out.lines().last(), Some("imported 3, skipped 2, refused 10"), "{out}");
         for expected in [
-            "skipped line 2 (TAKEN)",
+            "refused line 2: username TAKEN is another account's, taken: they differ only in case or form",
             "skipped line 3 (other): email is already there",
             "refused line 4: unknown or malformed password hash format",
             "refused line 5: invalid username",
@@ -313,6 +313,28 @@ backend_tests! {
         assert_eq!(accounts["dj_pbkdf2"]["is_admin"], false);
         assert_eq!(accounts["dj_inactive"]["is_active"], false);
         assert_eq!(accounts["dj_unusable"]["password_hash"], Value::Null);
+    }
+
+    fn a_username_twin_is_refused_and_the_same_account_skipped_in_any_batch(backend) {
+        // A source that told `Dup` and `dup` apart holds two people; Sesame
+        // keeps one of them, and says so of the other, dry run or not, and
+        // wherever the second stands (a thousand accounts are one batch).
+        let app = TestApp::spawn(&backend);
+        let mut lines = vec![r#"{"username":"Dup","password_hash":null}"#.to_owned()];
+        lines.extend((0..1000).map(|i| format!(r#"{{"username":"filler{i}","password_hash":null}}"#)));
+        lines.push(r#"{"username":"dup","password_hash":null}"#.to_owned());
+        lines.push(r#"{"username":"Dup","password_hash":null}"#.to_owned());
+        let file = app.data_dir.join("twins.jsonl");
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let file = file.to_str().unwrap();
+        let twin = "refused line 1002: username dup is another account's, Dup: they differ only in case or form";
+        let same = "skipped line 1003 (Dup): username Dup is already there";
+        let (_, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
+        let (_, out) = sesame(&app, &["import", "jsonl", file]);
+        for report in [&dry, &out] {
+            assert!(report.contains(twin) && report.contains(same), "{report}");
+            assert!(report.trim_end().ends_with("imported 1001, skipped 1, refused 1"), "{report}");
+        }
     }
 
     fn an_account_turned_off_before_the_move_does_not_turn_itself_on_again(backend) {

@@ -28,10 +28,25 @@ const MAX_KEPT_ID: i64 = i32::MAX as i64;
 pub enum ImportOutcome {
     /// Stored, with this id.
     Imported(UserId),
-    /// Already there (same username or email, ignoring case): why.
+    /// Already there (the same username, or the same email ignoring case): why.
     Skipped(String),
     /// Not stored: why.
     Refused(String),
+}
+
+impl ImportOutcome {
+    /// The outcome of an account whose username has the identity key of
+    /// `stored`'s: the same account when spelt alike, another one (`Alice`
+    /// beside `alice` in a source that told them apart) otherwise.
+    pub fn username_found(imported: &str, stored: &str) -> ImportOutcome {
+        if imported == stored {
+            ImportOutcome::Skipped(format!("username {imported} is already there"))
+        } else {
+            ImportOutcome::Refused(format!(
+                "username {imported} is another account's, {stored}: they differ only in case or form"
+            ))
+        }
+    }
 }
 
 #[derive(Insertable)]
@@ -61,7 +76,7 @@ macro_rules! import_one {
         let username_key = user.username.key();
         let email_key = user.email.as_ref().map(|e| e.key());
         let probe = email_key.clone().unwrap_or_else(|| username_key.clone());
-        let clashes: Vec<(String, Option<String>)> = users::table
+        let clashes: Vec<(String, String, Option<String>)> = users::table
             .filter(
                 users::username_key
                     .eq(&username_key)
@@ -69,7 +84,7 @@ macro_rules! import_one {
                     .or(users::email_key.eq(&username_key))
                     .or(users::username_key.eq(&probe)),
             )
-            .select((users::username_key, users::email_key))
+            .select((users::username, users::username_key, users::email_key))
             .limit(4)
             .load(conn)?;
         let id = if $keep_ids {
@@ -77,19 +92,20 @@ macro_rules! import_one {
         } else {
             None
         };
-        let outcome = if clashes.iter().any(|(u, _)| *u == username_key) {
-            ImportOutcome::Skipped(format!(
-                "username {} is already there",
-                user.username.as_str()
-            ))
-        } else if email_key.is_some() && clashes.iter().any(|(_, e)| *e == email_key) {
+        let same_name = clashes.iter().find(|(_, key, _)| *key == username_key);
+        let outcome = if let Some((stored, ..)) = same_name {
+            ImportOutcome::username_found(user.username.as_str(), stored)
+        } else if email_key.is_some() && clashes.iter().any(|(_, _, e)| *e == email_key) {
             ImportOutcome::Skipped("email is already there".to_owned())
         } else if clashes
             .iter()
-            .any(|(_, e)| e.as_deref() == Some(username_key.as_str()))
+            .any(|(_, _, e)| e.as_deref() == Some(username_key.as_str()))
         {
             ImportOutcome::Refused("username is another account's email".to_owned())
-        } else if email_key.is_some() && clashes.iter().any(|(u, _)| Some(u) == email_key.as_ref())
+        } else if email_key.is_some()
+            && clashes
+                .iter()
+                .any(|(_, u, _)| Some(u) == email_key.as_ref())
         {
             ImportOutcome::Refused("email is another account's username".to_owned())
         } else if let Some(high) = id.filter(|id| *id > MAX_KEPT_ID) {

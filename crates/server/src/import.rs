@@ -7,7 +7,7 @@
 //! crate stores them in batches, each batch in one transaction. Everything
 //! streams: a page of rows or a batch of lines at a time.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Page, Timestamp, UserId};
 use sesame_persistence::{Database, ExportedAccount, ImportOutcome, SourceTable};
-use sesame_users::{HashOrigin, ImportRecord, UNUSABLE_PASSWORD};
+use sesame_users::{HashOrigin, ImportRecord, ImportedAccount, UNUSABLE_PASSWORD};
 
 use crate::app::StartError;
 use crate::Config;
@@ -231,10 +231,11 @@ struct Run<'a> {
     keep_ids: bool,
     dry_run: bool,
     now: Timestamp,
-    batch: Vec<sesame_users::ImportedAccount>,
-    /// With `--dry-run`, the username and email keys "imported" so far:
-    /// nothing is written, so a later duplicate is found here.
-    seen: HashSet<String>,
+    batch: Vec<ImportedAccount>,
+    /// With `--dry-run`, the username and email keys "imported" so far, and
+    /// the username of each: nothing is written, so a later duplicate is
+    /// found here.
+    seen: HashMap<String, String>,
     imported: u64,
     /// Of them, admins.
     admins: u64,
@@ -250,7 +251,7 @@ impl<'a> Run<'a> {
             dry_run,
             now: Utc::now(),
             batch: Vec::with_capacity(BATCH),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             imported: 0,
             admins: 0,
             skipped: 0,
@@ -287,12 +288,26 @@ impl<'a> Run<'a> {
         println!("refused {source_ref}: {why}");
     }
 
-    fn keys(account: &sesame_users::ImportedAccount) -> Vec<String> {
-        let mut keys = vec![format!("u:{}", account.user.username.key())];
-        if let Some(email) = &account.user.email {
-            keys.push(format!("e:{}", email.key()));
+    /// With `--dry-run`, what the database would say of an account an
+    /// earlier batch "imported" under the same username or email.
+    fn met_before(&self, account: &ImportedAccount) -> Option<ImportOutcome> {
+        let username = account.user.username.as_str();
+        let name_key = format!("u:{}", account.user.username.key());
+        if let Some(stored) = self.seen.get(&name_key) {
+            return Some(ImportOutcome::username_found(username, stored));
         }
-        keys
+        let email_key = format!("e:{}", account.user.email.as_ref()?.key());
+        (self.seen.contains_key(&email_key))
+            .then(|| ImportOutcome::Skipped("email is already there".to_owned()))
+    }
+
+    /// With `--dry-run`, keeps what an account "imported" takes.
+    fn remember(&mut self, account: &ImportedAccount) {
+        let username = account.user.username.as_str().to_owned();
+        if let Some(email) = &account.user.email {
+            (self.seen).insert(format!("e:{}", email.key()), username.clone());
+        }
+        (self.seen).insert(format!("u:{}", account.user.username.key()), username);
     }
 
     /// Stores the batch in one transaction and reports on it.
@@ -302,17 +317,12 @@ impl<'a> Run<'a> {
         }
         let mut batch = std::mem::take(&mut self.batch);
         if self.dry_run {
-            let seen = &self.seen;
-            let (again, fresh): (Vec<_>, Vec<_>) = batch
-                .into_iter()
-                .partition(|a| Self::keys(a).iter().any(|k| seen.contains(k)));
-            for account in again {
-                self.skipped += 1;
-                println!(
-                    "skipped {} ({}): already there",
-                    account.source_ref,
-                    account.user.username.as_str()
-                );
+            let mut fresh = Vec::with_capacity(batch.len());
+            for account in batch {
+                match self.met_before(&account) {
+                    Some(outcome) => self.report(&account, outcome),
+                    None => fresh.push(account),
+                }
             }
             batch = fresh;
         }
@@ -321,28 +331,32 @@ impl<'a> Run<'a> {
             .import_batch(&batch, self.keep_ids, self.dry_run)
             .map_err(StartError::setting)?;
         for (account, outcome) in batch.iter().zip(outcomes) {
-            match outcome {
-                ImportOutcome::Imported(_) => {
-                    self.imported += 1;
-                    self.admins += u64::from(account.user.is_staff);
-                    if self.dry_run {
-                        self.seen.extend(Self::keys(account));
-                    }
-                }
-                ImportOutcome::Skipped(why) => {
-                    self.skipped += 1;
-                    println!(
-                        "skipped {} ({}): {why}",
-                        account.source_ref,
-                        account.user.username.as_str()
-                    );
-                }
-                ImportOutcome::Refused(why) => self.refuse(&account.source_ref, &why),
-            }
+            self.report(account, outcome);
         }
         self.batch = batch;
         self.batch.clear();
         Ok(())
+    }
+
+    fn report(&mut self, account: &ImportedAccount, outcome: ImportOutcome) {
+        match outcome {
+            ImportOutcome::Imported(_) => {
+                self.imported += 1;
+                self.admins += u64::from(account.user.is_staff);
+                if self.dry_run {
+                    self.remember(account);
+                }
+            }
+            ImportOutcome::Skipped(why) => {
+                self.skipped += 1;
+                println!(
+                    "skipped {} ({}): {why}",
+                    account.source_ref,
+                    account.user.username.as_str()
+                );
+            }
+            ImportOutcome::Refused(why) => self.refuse(&account.source_ref, &why),
+        }
     }
 }
 
