@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
 use sesame_users::{ImportedAccount, User};
@@ -22,6 +23,10 @@ use crate::{Backend, Database, PersistenceError};
 /// (PostgreSQL), or make SQLite's AUTOINCREMENT run out, and every later
 /// sign-up would fail; below it, 2^63 - 2^31 fresh ids remain.
 const MAX_KEPT_ID: i64 = i32::MAX as i64;
+
+/// How many times a batch is written before a clash with sign-ups made
+/// meanwhile stops the import.
+const IMPORT_ATTEMPTS: u32 = 3;
 
 /// What became of one imported account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,12 +170,32 @@ impl Database {
     /// deleted account's (the audit log names it), or is above 2^31 - 1 is
     /// refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
-    /// would have happened.
+    /// would have happened. A sign-up that took a username or email of the
+    /// batch after it was looked up (PostgreSQL) has the batch written again,
+    /// and that account skipped.
     ///
     /// # Errors
     /// [`PersistenceError`] when the batch could not be written (nothing of
     /// it is then).
     pub fn import_batch(
+        &self,
+        accounts: &[ImportedAccount],
+        keep_ids: bool,
+        dry_run: bool,
+    ) -> Result<Vec<ImportOutcome>, PersistenceError> {
+        let mut attempts = 1;
+        loop {
+            match self.try_import_batch(accounts, keep_ids, dry_run) {
+                Err(PersistenceError::Query(diesel::result::Error::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    _,
+                ))) if attempts < IMPORT_ATTEMPTS => attempts += 1,
+                done => return done,
+            }
+        }
+    }
+
+    fn try_import_batch(
         &self,
         accounts: &[ImportedAccount],
         keep_ids: bool,
