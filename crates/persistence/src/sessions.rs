@@ -182,14 +182,22 @@ impl SessionRepository for Database {
         &self,
         user_id: UserId,
         kind: Option<SessionKind>,
+        at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let opaque = SessionKind::Opaque.as_str();
         with_connection!(self, |conn| {
             // Boxed per backend: the connection decides the query's type.
             let mut query = sessions::table
                 .filter(sessions::user_id.eq(user_id.0))
                 .filter(sessions::revoked_at.is_null())
+                // `Session::is_open`: a lapsed opaque session can be revived.
+                .filter(
+                    sessions::expires_at
+                        .gt(to_db(at))
+                        .or(sessions::kind.eq(opaque)),
+                )
                 .into_boxed();
             if let Some(kind) = kind {
                 query = query.filter(sessions::kind.eq(kind.as_str()));

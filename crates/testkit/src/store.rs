@@ -364,13 +364,14 @@ impl SessionRepository for InMemoryStore {
         &self,
         user_id: UserId,
         kind: Option<SessionKind>,
+        at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
         let mut sessions: Vec<Session> = self
             .state()
             .sessions
             .iter()
-            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .filter(|s| s.user_id == user_id && s.is_open(at))
             .filter(|s| kind.is_none_or(|kind| s.kind == kind))
             .cloned()
             .collect();

@@ -125,6 +125,7 @@ impl SessionRepository for MemorySessions {
         &self,
         user_id: UserId,
         kind: Option<SessionKind>,
+        at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
         let mut live: Vec<Session> = self
@@ -132,7 +133,7 @@ impl SessionRepository for MemorySessions {
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .filter(|s| s.user_id == user_id && s.is_open(at))
             .filter(|s| kind.is_none_or(|kind| s.kind == kind))
             .cloned()
             .collect();

@@ -155,12 +155,13 @@
 //!         &self,
 //!         user: UserId,
 //!         kind: Option<SessionKind>,
+//!         at: Timestamp,
 //!         limit: usize,
 //!     ) -> Result<Vec<Session>, TokensError> {
 //!         let sessions = self.0.lock().unwrap();
 //!         let mut live: Vec<Session> = sessions
 //!             .iter()
-//!             .filter(|s| s.user_id == user && s.revoked_at.is_none())
+//!             .filter(|s| s.user_id == user && s.is_open(at))
 //!             .filter(|s| kind.is_none_or(|kind| s.kind == kind))
 //!             .cloned()
 //!             .collect();

@@ -65,8 +65,9 @@ pub trait SessionRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<usize, TokensError>;
 
-    /// The user's sessions that are not revoked (only those of `kind`, if
-    /// given), newest use first, at most `limit` of them.
+    /// The user's sessions open at `at` ([`Session::is_open`]: not revoked,
+    /// and live or opaque), only those of `kind` if given, newest use first,
+    /// at most `limit` of them.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
@@ -74,6 +75,7 @@ pub trait SessionRepository: Send + Sync {
         &self,
         user_id: UserId,
         kind: Option<SessionKind>,
+        at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError>;
 }

@@ -356,7 +356,7 @@ impl SessionService {
         let opaque = Some(SessionKind::Opaque);
         let sessions = self
             .sessions
-            .list_for_user(user_id, opaque, MAX_LISTED_SESSIONS)?;
+            .list_for_user(user_id, opaque, now, MAX_LISTED_SESSIONS)?;
         let mut revived = 0;
         for session in &sessions {
             self.sessions
@@ -473,11 +473,8 @@ impl SessionService {
     /// [`TokensError::Storage`].
     pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
         let now = self.clock.now();
-        let mut sessions = self
-            .sessions
-            .list_for_user(user_id, None, MAX_LISTED_SESSIONS)?;
-        sessions.retain(|s| s.is_open(now));
-        Ok(sessions)
+        self.sessions
+            .list_for_user(user_id, None, now, MAX_LISTED_SESSIONS)
     }
 
     /// Ends one of the user's own sessions, as `actor`. Audited as

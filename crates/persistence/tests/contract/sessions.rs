@@ -33,7 +33,7 @@ contract_tests! {
         for i in 0..3 {
             db.create(&jwt_session(&format!("jwt-{i}"), user.id, at)).unwrap();
         }
-        assert_eq!(db.list_for_user(user.id, None, 100).unwrap().len(), 3);
+        assert_eq!(db.list_for_user(user.id, None, now(), 100).unwrap().len(), 3);
     }
 
     fn a_session_needs_an_existing_account(db: &Database) {
@@ -159,7 +159,7 @@ contract_tests! {
         assert_eq!(db.revoke_all(UNKNOWN_USER, None, later).unwrap(), 0);
     }
 
-    fn list_for_user_puts_the_newest_use_first_and_skips_revoked(db: &Database) {
+    fn list_for_user_puts_the_newest_use_first_and_skips_revoked_and_expired(db: &Database) {
         let at = precise_time();
         let john = insert_user(db, "john", None);
         let jane = insert_user(db, "jane", None);
@@ -180,30 +180,34 @@ contract_tests! {
         }
         db.create(&jwt_session("jane's", jane.id, at + Duration::days(2))).unwrap();
         assert!(db.revoke("revoked", at).unwrap());
+        // Over, though last used after every other: it takes no slot.
+        let mut expired = jwt_session("expired", john.id, at - Duration::days(20));
+        expired.last_used_at = at + Duration::days(3);
+        db.create(&expired).unwrap();
 
         let listed: Vec<_> = db
-            .list_for_user(john.id, None, 100)
+            .list_for_user(john.id, None, at, 100)
             .unwrap()
             .into_iter()
             .map(|s| s.id)
             .collect();
         assert_eq!(listed, ["c", "b", "a", "d", "e"]);
-        let newest: Vec<_> = db.list_for_user(john.id, None, 2).unwrap().into_iter().map(|s| s.id).collect();
-        assert_eq!(newest, ["c", "b"], "at most the limit, the newest");
+        let newest: Vec<_> = db.list_for_user(john.id, None, at, 2).unwrap().into_iter().map(|s| s.id).collect();
+        assert_eq!(newest, ["c", "b"], "at most the limit, the newest open ones");
 
         // A touch moves a session to the front.
         db.touch("e", at + Duration::seconds(2), None).unwrap();
-        let first = db.list_for_user(john.id, None, 100).unwrap().remove(0);
+        let first = db.list_for_user(john.id, None, at, 100).unwrap().remove(0);
         assert_eq!(first.id, "e");
 
-        assert!(db.list_for_user(UNKNOWN_USER, None, 100).unwrap().is_empty());
+        assert!(db.list_for_user(UNKNOWN_USER, None, at, 100).unwrap().is_empty());
 
         // Of one kind: older than every other, still listed.
         let mut old = opaque_session("opaque", john.id, "hash-of-opaque", at - Duration::days(2));
         old.last_used_at = at - Duration::days(2);
         db.create(&old).unwrap();
         let opaque: Vec<_> = db
-            .list_for_user(john.id, Some(SessionKind::Opaque), 2)
+            .list_for_user(john.id, Some(SessionKind::Opaque), at, 2)
             .unwrap()
             .into_iter()
             .map(|s| s.id)
