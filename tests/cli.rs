@@ -159,6 +159,34 @@ fn the_sesame_database_url_wins_over_the_conventional_one() {
 }
 
 #[test]
+fn a_sqlite_file_outside_the_data_dir_is_made_private_too() {
+    // Made by an older version under a looser umask.
+    let (data, elsewhere) = (
+        tempfile::TempDir::new().unwrap(),
+        tempfile::TempDir::new().unwrap(),
+    );
+    let file = elsewhere.path().join("accounts.db");
+    std::fs::write(&file, "").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let output = run_cli(
+        &["migrate"],
+        "",
+        &[
+            ("SESAME__DATA_DIR", data.path().to_str().unwrap()),
+            ("DATABASE_URL", &url),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
 fn only_the_working_directorys_env_file_is_read() {
     // A `.env` in a directory above may be another project's, or anyone's
     // (`/tmp/.env`): it must not configure Sesame.

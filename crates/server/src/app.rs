@@ -153,9 +153,9 @@ pub(crate) struct Services {
     pub(crate) lockout: Arc<Lockout>,
 }
 
-/// Makes the data dir (and the outbox, if it exists yet) private, and what
-/// the process creates from now on (the SQLite files among them): every
-/// command that opens the database does this first.
+/// Makes the data dir (and the outbox, if it exists yet, and a SQLite
+/// database kept elsewhere) private, and what the process creates from now
+/// on: every command that opens the database does this first.
 pub(crate) fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
     restrict_new_files();
     let data_dir_error = |dir: &std::path::Path| {
@@ -165,6 +165,13 @@ pub(crate) fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config.data_dir))?;
     for dir in [config.data_dir.clone(), config.outbox_dir()] {
         make_private(&dir).map_err(data_dir_error(&dir))?;
+    }
+    let url = config.database_url();
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = std::path::PathBuf::from(format!("{file}{suffix}"));
+            make_private(&path).map_err(data_dir_error(&path))?;
+        }
     }
     Ok(())
 }
