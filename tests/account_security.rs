@@ -71,6 +71,20 @@ backend_tests! {
         assert_eq!(app.post("/auth/jwt/refresh/", None, json!({"refresh": first_refresh})).status, 401);
         assert_eq!(app.get("/auth/users/me/", Some(&mallory)).status, 200);
     }
+
+    fn fifty_wrong_passwords_are_reported_to_the_owner_and_lock_nothing(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("paula");
+        for attempt in 0..sesame_tokens::PASSWORD_ALERT_AFTER {
+            let guess = json!({"username": "paula", "password": format!("guess-{attempt}")});
+            assert_eq!(app.post("/auth/jwt/create/", None, guess).status, 401);
+        }
+        let outbox = app.data_dir.join("outbox");
+        let alert = common::outbox::nth_mail(&outbox, "paula@example.com", 1);
+        assert!(alert.subject().contains("trying passwords"), "{}", alert.subject());
+        assert!(alert.body.contains("tried 50 wrong passwords"), "{}", alert.body);
+        assert!(!app.login("paula", PASSWORD).0.is_empty(), "nothing was locked");
+    }
 }
 
 fn now() -> i64 {

@@ -22,6 +22,8 @@ struct Row {
     streak: i32,
     wrong_codes: i32,
     last_wrong_code: Option<NaiveDateTime>,
+    wrong_passwords: i32,
+    last_wrong_password: Option<NaiveDateTime>,
 }
 
 impl From<Row> for LockState {
@@ -32,6 +34,8 @@ impl From<Row> for LockState {
             streak: u32::try_from(row.streak).unwrap_or(0),
             wrong_codes: u32::try_from(row.wrong_codes).unwrap_or(0),
             last_wrong_code: row.last_wrong_code.map(from_db),
+            wrong_passwords: u32::try_from(row.wrong_passwords).unwrap_or(0),
+            last_wrong_password: row.last_wrong_password.map(from_db),
         }
     }
 }
@@ -44,6 +48,8 @@ impl From<LockState> for Row {
             streak: i32::try_from(state.streak).unwrap_or(i32::MAX),
             wrong_codes: i32::try_from(state.wrong_codes).unwrap_or(i32::MAX),
             last_wrong_code: state.last_wrong_code.map(to_db),
+            wrong_passwords: i32::try_from(state.wrong_passwords).unwrap_or(i32::MAX),
+            last_wrong_password: state.last_wrong_password.map(to_db),
         }
     }
 }

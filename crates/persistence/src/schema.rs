@@ -8,6 +8,8 @@ diesel::table! {
         streak -> Integer,
         wrong_codes -> Integer,
         last_wrong_code -> Nullable<Timestamp>,
+        wrong_passwords -> Integer,
+        last_wrong_password -> Nullable<Timestamp>,
     }
 }
 

@@ -580,6 +580,10 @@ impl LoginThrottle for CountedLockout {
     fn record_wrong_code(&self, user: UserId) -> u32 {
         self.lockout.record_wrong_code(user)
     }
+
+    fn record_wrong_password(&self, user: UserId) -> u32 {
+        self.lockout.record_wrong_password(user)
+    }
 }
 
 /// The pages under `/account/`, logging in through the same use case,

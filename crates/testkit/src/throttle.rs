@@ -7,12 +7,14 @@ use std::sync::Mutex;
 use sesame_kernel::UserId;
 use sesame_tokens::{LoginKey, LoginThrottle};
 
-/// Failures and wrong codes counted in maps; locks last until a good login.
+/// Failures, wrong codes and wrong passwords counted in maps; locks last
+/// until a good login.
 #[derive(Debug)]
 pub struct CountingThrottle {
     limit: u32,
     failures: Mutex<HashMap<LoginKey, u32>>,
     wrong_codes: Mutex<HashMap<UserId, u32>>,
+    wrong_passwords: Mutex<HashMap<UserId, u32>>,
 }
 
 impl CountingThrottle {
@@ -22,6 +24,7 @@ impl CountingThrottle {
             limit,
             failures: Mutex::default(),
             wrong_codes: Mutex::default(),
+            wrong_passwords: Mutex::default(),
         }
     }
 
@@ -49,10 +52,12 @@ impl LoginThrottle for CountingThrottle {
     fn record_success(&self, keys: &[LoginKey]) {
         let mut failures = self.failures.lock().unwrap();
         let mut codes = self.wrong_codes.lock().unwrap();
+        let mut passwords = self.wrong_passwords.lock().unwrap();
         for key in keys {
             failures.remove(key);
             if let LoginKey::Account(id) = key {
                 codes.remove(id);
+                passwords.remove(id);
             }
         }
     }
@@ -60,6 +65,13 @@ impl LoginThrottle for CountingThrottle {
     fn record_wrong_code(&self, user: UserId) -> u32 {
         let mut codes = self.wrong_codes.lock().unwrap();
         let count = codes.entry(user).or_default();
+        *count += 1;
+        *count
+    }
+
+    fn record_wrong_password(&self, user: UserId) -> u32 {
+        let mut passwords = self.wrong_passwords.lock().unwrap();
+        let count = passwords.entry(user).or_default();
         *count += 1;
         *count
     }

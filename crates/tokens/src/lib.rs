@@ -336,7 +336,7 @@ pub use keys::{
 pub use lockout::{AccountLocks, AccountLocksInMemory, LockState, Lockout, LockoutSettings};
 pub use login::{
     ConfirmationsAsLogins, Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle,
-    NewSession, SECOND_FACTOR_ALERT_AFTER,
+    NewSession, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
 };
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,

@@ -19,6 +19,9 @@ const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 const QUIET: Duration = Duration::from_secs(60 * 60);
 /// Wrong codes are forgotten after this long without one.
 const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
+/// Wrong passwords are forgotten after this long without one: a guesser
+/// slow enough never to lock the account is still counted.
+const PASSWORD_FAILURES_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Wrong codes an account may take since its last good login; past them,
 /// each further code waits [`CODE_PAUSE`] after the last wrong one. A
 /// six-digit code then takes years to guess, not days.
@@ -72,6 +75,11 @@ pub struct LockState {
     pub wrong_codes: u32,
     /// When the last wrong code came.
     pub last_wrong_code: Option<Timestamp>,
+    /// Wrong passwords since the last good login (accounts only), however
+    /// slowly they came; forgotten after 30 days without one.
+    pub wrong_passwords: u32,
+    /// When the last wrong password came.
+    pub last_wrong_password: Option<Timestamp>,
 }
 
 /// Where accounts' lock states are kept: in storage every instance shares,
@@ -212,15 +220,21 @@ impl LockState {
 
     /// Whether a good login has anything here to start over.
     fn has_strikes(&self) -> bool {
-        self.locked_until.is_some() || self.streak > 0 || self.wrong_codes > 0
+        self.locked_until.is_some()
+            || self.streak > 0
+            || self.wrong_codes > 0
+            || self.wrong_passwords > 0
     }
 
-    /// A good login: the lock, its streak and the wrong codes start over.
+    /// A good login: the lock, its streak, the wrong codes and passwords
+    /// start over.
     fn succeed(&mut self) {
         self.locked_until = None;
         self.streak = 0;
         self.wrong_codes = 0;
         self.last_wrong_code = None;
+        self.wrong_passwords = 0;
+        self.last_wrong_password = None;
     }
 
     /// When nothing of it counts any more.
@@ -229,7 +243,10 @@ impl LockState {
         let codes = self
             .last_wrong_code
             .map(|last| after(last, CODE_FAILURES_KEPT));
-        self.failures_until.max(quiet).max(codes)
+        let passwords = self
+            .last_wrong_password
+            .map(|last| after(last, PASSWORD_FAILURES_KEPT));
+        self.failures_until.max(quiet).max(codes).max(passwords)
     }
 }
 
@@ -379,6 +396,21 @@ impl LoginThrottle for Lockout {
                 }
             }
         }
+    }
+
+    fn record_wrong_password(&self, user: UserId) -> u32 {
+        let now = self.clock.now();
+        let state = self.change(&LoginKey::Account(user), |state| {
+            if state
+                .last_wrong_password
+                .is_some_and(|last| now - last >= span(PASSWORD_FAILURES_KEPT))
+            {
+                state.wrong_passwords = 0;
+            }
+            state.wrong_passwords = state.wrong_passwords.saturating_add(1);
+            state.last_wrong_password = Some(now);
+        });
+        state.wrong_passwords
     }
 
     fn record_wrong_code(&self, user: UserId) -> u32 {
@@ -593,6 +625,38 @@ mod tests {
         );
         clock.advance(CODE_FAILURES_KEPT);
         assert_eq!(lockout.record_wrong_code(UserId(7)), 1, "so does an hour");
+    }
+
+    #[test]
+    fn wrong_passwords_are_counted_at_any_pace_until_a_good_login_or_a_quiet_month() {
+        let (lockout, clock) = lockout(|_| {});
+        let (paced, ada) = (Duration::from_secs(6), [LoginKey::Account(UserId(7))]);
+        for count in 1..=200 {
+            clock.advance(paced);
+            lockout.record_failure(&ada);
+            assert_eq!(lockout.record_wrong_password(UserId(7)), count);
+        }
+        assert_eq!(
+            lockout.locked_for(&ada),
+            None,
+            "a paced guesser locks nothing"
+        );
+        // Kept in memory as long as it counts.
+        clock.advance(PASSWORD_FAILURES_KEPT - paced);
+        lockout.prune();
+        assert_eq!(lockout.record_wrong_password(UserId(7)), 201);
+        lockout.record_success(&ada);
+        assert_eq!(
+            lockout.record_wrong_password(UserId(7)),
+            1,
+            "a good login starts over"
+        );
+        clock.advance(PASSWORD_FAILURES_KEPT);
+        assert_eq!(
+            lockout.record_wrong_password(UserId(7)),
+            1,
+            "so does a quiet month"
+        );
     }
 
     #[test]

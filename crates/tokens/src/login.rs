@@ -13,6 +13,9 @@ use crate::{ClientInfo, MfaService, SessionKind, SessionService, TokenPair, Toke
 /// Wrong second-factor codes (since the last good login) after which the
 /// owner is alerted, and again at every multiple.
 pub const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
+/// Wrong passwords (since the last good login) after which the owner is
+/// alerted, and again each time their count doubles.
+pub const PASSWORD_ALERT_AFTER: u32 = 50;
 /// The longest unknown login kept as a throttle key or in the audit log.
 const MAX_LOGIN_CHARS: usize = 160;
 
@@ -71,6 +74,11 @@ pub trait LoginThrottle: Send + Sync {
     /// Counts a wrong second-factor code of `user`; returns how many came
     /// since its last good login (forgotten after a quiet hour).
     fn record_wrong_code(&self, user: UserId) -> u32;
+
+    /// Counts a wrong password of `user` at login, whether or not the
+    /// lockout is on; returns how many came since its last good login
+    /// (forgotten after 30 quiet days).
+    fn record_wrong_password(&self, user: UserId) -> u32;
 }
 
 /// A [`LoginThrottle`] as the accounts' [`ConfirmationThrottle`]: a wrong
@@ -273,6 +281,10 @@ impl LoginService {
             Err(UsersError::InvalidCredentials | UsersError::AccountInactive)
         ) {
             self.throttle.record_failure(&keys);
+            for user in accounts.iter() {
+                let wrong = self.throttle.record_wrong_password(user.id);
+                alert_as_guesses_double(&self.accounts, user, wrong);
+            }
         }
         // Guesses sent at once all pass the check above before the first of
         // them fails; whatever they found, none is answered once the key is
@@ -321,6 +333,26 @@ pub(crate) fn alert_at_every_few(accounts: &AccountService, user: &User, wrong: 
     );
     if let Err(e) = accounts.alert_code_guessing(user) {
         tracing::error!(error = %e, user = user.id.0, "could not queue the code-guessing alert");
+    }
+}
+
+/// Mails the owner that passwords are being tried on the account, at the
+/// [`PASSWORD_ALERT_AFTER`]-th wrong one since its last good login and each
+/// time the count doubles: a guesser paced under the lockout is heard of
+/// within its first minutes, and a few times a day at most after that.
+fn alert_as_guesses_double(accounts: &AccountService, user: &User, wrong: u32) {
+    let doubled = wrong.is_multiple_of(PASSWORD_ALERT_AFTER)
+        && (wrong / PASSWORD_ALERT_AFTER).is_power_of_two();
+    if !doubled {
+        return;
+    }
+    tracing::warn!(
+        user = user.id.0,
+        wrong,
+        "repeated wrong passwords: alerting the owner"
+    );
+    if let Err(e) = accounts.alert_password_guessing(user, wrong) {
+        tracing::error!(error = %e, user = user.id.0, "could not queue the password-guessing alert");
     }
 }
 

@@ -13,7 +13,7 @@ use sesame_testkit::{
 use sesame_tokens::{
     totp_code, ChaChaCipher, ConfirmationsAsLogins, Credentials, JwtKeys, LoginKey, LoginService,
     LoginThrottle, MfaRepository, MfaService, NewSession, SessionKind, SessionService,
-    TokenSettings, TokensError, SECOND_FACTOR_ALERT_AFTER,
+    TokenSettings, TokensError, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
@@ -136,6 +136,15 @@ impl Fixture {
             .unwrap();
         self.clock.advance(Duration::seconds(30));
         setup.secret
+    }
+
+    /// The password-guessing alerts mailed so far.
+    fn password_alerts(&self) -> usize {
+        let emails = self.store.emails();
+        let alerts = emails
+            .iter()
+            .filter(|e| e.email.subject.contains("trying passwords"));
+        alerts.count()
     }
 
     /// The code-guessing alerts mailed so far.
@@ -460,6 +469,35 @@ fn wrong_codes_count_and_every_fifth_alerts_the_owner() {
         f.audit.events().len(),
         SECOND_FACTOR_ALERT_AFTER as usize + 1
     );
+}
+
+#[test]
+fn wrong_passwords_at_any_pace_alert_the_owner_at_fifty_and_as_they_double() {
+    // Never locked: paced under the lockout, guesses lock nothing.
+    let f = fixture_locking_at(u32::MAX);
+    let ada = f.user("ada");
+    let guesses = |count: u32| {
+        for _ in 0..count {
+            f.clock.advance(Duration::seconds(6));
+            assert!(f.check("ada", "not her password").is_err());
+        }
+    };
+    guesses(PASSWORD_ALERT_AFTER - 1);
+    assert_eq!(f.password_alerts(), 0);
+    guesses(1);
+    assert_eq!(f.password_alerts(), 1, "the fiftieth alerts the owner");
+    guesses(PASSWORD_ALERT_AFTER - 1);
+    assert_eq!(f.password_alerts(), 1, "not again before the count doubles");
+    // Past the hour of the first: at most one such mail an hour.
+    f.clock.advance(Duration::hours(1));
+    guesses(1);
+    assert_eq!(f.password_alerts(), 2, "the hundredth does");
+    assert_eq!(f.alerts(), 0, "no code was tried");
+    // A good login starts the count over.
+    assert_eq!(f.check("ada", PASSWORD).unwrap().id, ada.id);
+    f.clock.advance(Duration::hours(2));
+    guesses(PASSWORD_ALERT_AFTER);
+    assert_eq!(f.password_alerts(), 3);
 }
 
 /// Something that happens to an account.

@@ -26,6 +26,8 @@ const NOTICE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
 /// At most this many code-guessing alerts per account an hour.
 const ALERTS_PER_HOUR: u64 = 1;
+/// The subject of the password-guessing alert.
+const PASSWORD_ALERT_SUBJECT: &str = "Someone is trying passwords on your Sesame account";
 /// The subject of the notice of a new passkey.
 const PASSKEY_SUBJECT: &str = "A passkey was added to your Sesame account";
 /// At most this many passkey notices per account an hour.
@@ -158,6 +160,26 @@ impl AccountService {
             user.username
         );
         self.tell_owner(user, ALERT_SUBJECT, text, ALERTS_PER_HOUR)
+    }
+
+    /// Mails the owner of `user` that `wrong` passwords were tried on the
+    /// account since its last good login, at most once an hour (across
+    /// instances: the queue is counted). Nothing without email flows or an
+    /// address.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn alert_password_guessing(&self, user: &User, wrong: u32) -> Result<(), UsersError> {
+        let text = format!(
+            "Hello {},
+
+Someone has tried {wrong} wrong passwords on your account since you last signed in.
+Your account is not locked. If your password is short, common or used on another site, change it now; a second factor (a one-time code app or a passkey) keeps a guessed password from being enough.
+If this was you, you can ignore this email.
+",
+            user.username
+        );
+        self.tell_owner(user, PASSWORD_ALERT_SUBJECT, text, ALERTS_PER_HOUR)
     }
 
     /// Mails the owner of `user` that the passkey `name` was added: it signs

@@ -23,6 +23,8 @@ contract_tests! {
                     streak: 2,
                     wrong_codes: 5,
                     last_wrong_code: Some(at - Duration::seconds(1)),
+                    wrong_passwords: 400,
+                    last_wrong_password: Some(at - Duration::seconds(2)),
                 };
             })
             .unwrap();
