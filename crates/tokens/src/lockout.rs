@@ -311,6 +311,27 @@ impl Lockout {
 
     /// Changes the state of `key`; a storage failure is logged: what
     /// happened has happened, and the next failure counts again.
+    /// Counts one more wrong answer of `user` in the count `of` picks (with
+    /// when the last came), started over once `kept` went by without one;
+    /// returns the count.
+    fn count_wrong(
+        &self,
+        user: UserId,
+        kept: Duration,
+        of: fn(&mut LockState) -> (&mut u32, &mut Option<Timestamp>),
+    ) -> u32 {
+        let now = self.clock.now();
+        let mut state = self.change(&LoginKey::Account(user), |state| {
+            let (wrong, last) = of(state);
+            if last.is_some_and(|last| now - last >= span(kept)) {
+                *wrong = 0;
+            }
+            *wrong = wrong.saturating_add(1);
+            *last = Some(now);
+        });
+        *of(&mut state).0
+    }
+
     fn change(&self, key: &LoginKey, mut change: impl FnMut(&mut LockState)) -> LockState {
         match key {
             LoginKey::Account(id) => self
@@ -399,33 +420,15 @@ impl LoginThrottle for Lockout {
     }
 
     fn record_wrong_password(&self, user: UserId) -> u32 {
-        let now = self.clock.now();
-        let state = self.change(&LoginKey::Account(user), |state| {
-            if state
-                .last_wrong_password
-                .is_some_and(|last| now - last >= span(PASSWORD_FAILURES_KEPT))
-            {
-                state.wrong_passwords = 0;
-            }
-            state.wrong_passwords = state.wrong_passwords.saturating_add(1);
-            state.last_wrong_password = Some(now);
-        });
-        state.wrong_passwords
+        self.count_wrong(user, PASSWORD_FAILURES_KEPT, |state| {
+            (&mut state.wrong_passwords, &mut state.last_wrong_password)
+        })
     }
 
     fn record_wrong_code(&self, user: UserId) -> u32 {
-        let now = self.clock.now();
-        let state = self.change(&LoginKey::Account(user), |state| {
-            if state
-                .last_wrong_code
-                .is_some_and(|last| now - last >= span(CODE_FAILURES_KEPT))
-            {
-                state.wrong_codes = 0;
-            }
-            state.wrong_codes += 1;
-            state.last_wrong_code = Some(now);
-        });
-        state.wrong_codes
+        self.count_wrong(user, CODE_FAILURES_KEPT, |state| {
+            (&mut state.wrong_codes, &mut state.last_wrong_code)
+        })
     }
 }
 

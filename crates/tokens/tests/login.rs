@@ -138,22 +138,23 @@ impl Fixture {
         setup.secret
     }
 
+    /// The emails queued so far whose subject says `about`.
+    fn mails_about(&self, about: &str) -> usize {
+        let emails = self.store.emails();
+        emails
+            .iter()
+            .filter(|e| e.email.subject.contains(about))
+            .count()
+    }
+
     /// The password-guessing alerts mailed so far.
     fn password_alerts(&self) -> usize {
-        let emails = self.store.emails();
-        let alerts = emails
-            .iter()
-            .filter(|e| e.email.subject.contains("trying passwords"));
-        alerts.count()
+        self.mails_about("trying passwords")
     }
 
     /// The code-guessing alerts mailed so far.
     fn alerts(&self) -> usize {
-        let emails = self.store.emails();
-        let alerts = emails
-            .iter()
-            .filter(|e| e.email.subject.contains("trying to sign in"));
-        alerts.count()
+        self.mails_about("trying to sign in")
     }
 
     fn check(&self, login: &str, password: &str) -> Result<User, TokensError> {
