@@ -384,8 +384,9 @@ impl Application {
             .signing_keys
             .use_configured_algorithm()
             .map_err(StartError::setting)?;
-        // Served with another key, every TOTP and recovery code would fail as
-        // mistyped, and count towards its account's lock.
+        // Served with another key, no TOTP secret would open (503 at every
+        // login with TOTP), and every recovery code would count as wrong
+        // towards its account's lock.
         if !(services.mfa.key_opens_stored_secrets()).map_err(StartError::setting)? {
             return Err(StartError::setting(
                 "mfa.encryption_key: it does not open the TOTP secrets in the database; \

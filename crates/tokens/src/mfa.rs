@@ -216,8 +216,8 @@ impl MfaService {
     }
 
     /// Whether this service's key opens the TOTP secrets already stored (it
-    /// does when none is). A wrong key fails every code and recovery code,
-    /// as if each were mistyped.
+    /// does when none is). With a wrong key no code can be checked, and
+    /// every recovery code counts as wrong.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
