@@ -309,8 +309,6 @@ impl Lockout {
             .collect()
     }
 
-    /// Changes the state of `key`; a storage failure is logged: what
-    /// happened has happened, and the next failure counts again.
     /// Counts one more wrong answer of `user` in the count `of` picks (with
     /// when the last came), started over once `kept` went by without one;
     /// returns the count.
@@ -332,6 +330,8 @@ impl Lockout {
         *of(&mut state).0
     }
 
+    /// Changes the state of `key`; a storage failure is logged: what
+    /// happened has happened, and the next failure counts again.
     fn change(&self, key: &LoginKey, mut change: impl FnMut(&mut LockState)) -> LockState {
         match key {
             LoginKey::Account(id) => self
