@@ -380,13 +380,10 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
-        services
-            .signing_keys
-            .use_configured_algorithm()
-            .map_err(StartError::setting)?;
         // Served with another key, no TOTP secret would open (503 at every
         // login with TOTP), and every recovery code would count as wrong
-        // towards its account's lock.
+        // towards its account's lock. Checked before the signing keys follow
+        // the configured algorithm, so that a refused start rotates nothing.
         if !(services.mfa.key_opens_stored_secrets()).map_err(StartError::setting)? {
             return Err(StartError::setting(
                 "mfa.encryption_key: it does not open the TOTP secrets in the database; \
@@ -394,6 +391,10 @@ impl Application {
                  when none is set); if it is lost, `sesame user totp-off --every-account`",
             ));
         }
+        services
+            .signing_keys
+            .use_configured_algorithm()
+            .map_err(StartError::setting)?;
         let listener = TcpListener::bind(&config.http.bind).map_err(|source| StartError::Bind {
             address: config.http.bind.clone(),
             source,
