@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -286,6 +286,19 @@ impl Database {
     pub(crate) fn change_observer(&self) -> Option<Arc<dyn ChangeObserver>> {
         let any = !self.changes.list().is_empty();
         any.then(|| self.changes.clone() as Arc<dyn ChangeObserver>)
+    }
+
+    /// The files SQLite keeps for the database at `url` (the database, its
+    /// `-wal` and its `-shm`), whether they exist yet or not; none for a
+    /// PostgreSQL URL.
+    pub fn sqlite_files(url: &str) -> Vec<PathBuf> {
+        let Some(path) = sqlite_path(url) else {
+            return Vec::new();
+        };
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{path}{suffix}")))
+            .collect()
     }
 
     /// Checks that `url` names a supported database, without connecting.

@@ -166,12 +166,8 @@ pub(crate) fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
     for dir in [config.data_dir.clone(), config.outbox_dir()] {
         make_private(&dir).map_err(data_dir_error(&dir))?;
     }
-    let url = config.database_url();
-    if let Some(file) = url.strip_prefix("sqlite://") {
-        for suffix in ["", "-wal", "-shm"] {
-            let path = std::path::PathBuf::from(format!("{file}{suffix}"));
-            make_private(&path).map_err(data_dir_error(&path))?;
-        }
+    for file in Database::sqlite_files(&config.database_url()) {
+        make_private(&file).map_err(data_dir_error(&file))?;
     }
     Ok(())
 }
