@@ -7,6 +7,7 @@ use sesame_tokens::{
 };
 
 use crate::database::Returned;
+use crate::email_flows::TakeTurns;
 use crate::error::unique_violation;
 use crate::schema::{passkey_challenges, passkeys};
 use crate::time::{from_db, to_db};
@@ -97,19 +98,37 @@ fn rows_into_passkeys(rows: Vec<PasskeyRow>) -> Result<Vec<StoredPasskey>, Token
 }
 
 impl PasskeyRepository for Database {
-    fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<(), TokensError> {
+    fn insert_passkey(&self, passkey: &StoredPasskey, at_most: usize) -> Result<(), TokensError> {
         let row = PasskeyRow::from_passkey(passkey);
-        with_connection!(self, |conn| diesel::insert_into(passkeys::table)
-            .values(&row)
-            .execute(conn))
-        .map(|_| ())
+        let at_most_rows = i64::try_from(at_most).unwrap_or(i64::MAX);
+        let inserted = in_transaction!(self, |conn| {
+            // Registrations of one account finishing at once take turns (on
+            // PostgreSQL, each would otherwise count the others' rows out).
+            conn.lock_account(row.user_id)?;
+            let held: i64 = passkeys::table
+                .filter(passkeys::user_id.eq(row.user_id))
+                .count()
+                .get_result(conn)?;
+            if held >= at_most_rows {
+                return Ok(false);
+            }
+            diesel::insert_into(passkeys::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| true)
+        })
         .map_err(|e| {
             if unique_violation(&e).is_some() {
                 TokensError::PasskeyExists
             } else {
                 storage(e)
             }
-        })
+        })?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(TokensError::TooManyPasskeys(at_most))
+        }
     }
 
     fn passkeys_of(&self, user: UserId) -> Result<Vec<StoredPasskey>, TokensError> {

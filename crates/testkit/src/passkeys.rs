@@ -33,13 +33,17 @@ impl InMemoryPasskeys {
 }
 
 impl PasskeyRepository for InMemoryPasskeys {
-    fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<(), TokensError> {
+    fn insert_passkey(&self, passkey: &StoredPasskey, at_most: usize) -> Result<(), TokensError> {
         let mut passkeys = self.passkeys.lock().unwrap();
         if passkeys
             .iter()
             .any(|p| p.credential_id == passkey.credential_id)
         {
             return Err(TokensError::PasskeyExists);
+        }
+        let held = passkeys.iter().filter(|p| p.user_id == passkey.user_id);
+        if held.count() >= at_most {
+            return Err(TokensError::TooManyPasskeys(at_most));
         }
         passkeys.push(passkey.clone());
         Ok(())

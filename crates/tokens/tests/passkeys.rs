@@ -677,8 +677,8 @@ struct ResetAfterUse {
 }
 
 impl PasskeyRepository for ResetAfterUse {
-    fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<(), TokensError> {
-        self.passkeys.insert_passkey(passkey)
+    fn insert_passkey(&self, passkey: &StoredPasskey, at_most: usize) -> Result<(), TokensError> {
+        self.passkeys.insert_passkey(passkey, at_most)
     }
 
     fn passkeys_of(&self, user: UserId) -> Result<Vec<StoredPasskey>, TokensError> {

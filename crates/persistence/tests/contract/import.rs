@@ -101,7 +101,7 @@ contract_tests! {
             counter: 0,
             created_at: at,
             last_used_at: None,
-        })
+        }, 1)
         .unwrap();
         let flags: Vec<(String, bool)> = db.export_page(UserId(0), 10).unwrap().into_iter()
             .map(|a| (a.user.username, a.second_factor))

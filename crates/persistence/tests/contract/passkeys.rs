@@ -9,6 +9,8 @@ use sesame_users::UserRepository;
 
 use crate::support::{insert_user, now, precise_time, UNKNOWN_USER};
 
+const CAP: usize = sesame_tokens::MAX_PASSKEYS_PER_ACCOUNT;
+
 fn passkey(id: &str, user: UserId, credential_id: &str, at: Timestamp) -> StoredPasskey {
     StoredPasskey {
         id: id.to_owned(),
@@ -36,7 +38,7 @@ contract_tests! {
     fn a_passkey_comes_back_as_stored(db: &Database) {
         let user = insert_user(db, "john", None);
         let stored = passkey("pk-1", user.id, "cred-1", precise_time());
-        db.insert_passkey(&stored).unwrap();
+        db.insert_passkey(&stored, CAP).unwrap();
         assert_eq!(db.passkeys_of(user.id).unwrap(), vec![stored.clone()]);
         assert_eq!(db.passkey_by_credential("cred-1").unwrap(), Some(stored));
         assert_eq!(db.passkey_by_credential("cred-2").unwrap(), None);
@@ -47,9 +49,9 @@ contract_tests! {
         let john = insert_user(db, "john", None);
         let jane = insert_user(db, "jane", None);
         let at = now();
-        db.insert_passkey(&passkey("b", john.id, "cred-b", at + Duration::seconds(1))).unwrap();
-        db.insert_passkey(&passkey("a", john.id, "cred-a", at)).unwrap();
-        db.insert_passkey(&passkey("c", jane.id, "cred-c", at)).unwrap();
+        db.insert_passkey(&passkey("b", john.id, "cred-b", at + Duration::seconds(1)), CAP).unwrap();
+        db.insert_passkey(&passkey("a", john.id, "cred-a", at), CAP).unwrap();
+        db.insert_passkey(&passkey("c", jane.id, "cred-c", at), CAP).unwrap();
         let ids: Vec<String> = db.passkeys_of(john.id).unwrap().into_iter().map(|p| p.id).collect();
         assert_eq!(ids, ["a", "b"]);
     }
@@ -57,20 +59,32 @@ contract_tests! {
     fn a_credential_is_registered_once(db: &Database) {
         let john = insert_user(db, "john", None);
         let jane = insert_user(db, "jane", None);
-        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now())).unwrap();
-        let again = db.insert_passkey(&passkey("pk-2", jane.id, "cred-1", now()));
+        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now()), CAP).unwrap();
+        let again = db.insert_passkey(&passkey("pk-2", jane.id, "cred-1", now()), CAP);
         assert!(matches!(again, Err(TokensError::PasskeyExists)), "{again:?}");
         assert!(db.passkeys_of(jane.id).unwrap().is_empty());
     }
 
+    fn an_account_holds_no_more_than_the_cap(db: &Database) {
+        let john = insert_user(db, "john", None);
+        let jane = insert_user(db, "jane", None);
+        for i in 0..3 {
+            db.insert_passkey(&passkey(&format!("pk-{i}"), john.id, &format!("cred-{i}"), now()), 3).unwrap();
+        }
+        let fourth = db.insert_passkey(&passkey("pk-3", john.id, "cred-3", now()), 3);
+        assert!(matches!(fourth, Err(TokensError::TooManyPasskeys(3))), "{fourth:?}");
+        assert_eq!(db.passkeys_of(john.id).unwrap().len(), 3);
+        db.insert_passkey(&passkey("jane-1", jane.id, "cred-jane", now()), 3).unwrap();
+    }
+
     fn a_passkey_needs_an_existing_account(db: &Database) {
-        let orphan = db.insert_passkey(&passkey("pk-1", UNKNOWN_USER, "cred-1", now()));
+        let orphan = db.insert_passkey(&passkey("pk-1", UNKNOWN_USER, "cred-1", now()), CAP);
         assert!(matches!(orphan, Err(TokensError::Storage(_))), "{orphan:?}");
     }
 
     fn a_use_is_recorded_only_over_the_counter_seen(db: &Database) {
         let user = insert_user(db, "john", None);
-        db.insert_passkey(&passkey("pk-1", user.id, "cred-1", now())).unwrap();
+        db.insert_passkey(&passkey("pk-1", user.id, "cred-1", now()), CAP).unwrap();
         let at = precise_time();
         // A racing login that saw an older counter loses.
         assert!(!db.record_passkey_use("pk-1", 6, 9, "{}", at).unwrap());
@@ -87,14 +101,14 @@ contract_tests! {
         let user = insert_user(db, "john", None);
         let mut stored = passkey("pk-1", user.id, "cred-1", now());
         stored.counter = u32::MAX;
-        db.insert_passkey(&stored).unwrap();
+        db.insert_passkey(&stored, CAP).unwrap();
         assert_eq!(db.passkey_by_credential("cred-1").unwrap().unwrap().counter, u32::MAX);
     }
 
     fn only_the_owner_deletes_a_passkey(db: &Database) {
         let john = insert_user(db, "john", None);
         let jane = insert_user(db, "jane", None);
-        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now())).unwrap();
+        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now()), CAP).unwrap();
         assert!(!db.delete_passkey(jane.id, "pk-1").unwrap());
         assert_eq!(db.passkeys_of(john.id).unwrap().len(), 1);
         assert!(db.delete_passkey(john.id, "pk-1").unwrap());
@@ -104,7 +118,7 @@ contract_tests! {
 
     fn deleting_an_account_deletes_its_passkeys_and_ceremonies(db: &Database) {
         let john = insert_user(db, "john", None);
-        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now())).unwrap();
+        db.insert_passkey(&passkey("pk-1", john.id, "cred-1", now()), CAP).unwrap();
         let at = now();
         let pending = ceremony(CeremonyKind::Registration, Some(john.id), at + Duration::minutes(5));
         db.put_ceremony("c-1", &pending, at).unwrap();
@@ -140,4 +154,48 @@ contract_tests! {
         assert_eq!(db.take_ceremony("c-2", at).unwrap(), None);
         assert_eq!(db.take_ceremony("c-3", later).unwrap(), Some(fresh));
     }
+}
+
+/// Two registrations of one account finishing at once on PostgreSQL (which
+/// lets both count at once): the second waits for the first, counts its
+/// passkey, and stays within the cap.
+#[test]
+fn a_registration_waits_for_another_finishing_on_the_same_account_on_postgres() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use sesame_persistence::testing::{postgres_admin_url, TestDatabase};
+    use sesame_persistence::Database;
+
+    let Some(admin_url) = postgres_admin_url() else {
+        eprintln!("skipped: SESAME_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let fresh = TestDatabase::create(&admin_url);
+    let db = Database::connect(fresh.url(), 4).unwrap();
+    db.migrate().unwrap();
+    let john = insert_user(&db, "john", None).id.0;
+    // The other registration holds the account, as `insert_passkey` does,
+    // and has written its passkey without committing it.
+    let mut other = PgConnection::establish(fresh.url()).unwrap();
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM users WHERE id = {john} FOR UPDATE; \
+             INSERT INTO passkeys (id, user_id, credential_id, user_handle, name, credential, \
+             counter, created_at) VALUES ('pk-other', {john}, 'cred-other', 'h', 'Other', '{{}}', \
+             0, now());"
+        ))
+        .unwrap();
+    let mine = passkey("pk-mine", UserId(john), "cred-mine", now());
+    let outcome = std::thread::scope(|scope| {
+        let finish = scope.spawn(|| db.insert_passkey(&mine, 1));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        other.batch_execute("COMMIT").unwrap();
+        finish.join().unwrap()
+    });
+    assert!(
+        matches!(outcome, Err(TokensError::TooManyPasskeys(1))),
+        "{outcome:?}"
+    );
+    assert_eq!(db.passkeys_of(UserId(john)).unwrap().len(), 1);
+    drop(db);
 }

@@ -42,12 +42,15 @@ impl std::fmt::Debug for StoredPasskey {
 
 /// Where passkeys are kept.
 pub trait PasskeyRepository: Send + Sync {
-    /// Stores a new passkey.
+    /// Stores a new passkey, unless its account already holds `at_most`:
+    /// registrations of one account finishing at once take turns, so none
+    /// goes past the cap.
     ///
     /// # Errors
+    /// [`TokensError::TooManyPasskeys`] with `at_most`;
     /// [`TokensError::PasskeyExists`] when its credential id is already
     /// registered (to anyone); [`TokensError::Storage`].
-    fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<(), TokensError>;
+    fn insert_passkey(&self, passkey: &StoredPasskey, at_most: usize) -> Result<(), TokensError>;
 
     /// The passkeys of `user`, oldest first.
     ///

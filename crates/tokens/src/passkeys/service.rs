@@ -261,10 +261,6 @@ impl PasskeyService {
         if registered.cred_id.len() > MAX_CREDENTIAL_ID_BYTES {
             return Err(rejected("the credential id is longer than 1023 bytes"));
         }
-        // Registrations begun before the account filled up end here.
-        if self.ports.passkeys.passkeys_of(user.id)?.len() >= MAX_PASSKEYS_PER_ACCOUNT {
-            return Err(TokensError::TooManyPasskeys(MAX_PASSKEYS_PER_ACCOUNT));
-        }
         let passkey = StoredPasskey {
             id: random_token(ID_BYTES),
             user_id: user.id,
@@ -276,7 +272,8 @@ impl PasskeyService {
             created_at: self.ports.clock.now(),
             last_used_at: None,
         };
-        self.ports.passkeys.insert_passkey(&passkey)?;
+        // Registrations begun before the account filled up end here.
+        (self.ports.passkeys).insert_passkey(&passkey, MAX_PASSKEYS_PER_ACCOUNT)?;
         self.audited(
             "passkey_registered",
             Some(user.id),
