@@ -260,17 +260,18 @@ backend_tests! {
         let mut bytes = (lines.join("\n") + "\n").into_bytes();
         bytes.extend_from_slice(b"{\"username\":\"caf\xe9\",\"password_hash\":null}\n");
         bytes.extend_from_slice(b"{\"username\":\"after\",\"password_hash\":null}\n");
+        bytes.extend_from_slice(br#"{"username":"guarded","password_hash":"$2b$04$RP7YKCJfGpCk5CtJfvpREOZWaToOj9iWmyfBbkcpp5XgQeIb94qIG","second_factor":true}"#);
         std::fs::write(&file, bytes).unwrap();
         let file = file.to_str().unwrap();
 
         let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         assert_eq!(code, 1, "{dry}");
-        assert!(dry.trim_end().ends_with("imported 3, skipped 2, refused 10"), "{dry}");
+        assert!(dry.trim_end().ends_with("imported 3, skipped 2, refused 11"), "{dry}");
         assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
 
         let (code, out) = sesame(&app, &["import", "jsonl", file]);
         assert_eq!(code, 1, "{out}");
-        assert_eq!(out.lines().last(), Some("imported 3, skipped 2, refused 10"), "{out}");
+        assert_eq!(out.lines().last(), Some("imported 3, skipped 2, refused 11"), "{out}");
         for expected in [
             "refused line 2: username TAKEN is another account's, taken: they differ only in case or form",
             "skipped line 3 (other): email is already there",
@@ -284,6 +285,7 @@ backend_tests! {
             "refused line 11: invalid date_joined: a year outside 1 to 9999",
             "refused line 13: email is another account's username",
             "refused line 14: not UTF-8 text",
+            "refused line 16: second_factor is true but a password_hash is given",
         ] {
             assert!(out.contains(expected), "{expected:?} missing from {out}");
         }
@@ -292,6 +294,7 @@ backend_tests! {
 
         let accounts = exported(&app);
         assert!(accounts.contains_key("after"), "the line after the refused ones was not imported");
+        assert!(!accounts.contains_key("guarded"), "a password alone opens an account that had a second factor");
         let fresh = &accounts["fresh"];
         assert_eq!(fresh["is_admin"], true);
         assert_eq!(fresh["is_active"], true);

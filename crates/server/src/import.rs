@@ -485,6 +485,14 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
         Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| refuse("invalid id"))?),
         Some(_) => return Err(refuse("invalid id")),
     };
+    let password_hash = text("password_hash")?;
+    // Its TOTP secret or passkeys stay behind: its password alone must not open it here.
+    if flag("second_factor", false)? && password_hash.is_some() {
+        return Err(refuse(
+            "second_factor is true but a password_hash is given: its password alone would \
+             open the account here; set password_hash to null (its owner sets a new one by email)",
+        ));
+    }
     Ok(ImportRecord {
         source_ref: source_ref.clone(),
         id,
@@ -492,7 +500,7 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
         email: text("email")?,
         first_name: text("first_name")?.unwrap_or_default(),
         last_name: text("last_name")?.unwrap_or_default(),
-        password_hash: text("password_hash")?,
+        password_hash,
         is_active: flag("is_active", true)?,
         is_admin: flag("is_admin", false)?,
         date_joined: time("date_joined")?,
