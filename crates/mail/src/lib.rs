@@ -112,7 +112,8 @@ impl SmtpMailer {
     /// # Errors
     /// [`MailSetupError`] for a bad URL or sender.
     pub fn new(url: &str, from: &str, timeout: Duration) -> Result<SmtpMailer, MailSetupError> {
-        if sends_credentials_in_clear(url) {
+        let in_clear = goes_in_clear_to_another_machine(url);
+        if in_clear && url::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
             return Err(MailSetupError::SmtpUrl(
                 "a password would go in clear (or behind STARTTLS that can be stripped) \
                  to a host that is not this machine: use smtps:// or ?tls=required"
@@ -123,25 +124,31 @@ impl SmtpMailer {
             .map_err(|e| MailSetupError::SmtpUrl(e.to_string()))?
             .timeout(Some(timeout))
             .build();
+        let server = redact(url);
+        if in_clear {
+            // A relay on a private network is a common, sound choice: warned, not refused.
+            tracing::warn!(
+                server = %server,
+                "emails (with their sign-in and reset links) go in clear to another machine; \
+                 use smtps:// or ?tls=required unless the path to it is private"
+            );
+        }
         Ok(SmtpMailer {
             transport,
             from: parse_from(from)?,
-            server: redact(url),
+            server,
         })
     }
 }
 
-/// Whether `url` carries a password that would go to another machine over
-/// plain SMTP, or behind an opportunistic STARTTLS a man in the middle can
-/// strip: neither `smtps://` nor `tls=required`. Read as lettre reads it
-/// (the first `tls` pair, its key and value as written).
-fn sends_credentials_in_clear(url: &str) -> bool {
+/// Whether what goes to `url` would cross the network in clear, or behind
+/// an opportunistic STARTTLS a man in the middle can strip: neither
+/// `smtps://` nor `tls=required`, to a host that is not this machine. Read
+/// as lettre reads it (the first `tls` pair, its key and value as written).
+fn goes_in_clear_to_another_machine(url: &str) -> bool {
     let Ok(url) = url::Url::parse(url) else {
         return false; // lettre refuses it.
     };
-    if url.password().is_none() {
-        return false;
-    }
     let tls = url.query_pairs().find(|(key, _)| key == "tls");
     let encrypted = url.scheme() == "smtps"
         || (url.scheme() == "smtp" && tls.is_some_and(|(_, value)| value == "required"));
@@ -352,6 +359,15 @@ mod tests {
         ] {
             settings.smtp_url = Some(url.into());
             assert_eq!(mailer(&settings).is_ok(), accepted, "{url}");
+        }
+        for (url, in_clear) in [
+            ("smtp://relay.internal:25", true),
+            ("smtp://relay.internal:587?tls=opportunistic", true),
+            ("smtp://relay.internal:587?tls=required", false),
+            ("smtps://relay.internal", false),
+            ("smtp://127.0.0.1:25", false),
+        ] {
+            assert_eq!(goes_in_clear_to_another_machine(url), in_clear, "{url}");
         }
         settings.smtp_url = None;
         settings.from = "nobody".into();
