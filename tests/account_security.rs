@@ -85,6 +85,23 @@ backend_tests! {
         assert!(alert.body.contains("tried 50 wrong passwords"), "{}", alert.body);
         assert!(!app.login("paula", PASSWORD).0.is_empty(), "nothing was locked");
     }
+
+    fn wrong_current_passwords_sent_with_a_token_are_reported_too(backend) {
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("quentin");
+        for attempt in 0..sesame_tokens::PASSWORD_ALERT_AFTER {
+            let change = json!({
+                "current_password": format!("guess-{attempt}"),
+                "new_password": "An0ther!passphrase",
+                "re_new_password": "An0ther!passphrase",
+            });
+            assert_eq!(app.post("/auth/users/set_password/", Some(&token), change).status, 400);
+        }
+        let outbox = app.data_dir.join("outbox");
+        let alert = common::outbox::nth_mail(&outbox, "quentin@example.com", 1);
+        assert!(alert.subject().contains("trying passwords"), "{}", alert.subject());
+        assert!(alert.body.contains("tried 50 wrong passwords"), "{}", alert.body);
+    }
 }
 
 fn now() -> i64 {

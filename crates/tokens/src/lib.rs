@@ -336,7 +336,7 @@ pub use keys::{
 pub use lockout::{AccountLocks, AccountLocksInMemory, LockState, Lockout, LockoutSettings};
 pub use login::{
     ConfirmationsAsLogins, Credentials, LoggedIn, LoginKey, LoginService, LoginThrottle,
-    NewSession, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
+    NewSession, SECOND_FACTOR_ALERT_AFTER,
 };
 pub use mfa::{
     totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
@@ -349,4 +349,5 @@ pub use passkeys::{
 };
 pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings, MAX_LISTED_SESSIONS};
+pub use sesame_users::PASSWORD_ALERT_AFTER;
 pub use session::{ClientInfo, Session, SessionKind};

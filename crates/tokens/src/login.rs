@@ -13,9 +13,6 @@ use crate::{ClientInfo, MfaService, SessionKind, SessionService, TokenPair, Toke
 /// Wrong second-factor codes (since the last good login) after which the
 /// owner is alerted, and again at every multiple.
 pub const SECOND_FACTOR_ALERT_AFTER: u32 = 5;
-/// Wrong passwords (since the last good login) after which the owner is
-/// alerted, and again each time their count doubles.
-pub const PASSWORD_ALERT_AFTER: u32 = 50;
 /// The longest unknown login kept as a throttle key or in the audit log.
 const MAX_LOGIN_CHARS: usize = 160;
 
@@ -83,8 +80,8 @@ pub trait LoginThrottle: Send + Sync {
 
 /// A [`LoginThrottle`] as the accounts' [`ConfirmationThrottle`]: a wrong
 /// current password (or TOTP code, to turn TOTP off) counts as a failed
-/// login of its account, and an account locked by failed logins confirms
-/// nothing. A stolen token is then no better at guessing the password than
+/// login of its account, a wrong password also towards the owner's alert,
+/// and an account locked by failed logins confirms nothing. A stolen token is then no better at guessing the password than
 /// the login form.
 pub struct ConfirmationsAsLogins(pub Arc<dyn LoginThrottle>);
 
@@ -99,6 +96,10 @@ impl ConfirmationThrottle for ConfirmationsAsLogins {
 
     fn record_wrong_code(&self, user: UserId) -> u32 {
         self.0.record_wrong_code(user)
+    }
+
+    fn record_wrong_password(&self, user: UserId) -> u32 {
+        self.0.record_wrong_password(user)
     }
 }
 
@@ -283,7 +284,7 @@ impl LoginService {
             self.throttle.record_failure(&keys);
             for user in accounts.iter() {
                 let wrong = self.throttle.record_wrong_password(user.id);
-                alert_as_guesses_double(&self.accounts, user, wrong);
+                self.accounts.report_wrong_passwords(user, wrong);
             }
         }
         // Guesses sent at once all pass the check above before the first of
@@ -333,26 +334,6 @@ pub(crate) fn alert_at_every_few(accounts: &AccountService, user: &User, wrong: 
     );
     if let Err(e) = accounts.alert_code_guessing(user) {
         tracing::error!(error = %e, user = user.id.0, "could not queue the code-guessing alert");
-    }
-}
-
-/// Mails the owner that passwords are being tried on the account, at the
-/// [`PASSWORD_ALERT_AFTER`]-th wrong one since its last good login and each
-/// time the count doubles: a guesser paced under the lockout is heard of
-/// within its first minutes, and a few times a day at most after that.
-fn alert_as_guesses_double(accounts: &AccountService, user: &User, wrong: u32) {
-    let doubled = wrong.is_multiple_of(PASSWORD_ALERT_AFTER)
-        && (wrong / PASSWORD_ALERT_AFTER).is_power_of_two();
-    if !doubled {
-        return;
-    }
-    tracing::warn!(
-        user = user.id.0,
-        wrong,
-        "repeated wrong passwords: alerting the owner"
-    );
-    if let Err(e) = accounts.alert_password_guessing(user, wrong) {
-        tracing::error!(error = %e, user = user.id.0, "could not queue the password-guessing alert");
     }
 }
 

@@ -501,6 +501,31 @@ fn wrong_passwords_at_any_pace_alert_the_owner_at_fifty_and_as_they_double() {
     assert_eq!(f.password_alerts(), 3);
 }
 
+#[test]
+fn wrong_current_passwords_count_with_the_logins_towards_the_owners_alert() {
+    // A stolen token guessing the password to change it is heard of too.
+    let f = fixture_locking_at(u32::MAX);
+    let ada = f.user("ada");
+    let accounts = (f.accounts.clone())
+        .with_confirmation_throttle(Arc::new(ConfirmationsAsLogins(f.throttle.clone())));
+    let half = PASSWORD_ALERT_AFTER / 2;
+    for _ in 0..half {
+        assert!(f.check("ada", "not her password").is_err());
+    }
+    for _ in 0..PASSWORD_ALERT_AFTER - half - 1 {
+        let wrong = accounts.confirm_password(&ada, "not her password");
+        assert!(matches!(wrong, Err(UsersError::WrongCurrentPassword)));
+    }
+    assert_eq!(f.password_alerts(), 0);
+    accounts.confirm_password(&ada, "still not").unwrap_err();
+    assert_eq!(
+        f.password_alerts(),
+        1,
+        "the fiftieth, wherever it came, alerts"
+    );
+    accounts.confirm_password(&ada, PASSWORD).unwrap();
+}
+
 /// Something that happens to an account.
 type Change = fn(&Fixture, &User);
 

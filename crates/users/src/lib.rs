@@ -228,7 +228,7 @@ pub use imported::{
     accept_hash, verify_imported, HashFormat, HashOrigin, ImportRecord, ImportedAccount,
     UNUSABLE_PASSWORD,
 };
-pub use login::PasswordChecked;
+pub use login::{PasswordChecked, PASSWORD_ALERT_AFTER};
 pub(crate) use mail::fill_link;
 pub use mail::{LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, QueuedEmail};
 pub use one_time::{

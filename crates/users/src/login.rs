@@ -1,7 +1,8 @@
 //! Logging in, split in two so that a caller can count failures against
 //! the accounts a login names before the password is checked; and the
-//! notices an owner gets: someone who knows the password is guessing codes,
-//! or a passkey (a way in without password or code) was added.
+//! notices an owner gets: someone is guessing the password, someone who
+//! knows it is guessing codes, or a passkey (a way in without password or
+//! code) was added.
 
 use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
 
@@ -26,6 +27,9 @@ const NOTICE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
 /// At most this many code-guessing alerts per account an hour.
 const ALERTS_PER_HOUR: u64 = 1;
+/// Wrong passwords (since the last good login) after which the owner is
+/// alerted, and again each time their count doubles.
+pub const PASSWORD_ALERT_AFTER: u32 = 50;
 /// The subject of the password-guessing alert.
 const PASSWORD_ALERT_SUBJECT: &str = "Someone is trying passwords on your Sesame account";
 /// The subject of the notice of a new passkey.
@@ -163,13 +167,23 @@ impl AccountService {
     }
 
     /// Mails the owner of `user` that `wrong` passwords were tried on the
-    /// account since its last good login, at most once an hour (across
-    /// instances: the queue is counted). Nothing without email flows or an
-    /// address.
-    ///
-    /// # Errors
-    /// [`UsersError::Storage`].
-    pub fn alert_password_guessing(&self, user: &User, wrong: u32) -> Result<(), UsersError> {
+    /// account since its last good login, when `wrong` is
+    /// [`PASSWORD_ALERT_AFTER`] or a doubling of it: a guesser paced under
+    /// the lockout is heard of within its first minutes, and a few times a
+    /// day at most after that. At most once an hour (across instances: the
+    /// queue is counted); nothing without email flows or an address. A
+    /// failure to queue is logged: the refusal being answered matters more.
+    pub fn report_wrong_passwords(&self, user: &User, wrong: u32) {
+        let doubled = wrong.is_multiple_of(PASSWORD_ALERT_AFTER)
+            && (wrong / PASSWORD_ALERT_AFTER).is_power_of_two();
+        if !doubled {
+            return;
+        }
+        tracing::warn!(
+            user = user.id.0,
+            wrong,
+            "repeated wrong passwords: alerting the owner"
+        );
         let text = format!(
             "Hello {},
 
@@ -179,7 +193,9 @@ If this was you, you can ignore this email.
 ",
             user.username
         );
-        self.tell_owner(user, PASSWORD_ALERT_SUBJECT, text, ALERTS_PER_HOUR)
+        if let Err(e) = self.tell_owner(user, PASSWORD_ALERT_SUBJECT, text, ALERTS_PER_HOUR) {
+            tracing::error!(error = %e, user = user.id.0, "could not queue the password-guessing alert");
+        }
     }
 
     /// Mails the owner of `user` that the passkey `name` was added: it signs

@@ -165,6 +165,11 @@ pub trait ConfirmationThrottle: Send + Sync {
     /// too); returns how many came since its last good login.
     fn record_wrong_code(&self, user: UserId) -> u32;
 
+    /// Counts a wrong current password of `user` towards the owner's alert
+    /// (see [`crate::AccountService::report_wrong_passwords`]), whether or
+    /// not the lockout is on; returns how many came since its last good login.
+    fn record_wrong_password(&self, user: UserId) -> u32;
+
     /// [`UsersError::ConfirmationThrottled`] while `user` is held back.
     ///
     /// # Errors

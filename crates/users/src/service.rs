@@ -299,7 +299,9 @@ impl AccountService {
     }
 
     /// Checks `password` against the account's own, for confirming a change;
-    /// a wrong one is counted by the confirmation throttle, if there is one.
+    /// a wrong one is counted by the confirmation throttle, if there is one,
+    /// and towards the owner's alert as at login: a stolen token guessing
+    /// the password is heard of too.
     /// The account is read again after the check, which takes a bcrypt's
     /// time: a password replaced meanwhile (a reset, say) confirms nothing.
     ///
@@ -319,6 +321,8 @@ impl AccountService {
         let right = self.hasher.verify(password, &user.password_hash);
         if let (false, Some(throttle)) = (right, &self.throttle) {
             throttle.record_failure(user.id);
+            let wrong = throttle.record_wrong_password(user.id);
+            self.report_wrong_passwords(user, wrong);
         }
         // Guesses sent at once all pass the first check before the first of
         // them fails; once the account is held back none is answered (the

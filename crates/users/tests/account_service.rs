@@ -1180,7 +1180,12 @@ impl sesame_users::ConfirmationThrottle for RecordingThrottle {
     fn record_failure(&self, user: UserId) {
         self.failures.lock().unwrap().push(user);
     }
+
     fn record_wrong_code(&self, _: UserId) -> u32 {
+        0
+    }
+
+    fn record_wrong_password(&self, _: UserId) -> u32 {
         0
     }
 }
@@ -1236,6 +1241,10 @@ impl sesame_users::ConfirmationThrottle for LocksWhileChecking {
     fn record_failure(&self, _: UserId) {}
 
     fn record_wrong_code(&self, _: UserId) -> u32 {
+        0
+    }
+
+    fn record_wrong_password(&self, _: UserId) -> u32 {
         0
     }
 }
