@@ -153,6 +153,39 @@ mod totp {
             assert_ne!(app.post("/auth/mfa/totp/confirm/", Some(&henry), confirm).status, 200, "the setup was dropped");
         }
 
+        fn secrets_sealed_with_a_lost_key_are_found_and_turned_off_alone(backend) {
+            // Two instances that each made their own key, as before start
+            // checked it: each sealed the secrets set up through it.
+            let app = TestApp::spawn(&backend);
+            let other_key = "another key of forty characters, or more";
+            let beside = app.spawn_beside_with(|config| config.mfa.encryption_key = Some(other_key.into()));
+            let set_up = |instance: &TestApp, name: &str| {
+                let token = instance.user_with_token(name);
+                let setup = instance.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
+                let confirm = json!({"code": code(&setup.str("secret"), 0)});
+                assert_eq!(instance.post("/auth/mfa/totp/confirm/", Some(&token), confirm).status, 200);
+            };
+            set_up(&app, "grace");
+            set_up(&beside, "henry");
+            drop(beside);
+            let serve = common::run_cli(&["serve"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
+            ]);
+            assert!(!serve.status.success());
+            let stderr = String::from_utf8_lossy(&serve.stderr);
+            assert!(stderr.contains("does not open 1 of the 2 TOTP secrets") && stderr.contains("--unreadable"), "{stderr}");
+            // The secrets the other key sealed are turned off; this key's stay.
+            let off = app.cli(&["user", "totp-off", "--unreadable"], "");
+            let said = String::from_utf8_lossy(&off.stdout);
+            assert!(off.status.success(), "{said}{}", String::from_utf8_lossy(&off.stderr));
+            assert!(said.contains("TOTP is off for 1 account(s)"), "{said}");
+            let without_code = |name: &str| app.post("/auth/jwt/create/", None, json!({"username": name, "password": PASSWORD})).status;
+            assert_eq!(without_code("henry"), 200);
+            assert_ne!(without_code("grace"), 200, "grace's TOTP was turned off");
+        }
+
         fn an_operator_turns_it_off_for_an_owner_who_lost_everything(backend) {
             let app = TestApp::spawn(&backend);
             let token = app.user_with_token("grace");

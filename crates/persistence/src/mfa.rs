@@ -31,14 +31,23 @@ impl MfaRepository for Database {
         .map_err(storage)
     }
 
-    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
+    fn totp_secrets(
+        &self,
+        after: UserId,
+        limit: usize,
+    ) -> Result<Vec<(UserId, String)>, TokensError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         with_connection!(self, |conn| user_totp::table
-            .select(user_totp::user_id)
+            .filter(user_totp::user_id.gt(after.0))
+            .select((user_totp::user_id, user_totp::encrypted_secret))
             .order(user_totp::user_id)
             .limit(limit)
-            .load::<i64>(conn))
-        .map(|ids| ids.into_iter().map(UserId).collect())
+            .load::<(i64, String)>(conn))
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(user, sealed)| (UserId(user), sealed))
+                .collect()
+        })
         .map_err(storage)
     }
 

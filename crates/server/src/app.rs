@@ -376,16 +376,18 @@ impl Application {
     pub fn build(config: &Config) -> Result<Application, StartError> {
         config.validate()?;
         let services = Services::build(config)?;
-        // Served with another key, no TOTP secret would open (503 at every
-        // login with TOTP), and every recovery code would count as wrong
-        // towards its account's lock. Checked before the signing keys follow
-        // the configured algorithm, so that a refused start rotates nothing.
-        if !(services.mfa.key_opens_stored_secrets()).map_err(StartError::setting)? {
-            return Err(StartError::setting(
-                "mfa.encryption_key: it does not open the TOTP secrets in the database; \
-                 give every instance the key they were sealed with (`<data_dir>/mfa_key` \
-                 when none is set); if it is lost, `sesame user totp-off --every-account`",
-            ));
+        // Checked before the signing keys follow the configured algorithm,
+        // so that a refused start rotates nothing.
+        let secrets = (services.mfa.check_stored_secrets()).map_err(StartError::setting)?;
+        if !secrets.unreadable.is_empty() {
+            return Err(StartError::setting(format!(
+                "mfa.encryption_key: it does not open {} of the {} TOTP secrets in the \
+                 database; give every instance the key they were sealed with \
+                 (`<data_dir>/mfa_key` when none is set); for those sealed with a lost \
+                 key, `sesame user totp-off --unreadable`",
+                secrets.unreadable.len(),
+                secrets.stored,
+            )));
         }
         services
             .signing_keys

@@ -92,12 +92,16 @@ enum UserCommand {
     /// codes (check who is asking first); every session of the account ends.
     TotpOff {
         /// Username.
-        #[arg(required_unless_present = "every_account")]
+        #[arg(required_unless_present_any = ["every_account", "unreadable"])]
         username: Option<String>,
         /// Every account with TOTP on or being set up: when the MFA key
         /// that sealed their secrets is lost.
-        #[arg(long, conflicts_with = "username")]
+        #[arg(long, conflicts_with_all = ["username", "unreadable"])]
         every_account: bool,
+        /// Every account whose TOTP secret the configured MFA key does not
+        /// open: sealed with another key, which is lost.
+        #[arg(long, conflicts_with = "username")]
+        unreadable: bool,
     },
 }
 
@@ -192,13 +196,18 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         }
         UserCommand::Deactivate { username } => set_active(&services, &username, false)?,
         UserCommand::Activate { username } => set_active(&services, &username, true)?,
-        UserCommand::TotpOff { username: None, .. } => {
+        UserCommand::TotpOff {
+            username: None,
+            unreadable,
+            ..
+        } => {
             let (actor, mut turned_off) = (Actor::command_line(), 0);
-            let users = services
-                .mfa
-                .users_with_totp()
-                .map_err(StartError::setting)?;
-            for id in users {
+            let users = if unreadable {
+                services.mfa.check_stored_secrets().map(|c| c.unreadable)
+            } else {
+                services.mfa.users_with_totp()
+            };
+            for id in users.map_err(StartError::setting)? {
                 let user = services.accounts.get(id).map_err(account_error)?;
                 if services
                     .mfa

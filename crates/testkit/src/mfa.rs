@@ -41,11 +41,19 @@ impl MfaRepository for InMemoryMfa {
         Ok(self.record(user))
     }
 
-    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
-        let mut users: Vec<UserId> = self.state.lock().unwrap().keys().copied().collect();
-        users.sort();
-        users.truncate(limit);
-        Ok(users)
+    fn totp_secrets(
+        &self,
+        after: UserId,
+        limit: usize,
+    ) -> Result<Vec<(UserId, String)>, TokensError> {
+        let state = self.state.lock().unwrap();
+        let mut secrets: Vec<(UserId, String)> = (state.iter())
+            .filter(|(user, _)| **user > after)
+            .map(|(user, (record, _))| (*user, record.encrypted_secret.clone()))
+            .collect();
+        secrets.sort();
+        secrets.truncate(limit);
+        Ok(secrets)
     }
 
     fn save_pending_totp(&self, user: UserId, encrypted_secret: &str) -> Result<(), TokensError> {
@@ -144,8 +152,12 @@ impl MfaRepository for CodesMeanwhile {
         found
     }
 
-    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError> {
-        self.codes.users_with_totp(limit)
+    fn totp_secrets(
+        &self,
+        after: UserId,
+        limit: usize,
+    ) -> Result<Vec<(UserId, String)>, TokensError> {
+        self.codes.totp_secrets(after, limit)
     }
 
     fn save_pending_totp(&self, user: UserId, secret: &str) -> Result<(), TokensError> {

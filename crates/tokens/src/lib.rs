@@ -339,8 +339,8 @@ pub use login::{
     NewSession, SECOND_FACTOR_ALERT_AFTER,
 };
 pub use mfa::{
-    totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, TotpRecord, TotpSetup,
-    RECOVERY_CODES,
+    totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, SecretsCheck, TotpRecord,
+    TotpSetup, RECOVERY_CODES,
 };
 pub use passkeys::{
     Ceremony, CeremonyKind, ChallengeStore, PasskeyPorts, PasskeyRepository, PasskeyService,

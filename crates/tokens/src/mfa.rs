@@ -37,6 +37,15 @@ impl std::fmt::Debug for TotpRecord {
     }
 }
 
+/// What [`MfaService::check_stored_secrets`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SecretsCheck {
+    /// How many TOTP secrets are stored, pending or confirmed.
+    pub stored: usize,
+    /// The users whose secret the key does not open, by id.
+    pub unreadable: Vec<UserId>,
+}
+
 /// Where second factors are kept.
 pub trait MfaRepository: Send + Sync {
     /// The user's TOTP record, if any.
@@ -45,12 +54,16 @@ pub trait MfaRepository: Send + Sync {
     /// [`TokensError::Storage`].
     fn find_totp(&self, user: UserId) -> Result<Option<TotpRecord>, TokensError>;
 
-    /// The users with a TOTP record, pending or confirmed, by id, at most
-    /// `limit` of them.
+    /// The sealed TOTP secrets, pending or confirmed, of the users after
+    /// `after`, by user id, at most `limit` of them.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    fn users_with_totp(&self, limit: usize) -> Result<Vec<UserId>, TokensError>;
+    fn totp_secrets(
+        &self,
+        after: UserId,
+        limit: usize,
+    ) -> Result<Vec<(UserId, String)>, TokensError>;
 
     /// Stores a new unconfirmed secret, replacing an unconfirmed one.
     ///
@@ -215,18 +228,22 @@ impl MfaService {
         self
     }
 
-    /// Whether this service's key opens the TOTP secrets already stored (it
-    /// does when none is). With a wrong key no code can be checked, and
-    /// every recovery code counts as wrong.
+    /// The users whose stored TOTP secret this service's key does not
+    /// open, and how many secrets are stored. Served with another key, no
+    /// such secret opens (503 at each of their logins), and each of their
+    /// recovery codes counts as wrong.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
-    pub fn key_opens_stored_secrets(&self) -> Result<bool, TokensError> {
-        let Some(&user) = self.store.users_with_totp(1)?.first() else {
-            return Ok(true);
-        };
-        let record = self.store.find_totp(user)?;
-        Ok(record.is_none_or(|r| self.cipher.decrypt(&r.encrypted_secret).is_some()))
+    pub fn check_stored_secrets(&self) -> Result<SecretsCheck, TokensError> {
+        let mut check = SecretsCheck::default();
+        self.each_secret(|user, sealed| {
+            check.stored += 1;
+            if self.cipher.decrypt(sealed).is_none() {
+                check.unreadable.push(user);
+            }
+        })?;
+        Ok(check)
     }
 
     /// Every user with TOTP on or being set up, by id: those to
@@ -235,7 +252,24 @@ impl MfaService {
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn users_with_totp(&self) -> Result<Vec<UserId>, TokensError> {
-        self.store.users_with_totp(usize::MAX)
+        let mut users = Vec::new();
+        self.each_secret(|user, _| users.push(user))?;
+        Ok(users)
+    }
+
+    fn each_secret(&self, mut visit: impl FnMut(UserId, &str)) -> Result<(), TokensError> {
+        const PAGE: usize = 1_000;
+        let mut after = UserId(0);
+        loop {
+            let page = self.store.totp_secrets(after, PAGE)?;
+            for (user, sealed) in &page {
+                visit(*user, sealed);
+            }
+            match page.last() {
+                Some((last, _)) if page.len() == PAGE => after = *last,
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// The same service, recording TOTP being turned on and off in `audit`.

@@ -9,7 +9,7 @@ use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{CodesMeanwhile, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
     totp_code, ChaChaCipher, ClientInfo, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
-    LoginThrottle, MfaRepository, MfaService, SecretCipher, Session, SessionKind,
+    LoginThrottle, MfaRepository, MfaService, SecretCipher, SecretsCheck, Session, SessionKind,
     SessionRepository, TokensError,
 };
 use sesame_users::{User, UsersError};
@@ -148,17 +148,36 @@ fn of_two_racing_confirmations_one_turns_it_on_and_the_other_is_told_so() {
 }
 
 #[test]
-fn another_key_is_told_apart_from_the_one_that_sealed_the_secrets() {
+fn the_secrets_another_key_sealed_are_told_apart_from_this_key_s() {
     let f = fixture();
     let other_key = |f: &Fixture| {
         let cipher = Arc::new(ChaChaCipher::new(&[8u8; 32]).unwrap());
         MfaService::new(f.store.clone(), cipher, f.clock.clone())
     };
     // Nothing is stored yet: any key will do.
-    assert!(other_key(&f).key_opens_stored_secrets().unwrap());
+    assert_eq!(
+        other_key(&f).check_stored_secrets().unwrap(),
+        SecretsCheck::default()
+    );
     f.mfa.setup(&f.user).unwrap();
-    assert!(f.mfa.key_opens_stored_secrets().unwrap());
-    assert!(!other_key(&f).key_opens_stored_secrets().unwrap());
+    // Past a page of secrets, and one sealed with the other key among them.
+    let sealed = f.store.record(f.user.id).unwrap().encrypted_secret;
+    for id in 2..=1_001 {
+        f.store.save_pending_totp(UserId(id), &sealed).unwrap();
+    }
+    let stranger = User {
+        id: UserId(1_002),
+        ..f.user.clone()
+    };
+    other_key(&f).setup(&stranger).unwrap();
+    let check = f.mfa.check_stored_secrets().unwrap();
+    assert_eq!(
+        (check.stored, check.unreadable),
+        (1_002, vec![UserId(1_002)])
+    );
+    let check = other_key(&f).check_stored_secrets().unwrap();
+    assert_eq!((check.stored, check.unreadable.len()), (1_002, 1_001));
+    assert_eq!(f.mfa.users_with_totp().unwrap().len(), 1_002);
 }
 
 #[test]
