@@ -345,8 +345,9 @@ impl MfaService {
         }
         self.held_back(user.id)?;
         let step = self.matching_step(&record, code)?;
-        if let (None, Some(throttle)) = (step, &self.throttle) {
-            throttle.record_failure(user.id);
+        if step.is_none() {
+            // A stolen token may guess at a setup its owner left unfinished.
+            self.count_wrong_code(user);
         }
         self.held_back(user.id)?;
         let step = step.ok_or(TokensError::OtpInvalid)?;
@@ -460,15 +461,24 @@ impl MfaService {
     ) -> Result<(), TokensError> {
         self.held_back(user.id)?;
         let checked = self.check_code(user.id, record, code);
-        if let (Err(TokensError::OtpInvalid), Some(throttle)) = (&checked, &self.throttle) {
-            throttle.record_failure(user.id);
-            let wrong = throttle.record_wrong_code(user.id);
-            if let Some(accounts) = &self.alerts {
-                alert_at_every_few(accounts, user, wrong);
-            }
+        if let Err(TokensError::OtpInvalid) = &checked {
+            self.count_wrong_code(user);
             self.held_back(user.id)?;
         }
         checked
+    }
+
+    /// Counts a wrong code of `user` as a failed login and as a wrong code,
+    /// mailing the owner at every few.
+    fn count_wrong_code(&self, user: &User) {
+        let Some(throttle) = &self.throttle else {
+            return;
+        };
+        throttle.record_failure(user.id);
+        let wrong = throttle.record_wrong_code(user.id);
+        if let Some(accounts) = &self.alerts {
+            alert_at_every_few(accounts, user, wrong);
+        }
     }
 
     /// Whether the user has TOTP on.

@@ -11,9 +11,9 @@ use sesame_testkit::{
     InMemoryStore,
 };
 use sesame_tokens::{
-    totp_code, ChaChaCipher, ConfirmationsAsLogins, Credentials, JwtKeys, LoginKey, LoginService,
-    LoginThrottle, MfaRepository, MfaService, NewSession, SessionKind, SessionService,
-    TokenSettings, TokensError, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
+    totp_code, ChaChaCipher, ConfirmationsAsLogins, Credentials, JwtKeys, Lockout, LockoutSettings,
+    LoginKey, LoginService, LoginThrottle, MfaRepository, MfaService, NewSession, SessionKind,
+    SessionService, TokenSettings, TokensError, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
@@ -612,6 +612,37 @@ fn a_code_sent_while_totp_was_off_does_not_let_a_login_outlive_its_turning_on() 
             .count(),
         0
     );
+}
+
+#[test]
+fn wrong_codes_guessed_at_an_unfinished_setup_are_held_back_and_alert_alike() {
+    let f = fixture_locking_at(100);
+    let ada = f.user("ada");
+    let setup = f.mfa.setup(&ada).unwrap();
+    let lockout = Arc::new(Lockout::new(LockoutSettings {
+        enabled: true,
+        failures: 100,
+        window: std::time::Duration::from_secs(60),
+    }));
+    let mfa = (f.mfa.clone())
+        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout)))
+        .with_alerts(f.accounts.clone());
+    let held_back = |answer: &Result<Vec<String>, TokensError>| {
+        matches!(
+            answer,
+            Err(TokensError::Users(UsersError::ConfirmationThrottled(_)))
+        )
+    };
+    for _ in 0..SECOND_FACTOR_ALERT_AFTER - 1 {
+        let wrong = mfa.confirm(&ada, "000000", None, &Actor::default());
+        assert!(matches!(wrong, Err(TokensError::OtpInvalid)), "{wrong:?}");
+    }
+    let fifth = mfa.confirm(&ada, "000000", None, &Actor::default());
+    assert!(held_back(&fifth), "{fifth:?}");
+    assert_eq!(f.alerts(), 1, "the fifth wrong code alerts the owner");
+    let code = totp_code(&setup.secret, f.clock.now().timestamp()).unwrap();
+    let right = mfa.confirm(&ada, &code, None, &Actor::default());
+    assert!(held_back(&right), "past five, even the right code waits");
 }
 
 #[test]
