@@ -731,3 +731,26 @@ fn a_passkey_login_checked_before_a_reset_deleted_the_passkey_opens_no_session()
     assert!(matches!(f.login(&response), Err(TokensError::LoginRefused)));
     assert!(f.sessions.list_sessions(alice.id).unwrap().is_empty());
 }
+
+#[test]
+fn a_registration_finished_after_a_password_change_keeps_no_passkey() {
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    let options = (f.service.begin_registration(&alice, PASSWORD, None)).unwrap();
+    let response = browser.create(&options).unwrap();
+    // The owner resets the password while the registration is on its way:
+    // the caller was authenticated before it.
+    let new_password = "Another!passw0rd-9";
+    (f.accounts
+        .set_password(&alice, PASSWORD, new_password, None, &Actor::default()))
+    .unwrap();
+    let finished = f
+        .service
+        .finish_registration(&alice, &response, None, &actor(alice.id));
+    assert!(
+        matches!(finished, Err(TokensError::PasskeyRejected(_))),
+        "{finished:?}"
+    );
+    assert!(f.service.list(alice.id).unwrap().is_empty());
+}

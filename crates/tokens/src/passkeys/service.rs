@@ -274,6 +274,16 @@ impl PasskeyService {
         };
         // Registrations begun before the account filled up end here.
         (self.ports.passkeys).insert_passkey(&passkey, MAX_PASSKEYS_PER_ACCOUNT)?;
+        // A reset by link (or a deactivation) committed since the caller was
+        // authenticated deleted the passkeys there were then, not this one:
+        // it must not outlive them.
+        let now = self.ports.users.find_by_id(user.id)?;
+        if !now.is_some_and(|now| now.is_active && now.password_hash == user.password_hash) {
+            self.ports.passkeys.delete_passkey(user.id, &passkey.id)?;
+            return Err(rejected(
+                "the account's password changed, or it was deactivated, meanwhile",
+            ));
+        }
         self.audited(
             "passkey_registered",
             Some(user.id),
