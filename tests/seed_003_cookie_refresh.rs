@@ -235,6 +235,18 @@ backend_tests! {
         assert_eq!(from("/auth/login", "same-origin", "http://localhost:8080", "").status, 200);
         let allowed = from("/auth/refresh", "same-site", "https://app.example.com", &cookie);
         assert_eq!(allowed.status, 200, "{}", allowed.text);
+
+        // A browser without Fetch Metadata is told apart by its Origin alone.
+        let origin_only = |origin: &str| {
+            app.request_with_headers("POST", "/auth/login", &[("Origin", origin)], Body::Json(body.clone()))
+        };
+        for foreign in ["https://evil.example.com", "null"] {
+            let refused = origin_only(foreign);
+            assert_eq!(refused.status, 403, "{foreign}: {}", refused.text);
+            assert!(refused.set_cookie("refresh_token").is_none(), "{:?}", refused.headers);
+        }
+        assert_eq!(origin_only(&app.base).status, 200, "{}", app.base);
+        assert_eq!(origin_only("https://app.example.com").status, 200);
     }
 
     fn secure_cookies_when_configured(backend) {

@@ -181,10 +181,14 @@ async fn signup(
 /// choosing.
 fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     let headers = request.headers();
-    let site = headers.get("sec-fetch-site").map(|site| site.as_bytes());
-    let cross = sesame_kernel::audit::from_another_origin(site);
+    let origin = headers.get("origin").and_then(|o| o.to_str().ok());
+    let cross = match headers.get("sec-fetch-site") {
+        Some(site) => sesame_kernel::audit::from_another_origin(Some(site.as_bytes())),
+        // A browser without Fetch Metadata still names the origin of a
+        // cross-origin POST (`null` for an opaque one).
+        None => origin.is_some_and(|o| !is_own_origin(o, request)),
+    };
     let allowed = || {
-        let origin = headers.get("origin").and_then(|o| o.to_str().ok());
         let allowed = &state.settings.cors_allowed_origins;
         origin.is_some_and(|o| allowed.iter().any(|a| a == o))
     };
@@ -195,6 +199,12 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
         ));
     }
     Ok(())
+}
+
+/// Whether `origin` names the host the request was sent to.
+fn is_own_origin(origin: &str, request: &HttpRequest) -> bool {
+    let host = origin.split_once("://").map(|(_, host)| host);
+    host.is_some_and(|host| host.eq_ignore_ascii_case(request.connection_info().host()))
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
