@@ -213,6 +213,7 @@ backend_tests! {
         // into an account of its own. Sec-Fetch-Site tells it apart.
         let app = TestApp::spawn_with(&backend, |config| {
             config.http.cors_allowed_origins = vec!["https://app.example.com/".into()];
+            config.http.public_url = "http://auth.example.com/".into();
         });
         assert_eq!(signup(&app, "john", "john@example.com").status, 201);
         let body = json!({"login": "john", "password": PASSWORD});
@@ -246,6 +247,8 @@ backend_tests! {
             assert!(refused.set_cookie("refresh_token").is_none(), "{:?}", refused.headers);
         }
         assert_eq!(origin_only(&app.base).status, 200, "{}", app.base);
+        // Behind a proxy `Host` may name another: the public origin is Sesame's own.
+        assert_eq!(origin_only("http://auth.example.com").status, 200);
         assert_eq!(origin_only("https://app.example.com").status, 200);
     }
 

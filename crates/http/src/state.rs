@@ -20,6 +20,9 @@ pub struct HttpSettings {
     /// Browser origins allowed to call Sesame with credentials (CORS), as
     /// browsers send them in `Origin` (no trailing slash).
     pub cors_allowed_origins: Vec<String>,
+    /// The origin people reach Sesame at (its `public_url`), as browsers
+    /// send it in `Origin`: behind a proxy, `Host` may name another.
+    pub public_origin: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -32,6 +35,7 @@ impl Default for HttpSettings {
             ws_ping_interval: std::time::Duration::from_secs(30),
             trusted_proxy_header: None,
             cors_allowed_origins: Vec::new(),
+            public_origin: None,
         }
     }
 }

@@ -415,6 +415,7 @@ impl Application {
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy_header: config.http.trusted_proxy_header.clone(),
             cors_allowed_origins: cors_origins.clone(),
+            public_origin: Some(config.http.public_url.trim_end_matches('/').to_owned()),
         };
         let limits = Arc::new(RateLimits::new(RateLimitSettings {
             enabled: config.rate_limit.enabled,

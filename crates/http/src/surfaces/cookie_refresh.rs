@@ -186,7 +186,7 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
         Some(site) => sesame_kernel::audit::from_another_origin(Some(site.as_bytes())),
         // A browser without Fetch Metadata still names the origin of a
         // cross-origin POST (`null` for an opaque one).
-        None => origin.is_some_and(|o| !is_own_origin(o, request)),
+        None => origin.is_some_and(|o| !is_own_origin(state, o, request)),
     };
     let allowed = || {
         let allowed = &state.settings.cors_allowed_origins;
@@ -201,10 +201,12 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
     Ok(())
 }
 
-/// Whether `origin` names the host the request was sent to.
-fn is_own_origin(origin: &str, request: &HttpRequest) -> bool {
+/// Whether `origin` is Sesame's public one, or names the host the request
+/// was sent to.
+fn is_own_origin(state: &AppState, origin: &str, request: &HttpRequest) -> bool {
     let host = origin.split_once("://").map(|(_, host)| host);
-    host.is_some_and(|host| host.eq_ignore_ascii_case(request.connection_info().host()))
+    state.settings.public_origin.as_deref() == Some(origin)
+        || host.is_some_and(|host| host.eq_ignore_ascii_case(request.connection_info().host()))
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
