@@ -118,39 +118,32 @@ contract_tests! {
 fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
-    use sesame_persistence::testing::{postgres_admin_url, TestDatabase};
-    use sesame_persistence::Database;
 
-    let Some(admin_url) = postgres_admin_url() else {
-        eprintln!("skipped: SESAME_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let fresh = TestDatabase::create(&admin_url);
-    let db = Database::connect(fresh.url(), 4).unwrap();
-    db.migrate().unwrap();
-    // The sign-up's row is written but not committed: the batch sees no
-    // clash, and its insert waits on the unique index.
-    let mut sign_up = PgConnection::establish(fresh.url()).unwrap();
-    sign_up
-        .batch_execute(
-            "BEGIN; INSERT INTO users (username, username_key, first_name, last_name, \
-             is_active, is_staff, date_joined, password_hash, deactivated_by_admin) \
-             VALUES ('racer', 'racer', '', '', TRUE, FALSE, now(), 'x', FALSE);",
-        )
-        .unwrap();
-    let batch = [account("first", 1), account("racer", 2), account("last", 3)];
-    let outcomes = std::thread::scope(|scope| {
-        let import = scope.spawn(|| db.import_batch(&batch, false, false));
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        sign_up.batch_execute("COMMIT").unwrap();
-        import.join().unwrap()
+    let name = "a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written";
+    crate::support::on_postgres_with_url(name, |db, url| {
+        // The sign-up's row is written but not committed: the batch sees no
+        // clash, and its insert waits on the unique index.
+        let mut sign_up = PgConnection::establish(url).unwrap();
+        sign_up
+            .batch_execute(
+                "BEGIN; INSERT INTO users (username, username_key, first_name, last_name, \
+                 is_active, is_staff, date_joined, password_hash, deactivated_by_admin) \
+                 VALUES ('racer', 'racer', '', '', TRUE, FALSE, now(), 'x', FALSE);",
+            )
+            .unwrap();
+        let batch = [account("first", 1), account("racer", 2), account("last", 3)];
+        let outcomes = std::thread::scope(|scope| {
+            let import = scope.spawn(|| db.import_batch(&batch, false, false));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            sign_up.batch_execute("COMMIT").unwrap();
+            import.join().unwrap()
+        });
+        let outcomes = outcomes.expect("the batch is written despite the sign-up");
+        assert!(matches!(outcomes[0], ImportOutcome::Imported(_)));
+        assert_eq!(
+            outcomes[1],
+            ImportOutcome::Skipped("username racer is already there".to_owned())
+        );
+        assert!(matches!(outcomes[2], ImportOutcome::Imported(_)));
     });
-    let outcomes = outcomes.expect("the batch is written despite the sign-up");
-    assert!(matches!(outcomes[0], ImportOutcome::Imported(_)));
-    assert_eq!(
-        outcomes[1],
-        ImportOutcome::Skipped("username racer is already there".to_owned())
-    );
-    assert!(matches!(outcomes[2], ImportOutcome::Imported(_)));
-    drop(db);
 }

@@ -163,39 +163,32 @@ contract_tests! {
 fn a_registration_waits_for_another_finishing_on_the_same_account_on_postgres() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
-    use sesame_persistence::testing::{postgres_admin_url, TestDatabase};
-    use sesame_persistence::Database;
 
-    let Some(admin_url) = postgres_admin_url() else {
-        eprintln!("skipped: SESAME_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let fresh = TestDatabase::create(&admin_url);
-    let db = Database::connect(fresh.url(), 4).unwrap();
-    db.migrate().unwrap();
-    let john = insert_user(&db, "john", None).id.0;
-    // The other registration holds the account, as `insert_passkey` does,
-    // and has written its passkey without committing it.
-    let mut other = PgConnection::establish(fresh.url()).unwrap();
-    other
-        .batch_execute(&format!(
-            "BEGIN; SELECT id FROM users WHERE id = {john} FOR UPDATE; \
-             INSERT INTO passkeys (id, user_id, credential_id, user_handle, name, credential, \
-             counter, created_at) VALUES ('pk-other', {john}, 'cred-other', 'h', 'Other', '{{}}', \
-             0, now());"
-        ))
-        .unwrap();
-    let mine = passkey("pk-mine", UserId(john), "cred-mine", now());
-    let outcome = std::thread::scope(|scope| {
-        let finish = scope.spawn(|| db.insert_passkey(&mine, 1));
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        other.batch_execute("COMMIT").unwrap();
-        finish.join().unwrap()
+    let name = "a_registration_waits_for_another_finishing_on_the_same_account_on_postgres";
+    crate::support::on_postgres_with_url(name, |db, url| {
+        let john = insert_user(db, "john", None).id.0;
+        // The other registration holds the account, as `insert_passkey`
+        // does, and has written its passkey without committing it.
+        let mut other = PgConnection::establish(url).unwrap();
+        other
+            .batch_execute(&format!(
+                "BEGIN; SELECT id FROM users WHERE id = {john} FOR UPDATE; \
+                 INSERT INTO passkeys (id, user_id, credential_id, user_handle, name, \
+                 credential, counter, created_at) VALUES ('pk-other', {john}, 'cred-other', \
+                 'h', 'Other', '{{}}', 0, now());"
+            ))
+            .unwrap();
+        let mine = passkey("pk-mine", UserId(john), "cred-mine", now());
+        let outcome = std::thread::scope(|scope| {
+            let finish = scope.spawn(|| db.insert_passkey(&mine, 1));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            other.batch_execute("COMMIT").unwrap();
+            finish.join().unwrap()
+        });
+        assert!(
+            matches!(outcome, Err(TokensError::TooManyPasskeys(1))),
+            "{outcome:?}"
+        );
+        assert_eq!(db.passkeys_of(UserId(john)).unwrap().len(), 1);
     });
-    assert!(
-        matches!(outcome, Err(TokensError::TooManyPasskeys(1))),
-        "{outcome:?}"
-    );
-    assert_eq!(db.passkeys_of(UserId(john)).unwrap().len(), 1);
-    drop(db);
 }

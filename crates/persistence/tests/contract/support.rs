@@ -68,6 +68,12 @@ pub fn on_sqlite(test: fn(&Database)) {
 /// afterwards), or skips it when no server is configured. A configured
 /// server that cannot be reached fails the test.
 pub fn on_postgres(name: &str, test: fn(&Database)) {
+    on_postgres_with_url(name, |db, _| test(db));
+}
+
+/// [`on_postgres`] for a test that also opens connections of its own to
+/// the database at the URL it is given.
+pub fn on_postgres_with_url(name: &str, test: impl FnOnce(&Database, &str)) {
     let Some(admin_url) = postgres_admin_url() else {
         eprintln!("skipped {name}: {POSTGRES_URL_VAR} is not set");
         return;
@@ -76,7 +82,7 @@ pub fn on_postgres(name: &str, test: fn(&Database)) {
     let db = Database::connect(fresh.url(), POOL_SIZE).expect("open the PostgreSQL database");
     db.migrate().expect("migrate the PostgreSQL database");
     assert_eq!(db.backend_name(), "postgres");
-    test(&db);
+    test(&db, fresh.url());
     // The pool closes its connections before the database is dropped.
     drop(db);
     drop(fresh);
