@@ -81,8 +81,8 @@ pub trait LoginThrottle: Send + Sync {
 /// A [`LoginThrottle`] as the accounts' [`ConfirmationThrottle`]: a wrong
 /// current password (or TOTP code, to turn TOTP off) counts as a failed
 /// login of its account, a wrong password also towards the owner's alert,
-/// and an account locked by failed logins confirms nothing. A stolen token is then no better at guessing the password than
-/// the login form.
+/// and an account locked by failed logins confirms nothing. A stolen token
+/// is then no better at guessing the password than the login form.
 pub struct ConfirmationsAsLogins(pub Arc<dyn LoginThrottle>);
 
 impl ConfirmationThrottle for ConfirmationsAsLogins {
