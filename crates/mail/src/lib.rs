@@ -112,8 +112,12 @@ impl SmtpMailer {
     /// # Errors
     /// [`MailSetupError`] for a bad URL or sender.
     pub fn new(url: &str, from: &str, timeout: Duration) -> Result<SmtpMailer, MailSetupError> {
-        let in_clear = goes_in_clear_to_another_machine(url);
-        if in_clear && url::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
+        // Read as lettre reads it; a URL it cannot read, lettre refuses below.
+        let parsed = url::Url::parse(url).ok();
+        let in_clear = parsed
+            .as_ref()
+            .is_some_and(goes_in_clear_to_another_machine);
+        if in_clear && parsed.is_some_and(|u| u.password().is_some()) {
             return Err(MailSetupError::SmtpUrl(
                 "a password would go in clear (or behind STARTTLS that can be stripped) \
                  to a host that is not this machine: use smtps:// or ?tls=required"
@@ -145,10 +149,7 @@ impl SmtpMailer {
 /// an opportunistic STARTTLS a man in the middle can strip: neither
 /// `smtps://` nor `tls=required`, to a host that is not this machine. Read
 /// as lettre reads it (the first `tls` pair, its key and value as written).
-fn goes_in_clear_to_another_machine(url: &str) -> bool {
-    let Ok(url) = url::Url::parse(url) else {
-        return false; // lettre refuses it.
-    };
+fn goes_in_clear_to_another_machine(url: &url::Url) -> bool {
     let tls = url.query_pairs().find(|(key, _)| key == "tls");
     let encrypted = url.scheme() == "smtps"
         || (url.scheme() == "smtp" && tls.is_some_and(|(_, value)| value == "required"));
@@ -367,7 +368,8 @@ mod tests {
             ("smtps://relay.internal", false),
             ("smtp://127.0.0.1:25", false),
         ] {
-            assert_eq!(goes_in_clear_to_another_machine(url), in_clear, "{url}");
+            let parsed = url::Url::parse(url).unwrap();
+            assert_eq!(goes_in_clear_to_another_machine(&parsed), in_clear, "{url}");
         }
         settings.smtp_url = None;
         settings.from = "nobody".into();
