@@ -123,6 +123,12 @@ impl Fixture {
         passkey.id
     }
 
+    /// Finishes a registration of `user` with `response`, unnamed.
+    fn finish(&self, user: &User, response: &Value) -> Result<StoredPasskey, TokensError> {
+        self.service
+            .finish_registration(user, response, None, &actor(user.id))
+    }
+
     fn login(&self, response: &Value) -> Result<UserId, TokensError> {
         self.service
             .finish_login(response, &Actor::default(), SessionKind::Jwt)
@@ -254,12 +260,8 @@ fn a_response_is_accepted_once() {
         .begin_registration(&alice, PASSWORD, None)
         .unwrap();
     let response = browser.create(&options).unwrap();
-    f.service
-        .finish_registration(&alice, &response, None, &actor(alice.id))
-        .unwrap();
-    let again = f
-        .service
-        .finish_registration(&alice, &response, None, &actor(alice.id));
+    f.finish(&alice, &response).unwrap();
+    let again = f.finish(&alice, &response);
     assert!(
         matches!(again, Err(TokensError::PasskeyRejected(_))),
         "{again:?}"
@@ -286,8 +288,7 @@ fn a_credential_id_longer_than_webauthn_allows_is_refused() {
         let response = browser
             .create_with_credential_id(&options, id_bytes)
             .unwrap();
-        f.service
-            .finish_registration(&alice, &response, None, &actor(alice.id))
+        f.finish(&alice, &response)
     };
     let long = finish(&mut browser, 1024);
     assert!(
@@ -320,12 +321,8 @@ fn an_account_holds_at_most_twenty_passkeys() {
         browser.create(&first).unwrap(),
         browser.create(&second).unwrap(),
     );
-    f.service
-        .finish_registration(&alice, &first, None, &actor(alice.id))
-        .unwrap();
-    let late = f
-        .service
-        .finish_registration(&alice, &second, None, &actor(alice.id));
+    f.finish(&alice, &first).unwrap();
+    let late = f.finish(&alice, &second);
     assert!(
         matches!(late, Err(TokensError::TooManyPasskeys(20))),
         "{late:?}"
@@ -371,9 +368,7 @@ fn with_totp_on_adding_a_passkey_needs_a_code_too() {
         .begin_registration(&alice, PASSWORD, Some(&code(&f)))
         .unwrap();
     let response = SoftBrowser::new(ORIGIN).create(&options).unwrap();
-    f.service
-        .finish_registration(&alice, &response, None, &actor(alice.id))
-        .unwrap();
+    f.finish(&alice, &response).unwrap();
     assert_eq!(f.service.list(alice.id).unwrap().len(), 1);
 }
 
@@ -415,9 +410,7 @@ fn a_challenge_lapses_after_five_minutes() {
         .unwrap();
     let response = browser.create(&options).unwrap();
     f.clock.advance(Duration::seconds(301));
-    let late = f
-        .service
-        .finish_registration(&alice, &response, None, &actor(alice.id));
+    let late = f.finish(&alice, &response);
     assert!(
         matches!(late, Err(TokensError::PasskeyRejected(_))),
         "{late:?}"
@@ -442,9 +435,7 @@ fn another_origin_is_refused() {
     // A phishing page on its own domain relays the options as its own.
     options["publicKey"]["rp"]["id"] = json!("evil.example");
     let response = browser.create(&options).unwrap();
-    let refused = f
-        .service
-        .finish_registration(&alice, &response, None, &actor(alice.id));
+    let refused = f.finish(&alice, &response);
     assert!(
         matches!(refused, Err(TokensError::PasskeyRejected(_))),
         "{refused:?}"
@@ -616,9 +607,7 @@ fn malformed_input_is_refused_as_such() {
     let f = fixture();
     let alice = f.user("alice");
     for body in [json!({}), json!("text"), json!({"id": "x", "response": {}})] {
-        let registration = f
-            .service
-            .finish_registration(&alice, &body, None, &actor(alice.id));
+        let registration = f.finish(&alice, &body);
         assert!(matches!(registration, Err(TokensError::PasskeyRejected(_))));
         let login = f
             .service
@@ -745,9 +734,7 @@ fn a_registration_finished_after_a_password_change_keeps_no_passkey() {
     (f.accounts
         .set_password(&alice, PASSWORD, new_password, None, &Actor::default()))
     .unwrap();
-    let finished = f
-        .service
-        .finish_registration(&alice, &response, None, &actor(alice.id));
+    let finished = f.finish(&alice, &response);
     assert!(
         matches!(finished, Err(TokensError::PasskeyRejected(_))),
         "{finished:?}"
