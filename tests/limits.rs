@@ -156,6 +156,26 @@ backend_tests! {
         assert_eq!(send("198.51.100.7:4711").status, 401, "not counted as the proxy");
     }
 
+    fn the_header_is_ignored_from_a_peer_that_is_not_the_proxy(backend) {
+        // This test connects from loopback, left out of the proxies: each
+        // address it claims in the header counts as loopback's.
+        let app = limited(&backend, |c| {
+            c.rate_limit.per_ip_burst = 2;
+            c.rate_limit.per_ip_per_minute = 1;
+            c.http.trusted_proxy_header = Some("X-Forwarded-For".into());
+            c.http.trusted_proxies = vec!["192.0.2.1".into()];
+        });
+        let body = json!({"username": "nobody", "password": "wrong-password-1"});
+        let send = |forwarded: &str| {
+            app.request_with_headers("POST", "/auth/jwt/create/", &[("X-Forwarded-For", forwarded)], Body::Json(body.clone()))
+        };
+        for n in 0..2 {
+            assert_eq!(send(&format!("203.0.113.{n}")).status, 401);
+        }
+        let refused = send("203.0.113.99");
+        assert_eq!(refused.status, 429, "a fresh address in the header is no fresh bucket: {}", refused.text);
+    }
+
     fn username_and_email_logins_share_one_count(backend) {
         let app = limited(&backend, |c| c.rate_limit.failed_logins_per_account = 2);
         app.register("alice");

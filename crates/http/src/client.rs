@@ -5,19 +5,20 @@ use std::net::IpAddr;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use sesame_kernel::audit::{self, Actor};
+use sesame_kernel::audit::Actor;
 use sesame_kernel::UserId;
 
 use crate::{AppState, HttpSettings};
 
-/// The client's IP: [`sesame_kernel::audit::client_ip`] of the configured
-/// trusted proxy header's last line, if any, and the peer address.
+/// The client's IP: the peer address, or what the trusted proxy's header
+/// says when the peer is that proxy ([`sesame_kernel::audit::TrustedProxy::client_ip`]).
 pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Option<IpAddr> {
-    let forwarded = settings.trusted_proxy_header.as_ref().and_then(|name| {
-        let last_line = request.headers().get_all(name.as_str()).last()?;
-        Some(last_line.as_bytes())
-    });
-    audit::client_ip(forwarded, request.peer_addr().map(|addr| addr.ip()))
+    let peer = request.peer_addr().map(|addr| addr.ip());
+    let Some(proxy) = &settings.trusted_proxy else {
+        return peer;
+    };
+    let last_line = request.headers().get_all(proxy.header.as_str()).last();
+    proxy.client_ip(last_line.map(|line| line.as_bytes()), peer)
 }
 
 /// The client of a request: its address ([`client_ip`]) and `User-Agent`,

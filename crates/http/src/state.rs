@@ -1,3 +1,4 @@
+use sesame_kernel::audit::TrustedProxy;
 use sesame_tokens::SessionService;
 use sesame_users::AccountService;
 
@@ -14,9 +15,9 @@ pub struct HttpSettings {
     pub max_json_bytes: usize,
     /// How often WebSockets are pinged; two missed pongs close them.
     pub ws_ping_interval: std::time::Duration,
-    /// The header a trusted reverse proxy puts the client address in
-    /// (e.g. `X-Forwarded-For`); unset, the peer address is the client's.
-    pub trusted_proxy_header: Option<String>,
+    /// The reverse proxy whose header tells the client address; unset, the
+    /// peer address is the client's.
+    pub trusted_proxy: Option<TrustedProxy>,
     /// Browser origins allowed to call Sesame with credentials (CORS), as
     /// browsers send them in `Origin` (no trailing slash).
     pub cors_allowed_origins: Vec<String>,
@@ -33,7 +34,7 @@ impl Default for HttpSettings {
             secure_cookies: false,
             max_json_bytes: 64 * 1024,
             ws_ping_interval: std::time::Duration::from_secs(30),
-            trusted_proxy_header: None,
+            trusted_proxy: None,
             cors_allowed_origins: Vec::new(),
             public_origin: None,
         }

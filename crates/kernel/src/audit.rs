@@ -1,8 +1,10 @@
 //! The security audit log: what happened to whom, from where, and when.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hmac::{Hmac, Mac};
+use ipnet::IpNet;
 use sha2::Sha256;
 
 use crate::secrets::hex;
@@ -73,6 +75,87 @@ pub fn client_ip(forwarded: Option<&[u8]>, peer: Option<IpAddr>) -> Option<IpAdd
         .and_then(|last| std::str::from_utf8(last).ok())
         .and_then(|last| address(last.trim()))
         .or(peer)
+}
+
+/// A reverse proxy whose word on the client's address is believed: the
+/// header it sets, and the networks its connections come from. The header
+/// of any other peer is ignored, since a client that reaches Sesame
+/// directly could write any address in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxy {
+    /// The header the proxy sets to the client address (`X-Forwarded-For`).
+    pub header: String,
+    networks: Vec<IpNet>,
+}
+
+impl TrustedProxy {
+    /// Where the proxy is believed from unless configured: loopback and the
+    /// private ranges, where a proxy in front of Sesame runs (the networks
+    /// Rails trusts by default).
+    pub const PRIVATE_NETWORKS: [&'static str; 6] = [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ];
+
+    /// The proxy that sets `header` and connects from `networks`: each an
+    /// address (`10.0.0.5`) or a network (`10.0.0.0/8`).
+    ///
+    /// # Errors
+    /// The first entry that is neither, in words.
+    pub fn new(header: &str, networks: &[String]) -> Result<Self, String> {
+        let networks = (networks.iter())
+            .map(|entry| {
+                let entry = entry.trim();
+                (entry.parse::<IpNet>().ok())
+                    .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+                    .ok_or_else(|| {
+                        format!("{entry:?} is neither an address nor a network such as 10.0.0.0/8")
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TrustedProxy {
+            header: header.trim().to_owned(),
+            networks,
+        })
+    }
+
+    /// The address of the client that sent a request from `peer`, whose
+    /// last line of [`Self::header`] is `forwarded`: [`client_ip`] of that
+    /// line when `peer` is in the proxy's networks, else `peer` itself. The
+    /// first header from another peer is logged, as it may be the proxy's,
+    /// left out of its networks by mistake.
+    ///
+    /// ```
+    /// use sesame_kernel::audit::TrustedProxy;
+    /// let proxy = TrustedProxy::new("X-Forwarded-For", &["10.0.0.0/8".into()]).unwrap();
+    /// let behind = |peer: &str| proxy.client_ip(Some(b"203.0.113.9"), peer.parse().ok());
+    /// assert_eq!(behind("10.1.2.3").unwrap().to_string(), "203.0.113.9");
+    /// assert_eq!(behind("::ffff:10.1.2.3").unwrap().to_string(), "203.0.113.9");
+    /// assert_eq!(behind("198.51.100.7").unwrap().to_string(), "198.51.100.7");
+    /// ```
+    pub fn client_ip(&self, forwarded: Option<&[u8]>, peer: Option<IpAddr>) -> Option<IpAddr> {
+        let from_proxy = peer.is_some_and(|peer| {
+            let peer = peer.to_canonical();
+            self.networks.iter().any(|network| network.contains(&peer))
+        });
+        if from_proxy {
+            return client_ip(forwarded, peer);
+        }
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if forwarded.is_some() && !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                header = %self.header,
+                peer = ?peer,
+                "a trusted proxy header came from a peer outside http.trusted_proxies and was \
+                 ignored; if that peer is your proxy, add its address (logged once)"
+            );
+        }
+        peer
+    }
 }
 
 /// Whether a browser says, by the value of its `Sec-Fetch-Site` header,

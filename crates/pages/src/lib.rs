@@ -30,6 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::web;
+use sesame_kernel::audit::TrustedProxy;
 use sesame_tokens::{LoginService, PasskeyService, SessionService};
 use sesame_users::AccountService;
 
@@ -44,9 +45,9 @@ pub type IpLimit = Arc<dyn Fn(IpAddr) -> Result<(), u64> + Send + Sync>;
 pub struct PagesSettings {
     /// Mark the pages' cookies `Secure` (on behind TLS).
     pub secure_cookies: bool,
-    /// The header a trusted reverse proxy puts the client address in; unset,
-    /// the peer address is the client's.
-    pub trusted_proxy_header: Option<String>,
+    /// The reverse proxy whose header tells the client address; unset, the
+    /// peer address is the client's.
+    pub trusted_proxy: Option<TrustedProxy>,
     /// The per-address limit every posted form counts against, as the API's
     /// credential routes do; `None`: no limit.
     pub ip_limit: Option<IpLimit>,
@@ -56,7 +57,7 @@ impl std::fmt::Debug for PagesSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PagesSettings")
             .field("secure_cookies", &self.secure_cookies)
-            .field("trusted_proxy_header", &self.trusted_proxy_header)
+            .field("trusted_proxy", &self.trusted_proxy)
             .field("ip_limit", &self.ip_limit.is_some())
             .finish()
     }

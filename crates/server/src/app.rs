@@ -413,7 +413,7 @@ impl Application {
             secure_cookies: config.secure_cookies(),
             max_json_bytes: config.http.max_json_bytes,
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
-            trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+            trusted_proxy: config.trusted_proxy()?,
             cors_allowed_origins: cors_origins.clone(),
             public_origin: Some(config.http.public_url.trim_end_matches('/').to_owned()),
         };
@@ -598,7 +598,7 @@ fn pages(
 ) -> Result<Pages, StartError> {
     let settings = PagesSettings {
         secure_cookies: config.secure_cookies(),
-        trusted_proxy_header: config.http.trusted_proxy_header.clone(),
+        trusted_proxy: config.trusted_proxy()?,
         ip_limit: Some(Arc::new(move |ip| limits.check_ip(ip))),
     };
     Pages::new(

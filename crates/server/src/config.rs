@@ -5,6 +5,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 use sesame_http::Surface;
+use sesame_kernel::audit::TrustedProxy;
 use sesame_persistence::Database;
 
 /// Everything Sesame can be told, from `config/default.toml`, then
@@ -143,6 +144,10 @@ pub struct HttpConfig {
     /// list of bare addresses (e.g. `X-Forwarded-For`, not RFC 7239's
     /// `Forwarded`); unset, forwarding headers are ignored.
     pub trusted_proxy_header: Option<String>,
+    /// Where that header is believed from: the proxy's addresses or
+    /// networks (`10.0.0.0/8`); by default loopback and the private ranges.
+    #[serde(deserialize_with = "comma_separated")]
+    pub trusted_proxies: Vec<String>,
     /// `Strict-Transport-Security` max-age in seconds; 0 sends none (set it behind TLS).
     pub hsts_seconds: u64,
     /// Origins (`https://app.example.com`) whose browser pages may call
@@ -365,6 +370,7 @@ impl Default for HttpConfig {
             ws_queue_size: 256,
             ws_max_per_user: sesame_http::DEFAULT_MAX_SOCKETS_PER_USER,
             trusted_proxy_header: None,
+            trusted_proxies: TrustedProxy::PRIVATE_NETWORKS.map(String::from).to_vec(),
             hsts_seconds: 0,
             cors_allowed_origins: Vec::new(),
             body_timeout_seconds: 10,
@@ -510,17 +516,7 @@ impl Config {
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1".into());
         }
-        // Read as a list of bare addresses: RFC 7239's `for=` pairs would not
-        // parse, and every client would count as the proxy.
-        if (self.http.trusted_proxy_header.as_deref())
-            .is_some_and(|name| name.trim().eq_ignore_ascii_case("forwarded"))
-        {
-            return invalid(
-                "http.trusted_proxy_header",
-                "must name a header holding bare addresses, such as X-Forwarded-For, not Forwarded"
-                    .into(),
-            );
-        }
+        self.trusted_proxy()?;
         // Every period at most ten years: longer ones overflow the date
         // arithmetic they feed (`now + ttl`), at start or at every login.
         let (http, tokens, accounts) = (&self.http, &self.tokens, &self.accounts);
@@ -653,6 +649,31 @@ impl Config {
             .collect()
     }
 
+    /// The reverse proxy whose header tells the client address, if one is
+    /// configured.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for RFC 7239's `Forwarded` header (its
+    /// `for=` pairs would not parse, and every client would count as the
+    /// proxy), or a proxy address that is not one.
+    pub fn trusted_proxy(&self) -> Result<Option<TrustedProxy>, ConfigError> {
+        let Some(header) = &self.http.trusted_proxy_header else {
+            return Ok(None);
+        };
+        if header.trim().eq_ignore_ascii_case("forwarded") {
+            return Err(ConfigError::Invalid {
+                key: "http.trusted_proxy_header",
+                problem: "must name a header holding bare addresses, such as X-Forwarded-For, not Forwarded".into(),
+            });
+        }
+        TrustedProxy::new(header, &self.http.trusted_proxies)
+            .map(Some)
+            .map_err(|problem| ConfigError::Invalid {
+                key: "http.trusted_proxies",
+                problem,
+            })
+    }
+
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         self.database
@@ -716,7 +737,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         type Change = fn(&mut Config);
-        let bad: [(Change, &str); 17] = [
+        let bad: [(Change, &str); 18] = [
             (|c| c.passwords.bcrypt_cost = 21, "passwords.bcrypt_cost"),
             (|c| c.http.bind = "nowhere".into(), "http.bind"),
             (
@@ -757,6 +778,13 @@ mod tests {
                 "http.trusted_proxy_header",
             ),
             (
+                |c| {
+                    c.http.trusted_proxy_header = Some("X-Real-IP".into());
+                    c.http.trusted_proxies = vec!["10.0.0.0/8".into(), "proxy.internal".into()];
+                },
+                "http.trusted_proxies",
+            ),
+            (
                 |c| c.http.ws_ping_interval_seconds = u64::MAX / 2,
                 "http.ws_ping_interval_seconds",
             ),
@@ -791,6 +819,42 @@ mod tests {
             config.surfaces().unwrap(),
             vec![Surface::Primary, Surface::Opaque]
         );
+    }
+
+    #[test]
+    fn the_proxy_header_is_believed_from_the_listed_networks_alone() {
+        let proxy = |proxies: Option<&str>| {
+            let mut figment = Figment::from(Serialized::defaults(Config::default()))
+                .merge(("http.trusted_proxy_header", "X-Real-IP"));
+            if let Some(proxies) = proxies {
+                figment = figment.merge(("http.trusted_proxies", proxies));
+            }
+            let config: Config = figment.extract().unwrap();
+            config.trusted_proxy().unwrap().unwrap()
+        };
+        let client = |proxy: &TrustedProxy, peer: &str| {
+            let ip = proxy.client_ip(Some(b"203.0.113.9"), peer.parse().ok());
+            ip.unwrap().to_string()
+        };
+        let listed = proxy(Some("10.0.0.5, 192.168.0.0/16"));
+        assert_eq!(client(&listed, "10.0.0.5"), "203.0.113.9");
+        assert_eq!(client(&listed, "192.168.7.1"), "203.0.113.9");
+        assert_eq!(client(&listed, "10.0.0.6"), "10.0.0.6");
+        assert_eq!(client(&listed, "127.0.0.1"), "127.0.0.1");
+        let default = proxy(None);
+        for peer in [
+            "127.0.0.1",
+            "::1",
+            "10.1.1.1",
+            "172.31.0.2",
+            "192.168.1.1",
+            "fd00::1",
+        ] {
+            assert_eq!(client(&default, peer), "203.0.113.9", "{peer}");
+        }
+        for peer in ["172.32.0.1", "198.51.100.7", "2001:db8::1"] {
+            assert_eq!(client(&default, peer), peer, "{peer}");
+        }
     }
 
     #[test]
