@@ -1,8 +1,8 @@
 //! Operational hardening (issue 17), black-box on SQLite and PostgreSQL:
 //! private data files, no cross-site form bodies, stalled bodies cut off,
-//! CORS credentials only for allowed origins, 405 with `Allow`, client
-//! errors never logged at ERROR, one request id on every line a request
-//! causes, and no email-less accounts when activation is required.
+//! CORS credentials only for allowed origins, 405 with `Allow`, HEAD as
+//! GET, client errors never logged at ERROR, one request id on every line a
+//! request causes, and no email-less accounts when activation is required.
 
 mod common;
 
@@ -399,22 +399,22 @@ backend_tests! {
         assert_eq!(drf.json["code"], "method_not_allowed");
         let me = app.request("POST", "/auth/users/me/", Some(&token), Body::Json(json!({})));
         assert_eq!(me.status, 405, "{}", me.text);
-        assert_eq!(me.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+        assert_eq!(me.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
         assert_eq!(me.json["detail"], "Method \"POST\" not allowed.");
         let users = app.delete("/auth/users/", Some(&token), json!({}));
         assert_eq!(users.status, 405);
-        assert_eq!(users.header("allow"), Some("GET, POST"));
+        assert_eq!(users.header("allow"), Some("GET, HEAD, POST"));
         let fastapi = app.delete("/login", None, json!({}));
         assert_eq!(fastapi.status, 405);
         assert_eq!(fastapi.header("allow"), Some("POST"));
         assert_eq!(fastapi.json, json!({"detail": "Method Not Allowed"}));
         let events = app.request("PATCH", "/events/", Some(&token), Body::Json(json!({})));
         assert_eq!(events.status, 405, "{}", events.text);
-        assert_eq!(events.header("allow"), Some("GET, POST"));
+        assert_eq!(events.header("allow"), Some("GET, HEAD, POST"));
         assert_eq!(events.json, json!({"detail": "Method Not Allowed"}));
         let event = app.post("/events/1", Some(&token), json!({}));
         assert_eq!(event.status, 405);
-        assert_eq!(event.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+        assert_eq!(event.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
         let token_form = app.get("/auth/token", None);
         assert_eq!(token_form.status, 405);
         assert_eq!(token_form.json["detail"], "Method Not Allowed");
@@ -427,10 +427,10 @@ backend_tests! {
         assert!(message.json["message"].is_string(), "{}", message.text);
         let socket = app.post("/ws/some-token", None, json!({}));
         assert_eq!(socket.status, 405);
-        assert_eq!(socket.header("allow"), Some("GET"));
+        assert_eq!(socket.header("allow"), Some("GET, HEAD"));
         let health = app.post("/healthz", None, json!({}));
         assert_eq!(health.status, 405);
-        assert_eq!(health.header("allow"), Some("GET"));
+        assert_eq!(health.header("allow"), Some("GET, HEAD"));
         let docs = app.post("/openapi.json", None, json!({}));
         assert_eq!(docs.status, 405);
         // What exists still answers as before; unknown paths stay 404.
@@ -458,7 +458,7 @@ backend_tests! {
                 .into_iter()
                 .filter(|method| item.get(method.to_ascii_lowercase()).is_some())
                 .collect();
-            let allow = served.join(", ");
+            let allow = served.join(", ").replace("GET", "GET, HEAD");
             let tag = item
                 .as_object()
                 .and_then(|operations| operations.values().find_map(|operation| operation["tags"][0].as_str()))
@@ -483,6 +483,24 @@ backend_tests! {
         let encoded = app.get("/auth/users/set_%70assword/", Some(&token));
         assert_eq!(encoded.status, 405, "{}", encoded.text);
         assert_eq!(encoded.header("allow"), Some("POST"));
+    }
+
+    fn head_is_answered_as_get_without_a_body(backend) {
+        let app = TestApp::spawn(&backend);
+        let token = app.user_with_token("header");
+        let me = app.get("/auth/users/me/", Some(&token));
+        let head = app.request("HEAD", "/auth/users/me/", Some(&token), Body::None);
+        assert_eq!((head.status, head.text.as_str()), (200, ""));
+        assert_eq!(head.header("content-length"), Some(me.text.len().to_string().as_str()));
+        assert_eq!(head.header("content-type"), me.header("content-type"));
+        let anonymous = app.request("HEAD", "/auth/users/me/", None, Body::None);
+        assert_eq!((anonymous.status, anonymous.text.as_str()), (401, ""));
+        for path in ["/healthz", "/openapi.json", "/account/sign-in", "/users/"] {
+            let expected = app.get(path, None).status;
+            assert_eq!(app.request("HEAD", path, None, Body::None).status, expected, "{path}");
+        }
+        let post_only = app.request("HEAD", "/auth/jwt/create/", None, Body::None);
+        assert_eq!((post_only.status, post_only.header("allow")), (405, Some("POST")));
     }
 
     fn with_activation_required_email_less_registration_is_refused(backend) {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, ALLOW};
+use actix_web::http::header::{HeaderValue, ALLOW, UPGRADE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
@@ -156,6 +156,19 @@ const ORDER: [Method; 5] = [
     Method::DELETE,
 ];
 
+/// Serves HEAD as GET: the same checks, status and headers, and no body
+/// (actix-http sends none to a HEAD request). A WebSocket upgrade, which
+/// only GET may ask for, is left alone, to be refused.
+pub async fn head_as_get(
+    mut request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if request.method() == Method::HEAD && !request.headers().contains_key(UPGRADE) {
+        request.head_mut().method = Method::GET;
+    }
+    next.call(request).await
+}
+
 /// Answers, in the shape of the surface serving the path, what no handler
 /// serves: 405 with `Allow` to a known path asked with a method it does not
 /// serve, before the router would hand it to a parameterized sibling's
@@ -196,7 +209,10 @@ pub async fn unserved(
     let list = routes
         .allowed(path)
         .iter()
-        .map(Method::as_str)
+        .map(|method| match *method {
+            Method::GET => "GET, HEAD",
+            ref other => other.as_str(),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     if let Ok(value) = HeaderValue::from_str(&list) {

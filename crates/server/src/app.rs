@@ -468,6 +468,7 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(body_timeout.clone())
                 .wrap(middleware::from_fn(sesame_http::routes::unserved))
+                .wrap(middleware::from_fn(sesame_http::routes::head_as_get))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
                 .wrap(cors(&cors_origins))
