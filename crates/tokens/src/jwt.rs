@@ -34,7 +34,17 @@ pub(crate) struct Claims {
     /// The issuer; absent from tokens signed before it was added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// [`REFRESH_AUDIENCE`] on refresh tokens; none on access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
+
+/// The audience of every refresh token: only Sesame takes them back, and a
+/// service that checks Sesame's tokens by the published keys alone refuses
+/// a token naming an audience it did not ask for (jsonwebtoken, PyJWT and
+/// jose do by default), so a refresh token is never taken there as an
+/// access token.
+pub const REFRESH_AUDIENCE: &str = "sesame-refresh";
 
 /// The keys JWTs are signed and verified with: a cheap handle on a key
 /// set that [`SigningKeys`](crate::SigningKeys) reloads in place.

@@ -328,8 +328,8 @@ mod session;
 
 pub use cache::AuthCache;
 pub use error::TokensError;
-pub use jwt::JwtKeys;
 pub(crate) use jwt::{Claims, TokenType};
+pub use jwt::{JwtKeys, REFRESH_AUDIENCE};
 pub use keys::{
     KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
 };

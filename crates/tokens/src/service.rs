@@ -8,7 +8,7 @@ use sesame_users::{User, UserRepository};
 
 use crate::{
     AuthCache, Claims, ClientInfo, JwtKeys, NewSession, Session, SessionKind, SessionRepository,
-    TokenType, TokensError,
+    TokenType, TokensError, REFRESH_AUDIENCE,
 };
 
 /// Lifetimes, from configuration.
@@ -545,6 +545,7 @@ impl SessionService {
             jti,
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            aud: (typ == TokenType::Refresh).then(|| REFRESH_AUDIENCE.to_owned()),
             typ,
             iss: None,
         };

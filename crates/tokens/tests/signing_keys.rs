@@ -6,7 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{encode, EncodingKey, Header};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{ChangeObserver, StorageError};
 use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryStore};
@@ -233,6 +237,34 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
         Err(TokensError::InvalidToken)
     ));
     sessions.authenticate(&new).unwrap();
+}
+
+#[test]
+fn a_service_checking_tokens_by_the_published_keys_refuses_refresh_tokens() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let pair = sessions
+        .start_jwt_session(&fixture.user, ClientInfo::default())
+        .unwrap();
+    // What another service does: the key the header names, the issuer,
+    // jsonwebtoken's defaults for the rest.
+    let jwks: JwkSet = serde_json::from_str(&keys.keys().jwks()).unwrap();
+    let verify = |token: &str| {
+        let kid = decode_header(token).unwrap().kid.unwrap();
+        let key = DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&["sesame"]);
+        // Signed at the fake clock's time, long past.
+        validation.validate_exp = false;
+        decode::<serde_json::Value>(token, &key, &validation).map(|data| data.claims)
+    };
+    assert_eq!(verify(&pair.access).unwrap()["typ"], "access");
+    let refused = verify(&pair.refresh).unwrap_err();
+    assert_eq!(refused.kind(), &ErrorKind::InvalidAudience);
+    // Sesame itself still takes it back, once.
+    let renewed = sessions.refresh(&pair.refresh).unwrap();
+    assert!(verify(&renewed.access).is_ok());
+    assert!(verify(&renewed.refresh).is_err());
 }
 
 /// Keys whose storage fails while `failing` is set, and whose next read,
