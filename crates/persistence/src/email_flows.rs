@@ -102,7 +102,9 @@ macro_rules! insert_token {
 /// turns. An immediate SQLite transaction already holds the database's
 /// write lock, so there they only read.
 pub(crate) trait TakeTurns {
-    /// Holds an account's row; `false` if there is no such account.
+    /// Holds an account's row; `false` if there is no such account. A
+    /// session being opened for it meanwhile (its insert checks the row)
+    /// is waited for, so that ending the account's sessions ends it too.
     fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
     /// Holds an address, in whatever case (many accounts may mail one).
     fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()>;
@@ -346,6 +348,7 @@ impl AccountTokenStore for Database {
                         .execute(conn)?
                 }
                 TokenEffect::SetPassword { password_hash } => {
+                    conn.lock_account(id)?;
                     diesel::update(
                         sessions::table
                             .filter(sessions::user_id.eq(id))

@@ -6,6 +6,7 @@ use sesame_users::{
 };
 
 use crate::database::Returned;
+use crate::email_flows::TakeTurns;
 use crate::error::unique_violation;
 use crate::schema::{account_tokens, audit_events, sessions, users};
 use crate::time::{from_db, to_db};
@@ -260,6 +261,7 @@ impl UserRepository for Database {
     ) -> Result<(), UsersError> {
         let keep = keep_session.unwrap_or_default();
         let changed = in_transaction!(self, |conn| {
+            conn.lock_account(id.0)?;
             let changed = diesel::update(users::table.find(id.0))
                 .set(users::password_hash.eq(password_hash))
                 .execute(conn)?;
@@ -305,6 +307,7 @@ impl UserRepository for Database {
             // Deactivation ends every session of the account, and every
             // link mailed to it.
             if is_active == Some(false) {
+                conn.lock_account(id.0)?;
                 diesel::update(
                     sessions::table
                         .filter(sessions::user_id.eq(id.0))

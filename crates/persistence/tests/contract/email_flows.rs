@@ -465,3 +465,63 @@ mod marking_admins_deactivations {
         });
     }
 }
+
+/// A login whose session is being written while the password is reset or
+/// changed, or the account deactivated: the change waits for it, so that
+/// the session ends with the others (the login's own check after it reads
+/// the account as it was before).
+#[test]
+fn a_session_opened_meanwhile_ends_with_the_others_on_postgres() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use sesame_kernel::UserId;
+
+    type Change = fn(&Database, UserId);
+    let name = "a_session_opened_meanwhile_ends_with_the_others_on_postgres";
+    crate::support::on_postgres_with_url(name, |db, url| {
+        let changes: [(&str, Change); 3] = [
+            ("reset", |db, id| {
+                let at = now();
+                db.issue_token(
+                    id,
+                    &grant(TokenPurpose::PasswordReset, "reset", at),
+                    &[email("r@example.com", "x", at)],
+                )
+                .unwrap();
+                let effect = TokenEffect::SetPassword {
+                    password_hash: "reset-hash".into(),
+                };
+                assert!(db.use_token(&token_of(db, "reset"), &effect, at).unwrap());
+            }),
+            ("change", |db, id| {
+                db.change_password(id, "changed-hash", None, now()).unwrap()
+            }),
+            ("deactivation", |db, id| {
+                db.set_flags(id, Some(false), None).unwrap()
+            }),
+        ];
+        for (what, change) in changes {
+            let user = insert_user(db, what, None);
+            let mut login = PgConnection::establish(url).unwrap();
+            login
+                .batch_execute(&format!(
+                    "BEGIN; INSERT INTO sessions (id, user_id, kind, created_at, last_used_at, \
+                     expires_at) VALUES ('opening', {}, 'jwt', now(), now(), now() + interval '1 day');",
+                    user.id.0
+                ))
+                .unwrap();
+            thread::scope(|scope| {
+                let changing = scope.spawn(|| change(db, user.id));
+                thread::sleep(std::time::Duration::from_millis(500));
+                login.batch_execute("COMMIT").unwrap();
+                changing.join().unwrap();
+            });
+            let session = db.find("opening").unwrap().unwrap();
+            assert!(
+                session.revoked_at.is_some(),
+                "{what}: the session opened meanwhile is live"
+            );
+            login.batch_execute("DELETE FROM sessions").unwrap();
+        }
+    });
+}
