@@ -226,15 +226,16 @@ pub(crate) fn verify_stored(candidate: &str, stored: &str, at_home: bool) -> Opt
     if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(at_home).is_some() {
         return None;
     }
-    Some(verifier.verify(candidate))
+    verifier.verify(candidate)
 }
 
-/// The cost of a bcrypt hash (`$2b$12$...`), if it is one.
+/// The cost of a bcrypt hash (`$2b$12$...`), if it is one the bcrypt
+/// crate checks: its salt and digest in bcrypt's base64, a cost from 4 to
+/// 31, and not `$2x$` (the variant of a bug).
 pub(crate) fn bcrypt_cost(hash: &str) -> Option<u32> {
-    let well_formed = ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
-        && hash.len() == 60
-        && hash.as_bytes()[6] == b'$';
-    well_formed.then(|| hash.get(4..6)?.parse().ok()).flatten()
+    let framed = ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p));
+    let parts: bcrypt::HashParts = hash.parse().ok().filter(|_| framed)?;
+    Some(parts.get_cost()).filter(|cost| (4..=31).contains(cost))
 }
 
 /// A parsed hash, ready to check a candidate.
@@ -376,9 +377,11 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    fn verify(&self, candidate: &str) -> bool {
+    /// Whether `candidate` matches; `None` if the library refuses the hash
+    /// (what parsing let through), so that it costs a check all the same.
+    fn verify(&self, candidate: &str) -> Option<bool> {
         match self {
-            Verifier::Unusable => false,
+            Verifier::Unusable => None,
             Verifier::Bcrypt { format, hash, .. } => {
                 let secret = match format {
                     HashFormat::Sesame => crate::BcryptHasher::prehash(candidate),
@@ -387,7 +390,7 @@ impl<'a> Verifier<'a> {
                     }
                     _ => candidate.to_owned(),
                 };
-                bcrypt::verify(secret, hash).unwrap_or(false)
+                bcrypt::verify(secret, hash).ok()
             }
             Verifier::Pbkdf2 {
                 sha1,
@@ -412,15 +415,19 @@ impl<'a> Verifier<'a> {
                         &mut derived,
                     );
                 }
-                bool::from(derived.ct_eq(key))
+                Some(derived.ct_eq(key).into())
             }
-            Verifier::Argon2 { hash, .. } => argon2::Argon2::default()
-                .verify_password(candidate.as_bytes(), hash)
-                .is_ok(),
+            Verifier::Argon2 { hash, .. } => {
+                match argon2::Argon2::default().verify_password(candidate.as_bytes(), hash) {
+                    Ok(()) => Some(true),
+                    Err(password_hash::Error::Password) => Some(false),
+                    Err(_) => None,
+                }
+            }
             Verifier::Scrypt { params, salt, key } => {
                 let mut derived = vec![0u8; key.len()];
-                scrypt::scrypt(candidate.as_bytes(), salt.as_bytes(), params, &mut derived).is_ok()
-                    && bool::from(derived.ct_eq(key))
+                scrypt::scrypt(candidate.as_bytes(), salt.as_bytes(), params, &mut derived).ok()?;
+                Some(derived.ct_eq(key).into())
             }
         }
     }
@@ -481,6 +488,10 @@ fn argon2_phc<'a>(after_argon2: &str, stored: &'a str, format: HashFormat) -> Op
     let hash = PasswordHash::new(phc.unwrap_or(stored)).ok()?;
     let params = argon2::Params::try_from(&hash).ok()?;
     hash.hash?;
+    // The PHC format allows shorter salts than argon2 computes with.
+    let mut salt = [0u8; 64];
+    let salt_len = hash.salt?.decode_b64(&mut salt).ok()?.len();
+    (salt_len >= argon2::MIN_SALT_LEN).then_some(())?;
     Some(Verifier::Argon2 {
         format,
         hash,
@@ -732,6 +743,12 @@ mod tests {
             "pbkdf2_sha256$notanumber$salt$aGFzaA==",
             "pbkdf2_sha256$1000$salt$%%%",
             "$2b$04$short",
+            // bcrypt's cost below 4, its base64 broken, a character past ASCII.
+            "$2b$03$tSIJZvKnZ46xMUEQCpRrOO9UDXjqgz/FF7Yd98E0RI8JsB36sJugu",
+            "$2b$04$tSIJZvKnZ46xMUEQCpRrOO9UDXjqgz/FF7Yd98E0RI8JsB36sJug!",
+            "$2b$04$tSIJZvKnZ46xMUEQCpRrOO9UDXjqgz/FF7Yd98E0RI8JsB36sJé",
+            // argon2 with a salt of 3 bytes: PHC allows it, argon2 does not.
+            "$argon2id$v=19$m=1024,t=1,p=1$u2Y+$M5J1VNI2VOpl3h/p5xDm0ZOMz0dI3w/7xE/mCYMNd3o",
             "scrypt$1000$salt$8$1$aGFzaA==",
             "$argon2id$v=19$m=1024,t=1,p=1$bad",
             // An empty salt (the key is a real passlib one).
@@ -746,6 +763,8 @@ mod tests {
         ] {
             let message = accept_hash(Some(bad), HashOrigin::Other).unwrap_err();
             assert!(message.contains("unknown"), "{message}");
+            // Stored all the same, it costs the time of a check.
+            assert_eq!(verify_stored("a guess", bad, true), None, "{bad}");
             if bad.len() > 12 {
                 assert!(!message.contains(bad), "{message} shows the hash");
             }
@@ -931,7 +950,7 @@ mod tests {
     #[test]
     fn sesames_own_hashes_are_within_the_bounds_where_they_were_made() {
         // Hand-made: an instance configured at cost 20 exported this.
-        let own = format!("{SESAME_PREFIX}$2b$20${}", "a".repeat(53));
+        let own = format!("{SESAME_PREFIX}$2b$20${}", ".".repeat(53));
         assert!(accept_hash(Some(&own), HashOrigin::Other)
             .unwrap_err()
             .ends_with("bcrypt cost 20 is above 16"));
