@@ -194,13 +194,23 @@ impl Mailer for SmtpMailer {
         let message = render(email, key, &self.from)?;
         self.transport.send(&message).map(|_| ()).map_err(|e| {
             let reason = format!("SMTP {}: {e}", self.server);
-            if e.is_permanent() {
+            if e.is_permanent() && refuses_the_recipient(e.status()) {
                 MailError::permanent(reason)
             } else {
                 MailError::transient(reason)
             }
         })
     }
+}
+
+/// Whether an SMTP refusal is about the recipient (no such mailbox, its
+/// domain takes no mail, ...), which no retry changes. Other permanent
+/// codes (530 authentication required, 535 bad credentials, 5.7 policy of
+/// the relay) are about the server's settings: taken for good, they would
+/// drop every queued email in one pass, so they are retried.
+fn refuses_the_recipient(code: Option<lettre::transport::smtp::response::Code>) -> bool {
+    code.map(u16::from)
+        .is_some_and(|code| matches!(code, 521 | 550..=554 | 556))
 }
 
 /// Writes each email as `<key>.eml` into a folder.

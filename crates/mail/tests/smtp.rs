@@ -82,6 +82,12 @@ fn refusals_say_whether_to_retry() {
     let error = mailer(&busy.url()).send(&email(), "k").unwrap_err();
     assert!(!error.permanent, "{error:?}");
     assert!(busy.received().is_empty() && rejecting.received().is_empty());
+
+    // The relay's own setting: every email would be refused alike.
+    let closed = TestSmtpServer::start_on(0, SmtpMode::RequireAuthentication).unwrap();
+    let error = mailer(&closed.url()).send(&email(), "k").unwrap_err();
+    assert!(!error.permanent, "{error:?}");
+    assert!(error.reason.contains("530"), "{error:?}");
 }
 
 #[test]

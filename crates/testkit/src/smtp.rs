@@ -20,6 +20,9 @@ pub enum SmtpMode {
     RejectRecipients,
     /// Refuses every message for now (451).
     TemporaryFailure,
+    /// Refuses every sender for good until it authenticates (530): the
+    /// server's setting, not any one email's fault.
+    RequireAuthentication,
     /// Accepts connections and never says a word (for client timeouts).
     Silent,
 }
@@ -180,6 +183,9 @@ fn converse(
             "HELO" => reply("250 sesame-test")?,
             "MAIL" if mode == SmtpMode::TemporaryFailure => {
                 reply("451 4.3.0 try again later")?;
+            }
+            "MAIL" if mode == SmtpMode::RequireAuthentication => {
+                reply("530 5.7.0 authentication required")?;
             }
             "MAIL" => {
                 from = Some(address_of(command));
