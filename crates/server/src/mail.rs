@@ -51,7 +51,6 @@ pub(crate) fn mail_services(
             i64::try_from(config.mail.timeout_seconds.saturating_mul(6)).unwrap_or(i64::MAX),
         )
         .max(chrono::Duration::minutes(1)),
-        ..RetryPolicy::default()
     };
     let delivery = MailDelivery::new(store.clone(), mailer, clock, policy);
     let wake = Arc::new(Notify::new());

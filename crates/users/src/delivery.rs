@@ -20,8 +20,6 @@ pub struct RetryPolicy {
     /// How long a claimed email is left to its sender before another one may
     /// try it (longer than one SMTP conversation can last).
     pub lease: Duration,
-    /// Emails taken per pass.
-    pub batch: usize,
 }
 
 impl Default for RetryPolicy {
@@ -31,7 +29,6 @@ impl Default for RetryPolicy {
             max_backoff: Duration::minutes(10),
             max_attempts: 20,
             lease: Duration::minutes(5),
-            batch: 20,
         }
     }
 }
@@ -86,9 +83,12 @@ impl MailDelivery {
         }
     }
 
-    /// One pass: delivers every email due now (in batches), and says when the
-    /// next one is due. A failed send is retried later, or given up on once
-    /// it failed for good or too many times.
+    /// One pass: delivers every email due now, and says when the next one
+    /// is due. A failed send is retried later, or given up on once it failed
+    /// for good or too many times. Each email is claimed just before it is
+    /// sent, for one lease: claimed in a batch, the last ones' lease could
+    /// run out while a slow relay kept the first ones, and another sender
+    /// send them too.
     ///
     /// # Errors
     /// [`UsersError::Storage`] when the queue cannot be read or written.
@@ -96,16 +96,11 @@ impl MailDelivery {
         let mut report = DeliveryReport::default();
         loop {
             let now = self.clock.now();
-            let batch =
-                self.queue
-                    .claim_due(now, now + self.policy.lease, self.policy.batch.max(1))?;
-            let full = batch.len() >= self.policy.batch.max(1);
-            for email in batch {
-                self.attempt(email, &mut report)?;
-            }
-            if !full {
+            let claimed = self.queue.claim_due(now, now + self.policy.lease, 1)?;
+            let Some(email) = claimed.into_iter().next() else {
                 break;
-            }
+            };
+            self.attempt(email, &mut report)?;
         }
         report.next_due = self.queue.next_due()?;
         Ok(report)

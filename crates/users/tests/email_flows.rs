@@ -742,6 +742,64 @@ fn permanent_failures_and_too_many_attempts_give_up() {
     assert_eq!(delivery.deliver_due().unwrap().sent, 0);
 }
 
+/// A relay each conversation with which takes `delay`, recording what it
+/// sent in `sent`; during its second, another instance runs a delivery
+/// pass of its own.
+struct Relay {
+    clock: Arc<FakeClock>,
+    delay: Duration,
+    conversations: AtomicUsize,
+    other_instance: std::sync::Mutex<Option<MailDelivery>>,
+    sent: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl sesame_users::Mailer for Relay {
+    fn send(&self, email: &sesame_users::OutgoingEmail, _key: &str) -> Result<(), MailError> {
+        self.clock.advance(self.delay);
+        if self.conversations.fetch_add(1, Ordering::SeqCst) == 1 {
+            let other = self.other_instance.lock().unwrap().take();
+            other.unwrap().deliver_due().unwrap();
+        }
+        self.sent.lock().unwrap().push(email.to.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_slow_relay_never_lets_two_senders_send_one_email() {
+    let fx = Fixture::new(true);
+    let policy = RetryPolicy::default();
+    for name in ["alice", "bob", "carol"] {
+        fx.register(name);
+    }
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Each conversation well within the lease; two of them past it.
+    let relay = |delay| {
+        Arc::new(Relay {
+            clock: fx.clock.clone(),
+            delay,
+            conversations: AtomicUsize::new(0),
+            other_instance: std::sync::Mutex::default(),
+            sent: sent.clone(),
+        })
+    };
+    let (slow, fast) = (
+        relay(policy.lease / 2 + Duration::seconds(1)),
+        relay(Duration::zero()),
+    );
+    let instance = |relay: &Arc<Relay>| {
+        MailDelivery::new(fx.store.clone(), relay.clone(), fx.clock.clone(), policy)
+    };
+    *slow.other_instance.lock().unwrap() = Some(instance(&fast));
+    instance(&slow).deliver_due().unwrap();
+    let mut sent = sent.lock().unwrap().clone();
+    sent.sort();
+    assert_eq!(
+        sent,
+        ["alice@example.com", "bob@example.com", "carol@example.com"]
+    );
+}
+
 #[test]
 fn an_email_claimed_by_a_sender_that_died_is_sent_after_its_lease() {
     use sesame_users::MailQueue;
