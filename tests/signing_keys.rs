@@ -37,6 +37,11 @@ fn spawn(backend: &Backend, algorithm: &str) -> TestApp {
 /// A second instance on `app`'s database, with the same secret and algorithm.
 fn beside(app: &TestApp, algorithm: &str) -> TestApp {
     let secret = std::fs::read_to_string(app.data_dir.join("jwt_secret")).expect("a JWT secret");
+    beside_with(app, algorithm, secret)
+}
+
+/// A second instance on `app`'s database, with `secret` and `algorithm`.
+fn beside_with(app: &TestApp, algorithm: &str, secret: String) -> TestApp {
     let database_url = app.database_url.clone();
     let algorithm = algorithm.to_owned();
     TestApp::spawn_with(&Backend::Sqlite, move |config| {
@@ -49,18 +54,27 @@ fn beside(app: &TestApp, algorithm: &str) -> TestApp {
 
 /// `sesame keys ...` against `app`'s data dir and database.
 fn keys_cli(app: &TestApp, algorithm: &str, args: &[&str]) -> std::process::Output {
+    keys_cli_with(app, algorithm, args, &[])
+}
+
+/// `sesame keys ...` against `app`'s data dir and database, with more of
+/// the environment.
+fn keys_cli_with(
+    app: &TestApp,
+    algorithm: &str,
+    args: &[&str],
+    more: &[(&str, &str)],
+) -> std::process::Output {
     let mut all = vec!["keys"];
     all.extend_from_slice(args);
-    run_cli(
-        &all,
-        "",
-        &[
-            ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-            ("DATABASE_URL", &app.database_url),
-            ("SESAME__TOKENS__ALGORITHM", algorithm),
-            ("SESAME__TOKENS__ISSUER", "https://id.example.test"),
-        ],
-    )
+    let mut env = vec![
+        ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+        ("DATABASE_URL", &app.database_url),
+        ("SESAME__TOKENS__ALGORITHM", algorithm),
+        ("SESAME__TOKENS__ISSUER", "https://id.example.test"),
+    ];
+    env.extend_from_slice(more);
+    run_cli(&all, "", &env)
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -367,6 +381,32 @@ fn no_private_key_in_the_log_the_cli_or_any_answer() {
 }
 
 backend_tests! {
+    fn a_new_jwt_secret_takes_the_keys_over_once_they_are_sealed_again(backend) {
+        let app = spawn(&backend, "ES256");
+        app.register("mover");
+        let (access, _) = app.login("mover", PASSWORD);
+        let new_secret = "a new JWT secret, 32 bytes or more, after a leak".to_owned();
+        let with_new = [("SESAME__TOKENS__JWT_SECRET", new_secret.as_str())];
+        let refused = keys_cli_with(&app, "ES256", &["list"], &with_new);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("sealed with another secret"), "{stderr}");
+
+        let old_secret = app.data_dir.join("jwt_secret");
+        let reseal = ["reseal", "--old-secret-file", old_secret.to_str().unwrap()];
+        let resealed = stdout(&keys_cli_with(&app, "ES256", &reseal, &with_new));
+        // The HS256 key of the first start, still verifying, and the ES256 one.
+        assert_eq!(resealed.lines().count(), 2, "{resealed}");
+        assert!(resealed.lines().all(|line| line.ends_with(" sealed with the new secret")));
+        let again = stdout(&keys_cli_with(&app, "ES256", &reseal, &with_new));
+        assert_eq!(again.trim(), "every key is sealed with the configured secret already");
+
+        let renewed = beside_with(&app, "ES256", new_secret);
+        assert_eq!(renewed.get("/auth/users/me/", Some(&access)).status, 200);
+        let (fresh, _) = renewed.login("mover", PASSWORD);
+        assert_eq!(renewed.get("/auth/users/me/", Some(&fresh)).status, 200);
+    }
+
     fn hs256_stays_the_default_and_every_jwt_names_its_key_and_issuer(backend) {
         let app = TestApp::spawn(&backend);
         app.register("plain");

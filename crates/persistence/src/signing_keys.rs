@@ -84,6 +84,21 @@ impl SigningKeyRepository for Database {
         self.signing_keys_announce();
         Ok(retired > 0)
     }
+
+    fn reseal(&self, sealed: &[(String, String)]) -> Result<(), TokensError> {
+        in_transaction!(self, |conn| {
+            conn.lock_signing_keys()?;
+            for (kid, sealed_private) in sealed {
+                diesel::update(signing_keys::table.find(kid))
+                    .set(signing_keys::sealed_private.eq(sealed_private))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(storage)?;
+        self.signing_keys_announce();
+        Ok(())
+    }
 }
 
 impl Database {

@@ -83,13 +83,26 @@ fn signing_keys(
     database: &Database,
     secret: &[u8],
 ) -> Result<Arc<SigningKeys>, StartError> {
-    let sealing = Sha256::new()
-        .chain_update(b"sesame signing keys\0")
-        .chain_update(secret)
-        .finalize();
+    let keys = key_set(config, database, secret)?;
+    keys.start().map_err(StartError::setting)?;
+    let keys = Arc::new(keys);
+    // The database keeps its observers, and the keys keep the database: the
+    // relay holds the keys weakly, so that neither outlives the services.
+    database.observe_changes(Arc::new(KeyRelay(Arc::downgrade(&keys))));
+    database.watch_signing_keys();
+    Ok(keys)
+}
+
+/// The signing key set of the database, not loaded, its private keys sealed
+/// with [`sealing_cipher`] of `secret`.
+pub(crate) fn key_set(
+    config: &Config,
+    database: &Database,
+    secret: &[u8],
+) -> Result<SigningKeys, StartError> {
     let keys = SigningKeys::new(
         Arc::new(database.clone()),
-        Arc::new(ChaChaCipher::new(&sealing).map_err(StartError::setting)?),
+        Arc::new(sealing_cipher(secret)?),
         Arc::new(SystemClock),
         config
             .tokens
@@ -99,15 +112,18 @@ fn signing_keys(
         secret,
         &config.tokens.issuer,
     )
-    .map_err(StartError::setting)?
-    .with_audit(Arc::new(database.clone()));
-    keys.start().map_err(StartError::setting)?;
-    let keys = Arc::new(keys);
-    // The database keeps its observers, and the keys keep the database: the
-    // relay holds the keys weakly, so that neither outlives the services.
-    database.observe_changes(Arc::new(KeyRelay(Arc::downgrade(&keys))));
-    database.watch_signing_keys();
-    Ok(keys)
+    .map_err(StartError::setting)?;
+    Ok(keys.with_audit(Arc::new(database.clone())))
+}
+
+/// The cipher the signing keys' private halves are sealed with: its key
+/// derived from the JWT secret.
+pub(crate) fn sealing_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
+    let key = Sha256::new()
+        .chain_update(b"sesame signing keys\0")
+        .chain_update(secret)
+        .finalize();
+    ChaChaCipher::new(&key).map_err(StartError::setting)
 }
 
 /// Hands reports of a changed key set to the keys while they exist.
@@ -172,22 +188,25 @@ pub(crate) fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// The configured JWT secret, or the data dir's (made on first start).
+pub(crate) fn jwt_secret(config: &Config) -> Result<String, StartError> {
+    if let Some(secret) = &config.tokens.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = config.data_dir.join("jwt_secret");
+    load_or_generate(&path).map_err(|source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 impl Services {
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
         prepare_data_dir(config)?;
         let database = Database::connect(&config.database_url(), config.database.pool_size)?;
         database.migrate()?;
-        let secret = match &config.tokens.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => {
-                let path = config.data_dir.join("jwt_secret");
-                load_or_generate(&path).map_err(|source| StartError::DataDir {
-                    path: path.display().to_string(),
-                    source,
-                })?
-            }
-        };
+        let secret = jwt_secret(config)?;
         let mfa_key = match &config.mfa.encryption_key {
             Some(key) => key.clone(),
             None => {

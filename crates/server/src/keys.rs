@@ -3,7 +3,11 @@
 use clap::Subcommand;
 use sesame_kernel::audit::Actor;
 
-use crate::app::{Services, StartError};
+use std::path::{Path, PathBuf};
+
+use sesame_persistence::Database;
+
+use crate::app::{jwt_secret, key_set, sealing_cipher, Services, StartError};
 use crate::Config;
 
 /// `sesame keys ...`
@@ -18,9 +22,20 @@ pub(crate) enum KeysCommand {
         /// The key id.
         kid: String,
     },
+    /// Seal the keys again under the JWT secret now configured, after it
+    /// was changed; run it with every instance stopped.
+    Reseal {
+        /// A file holding the JWT secret used until now (the old
+        /// `data/jwt_secret`, say).
+        #[arg(long)]
+        old_secret_file: PathBuf,
+    },
 }
 
 pub(crate) fn keys(config: &Config, command: KeysCommand) -> Result<(), StartError> {
+    if let KeysCommand::Reseal { old_secret_file } = &command {
+        return reseal(config, old_secret_file);
+    }
     let services = Services::build(config)?;
     let keys = &services.signing_keys;
     let failed = |e: sesame_tokens::TokensError| StartError::Keys(e.to_string());
@@ -44,6 +59,37 @@ pub(crate) fn keys(config: &Config, command: KeysCommand) -> Result<(), StartErr
             keys.retire(&kid, &Actor::command_line()).map_err(failed)?;
             println!("{kid} retired");
         }
+        // Done above: the services cannot start before it.
+        KeysCommand::Reseal { .. } => {}
+    }
+    Ok(())
+}
+
+/// `sesame keys reseal`: the services cannot start while the keys are
+/// sealed under another secret, so only the database and the key set are
+/// opened.
+fn reseal(config: &Config, old_secret_file: &Path) -> Result<(), StartError> {
+    let old_secret =
+        std::fs::read_to_string(old_secret_file).map_err(|source| StartError::DataDir {
+            path: old_secret_file.display().to_string(),
+            source,
+        })?;
+    // A line end an editor added is not part of the secret.
+    let old_secret = old_secret.trim_end_matches(['\n', '\r']);
+    let database = Database::connect(&config.database_url(), 1)?;
+    database.migrate()?;
+    let keys = key_set(config, &database, jwt_secret(config)?.as_bytes())?;
+    let resealed = keys
+        .reseal(
+            &sealing_cipher(old_secret.as_bytes())?,
+            &Actor::command_line(),
+        )
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    for kid in &resealed {
+        println!("{kid} sealed with the new secret");
+    }
+    if resealed.is_empty() {
+        println!("every key is sealed with the configured secret already");
     }
     Ok(())
 }

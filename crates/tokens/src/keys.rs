@@ -168,6 +168,13 @@ pub trait SigningKeyRepository: Send + Sync {
     /// # Errors
     /// [`TokensError::Storage`].
     fn retire(&self, kid: &str) -> Result<bool, TokensError>;
+
+    /// Replaces the sealed private half of each `(kid, sealed)`, all in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    fn reseal(&self, sealed: &[(String, String)]) -> Result<(), TokensError>;
 }
 
 /// What `keys list` shows of a key.
@@ -644,6 +651,43 @@ impl SigningKeys {
                 self.reload()
             }
         }
+    }
+
+    /// Seals every key that still verifies with this set's cipher, opening
+    /// it with `old`, the cipher of the JWT secret used until now: what lets
+    /// the instances start with a new secret, their tokens still valid. A
+    /// key this cipher opens already is left as it is, so that running it
+    /// twice is harmless. Audited as `signing_key_resealed`, one per key.
+    /// Returns the kids sealed again.
+    ///
+    /// # Errors
+    /// [`TokensError::Signing`] naming a key neither cipher opens (nothing
+    /// is changed then), [`TokensError::Storage`].
+    pub fn reseal(
+        &self,
+        old: &dyn SecretCipher,
+        actor: &Actor,
+    ) -> Result<Vec<String>, TokensError> {
+        let mut resealed = Vec::new();
+        let stored = self.repository.list_keys()?;
+        for key in stored.iter().filter(|k| k.state != KeyState::Retired) {
+            if self.cipher.decrypt(&key.sealed_private).is_some() {
+                continue;
+            }
+            let private = old.decrypt(&key.sealed_private).ok_or_else(|| {
+                TokensError::Signing(format!(
+                    "signing key {} is sealed with neither the old secret nor the new one",
+                    key.kid
+                ))
+            })?;
+            resealed.push((key.kid.clone(), self.cipher.encrypt(&private)));
+        }
+        self.repository.reseal(&resealed)?;
+        let kids: Vec<String> = resealed.into_iter().map(|(kid, _)| kid).collect();
+        for kid in &kids {
+            self.audited("signing_key_resealed", kid, actor);
+        }
+        Ok(kids)
     }
 }
 

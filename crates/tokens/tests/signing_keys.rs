@@ -47,6 +47,16 @@ impl SigningKeyRepository for MemoryKeys {
             .find(|k| k.kid == kid && k.state == KeyState::Verifying);
         Ok(found.map(|k| k.state = KeyState::Retired).is_some())
     }
+
+    fn reseal(&self, sealed: &[(String, String)]) -> Result<(), TokensError> {
+        let mut keys = self.0.lock().unwrap();
+        for (kid, sealed_private) in sealed {
+            if let Some(key) = keys.iter_mut().find(|k| &k.kid == kid) {
+                key.sealed_private = sealed_private.clone();
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Fixture {
@@ -240,6 +250,43 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
 }
 
 #[test]
+fn keys_sealed_again_under_a_new_secret_keep_their_tokens_valid() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let old_kids: Vec<String> = keys.list().unwrap().into_iter().map(|k| k.kid).collect();
+    let token = fixture.login(&sessions);
+    keys.retire(&old_kids[0], &Actor::default()).unwrap();
+    // The instance of the new secret (sealing key 8) cannot open the set.
+    let renewed = fixture.process(SECRET, 8, SigningAlgorithm::Es256);
+    assert!(matches!(renewed.start(), Err(TokensError::Signing(_))));
+    let old_cipher = ChaChaCipher::new(&[7; 32]).unwrap();
+    let resealed = renewed.reseal(&old_cipher, &Actor::default()).unwrap();
+    // The retired HS256 key is left; the ES256 one is sealed again.
+    assert_eq!(resealed, [old_kids[1].clone()]);
+    renewed.start().unwrap();
+    let sessions = SessionService::new(
+        fixture.store.clone(),
+        fixture.store.clone(),
+        fixture.clock.clone(),
+        renewed.keys(),
+        TokenSettings::default(),
+    );
+    sessions.authenticate(&token).unwrap();
+    // Twice is harmless; the old secret's instance no longer opens the set.
+    assert!(renewed
+        .reseal(&old_cipher, &Actor::default())
+        .unwrap()
+        .is_empty());
+    let stale = fixture.process(SECRET, 7, SigningAlgorithm::Es256);
+    assert!(matches!(stale.start(), Err(TokensError::Signing(_))));
+    // A key neither secret opens changes nothing.
+    let stranger = fixture.process(SECRET, 9, SigningAlgorithm::Es256);
+    let refused = stranger.reseal(&old_cipher, &Actor::default()).unwrap_err();
+    assert!(refused.to_string().contains(&old_kids[1]), "{refused}");
+    renewed.reload().unwrap();
+}
+
+#[test]
 fn a_service_checking_tokens_by_the_published_keys_refuses_refresh_tokens() {
     let fixture = Fixture::new();
     let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
@@ -307,6 +354,10 @@ impl SigningKeyRepository for Flaky {
 
     fn retire(&self, kid: &str) -> Result<bool, TokensError> {
         self.keys.retire(kid)
+    }
+
+    fn reseal(&self, sealed: &[(String, String)]) -> Result<(), TokensError> {
+        self.keys.reseal(sealed)
     }
 }
 
