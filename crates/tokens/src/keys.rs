@@ -553,8 +553,9 @@ impl SigningKeys {
     }
 
     /// Tries a failed reload again on a thread of its own, more and more
-    /// slowly (up to every 30 s), until it succeeds: a key retired while
-    /// storage hiccupped must not stay accepted here.
+    /// slowly (up to every second: a read of a few rows), until it
+    /// succeeds: a key retired while storage was away must stop being
+    /// accepted here within a second of its return.
     fn reload_later(&self) {
         if self.retrying.swap(true, Ordering::AcqRel) {
             return;
@@ -568,7 +569,7 @@ impl SigningKeys {
                     Ok(()) => break,
                     Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
                 }
-                pause = (pause * 2).min(Duration::from_secs(30));
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
             retrying.store(false, Ordering::Release);
         };
