@@ -395,9 +395,12 @@ backend_tests! {
         let old_secret = app.data_dir.join("jwt_secret");
         let reseal = ["reseal", "--old-secret-file", old_secret.to_str().unwrap()];
         let resealed = stdout(&keys_cli_with(&app, "ES256", &reseal, &with_new));
-        // The HS256 key of the first start, still verifying, and the ES256 one.
-        assert_eq!(resealed.lines().count(), 2, "{resealed}");
-        assert!(resealed.lines().all(|line| line.ends_with(" sealed with the new secret")));
+        // The ES256 key keeps its tokens; the HS256 key of the first start,
+        // the old secret itself, is retired.
+        let lines: Vec<&str> = resealed.lines().collect();
+        assert_eq!(lines.len(), 2, "{resealed}");
+        assert!(lines[0].starts_with("es256-") && lines[0].ends_with(" sealed with the new secret"), "{resealed}");
+        assert!(lines[1].starts_with("hs256-") && lines[1].ends_with(" retired: it was the old secret itself"), "{resealed}");
         let again = stdout(&keys_cli_with(&app, "ES256", &reseal, &with_new));
         assert_eq!(again.trim(), "every key is sealed with the configured secret already");
 

@@ -194,7 +194,10 @@ impl Mailer for SmtpMailer {
         let message = render(email, key, &self.from)?;
         self.transport.send(&message).map(|_| ()).map_err(|e| {
             let reason = format!("SMTP {}: {e}", self.server);
-            if e.is_permanent() && refuses_the_recipient(e.status()) {
+            let text = std::error::Error::source(&e).map(ToString::to_string);
+            let code = e.status().map(u16::from);
+            if e.is_permanent() && refuses_the_recipient(code, text.as_deref().unwrap_or_default())
+            {
                 MailError::permanent(reason)
             } else {
                 MailError::transient(reason)
@@ -203,14 +206,24 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Whether an SMTP refusal is about the recipient (no such mailbox, its
-/// domain takes no mail, ...), which no retry changes. Other permanent
-/// codes (530 authentication required, 535 bad credentials, 5.7 policy of
-/// the relay) are about the server's settings: taken for good, they would
-/// drop every queued email in one pass, so they are retried.
-fn refuses_the_recipient(code: Option<lettre::transport::smtp::response::Code>) -> bool {
-    code.map(u16::from)
-        .is_some_and(|code| matches!(code, 521 | 550..=554 | 556))
+/// Whether a permanent SMTP refusal (`code`, saying `text`) is about the
+/// recipient (no such mailbox, its domain takes no mail), which no retry
+/// changes. Other refusals are about the relay's settings (530 or 535 for
+/// authentication, 5.7.x for its policy: relay access denied, sender not
+/// allowed): taken for good, they would drop every queued email in one
+/// pass, so they are retried. Told by the enhanced status code (RFC 3463)
+/// the text starts with, 5.1.x or 5.2.x, when there is one; else by the
+/// reply code.
+fn refuses_the_recipient(code: Option<u16>, text: &str) -> bool {
+    let enhanced = text.split_whitespace().next().filter(|status| {
+        let parts: Vec<&str> = status.split('.').collect();
+        parts.len() == 3
+            && (parts.iter()).all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    match enhanced {
+        Some(status) => status.starts_with("5.1.") || status.starts_with("5.2."),
+        None => code.is_some_and(|code| matches!(code, 550..=553 | 556)),
+    }
 }
 
 /// Writes each email as `<key>.eml` into a folder.
@@ -265,6 +278,30 @@ mod tests {
                 "Hello alice,\n\nhttp://localhost:3000/activate/MQ/{}\n",
                 "t".repeat(43)
             ),
+        }
+    }
+
+    #[test]
+    fn only_a_refused_recipient_is_given_up_at_once() {
+        for (code, text, recipient) in [
+            (550, "5.1.1 no such mailbox", true),
+            (552, "5.2.2 mailbox full", true),
+            (556, "5.1.10 domain takes no mail", true),
+            (550, "mailbox unavailable", true),
+            (554, "5.7.1 Relay access denied", false),
+            (550, "5.7.60 SendAsDenied", false),
+            (553, "5.7.1 sender not owned by the user", false),
+            (530, "5.7.0 authentication required", false),
+            (535, "5.7.8 bad credentials", false),
+            (535, "authentication failed", false),
+            (521, "this host takes no mail", false),
+            (554, "transaction failed", false),
+        ] {
+            assert_eq!(
+                refuses_the_recipient(Some(code), text),
+                recipient,
+                "{code} {text}"
+            );
         }
     }
 

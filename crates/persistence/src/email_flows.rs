@@ -327,6 +327,9 @@ impl AccountTokenStore for Database {
         let id = token.user_id.0;
         let purpose = token.purpose.as_str();
         let used = in_transaction!(self, |conn| {
+            // The account before its token, in the order of every change
+            // that ends its sessions and tokens.
+            conn.lock_account(id)?;
             let taken = diesel::update(
                 account_tokens::table
                     .filter(account_tokens::token_hash.eq(&token.token_hash))
@@ -348,7 +351,6 @@ impl AccountTokenStore for Database {
                         .execute(conn)?
                 }
                 TokenEffect::SetPassword { password_hash } => {
-                    conn.lock_account(id)?;
                     diesel::update(
                         sessions::table
                             .filter(sessions::user_id.eq(id))

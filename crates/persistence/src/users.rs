@@ -372,6 +372,9 @@ impl UserRepository for Database {
 
     fn delete(&self, id: UserId) -> Result<(), UsersError> {
         let deleted = in_transaction!(self, |conn| {
+            // The account before its rows, as every change that ends its
+            // sessions takes them: two such changes cannot wait on each other.
+            conn.lock_account(id.0)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id.0))).execute(conn)?;
             diesel::delete(users::table.find(id.0)).execute(conn)
         });

@@ -6,6 +6,7 @@ use sesame_kernel::audit::Actor;
 use std::path::{Path, PathBuf};
 
 use sesame_persistence::Database;
+use sesame_tokens::Resealed;
 
 use crate::app::{jwt_secret, key_set, sealing_cipher, Services, StartError};
 use crate::Config;
@@ -74,21 +75,25 @@ fn reseal(config: &Config, old_secret_file: &Path) -> Result<(), StartError> {
             path: old_secret_file.display().to_string(),
             source,
         })?;
-    // A line end an editor added is not part of the secret.
-    let old_secret = old_secret.trim_end_matches(['\n', '\r']);
+    // Read as the data dir's secret file is.
+    let old_secret = old_secret.trim();
     let database = Database::connect(&config.database_url(), 1)?;
     database.migrate()?;
     let keys = key_set(config, &database, jwt_secret(config)?.as_bytes())?;
-    let resealed = keys
-        .reseal(
-            &sealing_cipher(old_secret.as_bytes())?,
-            &Actor::command_line(),
-        )
+    let old_cipher = sealing_cipher(old_secret.as_bytes())?;
+    let report = keys
+        .reseal(&old_cipher, old_secret.as_bytes(), &Actor::command_line())
         .map_err(|e| StartError::Keys(e.to_string()))?;
-    for kid in &resealed {
+    for kid in &report.resealed {
         println!("{kid} sealed with the new secret");
     }
-    if resealed.is_empty() {
+    if let Some(kid) = &report.rotated_to {
+        println!("{kid} is now the active key");
+    }
+    for kid in &report.retired {
+        println!("{kid} retired: it was the old secret itself");
+    }
+    if report == Resealed::default() {
         println!("every key is sealed with the configured secret already");
     }
     Ok(())

@@ -40,10 +40,10 @@ pub(crate) struct Claims {
 }
 
 /// The audience of every refresh token: only Sesame takes them back, and a
-/// service that checks Sesame's tokens by the published keys alone refuses
-/// a token naming an audience it did not ask for (jsonwebtoken, PyJWT and
-/// jose do by default), so a refresh token is never taken there as an
-/// access token.
+/// service that checks Sesame's tokens by the published keys alone with
+/// jsonwebtoken or PyJWT refuses, by default, a token naming an audience it
+/// did not ask for: a refresh token is not taken there as an access token
+/// even where the `typ` check is forgotten.
 pub const REFRESH_AUDIENCE: &str = "sesame-refresh";
 
 /// The keys JWTs are signed and verified with: a cheap handle on a key

@@ -655,41 +655,77 @@ impl SigningKeys {
     }
 
     /// Seals every key that still verifies with this set's cipher, opening
-    /// it with `old`, the cipher of the JWT secret used until now: what lets
-    /// the instances start with a new secret, their tokens still valid. A
-    /// key this cipher opens already is left as it is, so that running it
-    /// twice is harmless. Audited as `signing_key_resealed`, one per key.
-    /// Returns the kids sealed again.
+    /// it with `old`, the cipher of `old_secret`, the JWT secret used until
+    /// now: what lets the instances start with a new secret. A key this
+    /// cipher opens already is left as it is, so that running it twice is
+    /// harmless. The key that is `old_secret` itself (the HS256 key of the
+    /// first start) is retired, after a rotation if it is the active one:
+    /// whoever has the old secret could sign with it. Audited as
+    /// `signing_key_resealed`, and as the rotation and retirement are.
     ///
     /// # Errors
-    /// [`TokensError::Signing`] naming a key neither cipher opens (nothing
-    /// is changed then), [`TokensError::Storage`].
+    /// [`TokensError::Signing`] for `old_secret` being this set's own, or
+    /// naming a key neither cipher opens (nothing is changed then);
+    /// [`TokensError::Storage`].
     pub fn reseal(
         &self,
         old: &dyn SecretCipher,
+        old_secret: &[u8],
         actor: &Actor,
-    ) -> Result<Vec<String>, TokensError> {
-        let mut resealed = Vec::new();
+    ) -> Result<Resealed, TokensError> {
+        if old_secret == &*self.legacy_secret {
+            return Err(TokensError::Signing(
+                "the old secret is the one configured now: configure the new one".into(),
+            ));
+        }
+        let (mut sealed, mut leaked) = (Vec::new(), Vec::new());
         let stored = self.repository.list_keys()?;
         for key in stored.iter().filter(|k| k.state != KeyState::Retired) {
-            if self.cipher.decrypt(&key.sealed_private).is_some() {
-                continue;
+            let private = match self.cipher.decrypt(&key.sealed_private) {
+                Some(private) => private,
+                None => {
+                    let private = old.decrypt(&key.sealed_private).ok_or_else(|| {
+                        TokensError::Signing(format!(
+                            "signing key {} is sealed with neither the old secret nor the new one",
+                            key.kid
+                        ))
+                    })?;
+                    sealed.push((key.kid.clone(), self.cipher.encrypt(&private)));
+                    private
+                }
+            };
+            if private == old_secret {
+                leaked.push((key.kid.clone(), key.state));
             }
-            let private = old.decrypt(&key.sealed_private).ok_or_else(|| {
-                TokensError::Signing(format!(
-                    "signing key {} is sealed with neither the old secret nor the new one",
-                    key.kid
-                ))
-            })?;
-            resealed.push((key.kid.clone(), self.cipher.encrypt(&private)));
         }
-        self.repository.reseal(&resealed)?;
-        let kids: Vec<String> = resealed.into_iter().map(|(kid, _)| kid).collect();
-        for kid in &kids {
-            self.audited("signing_key_resealed", kid, actor);
+        self.repository.reseal(&sealed)?;
+        let mut report = Resealed::default();
+        for (kid, _) in sealed {
+            self.audited("signing_key_resealed", &kid, actor);
+            if !leaked.iter().any(|(leaked, _)| *leaked == kid) {
+                report.resealed.push(kid);
+            }
         }
-        Ok(kids)
+        for (kid, state) in leaked {
+            if state == KeyState::Active {
+                report.rotated_to = Some(self.rotate(actor)?.kid);
+            }
+            self.retire(&kid, actor)?;
+            report.retired.push(kid);
+        }
+        Ok(report)
     }
+}
+
+/// What [`SigningKeys::reseal`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// The keys sealed with the new secret, still verifying.
+    pub resealed: Vec<String>,
+    /// The keys that were the old secret itself, retired.
+    pub retired: Vec<String>,
+    /// The key made to sign in place of a retired active one.
+    pub rotated_to: Option<String>,
 }
 
 impl ChangeObserver for SigningKeys {

@@ -331,7 +331,8 @@ pub use error::TokensError;
 pub(crate) use jwt::{Claims, TokenType};
 pub use jwt::{JwtKeys, REFRESH_AUDIENCE};
 pub use keys::{
-    KeyInfo, KeyState, SigningAlgorithm, SigningKeyRepository, SigningKeys, StoredSigningKey,
+    KeyInfo, KeyState, Resealed, SigningAlgorithm, SigningKeyRepository, SigningKeys,
+    StoredSigningKey,
 };
 pub use lockout::{AccountLocks, AccountLocksInMemory, LockState, Lockout, LockoutSettings};
 pub use login::{

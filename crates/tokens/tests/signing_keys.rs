@@ -15,8 +15,8 @@ use sesame_kernel::audit::Actor;
 use sesame_kernel::{ChangeObserver, StorageError};
 use sesame_testkit::{FakeClock, InMemoryAudit, InMemoryStore};
 use sesame_tokens::{
-    ChaChaCipher, ClientInfo, KeyState, SessionService, SigningAlgorithm, SigningKeyRepository,
-    SigningKeys, StoredSigningKey, TokenSettings, TokensError,
+    ChaChaCipher, ClientInfo, KeyState, Resealed, SessionService, SigningAlgorithm,
+    SigningKeyRepository, SigningKeys, StoredSigningKey, TokenSettings, TokensError,
 };
 use sesame_users::{AccountService, AccountSettings, BcryptHasher, Registration, User};
 
@@ -249,41 +249,95 @@ fn rotation_keeps_old_tokens_until_retired_and_the_jwks_lists_public_keys_only()
     sessions.authenticate(&new).unwrap();
 }
 
-#[test]
-fn keys_sealed_again_under_a_new_secret_keep_their_tokens_valid() {
-    let fixture = Fixture::new();
-    let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
-    let old_kids: Vec<String> = keys.list().unwrap().into_iter().map(|k| k.kid).collect();
-    let token = fixture.login(&sessions);
-    keys.retire(&old_kids[0], &Actor::default()).unwrap();
-    // The instance of the new secret (sealing key 8) cannot open the set.
-    let renewed = fixture.process(SECRET, 8, SigningAlgorithm::Es256);
-    assert!(matches!(renewed.start(), Err(TokensError::Signing(_))));
-    let old_cipher = ChaChaCipher::new(&[7; 32]).unwrap();
-    let resealed = renewed.reseal(&old_cipher, &Actor::default()).unwrap();
-    // The retired HS256 key is left; the ES256 one is sealed again.
-    assert_eq!(resealed, [old_kids[1].clone()]);
-    renewed.start().unwrap();
-    let sessions = SessionService::new(
+/// A session service on `keys`.
+fn sessions_on(fixture: &Fixture, keys: &SigningKeys) -> SessionService {
+    SessionService::new(
         fixture.store.clone(),
         fixture.store.clone(),
         fixture.clock.clone(),
-        renewed.keys(),
+        keys.keys(),
         TokenSettings::default(),
-    );
-    sessions.authenticate(&token).unwrap();
+    )
+}
+
+#[test]
+fn keys_sealed_again_under_a_new_secret_keep_their_tokens_but_the_old_secret_s_own() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let kids: Vec<String> = keys.list().unwrap().into_iter().map(|k| k.kid).collect();
+    let (hs256, es256) = (&kids[0], &kids[1]);
+    let token = fixture.login(&sessions);
+    // The instance of the new secret (sealing key 8) cannot open the set.
+    const NEW: &[u8] = b"the new secret, at least thirty-two bytes long";
+    let renewed = fixture.process(NEW, 8, SigningAlgorithm::Es256);
+    assert!(matches!(renewed.start(), Err(TokensError::Signing(_))));
+    let old = ChaChaCipher::new(&[7; 32]).unwrap();
+    let report = renewed.reseal(&old, SECRET, &Actor::default()).unwrap();
+    // The ES256 key keeps its tokens; the HS256 one, the old secret itself, goes.
+    let expected = Resealed {
+        resealed: vec![es256.clone()],
+        retired: vec![hs256.clone()],
+        rotated_to: None,
+    };
+    assert_eq!(report, expected);
+    renewed.start().unwrap();
+    sessions_on(&fixture, &renewed)
+        .authenticate(&token)
+        .unwrap();
     // Twice is harmless; the old secret's instance no longer opens the set.
-    assert!(renewed
-        .reseal(&old_cipher, &Actor::default())
-        .unwrap()
-        .is_empty());
+    let again = renewed.reseal(&old, SECRET, &Actor::default()).unwrap();
+    assert_eq!(again, Resealed::default());
     let stale = fixture.process(SECRET, 7, SigningAlgorithm::Es256);
     assert!(matches!(stale.start(), Err(TokensError::Signing(_))));
-    // A key neither secret opens changes nothing.
-    let stranger = fixture.process(SECRET, 9, SigningAlgorithm::Es256);
-    let refused = stranger.reseal(&old_cipher, &Actor::default()).unwrap_err();
-    assert!(refused.to_string().contains(&old_kids[1]), "{refused}");
-    renewed.reload().unwrap();
+    // A key neither secret opens changes nothing; nor does the new secret
+    // given as the old one.
+    let stranger = fixture.process(
+        b"yet another secret, thirty-two bytes+",
+        9,
+        SigningAlgorithm::Es256,
+    );
+    let refused = stranger
+        .reseal(&old, SECRET, &Actor::default())
+        .unwrap_err();
+    assert!(refused.to_string().contains(es256), "{refused}");
+    let confused = renewed.reseal(&old, NEW, &Actor::default()).unwrap_err();
+    assert!(
+        confused.to_string().contains("configured now"),
+        "{confused}"
+    );
+    assert_eq!(keys_states(&renewed), [KeyState::Retired, KeyState::Active]);
+}
+
+#[test]
+fn under_hs256_the_leaked_secret_stops_signing_once_resealed() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Hs256);
+    let leaked = keys.keys().active_kid();
+    let token = fixture.login(&sessions);
+    let renewed = fixture.process(
+        b"the new secret, at least thirty-two bytes long",
+        8,
+        SigningAlgorithm::Hs256,
+    );
+    let old = ChaChaCipher::new(&[7; 32]).unwrap();
+    let report = renewed.reseal(&old, SECRET, &Actor::default()).unwrap();
+    assert_eq!(
+        (report.resealed.len(), &report.retired),
+        (0, &vec![leaked.clone()])
+    );
+    let signer = report.rotated_to.expect("a new key signs");
+    renewed.start().unwrap();
+    assert_eq!(renewed.keys().active_kid(), signer);
+    let sessions = sessions_on(&fixture, &renewed);
+    assert!(matches!(
+        sessions.authenticate(&token),
+        Err(TokensError::InvalidToken)
+    ));
+    sessions.authenticate(&fixture.login(&sessions)).unwrap();
+}
+
+fn keys_states(keys: &SigningKeys) -> Vec<KeyState> {
+    keys.list().unwrap().into_iter().map(|k| k.state).collect()
 }
 
 #[test]
