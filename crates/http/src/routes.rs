@@ -163,7 +163,9 @@ pub async fn head_as_get(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if request.method() == Method::HEAD && !request.headers().contains_key(UPGRADE) {
+    let upgrade = request.headers().get(UPGRADE).map(HeaderValue::as_bytes);
+    let websocket = upgrade.is_some_and(|protocol| protocol.eq_ignore_ascii_case(b"websocket"));
+    if request.method() == Method::HEAD && !websocket {
         request.head_mut().method = Method::GET;
     }
     next.call(request).await

@@ -1,7 +1,7 @@
 //! The security audit log: what happened to whom, from where, and when.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use ipnet::IpNet;
@@ -102,21 +102,29 @@ impl TrustedProxy {
     ];
 
     /// The proxy that sets `header` and connects from `networks`: each an
-    /// address (`10.0.0.5`) or a network (`10.0.0.0/8`).
+    /// address (`10.0.0.5`) or a network (`10.0.0.0/8`); IPv4 ones written
+    /// as IPv6 (`::ffff:10.0.0.5`) are taken as the IPv4 they are, as peers
+    /// are.
     ///
     /// # Errors
-    /// The first entry that is neither, in words.
+    /// The first entry that is neither, or no entry at all, in words.
     pub fn new(header: &str, networks: &[String]) -> Result<Self, String> {
-        let networks = (networks.iter())
+        let networks: Vec<IpNet> = (networks.iter())
             .map(|entry| {
                 let entry = entry.trim();
-                (entry.parse::<IpNet>().ok())
-                    .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+                (entry.parse::<IpAddr>().ok())
+                    .map(|address| IpNet::from(address.to_canonical()))
+                    .or_else(|| entry.parse::<IpNet>().ok().map(canonical))
                     .ok_or_else(|| {
                         format!("{entry:?} is neither an address nor a network such as 10.0.0.0/8")
                     })
             })
             .collect::<Result<_, _>>()?;
+        if networks.is_empty() {
+            return Err("no address or network: the header would never be believed \
+                 (unset the header instead)"
+                .to_owned());
+        }
         Ok(TrustedProxy {
             header: header.trim().to_owned(),
             networks,
@@ -136,6 +144,10 @@ impl TrustedProxy {
     /// assert_eq!(behind("10.1.2.3").unwrap().to_string(), "203.0.113.9");
     /// assert_eq!(behind("::ffff:10.1.2.3").unwrap().to_string(), "203.0.113.9");
     /// assert_eq!(behind("198.51.100.7").unwrap().to_string(), "198.51.100.7");
+    /// let mapped = TrustedProxy::new("X-Real-IP", &["::ffff:10.0.0.5".into()]).unwrap();
+    /// let client = mapped.client_ip(Some(b"203.0.113.9"), "10.0.0.5".parse().ok());
+    /// assert_eq!(client.unwrap().to_string(), "203.0.113.9");
+    /// assert!(TrustedProxy::new("X-Real-IP", &[]).is_err());
     /// ```
     pub fn client_ip(&self, forwarded: Option<&[u8]>, peer: Option<IpAddr>) -> Option<IpAddr> {
         let from_proxy = peer.is_some_and(|peer| {
@@ -145,17 +157,41 @@ impl TrustedProxy {
         if from_proxy {
             return client_ip(forwarded, peer);
         }
-        static WARNED: AtomicBool = AtomicBool::new(false);
-        if forwarded.is_some() && !WARNED.swap(true, Ordering::Relaxed) {
+        if forwarded.is_some() && due_once_a_minute() {
             tracing::warn!(
                 header = %self.header,
-                peer = ?peer,
+                peer = ?peer.map(|peer| peer.to_canonical()),
                 "a trusted proxy header came from a peer outside http.trusted_proxies and was \
-                 ignored; if that peer is your proxy, add its address (logged once)"
+                 ignored; if that peer is your proxy, add its address (logged once a minute)"
             );
         }
         peer
     }
+}
+
+/// An IPv4 network written as IPv6 (`::ffff:10.0.0.0/104`), as IPv4.
+fn canonical(network: IpNet) -> IpNet {
+    match network {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(network, IpNet::V4),
+            None => network,
+        },
+        other => other,
+    }
+}
+
+/// Whether a minute has passed since this last said yes (the first call
+/// says yes): a warning any client can cause is logged, but not flooded.
+fn due_once_a_minute() -> bool {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    (last == 0 || now >= last + 60)
+        && LAST
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// Whether a browser says, by the value of its `Sec-Fetch-Site` header,

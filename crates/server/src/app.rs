@@ -487,9 +487,10 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(body_timeout.clone())
                 .wrap(middleware::from_fn(sesame_http::routes::unserved))
-                .wrap(middleware::from_fn(sesame_http::routes::head_as_get))
                 .wrap(middleware::from_fn(sesame_http::credential_guard))
                 .wrap(middleware::from_fn(sesame_http::stall::body_timeout))
+                // Outside every check of what a route is, inside the log.
+                .wrap(middleware::from_fn(sesame_http::routes::head_as_get))
                 .wrap(cors(&cors_origins))
                 // Outside CORS: its own answers (preflights) carry them too.
                 .wrap(security_headers(hsts_seconds))
@@ -668,7 +669,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .fold(actix_cors::Cors::default(), |cors, origin| {
             cors.allowed_origin(origin)
         })
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers(["authorization", "content-type"])
         .supports_credentials()
         .max_age(3600)

@@ -737,7 +737,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         type Change = fn(&mut Config);
-        let bad: [(Change, &str); 18] = [
+        let bad: [(Change, &str); 19] = [
             (|c| c.passwords.bcrypt_cost = 21, "passwords.bcrypt_cost"),
             (|c| c.http.bind = "nowhere".into(), "http.bind"),
             (
@@ -781,6 +781,13 @@ mod tests {
                 |c| {
                     c.http.trusted_proxy_header = Some("X-Real-IP".into());
                     c.http.trusted_proxies = vec!["10.0.0.0/8".into(), "proxy.internal".into()];
+                },
+                "http.trusted_proxies",
+            ),
+            (
+                |c| {
+                    c.http.trusted_proxy_header = Some("X-Real-IP".into());
+                    c.http.trusted_proxies = Vec::new();
                 },
                 "http.trusted_proxies",
             ),

@@ -563,11 +563,15 @@ impl SigningKeys {
         let (reload, retrying) = (self.reloader(), self.retrying.clone());
         let retry = move || {
             let mut pause = Duration::from_millis(200);
-            loop {
+            for attempt in 0u64.. {
                 std::thread::sleep(pause);
                 match reload() {
                     Ok(()) => break,
-                    Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+                    // Logged about once a minute: the outage may be long.
+                    Err(e) if attempt % 60 == 0 => {
+                        tracing::warn!(error = %e, attempt, "could not reload the signing keys")
+                    }
+                    Err(_) => {}
                 }
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
