@@ -133,9 +133,9 @@ impl TrustedProxy {
 
     /// The address of the client that sent a request from `peer`, whose
     /// last line of [`Self::header`] is `forwarded`: [`client_ip`] of that
-    /// line when `peer` is in the proxy's networks, else `peer` itself. The
-    /// first header from another peer is logged, as it may be the proxy's,
-    /// left out of its networks by mistake.
+    /// line when `peer` is in the proxy's networks, else `peer` itself. A
+    /// header from another peer is logged (at most once a minute), as it
+    /// may be the proxy's, left out of its networks by mistake.
     ///
     /// ```
     /// use sesame_kernel::audit::TrustedProxy;
