@@ -1,10 +1,9 @@
 //! `sesame keys`: the JWT signing key set.
 
-use clap::Subcommand;
-use sesame_kernel::audit::Actor;
-
 use std::path::{Path, PathBuf};
 
+use clap::Subcommand;
+use sesame_kernel::audit::Actor;
 use sesame_persistence::Database;
 use sesame_tokens::Resealed;
 
@@ -70,11 +69,8 @@ pub(crate) fn keys(config: &Config, command: KeysCommand) -> Result<(), StartErr
 /// sealed under another secret, so only the database and the key set are
 /// opened.
 fn reseal(config: &Config, old_secret_file: &Path) -> Result<(), StartError> {
-    let old_secret =
-        std::fs::read_to_string(old_secret_file).map_err(|source| StartError::DataDir {
-            path: old_secret_file.display().to_string(),
-            source,
-        })?;
+    let old_secret = std::fs::read_to_string(old_secret_file)
+        .map_err(|e| StartError::Keys(format!("cannot read {}: {e}", old_secret_file.display())))?;
     // Read as the data dir's secret file is.
     let old_secret = old_secret.trim();
     let database = Database::connect(&config.database_url(), 1)?;
