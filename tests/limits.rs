@@ -76,6 +76,12 @@ fn raw_request(app: &TestApp, head: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// A login with a wrong password, its client address given in `forwarded`.
+fn wrong_login_forwarded(app: &TestApp, forwarded: &[(&str, &str)]) -> Reply {
+    let body = json!({"username": "nobody", "password": "wrong-password-1"});
+    app.request_with_headers("POST", "/auth/jwt/create/", forwarded, Body::Json(body))
+}
+
 /// Which shape a 429 must have: the key its JSON carries the message under.
 fn shaped(reply: &Reply, key: &str) -> bool {
     reply.json[key].is_string()
@@ -133,10 +139,7 @@ backend_tests! {
             c.rate_limit.per_ip_per_minute = 1;
             c.http.trusted_proxy_header = Some("X-Forwarded-For".into());
         });
-        let body = json!({"username": "nobody", "password": "wrong-password-1"});
-        let send = |forwarded: &str| {
-            app.request_with_headers("POST", "/auth/jwt/create/", &[("X-Forwarded-For", forwarded)], Body::Json(body.clone()))
-        };
+        let send = |forwarded: &str| wrong_login_forwarded(&app, &[("X-Forwarded-For", forwarded)]);
         for n in 0..2 {
             assert_eq!(send(&format!("192.0.2.{n}, 10.0.0.9")).status, 401);
         }
@@ -145,7 +148,7 @@ backend_tests! {
         // A proxy that adds a line of its own (HAProxy's `option forwardfor`)
         // leaves the client's line first: the last line is the proxy's.
         let lines = [("X-Forwarded-For", "192.0.2.78"), ("X-Forwarded-For", "10.0.0.9")];
-        let two_lines = app.request_with_headers("POST", "/auth/jwt/create/", &lines, Body::Json(body.clone()));
+        let two_lines = wrong_login_forwarded(&app, &lines);
         assert_eq!(two_lines.status, 429, "{}", two_lines.text);
         assert_eq!(send("10.0.0.10").status, 401, "another client is not held back");
         // An address with the port the proxy saw is still that client's.
@@ -165,10 +168,7 @@ backend_tests! {
             c.http.trusted_proxy_header = Some("X-Forwarded-For".into());
             c.http.trusted_proxies = vec!["192.0.2.1".into()];
         });
-        let body = json!({"username": "nobody", "password": "wrong-password-1"});
-        let send = |forwarded: &str| {
-            app.request_with_headers("POST", "/auth/jwt/create/", &[("X-Forwarded-For", forwarded)], Body::Json(body.clone()))
-        };
+        let send = |forwarded: &str| wrong_login_forwarded(&app, &[("X-Forwarded-For", forwarded)]);
         for n in 0..2 {
             assert_eq!(send(&format!("203.0.113.{n}")).status, 401);
         }
