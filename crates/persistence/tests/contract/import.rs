@@ -83,6 +83,41 @@ contract_tests! {
         assert_eq!(outcomes, [ImportOutcome::Refused(refused), ImportOutcome::Imported(UserId(7))]);
     }
 
+    fn an_account_clashes_with_one_before_it_in_its_batch_as_with_a_stored_one(db: &Database) {
+        let with_email = |name: &str, id: i64, mail: &str| ImportedAccount {
+            user: new_user(name, Some(mail)),
+            ..account(name, id)
+        };
+        db.insert(&new_user("stored", Some("stored@example.com"))).unwrap();
+        let batch = [
+            with_email("first", 10, "first@example.com"),
+            account("FIRST", 11),
+            with_email("second", 12, "First@Example.com"),
+            account("third", 10),
+            account("first@example.com", 13),
+            with_email("fourth", 14, "STORED@example.com"),
+            account("last", 15),
+        ];
+        let outcomes = db.import_batch(&batch, true, false).unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                ImportOutcome::Imported(UserId(10)),
+                ImportOutcome::Refused(
+                    "username FIRST is another account's, first: they differ only in case or form".to_owned()
+                ),
+                ImportOutcome::Skipped("email is already there".to_owned()),
+                ImportOutcome::Refused("id 10 is taken".to_owned()),
+                ImportOutcome::Refused("username is another account's email".to_owned()),
+                ImportOutcome::Skipped("email is already there".to_owned()),
+                ImportOutcome::Imported(UserId(15)),
+            ]
+        );
+        // The same batch again: everyone is there now, whatever was written.
+        let again = db.import_batch(&batch, true, false).unwrap();
+        assert!(!again.iter().any(|outcome| matches!(outcome, ImportOutcome::Imported(_))), "{again:?}");
+    }
+
     fn the_export_tells_who_has_a_second_factor(db: &Database) {
         let batch = [account("totp", 1), account("pending", 2), account("passkey", 3), account("none", 4)];
         db.import_batch(&batch, true, false).unwrap();
