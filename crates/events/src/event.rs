@@ -62,7 +62,7 @@ pub struct Actor {
 }
 
 /// An event title: 1..=[`Title::MAX_CHARS`] characters once surrounding
-/// whitespace is trimmed. Two titles that differ only in case are the same.
+/// whitespace is trimmed, not all invisible. Two titles that differ only in case are the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -76,7 +76,7 @@ impl Title {
     /// A [`FieldError`] on `title` saying what is wrong.
     pub fn parse(raw: &str) -> Result<Title, FieldError> {
         let title = raw.trim();
-        if title.is_empty() {
+        if sesame_kernel::is_blank(title) {
             return Err(FieldError::new("title", "The title may not be blank.").coded("blank"));
         }
         if title.chars().count() > Self::MAX_CHARS {
@@ -322,6 +322,10 @@ mod tests {
         assert_eq!(Title::parse("  Fête  ").unwrap().as_str(), "Fête");
         assert_eq!(Title::parse("Fête DU Code").unwrap().key(), "fête du code");
         assert!(Title::parse("   ").is_err());
+        assert!(
+            Title::parse("\u{200B}\u{2060}").is_err(),
+            "a title that shows nothing"
+        );
         assert!(Title::parse(&"é".repeat(200)).is_ok());
         assert!(Title::parse(&"é".repeat(201)).is_err());
     }

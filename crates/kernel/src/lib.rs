@@ -9,12 +9,14 @@ mod clock;
 mod ids;
 mod page;
 pub mod secrets;
+mod text;
 
 pub use audit::Actor;
 pub use changes::{ChangeObserver, OutsideChanges};
 pub use clock::{is_storable, Clock, SystemClock, Timestamp};
 pub use ids::UserId;
 pub use page::Page;
+pub use text::is_blank;
 
 /// A failure of the storage behind a port (database down, constraint the domain
 /// did not expect, ...). Domain crates wrap it in their own error enum.

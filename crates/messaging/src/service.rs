@@ -47,7 +47,7 @@ impl MessagingService {
         content: &str,
     ) -> Result<Message, MessagingError> {
         let content = content.trim();
-        if content.is_empty() {
+        if sesame_kernel::is_blank(content) {
             return Err(MessagingError::InvalidContent(
                 "Message content may not be blank.".into(),
             ));

@@ -64,9 +64,9 @@ fn sending_stores_trimmed_content_and_tells_the_receiver() {
 }
 
 #[test]
-fn content_must_be_1_to_5000_characters_after_trimming() {
+fn content_must_be_1_to_5000_characters_after_trimming_and_show_something() {
     let w = world();
-    for bad in ["", "   \n\t "] {
+    for bad in ["", "   \n\t ", "\u{200B}", " \u{200D}\u{FEFF} "] {
         assert!(matches!(
             w.service.send(&w.alice, w.bob.id, bad),
             Err(MessagingError::InvalidContent(_))
