@@ -266,15 +266,15 @@ backend_tests! {
 
         let (code, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         assert_eq!(code, 1, "{dry}");
-        assert!(dry.trim_end().ends_with("imported 3, skipped 2, refused 11"), "{dry}");
+        assert!(dry.trim_end().ends_with("imported 3, skipped 1, refused 12"), "{dry}");
         assert_eq!(exported(&app).len(), 1, "the dry run wrote something");
 
         let (code, out) = sesame(&app, &["import", "jsonl", file]);
         assert_eq!(code, 1, "{out}");
-        assert_eq!(out.lines().last(), Some("imported 3, skipped 2, refused 11"), "{out}");
+        assert_eq!(out.lines().last(), Some("imported 3, skipped 1, refused 12"), "{out}");
         for expected in [
             "refused line 2: username TAKEN is another account's, taken: they differ only in case or form",
-            "skipped line 3 (other): email is already there",
+            "refused line 3: email is taken by an account made here, not imported",
             "refused line 4: unknown or malformed password hash format",
             "refused line 5: invalid username",
             "refused line 6: invalid email",

@@ -32,7 +32,8 @@ const IMPORT_ATTEMPTS: u32 = 3;
 pub enum ImportOutcome {
     /// Stored, with this id.
     Imported(UserId),
-    /// Already there (the same username, or the same email ignoring case): why.
+    /// Already there (the same username, or the same email ignoring case),
+    /// on an account an import made: why.
     Skipped(String),
     /// Not stored: why.
     Refused(String),
@@ -81,9 +82,10 @@ const CHUNK: usize = 1_000;
 /// so far.
 #[derive(Default)]
 struct Known {
-    /// Username key → username.
-    usernames: HashMap<String, String>,
-    email_keys: HashSet<String>,
+    /// Username key → the username, and whether its account was made here.
+    usernames: HashMap<String, (String, bool)>,
+    /// Email key → whether its account was made here.
+    email_keys: HashMap<String, bool>,
     ids: HashSet<i64>,
     /// Ids the audit log names: a deleted account's.
     audited_ids: HashSet<i64>,
@@ -101,19 +103,25 @@ impl Known {
         let username_key = user.username.key();
         let email_key = user.email.as_ref().map(|e| e.key());
         let id = account.id.map(|id| id.0).filter(|_| keep_ids);
-        if let Some(stored) = self.usernames.get(&username_key) {
-            return Err(ImportOutcome::username_found(
-                user.username.as_str(),
-                stored,
-            ));
+        if let Some((stored, made_here)) = self.usernames.get(&username_key) {
+            return Err(
+                match ImportOutcome::username_found(user.username.as_str(), stored) {
+                    ImportOutcome::Skipped(_) if *made_here => ImportOutcome::Refused(format!(
+                        "username {stored} is taken by an account made here, not imported"
+                    )),
+                    found => found,
+                },
+            );
         }
-        if email_key
-            .as_ref()
-            .is_some_and(|key| self.email_keys.contains(key))
-        {
-            return Err(ImportOutcome::Skipped("email is already there".to_owned()));
+        if let Some(made_here) = email_key.as_ref().and_then(|key| self.email_keys.get(key)) {
+            return Err(if *made_here {
+                let why = "email is taken by an account made here, not imported";
+                ImportOutcome::Refused(why.to_owned())
+            } else {
+                ImportOutcome::Skipped("email is already there".to_owned())
+            });
         }
-        if self.email_keys.contains(&username_key) {
+        if self.email_keys.contains_key(&username_key) {
             let why = "username is another account's email";
             return Err(ImportOutcome::Refused(why.to_owned()));
         }
@@ -139,9 +147,12 @@ impl Known {
             }
             self.ids.insert(id);
         }
+        let username = user.username.as_str().to_owned();
         self.usernames
-            .insert(username_key.clone(), user.username.as_str().to_owned());
-        self.email_keys.extend(email_key.clone());
+            .insert(username_key.clone(), (username, false));
+        if let Some(key) = &email_key {
+            self.email_keys.insert(key.clone(), false);
+        }
         Ok(ImportedRow {
             id,
             username: user.username.as_str(),
@@ -177,17 +188,24 @@ macro_rules! import_all {
             .collect();
         let mut known = Known::default();
         for keys in keys.chunks(CHUNK) {
-            let stored: Vec<(String, String, Option<String>)> = users::table
+            let stored: Vec<(String, String, Option<String>, bool)> = users::table
                 .filter(
                     users::username_key
                         .eq_any(keys)
                         .or(users::email_key.eq_any(keys)),
                 )
-                .select((users::username, users::username_key, users::email_key))
+                .select((
+                    users::username,
+                    users::username_key,
+                    users::email_key,
+                    users::made_here,
+                ))
                 .load(conn)?;
-            for (username, username_key, email_key) in stored {
-                known.usernames.insert(username_key, username);
-                known.email_keys.extend(email_key);
+            for (username, username_key, email_key, made_here) in stored {
+                known.usernames.insert(username_key, (username, made_here));
+                if let Some(key) = email_key {
+                    known.email_keys.insert(key, made_here);
+                }
             }
         }
         if keep_ids {
@@ -239,13 +257,14 @@ const MOVE_ID_SEQUENCE: &str = "SELECT setval(pg_get_serial_sequence('users', 'i
 impl Database {
     /// Stores a batch of checked accounts in one transaction: each account
     /// whole (one row) or not at all; one whose username or email is already
-    /// there is skipped; with `keep_ids`, one whose id is taken, was a
-    /// deleted account's (the audit log names it), or is above 2^31 - 1 is
-    /// refused.
+    /// there is skipped, or refused when the account there was made here (a
+    /// sign-up: maybe someone else's); with `keep_ids`, one whose id is
+    /// taken, was a deleted account's (the audit log names it), or is above
+    /// 2^31 - 1 is refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened. A sign-up that took a username or email of the
     /// batch after it was looked up (PostgreSQL) has the batch written again,
-    /// and that account skipped.
+    /// and that account refused.
     ///
     /// # Errors
     /// [`PersistenceError`] when the batch could not be written (nothing of

@@ -29,6 +29,7 @@ diesel::table! {
         last_login -> Nullable<Timestamp>,
         password_hash -> Text,
         deactivated_by_admin -> Bool,
+        made_here -> Bool,
     }
 }
 

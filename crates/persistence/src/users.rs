@@ -59,6 +59,7 @@ struct NewUserRow<'a> {
     is_staff: bool,
     date_joined: chrono::NaiveDateTime,
     password_hash: &'a str,
+    made_here: bool,
 }
 
 #[derive(AsChangeset, Clone, Default)]
@@ -105,6 +106,7 @@ impl UserRepository for Database {
             is_staff: user.is_staff,
             date_joined: to_db(user.date_joined),
             password_hash: &user.password_hash,
+            made_here: true,
         };
         with_connection!(self, |conn| diesel::insert_into(users::table)
             .values(&row)

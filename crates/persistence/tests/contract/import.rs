@@ -109,13 +109,32 @@ contract_tests! {
                 ImportOutcome::Skipped("email is already there".to_owned()),
                 ImportOutcome::Refused("id 10 is taken".to_owned()),
                 ImportOutcome::Refused("username is another account's email".to_owned()),
-                ImportOutcome::Skipped("email is already there".to_owned()),
+                // Someone signed up with it: maybe not the person imported.
+                ImportOutcome::Refused("email is taken by an account made here, not imported".to_owned()),
                 ImportOutcome::Imported(UserId(15)),
             ]
         );
-        // The same batch again: everyone is there now, whatever was written.
+        // The same batch again: what it wrote is skipped, the sign-up refused.
         let again = db.import_batch(&batch, true, false).unwrap();
+        assert_eq!(again[0], ImportOutcome::Skipped("username first is already there".to_owned()));
+        assert_eq!(again[5], outcomes[5]);
         assert!(!again.iter().any(|outcome| matches!(outcome, ImportOutcome::Imported(_))), "{again:?}");
+    }
+
+    fn a_name_someone_signed_up_with_is_refused_not_skipped(db: &Database) {
+        db.insert(&new_user("alice", Some("alice@example.com"))).unwrap();
+        let batch = [
+            account("alice", 1),
+            ImportedAccount { user: new_user("alicia", Some("Alice@Example.com")), ..account("alicia", 2) },
+        ];
+        let outcomes = db.import_batch(&batch, false, false).unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                ImportOutcome::Refused("username alice is taken by an account made here, not imported".to_owned()),
+                ImportOutcome::Refused("email is taken by an account made here, not imported".to_owned()),
+            ]
+        );
     }
 
     fn the_export_tells_who_has_a_second_factor(db: &Database) {
@@ -148,7 +167,7 @@ contract_tests! {
 
 /// A sign-up that commits a name of the batch after the batch looked it up
 /// (PostgreSQL lets both look at once): the batch is written again, and that
-/// account skipped; the rest of the batch goes in.
+/// account refused (someone signed up with it); the rest of the batch goes in.
 #[test]
 fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
     use diesel::connection::SimpleConnection;
@@ -162,8 +181,8 @@ fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
         sign_up
             .batch_execute(
                 "BEGIN; INSERT INTO users (username, username_key, first_name, last_name, \
-                 is_active, is_staff, date_joined, password_hash, deactivated_by_admin) \
-                 VALUES ('racer', 'racer', '', '', TRUE, FALSE, now(), 'x', FALSE);",
+                 is_active, is_staff, date_joined, password_hash, deactivated_by_admin, made_here) \
+                 VALUES ('racer', 'racer', '', '', TRUE, FALSE, now(), 'x', FALSE, TRUE);",
             )
             .unwrap();
         let batch = [account("first", 1), account("racer", 2), account("last", 3)];
@@ -177,7 +196,9 @@ fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
         assert!(matches!(outcomes[0], ImportOutcome::Imported(_)));
         assert_eq!(
             outcomes[1],
-            ImportOutcome::Skipped("username racer is already there".to_owned())
+            ImportOutcome::Refused(
+                "username racer is taken by an account made here, not imported".to_owned()
+            )
         );
         assert!(matches!(outcomes[2], ImportOutcome::Imported(_)));
     });
