@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use sesame_kernel::UserId;
 use sesame_users::{ImportedAccount, User};
 
-use crate::schema::{audit_events, passkeys, user_totp, users};
+use crate::schema::{deleted_user_ids, passkeys, user_totp, users};
 use crate::time::to_db;
 use crate::users::UserRow;
 use crate::{Backend, Database, PersistenceError};
@@ -87,8 +87,8 @@ struct Known {
     /// Email key → whether its account was made here.
     email_keys: HashMap<String, bool>,
     ids: HashSet<i64>,
-    /// Ids the audit log names: a deleted account's.
-    audited_ids: HashSet<i64>,
+    /// Ids of deleted accounts.
+    deleted_ids: HashSet<i64>,
 }
 
 impl Known {
@@ -140,9 +140,9 @@ impl Known {
             if self.ids.contains(&id) {
                 return Err(ImportOutcome::Refused(format!("id {id} is taken")));
             }
-            if self.audited_ids.contains(&id) {
+            if self.deleted_ids.contains(&id) {
                 return Err(ImportOutcome::Refused(format!(
-                    "id {id} belonged to an account since deleted (the audit log names it)"
+                    "id {id} belonged to an account since deleted"
                 )));
             }
             self.ids.insert(id);
@@ -216,13 +216,10 @@ macro_rules! import_all {
             for ids in ids.chunks(CHUNK) {
                 let taken = users::table.filter(users::id.eq_any(ids)).select(users::id);
                 known.ids.extend(taken.load::<i64>(conn)?);
-                let audited = (audit_events::table)
-                    .filter(audit_events::user_id.eq_any(ids))
-                    .select(audit_events::user_id)
-                    .distinct();
-                known
-                    .audited_ids
-                    .extend(audited.load::<Option<i64>>(conn)?.into_iter().flatten());
+                let deleted = (deleted_user_ids::table)
+                    .filter(deleted_user_ids::id.eq_any(ids))
+                    .select(deleted_user_ids::id);
+                known.deleted_ids.extend(deleted.load::<i64>(conn)?);
             }
         }
         let decided: Vec<_> = (accounts.iter())
@@ -259,7 +256,7 @@ impl Database {
     /// whole (one row) or not at all; one whose username or email is already
     /// there is skipped, or refused when the account there was made here (a
     /// sign-up: maybe someone else's); with `keep_ids`, one whose id is
-    /// taken, was a deleted account's (the audit log names it), or is above
+    /// taken, was a deleted account's, or is above
     /// 2^31 - 1 is refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened. A sign-up that took a username or email of the

@@ -138,6 +138,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    deleted_user_ids (id) {
+        id -> BigInt,
+    }
+}
+
+diesel::table! {
     key_rules (name) {
         name -> Text,
         version -> Integer,

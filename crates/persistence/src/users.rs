@@ -8,7 +8,7 @@ use sesame_users::{
 use crate::database::Returned;
 use crate::email_flows::TakeTurns;
 use crate::error::unique_violation;
-use crate::schema::{account_tokens, audit_events, sessions, users};
+use crate::schema::{account_tokens, audit_events, deleted_user_ids, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::{Database, PersistenceError};
 
@@ -378,7 +378,14 @@ impl UserRepository for Database {
             // sessions takes them: two such changes cannot wait on each other.
             conn.lock_account(id.0)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id.0))).execute(conn)?;
-            diesel::delete(users::table.find(id.0)).execute(conn)
+            let deleted = diesel::delete(users::table.find(id.0)).execute(conn)?;
+            if deleted > 0 {
+                diesel::insert_into(deleted_user_ids::table)
+                    .values(deleted_user_ids::id.eq(id.0))
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+            }
+            Ok::<usize, diesel::result::Error>(deleted)
         });
         self.user_changed(id);
         deleted.map_err(read_error).and_then(found)

@@ -5,9 +5,7 @@ use sesame_persistence::{ExportedAccount, ImportOutcome};
 use sesame_tokens::{MfaRepository, PasskeyRepository, StoredPasskey};
 use sesame_users::{ImportedAccount, UserRepository};
 
-use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-
-use crate::support::{new_user, now};
+use crate::support::new_user;
 
 /// The highest id an import keeps: 2^31 - 1.
 const MAX_KEPT_ID: i64 = 2_147_483_647;
@@ -73,14 +71,18 @@ contract_tests! {
     }
 
     fn a_kept_id_a_deleted_account_had_is_not_given_out_again(db: &Database) {
+        // However it was deleted: the audit log may file an admin's deletion
+        // under the admin's id alone.
         let doomed = db.insert(&new_user("doomed", None)).unwrap();
-        let deleted = AuditEvent::new("account_deleted", Some(doomed.id), &Actor::default(), now(), None);
-        db.record(&deleted).unwrap();
         db.delete(doomed.id).unwrap();
         let batch = [account("other", doomed.id.0), account("new", 7)];
         let outcomes = db.import_batch(&batch, true, false).unwrap();
-        let refused = format!("id {} belonged to an account since deleted (the audit log names it)", doomed.id.0);
-        assert_eq!(outcomes, [ImportOutcome::Refused(refused), ImportOutcome::Imported(UserId(7))]);
+        let refused = format!("id {} belonged to an account since deleted", doomed.id.0);
+        assert_eq!(outcomes, [ImportOutcome::Refused(refused.clone()), ImportOutcome::Imported(UserId(7))]);
+        // An imported account deleted in its turn leaves its id behind too.
+        db.delete(UserId(7)).unwrap();
+        let again = db.import_batch(&[account("new", 7)], true, false).unwrap();
+        assert_eq!(again, [ImportOutcome::Refused("id 7 belonged to an account since deleted".to_owned())]);
     }
 
     fn an_account_clashes_with_one_before_it_in_its_batch_as_with_a_stored_one(db: &Database) {
@@ -202,4 +204,96 @@ fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
         );
         assert!(matches!(outcomes[2], ImportOutcome::Imported(_)));
     });
+}
+
+/// The migration that keeps deleted accounts' ids, applied to a database
+/// whose deletions only the audit log remembers: the account's own (filed
+/// under its id) and an admin's (filed under the admin's, naming the id).
+mod keeping_deleted_ids {
+    use diesel::{Connection, PgConnection, SqliteConnection};
+    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+    use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
+    use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
+    use sesame_persistence::Database;
+
+    use super::*;
+    use crate::support::now;
+
+    const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+    /// The version of the migration that keeps them (`…_deleted_user_ids`).
+    const KEEPING: &str = "20241002000100";
+
+    fn learns_them_from_the_audit_log(url: &str, reapply: impl FnOnce()) {
+        let (own, by_admin) = {
+            let db = Database::connect(url, 2).unwrap();
+            db.migrate().unwrap();
+            let admin = db.insert(&new_user("admin", None)).unwrap();
+            let own = db.insert(&new_user("own", None)).unwrap();
+            let by_admin = db.insert(&new_user("by_admin", None)).unwrap();
+            let entries = [
+                ("account_deleted", own.id, format!("user {}", own.id)),
+                (
+                    "admin_deleted_user",
+                    admin.id,
+                    format!("user {}", by_admin.id),
+                ),
+                // A name that is not an id teaches nothing.
+                ("admin_deleted_user", admin.id, "user carol".to_owned()),
+            ];
+            for (kind, user, detail) in entries {
+                let entry =
+                    AuditEvent::new(kind, Some(user), &Actor::default(), now(), Some(detail));
+                db.record(&entry).unwrap();
+            }
+            db.delete(own.id).unwrap();
+            db.delete(by_admin.id).unwrap();
+            (own.id, by_admin.id)
+        };
+        // The table is dropped, and made again from the audit log.
+        reapply();
+        let db = Database::connect(url, 2).unwrap();
+        let batch = [
+            account("a", own.0),
+            account("b", by_admin.0),
+            account("c", 50),
+        ];
+        let outcomes = db.import_batch(&batch, true, false).unwrap();
+        let deleted = |id: UserId| {
+            ImportOutcome::Refused(format!("id {} belonged to an account since deleted", id.0))
+        };
+        assert_eq!(
+            outcomes,
+            [
+                deleted(own),
+                deleted(by_admin),
+                ImportOutcome::Imported(UserId(50))
+            ]
+        );
+    }
+
+    #[test]
+    fn on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sesame.db").display().to_string();
+        learns_them_from_the_audit_log(&format!("sqlite://{path}"), || {
+            let mut conn = SqliteConnection::establish(&path).unwrap();
+            while conn.revert_last_migration(SQLITE).unwrap().to_string() != KEEPING {}
+            conn.run_pending_migrations(SQLITE).unwrap();
+        });
+    }
+
+    #[test]
+    fn on_postgres() {
+        let Some(admin_url) = postgres_admin_url() else {
+            eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
+            return;
+        };
+        let fresh = TestDatabase::create(&admin_url);
+        learns_them_from_the_audit_log(fresh.url(), || {
+            let mut conn = PgConnection::establish(fresh.url()).unwrap();
+            while conn.revert_last_migration(POSTGRES).unwrap().to_string() != KEEPING {}
+            conn.run_pending_migrations(POSTGRES).unwrap();
+        });
+    }
 }
