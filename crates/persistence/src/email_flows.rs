@@ -12,6 +12,7 @@ use sesame_users::{
 use crate::error::unique_violation;
 use crate::schema::{account_tokens, outgoing_emails, passkeys, sessions, users};
 use crate::time::{from_db, to_db};
+use crate::users::NewUserRow;
 use crate::{Database, PersistenceError};
 
 diesel::define_sql_function! {
@@ -215,18 +216,7 @@ impl AccountTokenStore for Database {
         let email = user.email.as_ref();
         in_transaction!(self, |conn| {
             let id: i64 = diesel::insert_into(users::table)
-                .values((
-                    users::username.eq(user.username.as_str()),
-                    users::username_key.eq(user.username.key()),
-                    users::email.eq(email.map(|e| e.as_str())),
-                    users::email_key.eq(email.map(|e| e.key())),
-                    users::first_name.eq(&user.first_name),
-                    users::last_name.eq(&user.last_name),
-                    users::is_active.eq(user.is_active),
-                    users::is_staff.eq(user.is_staff),
-                    users::date_joined.eq(to_db(user.date_joined)),
-                    users::password_hash.eq(&user.password_hash),
-                ))
+                .values(NewUserRow::from(user))
                 .returning(users::id)
                 .get_result(conn)?;
             let stored = User {

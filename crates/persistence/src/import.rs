@@ -173,9 +173,10 @@ impl Known {
 
 /// Imports a batch on `conn`, inside its transaction: one lookup of what
 /// it may clash with, the decisions in memory, in order (an account clashes
-/// with one before it in the batch as with a stored one), and one insert.
+/// with one before it in the batch as with a stored one), and the rows
+/// written together (in one statement on PostgreSQL).
 macro_rules! import_all {
-    ($conn:expr, $accounts:expr, $keep_ids:expr) => {{
+    ($conn:expr, $accounts:expr, $keep_ids:expr, $draw_ids:expr) => {{
         let (accounts, keep_ids): (&[ImportedAccount], bool) = ($accounts, $keep_ids);
         let conn = $conn;
         let keys: Vec<String> = (accounts.iter())
@@ -222,21 +223,43 @@ macro_rules! import_all {
                 known.deleted_ids.extend(deleted.load::<i64>(conn)?);
             }
         }
-        let decided: Vec<_> = (accounts.iter())
-            .map(|account| known.decide(account, keep_ids))
-            .collect();
-        let rows: Vec<&ImportedRow> = decided.iter().filter_map(|row| row.as_ref().ok()).collect();
+        // Each account's outcome, or the key of its row, in order.
+        let mut decided = Vec::with_capacity(accounts.len());
+        let mut rows = Vec::new();
+        for account in accounts {
+            decided.push(known.decide(account, keep_ids).map(|row| {
+                let key = row.username_key.clone();
+                rows.push(row);
+                key
+            }));
+        }
+        // The rows that keep their id go first: a fresh row written before
+        // one of them could be given its id (SQLite gives the next one).
+        rows.sort_by_key(|row| row.id.is_none());
+        if $draw_ids {
+            // The id sequence was not moved past the kept ids: ids above
+            // every one stored or kept, which a dry run throws away.
+            let stored: Option<i64> = users::table
+                .select(diesel::dsl::max(users::id))
+                .first(conn)?;
+            let kept = rows.iter().filter_map(|row| row.id).max();
+            let mut next = stored.max(kept).unwrap_or(0);
+            for row in rows.iter_mut().filter(|row| row.id.is_none()) {
+                next += 1;
+                row.id = Some(next);
+            }
+        }
         let mut ids = HashMap::with_capacity(rows.len());
         for rows in rows.chunks(CHUNK) {
             let written: Vec<(String, i64)> = diesel::insert_into(users::table)
-                .values(rows.to_vec())
+                .values(rows)
                 .returning((users::username_key, users::id))
                 .get_results(conn)?;
             ids.extend(written);
         }
         let outcomes = (decided.into_iter())
             .map(|decided| match decided {
-                Ok(row) => (ids.get(&row.username_key))
+                Ok(key) => (ids.get(&key))
                     .map(|id| ImportOutcome::Imported(UserId(*id)))
                     .ok_or(diesel::result::Error::NotFound),
                 Err(outcome) => Ok(outcome),
@@ -311,7 +334,9 @@ impl Database {
                         .execute(conn)?;
                 }
             }
-            outcomes = import_all!(&mut *conn, accounts, keep_ids)?;
+            // A dry run does not move PostgreSQL's id sequence.
+            let draw_ids = postgres && keep_ids && dry_run;
+            outcomes = import_all!(&mut *conn, accounts, keep_ids, draw_ids)?;
             if dry_run {
                 Err(diesel::result::Error::RollbackTransaction)
             } else {

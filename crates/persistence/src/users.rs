@@ -46,9 +46,10 @@ impl From<UserRow> for User {
     }
 }
 
+/// A row of an account made here (a sign-up, `sesame user create`).
 #[derive(Insertable)]
 #[diesel(table_name = users)]
-struct NewUserRow<'a> {
+pub(crate) struct NewUserRow<'a> {
     username: &'a str,
     username_key: String,
     email: Option<&'a str>,
@@ -60,6 +61,24 @@ struct NewUserRow<'a> {
     date_joined: chrono::NaiveDateTime,
     password_hash: &'a str,
     made_here: bool,
+}
+
+impl<'a> From<&'a NewUser> for NewUserRow<'a> {
+    fn from(user: &'a NewUser) -> Self {
+        NewUserRow {
+            username: user.username.as_str(),
+            username_key: user.username.key(),
+            email: user.email.as_ref().map(|e| e.as_str()),
+            email_key: user.email.as_ref().map(|e| e.key()),
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            date_joined: to_db(user.date_joined),
+            password_hash: &user.password_hash,
+            made_here: true,
+        }
+    }
 }
 
 #[derive(AsChangeset, Clone, Default)]
@@ -95,19 +114,7 @@ fn found(rows_changed: usize) -> Result<(), UsersError> {
 
 impl UserRepository for Database {
     fn insert(&self, user: &NewUser) -> Result<User, UsersError> {
-        let row = NewUserRow {
-            username: user.username.as_str(),
-            username_key: user.username.key(),
-            email: user.email.as_ref().map(|e| e.as_str()),
-            email_key: user.email.as_ref().map(|e| e.key()),
-            first_name: &user.first_name,
-            last_name: &user.last_name,
-            is_active: user.is_active,
-            is_staff: user.is_staff,
-            date_joined: to_db(user.date_joined),
-            password_hash: &user.password_hash,
-            made_here: true,
-        };
+        let row = NewUserRow::from(user);
         with_connection!(self, |conn| diesel::insert_into(users::table)
             .values(&row)
             .returning(UserRow::as_returning())

@@ -68,6 +68,26 @@ fn race<T: Send>(threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
 }
 
 contract_tests! {
+    fn a_sign_up_awaiting_activation_is_made_here_and_no_import_takes_its_name(db: &Database) {
+        let at = precise_time();
+        let mut user = new_user("awaiting", Some("awaiting@example.com"));
+        user.is_active = false;
+        db.insert_with_token(&user, &grant(TokenPurpose::Activation, "tok", at), &|u: &User| {
+            email(u.email.as_deref().unwrap(), "link", at)
+        })
+        .unwrap();
+        let imported = sesame_users::ImportedAccount {
+            source_ref: "line 1".to_owned(),
+            id: None,
+            user: new_user("awaiting", None),
+            last_login: None,
+            deactivated_by_admin: false,
+        };
+        let outcomes = db.import_batch(&[imported], false, false).unwrap();
+        let refused = "username awaiting is taken by an account made here, not imported";
+        assert_eq!(outcomes, [sesame_persistence::ImportOutcome::Refused(refused.to_owned())]);
+    }
+
     fn an_account_its_token_and_its_email_are_stored_together(db: &Database) {
         let at = precise_time();
         let mut user = new_user("alice", Some("alice@example.com"));

@@ -123,6 +123,24 @@ contract_tests! {
         assert!(!again.iter().any(|outcome| matches!(outcome, ImportOutcome::Imported(_))), "{again:?}");
     }
 
+    fn a_batch_mixing_kept_and_fresh_ids_goes_in_whole_dry_run_or_not(db: &Database) {
+        db.import_batch(&[account("stored", 4)], true, false).unwrap();
+        let fresh = ImportedAccount { id: None, ..account("fresh", 0) };
+        let batch = [fresh, account("kept", 5)];
+        for dry_run in [true, false] {
+            let outcomes = db.import_batch(&batch, true, dry_run).unwrap();
+            let Some(ImportOutcome::Imported(fresh_id)) = outcomes.first() else {
+                panic!("dry run {dry_run}: {outcomes:?}");
+            };
+            assert!(fresh_id.0 > 5, "dry run {dry_run}: {outcomes:?}");
+            assert_eq!(outcomes[1], ImportOutcome::Imported(UserId(5)), "dry run {dry_run}");
+            if !dry_run {
+                // The dry run used up no id of the sequence.
+                assert_eq!(*fresh_id, UserId(6));
+            }
+        }
+    }
+
     fn a_name_someone_signed_up_with_is_refused_not_skipped(db: &Database) {
         db.insert(&new_user("alice", Some("alice@example.com"))).unwrap();
         let batch = [
