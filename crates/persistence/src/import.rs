@@ -33,7 +33,7 @@ pub enum ImportOutcome {
     /// Stored, with this id.
     Imported(UserId),
     /// Already there (the same username, or the same email ignoring case),
-    /// on an account an import made: why.
+    /// on an account an import made, or one older than that mark: why.
     Skipped(String),
     /// Not stored: why.
     Refused(String),
