@@ -420,20 +420,15 @@ contract_tests! {
 /// (an admin made it inactive), and no link activates it; one that never
 /// logged in awaits its activation, and its link still works.
 mod marking_admins_deactivations {
-    use diesel::{Connection, PgConnection, SqliteConnection};
-    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-    use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
-
     use super::*;
+    use crate::support::{on_postgres_reapplying, on_sqlite_reapplying};
 
-    const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-    const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
     /// The version of the migration that marks them (`…_admin_deactivation`).
     const MARKING: &str = "20240601000100";
 
     /// Accounts as the migration finds them, the migration run again
     /// (`reapply`), and what their activation links do afterwards.
-    fn marks_the_inactive_accounts_that_have_logged_in(url: &str, reapply: impl FnOnce()) {
+    fn marks_the_inactive_accounts_that_have_logged_in(url: &str, reapply: &dyn Fn()) {
         let at = now();
         {
             let db = Database::connect(url, 2).unwrap();
@@ -462,27 +457,17 @@ mod marking_admins_deactivations {
 
     #[test]
     fn on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sesame.db").display().to_string();
-        marks_the_inactive_accounts_that_have_logged_in(&format!("sqlite://{path}"), || {
-            let mut conn = SqliteConnection::establish(&path).unwrap();
-            while conn.revert_last_migration(SQLITE).unwrap().to_string() != MARKING {}
-            conn.run_pending_migrations(SQLITE).unwrap();
-        });
+        on_sqlite_reapplying(MARKING, marks_the_inactive_accounts_that_have_logged_in);
     }
 
     #[test]
     fn on_postgres() {
-        let Some(admin_url) = postgres_admin_url() else {
-            eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
-            return;
-        };
-        let fresh = TestDatabase::create(&admin_url);
-        marks_the_inactive_accounts_that_have_logged_in(fresh.url(), || {
-            let mut conn = PgConnection::establish(fresh.url()).unwrap();
-            while conn.revert_last_migration(POSTGRES).unwrap().to_string() != MARKING {}
-            conn.run_pending_migrations(POSTGRES).unwrap();
-        });
+        let name = "marking_admins_deactivations::on_postgres";
+        on_postgres_reapplying(
+            name,
+            MARKING,
+            marks_the_inactive_accounts_that_have_logged_in,
+        );
     }
 }
 

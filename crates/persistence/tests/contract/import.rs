@@ -228,21 +228,16 @@ fn a_sign_up_racing_a_batch_on_postgres_leaves_the_batch_written() {
 /// whose deletions only the audit log remembers: the account's own (filed
 /// under its id) and an admin's (filed under the admin's, naming the id).
 mod keeping_deleted_ids {
-    use diesel::{Connection, PgConnection, SqliteConnection};
-    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
     use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-    use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
     use sesame_persistence::Database;
 
     use super::*;
-    use crate::support::now;
+    use crate::support::{now, on_postgres_reapplying, on_sqlite_reapplying};
 
-    const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-    const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
     /// The version of the migration that keeps them (`…_deleted_user_ids`).
     const KEEPING: &str = "20241002000100";
 
-    fn learns_them_from_the_audit_log(url: &str, reapply: impl FnOnce()) {
+    fn learns_them_from_the_audit_log(url: &str, reapply: &dyn Fn()) {
         let (own, by_admin) = {
             let db = Database::connect(url, 2).unwrap();
             db.migrate().unwrap();
@@ -292,26 +287,12 @@ mod keeping_deleted_ids {
 
     #[test]
     fn on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sesame.db").display().to_string();
-        learns_them_from_the_audit_log(&format!("sqlite://{path}"), || {
-            let mut conn = SqliteConnection::establish(&path).unwrap();
-            while conn.revert_last_migration(SQLITE).unwrap().to_string() != KEEPING {}
-            conn.run_pending_migrations(SQLITE).unwrap();
-        });
+        on_sqlite_reapplying(KEEPING, learns_them_from_the_audit_log);
     }
 
     #[test]
     fn on_postgres() {
-        let Some(admin_url) = postgres_admin_url() else {
-            eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
-            return;
-        };
-        let fresh = TestDatabase::create(&admin_url);
-        learns_them_from_the_audit_log(fresh.url(), || {
-            let mut conn = PgConnection::establish(fresh.url()).unwrap();
-            while conn.revert_last_migration(POSTGRES).unwrap().to_string() != KEEPING {}
-            conn.run_pending_migrations(POSTGRES).unwrap();
-        });
+        let name = "keeping_deleted_ids::on_postgres";
+        on_postgres_reapplying(name, KEEPING, learns_them_from_the_audit_log);
     }
 }

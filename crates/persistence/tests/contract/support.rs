@@ -2,6 +2,8 @@
 //! backend, and builders for users and sessions.
 
 use chrono::{Duration, TimeZone, Utc};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use sesame_kernel::{Clock, SystemClock, Timestamp, UserId};
 use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
 use sesame_persistence::Database;
@@ -86,6 +88,49 @@ pub fn on_postgres_with_url(name: &str, test: impl FnOnce(&Database, &str)) {
     // The pool closes its connections before the database is dropped.
     drop(db);
     drop(fresh);
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Runs `test` on a fresh SQLite file, handing it the file's URL and
+/// `reapply`, which reverts the migrations down to `version` (a migration's
+/// date and number, `20240601000100`) and runs them again: an upgrade
+/// from before that migration, over the rows the test wrote.
+pub fn on_sqlite_reapplying(version: &str, test: impl FnOnce(&str, &dyn Fn())) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sesame.db").display().to_string();
+    let reapply = || {
+        let mut conn = SqliteConnection::establish(&path).unwrap();
+        while conn
+            .revert_last_migration(SQLITE_MIGRATIONS)
+            .unwrap()
+            .to_string()
+            != version
+        {}
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+    };
+    test(&format!("sqlite://{path}"), &reapply);
+}
+
+/// [`on_sqlite_reapplying`] on a fresh PostgreSQL database.
+pub fn on_postgres_reapplying(name: &str, version: &str, test: impl FnOnce(&str, &dyn Fn())) {
+    let Some(admin_url) = postgres_admin_url() else {
+        eprintln!("skipped {name}: {POSTGRES_URL_VAR} is not set");
+        return;
+    };
+    let fresh = TestDatabase::create(&admin_url);
+    let reapply = || {
+        let mut conn = PgConnection::establish(fresh.url()).unwrap();
+        while conn
+            .revert_last_migration(POSTGRES_MIGRATIONS)
+            .unwrap()
+            .to_string()
+            != version
+        {}
+        conn.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap();
+    };
+    test(fresh.url(), &reapply);
 }
 
 /// The current time, to the microsecond (what both backends keep).
