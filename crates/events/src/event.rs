@@ -62,7 +62,8 @@ pub struct Actor {
 }
 
 /// An event title: 1..=[`Title::MAX_CHARS`] characters once surrounding
-/// whitespace is trimmed, not all invisible. Two titles that differ only in case are the same.
+/// whitespace is trimmed, not all invisible. Two titles that differ only in
+/// case are the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 

@@ -92,16 +92,17 @@ struct Known {
 }
 
 impl Known {
-    /// What becomes of `account`: an outcome, or a row to write (then known
-    /// to the accounts after it).
+    /// What becomes of `account`, whose username and email have the
+    /// identity keys `keys`: an outcome, or a row to write (then known to
+    /// the accounts after it).
     fn decide<'a>(
         &mut self,
         account: &'a ImportedAccount,
+        keys: (String, Option<String>),
         keep_ids: bool,
     ) -> Result<ImportedRow<'a>, ImportOutcome> {
         let user = &account.user;
-        let username_key = user.username.key();
-        let email_key = user.email.as_ref().map(|e| e.key());
+        let (username_key, email_key) = keys;
         let id = account.id.map(|id| id.0).filter(|_| keep_ids);
         if let Some((stored, made_here)) = self.usernames.get(&username_key) {
             return Err(
@@ -179,11 +180,16 @@ macro_rules! import_all {
     ($conn:expr, $accounts:expr, $keep_ids:expr, $draw_ids:expr) => {{
         let (accounts, keep_ids): (&[ImportedAccount], bool) = ($accounts, $keep_ids);
         let conn = $conn;
-        let keys: Vec<String> = (accounts.iter())
-            .flat_map(|account| {
+        // Identity keys are computed once an account: they cost a Unicode
+        // normalisation each.
+        let account_keys: Vec<(String, Option<String>)> = (accounts.iter())
+            .map(|account| {
                 let user = &account.user;
-                std::iter::once(user.username.key()).chain(user.email.as_ref().map(|e| e.key()))
+                (user.username.key(), user.email.as_ref().map(|e| e.key()))
             })
+            .collect();
+        let keys: Vec<&String> = (account_keys.iter())
+            .flat_map(|(username_key, email_key)| std::iter::once(username_key).chain(email_key))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -226,8 +232,8 @@ macro_rules! import_all {
         // Each account's outcome, or the key of its row, in order.
         let mut decided = Vec::with_capacity(accounts.len());
         let mut rows = Vec::new();
-        for account in accounts {
-            decided.push(known.decide(account, keep_ids).map(|row| {
+        for (account, keys) in accounts.iter().zip(account_keys) {
+            decided.push(known.decide(account, keys, keep_ids).map(|row| {
                 let key = row.username_key.clone();
                 rows.push(row);
                 key
@@ -279,8 +285,7 @@ impl Database {
     /// whole (one row) or not at all; one whose username or email is already
     /// there is skipped, or refused when the account there was made here (a
     /// sign-up: maybe someone else's); with `keep_ids`, one whose id is
-    /// taken, was a deleted account's, or is above
-    /// 2^31 - 1 is refused.
+    /// taken, was a deleted account's, or is above 2^31 - 1 is refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened. A sign-up that took a username or email of the
     /// batch after it was looked up (PostgreSQL) has the batch written again,
