@@ -2,7 +2,7 @@
 //! (the test server of `sesame_testkit::smtp`, speaking SMTP over TCP) takes
 //! them. Requests never wait for SMTP; an email queued while the server is
 //! down goes out when it is back; an email committed by an instance that
-//! stopped before sending is sent by the next one.
+//! stopped before sending is sent by the next one, and waits sealed.
 
 mod common;
 
@@ -58,6 +58,23 @@ fn shared_database(backend: &Backend) -> (String, Kept) {
             (db.url().to_owned(), Kept::Postgres(db))
         }
     }
+}
+
+/// The bodies of the emails waiting in the database at `url`, read straight from it.
+fn waiting_bodies(url: &str) -> Vec<String> {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        body: String,
+    }
+    let query = diesel::sql_query("SELECT body FROM outgoing_emails WHERE sent_at IS NULL");
+    let rows: Vec<Row> = match url.strip_prefix("sqlite://") {
+        Some(path) => query.load(&mut diesel::SqliteConnection::establish(path).unwrap()),
+        None => query.load(&mut diesel::PgConnection::establish(url).unwrap()),
+    }
+    .unwrap();
+    rows.into_iter().map(|row| row.body).collect()
 }
 
 backend_tests! {
@@ -118,6 +135,10 @@ backend_tests! {
         // The instance that committed the account and its email stops
         // before it could send anything.
         drop(first);
+        // What waits holds no link: a copy of the database opens no account.
+        let waiting = waiting_bodies(&database_url);
+        assert_eq!(waiting.len(), 1);
+        assert!(waiting[0].starts_with("sealed:") && !waiting[0].contains(ACTIVATE), "{}", waiting[0]);
 
         let server = TestSmtpServer::start();
         let second = TestApp::spawn_with(&backend, |c| {

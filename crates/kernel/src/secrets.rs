@@ -38,6 +38,19 @@ pub fn keyed_hash(key: &[u8], text: &str) -> String {
     hex(&mac.finalize().into_bytes())
 }
 
+/// Encrypts secrets at rest (TOTP secrets, signing keys, queued emails):
+/// a copy of the database alone does not reveal them.
+pub trait SecretCipher: Send + Sync {
+    /// The ciphertext of `plain`, as text.
+    fn encrypt(&self, plain: &[u8]) -> String;
+    /// The plaintext, or `None` if `sealed` was not made with this key.
+    fn decrypt(&self, sealed: &str) -> Option<Vec<u8>>;
+    /// A keyed digest of `secret`, stored in its place when it only ever
+    /// needs to be recognised (recovery codes: about 50 bits, too few to be
+    /// kept as a plain hash).
+    fn digest(&self, secret: &str) -> String;
+}
+
 /// Compares two strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use sesame_mail::SmtpMailer;
 use sesame_testkit::smtp::{SmtpMode, TestSmtpServer};
 use sesame_testkit::{FakeClock, InMemoryStore};
+use sesame_tokens::ChaChaCipher;
 use sesame_users::{
     AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, MailDelivery,
     Mailer, OutgoingEmail, Registration, RetryPolicy, TokenLifetimes,
@@ -116,6 +117,7 @@ fn queued_email_reaches_a_server_that_comes_back() {
 
     let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(FakeClock::new());
+    let cipher = Arc::new(ChaChaCipher::new(&[5u8; 32]).unwrap());
     let accounts = AccountService::new(
         store.clone(),
         Arc::new(BcryptHasher::new(4).unwrap()),
@@ -129,10 +131,12 @@ fn queued_email_reaches_a_server_that_comes_back() {
         links: LinkTemplates::default(),
         lifetimes: TokenLifetimes::default(),
         queued: Arc::new(|| {}),
+        cipher: cipher.clone(),
     });
     let delivery = MailDelivery::new(
         store.clone(),
         Arc::new(mailer(&format!("smtp://127.0.0.1:{port}"))),
+        cipher,
         clock.clone(),
         RetryPolicy::default(),
     );

@@ -119,8 +119,18 @@ pub(crate) fn key_set(
 /// The cipher the signing keys' private halves are sealed with: its key
 /// derived from the JWT secret.
 pub(crate) fn sealing_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
+    derived_cipher(b"sesame signing keys\0", secret)
+}
+
+/// The cipher queued emails are sealed with, its key derived from the JWT
+/// secret: every instance has the same one, since the signing keys need it.
+fn mail_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
+    derived_cipher(b"sesame queued emails\0", secret)
+}
+
+fn derived_cipher(purpose: &[u8], secret: &[u8]) -> Result<ChaChaCipher, StartError> {
     let key = Sha256::new()
-        .chain_update(b"sesame signing keys\0")
+        .chain_update(purpose)
         .chain_update(secret)
         .finalize();
     ChaChaCipher::new(&key).map_err(StartError::setting)
@@ -234,7 +244,9 @@ impl Services {
         })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(database.clone());
-        let (account_mail, mail_sender) = mail_services(config, &database, clock.clone())?;
+        let sealed_mail = Arc::new(mail_cipher(secret.as_bytes())?);
+        let (account_mail, mail_sender) =
+            mail_services(config, &database, sealed_mail, clock.clone())?;
         let avatar_dir = config.data_dir.join("avatars");
         let avatars = FileAvatarStore::open(&avatar_dir).map_err(|source| StartError::DataDir {
             path: avatar_dir.display().to_string(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_rt::{task, time, Arbiter};
+use sesame_kernel::secrets::SecretCipher;
 use sesame_kernel::Clock;
 use sesame_mail::MailSettings;
 use sesame_persistence::Database;
@@ -31,6 +32,7 @@ pub(crate) struct MailSender {
 pub(crate) fn mail_services(
     config: &Config,
     database: &Database,
+    cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
 ) -> Result<(AccountMail, MailSender), StartError> {
     let settings = MailSettings {
@@ -52,7 +54,7 @@ pub(crate) fn mail_services(
         )
         .max(chrono::Duration::minutes(1)),
     };
-    let delivery = MailDelivery::new(store.clone(), mailer, clock, policy);
+    let delivery = MailDelivery::new(store.clone(), mailer, cipher.clone(), clock, policy);
     let wake = Arc::new(Notify::new());
     let waker = wake.clone();
     let seconds = chrono::Duration::seconds;
@@ -66,6 +68,7 @@ pub(crate) fn mail_services(
             email_change: seconds(config.accounts.email_change_ttl_seconds),
         },
         queued: Arc::new(move || waker.notify_one()),
+        cipher,
     };
     Ok((mail, MailSender { delivery, wake }))
 }

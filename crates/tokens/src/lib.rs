@@ -340,8 +340,8 @@ pub use login::{
     NewSession, SECOND_FACTOR_ALERT_AFTER,
 };
 pub use mfa::{
-    totp_code, ChaChaCipher, MfaRepository, MfaService, SecretCipher, SecretsCheck, TotpRecord,
-    TotpSetup, RECOVERY_CODES,
+    totp_code, ChaChaCipher, MfaRepository, MfaService, SecretsCheck, TotpRecord, TotpSetup,
+    RECOVERY_CODES,
 };
 pub use passkeys::{
     Ceremony, CeremonyKind, ChallengeStore, PasskeyPorts, PasskeyRepository, PasskeyService,
@@ -350,5 +350,6 @@ pub use passkeys::{
 };
 pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings, MAX_LISTED_SESSIONS};
+pub use sesame_kernel::secrets::SecretCipher;
 pub use sesame_users::PASSWORD_ALERT_AFTER;
 pub use session::{ClientInfo, Session, SessionKind};

@@ -8,7 +8,9 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-use sesame_kernel::secrets::{constant_time_eq, keyed_hash, random_bytes, token_hash};
+use sesame_kernel::secrets::{
+    constant_time_eq, keyed_hash, random_bytes, token_hash, SecretCipher,
+};
 use sesame_kernel::{Clock, UserId};
 use sesame_users::{AccountService, ConfirmationThrottle, User};
 use sha2::{Digest, Sha256};
@@ -107,18 +109,6 @@ pub trait MfaRepository: Send + Sync {
     /// # Errors
     /// [`TokensError::Storage`].
     fn remove_totp(&self, user: UserId) -> Result<(), TokensError>;
-}
-
-/// Encrypts secrets at rest.
-pub trait SecretCipher: Send + Sync {
-    /// The ciphertext of `plain`, as text.
-    fn encrypt(&self, plain: &[u8]) -> String;
-    /// The plaintext, or `None` if `sealed` was not made with this key.
-    fn decrypt(&self, sealed: &str) -> Option<Vec<u8>>;
-    /// A keyed digest of `secret`, stored in its place when it only ever
-    /// needs to be recognised (recovery codes: about 50 bits, too few to be
-    /// kept as a plain hash).
-    fn digest(&self, secret: &str) -> String;
 }
 
 /// ChaCha20-Poly1305 with a 256-bit key and a random nonce per secret;

@@ -66,6 +66,7 @@ fn fixture_over(
         links: LinkTemplates::default(),
         lifetimes: TokenLifetimes::default(),
         queued: Arc::new(|| {}),
+        cipher: Arc::new(ChaChaCipher::new(&[5u8; 32]).unwrap()),
     });
     let sessions = SessionService::new(
         store.clone(),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sesame_kernel::secrets::SecretCipher;
 use sesame_kernel::{Clock, Timestamp};
 
 use crate::{MailQueue, Mailer, QueuedEmail, UsersError};
@@ -63,21 +64,25 @@ pub struct DeliveryReport {
 pub struct MailDelivery {
     queue: Arc<dyn MailQueue>,
     mailer: Arc<dyn Mailer>,
+    cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
 }
 
 impl MailDelivery {
-    /// Delivery from `queue` through `mailer`.
+    /// Delivery from `queue` through `mailer`; `cipher` opens what
+    /// [`crate::AccountMail::cipher`] sealed.
     pub fn new(
         queue: Arc<dyn MailQueue>,
         mailer: Arc<dyn Mailer>,
+        cipher: Arc<dyn SecretCipher>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
     ) -> Self {
         MailDelivery {
             queue,
             mailer,
+            cipher,
             clock,
             policy,
         }
@@ -107,7 +112,17 @@ impl MailDelivery {
     }
 
     fn attempt(&self, queued: QueuedEmail, report: &mut DeliveryReport) -> Result<(), UsersError> {
-        match self.mailer.send(&queued.email, &queued.key) {
+        let Some(email) = queued.email.opened(self.cipher.as_ref()) else {
+            let attempts = queued.attempts.saturating_add(1);
+            let reason =
+                "sealed with a key this instance does not have (changed since it was queued)";
+            self.queue
+                .give_up(queued.id, attempts, self.clock.now(), reason)?;
+            tracing::error!(email = queued.id, error = reason, "email given up");
+            report.failed += 1;
+            return Ok(());
+        };
+        match self.mailer.send(&email, &queued.key) {
             Ok(()) => {
                 self.queue.mark_sent(queued.id, self.clock.now())?;
                 tracing::info!(email = queued.id, "email delivered");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sesame_kernel::audit::Actor;
-use sesame_kernel::secrets::{random_token, token_hash};
+use sesame_kernel::secrets::{random_token, token_hash, SecretCipher};
 use sesame_kernel::{Timestamp, UserId};
 
 use crate::avatar::check_image;
@@ -52,6 +52,16 @@ pub struct AccountMail {
     pub lifetimes: TokenLifetimes,
     /// Called after an email was queued (and committed), to wake the sender.
     pub queued: Arc<dyn Fn() + Send + Sync>,
+    /// Seals each email while it waits in the queue (see
+    /// [`OutgoingEmail::sealed`]); [`crate::MailDelivery`] opens it with the same key.
+    pub cipher: Arc<dyn SecretCipher>,
+}
+
+impl AccountMail {
+    /// `email` as a queue entry, its text sealed.
+    pub(crate) fn entry(&self, email: OutgoingEmail, now: Timestamp) -> NewEmail {
+        NewEmail::new(email.sealed(self.cipher.as_ref()), now)
+    }
 }
 
 /// Where avatars go and how large they may be.
@@ -112,7 +122,7 @@ impl AccountService {
         let (token, grant) = self.new_token(mail, TokenPurpose::Activation);
         let now = grant.created_at;
         let compose =
-            |user: &User| NewEmail::new(compose(mail, TokenPurpose::Activation, user, &token), now);
+            |user: &User| mail.entry(compose(mail, TokenPurpose::Activation, user, &token), now);
         let user = mail.store.insert_with_token(new_user, &grant, &compose)?;
         (mail.queued)();
         Ok(user)
@@ -509,7 +519,7 @@ fn issue_capped(
     email: OutgoingEmail,
 ) -> Result<bool, UsersError> {
     let cap = flow_cap(&email, grant.created_at);
-    let email = NewEmail::new(email, grant.created_at);
+    let email = mail.entry(email, grant.created_at);
     let queued = mail.store.issue_token_capped(user, grant, &[email], &cap)?;
     if queued {
         (mail.queued)();

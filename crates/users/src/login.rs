@@ -4,7 +4,7 @@
 //! knows it is guessing codes, or a passkey (a way in without password or
 //! code) was added.
 
-use crate::{AccountService, MailCap, NewEmail, OutgoingEmail, User, UsersError};
+use crate::{AccountService, MailCap, OutgoingEmail, User, UsersError};
 
 /// An account whose password was checked, its login not yet recorded
 /// (see [`AccountService::check_password_among`]).
@@ -239,7 +239,7 @@ If this was you, you can ignore this email.
         };
         if mail
             .store
-            .queue_emails_capped(user.id, &[NewEmail::new(email, now)], &cap)?
+            .queue_emails_capped(user.id, &[mail.entry(email, now)], &cap)?
         {
             (mail.queued)();
         }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use sesame_kernel::secrets::SecretCipher;
 use sesame_kernel::Timestamp;
 
 /// A plain-text email to one recipient.
@@ -24,6 +25,28 @@ impl fmt::Debug for OutgoingEmail {
             .field("to", &self.to)
             .field("subject", &self.subject)
             .finish_non_exhaustive()
+    }
+}
+
+/// What the text of a sealed email starts with. The queue of a version
+/// before sealing holds plain text, which never starts so.
+const SEALED: &str = "sealed:";
+
+impl OutgoingEmail {
+    /// The same email, its text sealed by `cipher` while it waits in the
+    /// queue: a copy of the database alone holds none of its links.
+    pub fn sealed(mut self, cipher: &dyn SecretCipher) -> Self {
+        self.text = format!("{SEALED}{}", cipher.encrypt(self.text.as_bytes()));
+        self
+    }
+
+    /// The same email, its text opened by `cipher` to be sent; a text
+    /// queued plain is kept as it is. `None`: sealed with another key.
+    pub fn opened(mut self, cipher: &dyn SecretCipher) -> Option<Self> {
+        if let Some(sealed) = self.text.strip_prefix(SEALED) {
+            self.text = String::from_utf8(cipher.decrypt(sealed)?).ok()?;
+        }
+        Some(self)
     }
 }
 

@@ -9,12 +9,15 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
 use sesame_kernel::Clock;
-use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer};
-use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
+use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};
+use sesame_tokens::{
+    ChaChaCipher, ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError,
+};
 use sesame_users::{
-    decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, Activation, AvatarChange,
-    Avatars, LinkTemplates, MailDelivery, MailError, ProfileUpdate, Registration, RetryPolicy,
-    TokenLifetimes, TokenPurpose, User, UserRepository, UsersError,
+    decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountTokenStore,
+    Activation, AvatarChange, Avatars, LinkTemplates, MailCap, MailDelivery, MailError, NewEmail,
+    OutgoingEmail, ProfileUpdate, Registration, RetryPolicy, TokenLifetimes, TokenPurpose, User,
+    UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -25,6 +28,7 @@ const GIF: &[u8] = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04";
 
 struct Fixture {
     store: Arc<InMemoryStore>,
+    cipher: Arc<ChaChaCipher>,
     clock: Arc<FakeClock>,
     avatars: Arc<MemoryAvatars>,
     accounts: AccountService,
@@ -38,6 +42,7 @@ impl Fixture {
         let avatars = Arc::new(MemoryAvatars::new());
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = wakes.clone();
+        let cipher = Arc::new(ChaChaCipher::new(&[5u8; 32]).unwrap());
         let accounts = AccountService::new(
             store.clone(),
             Arc::new(sesame_users::BcryptHasher::new(4).unwrap()),
@@ -54,6 +59,7 @@ impl Fixture {
             queued: Arc::new(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
             }),
+            cipher: cipher.clone(),
         })
         .with_avatars(Avatars {
             store: avatars.clone(),
@@ -61,6 +67,7 @@ impl Fixture {
         });
         Fixture {
             store,
+            cipher,
             clock,
             avatars,
             accounts,
@@ -89,6 +96,19 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Every email queued, opened as the sender opens it.
+    fn emails(&self) -> Vec<StoredEmail> {
+        let mut emails = self.store.emails();
+        for stored in &mut emails {
+            stored.email = stored
+                .email
+                .clone()
+                .opened(&*self.cipher)
+                .expect("sealed with the key");
+        }
+        emails
+    }
+
     fn reload(&self, user: &User) -> User {
         self.accounts.get(user.id).unwrap()
     }
@@ -96,7 +116,6 @@ impl Fixture {
     /// The `(uid, token)` of the last email queued for `to` (its link's last two segments).
     fn last_link(&self, to: &str) -> (String, String) {
         let email = self
-            .store
             .emails()
             .into_iter()
             .rev()
@@ -116,11 +135,7 @@ impl Fixture {
     }
 
     fn emails_to(&self, to: &str) -> usize {
-        self.store
-            .emails()
-            .iter()
-            .filter(|e| e.email.to == to)
-            .count()
+        self.emails().iter().filter(|e| e.email.to == to).count()
     }
 }
 
@@ -160,7 +175,7 @@ fn registration_with_activation_queues_the_email_with_the_account() {
     assert!(!alice.is_active);
     assert_eq!(fx.wakes.load(Ordering::SeqCst), 1);
 
-    let emails = fx.store.emails();
+    let emails = fx.emails();
     assert_eq!(emails.len(), 1);
     let email = &emails[0].email;
     assert_eq!(email.to, "alice@example.com");
@@ -209,9 +224,9 @@ fn without_required_activation_nothing_is_mailed() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");
     assert!(alice.is_active);
-    assert!(fx.store.emails().is_empty());
+    assert!(fx.emails().is_empty());
     fx.accounts.resend_activation("alice@example.com").unwrap();
-    assert!(fx.store.emails().is_empty());
+    assert!(fx.emails().is_empty());
 }
 
 #[test]
@@ -255,7 +270,7 @@ fn resend_activation_mails_only_inactive_accounts() {
 
     fx.accounts.resend_activation("nobody@example.com").unwrap();
     fx.accounts.resend_activation("not an address").unwrap();
-    assert_eq!(fx.store.emails().len(), 1);
+    assert_eq!(fx.emails().len(), 1);
 
     fx.accounts.resend_activation("ALICE@example.com").unwrap();
     assert_eq!(fx.emails_to("alice@example.com"), 2);
@@ -316,7 +331,7 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
     fx.accounts
         .request_password_reset("alice@example.com")
         .unwrap();
-    let email = fx.store.emails().pop().unwrap();
+    let email = fx.emails().pop().unwrap();
     assert_eq!(email.email.subject, "Reset your Sesame password");
     assert!(email
         .email
@@ -444,7 +459,7 @@ fn a_password_change_kills_outstanding_tokens() {
 fn reset_requests_for_unknown_or_inactive_accounts_send_nothing() {
     let fx = Fixture::new(true);
     fx.register("inactive");
-    let before = fx.store.emails().len();
+    let before = fx.emails().len();
     fx.accounts
         .request_password_reset("nobody@example.com")
         .unwrap();
@@ -455,7 +470,7 @@ fn reset_requests_for_unknown_or_inactive_accounts_send_nothing() {
         .request_password_reset("inactive@example.com")
         .unwrap();
     fx.accounts.request_password_reset("").unwrap();
-    assert_eq!(fx.store.emails().len(), before);
+    assert_eq!(fx.emails().len(), before);
 }
 
 #[test]
@@ -522,7 +537,7 @@ fn code_guessing_alerts_the_owner_through_the_queue() {
     let alice = fx.register("alice");
     let wakes = fx.wakes.load(Ordering::SeqCst);
     fx.accounts.alert_code_guessing(&alice).unwrap();
-    let alert = fx.store.emails().pop().unwrap();
+    let alert = fx.emails().pop().unwrap();
     assert_eq!(alert.email.to, "alice@example.com");
     assert!(
         alert.email.text.contains("Change your password"),
@@ -558,7 +573,7 @@ fn a_new_passkey_is_told_to_the_owner_at_most_ten_times_an_hour() {
             .tell_owner_of_new_passkey(&alice, &format!("Key {n}"))
             .unwrap();
     }
-    let notices = fx.store.emails();
+    let notices = fx.emails();
     assert_eq!(notices.len(), 10);
     assert!(notices[0].email.text.contains("\"Key 0\""));
     assert!(notices[0].email.text.contains("remove it"));
@@ -606,7 +621,7 @@ fn username_reset_renames_once() {
     fx.accounts
         .request_username_reset("alice@example.com")
         .unwrap();
-    let email = fx.store.emails().pop().unwrap();
+    let email = fx.emails().pop().unwrap();
     assert_eq!(email.email.subject, "Reset your Sesame username");
     assert!(email
         .email
@@ -643,7 +658,13 @@ fn username_reset_renames_once() {
 // ------------------------------------------------------------------ delivery
 
 fn delivery(fx: &Fixture, mailer: &Arc<RecordingMailer>, policy: RetryPolicy) -> MailDelivery {
-    MailDelivery::new(fx.store.clone(), mailer.clone(), fx.clock.clone(), policy)
+    MailDelivery::new(
+        fx.store.clone(),
+        mailer.clone(),
+        fx.cipher.clone(),
+        fx.clock.clone(),
+        policy,
+    )
 }
 
 #[test]
@@ -662,12 +683,87 @@ fn delivery_sends_due_emails_once_and_drops_their_text() {
     assert_eq!(sent[0].0.to, "alice@example.com");
     assert!(sent[0].0.text.contains("/activate/"));
     assert_ne!(sent[0].1, sent[1].1);
-    for stored in fx.store.emails() {
+    for stored in fx.emails() {
         assert_eq!(stored.sent_at, Some(fx.clock.now()));
         assert!(stored.email.text.is_empty(), "the token left the database");
     }
     assert_eq!(delivery.deliver_due().unwrap().sent, 0);
     assert_eq!(mailer.sent().len(), 2);
+}
+
+#[test]
+fn a_queued_email_holds_its_link_sealed_until_the_sender_opens_it() {
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    fx.register("alice");
+    let (_, token) = fx.last_link("alice@example.com");
+
+    let stored = fx.store.emails().pop().unwrap();
+    assert!(stored.email.text.starts_with("sealed:"));
+    for clear in ["https://app.test/activate/", token.as_str(), "alice"] {
+        assert!(
+            !stored.email.text.contains(clear),
+            "{clear} is in the queue"
+        );
+    }
+    assert_eq!(stored.email.to, "alice@example.com");
+
+    delivery(&fx, &mailer, RetryPolicy::default())
+        .deliver_due()
+        .unwrap();
+    let sent = mailer.sent().pop().unwrap().0;
+    assert!(sent.text.starts_with("Hello alice"));
+    assert!(sent.text.contains(&token));
+}
+
+#[test]
+fn an_email_sealed_with_another_key_is_given_up_never_sent_sealed() {
+    let fx = Fixture::new(true);
+    let mailer = Arc::new(RecordingMailer::new());
+    fx.register("alice");
+    let other_key = Arc::new(ChaChaCipher::new(&[6u8; 32]).unwrap());
+    let delivery = MailDelivery::new(
+        fx.store.clone(),
+        mailer.clone(),
+        other_key,
+        fx.clock.clone(),
+        RetryPolicy::default(),
+    );
+
+    let report = delivery.deliver_due().unwrap();
+    assert_eq!((report.sent, report.retried, report.failed), (0, 0, 1));
+    assert!(mailer.sent().is_empty());
+    let stored = fx.store.emails().pop().unwrap();
+    assert!(stored.failed_at.is_some() && stored.email.text.is_empty());
+    assert!(stored.last_error.unwrap().contains("key"));
+}
+
+#[test]
+fn an_email_an_older_version_queued_plain_is_sent_as_it_is() {
+    let fx = Fixture::new(false);
+    let mailer = Arc::new(RecordingMailer::new());
+    let alice = fx.register("alice");
+    let plain = OutgoingEmail {
+        to: "alice@example.com".into(),
+        subject: "Queued before sealing".into(),
+        text: "Hello alice, a link: https://app.test/x".into(),
+    };
+    let cap = MailCap {
+        recipient: plain.to.clone(),
+        subject: None,
+        since: fx.clock.now(),
+        max: 10,
+    };
+    let queued = NewEmail::new(plain.clone(), fx.clock.now());
+    assert!(fx
+        .store
+        .queue_emails_capped(alice.id, &[queued], &cap)
+        .unwrap());
+
+    delivery(&fx, &mailer, RetryPolicy::default())
+        .deliver_due()
+        .unwrap();
+    assert_eq!(mailer.sent().pop().unwrap().0, plain);
 }
 
 #[test]
@@ -702,7 +798,7 @@ fn failed_sends_are_retried_with_exponential_backoff() {
         fx.clock.advance(next - fx.clock.now());
     }
     assert_eq!(waits, [2, 4, 8, 10, 10]);
-    let stored = fx.store.emails().pop().unwrap();
+    let stored = fx.emails().pop().unwrap();
     assert_eq!(stored.attempts, 5);
     assert_eq!(stored.last_error.as_deref(), Some("connection refused"));
 
@@ -726,7 +822,7 @@ fn permanent_failures_and_too_many_attempts_give_up() {
     fx.register("alice");
     mailer.fail_with(Some(MailError::permanent("550 no such user")));
     assert_eq!(delivery.deliver_due().unwrap().failed, 1);
-    let stored = fx.store.emails().pop().unwrap();
+    let stored = fx.emails().pop().unwrap();
     assert!(stored.failed_at.is_some() && stored.email.text.is_empty());
 
     fx.register("bob");
@@ -788,7 +884,13 @@ fn a_slow_relay_never_lets_two_senders_send_one_email() {
         relay(Duration::zero()),
     );
     let instance = |relay: &Arc<Relay>| {
-        MailDelivery::new(fx.store.clone(), relay.clone(), fx.clock.clone(), policy)
+        MailDelivery::new(
+            fx.store.clone(),
+            relay.clone(),
+            fx.cipher.clone(),
+            fx.clock.clone(),
+            policy,
+        )
     };
     *slow.other_instance.lock().unwrap() = Some(instance(&fast));
     instance(&slow).deliver_due().unwrap();
@@ -1090,7 +1192,6 @@ fn email_changes_send_anyone_no_more_emails_than_the_flows_do() {
             .unwrap();
     }
     let to_victim = fx
-        .store
         .emails()
         .iter()
         .filter(|e| e.email.to.eq_ignore_ascii_case("victim@example.org"))
