@@ -6,6 +6,7 @@
 
 use diesel::prelude::*;
 use sesame_kernel::Timestamp;
+use sesame_users::MAIL_CAP_WINDOW;
 
 use crate::schema::{account_tokens, outgoing_emails, sessions};
 use crate::time::to_db;
@@ -87,11 +88,14 @@ impl Database {
     }
 
     /// Removes at most `batch` emails delivered or given up before
-    /// `cutoff`; returns how many.
+    /// `cutoff`, and queued [`MAIL_CAP_WINDOW`] before it: the caps on
+    /// emails to an address count them until then, however short the
+    /// retention. Returns how many.
     ///
     /// # Errors
     /// A storage error.
     pub fn purge_emails(&self, cutoff: Timestamp, batch: i64) -> Result<usize, PersistenceError> {
+        let counted_since = to_db(cutoff - MAIL_CAP_WINDOW);
         let cutoff = to_db(cutoff);
         with_connection!(self, |conn| {
             let ended = outgoing_emails::table
@@ -101,6 +105,7 @@ impl Database {
                         .lt(cutoff)
                         .or(outgoing_emails::failed_at.lt(cutoff)),
                 )
+                .filter(outgoing_emails::queued_at.lt(counted_since))
                 .limit(batch)
                 .load::<i64>(conn)?;
             diesel::delete(outgoing_emails::table.filter(outgoing_emails::id.eq_any(ended)))

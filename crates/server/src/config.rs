@@ -71,7 +71,8 @@ pub struct PurgeConfig {
     /// tokens and delivered emails are removed; 0: never.
     pub interval_seconds: u64,
     /// How long such rows are kept after they expired, were used or
-    /// delivered; 0: never removed.
+    /// delivered (an email, at least an hour after it was queued: the
+    /// caps on emails to an address count it); 0: never removed.
     pub retention_seconds: u64,
 }
 

@@ -118,7 +118,12 @@ impl MailDelivery {
                 "sealed with a key this instance does not have (changed since it was queued)";
             self.queue
                 .give_up(queued.id, attempts, self.clock.now(), reason)?;
-            tracing::error!(email = queued.id, error = reason, "email given up");
+            tracing::error!(
+                email = queued.id,
+                attempts,
+                error = reason,
+                "email given up"
+            );
             report.failed += 1;
             return Ok(());
         };

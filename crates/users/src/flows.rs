@@ -16,26 +16,24 @@ use crate::{
     decode_uid, encode_uid, fill_link, AccountService, AccountToken, AccountTokenStore,
     AvatarChange, AvatarName, AvatarStore, Email, FieldError, ImageKind, LinkTemplates, MailCap,
     NewEmail, NewUser, OutgoingEmail, Password, TokenEffect, TokenGrant, TokenLifetimes,
-    TokenPurpose, User, Username, UsersError,
+    TokenPurpose, User, Username, UsersError, MAIL_CAP_WINDOW,
 };
 
 /// Random bytes in a one-time token (43 URL-safe characters).
 const TOKEN_BYTES: usize = 32;
 
 /// The most emails of one flow that anyone may start (activation resend,
-/// resets, an email change's link) an address gets in [`FLOW_EMAIL_WINDOW`]
+/// resets, an email change's link) an address gets in [`MAIL_CAP_WINDOW`]
 /// before that flow stops mailing it. Each flow counts its own: requests
 /// for one cannot crowd out the owner's password reset.
 const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
-/// See [`FLOW_EMAILS_PER_ADDRESS`].
-const FLOW_EMAIL_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 /// The cap of `email`'s flow to its recipient, as of `now`.
 fn flow_cap(email: &OutgoingEmail, now: Timestamp) -> MailCap {
     MailCap {
         recipient: email.to.clone(),
         subject: Some(email.subject.clone()),
-        since: now - FLOW_EMAIL_WINDOW,
+        since: now - MAIL_CAP_WINDOW,
         max: FLOW_EMAILS_PER_ADDRESS,
     }
 }

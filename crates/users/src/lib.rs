@@ -23,8 +23,10 @@
 //!   same [`identity_key`]), [`PasswordHasher`] ([`BcryptHasher`] is the ready-made
 //!   one), and the [`Clock`](sesame_kernel::Clock) from `sesame-kernel`
 //!   ([`SystemClock`](sesame_kernel::SystemClock) is the real one). For the
-//!   email flows: [`AccountTokenStore`], [`MailQueue`] and [`Mailer`], with
-//!   [`MailDelivery`] to drain the queue; for avatars: [`AvatarStore`].
+//!   email flows: [`AccountTokenStore`], [`MailQueue`], [`Mailer`] and the
+//!   [`SecretCipher`](sesame_kernel::secrets::SecretCipher) that seals queued
+//!   emails (`sesame-tokens` has `ChaChaCipher`), with [`MailDelivery`] to
+//!   drain the queue; for avatars: [`AvatarStore`].
 //! - **Imported accounts** (moving in from Django, fastapi-users, ...):
 //!   [`ImportRecord::check`] applies Sesame's rules to a record a source
 //!   reader made; [`HashFormat`] names the password hash formats accepted
@@ -230,7 +232,9 @@ pub use imported::{
 };
 pub use login::{PasswordChecked, PASSWORD_ALERT_AFTER};
 pub(crate) use mail::fill_link;
-pub use mail::{LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, QueuedEmail};
+pub use mail::{
+    LinkTemplates, MailCap, MailError, NewEmail, OutgoingEmail, QueuedEmail, MAIL_CAP_WINDOW,
+};
 pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };

@@ -4,7 +4,7 @@
 //! knows it is guessing codes, or a passkey (a way in without password or
 //! code) was added.
 
-use crate::{AccountService, MailCap, OutgoingEmail, User, UsersError};
+use crate::{AccountService, MailCap, OutgoingEmail, User, UsersError, MAIL_CAP_WINDOW};
 
 /// An account whose password was checked, its login not yet recorded
 /// (see [`AccountService::check_password_among`]).
@@ -21,8 +21,6 @@ impl PasswordChecked {
     }
 }
 
-/// The notices an owner gets are counted by subject over this long.
-const NOTICE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 /// The subject of the code-guessing alert.
 const ALERT_SUBJECT: &str = "Someone is trying to sign in to your Sesame account";
 /// At most this many code-guessing alerts per account an hour.
@@ -229,7 +227,7 @@ If this was you, you can ignore this email.
         let cap = MailCap {
             recipient: address.clone(),
             subject: Some(subject.to_owned()),
-            since: now - NOTICE_WINDOW,
+            since: now - MAIL_CAP_WINDOW,
             max: per_hour,
         };
         let email = OutgoingEmail {

@@ -28,9 +28,12 @@ impl fmt::Debug for OutgoingEmail {
     }
 }
 
-/// What the text of a sealed email starts with. The queue of a version
-/// before sealing holds plain text, which never starts so.
-const SEALED: &str = "sealed:";
+/// What the text of a sealed email starts with, the ciphertext after it.
+/// A sender of a version before sealing sends it as it is: its reader
+/// learns to ask again. Plain text, which such a version queued, never
+/// starts so.
+const SEALED: &str = "This email was sealed while it waited to be sent, and the server that \
+sent it could not open it. Please ask for it again.\n\nsealed:";
 
 impl OutgoingEmail {
     /// The same email, its text sealed by `cipher` while it waits in the
@@ -78,6 +81,10 @@ impl NewEmail {
     }
 }
 
+/// How far back every [`MailCap`] counts. A queue keeps each email at
+/// least this long after it was queued, whatever else removes old ones.
+pub const MAIL_CAP_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 /// A ceiling on the emails one address gets: fewer than `max` queued since
 /// `since` (with this subject, if one is given), or no more.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +94,7 @@ pub struct MailCap {
     pub recipient: String,
     /// Only emails with this subject count; `None`: every email counts.
     pub subject: Option<String>,
-    /// Where the count starts.
+    /// Where the count starts: at most [`MAIL_CAP_WINDOW`] ago.
     pub since: Timestamp,
     /// How many emails it may have got since then.
     pub max: u64,

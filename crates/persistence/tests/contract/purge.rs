@@ -7,8 +7,8 @@ use sesame_kernel::Timestamp;
 use sesame_persistence::{Database, Purged};
 use sesame_tokens::SessionRepository;
 use sesame_users::{
-    AccountTokenStore, MailQueue, NewEmail, OutgoingEmail, TokenEffect, TokenGrant, TokenPurpose,
-    UserRepository,
+    AccountTokenStore, MailCap, MailQueue, NewEmail, OutgoingEmail, TokenEffect, TokenGrant,
+    TokenPurpose, UserRepository, MAIL_CAP_WINDOW,
 };
 
 use crate::support::{insert_user, jwt_session, new_user, now, opaque_session};
@@ -83,7 +83,7 @@ contract_tests! {
         db.mark_sent(old.id, at - Duration::days(9)).unwrap();
         db.mark_sent(recent.id, at - Duration::days(1)).unwrap();
         db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "pending", at, at + Duration::hours(1)), &[email("pending", at)]).unwrap();
-        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "failed", at, at + Duration::hours(1)), &[email("failed", at)]).unwrap();
+        db.issue_token(alice.id, &grant(TokenPurpose::UsernameReset, "failed", at, at + Duration::hours(1)), &[email("failed", email_at)]).unwrap();
         let failing = db.claim_due(at + Duration::days(1), at + Duration::days(2), 10).unwrap();
         let failed = failing.iter().find(|e| e.email.text == "failed").unwrap();
         db.give_up(failed.id, 20, at - Duration::days(8), "550 no").unwrap();
@@ -108,6 +108,23 @@ contract_tests! {
         let later = db.purge_before(at + Duration::days(30)).unwrap();
         assert_eq!(later.emails, 1, "the recently sent one; never the queued one: {later:?}");
         assert_eq!(later.sessions, 4, "all four have ended by then: {later:?}");
+    }
+
+    fn an_email_stays_while_the_caps_count_it_however_short_the_retention(db: &Database) {
+        let at = now();
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let cap = |since| MailCap { recipient: "a@example.com".into(), subject: None, since, max: 1 };
+        assert!(db.queue_emails_capped(alice.id, &[email("first", at)], &cap(at - MAIL_CAP_WINDOW)).unwrap());
+        let sent = db.claim_due(at, at, 10).unwrap();
+        db.mark_sent(sent[0].id, at).unwrap();
+
+        // One second of retention: the email was sent, and the cap still counts it.
+        assert_eq!(db.purge_before(at + Duration::seconds(1)).unwrap().emails, 0);
+        let later = at + Duration::minutes(30);
+        assert!(!db.queue_emails_capped(alice.id, &[email("second", later)], &cap(later - MAIL_CAP_WINDOW)).unwrap());
+
+        // Once the window has passed it, it goes.
+        assert_eq!(db.purge_before(at + MAIL_CAP_WINDOW + Duration::seconds(1)).unwrap().emails, 1);
     }
 
     fn purging_goes_batch_by_batch(db: &Database) {
