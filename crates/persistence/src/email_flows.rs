@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{StorageError, Timestamp, UserId};
 use sesame_users::{
-    AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, NewUser, OutgoingEmail,
-    QueuedEmail, TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
+    identity_key, AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, NewUser,
+    OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
 };
 
 use crate::error::unique_violation;
@@ -14,12 +14,6 @@ use crate::schema::{account_tokens, outgoing_emails, passkeys, sessions, users};
 use crate::time::{from_db, to_db};
 use crate::users::NewUserRow;
 use crate::{Database, PersistenceError};
-
-diesel::define_sql_function! {
-    /// SQL's `lower` (ASCII only on SQLite), on both sides of a comparison
-    /// so that each backend lowers alike.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// The longest failure reason kept with an email.
 const MAX_ERROR_CHARS: usize = 500;
@@ -107,8 +101,8 @@ pub(crate) trait TakeTurns {
     /// session being opened for it meanwhile (its insert checks the row)
     /// is waited for, so that ending the account's sessions ends it too.
     fn lock_account(&mut self, id: i64) -> QueryResult<bool>;
-    /// Holds an address, in whatever case (many accounts may mail one).
-    fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()>;
+    /// Holds an address, by its identity key (many accounts may mail one).
+    fn lock_recipient(&mut self, recipient_key: &str) -> QueryResult<()>;
     /// Holds the signing key set: which key is active is one fact.
     fn lock_signing_keys(&mut self) -> QueryResult<()>;
 }
@@ -119,9 +113,9 @@ impl TakeTurns for PgConnection {
         Ok(row.first::<i64>(self).optional()?.is_some())
     }
 
-    fn lock_recipient(&mut self, recipient: &str) -> QueryResult<()> {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(lower($1)))")
-            .bind::<diesel::sql_types::Text, _>(recipient)
+    fn lock_recipient(&mut self, recipient_key: &str) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(recipient_key)
             .execute(self)
             .map(drop)
     }
@@ -156,6 +150,7 @@ macro_rules! queue_email {
             .values((
                 outgoing_emails::message_key.eq(&email.key),
                 outgoing_emails::recipient.eq(&email.email.to),
+                outgoing_emails::recipient_key.eq(identity_key(&email.email.to)),
                 outgoing_emails::subject.eq(&email.email.subject),
                 outgoing_emails::body.eq(&email.email.text),
                 outgoing_emails::queued_at.eq(to_db(email.queued_at)),
@@ -181,9 +176,10 @@ impl Database {
             if !conn.lock_account(user_id.0)? {
                 return Ok(None);
             }
-            conn.lock_recipient(&cap.recipient)?;
+            let recipient_key = identity_key(&cap.recipient);
+            conn.lock_recipient(&recipient_key)?;
             let mut counted = outgoing_emails::table
-                .filter(lower(outgoing_emails::recipient).eq(lower(&cap.recipient)))
+                .filter(outgoing_emails::recipient_key.eq(&recipient_key))
                 .filter(outgoing_emails::queued_at.ge(to_db(cap.since)))
                 .into_boxed();
             if let Some(subject) = &cap.subject {

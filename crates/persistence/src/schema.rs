@@ -106,6 +106,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        recipient_key -> Text,
     }
 }
 

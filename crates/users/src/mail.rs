@@ -89,8 +89,9 @@ pub const MAIL_CAP_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 /// `since` (with this subject, if one is given), or no more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailCap {
-    /// The address; spelled in another case it is the same one (anyone may
-    /// type an address an email change sends to, in any case).
+    /// The address; spelled in another case or compatibility form (as
+    /// [`crate::identity_key`] folds it) it is the same one: anyone may type
+    /// an address an email change sends to, in any spelling.
     pub recipient: String,
     /// Only emails with this subject count; `None`: every email counts.
     pub subject: Option<String>,

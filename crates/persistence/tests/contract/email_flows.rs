@@ -314,6 +314,20 @@ contract_tests! {
         ));
     }
 
+    fn an_address_in_any_spelling_shares_one_cap(db: &Database) {
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let at = now();
+        let cap = |recipient: &str| MailCap { recipient: recipient.into(), subject: None, since: at - Duration::hours(1), max: 2 };
+        for spelling in ["jörg@exämple.de", "JÖRG@EXÄMPLE.DE"] {
+            assert!(db.queue_emails_capped(alice.id, &[email(spelling, "x", at)], &cap(spelling)).unwrap(), "{spelling}");
+        }
+        // Case, compatibility forms (fullwidth) and decomposed accents.
+        for spelling in ["Jörg@Exämple.de", "ｊöｒｇ@exämple.de", "jo\u{308}rg@exa\u{308}mple.de"] {
+            let queued = db.queue_emails_capped(alice.id, &[email(spelling, "x", at)], &cap(spelling)).unwrap();
+            assert!(!queued, "{spelling} got a cap of its own");
+        }
+    }
+
     fn racing_capped_issues_never_pass_the_cap(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();

@@ -127,11 +127,12 @@ impl State {
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
         self.user_mut(user_id)?;
+        let recipient_key = sesame_users::identity_key(&cap.recipient);
         let sent = self
             .flows
             .emails
             .iter()
-            .filter(|e| e.email.to.eq_ignore_ascii_case(&cap.recipient))
+            .filter(|e| sesame_users::identity_key(&e.email.to) == recipient_key)
             .filter(|e| e.queued_at >= cap.since)
             .filter(|e| cap.subject.as_ref().is_none_or(|s| *s == e.email.subject))
             .count();
