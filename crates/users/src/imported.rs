@@ -153,6 +153,7 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
         (HashOrigin::Django, Some(rest)) => format!("{DJANGO_BCRYPT_SHA256}{rest}"),
         _ => raw.to_owned(),
     };
+    let stored = without_bcrypt_padding_bits(stored);
     let Some(verifier) = Verifier::parse(&stored) else {
         return Err(format!(
             "unknown or malformed password hash format ({})",
@@ -163,6 +164,33 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
         Some(why) => Err(format!("password hash out of bounds: {why}")),
         None => Ok(stored),
     }
+}
+
+/// `stored` with the unused low bits of the last character of a bcrypt
+/// salt (4 bits) and digest (2 bits) cleared, as passlib repairs them: some
+/// implementations left them set, bcrypt never reads them, and the bcrypt
+/// crate refuses a hash that has them. Any other hash is kept as it is.
+fn without_bcrypt_padding_bits(stored: String) -> String {
+    const ALPHABET: &[u8; 64] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // `$2b$12$`, then 22 characters of salt and 31 of digest.
+    let Some(salt) = stored.len().checked_sub(53) else {
+        return stored;
+    };
+    let framed = stored.get(..salt).is_some_and(|head| {
+        let framing = head.as_bytes().rchunks(7).next().unwrap_or_default();
+        matches!(framing, [b'$', b'2', b'a' | b'b' | b'y', b'$', d1, d2, b'$'] if d1.is_ascii_digit() && d2.is_ascii_digit())
+    });
+    if !framed {
+        return stored;
+    }
+    let mut bytes = stored.into_bytes();
+    for (at, used_bits) in [(salt + 21, 0b11_0000), (salt + 52, 0b11_1100)] {
+        if let Some(value) = ALPHABET.iter().position(|c| *c == bytes[at]) {
+            bytes[at] = ALPHABET[value & used_bits];
+        }
+    }
+    // Only ASCII letters of the alphabet were replaced by others.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The scheme names a report may show: a hash's leading framing is shown
@@ -694,6 +722,44 @@ mod tests {
                 "{format} took a wrong password"
             );
         }
+    }
+
+    #[test]
+    fn a_bcrypt_hash_with_padding_bits_set_is_kept_without_them_and_verifies() {
+        // A fixture with the unused bits of its salt's and digest's last
+        // characters set, as some implementations wrote them.
+        let (_, clean, password) = fixtures()
+            .into_iter()
+            .find(|(format, ..)| format == "bcrypt")
+            .expect("a plain bcrypt fixture");
+        let alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let set = |hash: &str, at: usize, bits: usize| {
+            let value = alphabet.find(&hash[at..=at]).unwrap() | bits;
+            format!(
+                "{}{}{}",
+                &hash[..at],
+                &alphabet[value..=value],
+                &hash[at + 1..]
+            )
+        };
+        let salt_end = clean.len() - 53 + 21;
+        let padded = set(&set(&clean, salt_end, 0b1111), clean.len() - 1, 0b11);
+        assert_ne!(padded, clean);
+        assert!(
+            HashFormat::of(&padded).is_none(),
+            "the bcrypt crate refuses it"
+        );
+
+        let stored = accept_hash(Some(&padded), HashOrigin::Other).unwrap();
+        assert_eq!(stored, clean);
+        assert!(verify_imported(&password, &stored));
+        let django = accept_hash(Some(&format!("bcrypt${padded}")), HashOrigin::Django).unwrap();
+        assert_eq!(django, format!("bcrypt${clean}"));
+        // Nothing else is touched, a near miss of the framing included.
+        let pbkdf2 = "pbkdf2_sha256$1000$PJG5lOaJB5uCkGXoTogY2q$V1INsf3t7dG8ypJ8g57RV+8Fc22UxJxt1Iqnln3geVU=";
+        assert_eq!(without_bcrypt_padding_bits(pbkdf2.to_owned()), pbkdf2);
+        let unframed = padded.replacen("$2", "$3", 1);
+        assert_eq!(without_bcrypt_padding_bits(unframed.clone()), unframed);
     }
 
     #[test]
