@@ -172,13 +172,16 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
 /// crate refuses a hash that has them. Any other hash is kept as it is.
 fn without_bcrypt_padding_bits(stored: String) -> String {
     const ALPHABET: &[u8; 64] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    // `$2b$12$`, then 22 characters of salt and 31 of digest.
+    // One of the framings `Verifier::parse` reads, `$2b$12$`, then 22
+    // characters of salt and 31 of digest.
     let Some(salt) = stored.len().checked_sub(53) else {
         return stored;
     };
     let framed = stored.get(..salt).is_some_and(|head| {
-        let framing = head.as_bytes().rchunks(7).next().unwrap_or_default();
-        matches!(framing, [b'$', b'2', b'a' | b'b' | b'y', b'$', d1, d2, b'$'] if d1.is_ascii_digit() && d2.is_ascii_digit())
+        let (scheme, framing) = head.as_bytes().split_at(head.len().saturating_sub(7));
+        let schemes = ["", "bcrypt$", SESAME_PREFIX, DJANGO_BCRYPT_SHA256];
+        schemes.iter().any(|known| known.as_bytes() == scheme)
+            && matches!(framing, [b'$', b'2', b'a' | b'b' | b'y', b'$', d1, d2, b'$'] if d1.is_ascii_digit() && d2.is_ascii_digit())
     });
     if !framed {
         return stored;
@@ -755,11 +758,16 @@ mod tests {
         assert!(verify_imported(&password, &stored));
         let django = accept_hash(Some(&format!("bcrypt${padded}")), HashOrigin::Django).unwrap();
         assert_eq!(django, format!("bcrypt${clean}"));
-        // Nothing else is touched, a near miss of the framing included.
+        // Nothing else is touched: another scheme, even one whose fields
+        // line up with a bcrypt framing, or a near miss of the framing.
         let pbkdf2 = "pbkdf2_sha256$1000$PJG5lOaJB5uCkGXoTogY2q$V1INsf3t7dG8ypJ8g57RV+8Fc22UxJxt1Iqnln3geVU=";
         assert_eq!(without_bcrypt_padding_bits(pbkdf2.to_owned()), pbkdf2);
+        let scrypt = format!("scrypt$16384$2b$16$0001${}", "z".repeat(48));
+        assert_eq!(without_bcrypt_padding_bits(scrypt.clone()), scrypt);
         let unframed = padded.replacen("$2", "$3", 1);
         assert_eq!(without_bcrypt_padding_bits(unframed.clone()), unframed);
+        let foreign = format!("é{padded}");
+        assert_eq!(without_bcrypt_padding_bits(foreign.clone()), foreign);
     }
 
     #[test]
