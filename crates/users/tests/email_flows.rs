@@ -15,9 +15,9 @@ use sesame_tokens::{
 };
 use sesame_users::{
     decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountTokenStore,
-    Activation, AvatarChange, Avatars, LinkTemplates, MailCap, MailDelivery, MailError, NewEmail,
-    OutgoingEmail, ProfileUpdate, Registration, RetryPolicy, TokenLifetimes, TokenPurpose, User,
-    UserRepository, UsersError,
+    Activation, AvatarChange, Avatars, LinkTemplates, MailCap, MailDelivery, MailError, Mailer,
+    NewEmail, OutgoingEmail, ProfileUpdate, Registration, RetryPolicy, TokenLifetimes,
+    TokenPurpose, User, UserRepository, UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -657,7 +657,11 @@ fn username_reset_renames_once() {
 
 // ------------------------------------------------------------------ delivery
 
-fn delivery(fx: &Fixture, mailer: &Arc<RecordingMailer>, policy: RetryPolicy) -> MailDelivery {
+fn delivery<M: Mailer + 'static>(
+    fx: &Fixture,
+    mailer: &Arc<M>,
+    policy: RetryPolicy,
+) -> MailDelivery {
     MailDelivery::new(
         fx.store.clone(),
         mailer.clone(),
@@ -852,7 +856,7 @@ struct Relay {
     sent: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-impl sesame_users::Mailer for Relay {
+impl Mailer for Relay {
     fn send(&self, email: &sesame_users::OutgoingEmail, _key: &str) -> Result<(), MailError> {
         self.clock.advance(self.delay);
         if self.conversations.fetch_add(1, Ordering::SeqCst) == 1 {
@@ -886,15 +890,7 @@ fn a_slow_relay_never_lets_two_senders_send_one_email() {
         relay(policy.lease / 2 + Duration::seconds(1)),
         relay(Duration::zero()),
     );
-    let instance = |relay: &Arc<Relay>| {
-        MailDelivery::new(
-            fx.store.clone(),
-            relay.clone(),
-            fx.cipher.clone(),
-            fx.clock.clone(),
-            policy,
-        )
-    };
+    let instance = |relay: &Arc<Relay>| delivery(&fx, relay, policy);
     *slow.other_instance.lock().unwrap() = Some(instance(&fast));
     instance(&slow).deliver_due().unwrap();
     let mut sent = sent.lock().unwrap().clone();

@@ -101,14 +101,8 @@ pub fn on_sqlite_reapplying(version: &str, test: impl FnOnce(&str, &dyn Fn())) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sesame.db").display().to_string();
     let reapply = || {
-        let mut conn = SqliteConnection::establish(&path).unwrap();
-        while conn
-            .revert_last_migration(SQLITE_MIGRATIONS)
-            .unwrap()
-            .to_string()
-            != version
-        {}
-        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        let conn = SqliteConnection::establish(&path).unwrap();
+        reapply_from(conn, || SQLITE_MIGRATIONS, version);
     };
     test(&format!("sqlite://{path}"), &reapply);
 }
@@ -121,16 +115,25 @@ pub fn on_postgres_reapplying(name: &str, version: &str, test: impl FnOnce(&str,
     };
     let fresh = TestDatabase::create(&admin_url);
     let reapply = || {
-        let mut conn = PgConnection::establish(fresh.url()).unwrap();
-        while conn
-            .revert_last_migration(POSTGRES_MIGRATIONS)
-            .unwrap()
-            .to_string()
-            != version
-        {}
-        conn.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap();
+        let conn = PgConnection::establish(fresh.url()).unwrap();
+        reapply_from(conn, || POSTGRES_MIGRATIONS, version);
     };
     test(fresh.url(), &reapply);
+}
+
+/// Reverts the `migrations` down to `version`, then runs them again (the
+/// embedded set is not `Copy`: each use takes a fresh one).
+fn reapply_from<C>(mut conn: C, migrations: fn() -> EmbeddedMigrations, version: &str)
+where
+    C: Connection + MigrationHarness<C::Backend>,
+{
+    while conn
+        .revert_last_migration(migrations())
+        .unwrap()
+        .to_string()
+        != version
+    {}
+    conn.run_pending_migrations(migrations()).unwrap();
 }
 
 /// The current time, to the microsecond (what both backends keep).
