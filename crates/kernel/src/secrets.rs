@@ -38,6 +38,21 @@ pub fn keyed_hash(key: &[u8], text: &str) -> String {
     hex(&mac.finalize().into_bytes())
 }
 
+/// A key of its own for one `purpose`, derived from a server `secret`: the
+/// SHA-256 of the purpose, a zero byte and the secret. Keys made for
+/// different purposes tell nothing of each other or of the secret.
+///
+/// What these keys seal or digest is stored (signing keys, recovery codes,
+/// queued emails): a derivation, once in use, never changes.
+pub fn derived_key(purpose: &str, secret: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(purpose.as_bytes())
+        .chain_update([0])
+        .chain_update(secret)
+        .finalize()
+        .into()
+}
+
 /// Encrypts secrets at rest (TOTP secrets, signing keys, queued emails):
 /// a copy of the database alone does not reveal them.
 pub trait SecretCipher: Send + Sync {
@@ -89,6 +104,20 @@ mod tests {
         assert_eq!(
             token_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn derived_keys_are_pinned_and_differ_by_purpose() {
+        // Python: hashlib.sha256(b"sesame signing keys\0" + secret).hexdigest()
+        let secret = b"a pinned secret of some length";
+        assert_eq!(
+            hex(&derived_key("sesame signing keys", secret)),
+            "3563a4bbc7b7463eab24a02b7c8659b24df371887ba70ca0e4cb5c069afd80f8"
+        );
+        assert_ne!(
+            derived_key("sesame signing keys", secret),
+            derived_key("sesame queued emails", secret)
         );
     }
 

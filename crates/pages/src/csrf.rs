@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sesame_kernel::secrets::random_token;
-use sha2::{Digest, Sha256};
+use sesame_kernel::secrets::{derived_key, random_token};
+use sha2::Sha256;
 
 use crate::cookies::{self, CSRF, SESSION};
 use crate::{Pages, PagesError};
@@ -26,13 +26,7 @@ pub(crate) struct CsrfKey([u8; 32]);
 impl CsrfKey {
     /// A key of its own, derived from the pages' secret.
     pub(crate) fn derive(secret: &[u8]) -> CsrfKey {
-        CsrfKey(
-            Sha256::new()
-                .chain_update(b"sesame pages csrf\0")
-                .chain_update(secret)
-                .finalize()
-                .into(),
-        )
+        CsrfKey(derived_key("sesame pages csrf", secret))
     }
 
     fn mac(&self, cookie: &str, session: &str) -> HmacSha256 {

@@ -6,9 +6,9 @@
 //! (never in the page), and are good for five minutes.
 
 use serde::{Deserialize, Serialize};
+use sesame_kernel::secrets::derived_key;
 use sesame_kernel::Timestamp;
 use sesame_tokens::{ChaChaCipher, SecretCipher};
-use sha2::{Digest, Sha256};
 
 use crate::PagesError;
 
@@ -34,10 +34,7 @@ pub(crate) struct PendingSeal(ChaChaCipher);
 impl PendingSeal {
     /// A cipher of its own, keyed from the pages' secret.
     pub(crate) fn derive(secret: &[u8]) -> Result<PendingSeal, PagesError> {
-        let key = Sha256::new()
-            .chain_update(b"sesame pages pending sign-in\0")
-            .chain_update(secret)
-            .finalize();
+        let key = derived_key("sesame pages pending sign-in", secret);
         ChaChaCipher::new(&key)
             .map(PendingSeal)
             .map_err(|e| PagesError::Key(e.to_string()))

@@ -13,6 +13,7 @@ use sesame_events::EventService;
 use sesame_http::{AppState, HttpSettings, Metrics, RateLimitSettings, RateLimits};
 use sesame_http::{BodyTimeout, Hub, MessageFrames, Routes, SocketRevoker};
 use sesame_kernel::audit::AuditKey;
+use sesame_kernel::secrets::derived_key;
 use sesame_kernel::{ChangeObserver, Clock, SystemClock, UserId};
 use sesame_messaging::{MessageNotifier, MessagingService};
 use sesame_pages::{Pages, PagesSettings};
@@ -119,21 +120,17 @@ pub(crate) fn key_set(
 /// The cipher the signing keys' private halves are sealed with: its key
 /// derived from the JWT secret.
 pub(crate) fn sealing_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
-    derived_cipher(b"sesame signing keys\0", secret)
+    derived_cipher("sesame signing keys", secret)
 }
 
 /// The cipher queued emails are sealed with, its key derived from the JWT
 /// secret: every instance has the same one, since the signing keys need it.
 fn mail_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
-    derived_cipher(b"sesame queued emails\0", secret)
+    derived_cipher("sesame queued emails", secret)
 }
 
-fn derived_cipher(purpose: &[u8], secret: &[u8]) -> Result<ChaChaCipher, StartError> {
-    let key = Sha256::new()
-        .chain_update(purpose)
-        .chain_update(secret)
-        .finalize();
-    ChaChaCipher::new(&key).map_err(StartError::setting)
+fn derived_cipher(purpose: &str, secret: &[u8]) -> Result<ChaChaCipher, StartError> {
+    ChaChaCipher::new(&derived_key(purpose, secret)).map_err(StartError::setting)
 }
 
 /// Hands reports of a changed key set to the keys while they exist.
@@ -341,11 +338,7 @@ impl Services {
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
-            pages_key: Sha256::new()
-                .chain_update(b"sesame pages\0")
-                .chain_update(mfa_key.as_bytes())
-                .finalize()
-                .into(),
+            pages_key: derived_key("sesame pages", mfa_key.as_bytes()),
             lockout,
         })
     }
@@ -363,14 +356,11 @@ fn passkey_service(
     mfa_key: &[u8],
 ) -> Result<PasskeyService, StartError> {
     let store = Arc::new(database.clone());
-    let mut fake_key = Sha256::new();
-    fake_key.update(b"sesame passkeys: fake credential ids\0");
-    fake_key.update(mfa_key);
     let settings = PasskeySettings {
         rp_id: config.webauthn.rp_id.clone(),
         rp_name: config.webauthn.rp_name.clone(),
         origin: config.webauthn.origin.clone(),
-        fake_credential_key: fake_key.finalize().to_vec(),
+        fake_credential_key: derived_key("sesame passkeys: fake credential ids", mfa_key).to_vec(),
     };
     let ports = PasskeyPorts {
         passkeys: store.clone(),
@@ -732,4 +722,25 @@ fn security_headers(hsts_seconds: u64) -> middleware::DefaultHeaders {
 
 fn host_of(bind: &str) -> &str {
     bind.rsplit_once(':').map(|(host, _)| host).unwrap_or(bind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_tokens::SecretCipher;
+
+    const SECRET: &[u8] = b"a pinned secret of some length";
+
+    // Sealed by Python's `cryptography` under SHA-256 of the label, a zero
+    // byte and the secret: what sealed stores hold must keep opening.
+    #[test]
+    fn the_derived_ciphers_open_what_was_sealed_under_their_keys() {
+        let signing = sealing_cipher(SECRET).unwrap();
+        let sealed_key = "AAECAwQFBgcICQoL7RNZ0xGOvzhvStct3SIUcDMa20C2Mz16eegH0uI";
+        assert_eq!(signing.decrypt(sealed_key).unwrap(), b"a signing key");
+        let mail = mail_cipher(SECRET).unwrap();
+        let sealed_email = "AAECAwQFBgcICQoLEleAA79D-Pt-q8asUclyzVf_zHMCd0SP";
+        assert_eq!(mail.decrypt(sealed_email).unwrap(), b"an email");
+        assert_eq!(signing.decrypt(sealed_email), None);
+    }
 }

@@ -18,9 +18,8 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
-use sesame_kernel::secrets::random_token;
+use sesame_kernel::secrets::{derived_key, random_token};
 use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
-use sha2::{Digest, Sha256};
 
 use crate::{Claims, JwtKeys, SecretCipher, TokensError};
 
@@ -341,10 +340,7 @@ fn encoding_key(algorithm: SigningAlgorithm, private: &[u8]) -> EncodingKey {
 
 /// The kid of the HS256 key made from `secret`: a digest, never the secret.
 fn legacy_kid(secret: &[u8]) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"sesame kid\0")
-        .chain_update(secret)
-        .finalize();
+    let digest = derived_key("sesame kid", secret);
     format!("hs256-{}", URL_SAFE_NO_PAD.encode(&digest[..9]))
 }
 

@@ -9,11 +9,10 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::secrets::{
-    constant_time_eq, keyed_hash, random_bytes, token_hash, SecretCipher,
+    constant_time_eq, derived_key, keyed_hash, random_bytes, token_hash, SecretCipher,
 };
 use sesame_kernel::{Clock, UserId};
 use sesame_users::{AccountService, ConfirmationThrottle, User};
-use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::login::alert_at_every_few;
@@ -126,11 +125,7 @@ impl ChaChaCipher {
     pub fn new(key: &[u8]) -> Result<Self, TokensError> {
         let cipher = ChaCha20Poly1305::new_from_slice(key)
             .map_err(|_| TokensError::Signing("the MFA encryption key must be 32 bytes".into()))?;
-        let digest_key = Sha256::new()
-            .chain_update(b"sesame mfa: recovery code digests\0")
-            .chain_update(key)
-            .finalize()
-            .into();
+        let digest_key = derived_key("sesame mfa: recovery code digests", key);
         Ok(ChaChaCipher { cipher, digest_key })
     }
 }

@@ -205,6 +205,8 @@ fn the_first_start_keeps_the_hs256_secret_and_tokens_without_kid_still_verify() 
     es_sessions.authenticate(&access).unwrap();
     // Retiring the HS256 key ends both.
     let hs_kid = keys.list().unwrap()[0].kid.clone();
+    // Derived from the secret alone, and stored: it must never change.
+    assert_eq!(hs_kid, "hs256-DzCGRsDdkuRE");
     es.retire(&hs_kid, &Actor::default()).unwrap();
     assert!(es_sessions.authenticate(&old_style).is_err());
     assert!(es_sessions.authenticate(&access).is_err());
