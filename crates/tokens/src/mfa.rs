@@ -435,9 +435,11 @@ impl MfaService {
         Ok(Some((record, code)))
     }
 
-    /// [`MfaService::check_code`] behind the throttle. A right code is used
-    /// up by the check: it is not refused afterwards. A wrong one that locks
-    /// the account is answered as locked.
+    /// [`MfaService::check_code`] behind the throttle. A wrong code that
+    /// locks the account is answered as locked. So is a right one when
+    /// wrong codes sent with it locked the account while it was checked (it
+    /// is used up all the same), as a login's is: otherwise every pause
+    /// would let a burst of guesses through, not one.
     fn throttled_check(
         &self,
         user: &User,
@@ -448,8 +450,8 @@ impl MfaService {
         let checked = self.check_code(user.id, record, code);
         if let Err(TokensError::OtpInvalid) = &checked {
             self.count_wrong_code(user);
-            self.held_back(user.id)?;
         }
+        self.held_back(user.id)?;
         checked
     }
 

@@ -1,5 +1,6 @@
 //! Second-factor rules with in-memory fakes and a hand-moved clock.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -372,6 +373,51 @@ fn wrong_codes_that_would_turn_totp_off_lock_the_account_like_failed_logins() {
         .disable(&f.user, &codes[0], &Actor::default())
         .unwrap();
     assert!(!mfa.is_enabled(&f.user).unwrap());
+}
+
+#[test]
+fn a_right_code_is_refused_when_wrong_ones_sent_with_it_locked_the_account_meanwhile() {
+    // Codes sent at once all pass the first look at the lock; the wrong ones
+    // land while the right one is checked. Were it taken, each pause would
+    // let a burst of guesses through, not one.
+    let f = fixture();
+    let lockout = Arc::new(Lockout::new(LockoutSettings {
+        enabled: true,
+        failures: 2,
+        window: std::time::Duration::from_secs(60),
+    }));
+    let armed = Arc::new(AtomicBool::new(false));
+    let (burst, burst_armed) = (lockout.clone(), armed.clone());
+    let store = Arc::new(CodesMeanwhile {
+        while_using_a_step: Some(Box::new(move |_, user| {
+            if burst_armed.load(Ordering::SeqCst) {
+                for _ in 0..3 {
+                    burst.record_failure(&[LoginKey::Account(user)]);
+                }
+            }
+        })),
+        ..CodesMeanwhile::default()
+    });
+    let cipher = Arc::new(ChaChaCipher::new(&[9u8; 32]).unwrap());
+    let mfa = MfaService::new(store, cipher, f.clock.clone())
+        .with_throttle(Arc::new(ConfirmationsAsLogins(lockout.clone())));
+    let setup = mfa.setup(&f.user).unwrap();
+    let actor = Actor::default();
+    mfa.confirm(&f.user, &f.code(&setup.secret, 0), None, &actor)
+        .unwrap();
+    f.clock.advance(Duration::seconds(30));
+    armed.store(true, Ordering::SeqCst);
+    let right = f.code(&setup.secret, 0);
+    // Adding a passkey confirms its code through the same check.
+    let attempt = mfa.disable(&f.user, &right, &actor);
+    assert!(
+        matches!(
+            attempt,
+            Err(TokensError::Users(UsersError::ConfirmationThrottled(_)))
+        ),
+        "{attempt:?}"
+    );
+    assert!(mfa.is_enabled(&f.user).unwrap());
 }
 
 #[test]
