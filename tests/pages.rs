@@ -466,6 +466,25 @@ backend_tests! {
         assert_eq!(app.get("/auth/me", Some(&cookie_token)).status, 401, "not brought back");
     }
 
+    fn a_sign_in_ends_the_session_whose_cookie_it_replaces(backend) {
+        // On a shared browser, the previous person's session left open ends
+        // when the next one signs in: nobody holds its token any more, and
+        // seed 002's re-authenticate would otherwise bring it back.
+        // (While it is live, the sign-in page leads to its account.)
+        let app = TestApp::spawn_with(&backend, |c| c.tokens.opaque_idle_seconds = 1);
+        app.register("erin");
+        app.register("fred");
+        let browser = Browser::new(&app);
+        assert_eq!(browser.sign_in("erin", PASSWORD).status, 303);
+        let erins = browser.cookie("sesame_account").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1300));
+        assert_eq!(browser.sign_in("fred", PASSWORD).status, 303);
+        assert_ne!(browser.cookie("sesame_account").unwrap(), erins);
+        let again = app.post("/auth/re-authenticate", None, json!({"username": "erin", "password": PASSWORD}));
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(app.get("/auth/me", Some(&erins)).status, 401, "not brought back");
+    }
+
     fn link_pages_change_nothing_on_get_and_change_on_post(backend) {
         let app = TestApp::spawn_with(&backend, |c| c.accounts.require_activation = true);
         let created = app.post("/auth/users/", None, json!({

@@ -203,7 +203,7 @@ pub(crate) async fn login_finish(
         return Err(PagesError::Unavailable("the login opened no opaque session".into()).into());
     };
     let response = answer(StatusCode::OK, &json!({ "redirect": "/account/" }));
-    Ok(with_session(response, &pages, token))
+    Ok(with_session(&request, response, &pages, token).await)
 }
 
 /// `POST /account/passkeys/{id}/remove`: removes one, with the password.

@@ -124,7 +124,7 @@ pub(crate) async fn submit(
         otp: None,
     };
     match log_in(&request, &pages, credentials).await? {
-        Ok(token) => Ok(signed_in_answer(&pages, token)),
+        Ok(token) => Ok(signed_in_answer(&request, &pages, token).await),
         Err(TokensError::OtpRequired) => {
             let sealed = pages
                 .inner
@@ -179,7 +179,7 @@ pub(crate) async fn otp_submit(
         otp: Some(code.to_owned()),
     };
     match log_in(&request, &pages, credentials).await? {
-        Ok(token) => Ok(signed_in_answer(&pages, token)),
+        Ok(token) => Ok(signed_in_answer(&request, &pages, token).await),
         Err(refused) => Ok(refusal(&request, &pages, refused, &first_step.login, true)),
     }
 }
@@ -233,17 +233,33 @@ async fn log_in(
 }
 
 /// Signed in: the session cookie, the half-done sign-in forgotten, on to the account.
-fn signed_in_answer(pages: &Pages, token: String) -> HttpResponse {
-    with_session(redirect("/account/"), pages, token)
+async fn signed_in_answer(request: &HttpRequest, pages: &Pages, token: String) -> HttpResponse {
+    with_session(request, redirect("/account/"), pages, token).await
 }
 
-/// `response`, setting the session cookie to `token` and forgetting the half-done sign-in.
-pub(crate) fn with_session(
+/// `response`, setting the session cookie to `token` and forgetting the
+/// half-done sign-in. The session of a cookie it replaces ends: nobody holds
+/// its token any more (on a shared browser, the previous person's), and
+/// the seed's re-authenticate would otherwise revive it.
+pub(crate) async fn with_session(
+    request: &HttpRequest,
     mut response: HttpResponse,
     pages: &Pages,
     token: String,
 ) -> HttpResponse {
     let settings = &pages.inner.settings;
+    if let Some(replaced) = cookies::session_token(request, settings).filter(|old| *old != token) {
+        let sessions = pages.inner.sessions.clone();
+        let actor = client::actor(request, settings);
+        let failure = match blocking(move || sessions.end_opaque(&replaced, &actor)).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(error) = failure {
+            tracing::error!(%error, "could not end the session a sign-in replaced");
+        }
+    }
     add_cookie(&mut response, cookies::build(SESSION, token, settings));
     add_cookie(&mut response, cookies::removal(PENDING, settings));
     response
