@@ -129,6 +129,18 @@ fn mail_cipher(secret: &[u8]) -> Result<ChaChaCipher, StartError> {
     derived_cipher("sesame queued emails", secret)
 }
 
+/// The secret the pages derive their own keys from (CSRF, sealed sign-ins).
+fn pages_key(mfa_key: &[u8]) -> [u8; 32] {
+    derived_key("sesame pages", mfa_key)
+}
+
+/// The key of the fake credential ids answered for unknown names, from the
+/// MFA key: the same on every instance and across upgrades, or comparing
+/// answers would tell which names have no account.
+fn fake_credential_key(mfa_key: &[u8]) -> [u8; 32] {
+    derived_key("sesame passkeys: fake credential ids", mfa_key)
+}
+
 fn derived_cipher(purpose: &str, secret: &[u8]) -> Result<ChaChaCipher, StartError> {
     ChaChaCipher::new(&derived_key(purpose, secret)).map_err(StartError::setting)
 }
@@ -338,15 +350,13 @@ impl Services {
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
             mail_sender,
-            pages_key: derived_key("sesame pages", mfa_key.as_bytes()),
+            pages_key: pages_key(mfa_key.as_bytes()),
             lockout,
         })
     }
 }
 
-/// Passkeys for the configured relying party. The key of the fake
-/// credential ids answered for unknown names comes from the MFA key, so
-/// that every instance answers alike.
+/// Passkeys for the configured relying party.
 fn passkey_service(
     config: &Config,
     database: &Database,
@@ -360,7 +370,7 @@ fn passkey_service(
         rp_id: config.webauthn.rp_id.clone(),
         rp_name: config.webauthn.rp_name.clone(),
         origin: config.webauthn.origin.clone(),
-        fake_credential_key: derived_key("sesame passkeys: fake credential ids", mfa_key).to_vec(),
+        fake_credential_key: fake_credential_key(mfa_key).to_vec(),
     };
     let ports = PasskeyPorts {
         passkeys: store.clone(),
@@ -742,5 +752,19 @@ mod tests {
         let sealed_email = "AAECAwQFBgcICQoLEleAA79D-Pt-q8asUclyzVf_zHMCd0SP";
         assert_eq!(mail.decrypt(sealed_email).unwrap(), b"an email");
         assert_eq!(signing.decrypt(sealed_email), None);
+    }
+
+    // Python: hashlib.sha256(label + b"\0" + secret).hexdigest()
+    #[test]
+    fn the_derived_keys_stay_what_they_were() {
+        let hex = sesame_kernel::secrets::hex;
+        assert_eq!(
+            hex(&pages_key(SECRET)),
+            "1b244352c6b9ad5ba03a50616ce97ce9c3625a318c64314b887f8caea1ab6326"
+        );
+        assert_eq!(
+            hex(&fake_credential_key(SECRET)),
+            "1b357b0aac1c4f82f923f2f5a85d753c145f4e1d04b541a5a598cb77a764b5a1"
+        );
     }
 }

@@ -408,7 +408,7 @@ fn a_right_code_is_refused_when_wrong_ones_sent_with_it_locked_the_account_meanw
     f.clock.advance(Duration::seconds(30));
     armed.store(true, Ordering::SeqCst);
     let right = f.code(&setup.secret, 0);
-    // Adding a passkey confirms its code through the same check.
+    // (Confirming a new passkey's code goes through the same check.)
     let attempt = mfa.disable(&f.user, &right, &actor);
     assert!(
         matches!(
