@@ -46,6 +46,7 @@ diesel::table! {
         token_hash -> Nullable<Text>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        revivable -> Bool,
     }
 }
 

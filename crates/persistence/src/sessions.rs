@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 use sesame_kernel::{StorageError, Timestamp, UserId};
-use sesame_tokens::{ClientInfo, Session, SessionKind, SessionRepository, TokensError};
+use sesame_tokens::{ClientInfo, Revival, Session, SessionKind, SessionRepository, TokensError};
 
 use crate::schema::sessions;
 use crate::time::{from_db, to_db};
@@ -20,6 +20,7 @@ struct SessionRow {
     token_hash: Option<String>,
     ip: Option<String>,
     user_agent: Option<String>,
+    revivable: bool,
 }
 
 impl SessionRow {
@@ -36,6 +37,7 @@ impl SessionRow {
             token_hash: session.token_hash.clone(),
             ip: session.client.ip.clone(),
             user_agent: session.client.user_agent.clone(),
+            revivable: session.revival == Revival::OnReauthentication,
         }
     }
 
@@ -59,6 +61,11 @@ impl SessionRow {
             client: ClientInfo {
                 ip: self.ip,
                 user_agent: self.user_agent,
+            },
+            revival: if self.revivable {
+                Revival::OnReauthentication
+            } else {
+                Revival::Never
             },
         })
     }
@@ -192,11 +199,11 @@ impl SessionRepository for Database {
             let mut query = sessions::table
                 .filter(sessions::user_id.eq(user_id.0))
                 .filter(sessions::revoked_at.is_null())
-                // `Session::is_open`: a lapsed opaque session can be revived.
+                // `Session::is_open`: a lapsed opaque session may be revived.
                 .filter(
                     sessions::expires_at
                         .gt(to_db(at))
-                        .or(sessions::kind.eq(opaque)),
+                        .or(sessions::kind.eq(opaque).and(sessions::revivable)),
                 )
                 .into_boxed();
             if let Some(kind) = kind {

@@ -15,8 +15,8 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_tokens::{
-    ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, SessionService, TokenSettings,
-    TokensError,
+    ClientInfo, JwtKeys, Revival, Session, SessionKind, SessionRepository, SessionService,
+    TokenSettings, TokensError,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, NewUser, Password, PasswordHasher,
@@ -326,8 +326,8 @@ fn main() -> Result<(), TokensError> {
 
     // An opaque session: one random token, stored as a hash, idle lifetime.
     let bob = accounts.authenticate("bob@example.com", PASSWORD)?;
-    let token = sessions.start_opaque_session(&bob, laptop.clone())?;
-    let phone = sessions.start_opaque_session(&bob, ClientInfo::default())?;
+    let token = sessions.start_opaque_session(&bob, laptop.clone(), Revival::OnReauthentication)?;
+    let phone = sessions.start_opaque_session(&bob, ClientInfo::default(), Revival::Never)?;
     println!(
         "bob has {} sessions; his token passes: {}",
         sessions.list_sessions(bob.id)?.len(),

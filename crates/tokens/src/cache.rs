@@ -217,6 +217,7 @@ mod tests {
             refresh_jti: None,
             token_hash: Some(format!("hash-{id}")),
             client: ClientInfo::default(),
+            revival: crate::Revival::Never,
         };
         let user = User {
             id: UserId(user),

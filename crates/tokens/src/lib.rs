@@ -352,4 +352,4 @@ pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings, MAX_LISTED_SESSIONS};
 pub use sesame_kernel::secrets::SecretCipher;
 pub use sesame_users::PASSWORD_ALERT_AFTER;
-pub use session::{ClientInfo, Session, SessionKind};
+pub use session::{ClientInfo, Revival, Session, SessionKind};

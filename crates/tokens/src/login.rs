@@ -8,7 +8,7 @@ use sesame_kernel::audit::{Actor, AuditEvent, AuditKey, AuditLog};
 use sesame_kernel::{Clock, UserId};
 use sesame_users::{identity_key, AccountService, ConfirmationThrottle, User, UsersError};
 
-use crate::{ClientInfo, MfaService, SessionKind, SessionService, TokenPair, TokensError};
+use crate::{ClientInfo, MfaService, Revival, SessionKind, SessionService, TokenPair, TokensError};
 
 /// Wrong second-factor codes (since the last good login) after which the
 /// owner is alerted, and again at every multiple.
@@ -171,9 +171,11 @@ impl LoginService {
         let client = ClientInfo::from(actor);
         let session = match kind {
             SessionKind::Jwt => NewSession::Jwt(self.sessions.start_jwt_session(&user, client)?),
-            SessionKind::Opaque => {
-                NewSession::Opaque(self.sessions.start_opaque_session(&user, client)?)
-            }
+            SessionKind::Opaque => NewSession::Opaque(self.sessions.start_opaque_session(
+                &user,
+                client,
+                Revival::Never,
+            )?),
         };
         // A reset, a password change, a deactivation or TOTP turned on that
         // was written while the password was being hashed ended the sessions

@@ -7,8 +7,8 @@ use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
 
 use crate::{
-    AuthCache, Claims, ClientInfo, JwtKeys, NewSession, Session, SessionKind, SessionRepository,
-    TokenType, TokensError, REFRESH_AUDIENCE,
+    AuthCache, Claims, ClientInfo, JwtKeys, NewSession, Revival, Session, SessionKind,
+    SessionRepository, TokenType, TokensError, REFRESH_AUDIENCE,
 };
 
 /// Lifetimes, from configuration.
@@ -172,12 +172,15 @@ impl SessionService {
             refresh_jti: Some(refresh_jti.clone()),
             token_hash: None,
             client,
+            revival: Revival::Never,
         };
         self.sessions.create(&session)?;
         self.sign_pair(user.id, &session.id, refresh_jti, now)
     }
 
-    /// Opens an opaque-token session. Returns the token; only its hash is stored.
+    /// Opens an opaque-token session, brought back by re-authenticating
+    /// once lapsed or not as `revival` says. Returns the token; only its
+    /// hash is stored.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
@@ -185,6 +188,7 @@ impl SessionService {
         &self,
         user: &User,
         client: ClientInfo,
+        revival: Revival,
     ) -> Result<String, TokensError> {
         let now = self.clock.now();
         let token = random_token(OPAQUE_TOKEN_BYTES);
@@ -199,6 +203,7 @@ impl SessionService {
             refresh_jti: None,
             token_hash: Some(token_hash(&token)),
             client,
+            revival,
         };
         self.sessions.create(&session)?;
         Ok(token)
@@ -344,10 +349,11 @@ impl SessionService {
     }
 
     /// Restarts the idle clock of the user's [`MAX_LISTED_SESSIONS`]
-    /// unrevoked opaque sessions last used, lapsed ones included (the
-    /// seed's "re-authenticate": its only way back to a token). A session
-    /// that was ended (logout, signing out of the pages,
-    /// [`SessionService::end_opaque`]) stays ended. Returns how many.
+    /// unrevoked opaque sessions last used that [`Revival::OnReauthentication`]
+    /// allows, lapsed ones included (the seed's "re-authenticate": its only
+    /// way back to a token). A session that was ended (logout, signing out of
+    /// the pages, [`SessionService::end_opaque`]) stays ended, and a login's
+    /// (the pages') is never touched. Returns how many.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
@@ -358,7 +364,7 @@ impl SessionService {
             .sessions
             .list_for_user(user_id, opaque, now, MAX_LISTED_SESSIONS)?;
         let mut revived = 0;
-        for session in &sessions {
+        for session in sessions.iter().filter(|s| s.is_revivable()) {
             self.sessions
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
             revived += 1;

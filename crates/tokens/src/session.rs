@@ -9,6 +9,18 @@ pub enum SessionKind {
     Opaque,
 }
 
+/// Whether a lapsed opaque session comes back when its owner re-authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revival {
+    /// Seed 002's tokens, which its registration hands out: re-authenticating
+    /// is that client's only way back to a token.
+    OnReauthentication,
+    /// Sessions a login opens (the pages', JWT sessions): once lapsed, over.
+    /// A browser left signed in on a shared computer must not come back to
+    /// life when its owner re-authenticates elsewhere.
+    Never,
+}
+
 impl SessionKind {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -69,6 +81,8 @@ pub struct Session {
     pub token_hash: Option<String>,
     /// Who opened it.
     pub client: ClientInfo,
+    /// Whether re-authenticating brings it back once lapsed (opaque sessions).
+    pub revival: Revival,
 }
 
 impl Session {
@@ -80,7 +94,12 @@ impl Session {
     /// Whether it is not over: live, or an opaque session past its idle
     /// time, which seed 002's re-authenticate can bring back.
     pub fn is_open(&self, now: Timestamp) -> bool {
-        self.is_live(now) || (self.revoked_at.is_none() && self.kind == SessionKind::Opaque)
+        self.is_live(now) || (self.revoked_at.is_none() && self.is_revivable())
+    }
+
+    /// Whether re-authenticating brings it back once lapsed.
+    pub fn is_revivable(&self) -> bool {
+        self.kind == SessionKind::Opaque && self.revival == Revival::OnReauthentication
     }
 }
 

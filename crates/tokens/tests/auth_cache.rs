@@ -10,7 +10,8 @@ use sesame_kernel::audit::Actor;
 use sesame_kernel::{ChangeObserver, Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{
-    AuthCache, ClientInfo, JwtKeys, SessionRepository, SessionService, TokenSettings, TokensError,
+    AuthCache, ClientInfo, JwtKeys, Revival, SessionRepository, SessionService, TokenSettings,
+    TokensError,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository,
@@ -70,7 +71,7 @@ impl Fixture {
 
     fn opaque_token(&self) -> String {
         self.sessions
-            .start_opaque_session(&self.user, ClientInfo::default())
+            .start_opaque_session(&self.user, ClientInfo::default(), Revival::Never)
             .unwrap()
     }
 }

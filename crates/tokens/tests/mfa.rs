@@ -10,8 +10,8 @@ use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{CodesMeanwhile, FakeClock, InMemoryAudit, InMemoryMfa, InMemoryStore};
 use sesame_tokens::{
     totp_code, ChaChaCipher, ClientInfo, ConfirmationsAsLogins, Lockout, LockoutSettings, LoginKey,
-    LoginThrottle, MfaRepository, MfaService, SecretCipher, SecretsCheck, Session, SessionKind,
-    SessionRepository, TokensError,
+    LoginThrottle, MfaRepository, MfaService, Revival, SecretCipher, SecretsCheck, Session,
+    SessionKind, SessionRepository, TokensError,
 };
 use sesame_users::{User, UsersError};
 
@@ -77,6 +77,7 @@ impl Fixture {
             refresh_jti: None,
             token_hash: None,
             client: ClientInfo::default(),
+            revival: Revival::Never,
         }
     }
 

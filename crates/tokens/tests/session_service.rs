@@ -9,8 +9,8 @@ use sesame_kernel::secrets::token_hash;
 use sesame_kernel::{Clock, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore};
 use sesame_tokens::{
-    ClientInfo, JwtKeys, SessionKind, SessionService, TokenPair, TokenSettings, TokensError,
-    MAX_LISTED_SESSIONS,
+    ClientInfo, JwtKeys, Revival, SessionKind, SessionService, TokenPair, TokenSettings,
+    TokensError, MAX_LISTED_SESSIONS,
 };
 use sesame_users::{
     AccountService, AccountSettings, BcryptHasher, Registration, User, UserRepository,
@@ -68,7 +68,7 @@ impl Fixture {
 
     fn opaque(&self, user: &User) -> String {
         self.sessions
-            .start_opaque_session(user, ClientInfo::default())
+            .start_opaque_session(user, ClientInfo::default(), Revival::OnReauthentication)
             .unwrap()
     }
 
@@ -900,6 +900,36 @@ fn revive_restarts_expired_opaque_sessions_but_not_revoked_ones() {
         fx.stored_session(&jwt.session_id).expires_at,
         fx.stored_session(&jwt.session_id).created_at + Duration::days(7)
     );
+}
+
+#[test]
+fn revive_leaves_a_login_s_opaque_sessions_alone_live_or_lapsed() {
+    // The pages' sessions: a browser left signed in on a shared computer
+    // must not come back to life when its owner re-authenticates elsewhere.
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let login = |fx: &Fixture| {
+        (fx.sessions)
+            .start_opaque_session(&alice, ClientInfo::default(), Revival::Never)
+            .unwrap()
+    };
+    let left_open = login(&fx);
+    let seeds = fx.opaque(&alice);
+    fx.advance(Duration::minutes(61));
+    let live = login(&fx);
+    let live_id = fx.sessions.authenticate(&live).unwrap().session_id;
+    let live_until = fx.stored_session(&live_id).expires_at;
+    fx.advance(Duration::minutes(1));
+
+    // Only seed 002's token is listed among the lapsed ones, and revived.
+    assert_eq!(fx.listed_session_ids(&alice).len(), 2);
+    assert_eq!(fx.sessions.revive_opaque_sessions(alice.id).unwrap(), 1);
+    fx.sessions.authenticate(&seeds).unwrap();
+    assert_err!(
+        fx.sessions.authenticate(&left_open),
+        TokensError::TokenExpired
+    );
+    assert_eq!(fx.stored_session(&live_id).expires_at, live_until);
 }
 
 // ----------------------------------------------------------------- sessions

@@ -7,7 +7,7 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, UserId};
 use sesame_testkit::{ChangedWhileVerifying, FakeClock, InMemoryStore};
-use sesame_tokens::{ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError};
+use sesame_tokens::{ClientInfo, JwtKeys, Revival, SessionService, TokenSettings, TokensError};
 use sesame_users::{
     AccountService, AccountSettings, AvatarChange, BcryptHasher, Email, FieldProblem,
     PasswordHasher, ProfileChanges, ProfileUpdate, Registration, User, UserRepository, UsersError,
@@ -1441,7 +1441,7 @@ fn set_password_revokes_every_other_session() {
         .start_jwt_session(&alice, ClientInfo::default())
         .unwrap();
     let other_opaque = sessions
-        .start_opaque_session(&alice, ClientInfo::default())
+        .start_opaque_session(&alice, ClientInfo::default(), Revival::Never)
         .unwrap();
     let bobs = sessions
         .start_jwt_session(&bob, ClientInfo::default())

@@ -11,7 +11,7 @@ use sesame_kernel::secrets::token_hash;
 use sesame_kernel::Clock;
 use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};
 use sesame_tokens::{
-    ChaChaCipher, ClientInfo, JwtKeys, SessionService, TokenSettings, TokensError,
+    ChaChaCipher, ClientInfo, JwtKeys, Revival, SessionService, TokenSettings, TokensError,
 };
 use sesame_users::{
     decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountTokenStore,
@@ -325,7 +325,7 @@ fn password_reset_sets_the_password_and_revokes_every_session() {
         .start_jwt_session(&alice, ClientInfo::default())
         .unwrap();
     let opaque = sessions
-        .start_opaque_session(&alice, ClientInfo::default())
+        .start_opaque_session(&alice, ClientInfo::default(), Revival::Never)
         .unwrap();
 
     fx.accounts

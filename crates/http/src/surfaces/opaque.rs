@@ -9,7 +9,7 @@ mod french;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use sesame_tokens::{ClientInfo, Credentials, LoginService, TokensError};
+use sesame_tokens::{ClientInfo, Credentials, LoginService, Revival, TokensError};
 use sesame_users::{Registration, User, UsersError};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -200,11 +200,12 @@ async fn register(
         ..Registration::default()
     };
     let (accounts, sessions) = (state.accounts.clone(), state.sessions.clone());
+    let client = ClientInfo::from(&client.0);
     // One trip to the blocking pool for both steps.
     let token = run::<Opaque, _, _>(move || {
         let user = accounts.register(registration).map_err(Opaque::word)?;
         sessions
-            .start_opaque_session(&user, ClientInfo::from(&client.0))
+            .start_opaque_session(&user, client, Revival::OnReauthentication)
             .map_err(Opaque::word)
     })
     .await??;

@@ -1,7 +1,7 @@
 //! `SessionRepository` on both backends.
 
 use chrono::Duration;
-use sesame_tokens::{SessionKind, SessionRepository};
+use sesame_tokens::{Revival, SessionKind, SessionRepository};
 
 use crate::support::{insert_user, jwt_session, now, opaque_session, precise_time, UNKNOWN_USER};
 
@@ -213,5 +213,32 @@ contract_tests! {
             .map(|s| s.id)
             .collect();
         assert_eq!(opaque, ["opaque"]);
+    }
+
+    fn a_lapsed_opaque_session_is_listed_only_if_re_authenticating_may_revive_it(db: &Database) {
+        let at = precise_time();
+        let john = insert_user(db, "john", None);
+        // Both lapsed an hour ago: seed 002's token, and a page's session.
+        let seeds = opaque_session("seeds", john.id, "hash-seeds", at - Duration::hours(2));
+        let mut page = opaque_session("page", john.id, "hash-page", at - Duration::hours(2));
+        page.revival = Revival::Never;
+        db.create(&seeds).unwrap();
+        db.create(&page).unwrap();
+        assert_eq!(db.find("page").unwrap().as_ref(), Some(&page));
+        assert_eq!(db.find("seeds").unwrap().as_ref(), Some(&seeds));
+        // A live one is listed whatever its revival.
+        let mut live = opaque_session("live", john.id, "hash-live", at);
+        live.revival = Revival::Never;
+        db.create(&live).unwrap();
+
+        for kind in [None, Some(SessionKind::Opaque)] {
+            let listed: Vec<_> = db
+                .list_for_user(john.id, kind, at, 100)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            assert_eq!(listed, ["live", "seeds"]);
+        }
     }
 }

@@ -7,7 +7,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use sesame_kernel::{Clock, SystemClock, Timestamp, UserId};
 use sesame_persistence::testing::{postgres_admin_url, TestDatabase, POSTGRES_URL_VAR};
 use sesame_persistence::Database;
-use sesame_tokens::{ClientInfo, Session, SessionKind};
+use sesame_tokens::{ClientInfo, Revival, Session, SessionKind};
 use sesame_users::{Email, NewUser, User, UserRepository, Username};
 
 /// Connections per test pool: more than one, so that concurrent callers
@@ -195,6 +195,7 @@ pub fn jwt_session(id: &str, user_id: UserId, at: Timestamp) -> Session {
             ip: Some("203.0.113.7".to_owned()),
             user_agent: Some("contract-tests/1.0".to_owned()),
         },
+        revival: Revival::Never,
     }
 }
 
@@ -211,5 +212,6 @@ pub fn opaque_session(id: &str, user_id: UserId, token_hash: &str, at: Timestamp
         refresh_jti: None,
         token_hash: Some(token_hash.to_owned()),
         client: ClientInfo::default(),
+        revival: Revival::OnReauthentication,
     }
 }

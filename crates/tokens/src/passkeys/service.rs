@@ -22,7 +22,7 @@ use webauthn_rs_core::WebauthnCore;
 
 use super::ports::{Ceremony, CeremonyKind, ChallengeStore, PasskeyRepository, StoredPasskey};
 use crate::{
-    ClientInfo, LoggedIn, MfaService, NewSession, SessionKind, SessionService, TokensError,
+    ClientInfo, LoggedIn, MfaService, NewSession, Revival, SessionKind, SessionService, TokensError,
 };
 
 /// How long a ceremony may take between its begin and its finish.
@@ -456,9 +456,11 @@ impl PasskeyService {
                     SessionKind::Jwt => {
                         NewSession::Jwt(self.ports.sessions.start_jwt_session(&user, client)?)
                     }
-                    SessionKind::Opaque => {
-                        NewSession::Opaque(self.ports.sessions.start_opaque_session(&user, client)?)
-                    }
+                    SessionKind::Opaque => NewSession::Opaque(
+                        self.ports
+                            .sessions
+                            .start_opaque_session(&user, client, Revival::Never)?,
+                    ),
                 };
                 // A reset by link that deleted the passkey (or a deactivation)
                 // while it was checked ended the sessions there were then,
