@@ -239,8 +239,7 @@ async fn signed_in_answer(request: &HttpRequest, pages: &Pages, token: String) -
 
 /// `response`, setting the session cookie to `token` and forgetting the
 /// half-done sign-in. The session of a cookie it replaces ends: nobody holds
-/// its token any more (on a shared browser, the previous person's), and
-/// the seed's re-authenticate would otherwise revive it.
+/// its token any more (on a shared browser, the previous person's).
 pub(crate) async fn with_session(
     request: &HttpRequest,
     mut response: HttpResponse,

@@ -66,7 +66,7 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<usize, TokensError>;
 
     /// The user's sessions open at `at` ([`Session::is_open`]: not revoked,
-    /// and live or opaque), only those of `kind` if given, newest use first,
+    /// and live, or opaque and revivable), only those of `kind` if given, newest use first,
     /// at most `limit` of them.
     ///
     /// # Errors

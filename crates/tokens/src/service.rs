@@ -472,7 +472,8 @@ impl SessionService {
     }
 
     /// The user's sessions that are not over ([`Session::is_open`]: lapsed
-    /// opaque ones included, so that they can be ended), newest use first,
+    /// ones that re-authenticating may revive included, so that they can be
+    /// ended), newest use first,
     /// among the [`MAX_LISTED_SESSIONS`] last used.
     ///
     /// # Errors

@@ -68,8 +68,9 @@ impl SessionView {
     }
 }
 
-/// The caller's sessions that are not over, most recently used first: opaque
-/// ones past their idle time included, which re-authenticate can bring back.
+/// The caller's sessions that are not over, most recently used first: seed
+/// 002's tokens past their idle time included, which re-authenticate can
+/// bring back.
 #[utoipa::path(
     security(("bearer" = [])),
     responses((status = 200, description = "The sessions", body = [SessionView]))
