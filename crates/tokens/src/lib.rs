@@ -16,7 +16,7 @@
 //!   (set up, confirm and check TOTP codes and recovery codes), and
 //!   [`PasskeyService`] (WebAuthn passkeys on webauthn-rs: register, list,
 //!   remove, log in).
-//! - **Value types**: [`Session`], [`SessionKind`], [`ClientInfo`],
+//! - **Value types**: [`Session`], [`SessionKind`], [`Revival`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
 //!   [`JwtKeys`] (the keys that sign and verify; from one HS256 secret of at
 //!   least 32 bytes, or kept by [`SigningKeys`]; the JWT format itself is
