@@ -172,20 +172,15 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
 /// crate refuses a hash that has them. Any other hash is kept as it is.
 fn without_bcrypt_padding_bits(stored: String) -> String {
     const ALPHABET: &[u8; 64] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    // One of the framings `Verifier::parse` reads, `$2b$12$`, then 22
-    // characters of salt and 31 of digest.
-    let Some(salt) = stored.len().checked_sub(53) else {
-        return stored;
-    };
-    let framed = stored.get(..salt).is_some_and(|head| {
-        let (scheme, framing) = head.as_bytes().split_at(head.len().saturating_sub(7));
-        let schemes = ["", "bcrypt$", SESAME_PREFIX, DJANGO_BCRYPT_SHA256];
-        schemes.iter().any(|known| known.as_bytes() == scheme)
-            && matches!(framing, [b'$', b'2', b'a' | b'b' | b'y', b'$', d1, d2, b'$'] if d1.is_ascii_digit() && d2.is_ascii_digit())
+    // `$2b$12$`, then 22 characters of salt and 31 of digest.
+    let framed = bcrypt_framing(&stored).is_some_and(|(_, hash)| {
+        hash.len() == 60
+            && matches!(hash.as_bytes()[..7], [b'$', b'2', b'a' | b'b' | b'y', b'$', d1, d2, b'$'] if d1.is_ascii_digit() && d2.is_ascii_digit())
     });
     if !framed {
         return stored;
     }
+    let salt = stored.len() - 53;
     let mut bytes = stored.into_bytes();
     for (at, used_bits) in [(salt + 21, 0b11_0000), (salt + 52, 0b11_1100)] {
         if let Some(value) = ALPHABET.iter().position(|c| *c == bytes[at]) {
@@ -269,6 +264,23 @@ pub(crate) fn bcrypt_cost(hash: &str) -> Option<u32> {
     Some(parts.get_cost()).filter(|cost| (4..=31).contains(cost))
 }
 
+/// The bcrypt hash inside `stored` (from `$2`) and what its framing turns
+/// the password into first, for every bcrypt framing Sesame reads.
+fn bcrypt_framing(stored: &str) -> Option<(HashFormat, &str)> {
+    [
+        (DJANGO_BCRYPT_SHA256, HashFormat::DjangoBcryptSha256),
+        (SESAME_PREFIX, HashFormat::Sesame),
+        ("bcrypt$", HashFormat::DjangoBcrypt),
+    ]
+    .into_iter()
+    .find_map(|(prefix, format)| Some((format, stored.strip_prefix(prefix)?)))
+    .or_else(|| {
+        stored
+            .starts_with("$2")
+            .then_some((HashFormat::Bcrypt, stored))
+    })
+}
+
 /// A parsed hash, ready to check a candidate.
 enum Verifier<'a> {
     /// Every bcrypt framing; `format` says what the password is turned into
@@ -304,19 +316,9 @@ impl<'a> Verifier<'a> {
         if stored.starts_with(UNUSABLE_PASSWORD) {
             return Some(Verifier::Unusable);
         }
-        let bcrypt =
-            |format, hash| bcrypt_cost(hash).map(|cost| Verifier::Bcrypt { format, hash, cost });
-        if let Some(rest) = stored.strip_prefix(DJANGO_BCRYPT_SHA256) {
-            return bcrypt(HashFormat::DjangoBcryptSha256, rest);
-        }
-        if let Some(rest) = stored.strip_prefix(SESAME_PREFIX) {
-            return bcrypt(HashFormat::Sesame, rest);
-        }
-        if let Some(rest) = stored.strip_prefix("bcrypt$") {
-            return bcrypt(HashFormat::DjangoBcrypt, rest);
-        }
-        if stored.starts_with("$2") {
-            return bcrypt(HashFormat::Bcrypt, stored);
+        if let Some((format, hash)) = bcrypt_framing(stored) {
+            let cost = bcrypt_cost(hash)?;
+            return Some(Verifier::Bcrypt { format, hash, cost });
         }
         if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
             return django_pbkdf2(rest, HashFormat::DjangoPbkdf2Sha256, false);
