@@ -193,11 +193,7 @@ pub(crate) async fn sign_out(
 ) -> Result<HttpResponse, PagesError> {
     accept_form(&request, &pages, &form.csrf)?;
     if let Some(token) = cookies::session_token(&request, &pages.inner.settings) {
-        let sessions = pages.inner.sessions.clone();
-        let actor = client::actor(&request, &pages.inner.settings);
-        blocking(move || sessions.end_opaque(&token, &actor))
-            .await?
-            .map_err(|e| PagesError::Unavailable(e.to_string()))?;
+        end_session(&request, &pages, token).await?;
     }
     let mut response = redirect("/account/sign-in");
     add_cookie(
@@ -205,6 +201,20 @@ pub(crate) async fn sign_out(
         cookies::removal(SESSION, &pages.inner.settings),
     );
     Ok(response)
+}
+
+/// Ends the session of `token`, lapsed or not, as the browser of `request`.
+async fn end_session(
+    request: &HttpRequest,
+    pages: &Pages,
+    token: String,
+) -> Result<(), PagesError> {
+    let sessions = pages.inner.sessions.clone();
+    let actor = client::actor(request, &pages.inner.settings);
+    blocking(move || sessions.end_opaque(&token, &actor))
+        .await?
+        .map(|_| ())
+        .map_err(|e| PagesError::Unavailable(e.to_string()))
 }
 
 /// The domain's login, opening an opaque session whose token the cookie
@@ -248,14 +258,7 @@ pub(crate) async fn with_session(
 ) -> HttpResponse {
     let settings = &pages.inner.settings;
     if let Some(replaced) = cookies::session_token(request, settings).filter(|old| *old != token) {
-        let sessions = pages.inner.sessions.clone();
-        let actor = client::actor(request, settings);
-        let failure = match blocking(move || sessions.end_opaque(&replaced, &actor)).await {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(error) = failure {
+        if let Err(error) = end_session(request, pages, replaced).await {
             tracing::error!(%error, "could not end the session a sign-in replaced");
         }
     }
