@@ -1,6 +1,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{StorageError, Timestamp, UserId};
-use sesame_tokens::{ClientInfo, Revival, Session, SessionKind, SessionRepository, TokensError};
+use sesame_tokens::{
+    ClientInfo, Listing, Revival, Session, SessionKind, SessionRepository, TokensError,
+};
 
 use crate::schema::sessions;
 use crate::time::{from_db, to_db};
@@ -188,27 +190,25 @@ impl SessionRepository for Database {
     fn list_for_user(
         &self,
         user_id: UserId,
-        kind: Option<SessionKind>,
+        which: Listing,
         at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let opaque = SessionKind::Opaque.as_str();
         with_connection!(self, |conn| {
+            // `Session::is_revivable`.
+            let revivable = sessions::kind.eq(opaque).and(sessions::revivable);
             // Boxed per backend: the connection decides the query's type.
-            let mut query = sessions::table
+            let query = sessions::table
                 .filter(sessions::user_id.eq(user_id.0))
                 .filter(sessions::revoked_at.is_null())
-                // `Session::is_open`: a lapsed opaque session may be revived.
-                .filter(
-                    sessions::expires_at
-                        .gt(to_db(at))
-                        .or(sessions::kind.eq(opaque).and(sessions::revivable)),
-                )
                 .into_boxed();
-            if let Some(kind) = kind {
-                query = query.filter(sessions::kind.eq(kind.as_str()));
-            }
+            let query = match which {
+                // `Session::is_open`: a lapsed revivable session may come back.
+                Listing::Open => query.filter(sessions::expires_at.gt(to_db(at)).or(revivable)),
+                Listing::Revivable => query.filter(revivable),
+            };
             query
                 .order(sessions::last_used_at.desc())
                 .limit(limit)

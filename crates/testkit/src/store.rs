@@ -1,7 +1,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use sesame_kernel::{Page, Timestamp, UserId};
-use sesame_tokens::{Session, SessionKind, SessionRepository, TokensError};
+use sesame_tokens::{Listing, Session, SessionRepository, TokensError};
 use sesame_users::{
     identity_key, NewUser, ProfileChanges, ProfileUpdated, User, UserRepository, Username,
     UsersError,
@@ -363,7 +363,7 @@ impl SessionRepository for InMemoryStore {
     fn list_for_user(
         &self,
         user_id: UserId,
-        kind: Option<SessionKind>,
+        which: Listing,
         at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
@@ -371,8 +371,7 @@ impl SessionRepository for InMemoryStore {
             .state()
             .sessions
             .iter()
-            .filter(|s| s.user_id == user_id && s.is_open(at))
-            .filter(|s| kind.is_none_or(|kind| s.kind == kind))
+            .filter(|s| s.user_id == user_id && which.includes(s, at))
             .cloned()
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));

@@ -15,7 +15,7 @@ use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::{Clock, Page, StorageError, SystemClock, Timestamp, UserId};
 use sesame_tokens::{
-    ClientInfo, JwtKeys, Revival, Session, SessionKind, SessionRepository, SessionService,
+    ClientInfo, JwtKeys, Listing, Revival, Session, SessionRepository, SessionService,
     TokenSettings, TokensError,
 };
 use sesame_users::{
@@ -124,7 +124,7 @@ impl SessionRepository for MemorySessions {
     fn list_for_user(
         &self,
         user_id: UserId,
-        kind: Option<SessionKind>,
+        which: Listing,
         at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError> {
@@ -133,8 +133,7 @@ impl SessionRepository for MemorySessions {
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| s.user_id == user_id && s.is_open(at))
-            .filter(|s| kind.is_none_or(|kind| s.kind == kind))
+            .filter(|s| s.user_id == user_id && which.includes(s, at))
             .cloned()
             .collect();
         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));

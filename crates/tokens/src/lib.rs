@@ -16,7 +16,7 @@
 //!   (set up, confirm and check TOTP codes and recovery codes), and
 //!   [`PasskeyService`] (WebAuthn passkeys on webauthn-rs: register, list,
 //!   remove, log in).
-//! - **Value types**: [`Session`], [`SessionKind`], [`Revival`], [`ClientInfo`],
+//! - **Value types**: [`Session`], [`SessionKind`], [`Revival`], [`Listing`], [`ClientInfo`],
 //!   [`TokenPair`], [`Authenticated`], [`TokenSettings`] (lifetimes), and
 //!   [`JwtKeys`] (the keys that sign and verify; from one HS256 secret of at
 //!   least 32 bytes, or kept by [`SigningKeys`]; the JWT format itself is
@@ -55,8 +55,8 @@
 //!
 //! use sesame_kernel::{Page, StorageError, SystemClock, Timestamp, UserId};
 //! use sesame_tokens::{
-//!     ClientInfo, JwtKeys, Session, SessionKind, SessionRepository, SessionService,
-//!     TokenSettings, TokensError,
+//!     ClientInfo, JwtKeys, Listing, Session, SessionRepository, SessionService, TokenSettings,
+//!     TokensError,
 //! };
 //! use sesame_users::{
 //!     AccountService, AccountSettings, BcryptHasher, NewUser, ProfileChanges, ProfileUpdated,
@@ -154,15 +154,14 @@
 //!     fn list_for_user(
 //!         &self,
 //!         user: UserId,
-//!         kind: Option<SessionKind>,
+//!         which: Listing,
 //!         at: Timestamp,
 //!         limit: usize,
 //!     ) -> Result<Vec<Session>, TokensError> {
 //!         let sessions = self.0.lock().unwrap();
 //!         let mut live: Vec<Session> = sessions
 //!             .iter()
-//!             .filter(|s| s.user_id == user && s.is_open(at))
-//!             .filter(|s| kind.is_none_or(|kind| s.kind == kind))
+//!             .filter(|s| s.user_id == user && which.includes(s, at))
 //!             .cloned()
 //!             .collect();
 //!         live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
@@ -352,4 +351,4 @@ pub use ports::SessionRepository;
 pub use service::{Authenticated, SessionService, TokenPair, TokenSettings, MAX_LISTED_SESSIONS};
 pub use sesame_kernel::secrets::SecretCipher;
 pub use sesame_users::PASSWORD_ALERT_AFTER;
-pub use session::{ClientInfo, Revival, Session, SessionKind};
+pub use session::{ClientInfo, Listing, Revival, Session, SessionKind};

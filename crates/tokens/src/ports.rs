@@ -1,6 +1,6 @@
 use sesame_kernel::{Timestamp, UserId};
 
-use crate::{Session, SessionKind, TokensError};
+use crate::{Listing, Session, TokensError};
 
 /// Where sessions are kept.
 pub trait SessionRepository: Send + Sync {
@@ -65,16 +65,15 @@ pub trait SessionRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<usize, TokensError>;
 
-    /// The user's sessions open at `at` ([`Session::is_open`]: not revoked,
-    /// and live, or opaque and revivable), only those of `kind` if given, newest use first,
-    /// at most `limit` of them.
+    /// The user's sessions `which` at `at` ([`Listing::includes`]), newest
+    /// use first, at most `limit` of them.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     fn list_for_user(
         &self,
         user_id: UserId,
-        kind: Option<SessionKind>,
+        which: Listing,
         at: Timestamp,
         limit: usize,
     ) -> Result<Vec<Session>, TokensError>;

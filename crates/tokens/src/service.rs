@@ -7,7 +7,7 @@ use sesame_kernel::{ChangeObserver, Clock, Timestamp, UserId};
 use sesame_users::{User, UserRepository};
 
 use crate::{
-    AuthCache, Claims, ClientInfo, JwtKeys, NewSession, Revival, Session, SessionKind,
+    AuthCache, Claims, ClientInfo, JwtKeys, Listing, NewSession, Revival, Session, SessionKind,
     SessionRepository, TokenType, TokensError, REFRESH_AUDIENCE,
 };
 
@@ -349,9 +349,9 @@ impl SessionService {
     }
 
     /// Restarts the idle clock of the user's [`MAX_LISTED_SESSIONS`]
-    /// unrevoked opaque sessions last used that [`Revival::OnReauthentication`]
-    /// allows, lapsed ones included (the seed's "re-authenticate": its only
-    /// way back to a token). A session that was ended (logout, signing out of
+    /// sessions last used that re-authenticating brings back
+    /// ([`Listing::Revivable`]: [`Revival::OnReauthentication`], lapsed ones
+    /// included; the seed's "re-authenticate", its only way back to a token). A session that was ended (logout, signing out of
     /// the pages, [`SessionService::end_opaque`]) stays ended, and a login's
     /// (the pages') is never touched. Returns how many.
     ///
@@ -359,18 +359,14 @@ impl SessionService {
     /// [`TokensError::Storage`].
     pub fn revive_opaque_sessions(&self, user_id: UserId) -> Result<usize, TokensError> {
         let now = self.clock.now();
-        let opaque = Some(SessionKind::Opaque);
-        let sessions = self
-            .sessions
-            .list_for_user(user_id, opaque, now, MAX_LISTED_SESSIONS)?;
-        let mut revived = 0;
-        for session in sessions.iter().filter(|s| s.is_revivable()) {
+        let sessions =
+            (self.sessions).list_for_user(user_id, Listing::Revivable, now, MAX_LISTED_SESSIONS)?;
+        for session in &sessions {
             self.sessions
                 .touch(&session.id, now, Some(now + self.settings.opaque_idle))?;
-            revived += 1;
         }
         self.user_sessions_changed(user_id);
-        Ok(revived)
+        Ok(sessions.len())
     }
 
     /// When the access JWT `bearer` stops being accepted: long-lived
@@ -481,7 +477,7 @@ impl SessionService {
     pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, TokensError> {
         let now = self.clock.now();
         self.sessions
-            .list_for_user(user_id, None, now, MAX_LISTED_SESSIONS)
+            .list_for_user(user_id, Listing::Open, now, MAX_LISTED_SESSIONS)
     }
 
     /// Ends one of the user's own sessions, as `actor`. Audited as

@@ -103,6 +103,26 @@ impl Session {
     }
 }
 
+/// Which of a user's sessions [`crate::SessionRepository::list_for_user`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Those not over ([`Session::is_open`]): what the user sees.
+    Open,
+    /// Those re-authenticating brings back: not ended, and
+    /// [`Session::is_revivable`], live or lapsed.
+    Revivable,
+}
+
+impl Listing {
+    /// Whether `session` is one of these at `at`.
+    pub fn includes(self, session: &Session, at: Timestamp) -> bool {
+        match self {
+            Listing::Open => session.is_open(at),
+            Listing::Revivable => session.revoked_at.is_none() && session.is_revivable(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")

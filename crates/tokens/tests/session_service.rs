@@ -1004,6 +1004,22 @@ fn a_user_with_many_sessions_gets_the_newest_hundred_listed_and_revived() {
 }
 
 #[test]
+fn newer_page_sessions_do_not_keep_seed_002_s_token_from_being_revived() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let seeds = fx.opaque(&alice);
+    fx.advance(Duration::minutes(61));
+    for _ in 0..MAX_LISTED_SESSIONS {
+        fx.advance(Duration::seconds(1));
+        (fx.sessions)
+            .start_opaque_session(&alice, ClientInfo::default(), Revival::Never)
+            .unwrap();
+    }
+    assert_eq!(fx.sessions.revive_opaque_sessions(alice.id).unwrap(), 1);
+    assert!(fx.sessions.authenticate(&seeds).is_ok());
+}
+
+#[test]
 fn newer_jwt_sessions_do_not_keep_an_opaque_one_from_being_revived() {
     let fx = Fixture::new();
     let alice = fx.user("alice");

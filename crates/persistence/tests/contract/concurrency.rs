@@ -7,7 +7,7 @@ use std::thread;
 use sesame_kernel::{Page, UserId};
 use sesame_persistence::Database;
 use sesame_tokens::{
-    KeyState, SessionRepository, SigningAlgorithm, SigningKeyRepository, StoredSigningKey,
+    KeyState, Listing, SessionRepository, SigningAlgorithm, SigningKeyRepository, StoredSigningKey,
 };
 use sesame_users::{ProfileChanges, User, UserRepository, UsersError};
 
@@ -196,7 +196,7 @@ contract_tests! {
             let me = db.find_by_username(&format!("writer{writer}")).unwrap().unwrap();
             assert_eq!(me.password_hash, format!("hash-{writer}-{last_change}"));
             let live: Vec<UserId> =
-                db.list_for_user(me.id, None, now(), 100).unwrap().iter().map(|s| s.user_id).collect();
+                db.list_for_user(me.id, Listing::Open, now(), 100).unwrap().iter().map(|s| s.user_id).collect();
             assert!(!live.is_empty(), "the kept session of writer {writer} is live");
             assert!(live.iter().all(|id| *id == me.id));
         }

@@ -1,7 +1,7 @@
 //! `SessionRepository` on both backends.
 
 use chrono::Duration;
-use sesame_tokens::{Revival, SessionKind, SessionRepository};
+use sesame_tokens::{Listing, Revival, SessionKind, SessionRepository};
 
 use crate::support::{insert_user, jwt_session, now, opaque_session, precise_time, UNKNOWN_USER};
 
@@ -33,7 +33,7 @@ contract_tests! {
         for i in 0..3 {
             db.create(&jwt_session(&format!("jwt-{i}"), user.id, at)).unwrap();
         }
-        assert_eq!(db.list_for_user(user.id, None, now(), 100).unwrap().len(), 3);
+        assert_eq!(db.list_for_user(user.id, Listing::Open, now(), 100).unwrap().len(), 3);
     }
 
     fn a_session_needs_an_existing_account(db: &Database) {
@@ -186,33 +186,33 @@ contract_tests! {
         db.create(&expired).unwrap();
 
         let listed: Vec<_> = db
-            .list_for_user(john.id, None, at, 100)
+            .list_for_user(john.id, Listing::Open, at, 100)
             .unwrap()
             .into_iter()
             .map(|s| s.id)
             .collect();
         assert_eq!(listed, ["c", "b", "a", "d", "e"]);
-        let newest: Vec<_> = db.list_for_user(john.id, None, at, 2).unwrap().into_iter().map(|s| s.id).collect();
+        let newest: Vec<_> = db.list_for_user(john.id, Listing::Open, at, 2).unwrap().into_iter().map(|s| s.id).collect();
         assert_eq!(newest, ["c", "b"], "at most the limit, the newest open ones");
 
         // A touch moves a session to the front.
         db.touch("e", at + Duration::seconds(2), None).unwrap();
-        let first = db.list_for_user(john.id, None, at, 100).unwrap().remove(0);
+        let first = db.list_for_user(john.id, Listing::Open, at, 100).unwrap().remove(0);
         assert_eq!(first.id, "e");
 
-        assert!(db.list_for_user(UNKNOWN_USER, None, at, 100).unwrap().is_empty());
+        assert!(db.list_for_user(UNKNOWN_USER, Listing::Open, at, 100).unwrap().is_empty());
 
-        // Of one kind: older than every other, still listed.
+        // Only the revivable ones: older than every other, still listed.
         let mut old = opaque_session("opaque", john.id, "hash-of-opaque", at - Duration::days(2));
         old.last_used_at = at - Duration::days(2);
         db.create(&old).unwrap();
-        let opaque: Vec<_> = db
-            .list_for_user(john.id, Some(SessionKind::Opaque), at, 2)
+        let revivable: Vec<_> = db
+            .list_for_user(john.id, Listing::Revivable, at, 2)
             .unwrap()
             .into_iter()
             .map(|s| s.id)
             .collect();
-        assert_eq!(opaque, ["opaque"]);
+        assert_eq!(revivable, ["opaque"]);
     }
 
     fn a_lapsed_opaque_session_is_listed_only_if_re_authenticating_may_revive_it(db: &Database) {
@@ -231,14 +231,17 @@ contract_tests! {
         live.revival = Revival::Never;
         db.create(&live).unwrap();
 
-        for kind in [None, Some(SessionKind::Opaque)] {
-            let listed: Vec<_> = db
-                .list_for_user(john.id, kind, at, 100)
-                .unwrap()
-                .into_iter()
-                .map(|s| s.id)
-                .collect();
-            assert_eq!(listed, ["live", "seeds"]);
-        }
+        let listed = |which| -> Vec<_> {
+            db.list_for_user(john.id, which, at, 100).unwrap().into_iter().map(|s| s.id).collect()
+        };
+        assert_eq!(listed(Listing::Open), ["live", "seeds"]);
+        // Re-authenticating brings back only seed 002's token, not the page's.
+        assert_eq!(listed(Listing::Revivable), ["seeds"]);
+        let mut live_seeds = opaque_session("live seeds", john.id, "hash-live-seeds", at);
+        live_seeds.last_used_at = at + Duration::seconds(1);
+        db.create(&live_seeds).unwrap();
+        db.create(&opaque_session("ended", john.id, "hash-ended", at)).unwrap();
+        assert!(db.revoke("ended", at).unwrap());
+        assert_eq!(listed(Listing::Revivable), ["live seeds", "seeds"]);
     }
 }

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use sesame_kernel::Page;
 use sesame_persistence::{Backend, Database};
-use sesame_tokens::SessionRepository;
+use sesame_tokens::{Listing, SessionRepository};
 use sesame_users::{ProfileChanges, UserRepository, UsersError};
 
 use crate::support::{
@@ -400,7 +400,7 @@ contract_tests! {
         db.change_password(john.id, "newer-hash", None, changed_at).unwrap();
         assert_eq!(revoked_at("john-kept"), Some(changed_at));
         assert_eq!(revoked_at("jane-1"), None);
-        assert!(db.list_for_user(john.id, None, now(), 100).unwrap().is_empty());
+        assert!(db.list_for_user(john.id, Listing::Open, now(), 100).unwrap().is_empty());
 
         let missing = db.change_password(UNKNOWN_USER, "hash", None, changed_at);
         assert!(matches!(missing, Err(UsersError::NotFound)), "{missing:?}");
@@ -439,7 +439,7 @@ contract_tests! {
         db.create(&jwt_session("john-1", john.id, at)).unwrap();
         db.create(&jwt_session("jane-1", jane.id, at)).unwrap();
         db.set_flags(john.id, None, Some(true)).unwrap();
-        assert_eq!(db.list_for_user(john.id, None, now(), 100).unwrap().len(), 1, "other flags end nothing");
+        assert_eq!(db.list_for_user(john.id, Listing::Open, now(), 100).unwrap().len(), 1, "other flags end nothing");
         db.set_flags(john.id, Some(false), None).unwrap();
         assert!(db.find("john-1").unwrap().unwrap().revoked_at.is_some());
         assert!(db.find("jane-1").unwrap().unwrap().revoked_at.is_none());
