@@ -163,18 +163,29 @@ macro_rules! queue_email {
 
 impl Database {
     /// Stores `grant` (if any) and queues `emails` for account `user_id`,
-    /// unless `cap` is reached; the account's row is held meanwhile, so
-    /// racing calls for it take turns. `None` for an unknown account.
+    /// unless `cap` is reached or the account's address or active flag is no
+    /// longer as `read` has it; the account's row is held meanwhile, so
+    /// racing calls and changes take turns. `None` for an unknown account.
     fn queue_capped(
         &self,
         user_id: UserId,
-        grant: Option<&TokenGrant>,
+        grant: Option<(&TokenGrant, &User)>,
         emails: &[NewEmail],
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
         let queued = in_transaction!(self, |conn| {
             if !conn.lock_account(user_id.0)? {
                 return Ok(None);
+            }
+            if let Some((_, read)) = grant {
+                let (email_key, is_active) = users::table
+                    .find(user_id.0)
+                    .select((users::email_key, users::is_active))
+                    .first::<(Option<String>, bool)>(conn)?;
+                let read_key = read.email.as_deref().map(identity_key);
+                if email_key != read_key || is_active != read.is_active {
+                    return Ok(Some(false));
+                }
             }
             let recipient_key = identity_key(&cap.recipient);
             conn.lock_recipient(&recipient_key)?;
@@ -189,7 +200,7 @@ impl Database {
             if u64::try_from(sent).unwrap_or(0) >= cap.max {
                 return Ok(Some(false));
             }
-            if let Some(grant) = grant {
+            if let Some((grant, _)) = grant {
                 insert_token!(conn, user_id.0, grant)?;
             }
             for email in emails {
@@ -267,12 +278,12 @@ impl AccountTokenStore for Database {
 
     fn issue_token_capped(
         &self,
-        user_id: UserId,
+        read: &User,
         grant: &TokenGrant,
         emails: &[NewEmail],
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
-        self.queue_capped(user_id, Some(grant), emails, cap)
+        self.queue_capped(read.id, Some((grant, read)), emails, cap)
     }
 
     fn queue_emails_capped(

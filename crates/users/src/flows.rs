@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::{random_token, token_hash, SecretCipher};
-use sesame_kernel::{Timestamp, UserId};
+use sesame_kernel::Timestamp;
 
 use crate::avatar::check_image;
 use crate::service::{push_all, user_inputs};
@@ -176,7 +176,7 @@ impl AccountService {
             return Ok(());
         }
         let (token, grant) = self.new_token(mail, purpose);
-        issue_capped(mail, user.id, &grant, compose(mail, purpose, user, &token))?;
+        issue_capped(mail, user, &grant, compose(mail, purpose, user, &token))?;
         Ok(())
     }
 
@@ -396,7 +396,7 @@ impl AccountService {
         let link = compose(mail, TokenPurpose::EmailChange, &recipient, &token);
         // The new address may be anyone's: it gets no more emails than an
         // address that asks for resets does.
-        if issue_capped(mail, user.id, &grant, link)? {
+        if issue_capped(mail, user, &grant, link)? {
             // So may the old one (an account registered with it proved
             // nothing): its notices are capped too.
             let notice = email_change_notice(user);
@@ -508,11 +508,12 @@ impl AccountService {
 }
 
 /// Stores `grant` for account `user` and queues `email`, its link, unless
-/// the recipient got its flow's share of emails lately; wakes the sender.
-/// Returns whether it was queued.
+/// the recipient got its flow's share of emails lately or the account changed
+/// since it was read ([`AccountTokenStore::issue_token_capped`]); wakes the
+/// sender. Returns whether it was queued.
 fn issue_capped(
     mail: &AccountMail,
-    user: UserId,
+    user: &User,
     grant: &TokenGrant,
     email: OutgoingEmail,
 ) -> Result<bool, UsersError> {

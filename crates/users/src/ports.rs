@@ -210,17 +210,21 @@ pub trait AccountTokenStore: Send + Sync {
         emails: &[NewEmail],
     ) -> Result<(), UsersError>;
 
-    /// As [`AccountTokenStore::issue_token`], unless `cap.recipient` already
-    /// got `cap.max` emails queued since `cap.since`: then nothing is written
-    /// and the answer is `false`. The count and the writes are one
-    /// transaction that racing calls for the same account take in turn, so
-    /// they cannot pass the cap together.
+    /// As [`AccountTokenStore::issue_token`] for the account `read` (as the
+    /// flow read it), unless `cap.recipient` already got `cap.max` emails
+    /// queued since `cap.since`, or the account's address (by its identity
+    /// key) or active flag is no longer what `read` says: then nothing is
+    /// written and the answer is `false`. A change of either ends every token
+    /// of the account, so a token asked for just before it must not outlive
+    /// it. The checks and the writes are one transaction that racing calls
+    /// and changes of the account take in turn, so they cannot pass the cap
+    /// together.
     ///
     /// # Errors
     /// [`UsersError::NotFound`] for an unknown account, [`UsersError::Storage`].
     fn issue_token_capped(
         &self,
-        user_id: UserId,
+        read: &User,
         grant: &TokenGrant,
         emails: &[NewEmail],
         cap: &MailCap,

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use chrono::Duration;
 use sesame_kernel::audit::Actor;
 use sesame_kernel::secrets::token_hash;
-use sesame_kernel::Clock;
+use sesame_kernel::{Clock, Timestamp, UserId};
 use sesame_testkit::{FakeClock, InMemoryStore, MemoryAvatars, RecordingMailer, StoredEmail};
 use sesame_tokens::{
     ChaChaCipher, ClientInfo, JwtKeys, Revival, SessionService, TokenSettings, TokensError,
 };
 use sesame_users::{
-    decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountTokenStore,
-    Activation, AvatarChange, Avatars, LinkTemplates, MailCap, MailDelivery, MailError, Mailer,
-    NewEmail, OutgoingEmail, ProfileUpdate, Registration, RetryPolicy, TokenLifetimes,
+    decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountToken,
+    AccountTokenStore, Activation, AvatarChange, Avatars, Email, LinkTemplates, MailCap,
+    MailDelivery, MailError, Mailer, NewEmail, NewUser, OutgoingEmail, ProfileChanges,
+    ProfileUpdate, Registration, RetryPolicy, TokenEffect, TokenGrant, TokenLifetimes,
     TokenPurpose, User, UserRepository, UsersError,
 };
 
@@ -37,6 +38,14 @@ struct Fixture {
 
 impl Fixture {
     fn new(require_activation: bool) -> Self {
+        Self::with_token_store(require_activation, |store| store)
+    }
+
+    /// With the flows' tokens kept in what `tokens` makes of the store.
+    fn with_token_store(
+        require_activation: bool,
+        tokens: impl FnOnce(Arc<InMemoryStore>) -> Arc<dyn AccountTokenStore>,
+    ) -> Self {
         let store = Arc::new(InMemoryStore::new());
         let clock = Arc::new(FakeClock::new());
         let avatars = Arc::new(MemoryAvatars::new());
@@ -50,7 +59,7 @@ impl Fixture {
             AccountSettings { require_activation },
         )
         .with_mail(AccountMail {
-            store: store.clone(),
+            store: tokens(store.clone()),
             links: LinkTemplates {
                 activation: "https://app.test/activate/{uid}/{token}".into(),
                 ..LinkTemplates::default()
@@ -453,6 +462,105 @@ fn a_password_change_kills_outstanding_tokens() {
         fx.accounts
             .reset_password(&uid, &first, "Fourth-Pass-8812", &Actor::default()),
     );
+}
+
+/// The token store, where `meanwhile` changes the account after a flow read
+/// it and before its capped token is written.
+struct ChangedMeanwhile {
+    store: Arc<InMemoryStore>,
+    meanwhile: fn(&InMemoryStore, &User),
+}
+
+impl AccountTokenStore for ChangedMeanwhile {
+    fn insert_with_token(
+        &self,
+        user: &NewUser,
+        grant: &TokenGrant,
+        compose: &dyn Fn(&User) -> NewEmail,
+    ) -> Result<User, UsersError> {
+        self.store.insert_with_token(user, grant, compose)
+    }
+
+    fn issue_token(
+        &self,
+        user_id: UserId,
+        grant: &TokenGrant,
+        emails: &[NewEmail],
+    ) -> Result<(), UsersError> {
+        self.store.issue_token(user_id, grant, emails)
+    }
+
+    fn issue_token_capped(
+        &self,
+        read: &User,
+        grant: &TokenGrant,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        (self.meanwhile)(&self.store, read);
+        self.store.issue_token_capped(read, grant, emails, cap)
+    }
+
+    fn queue_emails_capped(
+        &self,
+        user_id: UserId,
+        emails: &[NewEmail],
+        cap: &MailCap,
+    ) -> Result<bool, UsersError> {
+        self.store.queue_emails_capped(user_id, emails, cap)
+    }
+
+    fn find_token(&self, token_hash: &str) -> Result<Option<AccountToken>, UsersError> {
+        self.store.find_token(token_hash)
+    }
+
+    fn use_token(
+        &self,
+        token: &AccountToken,
+        effect: &TokenEffect,
+        now: Timestamp,
+    ) -> Result<bool, UsersError> {
+        self.store.use_token(token, effect, now)
+    }
+}
+
+fn changed_meanwhile(meanwhile: fn(&InMemoryStore, &User)) -> Fixture {
+    Fixture::with_token_store(false, |store| {
+        Arc::new(ChangedMeanwhile { store, meanwhile })
+    })
+}
+
+#[test]
+fn a_reset_asked_for_as_the_address_changes_mails_no_link_to_the_old_one() {
+    // The change ended every token of the account; one written just after
+    // it would still take the account from the old mailbox.
+    let fx = changed_meanwhile(|store, read| {
+        let new = Email::parse("new@example.org", "email").unwrap();
+        let changes = ProfileChanges {
+            email: Some(Some(new)),
+            ..ProfileChanges::default()
+        };
+        store.update_profile(read.id, &changes).unwrap();
+    });
+    fx.register("alice");
+    fx.accounts
+        .request_password_reset("alice@example.com")
+        .unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 0);
+    assert!(fx.store.tokens().is_empty());
+}
+
+#[test]
+fn a_reset_asked_for_as_an_admin_deactivates_the_account_mails_nothing() {
+    let fx = changed_meanwhile(|store, read| {
+        store.set_flags(read.id, Some(false), None).unwrap();
+    });
+    fx.register("alice");
+    fx.accounts
+        .request_username_reset("alice@example.com")
+        .unwrap();
+    assert_eq!(fx.emails_to("alice@example.com"), 0);
+    assert!(fx.store.tokens().is_empty());
 }
 
 #[test]

@@ -10,8 +10,8 @@ use sesame_kernel::Timestamp;
 use sesame_persistence::Database;
 use sesame_tokens::SessionRepository;
 use sesame_users::{
-    AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, OutgoingEmail, TokenEffect,
-    TokenGrant, TokenPurpose, User, UserRepository, UsersError,
+    AccountToken, AccountTokenStore, Email, MailCap, MailQueue, NewEmail, OutgoingEmail,
+    ProfileChanges, TokenEffect, TokenGrant, TokenPurpose, User, UserRepository, UsersError,
 };
 
 use crate::support::{
@@ -300,18 +300,50 @@ contract_tests! {
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "old", old), &[email("alice@example.com", "x", old)]).unwrap();
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "other", at), &[email("bob@example.com", "x", at)]).unwrap();
         for (token, issued) in [("one", true), ("two", true), ("three", false)] {
-            let outcome = db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, token, at), &[email("alice@example.com", token, at)], &cap);
+            let outcome = db.issue_token_capped(&alice, &grant(TokenPurpose::PasswordReset, token, at), &[email("alice@example.com", token, at)], &cap);
             assert_eq!(outcome.unwrap(), issued, "{token}");
             assert_eq!(db.find_token(&token_hash(token)).unwrap().is_some(), issued, "{token}");
         }
         let another_case = MailCap { recipient: "Alice@Example.COM".into(), ..cap.clone() };
-        let outcome = db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, "four", at), &[], &another_case);
+        let outcome = db.issue_token_capped(&alice, &grant(TokenPurpose::PasswordReset, "four", at), &[], &another_case);
         assert!(!outcome.unwrap(), "an address in another case is the same one");
         assert_eq!(claim_all(db).iter().filter(|e| e.email.to == "alice@example.com").count(), 3);
         assert!(matches!(
-            db.issue_token_capped(UNKNOWN_USER, &grant(TokenPurpose::PasswordReset, "x", at), &[], &cap),
+            db.issue_token_capped(&User { id: UNKNOWN_USER, ..alice }, &grant(TokenPurpose::PasswordReset, "x", at), &[], &cap),
             Err(UsersError::NotFound)
         ));
+    }
+
+    fn a_token_asked_for_before_the_address_or_the_active_flag_changed_is_not_issued(db: &Database) {
+        // The flow read the account, then its address changed (which ended
+        // every token it had), then the flow stored its token: that token,
+        // and its link to the old address, must not outlive the change.
+        let at = now();
+        let cap = MailCap { recipient: "alice@example.com".into(), subject: None, since: at - Duration::hours(1), max: 10 };
+        let reset = |read: &User, token: &str| {
+            db.issue_token_capped(read, &grant(TokenPurpose::PasswordReset, token, at), &[email("alice@example.com", token, at)], &cap)
+                .unwrap()
+        };
+        let alice = insert_user(db, "alice", Some("alice@example.com"));
+        let respelled = ProfileChanges { email: Some(Some(Email::parse("Alice@Example.com", "email").unwrap())), ..ProfileChanges::default() };
+        db.update_profile(alice.id, &respelled).unwrap();
+        assert!(reset(&alice, "respelled"), "the same address in another case is the same address");
+
+        let moved = ProfileChanges { email: Some(Some(Email::parse("new@example.org", "email").unwrap())), ..ProfileChanges::default() };
+        db.update_profile(alice.id, &moved).unwrap();
+        assert!(!reset(&alice, "moved"));
+        assert!(db.find_token(&token_hash("moved")).unwrap().is_none());
+        let moved_alice = db.find_by_id(alice.id).unwrap().unwrap();
+        let removed = ProfileChanges { email: Some(None), ..ProfileChanges::default() };
+        db.update_profile(alice.id, &removed).unwrap();
+        assert!(!reset(&moved_alice, "removed"));
+
+        let bob = insert_user(db, "bob", Some("bob@example.com"));
+        db.set_flags(bob.id, Some(false), None).unwrap();
+        assert!(!reset(&bob, "deactivated"));
+        assert!(db.find_token(&token_hash("deactivated")).unwrap().is_none());
+        let queued: Vec<_> = claim_all(db).into_iter().map(|e| e.email.text).collect();
+        assert_eq!(queued, ["respelled"], "only the first link was queued");
     }
 
     fn an_address_in_any_spelling_shares_one_cap(db: &Database) {
@@ -334,7 +366,7 @@ contract_tests! {
         let cap = MailCap { recipient: "alice@example.com".into(), subject: None, since: at - Duration::hours(1), max: 3 };
         let issued = race(8, |i| {
             let token = format!("race-{i}");
-            db.issue_token_capped(alice.id, &grant(TokenPurpose::PasswordReset, &token, at), &[email("alice@example.com", &token, at)], &cap)
+            db.issue_token_capped(&alice, &grant(TokenPurpose::PasswordReset, &token, at), &[email("alice@example.com", &token, at)], &cap)
                 .unwrap()
         });
         assert_eq!(issued.iter().filter(|i| **i).count(), 3, "{issued:?}");
@@ -350,7 +382,7 @@ contract_tests! {
         let issued = race(8, |i| {
             let token = format!("change-{i}");
             let to = if i % 2 == 0 { "victim@example.org" } else { "VICTIM@example.ORG" };
-            db.issue_token_capped(accounts[i].id, &grant(TokenPurpose::EmailChange, &token, at), &[email(to, &token, at)], &cap)
+            db.issue_token_capped(&accounts[i], &grant(TokenPurpose::EmailChange, &token, at), &[email(to, &token, at)], &cap)
                 .unwrap()
         });
         assert_eq!(issued.iter().filter(|i| **i).count(), 3, "{issued:?}");

@@ -180,12 +180,18 @@ impl AccountTokenStore for InMemoryStore {
 
     fn issue_token_capped(
         &self,
-        user_id: UserId,
+        read: &User,
         grant: &TokenGrant,
         emails: &[NewEmail],
         cap: &MailCap,
     ) -> Result<bool, UsersError> {
-        self.state().queue_capped(user_id, Some(grant), emails, cap)
+        let mut state = self.state();
+        let account = state.user_mut(read.id)?;
+        let key = |user: &User| user.email.as_deref().map(sesame_users::identity_key);
+        if key(account) != key(read) || account.is_active != read.is_active {
+            return Ok(false);
+        }
+        state.queue_capped(read.id, Some(grant), emails, cap)
     }
 
     fn queue_emails_capped(
