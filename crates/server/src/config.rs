@@ -44,6 +44,9 @@ pub struct Config {
 /// The longest timeout, interval or retention a setting may ask for.
 const MAX_PERIOD_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
+/// The most frames `http.ws_queue_size` may let one socket queue.
+const MOST_QUEUED_FRAMES: usize = 65_536;
+
 /// A period setting for [`Config::validate`]: its key, its value in its
 /// unit, the least and the most it may be.
 type Period = (&'static str, i128, i128, i128);
@@ -137,7 +140,7 @@ pub struct HttpConfig {
     pub workers: usize,
     /// Seconds between WebSocket pings; a socket that misses two pongs is closed.
     pub ws_ping_interval_seconds: u64,
-    /// Frames queued per WebSocket before a slow reader is dropped.
+    /// Frames queued per WebSocket before a slow reader is dropped (1 to 65,536).
     pub ws_queue_size: usize,
     /// WebSockets one user may hold open; past it a new one is closed with 1008.
     pub ws_max_per_user: usize,
@@ -610,6 +613,15 @@ impl Config {
         if self.http.max_avatar_bytes == 0 {
             return invalid("http.max_avatar_bytes", "must be at least 1".into());
         }
+        // Past this a slow reader's backlog is all but unbounded, and far
+        // past it the queue cannot be made at all: every socket would fail.
+        let queue = self.http.ws_queue_size;
+        if !(1..=MOST_QUEUED_FRAMES).contains(&queue) {
+            return invalid(
+                "http.ws_queue_size",
+                format!("must be between 1 and {MOST_QUEUED_FRAMES}, not {queue}"),
+            );
+        }
         if let Some(key) = &self.mfa.encryption_key {
             if key.len() < 32 {
                 return invalid(
@@ -738,7 +750,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         type Change = fn(&mut Config);
-        let bad: [(Change, &str); 19] = [
+        let bad: [(Change, &str); 21] = [
             (|c| c.passwords.bcrypt_cost = 21, "passwords.bcrypt_cost"),
             (|c| c.http.bind = "nowhere".into(), "http.bind"),
             (
@@ -807,6 +819,8 @@ mod tests {
             (|c| c.mail.retry_initial_ms = 0, "mail.retry_initial_ms"),
             (|c| c.mail.retry_max_ms = u64::MAX, "mail.retry_max_ms"),
             (|c| c.mail.max_attempts = 0, "mail.max_attempts"),
+            (|c| c.http.ws_queue_size = 0, "http.ws_queue_size"),
+            (|c| c.http.ws_queue_size = usize::MAX, "http.ws_queue_size"),
         ];
         for (change, expected) in bad {
             match with(change) {
@@ -815,6 +829,7 @@ mod tests {
             }
         }
         assert!(with(|c| c.tokens.refresh_ttl_seconds = 10 * 365 * 24 * 3600).is_ok());
+        assert!(with(|c| c.http.ws_queue_size = MOST_QUEUED_FRAMES).is_ok());
     }
 
     #[test]
