@@ -582,6 +582,32 @@ mod lock {
             assert_eq!(app.get("/auth/users/me/", Some(&admin)).status, 200);
         }
 
+        fn an_admin_token_alone_cannot_lock_out_or_demote_another_admin(backend) {
+            let app = TestApp::spawn(&backend);
+            let admin = app.admin_token("root");
+            let second = app.admin_token("root2");
+            let path = format!("/auth/users/{}/", id_of(&app, &second));
+            for change in [json!({"is_active": false}), json!({"is_staff": false})] {
+                let token_alone = app.patch(&path, Some(&admin), change.clone());
+                assert_eq!(token_alone.status, 400, "{change}: {}", token_alone.text);
+                assert!(token_alone.json["current_password"].is_array(), "{}", token_alone.text);
+                let mut wrong = change.clone();
+                wrong["current_password"] = json!("not the password");
+                assert_eq!(app.patch(&path, Some(&admin), wrong).status, 400);
+            }
+            let listed = |token: &str| app.get("/auth/users/", Some(token)).json.as_array().map(Vec::len);
+            assert_eq!(listed(&second), Some(2), "still an active admin, who sees every account");
+
+            let mut demoted = json!({"is_staff": false});
+            demoted["current_password"] = json!(PASSWORD);
+            let done = app.patch(&path, Some(&admin), demoted);
+            assert_eq!((done.status, done.json["is_active"].clone()), (200, json!(true)), "{}", done.text);
+            assert_eq!(listed(&second), Some(1), "no longer an admin");
+            // No longer an admin: its flags take the token alone again.
+            let locked = app.patch(&path, Some(&admin), json!({"is_active": false}));
+            assert_eq!((locked.status, locked.json["is_active"].clone()), (200, json!(false)), "{}", locked.text);
+        }
+
         fn the_command_line_deactivates_and_activates(backend) {
             // No heartbeat check during the test: only the change report can close it.
             let app = TestApp::spawn_with(&backend, |config| config.http.ws_ping_interval_seconds = 600);

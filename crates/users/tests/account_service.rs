@@ -955,7 +955,7 @@ fn an_admin_changes_another_accounts_email_and_flags_at_once_with_their_password
 }
 
 #[test]
-fn making_another_account_an_admin_needs_the_admins_password() {
+fn making_another_account_an_admin_or_changing_an_admins_flags_needs_the_password() {
     // A stolen admin token alone must not mint a second admin: that one
     // could move the first one's email and reset its password.
     let fx = Fixture::new();
@@ -980,21 +980,37 @@ fn making_another_account_an_admin_needs_the_admins_password() {
         .update_profile(&root, bob.id, promote(Some(PASSWORD)), &Actor::default())
         .unwrap();
     assert!(promoted.is_staff);
-    // Taking the rights back, or deactivating, needs no password.
-    let demoted = fx
-        .accounts
-        .update_profile(
-            &root,
-            bob.id,
-            ProfileUpdate {
-                is_staff: Some(false),
-                is_active: Some(false),
-                ..ProfileUpdate::default()
-            },
-            &Actor::default(),
-        )
+    // Changing an admin's flags needs it too: a stolen admin token alone
+    // could otherwise lock every other admin out.
+    let flags = |is_staff, is_active, current_password: Option<&str>| ProfileUpdate {
+        is_staff,
+        is_active,
+        current_password: current_password.map(str::to_owned),
+        ..ProfileUpdate::default()
+    };
+    for (is_staff, is_active) in [(Some(false), None), (None, Some(false))] {
+        let change = flags(is_staff, is_active, None);
+        let error = (fx.accounts)
+            .update_profile(&root, bob.id, change, &Actor::default())
+            .unwrap_err();
+        assert_eq!(
+            codes(&error),
+            [("current_password", "current_password_required")]
+        );
+        let bob = fx.reload(&bob);
+        assert!(bob.is_staff && bob.is_active);
+    }
+    let change = flags(Some(false), None, Some(PASSWORD));
+    let demoted = (fx.accounts)
+        .update_profile(&root, bob.id, change, &Actor::default())
         .unwrap();
-    assert!(!demoted.is_staff && !demoted.is_active);
+    assert!(!demoted.is_staff && demoted.is_active);
+    // No longer an admin: deactivating takes the admin's token alone.
+    let change = flags(None, Some(false), None);
+    let deactivated = (fx.accounts)
+        .update_profile(&root, bob.id, change, &Actor::default())
+        .unwrap();
+    assert!(!deactivated.is_active);
 }
 
 #[test]
