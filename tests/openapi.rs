@@ -93,6 +93,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/auth/signup"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
+    ("delete", "/auth/refresh"),
     // operations
     ("get", "/healthz"),
     ("get", "/.well-known/jwks.json"),

@@ -302,6 +302,33 @@ backend_tests! {
         assert_eq!(refresh(&app, Some(&cookie)).status, 401);
     }
 
+    fn the_cookie_surface_alone_logs_out_with_its_cookie(backend) {
+        // With no other surface there is no Bearer logout, and the page's
+        // script cannot reach the HttpOnly cookie: DELETE /auth/refresh ends it.
+        let app = TestApp::spawn_with(&backend, |config| config.http.surfaces = vec!["cookie_refresh".into()]);
+        assert_eq!(signup(&app, "leaver", "leaver@example.com").status, 201);
+        let logout = |headers: &[(&str, &str)]| app.request_with_headers("DELETE", "/auth/refresh", headers, Body::None);
+        let cookie = refresh_cookie(&login(&app, "leaver"), false);
+        let sent = format!("refresh_token={cookie}");
+
+        let sibling = logout(&[("Cookie", &sent), ("Sec-Fetch-Site", "same-site"), ("Origin", "https://evil.example.com")]);
+        assert_eq!(sibling.status, 403, "{}", sibling.text);
+        let out = logout(&[("Cookie", &sent)]);
+        assert_eq!(out.status, 204, "{}", out.text);
+        let cleared = out.set_cookie("refresh_token").unwrap_or_else(|| panic!("{:?}", out.headers));
+        assert!(cleared.to_ascii_lowercase().contains("max-age=0"), "{cleared}");
+        assert_eq!(refresh(&app, Some(&cookie)).status, 401, "the session is over");
+        // Again, or with no cookie at all: the same answer.
+        assert_eq!(logout(&[("Cookie", &sent)]).status, 204);
+        assert_eq!(logout(&[]).status, 204);
+
+        // A cookie the session has rotated past ends it too, as a refresh with it would.
+        let stale = refresh_cookie(&login(&app, "leaver"), false);
+        let fresh = refresh_cookie(&refresh(&app, Some(&stale)), false);
+        assert_eq!(logout(&[("Cookie", &format!("refresh_token={stale}"))]).status, 204);
+        assert_eq!(refresh(&app, Some(&fresh)).status, 401);
+    }
+
     fn signup_validation_is_a_400_message(backend) {
         let app = TestApp::spawn(&backend);
         for body in [

@@ -436,6 +436,31 @@ impl SessionService {
         Ok(true)
     }
 
+    /// Ends the JWT session of `refresh_token` as `actor` (acting as its
+    /// user): the logout of a client that holds only that token (seed 003's
+    /// cookie). One the session has rotated past ends it too, as using it to
+    /// refresh would. `false` when it proves no live session.
+    ///
+    /// # Errors
+    /// [`TokensError::Storage`].
+    pub fn end_refreshable(&self, refresh_token: &str, actor: &Actor) -> Result<bool, TokensError> {
+        let now = self.clock.now();
+        let session = self
+            .decode_checked(refresh_token, TokenType::Refresh, now)
+            .and_then(|claims| self.live_session(&claims.sid, now));
+        let session = match session {
+            Ok(session) => session,
+            Err(TokensError::Storage(e)) => return Err(TokensError::Storage(e)),
+            Err(_) => return Ok(false),
+        };
+        let actor = Actor {
+            user: Some(session.user_id),
+            ..actor.clone()
+        };
+        self.logout(&session.id, &actor)?;
+        Ok(true)
+    }
+
     /// Ends a session a login just opened, as `actor`, when the login must
     /// not stand after all. Audited as `logout`.
     ///

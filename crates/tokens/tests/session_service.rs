@@ -849,6 +849,42 @@ fn unused_opaque_tokens_expire_after_the_idle_period() {
 }
 
 #[test]
+fn a_refresh_token_alone_ends_its_session() {
+    let fx = Fixture::new();
+    let audit = Arc::new(sesame_testkit::InMemoryAudit::new());
+    let sessions = fx.sessions.clone().with_audit(audit.clone());
+    let alice = fx.user("alice");
+    let pair = fx.jwt(&alice);
+    let other = fx.jwt(&alice);
+    let from = Actor {
+        ip: Some("203.0.113.9".into()),
+        ..Actor::default()
+    };
+    assert!(!sessions.end_refreshable("not a token", &from).unwrap());
+    assert!(!sessions.end_refreshable(&pair.access, &from).unwrap());
+    assert!(sessions.end_refreshable(&pair.refresh, &from).unwrap());
+    let [ended] = audit.events().try_into().unwrap();
+    assert_eq!(
+        (ended.kind.as_str(), ended.user_id, ended.ip.as_deref()),
+        ("logout", Some(alice.id), Some("203.0.113.9"))
+    );
+    assert_err!(
+        fx.sessions.authenticate(&pair.access),
+        TokensError::SessionRevoked
+    );
+    assert!(fx.sessions.refresh(&pair.refresh).is_err());
+    assert!(!fx.sessions.end_refreshable(&pair.refresh, &from).unwrap());
+    assert!(
+        fx.sessions.authenticate(&other.access).is_ok(),
+        "only its own"
+    );
+    // One the session rotated past ends it as well.
+    let rotated = fx.sessions.refresh(&other.refresh).unwrap();
+    assert!(fx.sessions.end_refreshable(&other.refresh, &from).unwrap());
+    assert!(fx.sessions.authenticate(&rotated.access).is_err());
+}
+
+#[test]
 fn revive_restarts_expired_opaque_sessions_but_not_revoked_ones() {
     let fx = Fixture::new();
     let alice = fx.user("alice");

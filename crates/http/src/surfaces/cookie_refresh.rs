@@ -6,7 +6,7 @@ mod words;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{delete, post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use sesame_kernel::secrets::token_hash;
 use sesame_tokens::{Credentials, TokenPair, TokensError};
@@ -39,6 +39,7 @@ pub(super) fn part() -> Part {
         .credential(signup)
         .credential(login)
         .credential(refresh)
+        .route(logout)
 }
 
 /// A new account (seed 003).
@@ -266,6 +267,15 @@ fn sent_refresh_token(state: &AppState, request: &HttpRequest) -> Option<String>
         .map(|cookie| cookie.value().to_owned())
 }
 
+/// `response`, telling the browser to drop the refresh cookie (and its binding).
+fn without_cookies(state: &AppState, mut response: HttpResponse) -> HttpResponse {
+    let _ = response.add_removal_cookie(&refresh_cookie(state, String::new(), 0));
+    if state.settings.secure_cookies {
+        let _ = response.add_removal_cookie(&binding_cookie(state, "", 0));
+    }
+    response
+}
+
 /// Log in: the access JWT in the body, the refresh token in a cookie.
 #[utoipa::path(
     request_body = Login,
@@ -314,13 +324,8 @@ async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     refused_cross_origin(&state, &request)?;
     let refused = |message: &str| {
-        let mut response =
-            MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
-        let _ = response.add_removal_cookie(&refresh_cookie(&state, String::new(), 0));
-        if state.settings.secure_cookies {
-            let _ = response.add_removal_cookie(&binding_cookie(&state, "", 0));
-        }
-        response
+        let response = MessageShape::message(StatusCode::UNAUTHORIZED, message).error_response();
+        without_cookies(&state, response)
     };
     let Some(token) = sent_refresh_token(&state, &request) else {
         return Ok(refused("Refresh token missing"));
@@ -331,4 +336,34 @@ async fn refresh(
         Err(TokensError::Storage(e)) => Err(storage_failure::<MessageShape>(&e)),
         Err(_) => Ok(refused("Invalid or expired refresh token")),
     }
+}
+
+/// Log out: ends the session of the refresh cookie, and clears the cookie,
+/// which the browser's script cannot reach. The same answer when there is
+/// no cookie or its session is over already.
+#[utoipa::path(
+    params(("refresh_token" = Option<String>, Cookie, description = "Set by `/auth/login`")),
+    responses(
+        (status = 204, description = "The cookie's session is over and the cookie cleared", headers(
+            ("Set-Cookie" = String, description = "Removes `refresh_token`")
+        )),
+        (status = 403, description = "A browser request from an origin CORS does not allow", body = doc::MessageError),
+    )
+)]
+#[delete("/auth/refresh")]
+async fn logout(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    client: Client,
+) -> Result<HttpResponse, ApiError> {
+    refused_cross_origin(&state, &request)?;
+    if let Some(token) = sent_refresh_token(&state, &request) {
+        let sessions = state.sessions.clone();
+        let actor = client.anonymous();
+        let ended = run::<MessageShape, _, _>(move || sessions.end_refreshable(&token, &actor));
+        if let Err(TokensError::Storage(e)) = ended.await? {
+            return Err(storage_failure::<MessageShape>(&e));
+        }
+    }
+    Ok(without_cookies(&state, HttpResponse::NoContent().finish()))
 }
