@@ -246,6 +246,12 @@ backend_tests! {
             assert_eq!(refused.status, 403, "{foreign}: {}", refused.text);
             assert!(refused.set_cookie("refresh_token").is_none(), "{:?}", refused.headers);
         }
+        // Forwarding headers name no host of Sesame's: any client may send them.
+        for forwarded in [("X-Forwarded-Host", "evil.example.com"), ("Forwarded", "host=evil.example.com")] {
+            let headers = [("Origin", "https://evil.example.com"), forwarded];
+            let refused = app.request_with_headers("POST", "/auth/login", &headers, Body::Json(body.clone()));
+            assert_eq!(refused.status, 403, "{forwarded:?}: {}", refused.text);
+        }
         assert_eq!(origin_only(&app.base).status, 200, "{}", app.base);
         // Behind a proxy `Host` may name another: the public origin is Sesame's own.
         assert_eq!(origin_only("http://auth.example.com").status, 200);

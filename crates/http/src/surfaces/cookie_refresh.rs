@@ -203,11 +203,20 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
 }
 
 /// Whether `origin` is Sesame's public one, or names the host the request
-/// was sent to.
+/// was sent to (by its `Host`, never by the forwarding headers any client
+/// may send).
 fn is_own_origin(state: &AppState, origin: &str, request: &HttpRequest) -> bool {
     let host = origin.split_once("://").map(|(_, host)| host);
+    let sent_to = (request.headers().get(actix_web::http::header::HOST))
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        });
     state.settings.public_origin.as_deref() == Some(origin)
-        || host.is_some_and(|host| host.eq_ignore_ascii_case(request.connection_info().host()))
+        || host.is_some_and(|host| sent_to.is_some_and(|to| host.eq_ignore_ascii_case(to)))
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
