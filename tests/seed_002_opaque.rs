@@ -135,6 +135,12 @@ backend_tests! {
         assert_eq!(by_admin.status, 200, "{}", by_admin.text);
         assert_eq!(by_admin.json, json!({"Succès": "Utilisateur victim supprimé avec succès"}));
         assert_error(&app.delete("/auth/delete/victim", Some(&admin), json!({})), 404, "L'utilisateur victim n'existe pas");
+        // ... but another admin: an admin's token alone must not delete every other admin.
+        app.admin_token("boss2");
+        let refused = app.delete("/auth/delete/boss2", Some(&admin), json!({}));
+        assert_eq!(refused.status, 403, "{}", refused.text);
+        assert!(refused.json["Erreur"].is_string(), "{}", refused.text);
+        assert_eq!(app.get("/auth/get/boss2", None).status, 200);
 
         // 4. Valider un token: 200 text/plain username; 404 unknown; 400 empty.
         assert_plain(&validate(&app, &token), "testUser1");

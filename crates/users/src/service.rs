@@ -687,7 +687,10 @@ impl AccountService {
 
     /// Deletes `target` as `caller`, who must be that account or an admin,
     /// with no password asked (seed 002's rule, where the caller's token is
-    /// the proof). Audited as [`AccountService::delete_account`] is.
+    /// the proof). Audited as [`AccountService::delete_account`] is. Not
+    /// another admin's account: an admin's token alone could otherwise
+    /// delete every other admin ([`AccountService::delete_account`], with
+    /// the password, can).
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Forbidden`] for anyone else,
@@ -699,7 +702,7 @@ impl AccountService {
         actor: &Actor,
     ) -> Result<(), UsersError> {
         let target = self.get(target)?;
-        if caller.id != target.id && !caller.is_staff {
+        if caller.id != target.id && (!caller.is_staff || target.is_staff) {
             return Err(UsersError::Forbidden);
         }
         self.users.delete(target.id)?;

@@ -1341,6 +1341,35 @@ fn delete_account_of_someone_else() {
     assert!(fx.accounts.get(alice.id).is_ok());
 }
 
+#[test]
+fn an_admin_s_token_alone_deletes_anyone_but_another_admin() {
+    // Seed 002's deletion asks no password: an admin's token alone must not
+    // delete every other admin.
+    let fx = Fixture::new();
+    let root = fx.admin("root");
+    let second = fx.admin("second");
+    let alice = fx.user("alice");
+    assert!(matches!(
+        fx.accounts.delete_as(&root, second.id, &Actor::default()),
+        Err(UsersError::Forbidden)
+    ));
+    assert!(fx.accounts.get(second.id).is_ok());
+    fx.accounts
+        .delete_as(&root, alice.id, &Actor::default())
+        .unwrap();
+    // With the password, or their own account, it can.
+    fx.accounts
+        .delete_account(&root, second.id, PASSWORD, &Actor::default())
+        .unwrap();
+    fx.accounts
+        .delete_as(&root, root.id, &Actor::default())
+        .unwrap();
+    assert!(matches!(
+        fx.accounts.get(root.id),
+        Err(UsersError::NotFound)
+    ));
+}
+
 // ----------------------------------------------------------------- password
 
 #[test]

@@ -241,14 +241,16 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(PublicUser::from(&user)))
 }
 
-/// Only the user themselves (their token, of any kind) or an admin may delete.
+/// Only the user themselves (their token, of any kind) or an admin may
+/// delete; another admin's account only through the primary surface, with
+/// the password.
 #[utoipa::path(
     params(("username" = String, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
         (status = 400, description = "Empty username", body = doc::OpaqueError),
-        (status = 403, description = "Neither that user's token nor an admin's", body = doc::OpaqueError),
+        (status = 403, description = "Neither that user's token nor an admin's; or another admin's account, which `DELETE /auth/users/{id}/` deletes with the admin's password", body = doc::OpaqueError),
         (status = 404, description = "No such user", body = doc::OpaqueError),
     )
 )]
