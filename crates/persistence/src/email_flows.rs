@@ -178,12 +178,14 @@ impl Database {
                 return Ok(None);
             }
             if let Some((_, read)) = grant {
-                let (email_key, is_active) = users::table
+                let (email, is_active) = users::table
                     .find(user_id.0)
-                    .select((users::email_key, users::is_active))
+                    .select((users::email, users::is_active))
                     .first::<(Option<String>, bool)>(conn)?;
-                let read_key = read.email.as_deref().map(identity_key);
-                if email_key != read_key || is_active != read.is_active {
+                let key = |email: Option<&str>| email.map(identity_key);
+                if key(email.as_deref()) != key(read.email.as_deref())
+                    || is_active != read.is_active
+                {
                     return Ok(Some(false));
                 }
             }

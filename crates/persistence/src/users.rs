@@ -216,11 +216,16 @@ impl UserRepository for Database {
                 None
             };
             let stored: Option<(Option<String>, Option<String>)> = match new_key {
-                Some(_) => users::table
-                    .find(id.0)
-                    .select((users::email, users::email_key))
-                    .first(conn)
-                    .optional()?,
+                Some(_) => {
+                    // Held from here: a flow's token written meanwhile would
+                    // outlive the deletion below (`AccountTokenStore::issue_token_capped`).
+                    conn.lock_account(id.0)?;
+                    users::table
+                        .find(id.0)
+                        .select((users::email, users::email_key))
+                        .first(conn)
+                        .optional()?
+                }
                 None => None,
             };
             if let (Some(new_key), Some((old_email, old_key))) = (&new_key, &stored) {

@@ -346,6 +346,25 @@ contract_tests! {
         assert_eq!(queued, ["respelled"], "only the first link was queued");
     }
 
+    fn a_token_racing_an_address_change_never_outlives_it(db: &Database) {
+        // Whichever goes first: the change deletes the token, or the token
+        // sees the new address and is not written.
+        let at = now();
+        for round in 0..40 {
+            let old = format!("old{round}@example.com");
+            let read = insert_user(db, &format!("mover{round}"), Some(&old));
+            let cap = MailCap { recipient: old.clone(), subject: None, since: at - Duration::hours(1), max: 10 };
+            let token = format!("raced-{round}");
+            let new = Email::parse(&format!("new{round}@example.org"), "email").unwrap();
+            let moved = ProfileChanges { email: Some(Some(new)), ..ProfileChanges::default() };
+            race(2, |i| match i {
+                0 => drop(db.update_profile(read.id, &moved).unwrap()),
+                _ => drop(db.issue_token_capped(&read, &grant(TokenPurpose::PasswordReset, &token, at), &[email(&old, &token, at)], &cap).unwrap()),
+            });
+            assert!(db.find_token(&token_hash(&token)).unwrap().is_none(), "round {round}: the link to the old mailbox works");
+        }
+    }
+
     fn an_address_in_any_spelling_shares_one_cap(db: &Database) {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
