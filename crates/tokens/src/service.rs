@@ -437,22 +437,27 @@ impl SessionService {
     }
 
     /// Ends the JWT session of `refresh_token` as `actor` (acting as its
-    /// user): the logout of a client that holds only that token (seed 003's
-    /// cookie). One the session has rotated past ends it too, as using it to
-    /// refresh would. `false` when it proves no live session.
+    /// user), audited as `logout`: the logout of a client that holds only
+    /// that token (seed 003's cookie). One the session has rotated past ends
+    /// it as using it to refresh would, audited as `refresh_reuse_detected`.
+    /// `false` when it proves no live session.
     ///
     /// # Errors
     /// [`TokensError::Storage`].
     pub fn end_refreshable(&self, refresh_token: &str, actor: &Actor) -> Result<bool, TokensError> {
         let now = self.clock.now();
-        let session = self
+        let found = self
             .decode_checked(refresh_token, TokenType::Refresh, now)
-            .and_then(|claims| self.live_session(&claims.sid, now));
-        let session = match session {
-            Ok(session) => session,
+            .and_then(|claims| Ok((self.live_session(&claims.sid, now)?, claims)));
+        let (session, claims) = match found {
+            Ok(found) => found,
             Err(TokensError::Storage(e)) => return Err(TokensError::Storage(e)),
             Err(_) => return Ok(false),
         };
+        if session.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
+            self.reuse_detected(&session, now)?;
+            return Ok(true);
+        }
         let actor = Actor {
             user: Some(session.user_id),
             ..actor.clone()

@@ -878,10 +878,11 @@ fn a_refresh_token_alone_ends_its_session() {
         fx.sessions.authenticate(&other.access).is_ok(),
         "only its own"
     );
-    // One the session rotated past ends it as well.
-    let rotated = fx.sessions.refresh(&other.refresh).unwrap();
-    assert!(fx.sessions.end_refreshable(&other.refresh, &from).unwrap());
-    assert!(fx.sessions.authenticate(&rotated.access).is_err());
+    // One the session rotated past ends it as well, as a replay.
+    let rotated = sessions.refresh(&other.refresh).unwrap();
+    assert!(sessions.end_refreshable(&other.refresh, &from).unwrap());
+    assert!(sessions.authenticate(&rotated.access).is_err());
+    assert_eq!(audit.kinds(), ["logout", "refresh_reuse_detected"]);
 }
 
 #[test]
