@@ -22,6 +22,16 @@ impl InMemoryPasskeys {
         self.ceremonies.lock().unwrap().len()
     }
 
+    /// The size in bytes of the largest ceremony state kept.
+    pub fn largest_ceremony(&self) -> usize {
+        let ceremonies = self.ceremonies.lock().unwrap();
+        ceremonies
+            .values()
+            .map(|c| c.state.len())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Sets the stored counter of passkey `id`, as a cloned authenticator's
     /// earlier use elsewhere would have.
     pub fn set_counter(&self, id: &str, counter: u32) {

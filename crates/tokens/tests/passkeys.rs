@@ -301,6 +301,51 @@ fn a_credential_id_longer_than_webauthn_allows_is_refused() {
 }
 
 #[test]
+fn a_begun_login_keeps_no_copy_of_the_named_account_s_passkeys() {
+    // A login begun with a name needs no token: it must not write every
+    // passkey of the account each time.
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    for _ in 0..MAX_PASSKEYS_PER_ACCOUNT {
+        f.register(&alice, &mut browser);
+    }
+    let options = f.service.begin_login(Some("alice")).unwrap();
+    let offered = options["publicKey"]["allowCredentials"].as_array();
+    assert_eq!(offered.map(Vec::len), Some(MAX_PASSKEYS_PER_ACCOUNT));
+    let kept = f.passkeys.largest_ceremony();
+    assert!(kept < 2048, "{kept} bytes kept for one begun login");
+    assert_eq!(f.login(&browser.get(&options).unwrap()).unwrap(), alice.id);
+}
+
+#[test]
+fn a_passkey_is_kept_without_the_attestation_it_came_with() {
+    // Sesame asks for none and checks none; a client may pad it to tens of
+    // kilobytes that every login naming the account would read.
+    let f = fixture();
+    let alice = f.user("alice");
+    let mut browser = SoftBrowser::new(ORIGIN);
+    let options = (f.service)
+        .begin_registration(&alice, PASSWORD, None)
+        .unwrap();
+    // The soft passkey answers with `packed` attestation and its certificate.
+    let response = browser.create(&options).unwrap();
+    let stored = f.finish(&alice, &response).unwrap();
+    let attestation = |stored: &StoredPasskey| {
+        let credential: Value = serde_json::from_str(&stored.credential).unwrap();
+        credential["attestation"].clone()
+    };
+    assert_eq!(
+        attestation(&stored),
+        json!({"data": "None", "metadata": "None"})
+    );
+    let options = f.service.begin_login(Some("alice")).unwrap();
+    f.login(&browser.get(&options).unwrap()).unwrap();
+    let used = f.passkeys.passkeys_of(alice.id).unwrap().remove(0);
+    assert_eq!(attestation(&used), attestation(&stored));
+}
+
+#[test]
 fn an_account_holds_at_most_twenty_passkeys() {
     let f = fixture();
     let alice = f.user("alice");

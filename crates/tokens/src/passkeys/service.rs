@@ -14,9 +14,10 @@ use sesame_users::{identity_key, AccountService, User, UserRepository};
 use webauthn_rs_core::fake::{FakePasskeyDistribution, WebauthnFakeCredentialGenerator};
 use webauthn_rs_core::proto::{
     AllowCredentials, AttestationConveyancePreference, AuthenticationState, COSEAlgorithm,
-    CollectedClientData, CredProtect, Credential, CredentialProtectionPolicy, PublicKeyCredential,
-    RegisterPublicKeyCredential, RegistrationState, RequestAuthenticationExtensions,
-    RequestRegistrationExtensions, ResidentKeyRequirement, UserVerificationPolicy,
+    CollectedClientData, CredProtect, Credential, CredentialProtectionPolicy, ParsedAttestation,
+    PublicKeyCredential, RegisterPublicKeyCredential, RegistrationState,
+    RequestAuthenticationExtensions, RequestRegistrationExtensions, ResidentKeyRequirement,
+    UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
 
@@ -257,6 +258,7 @@ impl PasskeyService {
         let registered = self
             .webauthn
             .register_credential(&response, &state, None)
+            .map(without_attestation)
             .map_err(|e| rejected(&e.to_string()))?;
         if registered.cred_id.len() > MAX_CREDENTIAL_ID_BYTES {
             return Err(rejected("the credential id is longer than 1023 bytes"));
@@ -365,10 +367,14 @@ impl PasskeyService {
             .map_err(setup_error)?
             .allow_backup_eligible_upgrade(true)
             .hints(None);
-        let (mut options, state) = self
+        let (mut options, mut state) = self
             .webauthn
             .generate_challenge_authenticate(builder)
             .map_err(setup_error)?;
+        // Not kept: the finish checks the one passkey the answer names, as it
+        // is then (`check_login`), and the list would make an anonymous
+        // request write every passkey of the account.
+        state.set_allowed_credentials(Vec::new());
         if fake {
             let ids = self
                 .fake_credentials
@@ -519,7 +525,7 @@ impl PasskeyService {
             return Err(TokensError::LoginRefused);
         }
         let mut state: AuthenticationState = from_json(&ceremony.state)?;
-        let mut credential = decode_credential(&stored.credential)?;
+        let mut credential = without_attestation(decode_credential(&stored.credential)?);
         // Checked against the passkey as it is now, not as it was at the
         // begin; webauthn-rs refuses a counter that is not past the stored one.
         credential.counter = stored.counter;
@@ -627,6 +633,16 @@ fn setup_error(error: impl std::fmt::Display) -> TokensError {
 
 fn storage_error(message: &str) -> TokensError {
     TokensError::Storage(sesame_kernel::StorageError(message.to_owned()))
+}
+
+/// `credential` without its attestation statement: Sesame asks for none and
+/// checks none against a CA list, and a client may pad it to tens of
+/// kilobytes that every login naming the account would read.
+fn without_attestation(credential: Credential) -> Credential {
+    Credential {
+        attestation: ParsedAttestation::default(),
+        ..credential
+    }
 }
 
 fn decode_credential(json: &str) -> Result<Credential, TokensError> {
