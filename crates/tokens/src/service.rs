@@ -351,9 +351,10 @@ impl SessionService {
     /// Restarts the idle clock of the user's [`MAX_LISTED_SESSIONS`]
     /// sessions last used that re-authenticating brings back
     /// ([`Listing::Revivable`]: [`Revival::OnReauthentication`], lapsed ones
-    /// included; the seed's "re-authenticate", its only way back to a token). A session that was ended (logout, signing out of
-    /// the pages, [`SessionService::end_opaque`]) stays ended, and a login's
-    /// (the pages') is never touched. Returns how many.
+    /// included; the seed's "re-authenticate", its only way back to a
+    /// token). A session that was ended (logout, signing out of the pages,
+    /// [`SessionService::end_opaque`]) stays ended, and a login's (the
+    /// pages') is never touched. Returns how many.
     ///
     /// # Errors
     /// [`TokensError::Storage`].

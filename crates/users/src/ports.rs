@@ -214,9 +214,9 @@ pub trait AccountTokenStore: Send + Sync {
     /// flow read it), unless `cap.recipient` already got `cap.max` emails
     /// queued since `cap.since`, or the account's address (by its identity
     /// key) or active flag is no longer what `read` says: then nothing is
-    /// written and the answer is `false`. A change of either ends every token
-    /// of the account, so a token asked for just before it must not outlive
-    /// it. The checks and the writes are one transaction that racing calls
+    /// written and the answer is `false`. A new address or a deactivation
+    /// ends every token of the account, so a token asked for just before it
+    /// must not outlive it. The checks and the writes are one transaction that racing calls
     /// and changes of the account take in turn, so they cannot pass the cap
     /// together.
     ///

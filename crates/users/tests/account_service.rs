@@ -1000,6 +1000,17 @@ fn making_another_account_an_admin_or_changing_an_admins_flags_needs_the_passwor
         let bob = fx.reload(&bob);
         assert!(bob.is_staff && bob.is_active);
     }
+    // Giving access back does not: it takes nothing from anyone.
+    let change = flags(None, Some(false), Some(PASSWORD));
+    let locked = (fx.accounts)
+        .update_profile(&root, bob.id, change, &Actor::default())
+        .unwrap();
+    assert!(locked.is_staff && !locked.is_active);
+    let change = flags(None, Some(true), None);
+    let unlocked = (fx.accounts)
+        .update_profile(&root, bob.id, change, &Actor::default())
+        .unwrap();
+    assert!(unlocked.is_active);
     let change = flags(Some(false), None, Some(PASSWORD));
     let demoted = (fx.accounts)
         .update_profile(&root, bob.id, change, &Actor::default())

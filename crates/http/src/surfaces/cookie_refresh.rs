@@ -349,11 +349,12 @@ async fn refresh(
 
 /// Log out: ends the session of the refresh cookie, and clears the cookie,
 /// which the browser's script cannot reach. The same answer when there is
-/// no cookie or its session is over already.
+/// no cookie, or no cookie `/auth/refresh` would use (with Secure cookies,
+/// one without its binding), or its session is over already.
 #[utoipa::path(
     params(("refresh_token" = Option<String>, Cookie, description = "Set by `/auth/login`")),
     responses(
-        (status = 204, description = "The cookie's session is over and the cookie cleared", headers(
+        (status = 204, description = "The session the cookie proves, if any, is over; the cookie is cleared", headers(
             ("Set-Cookie" = String, description = "Removes `refresh_token`")
         )),
         (status = 403, description = "A browser request from an origin CORS does not allow", body = doc::MessageError),
