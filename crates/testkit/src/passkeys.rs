@@ -22,14 +22,19 @@ impl InMemoryPasskeys {
         self.ceremonies.lock().unwrap().len()
     }
 
-    /// The size in bytes of the largest ceremony state kept.
-    pub fn largest_ceremony(&self) -> usize {
+    /// The state of every ceremony kept, as stored.
+    pub fn ceremony_states(&self) -> Vec<String> {
         let ceremonies = self.ceremonies.lock().unwrap();
-        ceremonies
-            .values()
-            .map(|c| c.state.len())
-            .max()
-            .unwrap_or(0)
+        ceremonies.values().map(|c| c.state.clone()).collect()
+    }
+
+    /// Replaces the stored credential of passkey `id`, as an earlier
+    /// version may have stored it.
+    pub fn set_credential(&self, id: &str, credential: &str) {
+        let mut passkeys = self.passkeys.lock().unwrap();
+        if let Some(p) = passkeys.iter_mut().find(|p| p.id == id) {
+            p.credential = credential.to_owned();
+        }
     }
 
     /// Sets the stored counter of passkey `id`, as a cloned authenticator's

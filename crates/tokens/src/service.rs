@@ -119,13 +119,18 @@ impl SessionService {
         self
     }
 
-    fn reuse_detected(&self, session: &Session, now: Timestamp) -> Result<(), TokensError> {
+    fn reuse_detected(
+        &self,
+        session: &Session,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<(), TokensError> {
         self.sessions.revoke(&session.id, now)?;
         self.session_changed(&session.id);
         self.audited(
             "refresh_reuse_detected",
             Some(session.user_id),
-            &Actor::default(),
+            actor,
             Some(format!("session {} revoked", session.id)),
         );
         Ok(())
@@ -221,7 +226,7 @@ impl SessionService {
         let claims = self.decode_checked(refresh_token, TokenType::Refresh, now)?;
         let session = self.live_session(&claims.sid, now)?;
         if session.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
-            self.reuse_detected(&session, now)?;
+            self.reuse_detected(&session, now, &Actor::default())?;
             return Err(TokensError::RefreshReused);
         }
         let user = self.active_user(session.user_id)?;
@@ -232,7 +237,7 @@ impl SessionService {
             .rotate_refresh(&session.id, &claims.jti, &new_jti, expires_at, now)?
         {
             // Another request exchanged the same token first: that is a replay.
-            self.reuse_detected(&session, now)?;
+            self.reuse_detected(&session, now, &Actor::default())?;
             return Err(TokensError::RefreshReused);
         }
         self.session_changed(&session.id);
@@ -456,7 +461,7 @@ impl SessionService {
             Err(_) => return Ok(false),
         };
         if session.refresh_jti.as_deref() != Some(claims.jti.as_str()) {
-            self.reuse_detected(&session, now)?;
+            self.reuse_detected(&session, now, actor)?;
             return Ok(true);
         }
         let actor = Actor {

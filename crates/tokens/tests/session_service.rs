@@ -883,6 +883,8 @@ fn a_refresh_token_alone_ends_its_session() {
     assert!(sessions.end_refreshable(&other.refresh, &from).unwrap());
     assert!(sessions.authenticate(&rotated.access).is_err());
     assert_eq!(audit.kinds(), ["logout", "refresh_reuse_detected"]);
+    let replayed_from = audit.events()[1].ip.clone();
+    assert_eq!(replayed_from.as_deref(), Some("203.0.113.9"));
 }
 
 #[test]

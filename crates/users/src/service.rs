@@ -441,8 +441,8 @@ impl AccountService {
     /// once, given the admin's own `current_password`. The same address
     /// (same key) in another case is stored as given. Admins may set
     /// `is_active` and `is_staff` of other accounts (making one an admin, or
-    /// demoting or deactivating an admin, needs their `current_password`
-    /// too), never change their own; others' flags are read-only and ignored.
+    /// changing an admin's, needs their `current_password` too), never change
+    /// their own; others' flags are read-only and ignored.
     ///
     /// An admin's edit of another account is audited as `admin_changed_user`
     /// with what changed; a started email change as `email_change_requested`.
@@ -496,16 +496,15 @@ impl AccountService {
         );
         // Making another account an admin needs the admin's password too:
         // with a stolen admin token alone, a second admin could move the
-        // first one's email and reset its password. So does taking another
-        // admin's rights or access away: that token alone could lock every
-        // other admin out.
-        let disarms_an_admin = target.is_staff
-            && (is_staff == Some(false) || (is_active == Some(false) && target.is_active));
-        if moves_email || is_staff == Some(true) || disarms_an_admin {
+        // first one's email and reset its password. So does changing another
+        // admin's flags: that token alone could lock every other admin out,
+        // or turn a deactivated one back on.
+        let flags_an_admin = target.is_staff && (is_active.is_some() || is_staff.is_some());
+        if moves_email || is_staff == Some(true) || flags_an_admin {
             let required = if own {
                 "This field is required to change your email address."
             } else {
-                "This field is required to change another account's email address, make it an admin, or demote or deactivate an admin."
+                "This field is required to change another account's email address, make it an admin, or change an admin's flags."
             };
             match update.current_password.as_deref() {
                 None | Some("") => errors.push(

@@ -1000,13 +1000,23 @@ fn making_another_account_an_admin_or_changing_an_admins_flags_needs_the_passwor
         let bob = fx.reload(&bob);
         assert!(bob.is_staff && bob.is_active);
     }
-    // Giving access back does not: it takes nothing from anyone.
+    // Turning a deactivated admin back on too: it makes a working admin.
     let change = flags(None, Some(false), Some(PASSWORD));
     let locked = (fx.accounts)
         .update_profile(&root, bob.id, change, &Actor::default())
         .unwrap();
     assert!(locked.is_staff && !locked.is_active);
-    let change = flags(None, Some(true), None);
+    for again in [false, true] {
+        let change = flags(None, Some(again), None);
+        let error = (fx.accounts)
+            .update_profile(&root, bob.id, change, &Actor::default())
+            .unwrap_err();
+        assert_eq!(
+            codes(&error),
+            [("current_password", "current_password_required")]
+        );
+    }
+    let change = flags(None, Some(true), Some(PASSWORD));
     let unlocked = (fx.accounts)
         .update_profile(&root, bob.id, change, &Actor::default())
         .unwrap();

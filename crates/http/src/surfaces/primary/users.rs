@@ -29,10 +29,10 @@ pub(super) struct ProfileUpdate {
     /// another account's at once, with the admin's `current_password`.
     email: Option<String>,
     /// The caller's password: needed to change an email, to make another
-    /// account an admin, or to demote or deactivate another admin.
+    /// account an admin, or to change another admin's flags.
     current_password: Option<String>,
     /// Admins, of other accounts only (read-only for anyone else);
-    /// `false` ends every session of the account, and of an active admin
+    /// `false` ends every session of the account; of an admin, a change
     /// needs the caller's `current_password`.
     #[serde(default, deserialize_with = "wire::optional_bool")]
     is_active: Option<bool>,
@@ -111,7 +111,7 @@ struct SetUsername {
 }
 
 // The answers that the `me` and `{id}` forms of a route share.
-const BAD_PROFILE: &str = "Bad fields, a taken email, a new email (or, for admins, a new, demoted or deactivated admin) without the caller's right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
+const BAD_PROFILE: &str = "Bad fields, a taken email, a new email (or, for admins, a new admin or another admin's flags) without the caller's right `current_password`, an admin's own flags, or an avatar that is not an accepted image";
 const BAD_DELETION: &str = "Wrong password, or bad fields";
 const NOT_VISIBLE: &str = "Unknown, or another user's id for a non-admin";
 
