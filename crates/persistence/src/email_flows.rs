@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use sesame_kernel::{StorageError, Timestamp, UserId};
 use sesame_users::{
-    identity_key, AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail, NewUser,
-    OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
+    identity_key, still_as_read, AccountToken, AccountTokenStore, MailCap, MailQueue, NewEmail,
+    NewUser, OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, TokenPurpose, User, UsersError,
 };
 
 use crate::error::unique_violation;
@@ -182,10 +182,7 @@ impl Database {
                     .find(user_id.0)
                     .select((users::email, users::is_active))
                     .first::<(Option<String>, bool)>(conn)?;
-                let key = |email: Option<&str>| email.map(identity_key);
-                if key(email.as_deref()) != key(read.email.as_deref())
-                    || is_active != read.is_active
-                {
+                if !still_as_read(read, email.as_deref(), is_active) {
                     return Ok(Some(false));
                 }
             }

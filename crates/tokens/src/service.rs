@@ -434,11 +434,7 @@ impl SessionService {
         let Some(session) = session else {
             return Ok(false);
         };
-        let actor = Actor {
-            user: Some(session.user_id),
-            ..actor.clone()
-        };
-        self.logout(&session.id, &actor)?;
+        self.end_as_owner(&session, actor)?;
         Ok(true)
     }
 
@@ -464,12 +460,17 @@ impl SessionService {
             self.reuse_detected(&session, now, actor)?;
             return Ok(true);
         }
+        self.end_as_owner(&session, actor)?;
+        Ok(true)
+    }
+
+    /// Ends `session` as `actor` acting as its user. Audited as `logout`.
+    fn end_as_owner(&self, session: &Session, actor: &Actor) -> Result<(), TokensError> {
         let actor = Actor {
             user: Some(session.user_id),
             ..actor.clone()
         };
-        self.logout(&session.id, &actor)?;
-        Ok(true)
+        self.logout(&session.id, &actor)
     }
 
     /// Ends a session a login just opened, as `actor`, when the login must

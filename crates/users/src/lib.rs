@@ -240,8 +240,8 @@ pub use one_time::{
 };
 pub use password::{Password, PasswordProblem, UserAttribute};
 pub use ports::{
-    AccountTokenStore, AvatarStore, ConfirmationThrottle, MailQueue, Mailer, PasswordHasher,
-    UserRepository,
+    still_as_read, AccountTokenStore, AvatarStore, ConfirmationThrottle, MailQueue, Mailer,
+    PasswordHasher, UserRepository,
 };
 pub use service::{AccountService, AccountSettings, ProfileEdit, ProfileUpdate, Registration};
 pub use user::{NewUser, ProfileChanges, ProfileUpdated, User};

@@ -271,6 +271,15 @@ pub trait AccountTokenStore: Send + Sync {
     ) -> Result<bool, UsersError>;
 }
 
+/// Whether an account whose address is now `email` and whose active flag is
+/// now `is_active` is as `read` has it, as
+/// [`AccountTokenStore::issue_token_capped`] asks: the same address by its
+/// [`identity_key`](crate::identity_key), and the same flag.
+pub fn still_as_read(read: &User, email: Option<&str>, is_active: bool) -> bool {
+    let key = |email: Option<&str>| email.map(crate::identity_key);
+    key(email) == key(read.email.as_deref()) && is_active == read.is_active
+}
+
 /// The queue of emails waiting for delivery, kept in the database so that a
 /// crash between a commit and a send loses nothing.
 pub trait MailQueue: Send + Sync {

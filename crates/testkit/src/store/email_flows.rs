@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use sesame_kernel::{Timestamp, UserId};
 use sesame_users::{
-    AccountToken, AccountTokenStore, AvatarName, AvatarStore, MailCap, MailError, MailQueue,
-    Mailer, NewEmail, NewUser, OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant, User,
-    UsersError,
+    still_as_read, AccountToken, AccountTokenStore, AvatarName, AvatarStore, MailCap, MailError,
+    MailQueue, Mailer, NewEmail, NewUser, OutgoingEmail, QueuedEmail, TokenEffect, TokenGrant,
+    User, UsersError,
 };
 
 use super::{InMemoryStore, State};
@@ -187,8 +187,7 @@ impl AccountTokenStore for InMemoryStore {
     ) -> Result<bool, UsersError> {
         let mut state = self.state();
         let account = state.user_mut(read.id)?;
-        let key = |user: &User| user.email.as_deref().map(sesame_users::identity_key);
-        if key(account) != key(read) || account.is_active != read.is_active {
+        if !still_as_read(read, account.email.as_deref(), account.is_active) {
             return Ok(false);
         }
         state.queue_capped(read.id, Some(grant), emails, cap)
