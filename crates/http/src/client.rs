@@ -34,10 +34,7 @@ impl Client {
 
     /// The audit actor of a request made as `user`.
     pub(crate) fn acting_as(self, user: UserId) -> Actor {
-        Actor {
-            user: Some(user),
-            ..self.0
-        }
+        self.0.acting_as(user)
     }
 }
 

@@ -44,6 +44,15 @@ impl Actor {
             user_agent: Some("sesame command line".to_owned()),
         }
     }
+
+    /// The same client, acting as `user`.
+    #[must_use]
+    pub fn acting_as(self, user: UserId) -> Self {
+        Actor {
+            user: Some(user),
+            ..self
+        }
+    }
 }
 
 /// A client's address: the last one of `forwarded`, the value of the

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use sesame_kernel::{Actor, Timestamp};
+use sesame_kernel::Timestamp;
 use sesame_tokens::{Authenticated, Session, StoredPasskey, TokensError};
 
 use crate::cookies::signed_in;
@@ -82,10 +82,7 @@ pub(crate) async fn end_session(
         return Ok(redirect("/account/sign-in"));
     };
     let sessions = pages.inner.sessions.clone();
-    let actor = Actor {
-        user: Some(known.user.id),
-        ..client::actor(&request, &pages.inner.settings)
-    };
+    let actor = client::actor(&request, &pages.inner.settings).acting_as(known.user.id);
     let id = id.into_inner();
     let user_id = known.user.id;
     match blocking(move || sessions.end_session(user_id, &id, &actor)).await? {

@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sesame_kernel::Actor;
 use sesame_tokens::{LoggedIn, NewSession, SessionKind, TokensError};
 use sesame_users::UsersError;
 
@@ -151,10 +150,7 @@ pub(crate) async fn register_finish(
         .ok_or(PagesError::NotSignedIn)?;
     let Registration { credential, name } = body.into_inner();
     let name = name.filter(|name| !name.trim().is_empty());
-    let actor = Actor {
-        user: Some(known.user.id),
-        ..client::actor(&request, &pages.inner.settings)
-    };
+    let actor = client::actor(&request, &pages.inner.settings).acting_as(known.user.id);
     let passkeys = pages.inner.passkeys.clone();
     let added = blocking(move || {
         passkeys.finish_registration(&known.user, &credential, name.as_deref(), &actor)
@@ -222,10 +218,7 @@ pub(crate) async fn remove(
         let errors = vec!["Enter your password to remove a passkey.".to_owned()];
         return account_page(&request, &pages, known, StatusCode::BAD_REQUEST, errors).await;
     }
-    let actor = Actor {
-        user: Some(known.user.id),
-        ..client::actor(&request, &pages.inner.settings)
-    };
+    let actor = client::actor(&request, &pages.inner.settings).acting_as(known.user.id);
     let passkeys = pages.inner.passkeys.clone();
     let user = known.user.clone();
     let id = id.into_inner();

@@ -466,11 +466,7 @@ impl SessionService {
 
     /// Ends `session` as `actor` acting as its user. Audited as `logout`.
     fn end_as_owner(&self, session: &Session, actor: &Actor) -> Result<(), TokensError> {
-        let actor = Actor {
-            user: Some(session.user_id),
-            ..actor.clone()
-        };
-        self.logout(&session.id, &actor)
+        self.logout(&session.id, &actor.clone().acting_as(session.user_id))
     }
 
     /// Ends a session a login just opened, as `actor`, when the login must
