@@ -6,6 +6,8 @@
 //! crate. Nothing here is hand-written crypto; the framings are read, and the
 //! derived keys compared in constant time.
 
+use std::sync::{Condvar, Mutex, PoisonError};
+
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use password_hash::{PasswordHash, PasswordVerifier};
@@ -252,7 +254,46 @@ pub(crate) fn verify_stored(candidate: &str, stored: &str, at_home: bool) -> Opt
     if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(at_home).is_some() {
         return None;
     }
+    let _memory = MemoryLease::take(verifier.memory());
     verifier.verify(candidate)
+}
+
+/// The memory all the password checks under way may take together: two at
+/// the bounds above. Each hashing thread holds what its check takes, so
+/// without this a burst of logins to accounts imported with argon2 or
+/// scrypt would take a hash's memory (up to 256 MiB) once per thread; past
+/// it, checks wait for memory as they wait for a thread.
+const CHECKS_MEMORY: u64 = 2 * (MAX_ARGON2_MEMORY_KIB as u64) * 1024;
+
+static MEMORY_IN_USE: Mutex<u64> = Mutex::new(0);
+static MEMORY_FREED: Condvar = Condvar::new();
+
+/// Memory one check holds of [`CHECKS_MEMORY`] until it is dropped.
+struct MemoryLease(u64);
+
+impl MemoryLease {
+    /// Waits until `bytes` are free, and holds them. Bounded hashes never
+    /// ask for more than the whole.
+    fn take(bytes: u64) -> MemoryLease {
+        let bytes = bytes.min(CHECKS_MEMORY);
+        if bytes > 0 {
+            let mut in_use = MEMORY_IN_USE.lock().unwrap_or_else(PoisonError::into_inner);
+            while *in_use + bytes > CHECKS_MEMORY {
+                in_use = (MEMORY_FREED.wait(in_use)).unwrap_or_else(PoisonError::into_inner);
+            }
+            *in_use += bytes;
+        }
+        MemoryLease(bytes)
+    }
+}
+
+impl Drop for MemoryLease {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            *MEMORY_IN_USE.lock().unwrap_or_else(PoisonError::into_inner) -= self.0;
+            MEMORY_FREED.notify_all();
+        }
+    }
 }
 
 /// The cost of a bcrypt hash (`$2b$12$...`), if it is one the bcrypt
@@ -407,6 +448,19 @@ impl<'a> Verifier<'a> {
                     .or_else(|| above("scrypt key length", key.len() as u64, MAX_SCRYPT_KEY_BYTES))
             }
             Verifier::Unusable => None,
+        }
+    }
+
+    /// The memory its check takes, in bytes: what argon2 and scrypt fill.
+    fn memory(&self) -> u64 {
+        match self {
+            Verifier::Argon2 { costs, .. } => u64::from(costs.0) * 1024,
+            Verifier::Scrypt { params, .. } => {
+                let (r, p) = (u128::from(params.r()), u128::from(params.p()));
+                let bytes = 128 * r * ((1u128 << params.log_n()) + p);
+                u64::try_from(bytes).unwrap_or(u64::MAX)
+            }
+            _ => 0,
         }
     }
 
