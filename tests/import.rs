@@ -454,6 +454,9 @@ backend_tests! {
         assert!(imported.len() >= 1000 && imported.contains_key("bulk1000"), "{} accounts", imported.len());
         let (_, audit) = sesame(&app, &["audit", "--kind", "users_imported"]);
         assert!(audit.contains("then stopped"), "the partial import was not audited: {audit}");
+        // Its start was, before the first batch: a kill leaves that much.
+        let (_, started) = sesame(&app, &["audit", "--kind", "users_import_started"]);
+        assert!(started.contains("from django, keeping ids"), "{started}");
         // Kept ids moved the sequence: a sign-up gets a fresh id.
         let newcomer = app.register("newcomer")["id"].as_i64().unwrap();
         assert!(newcomer > 1000, "id {newcomer}");
@@ -516,6 +519,20 @@ backend_tests! {
         // An earlier export of one's own is written over.
         let (code, out) = sesame(&first, &["export", "jsonl", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
+        // A file of one's own that someone opened to read before gives them nothing.
+        let opened = first.data_dir.join("opened.jsonl");
+        std::fs::write(&opened, "").unwrap();
+        std::fs::set_permissions(&opened, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut reader = std::fs::File::open(&opened).unwrap();
+        let (code, out) = sesame(&first, &["export", "jsonl", opened.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let mut seen = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut seen).unwrap();
+        assert_eq!(seen, "", "the export was written into a file someone held open");
+        assert_eq!(std::fs::read(&opened).unwrap(), std::fs::read(&export).unwrap());
+        assert_eq!(std::fs::metadata(&opened).unwrap().permissions().mode() & 0o777, 0o600);
+        let parts = std::fs::read_dir(&first.data_dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".part"));
+        assert_eq!(parts.count(), 0, "a file written aside was left");
 
         let second = TestApp::spawn(&backend);
         let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);
@@ -535,6 +552,8 @@ backend_tests! {
         // Both are in the audit log, made from the command line.
         let (_, exports) = sesame(&first, &["audit", "--kind", "users_exported"]);
         assert!(exports.contains("exported 25 (1 with TOTP") && exports.contains("sesame command line"), "{exports}");
+        let (_, started) = sesame(&first, &["audit", "--kind", "users_export_started"]);
+        assert!(started.contains(&format!("to {}", export.display())), "{started}");
         let (_, imports) = sesame(&second, &["audit", "--kind", "users_imported"]);
         assert!(imports.contains("imported 25 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
     }

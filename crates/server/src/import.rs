@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
@@ -102,6 +103,17 @@ pub(crate) fn import(config: &Config, command: ImportCommand) -> Result<ExitCode
         } => (*keep_ids, *dry_run),
         ImportCommand::FastApiUsers { dry_run, .. } => (false, *dry_run),
     };
+    if !dry_run {
+        // Before the first batch: an import cut short (Ctrl-C, a kill)
+        // writes no closing entry, and its accounts are there all the same.
+        let source = match &command {
+            ImportCommand::Django { .. } => "from django",
+            ImportCommand::FastApiUsers { .. } => "from fastapi-users",
+            ImportCommand::Jsonl { .. } => "from jsonl",
+        };
+        let ids = if keep_ids { ", keeping ids" } else { "" };
+        audited(&database, "users_import_started", format!("{source}{ids}"));
+    }
     let mut run = Run::new(&database, keep_ids, dry_run);
     // Batches are written as they fill, and what was checked before a
     // source fails is written too: those accounts still move the id
@@ -541,10 +553,21 @@ fn jsonl_line(account: &ExportedAccount) -> String {
 pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode, StartError> {
     let ExportCommand::Jsonl { file } = command;
     let database = open_database(config)?;
-    let out: Box<dyn Write> = match &file {
-        None => Box::new(std::io::stdout().lock()),
-        Some(path) => Box::new(export_file(path)?),
+    let (export_file, out): (_, Box<dyn Write>) = match &file {
+        None => (None, Box::new(std::io::stdout().lock())),
+        Some(path) => {
+            let (export_file, file) = ExportFile::open(path)?;
+            (Some(export_file), Box::new(file))
+        }
     };
+    // Before the first hash is written: an export cut short writes no
+    // closing entry, and what it wrote is out all the same.
+    let destination = file.as_deref().unwrap_or("standard output");
+    audited(
+        &database,
+        "users_export_started",
+        format!("to {destination}"),
+    );
     let mut out = BufWriter::new(out);
     let write_error =
         |e: std::io::Error| StartError::setting(format!("cannot write the export: {e}"));
@@ -564,7 +587,10 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
             without_password += u64::from(account.second_factor);
         }
     }
-    out.flush().map_err(write_error)?;
+    drop(out.into_inner().map_err(|e| write_error(e.into_error()))?);
+    if let Some(export_file) = export_file {
+        export_file.place()?;
+    }
     let report = format!(
         "exported {count} ({without_password} with TOTP or a passkey, without their password: \
          they set a new one by email where they are imported)"
@@ -576,37 +602,81 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens `path` for an export, which holds every password hash: made 0600,
-/// and never written through a link someone planted there (a symbolic one,
-/// or a hard link to a file they can read) nor into a file someone else
-/// owns and may hold open.
-fn export_file(path: &str) -> Result<std::fs::File, StartError> {
-    let refused = |e: &dyn std::fmt::Display| StartError::setting(format!("{path}: {e}"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    let file = options.open(path).map_err(|e| refused(&e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let metadata = file.metadata().map_err(|e| refused(&e))?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if metadata.nlink() > 1 || metadata.uid() != me {
-            return Err(refused(
-                &"another name links to this file, or someone else owns it: remove it first",
-            ));
+/// An export to a file, which holds every password hash: written to a new
+/// 0600 file beside its path, then put in its place once whole. A reader who
+/// opened the file that was there before (someone else may have) never sees
+/// the hashes, and an export that fails leaves the earlier file as it was.
+struct ExportFile {
+    /// The file beside, to be synced before it takes the path.
+    file: File,
+    aside: PathBuf,
+    path: PathBuf,
+    placed: bool,
+}
+
+impl ExportFile {
+    /// Refuses a path that is a symbolic link, or a file someone else owns
+    /// or with another name linked to it (an export there would not be
+    /// ours alone), then opens the file beside it.
+    fn open(path: &str) -> Result<(ExportFile, std::fs::File), StartError> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let refused = |e: &dyn std::fmt::Display| StartError::setting(format!("{path}: {e}"));
+        match std::fs::symlink_metadata(path) {
+            Ok(there) => {
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                let me = unsafe { libc::geteuid() };
+                if there.file_type().is_symlink() || there.nlink() > 1 || there.uid() != me {
+                    return Err(refused(
+                        &"it is a link, another name links to this file, or someone else owns \
+                          it: remove it first",
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(refused(&e)),
         }
-        // A file that was already there keeps its mode on open: set it.
-        file.set_permissions(PermissionsExt::from_mode(0o600))
+        let path = PathBuf::from(path);
+        let name = path
+            .file_name()
+            .ok_or_else(|| refused(&"not a file name"))?;
+        let aside = path.with_file_name(format!(
+            ".{}.{}.part",
+            name.to_string_lossy(),
+            sesame_kernel::secrets::hex(&sesame_kernel::secrets::random_bytes(8))
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&aside)
             .map_err(|e| refused(&e))?;
+        let export = ExportFile {
+            file: file.try_clone().map_err(|e| refused(&e))?,
+            aside,
+            path,
+            placed: false,
+        };
+        Ok((export, file))
     }
-    file.set_len(0).map_err(|e| refused(&e))?;
-    Ok(file)
+
+    /// Puts the whole export in its place.
+    fn place(mut self) -> Result<(), StartError> {
+        let failed =
+            |e: std::io::Error| StartError::setting(format!("{}: {e}", self.path.display()));
+        self.file.sync_all().map_err(failed)?;
+        std::fs::rename(&self.aside, &self.path).map_err(failed)?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for ExportFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.aside);
+        }
+    }
 }
 
 /// Records what a command did to the accounts, done from the command line.
