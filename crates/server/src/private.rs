@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// Files and folders this process creates from now on are its user's only.
@@ -14,10 +14,13 @@ pub(crate) fn restrict_new_files() {
     }
 }
 
-/// Folders under `root` (itself included) become 0700 and files 0600, for
-/// data dirs made by an older version under a looser umask. `root` is
-/// followed when it is a symbolic link (the operator named it); links
-/// below it are left alone.
+/// Folders and files under `root` (itself included) lose every permission
+/// of group and others, for data dirs made by an older version under a
+/// looser umask. Only what the process's user owns is changed, and a folder
+/// with the sticky bit (a shared one, such as `/tmp`) is neither changed
+/// nor entered: an operator may name a folder that holds more than Sesame's
+/// files. `root` is followed when it is a symbolic link (the operator named
+/// it); links below it are left alone.
 ///
 /// # Errors
 /// An I/O error on the way.
@@ -35,20 +38,28 @@ fn make_private_below(root: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    if metadata.is_dir() {
-        restrict(root, &metadata, 0o700)?;
+    // SAFETY: geteuid only reads the process's effective user id.
+    let mine = metadata.uid() == unsafe { libc::geteuid() };
+    let mode = metadata.permissions().mode();
+    if metadata.is_dir() && mode & STICKY == 0 {
+        if mine {
+            restrict(root, mode)?;
+        }
         for entry in fs::read_dir(root)? {
             make_private_below(&entry?.path())?;
         }
-    } else if metadata.is_file() {
-        restrict(root, &metadata, 0o600)?;
+    } else if metadata.is_file() && mine {
+        restrict(root, mode)?;
     }
     Ok(())
 }
 
-fn restrict(path: &Path, metadata: &fs::Metadata, mode: u32) -> io::Result<()> {
-    if metadata.permissions().mode() & 0o777 != mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+const STICKY: u32 = 0o1000;
+
+/// Takes every permission of group and others from `path`, keeping the owner's.
+fn restrict(path: &Path, mode: u32) -> io::Result<()> {
+    if mode & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o077))?;
     }
     Ok(())
 }
@@ -71,6 +82,36 @@ mod tests {
         assert_eq!(mode(&data.join("outbox")), 0o700);
         assert_eq!(mode(&data.join("outbox/1.eml")), 0o600);
         assert_eq!(mode(&data.join("sesame.db")), 0o600);
+        fs::remove_dir_all(&data).unwrap();
+    }
+
+    #[test]
+    fn the_owner_keeps_its_permissions_and_a_shared_folder_is_left_alone() {
+        let data = std::env::temp_dir().join(format!("sesame-shared-{}", std::process::id()));
+        fs::create_dir_all(data.join("bin")).unwrap();
+        fs::create_dir_all(data.join("shared")).unwrap();
+        fs::write(data.join("bin/tool"), "#!/bin/sh").unwrap();
+        fs::write(data.join("shared/other"), "").unwrap();
+        fs::set_permissions(data.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(data.join("shared/other"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(data.join("shared"), fs::Permissions::from_mode(0o1777)).unwrap();
+        make_private(&data).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(
+            mode(&data.join("bin/tool")),
+            0o700,
+            "the owner lost a permission"
+        );
+        assert_eq!(
+            mode(&data.join("shared")),
+            0o1777,
+            "a shared folder was changed"
+        );
+        assert_eq!(
+            mode(&data.join("shared/other")),
+            0o644,
+            "a shared folder was entered"
+        );
         fs::remove_dir_all(&data).unwrap();
     }
 

@@ -23,20 +23,26 @@ pub(crate) fn load_or_generate(path: &Path) -> std::io::Result<String> {
         Err(e) => return Err(e),
     }
     let secret = hex(&random_bytes(64));
-    let mut file = match OpenOptions::new()
+    // Written whole aside, then linked into place (which fails if the name
+    // exists): another process never reads a half-written secret, and a
+    // crash leaves no empty file behind.
+    let aside = path.with_extension(format!("new-{}", hex(&random_bytes(8))));
+    let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-    {
-        Ok(file) => file,
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return load_or_generate(path),
-        Err(e) => return Err(e),
-    };
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
-    Ok(secret)
+        .open(&aside)?;
+    let written = file
+        .write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::hard_link(&aside, path));
+    let _ = fs::remove_file(&aside);
+    match written {
+        Ok(()) => Ok(secret),
+        // Another process linked its own first: use theirs.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => load_or_generate(path),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -56,6 +62,31 @@ mod tests {
         assert_eq!(first.len(), 128);
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["jwt_secret"], "a file written aside was left");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn processes_starting_at_once_all_read_one_whole_secret() {
+        let dir = std::env::temp_dir().join(format!("sesame-secret-race-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mfa_key");
+        let read: Vec<String> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| load_or_generate(&path)))
+                .collect();
+            starts
+                .into_iter()
+                .map(|start| start.join().unwrap().unwrap())
+                .collect()
+        });
+        assert!(read
+            .iter()
+            .all(|secret| secret == &read[0] && secret.len() == 128));
         fs::remove_dir_all(&dir).unwrap();
     }
 }
