@@ -176,6 +176,16 @@ mod totp {
             assert!(!serve.status.success());
             let stderr = String::from_utf8_lossy(&serve.stderr);
             assert!(stderr.contains("does not open 1 of the 2 TOTP secrets") && stderr.contains("--unreadable"), "{stderr}");
+            // A shell with neither key (not the server's settings) is refused:
+            // it would take every secret for one sealed with a lost key.
+            let wrong_shell = common::run_cli(&["user", "totp-off", "--unreadable"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__MFA__ENCRYPTION_KEY", "a third key, in a shell that is not the server's"),
+            ]);
+            let stderr = String::from_utf8_lossy(&wrong_shell.stderr);
+            assert!(!wrong_shell.status.success(), "{}", String::from_utf8_lossy(&wrong_shell.stdout));
+            assert!(stderr.contains("opens none of the 2 TOTP secrets") && stderr.contains("--every-account"), "{stderr}");
             // The secrets the other key sealed are turned off; this key's stay.
             let off = app.cli(&["user", "totp-off", "--unreadable"], "");
             let said = String::from_utf8_lossy(&off.stdout);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sesame_kernel::audit::{Actor, AuditLog};
-use sesame_kernel::Page;
+use sesame_kernel::{Page, UserId};
 use sesame_users::{Registration, UsersError};
 
 use crate::app::{Services, StartError};
@@ -203,11 +203,14 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         } => {
             let (actor, mut turned_off) = (Actor::command_line(), 0);
             let users = if unreadable {
-                services.mfa.check_stored_secrets().map(|c| c.unreadable)
+                unreadable_secrets(&services)?
             } else {
-                services.mfa.users_with_totp()
+                services
+                    .mfa
+                    .users_with_totp()
+                    .map_err(StartError::setting)?
             };
-            for id in users.map_err(StartError::setting)? {
+            for id in users {
                 let user = services.accounts.get(id).map_err(account_error)?;
                 if services
                     .mfa
@@ -256,6 +259,27 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+/// The users whose TOTP secret the configured MFA key does not open. When it
+/// opens none of them, the key is more likely the wrong one (this shell's
+/// settings are not the server's) than every key lost: refused, so that a
+/// mistake does not turn TOTP off for everyone.
+fn unreadable_secrets(services: &Services) -> Result<Vec<UserId>, StartError> {
+    let check = services
+        .mfa
+        .check_stored_secrets()
+        .map_err(StartError::setting)?;
+    if !check.unreadable.is_empty() && check.unreadable.len() == check.stored {
+        return Err(StartError::Setting(format!(
+            "the MFA key opens none of the {} TOTP secrets: it is not the one the server \
+             uses (SESAME__MFA__ENCRYPTION_KEY, or <data_dir>/mfa_key when none is set); \
+             run this with the server's settings, or, if every key that sealed them is \
+             lost, use --every-account",
+            check.stored
+        )));
+    }
+    Ok(check.unreadable)
 }
 
 /// Activates or deactivates an account (the service audits it).
