@@ -88,7 +88,7 @@ impl AuthCache {
         self.forget_outside_changes();
         let state = self.state();
         let entry = state.by_session.get(id)?;
-        (now - entry.stored_at < self.lifetime).then(|| entry.clone())
+        self.fresh(entry, now).then(|| entry.clone())
     }
 
     /// The entry of the opaque token whose hash is `token_hash`, if it is
@@ -98,7 +98,14 @@ impl AuthCache {
         let state = self.state();
         let id = state.session_by_token_hash.get(token_hash)?;
         let entry = state.by_session.get(id)?;
-        (now - entry.stored_at < self.lifetime).then(|| entry.clone())
+        self.fresh(entry, now).then(|| entry.clone())
+    }
+
+    /// Whether `entry` was stored less than the lifetime before `now`; not
+    /// when the clock has gone back since, or its age would not grow.
+    fn fresh(&self, entry: &Entry, now: Timestamp) -> bool {
+        let age = now - entry.stored_at;
+        age >= Duration::zero() && age < self.lifetime
     }
 
     /// Keeps `session` and `user` as read from storage, unless something

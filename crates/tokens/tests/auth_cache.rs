@@ -235,6 +235,21 @@ fn entries_are_trusted_for_their_lifetime_only() {
 }
 
 #[test]
+fn a_clock_that_goes_back_does_not_stretch_an_entry_s_lifetime() {
+    let fixture = Fixture::new();
+    let opaque = fixture.opaque_token();
+    fixture.sessions.authenticate(&opaque).unwrap();
+    assert!(fixture.sessions.authenticate_cached(&opaque).is_some());
+    // An hour back, the entry's age is negative: were that "younger than
+    // the lifetime", a change the cache never heard of would be missed for
+    // an hour instead of ten seconds.
+    fixture.clock.advance(Duration::hours(-1));
+    assert!(fixture.sessions.authenticate_cached(&opaque).is_none());
+    fixture.sessions.authenticate(&opaque).unwrap();
+    assert!(fixture.sessions.authenticate_cached(&opaque).is_some());
+}
+
+#[test]
 fn an_opaque_token_is_found_by_its_hash_and_a_wrong_one_is_not() {
     let fixture = Fixture::new();
     let opaque = fixture.opaque_token();
