@@ -340,6 +340,14 @@ backend_tests! {
         assert_eq!(first_step.header("location"), Some("/account/sign-in/otp"));
         let pending = browser.cookie("sesame_sign_in").expect("the half-done sign-in");
         assert!(!pending.contains("grace") && !pending.contains("dumbo"));
+        let lapses = first_step.set_cookie("sesame_sign_in").is_some_and(|c| c.contains("Max-Age=300"));
+        assert!(lapses, "the browser keeps the sealed password past its step: {:?}", first_step.set_cookie("sesame_sign_in"));
+        // Signing out from the code step forgets it too.
+        let leaving = Browser::new(&app);
+        assert_page(&leaving.sign_in("grace", PASSWORD), 303);
+        assert!(leaving.cookie("sesame_sign_in").is_some());
+        assert_page(&leaving.submit("/account/sign-in", "/account/sign-out", &[]), 303);
+        assert!(leaving.cookie("sesame_sign_in").is_none(), "signing out kept the half-done sign-in");
         assert!(browser.cookie("sesame_account").is_none());
         let otp_page = browser.get("/account/sign-in/otp");
         assert_page(&otp_page, 200);
@@ -502,6 +510,27 @@ backend_tests! {
         assert_eq!(app.get(&format!("/auth/validate/{seeds}"), None).status, 200, "seed 002's token is back");
         assert_eq!(app.get("/auth/me", Some(&page)).status, 401, "the page's is not");
         assert_page(&browser.get("/account/sign-in"), 200);
+    }
+
+    fn a_link_opened_from_a_mail_client_works_in_a_signed_in_browser(backend) {
+        let app = TestApp::spawn(&backend);
+        app.register("erin");
+        let browser = Browser::new(&app);
+        assert_page(&browser.sign_in("erin", PASSWORD), 303);
+        assert!(browser.cookie("sesame_account").is_some());
+        assert_eq!(app.post("/auth/users/reset_password/", None, json!({"email": "erin@example.com"})).status, 204);
+        let reset = link_path(&app, "erin@example.com", 1, "password/reset/confirm");
+        // Followed from webmail, another site: the browser sends none of
+        // the SameSite=Strict cookies, and takes the new CSRF cookie set.
+        let opened = app.request_with_headers("GET", &reset, &[("Sec-Fetch-Site", "cross-site")], Body::None);
+        assert_page(&opened, 200);
+        browser.keep_cookies(&opened);
+        // The form is posted from the page itself, with every cookie.
+        let fields = [("csrf", csrf_of(&opened)), ("new_password", NEW_PASSWORD.to_owned()), ("re_new_password", NEW_PASSWORD.to_owned())];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let changed = browser.post(&reset, &fields);
+        assert_page(&changed, 200);
+        assert_eq!(login_status(&app, "erin", NEW_PASSWORD), 200);
     }
 
     fn link_pages_change_nothing_on_get_and_change_on_post(backend) {

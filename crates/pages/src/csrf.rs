@@ -3,7 +3,8 @@
 //! every form carries the HMAC, under the server's key, of that value and of
 //! the session cookie (none before signing in). A form from elsewhere has
 //! neither the cookies (SameSite) nor a token it could compute, and a pair
-//! planted from another browser does not fit the victim's session.
+//! planted from another browser does not fit the victim's session. The forms
+//! of emailed links are bound to the cookie alone ([`Binding::Link`]).
 
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,6 +51,29 @@ impl CsrfKey {
     }
 }
 
+/// What a form's token is bound to besides the browser's CSRF cookie.
+#[derive(Clone, Copy)]
+pub(crate) enum Binding {
+    /// The session cookie (none before signing in): forms that act as the
+    /// browser's session, or replace it.
+    Session,
+    /// Nothing more: the forms of emailed links, which the link's own token
+    /// proves and which act on no session. A link opened from a mail client
+    /// comes with none of the SameSite=Strict cookies, so a token bound to
+    /// the session (none, then) would not fit the session cookie the form is
+    /// posted with.
+    Link,
+}
+
+impl Binding {
+    fn session(self, request: &HttpRequest, pages: &Pages) -> String {
+        match self {
+            Binding::Session => session_of(request, pages),
+            Binding::Link => String::new(),
+        }
+    }
+}
+
 /// The CSRF cookie of this browser, or a new one to set.
 struct Csrf {
     cookie: String,
@@ -59,13 +83,16 @@ struct Csrf {
 
 impl Csrf {
     /// The browser's cookie if it sent a well-formed one, else a new value.
-    fn of(request: &HttpRequest, pages: &Pages) -> Csrf {
+    fn of(request: &HttpRequest, pages: &Pages, binding: Binding) -> Csrf {
         let sent = cookies::value(request, CSRF, &pages.inner.settings).filter(|v| well_formed(v));
         let (cookie, fresh) = match sent {
             Some(value) => (value, false),
             None => (random_token(COOKIE_BYTES), true),
         };
-        let token = pages.inner.csrf.token(&cookie, &session_of(request, pages));
+        let token = pages
+            .inner
+            .csrf
+            .token(&cookie, &binding.session(request, pages));
         Csrf {
             cookie,
             fresh,
@@ -97,18 +124,34 @@ pub(crate) fn form_page(
     pages: &Pages,
     render: impl FnOnce(&str) -> HttpResponse,
 ) -> HttpResponse {
-    let csrf = Csrf::of(request, pages);
+    bound_form_page(request, pages, Binding::Session, render)
+}
+
+/// [`form_page`] with forms whose tokens are bound as `binding` says.
+pub(crate) fn bound_form_page(
+    request: &HttpRequest,
+    pages: &Pages,
+    binding: Binding,
+    render: impl FnOnce(&str) -> HttpResponse,
+) -> HttpResponse {
+    let csrf = Csrf::of(request, pages, binding);
     let response = render(csrf.token());
     csrf.attach(response, pages)
 }
 
-/// Refuses a form whose token is not the HMAC of this browser's cookie.
-pub(crate) fn check(request: &HttpRequest, pages: &Pages, token: &str) -> Result<(), PagesError> {
+/// Refuses a form whose token is not the HMAC of this browser's cookie
+/// (and of what else `binding` names).
+pub(crate) fn check(
+    request: &HttpRequest,
+    pages: &Pages,
+    token: &str,
+    binding: Binding,
+) -> Result<(), PagesError> {
     if from_another_origin(request) {
         return Err(PagesError::Csrf);
     }
     let cookie = cookies::value(request, CSRF, &pages.inner.settings).ok_or(PagesError::Csrf)?;
-    let session = session_of(request, pages);
+    let session = binding.session(request, pages);
     if well_formed(&cookie) && pages.inner.csrf.verify(&cookie, &session, token) {
         Ok(())
     } else {

@@ -204,11 +204,21 @@ fn accept_form(
     pages: &Pages,
     csrf_token: &str,
 ) -> Result<(), PagesError> {
+    accept_bound_form(request, pages, csrf_token, csrf::Binding::Session)
+}
+
+/// [`accept_form`] for a form whose token is bound as `binding` says.
+fn accept_bound_form(
+    request: &actix_web::HttpRequest,
+    pages: &Pages,
+    csrf_token: &str,
+    binding: csrf::Binding,
+) -> Result<(), PagesError> {
     let settings = &pages.inner.settings;
     if let (Some(limit), Some(ip)) = (&settings.ip_limit, client::ip(request, settings)) {
         limit(ip).map_err(PagesError::Throttled)?;
     }
-    csrf::check(request, pages, csrf_token)
+    csrf::check(request, pages, csrf_token, binding)
 }
 
 /// Runs blocking work (database, bcrypt) off the async workers.

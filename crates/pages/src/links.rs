@@ -7,9 +7,9 @@ use serde::Deserialize;
 use sesame_kernel::audit::Actor;
 use sesame_users::{AccountService, UsersError};
 
-use crate::csrf::form_page;
+use crate::csrf::{bound_form_page, Binding};
 use crate::render::{message_page, page, Link, Message};
-use crate::{accept_form, blocking, client, Pages, PagesError};
+use crate::{accept_bound_form, blocking, client, Pages, PagesError};
 
 /// What a link page does.
 #[derive(Clone, Copy)]
@@ -76,6 +76,15 @@ pub(crate) struct LinkForm {
     new_username: String,
 }
 
+/// Lets a link's form through (see [`Binding::Link`]).
+fn accept_link_form(
+    request: &HttpRequest,
+    pages: &Pages,
+    csrf_token: &str,
+) -> Result<(), PagesError> {
+    accept_bound_form(request, pages, csrf_token, Binding::Link)
+}
+
 fn link_page(
     request: &HttpRequest,
     pages: &Pages,
@@ -83,7 +92,7 @@ fn link_page(
     status: StatusCode,
     errors: Vec<String>,
 ) -> HttpResponse {
-    form_page(request, pages, |csrf| {
+    bound_form_page(request, pages, Binding::Link, |csrf| {
         let link = Link {
             title: flow.title(),
             errors,
@@ -124,7 +133,7 @@ pub(crate) async fn activate(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    accept_form(&request, &pages, &form.csrf)?;
+    accept_link_form(&request, &pages, &form.csrf)?;
     apply(
         &request,
         &pages,
@@ -142,7 +151,7 @@ pub(crate) async fn reset_password(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    accept_form(&request, &pages, &form.csrf)?;
+    accept_link_form(&request, &pages, &form.csrf)?;
     let form = form.into_inner();
     if form.new_password != form.re_new_password {
         let errors = vec!["The two passwords differ.".to_owned()];
@@ -173,7 +182,7 @@ pub(crate) async fn reset_username(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    accept_form(&request, &pages, &form.csrf)?;
+    accept_link_form(&request, &pages, &form.csrf)?;
     let new_username = form.into_inner().new_username;
     apply(
         &request,
@@ -194,7 +203,7 @@ pub(crate) async fn confirm_email(
     path: web::Path<(String, String)>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PagesError> {
-    accept_form(&request, &pages, &form.csrf)?;
+    accept_link_form(&request, &pages, &form.csrf)?;
     apply(
         &request,
         &pages,

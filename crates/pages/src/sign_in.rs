@@ -9,6 +9,7 @@ use sesame_tokens::{Credentials, LoggedIn, NewSession, SessionKind, TokensError}
 
 use crate::cookies::{self, signed_in, PENDING, SESSION};
 use crate::csrf::form_page;
+use crate::pending::PENDING_SECONDS;
 use crate::render::{page, redirect, Otp, SignIn};
 use crate::{accept_form, blocking, client, Pages, PagesError};
 
@@ -131,10 +132,10 @@ pub(crate) async fn submit(
                 .pending
                 .seal(&username, &password, SystemClock.now());
             let mut response = redirect("/account/sign-in/otp");
-            add_cookie(
-                &mut response,
-                cookies::build(PENDING, sealed, &pages.inner.settings),
-            );
+            let mut cookie = cookies::build(PENDING, sealed, &pages.inner.settings);
+            // The browser drops the sealed password when the step lapses.
+            cookie.set_max_age(actix_web::cookie::time::Duration::seconds(PENDING_SECONDS));
+            add_cookie(&mut response, cookie);
             Ok(response)
         }
         Err(refused) => Ok(refusal(&request, &pages, refused, &username, false)),
@@ -196,10 +197,12 @@ pub(crate) async fn sign_out(
         end_session(&request, &pages, token).await?;
     }
     let mut response = redirect("/account/sign-in");
-    add_cookie(
-        &mut response,
-        cookies::removal(SESSION, &pages.inner.settings),
-    );
+    for cookie in [SESSION, PENDING] {
+        add_cookie(
+            &mut response,
+            cookies::removal(cookie, &pages.inner.settings),
+        );
+    }
     Ok(response)
 }
 
