@@ -153,11 +153,35 @@ mod totp {
             assert_ne!(app.post("/auth/mfa/totp/confirm/", Some(&henry), confirm).status, 200, "the setup was dropped");
         }
 
+        fn an_instance_with_another_mfa_key_does_not_start_before_any_secret_is_stored(backend) {
+            let app = TestApp::spawn(&backend);
+            let serve = common::run_cli(&["serve"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
+                ("SESAME__MFA__ENCRYPTION_KEY", "another key of forty characters, or more"),
+            ]);
+            assert!(!serve.status.success());
+            let stderr = String::from_utf8_lossy(&serve.stderr);
+            assert!(stderr.contains("not the key the database records") && stderr.contains("--every-account"), "{stderr}");
+            // An instance with the same key starts.
+            let beside = app.spawn_beside();
+            assert_eq!(beside.get("/healthz", None).status, 200);
+        }
+
         fn secrets_sealed_with_a_lost_key_are_found_and_turned_off_alone(backend) {
             // Two instances that each made their own key, as before start
-            // checked it: each sealed the secrets set up through it.
+            // checked it: each sealed the secrets set up through it. (Here
+            // the other key is made the recorded one, as `--every-account`
+            // does, so that an instance with it starts beside the first.)
             let app = TestApp::spawn(&backend);
             let other_key = "another key of forty characters, or more";
+            let adopt = common::run_cli(&["user", "totp-off", "--every-account"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__MFA__ENCRYPTION_KEY", other_key),
+            ]);
+            assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
             let beside = app.spawn_beside_with(|config| config.mfa.encryption_key = Some(other_key.into()));
             let set_up = |instance: &TestApp, name: &str| {
                 let token = instance.user_with_token(name);
@@ -194,6 +218,8 @@ mod totp {
             let without_code = |name: &str| app.post("/auth/jwt/create/", None, json!({"username": name, "password": PASSWORD})).status;
             assert_eq!(without_code("henry"), 200);
             assert_ne!(without_code("grace"), 200, "grace's TOTP was turned off");
+            // The key that turned them off is the recorded one now.
+            assert_eq!(app.spawn_beside().get("/healthz", None).status, 200);
         }
 
         fn an_operator_turns_it_off_for_an_owner_who_lost_everything(backend) {

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod identity_keys;
 mod import;
+mod key_checks;
 mod messages;
 mod mfa;
 mod passkeys;

@@ -153,6 +153,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_checks (name) {
+        name -> Text,
+        digest -> Text,
+    }
+}
+
+diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         algorithm -> Text,

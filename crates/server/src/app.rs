@@ -141,6 +141,15 @@ fn fake_credential_key(mfa_key: &[u8]) -> [u8; 32] {
     derived_key("sesame passkeys: fake credential ids", mfa_key)
 }
 
+/// A digest of the MFA key that tells whether two instances have the same
+/// one, and nothing of the key.
+fn mfa_key_check(mfa_key: &[u8]) -> String {
+    sesame_kernel::secrets::hex(&derived_key("sesame mfa key check", mfa_key))
+}
+
+/// The name the MFA key's digest is recorded under.
+const MFA_KEY_CHECK: &str = "mfa_key";
+
 fn derived_cipher(purpose: &str, secret: &[u8]) -> Result<ChaChaCipher, StartError> {
     ChaChaCipher::new(&derived_key(purpose, secret)).map_err(StartError::setting)
 }
@@ -182,6 +191,9 @@ pub(crate) struct Services {
     pub(crate) audit_key: AuditKey,
     /// Delivers the email queue once started.
     pub(crate) mail_sender: MailSender,
+    /// What the database records of the MFA key: every instance must have
+    /// the same (see [`Services::check_mfa_key`]).
+    pub(crate) mfa_key_check: String,
     /// The key of the pages' CSRF tokens and sealed sign-ins (from the MFA key).
     pub(crate) pages_key: [u8; 32],
     /// Failed logins, and wrong passwords confirming changes, per account.
@@ -220,6 +232,34 @@ pub(crate) fn jwt_secret(config: &Config) -> Result<String, StartError> {
 }
 
 impl Services {
+    /// Refuses an MFA key other than the one the database records (the key
+    /// of the first instance that started), before any TOTP secret shows it:
+    /// the keys of the pages, the passkeys' fake credential ids and the
+    /// audit's digests derive from it, and must be the same everywhere.
+    pub(crate) fn check_mfa_key(&self) -> Result<(), StartError> {
+        let same = (self.database)
+            .key_check(MFA_KEY_CHECK, &self.mfa_key_check)
+            .map_err(StartError::setting)?;
+        if same {
+            return Ok(());
+        }
+        Err(StartError::Setting(
+            "mfa.encryption_key: it is not the key the database records, which another \
+             instance started with; give every instance that one (`<data_dir>/mfa_key` when \
+             none is set), or, if it is lost, `sesame user totp-off --every-account` with \
+             this one"
+                .to_owned(),
+        ))
+    }
+
+    /// Records this MFA key as the one every instance must have, in place of
+    /// a lost one.
+    pub(crate) fn adopt_mfa_key(&self) -> Result<(), StartError> {
+        (self.database)
+            .replace_key_check(MFA_KEY_CHECK, &self.mfa_key_check)
+            .map_err(StartError::setting)
+    }
+
     /// Opens the database, runs its migrations and builds the services.
     pub(crate) fn build(config: &Config) -> Result<Services, StartError> {
         prepare_data_dir(config)?;
@@ -349,6 +389,7 @@ impl Services {
             hub,
             frames,
             audit_key: AuditKey::derive(mfa_key.as_bytes()),
+            mfa_key_check: mfa_key_check(mfa_key.as_bytes()),
             mail_sender,
             pages_key: pages_key(mfa_key.as_bytes()),
             lockout,
@@ -420,6 +461,7 @@ impl Application {
                 secrets.stored,
             )));
         }
+        services.check_mfa_key()?;
         services
             .signing_keys
             .use_configured_algorithm()

@@ -220,9 +220,12 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
                     turned_off += 1;
                 }
             }
+            // The secrets left, if any, are this key's: it is the one now.
+            services.adopt_mfa_key()?;
             println!(
                 "TOTP is off for {turned_off} account(s), whose recovery codes are void and \
-                 sessions ended; unfinished setups are dropped"
+                 sessions ended; unfinished setups are dropped; every instance now needs this \
+                 MFA key"
             );
         }
         UserCommand::TotpOff {

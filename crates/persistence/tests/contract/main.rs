@@ -13,6 +13,7 @@ mod concurrency;
 mod email_flows;
 mod events;
 mod import;
+mod key_checks;
 mod mfa;
 mod passkeys;
 mod purge;
