@@ -41,13 +41,11 @@ const MIB: usize = 1 << 20;
 fn a_burst_of_argon2_checks_takes_at_most_two_checks_worth_of_memory() {
     // 200 MiB, one pass: within the import bounds (256 MiB).
     let params = Params::new(200 * 1024, 1, 1, None).unwrap();
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
-    let hash = argon2
+    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(b"moved-in", &salt)
         .unwrap()
         .to_string();
-    drop(argon2);
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
     std::thread::scope(|scope| {
