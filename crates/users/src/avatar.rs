@@ -159,7 +159,33 @@ pub(crate) fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, F
         .coded("image_too_large")
         .param("max", MAX_AVATAR_SIDE.to_string()));
     }
+    if kind == ImageKind::Gif && !gif_frames_fit(bytes) {
+        return Err(invalid());
+    }
     Ok(kind)
+}
+
+/// Whether every frame of a GIF lies within its logical screen, the size
+/// checked above: a frame may declare any size of its own, and a browser
+/// that grows the picture to fit it would decode that. Frame data is not
+/// decompressed. A file that ends early is judged by the frames it has, as
+/// browsers show them; one the decoder finds malformed is refused.
+fn gif_frames_fit(bytes: &[u8]) -> bool {
+    let mut options = gif::DecodeOptions::new();
+    options.check_frame_consistency(true);
+    options.skip_frame_decoding(true);
+    let malformed = |error| matches!(error, gif::DecodingError::Format(_));
+    let mut decoder = match options.read_info(bytes) {
+        Ok(decoder) => decoder,
+        Err(error) => return !malformed(error),
+    };
+    loop {
+        match decoder.next_frame_info() {
+            Ok(Some(_)) => {}
+            Ok(None) => return true,
+            Err(error) => return !malformed(error),
+        }
+    }
 }
 
 /// The widest and highest an avatar may be, in pixels (a 12-megapixel
@@ -181,6 +207,31 @@ fn human_size(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gif_frame_past_its_logical_screen_is_refused() {
+        // A 1×1 screen, a global palette of two colours, then one frame:
+        // at (0, 0), 1×1, or 20000×20000.
+        let gif = |frame_side: &[u8]| {
+            let mut gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+            gif.extend_from_slice(b"\x2c\x00\x00\x00\x00");
+            gif.extend_from_slice(frame_side);
+            gif.extend_from_slice(frame_side);
+            gif.extend_from_slice(b"\x00\x02\x02\x4c\x01\x00\x3b");
+            gif
+        };
+        assert_eq!(check_image(&gif(b"\x01\x00"), 1 << 20), Ok(ImageKind::Gif));
+        let huge = check_image(&gif(b"\x20\x4e"), 1 << 20).unwrap_err();
+        assert_eq!(huge.code, "invalid_image");
+        // One that ends early is judged by what it has.
+        assert_eq!(
+            check_image(
+                b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04",
+                1 << 20
+            ),
+            Ok(ImageKind::Gif)
+        );
+    }
 
     #[test]
     fn formats_are_told_by_content() {
