@@ -254,24 +254,35 @@ pub(crate) fn verify_stored(candidate: &str, stored: &str, at_home: bool) -> Opt
     if matches!(verifier, Verifier::Unusable) || verifier.out_of_bounds(at_home).is_some() {
         return None;
     }
-    let _memory = MemoryLease::take(verifier.memory());
     verifier.verify(candidate)
 }
 
 /// The memory all the password checks under way may take together: two at
 /// the bounds above. Each hashing thread holds what its check takes, so
 /// without this a burst of logins to accounts imported with argon2 or
-/// scrypt would take a hash's memory (up to 256 MiB) once per thread; past
-/// it, checks wait for memory as they wait for a thread.
+/// scrypt would take a hash's memory (up to 256 MiB) once per thread. The
+/// caller waits for memory before its check goes to a hashing thread
+/// ([`MemoryLease::for_hash`]), so that no hashing thread sits idle holding
+/// a place other logins (bcrypt) need.
 const CHECKS_MEMORY: u64 = 2 * (MAX_ARGON2_MEMORY_KIB as u64) * 1024;
 
 static MEMORY_IN_USE: Mutex<u64> = Mutex::new(0);
 static MEMORY_FREED: Condvar = Condvar::new();
 
 /// Memory one check holds of [`CHECKS_MEMORY`] until it is dropped.
-struct MemoryLease(u64);
+pub(crate) struct MemoryLease(u64);
 
 impl MemoryLease {
+    /// Waits until the memory a check of `stored` takes is free, and holds
+    /// it: none for a hash that takes little, or that is never computed.
+    pub(crate) fn for_hash(stored: &str) -> MemoryLease {
+        let bytes = match Verifier::parse(stored) {
+            Some(verifier) if verifier.out_of_bounds(true).is_none() => verifier.memory(),
+            _ => 0,
+        };
+        MemoryLease::take(bytes)
+    }
+
     /// Waits until `bytes` are free, and holds them. Bounded hashes never
     /// ask for more than the whole.
     fn take(bytes: u64) -> MemoryLease {
@@ -435,11 +446,9 @@ impl<'a> Verifier<'a> {
                 .or_else(|| above("argon2 lanes", p.into(), MAX_ARGON2_LANES.into()))
             }
             Verifier::Scrypt { params, salt, key } => {
-                let (r, p) = (u128::from(params.r()), u128::from(params.p()));
-                let memory = 128 * r * ((1u128 << params.log_n()) + p);
                 above("scrypt parallelism", params.p().into(), MAX_SCRYPT_P.into())
                     .or_else(|| {
-                        (memory > MAX_SCRYPT_MEMORY).then(|| {
+                        (scrypt_memory(params) > MAX_SCRYPT_MEMORY).then(|| {
                             format!("scrypt memory is above {} MiB", MAX_SCRYPT_MEMORY >> 20)
                         })
                     })
@@ -456,9 +465,7 @@ impl<'a> Verifier<'a> {
         match self {
             Verifier::Argon2 { costs, .. } => u64::from(costs.0) * 1024,
             Verifier::Scrypt { params, .. } => {
-                let (r, p) = (u128::from(params.r()), u128::from(params.p()));
-                let bytes = 128 * r * ((1u128 << params.log_n()) + p);
-                u64::try_from(bytes).unwrap_or(u64::MAX)
+                u64::try_from(scrypt_memory(params)).unwrap_or(u64::MAX)
             }
             _ => 0,
         }
@@ -518,6 +525,12 @@ impl<'a> Verifier<'a> {
             }
         }
     }
+}
+
+/// What scrypt fills: `128·r·(N + p)` bytes.
+fn scrypt_memory(params: &scrypt::Params) -> u128 {
+    let (r, p) = (u128::from(params.r()), u128::from(params.p()));
+    128 * r * ((1u128 << params.log_n()) + p)
 }
 
 /// Django: `iterations$salt$base64(key)`; the salt is used as its UTF-8

@@ -95,7 +95,7 @@ impl AccountService {
         }
         let user = candidates
             .into_iter()
-            .find(|user| self.hasher.verify(password, &user.password_hash))
+            .find(|user| self.password_matches(password, &user.password_hash))
             .ok_or(UsersError::InvalidCredentials)?;
         if !user.is_active {
             return Err(UsersError::AccountInactive);

@@ -298,6 +298,14 @@ impl AccountService {
         self.authenticate_among(candidates, password)
     }
 
+    /// Whether `password` is the one behind `stored`. The memory an argon2
+    /// or scrypt check takes is waited for here, on the caller's thread,
+    /// before the check goes to the hasher (`imported::MemoryLease`).
+    pub(crate) fn password_matches(&self, password: &str, stored: &str) -> bool {
+        let _memory = crate::imported::MemoryLease::for_hash(stored);
+        self.hasher.verify(password, stored)
+    }
+
     /// Checks `password` against the account's own, for confirming a change;
     /// a wrong one is counted by the confirmation throttle, if there is one,
     /// and towards the owner's alert as at login: a stolen token guessing
@@ -318,7 +326,7 @@ impl AccountService {
                 .map_or(Ok(()), |t| t.held_back(user.id))
         };
         held_back()?;
-        let right = self.hasher.verify(password, &user.password_hash);
+        let right = self.password_matches(password, &user.password_hash);
         if let (false, Some(throttle)) = (right, &self.throttle) {
             throttle.record_failure(user.id);
             let wrong = throttle.record_wrong_password(user.id);
