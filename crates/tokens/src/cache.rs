@@ -116,8 +116,8 @@ impl AuthCache {
             return;
         }
         if state.by_session.len() >= self.capacity && !state.by_session.contains_key(&session.id) {
-            let (generation, lifetime) = (state.generation, self.lifetime);
-            state.by_session.retain(|_, e| now - e.stored_at < lifetime);
+            let generation = state.generation;
+            state.by_session.retain(|_, e| self.fresh(e, now));
             if state.by_session.len() >= self.capacity {
                 *state = State {
                     generation,
