@@ -164,6 +164,15 @@ mod totp {
             assert!(!serve.status.success());
             let stderr = String::from_utf8_lossy(&serve.stderr);
             assert!(stderr.contains("not the key the database records") && stderr.contains("--every-account"), "{stderr}");
+            // Turning off the secrets that key does not open (none) does not make it the recorded one.
+            let none_stored = common::run_cli(&["user", "totp-off", "--unreadable"], "", &[
+                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+                ("DATABASE_URL", &app.database_url),
+                ("SESAME__MFA__ENCRYPTION_KEY", "another key of forty characters, or more"),
+            ]);
+            let said = String::from_utf8_lossy(&none_stored.stdout);
+            assert!(none_stored.status.success() && said.contains("TOTP is off for 0"), "{said}");
+            assert!(!said.contains("every instance now needs"), "{said}");
             // An instance with the same key starts.
             let beside = app.spawn_beside();
             assert_eq!(beside.get("/healthz", None).status, 200);

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sesame_kernel::audit::{Actor, AuditLog};
-use sesame_kernel::{Page, UserId};
+use sesame_kernel::Page;
+use sesame_tokens::SecretsCheck;
 use sesame_users::{Registration, UsersError};
 
 use crate::app::{Services, StartError};
@@ -202,13 +203,15 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             ..
         } => {
             let (actor, mut turned_off) = (Actor::command_line(), 0);
-            let users = if unreadable {
-                unreadable_secrets(&services)?
+            // The key this runs with becomes the recorded one when it is
+            // shown to be right (it opens a secret) or every other is lost.
+            let (users, adopt) = if unreadable {
+                let check = unreadable_secrets(&services)?;
+                let opens_some = check.stored > check.unreadable.len();
+                (check.unreadable, opens_some)
             } else {
-                services
-                    .mfa
-                    .users_with_totp()
-                    .map_err(StartError::setting)?
+                let users = services.mfa.users_with_totp();
+                (users.map_err(StartError::setting)?, true)
             };
             for id in users {
                 let user = services.accounts.get(id).map_err(account_error)?;
@@ -220,13 +223,14 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
                     turned_off += 1;
                 }
             }
-            // The secrets left, if any, are this key's: it is the one now.
-            services.adopt_mfa_key()?;
             println!(
                 "TOTP is off for {turned_off} account(s), whose recovery codes are void and \
-                 sessions ended; unfinished setups are dropped; every instance now needs this \
-                 MFA key"
+                 sessions ended; unfinished setups are dropped"
             );
+            if adopt {
+                services.adopt_mfa_key()?;
+                println!("every instance now needs the MFA key this ran with");
+            }
         }
         UserCommand::TotpOff {
             username: Some(username),
@@ -264,11 +268,11 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The users whose TOTP secret the configured MFA key does not open. When it
-/// opens none of them, the key is more likely the wrong one (this shell's
+/// Which TOTP secrets the configured MFA key does not open. When it opens
+/// none of them, the key is more likely the wrong one (this shell's
 /// settings are not the server's) than every key lost: refused, so that a
 /// mistake does not turn TOTP off for everyone.
-fn unreadable_secrets(services: &Services) -> Result<Vec<UserId>, StartError> {
+fn unreadable_secrets(services: &Services) -> Result<SecretsCheck, StartError> {
     let check = services
         .mfa
         .check_stored_secrets()
@@ -282,7 +286,7 @@ fn unreadable_secrets(services: &Services) -> Result<Vec<UserId>, StartError> {
             check.stored
         )));
     }
-    Ok(check.unreadable)
+    Ok(check)
 }
 
 /// Activates or deactivates an account (the service audits it).
