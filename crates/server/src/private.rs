@@ -16,11 +16,12 @@ pub(crate) fn restrict_new_files() {
 
 /// Folders and files under `root` (itself included) lose every permission
 /// of group and others, for data dirs made by an older version under a
-/// looser umask. Only what the process's user owns is changed, and a folder
-/// with the sticky bit (a shared one, such as `/tmp`) is neither changed
-/// nor entered: an operator may name a folder that holds more than Sesame's
-/// files. `root` is followed when it is a symbolic link (the operator named
-/// it); links below it are left alone.
+/// looser umask. Only what the process's user owns is changed (everything,
+/// when that user is root), and a folder with the sticky bit (a shared one,
+/// such as `/tmp`) is neither changed nor entered: an operator may name a
+/// folder that holds more than Sesame's files. What is left open to others
+/// is logged. `root` is followed when it is a symbolic link (the operator
+/// named it); links below it are left alone.
 ///
 /// # Errors
 /// An I/O error on the way.
@@ -39,17 +40,26 @@ fn make_private_below(root: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     };
     // SAFETY: geteuid only reads the process's effective user id.
-    let mine = metadata.uid() == unsafe { libc::geteuid() };
+    let me = unsafe { libc::geteuid() };
+    let mine = me == 0 || metadata.uid() == me;
     let mode = metadata.permissions().mode();
-    if metadata.is_dir() && mode & STICKY == 0 {
-        if mine {
-            restrict(root, mode)?;
-        }
+    let shared = metadata.is_dir() && mode & STICKY != 0;
+    if !(metadata.is_dir() || metadata.is_file()) {
+        return Ok(());
+    }
+    if mine && !shared {
+        restrict(root, mode)?;
+    } else if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %root.display(),
+            "left open to others: {}",
+            if shared { "a shared folder" } else { "another user's" }
+        );
+    }
+    if metadata.is_dir() && !shared {
         for entry in fs::read_dir(root)? {
             make_private_below(&entry?.path())?;
         }
-    } else if metadata.is_file() && mine {
-        restrict(root, mode)?;
     }
     Ok(())
 }

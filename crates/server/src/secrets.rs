@@ -41,8 +41,38 @@ pub(crate) fn load_or_generate(path: &Path) -> std::io::Result<String> {
         Ok(()) => Ok(secret),
         // Another process linked its own first: use theirs.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => load_or_generate(path),
+        Err(e) if no_hard_links(&e) => write_in_place(path, &secret),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `error` says the file system has no hard links (vfat, some
+/// network and FUSE file systems).
+fn no_hard_links(error: &std::io::Error) -> bool {
+    error.kind() == ErrorKind::Unsupported
+        || matches!(
+            error.raw_os_error(),
+            Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+        )
+}
+
+/// Writes `secret` straight to `path`, made now, where it cannot be written
+/// aside and linked: another process starting at that very moment may read
+/// it empty, and is refused with the path named.
+fn write_in_place(path: &Path, secret: &str) -> std::io::Result<String> {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return load_or_generate(path),
+        Err(e) => return Err(e),
+    };
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    Ok(secret.to_owned())
 }
 
 #[cfg(test)]
