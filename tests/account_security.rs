@@ -115,6 +115,18 @@ fn code(secret: &str, offset: i64) -> String {
     sesame_tokens::totp_code(secret, now() + offset).unwrap()
 }
 
+/// `sesame ARGS` on `app`'s data dir and database, with MFA key `key`
+/// (the data dir's when `None`); `serve` binds a free port.
+fn sesame_with_key(app: &TestApp, args: &[&str], key: Option<&str>) -> std::process::Output {
+    let mut env = vec![
+        ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("SESAME__HTTP__BIND", "127.0.0.1:0"),
+    ];
+    env.extend(key.map(|key| ("SESAME__MFA__ENCRYPTION_KEY", key)));
+    common::run_cli(args, "", &env)
+}
+
 mod totp {
     use super::*;
 
@@ -125,12 +137,7 @@ mod totp {
             let setup = app.post("/auth/mfa/totp/setup/", Some(&token), json!({"current_password": PASSWORD}));
             assert_eq!(setup.status, 200, "{}", setup.text);
             let other_key = "another key of forty characters, or more";
-            let serve = common::run_cli(&["serve"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
-                ("SESAME__MFA__ENCRYPTION_KEY", other_key),
-            ]);
+            let serve = sesame_with_key(&app, &["serve"], Some(other_key));
             assert!(!serve.status.success());
             let stderr = String::from_utf8_lossy(&serve.stderr);
             assert!(stderr.contains("mfa.encryption_key") && stderr.contains("totp-off"), "{stderr}");
@@ -155,21 +162,13 @@ mod totp {
 
         fn an_instance_with_another_mfa_key_does_not_start_before_any_secret_is_stored(backend) {
             let app = TestApp::spawn(&backend);
-            let serve = common::run_cli(&["serve"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
-                ("SESAME__MFA__ENCRYPTION_KEY", "another key of forty characters, or more"),
-            ]);
+            let other_key = "another key of forty characters, or more";
+            let serve = sesame_with_key(&app, &["serve"], Some(other_key));
             assert!(!serve.status.success());
             let stderr = String::from_utf8_lossy(&serve.stderr);
             assert!(stderr.contains("not the key the database records") && stderr.contains("--every-account"), "{stderr}");
             // Turning off the secrets that key does not open (none) does not make it the recorded one.
-            let none_stored = common::run_cli(&["user", "totp-off", "--unreadable"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__MFA__ENCRYPTION_KEY", "another key of forty characters, or more"),
-            ]);
+            let none_stored = sesame_with_key(&app, &["user", "totp-off", "--unreadable"], Some(other_key));
             let said = String::from_utf8_lossy(&none_stored.stdout);
             assert!(none_stored.status.success() && said.contains("TOTP is off for 0"), "{said}");
             assert!(!said.contains("every instance now needs"), "{said}");
@@ -185,11 +184,7 @@ mod totp {
             // does, so that an instance with it starts beside the first.)
             let app = TestApp::spawn(&backend);
             let other_key = "another key of forty characters, or more";
-            let adopt = common::run_cli(&["user", "totp-off", "--every-account"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__MFA__ENCRYPTION_KEY", other_key),
-            ]);
+            let adopt = sesame_with_key(&app, &["user", "totp-off", "--every-account"], Some(other_key));
             assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
             let beside = app.spawn_beside_with(|config| config.mfa.encryption_key = Some(other_key.into()));
             let set_up = |instance: &TestApp, name: &str| {
@@ -201,21 +196,13 @@ mod totp {
             set_up(&app, "grace");
             set_up(&beside, "henry");
             drop(beside);
-            let serve = common::run_cli(&["serve"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__HTTP__BIND", "127.0.0.1:0"),
-            ]);
+            let serve = sesame_with_key(&app, &["serve"], None);
             assert!(!serve.status.success());
             let stderr = String::from_utf8_lossy(&serve.stderr);
             assert!(stderr.contains("does not open 1 of the 2 TOTP secrets") && stderr.contains("--unreadable"), "{stderr}");
             // A shell with neither key (not the server's settings) is refused:
             // it would take every secret for one sealed with a lost key.
-            let wrong_shell = common::run_cli(&["user", "totp-off", "--unreadable"], "", &[
-                ("SESAME__DATA_DIR", app.data_dir.to_str().unwrap()),
-                ("DATABASE_URL", &app.database_url),
-                ("SESAME__MFA__ENCRYPTION_KEY", "a third key, in a shell that is not the server's"),
-            ]);
+            let wrong_shell = sesame_with_key(&app, &["user", "totp-off", "--unreadable"], Some("a third key, in a shell that is not the server's"));
             let stderr = String::from_utf8_lossy(&wrong_shell.stderr);
             assert!(!wrong_shell.status.success(), "{}", String::from_utf8_lossy(&wrong_shell.stdout));
             assert!(stderr.contains("opens none of the 2 TOTP secrets") && stderr.contains("--every-account"), "{stderr}");
