@@ -165,25 +165,31 @@ pub(crate) fn check_image(bytes: &[u8], max_bytes: usize) -> Result<ImageKind, F
     Ok(kind)
 }
 
-/// Whether every frame of a GIF lies within its logical screen, the size
-/// checked above: a frame may declare any size of its own, and a browser
-/// that grows the picture to fit it would decode that. Frame data is not
-/// decompressed. A file that ends early is judged by the frames it has, as
-/// browsers show them; one the decoder finds malformed is refused.
+/// Whether every frame of a GIF lies within [`MAX_AVATAR_SIDE`]: its
+/// logical screen was checked above, but a frame may declare any size and
+/// place of its own, and browsers grow the picture to fit the first. Frame
+/// data is not decompressed. A file that ends early is judged by the frames
+/// it has, as browsers show them; one the decoder finds wrong otherwise is
+/// refused.
 fn gif_frames_fit(bytes: &[u8]) -> bool {
     let mut options = gif::DecodeOptions::new();
-    options.check_frame_consistency(true);
     options.skip_frame_decoding(true);
-    let malformed = |error| matches!(error, gif::DecodingError::Format(_));
+    options.allow_unknown_blocks(true);
+    let ended_early = |error| matches!(error, gif::DecodingError::UnexpectedEof);
     let mut decoder = match options.read_info(bytes) {
         Ok(decoder) => decoder,
-        Err(error) => return !malformed(error),
+        Err(error) => return ended_early(error),
     };
+    let within = |start: u16, side: u16| usize::from(start) + usize::from(side) <= MAX_AVATAR_SIDE;
     loop {
         match decoder.next_frame_info() {
-            Ok(Some(_)) => {}
+            Ok(Some(frame)) => {
+                if !(within(frame.left, frame.width) && within(frame.top, frame.height)) {
+                    return false;
+                }
+            }
             Ok(None) => return true,
-            Err(error) => return !malformed(error),
+            Err(error) => return ended_early(error),
         }
     }
 }
@@ -209,20 +215,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_gif_frame_past_its_logical_screen_is_refused() {
-        // A 1×1 screen, a global palette of two colours, then one frame:
-        // at (0, 0), 1×1, or 20000×20000.
-        let gif = |frame_side: &[u8]| {
+    fn a_gif_frame_reaching_past_the_largest_side_is_refused() {
+        // A 1×1 screen, a global palette of two colours, then one frame at
+        // (`at`, `at`) of `side`×`side` (little-endian).
+        let gif = |at: &[u8], side: &[u8]| {
             let mut gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
-            gif.extend_from_slice(b"\x2c\x00\x00\x00\x00");
-            gif.extend_from_slice(frame_side);
-            gif.extend_from_slice(frame_side);
+            gif.push(0x2c);
+            for part in [at, at, side, side] {
+                gif.extend_from_slice(part);
+            }
             gif.extend_from_slice(b"\x00\x02\x02\x4c\x01\x00\x3b");
             gif
         };
-        assert_eq!(check_image(&gif(b"\x01\x00"), 1 << 20), Ok(ImageKind::Gif));
-        let huge = check_image(&gif(b"\x20\x4e"), 1 << 20).unwrap_err();
-        assert_eq!(huge.code, "invalid_image");
+        let (zero, one) = (b"\x00\x00", b"\x01\x00");
+        assert_eq!(check_image(&gif(zero, one), 1 << 20), Ok(ImageKind::Gif));
+        // Past the screen but within 4096: browsers show it clipped.
+        assert_eq!(
+            check_image(&gif(b"\x10\x00", b"\x20\x00"), 1 << 20),
+            Ok(ImageKind::Gif)
+        );
+        for (at, side) in [(zero, b"\x20\x4e"), (b"\xff\x0f", b"\x02\x00")] {
+            let refused = check_image(&gif(at, side), 1 << 20).unwrap_err();
+            assert_eq!(refused.code, "invalid_image");
+        }
         // One that ends early is judged by what it has.
         assert_eq!(
             check_image(
