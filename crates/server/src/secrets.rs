@@ -58,7 +58,8 @@ fn no_hard_links(error: &std::io::Error) -> bool {
 
 /// Writes `secret` straight to `path`, made now, where it cannot be written
 /// aside and linked: another process starting at that very moment may read
-/// it empty, and is refused with the path named.
+/// it empty (and is refused with the path named) or partly written. A write
+/// that fails removes the file, so that the next start makes it again.
 fn write_in_place(path: &Path, secret: &str) -> std::io::Result<String> {
     let mut file = match OpenOptions::new()
         .write(true)
@@ -70,8 +71,13 @@ fn write_in_place(path: &Path, secret: &str) -> std::io::Result<String> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return load_or_generate(path),
         Err(e) => return Err(e),
     };
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
+    let written = file
+        .write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
     Ok(secret.to_owned())
 }
 
