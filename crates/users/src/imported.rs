@@ -240,7 +240,9 @@ fn describe(raw: &str) -> String {
 /// Whether `candidate` is the password behind `stored`, in any format
 /// Sesame knows (its own too). False for no usable password, an unknown or
 /// malformed hash, and one past the bounds (nothing is computed then).
+/// Waits for the memory an argon2 or scrypt check takes, as logins do.
 pub fn verify_imported(candidate: &str, stored: &str) -> bool {
+    let _memory = MemoryLease::for_hash(stored);
     verify_stored(candidate, stored, false) == Some(true)
 }
 
