@@ -230,6 +230,8 @@ fn user(config: &Config, command: UserCommand) -> Result<(), StartError> {
             if adopt {
                 services.adopt_mfa_key()?;
                 println!("every instance now needs the MFA key this ran with");
+            } else {
+                println!("the MFA key this ran with opens no stored secret: it was not recorded");
             }
         }
         UserCommand::TotpOff {
