@@ -123,13 +123,16 @@ backend_tests! {
 
     fn an_email_committed_before_a_crash_is_sent_after_it(backend) {
         let (database_url, _kept) = shared_database(&backend);
-        // The same deployment restarted: the key the signing keys are sealed with is kept.
+        // The same deployment restarted: the key the signing keys are sealed
+        // with is kept, and so is its MFA key.
         let jwt_secret = "a-restart-keeps-its-jwt-secret-0123456789".to_owned();
+        let mfa_key = "a restart keeps its MFA key too, forty characters".to_owned();
         let dead = TestSmtpServer::start().stop();
         let first = TestApp::spawn_with(&backend, |c| {
             smtp_config(c, &format!("smtp://127.0.0.1:{dead}"));
             c.database.url = Some(database_url.clone());
             c.tokens.jwt_secret = Some(jwt_secret.clone());
+            c.mfa.encryption_key = Some(mfa_key.clone());
         });
         register(&first, "alice");
         // The instance that committed the account and its email stops
@@ -145,6 +148,7 @@ backend_tests! {
             smtp_config(c, &server.url());
             c.database.url = Some(database_url.clone());
             c.tokens.jwt_secret = Some(jwt_secret.clone());
+            c.mfa.encryption_key = Some(mfa_key.clone());
         });
         let received = server.wait_for(1, Duration::from_secs(15));
         assert_eq!(received.len(), 1, "the committed email was lost");

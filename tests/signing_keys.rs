@@ -40,13 +40,16 @@ fn beside(app: &TestApp, algorithm: &str) -> TestApp {
     beside_with(app, algorithm, secret)
 }
 
-/// A second instance on `app`'s database, with `secret` and `algorithm`.
+/// A second instance on `app`'s database, with `secret`, `algorithm` and
+/// `app`'s MFA key.
 fn beside_with(app: &TestApp, algorithm: &str, secret: String) -> TestApp {
     let database_url = app.database_url.clone();
     let algorithm = algorithm.to_owned();
+    let mfa_key = std::fs::read_to_string(app.data_dir.join("mfa_key")).expect("an MFA key");
     TestApp::spawn_with(&Backend::Sqlite, move |config| {
         config.database.url = Some(database_url);
         config.tokens.jwt_secret = Some(secret);
+        config.mfa.encryption_key = Some(mfa_key);
         config.tokens.algorithm = algorithm;
         config.tokens.issuer = "https://id.example.test".into();
     })
