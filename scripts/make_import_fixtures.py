@@ -31,6 +31,7 @@ settings.configure(USE_TZ=True, PASSWORD_HASHERS=["django.contrib.auth.hashers.P
 django.setup()
 
 from django.contrib.auth import hashers as dj  # noqa: E402
+from passlib.hash import bcrypt_sha256 as passlib_bcrypt_sha256  # noqa: E402
 from passlib.hash import pbkdf2_sha256 as passlib_pbkdf2_sha256  # noqa: E402
 from pwdlib import PasswordHash  # noqa: E402
 from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
@@ -185,9 +186,13 @@ def jsonl():
         ("js_django", "Django-in-jsonl", dj.make_password("Django-in-jsonl", hasher=FastPBKDF2()), {"id": 507, "last_login": "2024-02-03T04:05:06Z"}),
         ("js_inactive", "Inactive-jsonl-pass", argon2id.hash("Inactive-jsonl-pass"), {"id": 508, "is_active": False}),
         ("js_nopassword", None, None, {"id": 509}),
+        # passlib's bcrypt_sha256: version 2 is Sesame's own format (at cost 5,
+        # so that the tests' instances, at cost 4, replace it as any import).
+        ("js_bcrypt_sha256", "Passlib-bcrypt-sha256-pass", passlib_bcrypt_sha256.using(rounds=5).hash("Passlib-bcrypt-sha256-pass"), {"id": 510}),
+        ("js_bcrypt_sha256_v1", "Passlib-bcrypt-sha256-v1", passlib_bcrypt_sha256.using(rounds=4, version=1).hash("Passlib-bcrypt-sha256-v1"), {"id": 511}),
     ]
     passwords, hashes = {}, []
-    names = {"$pbkdf2-sha256$": "passlib_pbkdf2_sha256", "$2b$": "bcrypt", "$2a$": "bcrypt", "$2y$": "bcrypt", "$argon2id$": "argon2id", "$argon2i$": "argon2i", "pbkdf2_sha256$": "django_pbkdf2_sha256"}
+    names = {"$bcrypt-sha256$v=2,": "passlib_bcrypt_sha256", "$bcrypt-sha256$2": "passlib_bcrypt_sha256_v1", "$pbkdf2-sha256$": "passlib_pbkdf2_sha256", "$2b$": "bcrypt", "$2a$": "bcrypt", "$2y$": "bcrypt", "$argon2id$": "argon2id", "$argon2i$": "argon2i", "pbkdf2_sha256$": "django_pbkdf2_sha256"}
     with open(os.path.join(OUT, "accounts.jsonl"), "w") as out:
         for username, password, encoded, extra in records:
             record = {"username": username, "email": f"{username}@example.org", "password_hash": encoded,

@@ -63,7 +63,7 @@ fn import_all(app: &TestApp, backend: &Backend) -> Option<TestDatabase> {
     for (args, imported) in [
         (vec!["import", "django", "--from", &django], 9),
         (vec!["import", "fastapi-users", "--from", &fastapi], 5),
-        (vec!["import", "jsonl", jsonl.to_str().unwrap()], 9),
+        (vec!["import", "jsonl", jsonl.to_str().unwrap()], 11),
     ] {
         let (code, out) = sesame(app, &args);
         assert_eq!(code, 0, "{args:?}: {out}");
@@ -200,7 +200,7 @@ backend_tests! {
         let with = app.post("/login", None, json!({"email": "ada", "password": password, "otp": recovery[1]}));
         assert_eq!(with.status, 200, "{}", with.text);
         let stored = stored_hash(&app, "ada");
-        assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+        assert!(stored.starts_with("$bcrypt-sha256$v=2,t=2b,r=4$"), "{stored}");
         let again = app.post("/auth/login", None, json!({"login": "ada", "password": password, "otp": recovery[2]}));
         assert_eq!(again.status, 200, "{}", again.text);
         assert_eq!(stored_hash(&app, "ada"), stored);
@@ -217,7 +217,7 @@ backend_tests! {
                 let after = exported(&app);
                 let (old, new) = (&before[&login]["password_hash"], &after[&login]["password_hash"]);
                 assert_ne!(old, new, "{route} {login}: not rehashed");
-                assert!(new.as_str().unwrap().starts_with("bcrypt_sha256$$2b$04$"), "{route} {login}: {new}");
+                assert!(new.as_str().unwrap().starts_with("$bcrypt-sha256$v=2,t=2b,r=4$"), "{route} {login}: {new}");
                 assert_eq!(log_in(&app, route, &login, &password), 200, "{route} {login}: Sesame's hash");
                 assert!(log_in(&app, route, &login, &format!("{password}!")) >= 400, "{route} {login}: wrong password taken");
             }
@@ -399,7 +399,7 @@ backend_tests! {
         assert_eq!(accounts["js_pbkdf2"]["id"], 501);
         assert_eq!(accounts["js_nopassword"]["id"], 509);
         let newcomer = app.register("newcomer");
-        assert!(newcomer["id"].as_i64().unwrap() > 509, "{newcomer}");
+        assert!(newcomer["id"].as_i64().unwrap() > 511, "{newcomer}");
 
         let clash = app.data_dir.join("clash.jsonl");
         std::fs::write(&clash, "{\"id\":501,\"username\":\"someone_else\",\"password_hash\":null}\n").unwrap();
@@ -499,7 +499,7 @@ backend_tests! {
         let export = first.data_dir.join("export.jsonl");
         let (code, out) = sesame(&first, &["export", "jsonl", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("exported 25 (1 with TOTP or a passkey, without their password"), "{out}");
+        assert!(out.contains("exported 27 (1 with TOTP or a passkey, without their password"), "{out}");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600);
         // An export never writes through a link someone planted at its path.
@@ -537,7 +537,7 @@ backend_tests! {
         let second = TestApp::spawn(&backend);
         let (code, out) = sesame(&second, &["import", "jsonl", "--keep-ids", export.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.trim_end().ends_with("imported 25, skipped 0, refused 0"), "{out}");
+        assert!(out.trim_end().ends_with("imported 27, skipped 0, refused 0"), "{out}");
         let mut everyone = active_accounts();
         everyone.push(("native".into(), PASSWORD.into()));
         for (login, password) in everyone {
@@ -551,10 +551,10 @@ backend_tests! {
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
         // Both are in the audit log, made from the command line.
         let (_, exports) = sesame(&first, &["audit", "--kind", "users_exported"]);
-        assert!(exports.contains("exported 25 (1 with TOTP") && exports.contains("sesame command line"), "{exports}");
+        assert!(exports.contains("exported 27 (1 with TOTP") && exports.contains("sesame command line"), "{exports}");
         let (_, started) = sesame(&first, &["audit", "--kind", "users_export_started"]);
         assert!(started.contains(&format!("to {}", export.display())), "{started}");
         let (_, imports) = sesame(&second, &["audit", "--kind", "users_imported"]);
-        assert!(imports.contains("imported 25 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
+        assert!(imports.contains("imported 27 (") && imports.contains("admins), skipped 0, refused 0"), "{imports}");
     }
 }

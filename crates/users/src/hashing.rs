@@ -1,15 +1,23 @@
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet::BCRYPT;
+use base64::engine::general_purpose::{NO_PAD, STANDARD};
+use base64::engine::GeneralPurpose;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::imported::{bcrypt_cost, verify_stored, SESAME_PREFIX as PREFIX};
+use crate::imported::{own_cost, verify_stored, OWN_PREFIX};
 use crate::{Password, PasswordHasher, UsersError};
+use sesame_kernel::secrets::random_bytes;
 use sesame_kernel::StorageError;
 
-/// bcrypt at a configurable cost, over the SHA-256 of the password (base64),
-/// so that every byte counts: bcrypt alone ignores bytes past the 72nd.
+/// bcrypt at a configurable cost, over the HMAC-SHA256 of the password
+/// keyed with bcrypt's salt (base64): passlib's `bcrypt_sha256` version 2,
+/// `$bcrypt-sha256$v=2,t=2b,r=12$<salt>$<digest>`. Every byte of the
+/// password counts (bcrypt alone ignores bytes past the 72nd), and a leaked
+/// unsalted SHA-256 of a password, from another site, cannot be tested
+/// against the hash without the work of a bcrypt check per account.
 #[derive(Debug)]
 pub struct BcryptHasher {
     cost: u32,
@@ -43,18 +51,43 @@ impl BcryptHasher {
     pub fn cost(&self) -> u32 {
         self.cost
     }
+}
 
-    /// What bcrypt is given: the base64 SHA-256 of the password.
-    pub(crate) fn prehash(password: &str) -> String {
-        STANDARD.encode(Sha256::digest(password.as_bytes()))
-    }
+/// What bcrypt is given for a password in Sesame's own hashes: the base64
+/// HMAC-SHA256 of the password keyed with the salt as bcrypt writes it.
+pub(crate) fn keyed_prehash(salt: &str, password: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(salt.as_bytes()).expect("HMAC takes any key length");
+    mac.update(password.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// What bcrypt was given in Sesame's hashes before the keyed ones (and in
+/// passlib's `bcrypt_sha256` version 1): the base64 SHA-256 of the password.
+pub(crate) fn unkeyed_prehash(password: &str) -> String {
+    STANDARD.encode(Sha256::digest(password.as_bytes()))
+}
+
+/// bcrypt's own base64, in which its salt is written.
+const BCRYPT_BASE64: GeneralPurpose = GeneralPurpose::new(&BCRYPT, NO_PAD);
+
+/// The salt of a bcrypt hash (`$2b$12$<22 characters>...`).
+pub(crate) fn salt_of(bcrypt_hash: &str) -> &str {
+    bcrypt_hash.get(7..29).unwrap_or_default()
 }
 
 impl PasswordHasher for BcryptHasher {
     fn hash(&self, password: &Password) -> Result<String, UsersError> {
-        let hashed = bcrypt::hash(Self::prehash(password.expose()), self.cost)
-            .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?;
-        Ok(format!("{PREFIX}{hashed}"))
+        let salt: [u8; 16] = random_bytes(16).try_into().expect("16 random bytes");
+        let salt_text = BCRYPT_BASE64.encode(salt);
+        let key = keyed_prehash(&salt_text, password.expose());
+        let hashed = bcrypt::hash_with_salt(key, self.cost, salt)
+            .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?
+            .format_for_version(bcrypt::Version::TwoB);
+        let (cost, digest) = (self.cost, &hashed[29..]);
+        Ok(format!(
+            "{OWN_PREFIX}v=2,t=2b,r={cost}${salt_text}${digest}"
+        ))
     }
 
     /// Checks Sesame's own hashes and those imported from other systems
@@ -69,17 +102,17 @@ impl PasswordHasher for BcryptHasher {
         })
     }
 
-    /// Imported hashes, and Sesame's own made at another cost than the
-    /// configured one.
+    /// Imported hashes, Sesame's older unkeyed ones, and its own made at
+    /// another cost than the configured one.
     fn needs_rehash(&self, stored_hash: &str) -> bool {
-        stored_hash.strip_prefix(PREFIX).and_then(bcrypt_cost) != Some(self.cost)
+        own_cost(stored_hash) != Some(self.cost)
     }
 
     fn spend_verify_time(&self, candidate: &str) {
         let dummy = self
             .dummy_hash
             .get_or_init(|| bcrypt::hash("sesame-dummy", self.cost).unwrap_or_default());
-        let _ = bcrypt::verify(Self::prehash(candidate), dummy);
+        let _ = bcrypt::verify(keyed_prehash(salt_of(dummy), candidate), dummy);
     }
 }
 
@@ -95,7 +128,7 @@ mod tests {
     fn verifies_only_the_right_password() {
         let hasher = BcryptHasher::new(4).unwrap();
         let hash = hasher.hash(&password("Zq7!vR2#kLm")).unwrap();
-        assert!(hash.starts_with("bcrypt_sha256$$2b$04$"));
+        assert!(hash.starts_with("$bcrypt-sha256$v=2,t=2b,r=4$"), "{hash}");
         assert!(hasher.verify("Zq7!vR2#kLm", &hash));
         assert!(!hasher.verify("Zq7!vR2#kLn", &hash));
         assert!(!hasher.verify("Zq7!vR2#kLm", "plain"));
@@ -136,7 +169,7 @@ mod tests {
             "!".to_owned(),
             "!kQ2d7zWuN2bq".to_owned(),
             "not a hash".to_owned(),
-            own.replace("$04$", "$31$"),
+            own.replace("r=4$", "r=31$"),
             "$argon2id$v=19$m=4294967295,t=1,p=1$41odSk1X8UcAKWL6C8tceg$ixRUjgUSPxHhSBFFLvKIhzje6gbxYZNqV6LQl4fIoCI".to_owned(),
         ] {
             let hasher = BcryptHasher::new(4).unwrap();

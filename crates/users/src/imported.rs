@@ -6,6 +6,7 @@
 //! crate. Nothing here is hand-written crypto; the framings are read, and the
 //! derived keys compared in constant time.
 
+use std::borrow::Cow;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -16,10 +17,18 @@ use subtle::ConstantTimeEq;
 
 use sesame_kernel::{is_storable, Timestamp, UserId};
 
+use crate::hashing::{keyed_prehash, salt_of, unkeyed_prehash};
 use crate::{Email, NewUser, Username};
 
-/// Sesame's own hashes: bcrypt over the base64 SHA-256 of the password.
-pub(crate) const SESAME_PREFIX: &str = "bcrypt_sha256$";
+/// Sesame's own hashes, passlib's `bcrypt_sha256`: version 2 is bcrypt
+/// over the base64 HMAC-SHA256 of the password keyed with the salt
+/// (`$bcrypt-sha256$v=2,t=2b,r=12$<salt>$<digest>`), version 1 over its
+/// plain SHA-256 (`$bcrypt-sha256$2b,12$<salt>$<digest>`).
+pub(crate) const OWN_PREFIX: &str = "$bcrypt-sha256$";
+
+/// Sesame's hashes before they were keyed: bcrypt over the base64 SHA-256
+/// of the password. They still verify, and are replaced at the next login.
+pub(crate) const UNKEYED_PREFIX: &str = "bcrypt_sha256$";
 
 /// How an imported Django `bcrypt_sha256$` hash is kept: Django's framing is
 /// spelled like Sesame's own but hashes the hex SHA-256, so it gets a prefix
@@ -75,8 +84,14 @@ const MAX_SCRYPT_KEY_BYTES: u64 = 256;
 /// A password hash format Sesame accepts on import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashFormat {
-    /// Sesame's own (`bcrypt_sha256$` over base64 SHA-256).
+    /// Sesame's own, passlib's `bcrypt_sha256` version 2 (see [`BcryptHasher`](crate::BcryptHasher)).
     Sesame,
+    /// Sesame's own before they were keyed: `bcrypt_sha256$`, bcrypt over
+    /// the base64 SHA-256 of the password.
+    SesameUnkeyed,
+    /// passlib's `bcrypt_sha256` version 1: `$bcrypt-sha256$2b,12$...`,
+    /// bcrypt over the base64 SHA-256 of the password.
+    PasslibBcryptSha256V1,
     /// Plain bcrypt: `$2a$`, `$2b$`, `$2y$`.
     Bcrypt,
     /// Django's `pbkdf2_sha256$iterations$salt$hash`.
@@ -116,6 +131,8 @@ impl HashFormat {
     pub fn name(self) -> &'static str {
         match self {
             HashFormat::Sesame => "sesame",
+            HashFormat::SesameUnkeyed => "sesame unkeyed",
+            HashFormat::PasslibBcryptSha256V1 => "passlib bcrypt-sha256 v1",
             HashFormat::Bcrypt => "bcrypt",
             HashFormat::DjangoPbkdf2Sha256 => "django pbkdf2_sha256",
             HashFormat::DjangoPbkdf2Sha1 => "django pbkdf2_sha1",
@@ -151,7 +168,7 @@ pub fn accept_hash(raw: Option<&str>, origin: HashOrigin) -> Result<String, Stri
     let Some(raw) = raw else {
         return Ok(UNUSABLE_PASSWORD.to_owned());
     };
-    let stored = match (origin, raw.strip_prefix(SESAME_PREFIX)) {
+    let stored = match (origin, raw.strip_prefix(UNKEYED_PREFIX)) {
         (HashOrigin::Django, Some(rest)) => format!("{DJANGO_BCRYPT_SHA256}{rest}"),
         _ => raw.to_owned(),
     };
@@ -195,7 +212,7 @@ fn without_bcrypt_padding_bits(stored: String) -> String {
 
 /// The scheme names a report may show: a hash's leading framing is shown
 /// only when it is one of these (anything else may be a password).
-const KNOWN_SCHEMES: [&str; 26] = [
+const KNOWN_SCHEMES: [&str; 27] = [
     // Django's hashers.
     "pbkdf2_sha256$",
     "pbkdf2_sha1$",
@@ -218,6 +235,7 @@ const KNOWN_SCHEMES: [&str; 26] = [
     "$argon2d$",
     "$pbkdf2-sha256$",
     "$pbkdf2-sha512$",
+    "$bcrypt-sha256$",
     "$pbkdf2$",
     "$scrypt$",
     "$1$",
@@ -323,7 +341,7 @@ pub(crate) fn bcrypt_cost(hash: &str) -> Option<u32> {
 fn bcrypt_framing(stored: &str) -> Option<(HashFormat, &str)> {
     [
         (DJANGO_BCRYPT_SHA256, HashFormat::DjangoBcryptSha256),
-        (SESAME_PREFIX, HashFormat::Sesame),
+        (UNKEYED_PREFIX, HashFormat::SesameUnkeyed),
         ("bcrypt$", HashFormat::DjangoBcrypt),
     ]
     .into_iter()
@@ -335,13 +353,54 @@ fn bcrypt_framing(stored: &str) -> Option<(HashFormat, &str)> {
     })
 }
 
+/// passlib's `bcrypt_sha256` after its `$bcrypt-sha256$`: version 2's
+/// `v=2,t=2b,r=12$<salt>$<digest>` (Sesame's own) or version 1's
+/// `2b,12$<salt>$<digest>`, spelled as passlib writes them.
+fn passlib_bcrypt_sha256(rest: &str) -> Option<Verifier<'static>> {
+    let mut parts = rest.split('$');
+    let (settings, salt, digest) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || salt.len() != 22 || digest.len() != 31 {
+        return None;
+    }
+    let (format, variant, rounds) = match settings.strip_prefix("v=2,t=2b,r=") {
+        Some(rounds) => (HashFormat::Sesame, "2b", rounds),
+        None => match settings.split_once(',')? {
+            (variant @ ("2a" | "2b"), rounds) => {
+                (HashFormat::PasslibBcryptSha256V1, variant, rounds)
+            }
+            _ => return None,
+        },
+    };
+    let digits = (1..=2).contains(&rounds.len()) && rounds.bytes().all(|b| b.is_ascii_digit());
+    if !digits || rounds.starts_with('0') {
+        return None;
+    }
+    let hash = format!("${variant}${rounds:0>2}${salt}{digest}");
+    let cost = bcrypt_cost(&hash)?;
+    let hash = Cow::Owned(hash);
+    Some(Verifier::Bcrypt { format, hash, cost })
+}
+
+/// The cost of one of Sesame's own current hashes; `None` for any other.
+pub(crate) fn own_cost(stored: &str) -> Option<u32> {
+    match passlib_bcrypt_sha256(stored.strip_prefix(OWN_PREFIX)?)? {
+        Verifier::Bcrypt {
+            format: HashFormat::Sesame,
+            cost,
+            ..
+        } => Some(cost),
+        _ => None,
+    }
+}
+
 /// A parsed hash, ready to check a candidate.
 enum Verifier<'a> {
     /// Every bcrypt framing; `format` says what the password is turned into
-    /// first (Sesame: base64 SHA-256, Django's `bcrypt_sha256`: hex SHA-256).
+    /// first (see [`Verifier::verify`]). `hash` is the bcrypt hash itself,
+    /// put together from passlib's framing.
     Bcrypt {
         format: HashFormat,
-        hash: &'a str,
+        hash: Cow<'a, str>,
         cost: u32,
     },
     Pbkdf2 {
@@ -372,7 +431,11 @@ impl<'a> Verifier<'a> {
         }
         if let Some((format, hash)) = bcrypt_framing(stored) {
             let cost = bcrypt_cost(hash)?;
+            let hash = Cow::Borrowed(hash);
             return Some(Verifier::Bcrypt { format, hash, cost });
+        }
+        if let Some(rest) = stored.strip_prefix(OWN_PREFIX) {
+            return passlib_bcrypt_sha256(rest);
         }
         if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
             return django_pbkdf2(rest, HashFormat::DjangoPbkdf2Sha256, false);
@@ -423,7 +486,9 @@ impl<'a> Verifier<'a> {
         match self {
             Verifier::Bcrypt { format, cost, .. } => {
                 let max = match (format, at_home) {
-                    (HashFormat::Sesame, true) => *crate::BCRYPT_COSTS.end(),
+                    (HashFormat::Sesame | HashFormat::SesameUnkeyed, true) => {
+                        *crate::BCRYPT_COSTS.end()
+                    }
                     _ => MAX_BCRYPT_COST,
                 };
                 above("bcrypt cost", (*cost).into(), max.into())
@@ -480,7 +545,10 @@ impl<'a> Verifier<'a> {
             Verifier::Unusable => None,
             Verifier::Bcrypt { format, hash, .. } => {
                 let secret = match format {
-                    HashFormat::Sesame => crate::BcryptHasher::prehash(candidate),
+                    HashFormat::Sesame => keyed_prehash(salt_of(hash), candidate),
+                    HashFormat::SesameUnkeyed | HashFormat::PasslibBcryptSha256V1 => {
+                        unkeyed_prehash(candidate)
+                    }
                     HashFormat::DjangoBcryptSha256 => {
                         sesame_kernel::secrets::hex(&Sha256::digest(candidate.as_bytes()))
                     }
@@ -859,6 +927,8 @@ mod tests {
             HashFormat::DjangoScrypt,
             HashFormat::Argon2,
             HashFormat::PasslibPbkdf2Sha256,
+            HashFormat::Sesame,
+            HashFormat::PasslibBcryptSha256V1,
         ] {
             assert!(formats.contains(&wanted), "no fixture of {wanted:?}");
         }
@@ -873,10 +943,11 @@ mod tests {
         let django = accept_hash(Some(&hash), HashOrigin::Django).unwrap();
         assert!(django.starts_with("django_bcrypt_sha256$$2b$"));
         assert!(verify_imported(&password, &django));
-        // In a JSONL file the same spelling is Sesame's own (bcrypt over the
-        // base64, not the hex, SHA-256): Django's password does not match it.
+        // In a JSONL file the same spelling is Sesame's own older hash (bcrypt
+        // over the base64, not the hex, SHA-256): Django's password does not
+        // match it.
         let own = accept_hash(Some(&hash), HashOrigin::Other).unwrap();
-        assert_eq!(HashFormat::of(&own), Some(HashFormat::Sesame));
+        assert_eq!(HashFormat::of(&own), Some(HashFormat::SesameUnkeyed));
         assert!(!verify_imported(&password, &own));
     }
 
@@ -903,6 +974,16 @@ mod tests {
             "pbkdf2_sha256$1000$salt$YvJOAR0GCD4i1sj/qzcJfWQSot0=",
             "pbkdf2_sha1$1000$salt$p8b4E0VXhs7RY9Lms993Hntfw4IRt+Wbx0xzx+drjG4=",
             "pbkdf2_sha256$1000$salt$AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==",
+            // passlib's bcrypt_sha256 (the fixture's, spelled otherwise):
+            // rounds padded, an unknown version, version 2 of `$2a$`, no
+            // digest, a field too many, a salt with its unused bits set.
+            "$bcrypt-sha256$v=2,t=2b,r=04$e4JdWox5NnldooTfH83o9.$AixDI1njjH/UwjJ1FVL2GTazpHqnYNa",
+            "$bcrypt-sha256$v=3,t=2b,r=4$e4JdWox5NnldooTfH83o9.$AixDI1njjH/UwjJ1FVL2GTazpHqnYNa",
+            "$bcrypt-sha256$v=2,t=2a,r=4$e4JdWox5NnldooTfH83o9.$AixDI1njjH/UwjJ1FVL2GTazpHqnYNa",
+            "$bcrypt-sha256$v=2,t=2b,r=4$e4JdWox5NnldooTfH83o9.",
+            "$bcrypt-sha256$v=2,t=2b,r=4$e4JdWox5NnldooTfH83o9.$AixDI1njjH/UwjJ1FVL2GTazpHqnYNa$",
+            "$bcrypt-sha256$v=2,t=2b,r=4$e4JdWox5NnldooTfH83o9/$AixDI1njjH/UwjJ1FVL2GTazpHqnYNa",
+            "$bcrypt-sha256$2y,4$lOnFJ6yh0hPCHgVqiYLzku$zgKw6leOhTyL4aolhiyCheDRqFCYecG",
             "plaintext-password",
             "",
         ] {
@@ -1094,17 +1175,23 @@ mod tests {
 
     #[test]
     fn sesames_own_hashes_are_within_the_bounds_where_they_were_made() {
-        // Hand-made: an instance configured at cost 20 exported this.
-        let own = format!("{SESAME_PREFIX}$2b$20${}", ".".repeat(53));
-        assert!(accept_hash(Some(&own), HashOrigin::Other)
-            .unwrap_err()
-            .ends_with("bcrypt cost 20 is above 16"));
-        let verifier = Verifier::parse(&own).unwrap();
-        // At home whatever the cost configured now (it may have been lowered).
-        assert_eq!(verifier.out_of_bounds(true), None);
-        assert!(verifier.out_of_bounds(false).is_some());
+        // Hand-made: an instance configured at cost 20 exported these.
+        let (salt, digest) = (".".repeat(22), ".".repeat(31));
+        let unkeyed = format!("{UNKEYED_PREFIX}$2b$20${salt}{digest}");
+        let keyed = format!("{OWN_PREFIX}v=2,t=2b,r=20${salt}${digest}");
+        assert_eq!(own_cost(&keyed), Some(20));
+        assert_eq!(own_cost(&unkeyed), None, "replaced at its next login");
+        for own in [&keyed, &unkeyed] {
+            assert!(accept_hash(Some(own), HashOrigin::Other)
+                .unwrap_err()
+                .ends_with("bcrypt cost 20 is above 16"));
+            let verifier = Verifier::parse(own).unwrap();
+            // At home whatever the cost configured now (it may have been lowered).
+            assert_eq!(verifier.out_of_bounds(true), None);
+            assert!(verifier.out_of_bounds(false).is_some());
+        }
         // Only Sesame's own: plain bcrypt is bounded at home too.
-        let plain = Verifier::parse(&own[SESAME_PREFIX.len()..]).unwrap();
+        let plain = Verifier::parse(&unkeyed[UNKEYED_PREFIX.len()..]).unwrap();
         assert!(plain.out_of_bounds(true).is_some());
     }
 

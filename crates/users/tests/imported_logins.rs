@@ -192,7 +192,41 @@ fn sesames_own_hash_at_another_cost_is_replaced_at_the_configured_one() {
     let user = accounts.authenticate("ada", password).unwrap();
     let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
     assert_eq!(user.password_hash, stored);
-    assert!(stored.starts_with("bcrypt_sha256$$2b$04$"), "{stored}");
+    assert!(
+        stored.starts_with("$bcrypt-sha256$v=2,t=2b,r=4$"),
+        "{stored}"
+    );
+    assert!(!hasher.needs_rehash(&stored));
+    assert!(accounts.authenticate("ada", password).is_ok());
+}
+
+#[test]
+fn sesames_older_unkeyed_hash_is_replaced_by_a_keyed_one_at_the_next_login() {
+    // The fixtures' passlib bcrypt_sha256 version 1 hash, in the framing
+    // Sesame wrote before its hashes were keyed: the same construction,
+    // bcrypt over the base64 SHA-256 of the password.
+    let (unkeyed, password) = (
+        "bcrypt_sha256$$2b$04$lOnFJ6yh0hPCHgVqiYLzkuzgKw6leOhTyL4aolhiyCheDRqFCYecG",
+        "Passlib-bcrypt-sha256-v1",
+    );
+    let (store, accounts, hasher) = service();
+    assert_eq!(
+        HashFormat::of(unkeyed).map(HashFormat::name),
+        Some("sesame unkeyed")
+    );
+    assert!(hasher.needs_rehash(unkeyed));
+    let id = import_from(HashOrigin::Other, &store, "ada", Some(unkeyed), true);
+
+    assert!(accounts
+        .authenticate("ada", "Passlib-bcrypt-sha256-v2")
+        .is_err());
+    assert_eq!(
+        store.find_by_id(id).unwrap().unwrap().password_hash,
+        unkeyed
+    );
+    accounts.authenticate("ada", password).unwrap();
+    let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
+    assert_eq!(HashFormat::of(&stored), Some(HashFormat::Sesame));
     assert!(!hasher.needs_rehash(&stored));
     assert!(accounts.authenticate("ada", password).is_ok());
 }
