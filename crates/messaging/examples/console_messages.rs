@@ -205,6 +205,7 @@ impl UserRepository for People {
     fn change_password(
         &self,
         _id: UserId,
+        _replaced_hash: &str,
         _password_hash: &str,
         _keep_session: Option<&str>,
         _now: Timestamp,

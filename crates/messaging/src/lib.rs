@@ -205,6 +205,7 @@
 //! #         &self,
 //! #         _: UserId,
 //! #         _: &str,
+//! #         _: &str,
 //! #         _: Option<&str>,
 //! #         _: Timestamp,
 //! #     ) -> Result<(), UsersError> {

@@ -269,6 +269,7 @@ impl UserRepository for Database {
     fn change_password(
         &self,
         id: UserId,
+        replaced_hash: &str,
         password_hash: &str,
         keep_session: Option<&str>,
         now: Timestamp,
@@ -276,9 +277,20 @@ impl UserRepository for Database {
         let keep = keep_session.unwrap_or_default();
         let changed = in_transaction!(self, |conn| {
             conn.lock_account(id.0)?;
-            let changed = diesel::update(users::table.find(id.0))
+            let still_confirmed = users::table
+                .find(id.0)
+                .filter(users::password_hash.eq(replaced_hash));
+            let changed = diesel::update(still_confirmed)
                 .set(users::password_hash.eq(password_hash))
                 .execute(conn)?;
+            if changed == 0 {
+                let exists = users::table.find(id.0).count().get_result::<i64>(conn)? > 0;
+                return Ok(Err(if exists {
+                    UsersError::WrongCurrentPassword
+                } else {
+                    UsersError::NotFound
+                }));
+            }
             diesel::update(
                 sessions::table
                     .filter(sessions::user_id.eq(id.0))
@@ -290,10 +302,10 @@ impl UserRepository for Database {
             // Reset and activation links die with the old password.
             diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(id.0)))
                 .execute(conn)?;
-            Ok::<_, diesel::result::Error>(changed)
+            Ok::<_, diesel::result::Error>(Ok(()))
         });
         self.user_changed(id);
-        changed.map_err(read_error).and_then(found)
+        changed.map_err(read_error)?
     }
 
     fn set_flags(

@@ -2,11 +2,12 @@ use std::sync::Mutex;
 
 use sesame_users::{BcryptHasher, Password, PasswordHasher, UsersError};
 
-/// bcrypt (at cost 4) that lets something happen while it verifies a
-/// password, once: a change that races a password check.
+/// bcrypt (at cost 4) that lets something happen while it verifies or
+/// hashes a password, once: a change that races a password check or change.
 pub struct ChangedWhileVerifying {
     bcrypt: BcryptHasher,
     during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    during_hash: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl ChangedWhileVerifying {
@@ -15,12 +16,18 @@ impl ChangedWhileVerifying {
         ChangedWhileVerifying {
             bcrypt: BcryptHasher::new(4).expect("cost 4 is valid"),
             during: Mutex::new(None),
+            during_hash: Mutex::new(None),
         }
     }
 
     /// `change` happens during the next verification, before it answers.
     pub fn during(&self, change: impl FnOnce() + Send + 'static) {
         *self.during.lock().unwrap() = Some(Box::new(change));
+    }
+
+    /// `change` happens during the next hashing, before it answers.
+    pub fn during_hash(&self, change: impl FnOnce() + Send + 'static) {
+        *self.during_hash.lock().unwrap() = Some(Box::new(change));
     }
 }
 
@@ -32,7 +39,12 @@ impl Default for ChangedWhileVerifying {
 
 impl PasswordHasher for ChangedWhileVerifying {
     fn hash(&self, password: &Password) -> Result<String, UsersError> {
-        self.bcrypt.hash(password)
+        let hashed = self.bcrypt.hash(password);
+        let change = self.during_hash.lock().unwrap().take();
+        if let Some(change) = change {
+            change();
+        }
+        hashed
     }
 
     fn verify(&self, candidate: &str, stored_hash: &str) -> bool {

@@ -186,12 +186,17 @@ impl UserRepository for InMemoryStore {
     fn change_password(
         &self,
         id: UserId,
+        replaced_hash: &str,
         password_hash: &str,
         keep_session: Option<&str>,
         now: Timestamp,
     ) -> Result<(), UsersError> {
         let mut state = self.state();
-        state.user_mut(id)?.password_hash = password_hash.to_owned();
+        let user = state.user_mut(id)?;
+        if user.password_hash != replaced_hash {
+            return Err(UsersError::WrongCurrentPassword);
+        }
+        user.password_hash = password_hash.to_owned();
         state.flows.tokens.retain(|t| t.user_id != id);
         for session in state.sessions.iter_mut() {
             if session.user_id == id

@@ -208,6 +208,7 @@ impl UserRepository for KnownAccounts {
     fn change_password(
         &self,
         _id: UserId,
+        _replaced_hash: &str,
         _password_hash: &str,
         _keep_session: Option<&str>,
         _now: Timestamp,

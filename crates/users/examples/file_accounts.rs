@@ -206,6 +206,7 @@ impl UserRepository for FileAccounts {
     fn change_password(
         &self,
         id: UserId,
+        replaced_hash: &str,
         password_hash: &str,
         _keep_session: Option<&str>,
         _now: Timestamp,
@@ -213,7 +214,11 @@ impl UserRepository for FileAccounts {
         // This program keeps no sessions and no one-time tokens (those would
         // be revoked and deleted here, in the same write): only the hash changes.
         self.update(|table| {
-            table.get_mut(id)?.password_hash = password_hash.to_owned();
+            let user = table.get_mut(id)?;
+            if user.password_hash != replaced_hash {
+                return Err(UsersError::WrongCurrentPassword);
+            }
+            user.password_hash = password_hash.to_owned();
             Ok(())
         })
     }

@@ -146,6 +146,7 @@
 //!         &self,
 //!         _: UserId,
 //!         _: &str,
+//!         _: &str,
 //!         _: Option<&str>,
 //!         _: Timestamp,
 //!     ) -> Result<(), UsersError> {

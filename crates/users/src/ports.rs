@@ -61,15 +61,20 @@ pub trait UserRepository: Send + Sync {
     /// [`UsersError::NotFound`], [`UsersError::UsernameTaken`], [`UsersError::Storage`].
     fn set_username(&self, id: UserId, username: &Username) -> Result<(), UsersError>;
 
-    /// Replaces the password hash and, in the same transaction, revokes every
-    /// session of the account except `keep_session` and deletes every
-    /// one-time token of it (reset and activation links die with the old password).
+    /// Replaces the password hash, if it is still `replaced_hash` (the one
+    /// whose password the caller confirmed), and, in the same transaction,
+    /// revokes every session of the account except `keep_session` and
+    /// deletes every one-time token of it (reset and activation links die
+    /// with the old password).
     ///
     /// # Errors
+    /// [`UsersError::WrongCurrentPassword`] when the hash is no longer
+    /// `replaced_hash` (a reset came first; nothing is changed),
     /// [`UsersError::NotFound`], [`UsersError::Storage`].
     fn change_password(
         &self,
         id: UserId,
+        replaced_hash: &str,
         password_hash: &str,
         keep_session: Option<&str>,
         now: Timestamp,

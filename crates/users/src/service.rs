@@ -750,11 +750,13 @@ impl AccountService {
         Ok(())
     }
 
-    /// Sets a new password under the registration policy and revokes every
-    /// session of the user but `keep_session`.
+    /// Sets a new password under the registration policy, unless the
+    /// password changed since `user` was read, and revokes every session of
+    /// the user but `keep_session`.
     ///
     /// # Errors
-    /// [`UsersError::Invalid`] on `field`, [`UsersError::Storage`].
+    /// [`UsersError::Invalid`] on `field`, [`UsersError::WrongCurrentPassword`]
+    /// when the password changed meanwhile, [`UsersError::Storage`].
     pub fn replace_password(
         &self,
         user: &User,
@@ -768,8 +770,13 @@ impl AccountService {
             UsersError::Invalid(errors)
         })?;
         let hash = self.hasher.hash(&password)?;
-        self.users
-            .change_password(user.id, &hash, keep_session, self.clock.now())
+        self.users.change_password(
+            user.id,
+            &user.password_hash,
+            &hash,
+            keep_session,
+            self.clock.now(),
+        )
     }
 
     /// Renames the user after checking their current password. Audited as

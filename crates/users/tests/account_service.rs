@@ -1427,7 +1427,8 @@ fn a_password_replaced_while_it_was_checked_confirms_nothing() {
         (
             |store, id| {
                 let now = FakeClock::new().now();
-                store.change_password(id, "reset-hash", None, now).unwrap();
+                let current = store.find_by_id(id).unwrap().unwrap().password_hash;
+                (store.change_password(id, &current, "reset-hash", None, now)).unwrap();
             },
             |e| matches!(e, UsersError::WrongCurrentPassword),
         ),
@@ -1453,6 +1454,29 @@ fn a_password_replaced_while_it_was_checked_confirms_nothing() {
             "the thief's password was set"
         );
     }
+}
+
+#[test]
+fn a_reset_while_the_new_password_is_hashed_is_not_overwritten() {
+    // Someone who knows the password changes it; while bcrypt hashes the new
+    // one, the owner takes the account back with a reset.
+    let hasher = Arc::new(ChangedWhileVerifying::new());
+    let fx = Fixture::with_hasher(AccountSettings::default(), hasher.clone());
+    let alice = fx.user("alice");
+    let (store, id) = (fx.store.clone(), alice.id);
+    let current = alice.password_hash.clone();
+    hasher.during_hash(move || {
+        let now = FakeClock::new().now();
+        (store.change_password(id, &current, "reset-hash", None, now)).unwrap();
+    });
+    let changed =
+        fx.accounts
+            .set_password(&alice, PASSWORD, OTHER_PASSWORD, None, &Actor::default());
+    assert!(
+        matches!(changed, Err(UsersError::WrongCurrentPassword)),
+        "{changed:?}"
+    );
+    assert_eq!(fx.reload(&alice).password_hash, "reset-hash");
 }
 
 #[test]

@@ -103,7 +103,7 @@ impl PasswordHasher for ResetWhileChecking {
         let owner = self.store.find_by_username("ada").unwrap().unwrap();
         let now = FakeClock::new().now();
         self.store
-            .change_password(owner.id, &self.reset_to, None, now)
+            .change_password(owner.id, &owner.password_hash, &self.reset_to, None, now)
             .unwrap();
         verified
     }

@@ -153,8 +153,8 @@ contract_tests! {
                     failures.push(format!("writer {writer}, {what}: {e}"));
                 }
             };
-            let me = match db.insert(&new_user(&format!("writer{writer}"), None)) {
-                Ok(user) => user.id,
+            let (me, mut current_hash) = match db.insert(&new_user(&format!("writer{writer}"), None)) {
+                Ok(user) => (user.id, user.password_hash),
                 Err(e) => return vec![format!("writer {writer}, first insert: {e}")],
             };
             let mut keep = None;
@@ -176,7 +176,8 @@ contract_tests! {
                     }
                     _ => {
                         let hash = format!("hash-{writer}-{step}");
-                        let result = db.change_password(me, &hash, keep.as_deref(), at);
+                        let result = db.change_password(me, &current_hash, &hash, keep.as_deref(), at);
+                        current_hash = hash;
                         record(format!("password {step}"), result.map_err(|e| e.to_string()));
                     }
                 }

@@ -270,7 +270,7 @@ contract_tests! {
         let alice = insert_user(db, "alice", Some("alice@example.com"));
         let at = now();
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "a", at), &[email("a@example.com", "x", at)]).unwrap();
-        db.change_password(alice.id, "other-hash", None, at).unwrap();
+        db.change_password(alice.id, &alice.password_hash, "other-hash", None, at).unwrap();
         assert!(db.find_token(&token_hash("a")).unwrap().is_none());
 
         db.issue_token(alice.id, &grant(TokenPurpose::PasswordReset, "b", at), &[email("a@example.com", "x", at)]).unwrap();
@@ -564,7 +564,9 @@ fn a_session_opened_meanwhile_ends_with_the_others_on_postgres() {
                 assert!(db.use_token(&token_of(db, "reset"), &effect, at).unwrap());
             }),
             ("change", |db, id| {
-                db.change_password(id, "changed-hash", None, now()).unwrap()
+                let current = db.find_by_id(id).unwrap().unwrap().password_hash;
+                db.change_password(id, &current, "changed-hash", None, now())
+                    .unwrap()
             }),
             ("deactivation", |db, id| {
                 db.set_flags(id, Some(false), None).unwrap()

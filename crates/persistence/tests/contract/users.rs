@@ -385,7 +385,11 @@ contract_tests! {
         assert!(db.revoke("john-old", earlier).unwrap());
 
         let changed_at = at + Duration::seconds(5);
-        db.change_password(john.id, "new-hash", Some("john-kept"), changed_at)
+        let wrong = db.change_password(john.id, "not-the-hash", "new-hash", None, changed_at);
+        assert!(matches!(wrong, Err(UsersError::WrongCurrentPassword)), "{wrong:?}");
+        assert_eq!(db.find_by_id(john.id).unwrap().unwrap().password_hash, john.password_hash);
+        assert_eq!(db.find("john-other").unwrap().unwrap().revoked_at, None, "nothing revoked");
+        db.change_password(john.id, &john.password_hash, "new-hash", Some("john-kept"), changed_at)
             .unwrap();
 
         assert_eq!(db.find_by_id(john.id).unwrap().unwrap().password_hash, "new-hash");
@@ -397,12 +401,12 @@ contract_tests! {
         assert_eq!(revoked_at("jane-1"), None);
 
         // Without a session to keep, every one ends.
-        db.change_password(john.id, "newer-hash", None, changed_at).unwrap();
+        db.change_password(john.id, "new-hash", "newer-hash", None, changed_at).unwrap();
         assert_eq!(revoked_at("john-kept"), Some(changed_at));
         assert_eq!(revoked_at("jane-1"), None);
         assert!(db.list_for_user(john.id, Listing::Open, now(), 100).unwrap().is_empty());
 
-        let missing = db.change_password(UNKNOWN_USER, "hash", None, changed_at);
+        let missing = db.change_password(UNKNOWN_USER, "hash", "hash", None, changed_at);
         assert!(matches!(missing, Err(UsersError::NotFound)), "{missing:?}");
     }
 
@@ -463,7 +467,7 @@ contract_tests! {
         let checked = db.find_by_id(john.id).unwrap().unwrap().password_hash;
         let at = now();
         // A reset came first: the login must not write its hash over it.
-        db.change_password(john.id, "reset-hash", None, at).unwrap();
+        db.change_password(john.id, &checked, "reset-hash", None, at).unwrap();
         assert!(!db.record_login_rehashed(john.id, at, &checked, "rehashed", "pbkdf2_sha256").unwrap());
         let stored = db.find_by_id(john.id).unwrap().unwrap();
         assert_eq!((stored.password_hash.as_str(), stored.last_login), ("reset-hash", None));
