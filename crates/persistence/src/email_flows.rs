@@ -178,11 +178,11 @@ impl Database {
                 return Ok(None);
             }
             if let Some((_, read)) = grant {
-                let (email, is_active) = users::table
+                let (email, is_active, password_hash) = users::table
                     .find(user_id.0)
-                    .select((users::email, users::is_active))
-                    .first::<(Option<String>, bool)>(conn)?;
-                if !still_as_read(read, email.as_deref(), is_active) {
+                    .select((users::email, users::is_active, users::password_hash))
+                    .first::<(Option<String>, bool, String)>(conn)?;
+                if !still_as_read(read, email.as_deref(), is_active, &password_hash) {
                     return Ok(Some(false));
                 }
             }

@@ -276,13 +276,21 @@ pub trait AccountTokenStore: Send + Sync {
     ) -> Result<bool, UsersError>;
 }
 
-/// Whether an account whose address is now `email` and whose active flag is
-/// now `is_active` is as `read` has it, as
+/// Whether an account whose address, active flag and password hash are now
+/// `email`, `is_active` and `password_hash` is as `read` has it, as
 /// [`AccountTokenStore::issue_token_capped`] asks: the same address by its
-/// [`identity_key`](crate::identity_key), and the same flag.
-pub fn still_as_read(read: &User, email: Option<&str>, is_active: bool) -> bool {
+/// [`identity_key`](crate::identity_key), the same flag and the same
+/// password (a token asked for before a change of any of them dies with it).
+pub fn still_as_read(
+    read: &User,
+    email: Option<&str>,
+    is_active: bool,
+    password_hash: &str,
+) -> bool {
     let key = |email: Option<&str>| email.map(crate::identity_key);
-    key(email) == key(read.email.as_deref()) && is_active == read.is_active
+    key(email) == key(read.email.as_deref())
+        && is_active == read.is_active
+        && password_hash == read.password_hash
 }
 
 /// The queue of emails waiting for delivery, kept in the database so that a

@@ -314,7 +314,7 @@ contract_tests! {
         ));
     }
 
-    fn a_token_asked_for_before_the_address_or_the_active_flag_changed_is_not_issued(db: &Database) {
+    fn a_token_asked_for_before_the_address_the_active_flag_or_the_password_changed_is_not_issued(db: &Database) {
         // The flow read the account, then its address changed (which ended
         // every token it had), then the flow stored its token: that token,
         // and its link to the old address, must not outlive the change.
@@ -342,6 +342,14 @@ contract_tests! {
         db.set_flags(bob.id, Some(false), None).unwrap();
         assert!(!reset(&bob, "deactivated"));
         assert!(db.find_token(&token_hash("deactivated")).unwrap().is_none());
+
+        // An email change asked for by someone who knew the password, after
+        // the owner reset it (which ended every token): not issued.
+        let carol = insert_user(db, "carol", Some("carol@example.com"));
+        db.change_password(carol.id, &carol.password_hash, "reset-hash", None, at).unwrap();
+        let change = grant(TokenPurpose::EmailChange, "after-reset", at);
+        assert!(!db.issue_token_capped(&carol, &change, &[email("thief@example.com", "after-reset", at)], &cap).unwrap());
+        assert!(db.find_token(&token_hash("after-reset")).unwrap().is_none());
         let queued: Vec<_> = claim_all(db).into_iter().map(|e| e.email.text).collect();
         assert_eq!(queued, ["respelled"], "only the first link was queued");
     }

@@ -187,7 +187,8 @@ impl AccountTokenStore for InMemoryStore {
     ) -> Result<bool, UsersError> {
         let mut state = self.state();
         let account = state.user_mut(read.id)?;
-        if !still_as_read(read, account.email.as_deref(), account.is_active) {
+        let (email, hash) = (account.email.as_deref(), &account.password_hash);
+        if !still_as_read(read, email, account.is_active, hash) {
             return Ok(false);
         }
         state.queue_capped(read.id, Some(grant), emails, cap)
