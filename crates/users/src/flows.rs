@@ -409,6 +409,21 @@ impl AccountService {
         Ok(())
     }
 
+    /// Tells the address `before` had that the owner (or whoever knows the
+    /// password) removed it, as a change is told, and audits it as
+    /// `email_removed`: a later change to another address is told to no one.
+    pub(crate) fn tell_of_removed_email(&self, before: &User, actor: &Actor) {
+        let notice = format!(
+            "Hello {},\n\nThe email address of your account was removed: password resets can no longer reach you here.\nIf this was not you, change your password now.\n",
+            before.username
+        );
+        let per_hour = EMAIL_CHANGE_NOTICES_PER_HOUR;
+        if let Err(e) = self.tell_owner(before, EMAIL_CHANGE_SUBJECT, notice, per_hour) {
+            tracing::error!(error = %e, user = before.id.0, "could not queue the email removal notice");
+        }
+        self.record("email_removed", Some(before.id), actor, None);
+    }
+
     /// Changes the email address with the token mailed to the new address,
     /// if that address is still free. Audited as `email_changed`, done by `actor`.
     ///

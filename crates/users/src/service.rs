@@ -453,7 +453,9 @@ impl AccountService {
     /// their own; others' flags are read-only and ignored.
     ///
     /// An admin's edit of another account is audited as `admin_changed_user`
-    /// with what changed; a started email change as `email_change_requested`.
+    /// with what changed; a started email change as `email_change_requested`;
+    /// the removal of one's own address as `email_removed`, and the old
+    /// address is told, as of a change.
     ///
     /// # Errors
     /// As [`AccountService::update_profile`], and [`UsersError::Invalid`] on
@@ -558,6 +560,8 @@ impl AccountService {
         }
         let email_respelled = matches!(&email, EmailPlan::Set(new)
             if same_address(target.email.as_deref(), new.as_ref()));
+        let own_email_removed =
+            own && target.email.is_some() && matches!(email, EmailPlan::Set(None));
         let (set_email, confirm) = match email {
             EmailPlan::Keep => (None, None),
             EmailPlan::Set(email) => {
@@ -601,6 +605,9 @@ impl AccountService {
             }
             None => false,
         };
+        if own_email_removed {
+            self.tell_of_removed_email(&target, actor);
+        }
         if !own {
             let changed = match changed.is_empty() {
                 true => "nothing".to_owned(),

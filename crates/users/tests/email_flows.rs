@@ -1329,6 +1329,51 @@ fn the_old_address_gets_a_few_change_notices_an_hour_whoever_asks() {
 }
 
 #[test]
+fn removing_ones_own_address_is_told_to_it() {
+    // Someone who knows the password removes the address, then moves the
+    // account to theirs: the owner heard of the first step.
+    let fx = Fixture::new(false);
+    let alice = fx.register("alice");
+    let removal = ProfileUpdate {
+        email: Some(" ".into()),
+        current_password: Some(PASSWORD.into()),
+        ..ProfileUpdate::default()
+    };
+    let edit = fx
+        .accounts
+        .edit_profile(
+            &alice,
+            alice.id,
+            removal,
+            AvatarChange::Keep,
+            &Actor::default(),
+        )
+        .unwrap();
+    assert_eq!(edit.user.email, None);
+    assert_eq!(fx.emails_to("alice@example.com"), 1);
+    let notice = fx.emails().last().unwrap().email.text.clone();
+    assert!(notice.contains("was removed"), "{notice}");
+
+    // Removing what is not there tells no one.
+    let alice = fx.reload(&alice);
+    let again = ProfileUpdate {
+        email: Some(String::new()),
+        current_password: Some(PASSWORD.into()),
+        ..ProfileUpdate::default()
+    };
+    fx.accounts
+        .edit_profile(
+            &alice,
+            alice.id,
+            again,
+            AvatarChange::Keep,
+            &Actor::default(),
+        )
+        .unwrap();
+    assert_eq!(fx.emails().len(), 1);
+}
+
+#[test]
 fn an_email_change_link_expires_after_an_hour() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");
@@ -1505,6 +1550,14 @@ fn email_flows_are_audited_once_they_succeed() {
     accounts
         .edit_profile(&alice, alice.id, edit, AvatarChange::Keep, &herself)
         .unwrap();
+    let removal = ProfileUpdate {
+        email: Some(String::new()),
+        current_password: Some(NEW_PASSWORD.into()),
+        ..ProfileUpdate::default()
+    };
+    accounts
+        .edit_profile(&alice, alice.id, removal, AvatarChange::Keep, &herself)
+        .unwrap();
 
     assert_eq!(
         audit.kinds(),
@@ -1515,6 +1568,7 @@ fn email_flows_are_audited_once_they_succeed() {
             "email_change_requested",
             "email_changed",
             "email_change_requested",
+            "email_removed",
         ]
     );
     let events = audit.events();
