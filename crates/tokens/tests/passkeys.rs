@@ -624,6 +624,30 @@ fn an_unknown_name_gets_options_of_the_same_shape_every_time() {
 }
 
 #[test]
+fn a_named_login_lists_no_transports_which_fake_lists_never_have() {
+    // webauthn-rs keeps the transports a packed or TPM attestation names
+    // (Windows Hello, some password managers) and offers them at login; a
+    // list of fake ids has none, so their presence would tell the name exists.
+    let f = fixture();
+    let alice = f.user("alice");
+    let id = f.register(&alice, &mut SoftBrowser::new(ORIGIN));
+    let stored = f.passkeys.passkeys_of(alice.id).unwrap()[0]
+        .credential
+        .clone();
+    let mut credential: Value = serde_json::from_str(&stored).unwrap();
+    credential["transports"] = json!(["usb", "hybrid"]);
+    f.passkeys.set_credential(&id, &credential.to_string());
+
+    let options = f.service.begin_login(Some("alice")).unwrap();
+    let offered = options["publicKey"]["allowCredentials"].as_array().unwrap();
+    assert_eq!(offered.len(), 1);
+    assert!(
+        offered[0].get("transports").is_none_or(Value::is_null),
+        "{offered:?}"
+    );
+}
+
+#[test]
 fn removal_needs_the_password_and_the_owner() {
     let f = fixture();
     let alice = f.user("alice");

@@ -375,6 +375,11 @@ impl PasskeyService {
         // is then (`check_login`), and the list would make an anonymous
         // request write every passkey of the account.
         state.set_allowed_credentials(Vec::new());
+        // A fake list names no transports: a real one that did would tell
+        // that the name has passkeys.
+        for allowed in &mut options.public_key.allow_credentials {
+            allowed.transports = None;
+        }
         if fake {
             let ids = self
                 .fake_credentials
