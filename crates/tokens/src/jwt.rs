@@ -112,8 +112,13 @@ impl JwtKeys {
         self.current().verifiers.contains_key(kid)
     }
 
-    fn current(&self) -> Arc<KeyRing> {
+    pub(crate) fn current(&self) -> Arc<KeyRing> {
         self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether tokens naming `kid` are accepted.
+    pub(crate) fn accepts(&self, kid: &str) -> bool {
+        self.current().verifiers.contains_key(kid)
     }
 
     /// Calls `listener` with the keys each time they were read again, on

@@ -228,12 +228,14 @@ impl KeyRing {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Signer {
     pub(crate) kid: String,
     pub(crate) algorithm: Algorithm,
     pub(crate) key: EncodingKey,
 }
 
+#[derive(Clone)]
 pub(crate) struct Verifier {
     pub(crate) key: DecodingKey,
     pub(crate) validation: Validation,
@@ -326,6 +328,31 @@ impl KeyRing {
             jwks: Arc::from(jwks),
             verified: Mutex::default(),
         })
+    }
+
+    /// This ring without the keys named in `retired`: neither accepted nor
+    /// published. It still signs with its key, retired or not.
+    fn without(&self, retired: &[&str]) -> KeyRing {
+        let kept = |kid: &str| !retired.contains(&kid);
+        let verifiers = (self.verifiers.iter())
+            .filter(|(kid, _)| kept(kid))
+            .map(|(kid, verifier)| (kid.clone(), verifier.clone()))
+            .collect();
+        let jwks = match serde_json::from_str::<JwkSet>(&self.jwks) {
+            Ok(mut set) => {
+                set.keys
+                    .retain(|jwk| jwk.common.key_id.as_deref().is_none_or(kept));
+                serde_json::to_string(&set).map_or_else(|_| self.jwks.clone(), Arc::from)
+            }
+            Err(_) => self.jwks.clone(),
+        };
+        KeyRing {
+            signer: self.signer.clone(),
+            verifiers,
+            legacy_kid: self.legacy_kid.clone(),
+            jwks,
+            verified: Mutex::default(),
+        }
     }
 }
 
@@ -543,7 +570,21 @@ impl SigningKeys {
         move || {
             let _turn = reloading.lock().unwrap_or_else(|p| p.into_inner());
             let stored = repository.list_keys()?;
-            keys.replace(KeyRing::load(&stored, &*cipher, legacy_kid.clone())?);
+            match KeyRing::load(&stored, &*cipher, legacy_kid.clone()) {
+                Ok(ring) => keys.replace(ring),
+                Err(e) => {
+                    // The set cannot be opened here (another secret sealed
+                    // it): what it retired is refused all the same.
+                    let retired: Vec<&str> = (stored.iter())
+                        .filter(|k| k.state == KeyState::Retired)
+                        .map(|k| k.kid.as_str())
+                        .collect();
+                    if retired.iter().any(|kid| keys.accepts(kid)) {
+                        keys.replace(keys.current().without(&retired));
+                    }
+                    return Err(e);
+                }
+            }
             Ok(())
         }
     }

@@ -338,6 +338,29 @@ fn under_hs256_the_leaked_secret_stops_signing_once_resealed() {
     sessions.authenticate(&fixture.login(&sessions)).unwrap();
 }
 
+#[test]
+fn an_instance_left_running_with_the_leaked_secret_refuses_what_the_reseal_retired() {
+    // The docs say to stop every instance first; one was not. It cannot open
+    // the resealed set, but it learns what was retired.
+    let fixture = Fixture::new();
+    let (stale, stale_sessions) = fixture.instance(SigningAlgorithm::Hs256);
+    let token = fixture.login(&stale_sessions);
+    stale_sessions.authenticate(&token).unwrap();
+    let renewed = fixture.process(
+        b"the new secret, at least thirty-two bytes long",
+        8,
+        SigningAlgorithm::Hs256,
+    );
+    let old = ChaChaCipher::new(&[7; 32]).unwrap();
+    renewed.reseal(&old, SECRET, &Actor::default()).unwrap();
+
+    assert!(matches!(stale.reload(), Err(TokensError::Signing(_))));
+    assert!(matches!(
+        stale_sessions.authenticate(&token),
+        Err(TokensError::InvalidToken)
+    ));
+}
+
 fn keys_states(keys: &SigningKeys) -> Vec<KeyState> {
     keys.list().unwrap().into_iter().map(|k| k.state).collect()
 }
