@@ -141,6 +141,11 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
     let mut heartbeat = tokio::time::interval_at(first, interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_pong = Instant::now();
+    // Boxed: one small allocation, not a timer in every idle socket's state.
+    let expires = subscription.expires_at.is_some();
+    let until =
+        (subscription.expires_at).map_or(Duration::ZERO, |at| state.sessions.time_until(at));
+    let mut expiry = Box::pin(tokio::time::sleep(until));
     let end = loop {
         let step = tokio::select! {
             // First, so that a busy socket cannot put its checks off.
@@ -148,14 +153,14 @@ async fn serve(mut session: Session, mut stream: MessageStream, mut subscription
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > interval * 2 + interval / 2 {
                     Err(End::Close(Some(policy("No pong received"))))
-                } else if subscription.expires_at.is_some_and(|at| state.sessions.is_past(at)) {
-                    Err(End::Close(Some(policy("Token expired"))))
                 } else if Box::pin(session_ended(&state, &subscription.session_id)).await {
                     Err(End::Close(Some(policy("Session ended"))))
                 } else {
                     send(session.ping(b"")).await
                 }
             }
+            // At once: no frame goes out after the token expired.
+            () = &mut expiry, if expires => Err(End::Close(Some(policy("Token expired")))),
             outbound = subscription.inbox.recv() => match outbound {
                 Some(Outbound::Text(text)) => send(session.text(text)).await,
                 Some(Outbound::Close(reason)) => Err(End::Close(Some(policy(reason)))),

@@ -387,9 +387,9 @@ impl SessionService {
         Timestamp::from_timestamp(claims.exp, 0)
     }
 
-    /// Whether `at` has come, by this service's clock.
-    pub fn is_past(&self, at: Timestamp) -> bool {
-        self.clock.now() >= at
+    /// How long until `at` comes, by this service's clock: zero once it has.
+    pub fn time_until(&self, at: Timestamp) -> std::time::Duration {
+        (at - self.clock.now()).to_std().unwrap_or_default()
     }
 
     /// Whether the session exists, has not been revoked and has not expired
