@@ -17,17 +17,20 @@ use crate::{LoginKey, LoginThrottle, TokensError};
 const MAX_LOCK: Duration = Duration::from_secs(60 * 60);
 /// A streak of locks is forgotten after this long without a new one.
 const QUIET: Duration = Duration::from_secs(60 * 60);
-/// Wrong codes are forgotten after this long without one.
-const CODE_FAILURES_KEPT: Duration = Duration::from_secs(60 * 60);
-/// Wrong passwords are forgotten after this long without one: a guesser
-/// slow enough never to lock the account is still counted.
-const PASSWORD_FAILURES_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Wrong passwords and wrong codes are forgotten after this long without
+/// one: a guesser slow enough never to lock the account is still counted.
+const FAILURES_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Wrong codes an account may take since its last good login; past them,
-/// each further code waits [`CODE_PAUSE`] after the last wrong one. A
-/// six-digit code then takes years to guess, not days.
+/// each further code waits after the last wrong one: [`CODE_PAUSE`], twice
+/// that after the next, and so on up to [`LONGEST_CODE_PAUSE`]. Whoever
+/// holds the password then gets about six guesses a day at a code that
+/// three in a million guesses match.
 const CODE_ALLOWANCE: u32 = 5;
 /// See [`CODE_ALLOWANCE`].
 const CODE_PAUSE: Duration = Duration::from_secs(15 * 60);
+/// See [`CODE_ALLOWANCE`]: the owner, alerted by email, may be held back
+/// as long by the guesser until a good login starts the count over.
+const LONGEST_CODE_PAUSE: Duration = Duration::from_secs(4 * 60 * 60);
 /// Counted calls between two prunings of the map of unknown logins.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 /// The most unknown logins kept; past it the soonest-forgotten go.
@@ -213,7 +216,7 @@ impl LockState {
         let codes = self
             .last_wrong_code
             .filter(|_| self.wrong_codes >= CODE_ALLOWANCE)
-            .map(|last| after(last, CODE_PAUSE));
+            .map(|last| after(last, code_pause(self.wrong_codes)));
         let left = self.locked_until.max(codes)? - now;
         (left > chrono::Duration::zero()).then_some(left)
     }
@@ -240,13 +243,9 @@ impl LockState {
     /// When nothing of it counts any more.
     fn forgotten_at(&self) -> Option<Timestamp> {
         let quiet = self.locked_until.map(|until| after(until, QUIET));
-        let codes = self
-            .last_wrong_code
-            .map(|last| after(last, CODE_FAILURES_KEPT));
-        let passwords = self
-            .last_wrong_password
-            .map(|last| after(last, PASSWORD_FAILURES_KEPT));
-        self.failures_until.max(quiet).max(codes).max(passwords)
+        let wrong = self.last_wrong_code.max(self.last_wrong_password);
+        let wrong = wrong.map(|last| after(last, FAILURES_KEPT));
+        self.failures_until.max(quiet).max(wrong)
     }
 }
 
@@ -420,16 +419,23 @@ impl LoginThrottle for Lockout {
     }
 
     fn record_wrong_password(&self, user: UserId) -> u32 {
-        self.count_wrong(user, PASSWORD_FAILURES_KEPT, |state| {
+        self.count_wrong(user, FAILURES_KEPT, |state| {
             (&mut state.wrong_passwords, &mut state.last_wrong_password)
         })
     }
 
     fn record_wrong_code(&self, user: UserId) -> u32 {
-        self.count_wrong(user, CODE_FAILURES_KEPT, |state| {
+        self.count_wrong(user, FAILURES_KEPT, |state| {
             (&mut state.wrong_codes, &mut state.last_wrong_code)
         })
     }
+}
+
+/// How long the code after the `wrong`th wrong one waits (from the
+/// allowance on): see [`CODE_ALLOWANCE`].
+fn code_pause(wrong: u32) -> Duration {
+    let doublings = wrong.saturating_sub(CODE_ALLOWANCE).min(16);
+    (CODE_PAUSE * 2u32.pow(doublings)).min(LONGEST_CODE_PAUSE)
 }
 
 /// Makes room in a full map of unknown logins: those forgotten go, and if
@@ -585,7 +591,7 @@ mod tests {
     }
 
     #[test]
-    fn past_a_few_wrong_codes_each_more_waits_a_quarter_hour() {
+    fn past_a_few_wrong_codes_each_more_waits_longer() {
         let (disabled, _) = lockout(|s| s.enabled = false);
         let (lockout, clock) = lockout(|_| {});
         let bob = [LoginKey::Account(UserId(2))];
@@ -593,12 +599,15 @@ mod tests {
             lockout.record_wrong_code(UserId(2));
         }
         assert_eq!(lockout.locked_for(&bob), None);
-        lockout.record_wrong_code(UserId(2));
-        assert_eq!(lockout.locked_for(&bob), Some(CODE_PAUSE.as_secs()));
-        clock.advance(CODE_PAUSE);
-        assert_eq!(lockout.locked_for(&bob), None, "one more code may come");
-        lockout.record_wrong_code(UserId(2));
-        assert_eq!(lockout.locked_for(&bob), Some(CODE_PAUSE.as_secs()));
+        let quarter = CODE_PAUSE.as_secs();
+        // 15 min, 30 min, 1 h, 2 h, then 4 h each: waiting it out, with an
+        // hour more to spare, forgets nothing.
+        for pause in [1, 2, 4, 8, 16, 16, 16].map(|n| n * quarter) {
+            lockout.record_wrong_code(UserId(2));
+            assert_eq!(lockout.locked_for(&bob), Some(pause));
+            clock.advance(Duration::from_secs(pause + 3600));
+            assert_eq!(lockout.locked_for(&bob), None, "one more code may come");
+        }
         lockout.record_success(&bob);
         assert_eq!(lockout.locked_for(&bob), None, "a good login starts over");
 
@@ -626,8 +635,14 @@ mod tests {
             1,
             "a good login starts over"
         );
-        clock.advance(CODE_FAILURES_KEPT);
-        assert_eq!(lockout.record_wrong_code(UserId(7)), 1, "so does an hour");
+        clock.advance(FAILURES_KEPT - Duration::from_secs(1));
+        assert_eq!(
+            lockout.record_wrong_code(UserId(7)),
+            2,
+            "a day is not enough"
+        );
+        clock.advance(FAILURES_KEPT);
+        assert_eq!(lockout.record_wrong_code(UserId(7)), 1, "a quiet month is");
     }
 
     #[test]
@@ -645,7 +660,7 @@ mod tests {
             "a paced guesser locks nothing"
         );
         // Kept in memory as long as it counts.
-        clock.advance(PASSWORD_FAILURES_KEPT - paced);
+        clock.advance(FAILURES_KEPT - paced);
         lockout.prune();
         assert_eq!(lockout.record_wrong_password(UserId(7)), 201);
         lockout.record_success(&ada);
@@ -654,7 +669,7 @@ mod tests {
             1,
             "a good login starts over"
         );
-        clock.advance(PASSWORD_FAILURES_KEPT);
+        clock.advance(FAILURES_KEPT);
         assert_eq!(
             lockout.record_wrong_password(UserId(7)),
             1,
@@ -791,8 +806,8 @@ mod tests {
         assert_eq!(kept(), 2);
         clock.advance(Duration::from_secs(60));
         lockout.prune();
-        assert_eq!(kept(), 1, "the wrong code counts for an hour");
-        clock.advance(CODE_FAILURES_KEPT);
+        assert_eq!(kept(), 1, "the wrong code counts for a month");
+        clock.advance(FAILURES_KEPT);
         lockout.prune();
         assert_eq!(kept(), 0);
     }
