@@ -11,7 +11,7 @@ import sys
 hashes = [
     h["hash"]
     for h in json.load(open(sys.argv[1]))
-    # Django's bcrypt_sha256 reads as Sesame's own in a JSONL file.
+    # Django's bcrypt_sha256 reads as Sesame's older own in a JSONL file.
     if not h["hash"].startswith("bcrypt_sha256$")
 ]
 out = sys.stdout

@@ -60,8 +60,7 @@ impl EventService {
             return Ok(Vec::new());
         }
         // Lower-casing at most doubles a title (`İ` is `i̇`): a longer search
-        // matches none, and is not asked of storage (SQLite's LIKE refuses
-        // a pattern past 50,000 bytes).
+        // matches none, and is not asked of storage.
         let longest_title = 2 * Title::MAX_CHARS;
         if (filter.title_contains.as_ref()).is_some_and(|q| q.chars().count() > longest_title) {
             return Ok(Vec::new());

@@ -163,8 +163,8 @@ macro_rules! queue_email {
 
 impl Database {
     /// Stores `grant` (if any) and queues `emails` for account `user_id`,
-    /// unless `cap` is reached or the account's address or active flag is no
-    /// longer as `read` has it; the account's row is held meanwhile, so
+    /// unless `cap` is reached or the account's address, active flag or
+    /// password is no longer as `read` has it; the account's row is held meanwhile, so
     /// racing calls and changes take turns. `None` for an unknown account.
     fn queue_capped(
         &self,

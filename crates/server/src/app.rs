@@ -280,8 +280,11 @@ impl Services {
             ChaChaCipher::new(&Sha256::digest(mfa_key.as_bytes())).map_err(StartError::setting)?;
         let signing_keys = signing_keys(config, &database, secret.as_bytes())?;
         let keys = signing_keys.keys();
-        let bcrypt =
+        let mut bcrypt =
             BcryptHasher::new(config.passwords.bcrypt_cost).map_err(StartError::setting)?;
+        if config.passwords.unkeyed_hashes {
+            bcrypt = bcrypt.writing_unkeyed();
+        }
         let hash_threads = match config.passwords.hash_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

@@ -208,6 +208,9 @@ pub struct PasswordsConfig {
     /// Threads that hash passwords, apart from those serving requests;
     /// 0: one per core.
     pub hash_threads: usize,
+    /// Write the older unkeyed hashes, which versions before the keyed ones
+    /// read, while such instances run beside this one (docs/operations.md).
+    pub unkeyed_hashes: bool,
 }
 
 /// `[accounts]`
@@ -403,6 +406,7 @@ impl Default for PasswordsConfig {
         PasswordsConfig {
             bcrypt_cost: 12,
             hash_threads: 0,
+            unkeyed_hashes: false,
         }
     }
 }

@@ -7,8 +7,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::imported::{own_cost, verify_stored, OWN_PREFIX};
-use crate::{Password, PasswordHasher, UsersError};
+use crate::imported::{own_format, verify_stored, OWN_PREFIX, UNKEYED_PREFIX};
+use crate::{HashFormat, Password, PasswordHasher, UsersError};
 use sesame_kernel::secrets::random_bytes;
 use sesame_kernel::StorageError;
 
@@ -18,9 +18,13 @@ use sesame_kernel::StorageError;
 /// password counts (bcrypt alone ignores bytes past the 72nd), and a leaked
 /// unsalted SHA-256 of a password, from another site, cannot be tested
 /// against the hash without the work of a bcrypt check per account.
+///
+/// [`BcryptHasher::writing_unkeyed`] writes the older format instead, which
+/// versions before the keyed one read: see docs/operations.md, Upgrades.
 #[derive(Debug)]
 pub struct BcryptHasher {
     cost: u32,
+    unkeyed: bool,
     dummy_hash: OnceLock<String>,
 }
 
@@ -43,13 +47,38 @@ impl BcryptHasher {
         }
         Ok(BcryptHasher {
             cost,
+            unkeyed: false,
             dummy_hash: OnceLock::new(),
         })
+    }
+
+    /// This hasher writing Sesame's older unkeyed hashes (`bcrypt_sha256$`,
+    /// bcrypt over the base64 SHA-256 of the password), and replacing keyed
+    /// ones at their next login, while instances of a version that reads
+    /// only those run beside it or may replace it.
+    pub fn writing_unkeyed(self) -> BcryptHasher {
+        BcryptHasher {
+            unkeyed: true,
+            ..self
+        }
     }
 
     /// The configured cost.
     pub fn cost(&self) -> u32 {
         self.cost
+    }
+
+    /// The keyed hash of `password` with `salt`.
+    fn keyed(&self, password: &str, salt: [u8; 16]) -> Result<String, UsersError> {
+        let salt_text = BCRYPT_BASE64.encode(salt);
+        let key = keyed_prehash(&salt_text, password);
+        let hashed = bcrypt::hash_with_salt(key, self.cost, salt)
+            .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?
+            .format_for_version(bcrypt::Version::TwoB);
+        let (cost, digest) = (self.cost, &hashed[29..]);
+        Ok(format!(
+            "{OWN_PREFIX}v=2,t=2b,r={cost}${salt_text}${digest}"
+        ))
     }
 }
 
@@ -78,16 +107,13 @@ pub(crate) fn salt_of(bcrypt_hash: &str) -> &str {
 
 impl PasswordHasher for BcryptHasher {
     fn hash(&self, password: &Password) -> Result<String, UsersError> {
+        if self.unkeyed {
+            let hashed = bcrypt::hash(unkeyed_prehash(password.expose()), self.cost)
+                .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?;
+            return Ok(format!("{UNKEYED_PREFIX}{hashed}"));
+        }
         let salt: [u8; 16] = random_bytes(16).try_into().expect("16 random bytes");
-        let salt_text = BCRYPT_BASE64.encode(salt);
-        let key = keyed_prehash(&salt_text, password.expose());
-        let hashed = bcrypt::hash_with_salt(key, self.cost, salt)
-            .map_err(|e| StorageError(format!("bcrypt failed: {e}")))?
-            .format_for_version(bcrypt::Version::TwoB);
-        let (cost, digest) = (self.cost, &hashed[29..]);
-        Ok(format!(
-            "{OWN_PREFIX}v=2,t=2b,r={cost}${salt_text}${digest}"
-        ))
+        self.keyed(password.expose(), salt)
     }
 
     /// Checks Sesame's own hashes and those imported from other systems
@@ -102,10 +128,15 @@ impl PasswordHasher for BcryptHasher {
         })
     }
 
-    /// Imported hashes, Sesame's older unkeyed ones, and its own made at
-    /// another cost than the configured one.
+    /// Imported hashes, Sesame's own made at another cost than the
+    /// configured one, and its own in the format it does not write.
     fn needs_rehash(&self, stored_hash: &str) -> bool {
-        own_cost(stored_hash) != Some(self.cost)
+        match own_format(stored_hash) {
+            Some((format, cost)) => {
+                cost != self.cost || (format == HashFormat::SesameUnkeyed) != self.unkeyed
+            }
+            None => true,
+        }
     }
 
     fn spend_verify_time(&self, candidate: &str) {
@@ -142,6 +173,38 @@ mod tests {
         let hash = hasher.hash(&password(&long)).unwrap();
         assert!(hasher.verify(&long, &hash));
         assert!(!hasher.verify(&first_72, &hash));
+    }
+
+    #[test]
+    fn a_keyed_hash_is_the_one_passlib_makes_with_the_same_salt() {
+        // passlib 1.9.5: `bcrypt_sha256.using(salt=".OGB/.SE/ueHAeqKBO2NC.",
+        // rounds=4).hash("Zq7!vR2#kLm é")`, the salt being bytes 1 to 16.
+        let salt: [u8; 16] = std::array::from_fn(|i| i as u8 + 1);
+        let hash = BcryptHasher::new(4)
+            .unwrap()
+            .keyed("Zq7!vR2#kLm é", salt)
+            .unwrap();
+        assert_eq!(
+            hash,
+            "$bcrypt-sha256$v=2,t=2b,r=4$.OGB/.SE/ueHAeqKBO2NC.$qBwy6Ks4JMMEgd/fBJayFA23bafzU.S"
+        );
+    }
+
+    #[test]
+    fn writing_unkeyed_hashes_keeps_what_older_versions_read() {
+        let keyed = BcryptHasher::new(4).unwrap();
+        let unkeyed = BcryptHasher::new(4).unwrap().writing_unkeyed();
+        let old = unkeyed.hash(&password("Zq7!vR2#kLm")).unwrap();
+        let new = keyed.hash(&password("Zq7!vR2#kLm")).unwrap();
+        assert!(old.starts_with("bcrypt_sha256$$2b$04$"), "{old}");
+        for hasher in [&keyed, &unkeyed] {
+            assert!(hasher.verify("Zq7!vR2#kLm", &old) && hasher.verify("Zq7!vR2#kLm", &new));
+        }
+        // Each replaces the other's at the next login, none its own.
+        assert!(!unkeyed.needs_rehash(&old) && unkeyed.needs_rehash(&new));
+        assert!(!keyed.needs_rehash(&new) && keyed.needs_rehash(&old));
+        let at_5 = BcryptHasher::new(5).unwrap().writing_unkeyed();
+        assert!(at_5.needs_rehash(&old));
     }
 
     #[test]

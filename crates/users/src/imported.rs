@@ -116,8 +116,9 @@ pub enum HashFormat {
 }
 
 /// Where a record comes from, for the one ambiguous spelling: a
-/// `bcrypt_sha256$` hash is Django's in a Django table and Sesame's own in
-/// a JSONL file (which is what `sesame export jsonl` writes).
+/// `bcrypt_sha256$` hash is Django's in a Django table and Sesame's own
+/// older unkeyed one in a JSONL file (which older versions of `sesame
+/// export jsonl` wrote, and this one for accounts that kept it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashOrigin {
     /// A Django `auth_user` table.
@@ -381,14 +382,15 @@ fn passlib_bcrypt_sha256(rest: &str) -> Option<Verifier<'static>> {
     Some(Verifier::Bcrypt { format, hash, cost })
 }
 
-/// The cost of one of Sesame's own current hashes; `None` for any other.
-pub(crate) fn own_cost(stored: &str) -> Option<u32> {
-    match passlib_bcrypt_sha256(stored.strip_prefix(OWN_PREFIX)?)? {
+/// The format ([`HashFormat::Sesame`] or [`HashFormat::SesameUnkeyed`])
+/// and cost of one of Sesame's own hashes; `None` for any other.
+pub(crate) fn own_format(stored: &str) -> Option<(HashFormat, u32)> {
+    match Verifier::parse(stored)? {
         Verifier::Bcrypt {
-            format: HashFormat::Sesame,
+            format: format @ (HashFormat::Sesame | HashFormat::SesameUnkeyed),
             cost,
             ..
-        } => Some(cost),
+        } => Some((format, cost)),
         _ => None,
     }
 }
@@ -1179,8 +1181,8 @@ mod tests {
         let (salt, digest) = (".".repeat(22), ".".repeat(31));
         let unkeyed = format!("{UNKEYED_PREFIX}$2b$20${salt}{digest}");
         let keyed = format!("{OWN_PREFIX}v=2,t=2b,r=20${salt}${digest}");
-        assert_eq!(own_cost(&keyed), Some(20));
-        assert_eq!(own_cost(&unkeyed), None, "replaced at its next login");
+        assert_eq!(own_format(&keyed), Some((HashFormat::Sesame, 20)));
+        assert_eq!(own_format(&unkeyed), Some((HashFormat::SesameUnkeyed, 20)));
         for own in [&keyed, &unkeyed] {
             assert!(accept_hash(Some(own), HashOrigin::Other)
                 .unwrap_err()
