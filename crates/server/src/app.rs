@@ -312,6 +312,7 @@ impl Services {
         });
         let lockout = Arc::new(lockout.with_account_locks(store.clone()));
         let confirmations = Arc::new(ConfirmationsAsLogins(lockout.clone()));
+        let places = hasher.places();
         let accounts = AccountService::new(
             store.clone(),
             Arc::new(hasher),
@@ -320,6 +321,7 @@ impl Services {
                 require_activation: config.accounts.require_activation,
             },
         )
+        .with_hashing_places(places)
         .with_mail(account_mail)
         .with_audit(store.clone())
         .with_confirmation_throttle(confirmations.clone())

@@ -21,7 +21,12 @@ const QUEUE_PER_THREAD: usize = 64;
 pub(crate) struct HashingPool {
     jobs: SyncSender<Job>,
     hasher: Arc<dyn PasswordHasher>,
+    queued: usize,
 }
+
+/// Half of the threads actix-web gives blocking work (512): what password
+/// checks waiting for a hashing thread may hold at most.
+const MOST_WAITING: usize = 256;
 
 impl HashingPool {
     /// Starts `threads` hashing threads (at least one) around `hasher`.
@@ -30,7 +35,8 @@ impl HashingPool {
         threads: usize,
     ) -> std::io::Result<HashingPool> {
         let threads = threads.max(1);
-        let (jobs, queue) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
+        let queued = threads * QUEUE_PER_THREAD;
+        let (jobs, queue) = sync_channel::<Job>(queued);
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for number in 0..threads {
             let queue = queue.clone();
@@ -54,7 +60,18 @@ impl HashingPool {
                     }
                 })?;
         }
-        Ok(HashingPool { jobs, hasher })
+        Ok(HashingPool {
+            jobs,
+            hasher,
+            queued,
+        })
+    }
+
+    /// How many checks and hashes may be under way at once (see
+    /// `AccountService::with_hashing_places`): what the queue holds, and
+    /// never more than [`MOST_WAITING`].
+    pub(crate) fn places(&self) -> usize {
+        self.queued.min(MOST_WAITING)
     }
 
     /// Runs `work` on a hashing thread and waits for its answer; `None` if

@@ -301,7 +301,7 @@ impl AccountService {
             push_all(&mut errors, "new_password", problems);
             UsersError::Invalid(errors)
         })?;
-        let password_hash = self.hasher.hash(&password)?;
+        let password_hash = self.hash_password(&password)?;
         self.consume(&found, &TokenEffect::SetPassword { password_hash })?;
         self.record("password_reset", Some(user.id), actor, None);
         Ok(())

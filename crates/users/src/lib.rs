@@ -217,6 +217,7 @@ mod login;
 mod mail;
 mod one_time;
 mod password;
+mod places;
 mod ports;
 mod service;
 mod user;

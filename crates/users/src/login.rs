@@ -90,27 +90,35 @@ impl AccountService {
         password: &str,
     ) -> Result<PasswordChecked, UsersError> {
         if candidates.is_empty() {
+            let _place = self.places.take()?;
             self.hasher.spend_verify_time(password);
             return Err(UsersError::InvalidCredentials);
         }
-        let user = candidates
-            .into_iter()
-            .find(|user| self.password_matches(password, &user.password_hash))
-            .ok_or(UsersError::InvalidCredentials)?;
+        let mut matching = None;
+        for user in candidates {
+            if self.password_matches(password, &user.password_hash)? {
+                matching = Some(user);
+                break;
+            }
+        }
+        let user = matching.ok_or(UsersError::InvalidCredentials)?;
         if !user.is_active {
             return Err(UsersError::AccountInactive);
         }
         // An imported hash, or one of Sesame's own at another cost: replaced
-        // by one at the configured cost when the login is recorded.
-        let rehash = if self.hasher.needs_rehash(&user.password_hash) {
-            let old_format = crate::HashFormat::of(&user.password_hash)
-                .map_or("unknown", crate::HashFormat::name);
-            Some((
-                self.hasher.hash(&crate::Password::accepted(password))?,
-                old_format,
-            ))
-        } else {
-            None
+        // by one at the configured cost when the login is recorded (at a
+        // later login when every hashing place is taken).
+        let place = (self.hasher.needs_rehash(&user.password_hash))
+            .then(|| self.places.take().ok())
+            .flatten();
+        let rehash = match place {
+            Some(_place) => {
+                let hash = self.hasher.hash(&crate::Password::accepted(password))?;
+                let old_format = crate::HashFormat::of(&user.password_hash)
+                    .map_or("unknown", crate::HashFormat::name);
+                Some((hash, old_format))
+            }
+            None => None,
         };
         Ok(PasswordChecked { user, rehash })
     }

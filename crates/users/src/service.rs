@@ -3,6 +3,7 @@ use std::sync::Arc;
 use sesame_kernel::audit::{Actor, AuditEntry, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
+use crate::places::HashingPlaces;
 use crate::{
     AccountMail, AvatarChange, AvatarName, Avatars, ConfirmationThrottle, Email, FieldError,
     NewUser, Password, PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute,
@@ -86,6 +87,7 @@ pub struct AccountService {
     pub(crate) avatars: Option<Avatars>,
     pub(crate) audit: Option<Arc<dyn AuditLog>>,
     pub(crate) throttle: Option<Arc<dyn ConfirmationThrottle>>,
+    pub(crate) places: HashingPlaces,
 }
 
 impl AccountService {
@@ -105,7 +107,17 @@ impl AccountService {
             avatars: None,
             audit: None,
             throttle: None,
+            places: HashingPlaces::default(),
         }
+    }
+
+    /// The same service, refusing a password check or hash (as storage
+    /// that is unavailable, 503) while `max` are under way: about what the
+    /// hasher queues, so that a flood of logins cannot hold every blocking
+    /// thread waiting behind it.
+    pub fn with_hashing_places(mut self, max: usize) -> Self {
+        self.places = HashingPlaces::new(max);
+        self
     }
 
     /// The same service, counting wrong current passwords in `throttle`
@@ -277,7 +289,7 @@ impl AccountService {
             email,
             first_name: registration.first_name,
             last_name: registration.last_name,
-            password_hash: self.hasher.hash(&password)?,
+            password_hash: self.hash_password(&password)?,
             is_active,
             is_staff,
             date_joined: self.clock.now(),
@@ -301,9 +313,26 @@ impl AccountService {
     /// Whether `password` is the one behind `stored`. The memory an argon2
     /// or scrypt check takes is waited for here, on the caller's thread,
     /// before the check goes to the hasher (`imported::MemoryLease`).
-    pub(crate) fn password_matches(&self, password: &str, stored: &str) -> bool {
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`] when every hashing place is taken.
+    pub(crate) fn password_matches(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> Result<bool, UsersError> {
+        let _place = self.places.take()?;
         let _memory = crate::imported::MemoryLease::for_hash(stored);
-        self.hasher.verify(password, stored)
+        Ok(self.hasher.verify(password, stored))
+    }
+
+    /// `password`'s hash, made in a hashing place.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`], also when every hashing place is taken.
+    pub(crate) fn hash_password(&self, password: &Password) -> Result<String, UsersError> {
+        let _place = self.places.take()?;
+        self.hasher.hash(password)
     }
 
     /// Checks `password` against the account's own, for confirming a change;
@@ -326,7 +355,7 @@ impl AccountService {
                 .map_or(Ok(()), |t| t.held_back(user.id))
         };
         held_back()?;
-        let right = self.password_matches(password, &user.password_hash);
+        let right = self.password_matches(password, &user.password_hash)?;
         if let (false, Some(throttle)) = (right, &self.throttle) {
             throttle.record_failure(user.id);
             let wrong = throttle.record_wrong_password(user.id);
@@ -776,7 +805,7 @@ impl AccountService {
             push_all(&mut errors, field, problems);
             UsersError::Invalid(errors)
         })?;
-        let hash = self.hasher.hash(&password)?;
+        let hash = self.hash_password(&password)?;
         self.users.change_password(
             user.id,
             &user.password_hash,

@@ -1457,6 +1457,46 @@ fn a_password_replaced_while_it_was_checked_confirms_nothing() {
 }
 
 #[test]
+fn a_password_check_past_the_hashing_places_is_refused_at_once() {
+    // One place: a login holds it while bcrypt runs; every check or hash
+    // asked for meanwhile is refused, known account or not, rather than
+    // wait (and hold a thread) behind it.
+    let hasher = Arc::new(ChangedWhileVerifying::new());
+    let fx = Fixture::with_hasher(AccountSettings::default(), hasher.clone());
+    fx.user("alice");
+    let accounts = fx.accounts.clone().with_hashing_places(1);
+    let (checking, checked) = std::sync::mpsc::channel();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    hasher.during(move || {
+        checking.send(()).unwrap();
+        wait.recv().unwrap();
+    });
+    let first = {
+        let accounts = accounts.clone();
+        std::thread::spawn(move || accounts.authenticate("alice", PASSWORD).map(drop))
+    };
+    checked.recv().unwrap();
+    let newcomer = Registration {
+        username: "newcomer".into(),
+        password: OTHER_PASSWORD.into(),
+        ..Registration::default()
+    };
+    for refused in [
+        accounts.authenticate("alice", PASSWORD).map(drop),
+        accounts.authenticate("nobody", PASSWORD).map(drop),
+        accounts.register(newcomer).map(drop),
+    ] {
+        assert!(
+            matches!(refused, Err(UsersError::Storage(_))),
+            "{refused:?}"
+        );
+    }
+    go.send(()).unwrap();
+    first.join().unwrap().unwrap();
+    accounts.authenticate("alice", PASSWORD).unwrap();
+}
+
+#[test]
 fn a_reset_while_the_new_password_is_hashed_is_not_overwritten() {
     // Someone who knows the password changes it; while bcrypt hashes the new
     // one, the owner takes the account back with a reset.
