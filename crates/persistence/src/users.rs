@@ -392,7 +392,11 @@ impl UserRepository for Database {
                 .execute(conn)?;
             Ok(true)
         });
-        self.user_touched(id);
+        // The hash changed: other processes' caches must drop the old one.
+        match recorded {
+            Ok(true) => self.user_changed(id),
+            _ => self.user_touched(id),
+        }
         recorded.map_err(read_error)
     }
 

@@ -144,9 +144,17 @@ impl JwtKeys {
     /// Signs `claims` with the active key, naming it in `kid`.
     ///
     /// # Errors
-    /// [`TokensError::Signing`].
+    /// [`TokensError::Signing`], also when that key was retired since.
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokensError> {
         let ring = self.current();
+        if !ring.verifiers.contains_key(&ring.signer.kid) {
+            // A reload that could not open the set learned it was retired.
+            return Err(TokensError::Signing(format!(
+                "signing key {} was retired, and the key set cannot be opened here: give this \
+                 instance the tokens.jwt_secret the set is sealed with",
+                ring.signer.kid
+            )));
+        }
         let mut header = Header::new(ring.signer.algorithm);
         header.kid = Some(ring.signer.kid.clone());
         let claims = Claims {

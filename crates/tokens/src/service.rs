@@ -179,8 +179,10 @@ impl SessionService {
             client,
             revival: Revival::Never,
         };
+        // Signed first: a key that cannot sign leaves no session behind.
+        let pair = self.sign_pair(user.id, &session.id, refresh_jti, now)?;
         self.sessions.create(&session)?;
-        self.sign_pair(user.id, &session.id, refresh_jti, now)
+        Ok(pair)
     }
 
     /// Opens an opaque-token session, brought back by re-authenticating

@@ -359,6 +359,9 @@ fn an_instance_left_running_with_the_leaked_secret_refuses_what_the_reseal_retir
         stale_sessions.authenticate(&token),
         Err(TokensError::InvalidToken)
     ));
+    // Nor does it hand out tokens that no instance accepts.
+    let refused = stale_sessions.start_jwt_session(&fixture.user, ClientInfo::default());
+    assert!(matches!(refused, Err(TokensError::Signing(_))));
 }
 
 fn keys_states(keys: &SigningKeys) -> Vec<KeyState> {
