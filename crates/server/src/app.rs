@@ -482,6 +482,14 @@ impl Application {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let port = local_addr.port();
         // As browsers send them in `Origin`: no trailing slash.
+        if config.believes_every_private_address() {
+            tracing::warn!(
+                "http.trusted_proxy_header is believed from every loopback and private address \
+                 (http.trusted_proxies is unset): a machine on those networks that reaches Sesame \
+                 directly chooses its address for the rate limits and the audit log; set \
+                 SESAME__HTTP__TRUSTED_PROXIES to your proxy's address"
+            );
+        }
         let cors_origins: Vec<String> = (config.http.cors_allowed_origins.iter())
             .map(|origin| origin.trim_end_matches('/').to_owned())
             .collect();

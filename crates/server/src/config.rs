@@ -691,6 +691,13 @@ impl Config {
             })
     }
 
+    /// Whether the trusted proxy header is set and believed from the
+    /// default networks, every loopback and private address.
+    pub fn believes_every_private_address(&self) -> bool {
+        let defaults = HttpConfig::default().trusted_proxies;
+        self.http.trusted_proxy_header.is_some() && self.http.trusted_proxies == defaults
+    }
+
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         self.database
@@ -749,6 +756,19 @@ mod tests {
             Config::default().database_url(),
             "sqlite://./data/sesame.db"
         );
+    }
+
+    #[test]
+    fn a_trusted_header_believed_from_every_private_address_is_told() {
+        let mut config = Config::default();
+        assert!(
+            !config.believes_every_private_address(),
+            "no header, nothing believed"
+        );
+        config.http.trusted_proxy_header = Some("X-Real-IP".into());
+        assert!(config.believes_every_private_address());
+        config.http.trusted_proxies = vec!["10.0.0.5".into()];
+        assert!(!config.believes_every_private_address());
     }
 
     #[test]
