@@ -639,7 +639,7 @@ mod tests {
         assert_eq!(
             lockout.record_wrong_code(UserId(7)),
             2,
-            "a day is not enough"
+            "a month less a second is not enough"
         );
         clock.advance(FAILURES_KEPT);
         assert_eq!(lockout.record_wrong_code(UserId(7)), 1, "a quiet month is");

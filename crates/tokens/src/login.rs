@@ -101,6 +101,10 @@ impl ConfirmationThrottle for ConfirmationsAsLogins {
     fn record_wrong_password(&self, user: UserId) -> u32 {
         self.0.record_wrong_password(user)
     }
+
+    fn password_replaced(&self, user: UserId) {
+        self.0.record_success(&[LoginKey::Account(user)]);
+    }
 }
 
 /// The tokens of a new session.

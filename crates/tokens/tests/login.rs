@@ -16,8 +16,9 @@ use sesame_tokens::{
     SessionService, TokenSettings, TokensError, PASSWORD_ALERT_AFTER, SECOND_FACTOR_ALERT_AFTER,
 };
 use sesame_users::{
-    AccountMail, AccountService, AccountSettings, BcryptHasher, LinkTemplates, Password,
-    PasswordHasher, Registration, TokenLifetimes, User, UserRepository, UsersError,
+    AccountMail, AccountService, AccountSettings, BcryptHasher, ConfirmationThrottle,
+    LinkTemplates, Password, PasswordHasher, Registration, TokenLifetimes, User, UserRepository,
+    UsersError,
 };
 
 const PASSWORD: &str = "Zq7!vR2#kLm";
@@ -644,6 +645,42 @@ fn wrong_codes_guessed_at_an_unfinished_setup_are_held_back_and_alert_alike() {
     let code = totp_code(&setup.secret, f.clock.now().timestamp()).unwrap();
     let right = mfa.confirm(&ada, &code, None, &Actor::default());
     assert!(held_back(&right), "past five, even the right code waits");
+}
+
+#[test]
+fn a_new_password_starts_the_wrong_codes_over() {
+    // Whoever guessed codes with the old password no longer holds it: the
+    // owner's own next mistakes are not held against them.
+    let f = fixture_locking_at(100);
+    let ada = f.user("ada");
+    let lockout = Lockout::new(LockoutSettings::default()).with_clock(f.clock.clone());
+    let throttle = Arc::new(ConfirmationsAsLogins(Arc::new(lockout)));
+    let accounts = f
+        .accounts
+        .clone()
+        .with_confirmation_throttle(throttle.clone());
+    for _ in 0..5 {
+        throttle.record_wrong_code(ada.id);
+    }
+    assert!(throttle.locked_for(ada.id).is_some());
+    f.clock.advance(Duration::minutes(16));
+    assert_eq!(throttle.locked_for(ada.id), None);
+    (accounts.set_password(
+        &ada,
+        PASSWORD,
+        "Another-long-pass-42",
+        None,
+        &Actor::default(),
+    ))
+    .unwrap();
+    for _ in 0..4 {
+        throttle.record_wrong_code(ada.id);
+    }
+    assert_eq!(
+        throttle.locked_for(ada.id),
+        None,
+        "four wrong codes, not nine"
+    );
 }
 
 #[test]

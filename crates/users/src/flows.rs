@@ -303,6 +303,9 @@ impl AccountService {
         })?;
         let password_hash = self.hash_password(&password)?;
         self.consume(&found, &TokenEffect::SetPassword { password_hash })?;
+        if let Some(throttle) = &self.throttle {
+            throttle.password_replaced(user.id);
+        }
         self.record("password_reset", Some(user.id), actor, None);
         Ok(())
     }

@@ -175,6 +175,13 @@ pub trait ConfirmationThrottle: Send + Sync {
     /// not the lockout is on; returns how many came since its last good login.
     fn record_wrong_password(&self, user: UserId) -> u32;
 
+    /// `user` has a new password: what was counted against the old one
+    /// (wrong codes and passwords, locks) starts over, as at a good login,
+    /// since whoever guessed with it no longer holds it.
+    fn password_replaced(&self, user: UserId) {
+        let _ = user;
+    }
+
     /// [`UsersError::ConfirmationThrottled`] while `user` is held back.
     ///
     /// # Errors

@@ -782,6 +782,9 @@ impl AccountService {
     ) -> Result<(), UsersError> {
         self.confirm_password(user, current_password)?;
         self.replace_password(user, new_password, "new_password", keep_session)?;
+        if let Some(throttle) = &self.throttle {
+            throttle.password_replaced(user.id);
+        }
         self.record("password_changed", Some(user.id), actor, None);
         Ok(())
     }
