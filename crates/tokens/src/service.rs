@@ -234,6 +234,9 @@ impl SessionService {
         let user = self.active_user(session.user_id)?;
         let new_jti = random_token(ID_BYTES);
         let expires_at = now + self.settings.refresh_ttl;
+        // Signed first: a key that cannot sign uses up no refresh token,
+        // which the client may then take to another instance.
+        let pair = self.sign_pair(user.id, &session.id, new_jti.clone(), now)?;
         if !self
             .sessions
             .rotate_refresh(&session.id, &claims.jti, &new_jti, expires_at, now)?
@@ -243,7 +246,7 @@ impl SessionService {
             return Err(TokensError::RefreshReused);
         }
         self.session_changed(&session.id);
-        self.sign_pair(user.id, &session.id, new_jti, now)
+        Ok(pair)
     }
 
     /// Checks a JWT (access or refresh) without using it up.
