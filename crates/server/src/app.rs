@@ -481,7 +481,6 @@ impl Application {
         };
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let port = local_addr.port();
-        // As browsers send them in `Origin`: no trailing slash.
         if config.believes_every_private_address() {
             tracing::warn!(
                 "http.trusted_proxy_header is believed from every loopback and private address \
@@ -490,6 +489,7 @@ impl Application {
                  SESAME__HTTP__TRUSTED_PROXIES to your proxy's address"
             );
         }
+        // As browsers send them in `Origin`: no trailing slash.
         let cors_origins: Vec<String> = (config.http.cors_allowed_origins.iter())
             .map(|origin| origin.trim_end_matches('/').to_owned())
             .collect();
@@ -582,7 +582,8 @@ impl Application {
             // WebSocket's close frame) reading what the client still sends.
             .client_disconnect_timeout(std::time::Duration::from_secs(2))
             .h1_allow_half_closed(true)
-            .workers(workers);
+            .workers(workers)
+            .worker_max_blocking_threads(crate::hashing::BLOCKING_THREADS_PER_WORKER);
         let server = server.listen(listener).map_err(bind_error)?.run();
         tracing::info!(
             address = %format!("http://{}:{port}", host_of(&config.http.bind)),

@@ -24,9 +24,14 @@ pub(crate) struct HashingPool {
     queued: usize,
 }
 
-/// Half of the threads actix-web gives blocking work (512): what password
-/// checks waiting for a hashing thread may hold at most.
-const MOST_WAITING: usize = 256;
+/// The threads each actix-web worker gives blocking work (set in `app.rs`;
+/// actix's default divides 512 among the workers).
+pub(crate) const BLOCKING_THREADS_PER_WORKER: usize = 512;
+
+/// What password checks waiting for a hashing thread may hold at most:
+/// half of one worker's blocking threads, since a few connections, which
+/// stay on one worker, may bring them all.
+const MOST_WAITING: usize = BLOCKING_THREADS_PER_WORKER / 2;
 
 impl HashingPool {
     /// Starts `threads` hashing threads (at least one) around `hasher`.
