@@ -1,4 +1,4 @@
-//! Rate limits: per client IP on every credential route, per user on
+//! Rate limits: per client IP (and IPv6 /48) on every credential route, per user on
 //! sending messages and creating events. (Failed logins lock accounts in the domain:
 //! [`sesame_tokens::Lockout`].) Both maps are keyed by something a client
 //! chooses, so they are pruned as they go.
@@ -13,6 +13,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// Checks between two prunings of the maps.
 const HOUSEKEEPING_EVERY: u64 = 4096;
+
+/// How many clients' budgets an IPv6 /48 shares: one site, or what a free
+/// tunnel broker hands out, which counted by its /64s alone would get 65,536.
+const CLIENTS_PER_NETWORK: u32 = 16;
 
 /// Limits from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +49,7 @@ impl Default for RateLimitSettings {
 pub struct RateLimits {
     settings: RateLimitSettings,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_network: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<i64>,
     events: DefaultKeyedRateLimiter<i64>,
     checks: AtomicU64,
@@ -74,15 +79,30 @@ fn ip_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The IPv6 /48 an address is also counted under; `None` for IPv4.
+fn network_key(ip: IpAddr) -> Option<IpAddr> {
+    match ip_key(ip) {
+        IpAddr::V6(v6) => Some(IpAddr::V6(Ipv6Addr::from(
+            u128::from(v6) & !(u128::MAX >> 48),
+        ))),
+        IpAddr::V4(_) => None,
+    }
+}
+
 impl RateLimits {
     /// Limiters with these settings.
     pub fn new(settings: RateLimitSettings) -> Self {
-        let per_ip = Quota::per_minute(at_least_one(settings.per_ip_per_minute))
-            .allow_burst(at_least_one(settings.per_ip_burst));
+        let per_ip = |clients: u32| {
+            Quota::per_minute(at_least_one(
+                settings.per_ip_per_minute.saturating_mul(clients),
+            ))
+            .allow_burst(at_least_one(settings.per_ip_burst.saturating_mul(clients)))
+        };
         let per_user = |per_minute| RateLimiter::keyed(Quota::per_minute(at_least_one(per_minute)));
         RateLimits {
             settings,
-            per_ip: RateLimiter::keyed(per_ip),
+            per_ip: RateLimiter::keyed(per_ip(1)),
+            per_network: RateLimiter::keyed(per_ip(CLIENTS_PER_NETWORK)),
             messages: per_user(settings.messages_per_minute),
             events: per_user(settings.events_per_minute),
             checks: AtomicU64::new(0),
@@ -102,15 +122,22 @@ impl RateLimits {
     fn prune(&self) {
         self.per_ip.retain_recent();
         self.per_ip.shrink_to_fit();
+        self.per_network.retain_recent();
+        self.per_network.shrink_to_fit();
         self.messages.retain_recent();
         self.messages.shrink_to_fit();
         self.events.retain_recent();
         self.events.shrink_to_fit();
     }
 
-    /// Counts one credential request from `ip`. `Err(seconds)` to wait when over the limit.
+    /// Counts one credential request from `ip`, and from its IPv6 /48.
+    /// `Err(seconds)` to wait when over the limit.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), u64> {
-        self.check(&self.per_ip, ip_key(ip))
+        self.check(&self.per_ip, ip_key(ip))?;
+        match network_key(ip) {
+            Some(network) => self.check(&self.per_network, network),
+            None => Ok(()),
+        }
     }
 
     /// Counts one message sent by `user`. `Err(seconds)` to wait when over the limit.
@@ -180,6 +207,27 @@ mod tests {
             ip_key("::ffff:10.1.2.3".parse().unwrap()),
             "10.1.2.3".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn an_ipv6_48_shares_a_few_clients_budgets() {
+        let limits = limits(|s| {
+            s.per_ip_burst = 2;
+            s.per_ip_per_minute = 1;
+        });
+        let in_48 = |n: u16| IpAddr::from([0x2001, 0xdb8, 7, n, 0, 0, 0, 1]);
+        for block in 0..CLIENTS_PER_NETWORK as u16 {
+            for _ in 0..2 {
+                assert!(limits.check_ip(in_48(block)).is_ok(), "/64 number {block}");
+            }
+        }
+        let wait = limits.check_ip(in_48(1000)).unwrap_err();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert!(
+            limits.check_ip("2001:db8:8::1".parse().unwrap()).is_ok(),
+            "another /48"
+        );
+        assert_eq!(network_key("10.0.0.1".parse().unwrap()), None);
     }
 
     #[test]
