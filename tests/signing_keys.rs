@@ -413,6 +413,27 @@ backend_tests! {
         assert_eq!(renewed.get("/auth/users/me/", Some(&fresh)).status, 200);
     }
 
+    fn an_instance_whose_signing_key_a_reseal_retired_is_not_ready(backend) {
+        // Left running with the leaked secret, it cannot open the resealed
+        // set; a load balancer should stop sending it logins.
+        let app = spawn(&backend, "HS256");
+        assert_eq!(app.get("/readyz", None).status, 200);
+        let old_secret = app.data_dir.join("jwt_secret");
+        let reseal = ["reseal", "--old-secret-file", old_secret.to_str().unwrap()];
+        let new_secret = [("SESAME__TOKENS__JWT_SECRET", "a new JWT secret, 32 bytes or more, after a leak")];
+        stdout(&keys_cli_with(&app, "HS256", &reseal, &new_secret));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let answer = loop {
+            let answer = app.get("/readyz", None);
+            if answer.status != 200 || Instant::now() > deadline {
+                break answer;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.json, json!({"status": "cannot sign tokens"}));
+    }
+
     fn hs256_stays_the_default_and_every_jwt_names_its_key_and_issuer(backend) {
         let app = TestApp::spawn(&backend);
         app.register("plain");

@@ -116,9 +116,11 @@ impl JwtKeys {
         self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Whether tokens naming `kid` are accepted.
-    pub(crate) fn accepts(&self, kid: &str) -> bool {
-        self.current().verifiers.contains_key(kid)
+    /// Whether this instance can sign: its active key was not retired
+    /// since (by a reload that could not open the set).
+    pub fn can_sign(&self) -> bool {
+        let ring = self.current();
+        ring.verifiers.contains_key(&ring.signer.kid)
     }
 
     /// Calls `listener` with the keys each time they were read again, on

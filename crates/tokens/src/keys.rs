@@ -579,7 +579,7 @@ impl SigningKeys {
                         .filter(|k| k.state == KeyState::Retired)
                         .map(|k| k.kid.as_str())
                         .collect();
-                    if retired.iter().any(|kid| keys.accepts(kid)) {
+                    if retired.iter().any(|kid| keys.verifies(kid)) {
                         keys.replace(keys.current().without(&retired));
                     }
                     return Err(e);

@@ -346,6 +346,7 @@ fn an_instance_left_running_with_the_leaked_secret_refuses_what_the_reseal_retir
     let (stale, stale_sessions) = fixture.instance(SigningAlgorithm::Hs256);
     let token = fixture.login(&stale_sessions);
     stale_sessions.authenticate(&token).unwrap();
+    assert!(stale.keys().can_sign());
     let renewed = fixture.process(
         b"the new secret, at least thirty-two bytes long",
         8,
@@ -359,7 +360,8 @@ fn an_instance_left_running_with_the_leaked_secret_refuses_what_the_reseal_retir
         stale_sessions.authenticate(&token),
         Err(TokensError::InvalidToken)
     ));
-    // Nor does it hand out tokens that no instance accepts.
+    // Nor does it hand out tokens that no instance accepts, and it says so.
+    assert!(!stale.keys().can_sign());
     let refused = stale_sessions.start_jwt_session(&fixture.user, ClientInfo::default());
     assert!(matches!(refused, Err(TokensError::Signing(_))));
 }

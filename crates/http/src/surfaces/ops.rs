@@ -33,7 +33,7 @@ pub(super) fn part() -> Part {
 #[derive(Serialize, ToSchema)]
 #[schema(as = ops::Status)]
 struct Status {
-    /// `ok`, `ready` or `database unreachable`.
+    /// `ok`, `ready`, `database unreachable` or `cannot sign tokens`.
     status: &'static str,
 }
 
@@ -71,21 +71,23 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and the instance can sign tokens (its
+/// signing key was not retired by a key set it cannot open).
 #[utoipa::path(responses(
     (status = 200, description = "`ready`", body = Status),
-    (status = 503, description = "`database unreachable`", body = Status),
+    (status = 503, description = "`database unreachable` or `cannot sign tokens`", body = Status),
 ))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ready = state.readiness.clone();
-    if blocking(move || ready()).await.unwrap_or(false) {
-        HttpResponse::Ok().json(Status { status: "ready" })
+    let status = if !blocking(move || ready()).await.unwrap_or(false) {
+        "database unreachable"
+    } else if !state.sessions.keys().can_sign() {
+        "cannot sign tokens"
     } else {
-        HttpResponse::ServiceUnavailable().json(Status {
-            status: "database unreachable",
-        })
-    }
+        return HttpResponse::Ok().json(Status { status: "ready" });
+    };
+    HttpResponse::ServiceUnavailable().json(Status { status })
 }
 
 /// Prometheus metrics: requests by route and status with latencies, failed
