@@ -318,25 +318,29 @@ backend_tests! {
         assert_eq!(accounts["dj_unusable"]["password_hash"], Value::Null);
     }
 
-    fn a_username_twin_is_refused_and_the_same_account_skipped_in_any_batch(backend) {
+    fn a_username_or_email_twin_is_refused_and_the_same_account_skipped_in_any_batch(backend) {
         // A source that told `Dup` and `dup` apart holds two people; Sesame
         // keeps one of them, and says so of the other, dry run or not, and
         // wherever the second stands (a thousand accounts are one batch).
+        // So with two accounts sharing an address: the second one's owner
+        // would get the first's resets.
         let app = TestApp::spawn(&backend);
-        let mut lines = vec![r#"{"username":"Dup","password_hash":null}"#.to_owned()];
+        let mut lines = vec![r#"{"username":"Dup","email":"dup@example.com","password_hash":null}"#.to_owned()];
         lines.extend((0..1000).map(|i| format!(r#"{{"username":"filler{i}","password_hash":null}}"#)));
         lines.push(r#"{"username":"dup","password_hash":null}"#.to_owned());
-        lines.push(r#"{"username":"Dup","password_hash":null}"#.to_owned());
+        lines.push(r#"{"username":"Dup","email":"dup@example.com","password_hash":null}"#.to_owned());
+        lines.push(r#"{"username":"sharer","email":"DUP@example.com","password_hash":null}"#.to_owned());
         let file = app.data_dir.join("twins.jsonl");
         std::fs::write(&file, lines.join("\n") + "\n").unwrap();
         let file = file.to_str().unwrap();
         let twin = "refused line 1002: username dup is another account's, Dup: they differ only in case or form";
         let same = "skipped line 1003 (Dup): username Dup is already there";
+        let sharer = "refused line 1004: email is another account's, Dup";
         let (_, dry) = sesame(&app, &["import", "jsonl", "--dry-run", file]);
         let (_, out) = sesame(&app, &["import", "jsonl", file]);
         for report in [&dry, &out] {
-            assert!(report.contains(twin) && report.contains(same), "{report}");
-            assert!(report.trim_end().ends_with("imported 1001, skipped 1, refused 1"), "{report}");
+            assert!(report.contains(twin) && report.contains(same) && report.contains(sharer), "{report}");
+            assert!(report.trim_end().ends_with("imported 1001, skipped 1, refused 2"), "{report}");
         }
     }
 
@@ -346,6 +350,7 @@ backend_tests! {
             r#"{"username":"banned","email":"banned@example.com","password_hash":null,"is_active":false,"last_login":"2024-01-02T03:04:05Z"}"#,
             r#"{"username":"pending","email":"pending@example.com","password_hash":null,"is_active":false}"#,
             r#"{"username":"kept_off","email":"kept_off@example.com","password_hash":null,"is_active":false,"deactivated_by_admin":true}"#,
+            r#"{"username":"old_staff","email":"old_staff@example.com","password_hash":null,"is_active":false,"is_admin":true}"#,
         ];
         let file = app.data_dir.join("records.jsonl");
         std::fs::write(&file, lines.join("\n") + "\n").unwrap();
@@ -373,6 +378,9 @@ backend_tests! {
         assert_eq!(activate("fa.inactive@example.com"), 400);
         // Sesame's own export says so, for one that never logged in.
         assert_eq!(activate("kept_off@example.com"), 400);
+        // An admin never logged in under simplejwt's defaults, but a sign-up
+        // awaiting its activation is never one.
+        assert_eq!(activate("old_staff@example.com"), 400);
         // It never logged in: it may be awaiting its activation, which works.
         assert_eq!(activate("pending@example.com"), 204);
         // Its owner never proved the address to fastapi-users: now to Sesame.

@@ -52,6 +52,13 @@ impl ImportOutcome {
             ))
         }
     }
+
+    /// The outcome of an account whose email is `holder`'s, another
+    /// account's: the old system let two accounts share an address, maybe to
+    /// have the second one's resets.
+    pub fn email_found(holder: &str) -> ImportOutcome {
+        ImportOutcome::Refused(format!("email is another account's, {holder}"))
+    }
 }
 
 #[derive(Insertable)]
@@ -84,8 +91,9 @@ const CHUNK: usize = 1_000;
 struct Known {
     /// Username key → the username, and whether its account was made here.
     usernames: HashMap<String, (String, bool)>,
-    /// Email key → whether its account was made here.
-    email_keys: HashMap<String, bool>,
+    /// Email key → the username of its account, and whether that account
+    /// was made here.
+    email_keys: HashMap<String, (String, bool)>,
     ids: HashSet<i64>,
     /// Ids of deleted accounts.
     deleted_ids: HashSet<i64>,
@@ -114,12 +122,14 @@ impl Known {
                 },
             );
         }
-        if let Some(made_here) = email_key.as_ref().and_then(|key| self.email_keys.get(key)) {
+        if let Some((holder, made_here)) =
+            email_key.as_ref().and_then(|key| self.email_keys.get(key))
+        {
             return Err(if *made_here {
                 let why = "email is taken by an account made here, not imported";
                 ImportOutcome::Refused(why.to_owned())
             } else {
-                ImportOutcome::Skipped("email is already there".to_owned())
+                ImportOutcome::email_found(holder)
             });
         }
         if self.email_keys.contains_key(&username_key) {
@@ -149,11 +159,12 @@ impl Known {
             self.ids.insert(id);
         }
         let username = user.username.as_str().to_owned();
+        if let Some(key) = &email_key {
+            self.email_keys
+                .insert(key.clone(), (username.clone(), false));
+        }
         self.usernames
             .insert(username_key.clone(), (username, false));
-        if let Some(key) = &email_key {
-            self.email_keys.insert(key.clone(), false);
-        }
         Ok(ImportedRow {
             id,
             username: user.username.as_str(),
@@ -209,10 +220,10 @@ macro_rules! import_all {
                 ))
                 .load(conn)?;
             for (username, username_key, email_key, made_here) in stored {
-                known.usernames.insert(username_key, (username, made_here));
                 if let Some(key) = email_key {
-                    known.email_keys.insert(key, made_here);
+                    known.email_keys.insert(key, (username.clone(), made_here));
                 }
+                known.usernames.insert(username_key, (username, made_here));
             }
         }
         if keep_ids {

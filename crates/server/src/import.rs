@@ -309,8 +309,8 @@ impl<'a> Run<'a> {
             return Some(ImportOutcome::username_found(username, stored));
         }
         let email_key = format!("e:{}", account.user.email.as_ref()?.key());
-        (self.seen.contains_key(&email_key))
-            .then(|| ImportOutcome::Skipped("email is already there".to_owned()))
+        let holder = self.seen.get(&email_key)?;
+        Some(ImportOutcome::email_found(holder))
     }
 
     /// With `--dry-run`, keeps what an account "imported" takes.

@@ -818,8 +818,10 @@ impl ImportRecord {
                 is_staff: self.is_admin,
                 date_joined: self.date_joined.unwrap_or(now),
             },
+            // A sign-up awaiting its activation never logged in, and is
+            // never an admin.
             deactivated_by_admin: !self.is_active
-                && (self.inactive_means_deactivated || self.last_login.is_some()),
+                && (self.inactive_means_deactivated || self.last_login.is_some() || self.is_admin),
             last_login: self.last_login,
         })
     }
@@ -1272,7 +1274,7 @@ mod tests {
     }
 
     #[test]
-    fn an_inactive_account_that_logged_in_or_whose_source_says_so_was_deactivated() {
+    fn an_inactive_account_that_logged_in_is_an_admin_or_whose_source_says_so_was_deactivated() {
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let record = |is_active, last_login, inactive_means_deactivated| ImportRecord {
             username: "alice".into(),
@@ -1285,6 +1287,12 @@ mod tests {
             let account = record.check(HashOrigin::Other, now).unwrap();
             account.deactivated_by_admin
         };
+        // Staff the old system turned off, under simplejwt, which records no
+        // logins by default: an activation link must not turn it back on.
+        assert!(deactivated(ImportRecord {
+            is_admin: true,
+            ..record(false, None, false)
+        }));
         assert!(deactivated(record(false, Some(now), false)));
         assert!(deactivated(record(false, None, true)));
         assert!(
