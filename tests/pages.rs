@@ -247,12 +247,20 @@ backend_tests! {
             assert_eq!(posted.status, 403, "{site}: {}", posted.text);
             assert!(posted.set_cookie("sesame_account").is_none());
         }
+        // A browser sending no Fetch Metadata still names the origin.
+        for origin in ["https://evil.example.com", "null"] {
+            let headers = [("Cookie", cookies.as_str()), ("Origin", origin)];
+            let posted = app.request_with_headers("POST", "/account/sign-in", &headers, Body::Raw("application/x-www-form-urlencoded", form.clone()));
+            assert_eq!(posted.status, 403, "{origin}: {}", posted.text);
+            assert!(posted.set_cookie("sesame_account").is_none());
+        }
         // A body that is not a form is a 400 page, not a 500.
         let garbled = browser.send("POST", "/account/sign-in", Some("%%%".into()));
         assert!(garbled.status == 400 || garbled.status == 403, "{}", garbled.status);
 
-        // With the token it signs in.
-        let signed_in = browser.post("/account/sign-in", &[("csrf", &token), credentials[0], credentials[1]]);
+        // With the token it signs in, from its own origin too.
+        let headers = [("Cookie", cookies.as_str()), ("Origin", app.base.as_str())];
+        let signed_in = app.request_with_headers("POST", "/account/sign-in", &headers, Body::Raw("application/x-www-form-urlencoded", form));
         assert_page(&signed_in, 303);
         assert_eq!(signed_in.header("location"), Some("/account/"));
     }
@@ -568,6 +576,7 @@ backend_tests! {
         assert!(weak.text.contains("<li>"), "{}", weak.text);
         let changed = browser.submit(&reset, &reset, &[("new_password", NEW_PASSWORD), ("re_new_password", NEW_PASSWORD)]);
         assert_page(&changed, 200);
+        assert!(changed.text.contains("your passkeys are removed"), "{}", changed.text);
         assert_eq!(login_status(&app, "dora", PASSWORD), 401);
         assert_eq!(login_status(&app, "dora", NEW_PASSWORD), 200);
         // Used once, the link is expired: said on the page.
@@ -608,6 +617,15 @@ backend_tests! {
             c.rate_limit.per_ip_per_minute = 1;
         });
         let browser = Browser::new(&app);
+        // Forms another site makes a browser post cost the address nothing:
+        // they cannot throttle everyone behind it.
+        browser.get("/account/sign-in");
+        let cookies = browser.cookie_header();
+        for _ in 0..4 {
+            let headers = [("Cookie", cookies.as_str()), ("Sec-Fetch-Site", "cross-site")];
+            let form = Body::Raw("application/x-www-form-urlencoded", "csrf=x&username=a&password=b".into());
+            assert_eq!(app.request_with_headers("POST", "/account/sign-in", &headers, form).status, 403);
+        }
         let replies: Vec<Reply> = (0..4).map(|_| browser.sign_in("nobody", "wrong-password-1")).collect();
         assert_eq!(replies[0].status, 401);
         let limited = replies.last().unwrap();

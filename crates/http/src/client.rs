@@ -21,6 +21,19 @@ pub(crate) fn client_ip(request: &HttpRequest, settings: &HttpSettings) -> Optio
     proxy.client_ip(last_line.map(|line| line.as_bytes()), peer)
 }
 
+/// The host the request was sent to: its `Host` (or HTTP/2's authority),
+/// never a forwarding header any client may send.
+pub(crate) fn host(request: &HttpRequest) -> Option<&str> {
+    (request.headers().get(header::HOST))
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
+}
+
 /// The client of a request: its address ([`client_ip`]) and `User-Agent`,
 /// as no account yet; for the sessions it opens and the audit entries of
 /// what it does.

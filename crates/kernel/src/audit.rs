@@ -220,6 +220,40 @@ pub fn from_another_origin(sec_fetch_site: Option<&[u8]>) -> bool {
     sec_fetch_site.is_some_and(|site| !matches!(site, b"same-origin" | b"none"))
 }
 
+/// Whether a browser request comes from another origin: by `Sec-Fetch-Site`
+/// where the browser sends it ([`from_another_origin`]), else by `Origin`,
+/// which a browser without Fetch Metadata still sends with a cross-origin
+/// POST (`null` for an opaque one). The service's own origins are
+/// `public_origin` and any naming `host`, the host the request was sent to
+/// (its `Host`, never a forwarding header any client may send).
+///
+/// ```
+/// use sesame_kernel::audit::cross_origin;
+/// let own = Some("https://id.example.com");
+/// assert!(cross_origin(Some(b"same-site"), own, own, None));
+/// assert!(!cross_origin(None, None, own, None));
+/// assert!(!cross_origin(None, own, own, None));
+/// assert!(!cross_origin(None, Some("http://127.0.0.1:8080"), own, Some("127.0.0.1:8080")));
+/// assert!(cross_origin(None, Some("https://evil.example.com"), own, Some("id.example.com")));
+/// assert!(cross_origin(None, Some("null"), own, None));
+/// ```
+pub fn cross_origin(
+    sec_fetch_site: Option<&[u8]>,
+    origin: Option<&str>,
+    public_origin: Option<&str>,
+    host: Option<&str>,
+) -> bool {
+    let own = |origin: &str| {
+        let named = origin.split_once("://").map(|(_, named)| named);
+        public_origin == Some(origin)
+            || named.is_some_and(|named| host.is_some_and(|host| named.eq_ignore_ascii_case(host)))
+    };
+    match sec_fetch_site {
+        Some(site) => from_another_origin(Some(site)),
+        None => origin.is_some_and(|origin| !own(origin)),
+    }
+}
+
 fn address(text: &str) -> Option<IpAddr> {
     text.parse()
         .ok()

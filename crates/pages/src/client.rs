@@ -17,6 +17,19 @@ pub(crate) fn ip(request: &HttpRequest, settings: &PagesSettings) -> Option<IpAd
     proxy.client_ip(last_line.map(|line| line.as_bytes()), peer)
 }
 
+/// The host the request was sent to: its `Host` (or HTTP/2's authority),
+/// never a forwarding header any client may send.
+pub(crate) fn host(request: &HttpRequest) -> Option<&str> {
+    (request.headers().get(header::HOST))
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
+}
+
 /// Who is asking: the client address and `User-Agent`, as no account yet.
 pub(crate) fn actor(request: &HttpRequest, settings: &PagesSettings) -> Actor {
     let user_agent = request.headers().get(header::USER_AGENT);

@@ -147,7 +147,7 @@ pub(crate) fn check(
     token: &str,
     binding: Binding,
 ) -> Result<(), PagesError> {
-    if from_another_origin(request) {
+    if from_another_origin(request, pages) {
         return Err(PagesError::Csrf);
     }
     let cookie = cookies::value(request, CSRF, &pages.inner.settings).ok_or(PagesError::Csrf)?;
@@ -159,13 +159,21 @@ pub(crate) fn check(
     }
 }
 
-/// Whether the browser says the request comes from another origin: a
-/// sibling subdomain can set a CSRF cookie of its own choosing for the
-/// whole domain. Clients that send no `Sec-Fetch-Site` (not browsers) are
-/// judged by the token alone.
-fn from_another_origin(request: &HttpRequest) -> bool {
-    let site = request.headers().get("sec-fetch-site");
-    sesame_kernel::audit::from_another_origin(site.map(|site| site.as_bytes()))
+/// Whether the browser says the request comes from another origin
+/// ([`sesame_kernel::audit::cross_origin`]): a sibling subdomain can set a
+/// CSRF cookie of its own choosing for the whole domain. Clients that send
+/// neither `Sec-Fetch-Site` nor `Origin` (not browsers) are judged by the
+/// token alone.
+fn from_another_origin(request: &HttpRequest, pages: &Pages) -> bool {
+    let headers = request.headers();
+    sesame_kernel::audit::cross_origin(
+        headers.get("sec-fetch-site").map(|site| site.as_bytes()),
+        headers
+            .get("origin")
+            .and_then(|origin| origin.to_str().ok()),
+        pages.inner.settings.public_origin.as_deref(),
+        crate::client::host(request),
+    )
 }
 
 /// The session cookie the browser sent (empty before signing in).

@@ -51,6 +51,10 @@ pub struct PagesSettings {
     /// The per-address limit every posted form counts against, as the API's
     /// credential routes do; `None`: no limit.
     pub ip_limit: Option<IpLimit>,
+    /// Sesame's public origin (`https://id.example.com`): a form posted
+    /// from it, by a browser sending no Fetch Metadata, is not cross-origin
+    /// even where a proxy changed the `Host`.
+    pub public_origin: Option<String>,
 }
 
 impl std::fmt::Debug for PagesSettings {
@@ -59,6 +63,7 @@ impl std::fmt::Debug for PagesSettings {
             .field("secure_cookies", &self.secure_cookies)
             .field("trusted_proxy", &self.trusted_proxy)
             .field("ip_limit", &self.ip_limit.is_some())
+            .field("public_origin", &self.public_origin)
             .finish()
     }
 }
@@ -214,11 +219,13 @@ fn accept_bound_form(
     csrf_token: &str,
     binding: csrf::Binding,
 ) -> Result<(), PagesError> {
+    // A form another site made a browser post costs the address nothing.
+    csrf::check(request, pages, csrf_token, binding)?;
     let settings = &pages.inner.settings;
     if let (Some(limit), Some(ip)) = (&settings.ip_limit, client::ip(request, settings)) {
         limit(ip).map_err(PagesError::Throttled)?;
     }
-    csrf::check(request, pages, csrf_token, binding)
+    Ok(())
 }
 
 /// Runs blocking work (database, bcrypt) off the async workers.

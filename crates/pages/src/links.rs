@@ -34,7 +34,7 @@ impl Flow {
         match self {
             Flow::Activate => "Press the button to activate your account.",
             Flow::Password => {
-                "Choose a new password. Every place your account is signed in will be signed out."
+                "Choose a new password. Every place your account is signed in will be signed out, and its passkeys removed."
             }
             Flow::Username => "Choose the username you will sign in with from now on.",
             Flow::Email => "Press the button to make this address your account's email.",
@@ -55,7 +55,7 @@ impl Flow {
             Flow::Activate => ("Account active", "Your account is active. You can sign in now."),
             Flow::Password => (
                 "Password changed",
-                "Your password is changed and your other sessions have ended. Sign in with the new password.",
+                "Your password is changed, every session has ended and your passkeys are removed. Sign in with the new password.",
             ),
             Flow::Username => ("Username changed", "Your username is changed. Sign in with the new one."),
             Flow::Email => ("Email changed", "Your account's email address is changed."),

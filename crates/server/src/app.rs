@@ -501,7 +501,7 @@ impl Application {
             ws_ping_interval: std::time::Duration::from_secs(config.http.ws_ping_interval_seconds),
             trusted_proxy: config.trusted_proxy()?,
             cors_allowed_origins: cors_origins.clone(),
-            public_origin: Some(config.http.public_url.trim_end_matches('/').to_owned()),
+            public_origin: Some(config.public_origin().to_owned()),
         };
         let limits = Arc::new(RateLimits::new(RateLimitSettings {
             enabled: config.rate_limit.enabled,
@@ -689,6 +689,7 @@ fn pages(
         secure_cookies: config.secure_cookies(),
         trusted_proxy: config.trusted_proxy()?,
         ip_limit: Some(Arc::new(move |ip| limits.check_ip(ip))),
+        public_origin: Some(config.public_origin().to_owned()),
     };
     Pages::new(
         login,

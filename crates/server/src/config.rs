@@ -713,10 +713,15 @@ impl Config {
         self.http.secure_cookies || self.http.public_url.starts_with("https://")
     }
 
+    /// The origin people reach Sesame at: `public_url` without its slash.
+    pub fn public_origin(&self) -> &str {
+        self.http.public_url.trim_end_matches('/')
+    }
+
     /// The links the emails carry: the configured templates, or else
     /// Sesame's own pages under `{public_url}/account/`.
     pub fn link_templates(&self) -> sesame_users::LinkTemplates {
-        let origin = self.http.public_url.trim_end_matches('/');
+        let origin = self.public_origin();
         let or_page = |configured: &Option<String>, path: &str| {
             configured
                 .clone()

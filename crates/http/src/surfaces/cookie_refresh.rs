@@ -183,12 +183,12 @@ async fn signup(
 fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     let headers = request.headers();
     let origin = headers.get("origin").and_then(|o| o.to_str().ok());
-    let cross = match headers.get("sec-fetch-site") {
-        Some(site) => sesame_kernel::audit::from_another_origin(Some(site.as_bytes())),
-        // A browser without Fetch Metadata still names the origin of a
-        // cross-origin POST (`null` for an opaque one).
-        None => origin.is_some_and(|o| !is_own_origin(state, o, request)),
-    };
+    let cross = sesame_kernel::audit::cross_origin(
+        headers.get("sec-fetch-site").map(|site| site.as_bytes()),
+        origin,
+        state.settings.public_origin.as_deref(),
+        crate::client::host(request),
+    );
     let allowed = || {
         let allowed = &state.settings.cors_allowed_origins;
         origin.is_some_and(|o| allowed.iter().any(|a| a == o))
@@ -200,23 +200,6 @@ fn refused_cross_origin(state: &AppState, request: &HttpRequest) -> Result<(), A
         ));
     }
     Ok(())
-}
-
-/// Whether `origin` is Sesame's public one, or names the host the request
-/// was sent to (by its `Host`, never by the forwarding headers any client
-/// may send).
-fn is_own_origin(state: &AppState, origin: &str, request: &HttpRequest) -> bool {
-    let host = origin.split_once("://").map(|(_, host)| host);
-    let sent_to = (request.headers().get(actix_web::http::header::HOST))
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| {
-            request
-                .uri()
-                .authority()
-                .map(|authority| authority.as_str())
-        });
-    state.settings.public_origin.as_deref() == Some(origin)
-        || host.is_some_and(|host| sent_to.is_some_and(|to| host.eq_ignore_ascii_case(to)))
 }
 
 fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
