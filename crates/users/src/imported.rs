@@ -147,6 +147,12 @@ impl HashFormat {
         }
     }
 
+    /// How many bytes of a password the format reads (plain bcrypt, the
+    /// rest unread), if it reads them all.
+    pub fn reads_at_most(self) -> Option<usize> {
+        matches!(self, HashFormat::Bcrypt | HashFormat::DjangoBcrypt).then_some(72)
+    }
+
     /// The format of a stored hash, if it is one Sesame knows, well formed
     /// (its parameters read, its salt and key decode) and within the bounds
     /// of work a check may take.

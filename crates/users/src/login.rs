@@ -107,16 +107,20 @@ impl AccountService {
         }
         // An imported hash, or one of Sesame's own at another cost: replaced
         // by one at the configured cost when the login is recorded (at a
-        // later login when every hashing place is taken).
-        let place = (self.hasher.needs_rehash(&user.password_hash))
+        // later login when every hashing place is taken). Not where the hash
+        // read only the password's first bytes: whoever knows them logs in
+        // with any ending, which a hash of all that was typed would then
+        // make the only one.
+        let format = crate::HashFormat::of(&user.password_hash);
+        let read_whole = (format.and_then(crate::HashFormat::reads_at_most))
+            .is_none_or(|read| password.len() <= read);
+        let place = (read_whole && self.hasher.needs_rehash(&user.password_hash))
             .then(|| self.places.take().ok())
             .flatten();
         let rehash = match place {
             Some(_place) => {
                 let hash = self.hasher.hash(&crate::Password::accepted(password))?;
-                let old_format = crate::HashFormat::of(&user.password_hash)
-                    .map_or("unknown", crate::HashFormat::name);
-                Some((hash, old_format))
+                Some((hash, format.map_or("unknown", crate::HashFormat::name)))
             }
             None => None,
         };

@@ -72,6 +72,35 @@ fn first_login_replaces_the_imported_hash_and_the_second_uses_it() {
 }
 
 #[test]
+fn a_bcrypt_hash_that_read_only_72_bytes_is_not_replaced_by_one_of_all_that_was_typed() {
+    // Plain bcrypt reads a password's first 72 bytes: whoever knows them
+    // logs in with any ending, and a hash of the whole would then lock out
+    // the owner's own ending.
+    let (store, accounts, _) = service();
+    let first_72 = "correct horse battery staple ".repeat(3)[..72].to_owned();
+    let owners = format!("{first_72} and the owner's ending");
+    let hash = bcrypt::hash_with_salt(&owners, 4, [7; 16])
+        .unwrap()
+        .to_string();
+    let id = import_from(HashOrigin::Other, &store, "long", Some(&hash), true);
+    accounts
+        .authenticate("long", &format!("{first_72}-any ending"))
+        .unwrap();
+    assert_eq!(store.find_by_id(id).unwrap().unwrap().password_hash, hash);
+    accounts.authenticate("long", &owners).unwrap();
+    assert_eq!(store.find_by_id(id).unwrap().unwrap().password_hash, hash);
+    // Typed whole, a shorter password's hash is replaced as any other.
+    let short = "correct horse battery staple";
+    let hash = bcrypt::hash_with_salt(short, 4, [7; 16])
+        .unwrap()
+        .to_string();
+    let id = import_from(HashOrigin::Other, &store, "short", Some(&hash), true);
+    accounts.authenticate("short", short).unwrap();
+    let stored = store.find_by_id(id).unwrap().unwrap().password_hash;
+    assert_eq!(HashFormat::of(&stored), Some(HashFormat::Sesame));
+}
+
+#[test]
 fn a_wrong_password_leaves_the_imported_hash_alone() {
     let (store, accounts, _) = service();
     let id = import(&store, "ada", Some(DJANGO_HASH), true);
