@@ -100,6 +100,11 @@ backend_tests! {
             assert_eq!(reply.status, 400, "{look_alike}: {}", reply.text);
             assert_eq!(messages(&reply, "email"), vec![EMAIL_TAKEN], "{look_alike}");
         }
+        // An internationalized domain is one mailbox, spelt in ASCII or not.
+        assert_eq!(register(&app, "idn", "user@bücher.example", PASSWORD).status, 201);
+        let reply = register(&app, "idn2", "User@XN--BCHER-KVA.example", PASSWORD);
+        assert_eq!(reply.status, 400, "{}", reply.text);
+        assert_eq!(messages(&reply, "email"), vec![EMAIL_TAKEN]);
         // A free full-width address is stored in its plain form.
         let reply = register(&app, "fw", "ｆｗ@example.com", PASSWORD);
         assert_eq!(reply.status, 201, "{}", reply.text);

@@ -6,7 +6,7 @@ use crate::FieldError;
 
 /// The version of [`identity_key`]'s rule. A store that keeps keys computes
 /// them again when the version it last used differs from this one.
-pub const IDENTITY_KEY_VERSION: i32 = 1;
+pub const IDENTITY_KEY_VERSION: i32 = 2;
 
 /// The form in which two usernames, or two email addresses, are the same:
 /// NFKC (full-width, superscript and other compatibility forms become their
@@ -15,12 +15,25 @@ pub const IDENTITY_KEY_VERSION: i32 = 1;
 /// `ᴿᴼᴼᵀ` and `ROOT` all have the key `root`.
 ///
 /// Case folding rather than lowercasing, because lowercasing keeps `straße`
-/// and `strasse` apart, which a reader does not.
+/// and `strasse` apart, which a reader does not. An internationalized domain
+/// after the last `@` spelt in ASCII (`xn--bcher-kva.example`) is keyed as
+/// it reads (`bücher.example`): the same mailbox, however it is typed.
 pub fn identity_key(raw: &str) -> String {
     let compatible: String = raw.trim().nfkc().collect();
-    caseless::default_case_fold_str(&compatible)
-        .nfkc()
-        .collect()
+    let key = folded(&compatible);
+    match key.rsplit_once('@') {
+        Some((local, domain)) if domain.split('.').any(|label| label.starts_with("xn--")) => {
+            match idna::domain_to_unicode(domain) {
+                (unicode, Ok(())) => format!("{local}@{}", folded(&unicode)),
+                _ => key,
+            }
+        }
+        _ => key,
+    }
+}
+
+fn folded(text: &str) -> String {
+    caseless::default_case_fold_str(text).nfkc().collect()
 }
 
 /// A username: 1..=150 characters, letters, digits and `@ . + - _` only,
@@ -232,6 +245,13 @@ mod tests {
         }
         assert_eq!(identity_key("ａｄｍｉｎ"), "admin");
         assert_eq!(identity_key("Straße"), identity_key("STRASSE"));
+        assert_eq!(
+            identity_key("User@XN--Bcher-KVA.Example"),
+            identity_key("user@Bücher.example")
+        );
+        assert_eq!(identity_key("u@xn--bcher-kva.example"), "u@bücher.example");
+        // Not punycode: kept as it is.
+        assert_eq!(identity_key("u@xn--.example"), "u@xn--.example");
         assert_eq!(identity_key("ΣΊΣΥΦΟΣ"), identity_key("σίσυφος"));
         assert_eq!(identity_key(&identity_key("ﬃ")), identity_key("ﬃ"));
     }

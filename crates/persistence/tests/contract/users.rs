@@ -26,7 +26,8 @@ contract_tests! {
         // Keys as they were (lowercase only), and no record of the rule.
         execute(db, "INSERT INTO users (username, username_key, email, email_key, date_joined, password_hash) VALUES
             ('ｒｏｏｔ', 'ｒｏｏｔ', NULL, NULL, '2024-01-01 00:00:00', 'x'),
-            ('ＡＤＭＩＮ', 'ａｄｍｉｎ', 'Admin@ＥXAMPLE.com', 'admin@ｅxample.com', '2024-01-01 00:00:00', 'x');
+            ('ＡＤＭＩＮ', 'ａｄｍｉｎ', 'Admin@ＥXAMPLE.com', 'admin@ｅxample.com', '2024-01-01 00:00:00', 'x'),
+            ('mover', 'mover', 'Mover@XN--BCHER-KVA.example', 'mover@xn--bcher-kva.example', '2024-01-01 00:00:00', 'x');
             DELETE FROM key_rules;");
         let look_alike = db.find_by_username("ｒｏｏｔ").unwrap().unwrap();
         assert_eq!(look_alike.id, root.id, "lookups already use the new rule");
@@ -39,9 +40,12 @@ contract_tests! {
         assert_eq!(admin.username, "ＡＤＭＩＮ");
         assert_eq!(db.find_by_username("ａｄｍｉｎ").unwrap().map(|u| u.id), Some(admin.id));
         assert_eq!(db.find_by_email("admin@example.com").unwrap().map(|u| u.id), Some(admin.id));
+        // A punycode domain is keyed as it reads (rule 2).
+        let mover = db.find_by_email("mover@bücher.example").unwrap().expect("rekeyed");
+        assert_eq!(mover.username, "mover");
         // The look-alike of root kept its row and its old key.
         assert_eq!(db.find_by_username("root").unwrap().map(|u| u.id), Some(root.id));
-        assert_eq!(db.list(Page { skip: 0, limit: 10 }).unwrap().len(), 3);
+        assert_eq!(db.list(Page { skip: 0, limit: 10 }).unwrap().len(), 4);
         // A second start changes nothing.
         db.migrate().unwrap();
         assert_eq!(db.find_by_username("admin").unwrap().map(|u| u.id), Some(admin.id));
