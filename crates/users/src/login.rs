@@ -111,16 +111,18 @@ impl AccountService {
         // read only the password's first bytes: whoever knows them logs in
         // with any ending, which a hash of all that was typed would then
         // make the only one.
-        let format = crate::HashFormat::of(&user.password_hash);
-        let read_whole = (format.and_then(crate::HashFormat::reads_at_most))
-            .is_none_or(|read| password.len() <= read);
-        let place = (read_whole && self.hasher.needs_rehash(&user.password_hash))
+        let format = || crate::HashFormat::of(&user.password_hash);
+        let read_whole = || {
+            (format().and_then(crate::HashFormat::reads_at_most))
+                .is_none_or(|read| password.len() <= read)
+        };
+        let place = (self.hasher.needs_rehash(&user.password_hash) && read_whole())
             .then(|| self.places.take().ok())
             .flatten();
         let rehash = match place {
             Some(_place) => {
                 let hash = self.hasher.hash(&crate::Password::accepted(password))?;
-                Some((hash, format.map_or("unknown", crate::HashFormat::name)))
+                Some((hash, format().map_or("unknown", crate::HashFormat::name)))
             }
             None => None,
         };
