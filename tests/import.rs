@@ -510,6 +510,24 @@ backend_tests! {
         assert!(out.contains("exported 27 (1 with TOTP or a passkey, without their password"), "{out}");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600);
+        // To standard output, the shell makes the file: a warning when others may read it.
+        // (Outside the data dir, which every start makes private.)
+        let elsewhere = tempfile::TempDir::new().unwrap();
+        let redirected = elsewhere.path().join("redirected.jsonl");
+        let file = std::fs::File::create(&redirected).unwrap();
+        std::fs::set_permissions(&redirected, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let to_file = std::process::Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .args(["export", "jsonl"])
+            .env("SESAME__DATA_DIR", &first.data_dir)
+            .env("DATABASE_URL", &first.database_url)
+            .stdout(file)
+            .output()
+            .unwrap();
+        let warned = String::from_utf8_lossy(&to_file.stderr);
+        assert!(to_file.status.success() && warned.contains("a file others may read (mode 644)"), "{warned}");
+        assert_eq!(std::fs::read_to_string(&redirected).unwrap().lines().count(), 27);
+        let (_, piped) = sesame(&first, &["export", "jsonl"]);
+        assert!(!piped.contains("warning"), "a pipe is not a file");
         // An export never writes through a link someone planted at its path.
         let planted = first.data_dir.join("planted.jsonl");
         let target = first.data_dir.join("someone_elses.txt");

@@ -546,6 +546,27 @@ fn jsonl_line(account: &ExportedAccount) -> String {
     .to_string()
 }
 
+/// Warns when standard output is a file group or others may read: the
+/// shell made it (`> dump.jsonl` under a 022 umask), and every hash goes
+/// into it.
+fn warn_if_others_may_read_stdout() {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(stdout) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return;
+    };
+    let Ok(metadata) = std::fs::File::from(stdout).metadata() else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if metadata.is_file() && mode & 0o077 != 0 {
+        eprintln!(
+            "warning: the export goes to a file others may read (mode {mode:o}), with every \
+             password hash: `sesame export jsonl FILE` makes FILE readable by its owner alone"
+        );
+    }
+}
+
 /// Runs `sesame export jsonl [FILE]`.
 ///
 /// # Errors
@@ -554,7 +575,10 @@ pub(crate) fn export(config: &Config, command: ExportCommand) -> Result<ExitCode
     let ExportCommand::Jsonl { file } = command;
     let database = open_database(config)?;
     let (export_file, out): (_, Box<dyn Write>) = match &file {
-        None => (None, Box::new(std::io::stdout().lock())),
+        None => {
+            warn_if_others_may_read_stdout();
+            (None, Box::new(std::io::stdout().lock()))
+        }
         Some(path) => {
             let (export_file, file) = ExportFile::open(path)?;
             (Some(export_file), Box::new(file))
