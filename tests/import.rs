@@ -72,6 +72,13 @@ fn import_all(app: &TestApp, backend: &Backend) -> Option<TestDatabase> {
                 .ends_with(&format!("imported {imported}, skipped 0, refused 0")),
             "{args:?}: {out}"
         );
+        if args[1] == "jsonl" {
+            // Each admin is named: whoever runs the move checks who they are.
+            assert!(
+                out.contains("admin line 1 (js_pbkdf2): an admin of Sesame\n"),
+                "{out}"
+            );
+        }
     }
     guard
 }

@@ -354,7 +354,12 @@ impl<'a> Run<'a> {
         match outcome {
             ImportOutcome::Imported(_) => {
                 self.imported += 1;
-                self.admins += u64::from(account.user.is_staff);
+                if account.user.is_staff {
+                    // Django's `is_staff` may have been a content editor's.
+                    self.admins += 1;
+                    let name = account.user.username.as_str();
+                    println!("admin {} ({name}): an admin of Sesame", account.source_ref);
+                }
                 if self.dry_run {
                     self.remember(account);
                 }
