@@ -420,11 +420,26 @@ impl AccountService {
             "Hello {},\n\nThe email address of your account was removed: password resets can no longer reach you here.\nIf this was not you, change your password now.\n",
             before.username
         );
+        self.tell_old_address(before, notice);
+        self.record("email_removed", Some(before.id), actor, None);
+    }
+
+    /// Tells the address `before` had that an admin changed or removed it:
+    /// a stolen admin token and password would otherwise move an account
+    /// without a word to its owner.
+    pub(crate) fn tell_of_email_moved_by_admin(&self, before: &User) {
+        let notice = format!(
+            "Hello {},\n\nAn admin changed the email address of your account: password resets can no longer reach you here.\nIf you did not ask for this, tell the people who run this service.\n",
+            before.username
+        );
+        self.tell_old_address(before, notice);
+    }
+
+    fn tell_old_address(&self, before: &User, notice: String) {
         let per_hour = EMAIL_CHANGE_NOTICES_PER_HOUR;
         if let Err(e) = self.tell_owner(before, EMAIL_CHANGE_SUBJECT, notice, per_hour) {
-            tracing::error!(error = %e, user = before.id.0, "could not queue the email removal notice");
+            tracing::error!(error = %e, user = before.id.0, "could not queue the notice to the old address");
         }
-        self.record("email_removed", Some(before.id), actor, None);
     }
 
     /// Changes the email address with the token mailed to the new address,

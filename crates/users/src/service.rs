@@ -591,6 +591,10 @@ impl AccountService {
             if same_address(target.email.as_deref(), new.as_ref()));
         let own_email_removed =
             own && target.email.is_some() && matches!(email, EmailPlan::Set(None));
+        let email_moved_by_admin = !own
+            && target.email.is_some()
+            && !email_respelled
+            && matches!(email, EmailPlan::Set(_));
         let (set_email, confirm) = match email {
             EmailPlan::Keep => (None, None),
             EmailPlan::Set(email) => {
@@ -636,6 +640,9 @@ impl AccountService {
         };
         if own_email_removed {
             self.tell_of_removed_email(&target, actor);
+        }
+        if email_moved_by_admin {
+            self.tell_of_email_moved_by_admin(&target);
         }
         if !own {
             let changed = match changed.is_empty() {
@@ -732,10 +739,10 @@ impl AccountService {
 
     /// Deletes `target` as `caller`, who must be that account or an admin,
     /// with no password asked (seed 002's rule, where the caller's token is
-    /// the proof). Audited as [`AccountService::delete_account`] is. Not
-    /// another admin's account: an admin's token alone could otherwise
-    /// delete every other admin ([`AccountService::delete_account`], with
-    /// the password, can).
+    /// the proof). Audited as [`AccountService::delete_account`] is. Never
+    /// an admin's account, the caller's own included: an admin's token alone
+    /// could otherwise delete every admin ([`AccountService::delete_account`],
+    /// with the password, can).
     ///
     /// # Errors
     /// [`UsersError::NotFound`], [`UsersError::Forbidden`] for anyone else,
@@ -747,7 +754,7 @@ impl AccountService {
         actor: &Actor,
     ) -> Result<(), UsersError> {
         let target = self.get(target)?;
-        if caller.id != target.id && (!caller.is_staff || target.is_staff) {
+        if target.is_staff || (caller.id != target.id && !caller.is_staff) {
             return Err(UsersError::Forbidden);
         }
         self.users.delete(target.id)?;

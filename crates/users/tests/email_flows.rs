@@ -1469,6 +1469,15 @@ fn an_admin_email_change_ends_the_flows_of_the_old_address() {
         .unwrap();
     assert_eq!(edit.changed, ["email"]);
     assert_eq!(edit.user.email.as_deref(), Some("alice@new.example.com"));
+    // The old address is told: a stolen admin token and password would
+    // otherwise move the account without a word to its owner.
+    let notice = fx.emails().last().unwrap().email.clone();
+    assert_eq!(notice.to, "alice@example.com");
+    assert!(
+        notice.text.contains("An admin changed the email address"),
+        "{}",
+        notice.text
+    );
     invalid_token(fx.accounts.reset_password(
         &uid,
         &reset,
