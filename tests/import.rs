@@ -580,6 +580,14 @@ backend_tests! {
         let (a, b) = (exported(&first), exported(&second));
         assert_eq!((a["guarded"]["password_hash"].clone(), a["guarded"]["second_factor"].clone()), (Value::Null, json!(true)));
         assert_eq!(a["native"]["second_factor"], json!(false));
+        // A sign-up stays one on the next Sesame: the old system's account
+        // of the same name is refused, not taken for it.
+        assert_eq!((a["native"]["made_here"].clone(), b["native"]["made_here"].clone()), (json!(true), json!(true)));
+        assert_eq!(b["dj_argon2"]["made_here"], json!(false));
+        let legacy = second.data_dir.join("legacy.jsonl");
+        std::fs::write(&legacy, "{\"username\":\"native\",\"password_hash\":null}\n").unwrap();
+        let (code, out) = sesame(&second, &["import", "jsonl", legacy.to_str().unwrap()]);
+        assert!(code == 1 && out.contains("username native is taken by an account made here"), "{out}");
         assert_eq!(a["dj_argon2"]["id"], b["dj_argon2"]["id"]);
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
         // Both are in the audit log, made from the command line.

@@ -77,6 +77,7 @@ struct ImportedRow<'a> {
     last_login: Option<chrono::NaiveDateTime>,
     password_hash: &'a str,
     deactivated_by_admin: bool,
+    made_here: bool,
 }
 
 /// How many keys or ids one lookup binds, and how many rows one insert
@@ -159,12 +160,11 @@ impl Known {
             self.ids.insert(id);
         }
         let username = user.username.as_str().to_owned();
+        let made_here = account.made_here;
         if let Some(key) = &email_key {
-            self.email_keys
-                .insert(key.clone(), (username.clone(), false));
+            (self.email_keys).insert(key.clone(), (username.clone(), made_here));
         }
-        self.usernames
-            .insert(username_key.clone(), (username, false));
+        (self.usernames).insert(username_key.clone(), (username, made_here));
         Ok(ImportedRow {
             id,
             username: user.username.as_str(),
@@ -179,6 +179,7 @@ impl Known {
             last_login: account.last_login.map(to_db),
             password_hash: &user.password_hash,
             deactivated_by_admin: account.deactivated_by_admin,
+            made_here: account.made_here,
         })
     }
 }
@@ -397,11 +398,16 @@ impl Database {
     ) -> Result<Vec<ExportedAccount>, PersistenceError> {
         // Read after the accounts, so a factor added meanwhile is seen.
         let (rows, second_factors) = with_connection!(self, |conn| (|| {
-            let rows: Vec<(i64, UserRow, bool)> = users::table
+            let rows: Vec<(i64, UserRow, bool, bool)> = users::table
                 .filter(users::id.gt(after.0))
                 .order(users::id.asc())
                 .limit(limit)
-                .select((users::id, UserRow::as_select(), users::deactivated_by_admin))
+                .select((
+                    users::id,
+                    UserRow::as_select(),
+                    users::deactivated_by_admin,
+                    users::made_here,
+                ))
                 .load(conn)?;
             let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
             let mut second_factors: HashSet<i64> = user_totp::table
@@ -421,10 +427,11 @@ impl Database {
         })())?;
         Ok(rows
             .into_iter()
-            .map(|(id, row, turned_off)| ExportedAccount {
+            .map(|(id, row, turned_off, made_here)| ExportedAccount {
                 second_factor: second_factors.contains(&id),
                 user: User::from(row),
                 deactivated_by_admin: turned_off,
+                made_here,
             })
             .collect())
     }
@@ -439,6 +446,8 @@ pub struct ExportedAccount {
     pub deactivated_by_admin: bool,
     /// It has TOTP on or a passkey: a second factor, which stays behind.
     pub second_factor: bool,
+    /// A sign-up made it, not an import (see `ImportRecord::made_here`).
+    pub made_here: bool,
 }
 
 /// A row of a Django `auth_user` table, as text where the backends differ.

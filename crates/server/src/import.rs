@@ -402,6 +402,7 @@ fn django_record(row: sesame_persistence::DjangoRow) -> Result<ImportRecord, (St
         date_joined: Some(date_joined),
         last_login,
         inactive_means_deactivated: false,
+        made_here: false,
     })
 }
 
@@ -523,6 +524,7 @@ fn jsonl_record(line: &str, source_ref: String) -> Result<ImportRecord, (String,
         date_joined: time("date_joined")?,
         last_login: time("last_login")?,
         inactive_means_deactivated: flag("deactivated_by_admin", false)?,
+        made_here: flag("made_here", false)?,
     })
 }
 
@@ -547,6 +549,7 @@ fn jsonl_line(account: &ExportedAccount) -> String {
         "last_login": user.last_login.as_ref().map(time),
         "deactivated_by_admin": account.deactivated_by_admin,
         "second_factor": account.second_factor,
+        "made_here": account.made_here,
     })
     .to_string()
 }

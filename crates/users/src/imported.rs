@@ -731,6 +731,10 @@ pub struct ImportRecord {
     /// email verification is `is_verified`, not `is_active`), and a JSONL
     /// record's `deactivated_by_admin`.
     pub inactive_means_deactivated: bool,
+    /// Made on a Sesame by a sign-up, not imported there (a JSONL record's
+    /// `made_here`, as `sesame export` writes it): a later import of the
+    /// same name refuses rather than skips, on the next Sesame too.
+    pub made_here: bool,
 }
 
 impl std::fmt::Debug for ImportRecord {
@@ -756,6 +760,8 @@ pub struct ImportedAccount {
     /// Inactive because someone turned it off, not awaiting its activation:
     /// an activation link does not turn it on again (only an admin does).
     pub deactivated_by_admin: bool,
+    /// See [`ImportRecord::made_here`].
+    pub made_here: bool,
 }
 
 impl std::fmt::Debug for ImportedAccount {
@@ -829,6 +835,7 @@ impl ImportRecord {
             deactivated_by_admin: !self.is_active
                 && (self.inactive_means_deactivated || self.last_login.is_some() || self.is_admin),
             last_login: self.last_login,
+            made_here: self.made_here,
         })
     }
 }

@@ -82,6 +82,7 @@ contract_tests! {
             user: new_user("awaiting", None),
             last_login: None,
             deactivated_by_admin: false,
+            made_here: false,
         };
         let outcomes = db.import_batch(&[imported], false, false).unwrap();
         let refused = "username awaiting is taken by an account made here, not imported";

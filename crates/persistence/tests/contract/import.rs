@@ -17,6 +17,7 @@ fn account(name: &str, id: i64) -> ImportedAccount {
         user: new_user(name, None),
         last_login: None,
         deactivated_by_admin: false,
+        made_here: false,
     }
 }
 
@@ -140,6 +141,16 @@ contract_tests! {
                 assert_eq!(*fresh_id, UserId(6));
             }
         }
+    }
+
+    fn an_account_made_on_another_sesame_keeps_its_mark(db: &Database) {
+        // Moved with `sesame export`: still not the old system's account.
+        let moved = ImportedAccount { made_here: true, ..account("native", 1) };
+        assert_eq!(db.import_batch(&[moved], false, false).unwrap(), [ImportOutcome::Imported(UserId(1))]);
+        let legacy = db.import_batch(&[account("native", 2)], false, false).unwrap();
+        let refused = "username native is taken by an account made here, not imported";
+        assert_eq!(legacy, [ImportOutcome::Refused(refused.to_owned())]);
+        assert!(db.export_page(UserId(0), 10).unwrap()[0].made_here);
     }
 
     fn a_name_someone_signed_up_with_is_refused_not_skipped(db: &Database) {
