@@ -28,6 +28,10 @@ const TOKEN_BYTES: usize = 32;
 /// for one cannot crowd out the owner's password reset.
 const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
 
+/// How many email flows started from an address may wait to run at once
+/// (see [`AccountService::mail_flow_place`]).
+pub(crate) const MAIL_FLOWS_WAITING: usize = 64;
+
 /// The cap of `email`'s flow to its recipient, as of `now`.
 fn flow_cap(email: &OutgoingEmail, now: Timestamp) -> MailCap {
     MailCap {
@@ -178,6 +182,17 @@ impl AccountService {
         let (token, grant) = self.new_token(mail, purpose);
         issue_capped(mail, user, &grant, compose(mail, purpose, user, &token))?;
         Ok(())
+    }
+
+    /// A place for one email flow started from an address (activation
+    /// resend, resets), held while the flow waits to run after the answer:
+    /// at most [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from
+    /// many addresses cannot queue without end ahead of other work.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`] when every place is taken: drop the flow.
+    pub fn mail_flow_place(&self) -> Result<crate::Place, UsersError> {
+        self.mail_flows.take()
     }
 
     /// Sends the activation email again to the inactive account with this

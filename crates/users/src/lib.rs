@@ -241,6 +241,7 @@ pub use one_time::{
     decode_uid, encode_uid, AccountToken, TokenEffect, TokenGrant, TokenLifetimes, TokenPurpose,
 };
 pub use password::{Password, PasswordProblem, UserAttribute};
+pub use places::Place;
 pub use ports::{
     still_as_read, AccountTokenStore, AvatarStore, ConfirmationThrottle, MailQueue, Mailer,
     PasswordHasher, UserRepository,

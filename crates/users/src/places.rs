@@ -1,4 +1,5 @@
-//! A bound on the password checks and hashes waiting at once.
+//! Bounds on the work waiting at once: password checks and hashes, email
+//! flows started from an address.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,30 +8,33 @@ use sesame_kernel::StorageError;
 
 use crate::UsersError;
 
-/// The password checks and hashes under way, at most `max` at once (no
-/// bound when `max` is 0). Past it a caller is refused at once, as when
-/// storage is unavailable (503), rather than wait behind them: a flood of
-/// logins from a few addresses, each within its rate limit, would otherwise
-/// hold every blocking thread of the service, and every request that reads
-/// the database would wait behind the flood.
+/// Pieces of work under way, at most `max` at once (no bound when `max` is
+/// 0). Past it a caller is refused at once, as when storage is unavailable
+/// (503), rather than wait behind them: a flood of logins from a few
+/// addresses, each within its rate limit, would otherwise hold every
+/// blocking thread of the service, and every request that reads the
+/// database would wait behind the flood.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct HashingPlaces {
+pub(crate) struct Places {
     in_use: Arc<AtomicUsize>,
     max: usize,
+    /// What the work is, for the refusal: `password checks`.
+    what: &'static str,
 }
 
 /// One place, held until dropped.
-pub(crate) struct Place(Option<Arc<AtomicUsize>>);
+pub struct Place(Option<Arc<AtomicUsize>>);
 
-impl HashingPlaces {
-    pub(crate) fn new(max: usize) -> HashingPlaces {
-        HashingPlaces {
+impl Places {
+    pub(crate) fn new(max: usize, what: &'static str) -> Places {
+        Places {
             in_use: Arc::default(),
             max,
+            what,
         }
     }
 
-    /// A place for one check or hash.
+    /// A place for one piece of work.
     ///
     /// # Errors
     /// [`UsersError::Storage`] when every place is taken.
@@ -43,8 +47,8 @@ impl HashingPlaces {
         if before >= self.max {
             drop(place);
             return Err(UsersError::Storage(StorageError(format!(
-                "{} password checks are waiting already: try again shortly",
-                self.max
+                "{} {} are waiting already: try again shortly",
+                self.max, self.what
             ))));
         }
         Ok(place)
@@ -65,14 +69,14 @@ mod tests {
 
     #[test]
     fn places_are_refused_past_the_bound_and_given_back_when_dropped() {
-        let places = HashingPlaces::new(2);
+        let places = Places::new(2, "password checks");
         let first = places.take().unwrap();
         let _second = places.take().unwrap();
         assert!(matches!(places.take(), Err(UsersError::Storage(_))));
         drop(first);
         let _third = places.take().unwrap();
         assert!(places.take().is_err());
-        let unbounded = HashingPlaces::new(0);
+        let unbounded = Places::default();
         let held: Vec<Place> = (0..1000).map(|_| unbounded.take().unwrap()).collect();
         assert_eq!(held.len(), 1000);
     }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use sesame_kernel::audit::{Actor, AuditEntry, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
-use crate::places::HashingPlaces;
+use crate::places::Places;
 use crate::{
     AccountMail, AvatarChange, AvatarName, Avatars, ConfirmationThrottle, Email, FieldError,
     NewUser, Password, PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute,
@@ -87,7 +87,8 @@ pub struct AccountService {
     pub(crate) avatars: Option<Avatars>,
     pub(crate) audit: Option<Arc<dyn AuditLog>>,
     pub(crate) throttle: Option<Arc<dyn ConfirmationThrottle>>,
-    pub(crate) places: HashingPlaces,
+    pub(crate) places: Places,
+    pub(crate) mail_flows: Places,
 }
 
 impl AccountService {
@@ -107,7 +108,8 @@ impl AccountService {
             avatars: None,
             audit: None,
             throttle: None,
-            places: HashingPlaces::default(),
+            places: Places::default(),
+            mail_flows: Places::new(crate::flows::MAIL_FLOWS_WAITING, "email flows"),
         }
     }
 
@@ -116,7 +118,7 @@ impl AccountService {
     /// hasher queues, so that a flood of logins cannot hold every blocking
     /// thread waiting behind it.
     pub fn with_hashing_places(mut self, max: usize) -> Self {
-        self.places = HashingPlaces::new(max);
+        self.places = Places::new(max, "password checks");
         self
     }
 

@@ -1443,6 +1443,22 @@ fn an_own_email_in_the_profile_starts_the_confirmed_change() {
 }
 
 #[test]
+fn email_flows_waiting_to_run_are_bounded() {
+    // A flood from many addresses drops flows rather than queue them
+    // without end ahead of other work.
+    let fx = Fixture::new(false);
+    let waiting: Vec<_> = (0..64)
+        .map(|_| fx.accounts.mail_flow_place().unwrap())
+        .collect();
+    assert!(matches!(
+        fx.accounts.mail_flow_place(),
+        Err(UsersError::Storage(_))
+    ));
+    drop(waiting);
+    fx.accounts.mail_flow_place().unwrap();
+}
+
+#[test]
 fn an_admin_email_change_ends_the_flows_of_the_old_address() {
     let fx = Fixture::new(false);
     let alice = fx.register("alice");

@@ -86,7 +86,8 @@ pub(super) async fn activation(
 /// The routes that start an email flow from an address answer 204 at once,
 /// whether or not the address belongs to an account: the lookup and the
 /// queueing happen after the answer, on the blocking pool, so neither the
-/// answer nor its timing tells which addresses exist.
+/// answer nor its timing tells which addresses exist. Past the flows the
+/// domain lets wait, one is dropped, answered 204 all the same.
 fn start_flow(
     state: &AppState,
     body: Body<EmailAddress, Drf>,
@@ -94,11 +95,19 @@ fn start_flow(
     work: fn(&AccountService, &str) -> Result<(), UsersError>,
 ) -> HttpResponse {
     let EmailAddress { email } = body.into_inner();
+    let place = match state.accounts.mail_flow_place() {
+        Ok(place) => place,
+        Err(error) => {
+            tracing::warn!(flow, error = %error, "email flow dropped");
+            return HttpResponse::NoContent().finish();
+        }
+    };
     let accounts = state.accounts.clone();
     // The handle is dropped: the task runs on whether or not it is awaited.
     let span = tracing::Span::current();
     drop(actix_web::rt::task::spawn_blocking(move || {
         let _in_request = span.enter();
+        let _place = place;
         if let Err(error) = work(&accounts, &email) {
             tracing::error!(flow, error = %error, "email flow failed");
         }
