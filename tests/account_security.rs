@@ -340,6 +340,15 @@ mod email_change {
             let again = app.post("/auth/users/set_email_confirm/", None, json!({"uid": uid, "token": link_token}));
             assert_eq!(again.status, 400, "single use");
             app.login("henri@new.example.com", PASSWORD);
+
+            // An address sent three links this hour gets no fourth, and the
+            // one asking is told.
+            for _ in 0..3 {
+                assert_eq!(ask(PASSWORD, "henri@third.example.com").status, 204);
+            }
+            let fourth = ask(PASSWORD, "henri@third.example.com");
+            let words = json!({"new_email": ["No link can be sent to this address now. Try again in an hour."]});
+            assert_eq!((fourth.status, fourth.json), (400, words));
         }
 
         fn a_password_change_or_a_taken_address_kills_the_link(backend) {

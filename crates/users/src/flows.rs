@@ -364,7 +364,8 @@ impl AccountService {
     ///
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
-    /// `new_email` (malformed, taken, or already the user's), [`UsersError::Storage`].
+    /// `new_email` (malformed, taken, already the user's, or sent as many
+    /// links this hour as a flow may send it: `link_not_sent`), [`UsersError::Storage`].
     pub fn request_email_change(
         &self,
         user: &User,
@@ -387,20 +388,30 @@ impl AccountService {
         if self.email_in_use(&email, Some(user.id))? {
             return Err(UsersError::Invalid(vec![FieldError::taken(FIELD)]));
         }
-        self.start_email_change(user, &email, actor)
+        if self.start_email_change(user, &email, actor)? {
+            return Ok(());
+        }
+        // Its owner, who just gave the password, learns why no link comes:
+        // someone else may have asked for as many this hour.
+        Err(UsersError::Invalid(vec![FieldError::new(
+            FIELD,
+            "No link can be sent to this address now. Try again in an hour.",
+        )
+        .coded("link_not_sent")]))
     }
 
     /// Mails the link that changes `user`'s address to `email` to that
     /// address (token and email in one transaction), unless the new address
     /// got as many of them this hour as a flow may send it, then a notice to
     /// the old one (at most three an hour); and records that `actor` asked
-    /// for it. The caller has checked the password and the address.
+    /// for it. The caller has checked the password and the address. Returns
+    /// whether the link was queued.
     pub(crate) fn start_email_change(
         &self,
         user: &User,
         email: &Email,
         actor: &Actor,
-    ) -> Result<(), UsersError> {
+    ) -> Result<bool, UsersError> {
         let mail = self.mail()?;
         let (random, mut grant) = self.new_token(mail, TokenPurpose::EmailChange);
         // The new address rides in the token itself; the stored hash covers
@@ -414,7 +425,8 @@ impl AccountService {
         let link = compose(mail, TokenPurpose::EmailChange, &recipient, &token);
         // The new address may be anyone's: it gets no more emails than an
         // address that asks for resets does.
-        if issue_capped(mail, user, &grant, link)? {
+        let queued = issue_capped(mail, user, &grant, link)?;
+        if queued {
             // So may the old one (an account registered with it proved
             // nothing): its notices are capped too.
             let notice = email_change_notice(user);
@@ -424,7 +436,7 @@ impl AccountService {
             }
         }
         self.record("email_change_requested", Some(user.id), actor, None);
-        Ok(())
+        Ok(queued)
     }
 
     /// Tells the address `before` had that the owner (or whoever knows the

@@ -57,7 +57,9 @@ pub struct ProfileEdit {
     pub user: User,
     /// What changed at once, as `field` or `flag=value` (for the audit log).
     pub changed: Vec<String>,
-    /// Whether a confirmed email change was started (link to the new address).
+    /// Whether a confirmed email change was started: its link queued to the
+    /// new address (not when that address got as many this hour as a flow
+    /// may send it).
     pub email_change_started: bool,
 }
 
@@ -634,10 +636,7 @@ impl AccountService {
             user = self.get(target.id)?;
         }
         let email_change_started = match confirm {
-            Some(email) => {
-                self.start_email_change(&user, &email, actor)?;
-                true
-            }
+            Some(email) => self.start_email_change(&user, &email, actor)?,
             None => false,
         };
         if own_email_removed {

@@ -1292,18 +1292,31 @@ fn email_changes_send_anyone_no_more_emails_than_the_flows_do() {
         "victim@example.org",
         "Victim@example.org",
         "VICTIM@Example.org",
-        "victim@EXAMPLE.org",
     ] {
         fx.accounts
             .request_email_change(&mallory, PASSWORD, address, &Actor::default())
             .unwrap();
     }
+    let fourth = fx.accounts.request_email_change(
+        &mallory,
+        PASSWORD,
+        "victim@EXAMPLE.org",
+        &Actor::default(),
+    );
     let to_victim = fx
         .emails()
         .iter()
         .filter(|e| e.email.to.eq_ignore_ascii_case("victim@example.org"))
         .count();
     assert_eq!(to_victim, 3);
+    // Whoever asks for the fourth learns that none comes, and why.
+    let Err(UsersError::Invalid(errors)) = fourth else {
+        panic!("{fourth:?}");
+    };
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].code),
+        ("new_email", "link_not_sent")
+    );
 }
 
 #[test]
