@@ -94,6 +94,26 @@ fn signing_keys(
     Ok(keys)
 }
 
+/// Reads the key set again every minute, whatever the notices said: one
+/// lost (a change file another user could not touch, a listener connection
+/// dropped unseen) leaves a retired key accepted for a minute at most.
+fn reload_keys_every_minute(keys: &Arc<SigningKeys>) {
+    let keys = Arc::downgrade(keys);
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(keys) = keys.upgrade() else { return };
+            match actix_web::rt::task::spawn_blocking(move || keys.reload_if_changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not reload the signing keys"),
+                Err(_) => return,
+            }
+        }
+    });
+}
+
 /// The signing key set of the database, not loaded, its private keys sealed
 /// with [`sealing_cipher`] of `secret`.
 pub(crate) fn key_set(
@@ -620,6 +640,7 @@ impl Application {
         if let Some(purge) = self.purge {
             purge.start();
         }
+        reload_keys_every_minute(&self._signing_keys);
         actix_web::rt::spawn(async move {
             shutdown_requested().await;
             tracing::info!("shutting down: closing WebSockets, finishing requests");
@@ -767,11 +788,15 @@ async fn credentials_only_for_allowed_origins(
     Ok(response)
 }
 
-/// Headers every response carries: no MIME sniffing, no referrer, no framing.
+/// Headers every response carries: no MIME sniffing, no referrer to another
+/// origin, no framing.
 fn security_headers(hsts_seconds: u64) -> middleware::DefaultHeaders {
     let headers = middleware::DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "no-referrer"))
+        // Not `no-referrer`: under it a browser sends `Origin: null` with a
+        // page's own form posts, which the pages then refuse as another
+        // origin's where the browser sends no `Sec-Fetch-Site`.
+        .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
         // Tokens and accounts are in the answers: no cache keeps them

@@ -562,6 +562,27 @@ impl SigningKeys {
         self.reloader()()
     }
 
+    /// [`SigningKeys::reload`] when the stored set differs from the one in
+    /// memory (a key made, made active or retired): a backstop for a change
+    /// notice that was lost, which leaves the ring (and the tokens it
+    /// verified) alone when nothing changed.
+    ///
+    /// # Errors
+    /// As [`SigningKeys::reload`].
+    pub fn reload_if_changed(&self) -> Result<(), TokensError> {
+        let stored = self.repository.list_keys()?;
+        let ring = self.keys.current();
+        let live = || stored.iter().filter(|k| k.state != KeyState::Retired);
+        let active = stored.iter().find(|k| k.state == KeyState::Active);
+        let unchanged = active.is_some_and(|k| k.kid == ring.signer.kid)
+            && live().count() == ring.verifiers.len()
+            && live().all(|k| ring.verifiers.contains_key(&k.kid));
+        if unchanged {
+            return Ok(());
+        }
+        self.reload()
+    }
+
     /// What [`SigningKeys::reload`] does, for a thread of its own.
     fn reloader(&self) -> impl Fn() -> Result<(), TokensError> + Send + 'static {
         let (repository, cipher) = (self.repository.clone(), self.cipher.clone());

@@ -148,6 +148,34 @@ fn starting_with_another_algorithm_changes_no_key_until_asked_to() {
 }
 
 #[test]
+fn a_lost_change_notice_is_caught_up_by_reading_the_set_again() {
+    let fixture = Fixture::new();
+    let (keys, sessions) = fixture.instance(SigningAlgorithm::Es256);
+    let token = fixture.login(&sessions);
+    let reloads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reloads.clone();
+    keys.keys().on_reload(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    // Nothing changed: the ring, and what it verified, stay.
+    keys.reload_if_changed().unwrap();
+    assert_eq!(reloads.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Another process rotates and retires, and its notice never comes.
+    let other = fixture.process(SECRET, 7, SigningAlgorithm::Es256);
+    other.start().unwrap();
+    let old_kid = other.keys().kid_of(&token).unwrap();
+    other.rotate(&Actor::default()).unwrap();
+    other.retire(&old_kid, &Actor::default()).unwrap();
+    assert!(sessions.authenticate(&token).is_ok(), "not told yet");
+    keys.reload_if_changed().unwrap();
+    assert!(matches!(
+        sessions.authenticate(&token),
+        Err(TokensError::InvalidToken)
+    ));
+    assert_eq!(reloads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
 fn a_process_with_another_secret_adds_no_key() {
     let fixture = Fixture::new();
     let (keys, _) = fixture.instance(SigningAlgorithm::Es256);
