@@ -588,6 +588,13 @@ backend_tests! {
         std::fs::write(&legacy, "{\"username\":\"native\",\"password_hash\":null}\n").unwrap();
         let (code, out) = sesame(&second, &["import", "jsonl", legacy.to_str().unwrap()]);
         assert!(code == 1 && out.contains("username native is taken by an account made here"), "{out}");
+        // The export imported again finds everyone there, dry run or not.
+        for dry_run in [true, false] {
+            let mut args = vec!["import", "jsonl", export.to_str().unwrap()];
+            args.extend(dry_run.then_some("--dry-run"));
+            let (code, out) = sesame(&second, &args);
+            assert!(code == 0 && out.trim_end().ends_with("imported 0, skipped 27, refused 0"), "{out}");
+        }
         assert_eq!(a["dj_argon2"]["id"], b["dj_argon2"]["id"]);
         assert_eq!(a["dj_argon2"]["date_joined"], b["dj_argon2"]["date_joined"]);
         // Both are in the audit log, made from the command line.

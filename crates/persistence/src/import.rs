@@ -32,24 +32,36 @@ const IMPORT_ATTEMPTS: u32 = 3;
 pub enum ImportOutcome {
     /// Stored, with this id.
     Imported(UserId),
-    /// Already there (the same username, or the same email ignoring case),
-    /// on an account an import made, or one older than that mark: why.
+    /// Already there (the same username), on an account an import made, or
+    /// one older than that mark, or a sign-up the record says it is (a
+    /// Sesame's export imported again): why.
     Skipped(String),
     /// Not stored: why.
     Refused(String),
 }
 
 impl ImportOutcome {
-    /// The outcome of an account whose username has the identity key of
-    /// `stored`'s: the same account when spelt alike, another one (`Alice`
-    /// beside `alice` in a source that told them apart) otherwise.
-    pub fn username_found(imported: &str, stored: &str) -> ImportOutcome {
-        if imported == stored {
-            ImportOutcome::Skipped(format!("username {imported} is already there"))
-        } else {
+    /// The outcome of `account`, whose username has the identity key of the
+    /// stored account named `stored` (`made_here`: a sign-up made it, not an
+    /// import): the same account when spelt alike, unless a sign-up here
+    /// meets the old system's record (maybe another person's); another one
+    /// (`Alice` beside `alice` in a source that told them apart) otherwise.
+    pub fn username_found(
+        account: &ImportedAccount,
+        stored: &str,
+        made_here: bool,
+    ) -> ImportOutcome {
+        let imported = account.user.username.as_str();
+        if imported != stored {
             ImportOutcome::Refused(format!(
                 "username {imported} is another account's, {stored}: they differ only in case or form"
             ))
+        } else if made_here && !account.made_here {
+            ImportOutcome::Refused(format!(
+                "username {stored} is taken by an account made here, not imported"
+            ))
+        } else {
+            ImportOutcome::Skipped(format!("username {imported} is already there"))
         }
     }
 
@@ -114,14 +126,7 @@ impl Known {
         let (username_key, email_key) = keys;
         let id = account.id.map(|id| id.0).filter(|_| keep_ids);
         if let Some((stored, made_here)) = self.usernames.get(&username_key) {
-            return Err(
-                match ImportOutcome::username_found(user.username.as_str(), stored) {
-                    ImportOutcome::Skipped(_) if *made_here => ImportOutcome::Refused(format!(
-                        "username {stored} is taken by an account made here, not imported"
-                    )),
-                    found => found,
-                },
-            );
+            return Err(ImportOutcome::username_found(account, stored, *made_here));
         }
         if let Some((holder, made_here)) =
             email_key.as_ref().and_then(|key| self.email_keys.get(key))
@@ -294,9 +299,10 @@ const MOVE_ID_SEQUENCE: &str = "SELECT setval(pg_get_serial_sequence('users', 'i
 
 impl Database {
     /// Stores a batch of checked accounts in one transaction: each account
-    /// whole (one row) or not at all; one whose username or email is already
-    /// there is skipped, or refused when the account there was made here (a
-    /// sign-up: maybe someone else's); with `keep_ids`, one whose id is
+    /// whole (one row) or not at all; one whose username is already there is
+    /// skipped ([`ImportOutcome::username_found`] says when it is refused
+    /// instead), one whose email another account holds refused; with
+    /// `keep_ids`, one whose id is
     /// taken, was a deleted account's, or is above 2^31 - 1 is refused.
     /// With `dry_run` the transaction is rolled back: the outcomes are what
     /// would have happened. A sign-up that took a username or email of the

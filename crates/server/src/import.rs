@@ -245,9 +245,9 @@ struct Run<'a> {
     now: Timestamp,
     batch: Vec<ImportedAccount>,
     /// With `--dry-run`, the username and email keys "imported" so far, and
-    /// the username of each: nothing is written, so a later duplicate is
-    /// found here.
-    seen: HashMap<String, String>,
+    /// the username of each and whether it is a sign-up's (`made_here`):
+    /// nothing is written, so a later duplicate is found here.
+    seen: HashMap<String, (String, bool)>,
     imported: u64,
     /// Of them, admins.
     admins: u64,
@@ -303,23 +303,22 @@ impl<'a> Run<'a> {
     /// With `--dry-run`, what the database would say of an account an
     /// earlier batch "imported" under the same username or email.
     fn met_before(&self, account: &ImportedAccount) -> Option<ImportOutcome> {
-        let username = account.user.username.as_str();
         let name_key = format!("u:{}", account.user.username.key());
-        if let Some(stored) = self.seen.get(&name_key) {
-            return Some(ImportOutcome::username_found(username, stored));
+        if let Some((stored, made_here)) = self.seen.get(&name_key) {
+            return Some(ImportOutcome::username_found(account, stored, *made_here));
         }
         let email_key = format!("e:{}", account.user.email.as_ref()?.key());
-        let holder = self.seen.get(&email_key)?;
+        let (holder, _) = self.seen.get(&email_key)?;
         Some(ImportOutcome::email_found(holder))
     }
 
     /// With `--dry-run`, keeps what an account "imported" takes.
     fn remember(&mut self, account: &ImportedAccount) {
-        let username = account.user.username.as_str().to_owned();
+        let taken = (account.user.username.as_str().to_owned(), account.made_here);
         if let Some(email) = &account.user.email {
-            (self.seen).insert(format!("e:{}", email.key()), username.clone());
+            (self.seen).insert(format!("e:{}", email.key()), taken.clone());
         }
-        (self.seen).insert(format!("u:{}", account.user.username.key()), username);
+        (self.seen).insert(format!("u:{}", account.user.username.key()), taken);
     }
 
     /// Stores the batch in one transaction and reports on it.

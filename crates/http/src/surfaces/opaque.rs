@@ -121,10 +121,11 @@ impl Words<UsersError> for Opaque {
             UsersError::Invalid(errors) => {
                 Opaque::invalid(&errors.iter().map(FieldIssue::from).collect::<Vec<_>>())
             }
-            // This surface's one refusal of the kind: deleting another's account.
+            // This surface's one refusal of the kind: deleting another's
+            // account, or an admin's without the password.
             UsersError::Forbidden => Opaque::message(
                 StatusCode::FORBIDDEN,
-                "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer",
+                "Action non autorisée : seul l'utilisateur lui-même ou un administrateur peut le supprimer, et un compte administrateur se supprime avec son mot de passe (DELETE /auth/users/{id}/)",
             ),
             UsersError::ActivationNeedsEmail => Opaque::message(
                 StatusCode::FORBIDDEN,
@@ -242,15 +243,15 @@ async fn get_user(
 }
 
 /// Only the user themselves (their token, of any kind) or an admin may
-/// delete; another admin's account only through the primary surface, with
-/// the password.
+/// delete; an admin's account (one's own too) only through the primary
+/// surface, with the password.
 #[utoipa::path(
     params(("username" = String, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
         (status = 400, description = "Empty username", body = doc::OpaqueError),
-        (status = 403, description = "Neither that user's token nor an admin's; or another admin's account, which `DELETE /auth/users/{id}/` deletes with the admin's password", body = doc::OpaqueError),
+        (status = 403, description = "Neither that user's token nor an admin's; or an admin's account (one's own too), which `DELETE /auth/users/{id}/` deletes with the admin's password", body = doc::OpaqueError),
         (status = 404, description = "No such user", body = doc::OpaqueError),
     )
 )]

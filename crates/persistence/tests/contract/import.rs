@@ -150,6 +150,10 @@ contract_tests! {
         let legacy = db.import_batch(&[account("native", 2)], false, false).unwrap();
         let refused = "username native is taken by an account made here, not imported";
         assert_eq!(legacy, [ImportOutcome::Refused(refused.to_owned())]);
+        // The same export imported again finds it there.
+        let again = ImportedAccount { made_here: true, ..account("native", 1) };
+        let again = db.import_batch(&[again], false, false).unwrap();
+        assert_eq!(again, [ImportOutcome::Skipped("username native is already there".to_owned())]);
         assert!(db.export_page(UserId(0), 10).unwrap()[0].made_here);
     }
 
