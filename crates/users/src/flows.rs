@@ -184,15 +184,17 @@ impl AccountService {
         Ok(())
     }
 
-    /// A place for one email flow started from an address (activation
-    /// resend, resets), held while the flow waits to run after the answer:
-    /// at most [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from
-    /// many addresses cannot queue without end ahead of other work.
+    /// A place for one email flow started from `email` (activation resend,
+    /// resets), held while the flow waits to run after the answer: at most
+    /// [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from many
+    /// addresses cannot queue without end ahead of other work, and one for
+    /// each address, whose flows take turns on its locks.
     ///
     /// # Errors
-    /// [`UsersError::Storage`] when every place is taken: drop the flow.
-    pub fn mail_flow_place(&self) -> Result<crate::Place, UsersError> {
-        self.mail_flows.take()
+    /// [`UsersError::Storage`] when every place is taken, or one for this
+    /// address: drop the flow.
+    pub fn mail_flow_place(&self, email: &str) -> Result<crate::Place, UsersError> {
+        self.mail_flows.take(crate::identity_key(email))
     }
 
     /// Sends the activation email again to the inactive account with this

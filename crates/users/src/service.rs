@@ -3,7 +3,7 @@ use std::sync::Arc;
 use sesame_kernel::audit::{Actor, AuditEntry, AuditEvent, AuditLog};
 use sesame_kernel::{Clock, Page, UserId};
 
-use crate::places::Places;
+use crate::places::{KeyedPlaces, Places};
 use crate::{
     AccountMail, AvatarChange, AvatarName, Avatars, ConfirmationThrottle, Email, FieldError,
     NewUser, Password, PasswordHasher, PasswordProblem, ProfileChanges, User, UserAttribute,
@@ -90,7 +90,7 @@ pub struct AccountService {
     pub(crate) audit: Option<Arc<dyn AuditLog>>,
     pub(crate) throttle: Option<Arc<dyn ConfirmationThrottle>>,
     pub(crate) places: Places,
-    pub(crate) mail_flows: Places,
+    pub(crate) mail_flows: KeyedPlaces,
 }
 
 impl AccountService {
@@ -111,7 +111,7 @@ impl AccountService {
             audit: None,
             throttle: None,
             places: Places::default(),
-            mail_flows: Places::new(crate::flows::MAIL_FLOWS_WAITING, "email flows"),
+            mail_flows: KeyedPlaces::new(crate::flows::MAIL_FLOWS_WAITING, "email flows"),
         }
     }
 
