@@ -189,6 +189,9 @@ impl PasskeyRepository for Database {
     }
 }
 
+/// How many lapsed ceremonies each new one sweeps away, at most.
+const LAPSED_PER_SWEEP: i64 = 1_000;
+
 impl ChallengeStore for Database {
     fn put_ceremony(
         &self,
@@ -196,11 +199,22 @@ impl ChallengeStore for Database {
         ceremony: &Ceremony,
         now: Timestamp,
     ) -> Result<(), TokensError> {
-        in_transaction!(self, |conn| {
-            diesel::delete(
-                passkey_challenges::table.filter(passkey_challenges::expires_at.le(to_db(now))),
-            )
-            .execute(conn)?;
+        with_connection!(self, |conn| (|| {
+            // Lapsed ones, a batch at a time, in a statement of its own: an
+            // insert in the same transaction would hold them locked while it
+            // waits for its account's row, which deleting that account holds
+            // while it waits for them.
+            let lapsed: Vec<String> = passkey_challenges::table
+                .filter(passkey_challenges::expires_at.le(to_db(now)))
+                .select(passkey_challenges::id)
+                .limit(LAPSED_PER_SWEEP)
+                .load(conn)?;
+            if !lapsed.is_empty() {
+                diesel::delete(
+                    passkey_challenges::table.filter(passkey_challenges::id.eq_any(&lapsed)),
+                )
+                .execute(conn)?;
+            }
             diesel::insert_into(passkey_challenges::table)
                 .values((
                     passkey_challenges::id.eq(id),
@@ -210,7 +224,7 @@ impl ChallengeStore for Database {
                     passkey_challenges::expires_at.eq(to_db(ceremony.expires_at)),
                 ))
                 .execute(conn)
-        })
+        })())
         .map(|_| ())
         .map_err(storage)
     }
