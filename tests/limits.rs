@@ -283,14 +283,24 @@ backend_tests! {
     fn an_address_gets_at_most_three_emails_of_a_flow_an_hour(backend) {
         let app = TestApp::spawn(&backend);
         app.register("carol");
+        let outbox_dir = app.data_dir.join("outbox");
+        let mut sent = 0;
         for route in ["reset_username", "reset_password"] {
-            for _ in 0..5 {
+            for n in 1..=5 {
                 let reply = app.post(&format!("/auth/users/{route}/"), None, json!({"email": "carol@example.com"}));
                 assert_eq!((reply.status, reply.text.as_str()), (204, ""), "{route}");
+                // One at a time: a flow asked for while the same one for the
+                // same address still waits to run is dropped.
+                if n <= 3 {
+                    sent += 1;
+                    wait_for_mail(&outbox_dir, "carol@example.com", sent);
+                    // Its flow gives its place back just after queueing it.
+                    std::thread::sleep(Duration::from_millis(50));
+                } else {
+                    settle();
+                }
             }
         }
-        let outbox_dir = app.data_dir.join("outbox");
-        wait_for_mail(&outbox_dir, "carol@example.com", 6);
         settle();
         let mut to_carol: Vec<String> = outbox(&outbox_dir).into_iter().filter(|m| m.to() == "carol@example.com").map(|m| m.subject()).collect();
         to_carol.sort();

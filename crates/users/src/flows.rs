@@ -184,17 +184,19 @@ impl AccountService {
         Ok(())
     }
 
-    /// A place for one email flow started from `email` (activation resend,
-    /// resets), held while the flow waits to run after the answer: at most
-    /// [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from many
-    /// addresses cannot queue without end ahead of other work, and one for
-    /// each address, whose flows take turns on its locks.
+    /// A place for one email flow named `flow` (activation resend, resets)
+    /// started from `email`, held while it waits to run after the answer:
+    /// at most [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from
+    /// many addresses cannot queue without end ahead of other work, and one
+    /// of each flow for each address, whose flows take turns on its locks
+    /// (one flow's flood leaves the others' places, as its cap does).
     ///
     /// # Errors
-    /// [`UsersError::Storage`] when every place is taken, or one for this
-    /// address: drop the flow.
-    pub fn mail_flow_place(&self, email: &str) -> Result<crate::Place, UsersError> {
-        self.mail_flows.take(crate::identity_key(email))
+    /// [`UsersError::Storage`] when every place is taken, or this flow's
+    /// for this address: drop the flow.
+    pub fn mail_flow_place(&self, flow: &str, email: &str) -> Result<crate::Place, UsersError> {
+        let key = format!("{flow} {}", crate::identity_key(email));
+        self.mail_flows.take(key)
     }
 
     /// Sends the activation email again to the inactive account with this

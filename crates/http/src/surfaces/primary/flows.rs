@@ -95,7 +95,7 @@ fn start_flow(
     work: fn(&AccountService, &str) -> Result<(), UsersError>,
 ) -> HttpResponse {
     let EmailAddress { email } = body.into_inner();
-    let place = match state.accounts.mail_flow_place(&email) {
+    let place = match state.accounts.mail_flow_place(flow, &email) {
         Ok(place) => place,
         Err(error) => {
             tracing::warn!(flow, error = %error, "email flow dropped");
