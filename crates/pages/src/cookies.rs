@@ -14,8 +14,6 @@ pub(crate) const SESSION: &str = "sesame_account";
 pub(crate) const CSRF: &str = "sesame_csrf";
 /// The sealed half-done sign-in, between the password and the TOTP step.
 pub(crate) const PENDING: &str = "sesame_sign_in";
-/// The challenge of the passkey sign-in this browser began.
-pub(crate) const PASSKEY_LOGIN: &str = "sesame_passkey_login";
 
 /// Cookie `name` as set and read. Secure ones take the `__Host-` prefix:
 /// a browser keeps such a cookie only from this very host (Secure, `Path=/`,

@@ -14,10 +14,9 @@ use sesame_users::UsersError;
 
 use crate::account::account_page;
 use crate::cookies::signed_in;
-use crate::cookies::PASSKEY_LOGIN;
 use crate::error::ScriptError;
 use crate::render::{message_page, redirect, Message, CSP};
-use crate::sign_in::{add_cookie, with_session};
+use crate::sign_in::with_session;
 use crate::{accept_form, blocking, client, Pages, PagesError};
 
 /// The header the script sends the page's CSRF token in.
@@ -175,16 +174,7 @@ pub(crate) async fn login_begin(
     let options = blocking(move || passkeys.begin_login(None))
         .await?
         .map_err(refusal)?;
-    let mut response = answer(StatusCode::OK, &options);
-    // Only this browser may finish it (`finish_login_begun_with`).
-    if let Some(challenge) = options["publicKey"]["challenge"].as_str() {
-        let settings = &pages.inner.settings;
-        let mut cookie = crate::cookies::build(PASSKEY_LOGIN, challenge.to_owned(), settings);
-        let lifetime = sesame_tokens::CEREMONY_LIFETIME.as_secs() as i64;
-        cookie.set_max_age(actix_web::cookie::time::Duration::seconds(lifetime));
-        add_cookie(&mut response, cookie);
-    }
-    Ok(response)
+    Ok(answer(StatusCode::OK, &options))
 }
 
 /// `POST /account/passkeys/login/finish`: signs in, the session in the cookie.
@@ -195,15 +185,12 @@ pub(crate) async fn login_finish(
 ) -> Result<HttpResponse, ScriptError> {
     accept_script(&request, &pages)?;
     let credential = body.into_inner().credential;
-    let settings = &pages.inner.settings;
-    let actor = client::actor(&request, settings);
-    let challenge = crate::cookies::value(&request, PASSKEY_LOGIN, settings).unwrap_or_default();
+    let actor = client::actor(&request, &pages.inner.settings);
     let passkeys = pages.inner.passkeys.clone();
-    let logged_in = blocking(move || {
-        passkeys.finish_login_begun_with(&credential, &challenge, &actor, SessionKind::Opaque)
-    })
-    .await?
-    .map_err(refusal)?;
+    let logged_in =
+        blocking(move || passkeys.finish_login(&credential, &actor, SessionKind::Opaque))
+            .await?
+            .map_err(refusal)?;
     let LoggedIn {
         session: NewSession::Opaque(token),
         ..
@@ -211,11 +198,7 @@ pub(crate) async fn login_finish(
     else {
         return Err(PagesError::Unavailable("the login opened no opaque session".into()).into());
     };
-    let mut response = answer(StatusCode::OK, &json!({ "redirect": "/account/" }));
-    add_cookie(
-        &mut response,
-        crate::cookies::removal(PASSKEY_LOGIN, settings),
-    );
+    let response = answer(StatusCode::OK, &json!({ "redirect": "/account/" }));
     Ok(with_session(&request, response, &pages, token).await)
 }
 

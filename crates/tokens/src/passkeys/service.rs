@@ -497,32 +497,6 @@ impl PasskeyService {
         }
     }
 
-    /// [`PasskeyService::finish_login`] for a browser that keeps the
-    /// challenge [`PasskeyService::begin_login`] gave it (the pages keep it
-    /// in a cookie), as webauthn-rs asks that a ceremony belong to the
-    /// session that began it: a response taken on its way to another
-    /// browser's login (from a log, say) is refused there, and leaves that
-    /// ceremony pending for its own browser.
-    ///
-    /// # Errors
-    /// As [`PasskeyService::finish_login`]; [`TokensError::LoginRefused`]
-    /// when the response answers another challenge.
-    pub fn finish_login_begun_with(
-        &self,
-        credential: &serde_json::Value,
-        challenge: &str,
-        actor: &Actor,
-        kind: SessionKind,
-    ) -> Result<LoggedIn, TokensError> {
-        let response: PublicKeyCredential = serde_json::from_value(credential.clone())
-            .map_err(|_| rejected("not an authentication response"))?;
-        if challenge_answered(&response.response.client_data_json)? != challenge {
-            self.audited("login_failure", None, actor, "passkey".to_owned());
-            return Err(TokensError::LoginRefused);
-        }
-        self.finish_login(credential, actor, kind)
-    }
-
     /// [`PasskeyService::finish_login`] up to the session; `passkey` gets
     /// the stored passkey the response names, once found.
     fn check_login(
@@ -621,7 +595,9 @@ impl PasskeyService {
     /// # Errors
     /// [`TokensError::PasskeyRejected`] when the client data is not readable.
     fn take(&self, client_data_json: &[u8]) -> Result<Option<Ceremony>, TokensError> {
-        let challenge = challenge_answered(client_data_json)?;
+        let client_data: CollectedClientData = serde_json::from_slice(client_data_json)
+            .map_err(|_| rejected("the client data is not readable"))?;
+        let challenge = URL_SAFE_NO_PAD.encode(client_data.challenge.as_ref());
         self.ports
             .challenges
             .take_ceremony(&token_hash(&challenge), self.ports.clock.now())
@@ -634,13 +610,6 @@ impl PasskeyService {
         let event = AuditEvent::new(kind, user, actor, self.ports.clock.now(), Some(detail));
         audit.record_or_warn(&event);
     }
-}
-
-/// The challenge a response's client data answers, as `begin_*` gave it.
-fn challenge_answered(client_data_json: &[u8]) -> Result<String, TokensError> {
-    let client_data: CollectedClientData = serde_json::from_slice(client_data_json)
-        .map_err(|_| rejected("the client data is not readable"))?;
-    Ok(URL_SAFE_NO_PAD.encode(client_data.challenge.as_ref()))
 }
 
 fn lifetime() -> chrono::Duration {
