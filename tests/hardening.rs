@@ -22,7 +22,7 @@ fn every_response_carries_the_security_headers() {
     ] {
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(reply.header("x-frame-options"), Some("DENY"));
-        assert_eq!(reply.header("referrer-policy"), Some("same-origin"));
+        assert_eq!(reply.header("referrer-policy"), Some("strict-origin"));
         assert_eq!(
             reply.header("content-security-policy"),
             Some("frame-ancestors 'none'")

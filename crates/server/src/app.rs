@@ -788,15 +788,17 @@ async fn credentials_only_for_allowed_origins(
     Ok(response)
 }
 
-/// Headers every response carries: no MIME sniffing, no referrer to another
-/// origin, no framing.
+/// Headers every response carries: no MIME sniffing, no path in a
+/// referrer, no framing.
 fn security_headers(hsts_seconds: u64) -> middleware::DefaultHeaders {
     let headers = middleware::DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
+        // The origin alone, never a path (a link page's holds its token,
+        // and its stylesheet's request would pass it to the proxy's log).
         // Not `no-referrer`: under it a browser sends `Origin: null` with a
         // page's own form posts, which the pages then refuse as another
         // origin's where the browser sends no `Sec-Fetch-Site`.
-        .add(("Referrer-Policy", "same-origin"))
+        .add(("Referrer-Policy", "strict-origin"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
         // Tokens and accounts are in the answers: no cache keeps them
