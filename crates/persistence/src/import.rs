@@ -40,25 +40,53 @@ pub enum ImportOutcome {
     Refused(String),
 }
 
+/// A stored account (or one a batch decided to write) that a record's
+/// username may meet.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// Its username as spelt.
+    pub username: String,
+    /// A sign-up made it, not an import ([`ImportedAccount::made_here`]).
+    pub made_here: bool,
+    /// When it joined, in microseconds since the epoch (as both backends
+    /// keep it).
+    pub joined_micros: i64,
+}
+
+impl Holder {
+    /// `account` as a holder of its username.
+    pub fn of(account: &ImportedAccount) -> Holder {
+        Holder {
+            username: account.user.username.as_str().to_owned(),
+            made_here: account.made_here,
+            joined_micros: account.user.date_joined.timestamp_micros(),
+        }
+    }
+}
+
 impl ImportOutcome {
-    /// The outcome of `account`, whose username has the identity key of the
-    /// stored account named `stored` (`made_here`: a sign-up made it, not an
-    /// import): the same account when spelt alike, unless a sign-up here
-    /// meets the old system's record (maybe another person's); another one
-    /// (`Alice` beside `alice` in a source that told them apart) otherwise.
-    pub fn username_found(
-        account: &ImportedAccount,
-        stored: &str,
-        made_here: bool,
-    ) -> ImportOutcome {
-        let imported = account.user.username.as_str();
+    /// The outcome of `account`, whose username has the identity key of
+    /// `holder`'s: the same account when spelt alike and both come from an
+    /// import, or both are one sign-up (joined at the same time: a Sesame's
+    /// export imported again); another person's otherwise: `Alice` beside
+    /// `alice` in a source that told them apart, or a sign-up meeting another
+    /// system's record.
+    pub fn username_found(account: &ImportedAccount, holder: &Holder) -> ImportOutcome {
+        let (imported, stored) = (account.user.username.as_str(), holder.username.as_str());
+        let same_sign_up = holder.made_here
+            && account.made_here
+            && holder.joined_micros == account.user.date_joined.timestamp_micros();
         if imported != stored {
             ImportOutcome::Refused(format!(
                 "username {imported} is another account's, {stored}: they differ only in case or form"
             ))
-        } else if made_here && !account.made_here {
+        } else if holder.made_here && !same_sign_up {
             ImportOutcome::Refused(format!(
                 "username {stored} is taken by an account made here, not imported"
+            ))
+        } else if account.made_here && !same_sign_up {
+            ImportOutcome::Refused(format!(
+                "username {stored} is taken by an imported account, and this record is a sign-up's"
             ))
         } else {
             ImportOutcome::Skipped(format!("username {imported} is already there"))
@@ -102,8 +130,8 @@ const CHUNK: usize = 1_000;
 /// so far.
 #[derive(Default)]
 struct Known {
-    /// Username key → the username, and whether its account was made here.
-    usernames: HashMap<String, (String, bool)>,
+    /// Username key → its account.
+    usernames: HashMap<String, Holder>,
     /// Email key → the username of its account, and whether that account
     /// was made here.
     email_keys: HashMap<String, (String, bool)>,
@@ -125,8 +153,8 @@ impl Known {
         let user = &account.user;
         let (username_key, email_key) = keys;
         let id = account.id.map(|id| id.0).filter(|_| keep_ids);
-        if let Some((stored, made_here)) = self.usernames.get(&username_key) {
-            return Err(ImportOutcome::username_found(account, stored, *made_here));
+        if let Some(holder) = self.usernames.get(&username_key) {
+            return Err(ImportOutcome::username_found(account, holder));
         }
         if let Some((holder, made_here)) =
             email_key.as_ref().and_then(|key| self.email_keys.get(key))
@@ -164,12 +192,11 @@ impl Known {
             }
             self.ids.insert(id);
         }
-        let username = user.username.as_str().to_owned();
-        let made_here = account.made_here;
+        let holder = Holder::of(account);
         if let Some(key) = &email_key {
-            (self.email_keys).insert(key.clone(), (username.clone(), made_here));
+            (self.email_keys).insert(key.clone(), (holder.username.clone(), holder.made_here));
         }
-        (self.usernames).insert(username_key.clone(), (username, made_here));
+        (self.usernames).insert(username_key.clone(), holder);
         Ok(ImportedRow {
             id,
             username: user.username.as_str(),
@@ -212,24 +239,31 @@ macro_rules! import_all {
             .collect();
         let mut known = Known::default();
         for keys in keys.chunks(CHUNK) {
-            let stored: Vec<(String, String, Option<String>, bool)> = users::table
-                .filter(
-                    users::username_key
-                        .eq_any(keys)
-                        .or(users::email_key.eq_any(keys)),
-                )
-                .select((
-                    users::username,
-                    users::username_key,
-                    users::email_key,
-                    users::made_here,
-                ))
-                .load(conn)?;
-            for (username, username_key, email_key, made_here) in stored {
+            let stored: Vec<(String, String, Option<String>, bool, chrono::NaiveDateTime)> =
+                users::table
+                    .filter(
+                        users::username_key
+                            .eq_any(keys)
+                            .or(users::email_key.eq_any(keys)),
+                    )
+                    .select((
+                        users::username,
+                        users::username_key,
+                        users::email_key,
+                        users::made_here,
+                        users::date_joined,
+                    ))
+                    .load(conn)?;
+            for (username, username_key, email_key, made_here, date_joined) in stored {
                 if let Some(key) = email_key {
                     known.email_keys.insert(key, (username.clone(), made_here));
                 }
-                known.usernames.insert(username_key, (username, made_here));
+                let holder = Holder {
+                    username,
+                    made_here,
+                    joined_micros: date_joined.and_utc().timestamp_micros(),
+                };
+                known.usernames.insert(username_key, holder);
             }
         }
         if keep_ids {

@@ -28,6 +28,6 @@ mod users;
 pub use avatars::FileAvatarStore;
 pub use database::{Backend, Database};
 pub use error::PersistenceError;
-pub use import::{DjangoRow, ExportedAccount, FastApiUsersRow, ImportOutcome, SourceTable};
+pub use import::{DjangoRow, ExportedAccount, FastApiUsersRow, Holder, ImportOutcome, SourceTable};
 pub use messages::{listen_for_notices, PgMessageNotifier};
 pub use purge::{Purged, PURGE_BATCH};

@@ -18,7 +18,7 @@ use clap::Subcommand;
 use serde_json::{Map, Value};
 use sesame_kernel::audit::{Actor, AuditEvent, AuditLog};
 use sesame_kernel::{Page, Timestamp, UserId};
-use sesame_persistence::{Database, ExportedAccount, ImportOutcome, SourceTable};
+use sesame_persistence::{Database, ExportedAccount, Holder, ImportOutcome, SourceTable};
 use sesame_users::{HashOrigin, ImportRecord, ImportedAccount, UNUSABLE_PASSWORD};
 
 use crate::app::StartError;
@@ -245,9 +245,9 @@ struct Run<'a> {
     now: Timestamp,
     batch: Vec<ImportedAccount>,
     /// With `--dry-run`, the username and email keys "imported" so far, and
-    /// the username of each and whether it is a sign-up's (`made_here`):
-    /// nothing is written, so a later duplicate is found here.
-    seen: HashMap<String, (String, bool)>,
+    /// the account holding each: nothing is written, so a later duplicate is
+    /// found here.
+    seen: HashMap<String, Holder>,
     imported: u64,
     /// Of them, admins.
     admins: u64,
@@ -304,21 +304,21 @@ impl<'a> Run<'a> {
     /// earlier batch "imported" under the same username or email.
     fn met_before(&self, account: &ImportedAccount) -> Option<ImportOutcome> {
         let name_key = format!("u:{}", account.user.username.key());
-        if let Some((stored, made_here)) = self.seen.get(&name_key) {
-            return Some(ImportOutcome::username_found(account, stored, *made_here));
+        if let Some(holder) = self.seen.get(&name_key) {
+            return Some(ImportOutcome::username_found(account, holder));
         }
         let email_key = format!("e:{}", account.user.email.as_ref()?.key());
-        let (holder, _) = self.seen.get(&email_key)?;
-        Some(ImportOutcome::email_found(holder))
+        let holder = self.seen.get(&email_key)?;
+        Some(ImportOutcome::email_found(&holder.username))
     }
 
     /// With `--dry-run`, keeps what an account "imported" takes.
     fn remember(&mut self, account: &ImportedAccount) {
-        let taken = (account.user.username.as_str().to_owned(), account.made_here);
+        let holder = Holder::of(account);
         if let Some(email) = &account.user.email {
-            (self.seen).insert(format!("e:{}", email.key()), taken.clone());
+            (self.seen).insert(format!("e:{}", email.key()), holder.clone());
         }
-        (self.seen).insert(format!("u:{}", account.user.username.key()), taken);
+        (self.seen).insert(format!("u:{}", account.user.username.key()), holder);
     }
 
     /// Stores the batch in one transaction and reports on it.

@@ -146,14 +146,24 @@ contract_tests! {
     fn an_account_made_on_another_sesame_keeps_its_mark(db: &Database) {
         // Moved with `sesame export`: still not the old system's account.
         let moved = ImportedAccount { made_here: true, ..account("native", 1) };
-        assert_eq!(db.import_batch(&[moved], false, false).unwrap(), [ImportOutcome::Imported(UserId(1))]);
+        assert_eq!(db.import_batch(std::slice::from_ref(&moved), false, false).unwrap(), [ImportOutcome::Imported(UserId(1))]);
         let legacy = db.import_batch(&[account("native", 2)], false, false).unwrap();
         let refused = "username native is taken by an account made here, not imported";
         assert_eq!(legacy, [ImportOutcome::Refused(refused.to_owned())]);
-        // The same export imported again finds it there.
-        let again = ImportedAccount { made_here: true, ..account("native", 1) };
-        let again = db.import_batch(&[again], false, false).unwrap();
+        // The same export imported again finds it there; another Sesame's
+        // sign-up of the same name, joined at another time, is someone else.
+        let again = db.import_batch(std::slice::from_ref(&moved), false, false).unwrap();
         assert_eq!(again, [ImportOutcome::Skipped("username native is already there".to_owned())]);
+        let mut elsewhere = ImportedAccount { id: Some(UserId(3)), ..moved };
+        elsewhere.user.date_joined += chrono::Duration::seconds(1);
+        let elsewhere = db.import_batch(&[elsewhere], false, false).unwrap();
+        assert_eq!(elsewhere, [ImportOutcome::Refused(refused.to_owned())]);
+        // A sign-up's record meeting an imported account is someone else too.
+        db.import_batch(&[account("legacy", 4)], false, false).unwrap();
+        let signed_up = ImportedAccount { made_here: true, ..account("legacy", 5) };
+        let signed_up = db.import_batch(&[signed_up], false, false).unwrap();
+        let refused = "username legacy is taken by an imported account, and this record is a sign-up's";
+        assert_eq!(signed_up, [ImportOutcome::Refused(refused.to_owned())]);
         assert!(db.export_page(UserId(0), 10).unwrap()[0].made_here);
     }
 
