@@ -108,6 +108,9 @@ fn reload_keys_every_minute(keys: &Arc<SigningKeys>) {
             match actix_web::rt::task::spawn_blocking(move || keys.reload_if_changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "could not reload the signing keys"),
+                Err(error) if error.is_panic() => {
+                    tracing::error!(%error, "reloading the signing keys panicked")
+                }
                 Err(_) => return,
             }
         }

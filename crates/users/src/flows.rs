@@ -195,6 +195,11 @@ impl AccountService {
     /// [`UsersError::Storage`] when every place is taken, or this flow's
     /// for this address: drop the flow.
     pub fn mail_flow_place(&self, flow: &str, email: &str) -> Result<crate::Place, UsersError> {
+        if email.chars().count() > Email::MAX_CHARS {
+            // No account has it: nothing to wait for, nor to key.
+            let too_long = FieldError::max_length("email", Email::MAX_CHARS);
+            return Err(UsersError::Invalid(vec![too_long]));
+        }
         let key = format!("{flow} {}", crate::identity_key(email));
         self.mail_flows.take(key)
     }
@@ -439,7 +444,9 @@ impl AccountService {
                 tracing::error!(error = %e, user = user.id.0, "could not queue the email change notice");
             }
         }
-        self.record("email_change_requested", Some(user.id), actor, None);
+        let detail =
+            (!queued).then(|| "no link sent: the address had its links this hour".to_owned());
+        self.record("email_change_requested", Some(user.id), actor, detail);
         Ok(queued)
     }
 

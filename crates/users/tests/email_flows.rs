@@ -1474,6 +1474,9 @@ fn email_flows_waiting_to_run_are_bounded() {
         .unwrap();
     drop(held);
     reset("alice@example.com").unwrap();
+    // An address no account can have is not even keyed.
+    let long = format!("{}@example.com", "a".repeat(300));
+    assert!(matches!(reset(&long), Err(UsersError::Invalid(_))));
 }
 
 #[test]
