@@ -186,7 +186,7 @@ impl AccountService {
 
     /// A place for one email flow named `flow` (activation resend, resets)
     /// started from `email`, held while it waits to run after the answer:
-    /// at most [`MAIL_FLOWS_WAITING`] wait at once, so a flood of them from
+    /// at most 64 wait at once, so a flood of them from
     /// many addresses cannot queue without end ahead of other work, and one
     /// of each flow for each address, whose flows take turns on its locks
     /// (one flow's flood leaves the others' places, as its cap does).
