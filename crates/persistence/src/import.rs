@@ -121,7 +121,7 @@ struct ImportedRow<'a> {
 }
 
 /// How many keys or ids one lookup binds, and how many rows one insert
-/// writes (13 values each): well under SQLite's 32,766 and PostgreSQL's
+/// writes (14 values each): well under SQLite's 32,766 and PostgreSQL's
 /// 65,535 bound values, whatever the batch's size.
 const CHUNK: usize = 1_000;
 

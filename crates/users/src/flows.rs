@@ -28,9 +28,39 @@ const TOKEN_BYTES: usize = 32;
 /// for one cannot crowd out the owner's password reset.
 const FLOW_EMAILS_PER_ADDRESS: u64 = 3;
 
-/// How many email flows started from an address may wait to run at once
-/// (see [`AccountService::mail_flow_place`]).
-pub(crate) const MAIL_FLOWS_WAITING: usize = 64;
+/// How many email flows of one kind started from an address may wait to run
+/// at once (see [`AccountService::mail_flow_place`]).
+pub(crate) const MAIL_FLOWS_WAITING: usize = 32;
+
+/// An email flow anyone may start from an address, answered before it runs
+/// so that neither the answer nor its timing tells whether the address is
+/// an account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailFlow {
+    /// [`AccountService::resend_activation`].
+    Activation,
+    /// [`AccountService::request_password_reset`].
+    PasswordReset,
+    /// [`AccountService::request_username_reset`].
+    UsernameReset,
+}
+
+impl MailFlow {
+    /// How many kinds there are: each has its own waiting places.
+    pub(crate) const COUNT: usize = 3;
+
+    /// Runs this flow for `email`.
+    ///
+    /// # Errors
+    /// [`UsersError::Storage`].
+    pub fn run(self, accounts: &AccountService, email: &str) -> Result<(), UsersError> {
+        match self {
+            MailFlow::Activation => accounts.resend_activation(email),
+            MailFlow::PasswordReset => accounts.request_password_reset(email),
+            MailFlow::UsernameReset => accounts.request_username_reset(email),
+        }
+    }
+}
 
 /// The cap of `email`'s flow to its recipient, as of `now`.
 fn flow_cap(email: &OutgoingEmail, now: Timestamp) -> MailCap {
@@ -184,24 +214,23 @@ impl AccountService {
         Ok(())
     }
 
-    /// A place for one email flow named `flow` (activation resend, resets)
-    /// started from `email`, held while it waits to run after the answer:
-    /// at most 64 wait at once, so a flood of them from
-    /// many addresses cannot queue without end ahead of other work, and one
-    /// of each flow for each address, whose flows take turns on its locks
-    /// (one flow's flood leaves the others' places, as its cap does).
+    /// A place for one `flow` started from `email`, held while it waits to
+    /// run after the answer: at most 32 of each flow wait at once, so a
+    /// flood of them from many addresses cannot queue without end ahead of
+    /// other work, nor one flow's flood take the places of another (as each
+    /// flow has its own cap); and one of each flow for each address, whose
+    /// flows take turns on its locks.
     ///
     /// # Errors
-    /// [`UsersError::Storage`] when every place is taken, or this flow's
-    /// for this address: drop the flow.
-    pub fn mail_flow_place(&self, flow: &str, email: &str) -> Result<crate::Place, UsersError> {
+    /// [`UsersError::Storage`] when every place of this flow is taken, or
+    /// this address's: drop the flow.
+    pub fn mail_flow_place(&self, flow: MailFlow, email: &str) -> Result<crate::Place, UsersError> {
         if email.chars().count() > Email::MAX_CHARS {
             // No account has it: nothing to wait for, nor to key.
             let too_long = FieldError::max_length("email", Email::MAX_CHARS);
             return Err(UsersError::Invalid(vec![too_long]));
         }
-        let key = format!("{flow} {}", crate::identity_key(email));
-        self.mail_flows.take(key)
+        self.mail_flows[flow as usize].take(crate::identity_key(email))
     }
 
     /// Sends the activation email again to the inactive account with this
@@ -374,7 +403,9 @@ impl AccountService {
     /// # Errors
     /// [`UsersError::WrongCurrentPassword`], [`UsersError::Invalid`] on
     /// `new_email` (malformed, taken, already the user's, or sent as many
-    /// links this hour as a flow may send it: `link_not_sent`), [`UsersError::Storage`].
+    /// links this hour as a flow may send it: `link_not_sent`; or the
+    /// account changed since `user` was read: `account_changed`),
+    /// [`UsersError::Storage`].
     pub fn request_email_change(
         &self,
         user: &User,
@@ -401,12 +432,22 @@ impl AccountService {
             return Ok(());
         }
         // Its owner, who just gave the password, learns why no link comes:
-        // someone else may have asked for as many this hour.
-        Err(UsersError::Invalid(vec![FieldError::new(
-            FIELD,
-            "No link can be sent to this address now. Try again in an hour.",
-        )
-        .coded("link_not_sent")]))
+        // the account changed since it was read (a login's rehash, say), or
+        // someone else asked for as many this hour.
+        let now = self.get(user.id)?;
+        let changed = now.password_hash != user.password_hash
+            || now.email != user.email
+            || now.is_active != user.is_active;
+        Err(UsersError::Invalid(vec![if changed {
+            FieldError::new(FIELD, "Your account changed as you asked. Try again.")
+                .coded("account_changed")
+        } else {
+            FieldError::new(
+                FIELD,
+                "No link can be sent to this address now. Try again in an hour.",
+            )
+            .coded("link_not_sent")
+        }]))
     }
 
     /// Mails the link that changes `user`'s address to `email` to that

@@ -226,7 +226,7 @@ mod values;
 pub use avatar::{AvatarChange, AvatarName, ImageKind};
 pub use delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use error::{FieldError, FieldProblem, UsersError};
-pub use flows::{AccountMail, Activation, Avatars};
+pub use flows::{AccountMail, Activation, Avatars, MailFlow};
 pub use hashing::{BcryptHasher, BCRYPT_COSTS};
 pub use imported::{
     accept_hash, verify_imported, HashFormat, HashOrigin, ImportRecord, ImportedAccount,

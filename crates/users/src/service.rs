@@ -90,7 +90,8 @@ pub struct AccountService {
     pub(crate) audit: Option<Arc<dyn AuditLog>>,
     pub(crate) throttle: Option<Arc<dyn ConfirmationThrottle>>,
     pub(crate) places: Places,
-    pub(crate) mail_flows: KeyedPlaces,
+    /// Indexed by [`MailFlow`](crate::MailFlow).
+    pub(crate) mail_flows: [KeyedPlaces; crate::MailFlow::COUNT],
 }
 
 impl AccountService {
@@ -111,7 +112,9 @@ impl AccountService {
             audit: None,
             throttle: None,
             places: Places::default(),
-            mail_flows: KeyedPlaces::new(crate::flows::MAIL_FLOWS_WAITING, "email flows"),
+            mail_flows: std::array::from_fn(|_| {
+                KeyedPlaces::new(crate::flows::MAIL_FLOWS_WAITING, "email flows")
+            }),
         }
     }
 

@@ -16,7 +16,7 @@ use sesame_tokens::{
 use sesame_users::{
     decode_uid, encode_uid, AccountMail, AccountService, AccountSettings, AccountToken,
     AccountTokenStore, Activation, AvatarChange, Avatars, Email, LinkTemplates, MailCap,
-    MailDelivery, MailError, Mailer, NewEmail, NewUser, OutgoingEmail, ProfileChanges,
+    MailDelivery, MailError, MailFlow, Mailer, NewEmail, NewUser, OutgoingEmail, ProfileChanges,
     ProfileUpdate, Registration, RetryPolicy, TokenEffect, TokenGrant, TokenLifetimes,
     TokenPurpose, User, UserRepository, UsersError,
 };
@@ -561,6 +561,32 @@ fn a_reset_asked_for_as_an_admin_deactivates_the_account_mails_nothing() {
         .unwrap();
     assert_eq!(fx.emails_to("alice@example.com"), 0);
     assert!(fx.store.tokens().is_empty());
+}
+
+#[test]
+fn an_email_change_asked_for_as_the_account_changes_is_told_to_try_again() {
+    // A login replaced the hash as the owner asked: no link went, and the
+    // owner is not told to wait an hour for nothing.
+    let fx = changed_meanwhile(|store, read| {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let rehashed = format!("{}-rehashed", read.password_hash);
+        (store.change_password(read.id, &read.password_hash, &rehashed, None, now)).unwrap();
+    });
+    let alice = fx.register("alice");
+    let asked = fx.accounts.request_email_change(
+        &alice,
+        PASSWORD,
+        "alice@new.example.org",
+        &Actor::default(),
+    );
+    let Err(UsersError::Invalid(errors)) = asked else {
+        panic!("{asked:?}");
+    };
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].code),
+        ("new_email", "account_changed")
+    );
+    assert_eq!(fx.emails_to("alice@new.example.org"), 0);
 }
 
 #[test]
@@ -1461,17 +1487,17 @@ fn email_flows_waiting_to_run_are_bounded() {
     // without end ahead of other work.
     let fx = Fixture::new(false);
     let address = |n: usize| format!("user{n}@example.com");
-    let reset = |email: &str| fx.accounts.mail_flow_place("reset_password", email);
-    let waiting: Vec<_> = (0..64).map(|n| reset(&address(n)).unwrap()).collect();
-    assert!(matches!(reset(&address(64)), Err(UsersError::Storage(_))));
+    let reset = |email: &str| fx.accounts.mail_flow_place(MailFlow::PasswordReset, email);
+    let rename = |email: &str| fx.accounts.mail_flow_place(MailFlow::UsernameReset, email);
+    let waiting: Vec<_> = (0..32).map(|n| rename(&address(n)).unwrap()).collect();
+    assert!(matches!(rename(&address(32)), Err(UsersError::Storage(_))));
+    // A flood of one flow leaves the others' places.
+    let held = reset("alice@example.com").unwrap();
     drop(waiting);
     // One address, whose flows take turns on its locks, holds one place
     // of each flow (in any spelling).
-    let held = reset("alice@example.com").unwrap();
     assert!(reset("ALICE@example.com").is_err());
-    let _rename = (fx.accounts)
-        .mail_flow_place("reset_username", "alice@example.com")
-        .unwrap();
+    let _rename = rename("alice@example.com").unwrap();
     drop(held);
     reset("alice@example.com").unwrap();
     // An address no account can have is not even keyed.

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
-use sesame_users::{AccountService, Activation, UsersError};
+use sesame_users::{Activation, MailFlow};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -88,17 +88,12 @@ pub(super) async fn activation(
 /// queueing happen after the answer, on the blocking pool, so neither the
 /// answer nor its timing tells which addresses exist. Past the flows the
 /// domain lets wait, one is dropped, answered 204 all the same.
-fn start_flow(
-    state: &AppState,
-    body: Body<EmailAddress, Drf>,
-    flow: &'static str,
-    work: fn(&AccountService, &str) -> Result<(), UsersError>,
-) -> HttpResponse {
+fn start_flow(state: &AppState, body: Body<EmailAddress, Drf>, flow: MailFlow) -> HttpResponse {
     let EmailAddress { email } = body.into_inner();
     let place = match state.accounts.mail_flow_place(flow, &email) {
         Ok(place) => place,
         Err(error) => {
-            tracing::warn!(flow, error = %error, "email flow dropped");
+            tracing::warn!(?flow, error = %error, "email flow dropped");
             return HttpResponse::NoContent().finish();
         }
     };
@@ -108,8 +103,8 @@ fn start_flow(
     drop(actix_web::rt::task::spawn_blocking(move || {
         let _in_request = span.enter();
         let _place = place;
-        if let Err(error) = work(&accounts, &email) {
-            tracing::error!(flow, error = %error, "email flow failed");
+        if let Err(error) = flow.run(&accounts, &email) {
+            tracing::error!(?flow, error = %error, "email flow failed");
         }
     }));
     HttpResponse::NoContent().finish()
@@ -118,7 +113,7 @@ fn start_flow(
 /// Declares the routes that email a link to a posted address: each answers
 /// 204 at once and starts its flow after the answer ([`start_flow`]).
 macro_rules! email_flows {
-    ($($(#[doc = $doc:literal])+ $name:ident: $path:literal => $work:path;)+) => {$(
+    ($($(#[doc = $doc:literal])+ $name:ident: $path:literal => $flow:expr;)+) => {$(
         $(#[doc = $doc])+
         #[utoipa::path(
             request_body = EmailAddress,
@@ -129,18 +124,18 @@ macro_rules! email_flows {
             state: web::Data<AppState>,
             body: Body<EmailAddress, Drf>,
         ) -> HttpResponse {
-            start_flow(&state, body, stringify!($name), $work)
+            start_flow(&state, body, $flow)
         }
     )+};
 }
 
 email_flows! {
     /// Email the activation link again, if the address is an inactive account's.
-    resend_activation: "/auth/users/resend_activation/" => AccountService::resend_activation;
+    resend_activation: "/auth/users/resend_activation/" => MailFlow::Activation;
     /// Email a password reset link, if the address is an account's.
-    reset_password: "/auth/users/reset_password/" => AccountService::request_password_reset;
+    reset_password: "/auth/users/reset_password/" => MailFlow::PasswordReset;
     /// Email a username reset link, if the address is an account's.
-    reset_username: "/auth/users/reset_username/" => AccountService::request_username_reset;
+    reset_username: "/auth/users/reset_username/" => MailFlow::UsernameReset;
 }
 
 /// Sets the new password; every session of the account is revoked.
