@@ -439,8 +439,11 @@ impl AccountService {
             || now.email != user.email
             || now.is_active != user.is_active;
         Err(UsersError::Invalid(vec![if changed {
-            FieldError::new(FIELD, "Your account changed as you asked. Try again.")
-                .coded("account_changed")
+            FieldError::new(
+                FIELD,
+                "Your account changed during this request. Try again.",
+            )
+            .coded("account_changed")
         } else {
             FieldError::new(
                 FIELD,
