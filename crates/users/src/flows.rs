@@ -46,8 +46,12 @@ pub enum MailFlow {
 }
 
 impl MailFlow {
-    /// How many kinds there are: each has its own waiting places.
-    pub(crate) const COUNT: usize = 3;
+    /// How many kinds there are: each has its own waiting places, indexed
+    /// by `flow as usize`. The match fails to compile when a kind is added,
+    /// until this count is made to hold it.
+    pub(crate) const COUNT: usize = match MailFlow::Activation {
+        MailFlow::Activation | MailFlow::PasswordReset | MailFlow::UsernameReset => 3,
+    };
 
     /// Runs this flow for `email`.
     ///
